@@ -1,0 +1,76 @@
+#include "bridge/codec/device_frame.h"
+
+#include "absl/strings/str_cat.h"
+#include "bridge/codec/compact_keys.h"
+#include "bridge/codec/device_event.h"
+
+namespace hive::codec {
+namespace {
+
+std::string CidOf(const rapidjson::Value& object, Dialect dialect) {
+  if (!object.IsObject()) return {};
+  for (absl::string_view key : {absl::string_view("cid"), WireKey("request", dialect)}) {
+    auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
+    if (it != object.MemberEnd() && it->value.IsString()) return std::string(ViewOf(it->value));
+  }
+  return {};
+}
+
+bool IsDeviceResponse(const rapidjson::Value& object, Dialect dialect) {
+  absl::string_view type_key = WireKey("type", dialect);
+  auto type = object.FindMember(rapidjson::StringRef(type_key.data(), type_key.size()));
+  if (type == object.MemberEnd()) return IsHivekitAck(object);
+  return type->value.IsString() && ViewOf(type->value) == kDeviceResponseType;
+}
+
+FrameItem DecodeMember(const rapidjson::Value& object, Dialect dialect, JsonPath& path) {
+  FrameItem item{absl::UnknownError("not decoded"), CidOf(object, dialect)};
+  if (!object.IsObject()) {
+    item.message = path.Error(absl::StrCat("expected object, got ", DescribeJson(object)));
+  } else if (IsDeviceResponse(object, dialect)) {
+    absl::StatusOr<DeviceResponse> response = DecodeDeviceResponse(object, dialect, path);
+    if (response.ok()) {
+      item.message = std::move(*response);
+    } else {
+      item.message = response.status();
+    }
+  } else {
+    absl::StatusOr<hive::bridge::v1::DeviceEvent> event = DecodeDeviceEvent(object, dialect, path);
+    if (event.ok()) {
+      item.message = std::move(*event);
+    } else {
+      item.message = event.status();
+    }
+  }
+  return item;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<FrameItem>> DecodeDeviceFrame(absl::string_view text, Dialect dialect,
+                                                        const FrameLimits& limits) {
+  rapidjson::Document doc;
+  if (absl::Status status = ParseJson(text, limits.parse, doc); !status.ok()) return status;
+  std::vector<FrameItem> items;
+  JsonPath path;
+  if (doc.IsObject()) {
+    items.push_back(DecodeMember(doc, dialect, path));
+    return items;
+  }
+  if (!doc.IsArray()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a frame holds a JSON object or an array of objects, got ", DescribeJson(doc)));
+  }
+  if (doc.Size() > limits.max_batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch of ", doc.Size(), " messages exceeds the limit of ", limits.max_batch));
+  }
+  items.reserve(doc.Size());
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+    auto scope = path.Index(i);
+    items.push_back(DecodeMember(doc[i], dialect, path));
+  }
+  return items;
+}
+
+}  // namespace hive::codec
