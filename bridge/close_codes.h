@@ -1,0 +1,17 @@
+// bridge/close_codes.h
+// The WebSocket close codes hivebridge sends, in one place (docs/protocol.md
+// lists them for firmware authors).
+#pragma once
+
+namespace hive::close_code {
+
+inline constexpr int kNormal = 1000;
+inline constexpr int kGoingAway = 1001;           // the bridge is shutting down
+inline constexpr int kUnsupportedData = 1003;     // binary frame
+inline constexpr int kPolicyViolation = 1008;     // too many invalid frames in a row
+inline constexpr int kMessageTooBig = 1009;       // frame over --max-message-bytes
+inline constexpr int kUnauthorized = 4401;        // no, bad or late token
+inline constexpr int kPongTimeout = 4408;         // no pong within --pong-timeout
+inline constexpr int kReplaced = 4409;            // a newer connection of the same device
+
+}  // namespace hive::close_code

@@ -1,0 +1,260 @@
+#include "bridge/device_session.h"
+
+#include <utility>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/close_codes.h"
+#include "bridge/codec/bearer_credential.h"
+#include "bridge/codec/bridge_reply.h"
+#include "bridge/codec/device_event.h"
+#include "bridge/log.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace hive {
+namespace {
+
+using hive::bridge::v1::DeviceEvent;
+
+google::protobuf::Timestamp ToTimestamp(absl::Time time) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
+}
+
+}  // namespace
+
+DeviceSession::DeviceSession(SessionServices& services, const SessionLimits& limits,
+                             std::unique_ptr<DeviceTransport> transport, codec::Dialect dialect)
+    : services_(services),
+      limits_(limits),
+      transport_(std::move(transport)),
+      dialect_(dialect),
+      address_(transport_->remote_address()) {}
+
+void DeviceSession::Start(std::optional<std::string> header_token) {
+  if (header_token.has_value()) {
+    Authenticate(*header_token);
+    return;
+  }
+  transport_->RunAfter(limits_.auth_timeout, [weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (self != nullptr && self->state_ == State::kQuarantine) {
+      self->CloseOnThread(close_code::kUnauthorized, "no bearer token within the auth timeout");
+    }
+  });
+}
+
+void DeviceSession::OnText(absl::string_view frame) {
+  if (close_started_) return;
+  switch (state_) {
+    case State::kQuarantine:
+      if (std::optional<absl::string_view> token = codec::ParseBearerCredential(frame)) {
+        Authenticate(*token);
+      } else {
+        CloseOnThread(close_code::kUnauthorized, "authenticate first: the first message must be \"Bearer TOKEN\"");
+      }
+      return;
+    case State::kAuthenticated:
+      HandleFrame(frame);
+      return;
+    case State::kClosed:
+      return;
+  }
+}
+
+void DeviceSession::OnBinary() {
+  if (state_ == State::kClosed) return;
+  CloseOnThread(close_code::kUnsupportedData, "binary frames are not supported; send JSON text frames");
+}
+
+void DeviceSession::OnPong() {
+  if (state_ != State::kAuthenticated) return;
+  awaiting_pong_ = false;
+  const absl::Time now = services_.clock.Now();
+  {
+    absl::MutexLock lock(&mu_);
+    *description_.mutable_last_alive_at() = ToTimestamp(now);
+  }
+  DeviceEvent alive;
+  alive.mutable_alive()->set_address(address_);
+  PublishBridgeEvent("device-alive", std::move(alive));
+}
+
+void DeviceSession::OnClosed(int code, absl::string_view reason) {
+  const State was = std::exchange(state_, State::kClosed);
+  closing_ = true;
+  if (was != State::kAuthenticated) return;
+  if (services_.registry.Unregister(device_id_, this)) {
+    services_.correlator.FailAllFor(
+        device_id_, absl::UnavailableError(absl::StrCat("device disconnected (close code ", code, ")")));
+  }
+  Log(LogLevel::kInfo, "device_disconnected",
+      {{"device", device_id_}, {"account", account_id_}, {"code", code}, {"reason", reason}});
+  DeviceEvent disconnected;
+  disconnected.mutable_disconnected()->set_close_code(code);
+  disconnected.mutable_disconnected()->set_reason(std::string(reason));
+  PublishBridgeEvent("device-disconnected", std::move(disconnected));
+}
+
+hive::bridge::v1::Device DeviceSession::Describe() const {
+  absl::MutexLock lock(&mu_);
+  return description_;
+}
+
+absl::Status DeviceSession::Send(std::string frame) {
+  if (closing_) return absl::UnavailableError("device disconnected");
+  if (queued_frames_.fetch_add(1) >= limits_.send_queue) {
+    --queued_frames_;
+    return absl::ResourceExhaustedError(
+        absl::StrCat("device send queue full (", limits_.send_queue, " frames waiting)"));
+  }
+  transport_->Post([self = shared_from_this(), frame = std::move(frame)]() mutable {
+    --self->queued_frames_;
+    if (self->state_ == State::kAuthenticated && !self->close_started_) self->transport_->SendText(std::move(frame));
+  });
+  return absl::OkStatus();
+}
+
+void DeviceSession::Close(int code, std::string reason) {
+  // Refuse new frames at once, so nothing more is sent on a link being closed.
+  closing_ = true;
+  transport_->Post([self = shared_from_this(), code, reason = std::move(reason)] {
+    self->CloseOnThread(code, reason);
+  });
+}
+
+void DeviceSession::Authenticate(absl::string_view token) {
+  absl::StatusOr<DeviceIdentity> identity = services_.authenticator.Authenticate(token);
+  if (!identity.ok()) {
+    Log(LogLevel::kInfo, "device_auth_failed", {{"address", address_}, {"reason", identity.status().message()}});
+    CloseOnThread(close_code::kUnauthorized, identity.status().message());
+    return;
+  }
+  Admit(*std::move(identity));
+}
+
+void DeviceSession::Admit(DeviceIdentity identity) {
+  state_ = State::kAuthenticated;
+  device_id_ = std::move(identity.device_id);
+  account_id_ = std::move(identity.account_id);
+  {
+    absl::MutexLock lock(&mu_);
+    description_.set_device_id(device_id_);
+    description_.set_account_id(account_id_);
+    description_.set_address(address_);
+    *description_.mutable_connected_at() = ToTimestamp(services_.clock.Now());
+    description_.set_protocol(std::string(codec::SubprotocolOf(dialect_)));
+    description_.set_replica(services_.replica_id);
+  }
+  transport_->SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
+  if (std::shared_ptr<DeviceLink> replaced = services_.registry.Register(shared_from_this())) {
+    // Close first (the old link refuses sends from now on), then fail what was
+    // sent on it: no request can slip onto the old link between the two.
+    replaced->Close(close_code::kReplaced, "replaced by a newer connection of the same device");
+    services_.correlator.FailAllFor(
+        device_id_, absl::UnavailableError("device reconnected; the request was sent on its previous connection"));
+  }
+  Log(LogLevel::kInfo, "device_connected",
+      {{"device", device_id_}, {"account", account_id_}, {"address", address_}, {"protocol", codec::SubprotocolOf(dialect_)}});
+  DeviceEvent connected;
+  connected.mutable_connected()->set_address(address_);
+  connected.mutable_connected()->set_protocol(std::string(codec::SubprotocolOf(dialect_)));
+  PublishBridgeEvent("device-connected", std::move(connected));
+  SchedulePing();
+}
+
+void DeviceSession::HandleFrame(absl::string_view frame) {
+  absl::StatusOr<std::vector<codec::FrameItem>> items = codec::DecodeDeviceFrame(frame, dialect_, limits_.frames);
+  bool all_good = items.ok();
+  if (!items.ok()) {
+    ReplyError(items.status().message(), "");
+  } else {
+    for (codec::FrameItem& item : *items) all_good &= HandleItem(item);
+  }
+  if (all_good) {
+    bad_frames_in_a_row_ = 0;
+  } else if (++bad_frames_in_a_row_ >= limits_.max_bad_frames) {
+    CloseOnThread(close_code::kPolicyViolation,
+                  absl::StrCat(bad_frames_in_a_row_, " invalid frames in a row"));
+  }
+}
+
+bool DeviceSession::HandleItem(codec::FrameItem& item) {
+  if (!item.message.ok()) {
+    ReplyError(item.message.status().message(), item.cid);
+    return false;
+  }
+  if (auto* event = std::get_if<DeviceEvent>(&*item.message)) {
+    if (codec::IsBridgeEventType(event->type())) {
+      ReplyError(absl::StrCat("type: \"", event->type(), "\" is reserved for the bridge"), item.cid);
+      return false;
+    }
+    HandleEvent(std::move(*event));
+    return true;
+  }
+  if (!HandleResponse(std::get<codec::DeviceResponse>(std::move(*item.message)))) {
+    ReplyError(absl::StrCat("request: no pending request \"", item.cid, "\" for this device"), item.cid);
+    return false;
+  }
+  return true;
+}
+
+void DeviceSession::HandleEvent(DeviceEvent event) {
+  // The authenticated identity wins over whatever the device wrote.
+  event.set_device_id(device_id_);
+  event.set_account_id(account_id_);
+  event.set_service(std::string(codec::kDeviceService));
+  *event.mutable_received_at() = ToTimestamp(services_.clock.Now());
+  services_.events.Publish(std::move(event));
+}
+
+bool DeviceSession::HandleResponse(codec::DeviceResponse response) {
+  if (response.status == codec::DeviceResponse::Status::kAck) {
+    return services_.correlator.OnAck(device_id_, response.request_id);
+  }
+  RequestCorrelator::DeviceResult result;
+  result.succeeded = response.status == codec::DeviceResponse::Status::kSucceeded;
+  result.result = std::move(response.result);
+  result.exact_numbers = std::move(response.result_exact_numbers);
+  result.error = std::move(response.error);
+  return services_.correlator.OnResult(device_id_, response.request_id, std::move(result));
+}
+
+void DeviceSession::ReplyError(absl::string_view error, absl::string_view cid) {
+  Log(LogLevel::kDebug, "device_frame_rejected", {{"device", device_id_}, {"cid", cid}, {"error", error}});
+  transport_->SendText(codec::EncodeErrorReply(error, cid, dialect_));
+}
+
+void DeviceSession::CloseOnThread(int code, absl::string_view reason) {
+  if (state_ == State::kClosed || close_started_) return;
+  close_started_ = true;
+  closing_ = true;
+  transport_->Close(code, reason);
+}
+
+void DeviceSession::SchedulePing() {
+  transport_->RunAfter(limits_.ping_interval, [weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (self == nullptr || self->state_ != State::kAuthenticated) return;
+    const uint64_t ping = ++self->pings_sent_;
+    self->awaiting_pong_ = true;
+    self->transport_->Ping();
+    self->transport_->RunAfter(self->limits_.pong_timeout, [weak, ping] {
+      auto self = weak.lock();
+      if (self != nullptr && self->awaiting_pong_ && self->pings_sent_ == ping) {
+        self->CloseOnThread(close_code::kPongTimeout, "no pong within the pong timeout");
+      }
+    });
+    self->SchedulePing();
+  });
+}
+
+void DeviceSession::PublishBridgeEvent(absl::string_view type, DeviceEvent event) {
+  event.set_device_id(device_id_);
+  event.set_account_id(account_id_);
+  event.set_service(std::string(codec::kBackendService));
+  event.set_type(std::string(type));
+  *event.mutable_received_at() = ToTimestamp(services_.clock.Now());
+  services_.events.Publish(std::move(event));
+}
+
+}  // namespace hive

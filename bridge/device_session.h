@@ -1,0 +1,119 @@
+// bridge/device_session.h
+// One device's WebSocket connection, from quarantine to close: the device
+// protocol of DESIGN.md §1 as a state machine over a DeviceTransport, so the
+// same code runs under websocketpp and under a fake in tests.
+//
+//   quarantine ──Bearer token ok──► authenticated ──close──► closed
+//        └──other frame / bad token / auth timeout──► close 4401
+//
+// In quarantine nothing is parsed but the bearer credential. Once
+// authenticated, frames are decoded into events (stamped with the
+// authenticated identity, published to the EventSink) and responses (handed
+// to the RequestCorrelator). The transport's callbacks (Start, OnText, ...)
+// are called on the session's I/O thread; the DeviceLink methods from any.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "bridge/auth/device_authenticator.h"
+#include "bridge/clock.h"
+#include "bridge/codec/device_frame.h"
+#include "bridge/codec/dialect.h"
+#include "bridge/device_link.h"
+#include "bridge/device_transport.h"
+#include "bridge/event_sink.h"
+#include "bridge/request_correlator.h"
+#include "bridge/session_registry.h"
+
+namespace hive {
+
+struct SessionLimits {
+  absl::Duration auth_timeout = absl::Seconds(10);
+  absl::Duration ping_interval = absl::Seconds(30);
+  absl::Duration pong_timeout = absl::Seconds(10);
+  int max_bad_frames = 10;
+  size_t send_queue = 256;
+  codec::FrameLimits frames;
+};
+
+// What all sessions share; outlives them.
+struct SessionServices {
+  const Clock& clock;
+  const DeviceAuthenticator& authenticator;
+  SessionRegistry& registry;
+  RequestCorrelator& correlator;
+  EventSink& events;
+  std::string replica_id;
+};
+
+class DeviceSession final : public DeviceLink, public std::enable_shared_from_this<DeviceSession> {
+ public:
+  DeviceSession(SessionServices& services, const SessionLimits& limits, std::unique_ptr<DeviceTransport> transport,
+                codec::Dialect dialect);
+
+  // Transport callbacks, on the session's thread. `header_token` is the
+  // bearer token of the upgrade request's Authorization header, if any.
+  void Start(std::optional<std::string> header_token);
+  void OnText(absl::string_view frame);
+  void OnBinary();
+  void OnPong();
+  void OnClosed(int code, absl::string_view reason);
+
+  bool authenticated() const { return state_ == State::kAuthenticated; }
+
+  // DeviceLink.
+  const std::string& device_id() const override { return device_id_; }
+  const std::string& account_id() const override { return account_id_; }
+  codec::Dialect dialect() const override { return dialect_; }
+  hive::bridge::v1::Device Describe() const override;
+  absl::Status Send(std::string frame) override;
+  void Close(int code, std::string reason) override;
+
+ private:
+  enum class State { kQuarantine, kAuthenticated, kClosed };
+
+  void Authenticate(absl::string_view token);
+  void Admit(DeviceIdentity identity);
+  void HandleFrame(absl::string_view frame);
+  // True when the item was handled without error.
+  bool HandleItem(codec::FrameItem& item);
+  void HandleEvent(hive::bridge::v1::DeviceEvent event);
+  bool HandleResponse(codec::DeviceResponse response);
+  void ReplyError(absl::string_view error, absl::string_view cid);
+  void CloseOnThread(int code, absl::string_view reason);
+  void SchedulePing();
+  void PublishBridgeEvent(absl::string_view type, hive::bridge::v1::DeviceEvent event);
+
+  SessionServices& services_;
+  const SessionLimits& limits_;
+  const std::unique_ptr<DeviceTransport> transport_;
+  const codec::Dialect dialect_;
+  const std::string address_;
+
+  // Session-thread state.
+  State state_ = State::kQuarantine;
+  int bad_frames_in_a_row_ = 0;
+  uint64_t pings_sent_ = 0;
+  bool awaiting_pong_ = false;
+  bool close_started_ = false;
+
+  // Set once at Admit, before the link is published to other threads.
+  std::string device_id_;
+  std::string account_id_;
+
+  std::atomic<bool> closing_{false};
+  std::atomic<size_t> queued_frames_{0};
+
+  mutable absl::Mutex mu_;
+  hive::bridge::v1::Device description_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hive

@@ -1,0 +1,30 @@
+// bridge/log.h
+// Structured logs: one line per event in logfmt, with the ids that locate it
+// and never a payload or a token.
+//
+//   Log(LogLevel::kInfo, "device_connected", {{"device", id}, {"account", account}});
+//   → ts=2026-11-25T00:45:01.123Z level=info event=device_connected device=... account=...
+#pragma once
+
+#include <initializer_list>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace hive {
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+struct LogField {
+  absl::string_view key;
+  absl::AlphaNum value;
+};
+
+// Lines below `level` are dropped. Thread-safe; defaults to kInfo.
+void SetLogLevel(LogLevel level);
+bool ParseLogLevel(absl::string_view name, LogLevel* level);
+
+// Writes one line to stderr (whole lines, never interleaved).
+void Log(LogLevel level, absl::string_view event, std::initializer_list<LogField> fields = {});
+
+}  // namespace hive

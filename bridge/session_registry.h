@@ -1,0 +1,75 @@
+// bridge/session_registry.h
+// Which device is connected where: device id → its live DeviceLink, one per
+// device. Thread-safe and sharded, so looking up a device for a request never
+// contends with devices connecting elsewhere. Callers waiting for an offline
+// device to connect (SendDeviceRequest's connect_timeout) are parked here and
+// woken by Register, or by ExpireDue once their deadline passes.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "bridge/clock.h"
+#include "bridge/device_link.h"
+#include "hive/bridge/v1/device_bridge.pb.h"
+
+namespace hive {
+
+class SessionRegistry {
+ public:
+  // Receives the link once the device connects, or null at the deadline.
+  using ConnectWaiter = absl::AnyInvocable<void(std::shared_ptr<DeviceLink>) &&>;
+
+  explicit SessionRegistry(const Clock& clock) : clock_(clock) {}
+
+  // Makes `link` the device's live link; returns the link it replaces, if
+  // any, for the caller to close. Wakes every waiter for the device.
+  std::shared_ptr<DeviceLink> Register(std::shared_ptr<DeviceLink> link);
+
+  // Removes the device's link if it is still `link` (a replaced link's late
+  // goodbye must not remove its successor). True if it was removed.
+  bool Unregister(const std::string& device_id, const DeviceLink* link);
+
+  std::shared_ptr<DeviceLink> Find(const std::string& device_id) const;
+
+  // Calls `waiter` with the device's link now if connected, else when it
+  // connects, or with null at `deadline`.
+  void AwaitConnect(const std::string& device_id, absl::Time deadline, ConnectWaiter waiter);
+
+  // Gives null to waiters past their deadline.
+  void ExpireDue();
+
+  // Connected devices ordered by id, after `after_device_id`, at most
+  // `limit`, only of `account_id` when non-empty.
+  std::vector<hive::bridge::v1::Device> List(const std::string& account_id, const std::string& after_device_id,
+                                             size_t limit) const;
+
+  size_t size() const;
+
+ private:
+  struct Waiter {
+    absl::Time deadline;
+    ConnectWaiter done;
+  };
+  struct Shard {
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<std::string, std::shared_ptr<DeviceLink>> links ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<std::string, std::vector<Waiter>> waiters ABSL_GUARDED_BY(mu);
+  };
+  static constexpr size_t kShards = 16;
+
+  Shard& ShardFor(const std::string& device_id) const;
+
+  const Clock& clock_;
+  mutable std::array<Shard, kShards> shards_;
+};
+
+}  // namespace hive

@@ -1,0 +1,191 @@
+#include "server/bridge_server.h"
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/auth/jwt_authenticator.h"
+#include "bridge/bus/inproc_bus.h"
+#include "bridge/close_codes.h"
+#include "bridge/event_hub.h"
+#include "bridge/log.h"
+#include "bridge/request_correlator.h"
+#include "bridge/session_registry.h"
+#include "bridge/uuid.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/device_bridge_service.h"
+#include "server/device_endpoint.h"
+#include "server/expiry_ticker.h"
+#include "server/metrics.h"
+
+namespace hive::server {
+namespace {
+
+constexpr absl::Duration kExpiryTick = absl::Milliseconds(10);
+
+// Stateless, so one instance serves every component for the process's life.
+SystemClock& TheClock() {
+  static SystemClock* const clock = new SystemClock;
+  return *clock;
+}
+constexpr absl::Duration kCloseGrace = absl::Seconds(3);
+
+absl::StatusOr<std::string> ReadKeyFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read ", path));
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  std::string key = contents.str();
+  // A secret file written by `echo` ends with a newline that is not part of it.
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  return key;
+}
+
+absl::StatusOr<std::unique_ptr<DeviceAuthenticator>> MakeAuthenticator(const Config& config, const Clock& clock) {
+  if (!config.jwt_secret_file.empty()) {
+    absl::StatusOr<std::string> secret = ReadKeyFile("jwt-secret-file", config.jwt_secret_file);
+    if (!secret.ok()) return secret.status();
+    auto authenticator = JwtAuthenticator::FromHs256Secret(*std::move(secret), clock);
+    if (!authenticator.ok()) return authenticator.status();
+    return std::unique_ptr<DeviceAuthenticator>(*std::move(authenticator));
+  }
+  absl::StatusOr<std::string> pem = ReadKeyFile("jwt-public-key-file", config.jwt_public_key_file);
+  if (!pem.ok()) return pem.status();
+  auto authenticator = JwtAuthenticator::FromPublicKeyPem(*std::move(pem), clock);
+  if (!authenticator.ok()) return authenticator.status();
+  return std::unique_ptr<DeviceAuthenticator>(*std::move(authenticator));
+}
+
+SessionLimits LimitsFrom(const Config& config) {
+  SessionLimits limits;
+  limits.auth_timeout = config.auth_timeout;
+  limits.ping_interval = config.ping_interval;
+  limits.pong_timeout = config.pong_timeout;
+  limits.max_bad_frames = config.max_bad_frames;
+  limits.send_queue = config.device_send_queue;
+  limits.frames.max_batch = config.max_batch;
+  limits.frames.parse.max_depth = config.max_json_depth;
+  return limits;
+}
+
+class BridgeServerImpl final : public BridgeServer {
+ public:
+  BridgeServerImpl(const Config& config, std::unique_ptr<DeviceAuthenticator> authenticator)
+      : config_(config),
+        authenticator_(std::move(authenticator)),
+        hub_(clock_, {config.event_history, config.subscriber_queue}, NewUuid()),
+        bus_(hub_),
+        registry_(clock_),
+        correlator_(clock_, {config.dedupe_window}),
+        services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id},
+        limits_(LimitsFrom(config)),
+        service_({config.default_request_timeout, config.max_message_bytes}, clock_, registry_, correlator_, hub_),
+        metrics_{registry_, hub_, correlator_, bus_} {}
+
+  ~BridgeServerImpl() override { Shutdown(); }
+
+  absl::Status Listen() {
+    DeviceEndpointOptions options;
+    options.listen = config_.ws_listen;
+    options.io_threads = config_.io_threads > 0 ? config_.io_threads
+                                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    options.max_message_bytes = config_.max_message_bytes;
+    options.tls_cert_file = config_.tls_cert_file;
+    options.tls_key_file = config_.tls_key_file;
+    absl::StatusOr<std::unique_ptr<DeviceEndpoint>> endpoint =
+        DeviceEndpoint::Start(options, services_, limits_, [this](absl::string_view path) { return Route(path); });
+    if (!endpoint.ok()) return endpoint.status();
+    endpoint_ = *std::move(endpoint);
+    metrics_.endpoint = endpoint_.get();
+
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
+    builder.RegisterService(&service_);
+    grpc_server_ = builder.BuildAndStart();
+    if (grpc_server_ == nullptr || grpc_port_ == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", config_.grpc_listen));
+    }
+    ticker_ = std::make_unique<ExpiryTicker>(kExpiryTick, [this] {
+      correlator_.ExpireDue();
+      registry_.ExpireDue();
+    });
+    ready_ = true;
+    Log(LogLevel::kInfo, "started",
+        {{"version", HIVEBRIDGE_VERSION}, {"ws_port", endpoint_->port()}, {"grpc_port", grpc_port_},
+         {"replica", config_.replica_id}, {"epoch", hub_.epoch()}, {"bus", config_.bus}});
+    return absl::OkStatus();
+  }
+
+  int websocket_port() const override { return endpoint_ == nullptr ? 0 : endpoint_->port(); }
+  int grpc_port() const override { return grpc_port_; }
+
+  void Shutdown() override {
+    if (shut_down_.exchange(true) || grpc_server_ == nullptr) return;
+    Log(LogLevel::kInfo, "draining", {{"pending_requests", correlator_.pending()}});
+    ready_ = false;
+    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    service_.BeginDrain();
+    endpoint_->StopAccepting();
+    const absl::Time drain_deadline = clock_.Now() + config_.drain_timeout;
+    while (correlator_.pending() > 0 && clock_.Now() < drain_deadline) absl::SleepFor(absl::Milliseconds(10));
+    correlator_.FailAll(absl::UnavailableError("bridge is shutting down"));
+    hub_.Close();
+    grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + kCloseGrace));
+    endpoint_->CloseAll(close_code::kGoingAway, "bridge is shutting down");
+    endpoint_->Stop(kCloseGrace);
+    ticker_.reset();
+    Log(LogLevel::kInfo, "stopped");
+  }
+
+ private:
+  HttpResponse Route(absl::string_view path) {
+    if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+    if (path == "/readyz") {
+      if (ready_) return {200, "text/plain; charset=utf-8", "ready\n"};
+      return {503, "text/plain; charset=utf-8", "not ready\n"};
+    }
+    if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(metrics_)};
+    return {};
+  }
+
+  const Config config_;
+  Clock& clock_ = TheClock();
+  std::unique_ptr<DeviceAuthenticator> authenticator_;
+  EventHub hub_;
+  InprocBus bus_;
+  SessionRegistry registry_;
+  RequestCorrelator correlator_;
+  SessionServices services_;
+  const SessionLimits limits_;
+  DeviceBridgeService service_;
+  MetricsSources metrics_;
+  std::unique_ptr<DeviceEndpoint> endpoint_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int grpc_port_ = 0;
+  std::unique_ptr<ExpiryTicker> ticker_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& config) {
+  if (config.bus != "inproc") {
+    return absl::UnimplementedError(absl::StrCat("--bus=", config.bus, ": only the in-process bus is built in"));
+  }
+  LogLevel level;
+  if (ParseLogLevel(config.log_level, &level)) SetLogLevel(level);
+  absl::StatusOr<std::unique_ptr<DeviceAuthenticator>> authenticator = MakeAuthenticator(config, TheClock());
+  if (!authenticator.ok()) return authenticator.status();
+  auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator));
+  if (absl::Status status = server->Listen(); !status.ok()) return status;
+  return server;
+}
+
+}  // namespace hive::server

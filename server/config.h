@@ -1,0 +1,71 @@
+// server/config.h
+// Every setting of the hivebridge executable as one typed struct, parsed once
+// at start-up from flags (--ws-listen=...) and HIVEBRIDGE_* environment
+// variables (HIVEBRIDGE_WS_LISTEN=...), flags winning, and validated before
+// anything starts: an invalid value stops start-up with a message naming the
+// option. `hivebridge --help` prints every option with its default and its
+// environment variable.
+//
+//   absl::StatusOr<Config> config = ParseConfig(argc, argv, environ);
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace hive::server {
+
+struct Config {
+  // Listening.
+  std::string ws_listen = "0.0.0.0:8080";    // WebSocket + /healthz /readyz /metrics
+  std::string grpc_listen = "0.0.0.0:9090";  // DeviceBridge, health, reflection
+  std::string tls_cert_file;                 // with tls_key_file: wss:// instead of ws://
+  std::string tls_key_file;
+  int io_threads = 0;  // WebSocket I/O threads, one io_context each; 0 = one per core
+
+  // Device authentication (one of the two is required).
+  std::string jwt_secret_file;      // HS256 shared secret
+  std::string jwt_public_key_file;  // RS256 or ES256 public key (PEM)
+  absl::Duration auth_timeout = absl::Seconds(10);
+
+  // Device frames.
+  size_t max_message_bytes = 1 << 20;  // larger frames close with 1009
+  int max_bad_frames = 10;             // invalid frames in a row before close 1008
+  size_t max_batch = 256;              // objects in one batch frame
+  size_t max_json_depth = 32;
+
+  // Liveness.
+  absl::Duration ping_interval = absl::Seconds(30);
+  absl::Duration pong_timeout = absl::Seconds(10);
+
+  // Requests.
+  absl::Duration default_request_timeout = absl::Seconds(10);  // when the caller sets no deadline
+  absl::Duration dedupe_window = absl::Minutes(5);
+  size_t device_send_queue = 256;  // frames queued to one device before RESOURCE_EXHAUSTED
+
+  // Events.
+  size_t event_history = 10000;     // events kept for resume_after
+  size_t subscriber_queue = 1024;   // events queued to one subscriber before a Gap
+
+  // Cluster.
+  std::string bus = "inproc";  // "inproc" or amqp://user:pass@host:port/vhost
+  std::string replica_id;      // defaults to the host name
+
+  // Lifecycle and logs.
+  absl::Duration drain_timeout = absl::Seconds(15);
+  std::string log_level = "info";  // debug, info, warn, error
+};
+
+// Parses flags and environment (a null-terminated "NAME=value" array, as
+// `environ`). Returns INVALID_ARGUMENT naming the option and the problem.
+// `--help` yields a status with code CANCELLED whose message is the help text.
+absl::StatusOr<Config> ParseConfig(int argc, const char* const* argv, const char* const* environ);
+
+// The help text: usage, then every option with its default and environment
+// variable.
+std::string ConfigHelp();
+
+}  // namespace hive::server

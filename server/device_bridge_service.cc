@@ -1,0 +1,91 @@
+#include "server/device_bridge_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "bridge/uuid.h"
+#include "server/grpc_status.h"
+#include "server/subscribe_events_call.h"
+
+namespace hive::server {
+namespace {
+
+using hive::bridge::v1::GetDeviceRequest;
+using hive::bridge::v1::GetDeviceResponse;
+using hive::bridge::v1::ListDevicesRequest;
+using hive::bridge::v1::ListDevicesResponse;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::Status ValidateListDevices(const ListDevicesRequest& request) {
+  if (!request.account_id().empty() && !IsUuid(request.account_id())) {
+    return absl::InvalidArgumentError(absl::StrCat("account_id: expected a UUID, got \"",
+                                                   request.account_id().substr(0, 64), "\""));
+  }
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be between 0 and ", kMaxPageSize, ", got ", request.page_size()));
+  }
+  // The page token is the last device id of the previous page.
+  if (!request.page_token().empty() && !IsUuid(request.page_token())) {
+    return absl::InvalidArgumentError("page_token: not a token returned by ListDevices");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, SessionRegistry& registry,
+                                         RequestCorrelator& correlator, EventHub& hub)
+    : registry_(registry),
+      hub_(hub),
+      send_deps_{clock, registry, correlator, options.default_request_timeout, options.max_frame_bytes, draining_} {}
+
+grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(
+    grpc::CallbackServerContext* context, const hive::bridge::v1::SendDeviceRequestRequest* request,
+    hive::bridge::v1::SendDeviceRequestResponse* response) {
+  return StartSendDeviceRequest(context, request, response, send_deps_);
+}
+
+grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* DeviceBridgeService::SubscribeEvents(
+    grpc::CallbackServerContext* context, const hive::bridge::v1::SubscribeEventsRequest* request) {
+  return StartSubscribeEvents(context, request, hub_, draining_);
+}
+
+grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerContext* context,
+                                                           const ListDevicesRequest* request,
+                                                           ListDevicesResponse* response) {
+  if (absl::Status valid = ValidateListDevices(*request); !valid.ok()) return FinishNow(context, valid);
+  const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  // One more than the page tells whether another page follows.
+  std::vector<hive::bridge::v1::Device> devices =
+      registry_.List(request->account_id(), request->page_token(), page_size + 1);
+  const bool more = devices.size() > page_size;
+  if (more) devices.pop_back();
+  for (auto& device : devices) *response->add_devices() = std::move(device);
+  if (more) response->set_next_page_token(response->devices().rbegin()->device_id());
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerContext* context,
+                                                         const GetDeviceRequest* request,
+                                                         GetDeviceResponse* response) {
+  if (!IsUuid(request->device_id())) {
+    return FinishNow(context, absl::InvalidArgumentError(absl::StrCat("device_id: expected a UUID, got \"",
+                                                                      request->device_id().substr(0, 64), "\"")));
+  }
+  std::shared_ptr<DeviceLink> link = registry_.Find(request->device_id());
+  if (link == nullptr) {
+    return FinishNow(context,
+                     absl::NotFoundError(absl::StrCat("device ", request->device_id(), " is not connected")));
+  }
+  *response->mutable_device() = link->Describe();
+  return FinishNow(context, absl::OkStatus());
+}
+
+}  // namespace hive::server

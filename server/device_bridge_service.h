@@ -1,0 +1,54 @@
+// server/device_bridge_service.h
+// The DeviceBridge gRPC service on the callback API (no thread per call):
+// SendDeviceRequest and SubscribeEvents have reactors of their own; the
+// device listing is answered from the session registry.
+#pragma once
+
+#include <atomic>
+
+#include "absl/time/time.h"
+#include "bridge/clock.h"
+#include "bridge/event_hub.h"
+#include "bridge/request_correlator.h"
+#include "bridge/session_registry.h"
+#include "hive/bridge/v1/device_bridge.grpc.pb.h"
+#include "server/send_device_request_call.h"
+
+namespace hive::server {
+
+class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::CallbackService {
+ public:
+  struct Options {
+    absl::Duration default_request_timeout = absl::Seconds(10);
+    size_t max_frame_bytes = 1 << 20;
+  };
+
+  DeviceBridgeService(Options options, const Clock& clock, SessionRegistry& registry, RequestCorrelator& correlator,
+                      EventHub& hub);
+
+  // From now on new calls are refused with UNAVAILABLE; calls in flight go on.
+  void BeginDrain() { draining_ = true; }
+
+  grpc::ServerUnaryReactor* SendDeviceRequest(grpc::CallbackServerContext* context,
+                                              const hive::bridge::v1::SendDeviceRequestRequest* request,
+                                              hive::bridge::v1::SendDeviceRequestResponse* response) override;
+
+  grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* SubscribeEvents(
+      grpc::CallbackServerContext* context, const hive::bridge::v1::SubscribeEventsRequest* request) override;
+
+  grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* context,
+                                        const hive::bridge::v1::ListDevicesRequest* request,
+                                        hive::bridge::v1::ListDevicesResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetDevice(grpc::CallbackServerContext* context,
+                                      const hive::bridge::v1::GetDeviceRequest* request,
+                                      hive::bridge::v1::GetDeviceResponse* response) override;
+
+ private:
+  SessionRegistry& registry_;
+  EventHub& hub_;
+  std::atomic<bool> draining_{false};
+  const SendDeviceRequestDeps send_deps_;
+};
+
+}  // namespace hive::server

@@ -1,0 +1,322 @@
+#include "server/device_endpoint.h"
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "bridge/codec/bearer_credential.h"
+#include "bridge/log.h"
+#include "server/websocket_config.h"
+
+namespace hive::server {
+namespace {
+
+constexpr absl::string_view kDevicePath = "/v1/devices";
+constexpr size_t kMaxCloseReasonBytes = 123;  // RFC 6455 §5.5: 125-byte control frame payload
+
+// A close reason cut to the protocol's limit without splitting a UTF-8 character.
+std::string CloseReason(absl::string_view reason) {
+  if (reason.size() <= kMaxCloseReasonBytes) return std::string(reason);
+  size_t end = kMaxCloseReasonBytes;
+  while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80) --end;
+  return std::string(reason.substr(0, end));
+}
+
+std::string FormatAddress(const asio::ip::tcp::endpoint& endpoint) {
+  asio::ip::address address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  if (address.is_v6()) return absl::StrCat("[", address.to_string(), "]:", endpoint.port());
+  return absl::StrCat(address.to_string(), ":", endpoint.port());
+}
+
+template <typename Cfg>
+using Server = websocketpp::server<Cfg>;
+
+template <typename Cfg>
+asio::ip::tcp::endpoint RemoteEndpointOf(typename Server<Cfg>::connection_ptr con, asio::error_code& ec) {
+  if constexpr (std::is_same_v<Cfg, TlsDeviceConfig>) {
+    return con->get_socket().lowest_layer().remote_endpoint(ec);
+  } else {
+    return con->get_raw_socket().remote_endpoint(ec);
+  }
+}
+
+// DeviceTransport over one websocketpp connection; every call but Post runs
+// on the connection's io_context thread.
+template <typename Cfg>
+class WebSocketTransport final : public DeviceTransport {
+ public:
+  WebSocketTransport(Server<Cfg>& server, websocketpp::connection_hdl hdl, asio::io_context& io, std::string address)
+      : server_(server), hdl_(std::move(hdl)), io_(io), address_(std::move(address)) {}
+
+  void SendText(std::string frame) override {
+    websocketpp::lib::error_code ec;
+    server_.send(hdl_, frame, websocketpp::frame::opcode::text, ec);
+    if (ec) Log(LogLevel::kDebug, "ws_send_failed", {{"address", address_}, {"error", ec.message()}});
+  }
+
+  void Ping() override {
+    websocketpp::lib::error_code ec;
+    server_.ping(hdl_, "", ec);
+  }
+
+  void Close(int code, absl::string_view reason) override {
+    websocketpp::lib::error_code ec;
+    server_.close(hdl_, static_cast<websocketpp::close::status::value>(code), CloseReason(reason), ec);
+  }
+
+  void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) override {
+    auto timer = std::make_shared<asio::steady_timer>(io_, absl::ToChronoNanoseconds(delay));
+    timer->async_wait([timer, task = std::move(task)](const asio::error_code& ec) mutable {
+      if (!ec) task();
+    });
+  }
+
+  void Post(absl::AnyInvocable<void()> task) override { asio::post(io_, std::move(task)); }
+
+  std::string remote_address() const override { return address_; }
+
+ private:
+  Server<Cfg>& server_;
+  websocketpp::connection_hdl hdl_;
+  asio::io_context& io_;
+  const std::string address_;
+};
+
+// One I/O thread: its io_context, its listener, its connections.
+template <typename Cfg>
+struct Shard {
+  asio::io_context io;
+  Server<Cfg> server;
+  std::set<websocketpp::connection_hdl, std::owner_less<websocketpp::connection_hdl>> connections;
+  std::atomic<size_t> connection_count{0};
+  std::thread thread;
+};
+
+template <typename Cfg>
+class DeviceEndpointImpl final : public DeviceEndpoint {
+ public:
+  DeviceEndpointImpl(const DeviceEndpointOptions& options, SessionServices& services, const SessionLimits& limits,
+                     HttpRoutes routes)
+      : options_(options), services_(services), limits_(limits), routes_(std::move(routes)) {}
+
+  ~DeviceEndpointImpl() override { Stop(absl::ZeroDuration()); }
+
+  absl::Status Listen() {
+    const size_t colon = options_.listen.rfind(':');
+    std::string host = options_.listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.empty()) host = "0.0.0.0";
+    std::string port = options_.listen.substr(colon + 1);
+    const int threads = std::max(1, options_.io_threads);
+    for (int i = 0; i < threads; ++i) {
+      auto shard = std::make_unique<Shard<Cfg>>();
+      Configure(*shard);
+      websocketpp::lib::error_code ec;
+      shard->server.listen(host, port, ec);
+      if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen, ": ", ec.message()));
+      if (i == 0) {
+        // With port 0 the first listener picks the port the others share.
+        asio::error_code local_ec;
+        port_ = shard->server.get_local_endpoint(local_ec).port();
+        port = absl::StrCat(port_);
+      }
+      shard->server.start_accept(ec);
+      if (ec) return absl::UnavailableError(absl::StrCat("cannot accept on ", options_.listen, ": ", ec.message()));
+      shards_.push_back(std::move(shard));
+    }
+    for (auto& shard : shards_) {
+      shard->thread = std::thread([s = shard.get()] { s->io.run(); });
+    }
+    return absl::OkStatus();
+  }
+
+  int port() const override { return port_; }
+
+  void StopAccepting() override {
+    for (auto& shard : shards_) {
+      asio::post(shard->io, [s = shard.get()] {
+        websocketpp::lib::error_code ec;
+        s->server.stop_listening(ec);
+      });
+    }
+  }
+
+  void CloseAll(int code, const std::string& reason) override {
+    for (auto& shard : shards_) {
+      asio::post(shard->io, [s = shard.get(), code, reason] {
+        for (const auto& hdl : s->connections) {
+          websocketpp::lib::error_code ec;
+          s->server.close(hdl, static_cast<websocketpp::close::status::value>(code), CloseReason(reason), ec);
+        }
+      });
+    }
+  }
+
+  void Stop(absl::Duration grace) override {
+    const absl::Time deadline = absl::Now() + grace;
+    while (connection_count() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+    for (auto& shard : shards_) shard->io.stop();
+    for (auto& shard : shards_) {
+      if (shard->thread.joinable()) shard->thread.join();
+    }
+  }
+
+  size_t connection_count() const override {
+    size_t total = 0;
+    for (const auto& shard : shards_) total += shard->connection_count.load();
+    return total;
+  }
+
+ private:
+  using ConnectionPtr = typename Server<Cfg>::connection_ptr;
+
+  void Configure(Shard<Cfg>& shard) {
+    Server<Cfg>& server = shard.server;
+    server.init_asio(&shard.io);
+    server.set_reuse_addr(true);
+    server.set_tcp_pre_bind_handler([](auto acceptor) {
+      acceptor->set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+      return websocketpp::lib::error_code();
+    });
+    server.set_max_message_size(options_.max_message_bytes);
+    server.set_pong_timeout(static_cast<long>(absl::ToInt64Milliseconds(limits_.pong_timeout)));
+    if constexpr (std::is_same_v<Cfg, TlsDeviceConfig>) {
+      server.set_tls_init_handler([this](websocketpp::connection_hdl) { return MakeTlsContext(); });
+    }
+    server.set_validate_handler([this, &shard](websocketpp::connection_hdl hdl) { return OnValidate(shard, hdl); });
+    server.set_open_handler([this, &shard](websocketpp::connection_hdl hdl) { OnOpen(shard, hdl); });
+    server.set_message_handler([&shard](websocketpp::connection_hdl hdl, typename Server<Cfg>::message_ptr msg) {
+      ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+      if (con->session == nullptr) return;
+      if (msg->get_opcode() == websocketpp::frame::opcode::text) {
+        con->session->OnText(msg->get_payload());
+      } else {
+        con->session->OnBinary();
+      }
+    });
+    server.set_pong_handler([&shard](websocketpp::connection_hdl hdl, std::string) {
+      ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+      if (con->session != nullptr) con->session->OnPong();
+    });
+    server.set_close_handler([&shard](websocketpp::connection_hdl hdl) {
+      ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+      int code = con->get_remote_close_code();
+      std::string reason = con->get_remote_close_reason();
+      if (code == websocketpp::close::status::no_status) {
+        code = con->get_local_close_code();
+        reason = con->get_local_close_reason();
+      }
+      Finish(shard, con, hdl, code, reason);
+    });
+    server.set_fail_handler([&shard](websocketpp::connection_hdl hdl) {
+      ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+      Finish(shard, con, hdl, websocketpp::close::status::abnormal_close, con->get_ec().message());
+    });
+    server.set_http_handler([this, &shard](websocketpp::connection_hdl hdl) {
+      ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+      std::string path = con->get_resource().substr(0, con->get_resource().find('?'));
+      HttpResponse response;
+      if (path == kDevicePath) {
+        response = {426, "text/plain; charset=utf-8", "WebSocket upgrade required\n"};
+      } else {
+        response = routes_(path);
+      }
+      con->set_status(static_cast<websocketpp::http::status_code::value>(response.status));
+      con->replace_header("Content-Type", response.content_type);
+      con->set_body(response.body);
+    });
+  }
+
+  std::shared_ptr<asio::ssl::context> MakeTlsContext() {
+    auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    asio::error_code ec;
+    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                             asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                             asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                         ec);
+    context->use_certificate_chain_file(options_.tls_cert_file, ec);
+    if (!ec) context->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) Log(LogLevel::kError, "tls_context_failed", {{"error", ec.message()}});
+    return context;
+  }
+
+  bool OnValidate(Shard<Cfg>& shard, websocketpp::connection_hdl hdl) {
+    ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+    absl::string_view resource = con->get_resource();
+    if (resource.substr(0, resource.find('?')) != kDevicePath) {
+      con->set_status(websocketpp::http::status_code::not_found, "devices connect to /v1/devices");
+      return false;
+    }
+    for (const std::string& requested : con->get_requested_subprotocols()) {
+      if (std::optional<codec::Dialect> dialect = codec::DialectOfSubprotocol(requested)) {
+        con->select_subprotocol(requested);
+        con->dialect = *dialect;
+        break;
+      }
+    }
+    return true;
+  }
+
+  void OnOpen(Shard<Cfg>& shard, websocketpp::connection_hdl hdl) {
+    ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+    asio::error_code ec;
+    const std::string address = FormatAddress(RemoteEndpointOf<Cfg>(con, ec));
+    auto transport = std::make_unique<WebSocketTransport<Cfg>>(shard.server, hdl, shard.io, address);
+    con->session = std::make_shared<DeviceSession>(services_, limits_, std::move(transport), con->dialect);
+    shard.connections.insert(hdl);
+    ++shard.connection_count;
+    std::optional<std::string> header_token;
+    const std::string& authorization = con->get_request_header("Authorization");
+    if (!authorization.empty()) {
+      std::optional<absl::string_view> token = codec::ParseBearerCredential(authorization);
+      header_token = token.has_value() ? std::string(*token) : std::string();
+    }
+    con->session->Start(std::move(header_token));
+  }
+
+  static void Finish(Shard<Cfg>& shard, ConnectionPtr con, websocketpp::connection_hdl hdl, int code,
+                     const std::string& reason) {
+    if (con->session != nullptr) {
+      con->session->OnClosed(code, reason);
+      con->session.reset();
+    }
+    if (shard.connections.erase(hdl) > 0) --shard.connection_count;
+  }
+
+  const DeviceEndpointOptions options_;
+  SessionServices& services_;
+  const SessionLimits& limits_;
+  const HttpRoutes routes_;
+  std::vector<std::unique_ptr<Shard<Cfg>>> shards_;
+  int port_ = 0;
+};
+
+template <typename Cfg>
+absl::StatusOr<std::unique_ptr<DeviceEndpoint>> StartWith(const DeviceEndpointOptions& options,
+                                                         SessionServices& services, const SessionLimits& limits,
+                                                         HttpRoutes routes) {
+  auto endpoint = std::make_unique<DeviceEndpointImpl<Cfg>>(options, services, limits, std::move(routes));
+  if (absl::Status status = endpoint->Listen(); !status.ok()) return status;
+  return endpoint;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DeviceEndpoint>> DeviceEndpoint::Start(const DeviceEndpointOptions& options,
+                                                                      SessionServices& services,
+                                                                      const SessionLimits& limits,
+                                                                      HttpRoutes routes) {
+  if (!options.tls_cert_file.empty()) return StartWith<TlsDeviceConfig>(options, services, limits, std::move(routes));
+  return StartWith<PlainDeviceConfig>(options, services, limits, std::move(routes));
+}
+
+}  // namespace hive::server

@@ -1,0 +1,50 @@
+// server/device_endpoint.h
+// Accepts device WebSockets at ws(s)://<--ws-listen>/v1/devices and answers
+// plain HTTP on the same port. One websocketpp listener per I/O thread, each
+// on its own io_context and all bound to the same port with SO_REUSEPORT, so
+// the kernel spreads connections over threads and a connection never changes
+// thread: its session needs no locks.
+//
+//   auto endpoint = DeviceEndpoint::Start(options, services, limits, routes);
+//   ... (*endpoint)->StopAccepting(); (*endpoint)->CloseAll(1001, "shutting down"); (*endpoint)->Stop();
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "bridge/device_session.h"
+#include "server/http_routes.h"
+
+namespace hive::server {
+
+struct DeviceEndpointOptions {
+  std::string listen = "0.0.0.0:8080";  // port 0 picks a free port
+  int io_threads = 1;
+  size_t max_message_bytes = 1 << 20;
+  std::string tls_cert_file;  // both set: wss://
+  std::string tls_key_file;
+};
+
+class DeviceEndpoint {
+ public:
+  virtual ~DeviceEndpoint() = default;
+
+  // Binds, then runs the I/O threads. `services`, `limits` and `routes` must
+  // outlive the endpoint.
+  static absl::StatusOr<std::unique_ptr<DeviceEndpoint>> Start(const DeviceEndpointOptions& options,
+                                                               SessionServices& services,
+                                                               const SessionLimits& limits, HttpRoutes routes);
+
+  virtual int port() const = 0;
+  // New connections are refused from now on.
+  virtual void StopAccepting() = 0;
+  // Closes every open connection with `code`.
+  virtual void CloseAll(int code, const std::string& reason) = 0;
+  // Waits up to `grace` for connections to finish closing, then stops the
+  // I/O threads and joins them.
+  virtual void Stop(absl::Duration grace) = 0;
+  virtual size_t connection_count() const = 0;
+};
+
+}  // namespace hive::server

@@ -1,0 +1,42 @@
+// The hivebridge executable: parse the configuration, start the bridge, and
+// shut it down gracefully on SIGTERM or SIGINT.
+#include <csignal>
+#include <cstdio>
+
+#include "bridge/log.h"
+#include "server/bridge_server.h"
+#include "server/config.h"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts, so every thread inherits
+  // the mask and only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<hive::server::Config> config = hive::server::ParseConfig(argc, argv, environ);
+  if (!config.ok()) {
+    if (absl::IsCancelled(config.status())) {  // --help or --version
+      std::fprintf(stdout, "%s\n", std::string(config.status().message()).c_str());
+      return 0;
+    }
+    std::fprintf(stderr, "hivebridge: %s\nRun 'hivebridge --help' for the options.\n",
+                 std::string(config.status().message()).c_str());
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<hive::server::BridgeServer>> server = hive::server::BridgeServer::Start(*config);
+  if (!server.ok()) {
+    hive::Log(hive::LogLevel::kError, "start_failed", {{"error", server.status().message()}});
+    return 1;
+  }
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  hive::Log(hive::LogLevel::kInfo, "signal", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,33 @@
+#include "server/metrics.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace hive::server {
+namespace {
+
+void AppendMetric(std::string& out, absl::string_view name, absl::string_view type, absl::string_view help,
+                  uint64_t value) {
+  absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ", value, "\n");
+}
+
+}  // namespace
+
+std::string RenderMetrics(const MetricsSources& sources) {
+  std::string out;
+  absl::StrAppend(&out, "# HELP hivebridge_build_info The running version.\n# TYPE hivebridge_build_info gauge\n",
+                  "hivebridge_build_info{version=\"", HIVEBRIDGE_VERSION, "\"} 1\n");
+  AppendMetric(out, "hivebridge_devices_connected", "gauge", "Authenticated devices connected to this replica.",
+               sources.registry.size());
+  AppendMetric(out, "hivebridge_websocket_connections", "gauge",
+               "Open WebSocket connections, authenticated or not.",
+               sources.endpoint == nullptr ? 0 : sources.endpoint->connection_count());
+  AppendMetric(out, "hivebridge_event_subscribers", "gauge", "Open SubscribeEvents streams.",
+               sources.hub.subscriber_count());
+  AppendMetric(out, "hivebridge_requests_pending", "gauge", "Device requests awaiting an ack or result.",
+               sources.correlator.pending());
+  AppendMetric(out, "hivebridge_events_published_total", "counter", "Events published by this replica's devices.",
+               sources.bus.published());
+  return out;
+}
+
+}  // namespace hive::server

@@ -1,0 +1,27 @@
+// server/metrics.h
+// /metrics in the Prometheus text exposition format (version 0.0.4), read
+// from the components' own counters at scrape time. Debian ships no
+// Prometheus client for C++, and a handful of gauges needs none.
+#pragma once
+
+#include <string>
+
+#include "bridge/bus/inproc_bus.h"
+#include "bridge/event_hub.h"
+#include "bridge/request_correlator.h"
+#include "bridge/session_registry.h"
+#include "server/device_endpoint.h"
+
+namespace hive::server {
+
+struct MetricsSources {
+  const SessionRegistry& registry;
+  const EventHub& hub;
+  const RequestCorrelator& correlator;
+  const InprocBus& bus;
+  const DeviceEndpoint* endpoint = nullptr;  // set once listening
+};
+
+std::string RenderMetrics(const MetricsSources& sources);
+
+}  // namespace hive::server

@@ -1,0 +1,218 @@
+#include "server/send_device_request_call.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "bridge/codec/device_request.h"
+#include "bridge/log.h"
+#include "bridge/uuid.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/call_deadline.h"
+#include "server/grpc_status.h"
+
+namespace hive::server {
+namespace {
+
+using hive::bridge::v1::SendDeviceRequestRequest;
+using hive::bridge::v1::SendDeviceRequestResponse;
+
+// Our own deadline answer should reach the caller before its own deadline
+// fires, so it sees which wait ran out.
+absl::Time WaitDeadline(absl::Time now, absl::Time call_deadline) {
+  const absl::Duration budget = call_deadline - now;
+  return call_deadline - std::min(absl::Milliseconds(50), budget / 20);
+}
+
+absl::Status ExpectUuid(absl::string_view field, const std::string& value, bool required) {
+  if (value.empty() && !required) return absl::OkStatus();
+  if (IsUuid(value)) return absl::OkStatus();
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  return absl::InvalidArgumentError(absl::StrCat(field, ": expected a UUID, got \"", value.substr(0, 64), "\""));
+}
+
+class SendDeviceRequestReactor;
+
+// Shared by the reactor and every callback that may outlive it; the first
+// Finish wins and later ones are ignored. A callback that works on the
+// reactor pins it (`pins`), and the reactor is deleted by whichever comes
+// last: OnDone or the last unpin.
+struct CallState {
+  absl::Mutex mu;
+  SendDeviceRequestReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+  bool finished ABSL_GUARDED_BY(mu) = false;
+  bool done ABSL_GUARDED_BY(mu) = false;
+  int pins ABSL_GUARDED_BY(mu) = 0;
+  bool waiter_registered ABSL_GUARDED_BY(mu) = false;
+  RequestCorrelator::WaiterId waiter ABSL_GUARDED_BY(mu) = 0;
+};
+
+class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
+ public:
+  SendDeviceRequestReactor(grpc::CallbackServerContext* context, const SendDeviceRequestRequest* request,
+                           SendDeviceRequestResponse* response, const SendDeviceRequestDeps& deps)
+      : request_(*request), response_(*response), deps_(deps), state_(std::make_shared<CallState>()) {
+    absl::MutexLock lock(&state_->mu);
+    state_->reactor = this;
+    const absl::Time now = deps_.clock.Now();
+    deadline_ = WaitDeadline(now, CallDeadline(*context, now, deps_.default_timeout));
+  }
+
+  void Begin() {
+    if (deps_.draining) return FinishOnce(state_, absl::UnavailableError("bridge is shutting down"));
+    if (absl::Status valid = ValidateSendDeviceRequest(request_); !valid.ok()) return FinishOnce(state_, valid);
+    request_id_ = request_.request_id().empty() ? NewUuid() : request_.request_id();
+    if (std::shared_ptr<DeviceLink> link = deps_.registry.Find(request_.device_id())) return Dispatch(std::move(link));
+    const absl::Duration connect_timeout = absl::Seconds(request_.connect_timeout().seconds()) +
+                                           absl::Nanoseconds(request_.connect_timeout().nanos());
+    if (connect_timeout <= absl::ZeroDuration()) return FinishOnce(state_, NotConnected());
+    const absl::Time connect_deadline = std::min(deadline_, deps_.clock.Now() + connect_timeout);
+    deps_.registry.AwaitConnect(request_.device_id(), connect_deadline,
+                                [state = state_](std::shared_ptr<DeviceLink> link) {
+                                  SendDeviceRequestReactor* reactor = Pin(state);
+                                  if (reactor == nullptr) return;
+                                  if (link == nullptr) {
+                                    FinishOnce(state, reactor->NotConnected());
+                                  } else {
+                                    reactor->Dispatch(std::move(link));
+                                  }
+                                  Unpin(state);
+                                });
+  }
+
+  void OnCancel() override {
+    RequestCorrelator::WaiterId waiter = 0;
+    bool registered = false;
+    {
+      absl::MutexLock lock(&state_->mu);
+      registered = state_->waiter_registered;
+      waiter = state_->waiter;
+    }
+    if (registered) deps_.correlator.Cancel(request_id_, waiter);
+    FinishOnce(state_, absl::CancelledError("call cancelled by the caller"));
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->done = true;
+      if (state_->pins > 0) return;  // the last Unpin deletes
+    }
+    delete this;
+  }
+
+ private:
+  // The reactor, kept alive until Unpin, or null once the call is finished.
+  static SendDeviceRequestReactor* Pin(const std::shared_ptr<CallState>& state) {
+    absl::MutexLock lock(&state->mu);
+    if (state->finished) return nullptr;
+    ++state->pins;
+    return state->reactor;
+  }
+
+  static void Unpin(const std::shared_ptr<CallState>& state) {
+    SendDeviceRequestReactor* orphan = nullptr;
+    {
+      absl::MutexLock lock(&state->mu);
+      if (--state->pins == 0 && state->done) orphan = state->reactor;
+    }
+    delete orphan;
+  }
+
+  static void FinishOnce(const std::shared_ptr<CallState>& state, absl::StatusOr<SendDeviceRequestResponse> outcome) {
+    SendDeviceRequestReactor* reactor = nullptr;
+    {
+      absl::MutexLock lock(&state->mu);
+      if (state->finished) return;
+      state->finished = true;
+      reactor = state->reactor;
+    }
+    if (outcome.ok()) {
+      reactor->response_ = *std::move(outcome);
+      reactor->Finish(grpc::Status::OK);
+    } else {
+      reactor->Finish(ToGrpcStatus(outcome.status()));
+    }
+  }
+
+  absl::Status NotConnected() const {
+    return absl::NotFoundError(absl::StrCat("device ", request_.device_id(), " is not connected"));
+  }
+
+  void Dispatch(std::shared_ptr<DeviceLink> link) {
+    if (!request_.account_id().empty() && request_.account_id() != link->account_id()) {
+      return FinishOnce(state_, absl::PermissionDeniedError(absl::StrCat(
+                                    "device ", request_.device_id(), " does not belong to account ",
+                                    request_.account_id())));
+    }
+    hive::bridge::v1::DeviceRequest wire;
+    wire.set_request_id(request_id_);
+    wire.set_device_id(link->device_id());
+    wire.set_account_id(link->account_id());
+    *wire.mutable_command() = request_.command();
+    if (request_.has_state()) *wire.mutable_state() = request_.state();
+    absl::StatusOr<std::string> frame = codec::EncodeDeviceRequest(wire, link->dialect());
+    if (!frame.ok()) return FinishOnce(state_, frame.status());
+    if (frame->size() > deps_.max_frame_bytes) {
+      return FinishOnce(state_, absl::InvalidArgumentError(absl::StrCat(
+                                    "command: the encoded request is ", frame->size(),
+                                    " bytes, over the device frame limit of ", deps_.max_frame_bytes)));
+    }
+    const hive::bridge::v1::WaitMode mode = request_.wait();
+    RequestCorrelator::Registration registration = deps_.correlator.Await(
+        request_id_, link->device_id(), mode, deadline_,
+        [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+          FinishOnce(state, std::move(outcome));
+        });
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->waiter_registered = true;
+      state_->waiter = registration.waiter;
+    }
+    if (registration.role != RequestCorrelator::Role::kSendNow) return;
+    if (absl::Status sent = link->Send(*std::move(frame)); sent.ok()) {
+      deps_.correlator.MarkSent(request_id_, registration.waiter);
+    } else {
+      deps_.correlator.Fail(request_id_, registration.waiter, sent);
+    }
+  }
+
+  const SendDeviceRequestRequest& request_;
+  SendDeviceRequestResponse& response_;
+  const SendDeviceRequestDeps& deps_;
+  const std::shared_ptr<CallState> state_;
+  absl::Time deadline_;
+  std::string request_id_;
+};
+
+}  // namespace
+
+absl::Status ValidateSendDeviceRequest(const SendDeviceRequestRequest& request) {
+  for (auto [field, value, required] : {std::tuple{"device_id", &request.device_id(), true},
+                                        std::tuple{"account_id", &request.account_id(), false},
+                                        std::tuple{"request_id", &request.request_id(), false}}) {
+    if (absl::Status status = ExpectUuid(field, *value, required); !status.ok()) return status;
+  }
+  if (absl::StatusOr<std::string> command = codec::WireCommandOf(request.command()); !command.ok()) {
+    return command.status();
+  }
+  if (request.connect_timeout().seconds() < 0 || request.connect_timeout().nanos() < 0) {
+    return absl::InvalidArgumentError("connect_timeout: must not be negative");
+  }
+  if (!hive::bridge::v1::WaitMode_IsValid(request.wait())) {
+    return absl::InvalidArgumentError(absl::StrCat("wait: unknown mode ", request.wait()));
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* StartSendDeviceRequest(grpc::CallbackServerContext* context,
+                                                 const SendDeviceRequestRequest* request,
+                                                 SendDeviceRequestResponse* response,
+                                                 const SendDeviceRequestDeps& deps) {
+  auto* reactor = new SendDeviceRequestReactor(context, request, response, deps);
+  reactor->Begin();
+  return reactor;
+}
+
+}  // namespace hive::server

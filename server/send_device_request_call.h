@@ -1,0 +1,40 @@
+// server/send_device_request_call.h
+// One SendDeviceRequest call: validate, find (or wait for) the device, hand
+// the request to the correlator and the device's link, and finish exactly
+// once with the outcome, whichever of ack, result, deadline, disconnect,
+// cancellation or shutdown comes first. No thread waits: every step is a
+// callback.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "absl/time/time.h"
+#include "bridge/clock.h"
+#include "bridge/request_correlator.h"
+#include "bridge/session_registry.h"
+#include "grpcpp/grpcpp.h"
+#include "hive/bridge/v1/device_bridge.pb.h"
+
+namespace hive::server {
+
+struct SendDeviceRequestDeps {
+  const Clock& clock;
+  SessionRegistry& registry;
+  RequestCorrelator& correlator;
+  absl::Duration default_timeout;
+  size_t max_frame_bytes;
+  const std::atomic<bool>& draining;
+};
+
+// Starts the call; the returned reactor deletes itself when done.
+grpc::ServerUnaryReactor* StartSendDeviceRequest(grpc::CallbackServerContext* context,
+                                                 const hive::bridge::v1::SendDeviceRequestRequest* request,
+                                                 hive::bridge::v1::SendDeviceRequestResponse* response,
+                                                 const SendDeviceRequestDeps& deps);
+
+// Checks ids and the command before anything is sent; INVALID_ARGUMENT
+// naming the field otherwise.
+absl::Status ValidateSendDeviceRequest(const hive::bridge::v1::SendDeviceRequestRequest& request);
+
+}  // namespace hive::server

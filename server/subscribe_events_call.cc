@@ -1,0 +1,125 @@
+#include "server/subscribe_events_call.h"
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "bridge/event_filter.h"
+#include "bridge/uuid.h"
+#include "server/grpc_status.h"
+
+namespace hive::server {
+namespace {
+
+using hive::bridge::v1::SubscribeEventsRequest;
+using hive::bridge::v1::SubscribeEventsResponse;
+
+class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEventsResponse> {
+ public:
+  SubscribeEventsReactor(const SubscribeEventsRequest& request, EventHub& hub) {
+    std::optional<hive::bridge::v1::StreamPosition> resume;
+    if (request.has_resume_after()) resume = request.resume_after();
+    // The subscription may wake us from a publisher thread at once; the
+    // mutex orders that wake after construction.
+    absl::MutexLock lock(&mu_);
+    subscription_ = hub.Subscribe(EventFilter::FromRequest(request), resume, [this] { WriteNext(); });
+    WriteNextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) return FinishLocked(grpc::Status::OK);  // the reader went away
+    WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    // Unsubscribing waits out any wake in flight, so none reaches a deleted reactor.
+    std::unique_ptr<Subscription> subscription;
+    {
+      absl::MutexLock lock(&mu_);
+      subscription = std::move(subscription_);
+    }
+    subscription.reset();
+    delete this;
+  }
+
+ private:
+  void WriteNext() {
+    absl::MutexLock lock(&mu_);
+    WriteNextLocked();
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || subscription_ == nullptr) return;
+    std::shared_ptr<const hive::bridge::v1::DeviceEvent> event = subscription_->Next();
+    if (event == nullptr) {
+      if (subscription_->is_closed()) FinishLocked(grpc::Status::OK);  // the bridge is draining
+      return;
+    }
+    *response_.mutable_event() = *event;
+    writing_ = true;
+    StartWrite(&response_);
+  }
+
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  absl::Mutex mu_;
+  std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  SubscribeEventsResponse response_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// A stream that ends at once with `status`.
+class RejectedStream final : public grpc::ServerWriteReactor<SubscribeEventsResponse> {
+ public:
+  explicit RejectedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+absl::Status ExpectUuids(absl::string_view field, const google::protobuf::RepeatedPtrField<std::string>& values) {
+  for (int i = 0; i < values.size(); ++i) {
+    if (!IsUuid(values[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "]: expected a UUID, got \"", values[i].substr(0, 64), "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateSubscribeEvents(const SubscribeEventsRequest& request) {
+  if (absl::Status status = ExpectUuids("account_ids", request.account_ids()); !status.ok()) return status;
+  if (absl::Status status = ExpectUuids("device_ids", request.device_ids()); !status.ok()) return status;
+  for (int i = 0; i < request.types().size(); ++i) {
+    if (request.types(i).empty()) return absl::InvalidArgumentError(absl::StrCat("types[", i, "]: must not be empty"));
+  }
+  if (request.has_resume_after() && request.resume_after().epoch().empty()) {
+    return absl::InvalidArgumentError("resume_after.epoch: required (take it from an event you received)");
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerWriteReactor<SubscribeEventsResponse>* StartSubscribeEvents(grpc::CallbackServerContext* context,
+                                                                        const SubscribeEventsRequest* request,
+                                                                        EventHub& hub,
+                                                                        const std::atomic<bool>& draining) {
+  if (draining) return new RejectedStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bridge is shutting down"));
+  if (absl::Status valid = ValidateSubscribeEvents(*request); !valid.ok()) {
+    return new RejectedStream(ToGrpcStatus(valid));
+  }
+  return new SubscribeEventsReactor(*request, hub);
+}
+
+}  // namespace hive::server
