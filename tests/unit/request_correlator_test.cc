@@ -1,0 +1,706 @@
+// tests/unit/request_correlator_test.cc
+#include "bridge/request_correlator.h"
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "tests/unit/support/fake_clock.h"
+
+namespace hive {
+namespace {
+
+using hive::bridge::v1::REQUEST_STATUS_ACKED;
+using hive::bridge::v1::REQUEST_STATUS_FAILED;
+using hive::bridge::v1::REQUEST_STATUS_SENT;
+using hive::bridge::v1::REQUEST_STATUS_SUCCEEDED;
+using hive::bridge::v1::WAIT_MODE_ACK;
+using hive::bridge::v1::WAIT_MODE_NONE;
+using hive::bridge::v1::WAIT_MODE_RESULT;
+using hive::bridge::v1::WAIT_MODE_UNSPECIFIED;
+using google::protobuf::util::TimeUtil;
+using testing::FakeClock;
+using Role = RequestCorrelator::Role;
+
+constexpr char kDevice[] = "6f1c2a7e-3b44-4c1e-9a55-0d2b8f0e7a11";
+constexpr char kOtherDevice[] = "0b9e4d3c-8f21-4a7b-b6c2-5e1f9a3d2c44";
+constexpr char kRequest[] = "c3d4e5f6-0718-4293-a4b5-c6d7e8f90a1b";
+constexpr char kOtherRequest[] = "d4e5f607-1829-43a4-b5c6-d7e8f90a1b2c";
+
+// Records what one waiter was told, and how many times.
+class Recorder {
+ public:
+  RequestCorrelator::Done Callback() {
+    return [this](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+      ++calls_;
+      outcome_ = std::move(outcome);
+    };
+  }
+  int calls() const { return calls_; }
+  bool completed() const { return calls_ > 0; }
+  // Throw, failing the test, when the waiter has not completed.
+  const absl::StatusOr<SendDeviceRequestResponse>& outcome() const { return outcome_.value(); }
+  absl::StatusCode code() const { return outcome().status().code(); }
+
+ private:
+  int calls_ = 0;
+  std::optional<absl::StatusOr<SendDeviceRequestResponse>> outcome_;
+};
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Nanoseconds(TimeUtil::DurationToNanoseconds(d));
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
+}
+
+RequestCorrelator::DeviceResult Succeeded(const std::string& version) {
+  RequestCorrelator::DeviceResult result;
+  result.succeeded = true;
+  (*result.result.mutable_fields())["version"].set_string_value(version);
+  result.exact_numbers["/serial"] = "18446744073709551615";
+  return result;
+}
+
+RequestCorrelator::DeviceResult Failed(const std::string& error) {
+  RequestCorrelator::DeviceResult result;
+  result.error = error;
+  return result;
+}
+
+absl::Time Later(const FakeClock& clock) { return clock.Now() + absl::Seconds(10); }
+
+TEST(RequestCorrelator, NewRequestIdMustBeSent) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
+
+  EXPECT_EQ(registration.role, Role::kSendNow);
+  EXPECT_FALSE(waiter.completed());
+  EXPECT_EQ(correlator.pending(), 1u);
+}
+
+TEST(RequestCorrelator, SameRequestIdJoinsWithoutSending) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder first, retry;
+
+  const auto sent =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, sent.waiter);
+  const auto joined =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+
+  EXPECT_EQ(joined.role, Role::kJoined);
+  EXPECT_NE(joined.waiter, sent.waiter);
+  EXPECT_FALSE(retry.completed());
+  ASSERT_TRUE(correlator.OnAck(kDevice, kRequest));
+  ASSERT_TRUE(first.completed());
+  ASSERT_TRUE(retry.completed());
+  EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_ACKED);
+  EXPECT_EQ(correlator.pending(), 0u);
+}
+
+TEST(RequestCorrelator, WaitNoneCompletesWhenSent) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
+  EXPECT_FALSE(waiter.completed());
+  clock.Advance(absl::Milliseconds(3));
+  const absl::Time sent_at = clock.Now();
+  correlator.MarkSent(kRequest, registration.waiter);
+
+  ASSERT_TRUE(waiter.completed());
+  ASSERT_TRUE(waiter.outcome().ok());
+  EXPECT_EQ(waiter.outcome()->request_id(), kRequest);
+  EXPECT_EQ(waiter.outcome()->status(), REQUEST_STATUS_SENT);
+  EXPECT_EQ(FromProto(waiter.outcome()->sent_at()), sent_at);
+  EXPECT_FALSE(waiter.outcome()->has_ack_latency());
+}
+
+TEST(RequestCorrelator, AckCompletesAckWaiterWithLatency) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  EXPECT_FALSE(waiter.completed());
+  clock.Advance(absl::Milliseconds(250));
+  ASSERT_TRUE(correlator.OnAck(kDevice, kRequest));
+
+  ASSERT_TRUE(waiter.completed());
+  ASSERT_TRUE(waiter.outcome().ok());
+  EXPECT_EQ(waiter.outcome()->status(), REQUEST_STATUS_ACKED);
+  EXPECT_EQ(FromProto(waiter.outcome()->ack_latency()), absl::Milliseconds(250));
+  EXPECT_FALSE(waiter.outcome()->has_result_latency());
+}
+
+TEST(RequestCorrelator, UnspecifiedWaitModeMeansAck) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_UNSPECIFIED, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  EXPECT_FALSE(waiter.completed());
+  correlator.OnAck(kDevice, kRequest);
+
+  ASSERT_TRUE(waiter.completed());
+  EXPECT_EQ(waiter.outcome()->status(), REQUEST_STATUS_ACKED);
+}
+
+TEST(RequestCorrelator, AckDoesNotCompleteResultWaiter) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.OnAck(kDevice, kRequest);
+
+  EXPECT_FALSE(waiter.completed());
+  EXPECT_EQ(correlator.pending(), 1u);
+}
+
+TEST(RequestCorrelator, ResultCompletesResultWaiterWithLatencies) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  clock.Advance(absl::Milliseconds(40));
+  correlator.OnAck(kDevice, kRequest);
+  clock.Advance(absl::Seconds(2));
+  ASSERT_TRUE(correlator.OnResult(kDevice, kRequest, Succeeded("1.4.2")));
+
+  ASSERT_TRUE(waiter.completed());
+  ASSERT_TRUE(waiter.outcome().ok());
+  const SendDeviceRequestResponse& outcome = *waiter.outcome();
+  EXPECT_EQ(outcome.status(), REQUEST_STATUS_SUCCEEDED);
+  EXPECT_EQ(FromProto(outcome.ack_latency()), absl::Milliseconds(40));
+  EXPECT_EQ(FromProto(outcome.result_latency()), absl::Milliseconds(2040));
+  EXPECT_EQ(outcome.result().fields().at("version").string_value(), "1.4.2");
+  EXPECT_EQ(outcome.result_exact_numbers().at("/serial"), "18446744073709551615");
+  EXPECT_TRUE(outcome.error().empty());
+}
+
+TEST(RequestCorrelator, FailedResultCarriesDeviceError) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.OnAck(kDevice, kRequest);
+  correlator.OnResult(kDevice, kRequest, Failed("disk full"));
+
+  ASSERT_TRUE(waiter.completed());
+  ASSERT_TRUE(waiter.outcome().ok()) << "a device's failure is an outcome, not an RPC error";
+  EXPECT_EQ(waiter.outcome()->status(), REQUEST_STATUS_FAILED);
+  EXPECT_EQ(waiter.outcome()->error(), "disk full");
+}
+
+TEST(RequestCorrelator, ResultImpliesAckForAckWaiters) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder ack_waiter, result_waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), ack_waiter.Callback());
+  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), result_waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  clock.Advance(absl::Milliseconds(70));
+  correlator.OnResult(kDevice, kRequest, Succeeded("2.0.0"));
+
+  ASSERT_TRUE(ack_waiter.completed());
+  ASSERT_TRUE(result_waiter.completed());
+  EXPECT_EQ(ack_waiter.outcome()->status(), REQUEST_STATUS_SUCCEEDED);
+  EXPECT_EQ(FromProto(ack_waiter.outcome()->ack_latency()), absl::Milliseconds(70));
+  EXPECT_EQ(FromProto(result_waiter.outcome()->result_latency()), absl::Milliseconds(70));
+}
+
+TEST(RequestCorrelator, ResponseOvertakingMarkSentCountsAsSent) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
+  const absl::Time acked_at = clock.Now();
+  correlator.OnAck(kDevice, kRequest);
+  clock.Advance(absl::Milliseconds(5));
+  correlator.MarkSent(kRequest, registration.waiter);
+
+  ASSERT_EQ(waiter.calls(), 1);
+  EXPECT_EQ(waiter.outcome()->status(), REQUEST_STATUS_ACKED);
+  EXPECT_EQ(FromProto(waiter.outcome()->sent_at()), acked_at);
+  EXPECT_EQ(FromProto(waiter.outcome()->ack_latency()), absl::ZeroDuration());
+}
+
+TEST(RequestCorrelator, RepeatedResponsesKeepTheFirst) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter, retry;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  clock.Advance(absl::Milliseconds(10));
+  EXPECT_TRUE(correlator.OnAck(kDevice, kRequest));
+  clock.Advance(absl::Milliseconds(10));
+  EXPECT_TRUE(correlator.OnAck(kDevice, kRequest));
+  EXPECT_TRUE(correlator.OnResult(kDevice, kRequest, Succeeded("1.0.0")));
+  EXPECT_TRUE(correlator.OnResult(kDevice, kRequest, Failed("late duplicate")));
+  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), retry.Callback());
+
+  ASSERT_EQ(waiter.calls(), 1);
+  ASSERT_EQ(retry.calls(), 1);
+  EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_SUCCEEDED);
+  EXPECT_EQ(FromProto(retry.outcome()->ack_latency()), absl::Milliseconds(10));
+}
+
+TEST(RequestCorrelator, DeadlinesArePerWaiter) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder hasty, patient;
+
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK,
+                                             clock.Now() + absl::Seconds(1), hasty.Callback());
+  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, clock.Now() + absl::Seconds(30),
+                   patient.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  clock.Advance(absl::Seconds(1));
+  correlator.ExpireDue();
+
+  ASSERT_TRUE(hasty.completed());
+  EXPECT_EQ(hasty.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_FALSE(patient.completed());
+  correlator.OnAck(kDevice, kRequest);
+  ASSERT_TRUE(patient.completed());
+  EXPECT_EQ(patient.outcome()->status(), REQUEST_STATUS_ACKED);
+}
+
+TEST(RequestCorrelator, ExpiredWaiterSaysWhatDidNotArrive) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder for_ack, for_result;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), for_ack.Callback());
+  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  clock.Advance(absl::Seconds(10));
+  correlator.ExpireDue();
+
+  ASSERT_TRUE(for_ack.completed());
+  ASSERT_TRUE(for_result.completed());
+  EXPECT_EQ(for_ack.outcome().status().message(), "no ack from device within deadline");
+  EXPECT_EQ(for_result.outcome().status().message(), "no result from device within deadline");
+}
+
+TEST(RequestCorrelator, LateAckAfterTimeoutReachesRetryWithoutResend) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder first, retry;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  clock.Advance(absl::Seconds(10));
+  correlator.ExpireDue();
+  ASSERT_EQ(first.code(), absl::StatusCode::kDeadlineExceeded);
+  clock.Advance(absl::Seconds(5));
+  EXPECT_TRUE(correlator.OnAck(kDevice, kRequest)) << "a timed-out request is still known";
+
+  const auto again =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+
+  EXPECT_EQ(again.role, Role::kJoined);
+  ASSERT_TRUE(retry.completed());
+  EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_ACKED);
+  EXPECT_EQ(FromProto(retry.outcome()->ack_latency()), absl::Seconds(15));
+  EXPECT_EQ(first.calls(), 1);
+}
+
+TEST(RequestCorrelator, RetryOfAckedRequestCompletesAtOnce) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder first, retry;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.OnAck(kDevice, kRequest);
+  clock.Advance(absl::Minutes(1));
+  const auto again =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+
+  EXPECT_EQ(again.role, Role::kJoined);
+  ASSERT_TRUE(retry.completed());
+  EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_ACKED);
+  EXPECT_EQ(retry.outcome()->sent_at(), first.outcome()->sent_at());
+}
+
+TEST(RequestCorrelator, RetryOfAckedRequestWaitsForResult) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder first, retry;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.OnAck(kDevice, kRequest);
+  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), retry.Callback());
+  EXPECT_FALSE(retry.completed());
+  correlator.OnResult(kDevice, kRequest, Succeeded("3.1.0"));
+
+  ASSERT_TRUE(retry.completed());
+  EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_SUCCEEDED);
+}
+
+TEST(RequestCorrelator, TimedOutRequestIsRememberedForTheDedupeWindow) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {absl::Minutes(5)});
+  Recorder first, retry;
+
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK,
+                                             clock.Now() + absl::Minutes(10), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  clock.Advance(absl::Minutes(10));
+  correlator.ExpireDue();
+  ASSERT_EQ(first.code(), absl::StatusCode::kDeadlineExceeded);
+  clock.Advance(absl::Minutes(4));
+  correlator.ExpireDue();
+
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
+            Role::kJoined)
+      << "the window counts from when the last waiter left, not from the send";
+}
+
+TEST(RequestCorrelator, DedupeWindowExpiryForgetsTheRequest) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {absl::Minutes(5)});
+  Recorder first, retry;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.OnAck(kDevice, kRequest);
+  clock.Advance(absl::Minutes(5) - absl::Seconds(1));
+  correlator.ExpireDue();
+  EXPECT_TRUE(correlator.OnAck(kDevice, kRequest)) << "still remembered inside the window";
+  clock.Advance(absl::Seconds(1));
+  correlator.ExpireDue();
+
+  EXPECT_FALSE(correlator.OnAck(kDevice, kRequest));
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
+            Role::kSendNow);
+  EXPECT_FALSE(retry.completed());
+}
+
+TEST(RequestCorrelator, FailForgetsSoRetrySendsAgain) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder first, joined, retry;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), joined.Callback());
+  correlator.Fail(kRequest, registration.waiter,
+                  absl::ResourceExhaustedError("device send queue full"));
+
+  ASSERT_TRUE(first.completed());
+  ASSERT_TRUE(joined.completed());
+  EXPECT_EQ(first.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(joined.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
+            Role::kSendNow);
+}
+
+TEST(RequestCorrelator, StaleSenderCannotTouchRetry) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder first, retry;
+
+  const auto stale =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+  const auto fresh =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), retry.Callback());
+  ASSERT_EQ(fresh.role, Role::kSendNow);
+  correlator.MarkSent(kRequest, stale.waiter);
+  correlator.Fail(kRequest, stale.waiter, absl::NotFoundError("device not connected"));
+
+  EXPECT_FALSE(retry.completed()) << "only the retry's own sender speaks for its send";
+  correlator.MarkSent(kRequest, fresh.waiter);
+  ASSERT_TRUE(retry.completed());
+  EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_SENT);
+}
+
+TEST(RequestCorrelator, FailAllForFailsOnlyThatDevicesUnackedRequests) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder mine, theirs;
+  const absl::Status gone = absl::UnavailableError("device disconnected");
+
+  const auto a = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), mine.Callback());
+  const auto b =
+      correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), theirs.Callback());
+  correlator.MarkSent(kRequest, a.waiter);
+  correlator.MarkSent(kOtherRequest, b.waiter);
+  correlator.FailAllFor(kDevice, gone);
+
+  ASSERT_TRUE(mine.completed());
+  EXPECT_EQ(mine.outcome().status(), gone);
+  EXPECT_FALSE(theirs.completed());
+  EXPECT_FALSE(correlator.OnAck(kDevice, kRequest)) << "an unacked request is forgotten";
+  EXPECT_TRUE(correlator.OnAck(kOtherDevice, kOtherRequest));
+  EXPECT_TRUE(theirs.completed());
+}
+
+TEST(RequestCorrelator, FailAllForFailsResultWaitersButKeepsTheAck) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder for_result, retry;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.OnAck(kDevice, kRequest);
+  correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+
+  ASSERT_TRUE(for_result.completed());
+  EXPECT_EQ(for_result.code(), absl::StatusCode::kUnavailable);
+  const auto again =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  EXPECT_EQ(again.role, Role::kJoined) << "the device has the request: never send it twice";
+  ASSERT_TRUE(retry.completed());
+  EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_ACKED);
+}
+
+TEST(RequestCorrelator, FailAllFailsEveryWaiterAndForgets) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder a, b;
+
+  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), a.Callback());
+  correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, Later(clock), b.Callback());
+  correlator.FailAll(absl::UnavailableError("shutting down"));
+
+  EXPECT_EQ(a.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(b.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(correlator.pending(), 0u);
+  EXPECT_FALSE(correlator.OnAck(kDevice, kRequest));
+}
+
+TEST(RequestCorrelator, SameRequestIdForAnotherDeviceIsRejected) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder first, intruder;
+
+  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  const auto registration =
+      correlator.Await(kRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), intruder.Callback());
+
+  EXPECT_EQ(registration.role, Role::kJoined);
+  ASSERT_TRUE(intruder.completed());
+  EXPECT_EQ(intruder.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(intruder.outcome().status().message(),
+            absl::StrCat("request_id ", kRequest, " already used for another device"));
+  EXPECT_FALSE(first.completed());
+}
+
+TEST(RequestCorrelator, UnknownRequestIdIsReported) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+
+  EXPECT_FALSE(correlator.OnAck(kDevice, kRequest));
+  EXPECT_FALSE(correlator.OnResult(kDevice, kRequest, Succeeded("1.0.0")));
+}
+
+TEST(RequestCorrelator, ResponseFromAnotherDeviceIsIgnored) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder waiter;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+
+  EXPECT_FALSE(correlator.OnAck(kOtherDevice, kRequest));
+  EXPECT_FALSE(correlator.OnResult(kOtherDevice, kRequest, Succeeded("6.6.6")));
+  EXPECT_FALSE(waiter.completed());
+}
+
+TEST(RequestCorrelator, CancelCompletesOnlyThatWaiter) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder leaving, staying;
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), leaving.Callback());
+  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), staying.Callback());
+  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.Cancel(kRequest, registration.waiter);
+  correlator.Cancel(kRequest, registration.waiter);
+
+  ASSERT_EQ(leaving.calls(), 1);
+  EXPECT_EQ(leaving.code(), absl::StatusCode::kCancelled);
+  EXPECT_FALSE(staying.completed());
+  correlator.OnAck(kDevice, kRequest);
+  EXPECT_EQ(staying.calls(), 1);
+  EXPECT_EQ(leaving.calls(), 1);
+}
+
+TEST(RequestCorrelator, EveryWaiterCompletesExactlyOnce) {
+  FakeClock clock;
+  std::vector<Recorder> waiters(8);
+  {
+    RequestCorrelator correlator(clock, {});
+    const auto sent = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock),
+                                       waiters[0].Callback());
+    correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiters[1].Callback());
+    correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiters[2].Callback());
+    const auto cancelled = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock),
+                                            waiters[3].Callback());
+    correlator.Await(kRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), waiters[4].Callback());
+    correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, Later(clock),
+                     waiters[5].Callback());
+    correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, absl::InfiniteFuture(),
+                     waiters[6].Callback());
+
+    correlator.MarkSent(kRequest, sent.waiter);
+    correlator.MarkSent(kRequest, sent.waiter);
+    correlator.Cancel(kRequest, cancelled.waiter);
+    correlator.OnAck(kDevice, kRequest);
+    correlator.OnAck(kDevice, kRequest);
+    correlator.OnResult(kDevice, kRequest, Succeeded("1.0.0"));
+    correlator.Cancel(kRequest, cancelled.waiter);
+    correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiters[7].Callback());
+    correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+    clock.Advance(absl::Seconds(10));
+    correlator.ExpireDue();
+    correlator.ExpireDue();
+  }  // waiters[6] has no deadline: the correlator's destruction completes it.
+
+  for (size_t i = 0; i < waiters.size(); ++i) {
+    EXPECT_EQ(waiters[i].calls(), 1) << "waiter " << i;
+  }
+  EXPECT_EQ(waiters[5].code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(waiters[6].code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(RequestCorrelator, DoneMayCallBackIntoTheCorrelator) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder nested;
+  std::optional<Role> nested_role;
+
+  const auto registration = correlator.Await(
+      kRequest, kDevice, WAIT_MODE_ACK, Later(clock),
+      [&](absl::StatusOr<SendDeviceRequestResponse>) {
+        // Joins the finished request (completes at once) and starts another.
+        correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), nested.Callback());
+        nested_role = correlator
+                          .Await(kOtherRequest, kDevice, WAIT_MODE_ACK, Later(clock),
+                                 [](absl::StatusOr<SendDeviceRequestResponse>) {})
+                          .role;
+        correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+      });
+  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.OnAck(kDevice, kRequest);
+
+  EXPECT_EQ(nested.calls(), 1);
+  EXPECT_EQ(nested_role, Role::kSendNow);
+  EXPECT_EQ(correlator.pending(), 0u);
+}
+
+TEST(RequestCorrelator, PendingCountsRequestsWithWaiters) {
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  Recorder a, b, c;
+
+  const auto first = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), a.Callback());
+  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), b.Callback());
+  correlator.Await(kOtherRequest, kDevice, WAIT_MODE_ACK, Later(clock), c.Callback());
+  EXPECT_EQ(correlator.pending(), 2u);
+  correlator.MarkSent(kRequest, first.waiter);
+  correlator.OnAck(kDevice, kRequest);
+  EXPECT_EQ(correlator.pending(), 2u) << "one waiter still awaits the result";
+  correlator.OnResult(kDevice, kRequest, Succeeded("1.0.0"));
+  EXPECT_EQ(correlator.pending(), 1u);
+}
+
+TEST(RequestCorrelator, ConcurrentCallersCompleteExactlyOnceAndSendOnce) {
+  constexpr int kThreads = 4;
+  constexpr int kRequests = 2000;
+  FakeClock clock;
+  RequestCorrelator correlator(clock, {});
+  std::vector<std::atomic<int>> completions(kRequests);
+  std::atomic<int> sends{0};
+  std::atomic<int> errors{0};
+  std::atomic<bool> stop{false};
+
+  // Every thread awaits every request id, so each id sees one sender, three
+  // joiners and acks or results racing with them and with the sender.
+  auto caller = [&](int thread) {
+    for (int n = 0; n < kRequests; ++n) {
+      const int i = (n + thread * kRequests / kThreads) % kRequests;
+      const std::string request_id = absl::StrCat("request-", i);
+      const std::string device_id = absl::StrCat("device-", i % 7);
+      const WaitMode mode = i % 2 == 0 ? WAIT_MODE_ACK : WAIT_MODE_RESULT;
+      const auto registration = correlator.Await(
+          request_id, device_id, mode, absl::InfiniteFuture(),
+          [&, i](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+            if (!outcome.ok()) errors.fetch_add(1);
+            completions[i].fetch_add(1);
+          });
+      if (registration.role == Role::kSendNow) {
+        sends.fetch_add(1);
+        correlator.MarkSent(request_id, registration.waiter);
+      }
+      correlator.OnAck(device_id, request_id);
+      if (mode == WAIT_MODE_RESULT) correlator.OnResult(device_id, request_id, Succeeded("1"));
+    }
+  };
+  std::thread timer([&] {
+    while (!stop.load()) {
+      correlator.ExpireDue();
+      correlator.pending();
+    }
+  });
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) callers.emplace_back(caller, t);
+  for (std::thread& t : callers) t.join();
+  stop.store(true);
+  timer.join();
+
+  EXPECT_EQ(sends.load(), kRequests);
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(correlator.pending(), 0u);
+  for (int i = 0; i < kRequests; ++i) {
+    ASSERT_EQ(completions[i].load(), kThreads) << "request " << i;
+  }
+}
+
+}  // namespace
+}  // namespace hive
