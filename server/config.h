@@ -4,7 +4,9 @@
 // variables (HIVEBRIDGE_WS_LISTEN=...), flags winning, and validated before
 // anything starts: an invalid value stops start-up with a message naming the
 // option. `hivebridge --help` prints every option with its default and its
-// environment variable.
+// environment variable. Unknown flags are errors; unknown HIVEBRIDGE_*
+// variables are ignored, because Kubernetes defines some (HIVEBRIDGE_PORT,
+// HIVEBRIDGE_SERVICE_HOST) for a Service named hivebridge.
 //
 //   absl::StatusOr<Config> config = ParseConfig(argc, argv, environ);
 #pragma once

@@ -1,0 +1,37 @@
+#include "bridge/uuid.h"
+
+#include <cstdint>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+
+namespace hive {
+namespace {
+
+bool IsHyphenOffset(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
+
+}  // namespace
+
+bool IsUuid(absl::string_view text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool ok = IsHyphenOffset(i) ? text[i] == '-' : absl::ascii_isxdigit(static_cast<unsigned char>(text[i]));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string NewUuid() {
+  // absl::BitGen is not thread-safe; one per thread avoids a lock on the
+  // request path.
+  thread_local absl::BitGen gen;
+  uint64_t high = absl::Uniform<uint64_t>(gen);
+  uint64_t low = absl::Uniform<uint64_t>(gen);
+  high = (high & ~uint64_t{0xF000}) | uint64_t{0x4000};          // version 4
+  low = (low & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);  // RFC 4122 variant
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", high >> 32, (high >> 16) & 0xFFFF, high & 0xFFFF, low >> 48,
+                         low & 0xFFFFFFFFFFFF);
+}
+
+}  // namespace hive

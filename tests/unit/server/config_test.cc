@@ -1,0 +1,320 @@
+#include "server/config.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hive::server {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr char kKeyFlag[] = "--jwt-secret-file=/etc/hivebridge/secret";
+
+// Runs ParseConfig on `args` (after the program name) and `env` entries.
+absl::StatusOr<Config> Parse(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+  std::vector<const char*> argv = {"hivebridge"};
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  argv.push_back(nullptr);
+  std::vector<const char*> environ;
+  for (const std::string& entry : env) environ.push_back(entry.c_str());
+  environ.push_back(nullptr);
+  return ParseConfig(static_cast<int>(args.size() + 1), argv.data(), environ.data());
+}
+
+// Expects INVALID_ARGUMENT with exactly `message`.
+void ExpectInvalid(const std::vector<std::string>& args, absl::string_view message,
+                   const std::vector<std::string>& env = {}) {
+  absl::StatusOr<Config> config = Parse(args, env);
+  EXPECT_EQ(config.status(), absl::InvalidArgumentError(message));
+}
+
+std::string HostName() {
+  char name[HOST_NAME_MAX + 1] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+TEST(Config, DefaultsNeedOnlyAKey) {
+  absl::StatusOr<Config> config = Parse({kKeyFlag});
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Config defaults;
+  EXPECT_EQ(config->ws_listen, "0.0.0.0:8080");
+  EXPECT_EQ(config->grpc_listen, "0.0.0.0:9090");
+  EXPECT_EQ(config->jwt_secret_file, "/etc/hivebridge/secret");
+  EXPECT_EQ(config->tls_cert_file, "");
+  EXPECT_EQ(config->io_threads, 0);
+  EXPECT_EQ(config->auth_timeout, absl::Seconds(10));
+  EXPECT_EQ(config->max_message_bytes, size_t{1} << 20);
+  EXPECT_EQ(config->max_bad_frames, defaults.max_bad_frames);
+  EXPECT_EQ(config->ping_interval, absl::Seconds(30));
+  EXPECT_EQ(config->pong_timeout, absl::Seconds(10));
+  EXPECT_EQ(config->dedupe_window, absl::Minutes(5));
+  EXPECT_EQ(config->event_history, defaults.event_history);
+  EXPECT_EQ(config->bus, "inproc");
+  EXPECT_EQ(config->drain_timeout, absl::Seconds(15));
+  EXPECT_EQ(config->log_level, "info");
+}
+
+TEST(Config, ReplicaIdDefaultsToTheHostName) {
+  absl::StatusOr<Config> config = Parse({kKeyFlag});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->replica_id, HostName());
+  config = Parse({kKeyFlag, "--replica-id=hive-2"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->replica_id, "hive-2");
+  ExpectInvalid({kKeyFlag, "--replica-id=a b"},
+                R"(--replica-id: expected up to 255 letters, digits, '.', '-' or '_', got "a b")");
+}
+
+TEST(Config, AcceptsFlagWithEqualsSignOrSeparateValue) {
+  absl::StatusOr<Config> config = Parse({kKeyFlag, "--ws-listen=127.0.0.1:1234", "--grpc-listen", ":5678"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ws_listen, "127.0.0.1:1234");
+  EXPECT_EQ(config->grpc_listen, ":5678");
+}
+
+TEST(Config, RepeatedFlagTakesTheLastValue) {
+  absl::StatusOr<Config> config = Parse({kKeyFlag, "--log-level=debug", "--log-level", "error"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->log_level, "error");
+}
+
+TEST(Config, ReadsEnvironmentVariables) {
+  absl::StatusOr<Config> config =
+      Parse({}, {"HIVEBRIDGE_JWT_PUBLIC_KEY_FILE=/keys/device.pem", "HIVEBRIDGE_WS_LISTEN=[::]:8443",
+                 "HIVEBRIDGE_MAX_MESSAGE_BYTES=64KiB", "HIVEBRIDGE_DEFAULT_REQUEST_TIMEOUT=2s", "PATH=/usr/bin"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->jwt_public_key_file, "/keys/device.pem");
+  EXPECT_EQ(config->ws_listen, "[::]:8443");
+  EXPECT_EQ(config->max_message_bytes, 65536u);
+  EXPECT_EQ(config->default_request_timeout, absl::Seconds(2));
+}
+
+TEST(Config, FlagBeatsEnvironmentEvenWhenTheVariableIsBad) {
+  absl::StatusOr<Config> config = Parse({kKeyFlag, "--ping-interval=1m", "--io-threads", "4"},
+                                        {"HIVEBRIDGE_PING_INTERVAL=20s", "HIVEBRIDGE_IO_THREADS=lots"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ping_interval, absl::Minutes(1));
+  EXPECT_EQ(config->io_threads, 4);
+}
+
+// Kubernetes sets HIVEBRIDGE_PORT, HIVEBRIDGE_SERVICE_HOST, ... for a Service
+// named hivebridge; they must not stop start-up.
+TEST(Config, IgnoresUnknownHivebridgeVariables) {
+  EXPECT_TRUE(Parse({kKeyFlag}, {"HIVEBRIDGE_PORT=tcp://10.0.0.1:8080", "HIVEBRIDGE_SERVICE_HOST=10.0.0.1"}).ok());
+}
+
+TEST(Config, ParsesDurationsSizesAndCounts) {
+  absl::StatusOr<Config> config =
+      Parse({kKeyFlag, "--auth-timeout=250ms", "--dedupe-window=5m", "--ping-interval=1h", "--pong-timeout=90s",
+             "--max-message-bytes=1MiB", "--max-batch=16", "--max-json-depth", "8", "--event-history=0",
+             "--subscriber-queue=1000", "--device-send-queue=1", "--drain-timeout=0", "--max-bad-frames=3"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->auth_timeout, absl::Milliseconds(250));
+  EXPECT_EQ(config->dedupe_window, absl::Minutes(5));
+  EXPECT_EQ(config->ping_interval, absl::Hours(1));
+  EXPECT_EQ(config->pong_timeout, absl::Seconds(90));
+  EXPECT_EQ(config->max_message_bytes, 1048576u);
+  EXPECT_EQ(config->max_batch, 16u);
+  EXPECT_EQ(config->max_json_depth, 8u);
+  EXPECT_EQ(config->event_history, 0u);
+  EXPECT_EQ(config->subscriber_queue, 1000u);
+  EXPECT_EQ(config->device_send_queue, 1u);
+  EXPECT_EQ(config->drain_timeout, absl::ZeroDuration());
+  EXPECT_EQ(config->max_bad_frames, 3);
+  config = Parse({kKeyFlag, "--max-message-bytes=65536"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->max_message_bytes, 65536u);
+}
+
+TEST(Config, RejectsMalformedDuration) {
+  ExpectInvalid({kKeyFlag, "--ping-interval=abc"}, R"(--ping-interval: expected a duration such as 30s, got "abc")");
+  ExpectInvalid({kKeyFlag, "--auth-timeout=10"}, R"(--auth-timeout: expected a duration such as 30s, got "10")");
+}
+
+TEST(Config, RejectsDurationOutOfRange) {
+  ExpectInvalid({kKeyFlag, "--auth-timeout=-1s"}, "--auth-timeout: must be between 100ms and 10m, got -1s");
+  ExpectInvalid({kKeyFlag, "--dedupe-window=48h"}, "--dedupe-window: must be between 1s and 24h, got 48h");
+  ExpectInvalid({kKeyFlag, "--drain-timeout=inf"}, "--drain-timeout: must be between 0 and 10m, got inf");
+}
+
+TEST(Config, RejectsMalformedOrOutOfRangeSize) {
+  ExpectInvalid({kKeyFlag, "--max-message-bytes=10"}, "--max-message-bytes: must be between 1KiB and 64MiB, got 10");
+  ExpectInvalid({kKeyFlag, "--max-message-bytes=65MiB"},
+                "--max-message-bytes: must be between 1KiB and 64MiB, got 65MiB");
+  ExpectInvalid({kKeyFlag, "--max-message-bytes=1MB"},
+                R"(--max-message-bytes: expected a size such as 65536 or 1MiB, got "1MB")");
+  ExpectInvalid({kKeyFlag, "--max-message-bytes=-1KiB"},
+                R"(--max-message-bytes: expected a size such as 65536 or 1MiB, got "-1KiB")");
+}
+
+TEST(Config, RejectsMalformedOrOutOfRangeCount) {
+  ExpectInvalid({kKeyFlag, "--io-threads=four"}, R"(--io-threads: expected an integer, got "four")");
+  ExpectInvalid({kKeyFlag, "--max-batch=0"}, "--max-batch: must be between 1 and 65536, got 0");
+  ExpectInvalid({kKeyFlag, "--subscriber-queue=-5"}, "--subscriber-queue: must be between 1 and 1000000, got -5");
+  ExpectInvalid({kKeyFlag, "--max-bad-frames=99999999999999999999"},
+                R"(--max-bad-frames: expected an integer, got "99999999999999999999")");
+}
+
+TEST(Config, BadVariableIsNamedInTheMessage) {
+  ExpectInvalid({kKeyFlag}, R"(HIVEBRIDGE_PONG_TIMEOUT: expected a duration such as 30s, got "soon")",
+                {"HIVEBRIDGE_PONG_TIMEOUT=soon"});
+}
+
+TEST(Config, AcceptsListenAddresses) {
+  for (const char* address :
+       {"0.0.0.0:8080", ":8080", "[::]:9090", "[::1]:1", "localhost:65535", "hive-1.example.com:80", "10.1.2.3:443"}) {
+    SCOPED_TRACE(address);
+    absl::StatusOr<Config> config = Parse({kKeyFlag, absl::StrCat("--ws-listen=", address)});
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->ws_listen, address);
+  }
+}
+
+TEST(Config, RejectsBadListenAddresses) {
+  ExpectInvalid({kKeyFlag, "--ws-listen=8080"}, R"(--ws-listen: expected HOST:PORT such as 0.0.0.0:8080, got "8080")");
+  ExpectInvalid({kKeyFlag, "--grpc-listen=host:0"}, R"(--grpc-listen: port must be between 1 and 65535, got "host:0")");
+  ExpectInvalid({kKeyFlag, "--grpc-listen=host:65536"},
+                R"(--grpc-listen: port must be between 1 and 65535, got "host:65536")");
+  ExpectInvalid({kKeyFlag, "--grpc-listen=host:+80"},
+                R"(--grpc-listen: port must be between 1 and 65535, got "host:+80")");
+  ExpectInvalid({kKeyFlag, "--ws-listen=::1:80"},
+                R"(--ws-listen: an IPv6 host needs brackets, as in [::]:8080, got "::1:80")");
+  ExpectInvalid({kKeyFlag, "--ws-listen=[::1]80"},
+                R"(--ws-listen: expected [IPv6]:PORT such as [::]:8080, got "[::1]80")");
+  ExpectInvalid({kKeyFlag, "--ws-listen=[nope]:80"},
+                R"(--ws-listen: expected [IPv6]:PORT such as [::]:8080, got "[nope]:80")");
+  ExpectInvalid({kKeyFlag, "--ws-listen=bad_host:80"},
+                R"(--ws-listen: expected a host name or IP address before the port, got "bad_host:80")");
+  ExpectInvalid({kKeyFlag, "--ws-listen=999.1.1.1:80"},
+                R"(--ws-listen: expected a host name or IP address before the port, got "999.1.1.1:80")");
+}
+
+TEST(Config, RequiresExactlyOneJwtKey) {
+  ExpectInvalid({}, "one of --jwt-secret-file or --jwt-public-key-file is required to check device tokens");
+  ExpectInvalid({kKeyFlag, "--jwt-public-key-file=/k.pem"},
+                "--jwt-secret-file and --jwt-public-key-file exclude each other; give one");
+}
+
+TEST(Config, RequiresTlsCertAndKeyTogether) {
+  ExpectInvalid({kKeyFlag, "--tls-cert=/tls/cert.pem"}, "--tls-cert needs --tls-key");
+  ExpectInvalid({kKeyFlag, "--tls-key=/tls/key.pem"}, "--tls-key needs --tls-cert");
+  absl::StatusOr<Config> config = Parse({kKeyFlag, "--tls-cert=/tls/cert.pem", "--tls-key=/tls/key.pem"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tls_cert_file, "/tls/cert.pem");
+  EXPECT_EQ(config->tls_key_file, "/tls/key.pem");
+}
+
+TEST(Config, RequiresPongTimeoutShorterThanPingInterval) {
+  ExpectInvalid({kKeyFlag, "--pong-timeout=30s"},
+                "--pong-timeout: must be shorter than --ping-interval (30s), got 30s");
+  ExpectInvalid({kKeyFlag, "--ping-interval=5s"}, "--pong-timeout: must be shorter than --ping-interval (5s), got 10s");
+}
+
+TEST(Config, AcceptsInprocOrAmqpBusWithoutEchoingIt) {
+  for (const char* bus : {"inproc", "amqp://guest:guest@rabbit:5672/", "amqps://hive:pw@rabbit/hive"}) {
+    absl::StatusOr<Config> config = Parse({kKeyFlag, absl::StrCat("--bus=", bus)});
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->bus, bus);
+  }
+  ExpectInvalid({kKeyFlag, "--bus=amqp:/user:secret@rabbit"}, "--bus: expected inproc or an amqp:// or amqps:// URL");
+  ExpectInvalid({kKeyFlag, "--bus=amqp://"}, "--bus: expected inproc or an amqp:// or amqps:// URL");
+}
+
+TEST(Config, RejectsUnknownLogLevel) {
+  ExpectInvalid({kKeyFlag, "--log-level=verbose"},
+                R"(--log-level: expected one of debug, info, warn, error, got "verbose")");
+}
+
+TEST(Config, RejectsUnknownFlagsStrayArgumentsAndMissingValues) {
+  ExpectInvalid({kKeyFlag, "--ws-port=80"}, "--ws-port: unknown flag; see --help");
+  ExpectInvalid({kKeyFlag, "-v"}, R"(unexpected argument "-v"; see --help)");
+  ExpectInvalid({kKeyFlag, "serve"}, R"(unexpected argument "serve"; see --help)");
+  ExpectInvalid({kKeyFlag, "--bus"}, "--bus: missing value");
+  ExpectInvalid({"--jwt-secret-file", "--bus=inproc"}, "--jwt-secret-file: missing value");
+}
+
+TEST(Config, HelpIsReturnedAsCancelled) {
+  for (const char* flag : {"--help", "-h"}) {
+    absl::StatusOr<Config> config = Parse({flag});
+    EXPECT_EQ(config.status(), absl::CancelledError(ConfigHelp()));
+  }
+  EXPECT_THAT(ConfigHelp(), StartsWith("Usage: hivebridge"));
+}
+
+TEST(Config, VersionIsReturnedAsCancelled) {
+  EXPECT_EQ(Parse({"--version"}).status(), absl::CancelledError(absl::StrCat("hivebridge ", HIVEBRIDGE_VERSION)));
+}
+
+TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
+  const std::string help = ConfigHelp();
+  const std::vector<std::string> names = {
+      "ws-listen",       "grpc-listen",         "tls-cert",      "tls-key",           "io-threads",
+      "jwt-secret-file", "jwt-public-key-file", "auth-timeout",  "max-message-bytes", "max-bad-frames",
+      "max-batch",       "max-json-depth",      "ping-interval", "pong-timeout",      "default-request-timeout",
+      "dedupe-window",   "device-send-queue",   "event-history", "subscriber-queue",  "bus",
+      "replica-id",      "drain-timeout",       "log-level"};
+  int option_rows = 0;
+  for (absl::string_view line : absl::StrSplit(help, '\n')) {
+    if (absl::StartsWith(line, "  --")) ++option_rows;
+  }
+  EXPECT_EQ(option_rows, static_cast<int>(names.size()) + 2);  // and --help, --version
+  for (const std::string& name : names) {
+    std::string env = absl::StrCat("HIVEBRIDGE_", name);
+    for (char& c : env) c = c == '-' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c));
+    EXPECT_THAT(help, HasSubstr(absl::StrCat("--", name, "="))) << name;
+    EXPECT_THAT(help, HasSubstr(env)) << name;
+  }
+  EXPECT_THAT(help, ContainsRegex(R"(--ping-interval=DURATION +30s +HIVEBRIDGE_PING_INTERVAL +\S)"));
+  EXPECT_THAT(help, ContainsRegex(R"(--max-message-bytes=BYTES +1MiB +HIVEBRIDGE_MAX_MESSAGE_BYTES)"));
+  EXPECT_THAT(help, ContainsRegex(R"(--replica-id=NAME +\(host name\) +HIVEBRIDGE_REPLICA_ID)"));
+  EXPECT_THAT(help, ContainsRegex(R"(--dedupe-window=DURATION +5m +HIVEBRIDGE_DEDUPE_WINDOW)"));
+}
+
+TEST(Config, EveryVariableInTheHelpIsRead) {
+  // Setting each documented option through its variable at a non-default
+  // value proves the names in --help are the ones the parser reads.
+  absl::StatusOr<Config> config =
+      Parse({}, {"HIVEBRIDGE_JWT_SECRET_FILE=/s", "HIVEBRIDGE_GRPC_LISTEN=:1", "HIVEBRIDGE_TLS_CERT=/c",
+                 "HIVEBRIDGE_TLS_KEY=/k", "HIVEBRIDGE_IO_THREADS=2", "HIVEBRIDGE_AUTH_TIMEOUT=1s",
+                 "HIVEBRIDGE_MAX_BAD_FRAMES=2", "HIVEBRIDGE_MAX_BATCH=2", "HIVEBRIDGE_MAX_JSON_DEPTH=2",
+                 "HIVEBRIDGE_PING_INTERVAL=2s", "HIVEBRIDGE_PONG_TIMEOUT=1s", "HIVEBRIDGE_DEDUPE_WINDOW=2s",
+                 "HIVEBRIDGE_DEVICE_SEND_QUEUE=2", "HIVEBRIDGE_EVENT_HISTORY=2", "HIVEBRIDGE_SUBSCRIBER_QUEUE=2",
+                 "HIVEBRIDGE_BUS=amqp://rabbit", "HIVEBRIDGE_REPLICA_ID=r2", "HIVEBRIDGE_DRAIN_TIMEOUT=2s",
+                 "HIVEBRIDGE_LOG_LEVEL=warn"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->grpc_listen, ":1");
+  EXPECT_EQ(config->tls_cert_file, "/c");
+  EXPECT_EQ(config->tls_key_file, "/k");
+  EXPECT_EQ(config->io_threads, 2);
+  EXPECT_EQ(config->auth_timeout, absl::Seconds(1));
+  EXPECT_EQ(config->max_bad_frames, 2);
+  EXPECT_EQ(config->max_batch, 2u);
+  EXPECT_EQ(config->max_json_depth, 2u);
+  EXPECT_EQ(config->ping_interval, absl::Seconds(2));
+  EXPECT_EQ(config->pong_timeout, absl::Seconds(1));
+  EXPECT_EQ(config->dedupe_window, absl::Seconds(2));
+  EXPECT_EQ(config->device_send_queue, 2u);
+  EXPECT_EQ(config->event_history, 2u);
+  EXPECT_EQ(config->subscriber_queue, 2u);
+  EXPECT_EQ(config->bus, "amqp://rabbit");
+  EXPECT_EQ(config->replica_id, "r2");
+  EXPECT_EQ(config->drain_timeout, absl::Seconds(2));
+  EXPECT_EQ(config->log_level, "warn");
+}
+
+}  // namespace
+}  // namespace hive::server
