@@ -1,0 +1,122 @@
+#include "bridge/event_hub.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+#include "absl/algorithm/container.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace hive {
+
+using google::protobuf::util::TimeUtil;
+using hive::bridge::v1::GAP_REASON_EPOCH_CHANGED;
+using hive::bridge::v1::GAP_REASON_HISTORY_EXPIRED;
+
+EventHub::EventHub(Clock& clock, Options options, std::string epoch)
+    : clock_(clock), options_(options), epoch_(std::move(epoch)) {}
+
+void EventHub::Publish(DeviceEvent event) {
+  // Stamp and allocate before taking the lock, which only has to cover what
+  // orders events: the sequence, the history and the hand-out.
+  auto stamped = std::make_shared<DeviceEvent>(std::move(event));
+  stamped->set_epoch(epoch_);
+  if (!stamped->has_received_at()) {
+    *stamped->mutable_received_at() =
+        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_.Now()));
+  }
+  WakeList to_wake;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    stamped->set_sequence(++last_sequence_);
+    std::shared_ptr<const DeviceEvent> frozen = std::move(stamped);
+    history_.push_back(frozen);
+    if (history_.size() > options_.history_capacity) history_.pop_front();
+    for (const std::shared_ptr<Subscription::Queue>& subscriber : subscribers_) {
+      if (subscriber->Offer(frozen)) to_wake.push_back(subscriber);
+    }
+  }
+  for (const std::shared_ptr<Subscription::Queue>& subscriber : to_wake) subscriber->Wake();
+}
+
+std::unique_ptr<Subscription> EventHub::Subscribe(EventFilter filter,
+                                                  std::optional<StreamPosition> resume_after,
+                                                  std::function<void()> on_ready) {
+  absl::MutexLock lock(&mu_);
+  std::deque<std::shared_ptr<const DeviceEvent>> replay = ReplayLocked(filter, resume_after);
+  auto queue = std::make_shared<Subscription::Queue>(
+      clock_, epoch_, options_.subscriber_queue_capacity, std::move(filter), std::move(on_ready),
+      std::move(replay));
+  if (closed_) {
+    // The consumer has the turn until its first Next(), so closing claims no
+    // wakeup.
+    queue->Close();
+  } else {
+    subscribers_.push_back(queue);
+  }
+  return std::unique_ptr<Subscription>(new Subscription(*this, std::move(queue)));
+}
+
+std::deque<std::shared_ptr<const DeviceEvent>> EventHub::ReplayLocked(
+    const EventFilter& filter, const std::optional<StreamPosition>& resume_after) const {
+  std::deque<std::shared_ptr<const DeviceEvent>> replay;
+  if (!resume_after.has_value()) return replay;
+
+  const uint64_t last_evicted =
+      history_.empty() ? last_sequence_ : history_.front()->sequence() - 1;
+  uint64_t resume_sequence = 0;
+  if (resume_after->epoch() != epoch_) {
+    replay.push_back(
+        Subscription::Queue::MakeGap(clock_, epoch_, last_evicted, 0, GAP_REASON_EPOCH_CHANGED));
+  } else {
+    resume_sequence = resume_after->sequence();
+    if (resume_sequence < last_evicted) {
+      replay.push_back(Subscription::Queue::MakeGap(clock_, epoch_, last_evicted,
+                                                    last_evicted - resume_sequence,
+                                                    GAP_REASON_HISTORY_EXPIRED));
+    }
+  }
+  // Sequences in the history are consecutive, so the first one to replay is
+  // found by arithmetic rather than by a scan.
+  const uint64_t skip = resume_sequence > last_evicted ? resume_sequence - last_evicted : 0;
+  if (skip >= history_.size()) return replay;
+  std::copy_if(history_.begin() + static_cast<std::ptrdiff_t>(skip), history_.end(),
+               std::back_inserter(replay),
+               [&filter](const std::shared_ptr<const DeviceEvent>& event) {
+                 return filter.Matches(*event);
+               });
+  return replay;
+}
+
+void EventHub::Unsubscribe(const Subscription::Queue& queue) {
+  absl::MutexLock lock(&mu_);
+  auto it = absl::c_find_if(subscribers_, [&queue](const std::shared_ptr<Subscription::Queue>& q) {
+    return q.get() == &queue;
+  });
+  if (it == subscribers_.end()) return;  // Close() let go of it already.
+  // Order does not matter to Publish(), so swap-and-pop is enough.
+  std::swap(*it, subscribers_.back());
+  subscribers_.pop_back();
+}
+
+size_t EventHub::subscriber_count() const {
+  absl::MutexLock lock(&mu_);
+  return subscribers_.size();
+}
+
+void EventHub::Close() {
+  WakeList to_wake;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    for (std::shared_ptr<Subscription::Queue>& subscriber : subscribers_) {
+      if (subscriber->Close()) to_wake.push_back(std::move(subscriber));
+    }
+    subscribers_.clear();
+  }
+  for (const std::shared_ptr<Subscription::Queue>& subscriber : to_wake) subscriber->Wake();
+}
+
+}  // namespace hive

@@ -1,0 +1,123 @@
+#include "bridge/event_subscription.h"
+
+#include <utility>
+
+#include "absl/algorithm/container.h"
+#include "absl/time/time.h"
+#include "bridge/event_hub.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace hive {
+
+using google::protobuf::util::TimeUtil;
+using hive::bridge::v1::GAP_REASON_SLOW_SUBSCRIBER;
+
+Subscription::Subscription(EventHub& hub, std::shared_ptr<Queue> queue)
+    : hub_(hub), queue_(std::move(queue)) {}
+
+Subscription::~Subscription() {
+  hub_.Unsubscribe(*queue_);
+  queue_->AwaitNoForeignWakes();
+}
+
+std::shared_ptr<const DeviceEvent> Subscription::Next() { return queue_->Next(); }
+
+bool Subscription::is_closed() const { return queue_->is_closed(); }
+
+Subscription::Queue::Queue(Clock& clock, std::string epoch, size_t capacity, EventFilter filter,
+                           std::function<void()> on_ready,
+                           std::deque<std::shared_ptr<const DeviceEvent>> replay)
+    : clock_(clock),
+      epoch_(std::move(epoch)),
+      capacity_(capacity),
+      filter_(std::move(filter)),
+      on_ready_(std::move(on_ready)),
+      replay_(std::move(replay)) {}
+
+std::shared_ptr<const DeviceEvent> Subscription::Queue::MakeGap(const Clock& clock,
+                                                                const std::string& epoch,
+                                                                uint64_t sequence, uint64_t missed,
+                                                                GapReason reason) {
+  auto gap = std::make_shared<DeviceEvent>();
+  gap->set_sequence(sequence);
+  gap->set_epoch(epoch);
+  *gap->mutable_received_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock.Now()));
+  gap->set_service("hive-backend");
+  gap->set_type("gap");
+  gap->mutable_gap()->set_missed(missed);
+  gap->mutable_gap()->set_reason(reason);
+  return gap;
+}
+
+bool Subscription::Queue::Offer(const std::shared_ptr<const DeviceEvent>& event) {
+  if (!filter_.Matches(*event)) return false;
+  absl::MutexLock lock(&mu_);
+  if (closed_) return false;
+  live_.push_back(event);
+  // Push first, then trim: with a capacity of 0 the new event itself becomes
+  // the missed one, and the subscriber still learns of it through a gap.
+  if (live_.size() > capacity_) {
+    ++missed_;
+    last_missed_sequence_ = live_.front()->sequence();
+    live_.pop_front();
+  }
+  return ClaimWakeLocked();
+}
+
+bool Subscription::Queue::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  replay_.clear();
+  live_.clear();
+  return ClaimWakeLocked();
+}
+
+bool Subscription::Queue::ClaimWakeLocked() {
+  if (!waiting_) return false;
+  waiting_ = false;
+  waking_threads_.push_back(std::this_thread::get_id());
+  return true;
+}
+
+void Subscription::Queue::Wake() {
+  on_ready_();
+  absl::MutexLock lock(&mu_);
+  waking_threads_.erase(absl::c_find(waking_threads_, std::this_thread::get_id()));
+}
+
+void Subscription::Queue::AwaitNoForeignWakes() {
+  const std::thread::id self = std::this_thread::get_id();
+  auto only_own_wakes = [this, self]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return absl::c_all_of(waking_threads_, [self](std::thread::id waker) { return waker == self; });
+  };
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&only_own_wakes));
+}
+
+std::shared_ptr<const DeviceEvent> Subscription::Queue::Next() {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return nullptr;
+  std::shared_ptr<const DeviceEvent> event;
+  if (!replay_.empty()) {
+    event = std::move(replay_.front());
+    replay_.pop_front();
+  } else if (missed_ > 0) {
+    // Drops only ever take the front of `live_`, so the gap belongs before
+    // everything still queued.
+    event = MakeGap(clock_, epoch_, last_missed_sequence_, missed_, GAP_REASON_SLOW_SUBSCRIBER);
+    missed_ = 0;
+  } else if (!live_.empty()) {
+    event = std::move(live_.front());
+    live_.pop_front();
+  } else {
+    waiting_ = true;
+  }
+  return event;
+}
+
+bool Subscription::Queue::is_closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
+}  // namespace hive
