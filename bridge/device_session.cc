@@ -148,7 +148,10 @@ void DeviceSession::Admit(DeviceIdentity identity) {
   transport_->SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
   if (std::shared_ptr<DeviceLink> replaced = services_.registry.Register(shared_from_this())) {
     // Close first (the old link refuses sends from now on), then fail what was
-    // sent on it: no request can slip onto the old link between the two.
+    // sent on it: no request can slip onto the old link between the two. A
+    // request sent on this new link in the instant between Register and
+    // FailAllFor fails too, with a retryable UNAVAILABLE: failing fast beats
+    // leaving a request on a dying link to hang until its deadline.
     replaced->Close(close_code::kReplaced, "replaced by a newer connection of the same device");
     services_.correlator.FailAllFor(
         device_id_, absl::UnavailableError("device reconnected; the request was sent on its previous connection"));
