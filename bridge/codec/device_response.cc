@@ -42,6 +42,10 @@ bool IsHivekitAck(const rapidjson::Value& object) {
 }
 
 absl::StatusOr<DeviceResponse> DecodeDeviceResponse(const rapidjson::Value& object, Dialect dialect, JsonPath& path) {
+  if (!object.IsObject()) return path.Error(absl::StrCat("expected object, got ", DescribeJson(object)));
+  if (absl::string_view duplicate = FindDuplicateKey(object); !duplicate.empty()) {
+    return path.Error(absl::StrCat("duplicate key \"", duplicate, "\""));
+  }
   DeviceResponse response;
   if (Member(object, WireKey("type", dialect)) == nullptr && IsHivekitAck(object)) {
     absl::StatusOr<absl::string_view> cid = RequiredString(object, "cid", "cid", path);

@@ -30,8 +30,8 @@ class DepthLimitingHandler {
   bool Uint64(uint64_t u) { return doc_.Uint64(u); }
   bool Double(double d) { return doc_.Double(d); }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return doc_.RawNumber(s, n, copy); }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return Unicode(s, n) && doc_.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return Unicode(s, n) && doc_.Key(s, n, copy); }
   bool StartObject() { return Enter() && doc_.StartObject(); }
   bool EndObject(rapidjson::SizeType members) {
     --depth_;
@@ -44,8 +44,23 @@ class DepthLimitingHandler {
   }
 
   bool too_deep() const { return too_deep_; }
+  bool lone_surrogate() const { return lone_surrogate_; }
 
  private:
+  // RapidJSON 1.1 validates raw bytes but decodes a lone low-surrogate
+  // escape ("\udc00") into the bytes of a surrogate code point (ED B0 80),
+  // which is not UTF-8. In UTF-8, 0xED is always a lead byte, and 0xED
+  // followed by 0xA0..0xBF is exactly a surrogate.
+  bool Unicode(const char* s, rapidjson::SizeType n) {
+    for (rapidjson::SizeType i = 0; i + 1 < n; ++i) {
+      if (static_cast<unsigned char>(s[i]) == 0xED && static_cast<unsigned char>(s[i + 1]) >= 0xA0) {
+        lone_surrogate_ = true;
+        return false;
+      }
+    }
+    return true;
+  }
+
   bool Enter() {
     if (++depth_ > max_depth_) too_deep_ = true;
     return !too_deep_;
@@ -55,6 +70,7 @@ class DepthLimitingHandler {
   const size_t max_depth_;
   size_t depth_ = 0;
   bool too_deep_ = false;
+  bool lone_surrogate_ = false;
 };
 
 bool IsJsonWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -76,6 +92,11 @@ absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, rapidj
   if (handler.too_deep()) {
     return absl::InvalidArgumentError(
         absl::StrCat("JSON nested deeper than ", limits.max_depth, " levels"));
+  }
+  if (handler.lone_surrogate()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", result.Offset(), ": ",
+                                                   rapidjson::GetParseError_En(
+                                                       rapidjson::kParseErrorStringUnicodeSurrogateInvalid)));
   }
   if (result.IsError()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", result.Offset(), ": ",

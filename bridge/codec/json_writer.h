@@ -1,7 +1,7 @@
 // bridge/codec/json_writer.h
 // The JSON writer every encoder shares, and the one rule for writing a
-// double: integral values within ±2^53 are written as integers ("5", not
-// "5.0"), so numbers a device sent as integers come back as it sent them.
+// double: integral values within 64-bit range are written as integers ("5",
+// not "5.0"), so numbers a device sent as integers come back as integers.
 #pragma once
 
 #include <cmath>
@@ -25,9 +25,11 @@ inline void WriteKey(JsonWriter& writer, absl::string_view key) {
 }
 
 inline void WriteNumber(JsonWriter& writer, double value) {
-  constexpr double kExactIntegerLimit = 9007199254740992.0;  // 2^53
-  if (std::trunc(value) == value && std::fabs(value) <= kExactIntegerLimit) {
+  constexpr double kTwoTo63 = 9223372036854775808.0;
+  if (std::trunc(value) == value && value >= -kTwoTo63 && value < kTwoTo63) {
     writer.Int64(static_cast<int64_t>(value));
+  } else if (std::trunc(value) == value && value >= 0 && value < 2 * kTwoTo63) {
+    writer.Uint64(static_cast<uint64_t>(value));
   } else {
     writer.Double(value);
   }

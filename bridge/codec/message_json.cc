@@ -287,6 +287,14 @@ absl::Status ReadObjectInto(const rapidjson::Value& object, Message* fields, con
       continue;
     }
     auto scope = path.Key(key);
+    // In the compact dialect the standard spelling of a Struct field would
+    // share its JSON Pointers (and so its exact_numbers) with that field.
+    if (dialect == Dialect::kCompact && layout != nullptr) {
+      const FieldDescriptor* field = layout->Find(key, Dialect::kStandard);
+      if (field != nullptr && field->message_type() != nullptr && IsStruct(field->message_type())) {
+        return path.Error(absl::StrCat("the compact dialect spells this field \"", CompactKey(field->name()), "\""));
+      }
+    }
     if (!owner.has_extra()) return path.Error("unknown field");
     google::protobuf::Value& value = (*owner.extra().mutable_fields())[std::string(key)];
     if (absl::Status status = ReadValue(member.value, value, path, owner.sink()); !status.ok()) return status;
