@@ -1,0 +1,277 @@
+#include "bridge/device_session.h"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "bridge/close_codes.h"
+#include "bridge/codec/device_request.h"
+#include "bridge/event_hub.h"
+#include "bridge/bus/inproc_bus.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/support/fake_clock.h"
+#include "tests/unit/support/fake_device_transport.h"
+
+namespace hive {
+namespace {
+
+using hive::bridge::v1::DeviceEvent;
+using hive::bridge::v1::SendDeviceRequestResponse;
+using ::testing::HasSubstr;
+
+constexpr char kDevice[] = "d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b";
+constexpr char kAccount[] = "8813b625-e219-4390-9a7b-fe0e22c9e50b";
+
+// Accepts "good-<device>" tokens for kAccount; anything else is refused.
+class FakeAuthenticator final : public DeviceAuthenticator {
+ public:
+  absl::StatusOr<DeviceIdentity> Authenticate(absl::string_view token) const override {
+    if (!absl::StartsWith(token, "good-")) return absl::UnauthenticatedError("token signature is invalid");
+    return DeviceIdentity{std::string(token.substr(5)), kAccount, absl::InfiniteFuture()};
+  }
+};
+
+class DeviceSessionTest : public ::testing::Test {
+ protected:
+  DeviceSessionTest()
+      : hub_(clock_, {}, "epoch-1"),
+        bus_(hub_),
+        registry_(clock_),
+        correlator_(clock_, {}),
+        services_{clock_, authenticator_, registry_, correlator_, bus_, "replica-1"} {
+    limits_.max_bad_frames = 3;
+    subscription_ = hub_.Subscribe(EventFilter(), std::nullopt, [] {});
+  }
+
+  std::shared_ptr<DeviceSession> Open(testing::TransportLog& log,
+                                      codec::Dialect dialect = codec::Dialect::kStandard) {
+    auto session = std::make_shared<DeviceSession>(services_, limits_,
+                                                   std::make_unique<testing::FakeDeviceTransport>(log), dialect);
+    session->Start(std::nullopt);
+    return session;
+  }
+
+  std::vector<std::shared_ptr<const DeviceEvent>> Events() {
+    std::vector<std::shared_ptr<const DeviceEvent>> events;
+    while (auto event = subscription_->Next()) events.push_back(std::move(event));
+    return events;
+  }
+
+  testing::FakeClock clock_;
+  FakeAuthenticator authenticator_;
+  EventHub hub_;
+  InprocBus bus_;
+  SessionRegistry registry_;
+  RequestCorrelator correlator_;
+  SessionServices services_;
+  SessionLimits limits_;
+  std::unique_ptr<Subscription> subscription_;
+};
+
+TEST_F(DeviceSessionTest, BearerMessageAuthenticatesRegistersAndAnnounces) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  ASSERT_EQ(log.sent.size(), 1u);
+  EXPECT_THAT(log.sent[0], HasSubstr(R"("type":"authenticated")"));
+  EXPECT_EQ(registry_.Find(kDevice), session);
+  auto events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->type(), "device-connected");
+  EXPECT_EQ(events[0]->connected().address(), "192.0.2.7:5555");
+}
+
+TEST_F(DeviceSessionTest, AnythingButABearerTokenInQuarantineCloses4401) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(R"({"type":"device-state"})");
+  EXPECT_TRUE(log.closed);
+  EXPECT_EQ(log.close_code, close_code::kUnauthorized);
+  EXPECT_THAT(log.close_reason, HasSubstr("Bearer"));
+  EXPECT_TRUE(Events().empty());
+}
+
+TEST_F(DeviceSessionTest, BadTokenCloses4401WithTheReason) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText("Bearer forged");
+  EXPECT_EQ(log.close_code, close_code::kUnauthorized);
+  EXPECT_EQ(log.close_reason, "token signature is invalid");
+  EXPECT_EQ(registry_.size(), 0u);
+}
+
+TEST_F(DeviceSessionTest, AuthTimeoutClosesOnlyAConnectionStillInQuarantine) {
+  testing::TransportLog waiting;
+  auto quiet = Open(waiting);
+  waiting.FireTimers();
+  EXPECT_EQ(waiting.close_code, close_code::kUnauthorized);
+
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  log.closed = false;
+  log.timers.erase(std::remove_if(log.timers.begin(), log.timers.end(),
+                                  [](const auto& timer) { return timer.first != absl::Seconds(10); }),
+                   log.timers.end());
+  log.FireTimers();
+  EXPECT_FALSE(log.closed);
+}
+
+TEST_F(DeviceSessionTest, EventsAreStampedWithTheAuthenticatedIdentity) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  Events();
+  session->OnText(R"({"type":"device-state","state":"disk-low","device":"someone-else","account":"x","service":"y"})");
+  auto events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->device_id(), kDevice);
+  EXPECT_EQ(events[0]->account_id(), kAccount);
+  EXPECT_EQ(events[0]->service(), "hive-device");
+  EXPECT_EQ(events[0]->device_state().state(), "disk-low");
+}
+
+TEST_F(DeviceSessionTest, BadMemberOfABatchGetsItsErrorWhileTheRestIsDelivered) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  Events();
+  session->OnText(R"([{"type":"device-version","version":"1.2"},{"cid":"c-7","state":"no type"},{"type":"x"}])");
+  EXPECT_EQ(Events().size(), 2u);
+  ASSERT_EQ(log.sent.size(), 2u);
+  EXPECT_THAT(log.sent[1], HasSubstr(R"("error":"[1].type: missing")"));
+  EXPECT_THAT(log.sent[1], HasSubstr(R"("cid":"c-7")"));
+}
+
+TEST_F(DeviceSessionTest, ReservedTypesFromADeviceAreRefused) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  Events();
+  session->OnText(R"({"type":"device-alive"})");
+  EXPECT_TRUE(Events().empty());
+  EXPECT_THAT(log.sent.back(), HasSubstr("reserved for the bridge"));
+}
+
+TEST_F(DeviceSessionTest, TooManyBadFramesInARowClose1008AndAGoodFrameResetsTheCount) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  session->OnText("{");
+  session->OnText("{");
+  session->OnText(R"({"type":"ok"})");
+  session->OnText("{");
+  session->OnText("{");
+  EXPECT_FALSE(log.closed);
+  session->OnText("{");
+  EXPECT_EQ(log.close_code, close_code::kPolicyViolation);
+}
+
+TEST_F(DeviceSessionTest, BinaryFrameCloses1003) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  session->OnBinary();
+  EXPECT_EQ(log.close_code, close_code::kUnsupportedData);
+}
+
+TEST_F(DeviceSessionTest, AckFromTheDeviceCompletesItsPendingRequest) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  absl::StatusOr<SendDeviceRequestResponse> outcome = absl::UnknownError("not completed");
+  auto registration = correlator_.Await("r-1", kDevice, hive::bridge::v1::WAIT_MODE_ACK,
+                                        clock_.Now() + absl::Seconds(5),
+                                        [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
+  ASSERT_TRUE(session->Send("frame").ok());
+  correlator_.MarkSent("r-1", registration.waiter);
+  log.RunPosted();
+  EXPECT_EQ(log.sent.back(), "frame");
+  session->OnText(R"({"cid":"r-1","res":"suc"})");
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->status(), hive::bridge::v1::REQUEST_STATUS_ACKED);
+}
+
+TEST_F(DeviceSessionTest, ResponseToAnUnknownRequestGetsAnErrorReply) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  session->OnText(R"({"type":"device-response","request":"nope","status":"ack"})");
+  EXPECT_THAT(log.sent.back(), HasSubstr(R"(no pending request \"nope\")"));
+}
+
+TEST_F(DeviceSessionTest, DisconnectFailsPendingRequestsAndAnnouncesTheCloseCode) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  absl::StatusOr<SendDeviceRequestResponse> outcome = absl::UnknownError("not completed");
+  correlator_.Await("r-2", kDevice, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
+                    [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
+  Events();
+  session->OnClosed(1006, "connection lost");
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(registry_.size(), 0u);
+  auto events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->disconnected().close_code(), 1006);
+  EXPECT_EQ(session->Send("late").code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(DeviceSessionTest, ASecondConnectionReplacesTheFirstWith4409) {
+  testing::TransportLog first_log;
+  auto first = Open(first_log);
+  first->OnText(std::string("Bearer good-") + kDevice);
+  testing::TransportLog second_log;
+  auto second = Open(second_log);
+  second->OnText(std::string("Bearer good-") + kDevice);
+  EXPECT_EQ(registry_.Find(kDevice), second);
+  EXPECT_EQ(first->Send("x").code(), absl::StatusCode::kUnavailable);
+  first_log.RunPosted();
+  EXPECT_EQ(first_log.close_code, close_code::kReplaced);
+  // The replaced link's goodbye leaves its successor registered.
+  first->OnClosed(close_code::kReplaced, "replaced");
+  EXPECT_EQ(registry_.Find(kDevice), second);
+}
+
+TEST_F(DeviceSessionTest, PongsMakeAliveEventsAndAMissingPongCloses4408) {
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  Events();
+  log.FireTimers();  // auth timeout (no-op) and the first ping
+  EXPECT_EQ(log.pings, 1);
+  session->OnPong();
+  auto events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->type(), "device-alive");
+  EXPECT_TRUE(session->Describe().has_last_alive_at());
+  log.FireTimers();  // pong timeout of ping 1 (answered) and ping 2
+  EXPECT_FALSE(log.closed);
+  log.FireTimers();  // pong timeout of ping 2 (unanswered)
+  EXPECT_EQ(log.close_code, close_code::kPongTimeout);
+}
+
+TEST_F(DeviceSessionTest, FullSendQueueIsResourceExhausted) {
+  limits_.send_queue = 2;
+  testing::TransportLog log;
+  auto session = Open(log);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  EXPECT_TRUE(session->Send("1").ok());
+  EXPECT_TRUE(session->Send("2").ok());
+  EXPECT_EQ(session->Send("3").code(), absl::StatusCode::kResourceExhausted);
+  log.RunPosted();
+  EXPECT_TRUE(session->Send("4").ok());
+}
+
+TEST_F(DeviceSessionTest, CompactDialectRepliesInCompactKeys) {
+  testing::TransportLog log;
+  auto session = Open(log, codec::Dialect::kCompact);
+  session->OnText(std::string("Bearer good-") + kDevice);
+  EXPECT_THAT(log.sent[0], HasSubstr(R"("typ":"authenticated")"));
+  EXPECT_EQ(session->Describe().protocol(), "hive.compact.v1");
+}
+
+}  // namespace
+}  // namespace hive
