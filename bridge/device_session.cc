@@ -145,7 +145,6 @@ void DeviceSession::Admit(DeviceIdentity identity) {
     description_.set_protocol(std::string(codec::SubprotocolOf(dialect_)));
     description_.set_replica(services_.replica_id);
   }
-  transport_->SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
   if (std::shared_ptr<DeviceLink> replaced = services_.registry.Register(shared_from_this())) {
     // Close first (the old link refuses sends from now on), then fail what was
     // sent on it: no request can slip onto the old link between the two. A
@@ -156,6 +155,8 @@ void DeviceSession::Admit(DeviceIdentity identity) {
     services_.correlator.FailAllFor(
         device_id_, absl::UnavailableError("device reconnected; the request was sent on its previous connection"));
   }
+  // Registered first, so a backend told of the device can reach it at once.
+  transport_->SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
   Log(LogLevel::kInfo, "device_connected",
       {{"device", device_id_}, {"account", account_id_}, {"address", address_}, {"protocol", codec::SubprotocolOf(dialect_)}});
   DeviceEvent connected;

@@ -1,5 +1,7 @@
 #include "bridge/event_filter.h"
 
+#include "bridge/uuid.h"
+
 namespace hive {
 namespace {
 
@@ -11,8 +13,9 @@ bool ListMatches(const absl::flat_hash_set<std::string>& allowed, const std::str
 
 EventFilter EventFilter::FromRequest(const SubscribeEventsRequest& request) {
   EventFilter filter;
-  filter.account_ids_.insert(request.account_ids().begin(), request.account_ids().end());
-  filter.device_ids_.insert(request.device_ids().begin(), request.device_ids().end());
+  // Ids are matched in their canonical (lowercase) spelling, as devices are stamped.
+  for (const std::string& id : request.account_ids()) filter.account_ids_.insert(CanonicalUuid(id));
+  for (const std::string& id : request.device_ids()) filter.device_ids_.insert(CanonicalUuid(id));
   filter.types_.insert(request.types().begin(), request.types().end());
   return filter;
 }

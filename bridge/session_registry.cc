@@ -1,6 +1,7 @@
 #include "bridge/session_registry.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -52,7 +53,7 @@ void SessionRegistry::AwaitConnect(const std::string& device_id, absl::Time dead
     absl::MutexLock lock(&shard.mu);
     if (auto it = shard.links.find(device_id); it != shard.links.end()) {
       link = it->second;
-    } else if (deadline > clock_.Now()) {
+    } else if (!shard.waiters_closed && deadline > clock_.Now()) {
       shard.waiters[device_id].push_back({deadline, std::move(waiter)});
       return;
     }
@@ -80,6 +81,21 @@ void SessionRegistry::ExpireDue() {
       }
     }
     for (Waiter& waiter : expired) std::move(waiter.done)(nullptr);
+  }
+}
+
+void SessionRegistry::CloseWaiters() {
+  for (Shard& shard : shards_) {
+    std::vector<Waiter> closed;
+    {
+      absl::MutexLock lock(&shard.mu);
+      shard.waiters_closed = true;
+      for (auto& [device_id, waiters] : shard.waiters) {
+        std::move(waiters.begin(), waiters.end(), std::back_inserter(closed));
+      }
+      shard.waiters.clear();
+    }
+    for (Waiter& waiter : closed) std::move(waiter.done)(nullptr);
   }
 }
 

@@ -47,6 +47,10 @@ class SessionRegistry {
   // Gives null to waiters past their deadline.
   void ExpireDue();
 
+  // Shutdown: gives null to every waiter now, and to every AwaitConnect from
+  // now on, so no call waits for a device that can no longer connect.
+  void CloseWaiters();
+
   // Connected devices ordered by id, after `after_device_id`, at most
   // `limit`, only of `account_id` when non-empty.
   std::vector<hive::bridge::v1::Device> List(const std::string& account_id, const std::string& after_device_id,
@@ -63,6 +67,7 @@ class SessionRegistry {
     mutable absl::Mutex mu;
     absl::flat_hash_map<std::string, std::shared_ptr<DeviceLink>> links ABSL_GUARDED_BY(mu);
     absl::flat_hash_map<std::string, std::vector<Waiter>> waiters ABSL_GUARDED_BY(mu);
+    bool waiters_closed ABSL_GUARDED_BY(mu) = false;
   };
   static constexpr size_t kShards = 16;
 

@@ -22,6 +22,8 @@ bool IsUuid(absl::string_view text) {
   return true;
 }
 
+std::string CanonicalUuid(absl::string_view uuid) { return absl::AsciiStrToLower(uuid); }
+
 std::string NewUuid() {
   // absl::BitGen is not thread-safe; one per thread avoids a lock on the
   // request path.

@@ -20,4 +20,8 @@ bool IsUuid(absl::string_view text);
 // A random (version 4) UUID in lowercase canonical form. Thread-safe.
 std::string NewUuid();
 
+// The canonical (lowercase) spelling of a UUID, so ids that differ only in
+// case name the same device, account or request.
+std::string CanonicalUuid(absl::string_view uuid);
+
 }  // namespace hive

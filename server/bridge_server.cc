@@ -131,6 +131,7 @@ class BridgeServerImpl final : public BridgeServer {
     ready_ = false;
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
     service_.BeginDrain();
+    registry_.CloseWaiters();  // after BeginDrain: the waiters then answer UNAVAILABLE
     endpoint_->StopAccepting();
     const absl::Time drain_deadline = clock_.Now() + config_.drain_timeout;
     while (correlator_.pending() > 0 && clock_.Now() < drain_deadline) absl::SleepFor(absl::Milliseconds(10));

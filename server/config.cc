@@ -193,8 +193,8 @@ absl::Status ValidateListen(absl::string_view text) {
     }
   }
   int number = 0;
-  if (!AllDigits(port) || port.size() > 5 || !absl::SimpleAtoi(port, &number) || number < 1 || number > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("port must be between 1 and 65535, got ", Quoted(text)));
+  if (!AllDigits(port) || port.size() > 5 || !absl::SimpleAtoi(port, &number) || number > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("port must be between 0 (any free port) and 65535, got ", Quoted(text)));
   }
   return absl::OkStatus();
 }

@@ -64,7 +64,7 @@ grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerC
   const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   // One more than the page tells whether another page follows.
   std::vector<hive::bridge::v1::Device> devices =
-      registry_.List(request->account_id(), request->page_token(), page_size + 1);
+      registry_.List(CanonicalUuid(request->account_id()), CanonicalUuid(request->page_token()), page_size + 1);
   const bool more = devices.size() > page_size;
   if (more) devices.pop_back();
   for (auto& device : devices) *response->add_devices() = std::move(device);
@@ -79,7 +79,7 @@ grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerCon
     return FinishNow(context, absl::InvalidArgumentError(absl::StrCat("device_id: expected a UUID, got \"",
                                                                       request->device_id().substr(0, 64), "\"")));
   }
-  std::shared_ptr<DeviceLink> link = registry_.Find(request->device_id());
+  std::shared_ptr<DeviceLink> link = registry_.Find(CanonicalUuid(request->device_id()));
   if (link == nullptr) {
     return FinishNow(context,
                      absl::NotFoundError(absl::StrCat("device ", request->device_id(), " is not connected")));

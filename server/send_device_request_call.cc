@@ -62,18 +62,23 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   void Begin() {
     if (deps_.draining) return FinishOnce(state_, absl::UnavailableError("bridge is shutting down"));
     if (absl::Status valid = ValidateSendDeviceRequest(request_); !valid.ok()) return FinishOnce(state_, valid);
-    request_id_ = request_.request_id().empty() ? NewUuid() : request_.request_id();
-    if (std::shared_ptr<DeviceLink> link = deps_.registry.Find(request_.device_id())) return Dispatch(std::move(link));
+    request_id_ = request_.request_id().empty() ? NewUuid() : CanonicalUuid(request_.request_id());
+    device_id_ = CanonicalUuid(request_.device_id());
+    account_id_ = CanonicalUuid(request_.account_id());
+    if (std::shared_ptr<DeviceLink> link = deps_.registry.Find(device_id_)) return Dispatch(std::move(link));
     const absl::Duration connect_timeout = absl::Seconds(request_.connect_timeout().seconds()) +
                                            absl::Nanoseconds(request_.connect_timeout().nanos());
     if (connect_timeout <= absl::ZeroDuration()) return FinishOnce(state_, NotConnected());
     const absl::Time connect_deadline = std::min(deadline_, deps_.clock.Now() + connect_timeout);
-    deps_.registry.AwaitConnect(request_.device_id(), connect_deadline,
+    deps_.registry.AwaitConnect(device_id_, connect_deadline,
                                 [state = state_](std::shared_ptr<DeviceLink> link) {
                                   SendDeviceRequestReactor* reactor = Pin(state);
                                   if (reactor == nullptr) return;
                                   if (link == nullptr) {
-                                    FinishOnce(state, reactor->NotConnected());
+                                    // No link: the wait timed out, or the bridge is shutting down.
+                                    FinishOnce(state, reactor->deps_.draining
+                                                          ? absl::UnavailableError("bridge is shutting down")
+                                                          : reactor->NotConnected());
                                   } else {
                                     reactor->Dispatch(std::move(link));
                                   }
@@ -141,7 +146,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   }
 
   void Dispatch(std::shared_ptr<DeviceLink> link) {
-    if (!request_.account_id().empty() && request_.account_id() != link->account_id()) {
+    if (!account_id_.empty() && account_id_ != link->account_id()) {
       return FinishOnce(state_, absl::PermissionDeniedError(absl::StrCat(
                                     "device ", request_.device_id(), " does not belong to account ",
                                     request_.account_id())));
@@ -183,7 +188,10 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   const SendDeviceRequestDeps& deps_;
   const std::shared_ptr<CallState> state_;
   absl::Time deadline_;
+  // The request's ids in canonical spelling.
   std::string request_id_;
+  std::string device_id_;
+  std::string account_id_;
 };
 
 }  // namespace

@@ -176,7 +176,7 @@ TEST(Config, BadVariableIsNamedInTheMessage) {
 
 TEST(Config, AcceptsListenAddresses) {
   for (const char* address :
-       {"0.0.0.0:8080", ":8080", "[::]:9090", "[::1]:1", "localhost:65535", "hive-1.example.com:80", "10.1.2.3:443"}) {
+       {"0.0.0.0:8080", ":8080", "[::]:9090", "[::1]:1", "localhost:65535", "hive-1.example.com:80", "10.1.2.3:443", "127.0.0.1:0"}) {
     SCOPED_TRACE(address);
     absl::StatusOr<Config> config = Parse({kKeyFlag, absl::StrCat("--ws-listen=", address)});
     ASSERT_TRUE(config.ok()) << config.status();
@@ -186,11 +186,10 @@ TEST(Config, AcceptsListenAddresses) {
 
 TEST(Config, RejectsBadListenAddresses) {
   ExpectInvalid({kKeyFlag, "--ws-listen=8080"}, R"(--ws-listen: expected HOST:PORT such as 0.0.0.0:8080, got "8080")");
-  ExpectInvalid({kKeyFlag, "--grpc-listen=host:0"}, R"(--grpc-listen: port must be between 1 and 65535, got "host:0")");
   ExpectInvalid({kKeyFlag, "--grpc-listen=host:65536"},
-                R"(--grpc-listen: port must be between 1 and 65535, got "host:65536")");
+                R"(--grpc-listen: port must be between 0 (any free port) and 65535, got "host:65536")");
   ExpectInvalid({kKeyFlag, "--grpc-listen=host:+80"},
-                R"(--grpc-listen: port must be between 1 and 65535, got "host:+80")");
+                R"(--grpc-listen: port must be between 0 (any free port) and 65535, got "host:+80")");
   ExpectInvalid({kKeyFlag, "--ws-listen=::1:80"},
                 R"(--ws-listen: an IPv6 host needs brackets, as in [::]:8080, got "::1:80")");
   ExpectInvalid({kKeyFlag, "--ws-listen=[::1]80"},
