@@ -217,6 +217,7 @@ bool DeviceSession::HandleResponse(codec::DeviceResponse response) {
   }
   RequestCorrelator::DeviceResult result;
   result.succeeded = response.status == codec::DeviceResponse::Status::kSucceeded;
+  result.has_result = response.has_result;
   result.result = std::move(response.result);
   result.exact_numbers = std::move(response.result_exact_numbers);
   result.error = std::move(response.error);

@@ -199,7 +199,8 @@ void RequestCorrelator::Fail(const std::string& request_id, WaiterId sender, abs
   RunAll(ready);
 }
 
-bool RequestCorrelator::OnAck(const std::string& device_id, const std::string& request_id) {
+bool RequestCorrelator::Respond(const std::string& device_id, const std::string& request_id,
+                                absl::FunctionRef<bool(Entry&, absl::Time)> respond) {
   const absl::Time now = clock_.Now();
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
@@ -208,29 +209,30 @@ bool RequestCorrelator::OnAck(const std::string& device_id, const std::string& r
     auto it = shard.entries.find(request_id);
     if (it == shard.entries.end() || it->second.device_id != device_id) return false;
     Entry& entry = it->second;
-    // A repeated ack, or one after the result, changes nothing.
-    if (Acked(entry.outcome.status())) return true;
-    const absl::Time sent_at = StampSent(entry.outcome, now);
-    entry.outcome.set_status(hive::bridge::v1::REQUEST_STATUS_ACKED);
-    *entry.outcome.mutable_ack_latency() = ToProto(now - sent_at);
-    entry.touched = now;
-    Settle(entry, now, ready);
+    if (respond(entry, now)) {
+      entry.touched = now;
+      Settle(entry, now, ready);
+    }
   }
   RunAll(ready);
   return true;
 }
 
+bool RequestCorrelator::OnAck(const std::string& device_id, const std::string& request_id) {
+  return Respond(device_id, request_id, [](Entry& entry, absl::Time now) {
+    // A repeated ack, or one after the result, changes nothing.
+    if (Acked(entry.outcome.status())) return false;
+    const absl::Time sent_at = StampSent(entry.outcome, now);
+    entry.outcome.set_status(hive::bridge::v1::REQUEST_STATUS_ACKED);
+    *entry.outcome.mutable_ack_latency() = ToProto(now - sent_at);
+    return true;
+  });
+}
+
 bool RequestCorrelator::OnResult(const std::string& device_id, const std::string& request_id,
                                  DeviceResult result) {
-  const absl::Time now = clock_.Now();
-  Shard& shard = ShardFor(request_id);
-  std::vector<Completion> ready;
-  {
-    absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(request_id);
-    if (it == shard.entries.end() || it->second.device_id != device_id) return false;
-    Entry& entry = it->second;
-    if (Answered(entry.outcome.status())) return true;
+  return Respond(device_id, request_id, [&result](Entry& entry, absl::Time now) {
+    if (Answered(entry.outcome.status())) return false;
     SendDeviceRequestResponse& outcome = entry.outcome;
     const google::protobuf::Duration latency = ToProto(now - StampSent(outcome, now));
     // The device acks before it answers, so a result without an ack means the
@@ -239,14 +241,11 @@ bool RequestCorrelator::OnResult(const std::string& device_id, const std::string
     outcome.set_status(result.succeeded ? hive::bridge::v1::REQUEST_STATUS_SUCCEEDED
                                         : hive::bridge::v1::REQUEST_STATUS_FAILED);
     *outcome.mutable_result_latency() = latency;
-    *outcome.mutable_result() = std::move(result.result);
+    if (result.has_result) *outcome.mutable_result() = std::move(result.result);
     *outcome.mutable_result_exact_numbers() = std::move(result.exact_numbers);
     outcome.set_error(std::move(result.error));
-    entry.touched = now;
-    Settle(entry, now, ready);
-  }
-  RunAll(ready);
-  return true;
+    return true;
+  });
 }
 
 void RequestCorrelator::FailAllFor(const std::string& device_id, absl::Status why) {

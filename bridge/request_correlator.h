@@ -38,6 +38,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -83,6 +84,8 @@ class RequestCorrelator {
   // The device's final answer to a request.
   struct DeviceResult {
     bool succeeded = false;
+    // Whether the device sent a `result` object (a failure often has none).
+    bool has_result = false;
     google::protobuf::Struct result;
     // Numbers in `result` a double cannot hold exactly: JSON Pointer → literal.
     google::protobuf::Map<std::string, std::string> exact_numbers;
@@ -207,6 +210,11 @@ class RequestCorrelator {
   static void Forget(Shard& shard, EntryMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Runs the completions in `ready` and empties it; call with no lock held.
   static void RunAll(std::vector<Completion>& ready);
+  // Applies `respond` to the entry of `request_id` if it was sent to
+  // `device_id` (false when there is none); when `respond` changed the
+  // outcome, completes the waiters it satisfies.
+  bool Respond(const std::string& device_id, const std::string& request_id,
+               absl::FunctionRef<bool(Entry&, absl::Time)> respond);
 
   const Clock& clock_;
   const Options options_;

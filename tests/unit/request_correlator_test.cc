@@ -63,6 +63,7 @@ absl::Time FromProto(const google::protobuf::Timestamp& t) {
 RequestCorrelator::DeviceResult Succeeded(const std::string& version) {
   RequestCorrelator::DeviceResult result;
   result.succeeded = true;
+  result.has_result = true;
   (*result.result.mutable_fields())["version"].set_string_value(version);
   result.exact_numbers["/serial"] = "18446744073709551615";
   return result;
