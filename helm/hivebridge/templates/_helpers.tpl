@@ -1,0 +1,98 @@
+{{/* Names, labels and the checks every template relies on. */}}
+
+{{- define "hivebridge.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hivebridge.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "hivebridge.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "hivebridge.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "hivebridge.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "hivebridge.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "hivebridge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "hivebridge.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the JWT key and the AMQP URL. */}}
+{{- define "hivebridge.secretName" -}}
+{{- default (include "hivebridge.fullname" .) .Values.existingSecret.name }}
+{{- end }}
+
+{{/* Key of the JWT material in that Secret, and the file it is mounted as. */}}
+{{- define "hivebridge.jwtSecretKey" -}}
+{{- if .Values.existingSecret.name }}
+{{- if eq .Values.jwt.type "publicKey" }}{{ .Values.existingSecret.jwtPublicKeyKey }}{{ else }}{{ .Values.existingSecret.jwtSecretKey }}{{ end }}
+{{- else }}
+{{- if eq .Values.jwt.type "publicKey" }}jwt-public-key{{ else }}jwt-secret{{ end }}
+{{- end }}
+{{- end }}
+
+{{- define "hivebridge.jwtFile" -}}
+{{- if eq .Values.jwt.type "publicKey" }}public-key.pem{{ else }}secret{{ end }}
+{{- end }}
+
+{{- define "hivebridge.amqpUrlKey" -}}
+{{- if .Values.existingSecret.name }}{{ .Values.existingSecret.amqpUrlKey }}{{ else }}amqp-url{{ end }}
+{{- end }}
+
+{{/* Shutdown: preStop sleep + drain + slack for closing connections (3 s in the server). */}}
+{{- define "hivebridge.minGracePeriod" -}}
+{{- add .Values.drain.preStopSleepSeconds .Values.drain.timeoutSeconds 5 }}
+{{- end }}
+
+{{- define "hivebridge.terminationGracePeriodSeconds" -}}
+{{- if kindIs "invalid" .Values.terminationGracePeriodSeconds }}
+{{- add .Values.drain.preStopSleepSeconds .Values.drain.timeoutSeconds 10 }}
+{{- else }}
+{{- .Values.terminationGracePeriodSeconds }}
+{{- end }}
+{{- end }}
+
+{{/* Refuses value combinations that would deploy a broken bridge. */}}
+{{- define "hivebridge.validate" -}}
+{{- $clustered := or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled }}
+{{- if and $clustered (ne .Values.bus.type "amqp") }}
+{{- fail (printf "hivebridge: replicaCount=%v%s needs cluster mode, but bus.type is %q. With the in-process bus a backend on one replica cannot reach devices connected to another. Set bus.type=amqp and bus.amqpUrl (or existingSecret.name), or run one replica with autoscaling.enabled=false." .Values.replicaCount (ternary " with autoscaling.enabled=true" "" .Values.autoscaling.enabled) .Values.bus.type) }}
+{{- end }}
+{{- if and (eq .Values.bus.type "amqp") (not .Values.existingSecret.name) (not .Values.bus.amqpUrl) }}
+{{- fail "hivebridge: bus.type=amqp needs bus.amqpUrl (amqp[s]://user:pass@host:port/vhost) or existingSecret.name with the URL under existingSecret.amqpUrlKey." }}
+{{- end }}
+{{- if and (eq .Values.jwt.type "publicKey") (not .Values.existingSecret.name) (not .Values.jwt.publicKey) }}
+{{- fail "hivebridge: jwt.type=publicKey needs jwt.publicKey (PEM) or existingSecret.name with the key under existingSecret.jwtPublicKeyKey." }}
+{{- end }}
+{{- if and .Values.jwt.secret (lt (len .Values.jwt.secret) 32) }}
+{{- fail (printf "hivebridge: jwt.secret is %d bytes; HS256 needs at least 32 (or leave it empty and the chart generates one)." (len .Values.jwt.secret)) }}
+{{- end }}
+{{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
+{{- fail "hivebridge: tls.enabled=true needs tls.secretName, a kubernetes.io/tls Secret with tls.crt and tls.key." }}
+{{- end }}
+{{- $grace := int (include "hivebridge.terminationGracePeriodSeconds" .) }}
+{{- $min := int (include "hivebridge.minGracePeriod" .) }}
+{{- if lt $grace $min }}
+{{- fail (printf "hivebridge: terminationGracePeriodSeconds=%d is shorter than drain.preStopSleepSeconds + drain.timeoutSeconds + 5 = %d; Kubernetes would kill the bridge in the middle of its drain." $grace $min) }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,357 @@
+// The Helm chart renders valid Kubernetes 1.31 objects for every value set, and
+// what it renders is a hivebridge that starts, is probed on its real ports,
+// keeps its keys in Secrets and drains before it is killed.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import {
+  YAML, require, chartDir, sourceDir, valueSets, valuesFile, helm, render, hivebridgeOptions,
+  parseFlag, durationSeconds, where, find, one, tmpDir,
+} from "./support.mjs";
+
+// apiVersion → kubernetes-models module directory; only group versions served by Kubernetes 1.31.
+const MODEL_GROUPS = {
+  v1: "v1",
+  "apps/v1": "apps/v1",
+  "autoscaling/v2": "autoscaling/v2",
+  "policy/v1": "policy/v1",
+  "networking.k8s.io/v1": "networking.k8s.io/v1",
+};
+
+function validateWithModel(obj) {
+  const group = MODEL_GROUPS[obj.apiVersion];
+  assert.ok(group, `${where(obj)}: apiVersion ${obj.apiVersion} is not one the chart may use on Kubernetes 1.31`);
+  const Model = require(`kubernetes-models/${group}/${obj.kind}`)[obj.kind];
+  try {
+    new Model(obj).validate();
+  } catch (e) {
+    assert.fail(`${where(obj)} (${obj.apiVersion}) is invalid against the Kubernetes schema: ${e.message}`);
+  }
+}
+
+// ServiceMonitor is a prometheus-operator CRD, outside kubernetes-models: check its shape by hand.
+function validateServiceMonitor(sm, objs) {
+  assert.equal(sm.apiVersion, "monitoring.coreos.com/v1", `${where(sm)}: apiVersion`);
+  const svc = one(objs, "Service");
+  for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) {
+    assert.equal(svc.metadata.labels[k], v, `${where(sm)}: spec.selector.matchLabels.${k} does not select ${where(svc)}`);
+  }
+  for (const [i, ep] of sm.spec.endpoints.entries()) {
+    assert.ok(svc.spec.ports.some((p) => p.name === ep.port), `${where(sm)}: spec.endpoints[${i}].port ${ep.port} is not a port of ${where(svc)}`);
+    assert.equal(ep.path, "/metrics", `${where(sm)}: spec.endpoints[${i}].path`);
+    durationSeconds(ep.interval);
+  }
+}
+
+const container = (objs) => one(objs, "Deployment").spec.template.spec.containers.find((c) => c.name === "hivebridge");
+
+// The options a rendered Deployment gives hivebridge: flags from args, variables from env and envFrom ConfigMaps.
+function settings(objs) {
+  const dep = one(objs, "Deployment");
+  const c = container(objs);
+  const flags = (c.args ?? []).map((a, i) => {
+    const f = parseFlag(a);
+    assert.ok(f, `${where(dep)}: containers[hivebridge].args[${i}] "${a}" is not a --flag=value`);
+    return { ...f, where: `${where(dep)} containers[hivebridge].args[${i}]` };
+  });
+  const vars = (c.env ?? []).map((e, i) => ({ ...e, where: `${where(dep)} containers[hivebridge].env[${i}] ${e.name}` }));
+  for (const [i, src] of (c.envFrom ?? []).entries()) {
+    assert.ok(src.configMapRef, `${where(dep)}: envFrom[${i}] must be a ConfigMap (secrets go in env with secretKeyRef)`);
+    const cm = find(objs, "ConfigMap").find((m) => m.metadata.name === src.configMapRef.name);
+    assert.ok(cm, `${where(dep)}: envFrom[${i}] names ConfigMap ${src.configMapRef.name}, which the chart does not render`);
+    for (const [name, value] of Object.entries(cm.data ?? {})) vars.push({ name, value, where: `${where(cm)} data.${name}` });
+  }
+  return { dep, c, flags, vars };
+}
+
+function flagValue(objs, name) {
+  return settings(objs).flags.find((f) => f.name === name)?.value;
+}
+
+function portOf(listen) {
+  return Number(String(listen).split(":").pop());
+}
+
+// A probe's port (number or container-port name) → the container port it hits.
+function probePort(c, probe, what) {
+  const port = probe.httpGet?.port ?? probe.grpc?.port ?? probe.tcpSocket?.port;
+  assert.ok(port !== undefined, `containers[${c.name}].${what}: no httpGet, grpc or tcpSocket port`);
+  const cp = (c.ports ?? []).find((p) => p.name === port || p.containerPort === port);
+  assert.ok(cp, `containers[${c.name}].${what}: port ${port} is not one of the container's ports (${JSON.stringify(c.ports)})`);
+  return cp;
+}
+
+test("Chart.yaml appVersion is the CMake project version", () => {
+  const cmake = fs.readFileSync(path.join(sourceDir, "CMakeLists.txt"), "utf8");
+  const version = cmake.match(/project\(hivebridge VERSION ([0-9.]+)/)[1];
+  const chart = YAML.parse(fs.readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
+  assert.equal(chart.appVersion, version, "Chart.yaml appVersion differs from project(hivebridge VERSION …)");
+});
+
+test("values.yaml config defaults are hivebridge's own defaults", () => {
+  const values = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
+  const options = hivebridgeOptions();
+  for (const [key, value] of Object.entries(values.config)) {
+    const flag = key.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
+    const option = options.find((o) => o.flag === flag);
+    assert.ok(option, `values.yaml config.${key}: hivebridge has no --${flag}`);
+    assert.equal(String(value), option.default, `values.yaml config.${key}: default ${value}, hivebridge --help says ${option.default}`);
+  }
+  assert.equal(values.drain.timeoutSeconds, durationSeconds(options.find((o) => o.flag === "drain-timeout").default),
+    "values.yaml drain.timeoutSeconds differs from hivebridge's --drain-timeout default");
+});
+
+for (const set of valueSets) {
+  describe(`value set ${set}`, () => {
+    test("helm lint --strict passes", () => {
+      const r = helm("lint", "--strict", chartDir, "-f", valuesFile(set));
+      assert.equal(r.status, 0, `helm lint --strict -f ${set}.yaml:\n${r.stdout}${r.stderr}`);
+    });
+
+    const objs = render(set);
+
+    test("every rendered object is valid against the Kubernetes 1.31 schemas", () => {
+      for (const obj of objs) {
+        if (obj.kind === "ServiceMonitor") validateServiceMonitor(obj, objs);
+        else validateWithModel(obj);
+      }
+    });
+
+    test("every flag and variable the chart sets exists in hivebridge --help, each set once", () => {
+      const options = hivebridgeOptions();
+      const { flags, vars } = settings(objs);
+      const seen = new Map();
+      for (const f of flags) {
+        const option = options.find((o) => o.flag === f.name);
+        assert.ok(option, `${f.where}: hivebridge has no --${f.name}`);
+        assert.ok(f.value !== undefined && f.value !== "", `${f.where}: --${f.name} has no value`);
+        assert.ok(!seen.has(option.flag), `${f.where}: --${f.name} is also set by ${seen.get(option.flag)}`);
+        seen.set(option.flag, f.where);
+      }
+      for (const v of vars) {
+        if (!v.name.startsWith("HIVEBRIDGE_")) continue;
+        const option = options.find((o) => o.env === v.name);
+        assert.ok(option, `${v.where}: hivebridge reads no variable ${v.name}`);
+        assert.ok(!seen.has(option.flag), `${v.where}: ${v.name} is also set by ${seen.get(option.flag)} (the flag would win)`);
+        seen.set(option.flag, v.where);
+      }
+    });
+
+    test("container ports are the listen ports, and probes hit them", () => {
+      const { c, dep } = settings(objs);
+      const ws = portOf(flagValue(objs, "ws-listen"));
+      const grpc = portOf(flagValue(objs, "grpc-listen"));
+      assert.deepEqual(c.ports.map((p) => [p.name, p.containerPort]), [["ws", ws], ["grpc", grpc]],
+        `${where(dep)}: container ports do not match --ws-listen/--grpc-listen`);
+      assert.ok(c.readinessProbe, `${where(dep)}: no readinessProbe`);
+      assert.ok(c.livenessProbe, `${where(dep)}: no livenessProbe`);
+      const ready = probePort(c, c.readinessProbe, "readinessProbe");
+      if (c.readinessProbe.grpc) assert.equal(ready.containerPort, grpc, `${where(dep)}: readinessProbe.grpc must target the gRPC port (health service)`);
+      if (c.readinessProbe.httpGet) {
+        assert.equal(ready.containerPort, ws, `${where(dep)}: readinessProbe.httpGet must target the ws port`);
+        assert.equal(c.readinessProbe.httpGet.path, "/readyz", `${where(dep)}: readinessProbe.httpGet.path`);
+      }
+      const live = probePort(c, c.livenessProbe, "livenessProbe");
+      if (c.livenessProbe.httpGet) {
+        assert.equal(live.containerPort, ws, `${where(dep)}: livenessProbe.httpGet must target the ws port`);
+        assert.ok(["/healthz", "/readyz"].includes(c.livenessProbe.httpGet.path), `${where(dep)}: livenessProbe.httpGet.path`);
+        const tls = flagValue(objs, "tls-cert") !== undefined;
+        assert.equal(c.livenessProbe.httpGet.scheme, tls ? "HTTPS" : "HTTP", `${where(dep)}: livenessProbe.httpGet.scheme with tls=${tls}`);
+      }
+    });
+
+    test("the Service exposes grpc (appProtocol grpc) and ws on container ports; Ingresses point at it", () => {
+      const svc = one(objs, "Service");
+      const { c } = settings(objs);
+      const grpc = svc.spec.ports.find((p) => p.name === "grpc");
+      assert.ok(grpc, `${where(svc)}: no port named grpc`);
+      assert.equal(grpc.appProtocol, "grpc", `${where(svc)}: spec.ports[grpc].appProtocol`);
+      assert.ok(svc.spec.ports.find((p) => p.name === "ws"), `${where(svc)}: no port named ws`);
+      for (const p of svc.spec.ports) {
+        assert.ok(c.ports.some((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort),
+          `${where(svc)}: spec.ports[${p.name}].targetPort ${p.targetPort} is not a container port`);
+      }
+      const podLabels = one(objs, "Deployment").spec.template.metadata.labels;
+      for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(podLabels[k], v, `${where(svc)}: spec.selector.${k} does not select the pods`);
+      for (const ing of find(objs, "Ingress")) {
+        for (const rule of ing.spec.rules) {
+          for (const p of rule.http.paths) {
+            const b = p.backend.service;
+            assert.equal(b.name, svc.metadata.name, `${where(ing)}: backend service ${b.name}`);
+            assert.ok(svc.spec.ports.some((sp) => sp.name === b.port.name || sp.port === b.port.number), `${where(ing)}: backend port ${JSON.stringify(b.port)} is not a Service port`);
+          }
+        }
+      }
+    });
+
+    test("the JWT key is a file mounted from a Secret, never inlined; the bus URL comes from a Secret", () => {
+      const { dep, c, flags, vars } = settings(objs);
+      const keyFlags = flags.filter((f) => f.name === "jwt-secret-file" || f.name === "jwt-public-key-file");
+      assert.equal(keyFlags.length, 1, `${where(dep)}: want exactly one of --jwt-secret-file/--jwt-public-key-file, got ${keyFlags.map((f) => f.name)}`);
+      const file = keyFlags[0].value;
+      const mount = (c.volumeMounts ?? []).find((m) => file.startsWith(m.mountPath.replace(/\/?$/, "/")));
+      assert.ok(mount, `${keyFlags[0].where}: ${file} is on no volumeMount`);
+      assert.equal(mount.readOnly, true, `${where(dep)}: volumeMounts[${mount.name}].readOnly`);
+      const volume = dep.spec.template.spec.volumes.find((v) => v.name === mount.name);
+      assert.ok(volume?.secret, `${where(dep)}: volume ${mount.name} holding ${file} is not a Secret volume`);
+      const rel = file.slice(mount.mountPath.replace(/\/?$/, "/").length);
+      const item = (volume.secret.items ?? []).find((it) => it.path === rel);
+      assert.ok(item, `${where(dep)}: Secret volume ${mount.name} has no item with path ${rel}`);
+      const secret = find(objs, "Secret").find((s) => s.metadata.name === volume.secret.secretName);
+      if (secret) assert.ok(secret.data?.[item.key], `${where(secret)}: no data.${item.key} for ${file}`);
+      for (const v of vars) {
+        assert.ok(!/^HIVEBRIDGE_(JWT_|BUS$)/.test(v.name) || v.valueFrom?.secretKeyRef,
+          `${v.where}: ${v.name} must come from a secretKeyRef, not an inline value`);
+      }
+      assert.ok(!flags.some((f) => f.name === "bus"), `${where(dep)}: --bus in args would show the AMQP password in the pod spec`);
+      const values = YAML.parse(fs.readFileSync(valuesFile(set), "utf8")) ?? {};
+      const inline = values.jwt?.secret;
+      if (inline) {
+        for (const obj of objs.filter((o) => o.kind !== "Secret")) {
+          assert.ok(!JSON.stringify(obj).includes(inline), `${where(obj)}: contains the JWT secret in clear`);
+        }
+      }
+      if (values.bus?.type === "amqp") {
+        const bus = vars.find((v) => v.name === "HIVEBRIDGE_BUS");
+        assert.ok(bus?.valueFrom?.secretKeyRef, `${where(dep)}: cluster mode needs HIVEBRIDGE_BUS from a secretKeyRef`);
+      }
+    });
+
+    test("terminationGracePeriodSeconds covers the preStop sleep and the drain timeout", () => {
+      const { dep, c } = settings(objs);
+      const drain = durationSeconds(flagValue(objs, "drain-timeout") ?? hivebridgeOptions().find((o) => o.flag === "drain-timeout").default);
+      const cmd = c.lifecycle?.preStop?.exec?.command;
+      assert.ok(cmd && cmd[0] === "sleep", `${where(dep)}: containers[hivebridge].lifecycle.preStop must sleep so endpoints are removed before the drain`);
+      const sleep = Number(cmd[1]);
+      assert.ok(sleep > 0, `${where(dep)}: preStop sleep ${cmd[1]}`);
+      const grace = dep.spec.template.spec.terminationGracePeriodSeconds;
+      assert.ok(grace >= sleep + drain, `${where(dep)}: spec.template.spec.terminationGracePeriodSeconds ${grace} < preStop ${sleep}s + --drain-timeout ${drain}s`);
+    });
+
+    test("the pod runs hardened: non-root, read-only root, no capabilities, resources, anti-affinity", () => {
+      const { dep, c } = settings(objs);
+      const pod = dep.spec.template.spec;
+      const sc = c.securityContext ?? {};
+      assert.equal(pod.securityContext?.runAsNonRoot ?? sc.runAsNonRoot, true, `${where(dep)}: runAsNonRoot`);
+      assert.ok((sc.runAsUser ?? pod.securityContext?.runAsUser) > 0, `${where(dep)}: runAsUser must be non-zero`);
+      assert.equal(sc.readOnlyRootFilesystem, true, `${where(dep)}: containers[hivebridge].securityContext.readOnlyRootFilesystem`);
+      assert.equal(sc.allowPrivilegeEscalation, false, `${where(dep)}: containers[hivebridge].securityContext.allowPrivilegeEscalation`);
+      assert.deepEqual(sc.capabilities?.drop, ["ALL"], `${where(dep)}: containers[hivebridge].securityContext.capabilities.drop`);
+      assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.memory, `${where(dep)}: containers[hivebridge].resources`);
+      assert.ok(pod.affinity?.podAntiAffinity, `${where(dep)}: spec.template.spec.affinity.podAntiAffinity`);
+      assert.equal(pod.automountServiceAccountToken, false, `${where(dep)}: automountServiceAccountToken`);
+    });
+
+    test("more than one replica only in cluster mode; HPA and PDB select the Deployment", () => {
+      const dep = one(objs, "Deployment");
+      const { vars } = settings(objs);
+      const hpa = find(objs, "HorizontalPodAutoscaler")[0];
+      const clustered = (dep.spec.replicas ?? 1) > 1 || hpa !== undefined;
+      if (clustered) assert.ok(vars.some((v) => v.name === "HIVEBRIDGE_BUS"), `${where(dep)}: ${hpa ? "autoscaled" : `${dep.spec.replicas} replicas`} without an AMQP bus`);
+      if (hpa) {
+        assert.equal(dep.spec.replicas, undefined, `${where(dep)}: spec.replicas must be left to ${where(hpa)}`);
+        assert.deepEqual([hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name], ["Deployment", dep.metadata.name], `${where(hpa)}: scaleTargetRef`);
+      }
+      for (const pdb of find(objs, "PodDisruptionBudget")) {
+        assert.deepEqual(pdb.spec.selector.matchLabels, dep.spec.selector.matchLabels, `${where(pdb)}: spec.selector`);
+      }
+    });
+
+    test("NOTES.txt prints the first grpcurl call against this release", () => {
+      // helm template does not render NOTES.txt: render it through a copy of the chart.
+      const dir = tmpDir("hivebridge-notes-");
+      try {
+        fs.cpSync(chartDir, path.join(dir, "hivebridge"), { recursive: true });
+        const copy = path.join(dir, "hivebridge");
+        fs.renameSync(path.join(copy, "templates", "NOTES.txt"), path.join(copy, "notes.tmpl"));
+        fs.writeFileSync(path.join(copy, "templates", "zz-notes.yaml"),
+          'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: {{ tpl (.Files.Get "notes.tmpl") . | quote }}\n');
+        const r = helm("template", "rel", copy, "--namespace", "iot", "-f", valuesFile(set), "--show-only", "templates/zz-notes.yaml");
+        assert.equal(r.status, 0, `rendering NOTES.txt: ${r.stderr}`);
+        const notes = YAML.parse(r.stdout).data.notes;
+        const svc = one(objs, "Service");
+        assert.match(notes, new RegExp(`port-forward svc/${svc.metadata.name} 9090:${svc.spec.ports.find((p) => p.name === "grpc").port}`), `NOTES.txt: no port-forward line for ${where(svc)}:\n${notes}`);
+        assert.match(notes, /grpcurl -plaintext localhost:9090 hive\.bridge\.v1\.DeviceBridge\/ListDevices/, `NOTES.txt: no grpcurl line:\n${notes}`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+describe("the chart refuses broken configurations with a clear message", () => {
+  const refused = (args, ...phrases) => {
+    const r = helm("template", "rel", chartDir, ...args);
+    assert.notEqual(r.status, 0, `helm template ${args.join(" ")} rendered; it must be refused`);
+    for (const p of phrases) assert.ok(r.stderr.includes(p), `helm template ${args.join(" ")}: message lacks "${p}":\n${r.stderr}`);
+  };
+  test("replicas > 1 with the in-process bus", () => refused(["--set", "replicaCount=3"], "replicaCount=3 needs cluster mode", "bus.type=amqp"));
+  test("autoscaling with the in-process bus", () => refused(["--set", "autoscaling.enabled=true"], "autoscaling.enabled=true needs cluster mode", "bus.type=amqp"));
+  test("cluster mode without an AMQP URL", () => refused(["--set", "replicaCount=2", "--set", "bus.type=amqp"], "bus.type=amqp needs bus.amqpUrl"));
+  test("a grace period shorter than preStop + drain", () => refused(["--set", "terminationGracePeriodSeconds=10"], "terminationGracePeriodSeconds=10 is shorter than"));
+  test("a short HS256 secret", () => refused(["--set", "jwt.secret=short"], "jwt.secret is 5 bytes"));
+  test("TLS without a certificate Secret", () => refused(["--set", "tls.enabled=true"], "tls.secretName"));
+  test("a value the schema rejects", () => refused(["--set", "config.logLevel=loud"], "config.logLevel"));
+  test("a misspelt value", () => refused(["--set", "config.pingIntervall=30s"], "pingIntervall"));
+});
+
+// The strongest check of the flags: start the real binary with exactly what the
+// chart renders (listen addresses moved to free loopback ports, mounted files
+// written to a temporary directory) and see it start and drain cleanly.
+describe("hivebridge starts with the rendered configuration", () => {
+  for (const set of valueSets) {
+    const values = YAML.parse(fs.readFileSync(valuesFile(set), "utf8")) ?? {};
+    const skip = values.bus?.type === "amqp" ? "the AMQP bus is not built into hivebridge yet" : false;
+    test(set, { skip }, async () => {
+      const objs = render(set);
+      const { c, flags, vars } = settings(objs);
+      const dir = tmpDir("hivebridge-chart-run-");
+      try {
+        const files = {};
+        const args = flags.map((f) => {
+          if (f.name === "ws-listen" || f.name === "grpc-listen") return `--${f.name}=127.0.0.1:0`;
+          if (f.value.startsWith("/etc/hivebridge/")) {
+            const local = path.join(dir, f.value.replaceAll("/", "_"));
+            files[f.name] = local;
+            return `--${f.name}=${local}`;
+          }
+          return `--${f.name}=${f.value}`;
+        });
+        const secretData = (name, key) => Buffer.from(find(objs, "Secret").find((s) => s.metadata.name === name).data[key], "base64");
+        const dep = one(objs, "Deployment");
+        for (const m of c.volumeMounts) {
+          const vol = dep.spec.template.spec.volumes.find((v) => v.name === m.name);
+          for (const item of vol.secret?.items ?? []) {
+            const flag = Object.keys(files).find((k) => flags.find((f) => f.name === k).value === `${m.mountPath}/${item.path}`);
+            if (!flag) continue;
+            const own = find(objs, "Secret").some((s) => s.metadata.name === vol.secret.secretName);
+            if (own) fs.writeFileSync(files[flag], secretData(vol.secret.secretName, item.key));
+          }
+        }
+        if (files["tls-cert"]) {
+          execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+            "-keyout", files["tls-key"], "-out", files["tls-cert"]], { stdio: "ignore" });
+        }
+        const env = { PATH: process.env.PATH };
+        for (const v of vars) if (v.value !== undefined) env[v.name] = v.value;
+        const child = spawn(process.env.HIVEBRIDGE_BINARY, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+        let log = "";
+        child.stderr.on("data", (d) => { log += d; });
+        const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+        const started = await Promise.race([
+          new Promise((resolve) => { const t = setInterval(() => { if (log.includes("event=started")) { clearInterval(t); resolve(true); } }, 50); }),
+          exited.then(() => false),
+          new Promise((resolve) => setTimeout(() => resolve(false), 10000)),
+        ]);
+        if (!started) child.kill("SIGKILL");
+        assert.ok(started, `hivebridge ${args.join(" ")} with ${JSON.stringify(env)} did not start:\n${log}`);
+        child.kill("SIGTERM");
+        assert.equal(await exited, 0, `hivebridge did not drain and exit 0 on SIGTERM:\n${log}`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
