@@ -9,6 +9,7 @@
 #include <ostream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -122,6 +123,20 @@ inline google::protobuf::Value JObj(std::initializer_list<std::pair<std::string,
   google::protobuf::Value value;
   *value.mutable_struct_value() = StructOf(members);
   return value;
+}
+
+// One golden file and the typed message it holds.
+template <typename Message>
+struct Golden {
+  const char* stem;
+  Message (*build)();
+  // Integer literals that must appear verbatim in the encoded text.
+  std::vector<std::string> exact_literals;
+};
+
+template <typename Message>
+void PrintTo(const Golden<Message>& golden, std::ostream* out) {
+  *out << golden.stem;
 }
 
 }  // namespace hive::testing

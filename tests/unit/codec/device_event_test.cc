@@ -157,14 +157,7 @@ DeviceEvent GenericEvent() {
   return event;
 }
 
-struct EventGolden {
-  const char* stem;
-  DeviceEvent (*build)();
-  // Integer literals that must appear verbatim in the encoded text.
-  std::vector<std::string> exact_literals;
-};
-
-void PrintTo(const EventGolden& golden, std::ostream* out) { *out << golden.stem; }
+using EventGolden = hive::testing::Golden<DeviceEvent>;
 
 const EventGolden kEventGoldens[] = {
     {"event_instances", &InstancesEvent, {}},

@@ -187,14 +187,7 @@ DeviceRequest RawCommandRequest() {
   return request;
 }
 
-struct RequestGolden {
-  const char* stem;
-  DeviceRequest (*build)();
-  // Integer literals that must appear verbatim in the encoded text.
-  std::vector<std::string> exact_literals;
-};
-
-void PrintTo(const RequestGolden& golden, std::ostream* out) { *out << golden.stem; }
+using RequestGolden = hive::testing::Golden<DeviceRequest>;
 
 const RequestGolden kRequestGoldens[] = {
     {"request_upgrade_device", &UpgradeDeviceRequest, {}},

@@ -86,13 +86,7 @@ DeviceResponse Error() {
   return ::testing::AssertionSuccess();
 }
 
-struct ResponseGolden {
-  const char* stem;
-  DeviceResponse (*build)();
-  std::vector<std::string> exact_literals;
-};
-
-void PrintTo(const ResponseGolden& golden, std::ostream* out) { *out << golden.stem; }
+using ResponseGolden = hive::testing::Golden<DeviceResponse>;
 
 // The forms the bridge can write.
 const ResponseGolden kEncodableGoldens[] = {
