@@ -1,0 +1,528 @@
+#include "clients/hivectl/invocation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "bridge/uuid.h"
+
+namespace hive::ctl {
+namespace {
+
+namespace v1 = ::hive::bridge::v1;
+
+// One option as the tokenizer knows it: whether it takes a value and whether
+// it may be given more than once. Which command accepts it is checked after.
+struct OptionSpec {
+  absl::string_view name;
+  bool takes_value;
+  bool repeatable;
+};
+
+constexpr OptionSpec kOptions[] = {
+    {"server", true, false},  {"output", true, false},     {"timeout", true, false},
+    {"account", true, true},  {"page-size", true, false},  {"instance", true, false},
+    {"app", true, false},     {"appstore", true, false},   {"version", true, false},
+    {"link", true, true},     {"wait", true, false},       {"request-id", true, false},
+    {"connect-timeout", true, false}, {"force", false, false}, {"arg", true, true},
+    {"payload", true, false}, {"device", true, true},      {"type", true, true},
+    {"resume", true, false},  {"count", true, false},
+};
+
+const OptionSpec* FindSpec(absl::string_view name) {
+  for (const OptionSpec& spec : kOptions) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+std::string Quoted(absl::string_view text) { return absl::StrCat("\"", text, "\""); }
+
+absl::Status Usage(absl::string_view where, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", problem));
+}
+
+absl::Status Invalid(absl::string_view where, absl::string_view expected, absl::string_view text) {
+  return Usage(where, absl::StrCat("expected ", expected, ", got ", Quoted(text)));
+}
+
+// The command line split into positionals and options, in order.
+struct Tokens {
+  std::vector<std::string> positionals;
+  std::vector<std::pair<std::string, std::string>> options;  // name without "--", value ("true" for a switch)
+};
+
+absl::StatusOr<Tokens> Tokenize(int argc, const char* const* argv) {
+  Tokens tokens;
+  bool only_positionals = false;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (only_positionals || arg == "-" || !absl::StartsWith(arg, "-")) {
+      tokens.positionals.emplace_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      only_positionals = true;
+      continue;
+    }
+    if (arg == "--help" || arg == "-h") return absl::CancelledError(HivectlHelp());
+    absl::string_view name;
+    std::optional<absl::string_view> value;
+    if (arg == "-o") {
+      name = "output";
+    } else if (absl::ConsumePrefix(&arg, "--")) {
+      const size_t equals = arg.find('=');
+      name = arg.substr(0, equals);
+      if (equals != absl::string_view::npos) value = arg.substr(equals + 1);
+    } else {
+      return Usage(arg, "unknown option; see --help");
+    }
+    const OptionSpec* spec = FindSpec(name);
+    if (spec == nullptr) return Usage(absl::StrCat("--", name), "unknown option; see --help");
+    if (!spec->takes_value) {
+      if (value.has_value()) return Usage(absl::StrCat("--", name), "takes no value");
+      value = "true";
+    } else if (!value.has_value()) {
+      if (i + 1 >= argc || absl::StartsWith(argv[i + 1], "--")) {
+        return Usage(absl::StrCat("--", name), "missing value");
+      }
+      value = argv[++i];
+    }
+    tokens.options.emplace_back(std::string(spec->name), std::string(*value));
+  }
+  return tokens;
+}
+
+// The options a command was given, checked against the ones it accepts.
+class CommandOptions {
+ public:
+  static absl::StatusOr<CommandOptions> Take(const Tokens& tokens, absl::string_view command,
+                                             std::vector<absl::string_view> accepted) {
+    CommandOptions taken;
+    for (const auto& [name, value] : tokens.options) {
+      if (name == "server" || name == "output" || name == "timeout") continue;
+      if (std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {
+        return Usage(absl::StrCat("--", name), absl::StrCat("not an option of \"hivectl ", command, "\""));
+      }
+      if (!FindSpec(name)->repeatable && taken.Has(name)) return Usage(absl::StrCat("--", name), "given twice");
+      taken.options_.emplace_back(name, value);
+    }
+    return taken;
+  }
+
+  bool Has(absl::string_view name) const {
+    for (const auto& option : options_) {
+      if (option.first == name) return true;
+    }
+    return false;
+  }
+  std::optional<std::string> Get(absl::string_view name) const {
+    for (const auto& option : options_) {
+      if (option.first == name) return option.second;
+    }
+    return std::nullopt;
+  }
+  std::vector<std::string> All(absl::string_view name) const {
+    std::vector<std::string> values;
+    for (const auto& option : options_) {
+      if (option.first == name) values.push_back(option.second);
+    }
+    return values;
+  }
+  absl::StatusOr<std::string> Required(absl::string_view name, absl::string_view command) const {
+    std::optional<std::string> value = Get(name);
+    if (!value.has_value()) {
+      return Usage(absl::StrCat("--", name), absl::StrCat("required by \"hivectl ", command, "\""));
+    }
+    return *value;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> options_;
+};
+
+absl::StatusOr<std::string> ParseUuid(absl::string_view where, absl::string_view text) {
+  if (!IsUuid(text)) return Invalid(where, "a UUID such as 8813b625-e219-4390-9a7b-fe0e22c9e50b", text);
+  return CanonicalUuid(text);
+}
+
+// Plain numbers are seconds ("30"); anything else is an absl duration ("500ms", "2m").
+absl::StatusOr<absl::Duration> ParseDuration(absl::string_view where, absl::string_view text) {
+  double seconds = 0;
+  absl::Duration value;
+  if (absl::SimpleAtod(text, &seconds) && std::isfinite(seconds)) {
+    value = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &value)) {
+    return Invalid(where, "a duration such as 10s, 500ms or 2m", text);
+  }
+  if (value < absl::ZeroDuration() || value == absl::InfiniteDuration()) {
+    return Invalid(where, "a finite duration of zero or more", text);
+  }
+  return value;
+}
+
+absl::StatusOr<int64_t> ParseInteger(absl::string_view where, absl::string_view text, int64_t min, int64_t max) {
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+    return Invalid(where, absl::StrCat("an integer from ", min, " to ", max), text);
+  }
+  return value;
+}
+
+// Looks `word` up among (word, value) pairs; `where` and the words name the error.
+template <typename T>
+absl::StatusOr<T> ParseWord(absl::string_view where, absl::string_view text,
+                            std::vector<std::pair<absl::string_view, T>> words) {
+  std::vector<absl::string_view> names;
+  for (const auto& [word, value] : words) {
+    if (word == text) return value;
+    names.push_back(word);
+  }
+  return Invalid(where, absl::StrJoin(names, "|"), text);
+}
+
+// --arg k=v, repeated: string values in a Struct.
+absl::Status ParseArguments(const std::vector<std::string>& args, google::protobuf::Struct& out) {
+  for (const std::string& arg : args) {
+    const size_t equals = arg.find('=');
+    if (equals == std::string::npos || equals == 0) return Invalid("--arg", "KEY=VALUE", arg);
+    (*out.mutable_fields())[arg.substr(0, equals)].set_string_value(arg.substr(equals + 1));
+  }
+  return absl::OkStatus();
+}
+
+// --link name=domain,token, repeated; the domain may be empty (the default domain).
+absl::Status ParseLinks(const std::vector<std::string>& links, v1::SchedulerAction& action) {
+  for (const std::string& link : links) {
+    const size_t equals = link.find('=');
+    const size_t comma = link.find(',', equals == std::string::npos ? 0 : equals);
+    if (equals == std::string::npos || equals == 0 || comma == std::string::npos) {
+      return Invalid("--link", "NAME=DOMAIN,TOKEN (DOMAIN may be empty)", link);
+    }
+    const std::string name = link.substr(0, equals);
+    if (action.links().count(name) > 0) return Usage("--link", absl::StrCat("link ", Quoted(name), " given twice"));
+    v1::Link& out = (*action.mutable_links())[name];
+    out.set_domain(link.substr(equals + 1, comma - equals - 1));
+    out.set_token(link.substr(comma + 1));
+  }
+  return absl::OkStatus();
+}
+
+// --payload JSON or @FILE: a JSON object.
+absl::Status ParsePayload(absl::string_view text, google::protobuf::Struct& out) {
+  std::string json(text);
+  if (absl::ConsumePrefix(&text, "@")) {
+    std::ifstream file{std::string(text)};
+    if (!file) return Usage("--payload", absl::StrCat("cannot read ", Quoted(text)));
+    std::stringstream contents;
+    contents << file.rdbuf();
+    json = contents.str();
+  }
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &out);
+  if (!status.ok()) {
+    return Usage("--payload", absl::StrCat("expected a JSON object: ", std::string(status.message())));
+  }
+  return absl::OkStatus();
+}
+
+#define HIVECTL_ASSIGN(lhs, expr)               \
+  do {                                          \
+    auto hivectl_value = (expr);                \
+    if (!hivectl_value.ok()) return hivectl_value.status(); \
+    lhs = *std::move(hivectl_value);            \
+  } while (false)
+
+#define HIVECTL_RETURN_IF_ERROR(expr)           \
+  do {                                          \
+    absl::Status hivectl_status = (expr);       \
+    if (!hivectl_status.ok()) return hivectl_status; \
+  } while (false)
+
+absl::Status ExpectPositionals(const Tokens& tokens, size_t count, absl::string_view usage) {
+  if (tokens.positionals.size() < count) return Usage(usage, "missing arguments");
+  if (tokens.positionals.size() > count) {
+    return Usage(usage, absl::StrCat("unexpected argument ", Quoted(tokens.positionals[count])));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Command> ParseDevices(const Tokens& tokens) {
+  HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 1, "hivectl devices [--account UUID] [--page-size N]"));
+  CommandOptions options;
+  HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, "devices", {"account", "page-size"}));
+  if (options.All("account").size() > 1) return Usage("--account", "given twice");
+  ListDevicesCommand command;
+  if (auto account = options.Get("account")) {
+    HIVECTL_ASSIGN(*command.request.mutable_account_id(), ParseUuid("--account", *account));
+  }
+  if (auto size = options.Get("page-size")) {
+    int64_t value = 0;
+    HIVECTL_ASSIGN(value, ParseInteger("--page-size", *size, 1, 1000));
+    command.request.set_page_size(static_cast<int32_t>(value));
+  }
+  return command;
+}
+
+absl::StatusOr<Command> ParseDevice(const Tokens& tokens) {
+  HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 2, "hivectl device DEVICE_ID"));
+  HIVECTL_RETURN_IF_ERROR(CommandOptions::Take(tokens, "device", {}).status());
+  GetDeviceCommand command;
+  HIVECTL_ASSIGN(*command.request.mutable_device_id(), ParseUuid("DEVICE_ID", tokens.positionals[1]));
+  return command;
+}
+
+absl::StatusOr<Command> ParseSend(const Tokens& tokens) {
+  constexpr absl::string_view kUsage = "hivectl send DEVICE KIND ACTION";
+  if (tokens.positionals.size() < 3) {
+    return Usage(kUsage, "missing arguments; KIND is scheduler-action, upgrade, device-command, "
+                         "app-instance-command or raw");
+  }
+  const std::string& kind = tokens.positionals[2];
+  const std::vector<absl::string_view> common = {"wait", "request-id", "connect-timeout"};
+  auto accepted = [&](std::vector<absl::string_view> own) {
+    own.insert(own.end(), common.begin(), common.end());
+    return own;
+  };
+  const std::string where = absl::StrCat("send ", kind);
+
+  SendCommand command;
+  v1::SendDeviceRequestRequest& request = command.request;
+  HIVECTL_ASSIGN(*request.mutable_device_id(), ParseUuid("DEVICE", tokens.positionals[1]));
+  CommandOptions options;
+  if (kind == "scheduler-action") {
+    HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 4, "hivectl send DEVICE scheduler-action start|stop"));
+    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"instance", "app", "appstore", "version",
+                                                                           "account", "link"})));
+    v1::SchedulerAction& action = *request.mutable_command()->mutable_scheduler_action();
+    std::string instance;
+    HIVECTL_ASSIGN(instance, options.Required("instance", where));
+    HIVECTL_ASSIGN(*action.mutable_instance(), ParseUuid("--instance", instance));
+    v1::SchedulerAction::Action verb{};
+    HIVECTL_ASSIGN(verb, ParseWord<v1::SchedulerAction::Action>(
+                             "scheduler-action", tokens.positionals[3],
+                             {{"start", v1::SchedulerAction::ACTION_START}, {"stop", v1::SchedulerAction::ACTION_STOP}}));
+    action.set_action(verb);
+    HIVECTL_ASSIGN(*action.mutable_application()->mutable_name(), options.Required("app", where));
+    if (auto appstore = options.Get("appstore")) action.mutable_application()->set_appstore(*appstore);
+    if (auto version = options.Get("version")) action.mutable_application()->set_version(*version);
+    const std::vector<std::string> accounts = options.All("account");
+    if (accounts.size() > 1) return Usage("--account", "given twice");
+    if (!accounts.empty()) HIVECTL_ASSIGN(*action.mutable_account(), ParseUuid("--account", accounts[0]));
+    HIVECTL_RETURN_IF_ERROR(ParseLinks(options.All("link"), action));
+  } else if (kind == "upgrade") {
+    HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 3, "hivectl send DEVICE upgrade"));
+    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"version", "force"})));
+    v1::UpgradeDevice& upgrade = *request.mutable_command()->mutable_upgrade_device();
+    upgrade.set_action(v1::UpgradeDevice::ACTION_UPGRADE);
+    if (auto version = options.Get("version")) upgrade.set_version(*version);
+    if (options.Has("force")) upgrade.set_force(true);
+  } else if (kind == "device-command") {
+    HIVECTL_RETURN_IF_ERROR(
+        ExpectPositionals(tokens, 4, "hivectl send DEVICE device-command check-disk-space|reboot"));
+    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"arg"})));
+    v1::DeviceCommand& device_command = *request.mutable_command()->mutable_device_command();
+    v1::DeviceCommand::Action verb{};
+    HIVECTL_ASSIGN(verb, ParseWord<v1::DeviceCommand::Action>(
+                             "device-command", tokens.positionals[3],
+                             {{"check-disk-space", v1::DeviceCommand::ACTION_CHECK_DISK_SPACE},
+                              {"reboot", v1::DeviceCommand::ACTION_REBOOT}}));
+    device_command.set_action(verb);
+    const std::vector<std::string> args = options.All("arg");
+    if (!args.empty()) HIVECTL_RETURN_IF_ERROR(ParseArguments(args, *device_command.mutable_arguments()));
+  } else if (kind == "app-instance-command") {
+    HIVECTL_RETURN_IF_ERROR(
+        ExpectPositionals(tokens, 4, "hivectl send DEVICE app-instance-command create-user|configure"));
+    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"instance", "account", "arg"})));
+    v1::AppInstanceCommand& app_command = *request.mutable_command()->mutable_app_instance_command();
+    v1::AppInstanceCommand::Action verb{};
+    HIVECTL_ASSIGN(verb, ParseWord<v1::AppInstanceCommand::Action>(
+                             "app-instance-command", tokens.positionals[3],
+                             {{"create-user", v1::AppInstanceCommand::ACTION_CREATE_USER},
+                              {"configure", v1::AppInstanceCommand::ACTION_CONFIGURE}}));
+    app_command.set_action(verb);
+    std::string instance;
+    HIVECTL_ASSIGN(instance, options.Required("instance", where));
+    HIVECTL_ASSIGN(*app_command.mutable_instance(), ParseUuid("--instance", instance));
+    const std::vector<std::string> accounts = options.All("account");
+    if (accounts.size() > 1) return Usage("--account", "given twice");
+    if (!accounts.empty()) HIVECTL_ASSIGN(*app_command.mutable_account(), ParseUuid("--account", accounts[0]));
+    const std::vector<std::string> args = options.All("arg");
+    if (!args.empty()) HIVECTL_RETURN_IF_ERROR(ParseArguments(args, *app_command.mutable_arguments()));
+  } else if (kind == "raw") {
+    HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 4, "hivectl send DEVICE raw KIND.ACTION"));
+    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"payload"})));
+    const std::string& name = tokens.positionals[3];
+    const size_t dot = name.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == name.size() ||
+        name.find('.', dot + 1) != std::string::npos) {
+      return Invalid("raw", "a wire command KIND.ACTION such as SchedulerAction.stop", name);
+    }
+    v1::RawCommand& raw = *request.mutable_command()->mutable_raw();
+    raw.set_command(name);
+    if (auto payload = options.Get("payload")) {
+      HIVECTL_RETURN_IF_ERROR(ParsePayload(*payload, *raw.mutable_payload()));
+    } else {
+      raw.mutable_payload();  // an empty object
+    }
+  } else {
+    return Invalid("KIND", "scheduler-action|upgrade|device-command|app-instance-command|raw", kind);
+  }
+
+  if (auto wait = options.Get("wait")) {
+    v1::WaitMode mode{};
+    HIVECTL_ASSIGN(mode, ParseWord<v1::WaitMode>("--wait", *wait,
+                                                 {{"ack", v1::WAIT_MODE_ACK},
+                                                  {"result", v1::WAIT_MODE_RESULT},
+                                                  {"none", v1::WAIT_MODE_NONE}}));
+    request.set_wait(mode);
+  }
+  if (auto id = options.Get("request-id")) HIVECTL_ASSIGN(*request.mutable_request_id(), ParseUuid("--request-id", *id));
+  if (auto connect = options.Get("connect-timeout")) {
+    absl::Duration timeout;
+    HIVECTL_ASSIGN(timeout, ParseDuration("--connect-timeout", *connect));
+    const int64_t nanos = absl::ToInt64Nanoseconds(timeout);
+    request.mutable_connect_timeout()->set_seconds(nanos / 1'000'000'000);
+    request.mutable_connect_timeout()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  }
+  return command;
+}
+
+absl::StatusOr<Command> ParseSubscribe(const Tokens& tokens) {
+  HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 1, "hivectl subscribe [--account A]... [--device D]... "
+                                                       "[--type T]... [--resume EPOCH:SEQ] [--count N]"));
+  CommandOptions options;
+  HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, "subscribe", {"account", "device", "type", "resume", "count"}));
+  SubscribeCommand command;
+  for (const std::string& account : options.All("account")) {
+    HIVECTL_ASSIGN(*command.request.add_account_ids(), ParseUuid("--account", account));
+  }
+  for (const std::string& device : options.All("device")) {
+    HIVECTL_ASSIGN(*command.request.add_device_ids(), ParseUuid("--device", device));
+  }
+  for (const std::string& type : options.All("type")) {
+    if (type.empty()) return Invalid("--type", "an event type such as device-state", type);
+    command.request.add_types(type);
+  }
+  if (auto resume = options.Get("resume")) {
+    const size_t colon = resume->rfind(':');
+    uint64_t sequence = 0;
+    if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(resume->substr(colon + 1), &sequence)) {
+      return Invalid("--resume", "EPOCH:SEQUENCE as printed by subscribe", *resume);
+    }
+    command.request.mutable_resume_after()->set_epoch(resume->substr(0, colon));
+    command.request.mutable_resume_after()->set_sequence(sequence);
+  }
+  if (auto count = options.Get("count")) HIVECTL_ASSIGN(command.count, ParseInteger("--count", *count, 1, INT64_MAX));
+  return command;
+}
+
+}  // namespace
+
+absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, const char* env_server) {
+  Tokens tokens;
+  HIVECTL_ASSIGN(tokens, Tokenize(argc, argv));
+  Invocation invocation;
+  if (env_server != nullptr && *env_server != '\0') invocation.global.server = env_server;
+  absl::flat_hash_set<std::string> seen;
+  for (const auto& [name, value] : tokens.options) {
+    if (name != "server" && name != "output" && name != "timeout") continue;
+    if (!seen.insert(name).second) return Usage(absl::StrCat("--", name), "given twice");
+    if (name == "server") {
+      if (value.empty() || value.find(':') == std::string::npos) return Invalid("--server", "HOST:PORT", value);
+      invocation.global.server = value;
+    } else if (name == "output") {
+      HIVECTL_ASSIGN(invocation.global.output,
+                     ParseWord<OutputFormat>("--output", value,
+                                             {{"table", OutputFormat::kTable}, {"json", OutputFormat::kJson}}));
+    } else {
+      HIVECTL_ASSIGN(invocation.global.timeout, ParseDuration("--timeout", value));
+      if (invocation.global.timeout == absl::ZeroDuration()) return Invalid("--timeout", "a positive duration", value);
+      invocation.global.timeout_given = true;
+    }
+  }
+  if (tokens.positionals.empty()) return absl::InvalidArgumentError("missing COMMAND; see --help");
+  const std::string& name = tokens.positionals[0];
+  if (name == "devices") {
+    HIVECTL_ASSIGN(invocation.command, ParseDevices(tokens));
+  } else if (name == "device") {
+    HIVECTL_ASSIGN(invocation.command, ParseDevice(tokens));
+  } else if (name == "send") {
+    HIVECTL_ASSIGN(invocation.command, ParseSend(tokens));
+  } else if (name == "subscribe") {
+    HIVECTL_ASSIGN(invocation.command, ParseSubscribe(tokens));
+  } else if (name == "help") {
+    return absl::CancelledError(HivectlHelp());
+  } else {
+    return Invalid("COMMAND", "devices|device|send|subscribe", name);
+  }
+  return invocation;
+}
+
+std::string HivectlHelp() {
+  return R"(Usage: hivectl [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]
+The command-line client of hivebridge's DeviceBridge gRPC API (plaintext).
+Options take --name VALUE or --name=VALUE and may come anywhere after hivectl.
+
+Global options:
+  --server HOST:PORT     the bridge's gRPC address [default: localhost:9090, or $HIVECTL_SERVER]
+  --output, -o FORMAT    table|json; json prints protobuf JSON (proto field names) [default: table]
+  --timeout DURATION     deadline of each call, e.g. 10s, 500ms, 2m [default: 10s];
+                         subscribe has no deadline unless --timeout is given
+  --help, -h             print this help and exit
+
+Commands:
+  devices [--account UUID] [--page-size N]
+      List connected devices (every page; N from 1 to 1000 per call).
+  device DEVICE_ID
+      Describe one connected device.
+  send DEVICE scheduler-action start|stop --instance UUID --app NAME [--appstore S]
+       [--version V] [--account UUID] [--link NAME=DOMAIN,TOKEN]...
+      Start or stop an app instance. DOMAIN may be empty (the default domain).
+  send DEVICE upgrade [--version V] [--force]
+      Update the device software.
+  send DEVICE device-command check-disk-space|reboot [--arg KEY=VALUE]...
+      A hardware command; --arg values are JSON strings.
+  send DEVICE app-instance-command create-user|configure --instance UUID [--account UUID]
+       [--arg KEY=VALUE]...
+      An app instance configuration command.
+  send DEVICE raw KIND.ACTION [--payload JSON|@FILE]
+      Any wire command with a JSON object payload [default: {}].
+    Every send also takes:
+      --wait ack|result|none    return on the device's ack, its result, or once sent [default: ack]
+      --request-id UUID         idempotency key [default: generated by the bridge]
+      --connect-timeout D       wait this long for an offline device to connect [default: 0]
+  subscribe [--account UUID]... [--device UUID]... [--type TYPE]... [--resume EPOCH:SEQ] [--count N]
+      Print matching events as they come: table, one line each (EPOCH:SEQ as
+      --resume takes it, type, device, short body), or json, one object per
+      line. Stops after N events; without --count, runs until interrupted.
+
+Exit status:
+  0   OK
+  1   the device reported failure (send: REQUEST_STATUS_FAILED)
+  2   usage error
+  10 + gRPC status code otherwise, with "hivectl: CODE: message" on stderr:
+      11 CANCELLED           12 UNKNOWN             13 INVALID_ARGUMENT
+      14 DEADLINE_EXCEEDED   15 NOT_FOUND           16 ALREADY_EXISTS
+      17 PERMISSION_DENIED   18 RESOURCE_EXHAUSTED  19 FAILED_PRECONDITION
+      20 ABORTED             21 OUT_OF_RANGE        22 UNIMPLEMENTED
+      23 INTERNAL            24 UNAVAILABLE         25 DATA_LOSS
+      26 UNAUTHENTICATED
+)";
+}
+
+}  // namespace hive::ctl

@@ -1,0 +1,185 @@
+#include "clients/hivectl/runner.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/client_context.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+
+namespace hive::ctl {
+namespace {
+
+namespace v1 = ::hive::bridge::v1;
+using google::protobuf::util::TimeUtil;
+
+std::string Json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return "{}";
+  return json;
+}
+
+std::string Time(const google::protobuf::Timestamp& time) {
+  return time.seconds() == 0 && time.nanos() == 0 ? "-" : TimeUtil::ToString(time);
+}
+
+std::string Latency(const google::protobuf::Duration& duration) {
+  return absl::StrFormat("%.1fms", TimeUtil::DurationToNanoseconds(duration) / 1e6);
+}
+
+void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+}
+
+int Fail(const grpc::Status& status, std::ostream& err) {
+  err << "hivectl: " << absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())) << ": "
+      << status.error_message() << "\n";
+  return ExitCodeFor(status);
+}
+
+void PrintDeviceTable(const google::protobuf::RepeatedPtrField<v1::Device>& devices, std::ostream& out) {
+  out << absl::StrFormat("%-36s  %-36s  %-21s  %-15s  %s\n", "DEVICE", "ACCOUNT", "ADDRESS", "PROTOCOL",
+                         "CONNECTED");
+  for (const v1::Device& device : devices) {
+    out << absl::StrFormat("%-36s  %-36s  %-21s  %-15s  %s\n", device.device_id(), device.account_id(),
+                           device.address(), device.protocol(), Time(device.connected_at()));
+  }
+}
+
+int ListDevices(const GlobalOptions& global, const ListDevicesCommand& command,
+                v1::DeviceBridge::StubInterface& stub, std::ostream& out, std::ostream& err) {
+  v1::ListDevicesResponse all;
+  v1::ListDevicesRequest request = command.request;
+  do {
+    grpc::ClientContext context;
+    SetDeadline(context, global.timeout);
+    v1::ListDevicesResponse page;
+    if (grpc::Status status = stub.ListDevices(&context, request, &page); !status.ok()) return Fail(status, err);
+    for (v1::Device& device : *page.mutable_devices()) *all.add_devices() = std::move(device);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  if (global.output == OutputFormat::kJson) {
+    out << Json(all) << "\n";
+  } else {
+    PrintDeviceTable(all.devices(), out);
+  }
+  return 0;
+}
+
+int GetDevice(const GlobalOptions& global, const GetDeviceCommand& command, v1::DeviceBridge::StubInterface& stub,
+              std::ostream& out, std::ostream& err) {
+  grpc::ClientContext context;
+  SetDeadline(context, global.timeout);
+  v1::GetDeviceResponse response;
+  if (grpc::Status status = stub.GetDevice(&context, command.request, &response); !status.ok()) {
+    return Fail(status, err);
+  }
+  if (global.output == OutputFormat::kJson) {
+    out << Json(response.device()) << "\n";
+    return 0;
+  }
+  const v1::Device& device = response.device();
+  out << "device:     " << device.device_id() << "\n"
+      << "account:    " << device.account_id() << "\n"
+      << "address:    " << device.address() << "\n"
+      << "protocol:   " << device.protocol() << "\n"
+      << "replica:    " << device.replica() << "\n"
+      << "connected:  " << Time(device.connected_at()) << "\n"
+      << "last alive: " << Time(device.last_alive_at()) << "\n";
+  return 0;
+}
+
+int Send(const GlobalOptions& global, const SendCommand& command, v1::DeviceBridge::StubInterface& stub,
+         std::ostream& out, std::ostream& err) {
+  grpc::ClientContext context;
+  SetDeadline(context, global.timeout);
+  v1::SendDeviceRequestResponse response;
+  if (grpc::Status status = stub.SendDeviceRequest(&context, command.request, &response); !status.ok()) {
+    return Fail(status, err);
+  }
+  if (global.output == OutputFormat::kJson) {
+    out << Json(response) << "\n";
+  } else {
+    const std::string name = v1::RequestStatus_Name(response.status());
+    const std::string status(absl::StripPrefix(name, "REQUEST_STATUS_"));
+    out << "request:  " << response.request_id() << "\n"
+        << "status:   " << status << "\n"
+        << "sent at:  " << Time(response.sent_at()) << "\n";
+    if (response.has_ack_latency()) out << "ack:      " << Latency(response.ack_latency()) << "\n";
+    if (response.has_result_latency()) out << "result:   " << Latency(response.result_latency()) << "\n";
+    if (response.has_result()) out << "payload:  " << Json(response.result()) << "\n";
+    if (!response.error().empty()) out << "error:    " << response.error() << "\n";
+  }
+  return response.status() == v1::REQUEST_STATUS_FAILED ? kExitDeviceFailed : 0;
+}
+
+// The event's body (the set member of its oneof) as compact JSON, cut short.
+std::string ShortBody(const v1::DeviceEvent& event) {
+  const google::protobuf::OneofDescriptor* oneof = v1::DeviceEvent::descriptor()->FindOneofByName("body");
+  const google::protobuf::FieldDescriptor* field = event.GetReflection()->GetOneofFieldDescriptor(event, oneof);
+  if (field == nullptr) return "-";
+  std::string body = Json(event.GetReflection()->GetMessage(event, field));
+  constexpr size_t kWidth = 100;
+  if (body.size() > kWidth) body = absl::StrCat(body.substr(0, kWidth - 3), "...");
+  return absl::StrCat(field->name(), " ", body);
+}
+
+int Subscribe(const GlobalOptions& global, const SubscribeCommand& command, v1::DeviceBridge::StubInterface& stub,
+              std::ostream& out, std::ostream& err) {
+  grpc::ClientContext context;
+  if (global.timeout_given) SetDeadline(context, global.timeout);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::SubscribeEventsResponse>> reader =
+      stub.SubscribeEvents(&context, command.request);
+  int64_t seen = 0;
+  v1::SubscribeEventsResponse response;
+  while ((command.count == 0 || seen < command.count) && reader->Read(&response)) {
+    const v1::DeviceEvent& event = response.event();
+    if (global.output == OutputFormat::kJson) {
+      out << Json(event) << "\n";
+    } else {
+      out << absl::StrFormat("%s:%d  %-18s  %-36s  %s\n", event.epoch(), event.sequence(), event.type(),
+                             event.device_id(), ShortBody(event));
+    }
+    out.flush();
+    ++seen;
+  }
+  if (command.count != 0 && seen >= command.count) {
+    context.TryCancel();
+    reader->Finish();  // CANCELLED, by us
+    return 0;
+  }
+  grpc::Status status = reader->Finish();
+  return status.ok() ? 0 : Fail(status, err);
+}
+
+}  // namespace
+
+int ExitCodeFor(const grpc::Status& status) {
+  return status.ok() ? 0 : kExitRpcBase + static_cast<int>(status.error_code());
+}
+
+int RunInvocation(const Invocation& invocation, v1::DeviceBridge::StubInterface& stub, std::ostream& out,
+                  std::ostream& err) {
+  const GlobalOptions& global = invocation.global;
+  if (const auto* command = std::get_if<ListDevicesCommand>(&invocation.command)) {
+    return ListDevices(global, *command, stub, out, err);
+  }
+  if (const auto* command = std::get_if<GetDeviceCommand>(&invocation.command)) {
+    return GetDevice(global, *command, stub, out, err);
+  }
+  if (const auto* command = std::get_if<SendCommand>(&invocation.command)) {
+    return Send(global, *command, stub, out, err);
+  }
+  return Subscribe(global, std::get<SubscribeCommand>(invocation.command), stub, out, err);
+}
+
+}  // namespace hive::ctl

@@ -1,0 +1,31 @@
+// clients/hivectl/runner.h
+// Runs a parsed Invocation against a DeviceBridge stub and prints the outcome
+// as a table or as protobuf JSON. Returns hivectl's exit status: 0 OK, 1 the
+// device reported failure, 10 + the gRPC status code when a call fails (with
+// "hivectl: CODE: message" on `err`). The stub is borrowed, so tests may pass
+// a mock.
+//
+//   auto stub = DeviceBridge::NewStub(grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
+//   return RunInvocation(*invocation, *stub, std::cout, std::cerr);
+#pragma once
+
+#include <ostream>
+
+#include <grpcpp/support/status.h>
+
+#include "clients/hivectl/invocation.h"
+#include "hive/bridge/v1/device_bridge.grpc.pb.h"
+
+namespace hive::ctl {
+
+inline constexpr int kExitDeviceFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitRpcBase = 10;
+
+// 10 + the status code; 0 for OK.
+int ExitCodeFor(const grpc::Status& status);
+
+int RunInvocation(const Invocation& invocation, bridge::v1::DeviceBridge::StubInterface& stub, std::ostream& out,
+                  std::ostream& err);
+
+}  // namespace hive::ctl

@@ -1,0 +1,241 @@
+// Tests of hivectl's argument parsing: each command line builds exactly the
+// request proto the bridge will receive, and bad arguments are usage errors
+// whose message names the argument and the problem.
+#include <cstdio>
+#include <fstream>
+#include <initializer_list>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/support/status.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "clients/hivectl/invocation.h"
+#include "clients/hivectl/runner.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hive::ctl {
+namespace {
+
+namespace v1 = ::hive::bridge::v1;
+using ::testing::HasSubstr;
+
+constexpr char kDevice[] = "d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b";
+constexpr char kInstance[] = "ad51b914-688a-4a5f-a073-5c5121a010e2";
+constexpr char kAccount[] = "8813b625-e219-4390-9a7b-fe0e22c9e50b";
+
+absl::StatusOr<Invocation> Parse(std::vector<std::string> args, const char* env_server = nullptr) {
+  std::vector<const char*> argv = {"hivectl"};
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  return ParseInvocation(static_cast<int>(argv.size()), argv.data(), env_server);
+}
+
+template <typename M>
+M Proto(const std::string& text) {
+  M message;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
+  return message;
+}
+
+template <typename M>
+void ExpectProtoEq(const M& actual, const M& expected) {
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(actual, expected))
+      << "actual:\n" << actual.DebugString() << "expected:\n" << expected.DebugString();
+}
+
+v1::SendDeviceRequestRequest SendRequest(std::vector<std::string> args) {
+  absl::StatusOr<Invocation> invocation = Parse(std::move(args));
+  EXPECT_TRUE(invocation.ok()) << invocation.status();
+  if (!invocation.ok()) return {};
+  const auto* send = std::get_if<SendCommand>(&invocation->command);
+  EXPECT_NE(send, nullptr);
+  return send == nullptr ? v1::SendDeviceRequestRequest() : send->request;
+}
+
+void ExpectUsageError(std::vector<std::string> args, const std::string& message) {
+  absl::StatusOr<Invocation> invocation = Parse(args);
+  ASSERT_FALSE(invocation.ok());
+  EXPECT_EQ(invocation.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(invocation.status().message()), HasSubstr(message));
+}
+
+TEST(HivectlOptions, GlobalsHaveDefaultsAndEnvironmentServer) {
+  absl::StatusOr<Invocation> plain = Parse({"devices"});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->global.server, "localhost:9090");
+  EXPECT_EQ(plain->global.output, OutputFormat::kTable);
+  EXPECT_EQ(plain->global.timeout, absl::Seconds(10));
+  EXPECT_FALSE(plain->global.timeout_given);
+
+  absl::StatusOr<Invocation> env = Parse({"devices"}, "bridge:9999");
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->global.server, "bridge:9999");
+
+  absl::StatusOr<Invocation> flags =
+      Parse({"--server", "10.0.0.1:1234", "devices", "-o", "json", "--timeout=500ms"}, "bridge:9999");
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->global.server, "10.0.0.1:1234");
+  EXPECT_EQ(flags->global.output, OutputFormat::kJson);
+  EXPECT_EQ(flags->global.timeout, absl::Milliseconds(500));
+  EXPECT_TRUE(flags->global.timeout_given);
+}
+
+TEST(HivectlOptions, DevicesBuildsListDevicesRequest) {
+  absl::StatusOr<Invocation> invocation =
+      Parse({"devices", "--account", "8813B625-E219-4390-9A7B-FE0E22C9E50B", "--page-size", "50"});
+  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  ExpectProtoEq(std::get<ListDevicesCommand>(invocation->command).request,
+                Proto<v1::ListDevicesRequest>(absl::StrCat("account_id: \"", kAccount, "\" page_size: 50")));
+  ExpectUsageError({"devices", "--page-size", "0"}, "--page-size: expected an integer from 1 to 1000, got \"0\"");
+}
+
+TEST(HivectlOptions, DeviceBuildsGetDeviceRequest) {
+  absl::StatusOr<Invocation> invocation = Parse({"device", kDevice});
+  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  ExpectProtoEq(std::get<GetDeviceCommand>(invocation->command).request,
+                Proto<v1::GetDeviceRequest>(absl::StrCat("device_id: \"", kDevice, "\"")));
+  ExpectUsageError({"device"}, "missing arguments");
+  ExpectUsageError({"device", "not-a-uuid"}, "DEVICE_ID: expected a UUID");
+}
+
+TEST(HivectlOptions, SchedulerActionBuildsTheReadmeRequest) {
+  ExpectProtoEq(
+      SendRequest({"send", kDevice, "scheduler-action", "stop", "--instance", kInstance, "--app", "wikijs",
+                   "--appstore", "Fractal App Store", "--version", "latest", "--account", kAccount, "--link",
+                   "web=example.org,tok1", "--link", "admin=,tok2", "--wait", "result", "--request-id",
+                   "11111111-2222-3333-4444-555555555555", "--connect-timeout", "1.5"}),
+      Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
+          "device_id: \"", kDevice, "\" request_id: \"11111111-2222-3333-4444-555555555555\" wait: WAIT_MODE_RESULT ",
+          "connect_timeout { seconds: 1 nanos: 500000000 } ",
+          "command { scheduler_action { action: ACTION_STOP account: \"", kAccount, "\" instance: \"", kInstance,
+          "\" application { appstore: \"Fractal App Store\" name: \"wikijs\" version: \"latest\" } ",
+          "links { key: \"web\" value { domain: \"example.org\" token: \"tok1\" } } ",
+          "links { key: \"admin\" value { domain: \"\" token: \"tok2\" } } } }")));
+}
+
+TEST(HivectlOptions, SchedulerActionRequiresInstanceAndAppAndKnownAction) {
+  ExpectUsageError({"send", kDevice, "scheduler-action", "start", "--app", "wikijs"},
+                   "--instance: required by \"hivectl send scheduler-action\"");
+  ExpectUsageError({"send", kDevice, "scheduler-action", "start", "--instance", kInstance},
+                   "--app: required by \"hivectl send scheduler-action\"");
+  ExpectUsageError({"send", kDevice, "scheduler-action", "pause", "--instance", kInstance, "--app", "x"},
+                   "scheduler-action: expected start|stop, got \"pause\"");
+  ExpectUsageError({"send", kDevice, "scheduler-action", "stop", "--instance", kInstance, "--app", "x", "--link",
+                    "web"},
+                   "--link: expected NAME=DOMAIN,TOKEN");
+  ExpectUsageError({"send", kDevice, "scheduler-action", "stop", "--instance", kInstance, "--app", "x", "--wait",
+                    "forever"},
+                   "--wait: expected ack|result|none, got \"forever\"");
+}
+
+TEST(HivectlOptions, UpgradeBuildsUpgradeDevice) {
+  ExpectProtoEq(SendRequest({"send", kDevice, "upgrade"}),
+                Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
+                    "device_id: \"", kDevice, "\" command { upgrade_device { action: ACTION_UPGRADE } }")));
+  ExpectProtoEq(SendRequest({"send", kDevice, "upgrade", "--version", "2.1", "--force", "--wait", "none"}),
+                Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
+                    "device_id: \"", kDevice, "\" wait: WAIT_MODE_NONE ",
+                    "command { upgrade_device { action: ACTION_UPGRADE version: \"2.1\" force: true } }")));
+  ExpectUsageError({"send", kDevice, "upgrade", "--instance", kInstance},
+                   "--instance: not an option of \"hivectl send upgrade\"");
+}
+
+TEST(HivectlOptions, DeviceCommandBuildsArguments) {
+  ExpectProtoEq(
+      SendRequest({"send", kDevice, "device-command", "check-disk-space", "--arg", "path=/data", "--arg", "unit="}),
+      Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
+          "device_id: \"", kDevice, "\" command { device_command { action: ACTION_CHECK_DISK_SPACE arguments { ",
+          "fields { key: \"path\" value { string_value: \"/data\" } } ",
+          "fields { key: \"unit\" value { string_value: \"\" } } } } }")));
+  ExpectProtoEq(SendRequest({"send", kDevice, "device-command", "reboot"}),
+                Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
+                    "device_id: \"", kDevice, "\" command { device_command { action: ACTION_REBOOT } }")));
+  ExpectUsageError({"send", kDevice, "device-command", "reboot", "--arg", "novalue"},
+                   "--arg: expected KEY=VALUE, got \"novalue\"");
+  ExpectUsageError({"send", kDevice, "device-command", "format"},
+                   "device-command: expected check-disk-space|reboot, got \"format\"");
+}
+
+TEST(HivectlOptions, AppInstanceCommandBuildsRequest) {
+  ExpectProtoEq(SendRequest({"send", kDevice, "app-instance-command", "create-user", "--instance", kInstance,
+                             "--arg", "username=alice"}),
+                Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
+                    "device_id: \"", kDevice, "\" command { app_instance_command { action: ACTION_CREATE_USER ",
+                    "instance: \"", kInstance, "\" arguments { fields { key: \"username\" ",
+                    "value { string_value: \"alice\" } } } } }")));
+  ExpectUsageError({"send", kDevice, "app-instance-command", "configure"},
+                   "--instance: required by \"hivectl send app-instance-command\"");
+}
+
+TEST(HivectlOptions, RawParsesPayloadJsonInlineAndFromFile) {
+  const std::string expected = absl::StrCat(
+      "device_id: \"", kDevice, "\" command { raw { command: \"SchedulerAction.stop\" payload { ",
+      "fields { key: \"instance\" value { string_value: \"x\" } } ",
+      "fields { key: \"n\" value { number_value: 3 } } } } }");
+  ExpectProtoEq(SendRequest({"send", kDevice, "raw", "SchedulerAction.stop", "--payload", R"({"instance":"x","n":3})"}),
+                Proto<v1::SendDeviceRequestRequest>(expected));
+
+  const std::string path = ::testing::TempDir() + "/hivectl_payload.json";
+  std::ofstream(path) << R"({"instance": "x", "n": 3})";
+  ExpectProtoEq(SendRequest({"send", kDevice, "raw", "SchedulerAction.stop", "--payload", "@" + path}),
+                Proto<v1::SendDeviceRequestRequest>(expected));
+  std::remove(path.c_str());
+
+  ExpectUsageError({"send", kDevice, "raw", "SchedulerAction.stop", "--payload", "[1,2]"},
+                   "--payload: expected a JSON object");
+  ExpectUsageError({"send", kDevice, "raw", "SchedulerAction.stop", "--payload", "@/nonexistent/p.json"},
+                   "--payload: cannot read \"/nonexistent/p.json\"");
+  ExpectUsageError({"send", kDevice, "raw", "stop"}, "raw: expected a wire command KIND.ACTION");
+}
+
+TEST(HivectlOptions, SubscribeBuildsFiltersResumeAndCount) {
+  absl::StatusOr<Invocation> invocation =
+      Parse({"subscribe", "--account", kAccount, "--device", kDevice, "--type", "device-state", "--type",
+             "instances", "--resume", "ep:och:42", "--count", "3"});
+  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  const auto& subscribe = std::get<SubscribeCommand>(invocation->command);
+  EXPECT_EQ(subscribe.count, 3);
+  ExpectProtoEq(subscribe.request,
+                Proto<v1::SubscribeEventsRequest>(absl::StrCat(
+                    "account_ids: \"", kAccount, "\" device_ids: \"", kDevice, "\" types: \"device-state\" ",
+                    "types: \"instances\" resume_after { epoch: \"ep:och\" sequence: 42 }")));
+  ExpectUsageError({"subscribe", "--resume", "42"}, "--resume: expected EPOCH:SEQUENCE");
+  ExpectUsageError({"subscribe", "--count", "0"}, "--count: expected an integer from 1");
+}
+
+TEST(HivectlOptions, BadCommandLinesAreUsageErrors) {
+  ExpectUsageError({}, "missing COMMAND");
+  ExpectUsageError({"reboot"}, "COMMAND: expected devices|device|send|subscribe, got \"reboot\"");
+  ExpectUsageError({"devices", "--bogus"}, "--bogus: unknown option");
+  ExpectUsageError({"devices", "--page-size"}, "--page-size: missing value");
+  ExpectUsageError({"devices", "--instance", kInstance}, "--instance: not an option of \"hivectl devices\"");
+  ExpectUsageError({"-o", "yaml", "devices"}, "--output: expected table|json, got \"yaml\"");
+  ExpectUsageError({"--timeout", "soon", "devices"}, "--timeout: expected a duration");
+  ExpectUsageError({"--server", "nohost", "devices"}, "--server: expected HOST:PORT");
+  ExpectUsageError({"send", kDevice, "teleport"}, "KIND: expected scheduler-action|upgrade|device-command");
+  ExpectUsageError({"send", "nope", "upgrade"}, "DEVICE: expected a UUID");
+  ExpectUsageError({"send", kDevice, "upgrade", "--version", "1", "--version", "2"}, "--version: given twice");
+}
+
+TEST(HivectlOptions, HelpIsCancelledWithTheHelpText) {
+  absl::StatusOr<Invocation> invocation = Parse({"send", "--help"});
+  ASSERT_TRUE(absl::IsCancelled(invocation.status()));
+  EXPECT_THAT(std::string(invocation.status().message()), HasSubstr("15 NOT_FOUND"));
+  EXPECT_THAT(std::string(invocation.status().message()), HasSubstr("--server HOST:PORT"));
+}
+
+TEST(HivectlExitCodes, AreTenPlusTheGrpcCode) {
+  EXPECT_EQ(ExitCodeFor(grpc::Status::OK), 0);
+  EXPECT_EQ(ExitCodeFor(grpc::Status(grpc::StatusCode::NOT_FOUND, "gone")), 15);
+  EXPECT_EQ(ExitCodeFor(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "slow")), 14);
+  EXPECT_EQ(ExitCodeFor(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "who")), 26);
+}
+
+}  // namespace
+}  // namespace hive::ctl
