@@ -14,6 +14,7 @@
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
 #include "bridge/uuid.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -103,6 +104,9 @@ class BridgeServerImpl final : public BridgeServer {
     metrics_.endpoint = endpoint_.get();
 
     grpc::EnableDefaultHealthCheckService(true);
+    // Referencing the health messages keeps their descriptors linked in, so
+    // reflection can describe the health service gRPC serves.
+    grpc::health::v1::HealthCheckRequest::descriptor();
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
     builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
