@@ -53,14 +53,13 @@ bool IsEnvelopeKey(absl::string_view key, Dialect dialect) {
 
 absl::Status ReadOptionalString(const rapidjson::Value& object, absl::string_view standard_key, Dialect dialect,
                                 JsonPath& path, std::string* out) {
-  absl::string_view key = WireKey(standard_key, dialect);
-  auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
-  if (it == object.MemberEnd()) return absl::OkStatus();
-  if (!it->value.IsString()) {
+  const rapidjson::Value* value = FindMember(object, WireKey(standard_key, dialect));
+  if (value == nullptr) return absl::OkStatus();
+  if (!value->IsString()) {
     auto scope = path.Key(standard_key);
-    return path.Error(absl::StrCat("expected string, got ", DescribeJson(it->value)));
+    return path.Error(absl::StrCat("expected string, got ", DescribeJson(*value)));
   }
-  out->assign(it->value.GetString(), it->value.GetStringLength());
+  out->assign(value->GetString(), value->GetStringLength());
   return absl::OkStatus();
 }
 
@@ -76,17 +75,16 @@ void SetBodyForType(DeviceEvent& event) { MutableBody(event); }
 absl::StatusOr<DeviceEvent> DecodeDeviceEvent(const rapidjson::Value& object, Dialect dialect, JsonPath& path) {
   if (!object.IsObject()) return path.Error(absl::StrCat("expected object, got ", DescribeJson(object)));
   DeviceEvent event;
-  absl::string_view type_key = WireKey("type", dialect);
-  auto type = object.FindMember(rapidjson::StringRef(type_key.data(), type_key.size()));
-  if (type == object.MemberEnd()) {
+  const rapidjson::Value* type = FindMember(object, WireKey("type", dialect));
+  if (type == nullptr) {
     auto scope = path.Key("type");
     return path.Error("missing");
   }
-  if (!type->value.IsString() || type->value.GetStringLength() == 0) {
+  if (!type->IsString() || type->GetStringLength() == 0) {
     auto scope = path.Key("type");
-    return path.Error(absl::StrCat("expected non-empty string, got ", DescribeJson(type->value)));
+    return path.Error(absl::StrCat("expected non-empty string, got ", DescribeJson(*type)));
   }
-  event.set_type(type->value.GetString(), type->value.GetStringLength());
+  event.set_type(type->GetString(), type->GetStringLength());
   for (auto [key, out] : {std::pair{"device", event.mutable_device_id()},
                           std::pair{"account", event.mutable_account_id()},
                           std::pair{"service", event.mutable_service()}}) {

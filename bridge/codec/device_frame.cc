@@ -10,17 +10,16 @@ namespace {
 std::string CidOf(const rapidjson::Value& object, Dialect dialect) {
   if (!object.IsObject()) return {};
   for (absl::string_view key : {absl::string_view("cid"), WireKey("request", dialect)}) {
-    auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
-    if (it != object.MemberEnd() && it->value.IsString()) return std::string(ViewOf(it->value));
+    const rapidjson::Value* value = FindMember(object, key);
+    if (value != nullptr && value->IsString()) return std::string(ViewOf(*value));
   }
   return {};
 }
 
 bool IsDeviceResponse(const rapidjson::Value& object, Dialect dialect) {
-  absl::string_view type_key = WireKey("type", dialect);
-  auto type = object.FindMember(rapidjson::StringRef(type_key.data(), type_key.size()));
-  if (type == object.MemberEnd()) return IsHivekitAck(object);
-  return type->value.IsString() && ViewOf(type->value) == kDeviceResponseType;
+  const rapidjson::Value* type = FindMember(object, WireKey("type", dialect));
+  if (type == nullptr) return IsHivekitAck(object);
+  return type->IsString() && ViewOf(*type) == kDeviceResponseType;
 }
 
 FrameItem DecodeMember(const rapidjson::Value& object, Dialect dialect, JsonPath& path) {

@@ -57,15 +57,9 @@ bool IsEnvelopeKey(absl::string_view key, Dialect dialect) {
   return false;
 }
 
-const rapidjson::Value* Member(const rapidjson::Value& object, absl::string_view standard_key, Dialect dialect) {
-  absl::string_view key = WireKey(standard_key, dialect);
-  auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
 absl::StatusOr<absl::string_view> RequiredString(const rapidjson::Value& object, absl::string_view standard_key,
                                                 Dialect dialect, JsonPath& path) {
-  const rapidjson::Value* value = Member(object, standard_key, dialect);
+  const rapidjson::Value* value = FindMember(object, WireKey(standard_key, dialect));
   auto scope = path.Key(standard_key);
   if (value == nullptr) return path.Error("missing");
   if (!value->IsString()) return path.Error(absl::StrCat("expected string, got ", DescribeJson(*value)));
@@ -154,7 +148,7 @@ absl::StatusOr<DeviceRequest> DecodeDeviceRequest(const rapidjson::Value& object
   }
   Message* typed = SelectTypedCommand(command_name, *request.mutable_command());
   if (typed == nullptr) request.mutable_command()->mutable_raw()->set_command(command_name);
-  if (const rapidjson::Value* payload = Member(object, "payload", dialect)) {
+  if (const rapidjson::Value* payload = FindMember(object, WireKey("payload", dialect))) {
     auto scope = path.Key("payload");
     absl::Status status;
     if (typed == nullptr) {
@@ -165,7 +159,7 @@ absl::StatusOr<DeviceRequest> DecodeDeviceRequest(const rapidjson::Value& object
     }
     if (!status.ok()) return status;
   }
-  if (const rapidjson::Value* state = Member(object, "state", dialect)) {
+  if (const rapidjson::Value* state = FindMember(object, WireKey("state", dialect))) {
     auto scope = path.Key("state");
     absl::Status status = ReadMembers(*state, request.mutable_state(), request.mutable_state(),
                                       [](absl::string_view) { return false; }, dialect, path);

@@ -19,14 +19,9 @@ constexpr std::array<std::pair<absl::string_view, Status>, 3> kStatusNames = {{
     {"error", Status::kFailed},
 }};
 
-const rapidjson::Value* Member(const rapidjson::Value& object, absl::string_view key) {
-  auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
 absl::StatusOr<absl::string_view> RequiredString(const rapidjson::Value& object, absl::string_view wire_key,
                                                 absl::string_view standard_key, JsonPath& path) {
-  const rapidjson::Value* value = Member(object, wire_key);
+  const rapidjson::Value* value = FindMember(object, wire_key);
   auto scope = path.Key(standard_key);
   if (value == nullptr) return path.Error("missing");
   if (!value->IsString() || value->GetStringLength() == 0) {
@@ -38,7 +33,7 @@ absl::StatusOr<absl::string_view> RequiredString(const rapidjson::Value& object,
 }  // namespace
 
 bool IsHivekitAck(const rapidjson::Value& object) {
-  return object.IsObject() && Member(object, "cid") != nullptr && Member(object, "res") != nullptr;
+  return object.IsObject() && FindMember(object, "cid") != nullptr && FindMember(object, "res") != nullptr;
 }
 
 absl::StatusOr<DeviceResponse> DecodeDeviceResponse(const rapidjson::Value& object, Dialect dialect, JsonPath& path) {
@@ -47,7 +42,7 @@ absl::StatusOr<DeviceResponse> DecodeDeviceResponse(const rapidjson::Value& obje
     return path.Error(absl::StrCat("duplicate key \"", duplicate, "\""));
   }
   DeviceResponse response;
-  if (Member(object, WireKey("type", dialect)) == nullptr && IsHivekitAck(object)) {
+  if (FindMember(object, WireKey("type", dialect)) == nullptr && IsHivekitAck(object)) {
     absl::StatusOr<absl::string_view> cid = RequiredString(object, "cid", "cid", path);
     if (!cid.ok()) return cid.status();
     response.request_id = std::string(*cid);
@@ -67,13 +62,13 @@ absl::StatusOr<DeviceResponse> DecodeDeviceResponse(const rapidjson::Value& obje
   }
   response.status = known->second;
 
-  if (const rapidjson::Value* result = Member(object, WireKey("result", dialect))) {
+  if (const rapidjson::Value* result = FindMember(object, WireKey("result", dialect))) {
     auto scope = path.Key("result");
     absl::Status read = ReadStruct(*result, response.result, path, {&response.result_exact_numbers, path.depth()});
     if (!read.ok()) return read;
     response.has_result = true;
   }
-  if (const rapidjson::Value* error = Member(object, WireKey("error", dialect))) {
+  if (const rapidjson::Value* error = FindMember(object, WireKey("error", dialect))) {
     auto scope = path.Key("error");
     if (!error->IsString()) return path.Error(absl::StrCat("expected string, got ", DescribeJson(*error)));
     response.error.assign(error->GetString(), error->GetStringLength());

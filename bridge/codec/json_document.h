@@ -33,6 +33,12 @@ std::string DescribeJson(const rapidjson::Value& value);
 // The first key that occurs twice in `object`; empty when all are distinct.
 absl::string_view FindDuplicateKey(const rapidjson::Value& object);
 
+// The value of `object`'s member `key`, or null when it has none.
+inline const rapidjson::Value* FindMember(const rapidjson::Value& object, absl::string_view key) {
+  auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
 inline absl::string_view ViewOf(const rapidjson::Value& string_value) {
   return {string_value.GetString(), string_value.GetStringLength()};
 }

@@ -31,10 +31,9 @@ constexpr uint64_t kDiskTotalBytes = 32'000'000'000;
 // empty otherwise (a message the device has no use for).
 absl::string_view StringMember(const rapidjson::Value& object, absl::string_view standard_key,
                                codec::Dialect dialect) {
-  const absl::string_view key = codec::WireKey(standard_key, dialect);
-  auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
-  if (it == object.MemberEnd() || !it->value.IsString()) return {};
-  return codec::ViewOf(it->value);
+  const rapidjson::Value* value = codec::FindMember(object, codec::WireKey(standard_key, dialect));
+  if (value == nullptr || !value->IsString()) return {};
+  return codec::ViewOf(*value);
 }
 
 void SetString(google::protobuf::Struct& object, const std::string& key, std::string value) {
