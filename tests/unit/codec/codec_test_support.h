@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -138,5 +139,13 @@ template <typename Message>
 void PrintTo(const Golden<Message>& golden, std::ostream* out) {
   *out << golden.stem;
 }
+
+// Names a (golden, dialect) test case "<stem>_<dialect>".
+struct GoldenCaseName {
+  template <typename Message>
+  std::string operator()(const ::testing::TestParamInfo<std::tuple<Golden<Message>, codec::Dialect>>& info) const {
+    return std::string(std::get<0>(info.param).stem) + "_" + DialectName(std::get<1>(info.param));
+  }
+};
 
 }  // namespace hive::testing

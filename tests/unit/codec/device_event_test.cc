@@ -206,10 +206,7 @@ TEST_P(DeviceEventGolden, ArrivesThroughTheFrameDecoderAsAnEvent) {
 INSTANTIATE_TEST_SUITE_P(DeviceEventCodec, DeviceEventGolden,
                          ::testing::Combine(::testing::ValuesIn(kEventGoldens),
                                             ::testing::Values(Dialect::kStandard, Dialect::kCompact)),
-                         [](const ::testing::TestParamInfo<DeviceEventGolden::ParamType>& info) {
-                           return std::string(std::get<0>(info.param).stem) + "_" +
-                                  DialectName(std::get<1>(info.param));
-                         });
+                         hive::testing::GoldenCaseName());
 
 TEST(DeviceEventCodec, RecordsIntegersBeyondDoublePrecisionAsLiterals) {
   absl::StatusOr<DeviceEvent> decoded = DecodeEventText(

@@ -222,10 +222,7 @@ TEST_P(DeviceRequestGolden, DecodesTheGoldenFileToTheTypedMessage) {
 INSTANTIATE_TEST_SUITE_P(DeviceRequestCodec, DeviceRequestGolden,
                          ::testing::Combine(::testing::ValuesIn(kRequestGoldens),
                                             ::testing::Values(Dialect::kStandard, Dialect::kCompact)),
-                         [](const ::testing::TestParamInfo<DeviceRequestGolden::ParamType>& info) {
-                           return std::string(std::get<0>(info.param).stem) + "_" +
-                                  DialectName(std::get<1>(info.param));
-                         });
+                         hive::testing::GoldenCaseName());
 
 // The wire command of every typed action, and the errors of WireCommandOf.
 

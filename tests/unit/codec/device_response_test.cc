@@ -105,10 +105,6 @@ const ResponseGolden kDecodableGoldens[] = {
 
 using GoldenParam = std::tuple<ResponseGolden, Dialect>;
 
-std::string GoldenParamName(const ::testing::TestParamInfo<GoldenParam>& info) {
-  return std::string(std::get<0>(info.param).stem) + "_" + DialectName(std::get<1>(info.param));
-}
-
 std::string GoldenTextOf(const GoldenParam& param) {
   return ReadFile(GoldenPath(GoldenFileName(std::get<0>(param).stem, std::get<1>(param))));
 }
@@ -147,11 +143,11 @@ TEST_P(DeviceResponseDecodeGolden, ArrivesThroughTheFrameDecoderAsAResponse) {
 INSTANTIATE_TEST_SUITE_P(DeviceResponseCodec, DeviceResponseEncodeGolden,
                          ::testing::Combine(::testing::ValuesIn(kEncodableGoldens),
                                             ::testing::Values(Dialect::kStandard, Dialect::kCompact)),
-                         GoldenParamName);
+                         hive::testing::GoldenCaseName());
 INSTANTIATE_TEST_SUITE_P(DeviceResponseCodec, DeviceResponseDecodeGolden,
                          ::testing::Combine(::testing::ValuesIn(kDecodableGoldens),
                                             ::testing::Values(Dialect::kStandard, Dialect::kCompact)),
-                         GoldenParamName);
+                         hive::testing::GoldenCaseName());
 
 TEST(DeviceResponseCodec, TakesAnyHivekitResultAsAnAck) {
   absl::StatusOr<DeviceResponse> decoded = DecodeResponseText(R"({"cid":"r-1","res":"err"})", Dialect::kStandard);
