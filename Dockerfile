@@ -25,6 +25,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 #   libgpr.so.29                         libgrpc29        (from libgrpc++-dev)
 #   libabsl_*.so.20220623                libabsl20220623  (from libabsl-dev)
 #   libprotobuf.so.32                    libprotobuf32    (from libprotobuf-dev)
+#   librabbitmq.so.4                     librabbitmq4     (from librabbitmq-dev)
 #   libssl.so.3, libcrypto.so.3          libssl3          (from libssl-dev)
 #   libstdc++.so.6, libgcc_s.so.1        libstdc++6, libgcc-s1
 #   libc.so.6, libm.so.6                 libc6
@@ -42,6 +43,7 @@ RUN apt-get update \
     libgrpc29 \
     libjwt0 \
     libprotobuf32 \
+    librabbitmq4 \
     libssl3 \
     libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \

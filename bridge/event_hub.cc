@@ -17,7 +17,11 @@ using hive::bridge::v1::GAP_REASON_HISTORY_EXPIRED;
 EventHub::EventHub(Clock& clock, Options options, std::string epoch)
     : clock_(clock), options_(options), epoch_(std::move(epoch)) {}
 
-void EventHub::Publish(DeviceEvent event) {
+void EventHub::Publish(DeviceEvent event) { Record(std::move(event), 0); }
+
+void EventHub::PublishAt(DeviceEvent event, uint64_t sequence) { Record(std::move(event), sequence); }
+
+void EventHub::Record(DeviceEvent event, uint64_t sequence) {
   // Stamp and allocate before taking the lock, which only has to cover what
   // orders events: the sequence, the history and the hand-out.
   auto stamped = std::make_shared<DeviceEvent>(std::move(event));
@@ -30,7 +34,13 @@ void EventHub::Publish(DeviceEvent event) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
-    stamped->set_sequence(++last_sequence_);
+    if (sequence == 0) {
+      sequence = last_sequence_ + 1;
+    } else if (sequence <= last_sequence_) {
+      return;
+    }
+    last_sequence_ = sequence;
+    stamped->set_sequence(sequence);
     std::shared_ptr<const DeviceEvent> frozen = std::move(stamped);
     history_.push_back(frozen);
     if (history_.size() > options_.history_capacity) history_.pop_front();
@@ -78,11 +88,13 @@ std::deque<std::shared_ptr<const DeviceEvent>> EventHub::ReplayLocked(
                                                     GAP_REASON_HISTORY_EXPIRED));
     }
   }
-  // Sequences in the history are consecutive, so the first one to replay is
-  // found by arithmetic rather than by a scan.
-  const uint64_t skip = resume_sequence > last_evicted ? resume_sequence - last_evicted : 0;
-  if (skip >= history_.size()) return replay;
-  std::copy_if(history_.begin() + static_cast<std::ptrdiff_t>(skip), history_.end(),
+  // Sequences in the history grow, so the first one to replay is found by a
+  // binary search rather than by a scan.
+  auto first = std::upper_bound(history_.begin(), history_.end(), resume_sequence,
+                                [](uint64_t sequence, const std::shared_ptr<const DeviceEvent>& event) {
+                                  return sequence < event->sequence();
+                                });
+  std::copy_if(first, history_.end(),
                std::back_inserter(replay),
                [&filter](const std::shared_ptr<const DeviceEvent>& event) {
                  return filter.Matches(*event);

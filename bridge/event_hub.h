@@ -81,6 +81,13 @@ class EventHub {
   // Stamps, records and fans out `event`; never blocks on a subscriber.
   void Publish(DeviceEvent event);
 
+  // As Publish, with the sequence given by the caller: in cluster mode the
+  // position in the fleet's event stream, so that every replica numbers an
+  // event alike and a subscriber may resume on any of them. Sequences must
+  // grow but may skip (an event the bus dropped as a duplicate); an event at
+  // or below the last sequence is ignored.
+  void PublishAt(DeviceEvent event, uint64_t sequence);
+
   // Subscribes to the events `filter` matches, after replaying from
   // `resume_after` when given. `on_ready` must be callable; the wakeup
   // protocol is in event_subscription.h.
@@ -103,6 +110,9 @@ class EventHub {
 
   void Unsubscribe(const Subscription::Queue& queue);
 
+  // Publish and PublishAt: `sequence` 0 takes the next one.
+  void Record(DeviceEvent event, uint64_t sequence);
+
   // What a subscriber resuming after `resume_after` gets before live events.
   std::deque<std::shared_ptr<const DeviceEvent>> ReplayLocked(
       const EventFilter& filter, const std::optional<StreamPosition>& resume_after) const
@@ -114,7 +124,7 @@ class EventHub {
 
   mutable absl::Mutex mu_;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
-  // Consecutive sequences, oldest first.
+  // Growing sequences, oldest first; consecutive unless PublishAt skipped.
   std::deque<std::shared_ptr<const DeviceEvent>> history_ ABSL_GUARDED_BY(mu_);
   // A vector because Publish() walks it for every event, while subscribing
   // and unsubscribing are rare.

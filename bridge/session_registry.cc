@@ -21,6 +21,7 @@ std::shared_ptr<DeviceLink> SessionRegistry::Register(std::shared_ptr<DeviceLink
     absl::MutexLock lock(&shard.mu);
     std::shared_ptr<DeviceLink>& slot = shard.links[device_id];
     replaced = std::exchange(slot, link);
+    if (observer_ != nullptr) observer_->OnRegistered(*link);
     if (auto it = shard.waiters.find(device_id); it != shard.waiters.end()) {
       woken = std::move(it->second);
       shard.waiters.erase(it);
@@ -35,6 +36,7 @@ bool SessionRegistry::Unregister(const std::string& device_id, const DeviceLink*
   absl::MutexLock lock(&shard.mu);
   auto it = shard.links.find(device_id);
   if (it == shard.links.end() || it->second.get() != link) return false;
+  if (observer_ != nullptr) observer_->OnUnregistered(*link);
   shard.links.erase(it);
   return true;
 }

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "bridge/clock.h"
 #include "bridge/device_link.h"
+#include "bridge/presence_observer.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
 
 namespace hive {
@@ -29,6 +30,10 @@ class SessionRegistry {
   using ConnectWaiter = absl::AnyInvocable<void(std::shared_ptr<DeviceLink>) &&>;
 
   explicit SessionRegistry(const Clock& clock) : clock_(clock) {}
+
+  // Tells `observer` of every Register and Unregister from now on; set once,
+  // before devices connect. It must outlive the registry's use.
+  void Observe(PresenceObserver* observer) { observer_ = observer; }
 
   // Makes `link` the device's live link; returns the link it replaces, if
   // any, for the caller to close. Wakes every waiter for the device.
@@ -74,6 +79,7 @@ class SessionRegistry {
   Shard& ShardFor(const std::string& device_id) const;
 
   const Clock& clock_;
+  PresenceObserver* observer_ = nullptr;
   mutable std::array<Shard, kShards> shards_;
 };
 

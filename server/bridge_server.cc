@@ -1,12 +1,15 @@
 #include "server/bridge_server.h"
 
 #include <atomic>
+#include <optional>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "bridge/auth/jwt_authenticator.h"
+#include "bridge/bus/amqp_bus.h"
+#include "bridge/bus/cluster_messages.h"
 #include "bridge/bus/inproc_bus.h"
 #include "bridge/close_codes.h"
 #include "bridge/event_hub.h"
@@ -73,19 +76,42 @@ SessionLimits LimitsFrom(const Config& config) {
   return limits;
 }
 
+std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optional<AmqpAddress>& broker, Clock& clock,
+                                        EventHub& hub, SessionRegistry& registry, RequestCorrelator& correlator) {
+  if (!broker.has_value()) return nullptr;
+  AmqpBusOptions options;
+  options.address = *broker;
+  options.replica_id = config.replica_id;
+  options.delivery.max_frame_bytes = config.max_message_bytes;
+  return std::make_unique<AmqpBus>(std::move(options), clock, hub, registry, correlator);
+}
+
 class BridgeServerImpl final : public BridgeServer {
  public:
-  BridgeServerImpl(const Config& config, std::unique_ptr<DeviceAuthenticator> authenticator)
+  // `broker` is set in cluster mode.
+  BridgeServerImpl(const Config& config, std::unique_ptr<DeviceAuthenticator> authenticator,
+                   const std::optional<AmqpAddress>& broker)
       : config_(config),
         authenticator_(std::move(authenticator)),
-        hub_(clock_, {config.event_history, config.subscriber_queue}, NewUuid()),
-        bus_(hub_),
+        // In cluster mode events are numbered by the fleet's stream, so the
+        // epoch is the stream's, alike on every replica.
+        hub_(clock_, {config.event_history, config.subscriber_queue},
+             broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewUuid()),
         registry_(clock_),
         correlator_(clock_, {config.dedupe_window}),
+        cluster_(MakeClusterBus(config, broker, clock_, hub_, registry_, correlator_)),
+        inproc_(hub_),
+        bus_(cluster_ != nullptr ? static_cast<Bus&>(*cluster_) : inproc_),
         services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id},
         limits_(LimitsFrom(config)),
-        service_({config.default_request_timeout, config.max_message_bytes}, clock_, registry_, correlator_, hub_),
-        metrics_{registry_, hub_, correlator_, bus_} {}
+        service_({config.default_request_timeout, config.max_message_bytes}, clock_, registry_, correlator_, hub_,
+                 cluster_.get()),
+        metrics_{registry_, hub_, correlator_, bus_} {
+    if (cluster_ != nullptr) {
+      registry_.Observe(cluster_.get());
+      cluster_->Start();
+    }
+  }
 
   ~BridgeServerImpl() override { Shutdown(); }
 
@@ -118,12 +144,14 @@ class BridgeServerImpl final : public BridgeServer {
     ticker_ = std::make_unique<ExpiryTicker>(kExpiryTick, [this] {
       correlator_.ExpireDue();
       registry_.ExpireDue();
+      if (cluster_ != nullptr) cluster_->ExpireDue();
+      FollowBus();
     });
     ready_ = true;
     Log(LogLevel::kInfo, "started",
         {{"version", HIVEBRIDGE_VERSION}, {"ws_port", endpoint_->port()}, {"grpc_port", grpc_port_},
          {"replica", config_.replica_id}, {"epoch", hub_.epoch()},
-         {"bus", config_.bus == "inproc" ? "inproc" : "amqp"}});
+         {"bus", cluster_ == nullptr ? "inproc" : "amqp"}});
     return absl::OkStatus();
   }
 
@@ -136,24 +164,43 @@ class BridgeServerImpl final : public BridgeServer {
     ready_ = false;
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
     service_.BeginDrain();
-    registry_.CloseWaiters();  // after BeginDrain: the waiters then answer UNAVAILABLE
+    // After BeginDrain: the waiters then answer UNAVAILABLE.
+    registry_.CloseWaiters();
+    if (cluster_ != nullptr) cluster_->CloseWaiters();
     endpoint_->StopAccepting();
     const absl::Time drain_deadline = clock_.Now() + config_.drain_timeout;
-    while (correlator_.pending() > 0 && clock_.Now() < drain_deadline) absl::SleepFor(absl::Milliseconds(10));
+    while (pending() > 0 && clock_.Now() < drain_deadline) absl::SleepFor(absl::Milliseconds(10));
     correlator_.FailAll(absl::UnavailableError("bridge is shutting down"));
     hub_.Close();
     grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + kCloseGrace));
     endpoint_->CloseAll(close_code::kGoingAway, "bridge is shutting down");
     endpoint_->Stop(kCloseGrace);
+    // Last, so the devices' goodbyes still reach the fleet.
+    bus_.Stop();
     ticker_.reset();
     Log(LogLevel::kInfo, "stopped");
   }
 
  private:
+  // Requests in flight: delivered here, or routed to another replica.
+  size_t pending() const { return correlator_.pending() + (cluster_ == nullptr ? 0 : cluster_->routed_pending()); }
+
+  // Ready while serving and connected to the bus: a replica cut off from the
+  // broker would only fail its callers.
+  bool ready() const { return ready_ && bus_.connected(); }
+
+  // gRPC health follows readiness.
+  void FollowBus() {
+    const bool ready_now = ready();
+    if (ready_now == serving_ || shut_down_) return;
+    serving_ = ready_now;
+    grpc_server_->GetHealthCheckService()->SetServingStatus(ready_now);
+  }
+
   HttpResponse Route(absl::string_view path) {
     if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
     if (path == "/readyz") {
-      if (ready_) return {200, "text/plain; charset=utf-8", "ready\n"};
+      if (ready()) return {200, "text/plain; charset=utf-8", "ready\n"};
       return {503, "text/plain; charset=utf-8", "not ready\n"};
     }
     if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(metrics_)};
@@ -164,9 +211,12 @@ class BridgeServerImpl final : public BridgeServer {
   Clock& clock_ = TheClock();
   std::unique_ptr<DeviceAuthenticator> authenticator_;
   EventHub hub_;
-  InprocBus bus_;
   SessionRegistry registry_;
   RequestCorrelator correlator_;
+  // Null unless in cluster mode.
+  std::unique_ptr<AmqpBus> cluster_;
+  InprocBus inproc_;
+  Bus& bus_;
   SessionServices services_;
   const SessionLimits limits_;
   DeviceBridgeService service_;
@@ -176,21 +226,25 @@ class BridgeServerImpl final : public BridgeServer {
   int grpc_port_ = 0;
   std::unique_ptr<ExpiryTicker> ticker_;
   std::atomic<bool> ready_{false};
+  // What gRPC health says; only the ticker changes it.
+  bool serving_ = true;
   std::atomic<bool> shut_down_{false};
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& config) {
+  std::optional<AmqpAddress> broker;
   if (config.bus != "inproc") {
-    // The URL is not echoed: an AMQP URL carries a password.
-    return absl::UnimplementedError("--bus: only the in-process bus (inproc) is built in so far");
+    absl::StatusOr<AmqpAddress> address = ParseAmqpUrl(config.bus);
+    if (!address.ok()) return address.status();
+    broker = *std::move(address);
   }
   LogLevel level;
   if (ParseLogLevel(config.log_level, &level)) SetLogLevel(level);
   absl::StatusOr<std::unique_ptr<DeviceAuthenticator>> authenticator = MakeAuthenticator(config, TheClock());
   if (!authenticator.ok()) return authenticator.status();
-  auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator));
+  auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker);
   if (absl::Status status = server->Listen(); !status.ok()) return status;
   return server;
 }

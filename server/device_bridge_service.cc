@@ -41,10 +41,11 @@ absl::Status ValidateListDevices(const ListDevicesRequest& request) {
 }  // namespace
 
 DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, SessionRegistry& registry,
-                                         RequestCorrelator& correlator, EventHub& hub)
-    : registry_(registry),
+                                         RequestCorrelator& correlator, EventHub& hub, ClusterRouter* router)
+    : directory_(router != nullptr ? router->fleet() : registry),
       hub_(hub),
-      send_deps_{clock, registry, correlator, options.default_request_timeout, options.max_frame_bytes, draining_} {}
+      send_deps_{clock,     registry, correlator, options.default_request_timeout, {options.max_frame_bytes},
+                 draining_, router} {}
 
 grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SendDeviceRequestRequest* request,
@@ -64,7 +65,7 @@ grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerC
   const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   // One more than the page tells whether another page follows.
   std::vector<hive::bridge::v1::Device> devices =
-      registry_.List(CanonicalUuid(request->account_id()), CanonicalUuid(request->page_token()), page_size + 1);
+      directory_.List(CanonicalUuid(request->account_id()), CanonicalUuid(request->page_token()), page_size + 1);
   const bool more = devices.size() > page_size;
   if (more) devices.pop_back();
   for (auto& device : devices) *response->add_devices() = std::move(device);
@@ -79,7 +80,7 @@ grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerCon
     return FinishNow(context, absl::InvalidArgumentError(absl::StrCat("device_id: expected a UUID, got \"",
                                                                       request->device_id().substr(0, 64), "\"")));
   }
-  std::shared_ptr<DeviceLink> link = registry_.Find(CanonicalUuid(request->device_id()));
+  std::shared_ptr<DeviceLink> link = directory_.Find(CanonicalUuid(request->device_id()));
   if (link == nullptr) {
     return FinishNow(context,
                      absl::NotFoundError(absl::StrCat("device ", request->device_id(), " is not connected")));

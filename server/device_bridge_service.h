@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "absl/time/time.h"
+#include "bridge/bus/cluster_router.h"
 #include "bridge/clock.h"
 #include "bridge/event_hub.h"
 #include "bridge/request_correlator.h"
@@ -23,8 +24,10 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
     size_t max_frame_bytes = 1 << 20;
   };
 
+  // `router` is null unless in cluster mode, where ListDevices and GetDevice
+  // answer from its fleet directory.
   DeviceBridgeService(Options options, const Clock& clock, SessionRegistry& registry, RequestCorrelator& correlator,
-                      EventHub& hub);
+                      EventHub& hub, ClusterRouter* router);
 
   // From now on new calls are refused with UNAVAILABLE; calls in flight go on.
   void BeginDrain() { draining_ = true; }
@@ -45,7 +48,8 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
                                       hive::bridge::v1::GetDeviceResponse* response) override;
 
  private:
-  SessionRegistry& registry_;
+  // Where devices are listed: this replica's, or the fleet's.
+  SessionRegistry& directory_;
   EventHub& hub_;
   std::atomic<bool> draining_{false};
   const SendDeviceRequestDeps send_deps_;

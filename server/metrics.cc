@@ -25,8 +25,15 @@ std::string RenderMetrics(const MetricsSources& sources) {
                sources.hub.subscriber_count());
   AppendMetric(out, "hivebridge_requests_pending", "gauge", "Device requests awaiting an ack or result.",
                sources.correlator.pending());
+  const BusCounters bus = sources.bus.counters();
   AppendMetric(out, "hivebridge_events_published_total", "counter", "Events published by this replica's devices.",
-               sources.bus.published());
+               bus.published);
+  AppendMetric(out, "hivebridge_events_dropped_total", "counter",
+               "Events the bus could not carry (its buffer was full while the broker was away).", bus.dropped);
+  AppendMetric(out, "hivebridge_events_delivered_total", "counter",
+               "Events the bus delivered to this replica's subscribers' hub.", bus.delivered);
+  AppendMetric(out, "hivebridge_bus_connected", "gauge", "1 while the bus carries events (cluster mode: broker connected).",
+               sources.bus.connected() ? 1 : 0);
   return out;
 }
 

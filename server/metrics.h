@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "bridge/bus/inproc_bus.h"
+#include "bridge/bus/bus.h"
 #include "bridge/event_hub.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
@@ -18,7 +18,7 @@ struct MetricsSources {
   const SessionRegistry& registry;
   const EventHub& hub;
   const RequestCorrelator& correlator;
-  const InprocBus& bus;
+  const Bus& bus;
   const DeviceEndpoint* endpoint = nullptr;  // set once listening
 };
 

@@ -1,6 +1,8 @@
 #include "server/send_device_request_call.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +48,8 @@ struct CallState {
   int pins ABSL_GUARDED_BY(mu) = 0;
   bool waiter_registered ABSL_GUARDED_BY(mu) = false;
   RequestCorrelator::WaiterId waiter ABSL_GUARDED_BY(mu) = 0;
+  // Cluster mode: the call routed to another replica, for Cancel.
+  std::string routed_call ABSL_GUARDED_BY(mu);
 };
 
 class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
@@ -66,35 +70,42 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     device_id_ = CanonicalUuid(request_.device_id());
     account_id_ = CanonicalUuid(request_.account_id());
     if (std::shared_ptr<DeviceLink> link = deps_.registry.Find(device_id_)) return Dispatch(std::move(link));
+    // In cluster mode the device may be held by another replica, and a
+    // device we wait for may connect to any.
+    SessionRegistry& directory = deps_.router != nullptr ? deps_.router->fleet() : deps_.registry;
+    if (deps_.router != nullptr) {
+      if (std::shared_ptr<DeviceLink> announced = directory.Find(device_id_)) return Reach(std::move(announced));
+    }
     const absl::Duration connect_timeout = absl::Seconds(request_.connect_timeout().seconds()) +
                                            absl::Nanoseconds(request_.connect_timeout().nanos());
     if (connect_timeout <= absl::ZeroDuration()) return FinishOnce(state_, NotConnected());
     const absl::Time connect_deadline = std::min(deadline_, deps_.clock.Now() + connect_timeout);
-    deps_.registry.AwaitConnect(device_id_, connect_deadline,
-                                [state = state_](std::shared_ptr<DeviceLink> link) {
-                                  SendDeviceRequestReactor* reactor = Pin(state);
-                                  if (reactor == nullptr) return;
-                                  if (link == nullptr) {
-                                    // No link: the wait timed out, or the bridge is shutting down.
-                                    FinishOnce(state, reactor->deps_.draining
-                                                          ? absl::UnavailableError("bridge is shutting down")
-                                                          : reactor->NotConnected());
-                                  } else {
-                                    reactor->Dispatch(std::move(link));
-                                  }
-                                  Unpin(state);
-                                });
+    directory.AwaitConnect(device_id_, connect_deadline, [state = state_](std::shared_ptr<DeviceLink> link) {
+      SendDeviceRequestReactor* reactor = Pin(state);
+      if (reactor == nullptr) return;
+      if (link == nullptr) {
+        // No link: the wait timed out, or the bridge is shutting down.
+        FinishOnce(state, reactor->deps_.draining ? absl::UnavailableError("bridge is shutting down")
+                                                  : reactor->NotConnected());
+      } else {
+        reactor->Reach(std::move(link));
+      }
+      Unpin(state);
+    });
   }
 
   void OnCancel() override {
     RequestCorrelator::WaiterId waiter = 0;
     bool registered = false;
+    std::string routed_call;
     {
       absl::MutexLock lock(&state_->mu);
       registered = state_->waiter_registered;
       waiter = state_->waiter;
+      routed_call = state_->routed_call;
     }
     if (registered) deps_.correlator.Cancel(request_id_, waiter);
+    if (!routed_call.empty()) deps_.router->Cancel(routed_call);
     FinishOnce(state_, absl::CancelledError("call cancelled by the caller"));
   }
 
@@ -145,42 +156,38 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     return absl::NotFoundError(absl::StrCat("device ", request_.device_id(), " is not connected"));
   }
 
-  void Dispatch(std::shared_ptr<DeviceLink> link) {
-    if (!account_id_.empty() && account_id_ != link->account_id()) {
-      return FinishOnce(state_, absl::PermissionDeniedError(absl::StrCat(
-                                    "device ", request_.device_id(), " does not belong to account ",
-                                    request_.account_id())));
-    }
-    hive::bridge::v1::DeviceRequest wire;
+  // Delivers to the device if it is connected here, else routes the request
+  // to the replica that announced `link`.
+  void Reach(std::shared_ptr<DeviceLink> announced) {
+    if (std::shared_ptr<DeviceLink> local = deps_.registry.Find(device_id_)) return Dispatch(std::move(local));
+    if (deps_.router == nullptr) return Dispatch(std::move(announced));
+    std::string call = deps_.router->Route(WireRequest(), announced->Describe().replica(), deadline_,
+                                           [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+                                             FinishOnce(state, std::move(outcome));
+                                           });
+    absl::MutexLock lock(&state_->mu);
+    state_->routed_call = std::move(call);
+  }
+
+  // The request as a replica delivers it: canonical ids, a request id.
+  SendDeviceRequestRequest WireRequest() const {
+    SendDeviceRequestRequest wire = request_;
     wire.set_request_id(request_id_);
-    wire.set_device_id(link->device_id());
-    wire.set_account_id(link->account_id());
-    *wire.mutable_command() = request_.command();
-    if (request_.has_state()) *wire.mutable_state() = request_.state();
-    absl::StatusOr<std::string> frame = codec::EncodeDeviceRequest(wire, link->dialect());
-    if (!frame.ok()) return FinishOnce(state_, frame.status());
-    if (frame->size() > deps_.max_frame_bytes) {
-      return FinishOnce(state_, absl::InvalidArgumentError(absl::StrCat(
-                                    "command: the encoded request is ", frame->size(),
-                                    " bytes, over the device frame limit of ", deps_.max_frame_bytes)));
-    }
-    const hive::bridge::v1::WaitMode mode = request_.wait();
-    RequestCorrelator::Registration registration = deps_.correlator.Await(
-        request_id_, link->device_id(), mode, deadline_,
-        [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) {
-          FinishOnce(state, std::move(outcome));
-        });
-    {
-      absl::MutexLock lock(&state_->mu);
-      state_->waiter_registered = true;
-      state_->waiter = registration.waiter;
-    }
-    if (registration.role != RequestCorrelator::Role::kSendNow) return;
-    if (absl::Status sent = link->Send(*std::move(frame)); sent.ok()) {
-      deps_.correlator.MarkSent(request_id_, registration.waiter);
-    } else {
-      deps_.correlator.Fail(request_id_, registration.waiter, sent);
-    }
+    wire.set_device_id(device_id_);
+    wire.set_account_id(account_id_);
+    return wire;
+  }
+
+  void Dispatch(std::shared_ptr<DeviceLink> link) {
+    std::optional<RequestCorrelator::WaiterId> waiter =
+        DeliverToDevice(*link, WireRequest(), deadline_, deps_.delivery, deps_.correlator,
+                        [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+                          FinishOnce(state, std::move(outcome));
+                        });
+    if (!waiter.has_value()) return;
+    absl::MutexLock lock(&state_->mu);
+    state_->waiter_registered = true;
+    state_->waiter = *waiter;
   }
 
   const SendDeviceRequestRequest& request_;

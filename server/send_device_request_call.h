@@ -10,7 +10,9 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "bridge/bus/cluster_router.h"
 #include "bridge/clock.h"
+#include "bridge/device_delivery.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
 #include "grpcpp/grpcpp.h"
@@ -23,8 +25,11 @@ struct SendDeviceRequestDeps {
   SessionRegistry& registry;
   RequestCorrelator& correlator;
   absl::Duration default_timeout;
-  size_t max_frame_bytes;
+  DeliveryLimits delivery;
   const std::atomic<bool>& draining;
+  // Cluster mode: reaches devices held by other replicas. Null: every
+  // device is connected here or nowhere.
+  ClusterRouter* router = nullptr;
 };
 
 // Starts the call; the returned reactor deletes itself when done.

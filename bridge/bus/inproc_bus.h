@@ -6,12 +6,12 @@
 #include <atomic>
 #include <cstdint>
 
+#include "bridge/bus/bus.h"
 #include "bridge/event_hub.h"
-#include "bridge/event_sink.h"
 
 namespace hive {
 
-class InprocBus final : public EventSink {
+class InprocBus final : public Bus {
  public:
   explicit InprocBus(EventHub& hub) : hub_(hub) {}
 
@@ -20,7 +20,14 @@ class InprocBus final : public EventSink {
     hub_.Publish(std::move(event));
   }
 
-  uint64_t published() const { return published_.load(std::memory_order_relaxed); }
+  bool connected() const override { return true; }
+
+  BusCounters counters() const override {
+    const uint64_t published = published_.load(std::memory_order_relaxed);
+    return {published, 0, published};
+  }
+
+  void Stop() override {}
 
  private:
   EventHub& hub_;

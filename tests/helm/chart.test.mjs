@@ -302,9 +302,7 @@ describe("the chart refuses broken configurations with a clear message", () => {
 // written to a temporary directory) and see it start and drain cleanly.
 describe("hivebridge starts with the rendered configuration", () => {
   for (const set of valueSets) {
-    const values = YAML.parse(fs.readFileSync(valuesFile(set), "utf8")) ?? {};
-    const skip = values.bus?.type === "amqp" ? "the AMQP bus is not built into hivebridge yet" : false;
-    test(set, { skip }, async () => {
+    test(set, async () => {
       const objs = render(set);
       const { c, flags, vars } = settings(objs);
       const dir = tmpDir("hivebridge-chart-run-");
@@ -327,7 +325,8 @@ describe("hivebridge starts with the rendered configuration", () => {
             const flag = Object.keys(files).find((k) => flags.find((f) => f.name === k).value === `${m.mountPath}/${item.path}`);
             if (!flag) continue;
             const own = find(objs, "Secret").some((s) => s.metadata.name === vol.secret.secretName);
-            if (own) fs.writeFileSync(files[flag], secretData(vol.secret.secretName, item.key));
+            // An existingSecret is the operator's: a stand-in key plays its part here.
+            fs.writeFileSync(files[flag], own ? secretData(vol.secret.secretName, item.key) : "stand-in-secret-for-the-chart-test");
           }
         }
         if (files["tls-cert"]) {
@@ -335,16 +334,33 @@ describe("hivebridge starts with the rendered configuration", () => {
             "-keyout", files["tls-key"], "-out", files["tls-cert"]], { stdio: "ignore" });
         }
         const env = { PATH: process.env.PATH };
-        for (const v of vars) if (v.value !== undefined) env[v.name] = v.value;
+        for (const v of vars) {
+          const ref = v.valueFrom?.secretKeyRef;
+          // Cluster mode's AMQP URL comes from a Secret (the operator's, for an existingSecret).
+          // No broker listens here, so the replica starts unready and keeps retrying.
+          if (ref) {
+            const own = find(objs, "Secret").some((s) => s.metadata.name === ref.name);
+            env[v.name] = own ? secretData(ref.name, ref.key).toString() : "amqp://guest:guest@127.0.0.1:1/%2f";
+          } else if (v.value !== undefined) {
+            env[v.name] = v.value;
+          }
+        }
+        // The started line is logged at info; a quieter level (the cluster set's warn) is still
+        // checked by the schema and by the run of `hivebridge --help` options above.
+        env.HIVEBRIDGE_LOG_LEVEL = "info";
         const child = spawn(process.env.HIVEBRIDGE_BINARY, args, { env, stdio: ["ignore", "ignore", "pipe"] });
         let log = "";
         child.stderr.on("data", (d) => { log += d; });
         const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+        // Both timers are cleared whoever wins, or they would keep node's test runner alive.
+        let poll, timeout;
         const started = await Promise.race([
-          new Promise((resolve) => { const t = setInterval(() => { if (log.includes("event=started")) { clearInterval(t); resolve(true); } }, 50); }),
+          new Promise((resolve) => { poll = setInterval(() => { if (log.includes("event=started")) resolve(true); }, 50); }),
           exited.then(() => false),
-          new Promise((resolve) => setTimeout(() => resolve(false), 10000)),
+          new Promise((resolve) => { timeout = setTimeout(() => resolve(false), 10000); }),
         ]);
+        clearInterval(poll);
+        clearTimeout(timeout);
         if (!started) child.kill("SIGKILL");
         assert.ok(started, `hivebridge ${args.join(" ")} with ${JSON.stringify(env)} did not start:\n${log}`);
         child.kill("SIGTERM");

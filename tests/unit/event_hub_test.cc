@@ -550,3 +550,42 @@ TEST(EventHub, ConcurrentPublishersAndAConsumerAccountForEveryEvent) {
 
 }  // namespace
 }  // namespace hive
+
+namespace hive {
+namespace {
+
+TEST(EventHub, PublishAtKeepsTheGivenSequencesAndIgnoresOnesNotAfterTheLast) {
+  testing::FakeClock clock;
+  EventHub hub(clock, {}, kEpoch);
+  auto subscription = hub.Subscribe(EventFilter{}, std::nullopt, [] {});
+  hub.PublishAt(Event(), 501);
+  hub.PublishAt(Event(), 502);
+  hub.PublishAt(Event(), 502);  // replayed by the bus after a reconnect
+  hub.PublishAt(Event(), 505);  // 503 and 504 were duplicates the bus dropped
+  EXPECT_THAT(Sequences(Drain(*subscription)), ElementsAre(501, 502, 505));
+}
+
+TEST(EventHub, ResumesAcrossSkippedSequencesFromTheNextOneAfterThePosition) {
+  testing::FakeClock clock;
+  EventHub hub(clock, {}, kEpoch);
+  for (uint64_t sequence : {10, 11, 14, 15}) hub.PublishAt(Event(), sequence);
+  auto from_gap = hub.Subscribe(EventFilter{}, Position(kEpoch, 12), [] {});
+  EXPECT_THAT(Sequences(Drain(*from_gap)), ElementsAre(14, 15));
+  auto from_event = hub.Subscribe(EventFilter{}, Position(kEpoch, 11), [] {});
+  EXPECT_THAT(Sequences(Drain(*from_event)), ElementsAre(14, 15));
+}
+
+TEST(EventHub, ResumeBeforeTheFirstStreamEventSeenReportsTheEventsItNeverHad) {
+  testing::FakeClock clock;
+  EventHub hub(clock, {}, kEpoch);
+  hub.PublishAt(Event(), 101);
+  hub.PublishAt(Event(), 102);
+  auto subscription = hub.Subscribe(EventFilter{}, Position(kEpoch, 90), [] {});
+  std::vector<EventPtr> events = Drain(*subscription);
+  ASSERT_EQ(events.size(), 3u);
+  ExpectGap(*events[0], 100, 10, GAP_REASON_HISTORY_EXPIRED);
+  EXPECT_THAT(Sequences({events[1], events[2]}), ElementsAre(101, 102));
+}
+
+}  // namespace
+}  // namespace hive

@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/support/child_process.h"
 #include "tests/unit/support/test_tokens.h"
 
 extern char** environ;
@@ -34,34 +35,11 @@ constexpr absl::Duration kStartTimeout = absl::Seconds(10);
 constexpr absl::Duration kPollStep = absl::Milliseconds(5);
 constexpr int kStartAttempts = 3;
 
-// A port nothing listens on right now: bind 127.0.0.1:0, read, close.
-absl::StatusOr<int> PickFreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  const bool ok = bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
-                  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  const int error = errno;
-  close(fd);
-  if (!ok) return absl::InternalError(absl::StrCat("picking a free port: ", std::strerror(error)));
-  return ntohs(address.sin_port);
-}
-
 std::string RandomHex(size_t bytes) {
   std::random_device random;
   std::string hex;
   for (size_t i = 0; i < bytes; ++i) absl::StrAppend(&hex, absl::Hex(random() & 0xff, absl::kZeroPad2));
   return hex;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
 }
 
 // The value of `key=` in a logfmt line (unquoted values only).
@@ -81,19 +59,6 @@ std::vector<std::string> HermeticEnvironment() {
     if (!absl::StartsWith(*var, "HIVEBRIDGE_")) env.emplace_back(*var);
   }
   return env;
-}
-
-std::vector<char*> CStrings(std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  for (std::string& s : strings) pointers.push_back(s.data());
-  pointers.push_back(nullptr);
-  return pointers;
-}
-
-int DecodeWaitStatus(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
 }
 
 }  // namespace
@@ -144,34 +109,11 @@ absl::Status BridgeProcess::Spawn(const std::vector<std::string>& extra_flags) {
                                    absl::StrCat("--grpc-listen=127.0.0.1:", grpc_port_), "--io-threads=2",
                                    absl::StrCat("--jwt-secret-file=", secret_path_)};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
-  std::vector<std::string> env = HermeticEnvironment();
-
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&files, STDERR_FILENO, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&files, STDERR_FILENO, STDOUT_FILENO);
-
-  // The test process's threads may block signals; the server must start with
-  // an empty mask and default dispositions, as from a shell.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t empty;
-  sigemptyset(&empty);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int s : {SIGTERM, SIGINT, SIGPIPE, SIGHUP}) sigaddset(&defaults, s);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> argv = CStrings(args);
-  std::vector<char*> envp = CStrings(env);
-  const int rc = posix_spawn(&pid_, args[0].c_str(), &files, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&files);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return absl::InternalError(absl::StrCat("posix_spawn ", args[0], ": ", std::strerror(rc)));
+  // Emptied first: a start retried on new ports logs afresh.
+  std::ofstream(log_path_, std::ios::trunc);
+  absl::StatusOr<pid_t> pid = SpawnChild(std::move(args), HermeticEnvironment(), log_path_);
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
   return absl::OkStatus();
 }
 
@@ -232,9 +174,7 @@ void BridgeProcess::Signal(int signal) const {
 
 bool BridgeProcess::running() {
   if (exit_status_.has_value()) return false;
-  int status = 0;
-  const pid_t done = waitpid(pid_, &status, WNOHANG);
-  if (done == pid_) exit_status_ = DecodeWaitStatus(status);
+  exit_status_ = PollExit(pid_);
   return !exit_status_.has_value();
 }
 

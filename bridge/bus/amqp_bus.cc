@@ -1,0 +1,638 @@
+#include "bridge/bus/amqp_bus.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "bridge/bus/cluster_messages.h"
+#include "bridge/close_codes.h"
+#include "bridge/log.h"
+#include "bridge/uuid.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace hive {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using hive::bridge::v1::Device;
+using hive::bridge::v1::DeviceEvent;
+using hive::bridge::v1::SendDeviceRequestRequest;
+using hive::bridge::v1::SendDeviceRequestResponse;
+
+// One channel per kind of traffic: a broker error on one closes only it,
+// and the stream's prefetch applies to the stream alone.
+constexpr amqp_channel_t kControlChannel = 1;  // declare, bind, consume requests/answers/presence
+constexpr amqp_channel_t kEventChannel = 2;    // event publishing, with confirms
+constexpr amqp_channel_t kMessageChannel = 3;  // requests, answers, presence
+constexpr amqp_channel_t kStreamChannel = 4;   // the event stream
+
+constexpr absl::string_view kRequestsConsumer = "requests";
+constexpr absl::string_view kAnswersConsumer = "answers";
+constexpr absl::string_view kPresenceConsumer = "presence";
+constexpr uint16_t kStreamPrefetch = 1000;
+// Stream retention: enough for resuming, bounded so the broker's disk is not.
+constexpr int64_t kStreamMaxBytes = int64_t{1} << 30;
+constexpr size_t kRecentIdCapacity = 1 << 16;
+constexpr size_t kFramesPerPump = 1000;
+constexpr absl::Duration kIdleWait = absl::Milliseconds(200);
+constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+constexpr absl::Duration kFarewellTimeout = absl::Seconds(2);
+
+#define HIVE_RETURN_IF_ERROR(expr)            \
+  do {                                        \
+    if (absl::Status s_ = (expr); !s_.ok()) { \
+      return s_;                              \
+    }                                         \
+  } while (0)
+
+struct OutgoingEvent {
+  std::string routing_key;
+  AmqpMessage message;
+};
+
+struct OutgoingMessage {
+  std::string exchange;
+  std::string routing_key;
+  bool mandatory = false;
+  AmqpMessage message;
+  // A routed request's call: not sent once the call is over.
+  std::string call;
+};
+
+struct Binding {
+  std::string device_id;
+  bool bind;
+};
+
+using Command = std::variant<OutgoingEvent, OutgoingMessage, Binding>;
+
+OutgoingMessage PresenceMessage(cluster::PresenceKind kind, const std::string& replica,
+                                std::vector<Device> devices = {}) {
+  return {std::string(cluster::kPresenceExchange), "", false,
+          cluster::EncodePresence({kind, replica, std::move(devices)}), ""};
+}
+
+// The message ids of the latest events, to drop an event published twice
+// (its confirm was lost with the connection).
+class RecentIds {
+ public:
+  // False when `id` was seen already.
+  bool Insert(const std::string& id) {
+    if (!seen_.insert(id).second) return false;
+    order_.push_back(id);
+    if (order_.size() > kRecentIdCapacity) {
+      seen_.erase(order_.front());
+      order_.pop_front();
+    }
+    return true;
+  }
+
+ private:
+  absl::flat_hash_set<std::string> seen_;
+  std::deque<std::string> order_;
+};
+
+bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
+  return TimeUtil::TimestampToNanoseconds(a) < TimeUtil::TimestampToNanoseconds(b);
+}
+
+}  // namespace
+
+// The bus thread's work queue. Any thread pushes; the bus thread takes
+// everything at once and is woken through an eventfd it polls beside the
+// broker's socket.
+class AmqpBus::Outbox {
+ public:
+  Outbox() : wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~Outbox() { close(wake_fd_); }
+
+  int wake_fd() const { return wake_fd_; }
+
+  // Events beyond `max_events` waiting are refused (false).
+  bool PushEvent(OutgoingEvent event, size_t max_events) {
+    absl::MutexLock lock(&mu_);
+    if (closed_ || events_ >= max_events) return false;
+    ++events_;
+    PushLocked(std::move(event));
+    return true;
+  }
+
+  void Push(Command command) {
+    absl::MutexLock lock(&mu_);
+    if (!closed_) PushLocked(std::move(command));
+  }
+
+  std::deque<Command> TakeAll() {
+    absl::MutexLock lock(&mu_);
+    events_ = 0;
+    return std::exchange(commands_, {});
+  }
+
+  void Wake() {
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+
+  void ClearWake() {
+    uint64_t count;
+    (void)!read(wake_fd_, &count, sizeof count);
+  }
+
+  // Refuses everything from now on.
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+
+ private:
+  void PushLocked(Command command) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    commands_.push_back(std::move(command));
+    // Only the first command wakes the thread: it takes them all.
+    if (commands_.size() == 1) Wake();
+  }
+
+  const int wake_fd_;
+  absl::Mutex mu_;
+  std::deque<Command> commands_ ABSL_GUARDED_BY(mu_);
+  size_t events_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+struct AmqpBus::ThreadState {
+  // Events to publish (again) first after connecting, oldest first.
+  std::deque<OutgoingEvent> retry;
+  // The last stream offset fed into the hub: a reconnect resumes after it.
+  std::optional<uint64_t> last_offset;
+  RecentIds recent_ids;
+};
+
+// One connection to the broker and what lives and dies with it, driven by
+// the bus thread.
+class AmqpBus::Connection {
+ public:
+  Connection(AmqpBus& bus, std::unique_ptr<AmqpConnection> amqp) : bus_(bus), amqp_(std::move(amqp)) {}
+
+  absl::Status SetUp();
+  // Serves until the connection fails (its status) or the bus stops (OK).
+  absl::Status Serve();
+  // Hands the events the broker has not confirmed back for the next connection.
+  void Abandon();
+
+ private:
+  absl::Status Execute(Command& command);
+  absl::Status PublishEvent(OutgoingEvent event);
+  absl::Status PublishMessage(const OutgoingMessage& message);
+  absl::Status Pump(absl::Duration wait);
+  absl::Status HandleFrame(const amqp_frame_t& frame);
+  void Confirm(uint64_t tag, bool multiple, bool acked);
+  void OnEvent(const AmqpMessage& message, uint64_t delivery_tag);
+  void OnRequest(const AmqpMessage& message);
+  void OnPresence(const AmqpMessage& message);
+  void EvictOlderLocalConnection(const Device& device);
+  void PublishSnapshot();
+  absl::Status Farewell();
+
+  AmqpBus& bus_;
+  std::unique_ptr<AmqpConnection> amqp_;
+  const std::string request_queue_ = cluster::RequestQueueOf(bus_.options_.replica_id);
+  // Published events awaiting the broker's confirm, by delivery tag.
+  std::deque<std::pair<uint64_t, OutgoingEvent>> unconfirmed_;
+  uint64_t next_event_tag_ = 1;
+  uint64_t stream_tag_to_ack_ = 0;
+  absl::Time next_heartbeat_ = absl::InfinitePast();
+};
+
+absl::Status AmqpBus::Connection::SetUp() {
+  const std::string& replica = bus_.options_.replica_id;
+  for (amqp_channel_t channel : {kControlChannel, kEventChannel, kMessageChannel, kStreamChannel}) {
+    HIVE_RETURN_IF_ERROR(amqp_->OpenChannel(channel));
+  }
+  HIVE_RETURN_IF_ERROR(amqp_->SelectConfirms(kEventChannel));
+  HIVE_RETURN_IF_ERROR(amqp_->DeclareExchange(kControlChannel, cluster::kEventsExchange, "topic"));
+  HIVE_RETURN_IF_ERROR(amqp_->DeclareExchange(kControlChannel, cluster::kRequestsExchange, "direct"));
+  HIVE_RETURN_IF_ERROR(amqp_->DeclareExchange(kControlChannel, cluster::kPresenceExchange, "fanout"));
+  AmqpConnection::QueueOptions stream;
+  stream.durable = true;
+  stream.arguments = {{"x-queue-type", std::string("stream")}, {"x-max-length-bytes", kStreamMaxBytes}};
+  HIVE_RETURN_IF_ERROR(amqp_->DeclareQueue(kControlChannel, cluster::kEventStream, stream));
+  HIVE_RETURN_IF_ERROR(amqp_->Bind(kControlChannel, cluster::kEventStream, cluster::kEventsExchange, "#"));
+  // This connection's own queues: the broker deletes them, and with them the
+  // device bindings, when the connection dies.
+  AmqpConnection::QueueOptions own;
+  own.exclusive = true;
+  own.auto_delete = true;
+  const std::string answer_queue = cluster::ReplyQueueOf(replica);
+  const std::string presence_queue = cluster::PresenceQueueOf(replica);
+  for (const std::string& queue : {request_queue_, answer_queue, presence_queue}) {
+    HIVE_RETURN_IF_ERROR(amqp_->DeclareQueue(kControlChannel, queue, own));
+  }
+  HIVE_RETURN_IF_ERROR(amqp_->Bind(kControlChannel, presence_queue, cluster::kPresenceExchange, ""));
+  for (const Device& device : bus_.local_.List("", "", SIZE_MAX)) {
+    HIVE_RETURN_IF_ERROR(
+        amqp_->Bind(kControlChannel, request_queue_, cluster::kRequestsExchange, device.device_id()));
+  }
+  HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, request_queue_, kRequestsConsumer, /*auto_ack=*/true));
+  HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, answer_queue, kAnswersConsumer, /*auto_ack=*/true));
+  HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, presence_queue, kPresenceConsumer, /*auto_ack=*/true));
+  HIVE_RETURN_IF_ERROR(amqp_->SetPrefetch(kStreamChannel, kStreamPrefetch));
+  const std::optional<uint64_t>& last = bus_.thread_state_->last_offset;
+  AmqpValue start = last.has_value() ? AmqpValue(static_cast<int64_t>(*last + 1)) : AmqpValue(std::string("next"));
+  HIVE_RETURN_IF_ERROR(amqp_->Consume(kStreamChannel, cluster::kEventStream, "events", /*auto_ack=*/false,
+                                      {{"x-stream-offset", start}}));
+  HIVE_RETURN_IF_ERROR(PublishMessage(PresenceMessage(cluster::PresenceKind::kHello, replica)));
+  PublishSnapshot();
+  return absl::OkStatus();
+}
+
+void AmqpBus::Connection::PublishSnapshot() {
+  bus_.outbox_->Push(PresenceMessage(cluster::PresenceKind::kSnapshot, bus_.options_.replica_id,
+                                     bus_.local_.List("", "", SIZE_MAX)));
+}
+
+absl::Status AmqpBus::Connection::Serve() {
+  ThreadState& state = *bus_.thread_state_;
+  while (!state.retry.empty()) {
+    OutgoingEvent event = std::move(state.retry.front());
+    state.retry.pop_front();
+    HIVE_RETURN_IF_ERROR(PublishEvent(std::move(event)));
+  }
+  while (true) {
+    const bool stopping = bus_.stop_.HasBeenNotified();
+    std::deque<Command> batch = bus_.outbox_->TakeAll();
+    for (auto it = batch.begin(); it != batch.end(); ++it) {
+      if (absl::Status executed = Execute(*it); !executed.ok()) {
+        // The events not yet sent go out after reconnecting; bindings and
+        // presence are rebuilt from the registry then.
+        for (++it; it != batch.end(); ++it) {
+          if (auto* event = std::get_if<OutgoingEvent>(&*it)) state.retry.push_back(std::move(*event));
+        }
+        return executed;
+      }
+    }
+    const absl::Time now = bus_.clock_.Now();
+    if (now >= next_heartbeat_) {
+      next_heartbeat_ = now + bus_.options_.heartbeat_period;
+      HIVE_RETURN_IF_ERROR(
+          PublishMessage(PresenceMessage(cluster::PresenceKind::kHeartbeat, bus_.options_.replica_id)));
+      for (const std::string& silent : bus_.fleet_.DropSilent(bus_.options_.replica_timeout)) {
+        Log(LogLevel::kWarn, "replica_silent", {{"replica", silent}});
+        bus_.calls_.FailReplica(silent, absl::UnavailableError(absl::StrCat(
+                                            "replica ", silent, " holding the device stopped answering")));
+      }
+    }
+    if (stopping && batch.empty()) return Farewell();
+    HIVE_RETURN_IF_ERROR(Pump(batch.empty() ? std::min(kIdleWait, next_heartbeat_ - now) : absl::ZeroDuration()));
+  }
+}
+
+absl::Status AmqpBus::Connection::Execute(Command& command) {
+  if (auto* event = std::get_if<OutgoingEvent>(&command)) return PublishEvent(std::move(*event));
+  if (auto* message = std::get_if<OutgoingMessage>(&command)) {
+    if (!message->call.empty() && !bus_.calls_.Pending(message->call)) return absl::OkStatus();
+    return PublishMessage(*message);
+  }
+  const Binding& binding = std::get<Binding>(command);
+  if (binding.bind) {
+    return amqp_->Bind(kControlChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
+  }
+  return amqp_->Unbind(kControlChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
+}
+
+absl::Status AmqpBus::Connection::PublishEvent(OutgoingEvent event) {
+  absl::Status published = amqp_->Publish(kEventChannel, cluster::kEventsExchange, event.routing_key,
+                                          /*mandatory=*/false, event.message);
+  // Kept either way: unconfirmed events are published again after a reconnect.
+  unconfirmed_.emplace_back(next_event_tag_++, std::move(event));
+  return published;
+}
+
+absl::Status AmqpBus::Connection::PublishMessage(const OutgoingMessage& message) {
+  return amqp_->Publish(kMessageChannel, message.exchange, message.routing_key, message.mandatory, message.message);
+}
+
+absl::Status AmqpBus::Connection::Pump(absl::Duration wait) {
+  if (wait > absl::ZeroDuration() && !amqp_->HasBufferedInput()) {
+    pollfd fds[] = {{amqp_->fd(), POLLIN, 0}, {bus_.outbox_->wake_fd(), POLLIN, 0}};
+    poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1);
+  }
+  bus_.outbox_->ClearWake();
+  for (size_t i = 0; i < kFramesPerPump; ++i) {
+    absl::StatusOr<std::optional<amqp_frame_t>> frame = amqp_->NextFrame(absl::ZeroDuration());
+    if (!frame.ok()) return frame.status();
+    if (!frame->has_value()) break;
+    HIVE_RETURN_IF_ERROR(HandleFrame(**frame));
+  }
+  if (stream_tag_to_ack_ != 0) {
+    HIVE_RETURN_IF_ERROR(amqp_->Ack(kStreamChannel, std::exchange(stream_tag_to_ack_, 0), /*multiple=*/true));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
+  if (frame.frame_type != AMQP_FRAME_METHOD) return absl::OkStatus();
+  const amqp_method_t& method = frame.payload.method;
+  switch (method.id) {
+    case AMQP_BASIC_DELIVER_METHOD: {
+      const auto* deliver = static_cast<const amqp_basic_deliver_t*>(method.decoded);
+      const uint64_t tag = deliver->delivery_tag;
+      const std::string consumer(static_cast<const char*>(deliver->consumer_tag.bytes), deliver->consumer_tag.len);
+      absl::StatusOr<AmqpMessage> message = amqp_->ReadContent(frame.channel);
+      if (!message.ok()) return message.status();
+      if (frame.channel == kStreamChannel) {
+        OnEvent(*message, tag);
+      } else if (consumer == kRequestsConsumer) {
+        OnRequest(*message);
+      } else if (consumer == kAnswersConsumer) {
+        bus_.calls_.Complete(message->correlation_id, cluster::DecodeAnswer(*message));
+      } else if (consumer == kPresenceConsumer) {
+        OnPresence(*message);
+      }
+      return absl::OkStatus();
+    }
+    case AMQP_BASIC_RETURN_METHOD: {
+      const auto* returned = static_cast<const amqp_basic_return_t*>(method.decoded);
+      const std::string device_id(static_cast<const char*>(returned->routing_key.bytes), returned->routing_key.len);
+      absl::StatusOr<AmqpMessage> message = amqp_->ReadContent(frame.channel);
+      if (!message.ok()) return message.status();
+      bus_.calls_.Complete(message->correlation_id,
+                           absl::NotFoundError(absl::StrCat("device ", device_id, " is not connected")));
+      return absl::OkStatus();
+    }
+    case AMQP_BASIC_ACK_METHOD: {
+      const auto* ack = static_cast<const amqp_basic_ack_t*>(method.decoded);
+      Confirm(ack->delivery_tag, ack->multiple, /*acked=*/true);
+      return absl::OkStatus();
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+      const auto* nack = static_cast<const amqp_basic_nack_t*>(method.decoded);
+      Confirm(nack->delivery_tag, nack->multiple, /*acked=*/false);
+      return absl::OkStatus();
+    }
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+      const auto* close = static_cast<const amqp_channel_close_t*>(method.decoded);
+      return absl::UnavailableError(
+          absl::StrCat("broker closed channel ", frame.channel, ": ", close->reply_code, " ",
+                       std::string(static_cast<const char*>(close->reply_text.bytes), close->reply_text.len)));
+    }
+    case AMQP_CONNECTION_CLOSE_METHOD: {
+      const auto* close = static_cast<const amqp_connection_close_t*>(method.decoded);
+      return absl::UnavailableError(
+          absl::StrCat("broker closed the connection: ", close->reply_code, " ",
+                       std::string(static_cast<const char*>(close->reply_text.bytes), close->reply_text.len)));
+    }
+    case AMQP_BASIC_CANCEL_METHOD:
+      return absl::UnavailableError("broker cancelled a consumer (queue deleted?)");
+    default:
+      return absl::OkStatus();
+  }
+}
+
+void AmqpBus::Connection::Confirm(uint64_t tag, bool multiple, bool acked) {
+  std::vector<OutgoingEvent> refused;
+  auto settle = [&](auto it) {
+    if (!acked) refused.push_back(std::move(it->second));
+    return unconfirmed_.erase(it);
+  };
+  if (multiple) {
+    while (!unconfirmed_.empty() && unconfirmed_.front().first <= tag) settle(unconfirmed_.begin());
+  } else {
+    auto it = std::find_if(unconfirmed_.begin(), unconfirmed_.end(), [tag](const auto& e) { return e.first == tag; });
+    if (it != unconfirmed_.end()) settle(it);
+  }
+  // A nack is the broker failing to store the event: try again.
+  for (OutgoingEvent& event : refused) bus_.thread_state_->retry.push_back(std::move(event));
+  if (!refused.empty()) Log(LogLevel::kWarn, "bus_events_refused", {{"count", refused.size()}});
+}
+
+void AmqpBus::Connection::OnEvent(const AmqpMessage& message, uint64_t delivery_tag) {
+  stream_tag_to_ack_ = delivery_tag;
+  ThreadState& state = *bus_.thread_state_;
+  absl::StatusOr<uint64_t> offset = cluster::StreamOffsetOf(message);
+  if (!offset.ok()) return;
+  if (state.last_offset.has_value() && *offset <= *state.last_offset) return;
+  state.last_offset = *offset;
+  if (!message.message_id.empty() && !state.recent_ids.Insert(message.message_id)) return;
+  absl::StatusOr<DeviceEvent> event = cluster::DecodeEvent(message);
+  if (!event.ok()) {
+    // Another publisher on the exchange sent something that is not an event.
+    Log(LogLevel::kWarn, "bus_event_undecodable", {{"offset", *offset}, {"error", event.status().message()}});
+    return;
+  }
+  // Offsets start at 0, sequences at 1.
+  bus_.hub_.PublishAt(*std::move(event), *offset + 1);
+  bus_.delivered_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void AmqpBus::Connection::OnRequest(const AmqpMessage& message) {
+  if (message.reply_to.empty()) return;
+  auto answer = [outbox = bus_.outbox_, reply_to = message.reply_to,
+                 correlation_id = message.correlation_id](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+    outbox->Push(OutgoingMessage{"", reply_to, false, cluster::EncodeAnswer(outcome, correlation_id), ""});
+  };
+  absl::StatusOr<cluster::RoutedRequest> routed = cluster::DecodeRoutedRequest(message);
+  if (!routed.ok()) return answer(absl::InternalError(absl::StrCat("routed request: ", routed.status().message())));
+  const SendDeviceRequestRequest& request = routed->request;
+  std::shared_ptr<DeviceLink> link = bus_.local_.Find(request.device_id());
+  if (link == nullptr) {
+    return answer(absl::NotFoundError(absl::StrCat("device ", request.device_id(), " is not connected")));
+  }
+  DeliverToDevice(*link, request, bus_.clock_.Now() + routed->timeout, bus_.options_.delivery, bus_.correlator_,
+                  std::move(answer));
+}
+
+void AmqpBus::Connection::OnPresence(const AmqpMessage& message) {
+  absl::StatusOr<cluster::Presence> presence = cluster::DecodePresence(message);
+  if (!presence.ok()) {
+    Log(LogLevel::kWarn, "bus_presence_undecodable", {{"error", presence.status().message()}});
+    return;
+  }
+  const std::string& replica = presence->replica;
+  const bool from_self = replica == bus_.options_.replica_id;
+  if (presence->kind == cluster::PresenceKind::kGoodbye) {
+    bus_.fleet_.Drop(replica);
+    bus_.calls_.FailReplica(replica, absl::UnavailableError(absl::StrCat(
+                                         "replica ", replica, " holding the device shut down")));
+    return;
+  }
+  const bool newcomer = bus_.fleet_.Heard(replica);
+  switch (presence->kind) {
+    case cluster::PresenceKind::kConnected:
+      for (const Device& device : presence->devices) {
+        bus_.fleet_.Connected(device);
+        if (!from_self) EvictOlderLocalConnection(device);
+      }
+      break;
+    case cluster::PresenceKind::kDisconnected:
+      for (const Device& device : presence->devices) bus_.fleet_.Disconnected(device.device_id(), replica);
+      break;
+    case cluster::PresenceKind::kSnapshot:
+      bus_.fleet_.Replace(replica, presence->devices);
+      if (!from_self) {
+        for (const Device& device : presence->devices) EvictOlderLocalConnection(device);
+      }
+      break;
+    case cluster::PresenceKind::kHello:
+      if (!from_self) PublishSnapshot();
+      break;
+    case cluster::PresenceKind::kHeartbeat:
+      // A replica heard again after it was taken for gone: ask for its list.
+      if (newcomer && !from_self) {
+        bus_.outbox_->Push(PresenceMessage(cluster::PresenceKind::kHello, bus_.options_.replica_id));
+      }
+      break;
+    case cluster::PresenceKind::kGoodbye:
+      break;
+  }
+}
+
+void AmqpBus::Connection::EvictOlderLocalConnection(const Device& device) {
+  std::shared_ptr<DeviceLink> local = bus_.local_.Find(device.device_id());
+  if (local == nullptr || !Before(local->Describe().connected_at(), device.connected_at())) return;
+  Log(LogLevel::kInfo, "device_moved", {{"device", device.device_id()}, {"replica", device.replica()}});
+  local->Close(close_code::kReplaced, absl::StrCat("replaced by a newer connection on replica ", device.replica()));
+}
+
+absl::Status AmqpBus::Connection::Farewell() {
+  HIVE_RETURN_IF_ERROR(PublishMessage(PresenceMessage(cluster::PresenceKind::kGoodbye, bus_.options_.replica_id)));
+  const absl::Time deadline = bus_.clock_.Now() + kFarewellTimeout;
+  while (!unconfirmed_.empty() && bus_.clock_.Now() < deadline) HIVE_RETURN_IF_ERROR(Pump(absl::Milliseconds(50)));
+  amqp_->Close();
+  return absl::OkStatus();
+}
+
+void AmqpBus::Connection::Abandon() {
+  std::deque<OutgoingEvent>& retry = bus_.thread_state_->retry;
+  for (auto it = unconfirmed_.rbegin(); it != unconfirmed_.rend(); ++it) retry.push_front(std::move(it->second));
+  unconfirmed_.clear();
+  const size_t max = bus_.options_.max_buffered_events;
+  if (retry.size() > max) {
+    const size_t excess = retry.size() - max;
+    retry.erase(retry.begin(), retry.begin() + static_cast<std::ptrdiff_t>(excess));
+    bus_.dropped_.fetch_add(excess, std::memory_order_relaxed);
+    Log(LogLevel::kWarn, "bus_events_dropped", {{"count", excess}, {"reason", "buffer full while disconnected"}});
+  }
+}
+
+AmqpBus::AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local,
+                 RequestCorrelator& correlator)
+    : options_(std::move(options)),
+      clock_(clock),
+      hub_(hub),
+      local_(local),
+      correlator_(correlator),
+      fleet_(clock),
+      calls_(clock),
+      outbox_(std::make_shared<Outbox>()),
+      thread_state_(std::make_unique<ThreadState>()) {}
+
+AmqpBus::~AmqpBus() { Stop(); }
+
+void AmqpBus::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void AmqpBus::Run() {
+  absl::BitGen random;
+  absl::Duration backoff = kFirstBackoff;
+  while (!stop_.HasBeenNotified()) {
+    absl::StatusOr<std::unique_ptr<AmqpConnection>> amqp =
+        AmqpConnection::Open(options_.address, options_.io_timeout, absl::StrCat("hivebridge ", options_.replica_id));
+    absl::Status status = amqp.status();
+    if (status.ok()) {
+      Connection connection(*this, *std::move(amqp));
+      status = connection.SetUp();
+      if (status.ok()) {
+        connected_ = true;
+        backoff = kFirstBackoff;
+        Log(LogLevel::kInfo, "bus_connected", {{"broker", options_.address.Redacted()}});
+        status = connection.Serve();
+      }
+      connected_ = false;
+      connection.Abandon();
+      if (status.ok()) return;  // stopped
+      calls_.FailAll(absl::UnavailableError("lost the connection to the message broker"));
+    }
+    Log(LogLevel::kWarn, "bus_disconnected",
+        {{"broker", options_.address.Redacted()}, {"error", status.message()}, {"retry_in", absl::FormatDuration(backoff)}});
+    // Jitter, so that replicas do not all come back at the same instant.
+    stop_.WaitForNotificationWithTimeout(backoff * absl::Uniform(random, 0.5, 1.5));
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+void AmqpBus::Publish(DeviceEvent event) {
+  published_.fetch_add(1, std::memory_order_relaxed);
+  OutgoingEvent outgoing{cluster::EventRoutingKey(event),
+                         cluster::EncodeEvent(event, NewUuid(), options_.replica_id)};
+  if (!outbox_->PushEvent(std::move(outgoing), options_.max_buffered_events)) {
+    if (dropped_.fetch_add(1, std::memory_order_relaxed) % 10000 == 0) {
+      Log(LogLevel::kWarn, "bus_events_dropped", {{"count", 1}, {"reason", "bus queue full"}});
+    }
+  }
+}
+
+BusCounters AmqpBus::counters() const {
+  return {published_.load(std::memory_order_relaxed), dropped_.load(std::memory_order_relaxed),
+          delivered_.load(std::memory_order_relaxed)};
+}
+
+void AmqpBus::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  outbox_->Wake();
+  if (thread_.joinable()) thread_.join();
+  outbox_->Close();
+  calls_.FailAll(absl::UnavailableError("bridge is shutting down"));
+}
+
+void AmqpBus::OnRegistered(const DeviceLink& link) {
+  outbox_->Push(Binding{link.device_id(), true});
+  outbox_->Push(PresenceMessage(cluster::PresenceKind::kConnected, options_.replica_id, {link.Describe()}));
+}
+
+void AmqpBus::OnUnregistered(const DeviceLink& link) {
+  outbox_->Push(Binding{link.device_id(), false});
+  Device gone;
+  gone.set_device_id(link.device_id());
+  gone.set_replica(options_.replica_id);
+  outbox_->Push(PresenceMessage(cluster::PresenceKind::kDisconnected, options_.replica_id, {std::move(gone)}));
+}
+
+std::string AmqpBus::Route(const SendDeviceRequestRequest& request, const std::string& replica, absl::Time deadline,
+                           RequestCorrelator::Done done) {
+  if (!connected_) {
+    std::move(done)(absl::UnavailableError(absl::StrCat("device ", request.device_id(), " is held by replica ",
+                                                        replica, ", and the message broker is unreachable")));
+    return "";
+  }
+  std::string call = calls_.Add(replica, deadline, std::move(done));
+  outbox_->Push(OutgoingMessage{
+      std::string(cluster::kRequestsExchange), request.device_id(), /*mandatory=*/true,
+      cluster::EncodeRoutedRequest(request, deadline - clock_.Now(), call, cluster::ReplyQueueOf(options_.replica_id)),
+      call});
+  return call;
+}
+
+void AmqpBus::Cancel(const std::string& call) {
+  calls_.Complete(call, absl::CancelledError("call cancelled by the caller"));
+}
+
+void AmqpBus::ExpireDue() {
+  calls_.ExpireDue();
+  fleet_.devices().ExpireDue();
+}
+
+void AmqpBus::CloseWaiters() { fleet_.devices().CloseWaiters(); }
+
+}  // namespace hive

@@ -1,0 +1,126 @@
+// bridge/bus/amqp_bus.h
+// Cluster mode: the bus on RabbitMQ (DESIGN.md §5), so that any replica
+// serves any device.
+//  - Events: each device event is published, as the seed's JSON, to topic
+//    exchange hive.events (routing key <service>.<type>.<account>.<device>)
+//    with publisher confirms. Every replica feeds its hub from the stream
+//    queue hive.events.stream bound to it: each event once, numbered by its
+//    stream offset alike on every replica, so resume_after works fleet-wide.
+//    Events unconfirmed when the broker goes away are published again after
+//    reconnecting; consumers drop the duplicates by message id.
+//  - Requests: a device connecting here binds this replica's request queue
+//    to direct exchange hive.requests with its id (unbound when it leaves).
+//    Route() publishes a request there with `mandatory` (returned: no
+//    replica holds the device, NOT_FOUND) and reply_to/correlation_id; the
+//    holder delivers it (DeliverToDevice) and publishes the answer back.
+//  - Presence: fanout exchange hive.presence carries devices connecting and
+//    leaving, each replica's full list when one (re)joins, and heartbeats; it
+//    feeds the fleet directory behind ListDevices/GetDevice, drops replicas
+//    that fall silent (their calls fail fast), and closes a local connection
+//    that a newer one on another replica replaced (4409).
+// One bus thread owns the connection; other threads only queue work for it.
+// While the broker is away, connected() is false (readiness follows), events
+// are buffered up to a bound, routed requests fail with UNAVAILABLE, and the
+// thread reconnects with backoff, redeclares and rebinds every live device.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "bridge/bus/amqp_connection.h"
+#include "bridge/bus/bus.h"
+#include "bridge/bus/cluster_router.h"
+#include "bridge/bus/fleet_directory.h"
+#include "bridge/bus/remote_calls.h"
+#include "bridge/clock.h"
+#include "bridge/device_delivery.h"
+#include "bridge/event_hub.h"
+#include "bridge/presence_observer.h"
+#include "bridge/request_correlator.h"
+#include "bridge/session_registry.h"
+
+namespace hive {
+
+struct AmqpBusOptions {
+  AmqpAddress address;
+  std::string replica_id;
+  DeliveryLimits delivery;
+  // Events held while the broker is away; beyond it the oldest are dropped
+  // and counted.
+  size_t max_buffered_events = 100000;
+  absl::Duration heartbeat_period = absl::Seconds(1);
+  // A replica not heard from for this long is taken for gone.
+  absl::Duration replica_timeout = absl::Seconds(5);
+  // Connecting, and each broker round trip.
+  absl::Duration io_timeout = absl::Seconds(5);
+};
+
+class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter {
+ public:
+  AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local,
+          RequestCorrelator& correlator);
+  ~AmqpBus() override;
+
+  // Starts the bus thread, which connects (and keeps reconnecting).
+  void Start();
+
+  // Bus.
+  void Publish(hive::bridge::v1::DeviceEvent event) override;
+  bool connected() const override { return connected_.load(); }
+  BusCounters counters() const override;
+  void Stop() override;
+
+  // PresenceObserver, for this replica's registry.
+  void OnRegistered(const DeviceLink& link) override;
+  void OnUnregistered(const DeviceLink& link) override;
+
+  // ClusterRouter.
+  SessionRegistry& fleet() override { return fleet_.devices(); }
+  std::string Route(const hive::bridge::v1::SendDeviceRequestRequest& request, const std::string& replica,
+                    absl::Time deadline, RequestCorrelator::Done done) override;
+  void Cancel(const std::string& call) override;
+
+  // Periodically: deadlines of routed calls and of callers waiting for a
+  // device to connect anywhere.
+  void ExpireDue();
+  // Shutdown: callers waiting for a device get null now and from now on.
+  void CloseWaiters();
+
+  // Requests routed to other replicas and not yet answered.
+  size_t routed_pending() const { return calls_.size(); }
+
+  class Outbox;
+
+ private:
+  class Connection;
+  // What the bus thread keeps from one connection to the next.
+  struct ThreadState;
+
+  void Run();
+
+  const AmqpBusOptions options_;
+  Clock& clock_;
+  EventHub& hub_;
+  SessionRegistry& local_;
+  RequestCorrelator& correlator_;
+  FleetDirectory fleet_;
+  RemoteCalls calls_;
+  // Shared with the Done of requests delivered for other replicas, which
+  // may run after the bus is gone.
+  std::shared_ptr<Outbox> outbox_;
+  std::unique_ptr<ThreadState> thread_state_;
+  std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> published_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> delivered_{0};
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace hive

@@ -1,0 +1,177 @@
+#include "bridge/bus/cluster_messages.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/codec/device_event.h"
+#include "bridge/codec/json_document.h"
+#include "bridge/codec/json_path.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace hive::cluster {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using hive::bridge::v1::Device;
+using hive::bridge::v1::DeviceEvent;
+using hive::bridge::v1::ListDevicesResponse;
+using hive::bridge::v1::SendDeviceRequestRequest;
+using hive::bridge::v1::SendDeviceRequestResponse;
+
+constexpr absl::string_view kReplicaHeader = "x-hive-replica";
+constexpr absl::string_view kReceivedAtHeader = "x-hive-received-at-ns";
+constexpr absl::string_view kTimeoutHeader = "x-hive-timeout-ms";
+constexpr absl::string_view kStatusCodeHeader = "x-hive-status-code";
+constexpr absl::string_view kStatusMessageHeader = "x-hive-status-message";
+constexpr absl::string_view kPresenceHeader = "x-hive-presence";
+constexpr absl::string_view kStreamOffsetHeader = "x-stream-offset";
+constexpr absl::string_view kProtobuf = "application/x-protobuf";
+
+constexpr std::pair<PresenceKind, absl::string_view> kPresenceNames[] = {
+    {PresenceKind::kConnected, "connected"}, {PresenceKind::kDisconnected, "disconnected"},
+    {PresenceKind::kSnapshot, "snapshot"},   {PresenceKind::kHeartbeat, "heartbeat"},
+    {PresenceKind::kHello, "hello"},         {PresenceKind::kGoodbye, "goodbye"},
+};
+
+absl::StatusOr<int64_t> IntHeader(const AmqpMessage& message, absl::string_view name) {
+  const AmqpValue* value = FindAmqpValue(message.headers, name);
+  if (value == nullptr || !std::holds_alternative<int64_t>(*value)) {
+    return absl::InvalidArgumentError(absl::StrCat("missing integer header ", name));
+  }
+  return std::get<int64_t>(*value);
+}
+
+std::string TextHeader(const AmqpMessage& message, absl::string_view name) {
+  const AmqpValue* value = FindAmqpValue(message.headers, name);
+  return value != nullptr && std::holds_alternative<std::string>(*value) ? std::get<std::string>(*value) : "";
+}
+
+}  // namespace
+
+std::string RequestQueueOf(absl::string_view replica) { return absl::StrCat("hive.requests.", replica); }
+std::string ReplyQueueOf(absl::string_view replica) { return absl::StrCat("hive.replies.", replica); }
+std::string PresenceQueueOf(absl::string_view replica) { return absl::StrCat("hive.presence.", replica); }
+
+std::string StreamEpoch(absl::string_view vhost) { return absl::StrCat("amqp-stream:", vhost, "/", kEventStream); }
+
+std::string EventRoutingKey(const DeviceEvent& event) {
+  return absl::StrCat(event.service(), ".", event.type(), ".", event.account_id(), ".", event.device_id());
+}
+
+AmqpMessage EncodeEvent(const DeviceEvent& event, std::string message_id, absl::string_view replica) {
+  AmqpMessage message;
+  message.body = codec::EncodeDeviceEvent(event, codec::Dialect::kStandard);
+  message.content_type = "application/json";
+  message.message_id = std::move(message_id);
+  message.persistent = true;
+  message.headers = {{std::string(kReplicaHeader), std::string(replica)},
+                     {std::string(kReceivedAtHeader), TimeUtil::TimestampToNanoseconds(event.received_at())}};
+  return message;
+}
+
+absl::StatusOr<DeviceEvent> DecodeEvent(const AmqpMessage& message) {
+  rapidjson::Document document;
+  if (absl::Status parsed = codec::ParseJson(message.body, codec::ParseLimits{}, document); !parsed.ok()) {
+    return parsed;
+  }
+  codec::JsonPath path;
+  absl::StatusOr<DeviceEvent> event = codec::DecodeDeviceEvent(document, codec::Dialect::kStandard, path);
+  if (!event.ok()) return event.status();
+  if (absl::StatusOr<int64_t> received_at = IntHeader(message, kReceivedAtHeader); received_at.ok()) {
+    *event->mutable_received_at() = TimeUtil::NanosecondsToTimestamp(*received_at);
+  }
+  return event;
+}
+
+absl::StatusOr<uint64_t> StreamOffsetOf(const AmqpMessage& message) {
+  absl::StatusOr<int64_t> offset = IntHeader(message, kStreamOffsetHeader);
+  if (!offset.ok()) return offset.status();
+  if (*offset < 0) return absl::InvalidArgumentError("negative stream offset");
+  return static_cast<uint64_t>(*offset);
+}
+
+AmqpMessage EncodeRoutedRequest(const SendDeviceRequestRequest& request, absl::Duration timeout,
+                                std::string correlation_id, std::string reply_to) {
+  AmqpMessage message;
+  message.body = request.SerializeAsString();
+  message.content_type = std::string(kProtobuf);
+  message.correlation_id = std::move(correlation_id);
+  message.reply_to = std::move(reply_to);
+  const int64_t timeout_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout));
+  // A request still queued when its caller has given up is of no use.
+  message.expiration = absl::StrCat(timeout_ms);
+  message.headers = {{std::string(kTimeoutHeader), timeout_ms}};
+  return message;
+}
+
+absl::StatusOr<RoutedRequest> DecodeRoutedRequest(const AmqpMessage& message) {
+  RoutedRequest routed;
+  if (!routed.request.ParseFromString(message.body)) {
+    return absl::InvalidArgumentError("routed request: not a SendDeviceRequestRequest");
+  }
+  absl::StatusOr<int64_t> timeout_ms = IntHeader(message, kTimeoutHeader);
+  if (!timeout_ms.ok()) return timeout_ms.status();
+  routed.timeout = absl::Milliseconds(*timeout_ms);
+  return routed;
+}
+
+AmqpMessage EncodeAnswer(const absl::StatusOr<SendDeviceRequestResponse>& outcome, std::string correlation_id) {
+  AmqpMessage message;
+  message.content_type = std::string(kProtobuf);
+  message.correlation_id = std::move(correlation_id);
+  const absl::Status status = outcome.status();
+  message.headers = {{std::string(kStatusCodeHeader), static_cast<int64_t>(status.code())},
+                     {std::string(kStatusMessageHeader), std::string(status.message())}};
+  if (outcome.ok()) message.body = outcome->SerializeAsString();
+  return message;
+}
+
+absl::StatusOr<SendDeviceRequestResponse> DecodeAnswer(const AmqpMessage& message) {
+  absl::StatusOr<int64_t> code = IntHeader(message, kStatusCodeHeader);
+  if (!code.ok()) return absl::InternalError("answer from another replica: no status");
+  if (*code != 0) {
+    return absl::Status(static_cast<absl::StatusCode>(*code), TextHeader(message, kStatusMessageHeader));
+  }
+  SendDeviceRequestResponse response;
+  if (!response.ParseFromString(message.body)) {
+    return absl::InternalError("answer from another replica: not a SendDeviceRequestResponse");
+  }
+  return response;
+}
+
+AmqpMessage EncodePresence(const Presence& presence) {
+  AmqpMessage message;
+  message.content_type = std::string(kProtobuf);
+  absl::string_view kind;
+  for (const auto& [value, name] : kPresenceNames) {
+    if (value == presence.kind) kind = name;
+  }
+  message.headers = {{std::string(kPresenceHeader), std::string(kind)},
+                     {std::string(kReplicaHeader), presence.replica}};
+  ListDevicesResponse devices;
+  for (const Device& device : presence.devices) *devices.add_devices() = device;
+  message.body = devices.SerializeAsString();
+  return message;
+}
+
+absl::StatusOr<Presence> DecodePresence(const AmqpMessage& message) {
+  Presence presence;
+  const std::string kind = TextHeader(message, kPresenceHeader);
+  bool known = false;
+  for (const auto& [value, name] : kPresenceNames) {
+    if (name == kind) {
+      presence.kind = value;
+      known = true;
+    }
+  }
+  if (!known) return absl::InvalidArgumentError(absl::StrCat("presence: unknown kind \"", kind, "\""));
+  presence.replica = TextHeader(message, kReplicaHeader);
+  if (presence.replica.empty()) return absl::InvalidArgumentError("presence: no replica");
+  ListDevicesResponse devices;
+  if (!devices.ParseFromString(message.body)) return absl::InvalidArgumentError("presence: bad device list");
+  presence.devices.assign(std::make_move_iterator(devices.mutable_devices()->begin()),
+                          std::make_move_iterator(devices.mutable_devices()->end()));
+  return presence;
+}
+
+}  // namespace hive::cluster

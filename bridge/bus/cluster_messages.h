@@ -1,0 +1,90 @@
+// bridge/bus/cluster_messages.h
+// What the replicas of a cluster say to each other over RabbitMQ, as AMQP
+// messages: the broker topology's names, device events in the seed's JSON
+// (so existing RabbitMQ consumers of hive.events keep working), requests
+// routed to the replica holding a device and their answers, and presence.
+// Pure functions, so the wire format is tested without a broker.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "bridge/bus/amqp_connection.h"
+#include "hive/bridge/v1/device_bridge.pb.h"
+#include "hive/bridge/v1/events.pb.h"
+
+namespace hive::cluster {
+
+// Topic exchange of device events, routing key <service>.<type>.<account>.<device>.
+inline constexpr absl::string_view kEventsExchange = "hive.events";
+// Direct exchange of requests, routing key = device id.
+inline constexpr absl::string_view kRequestsExchange = "hive.requests";
+// Fanout exchange of presence announcements.
+inline constexpr absl::string_view kPresenceExchange = "hive.presence";
+// The stream every replica reads the fleet's events from; its offsets are
+// the events' sequences, alike on every replica.
+inline constexpr absl::string_view kEventStream = "hive.events.stream";
+
+std::string RequestQueueOf(absl::string_view replica);
+std::string ReplyQueueOf(absl::string_view replica);
+std::string PresenceQueueOf(absl::string_view replica);
+
+// The epoch of the fleet's event stream on a virtual host.
+std::string StreamEpoch(absl::string_view vhost);
+
+std::string EventRoutingKey(const hive::bridge::v1::DeviceEvent& event);
+
+// The seed's JSON of the event (standard dialect), persistent, with a unique
+// message id (the consumers' duplicate check), the replica and received_at in
+// headers.
+AmqpMessage EncodeEvent(const hive::bridge::v1::DeviceEvent& event, std::string message_id,
+                        absl::string_view replica);
+// The event back, with received_at restored; no sequence or epoch yet.
+absl::StatusOr<hive::bridge::v1::DeviceEvent> DecodeEvent(const AmqpMessage& message);
+// The stream offset the broker stamped on a delivery from kEventStream.
+absl::StatusOr<uint64_t> StreamOffsetOf(const AmqpMessage& message);
+
+// A SendDeviceRequest for the replica holding the device; it gives up after
+// `timeout` (relative, so the replicas' clocks need not agree).
+AmqpMessage EncodeRoutedRequest(const hive::bridge::v1::SendDeviceRequestRequest& request, absl::Duration timeout,
+                                std::string correlation_id, std::string reply_to);
+struct RoutedRequest {
+  hive::bridge::v1::SendDeviceRequestRequest request;
+  absl::Duration timeout;
+};
+absl::StatusOr<RoutedRequest> DecodeRoutedRequest(const AmqpMessage& message);
+
+// The holder's answer: the response, or the error status it finished with.
+AmqpMessage EncodeAnswer(const absl::StatusOr<hive::bridge::v1::SendDeviceRequestResponse>& outcome,
+                         std::string correlation_id);
+absl::StatusOr<hive::bridge::v1::SendDeviceRequestResponse> DecodeAnswer(const AmqpMessage& message);
+
+enum class PresenceKind {
+  // A replica's device connected (body: Device).
+  kConnected,
+  // A replica's device left (body: Device with device_id).
+  kDisconnected,
+  // Every device of a replica (body: ListDevicesResponse).
+  kSnapshot,
+  // A replica is alive (no body).
+  kHeartbeat,
+  // A replica (re)joined: every replica answers with its snapshot.
+  kHello,
+  // A replica is shutting down.
+  kGoodbye,
+};
+
+struct Presence {
+  PresenceKind kind;
+  std::string replica;
+  std::vector<hive::bridge::v1::Device> devices;
+};
+
+AmqpMessage EncodePresence(const Presence& presence);
+absl::StatusOr<Presence> DecodePresence(const AmqpMessage& message);
+
+}  // namespace hive::cluster

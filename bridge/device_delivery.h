@@ -1,0 +1,36 @@
+// bridge/device_delivery.h
+// Hands one SendDeviceRequest to a device connected to this replica: checks
+// the caller's account, encodes the request in the device's dialect, joins or
+// registers it with the correlator (so a retried request id is never sent
+// twice) and queues the frame on the device's link. Both the gRPC handler
+// and, in cluster mode, the bus (for a request routed here by another
+// replica) deliver through it.
+//
+//   DeliverToDevice(*link, request, deadline, {max_frame_bytes}, correlator, std::move(done));
+#pragma once
+
+#include <cstddef>
+#include <optional>
+
+#include "absl/time/time.h"
+#include "bridge/device_link.h"
+#include "bridge/request_correlator.h"
+#include "hive/bridge/v1/device_bridge.pb.h"
+
+namespace hive {
+
+struct DeliveryLimits {
+  // Larger encoded requests are refused with INVALID_ARGUMENT: the device
+  // would close the connection on them.
+  size_t max_frame_bytes = 1 << 20;
+};
+
+// `request` has been validated and carries canonical ids and a request id.
+// `done` runs exactly once, possibly before this returns. Returns the
+// correlator's waiter, for RequestCorrelator::Cancel, when one was added.
+std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link,
+                                                           const hive::bridge::v1::SendDeviceRequestRequest& request,
+                                                           absl::Time deadline, const DeliveryLimits& limits,
+                                                           RequestCorrelator& correlator, RequestCorrelator::Done done);
+
+}  // namespace hive

@@ -1,0 +1,34 @@
+#!/usr/bin/python3
+"""A RabbitMQ consumer written before hivebridge existed: it binds its own queue
+to the hive.events topic exchange and prints the JSON bodies it gets, one per
+line. The cluster test checks hivebridge keeps the seed's message shape.
+
+    legacy_consumer.py AMQP_URL ROUTING_PATTERN COUNT
+"""
+import json
+import sys
+
+import pika
+
+
+def main():
+    url, pattern, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.exchange_declare("hive.events", exchange_type="topic", durable=True)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, "hive.events", routing_key=pattern)
+    print("ready", flush=True)
+    received = 0
+    for method, properties, body in channel.consume(queue, auto_ack=True, inactivity_timeout=20):
+        if method is None:
+            print("timeout", flush=True)
+            return 1
+        print(json.dumps({"routing_key": method.routing_key, "body": json.loads(body)}), flush=True)
+        received += 1
+        if received == count:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+#include "tests/integration/support/rabbitmq_broker.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/integration/support/child_process.h"
+
+extern char** environ;
+
+namespace hive::integration {
+namespace {
+
+constexpr char kServer[] = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+constexpr char kControl[] = "/usr/lib/rabbitmq/bin/rabbitmqctl";
+constexpr absl::Duration kStartTimeout = absl::Seconds(60);
+constexpr absl::Duration kStopTimeout = absl::Seconds(30);
+
+absl::Status AwaitExit(pid_t pid, absl::Duration timeout, std::optional<int>* status) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!(*status = PollExit(pid)).has_value()) {
+    if (absl::Now() >= deadline) return absl::DeadlineExceededError("process did not exit");
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::OkStatus();
+}
+
+bool AcceptsConnections(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  const bool connected = connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return connected;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RabbitMqBroker>> RabbitMqBroker::Start() {
+  if (access(kServer, X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(kServer, " not found: apt-get install rabbitmq-server"));
+  }
+  std::unique_ptr<RabbitMqBroker> broker(new RabbitMqBroker);
+  std::string dir_template = (std::filesystem::temp_directory_path() / "hive-rabbitmq.XXXXXX").string();
+  if (mkdtemp(dir_template.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp: ", std::strerror(errno)));
+  }
+  broker->dir_ = dir_template;
+  broker->node_ = absl::StrCat("hivetest-", getpid(), "-",
+                               std::filesystem::path(broker->dir_).filename().string().substr(14), "@localhost");
+  for (const char* sub : {"mnesia", "log", "home"}) std::filesystem::create_directories(broker->dir_ + "/" + sub);
+  std::ofstream(broker->dir_ + "/enabled_plugins") << "[].\n";
+  absl::StatusOr<int> port = PickFreePort();
+  absl::StatusOr<int> dist_port = PickFreePort();
+  if (!port.ok()) return port.status();
+  if (!dist_port.ok()) return dist_port.status();
+  broker->port_ = *port;
+  broker->dist_port_ = *dist_port;
+  if (absl::Status launched = broker->Launch(); !launched.ok()) return launched;
+  return broker;
+}
+
+RabbitMqBroker::~RabbitMqBroker() {
+  if (pid_ > 0) {
+    Stop().IgnoreError();
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      std::optional<int> status;
+      AwaitExit(pid_, absl::Seconds(10), &status).IgnoreError();
+    }
+  }
+  std::error_code ignored;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string RabbitMqBroker::url() const { return absl::StrCat("amqp://guest:guest@127.0.0.1:", port_, "/%2f"); }
+
+std::vector<std::string> RabbitMqBroker::Environment() const {
+  std::vector<std::string> env;
+  for (char** var = environ; *var != nullptr; ++var) {
+    if (!absl::StartsWith(*var, "RABBITMQ_") && !absl::StartsWith(*var, "HOME=")) env.emplace_back(*var);
+  }
+  for (std::string setting :
+       {absl::StrCat("RABBITMQ_NODENAME=", node_), absl::StrCat("RABBITMQ_NODE_PORT=", port_),
+        absl::StrCat("RABBITMQ_NODE_IP_ADDRESS=127.0.0.1"), absl::StrCat("RABBITMQ_DIST_PORT=", dist_port_),
+        absl::StrCat("RABBITMQ_MNESIA_BASE=", dir_, "/mnesia"), absl::StrCat("RABBITMQ_LOG_BASE=", dir_, "/log"),
+        absl::StrCat("RABBITMQ_ENABLED_PLUGINS_FILE=", dir_, "/enabled_plugins"), absl::StrCat("HOME=", dir_, "/home")}) {
+    env.push_back(std::move(setting));
+  }
+  return env;
+}
+
+absl::Status RabbitMqBroker::Launch() {
+  absl::StatusOr<pid_t> pid = SpawnChild({kServer}, Environment(), dir_ + "/server.log");
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  while (absl::Now() < deadline) {
+    if (std::optional<int> exited = PollExit(pid_)) {
+      pid_ = -1;
+      return absl::InternalError(absl::StrCat("rabbitmq-server exited with ", *exited, ":\n", Log()));
+    }
+    // The broker opens its AMQP listener last, once it is ready; this is much
+    // quicker to notice than `rabbitmqctl await_startup`, which polls every 10 s.
+    if (AcceptsConnections(port_)) return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("rabbitmq-server did not start:\n", Log()));
+}
+
+int RabbitMqBroker::Control(const std::string& command, absl::Duration timeout) const {
+  absl::StatusOr<pid_t> pid = SpawnChild(
+      {kControl, "-n", node_, "-t", absl::StrCat(absl::ToInt64Seconds(timeout)), command}, Environment(),
+      dir_ + "/control.log");
+  if (!pid.ok()) return -1;
+  std::optional<int> status;
+  if (!AwaitExit(*pid, timeout + absl::Seconds(5), &status).ok()) {
+    kill(*pid, SIGKILL);
+    AwaitExit(*pid, absl::Seconds(5), &status).IgnoreError();
+    return -1;
+  }
+  return *status;
+}
+
+absl::Status RabbitMqBroker::Stop() {
+  if (pid_ <= 0) return absl::OkStatus();
+  Control("stop", kStopTimeout);
+  std::optional<int> status;
+  if (!AwaitExit(pid_, kStopTimeout, &status).ok()) {
+    kill(pid_, SIGKILL);
+    AwaitExit(pid_, absl::Seconds(10), &status).IgnoreError();
+  }
+  pid_ = -1;
+  return absl::OkStatus();
+}
+
+absl::Status RabbitMqBroker::Restart() {
+  if (absl::Status stopped = Stop(); !stopped.ok()) return stopped;
+  return Launch();
+}
+
+std::string RabbitMqBroker::Log() const {
+  return absl::StrCat(ReadFile(dir_ + "/server.log"), ReadFile(dir_ + "/control.log"));
+}
+
+}  // namespace hive::integration

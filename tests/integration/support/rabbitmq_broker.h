@@ -1,0 +1,57 @@
+// tests/integration/support/rabbitmq_broker.h
+// A private RabbitMQ broker (Debian's rabbitmq-server) for one test: its own
+// node name, free ports, data and log directories under a temporary
+// directory, started directly (not through the service wrapper, which
+// switches user) and stopped at the end.
+//
+//   absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
+//   BridgeProcess::Start({"--bus=" + (*broker)->url(), "--replica-id=a"});
+//   (*broker)->Stop();  (*broker)->Restart();  // same ports and data: streams survive
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace hive::integration {
+
+class RabbitMqBroker {
+ public:
+  // Starts the broker and waits until it accepts connections (a few seconds).
+  static absl::StatusOr<std::unique_ptr<RabbitMqBroker>> Start();
+
+  RabbitMqBroker(const RabbitMqBroker&) = delete;
+  RabbitMqBroker& operator=(const RabbitMqBroker&) = delete;
+  // Stops the broker and removes its directory.
+  ~RabbitMqBroker();
+
+  // amqp://guest:guest@127.0.0.1:PORT/%2f
+  std::string url() const;
+  int port() const { return port_; }
+
+  // Stops the node (its queues' data stays on disk).
+  absl::Status Stop();
+  // Starts it again on the same ports and data.
+  absl::Status Restart();
+
+  std::string Log() const;
+
+ private:
+  RabbitMqBroker() = default;
+  absl::Status Launch();
+  std::vector<std::string> Environment() const;
+  // Runs rabbitmqctl against this node; its exit status.
+  int Control(const std::string& command, absl::Duration timeout) const;
+
+  std::string dir_;
+  std::string node_;
+  int port_ = 0;
+  int dist_port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace hive::integration

@@ -1,0 +1,114 @@
+#include "bridge/bus/cluster_messages.h"
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+
+namespace hive::cluster {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+using google::protobuf::util::TimeUtil;
+using hive::bridge::v1::Device;
+using hive::bridge::v1::DeviceEvent;
+using hive::bridge::v1::SendDeviceRequestRequest;
+using hive::bridge::v1::SendDeviceRequestResponse;
+
+constexpr char kDevice[] = "d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b";
+constexpr char kAccount[] = "8813b625-29ee-4b7e-9b7a-2d2f1a0c2a11";
+
+DeviceEvent StateEvent() {
+  DeviceEvent event;
+  event.set_device_id(kDevice);
+  event.set_account_id(kAccount);
+  event.set_service("hive-device");
+  event.set_type("device-state");
+  event.mutable_device_state()->set_state("running");
+  event.mutable_device_state()->set_disk_free_bytes(18446744073709551615u);
+  *event.mutable_received_at() = TimeUtil::NanosecondsToTimestamp(1'700'000'000'123'456'789);
+  return event;
+}
+
+// What the broker adds to a delivery from the stream.
+AmqpMessage Delivered(AmqpMessage message, int64_t offset) {
+  message.headers.emplace_back("x-stream-offset", offset);
+  return message;
+}
+
+TEST(ClusterMessages, EventRoutingKeyIsServiceTypeAccountDevice) {
+  EXPECT_EQ(EventRoutingKey(StateEvent()), std::string("hive-device.device-state.") + kAccount + "." + kDevice);
+}
+
+TEST(ClusterMessages, EventTravelsAsTheSeedsJsonAndComesBackEqualWithItsReceivedAt) {
+  AmqpMessage message = EncodeEvent(StateEvent(), "message-1", "replica-a");
+  EXPECT_EQ(message.content_type, "application/json");
+  EXPECT_EQ(message.message_id, "message-1");
+  EXPECT_TRUE(message.persistent);
+  EXPECT_THAT(message.body, ::testing::HasSubstr("\"type\":\"device-state\""));
+  EXPECT_THAT(message.body, ::testing::HasSubstr("18446744073709551615"));
+  absl::StatusOr<DeviceEvent> decoded = DecodeEvent(Delivered(message, 41));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*decoded, StateEvent())) << decoded->DebugString();
+  absl::StatusOr<uint64_t> offset = StreamOffsetOf(Delivered(message, 41));
+  ASSERT_TRUE(offset.ok());
+  EXPECT_EQ(*offset, 41u);
+}
+
+TEST(ClusterMessages, ForeignMessageOnTheEventExchangeIsAnErrorNotACrash) {
+  AmqpMessage message;
+  message.body = "not json";
+  EXPECT_EQ(DecodeEvent(message).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(StreamOffsetOf(message).ok());
+}
+
+TEST(ClusterMessages, RoutedRequestCarriesItsTimeoutAsExpiryAndHeader) {
+  SendDeviceRequestRequest request;
+  request.set_device_id(kDevice);
+  request.set_request_id("6f1c2f44-98a2-4d0c-9a53-8f6a1cbb6a10");
+  request.mutable_command()->mutable_raw()->set_command("reboot");
+  AmqpMessage message = EncodeRoutedRequest(request, absl::Milliseconds(1500), "7", "hive.replies.a");
+  EXPECT_EQ(message.expiration, "1500");
+  EXPECT_EQ(message.correlation_id, "7");
+  EXPECT_EQ(message.reply_to, "hive.replies.a");
+  absl::StatusOr<RoutedRequest> routed = DecodeRoutedRequest(message);
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(routed->request, request));
+  EXPECT_EQ(routed->timeout, absl::Milliseconds(1500));
+}
+
+TEST(ClusterMessages, AnswerCarriesTheResponseOrTheExactStatus) {
+  SendDeviceRequestResponse response;
+  response.set_request_id("r-1");
+  response.set_status(hive::bridge::v1::REQUEST_STATUS_SUCCEEDED);
+  absl::StatusOr<SendDeviceRequestResponse> ok = DecodeAnswer(EncodeAnswer(response, "1"));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*ok, response));
+
+  absl::Status denied = absl::PermissionDeniedError("device x does not belong to account y");
+  EXPECT_EQ(DecodeAnswer(EncodeAnswer(denied, "2")).status(), denied);
+}
+
+TEST(ClusterMessages, PresenceRoundTripsEveryKindWithItsDevices) {
+  Device device;
+  device.set_device_id(kDevice);
+  device.set_replica("replica-b");
+  for (PresenceKind kind : {PresenceKind::kConnected, PresenceKind::kDisconnected, PresenceKind::kSnapshot,
+                            PresenceKind::kHeartbeat, PresenceKind::kHello, PresenceKind::kGoodbye}) {
+    absl::StatusOr<Presence> presence = DecodePresence(EncodePresence({kind, "replica-b", {device}}));
+    ASSERT_TRUE(presence.ok()) << presence.status();
+    EXPECT_EQ(presence->kind, kind);
+    EXPECT_EQ(presence->replica, "replica-b");
+    ASSERT_EQ(presence->devices.size(), 1u);
+    EXPECT_EQ(presence->devices[0].device_id(), kDevice);
+  }
+}
+
+TEST(ClusterMessages, PresenceWithoutKindOrReplicaIsRefusedByName) {
+  AmqpMessage message = EncodePresence({PresenceKind::kHeartbeat, "a", {}});
+  message.headers.clear();
+  EXPECT_THAT(std::string(DecodePresence(message).status().message()), ::testing::HasSubstr("unknown kind"));
+}
+
+}  // namespace
+}  // namespace hive::cluster
