@@ -37,7 +37,8 @@ void DeviceSession::Start(std::optional<std::string> header_token) {
   }
   transport_->RunAfter(limits_.auth_timeout, [weak = weak_from_this()] {
     auto self = weak.lock();
-    if (self != nullptr && self->state_ == State::kQuarantine) {
+    if (self != nullptr && self->state_ == State::kQuarantine && !self->close_started_) {
+      CountIn(self->services_.counters, Limit::kAuthTimeout);
       self->CloseOnThread(close_code::kUnauthorized, "no bearer token within the auth timeout");
     }
   });
@@ -54,6 +55,7 @@ void DeviceSession::OnText(absl::string_view frame) {
       }
       return;
     case State::kAuthenticated:
+      Heard();
       HandleFrame(frame);
       return;
     case State::kClosed:
@@ -66,8 +68,13 @@ void DeviceSession::OnBinary() {
   CloseOnThread(close_code::kUnsupportedData, "binary frames are not supported; send JSON text frames");
 }
 
+void DeviceSession::OnPing() {
+  if (state_ == State::kAuthenticated) Heard();
+}
+
 void DeviceSession::OnPong() {
   if (state_ != State::kAuthenticated) return;
+  Heard();
   awaiting_pong_ = false;
   const absl::Time now = services_.clock.Now();
   {
@@ -104,6 +111,7 @@ absl::Status DeviceSession::Send(std::string frame) {
   if (closing_) return absl::UnavailableError("device disconnected");
   if (queued_frames_.fetch_add(1) >= limits_.send_queue) {
     --queued_frames_;
+    CountIn(services_.counters, Limit::kDeviceSendQueue);
     return absl::ResourceExhaustedError(
         absl::StrCat("device send queue full (", limits_.send_queue, " frames waiting)"));
   }
@@ -133,7 +141,6 @@ void DeviceSession::Authenticate(absl::string_view token) {
 }
 
 void DeviceSession::Admit(DeviceIdentity identity) {
-  state_ = State::kAuthenticated;
   device_id_ = std::move(identity.device_id);
   account_id_ = std::move(identity.account_id);
   {
@@ -145,7 +152,21 @@ void DeviceSession::Admit(DeviceIdentity identity) {
     description_.set_protocol(std::string(codec::SubprotocolOf(dialect_)));
     description_.set_replica(services_.replica_id);
   }
-  if (std::shared_ptr<DeviceLink> replaced = services_.registry.Register(shared_from_this())) {
+  absl::StatusOr<std::shared_ptr<DeviceLink>> registered =
+      services_.registry.RegisterWithin(shared_from_this(), limits_.max_connections_per_account);
+  if (!registered.ok()) {
+    // Never announced: no connected event, and no disconnected one at close.
+    CountIn(services_.counters, Limit::kMaxConnectionsPerAccount);
+    Log(LogLevel::kInfo, "device_refused",
+        {{"device", device_id_}, {"account", account_id_}, {"address", address_},
+         {"reason", registered.status().message()}});
+    CloseOnThread(close_code::kAccountFull, registered.status().message());
+    return;
+  }
+  // Only now: a refused device never counts as authenticated. Tasks other
+  // threads post once they find the link run after this, on this thread.
+  state_ = State::kAuthenticated;
+  if (std::shared_ptr<DeviceLink> replaced = *std::move(registered)) {
     // Close first (the old link refuses sends from now on), then fail what was
     // sent on it: no request can slip onto the old link between the two. A
     // request sent on this new link in the instant between Register and
@@ -164,42 +185,70 @@ void DeviceSession::Admit(DeviceIdentity identity) {
   connected.mutable_connected()->set_protocol(std::string(codec::SubprotocolOf(dialect_)));
   PublishBridgeEvent("device-connected", std::move(connected));
   SchedulePing();
+  if (limits_.event_rate > 0) event_bucket_.emplace(limits_.event_rate, limits_.event_burst, services_.clock.Now());
+  if (limits_.idle_timeout > absl::ZeroDuration()) {
+    Heard();
+    ScheduleIdleCheck(limits_.idle_timeout);
+  }
 }
 
 void DeviceSession::HandleFrame(absl::string_view frame) {
   absl::StatusOr<std::vector<codec::FrameItem>> items = codec::DecodeDeviceFrame(frame, dialect_, limits_.frames);
   bool all_good = items.ok();
+  bool over_rate = false;
   if (!items.ok()) {
     ReplyError(items.status().message(), "");
   } else {
-    for (codec::FrameItem& item : *items) all_good &= HandleItem(item);
+    // One reading of the clock for the whole frame: a batch arrives at once.
+    const absl::Time now = event_bucket_.has_value() ? services_.clock.Now() : absl::InfinitePast();
+    for (codec::FrameItem& item : *items) {
+      const ItemOutcome outcome = HandleItem(item, now);
+      all_good &= outcome == ItemOutcome::kHandled;
+      over_rate |= outcome == ItemOutcome::kOverRate;
+    }
   }
   if (all_good) {
     bad_frames_in_a_row_ = 0;
   } else if (++bad_frames_in_a_row_ >= limits_.max_bad_frames) {
-    CloseOnThread(close_code::kPolicyViolation,
-                  absl::StrCat(bad_frames_in_a_row_, " invalid frames in a row"));
+    if (over_rate) {
+      CountIn(services_.counters, Limit::kDeviceEventFlood);
+      Log(LogLevel::kInfo, "device_flooding",
+          {{"device", device_id_}, {"account", account_id_}, {"frames", bad_frames_in_a_row_}});
+      CloseOnThread(close_code::kRateLimited,
+                    absl::StrCat(bad_frames_in_a_row_, " frames in a row refused, the last over the event rate (",
+                                 limits_.event_rate, " events/s, burst ", limits_.event_burst, ")"));
+    } else {
+      CountIn(services_.counters, Limit::kMaxBadFrames);
+      CloseOnThread(close_code::kPolicyViolation, absl::StrCat(bad_frames_in_a_row_, " invalid frames in a row"));
+    }
   }
 }
 
-bool DeviceSession::HandleItem(codec::FrameItem& item) {
+DeviceSession::ItemOutcome DeviceSession::HandleItem(codec::FrameItem& item, absl::Time now) {
   if (!item.message.ok()) {
     ReplyError(item.message.status().message(), item.cid);
-    return false;
+    return ItemOutcome::kInvalid;
   }
   if (auto* event = std::get_if<DeviceEvent>(&*item.message)) {
     if (codec::IsBridgeEventType(event->type())) {
       ReplyError(absl::StrCat("type: \"", event->type(), "\" is reserved for the bridge"), item.cid);
-      return false;
+      return ItemOutcome::kInvalid;
+    }
+    if (event_bucket_.has_value() && !event_bucket_->TryTake(now)) {
+      CountIn(services_.counters, Limit::kDeviceEventRate);
+      ReplyError(absl::StrCat("rate limit: over ", limits_.event_rate, " events/s (burst ", limits_.event_burst,
+                              "); event dropped, send it again later"),
+                 item.cid);
+      return ItemOutcome::kOverRate;
     }
     HandleEvent(std::move(*event));
-    return true;
+    return ItemOutcome::kHandled;
   }
   if (!HandleResponse(std::get<codec::DeviceResponse>(std::move(*item.message)))) {
     ReplyError(absl::StrCat("request: no pending request \"", item.cid, "\" for this device"), item.cid);
-    return false;
+    return ItemOutcome::kInvalid;
   }
-  return true;
+  return ItemOutcome::kHandled;
 }
 
 void DeviceSession::HandleEvent(DeviceEvent event) {
@@ -250,6 +299,27 @@ void DeviceSession::SchedulePing() {
       }
     });
     self->SchedulePing();
+  });
+}
+
+void DeviceSession::Heard() {
+  if (limits_.idle_timeout > absl::ZeroDuration()) last_heard_ = services_.clock.Now();
+}
+
+void DeviceSession::ScheduleIdleCheck(absl::Duration delay) {
+  transport_->RunAfter(delay, [weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (self == nullptr || self->state_ != State::kAuthenticated || self->close_started_) return;
+    const absl::Duration silent = self->services_.clock.Now() - self->last_heard_;
+    if (silent < self->limits_.idle_timeout) {
+      self->ScheduleIdleCheck(self->limits_.idle_timeout - silent);
+      return;
+    }
+    CountIn(self->services_.counters, Limit::kIdleTimeout);
+    Log(LogLevel::kInfo, "device_idle",
+        {{"device", self->device_id_}, {"account", self->account_id_}, {"silent", absl::FormatDuration(silent)}});
+    self->CloseOnThread(close_code::kIdle, absl::StrCat("idle: nothing received for ",
+                                                        absl::FormatDuration(self->limits_.idle_timeout)));
   });
 }
 

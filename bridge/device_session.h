@@ -4,12 +4,19 @@
 // same code runs under websocketpp and under a fake in tests.
 //
 //   quarantine ──Bearer token ok──► authenticated ──close──► closed
-//        └──other frame / bad token / auth timeout──► close 4401
+//        ├──other frame / bad token / auth timeout──► close 4401
+//        └──token ok, account at --max-connections-per-account──► close 4403
 //
 // In quarantine nothing is parsed but the bearer credential. Once
 // authenticated, frames are decoded into events (stamped with the
 // authenticated identity, published to the EventSink) and responses (handed
-// to the RequestCorrelator). The transport's callbacks (Start, OnText, ...)
+// to the RequestCorrelator). Each event takes a token of the device's bucket
+// (SessionLimits::event_rate, event_burst): an event over the rate gets an
+// error reply instead of being published. A frame with such an event counts
+// as a bad frame, and when bad frames in a row reach max_bad_frames the
+// connection closes: 4429 when the last was over the rate, 1008 otherwise.
+// With an idle_timeout, a device that sends no frame, ping or pong for that
+// long is closed with 4410. The transport's callbacks (Start, OnText, ...)
 // are called on the session's I/O thread; the DeviceLink methods from any.
 #pragma once
 
@@ -30,8 +37,10 @@
 #include "bridge/device_link.h"
 #include "bridge/device_transport.h"
 #include "bridge/event_sink.h"
+#include "bridge/limit_counters.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
+#include "bridge/token_bucket.h"
 
 namespace hive {
 
@@ -39,8 +48,16 @@ struct SessionLimits {
   absl::Duration auth_timeout = absl::Seconds(10);
   absl::Duration ping_interval = absl::Seconds(30);
   absl::Duration pong_timeout = absl::Seconds(10);
+  // No frame, ping or pong for this long closes with 4410; zero: never.
+  absl::Duration idle_timeout = absl::ZeroDuration();
   int max_bad_frames = 10;
   size_t send_queue = 256;
+  // Devices of one account registered at once; 0: no limit.
+  size_t max_connections_per_account = 0;
+  // Events per second a device may send on average, and at once above that;
+  // event_rate 0: no limit.
+  double event_rate = 100;
+  double event_burst = 1000;
   codec::FrameLimits frames;
 };
 
@@ -52,6 +69,8 @@ struct SessionServices {
   RequestCorrelator& correlator;
   EventSink& events;
   std::string replica_id;
+  // Where refusals are counted; may be null.
+  LimitCounters* counters = nullptr;
 };
 
 class DeviceSession final : public DeviceLink, public std::enable_shared_from_this<DeviceSession> {
@@ -64,6 +83,7 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   void Start(std::optional<std::string> header_token);
   void OnText(absl::string_view frame);
   void OnBinary();
+  void OnPing();
   void OnPong();
   void OnClosed(int code, absl::string_view reason);
 
@@ -79,17 +99,22 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
 
  private:
   enum class State { kQuarantine, kAuthenticated, kClosed };
+  enum class ItemOutcome { kHandled, kInvalid, kOverRate };
 
   void Authenticate(absl::string_view token);
   void Admit(DeviceIdentity identity);
   void HandleFrame(absl::string_view frame);
-  // True when the item was handled without error.
-  bool HandleItem(codec::FrameItem& item);
+  ItemOutcome HandleItem(codec::FrameItem& item, absl::Time now);
   void HandleEvent(hive::bridge::v1::DeviceEvent event);
   bool HandleResponse(codec::DeviceResponse response);
   void ReplyError(absl::string_view error, absl::string_view cid);
   void CloseOnThread(int code, absl::string_view reason);
   void SchedulePing();
+  // Closes with 4410 once the device has been silent for idle_timeout,
+  // looking again after `delay`.
+  void ScheduleIdleCheck(absl::Duration delay);
+  // The device sent something (a frame, a ping or a pong).
+  void Heard();
   void PublishBridgeEvent(absl::string_view type, hive::bridge::v1::DeviceEvent event);
 
   SessionServices& services_;
@@ -104,6 +129,10 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   uint64_t pings_sent_ = 0;
   bool awaiting_pong_ = false;
   bool close_started_ = false;
+  // When the device last sent anything; kept only with an idle_timeout.
+  absl::Time last_heard_;
+  // Set at Admit when events are rate-limited.
+  std::optional<TokenBucket> event_bucket_;
 
   // Set once at Admit, before the link is published to other threads.
   std::string device_id_;

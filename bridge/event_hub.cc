@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/algorithm/container.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -54,7 +55,26 @@ void EventHub::Record(DeviceEvent event, uint64_t sequence) {
 std::unique_ptr<Subscription> EventHub::Subscribe(EventFilter filter,
                                                   std::optional<StreamPosition> resume_after,
                                                   std::function<void()> on_ready) {
+  return *SubscribeWithin(std::move(filter), std::move(resume_after), std::move(on_ready), 0);
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> EventHub::TrySubscribe(EventFilter filter,
+                                                                     std::optional<StreamPosition> resume_after,
+                                                                     std::function<void()> on_ready) {
+  return SubscribeWithin(std::move(filter), std::move(resume_after), std::move(on_ready),
+                         options_.max_subscribers);
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> EventHub::SubscribeWithin(EventFilter filter,
+                                                                        std::optional<StreamPosition> resume_after,
+                                                                        std::function<void()> on_ready,
+                                                                        size_t max_subscribers) {
   absl::MutexLock lock(&mu_);
+  if (max_subscribers > 0 && !closed_ && subscribers_.size() >= max_subscribers) {
+    CountIn(options_.counters, Limit::kMaxSubscribers);
+    return absl::ResourceExhaustedError(absl::StrCat("the bridge already serves ", subscribers_.size(),
+                                                     " event subscribers (--max-subscribers); retry later"));
+  }
   std::deque<std::shared_ptr<const DeviceEvent>> replay = ReplayLocked(filter, resume_after);
   auto queue = std::make_shared<Subscription::Queue>(
       clock_, epoch_, options_.subscriber_queue_capacity, std::move(filter), std::move(on_ready),

@@ -7,6 +7,8 @@
 //   hub.Publish(std::move(event));                     // from any thread
 //   std::unique_ptr<Subscription> subscription =
 //       hub.Subscribe(filter, resume_after, on_ready); // see event_subscription.h
+//   absl::StatusOr<std::unique_ptr<Subscription>> limited =
+//       hub.TrySubscribe(filter, resume_after, on_ready);  // within max_subscribers
 //   hub.Close();                                       // at shutdown
 //
 // Publish() gives each event the next sequence (1, 2, 3, ...), the hub's
@@ -50,9 +52,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/clock.h"
 #include "bridge/event_filter.h"
+#include "bridge/limit_counters.h"
 #include "bridge/event_subscription.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
 #include "hive/bridge/v1/events.pb.h"
@@ -70,6 +74,11 @@ class EventHub {
     // How many live events one subscriber may leave unread before its oldest
     // is dropped.
     size_t subscriber_queue_capacity = 1024;
+    // How many subscriptions TrySubscribe lets be open at once; 0 means no
+    // limit.
+    size_t max_subscribers = 0;
+    // Where TrySubscribe counts its refusals; may be null.
+    LimitCounters* counters = nullptr;
   };
 
   EventHub(Clock& clock, Options options, std::string epoch);
@@ -95,6 +104,13 @@ class EventHub {
                                           std::optional<StreamPosition> resume_after,
                                           std::function<void()> on_ready);
 
+  // As Subscribe, unless max_subscribers subscriptions are open already:
+  // then RESOURCE_EXHAUSTED, naming the limit, and nothing is subscribed.
+  // Backends' streams subscribe through it.
+  absl::StatusOr<std::unique_ptr<Subscription>> TrySubscribe(EventFilter filter,
+                                                             std::optional<StreamPosition> resume_after,
+                                                             std::function<void()> on_ready);
+
   // How many subscriptions are open, for metrics.
   size_t subscriber_count() const;
 
@@ -109,6 +125,12 @@ class EventHub {
   using WakeList = absl::InlinedVector<std::shared_ptr<Subscription::Queue>, 4>;
 
   void Unsubscribe(const Subscription::Queue& queue);
+
+  // Subscribe and TrySubscribe: `max_subscribers` 0 is no limit.
+  absl::StatusOr<std::unique_ptr<Subscription>> SubscribeWithin(EventFilter filter,
+                                                                std::optional<StreamPosition> resume_after,
+                                                                std::function<void()> on_ready,
+                                                                size_t max_subscribers);
 
   // Publish and PublishAt: `sequence` 0 takes the next one.
   void Record(DeviceEvent event, uint64_t sequence);

@@ -84,6 +84,44 @@ RequestCorrelator::Shard& RequestCorrelator::ShardFor(const std::string& request
   return shards_[hash >> (sizeof(size_t) * 8 - kShardBits)];
 }
 
+RequestCorrelator::DeviceShard& RequestCorrelator::DeviceShardFor(const std::string& device_id) {
+  const size_t hash = absl::Hash<std::string>{}(device_id);
+  return device_shards_[hash >> (sizeof(size_t) * 8 - kShardBits)];
+}
+
+absl::Status RequestCorrelator::TakePlace(const std::string& device_id) {
+  size_t pending = pending_places_.load(std::memory_order_relaxed);
+  do {
+    if (options_.max_pending > 0 && pending >= options_.max_pending) {
+      CountIn(options_.counters, Limit::kMaxPendingRequests);
+      return absl::ResourceExhaustedError(absl::StrCat("the bridge already has ", pending,
+                                                       " requests pending (--max-pending-requests); retry later"));
+    }
+  } while (!pending_places_.compare_exchange_weak(pending, pending + 1, std::memory_order_relaxed));
+  if (options_.max_pending_per_device == 0) return absl::OkStatus();
+  DeviceShard& shard = DeviceShardFor(device_id);
+  absl::MutexLock lock(&shard.mu);
+  size_t& of_device = shard.pending[device_id];
+  if (of_device >= options_.max_pending_per_device) {
+    pending_places_.fetch_sub(1, std::memory_order_relaxed);
+    CountIn(options_.counters, Limit::kMaxRequestsPerDevice);
+    return absl::ResourceExhaustedError(absl::StrCat("device ", device_id, " already has ", of_device,
+                                                     " requests in flight (--max-requests-per-device); retry once "
+                                                     "one completes"));
+  }
+  ++of_device;
+  return absl::OkStatus();
+}
+
+void RequestCorrelator::GiveBackPlace(const std::string& device_id) {
+  pending_places_.fetch_sub(1, std::memory_order_relaxed);
+  if (options_.max_pending_per_device == 0) return;
+  DeviceShard& shard = DeviceShardFor(device_id);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.pending.find(device_id);
+  if (it != shard.pending.end() && --it->second == 0) shard.pending.erase(it);
+}
+
 template <typename Leaves, typename OutcomeFor>
 void RequestCorrelator::Release(Entry& entry, absl::Time now, Leaves leaves,
                                 OutcomeFor outcome_for, std::vector<Completion>& ready) {
@@ -99,6 +137,10 @@ void RequestCorrelator::Release(Entry& entry, absl::Time now, Leaves leaves,
   if (stays != entry.waiters.end()) {
     entry.waiters.erase(stays, entry.waiters.end());
     entry.touched = now;
+  }
+  if (entry.waiters.empty() && entry.holds_place) {
+    entry.holds_place = false;
+    GiveBackPlace(entry.device_id);
   }
 }
 
@@ -117,6 +159,7 @@ void RequestCorrelator::ReleaseAll(Entry& entry, absl::Time now, const absl::Sta
 }
 
 void RequestCorrelator::Forget(Shard& shard, EntryMap::iterator it) {
+  if (it->second.holds_place) GiveBackPlace(it->second.device_id);
   auto device = shard.by_device.find(it->second.device_id);
   device->second.erase(it->first);
   if (device->second.empty()) shard.by_device.erase(device);
@@ -150,11 +193,20 @@ RequestCorrelator::Registration RequestCorrelator::Await(const std::string& requ
       entry.outcome.set_request_id(request_id);
       shard.by_device[device_id].insert(request_id);
     }
+    absl::Status room = absl::OkStatus();
     if (entry.device_id != device_id) {
       ready.push_back({std::move(done),
                        absl::InvalidArgumentError(absl::StrCat(
                            "request_id ", request_id, " already used for another device"))});
+    } else if (!entry.holds_place && !Reached(entry.outcome.status(), Normalized(mode)) &&
+               !(room = TakePlace(device_id)).ok()) {
+      // Over a limit: nothing is sent, and a new entry is not kept, so that
+      // a retry once there is room sends the request.
+      ready.push_back({std::move(done), std::move(room)});
+      registration.role = Role::kJoined;
+      if (inserted) Forget(shard, it);
     } else {
+      if (!Reached(entry.outcome.status(), Normalized(mode))) entry.holds_place = true;
       entry.waiters.push_back({registration.waiter, Normalized(mode), deadline, std::move(done)});
       entry.touched = now;
       Settle(entry, now, ready);

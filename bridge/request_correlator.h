@@ -20,14 +20,22 @@
 //     else correlator.Fail(request_id, registration.waiter, sent);
 //   }
 //
+// Limits (Options): a request counts as pending while a caller waits for it;
+// Await refuses a request with RESOURCE_EXHAUSTED, naming the limit, when its
+// device already has max_pending_per_device pending requests or the
+// correlator max_pending. A retry that joins a request already pending, or
+// that the stored outcome answers at once, takes no further place.
+//
 // Thread-safe, with no global lock: entries live in shards by request id, each
-// with its own mutex. Every waiter's Done runs exactly once: with the outcome,
-// or with an error when its deadline passes, it is cancelled, the device
-// disconnects or the correlator shuts down. Done never runs under a lock of
-// the correlator, so it may call back into it.
+// with its own mutex, and the per-device counts in shards by device id. Every
+// waiter's Done runs exactly once: with the outcome, or with an error when its
+// deadline passes, it is cancelled, the device disconnects or the correlator
+// shuts down. Done never runs under a lock of the correlator, so it may call
+// back into it.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -44,6 +52,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/clock.h"
+#include "bridge/limit_counters.h"
 #include "google/protobuf/map.h"
 #include "google/protobuf/struct.pb.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
@@ -66,6 +75,12 @@ class RequestCorrelator {
     // How long an entry is remembered once it has no waiters and no news:
     // a retry within this window joins it instead of sending again.
     absl::Duration dedupe_window = absl::Minutes(5);
+    // Pending requests (callers waiting) per device and in all; 0 means no
+    // limit.
+    size_t max_pending_per_device = 0;
+    size_t max_pending = 0;
+    // Where refusals are counted; may be null.
+    LimitCounters* counters = nullptr;
   };
 
   enum class Role {
@@ -105,7 +120,8 @@ class RequestCorrelator {
   // `deadline`, whichever comes first. A joined waiter whose mode the request
   // has already reached completes at once with the stored outcome. A request
   // id already used for another device completes `done` at once with
-  // INVALID_ARGUMENT (and answers kJoined).
+  // INVALID_ARGUMENT, and one over a pending limit with RESOURCE_EXHAUSTED
+  // (both answer kJoined: nothing is to be sent).
   Registration Await(const std::string& request_id, const std::string& device_id, WaitMode mode,
                      absl::Time deadline, Done done);
 
@@ -170,6 +186,9 @@ class RequestCorrelator {
     std::vector<Waiter> waiters;
     // When the outcome last changed or a waiter last came or went.
     absl::Time touched;
+    // Whether the request counts as pending (see TakePlace): from the first
+    // waiter that has to wait until no waiter is left.
+    bool holds_place = false;
   };
 
   // A Done with its outcome, run once the shard's lock is released.
@@ -179,6 +198,12 @@ class RequestCorrelator {
   };
 
   using EntryMap = absl::flat_hash_map<std::string, Entry>;
+
+  // Pending requests by device, for max_pending_per_device.
+  struct alignas(ABSL_CACHELINE_SIZE) DeviceShard {
+    absl::Mutex mu;
+    absl::flat_hash_map<std::string, size_t> pending ABSL_GUARDED_BY(mu);
+  };
 
   // Cache-line aligned so that threads working on neighbouring shards do not
   // contend for the same line.
@@ -197,17 +222,22 @@ class RequestCorrelator {
   static constexpr size_t kShardBits = 4;
 
   Shard& ShardFor(const std::string& request_id);
+  DeviceShard& DeviceShardFor(const std::string& device_id);
+  // Counts a request of `device_id` as pending, or says which limit is full.
+  // Called with the request's shard locked (device shards lock inside it).
+  absl::Status TakePlace(const std::string& device_id);
+  void GiveBackPlace(const std::string& device_id);
   // Moves the waiters of `entry` that `leaves` selects into `ready`, each with
-  // the outcome `outcome_for` gives it.
+  // the outcome `outcome_for` gives it; the entry gives back its place once
+  // no waiter is left.
   template <typename Leaves, typename OutcomeFor>
-  static void Release(Entry& entry, absl::Time now, Leaves leaves, OutcomeFor outcome_for,
-                      std::vector<Completion>& ready);
+  void Release(Entry& entry, absl::Time now, Leaves leaves, OutcomeFor outcome_for,
+               std::vector<Completion>& ready);
   // Releases the waiters whose mode the entry's outcome has reached.
-  static void Settle(Entry& entry, absl::Time now, std::vector<Completion>& ready);
+  void Settle(Entry& entry, absl::Time now, std::vector<Completion>& ready);
   // Releases every waiter of `entry` with `why`.
-  static void ReleaseAll(Entry& entry, absl::Time now, const absl::Status& why,
-                         std::vector<Completion>& ready);
-  static void Forget(Shard& shard, EntryMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  void ReleaseAll(Entry& entry, absl::Time now, const absl::Status& why, std::vector<Completion>& ready);
+  void Forget(Shard& shard, EntryMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Runs the completions in `ready` and empties it; call with no lock held.
   static void RunAll(std::vector<Completion>& ready);
   // Applies `respond` to the entry of `request_id` if it was sent to
@@ -219,6 +249,9 @@ class RequestCorrelator {
   const Clock& clock_;
   const Options options_;
   std::array<Shard, size_t{1} << kShardBits> shards_;
+  std::array<DeviceShard, size_t{1} << kShardBits> device_shards_;
+  // Requests holding a place, for max_pending.
+  std::atomic<size_t> pending_places_{0};
 };
 
 }  // namespace hive

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
 
 namespace hive {
 
@@ -13,12 +14,20 @@ SessionRegistry::Shard& SessionRegistry::ShardFor(const std::string& device_id) 
 }
 
 std::shared_ptr<DeviceLink> SessionRegistry::Register(std::shared_ptr<DeviceLink> link) {
+  return *RegisterWithin(std::move(link), 0);
+}
+
+absl::StatusOr<std::shared_ptr<DeviceLink>> SessionRegistry::RegisterWithin(std::shared_ptr<DeviceLink> link,
+                                                                            size_t max_per_account) {
   const std::string device_id = link->device_id();
   Shard& shard = ShardFor(device_id);
   std::shared_ptr<DeviceLink> replaced;
   std::vector<Waiter> woken;
   {
     absl::MutexLock lock(&shard.mu);
+    auto existing = shard.links.find(device_id);
+    const DeviceLink* old = existing == shard.links.end() ? nullptr : existing->second.get();
+    if (absl::Status room = MoveAccountPlace(old, link->account_id(), max_per_account); !room.ok()) return room;
     std::shared_ptr<DeviceLink>& slot = shard.links[device_id];
     replaced = std::exchange(slot, link);
     if (observer_ != nullptr) observer_->OnRegistered(*link);
@@ -31,12 +40,36 @@ std::shared_ptr<DeviceLink> SessionRegistry::Register(std::shared_ptr<DeviceLink
   return replaced;
 }
 
+absl::Status SessionRegistry::MoveAccountPlace(const DeviceLink* old, const std::string& account_id,
+                                               size_t max_per_account) {
+  if (old != nullptr && old->account_id() == account_id) return absl::OkStatus();
+  absl::MutexLock lock(&accounts_mu_);
+  size_t& count = devices_per_account_[account_id];
+  if (max_per_account > 0 && count >= max_per_account) {
+    return absl::ResourceExhaustedError(absl::StrCat("account ", account_id, " already has ", count,
+                                                     " devices connected (--max-connections-per-account)"));
+  }
+  ++count;
+  if (old != nullptr) {
+    auto previous = devices_per_account_.find(old->account_id());
+    if (previous != devices_per_account_.end() && --previous->second == 0) devices_per_account_.erase(previous);
+  }
+  return absl::OkStatus();
+}
+
+void SessionRegistry::ReleaseAccountPlace(const std::string& account_id) {
+  absl::MutexLock lock(&accounts_mu_);
+  auto it = devices_per_account_.find(account_id);
+  if (it != devices_per_account_.end() && --it->second == 0) devices_per_account_.erase(it);
+}
+
 bool SessionRegistry::Unregister(const std::string& device_id, const DeviceLink* link) {
   Shard& shard = ShardFor(device_id);
   absl::MutexLock lock(&shard.mu);
   auto it = shard.links.find(device_id);
   if (it == shard.links.end() || it->second.get() != link) return false;
   if (observer_ != nullptr) observer_->OnUnregistered(*link);
+  ReleaseAccountPlace(link->account_id());
   shard.links.erase(it);
   return true;
 }
@@ -129,6 +162,12 @@ size_t SessionRegistry::size() const {
     total += shard.links.size();
   }
   return total;
+}
+
+size_t SessionRegistry::account_size(const std::string& account_id) const {
+  absl::MutexLock lock(&accounts_mu_);
+  auto it = devices_per_account_.find(account_id);
+  return it == devices_per_account_.end() ? 0 : it->second;
 }
 
 }  // namespace hive

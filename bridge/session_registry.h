@@ -3,7 +3,9 @@
 // device. Thread-safe and sharded, so looking up a device for a request never
 // contends with devices connecting elsewhere. Callers waiting for an offline
 // device to connect (SendDeviceRequest's connect_timeout) are parked here and
-// woken by Register, or by ExpireDue once their deadline passes.
+// woken by Register, or by ExpireDue once their deadline passes. It also
+// counts each account's devices, so that RegisterWithin can hold an account
+// to its share of the bridge (--max-connections-per-account).
 #pragma once
 
 #include <array>
@@ -15,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/clock.h"
@@ -39,6 +42,13 @@ class SessionRegistry {
   // any, for the caller to close. Wakes every waiter for the device.
   std::shared_ptr<DeviceLink> Register(std::shared_ptr<DeviceLink> link);
 
+  // As Register, unless the link's account already has `max_per_account`
+  // devices registered: then RESOURCE_EXHAUSTED, naming the account and the
+  // limit, and nothing changes. A device replacing its own link takes no
+  // further place. 0 means no limit.
+  absl::StatusOr<std::shared_ptr<DeviceLink>> RegisterWithin(std::shared_ptr<DeviceLink> link,
+                                                             size_t max_per_account);
+
   // Removes the device's link if it is still `link` (a replaced link's late
   // goodbye must not remove its successor). True if it was removed.
   bool Unregister(const std::string& device_id, const DeviceLink* link);
@@ -62,6 +72,8 @@ class SessionRegistry {
                                              size_t limit) const;
 
   size_t size() const;
+  // Devices registered for `account_id`.
+  size_t account_size(const std::string& account_id) const;
 
  private:
   struct Waiter {
@@ -77,10 +89,18 @@ class SessionRegistry {
   static constexpr size_t kShards = 16;
 
   Shard& ShardFor(const std::string& device_id) const;
+  // Moves one place from the account of `old` (null: none) to `account_id`
+  // unless that would exceed `max_per_account` (0: no limit).
+  absl::Status MoveAccountPlace(const DeviceLink* old, const std::string& account_id, size_t max_per_account);
+  void ReleaseAccountPlace(const std::string& account_id);
 
   const Clock& clock_;
   PresenceObserver* observer_ = nullptr;
   mutable std::array<Shard, kShards> shards_;
+  // Taken inside a shard's lock, never the other way round. Only connects and
+  // disconnects take it, never a lookup.
+  mutable absl::Mutex accounts_mu_;
+  absl::flat_hash_map<std::string, size_t> devices_per_account_ ABSL_GUARDED_BY(accounts_mu_);
 };
 
 }  // namespace hive

@@ -69,8 +69,12 @@ SessionLimits LimitsFrom(const Config& config) {
   limits.auth_timeout = config.auth_timeout;
   limits.ping_interval = config.ping_interval;
   limits.pong_timeout = config.pong_timeout;
+  limits.idle_timeout = config.idle_timeout;
   limits.max_bad_frames = config.max_bad_frames;
   limits.send_queue = config.device_send_queue;
+  limits.max_connections_per_account = config.max_connections_per_account;
+  limits.event_rate = static_cast<double>(config.device_event_rate);
+  limits.event_burst = static_cast<double>(config.device_event_burst);
   limits.frames.max_batch = config.max_batch;
   limits.frames.parse.max_depth = config.max_json_depth;
   return limits;
@@ -95,18 +99,19 @@ class BridgeServerImpl final : public BridgeServer {
         authenticator_(std::move(authenticator)),
         // In cluster mode events are numbered by the fleet's stream, so the
         // epoch is the stream's, alike on every replica.
-        hub_(clock_, {config.event_history, config.subscriber_queue},
+        hub_(clock_, {config.event_history, config.subscriber_queue, config.max_subscribers, &counters_},
              broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewUuid()),
         registry_(clock_),
-        correlator_(clock_, {config.dedupe_window}),
+        correlator_(clock_,
+                    {config.dedupe_window, config.max_requests_per_device, config.max_pending_requests, &counters_}),
         cluster_(MakeClusterBus(config, broker, clock_, hub_, registry_, correlator_)),
         inproc_(hub_),
         bus_(cluster_ != nullptr ? static_cast<Bus&>(*cluster_) : inproc_),
-        services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id},
+        services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id, &counters_},
         limits_(LimitsFrom(config)),
         service_({config.default_request_timeout, config.max_message_bytes}, clock_, registry_, correlator_, hub_,
                  cluster_.get()),
-        metrics_{registry_, hub_, correlator_, bus_} {
+        metrics_{registry_, hub_, correlator_, bus_, counters_} {
     if (cluster_ != nullptr) {
       registry_.Observe(cluster_.get());
       cluster_->Start();
@@ -121,8 +126,11 @@ class BridgeServerImpl final : public BridgeServer {
     options.io_threads = config_.io_threads > 0 ? config_.io_threads
                                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     options.max_message_bytes = config_.max_message_bytes;
+    options.max_connections = config_.max_connections;
+    options.handshake_timeout = config_.handshake_timeout;
     options.tls_cert_file = config_.tls_cert_file;
     options.tls_key_file = config_.tls_key_file;
+    options.counters = &counters_;
     absl::StatusOr<std::unique_ptr<DeviceEndpoint>> endpoint =
         DeviceEndpoint::Start(options, services_, limits_, [this](absl::string_view path) { return Route(path); });
     if (!endpoint.ok()) return endpoint.status();
@@ -209,6 +217,8 @@ class BridgeServerImpl final : public BridgeServer {
 
   const Config config_;
   Clock& clock_ = TheClock();
+  // Before every component that counts in it.
+  LimitCounters counters_;
   std::unique_ptr<DeviceAuthenticator> authenticator_;
   EventHub hub_;
   SessionRegistry registry_;

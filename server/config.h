@@ -28,6 +28,12 @@ struct Config {
   std::string tls_key_file;
   int io_threads = 0;  // WebSocket I/O threads, one io_context each; 0 = one per core
 
+  // Connections.
+  size_t max_connections = 100000;                         // open WebSockets; more are closed 1013
+  size_t max_connections_per_account = 0;                  // authenticated devices of one account; 0 = no limit
+  absl::Duration handshake_timeout = absl::Seconds(5);     // accept to upgraded, else dropped
+  absl::Duration idle_timeout = absl::ZeroDuration();      // no frame, ping or pong: close 4410; 0 = off
+
   // Device authentication (one of the two is required).
   std::string jwt_secret_file;      // HS256 shared secret
   std::string jwt_public_key_file;  // RS256 or ES256 public key (PEM)
@@ -38,6 +44,8 @@ struct Config {
   int max_bad_frames = 10;             // invalid frames in a row before close 1008
   size_t max_batch = 256;              // objects in one batch frame
   size_t max_json_depth = 32;
+  int64_t device_event_rate = 100;   // events per second per device; 0 = no limit
+  size_t device_event_burst = 1000;  // events at once above the rate
 
   // Liveness.
   absl::Duration ping_interval = absl::Seconds(30);
@@ -47,10 +55,13 @@ struct Config {
   absl::Duration default_request_timeout = absl::Seconds(10);  // when the caller sets no deadline
   absl::Duration dedupe_window = absl::Minutes(5);
   size_t device_send_queue = 256;  // frames queued to one device before RESOURCE_EXHAUSTED
+  size_t max_requests_per_device = 32;  // pending requests of one device before RESOURCE_EXHAUSTED
+  size_t max_pending_requests = 10000;  // pending requests in all before RESOURCE_EXHAUSTED
 
   // Events.
   size_t event_history = 10000;     // events kept for resume_after
   size_t subscriber_queue = 1024;   // events queued to one subscriber before a Gap
+  size_t max_subscribers = 1000;    // open SubscribeEvents streams before RESOURCE_EXHAUSTED
 
   // Cluster.
   std::string bus = "inproc";  // "inproc" or amqp://user:pass@host:port/vhost

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -188,6 +189,7 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
       return websocketpp::lib::error_code();
     });
     server.set_max_message_size(options_.max_message_bytes);
+    server.set_open_handshake_timeout(static_cast<long>(absl::ToInt64Milliseconds(options_.handshake_timeout)));
     server.set_pong_timeout(static_cast<long>(absl::ToInt64Milliseconds(limits_.pong_timeout)));
     if constexpr (std::is_same_v<Cfg, TlsDeviceConfig>) {
       server.set_tls_init_handler([this](websocketpp::connection_hdl) { return MakeTlsContext(); });
@@ -203,12 +205,21 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
         con->session->OnBinary();
       }
     });
+    server.set_ping_handler([&shard](websocketpp::connection_hdl hdl, std::string) {
+      ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+      if (con->session != nullptr) con->session->OnPing();
+      return true;  // websocketpp answers with a pong
+    });
     server.set_pong_handler([&shard](websocketpp::connection_hdl hdl, std::string) {
       ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
       if (con->session != nullptr) con->session->OnPong();
     });
-    server.set_close_handler([&shard](websocketpp::connection_hdl hdl) {
+    server.set_close_handler([this, &shard](websocketpp::connection_hdl hdl) {
       ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+      if (con->get_local_close_code() == websocketpp::close::status::message_too_big &&
+          con->get_local_close_reason() == TooBigReason()) {
+        CountIn(options_.counters, Limit::kMaxMessageBytes);
+      }
       int code = con->get_remote_close_code();
       std::string reason = con->get_remote_close_reason();
       if (code == websocketpp::close::status::no_status) {
@@ -217,9 +228,15 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
       }
       Finish(shard, con, hdl, code, reason);
     });
-    server.set_fail_handler([&shard](websocketpp::connection_hdl hdl) {
+    server.set_fail_handler([this, &shard](websocketpp::connection_hdl hdl) {
       ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
-      Finish(shard, con, hdl, websocketpp::close::status::abnormal_close, con->get_ec().message());
+      const websocketpp::lib::error_code ec = con->get_ec();
+      if (ec == websocketpp::error::make_error_code(websocketpp::error::open_handshake_timeout) ||
+          ec == websocketpp::transport::error::make_error_code(websocketpp::transport::error::timeout)) {
+        CountIn(options_.counters, Limit::kHandshakeTimeout);
+        Log(LogLevel::kDebug, "handshake_timeout", {{"error", ec.message()}});
+      }
+      Finish(shard, con, hdl, websocketpp::close::status::abnormal_close, ec.message());
     });
     server.set_http_handler([this, &shard](websocketpp::connection_hdl hdl) {
       ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
@@ -266,10 +283,38 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     return true;
   }
 
+  // The close reason websocketpp gives a frame over --max-message-bytes.
+  static const std::string& TooBigReason() {
+    static const std::string* const reason = new std::string(
+        websocketpp::processor::error::make_error_code(websocketpp::processor::error::message_too_big).message());
+    return *reason;
+  }
+
+  // Counts a connection against max_connections, unless it is reached.
+  bool TakeConnectionPlace() {
+    size_t open = open_connections_.load(std::memory_order_relaxed);
+    do {
+      if (options_.max_connections > 0 && open >= options_.max_connections) return false;
+    } while (!open_connections_.compare_exchange_weak(open, open + 1, std::memory_order_relaxed));
+    return true;
+  }
+
   void OnOpen(Shard<Cfg>& shard, websocketpp::connection_hdl hdl) {
     ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
     asio::error_code ec;
     const std::string address = FormatAddress(RemoteEndpointOf<Cfg>(con, ec));
+    if (!TakeConnectionPlace()) {
+      // Never a session: the device learns why from the close, and retries.
+      CountIn(options_.counters, Limit::kMaxConnections);
+      Log(LogLevel::kDebug, "connection_refused", {{"address", address}, {"reason", "max-connections"}});
+      websocketpp::lib::error_code close_ec;
+      shard.server.close(hdl, websocketpp::close::status::try_again_later,
+                         absl::StrCat("try again later: the bridge is at its connection limit (",
+                                      options_.max_connections, ", --max-connections)"),
+                         close_ec);
+      return;
+    }
+    con->holds_place = true;
     auto transport = std::make_unique<WebSocketTransport<Cfg>>(shard.server, hdl, shard.io, address);
     con->session = std::make_shared<DeviceSession>(services_, limits_, std::move(transport), con->dialect);
     shard.connections.insert(hdl);
@@ -283,13 +328,14 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     con->session->Start(std::move(header_token));
   }
 
-  static void Finish(Shard<Cfg>& shard, ConnectionPtr con, websocketpp::connection_hdl hdl, int code,
-                     const std::string& reason) {
+  void Finish(Shard<Cfg>& shard, ConnectionPtr con, websocketpp::connection_hdl hdl, int code,
+              const std::string& reason) {
     if (con->session != nullptr) {
       con->session->OnClosed(code, reason);
       con->session.reset();
     }
     if (shard.connections.erase(hdl) > 0) --shard.connection_count;
+    if (std::exchange(con->holds_place, false)) open_connections_.fetch_sub(1, std::memory_order_relaxed);
   }
 
   const DeviceEndpointOptions options_;
@@ -298,6 +344,9 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
   const HttpRoutes routes_;
   std::vector<std::unique_ptr<Shard<Cfg>>> shards_;
   int port_ = 0;
+  // WebSocket connections holding a place (SessionSlot::holds_place), over
+  // every shard.
+  std::atomic<size_t> open_connections_{0};
 };
 
 template <typename Cfg>

@@ -5,6 +5,13 @@
 // the kernel spreads connections over threads and a connection never changes
 // thread: its session needs no locks.
 //
+// Limits: a TCP (or TLS) connection that has not completed the WebSocket
+// upgrade within handshake_timeout is dropped (slowloris). Beyond
+// max_connections open WebSockets, a new one is closed at once with 1013
+// "try again later" (rather than refused at the upgrade with a 503, whose
+// status many device WebSocket stacks do not surface: every one reports a
+// close code, and devices already act on the bridge's close codes).
+//
 //   auto endpoint = DeviceEndpoint::Start(options, services, limits, routes);
 //   ... (*endpoint)->StopAccepting(); (*endpoint)->CloseAll(1001, "shutting down"); (*endpoint)->Stop();
 #pragma once
@@ -13,7 +20,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "bridge/device_session.h"
+#include "bridge/limit_counters.h"
 #include "server/http_routes.h"
 
 namespace hive::server {
@@ -22,8 +31,15 @@ struct DeviceEndpointOptions {
   std::string listen = "0.0.0.0:8080";  // port 0 picks a free port
   int io_threads = 1;
   size_t max_message_bytes = 1 << 20;
+  // Open WebSocket connections, authenticated or not; 0: no limit.
+  size_t max_connections = 0;
+  // From accept to the end of the upgrade, after the TLS handshake (which
+  // websocketpp bounds by 5 s of its own).
+  absl::Duration handshake_timeout = absl::Seconds(5);
   std::string tls_cert_file;  // both set: wss://
   std::string tls_key_file;
+  // Where refusals are counted; may be null.
+  LimitCounters* counters = nullptr;
 };
 
 class DeviceEndpoint {

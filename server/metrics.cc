@@ -34,6 +34,14 @@ std::string RenderMetrics(const MetricsSources& sources) {
                "Events the bus delivered to this replica's subscribers' hub.", bus.delivered);
   AppendMetric(out, "hivebridge_bus_connected", "gauge", "1 while the bus carries events (cluster mode: broker connected).",
                sources.bus.connected() ? 1 : 0);
+  absl::StrAppend(&out,
+                  "# HELP hivebridge_limit_refusals_total What each limit refused or cut off, by the flag that sets "
+                  "it (docs/SECURITY.md).\n# TYPE hivebridge_limit_refusals_total counter\n");
+  for (size_t i = 0; i < kLimitCount; ++i) {
+    const Limit limit = static_cast<Limit>(i);
+    absl::StrAppend(&out, "hivebridge_limit_refusals_total{limit=\"", LimitName(limit), "\"} ",
+                    sources.limits.value(limit), "\n");
+  }
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include "bridge/bus/bus.h"
 #include "bridge/event_hub.h"
+#include "bridge/limit_counters.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
 #include "server/device_endpoint.h"
@@ -19,6 +20,7 @@ struct MetricsSources {
   const EventHub& hub;
   const RequestCorrelator& correlator;
   const Bus& bus;
+  const LimitCounters& limits;
   const DeviceEndpoint* endpoint = nullptr;  // set once listening
 };
 

@@ -22,7 +22,13 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
     // The subscription may wake us from a publisher thread at once; the
     // mutex orders that wake after construction.
     absl::MutexLock lock(&mu_);
-    subscription_ = hub.Subscribe(EventFilter::FromRequest(request), resume, [this] { WriteNext(); });
+    absl::StatusOr<std::unique_ptr<Subscription>> subscription =
+        hub.TrySubscribe(EventFilter::FromRequest(request), resume, [this] { WriteNext(); });
+    if (!subscription.ok()) {  // --max-subscribers
+      FinishLocked(ToGrpcStatus(subscription.status()));
+      return;
+    }
+    subscription_ = *std::move(subscription);
     WriteNextLocked();
   }
 

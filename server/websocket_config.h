@@ -20,6 +20,8 @@ namespace hive::server {
 struct SessionSlot {
   codec::Dialect dialect = codec::Dialect::kStandard;
   std::shared_ptr<DeviceSession> session;
+  // Whether the connection counts against --max-connections.
+  bool holds_place = false;
 };
 
 template <typename Base>

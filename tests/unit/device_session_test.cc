@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "bridge/close_codes.h"
 #include "bridge/codec/device_request.h"
 #include "bridge/event_hub.h"
@@ -40,7 +41,7 @@ class DeviceSessionTest : public ::testing::Test {
         bus_(hub_),
         registry_(clock_),
         correlator_(clock_, {}),
-        services_{clock_, authenticator_, registry_, correlator_, bus_, "replica-1"} {
+        services_{clock_, authenticator_, registry_, correlator_, bus_, "replica-1", &counters_} {
     limits_.max_bad_frames = 3;
     subscription_ = hub_.Subscribe(EventFilter(), std::nullopt, [] {});
   }
@@ -50,6 +51,12 @@ class DeviceSessionTest : public ::testing::Test {
     auto session = std::make_shared<DeviceSession>(services_, limits_,
                                                    std::make_unique<testing::FakeDeviceTransport>(log), dialect);
     session->Start(std::nullopt);
+    return session;
+  }
+
+  std::shared_ptr<DeviceSession> OpenAuthenticated(testing::TransportLog& log, const std::string& device = kDevice) {
+    auto session = Open(log);
+    session->OnText("Bearer good-" + device);
     return session;
   }
 
@@ -65,6 +72,7 @@ class DeviceSessionTest : public ::testing::Test {
   InprocBus bus_;
   SessionRegistry registry_;
   RequestCorrelator correlator_;
+  LimitCounters counters_;
   SessionServices services_;
   SessionLimits limits_;
   std::unique_ptr<Subscription> subscription_;
@@ -271,6 +279,179 @@ TEST_F(DeviceSessionTest, CompactDialectRepliesInCompactKeys) {
   session->OnText(std::string("Bearer good-") + kDevice);
   EXPECT_THAT(log.sent[0], HasSubstr(R"("typ":"authenticated")"));
   EXPECT_EQ(session->Describe().protocol(), "hive.compact.v1");
+}
+
+// --- Limits -------------------------------------------------------------------
+
+// Fires the timers set to run within `horizon` (not those they set).
+void FireTimersWithin(testing::TransportLog& log, absl::Duration horizon) {
+  std::vector<std::pair<absl::Duration, absl::AnyInvocable<void()>>> due, later;
+  for (auto& timer : log.timers) (timer.first <= horizon ? due : later).push_back(std::move(timer));
+  log.timers = std::move(later);
+  for (auto& [delay, task] : due) task();
+}
+
+TEST_F(DeviceSessionTest, EventsOverTheRateGetAnErrorReplyUntilTheBucketRefills) {
+  limits_.event_rate = 1;
+  limits_.event_burst = 2;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  Events();
+  session->OnText(R"({"type":"telemetry","n":1})");
+  session->OnText(R"({"type":"telemetry","n":2})");
+  EXPECT_EQ(Events().size(), 2u);
+
+  session->OnText(R"({"type":"telemetry","cid":"c-3"})");
+
+  EXPECT_TRUE(Events().empty());
+  EXPECT_THAT(log.sent.back(), HasSubstr(R"("error":"rate limit: over 1 events/s (burst 2); event dropped)"));
+  EXPECT_THAT(log.sent.back(), HasSubstr(R"("cid":"c-3")"));
+  EXPECT_EQ(counters_.value(Limit::kDeviceEventRate), 1u);
+  clock_.Advance(absl::Seconds(1));
+  session->OnText(R"({"type":"telemetry","n":4})");
+  EXPECT_EQ(Events().size(), 1u);
+  EXPECT_FALSE(log.closed);
+}
+
+TEST_F(DeviceSessionTest, ABatchIsAdmittedUpToTheTokensLeftAndTheRestGetsErrors) {
+  limits_.event_rate = 1;
+  limits_.event_burst = 2;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  Events();
+  session->OnText(R"([{"type":"a"},{"type":"b"},{"type":"c","cid":"c-3"}])");
+  auto events = Events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1]->type(), "b");
+  EXPECT_THAT(log.sent.back(), HasSubstr(R"("cid":"c-3")"));
+  EXPECT_THAT(log.sent.back(), HasSubstr("rate limit"));
+}
+
+TEST_F(DeviceSessionTest, ResponsesAreNotBoundByTheEventRate) {
+  limits_.event_rate = 1;
+  limits_.event_burst = 1;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  session->OnText(R"({"type":"telemetry"})");  // the only token
+  absl::StatusOr<SendDeviceRequestResponse> outcome = absl::UnknownError("not completed");
+  auto registration = correlator_.Await("r-1", kDevice, hive::bridge::v1::WAIT_MODE_ACK,
+                                        clock_.Now() + absl::Seconds(5),
+                                        [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
+  correlator_.MarkSent("r-1", registration.waiter);
+  session->OnText(R"({"type":"device-response","request":"r-1","status":"ack"})");
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+}
+
+TEST_F(DeviceSessionTest, FloodingPastTheRateCloses4429AfterMaxBadFramesInARow) {
+  limits_.event_rate = 1;
+  limits_.event_burst = 1;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  session->OnText(R"({"type":"telemetry"})");
+  session->OnText(R"({"type":"telemetry"})");
+  session->OnText(R"({"type":"telemetry"})");
+  EXPECT_FALSE(log.closed);
+
+  session->OnText(R"({"type":"telemetry"})");  // the third refused frame in a row (max_bad_frames 3)
+
+  EXPECT_EQ(log.close_code, close_code::kRateLimited);
+  EXPECT_EQ(log.close_reason, "3 frames in a row refused, the last over the event rate (1 events/s, burst 1)");
+  EXPECT_EQ(counters_.value(Limit::kDeviceEventFlood), 1u);
+  EXPECT_EQ(counters_.value(Limit::kMaxBadFrames), 0u);
+}
+
+TEST_F(DeviceSessionTest, ADeviceBackUnderTheRateIsNotClosed) {
+  limits_.event_rate = 1;
+  limits_.event_burst = 1;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  for (int i = 0; i < 10; ++i) {
+    session->OnText(R"({"type":"telemetry"})");  // admitted
+    session->OnText(R"({"type":"telemetry"})");  // refused: one bad frame, then reset
+    clock_.Advance(absl::Seconds(1));
+  }
+  EXPECT_FALSE(log.closed);
+}
+
+TEST_F(DeviceSessionTest, ADeviceBeyondItsAccountsLimitCloses4403AndIsNeverAnnounced) {
+  limits_.max_connections_per_account = 1;
+  testing::TransportLog first_log;
+  auto first = OpenAuthenticated(first_log);
+  Events();
+  testing::TransportLog second_log;
+  const std::string second_device = "0b9e4d3c-8f21-4a7b-b6c2-5e1f9a3d2c44";
+
+  auto second = OpenAuthenticated(second_log, second_device);
+
+  EXPECT_EQ(second_log.close_code, close_code::kAccountFull);
+  EXPECT_EQ(second_log.close_reason, absl::StrCat("account ", kAccount,
+                                                  " already has 1 devices connected (--max-connections-per-account)"));
+  EXPECT_TRUE(second_log.sent.empty());  // no authenticated reply
+  EXPECT_FALSE(second->authenticated());
+  EXPECT_EQ(registry_.Find(second_device), nullptr);
+  second->OnClosed(close_code::kAccountFull, "account full");
+  EXPECT_TRUE(Events().empty());  // neither connected nor disconnected
+  EXPECT_EQ(counters_.value(Limit::kMaxConnectionsPerAccount), 1u);
+  EXPECT_FALSE(first_log.closed);
+  // The same device coming back replaces its connection: no further place.
+  testing::TransportLog again_log;
+  auto again = OpenAuthenticated(again_log);
+  EXPECT_FALSE(again_log.closed);
+  EXPECT_EQ(registry_.Find(kDevice), again);
+}
+
+TEST_F(DeviceSessionTest, ADeviceSilentForTheIdleTimeoutCloses4410AndFramesPingsAndPongsKeepItOpen) {
+  limits_.idle_timeout = absl::Seconds(60);
+  limits_.ping_interval = absl::Hours(1);  // no ping within the test
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  clock_.Advance(absl::Seconds(50));
+  session->OnText(R"({"type":"telemetry"})");
+  clock_.Advance(absl::Seconds(20));
+  FireTimersWithin(log, absl::Minutes(2));  // 20 s silent: looks again in 40 s
+  EXPECT_FALSE(log.closed);
+  clock_.Advance(absl::Seconds(30));
+  session->OnPong();
+  clock_.Advance(absl::Seconds(50));
+  FireTimersWithin(log, absl::Minutes(2));
+  EXPECT_FALSE(log.closed);
+  session->OnPing();
+  clock_.Advance(absl::Seconds(59));
+  FireTimersWithin(log, absl::Minutes(2));
+  EXPECT_FALSE(log.closed);
+  clock_.Advance(absl::Seconds(1));
+
+  FireTimersWithin(log, absl::Minutes(2));
+
+  EXPECT_EQ(log.close_code, close_code::kIdle);
+  EXPECT_EQ(log.close_reason, "idle: nothing received for 1m");
+  EXPECT_EQ(counters_.value(Limit::kIdleTimeout), 1u);
+}
+
+TEST_F(DeviceSessionTest, WithoutAnIdleTimeoutASilentDeviceStaysOpen) {
+  limits_.ping_interval = absl::Hours(1);
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  clock_.Advance(absl::Hours(24));
+  FireTimersWithin(log, absl::Minutes(59));
+  EXPECT_FALSE(log.closed);
+}
+
+TEST_F(DeviceSessionTest, LimitsCountTheirRefusals) {
+  limits_.send_queue = 1;
+  testing::TransportLog quiet_log;
+  auto quiet = Open(quiet_log);
+  quiet_log.FireTimers();  // the auth timeout
+  EXPECT_EQ(counters_.value(Limit::kAuthTimeout), 1u);
+
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  ASSERT_TRUE(session->Send("1").ok());
+  EXPECT_EQ(session->Send("2").code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(counters_.value(Limit::kDeviceSendQueue), 1u);
+  for (int i = 0; i < 3; ++i) session->OnText("{");
+  EXPECT_EQ(log.close_code, close_code::kPolicyViolation);
+  EXPECT_EQ(counters_.value(Limit::kMaxBadFrames), 1u);
 }
 
 }  // namespace

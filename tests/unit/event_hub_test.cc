@@ -587,5 +587,43 @@ TEST(EventHub, ResumeBeforeTheFirstStreamEventSeenReportsTheEventsItNeverHad) {
   EXPECT_THAT(Sequences({events[1], events[2]}), ElementsAre(101, 102));
 }
 
+// --- Limits -------------------------------------------------------------------
+
+TEST(EventHub, TrySubscribeBeyondMaxSubscribersIsResourceExhaustedAndTheOthersStillReceive) {
+  testing::FakeClock clock;
+  LimitCounters counters;
+  EventHub::Options options;
+  options.max_subscribers = 2;
+  options.counters = &counters;
+  EventHub hub(clock, options, kEpoch);
+  absl::StatusOr<std::unique_ptr<Subscription>> first = hub.TrySubscribe(EventFilter(), std::nullopt, [] {});
+  absl::StatusOr<std::unique_ptr<Subscription>> second = hub.TrySubscribe(EventFilter(), std::nullopt, [] {});
+  ASSERT_TRUE(first.ok() && second.ok());
+
+  absl::StatusOr<std::unique_ptr<Subscription>> third = hub.TrySubscribe(EventFilter(), std::nullopt, [] {});
+
+  EXPECT_EQ(third.status(), absl::ResourceExhaustedError(
+                                "the bridge already serves 2 event subscribers (--max-subscribers); retry later"));
+  EXPECT_EQ(counters.value(Limit::kMaxSubscribers), 1u);
+  EXPECT_EQ(hub.subscriber_count(), 2u);
+  hub.Publish(Event());
+  EXPECT_EQ(Drain(**first).size(), 1u);
+  EXPECT_EQ(Drain(**second).size(), 1u);
+
+  first->reset();  // unsubscribes: room for one more
+  EXPECT_TRUE(hub.TrySubscribe(EventFilter(), std::nullopt, [] {}).ok());
+}
+
+TEST(EventHub, SubscribeIsNotBoundByMaxSubscribers) {
+  testing::FakeClock clock;
+  EventHub::Options options;
+  options.max_subscribers = 1;
+  EventHub hub(clock, options, kEpoch);
+  std::unique_ptr<Subscription> first = hub.Subscribe(EventFilter(), std::nullopt, [] {});
+  std::unique_ptr<Subscription> second = hub.Subscribe(EventFilter(), std::nullopt, [] {});
+  EXPECT_EQ(hub.subscriber_count(), 2u);
+  EXPECT_FALSE(hub.TrySubscribe(EventFilter(), std::nullopt, [] {}).ok());
+}
+
 }  // namespace
 }  // namespace hive

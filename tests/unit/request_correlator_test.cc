@@ -703,5 +703,176 @@ TEST(RequestCorrelator, ConcurrentCallersCompleteExactlyOnceAndSendOnce) {
   }
 }
 
+// --- Limits -------------------------------------------------------------------
+
+RequestCorrelator::Options Limited(size_t per_device, size_t in_all, LimitCounters* counters = nullptr) {
+  RequestCorrelator::Options options;
+  options.max_pending_per_device = per_device;
+  options.max_pending = in_all;
+  options.counters = counters;
+  return options;
+}
+
+std::string RequestId(int i) { return absl::StrCat("00000000-0000-4000-8000-", absl::Dec(i, absl::kZeroPad12)); }
+
+TEST(RequestCorrelator, RequestOverTheDeviceLimitIsResourceExhaustedNamingTheLimit) {
+  FakeClock clock;
+  LimitCounters counters;
+  Recorder first, second, third, other;
+  RequestCorrelator correlator(clock, Limited(2, 0, &counters));
+  EXPECT_EQ(correlator.Await(RequestId(1), kDevice, WAIT_MODE_ACK, Later(clock), first.Callback()).role,
+            Role::kSendNow);
+  EXPECT_EQ(correlator.Await(RequestId(2), kDevice, WAIT_MODE_ACK, Later(clock), second.Callback()).role,
+            Role::kSendNow);
+
+  EXPECT_EQ(correlator.Await(RequestId(3), kDevice, WAIT_MODE_ACK, Later(clock), third.Callback()).role,
+            Role::kJoined);
+  EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(third.outcome().status().message(),
+            absl::StrCat("device ", kDevice,
+                         " already has 2 requests in flight (--max-requests-per-device); retry once one completes"));
+  EXPECT_EQ(counters.value(Limit::kMaxRequestsPerDevice), 1u);
+  // Another device has room of its own.
+  EXPECT_EQ(correlator.Await(RequestId(4), kOtherDevice, WAIT_MODE_ACK, Later(clock), other.Callback()).role,
+            Role::kSendNow);
+  EXPECT_FALSE(other.completed());
+  EXPECT_EQ(correlator.pending(), 3u);
+}
+
+TEST(RequestCorrelator, ARefusedRequestIsNotRememberedSoItsRetrySendsOnceThereIsRoom) {
+  FakeClock clock;
+  Recorder first, refused, retry;
+  RequestCorrelator correlator(clock, Limited(1, 0));
+  auto sent = correlator.Await(RequestId(1), kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(RequestId(1), sent.waiter);
+  correlator.Await(RequestId(2), kDevice, WAIT_MODE_ACK, Later(clock), refused.Callback());
+  ASSERT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+
+  ASSERT_TRUE(correlator.OnAck(kDevice, RequestId(1)));  // the first completes: room again
+
+  EXPECT_EQ(correlator.Await(RequestId(2), kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
+            Role::kSendNow);
+  EXPECT_FALSE(retry.completed());
+}
+
+TEST(RequestCorrelator, EveryWayARequestEndsGivesBackItsPlace) {
+  FakeClock clock;
+  Recorder acked, answered, timed_out, cancelled, failed, none, disconnected, last;
+  RequestCorrelator correlator(clock, Limited(1, 0));
+  const auto fill = [&](int i, WaitMode mode, Recorder& recorder) {
+    auto registration = correlator.Await(RequestId(i), kDevice, mode, Later(clock), recorder.Callback());
+    EXPECT_EQ(registration.role, Role::kSendNow) << "request " << i;
+    return registration;
+  };
+  auto r1 = fill(1, WAIT_MODE_ACK, acked);
+  correlator.MarkSent(RequestId(1), r1.waiter);
+  correlator.OnAck(kDevice, RequestId(1));
+  auto r2 = fill(2, WAIT_MODE_RESULT, answered);
+  correlator.MarkSent(RequestId(2), r2.waiter);
+  correlator.OnResult(kDevice, RequestId(2), Succeeded("2"));
+  fill(3, WAIT_MODE_ACK, timed_out);
+  clock.Advance(absl::Seconds(11));
+  correlator.ExpireDue();
+  auto r4 = fill(4, WAIT_MODE_ACK, cancelled);
+  correlator.Cancel(RequestId(4), r4.waiter);
+  auto r5 = fill(5, WAIT_MODE_ACK, failed);
+  correlator.Fail(RequestId(5), r5.waiter, absl::ResourceExhaustedError("device send queue full"));
+  auto r6 = fill(6, WAIT_MODE_NONE, none);
+  correlator.MarkSent(RequestId(6), r6.waiter);
+  fill(7, WAIT_MODE_ACK, disconnected);
+  correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+
+  fill(8, WAIT_MODE_ACK, last);
+  EXPECT_FALSE(last.completed());
+  EXPECT_EQ(correlator.pending(), 1u);
+}
+
+TEST(RequestCorrelator, RetriesJoiningAPendingOrAnsweredRequestTakeNoFurtherPlace) {
+  FakeClock clock;
+  Recorder first, joined, answered_retry, holder;
+  RequestCorrelator correlator(clock, Limited(1, 0));
+  auto sent = correlator.Await(RequestId(1), kDevice, WAIT_MODE_RESULT, Later(clock), first.Callback());
+  correlator.MarkSent(RequestId(1), sent.waiter);
+  // A retry of the pending request joins it though the device is full.
+  EXPECT_EQ(correlator.Await(RequestId(1), kDevice, WAIT_MODE_RESULT, Later(clock), joined.Callback()).role,
+            Role::kJoined);
+  EXPECT_FALSE(joined.completed());
+  correlator.OnResult(kDevice, RequestId(1), Succeeded("1"));
+  ASSERT_TRUE(joined.outcome().ok());
+
+  ASSERT_EQ(correlator.Await(RequestId(2), kDevice, WAIT_MODE_ACK, Later(clock), holder.Callback()).role,
+            Role::kSendNow);
+  // The device is full again, yet a retry of the answered request gets its
+  // stored outcome rather than a refusal.
+  correlator.Await(RequestId(1), kDevice, WAIT_MODE_RESULT, Later(clock), answered_retry.Callback());
+  ASSERT_TRUE(answered_retry.outcome().ok()) << answered_retry.outcome().status();
+  EXPECT_EQ(answered_retry.outcome()->status(), REQUEST_STATUS_SUCCEEDED);
+}
+
+TEST(RequestCorrelator, RequestOverThePendingLimitIsResourceExhaustedForAnyDevice) {
+  FakeClock clock;
+  LimitCounters counters;
+  Recorder a, b, refused, later;
+  RequestCorrelator correlator(clock, Limited(0, 2, &counters));
+  correlator.Await(RequestId(1), kDevice, WAIT_MODE_ACK, Later(clock), a.Callback());
+  correlator.Await(RequestId(2), kOtherDevice, WAIT_MODE_ACK, Later(clock), b.Callback());
+
+  EXPECT_EQ(correlator.Await(RequestId(3), kOtherDevice, WAIT_MODE_ACK, Later(clock), refused.Callback()).role,
+            Role::kJoined);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.outcome().status().message(),
+            "the bridge already has 2 requests pending (--max-pending-requests); retry later");
+  EXPECT_EQ(counters.value(Limit::kMaxPendingRequests), 1u);
+
+  correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+  EXPECT_EQ(correlator.Await(RequestId(3), kOtherDevice, WAIT_MODE_ACK, Later(clock), later.Callback()).role,
+            Role::kSendNow);
+}
+
+TEST(RequestCorrelator, ConcurrentCallersNeverExceedTheDeviceLimit) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 500;
+  constexpr size_t kLimit = 3;
+  FakeClock clock;
+  std::vector<Recorder> after(kLimit);
+  RequestCorrelator correlator(clock, Limited(kLimit, 0));
+  std::atomic<int> in_flight{0};
+  std::atomic<int> most{0};
+  std::atomic<int> refused{0};
+  const auto caller = [&](int t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      const std::string request_id = RequestId(t * kPerThread + i);
+      Recorder recorder;
+      auto registration = correlator.Await(request_id, kDevice, WAIT_MODE_ACK, Later(clock), recorder.Callback());
+      if (registration.role != Role::kSendNow) {
+        ASSERT_EQ(recorder.code(), absl::StatusCode::kResourceExhausted);
+        refused.fetch_add(1);
+        continue;
+      }
+      const int now_in_flight = in_flight.fetch_add(1) + 1;
+      int seen = most.load();
+      while (now_in_flight > seen && !most.compare_exchange_weak(seen, now_in_flight)) {
+      }
+      correlator.MarkSent(request_id, registration.waiter);
+      in_flight.fetch_sub(1);  // before the ack gives the place back
+      correlator.OnAck(kDevice, request_id);
+      ASSERT_TRUE(recorder.completed());
+    }
+  };
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) callers.emplace_back(caller, t);
+  for (std::thread& t : callers) t.join();
+
+  EXPECT_LE(most.load(), static_cast<int>(kLimit));
+  EXPECT_EQ(correlator.pending(), 0u);
+  // Every place came back.
+  for (size_t i = 0; i < kLimit; ++i) {
+    EXPECT_EQ(correlator.Await(RequestId(100000 + static_cast<int>(i)), kDevice, WAIT_MODE_ACK, Later(clock),
+                               after[i].Callback())
+                  .role,
+              Role::kSendNow);
+  }
+}
+
 }  // namespace
 }  // namespace hive

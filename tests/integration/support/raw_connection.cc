@@ -128,6 +128,21 @@ std::optional<RawConnection::HttpResponse> RawConnection::HttpGet(absl::string_v
   return response;
 }
 
+bool RawConnection::WaitClosedByPeer(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  char chunk[4096];
+  while (true) {
+    pollfd ready{fd_, POLLIN, 0};
+    const int polled = poll(&ready, 1, RemainingMillis(deadline));
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled <= 0) return false;
+    const ssize_t got = recv(fd_, chunk, sizeof chunk, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return true;
+    buffer_.append(chunk, static_cast<size_t>(got));
+  }
+}
+
 int RawConnection::HttpGetStatus(absl::string_view path, absl::Duration timeout) {
   std::optional<HttpResponse> response = HttpGet(path, timeout);
   return response.has_value() ? response->status : -1;

@@ -8,6 +8,10 @@
 //   int status = http->HttpGetStatus("/readyz", absl::Seconds(2));   // 200, 503, or -1
 //   (one request per connection: the bridge closes it after the response)
 //
+//   absl::StatusOr<RawConnection> slow = RawConnection::Open(bridge.ws_port());   // slowloris:
+//   slow->Write("GET /v1/devices HTTP/1.1\r\n");                                  // never finishes
+//   bool dropped = slow->WaitClosedByPeer(absl::Seconds(2));
+//
 //   absl::StatusOr<RawConnection> ws = RawConnection::OpenWebSocket(bridge.ws_port(), token);
 //   ws->SendFrame(kTextOpcode, "\xff");
 //   std::optional<RawConnection::Frame> close = ws->NextFrameOfOpcode(kCloseOpcode, absl::Seconds(2));
@@ -65,6 +69,11 @@ class RawConnection {
   std::optional<Frame> NextFrame(absl::Duration timeout);
   // The next frame with `opcode`, skipping others.
   std::optional<Frame> NextFrameOfOpcode(uint8_t opcode, absl::Duration timeout);
+
+  // Waits up to `timeout` for the bridge to end the connection (EOF or
+  // reset), keeping whatever it sends before in the buffer; false when the
+  // connection is still open then.
+  bool WaitClosedByPeer(absl::Duration timeout);
 
  private:
   explicit RawConnection(int fd) : fd_(fd) {}

@@ -265,7 +265,9 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
       "jwt-secret-file", "jwt-public-key-file", "auth-timeout",  "max-message-bytes", "max-bad-frames",
       "max-batch",       "max-json-depth",      "ping-interval", "pong-timeout",      "default-request-timeout",
       "dedupe-window",   "device-send-queue",   "event-history", "subscriber-queue",  "bus",
-      "replica-id",      "drain-timeout",       "log-level"};
+      "replica-id",      "drain-timeout",       "log-level",     "max-connections",   "max-connections-per-account",
+      "handshake-timeout", "idle-timeout",      "device-event-rate", "device-event-burst",
+      "max-requests-per-device", "max-pending-requests", "max-subscribers"};
   int option_rows = 0;
   for (absl::string_view line : absl::StrSplit(help, '\n')) {
     if (absl::StartsWith(line, "  --")) ++option_rows;
@@ -293,7 +295,11 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
                  "HIVEBRIDGE_PING_INTERVAL=2s", "HIVEBRIDGE_PONG_TIMEOUT=1s", "HIVEBRIDGE_DEDUPE_WINDOW=2s",
                  "HIVEBRIDGE_DEVICE_SEND_QUEUE=2", "HIVEBRIDGE_EVENT_HISTORY=2", "HIVEBRIDGE_SUBSCRIBER_QUEUE=2",
                  "HIVEBRIDGE_BUS=amqp://rabbit", "HIVEBRIDGE_REPLICA_ID=r2", "HIVEBRIDGE_DRAIN_TIMEOUT=2s",
-                 "HIVEBRIDGE_LOG_LEVEL=warn"});
+                 "HIVEBRIDGE_LOG_LEVEL=warn", "HIVEBRIDGE_MAX_CONNECTIONS=2",
+                 "HIVEBRIDGE_MAX_CONNECTIONS_PER_ACCOUNT=2", "HIVEBRIDGE_HANDSHAKE_TIMEOUT=2s",
+                 "HIVEBRIDGE_IDLE_TIMEOUT=3s", "HIVEBRIDGE_DEVICE_EVENT_RATE=2", "HIVEBRIDGE_DEVICE_EVENT_BURST=2",
+                 "HIVEBRIDGE_MAX_REQUESTS_PER_DEVICE=2", "HIVEBRIDGE_MAX_PENDING_REQUESTS=2",
+                 "HIVEBRIDGE_MAX_SUBSCRIBERS=2"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->grpc_listen, ":1");
   EXPECT_EQ(config->tls_cert_file, "/c");
@@ -313,6 +319,49 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
   EXPECT_EQ(config->replica_id, "r2");
   EXPECT_EQ(config->drain_timeout, absl::Seconds(2));
   EXPECT_EQ(config->log_level, "warn");
+  EXPECT_EQ(config->max_connections, 2u);
+  EXPECT_EQ(config->max_connections_per_account, 2u);
+  EXPECT_EQ(config->handshake_timeout, absl::Seconds(2));
+  EXPECT_EQ(config->idle_timeout, absl::Seconds(3));
+  EXPECT_EQ(config->device_event_rate, 2);
+  EXPECT_EQ(config->device_event_burst, 2u);
+  EXPECT_EQ(config->max_requests_per_device, 2u);
+  EXPECT_EQ(config->max_pending_requests, 2u);
+  EXPECT_EQ(config->max_subscribers, 2u);
+}
+
+TEST(Config, LimitsHaveSafeDefaults) {
+  absl::StatusOr<Config> config = Parse({kKeyFlag});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->max_connections, 100000u);
+  EXPECT_EQ(config->max_connections_per_account, 0u);  // no limit: one account may be the whole fleet
+  EXPECT_EQ(config->handshake_timeout, absl::Seconds(5));
+  EXPECT_EQ(config->idle_timeout, absl::ZeroDuration());  // pings and --pong-timeout find dead connections
+  EXPECT_EQ(config->device_event_rate, 100);
+  EXPECT_EQ(config->device_event_burst, 1000u);
+  EXPECT_EQ(config->max_requests_per_device, 32u);
+  EXPECT_EQ(config->max_pending_requests, 10000u);
+  EXPECT_EQ(config->max_subscribers, 1000u);
+  const std::string help = ConfigHelp();
+  EXPECT_THAT(help, ContainsRegex(R"(--max-connections=N +100000 +HIVEBRIDGE_MAX_CONNECTIONS +\S)"));
+  EXPECT_THAT(help, ContainsRegex(R"(--idle-timeout=DURATION +0 +HIVEBRIDGE_IDLE_TIMEOUT +\S)"));
+  EXPECT_THAT(help, ContainsRegex(R"(--device-event-rate=N +100 +HIVEBRIDGE_DEVICE_EVENT_RATE +\S)"));
+}
+
+TEST(Config, RejectsLimitsOutOfRange) {
+  ExpectInvalid({kKeyFlag, "--max-connections=0"}, "--max-connections: must be between 1 and 10000000, got 0");
+  ExpectInvalid({kKeyFlag, "--device-event-burst=0"}, "--device-event-burst: must be between 1 and 10000000, got 0");
+  ExpectInvalid({kKeyFlag, "--device-event-rate=-1"}, "--device-event-rate: must be between 0 and 1000000, got -1");
+  ExpectInvalid({kKeyFlag, "--max-requests-per-device=0"},
+                "--max-requests-per-device: must be between 1 and 65536, got 0");
+  ExpectInvalid({kKeyFlag, "--max-pending-requests=0"},
+                "--max-pending-requests: must be between 1 and 10000000, got 0");
+  ExpectInvalid({kKeyFlag, "--max-subscribers=0"}, "--max-subscribers: must be between 1 and 1000000, got 0");
+  ExpectInvalid({kKeyFlag, "--handshake-timeout=10ms"}, "--handshake-timeout: must be between 100ms and 10m, got 10ms");
+  ExpectInvalid({kKeyFlag, "--idle-timeout=-1s"}, "--idle-timeout: must be between 0 and 24h, got -1s");
+  absl::StatusOr<Config> off = Parse({kKeyFlag, "--device-event-rate=0", "--max-connections-per-account=0"});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->device_event_rate, 0);
 }
 
 }  // namespace

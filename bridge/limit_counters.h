@@ -1,0 +1,79 @@
+// bridge/limit_counters.h
+// How often each limit of the bridge refused something or cut a connection
+// off, for /metrics: one counter per limit, named after its flag
+// (hivebridge_limit_refusals_total{limit="max-connections"}). docs/SECURITY.md
+// lists the limits and what each counts.
+//
+//   LimitCounters counters;                       // one per process, outlives its users
+//   counters.Count(Limit::kDeviceEventRate);      // from any thread
+//   uint64_t refused = counters.value(Limit::kDeviceEventRate);
+//
+// Components that refuse take a `LimitCounters*` that may be null (unit tests
+// and tools that do not care), and count through CountIn(). Thread-safe:
+// relaxed atomics, read at scrape time.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+
+namespace hive {
+
+// Every limit that counts its refusals. The unit counted is in the comment.
+enum class Limit {
+  kMaxConnections,            // WebSocket connections closed 1013 at the upgrade
+  kMaxConnectionsPerAccount,  // authenticated devices closed 4403
+  kHandshakeTimeout,          // TCP (or TLS) connections that never completed the upgrade
+  kAuthTimeout,               // connections closed 4401 for presenting no token in time
+  kIdleTimeout,               // devices closed 4410 for silence
+  kMaxMessageBytes,           // connections closed 1009 for an oversized frame
+  kMaxBadFrames,              // connections closed 1008 for invalid frames in a row
+  kDeviceEventRate,           // device events refused over the rate (an error reply each)
+  kDeviceEventFlood,          // connections closed 4429 for flooding past the rate
+  kMaxRequestsPerDevice,      // SendDeviceRequest calls refused RESOURCE_EXHAUSTED
+  kMaxPendingRequests,        // SendDeviceRequest calls refused RESOURCE_EXHAUSTED
+  kDeviceSendQueue,           // frames refused RESOURCE_EXHAUSTED for a full device send queue
+  kMaxSubscribers,            // SubscribeEvents calls refused RESOURCE_EXHAUSTED
+};
+
+inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kMaxSubscribers) + 1;
+
+// The label value of `limit` in /metrics: the flag that sets it (the flood
+// close has no flag of its own: it is the rate limit's, after --max-bad-frames).
+constexpr absl::string_view LimitName(Limit limit) {
+  switch (limit) {
+    case Limit::kMaxConnections: return "max-connections";
+    case Limit::kMaxConnectionsPerAccount: return "max-connections-per-account";
+    case Limit::kHandshakeTimeout: return "handshake-timeout";
+    case Limit::kAuthTimeout: return "auth-timeout";
+    case Limit::kIdleTimeout: return "idle-timeout";
+    case Limit::kMaxMessageBytes: return "max-message-bytes";
+    case Limit::kMaxBadFrames: return "max-bad-frames";
+    case Limit::kDeviceEventRate: return "device-event-rate";
+    case Limit::kDeviceEventFlood: return "device-event-rate-close";
+    case Limit::kMaxRequestsPerDevice: return "max-requests-per-device";
+    case Limit::kMaxPendingRequests: return "max-pending-requests";
+    case Limit::kDeviceSendQueue: return "device-send-queue";
+    case Limit::kMaxSubscribers: return "max-subscribers";
+  }
+  return "unknown";
+}
+
+class LimitCounters {
+ public:
+  void Count(Limit limit) { counts_[static_cast<size_t>(limit)].fetch_add(1, std::memory_order_relaxed); }
+  uint64_t value(Limit limit) const { return counts_[static_cast<size_t>(limit)].load(std::memory_order_relaxed); }
+
+ private:
+  std::array<std::atomic<uint64_t>, kLimitCount> counts_{};
+};
+
+// Counts `limit` in `counters` unless it is null.
+inline void CountIn(LimitCounters* counters, Limit limit) {
+  if (counters != nullptr) counters->Count(limit);
+}
+
+}  // namespace hive
