@@ -76,9 +76,11 @@ absl::StatusOr<std::unique_ptr<Subscription>> EventHub::SubscribeWithin(EventFil
                                                      " event subscribers (--max-subscribers); retry later"));
   }
   std::deque<std::shared_ptr<const DeviceEvent>> replay = ReplayLocked(filter, resume_after);
+  const bool skips_to_position =
+      options_.fleet_sequences && resume_after.has_value() && resume_after->epoch() == epoch_;
   auto queue = std::make_shared<Subscription::Queue>(
       clock_, epoch_, options_.subscriber_queue_capacity, std::move(filter), std::move(on_ready),
-      std::move(replay));
+      std::move(replay), skips_to_position ? resume_after->sequence() : 0);
   if (closed_) {
     // The consumer has the turn until its first Next(), so closing claims no
     // wakeup.

@@ -79,6 +79,10 @@ class EventHub {
     size_t max_subscribers = 0;
     // Where TrySubscribe counts its refusals; may be null.
     LimitCounters* counters = nullptr;
+    // Cluster mode: sequences are the fleet's (PublishAt), so a resume
+    // position beyond this hub's last event is one another replica reached
+    // first, and live events up to it are skipped rather than delivered.
+    bool fleet_sequences = false;
   };
 
   EventHub(Clock& clock, Options options, std::string epoch);

@@ -26,13 +26,14 @@ bool Subscription::is_closed() const { return queue_->is_closed(); }
 
 Subscription::Queue::Queue(Clock& clock, std::string epoch, size_t capacity, EventFilter filter,
                            std::function<void()> on_ready,
-                           std::deque<std::shared_ptr<const DeviceEvent>> replay)
+                           std::deque<std::shared_ptr<const DeviceEvent>> replay, uint64_t skip_through)
     : clock_(clock),
       epoch_(std::move(epoch)),
       capacity_(capacity),
       filter_(std::move(filter)),
       on_ready_(std::move(on_ready)),
-      replay_(std::move(replay)) {}
+      replay_(std::move(replay)),
+      skip_through_(skip_through) {}
 
 std::shared_ptr<const DeviceEvent> Subscription::Queue::MakeGap(const Clock& clock,
                                                                 const std::string& epoch,
@@ -50,7 +51,7 @@ std::shared_ptr<const DeviceEvent> Subscription::Queue::MakeGap(const Clock& clo
 }
 
 bool Subscription::Queue::Offer(const std::shared_ptr<const DeviceEvent>& event) {
-  if (!filter_.Matches(*event)) return false;
+  if (event->sequence() <= skip_through_ || !filter_.Matches(*event)) return false;
   absl::MutexLock lock(&mu_);
   if (closed_) return false;
   live_.push_back(event);

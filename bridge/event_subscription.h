@@ -100,9 +100,12 @@ class Subscription {
 class Subscription::Queue {
  public:
   // `replay` is delivered before any live event and is not bound by
-  // `capacity`.
+  // `capacity`. Live events at or below `skip_through` are not offered: in
+  // cluster mode a subscriber may resume on a replica from a position that
+  // replica's hub has not reached yet.
   Queue(Clock& clock, std::string epoch, size_t capacity, EventFilter filter,
-        std::function<void()> on_ready, std::deque<std::shared_ptr<const DeviceEvent>> replay);
+        std::function<void()> on_ready, std::deque<std::shared_ptr<const DeviceEvent>> replay,
+        uint64_t skip_through = 0);
 
   // A synthesized Gap event: type "gap" from service "hive-backend", stamped
   // with `epoch`, `sequence` (the last one it covers) and the clock's now.
@@ -140,6 +143,7 @@ class Subscription::Queue {
 
   mutable absl::Mutex mu_;
   std::deque<std::shared_ptr<const DeviceEvent>> replay_ ABSL_GUARDED_BY(mu_);
+  const uint64_t skip_through_;
   std::deque<std::shared_ptr<const DeviceEvent>> live_ ABSL_GUARDED_BY(mu_);
   // Matching events dropped from `live_` since the last gap, and the
   // sequence of the latest of them.

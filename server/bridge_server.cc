@@ -99,7 +99,9 @@ class BridgeServerImpl final : public BridgeServer {
         authenticator_(std::move(authenticator)),
         // In cluster mode events are numbered by the fleet's stream, so the
         // epoch is the stream's, alike on every replica.
-        hub_(clock_, {config.event_history, config.subscriber_queue, config.max_subscribers, &counters_},
+        hub_(clock_,
+             {config.event_history, config.subscriber_queue, config.max_subscribers, &counters_,
+              /*fleet_sequences=*/broker.has_value()},
              broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewUuid()),
         registry_(clock_),
         correlator_(clock_,

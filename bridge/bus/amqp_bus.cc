@@ -355,7 +355,8 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
       } else if (consumer == kRequestsConsumer) {
         OnRequest(*message);
       } else if (consumer == kAnswersConsumer) {
-        bus_.calls_.Complete(message->correlation_id, cluster::DecodeAnswer(*message));
+        cluster::Answer answer = cluster::DecodeAnswer(*message);
+        bus_.calls_.Answer(message->correlation_id, answer.replica, answer.holder, std::move(answer.outcome));
       } else if (consumer == kPresenceConsumer) {
         OnPresence(*message);
       }
@@ -437,19 +438,26 @@ void AmqpBus::Connection::OnEvent(const AmqpMessage& message, uint64_t delivery_
 
 void AmqpBus::Connection::OnRequest(const AmqpMessage& message) {
   if (message.reply_to.empty()) return;
-  auto answer = [outbox = bus_.outbox_, reply_to = message.reply_to,
-                 correlation_id = message.correlation_id](absl::StatusOr<SendDeviceRequestResponse> outcome) {
-    outbox->Push(OutgoingMessage{"", reply_to, false, cluster::EncodeAnswer(outcome, correlation_id), ""});
+  const std::string& replica = bus_.options_.replica_id;
+  auto answer = [outbox = bus_.outbox_, replica, reply_to = message.reply_to, correlation_id = message.correlation_id](
+                    bool holder, absl::StatusOr<SendDeviceRequestResponse> outcome) {
+    outbox->Push(OutgoingMessage{"", reply_to, false,
+                                 cluster::EncodeAnswer({std::move(outcome), replica, holder}, correlation_id), ""});
   };
   absl::StatusOr<cluster::RoutedRequest> routed = cluster::DecodeRoutedRequest(message);
-  if (!routed.ok()) return answer(absl::InternalError(absl::StrCat("routed request: ", routed.status().message())));
+  if (!routed.ok()) {
+    return answer(true, absl::InternalError(absl::StrCat("routed request: ", routed.status().message())));
+  }
   const SendDeviceRequestRequest& request = routed->request;
   std::shared_ptr<DeviceLink> link = bus_.local_.Find(request.device_id());
-  if (link == nullptr) {
-    return answer(absl::NotFoundError(absl::StrCat("device ", request.device_id(), " is not connected")));
+  // A device another replica announced since (it moved) is no longer ours to
+  // serve, even while its old connection here is closing.
+  std::shared_ptr<DeviceLink> announced = bus_.fleet_.devices().Find(request.device_id());
+  if (link == nullptr || (announced != nullptr && announced->Describe().replica() != replica)) {
+    return answer(false, absl::NotFoundError(absl::StrCat("device ", request.device_id(), " is not connected")));
   }
   DeliverToDevice(*link, request, bus_.clock_.Now() + routed->timeout, bus_.options_.delivery, bus_.correlator_,
-                  std::move(answer));
+                  [answer](absl::StatusOr<SendDeviceRequestResponse> outcome) { answer(true, std::move(outcome)); });
 }
 
 void AmqpBus::Connection::OnPresence(const AmqpMessage& message) {

@@ -23,6 +23,7 @@ constexpr absl::string_view kReceivedAtHeader = "x-hive-received-at-ns";
 constexpr absl::string_view kTimeoutHeader = "x-hive-timeout-ms";
 constexpr absl::string_view kStatusCodeHeader = "x-hive-status-code";
 constexpr absl::string_view kStatusMessageHeader = "x-hive-status-message";
+constexpr absl::string_view kHolderHeader = "x-hive-holder";
 constexpr absl::string_view kPresenceHeader = "x-hive-presence";
 constexpr absl::string_view kStreamOffsetHeader = "x-stream-offset";
 constexpr absl::string_view kProtobuf = "application/x-protobuf";
@@ -115,28 +116,38 @@ absl::StatusOr<RoutedRequest> DecodeRoutedRequest(const AmqpMessage& message) {
   return routed;
 }
 
-AmqpMessage EncodeAnswer(const absl::StatusOr<SendDeviceRequestResponse>& outcome, std::string correlation_id) {
+AmqpMessage EncodeAnswer(const Answer& answer, std::string correlation_id) {
   AmqpMessage message;
   message.content_type = std::string(kProtobuf);
   message.correlation_id = std::move(correlation_id);
-  const absl::Status status = outcome.status();
+  const absl::Status status = answer.outcome.status();
   message.headers = {{std::string(kStatusCodeHeader), static_cast<int64_t>(status.code())},
-                     {std::string(kStatusMessageHeader), std::string(status.message())}};
-  if (outcome.ok()) message.body = outcome->SerializeAsString();
+                     {std::string(kStatusMessageHeader), std::string(status.message())},
+                     {std::string(kReplicaHeader), answer.replica},
+                     {std::string(kHolderHeader), int64_t{answer.holder ? 1 : 0}}};
+  if (answer.outcome.ok()) message.body = answer.outcome->SerializeAsString();
   return message;
 }
 
-absl::StatusOr<SendDeviceRequestResponse> DecodeAnswer(const AmqpMessage& message) {
+Answer DecodeAnswer(const AmqpMessage& message) {
+  Answer answer;
+  answer.replica = TextHeader(message, kReplicaHeader);
+  absl::StatusOr<int64_t> holder = IntHeader(message, kHolderHeader);
+  answer.holder = !holder.ok() || *holder != 0;
   absl::StatusOr<int64_t> code = IntHeader(message, kStatusCodeHeader);
-  if (!code.ok()) return absl::InternalError("answer from another replica: no status");
-  if (*code != 0) {
-    return absl::Status(static_cast<absl::StatusCode>(*code), TextHeader(message, kStatusMessageHeader));
+  if (!code.ok()) {
+    answer.outcome = absl::InternalError("answer from another replica: no status");
+  } else if (*code != 0) {
+    answer.outcome = absl::Status(static_cast<absl::StatusCode>(*code), TextHeader(message, kStatusMessageHeader));
+  } else {
+    SendDeviceRequestResponse response;
+    if (response.ParseFromString(message.body)) {
+      answer.outcome = std::move(response);
+    } else {
+      answer.outcome = absl::InternalError("answer from another replica: not a SendDeviceRequestResponse");
+    }
   }
-  SendDeviceRequestResponse response;
-  if (!response.ParseFromString(message.body)) {
-    return absl::InternalError("answer from another replica: not a SendDeviceRequestResponse");
-  }
-  return response;
+  return answer;
 }
 
 AmqpMessage EncodePresence(const Presence& presence) {

@@ -58,10 +58,17 @@ struct RoutedRequest {
 };
 absl::StatusOr<RoutedRequest> DecodeRoutedRequest(const AmqpMessage& message);
 
-// The holder's answer: the response, or the error status it finished with.
-AmqpMessage EncodeAnswer(const absl::StatusOr<hive::bridge::v1::SendDeviceRequestResponse>& outcome,
-                         std::string correlation_id);
-absl::StatusOr<hive::bridge::v1::SendDeviceRequestResponse> DecodeAnswer(const AmqpMessage& message);
+// A replica's answer to a routed request: the response, or the error status
+// it finished with. `holder` says the replica holds the device; a replica
+// that does not (the request reached it through a binding about to go, while
+// the device moves) only says so, and the caller waits for the holder.
+struct Answer {
+  absl::StatusOr<hive::bridge::v1::SendDeviceRequestResponse> outcome;
+  std::string replica;
+  bool holder = true;
+};
+AmqpMessage EncodeAnswer(const Answer& answer, std::string correlation_id);
+Answer DecodeAnswer(const AmqpMessage& message);
 
 enum class PresenceKind {
   // A replica's device connected (body: Device).

@@ -31,6 +31,16 @@ void RemoteCalls::Complete(const std::string& id, absl::StatusOr<SendDeviceReque
   std::move(done)(std::move(outcome));
 }
 
+void RemoteCalls::Answer(const std::string& id, const std::string& replica, bool holder,
+                         absl::StatusOr<SendDeviceRequestResponse> outcome) {
+  if (!holder) {
+    absl::MutexLock lock(&mu_);
+    auto it = calls_.find(id);
+    if (it == calls_.end() || it->second.replica != replica) return;
+  }
+  Complete(id, std::move(outcome));
+}
+
 template <typename Fails>
 void RemoteCalls::FailWhere(Fails fails) {
   std::vector<std::pair<RequestCorrelator::Done, absl::Status>> failed;

@@ -38,6 +38,13 @@ class RemoteCalls {
   // Completes the call `id` with `outcome`; nothing if it is done already.
   void Complete(const std::string& id, absl::StatusOr<SendDeviceRequestResponse> outcome);
 
+  // `replica` answered the call `id`. An answer from a replica that does not
+  // hold the device (`holder` false) completes the call only when that
+  // replica was the one the call was routed to; otherwise the holder's
+  // answer is still to come.
+  void Answer(const std::string& id, const std::string& replica, bool holder,
+              absl::StatusOr<SendDeviceRequestResponse> outcome);
+
   void FailReplica(const std::string& replica, const absl::Status& why);
   void FailAll(const absl::Status& why);
 

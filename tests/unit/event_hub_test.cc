@@ -627,3 +627,22 @@ TEST(EventHub, SubscribeIsNotBoundByMaxSubscribers) {
 
 }  // namespace
 }  // namespace hive
+
+namespace hive {
+namespace {
+
+TEST(EventHub, ResumeFromAPositionTheHubHasNotReachedSkipsLiveEventsUpToIt) {
+  // Cluster mode: the subscriber saw sequence 5 on another replica, whose
+  // stream this hub has read only up to 3.
+  testing::FakeClock clock;
+  EventHub::Options options;
+  options.fleet_sequences = true;
+  EventHub hub(clock, options, kEpoch);
+  for (uint64_t sequence : {1, 2, 3}) hub.PublishAt(Event(), sequence);
+  auto subscription = hub.Subscribe(EventFilter{}, Position(kEpoch, 5), [] {});
+  for (uint64_t sequence : {4, 5, 6, 7}) hub.PublishAt(Event(), sequence);
+  EXPECT_THAT(Sequences(Drain(*subscription)), ElementsAre(6, 7));
+}
+
+}  // namespace
+}  // namespace hive

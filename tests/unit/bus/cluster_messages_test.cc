@@ -77,16 +77,20 @@ TEST(ClusterMessages, RoutedRequestCarriesItsTimeoutAsExpiryAndHeader) {
   EXPECT_EQ(routed->timeout, absl::Milliseconds(1500));
 }
 
-TEST(ClusterMessages, AnswerCarriesTheResponseOrTheExactStatus) {
+TEST(ClusterMessages, AnswerCarriesTheResponseOrTheExactStatusAndWhoAnswered) {
   SendDeviceRequestResponse response;
   response.set_request_id("r-1");
   response.set_status(hive::bridge::v1::REQUEST_STATUS_SUCCEEDED);
-  absl::StatusOr<SendDeviceRequestResponse> ok = DecodeAnswer(EncodeAnswer(response, "1"));
-  ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(*ok, response));
+  Answer ok = DecodeAnswer(EncodeAnswer({response, "replica-a", true}, "1"));
+  ASSERT_TRUE(ok.outcome.ok()) << ok.outcome.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*ok.outcome, response));
+  EXPECT_EQ(ok.replica, "replica-a");
+  EXPECT_TRUE(ok.holder);
 
   absl::Status denied = absl::PermissionDeniedError("device x does not belong to account y");
-  EXPECT_EQ(DecodeAnswer(EncodeAnswer(denied, "2")).status(), denied);
+  Answer refused = DecodeAnswer(EncodeAnswer({denied, "replica-b", false}, "2"));
+  EXPECT_EQ(refused.outcome.status(), denied);
+  EXPECT_FALSE(refused.holder);
 }
 
 TEST(ClusterMessages, PresenceRoundTripsEveryKindWithItsDevices) {

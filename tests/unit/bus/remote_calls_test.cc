@@ -42,6 +42,26 @@ TEST_F(RemoteCallsTest, AnswerCompletesTheCallOnceAndLaterAnswersAreIgnored) {
   EXPECT_EQ(calls_.size(), 0u);
 }
 
+TEST_F(RemoteCallsTest, NotHolderAnswerFromAnotherReplicaWaitsForTheHolders) {
+  // The device moved from replica-a to replica-b; a's binding was still there.
+  Outcome outcome;
+  const std::string id = calls_.Add("replica-b", Later(absl::Seconds(5)), outcome.Done());
+  calls_.Answer(id, "replica-a", /*holder=*/false, absl::NotFoundError("device is not connected"));
+  EXPECT_EQ(outcome.calls, 0);
+  SendDeviceRequestResponse response;
+  calls_.Answer(id, "replica-b", /*holder=*/true, response);
+  ASSERT_EQ(outcome.calls, 1);
+  EXPECT_TRUE(outcome.value->ok());
+}
+
+TEST_F(RemoteCallsTest, NotHolderAnswerFromTheReplicaRoutedToIsFinal) {
+  Outcome outcome;
+  const std::string id = calls_.Add("replica-a", Later(absl::Seconds(5)), outcome.Done());
+  calls_.Answer(id, "replica-a", /*holder=*/false, absl::NotFoundError("device is not connected"));
+  ASSERT_EQ(outcome.calls, 1);
+  EXPECT_EQ(outcome.value->status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(RemoteCallsTest, EachCallGetsItsOwnId) {
   Outcome a, b;
   EXPECT_NE(calls_.Add("x", Later(absl::Seconds(1)), a.Done()), calls_.Add("x", Later(absl::Seconds(1)), b.Done()));
