@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/auth/backend_policy.h"
 #include "bridge/auth/jwt_authenticator.h"
 #include "bridge/bus/amqp_bus.h"
 #include "bridge/bus/cluster_messages.h"
@@ -21,6 +22,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/backend_access.h"
 #include "server/device_bridge_service.h"
 #include "server/device_endpoint.h"
 #include "server/expiry_ticker.h"
@@ -64,6 +66,35 @@ absl::StatusOr<std::unique_ptr<DeviceAuthenticator>> MakeAuthenticator(const Con
   return std::unique_ptr<DeviceAuthenticator>(*std::move(authenticator));
 }
 
+absl::StatusOr<std::optional<BackendPolicy>> LoadBackendPolicy(const Config& config) {
+  if (config.backend_policy_file.empty()) return std::nullopt;
+  absl::StatusOr<std::string> text = ReadKeyFile("backend-policy-file", config.backend_policy_file);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<BackendPolicy> policy = BackendPolicy::Parse(*text);
+  if (!policy.ok()) return absl::InvalidArgumentError(absl::StrCat("--backend-policy-file: ", policy.status().message()));
+  if (policy->size() == 0) return absl::InvalidArgumentError("--backend-policy-file: grants nothing to anyone");
+  return std::optional<BackendPolicy>(*std::move(policy));
+}
+
+// Plaintext unless --grpc-tls-cert; with --grpc-client-ca, callers must
+// present a certificate it signed.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const Config& config) {
+  if (config.grpc_tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  absl::StatusOr<std::string> cert = ReadKeyFile("grpc-tls-cert", config.grpc_tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadKeyFile("grpc-tls-key", config.grpc_tls_key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!config.grpc_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadKeyFile("grpc-client-ca", config.grpc_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
 SessionLimits LimitsFrom(const Config& config) {
   SessionLimits limits;
   limits.auth_timeout = config.auth_timeout;
@@ -94,9 +125,12 @@ class BridgeServerImpl final : public BridgeServer {
  public:
   // `broker` is set in cluster mode.
   BridgeServerImpl(const Config& config, std::unique_ptr<DeviceAuthenticator> authenticator,
-                   const std::optional<AmqpAddress>& broker)
+                   const std::optional<AmqpAddress>& broker, std::optional<BackendPolicy> backend_policy,
+                   std::shared_ptr<grpc::ServerCredentials> grpc_credentials)
       : config_(config),
         authenticator_(std::move(authenticator)),
+        access_(std::move(backend_policy)),
+        grpc_credentials_(std::move(grpc_credentials)),
         // In cluster mode events are numbered by the fleet's stream, so the
         // epoch is the stream's, alike on every replica.
         hub_(clock_,
@@ -112,7 +146,7 @@ class BridgeServerImpl final : public BridgeServer {
         services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id, &counters_},
         limits_(LimitsFrom(config)),
         service_({config.default_request_timeout, config.max_message_bytes}, clock_, registry_, correlator_, hub_,
-                 cluster_.get()),
+                 cluster_.get(), access_),
         metrics_{registry_, hub_, correlator_, bus_, counters_} {
     if (cluster_ != nullptr) {
       registry_.Observe(cluster_.get());
@@ -145,7 +179,7 @@ class BridgeServerImpl final : public BridgeServer {
     grpc::health::v1::HealthCheckRequest::descriptor();
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
+    builder.AddListeningPort(config_.grpc_listen, grpc_credentials_, &grpc_port_);
     builder.RegisterService(&service_);
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
@@ -222,6 +256,8 @@ class BridgeServerImpl final : public BridgeServer {
   // Before every component that counts in it.
   LimitCounters counters_;
   std::unique_ptr<DeviceAuthenticator> authenticator_;
+  const BackendAccess access_;
+  const std::shared_ptr<grpc::ServerCredentials> grpc_credentials_;
   EventHub hub_;
   SessionRegistry registry_;
   RequestCorrelator correlator_;
@@ -256,7 +292,12 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (ParseLogLevel(config.log_level, &level)) SetLogLevel(level);
   absl::StatusOr<std::unique_ptr<DeviceAuthenticator>> authenticator = MakeAuthenticator(config, TheClock());
   if (!authenticator.ok()) return authenticator.status();
-  auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker);
+  absl::StatusOr<std::optional<BackendPolicy>> backend_policy = LoadBackendPolicy(config);
+  if (!backend_policy.ok()) return backend_policy.status();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials = GrpcCredentials(config);
+  if (!grpc_credentials.ok()) return grpc_credentials.status();
+  auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker,
+                                                   *std::move(backend_policy), *std::move(grpc_credentials));
   if (absl::Status status = server->Listen(); !status.ok()) return status;
   return server;
 }

@@ -233,6 +233,13 @@ const std::vector<Option>& Options() {
       Text("tls-cert", "PATH", &Config::tls_cert_file, AnyPath, "(none)",
            "PEM certificate chain; with --tls-key, devices connect with wss://"),
       Text("tls-key", "PATH", &Config::tls_key_file, AnyPath, "(none)", "PEM private key of --tls-cert"),
+      Text("grpc-tls-cert", "PATH", &Config::grpc_tls_cert_file, AnyPath, "(none)",
+           "PEM certificate chain; with --grpc-tls-key, backends call over TLS"),
+      Text("grpc-tls-key", "PATH", &Config::grpc_tls_key_file, AnyPath, "(none)", "PEM private key of --grpc-tls-cert"),
+      Text("grpc-client-ca", "PATH", &Config::grpc_client_ca_file, AnyPath, "(none)",
+           "PEM CA: backends must present a client certificate it signed (mTLS)"),
+      Text("backend-policy-file", "PATH", &Config::backend_policy_file, AnyPath, "(none: any caller, any account)",
+           "which backends may call, by bearer token or certificate name, for which accounts (docs/SECURITY.md)"),
       Count("io-threads", &Config::io_threads, 0, 1024, "WebSocket I/O threads; 0 = one per core"),
       Count("max-connections", &Config::max_connections, 1, 10'000'000,
             "open device WebSockets; a connection beyond them is closed at once (1013, try again later)"),
@@ -351,6 +358,13 @@ absl::Status ValidateTogether(const Config& config) {
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     return absl::InvalidArgumentError(config.tls_key_file.empty() ? "--tls-cert needs --tls-key"
                                                                   : "--tls-key needs --tls-cert");
+  }
+  if (config.grpc_tls_cert_file.empty() != config.grpc_tls_key_file.empty()) {
+    return absl::InvalidArgumentError(config.grpc_tls_key_file.empty() ? "--grpc-tls-cert needs --grpc-tls-key"
+                                                                       : "--grpc-tls-key needs --grpc-tls-cert");
+  }
+  if (!config.grpc_client_ca_file.empty() && config.grpc_tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key (mTLS is TLS)");
   }
   if (config.pong_timeout >= config.ping_interval) {
     return absl::InvalidArgumentError(absl::StrCat("--pong-timeout: must be shorter than --ping-interval (",

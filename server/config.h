@@ -26,6 +26,10 @@ struct Config {
   std::string grpc_listen = "0.0.0.0:9090";  // DeviceBridge, health, reflection
   std::string tls_cert_file;                 // with tls_key_file: wss:// instead of ws://
   std::string tls_key_file;
+  std::string grpc_tls_cert_file;  // with grpc_tls_key_file: gRPC over TLS
+  std::string grpc_tls_key_file;
+  std::string grpc_client_ca_file;  // backends must present a certificate it signed (mTLS)
+  std::string backend_policy_file;  // who may call the API for which accounts (backend_policy.h)
   int io_threads = 0;  // WebSocket I/O threads, one io_context each; 0 = one per core
 
   // Connections.

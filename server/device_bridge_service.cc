@@ -41,27 +41,55 @@ absl::Status ValidateListDevices(const ListDevicesRequest& request) {
 }  // namespace
 
 DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, SessionRegistry& registry,
-                                         RequestCorrelator& correlator, EventHub& hub, ClusterRouter* router)
+                                         RequestCorrelator& correlator, EventHub& hub, ClusterRouter* router,
+                                         const BackendAccess& access)
     : directory_(router != nullptr ? router->fleet() : registry),
       hub_(hub),
+      access_(access),
       send_deps_{clock,     registry, correlator, options.default_request_timeout, {options.max_frame_bytes},
                  draining_, router} {}
 
 grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SendDeviceRequestRequest* request,
     hive::bridge::v1::SendDeviceRequestResponse* response) {
-  return StartSendDeviceRequest(context, request, response, send_deps_);
+  absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
+  if (!grant.ok()) return FinishNow(context, grant.status());
+  return StartSendDeviceRequest(context, request, response, send_deps_, *std::move(grant));
 }
 
 grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* DeviceBridgeService::SubscribeEvents(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SubscribeEventsRequest* request) {
-  return StartSubscribeEvents(context, request, hub_, draining_);
+  absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
+  if (!grant.ok()) return RejectSubscribeEvents(grant.status());
+  if (!grant->has_value()) return StartSubscribeEvents(context, request, hub_, draining_);
+  // A restricted caller sees only its accounts: none named means all of them.
+  hive::bridge::v1::SubscribeEventsRequest narrowed = *request;
+  if (narrowed.account_ids().empty()) {
+    for (const std::string& account : (*grant)->accounts()) narrowed.add_account_ids(account);
+  }
+  for (const std::string& account : narrowed.account_ids()) {
+    if (IsUuid(account) && !(*grant)->Allows(CanonicalUuid(account))) {
+      return RejectSubscribeEvents(AccountDenied(**grant, account));
+    }
+  }
+  return StartSubscribeEvents(context, &narrowed, hub_, draining_);
 }
 
 grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerContext* context,
                                                            const ListDevicesRequest* request,
                                                            ListDevicesResponse* response) {
+  absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
+  if (!grant.ok()) return FinishNow(context, grant.status());
   if (absl::Status valid = ValidateListDevices(*request); !valid.ok()) return FinishNow(context, valid);
+  if (grant->has_value() && !(*grant)->all_accounts()) {
+    if (request->account_id().empty()) {
+      return FinishNow(context, absl::PermissionDeniedError(absl::StrCat(
+                                    "caller \"", (*grant)->caller(), "\" must name one of its accounts in account_id")));
+    }
+    if (!(*grant)->Allows(CanonicalUuid(request->account_id()))) {
+      return FinishNow(context, AccountDenied(**grant, request->account_id()));
+    }
+  }
   const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   // One more than the page tells whether another page follows.
   std::vector<hive::bridge::v1::Device> devices =
@@ -80,10 +108,15 @@ grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerCon
     return FinishNow(context, absl::InvalidArgumentError(absl::StrCat("device_id: expected a UUID, got \"",
                                                                       request->device_id().substr(0, 64), "\"")));
   }
+  absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
+  if (!grant.ok()) return FinishNow(context, grant.status());
   std::shared_ptr<DeviceLink> link = directory_.Find(CanonicalUuid(request->device_id()));
   if (link == nullptr) {
     return FinishNow(context,
                      absl::NotFoundError(absl::StrCat("device ", request->device_id(), " is not connected")));
+  }
+  if (grant->has_value() && !(*grant)->Allows(link->account_id())) {
+    return FinishNow(context, AccountDenied(**grant, link->account_id()));
   }
   *response->mutable_device() = link->Describe();
   return FinishNow(context, absl::OkStatus());

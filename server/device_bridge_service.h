@@ -13,6 +13,7 @@
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
+#include "server/backend_access.h"
 #include "server/send_device_request_call.h"
 
 namespace hive::server {
@@ -27,7 +28,7 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   // `router` is null unless in cluster mode, where ListDevices and GetDevice
   // answer from its fleet directory.
   DeviceBridgeService(Options options, const Clock& clock, SessionRegistry& registry, RequestCorrelator& correlator,
-                      EventHub& hub, ClusterRouter* router);
+                      EventHub& hub, ClusterRouter* router, const BackendAccess& access);
 
   // From now on new calls are refused with UNAVAILABLE; calls in flight go on.
   void BeginDrain() { draining_ = true; }
@@ -51,6 +52,7 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   // Where devices are listed: this replica's, or the fleet's.
   SessionRegistry& directory_;
   EventHub& hub_;
+  const BackendAccess& access_;
   std::atomic<bool> draining_{false};
   const SendDeviceRequestDeps send_deps_;
 };

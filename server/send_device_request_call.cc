@@ -11,6 +11,7 @@
 #include "bridge/log.h"
 #include "bridge/uuid.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/backend_access.h"
 #include "server/call_deadline.h"
 #include "server/grpc_status.h"
 
@@ -55,8 +56,13 @@ struct CallState {
 class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
  public:
   SendDeviceRequestReactor(grpc::CallbackServerContext* context, const SendDeviceRequestRequest* request,
-                           SendDeviceRequestResponse* response, const SendDeviceRequestDeps& deps)
-      : request_(*request), response_(*response), deps_(deps), state_(std::make_shared<CallState>()) {
+                           SendDeviceRequestResponse* response, const SendDeviceRequestDeps& deps,
+                           std::optional<BackendGrant> grant)
+      : request_(*request),
+        response_(*response),
+        deps_(deps),
+        grant_(std::move(grant)),
+        state_(std::make_shared<CallState>()) {
     absl::MutexLock lock(&state_->mu);
     state_->reactor = this;
     const absl::Time now = deps_.clock.Now();
@@ -159,6 +165,9 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   // Delivers to the device if it is connected here, else routes the request
   // to the replica that announced `link`.
   void Reach(std::shared_ptr<DeviceLink> announced) {
+    if (grant_.has_value() && !grant_->Allows(announced->account_id())) {
+      return FinishOnce(state_, AccountDenied(*grant_, announced->account_id()));
+    }
     if (std::shared_ptr<DeviceLink> local = deps_.registry.Find(device_id_)) return Dispatch(std::move(local));
     if (deps_.router == nullptr) return Dispatch(std::move(announced));
     std::string call = deps_.router->Route(WireRequest(), announced->Describe().replica(), deadline_,
@@ -179,6 +188,9 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   }
 
   void Dispatch(std::shared_ptr<DeviceLink> link) {
+    if (grant_.has_value() && !grant_->Allows(link->account_id())) {
+      return FinishOnce(state_, AccountDenied(*grant_, link->account_id()));
+    }
     std::optional<RequestCorrelator::WaiterId> waiter =
         DeliverToDevice(*link, WireRequest(), deadline_, deps_.delivery, deps_.correlator,
                         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) {
@@ -193,6 +205,8 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   const SendDeviceRequestRequest& request_;
   SendDeviceRequestResponse& response_;
   const SendDeviceRequestDeps& deps_;
+  // The caller's grant when backend authorisation is on.
+  const std::optional<BackendGrant> grant_;
   const std::shared_ptr<CallState> state_;
   absl::Time deadline_;
   // The request's ids in canonical spelling.
@@ -224,8 +238,9 @@ absl::Status ValidateSendDeviceRequest(const SendDeviceRequestRequest& request) 
 grpc::ServerUnaryReactor* StartSendDeviceRequest(grpc::CallbackServerContext* context,
                                                  const SendDeviceRequestRequest* request,
                                                  SendDeviceRequestResponse* response,
-                                                 const SendDeviceRequestDeps& deps) {
-  auto* reactor = new SendDeviceRequestReactor(context, request, response, deps);
+                                                 const SendDeviceRequestDeps& deps,
+                                                 std::optional<BackendGrant> grant) {
+  auto* reactor = new SendDeviceRequestReactor(context, request, response, deps, std::move(grant));
   reactor->Begin();
   return reactor;
 }

@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "absl/time/time.h"
+#include "bridge/auth/backend_policy.h"
 #include "bridge/bus/cluster_router.h"
 #include "bridge/clock.h"
 #include "bridge/device_delivery.h"
@@ -36,7 +38,8 @@ struct SendDeviceRequestDeps {
 grpc::ServerUnaryReactor* StartSendDeviceRequest(grpc::CallbackServerContext* context,
                                                  const hive::bridge::v1::SendDeviceRequestRequest* request,
                                                  hive::bridge::v1::SendDeviceRequestResponse* response,
-                                                 const SendDeviceRequestDeps& deps);
+                                                 const SendDeviceRequestDeps& deps,
+                                                 std::optional<BackendGrant> grant = std::nullopt);
 
 // Checks ids and the command before anything is sent; INVALID_ARGUMENT
 // naming the field otherwise.

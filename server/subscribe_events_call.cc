@@ -117,6 +117,10 @@ absl::Status ValidateSubscribeEvents(const SubscribeEventsRequest& request) {
   return absl::OkStatus();
 }
 
+grpc::ServerWriteReactor<SubscribeEventsResponse>* RejectSubscribeEvents(const absl::Status& why) {
+  return new RejectedStream(ToGrpcStatus(why));
+}
+
 grpc::ServerWriteReactor<SubscribeEventsResponse>* StartSubscribeEvents(grpc::CallbackServerContext* context,
                                                                         const SubscribeEventsRequest* request,
                                                                         EventHub& hub,

@@ -21,4 +21,7 @@ grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* StartSubscr
 // Checks the filters' ids; INVALID_ARGUMENT naming the entry otherwise.
 absl::Status ValidateSubscribeEvents(const hive::bridge::v1::SubscribeEventsRequest& request);
 
+// A stream that ends at once with `why`.
+grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* RejectSubscribeEvents(const absl::Status& why);
+
 }  // namespace hive::server

@@ -1,0 +1,230 @@
+// Backend authorisation and gRPC over TLS: callers admitted by bearer token or
+// client certificate (mTLS), each held to the accounts its policy line grants.
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/uuid.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/integration/support/bridge_process.h"
+#include "tests/integration/support/bridge_test.h"
+#include "tests/integration/support/child_process.h"
+#include "tests/integration/support/event_stream.h"
+#include "tests/integration/support/grpc_calls.h"
+
+namespace hive::integration {
+namespace {
+
+using hive::bridge::v1::GetDeviceRequest;
+using hive::bridge::v1::GetDeviceResponse;
+using hive::bridge::v1::ListDevicesRequest;
+using hive::bridge::v1::ListDevicesResponse;
+using hive::bridge::v1::SendDeviceRequestResponse;
+using hive::bridge::v1::SubscribeEventsRequest;
+using hive::bridge::v1::SubscribeEventsResponse;
+
+constexpr char kBillingToken[] = "billing-token-0123456789";
+constexpr char kOpsToken[] = "ops-token-0123456789abcdef";
+
+std::string WriteTemp(const std::string& name, const std::string& contents) {
+  const std::string path = ::testing::TempDir() + "/" + name + "-" + NewUuid();
+  std::ofstream(path) << contents;
+  return path;
+}
+
+grpc::Status Call(Stub& stub, const std::string& token, const std::function<grpc::Status(grpc::ClientContext&)>& call) {
+  grpc::ClientContext context;
+  SetDeadline(context, absl::Seconds(5));
+  if (!token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  return call(context);
+}
+
+class BackendAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    policy_path_ = WriteTemp("policy", absl::StrCat("billing token:", kBillingToken, " ", account_a_, "\n",
+                                                    "ops token:", kOpsToken, " *\n"));
+    absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge =
+        BridgeProcess::Start({"--backend-policy-file=" + policy_path_});
+    ASSERT_TRUE(bridge.ok()) << bridge.status();
+    bridge_ = *std::move(bridge);
+    stub_ = bridge_->NewStub();
+    device_a_ = MakeDevice(*bridge_, {.account_id = account_a_, .responder = Responder::Ack()});
+    device_b_ = MakeDevice(*bridge_, {.account_id = account_b_, .responder = Responder::Ack()});
+    ASSERT_TRUE(device_a_->ConnectAndAuthenticate().ok());
+    ASSERT_TRUE(device_b_->ConnectAndAuthenticate().ok());
+  }
+  void TearDown() override { std::remove(policy_path_.c_str()); }
+
+  grpc::Status Send(const std::string& token, const std::string& device_id) {
+    SendDeviceRequestResponse response;
+    return Call(*stub_, token, [&](grpc::ClientContext& context) {
+      return stub_->SendDeviceRequest(&context, RequestTo(device_id), &response);
+    });
+  }
+
+  const std::string account_a_ = NewUuid();
+  const std::string account_b_ = NewUuid();
+  std::string policy_path_;
+  std::unique_ptr<BridgeProcess> bridge_;
+  std::unique_ptr<Stub> stub_;
+  std::unique_ptr<TestDevice> device_a_;
+  std::unique_ptr<TestDevice> device_b_;
+};
+
+TEST_F(BackendAuthTest, CallWithoutOrWithAnUnknownTokenIsUnauthenticated) {
+  grpc::Status missing = Send("", device_a_->device_id());
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(missing.error_message(), ::testing::HasSubstr("bearer token"));
+  grpc::Status unknown = Send("guessed-token-abcdefgh", device_a_->device_id());
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(unknown.error_message(), ::testing::Not(::testing::HasSubstr("guessed")));
+  EXPECT_EQ(device_a_->received_requests(), 0);
+}
+
+TEST_F(BackendAuthTest, CallerMayReachItsAccountsDevicesOnly) {
+  EXPECT_TRUE(Send(kBillingToken, device_a_->device_id()).ok());
+  grpc::Status denied = Send(kBillingToken, device_b_->device_id());
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), ::testing::HasSubstr("caller \"billing\" may not act for account " + account_b_));
+  EXPECT_EQ(device_b_->received_requests(), 0);
+  EXPECT_TRUE(Send(kOpsToken, device_b_->device_id()).ok());
+
+  GetDeviceRequest get;
+  get.set_device_id(device_b_->device_id());
+  GetDeviceResponse got;
+  EXPECT_EQ(Call(*stub_, kBillingToken, [&](grpc::ClientContext& c) { return stub_->GetDevice(&c, get, &got); })
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(BackendAuthTest, RestrictedCallerListsOnlyAnAccountItNames) {
+  ListDevicesRequest request;
+  ListDevicesResponse response;
+  auto list = [&](const std::string& token) {
+    response.Clear();
+    return Call(*stub_, token, [&](grpc::ClientContext& c) { return stub_->ListDevices(&c, request, &response); });
+  };
+  EXPECT_EQ(list(kBillingToken).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  request.set_account_id(account_b_);
+  EXPECT_EQ(list(kBillingToken).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  request.set_account_id(account_a_);
+  ASSERT_TRUE(list(kBillingToken).ok());
+  ASSERT_EQ(response.devices_size(), 1);
+  EXPECT_EQ(response.devices(0).device_id(), device_a_->device_id());
+}
+
+TEST_F(BackendAuthTest, RestrictedSubscriberSeesOnlyItsAccountsEvents) {
+  SubscribeEventsRequest other;
+  other.add_account_ids(account_b_);
+  grpc::ClientContext refused_context;
+  refused_context.AddMetadata("authorization", absl::StrCat("Bearer ", kBillingToken));
+  SetDeadline(refused_context, absl::Seconds(5));
+  auto refused = stub_->SubscribeEvents(&refused_context, other);
+  SubscribeEventsResponse ignored;
+  EXPECT_FALSE(refused->Read(&ignored));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", kBillingToken));
+  SetDeadline(context, absl::Seconds(10));
+  auto stream = stub_->SubscribeEvents(&context, SubscribeEventsRequest());
+  absl::SleepFor(absl::Milliseconds(200));
+  device_b_->Send(R"({"type":"device-state","state":"b"})");
+  device_a_->Send(R"({"type":"device-state","state":"a"})");
+  SubscribeEventsResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.event().account_id(), account_a_);
+  context.TryCancel();
+}
+
+// openssl at test time: a CA, a server certificate for localhost and two
+// client certificates, one signed by the CA and one self-signed.
+class Certificates {
+ public:
+  Certificates() : dir_(::testing::TempDir() + "/certs-" + NewUuid()) {
+    std::filesystem::create_directories(dir_);
+    Run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca", "-keyout",
+         path("ca.key"), "-out", path("ca.pem")});
+    Issue("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1");
+    Issue("ops", "ops.backend.internal", "");
+    Run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=ops.backend.internal",
+         "-keyout", path("rogue.key"), "-out", path("rogue.pem")});
+  }
+  ~Certificates() { std::filesystem::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string read(const std::string& name) const { return ReadFile(path(name)); }
+
+ private:
+  void Issue(const std::string& name, const std::string& cn, const std::string& extension) {
+    Run({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + cn, "-keyout", path(name + ".key"), "-out",
+         path(name + ".csr")});
+    std::vector<std::string> sign = {"x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey",
+                                     path("ca.key"), "-CAcreateserial", "-days", "1", "-out", path(name + ".pem")};
+    if (!extension.empty()) {
+      std::ofstream(path(name + ".ext")) << extension << "\n";
+      sign.insert(sign.end(), {"-extfile", path(name + ".ext")});
+    }
+    Run(sign);
+  }
+  void Run(std::vector<std::string> args) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    absl::StatusOr<pid_t> pid = SpawnChild(args, {"PATH=/usr/bin:/bin"}, path("openssl.log"));
+    ASSERT_TRUE(pid.ok()) << pid.status();
+    std::optional<int> exit;
+    for (int i = 0; i < 600 && !(exit = PollExit(*pid)).has_value(); ++i) absl::SleepFor(absl::Milliseconds(50));
+    ASSERT_EQ(exit, 0) << ReadFile(path("openssl.log"));
+  }
+
+  std::string dir_;
+};
+
+std::unique_ptr<Stub> TlsStub(const BridgeProcess& bridge, const Certificates& certs, const std::string& client) {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = certs.read("ca.pem");
+  if (!client.empty()) {
+    options.pem_private_key = certs.read(client + ".key");
+    options.pem_cert_chain = certs.read(client + ".pem");
+  }
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  return hive::bridge::v1::DeviceBridge::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", bridge.grpc_port()), grpc::SslCredentials(options), args));
+}
+
+TEST(GrpcTlsTest, MutualTlsAdmitsTheGrantedCertificateAndRefusesOthers) {
+  Certificates certs;
+  if (::testing::Test::HasFatalFailure()) return;
+  const std::string policy = WriteTemp("policy", "ops cert:ops.backend.internal *\n");
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(
+      {"--grpc-tls-cert=" + certs.path("server.pem"), "--grpc-tls-key=" + certs.path("server.key"),
+       "--grpc-client-ca=" + certs.path("ca.pem"), "--backend-policy-file=" + policy});
+  ASSERT_TRUE(bridge.ok()) << bridge.status();
+  ListDevicesResponse response;
+  auto list = [&](Stub& stub) {
+    return Call(stub, "", [&](grpc::ClientContext& c) { return stub.ListDevices(&c, {}, &response); });
+  };
+  grpc::Status admitted = list(*TlsStub(**bridge, certs, "ops"));
+  EXPECT_TRUE(admitted.ok()) << admitted.error_message() << "\n" << (*bridge)->Log();
+  EXPECT_EQ(list(*TlsStub(**bridge, certs, "")).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(list(*TlsStub(**bridge, certs, "rogue")).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(list(*(*bridge)->NewStub()).error_code(), grpc::StatusCode::UNAVAILABLE);
+  std::remove(policy.c_str());
+}
+
+TEST(GrpcTlsTest, BadPolicyFileStopsStartUpNamingTheLine) {
+  const std::string policy = WriteTemp("policy", "ops secret *\n");
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start({"--backend-policy-file=" + policy});
+  ASSERT_FALSE(bridge.ok());
+  EXPECT_THAT(std::string(bridge.status().message()), ::testing::HasSubstr("--backend-policy-file: backend policy line 1"));
+  std::remove(policy.c_str());
+}
+
+}  // namespace
+}  // namespace hive::integration
