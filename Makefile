@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build test run clean lint-proto
+.PHONY: deps configure build test run clean lint-proto bench bench-smoke fuzz
 
 deps:
 	@bash scripts/deps.sh
@@ -22,6 +22,25 @@ test: build
 
 run: build
 	@bash scripts/run.sh $(BUILD_DIR)
+
+# libFuzzer targets (fuzz/README.md), FUZZ_SECONDS each; fails on any finding.
+FUZZ_SECONDS ?= 120
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh --build-dir $(BUILD_DIR)/fuzz
+
+# Issue #6's benchmarks, optimised, in their own tree inside $(BUILD_DIR):
+# writes bench/results.json and docs/PERFORMANCE.md (about 10 minutes).
+BENCH_DIR ?= $(BUILD_DIR)/bench
+BENCH_TARGETS = hivebridge hive-device-sim hive-loadgen codec_bench grpc_echo_server ws_echo_server
+
+bench: deps
+	cmake -S . -B $(BENCH_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BENCH_DIR) -j $(JOBS) --target $(BENCH_TARGETS)
+	bash scripts/bench.sh --build-dir $(BENCH_DIR)
+
+# Every benchmark, briefly, from the test build (ctest runs it as bench.smoke).
+bench-smoke: build
+	bash scripts/bench.sh --smoke --build-dir $(BUILD_DIR)
 
 lint-proto: deps
 	node_modules/.bin/buf lint

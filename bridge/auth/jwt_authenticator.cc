@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -177,6 +178,9 @@ absl::StatusOr<DeviceIdentity> JwtAuthenticator::Authenticate(absl::string_view 
   // The canonical name, not the header's text: messages never quote the token.
   // libjwt already refuses to parse an unknown alg; null is guarded anyway.
   const char* canonical = jwt_alg_str(alg);
+  // libjwt looks names up ignoring case, but RFC 7515 §4.1.1 names are
+  // case-sensitive: "Hs256" names no algorithm at all.
+  if (canonical != nullptr && std::strcmp(canonical, alg_name) != 0) canonical = nullptr;
   if (canonical == nullptr || canonical != algorithm_) {
     return absl::UnauthenticatedError(absl::StrCat("token is signed with ",
                                                    canonical ? canonical : "an unknown algorithm", "; only ",

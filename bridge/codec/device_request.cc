@@ -147,7 +147,13 @@ absl::StatusOr<DeviceRequest> DecodeDeviceRequest(const rapidjson::Value& object
     out->assign(value->data(), value->size());
   }
   Message* typed = SelectTypedCommand(command_name, *request.mutable_command());
-  if (typed == nullptr) request.mutable_command()->mutable_raw()->set_command(command_name);
+  if (typed == nullptr) {
+    // The payload is always written, so an absent one reads as empty: the
+    // request then encodes and decodes back to itself.
+    hive::bridge::v1::RawCommand& raw = *request.mutable_command()->mutable_raw();
+    raw.set_command(command_name);
+    raw.mutable_payload();
+  }
   if (const rapidjson::Value* payload = FindMember(object, WireKey("payload", dialect))) {
     auto scope = path.Key("payload");
     absl::Status status;

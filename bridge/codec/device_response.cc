@@ -38,8 +38,8 @@ bool IsHivekitAck(const rapidjson::Value& object) {
 
 absl::StatusOr<DeviceResponse> DecodeDeviceResponse(const rapidjson::Value& object, Dialect dialect, JsonPath& path) {
   if (!object.IsObject()) return path.Error(absl::StrCat("expected object, got ", DescribeJson(object)));
-  if (absl::string_view duplicate = FindDuplicateKey(object); !duplicate.empty()) {
-    return path.Error(absl::StrCat("duplicate key \"", duplicate, "\""));
+  if (std::optional<absl::string_view> duplicate = FindDuplicateKey(object)) {
+    return path.Error(absl::StrCat("duplicate key \"", *duplicate, "\""));
   }
   DeviceResponse response;
   if (FindMember(object, WireKey("type", dialect)) == nullptr && IsHivekitAck(object)) {

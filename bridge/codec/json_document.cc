@@ -1,7 +1,13 @@
 #include "bridge/codec/json_document.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <system_error>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/reader.h"
@@ -10,10 +16,41 @@
 namespace hive::codec {
 namespace {
 
+// RapidJSON scans numbers (and refuses malformed ones) but hands them over as
+// text, which DepthLimitingHandler::RawNumber converts: RapidJSON 1.1.0's own
+// full-precision conversion returns garbage for some valid input, e.g. 0e100
+// (Tencent/rapidjson#1249), 184467440737095516159 (its significand's rounding
+// overflows) and 1.8e308 (NaN instead of "too big").
 constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag |
-                                 rapidjson::kParseFullPrecisionFlag |
+                                 rapidjson::kParseNumbersAsStringsFlag |
                                  rapidjson::kParseStopWhenDoneFlag |
                                  rapidjson::kParseIterativeFlag;
+
+// For a number a double cannot hold (from_chars said out of range): true
+// when it is below 1 in magnitude, so too small and read as zero; false when
+// too large. The number is well-formed JSON with a nonzero digit.
+bool IsBelowOne(absl::string_view number) {
+  absl::ConsumePrefix(&number, "-");
+  const size_t e = number.find_first_of("eE");
+  const absl::string_view mantissa = number.substr(0, e);
+  // The power of ten of the first nonzero digit, before the exponent.
+  // Digits before the point count up from 10^0, those after down from 10^-1.
+  int64_t lead = 0;
+  const size_t first = mantissa.find_first_not_of("0.");
+  if (first != absl::string_view::npos) {
+    const size_t point = std::min(mantissa.find('.'), mantissa.size());
+    lead = first < point ? static_cast<int64_t>(point - first) - 1 : -static_cast<int64_t>(first - point);
+  }
+  int64_t exponent = 0;
+  if (e != absl::string_view::npos) {
+    absl::string_view digits = number.substr(e + 1);
+    const bool negative = absl::ConsumePrefix(&digits, "-");
+    if (!negative) absl::ConsumePrefix(&digits, "+");
+    for (char c : digits) exponent = std::min<int64_t>(exponent * 10 + (c - '0'), int64_t{1} << 40);
+    if (negative) exponent = -exponent;
+  }
+  return lead + exponent < 0;
+}
 
 // Forwards SAX events to the document and refuses nesting past a limit; the
 // iterative parser plus this bound keep untrusted input off the call stack.
@@ -29,7 +66,25 @@ class DepthLimitingHandler {
   bool Int64(int64_t i) { return doc_.Int64(i); }
   bool Uint64(uint64_t u) { return doc_.Uint64(u); }
   bool Double(double d) { return doc_.Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return doc_.RawNumber(s, n, copy); }
+  // A number as RapidJSON scanned it (see kParseFlags): an integer literal
+  // within 64 bits exactly, anything else as the nearest double.
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    const char* end = s + n;
+    if (std::find_if(s, end, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == end) {
+      if (*s == '-') {
+        int64_t value = 0;
+        if (std::from_chars(s, end, value).ec == std::errc()) return doc_.Int64(value);
+      } else {
+        uint64_t value = 0;
+        if (std::from_chars(s, end, value).ec == std::errc()) return doc_.Uint64(value);
+      }
+    }
+    double value = 0;
+    if (std::from_chars(s, end, value).ec == std::errc()) return doc_.Double(value);
+    if (IsBelowOne(absl::string_view(s, n))) return doc_.Double(*s == '-' ? -0.0 : 0.0);
+    number_too_big_ = true;
+    return false;
+  }
   bool String(const char* s, rapidjson::SizeType n, bool copy) { return Unicode(s, n) && doc_.String(s, n, copy); }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) { return Unicode(s, n) && doc_.Key(s, n, copy); }
   bool StartObject() { return Enter() && doc_.StartObject(); }
@@ -44,6 +99,7 @@ class DepthLimitingHandler {
   }
 
   bool too_deep() const { return too_deep_; }
+  bool number_too_big() const { return number_too_big_; }
   bool lone_surrogate() const { return lone_surrogate_; }
 
  private:
@@ -70,6 +126,7 @@ class DepthLimitingHandler {
   const size_t max_depth_;
   size_t depth_ = 0;
   bool too_deep_ = false;
+  bool number_too_big_ = false;
   bool lone_surrogate_ = false;
 };
 
@@ -92,6 +149,10 @@ absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, rapidj
   if (handler.too_deep()) {
     return absl::InvalidArgumentError(
         absl::StrCat("JSON nested deeper than ", limits.max_depth, " levels"));
+  }
+  if (handler.number_too_big()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", result.Offset(), ": ",
+                                                   rapidjson::GetParseError_En(rapidjson::kParseErrorNumberTooBig)));
   }
   if (handler.lone_surrogate()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", result.Offset(), ": ",
@@ -137,7 +198,7 @@ std::string DescribeJson(const rapidjson::Value& value) {
   return "value";
 }
 
-absl::string_view FindDuplicateKey(const rapidjson::Value& object) {
+std::optional<absl::string_view> FindDuplicateKey(const rapidjson::Value& object) {
   // Device objects are small: pairwise compare up to a few members, hash beyond.
   constexpr rapidjson::SizeType kPairwiseLimit = 12;
   if (object.MemberCount() <= kPairwiseLimit) {
@@ -146,14 +207,14 @@ absl::string_view FindDuplicateKey(const rapidjson::Value& object) {
         if (a->name == b->name) return ViewOf(a->name);
       }
     }
-    return {};
+    return std::nullopt;
   }
   absl::flat_hash_set<absl::string_view> seen;
   seen.reserve(object.MemberCount());
   for (const auto& member : object.GetObject()) {
     if (!seen.insert(ViewOf(member.name)).second) return ViewOf(member.name);
   }
-  return {};
+  return std::nullopt;
 }
 
 }  // namespace hive::codec

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -30,8 +31,9 @@ absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, rapidj
 // `string "abc"` (truncated), `object`, `array`, `null`, `true`.
 std::string DescribeJson(const rapidjson::Value& value);
 
-// The first key that occurs twice in `object`; empty when all are distinct.
-absl::string_view FindDuplicateKey(const rapidjson::Value& object);
+// The first key that occurs twice in `object` (which may be ""); nullopt
+// when all are distinct.
+std::optional<absl::string_view> FindDuplicateKey(const rapidjson::Value& object);
 
 // The value of `object`'s member `key`, or null when it has none.
 inline const rapidjson::Value* FindMember(const rapidjson::Value& object, absl::string_view key) {

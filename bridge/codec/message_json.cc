@@ -239,8 +239,8 @@ absl::Status ReadFieldValue(const rapidjson::Value& json, Message& message, cons
 absl::Status ReadMapField(const rapidjson::Value& json, Message& message, const FieldDescriptor& field,
                           const Owner& owner, Dialect dialect, JsonPath& path) {
   if (!json.IsObject()) return Expected(path, "object", json);
-  if (absl::string_view duplicate = FindDuplicateKey(json); !duplicate.empty()) {
-    return path.Error(absl::StrCat("duplicate key \"", duplicate, "\""));
+  if (std::optional<absl::string_view> duplicate = FindDuplicateKey(json)) {
+    return path.Error(absl::StrCat("duplicate key \"", *duplicate, "\""));
   }
   const FieldDescriptor& key_field = *field.message_type()->map_key();
   const FieldDescriptor& value_field = *field.message_type()->map_value();
@@ -272,8 +272,8 @@ absl::Status ReadField(const rapidjson::Value& json, Message& message, const Fie
 
 absl::Status ReadObjectInto(const rapidjson::Value& object, Message* fields, const Owner& owner, MemberFilter skip,
                             Dialect dialect, JsonPath& path) {
-  if (absl::string_view duplicate = FindDuplicateKey(object); !duplicate.empty()) {
-    return path.Error(absl::StrCat("duplicate key \"", duplicate, "\""));
+  if (std::optional<absl::string_view> duplicate = FindDuplicateKey(object)) {
+    return path.Error(absl::StrCat("duplicate key \"", *duplicate, "\""));
   }
   const MessageLayout* layout = fields != nullptr ? &SchemaIndex::Get().LayoutOf(fields->GetDescriptor()) : nullptr;
   for (const auto& member : object.GetObject()) {

@@ -98,8 +98,8 @@ absl::Status ReadValue(const rapidjson::Value& json, google::protobuf::Value& ou
 absl::Status ReadStruct(const rapidjson::Value& object, google::protobuf::Struct& out, JsonPath& path,
                         ExactNumberSink sink) {
   if (!object.IsObject()) return path.Error(absl::StrCat("expected object, got ", DescribeJson(object)));
-  if (absl::string_view duplicate = FindDuplicateKey(object); !duplicate.empty()) {
-    return path.Error(absl::StrCat("duplicate key \"", duplicate, "\""));
+  if (std::optional<absl::string_view> duplicate = FindDuplicateKey(object)) {
+    return path.Error(absl::StrCat("duplicate key \"", *duplicate, "\""));
   }
   auto& fields = *out.mutable_fields();
   for (const auto& member : object.GetObject()) {

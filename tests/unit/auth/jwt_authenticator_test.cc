@@ -1,12 +1,15 @@
 #include "bridge/auth/jwt_authenticator.h"
 
 #include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -241,6 +244,22 @@ TEST_F(JwtAuthenticatorTest, RejectsUnknownAlgorithmAsMalformed) {
   const std::vector<std::string> parts = absl::StrSplit(MintToken("HS256", kSecret, ValidClaims()), '.');
   ExpectHs256Rejects(absl::StrCat("eyJhbGciOiJYWDk5OSIsInR5cCI6IkpXVCJ9.", parts[1], ".", parts[2]),
                      "token is not a well-formed JWT");
+}
+
+// Found by fuzz/jwt_claims_fuzzer: libjwt reads "Hs256" as HS256, but
+// algorithm names are case-sensitive (RFC 7515 §4.1.1).
+TEST_F(JwtAuthenticatorTest, RejectsAlgorithmNameInAnotherCase) {
+  const std::vector<std::string> parts = absl::StrSplit(MintToken("HS256", kSecret, ValidClaims()), '.');
+  const std::string signing_input =
+      absl::StrCat(absl::WebSafeBase64Escape(R"({"alg":"Hs256","typ":"JWT"})"), ".", parts[1]);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_size = 0;
+  ASSERT_NE(HMAC(EVP_sha256(), kSecret.data(), static_cast<int>(kSecret.size()),
+                 reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &mac_size),
+            nullptr);
+  const std::string signature(reinterpret_cast<const char*>(mac), mac_size);
+  ExpectHs256Rejects(absl::StrCat(signing_input, ".", absl::WebSafeBase64Escape(signature)),
+                     "token is signed with an unknown algorithm; only HS256 is accepted");
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsGarbage) {

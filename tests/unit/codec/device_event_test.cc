@@ -1,5 +1,6 @@
 #include "bridge/codec/device_event.h"
 
+#include <cmath>
 #include <ostream>
 #include <string>
 #include <tuple>
@@ -220,6 +221,29 @@ TEST(DeviceEventCodec, RecordsIntegersBeyondDoublePrecisionAsLiterals) {
   EXPECT_EQ(decoded->exact_numbers().at("/neg"), "-9223372036854775807");
   EXPECT_EQ(decoded->exact_numbers().at("/list/0/x"), "18446744073709551615");
   EXPECT_FALSE(decoded->exact_numbers().contains("/fits"));
+}
+
+// Found by fuzz/device_frame_fuzzer: RapidJSON 1.1's full-precision reading
+// made garbage of these (-1.99e146 for 0e100, -2.0e264 for the second line,
+// different from build to build).
+TEST(DeviceEventCodec, ReadsEveryNumberAsItsNearestDouble) {
+  absl::StatusOr<DeviceEvent> decoded = DecodeEventText(
+      R"({"type":"t","a":0e100,"b":-0.0e-30,"c":0E+23,"d":-0,"e":0.000e5,"f":1.5e-30,"g":-2.5E+300,
+          "h":184467440737095516159,"i":0.184467440737095516159,"j":1e-400,"k":-2e-324,"l":3e-324})",
+      Dialect::kStandard);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const auto& fields = decoded->extra().fields();
+  for (const char* zero : {"a", "b", "c", "d", "e", "j", "k"}) {
+    EXPECT_EQ(fields.at(zero).number_value(), 0.0) << zero;
+  }
+  EXPECT_TRUE(std::signbit(fields.at("b").number_value()));
+  EXPECT_TRUE(std::signbit(fields.at("k").number_value()));
+  EXPECT_EQ(fields.at("f").number_value(), 1.5e-30);
+  EXPECT_EQ(fields.at("g").number_value(), -2.5e300);
+  EXPECT_EQ(fields.at("h").number_value(), 184467440737095516159.0);
+  EXPECT_EQ(fields.at("i").number_value(), 0.184467440737095516159);
+  EXPECT_EQ(fields.at("l").number_value(), 4.9406564584124654e-324);
+  EXPECT_TRUE(decoded->exact_numbers().empty()) << decoded->DebugString();
 }
 
 TEST(DeviceEventCodec, WritesTheDoubleOnceTheStructNoLongerHoldsTheLiteralsValue) {

@@ -301,6 +301,21 @@ TEST(DeviceRequestCodec, DecodesAnUnknownActionOfAKnownKindIntoARawCommand) {
                          decoded->command().raw().payload()));
 }
 
+// Found by fuzz/device_request_fuzzer: the encoder writes "payload":{} for
+// a raw command without one, which decoded as a set payload.
+TEST(DeviceRequestCodec, ReadsAnAbsentRawPayloadAsEmptySoItRoundTrips) {
+  absl::StatusOr<DeviceRequest> decoded = DecodeRequestText(
+      R"({"account":"a","command":"Diagnostics.collect_logs","type":"device-request","request":"r","device":"d"})",
+      Dialect::kStandard);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(decoded->command().raw().has_payload());
+  absl::StatusOr<std::string> encoded = EncodeDeviceRequest(*decoded, Dialect::kStandard);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  absl::StatusOr<DeviceRequest> again = DecodeRequestText(*encoded, Dialect::kStandard);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(ProtoEqual(*decoded, *again));
+}
+
 TEST(DeviceRequestCodec, CompactDialectKeepsStandardSpelledKeysAsExtra) {
   // In hive.compact.v1 "version" is not a schema key: it is an unknown
   // member and must come back out unchanged, beside "ver".

@@ -107,6 +107,9 @@ const std::vector<MalformedCase>& Rows() {
       Frame("TopLevelNumber", "42", "a frame holds a JSON object or an array of objects, got number 42"),
       Frame("TopLevelNull", "null", "a frame holds a JSON object or an array of objects, got null"),
       Frame("NanIsNotJson", R"({"type":"x","n":NaN})", "invalid JSON at byte 16: Invalid value."),
+      // Found by fuzz/device_frame_fuzzer: RapidJSON 1.1 alone read this as NaN.
+      Frame("NumberBeyondTheLargestDouble", R"({"type":"x","n":1.8e308})",
+            "invalid JSON at byte 16: Number too big to be stored in double."),
       Frame("InvalidUtf8Byte", "{\"type\":\"x\",\"n\":\"\xff\"}",
             "invalid JSON at byte 17: Invalid encoding in string."),
       Frame("OverlongUtf8", "{\"type\":\"x\",\"n\":\"\xc0\xaf\"}",
@@ -163,6 +166,9 @@ const std::vector<MalformedCase>& Rows() {
           .AtItem(0, {1}),
       Item("DuplicateTopLevelKey", R"({"type":"x","a":1,"a":2})", R"((root): duplicate key "a")"),
       Item("DuplicateType", R"({"type":"a","type":"b"})", R"((root): duplicate key "type")"),
+      // Found by fuzz/device_request_fuzzer: "" read as "no duplicate", which
+      // also hid a duplicate "type" after it.
+      Item("DuplicateEmptyKey", R"({"":1,"":2,"type":"a","type":"b"})", R"((root): duplicate key "")"),
       Item("DuplicateNestedKey", R"({"type":"x","meta":{"k":1,"k":2}})", R"(meta: duplicate key "k")"),
       Item("DuplicateKeyInTypedObject", R"({"type":"instances","instances":[{"application":{"name":"a","name":"b"}}]})",
            R"(instances[0].application: duplicate key "name")"),

@@ -1,0 +1,66 @@
+// clients/loadgen/loadgen_options.h
+// Every setting of hive-loadgen as one typed struct, read from the command
+// line (absl flags: `hive-loadgen --help` lists them with their defaults) and
+// validated before anything connects; a bad value stops it with a message
+// naming the flag.
+//
+//   absl::StatusOr<LoadgenOptions> options = ParseLoadgenOptions(argc, argv);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace hive::loadgen {
+
+enum class Mode {
+  kRequest,  // SendDeviceRequest (WAIT_MODE_ACK) at a fixed concurrency
+  kFanout,   // devices emit events, SubscribeEvents streams consume them
+  kScale,    // many idle authenticated devices: connect rate, server RSS per device
+};
+
+struct LoadgenOptions {
+  Mode mode = Mode::kRequest;
+  // Against the baseline echo servers (bench/grpc_echo_server,
+  // bench/ws_echo_server) instead of a bridge, with the same client code.
+  bool echo = false;
+
+  std::string server = "127.0.0.1:9090";  // gRPC; comma-separated: channels dealt to each
+  std::vector<std::string> ws_urls = {"ws://127.0.0.1:8080/v1/devices"};  // devices spread over these
+  absl::Duration warmup = absl::Seconds(2);
+  absl::Duration duration = absl::Seconds(10);
+  int channels = 1;  // gRPC connections, each its own TCP connection
+
+  // request
+  int concurrency = 16;
+  absl::Duration request_timeout = absl::Seconds(10);
+  std::vector<std::string> device_ids;  // --device-ids, or derived as hive-device-sim does
+
+  // fanout
+  int subscribers = 10;
+  int emitters = 8;  // WebSocket devices sending events
+  int window = 8;    // events in flight per emitter
+  absl::Duration event_timeout = absl::Seconds(1);
+
+  // fanout emitters and scale devices authenticate with minted tokens
+  std::string jwt_secret_file;
+  uint64_t device_seed = 1;
+  uint64_t emitter_seed = 1000;
+
+  // scale
+  int devices = 1000;
+  double connect_rate = 5000;
+  int sim_threads = 1;
+  int server_pid = 0;  // read its RSS from /proc (0: none)
+  absl::Duration settle = absl::Seconds(3);
+  absl::Duration connect_timeout = absl::Seconds(120);
+};
+
+absl::StatusOr<LoadgenOptions> ParseLoadgenOptions(int argc, char** argv);
+
+const char* ModeName(Mode mode);
+
+}  // namespace hive::loadgen

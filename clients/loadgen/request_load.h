@@ -1,0 +1,46 @@
+// clients/loadgen/request_load.h
+// --mode=request: keeps `concurrency` SendDeviceRequest calls (WAIT_MODE_ACK,
+// the seed's SchedulerAction.stop) in flight with the gRPC callback API,
+// starting the next call from each one's completion, the devices taken in
+// turn. After the warm-up it measures a window: completed calls per second
+// and their latency from start to completion. Against the echo server
+// (--echo) the very same calls are made.
+//
+//   absl::StatusOr<RequestLoadResult> result = RunRequestLoad(options);
+//   JsonOut out; result->AppendTo(out);
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "clients/loadgen/json_out.h"
+#include "clients/loadgen/latency_histogram.h"
+#include "clients/loadgen/loadgen_options.h"
+#include "hive/bridge/v1/device_bridge.pb.h"
+
+namespace hive::loadgen {
+
+struct RequestLoadResult {
+  int concurrency = 0;
+  int devices = 0;
+  absl::Duration window;
+  uint64_t acked = 0;                      // OK with REQUEST_STATUS_ACKED
+  std::map<std::string, uint64_t> errors;  // everything else, by gRPC code (or UNEXPECTED_STATUS)
+  LatencySnapshot latency;                 // of every completed call, errors included
+
+  double requests_per_second() const;
+  // concurrency, devices, window_s, requests, rps, errors{...}, latency_us{...}
+  void AppendTo(JsonOut& out) const;
+};
+
+// What every call sends, once given a device and a fresh request id: the
+// seed's device-request (fixtures/seed_device_request.json) as the API
+// spells it.
+hive::bridge::v1::SendDeviceRequestRequest SeedRequest();
+
+absl::StatusOr<RequestLoadResult> RunRequestLoad(const LoadgenOptions& options);
+
+}  // namespace hive::loadgen

@@ -1,0 +1,349 @@
+// fuzz/device_session_fuzzer.cc
+// Fuzzes a whole hive::DeviceSession: a sequence of transport callbacks and
+// backend actions, driven through the unit tests' fake transport with a fake
+// clock, a real JwtAuthenticator (HS256, the fuzz secret), registry,
+// correlator and event hub.
+//
+// Input: a flags byte, then steps separated by 0x1E (ASCII record separator,
+// which valid JSON text never holds raw). Flags:
+//   bit 0  hive.compact.v1 (else hive.v1)
+//   bit 1  the upgrade request carries a valid Authorization header token
+//   bit 2  max_bad_frames 2 (else 10)
+//   bit 3  send queue of 2 frames (else 256)
+// A step that is one of these single bytes is an action; any other step is a
+// text frame from the device (OnText):
+//   0x01 binary frame            0x02 pong
+//   0x03 1 s pass                0x04 30 s pass (timers due then fire)
+//   0x05 backend request, wait for the ack
+//   0x06 backend request, wait for the result
+//   0x07 the correlator's and registry's periodic expiry
+//   0x08 the bridge closes the link (DeviceLink::Close, 1001)
+//   0x09 the transport reports the close (OnClosed)
+//   0x0A text frame "Bearer <valid token>"
+//   0x0B a new connection of the same device, with the header token
+//   0x0C a new connection without one (it must authenticate in-band)
+//   0x0D backend request that first waits for the device to connect
+// Steps act on the newest connection. Backend requests use four fixed
+// request ids (the first is the golden files' one), so responses can name
+// them.
+//
+// Checks, after every step: each frame sent to a device is a UTF-8 JSON
+// object; nothing is sent after the transport was closed; every event
+// published carries the authenticated identity and the right service, and no
+// device event has a type reserved for the bridge. At the end, once every
+// connection has closed: the registry is empty and every backend waiter
+// completed exactly once.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_split.h"
+#include "bridge/auth/jwt_authenticator.h"
+#include "bridge/bus/inproc_bus.h"
+#include "bridge/codec/device_event.h"
+#include "bridge/codec/device_request.h"
+#include "bridge/codec/json_document.h"
+#include "bridge/device_session.h"
+#include "bridge/event_hub.h"
+#include "bridge/log.h"
+#include "bridge/request_correlator.h"
+#include "bridge/session_registry.h"
+#include "fuzz/fuzz_support.h"
+#include "tests/unit/support/fake_clock.h"
+#include "tests/unit/support/fake_device_transport.h"
+#include "tests/unit/support/test_tokens.h"
+
+namespace hive::fuzz {
+namespace {
+
+using hive::bridge::v1::DeviceEvent;
+using hive::bridge::v1::SendDeviceRequestResponse;
+
+constexpr char kSeparator = '\x1e';
+constexpr size_t kMaxConnections = 8;
+constexpr const char* kRequestIds[] = {
+    "5e5b0ee5-8774-4ebb-807c-48c9c26c16f8", "00000000-0000-4000-8000-000000000001",
+    "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"};
+
+enum Action : char {
+  kBinary = 0x01,
+  kPong = 0x02,
+  kSecondPasses = 0x03,
+  kPingIntervalPasses = 0x04,
+  kRequestAck = 0x05,
+  kRequestResult = 0x06,
+  kExpire = 0x07,
+  kBridgeCloses = 0x08,
+  kTransportClosed = 0x09,
+  kBearerMessage = 0x0A,
+  kReconnect = 0x0B,
+  kReconnectInQuarantine = 0x0C,
+  kRequestAfterConnect = 0x0D,
+};
+
+const std::string& ValidToken() {
+  static const std::string* const token = new std::string(
+      testing::MintHs256(kSecret, kDevice, kAccount, absl::FromUnixSeconds(kClockStart) + absl::Hours(1)));
+  return *token;
+}
+
+EventHub::Options HubOptions() {
+  EventHub::Options options;
+  options.history_capacity = 64;  // nobody resumes here
+  return options;
+}
+
+struct Connection {
+  std::unique_ptr<testing::TransportLog> log;
+  std::shared_ptr<DeviceSession> session;
+  size_t checked_frames = 0;
+  bool closed_seen = false;
+  size_t sent_at_close = 0;
+  bool on_closed_called = false;
+};
+
+struct Timer {
+  absl::Time due;
+  absl::AnyInvocable<void()> task;
+};
+
+class Harness {
+ public:
+  explicit Harness(uint8_t flags)
+      : dialect_((flags & 1) != 0 ? codec::Dialect::kCompact : codec::Dialect::kStandard),
+        authenticator_(*JwtAuthenticator::FromHs256Secret(std::string(kSecret), clock_)),
+        hub_(clock_, HubOptions(), "fuzz-epoch"),
+        bus_(hub_),
+        registry_(clock_),
+        correlator_(clock_, {}),
+        services_{clock_, *authenticator_, registry_, correlator_, bus_, "fuzz-replica"} {
+    limits_.max_bad_frames = (flags & 4) != 0 ? 2 : 10;
+    limits_.send_queue = (flags & 8) != 0 ? 2 : 256;
+    subscription_ = hub_.Subscribe(EventFilter(), std::nullopt, [] {});
+    Connect((flags & 2) != 0);
+  }
+
+  ~Harness() {
+    // The end of the input: every connection goes away, then shutdown.
+    for (Connection& connection : connections_) {
+      if (!connection.on_closed_called) connection.session->OnClosed(1006, "fuzz input ended");
+      connection.on_closed_called = true;
+    }
+    Settle();
+    registry_.CloseWaiters();
+    HIVE_FUZZ_CHECK(registry_.size() == 0, "the registry keeps a link of a closed connection");
+    correlator_.FailAll(absl::UnavailableError("shutting down"));
+    HIVE_FUZZ_CHECK(*completed_ == waiters_, waiters_, " backend waiters, ", *completed_, " completed");
+  }
+
+  void Step(absl::string_view step) {
+    Connection& current = connections_.back();
+    DeviceSession& session = *current.session;
+    if (step.size() != 1) {
+      session.OnText(step);
+    } else {
+      switch (step[0]) {
+        case kBinary:
+          session.OnBinary();
+          break;
+        case kPong:
+          session.OnPong();
+          break;
+        case kSecondPasses:
+          Advance(absl::Seconds(1));
+          break;
+        case kPingIntervalPasses:
+          Advance(absl::Seconds(30));
+          break;
+        case kRequestAck:
+          BackendRequest(hive::bridge::v1::WAIT_MODE_ACK, false);
+          break;
+        case kRequestResult:
+          BackendRequest(hive::bridge::v1::WAIT_MODE_RESULT, false);
+          break;
+        case kRequestAfterConnect:
+          BackendRequest(hive::bridge::v1::WAIT_MODE_ACK, true);
+          break;
+        case kExpire:
+          correlator_.ExpireDue();
+          registry_.ExpireDue();
+          break;
+        case kBridgeCloses:
+          session.Close(1001, "bridge shutting down");
+          break;
+        case kTransportClosed:
+          if (!current.on_closed_called) {
+            current.on_closed_called = true;
+            session.OnClosed(current.log->closed ? current.log->close_code : 1006, "closed");
+          }
+          break;
+        case kBearerMessage:
+          session.OnText("Bearer " + ValidToken());
+          break;
+        case kReconnect:
+        case kReconnectInQuarantine:
+          if (connections_.size() < kMaxConnections) Connect(step[0] == kReconnect);
+          break;
+        default:
+          session.OnText(step);
+      }
+    }
+    Settle();
+  }
+
+ private:
+  void Connect(bool with_header_token) {
+    Connection connection;
+    connection.log = std::make_unique<testing::TransportLog>();
+    connection.session = std::make_shared<DeviceSession>(
+        services_, limits_, std::make_unique<testing::FakeDeviceTransport>(*connection.log), dialect_);
+    connections_.push_back(std::move(connection));
+    connections_.back().session->Start(with_header_token ? std::optional<std::string>(ValidToken()) : std::nullopt);
+    Settle();
+  }
+
+  // What the backend's SendDeviceRequest does (server/), minus gRPC.
+  void BackendRequest(hive::bridge::v1::WaitMode mode, bool wait_for_connect) {
+    const std::string request_id = kRequestIds[requests_++ % 4];
+    ++waiters_;
+    auto done_once = std::make_shared<bool>(false);
+    auto registration = correlator_.Await(
+        request_id, std::string(kDevice), mode, clock_.Now() + absl::Seconds(5),
+        [done_once, completed = completed_](absl::StatusOr<SendDeviceRequestResponse>) {
+          HIVE_FUZZ_CHECK(!*done_once, "a backend waiter completed twice");
+          *done_once = true;
+          ++*completed;
+        });
+    if (registration.role != RequestCorrelator::Role::kSendNow) return;
+    hive::bridge::v1::DeviceRequest request;
+    request.set_request_id(request_id);
+    request.set_device_id(std::string(kDevice));
+    request.set_account_id(std::string(kAccount));
+    request.mutable_command()->mutable_raw()->set_command("Diagnostics.collect_logs");
+    (*request.mutable_command()->mutable_raw()->mutable_payload()->mutable_fields())["lines"].set_number_value(500);
+    auto send = [this, request_id, waiter = registration.waiter, request](std::shared_ptr<DeviceLink> link) {
+      if (link == nullptr) {
+        correlator_.Fail(request_id, waiter, absl::NotFoundError("device not connected"));
+        return;
+      }
+      absl::StatusOr<std::string> frame = codec::EncodeDeviceRequest(request, link->dialect());
+      HIVE_FUZZ_CHECK(frame.ok(), "a backend request does not encode: ", frame.status().ToString());
+      absl::Status sent = link->Send(*std::move(frame));
+      if (sent.ok()) {
+        correlator_.MarkSent(request_id, waiter);
+      } else {
+        correlator_.Fail(request_id, waiter, sent);
+      }
+    };
+    if (wait_for_connect) {
+      registry_.AwaitConnect(std::string(kDevice), clock_.Now() + absl::Seconds(10), std::move(send));
+    } else {
+      send(registry_.Find(std::string(kDevice)));
+    }
+  }
+
+  void Advance(absl::Duration by) {
+    clock_.Advance(by);
+    for (bool fired = true; fired;) {
+      fired = false;
+      for (size_t i = 0; i < timers_.size(); ++i) {
+        if (timers_[i].due > clock_.Now()) continue;
+        auto task = std::move(timers_[i].task);
+        timers_.erase(timers_.begin() + static_cast<std::ptrdiff_t>(i));
+        task();
+        Settle();
+        fired = true;
+        break;
+      }
+    }
+  }
+
+  // Runs posted work, collects new timers and checks what happened.
+  void Settle() {
+    for (bool busy = true; busy;) {
+      busy = false;
+      for (Connection& connection : connections_) {
+        if (!connection.log->posted.empty()) {
+          connection.log->RunPosted();
+          busy = true;
+        }
+      }
+    }
+    for (Connection& connection : connections_) {
+      for (auto& [delay, task] : connection.log->timers) timers_.push_back({clock_.Now() + delay, std::move(task)});
+      connection.log->timers.clear();
+      CheckFrames(connection);
+    }
+    CheckEvents();
+  }
+
+  void CheckFrames(Connection& connection) {
+    const testing::TransportLog& log = *connection.log;
+    if (connection.closed_seen) {
+      HIVE_FUZZ_CHECK(log.sent.size() == connection.sent_at_close, "a frame was sent after the close: ",
+                      log.sent.back());
+    } else if (log.closed) {
+      connection.closed_seen = true;
+      connection.sent_at_close = log.sent.size();
+    }
+    for (; connection.checked_frames < log.sent.size(); ++connection.checked_frames) {
+      const std::string& frame = log.sent[connection.checked_frames];
+      HIVE_FUZZ_CHECK(IsValidUtf8(frame), "a frame sent to the device is not UTF-8: ", frame);
+      rapidjson::Document doc;
+      absl::Status parsed = codec::ParseJson(frame, DeepLimits(), doc);
+      HIVE_FUZZ_CHECK(parsed.ok() && doc.IsObject(), "a frame sent to the device is not a JSON object: ",
+                      parsed.ToString(), "\nframe: ", frame);
+    }
+  }
+
+  void CheckEvents() {
+    while (std::shared_ptr<const DeviceEvent> event = subscription_->Next()) {
+      if (event->type() == "gap") continue;  // the hub's own, for a slow subscriber
+      HIVE_FUZZ_CHECK(event->device_id() == kDevice && event->account_id() == kAccount,
+                      "an event without the authenticated identity:\n", event->DebugString());
+      const bool from_bridge = event->type() == "device-connected" || event->type() == "device-alive" ||
+                               event->type() == "device-disconnected";
+      HIVE_FUZZ_CHECK(event->service() == (from_bridge ? codec::kBackendService : codec::kDeviceService),
+                      "an event with the wrong service:\n", event->DebugString());
+      HIVE_FUZZ_CHECK(from_bridge || !codec::IsBridgeEventType(event->type()),
+                      "a device published a type reserved for the bridge:\n", event->DebugString());
+    }
+  }
+
+  const codec::Dialect dialect_;
+  testing::FakeClock clock_{absl::FromUnixSeconds(kClockStart)};
+  std::unique_ptr<JwtAuthenticator> authenticator_;
+  EventHub hub_;
+  InprocBus bus_;
+  SessionRegistry registry_;
+  RequestCorrelator correlator_;
+  SessionServices services_;
+  SessionLimits limits_;
+  std::unique_ptr<Subscription> subscription_;
+  std::vector<Connection> connections_;
+  std::vector<Timer> timers_;
+  size_t requests_ = 0;
+  size_t waiters_ = 0;
+  std::shared_ptr<size_t> completed_ = std::make_shared<size_t>(0);
+};
+
+}  // namespace
+}  // namespace hive::fuzz
+
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  hive::SetLogLevel(hive::LogLevel::kError);
+  hive::fuzz::ValidToken();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace hive::fuzz;  // NOLINT: the entry point is outside the namespace
+  FuzzInput in(data, size);
+  Harness harness(in.flags());
+  for (absl::string_view step : absl::StrSplit(in.text(), kSeparator)) harness.Step(step);
+  return 0;
+}
