@@ -10,6 +10,9 @@
 namespace hive {
 namespace {
 
+// Entries are forgotten at most this long after their dedupe window ends.
+constexpr absl::Duration kLongestSweepInterval = absl::Seconds(1);
+
 using hive::bridge::v1::RequestStatus;
 using TimeUtil = google::protobuf::util::TimeUtil;
 
@@ -208,6 +211,7 @@ RequestCorrelator::Registration RequestCorrelator::Await(const std::string& requ
     } else {
       if (!Reached(entry.outcome.status(), Normalized(mode))) entry.holds_place = true;
       entry.waiters.push_back({registration.waiter, Normalized(mode), deadline, std::move(done)});
+      shard.next_deadline = std::min(shard.next_deadline, deadline);
       entry.touched = now;
       Settle(entry, now, ready);
     }
@@ -361,11 +365,21 @@ void RequestCorrelator::ExpireDue() {
   for (Shard& shard : shards_) {
     {
       absl::MutexLock lock(&shard.mu);
+      // The walk is over every remembered request (the dedupe window holds
+      // minutes of them), so it runs only when a deadline may be due, or to
+      // forget, a few times per dedupe window: ExpireDue runs every few
+      // milliseconds, and walking each time was the busiest code under load.
+      const bool deadline_due = now >= shard.next_deadline;
+      const bool sweep_due = now >= shard.next_sweep;
+      if (!deadline_due && !sweep_due) continue;
+      if (sweep_due) shard.next_sweep = now + std::min(options_.dedupe_window / 10, kLongestSweepInterval);
+      shard.next_deadline = absl::InfiniteFuture();
       for (auto it = shard.entries.begin(); it != shard.entries.end();) {
         Entry& entry = it->second;
         Release(
             entry, now, [now](const Waiter& w) { return w.deadline <= now; },
             [](const Waiter& w) { return DeadlineExceeded(w.mode); }, ready);
+        for (const Waiter& waiter : entry.waiters) shard.next_deadline = std::min(shard.next_deadline, waiter.deadline);
         // An entry whose waiters all timed out stays: the request was sent
         // and a late answer must still reach a retry.
         if (entry.waiters.empty() && now - entry.touched >= options_.dedupe_window) {

@@ -217,6 +217,11 @@ class RequestCorrelator {
     // Unique per request id for the correlator's lifetime, since an id always
     // maps to the same shard: a stale id can never name a newer waiter.
     WaiterId next_waiter ABSL_GUARDED_BY(mu) = 1;
+    // No waiter's deadline is earlier (a lower bound: completed waiters do
+    // not raise it), so ExpireDue skips the shard until then.
+    absl::Time next_deadline ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
+    // When ExpireDue next looks for entries to forget.
+    absl::Time next_sweep ABSL_GUARDED_BY(mu) = absl::InfinitePast();
   };
 
   static constexpr size_t kShardBits = 4;

@@ -188,6 +188,13 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
       acceptor->set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
       return websocketpp::lib::error_code();
     });
+    // Device frames are small and each one waits on the other side (a request
+    // for its ack, an ack for its caller): Nagle's algorithm would hold them
+    // back for tens of milliseconds.
+    server.set_socket_init_handler([](websocketpp::connection_hdl, auto& socket) {
+      asio::error_code ignored;
+      socket.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
+    });
     server.set_max_message_size(options_.max_message_bytes);
     server.set_open_handshake_timeout(static_cast<long>(absl::ToInt64Milliseconds(options_.handshake_timeout)));
     server.set_pong_timeout(static_cast<long>(absl::ToInt64Milliseconds(limits_.pong_timeout)));

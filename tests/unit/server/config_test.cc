@@ -267,7 +267,8 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
       "dedupe-window",   "device-send-queue",   "event-history", "subscriber-queue",  "bus",
       "replica-id",      "drain-timeout",       "log-level",     "max-connections",   "max-connections-per-account",
       "handshake-timeout", "idle-timeout",      "device-event-rate", "device-event-burst",
-      "max-requests-per-device", "max-pending-requests", "max-subscribers"};
+      "max-requests-per-device", "max-pending-requests", "max-subscribers", "grpc-tls-cert", "grpc-tls-key",
+      "grpc-client-ca",  "backend-policy-file"};
   int option_rows = 0;
   for (absl::string_view line : absl::StrSplit(help, '\n')) {
     if (absl::StartsWith(line, "  --")) ++option_rows;
@@ -283,6 +284,21 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
   EXPECT_THAT(help, ContainsRegex(R"(--max-message-bytes=BYTES +1MiB +HIVEBRIDGE_MAX_MESSAGE_BYTES)"));
   EXPECT_THAT(help, ContainsRegex(R"(--replica-id=NAME +\(host name\) +HIVEBRIDGE_REPLICA_ID)"));
   EXPECT_THAT(help, ContainsRegex(R"(--dedupe-window=DURATION +5m +HIVEBRIDGE_DEDUPE_WINDOW)"));
+}
+
+TEST(Config, GrpcTlsOptionsComeTogetherAndMutualTlsNeedsTls) {
+  const char* const env[] = {nullptr};
+  for (auto [flags, message] : {
+           std::pair<std::vector<const char*>, const char*>{{"--grpc-tls-cert=c.pem"}, "--grpc-tls-cert needs --grpc-tls-key"},
+           {{"--grpc-tls-key=k.pem"}, "--grpc-tls-key needs --grpc-tls-cert"},
+           {{"--grpc-client-ca=ca.pem"}, "--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key"},
+       }) {
+    std::vector<const char*> argv = {"hivebridge", "--jwt-secret-file=/dev/null"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    absl::StatusOr<Config> config = ParseConfig(static_cast<int>(argv.size()), argv.data(), env);
+    ASSERT_FALSE(config.ok()) << flags[0];
+    EXPECT_THAT(std::string(config.status().message()), HasSubstr(message));
+  }
 }
 
 TEST(Config, EveryVariableInTheHelpIsRead) {
