@@ -197,8 +197,13 @@ TEST_F(LimitsTest, SubscriberBeyondMaxSubscribersIsResourceExhaustedWhileOthersS
   StartWithHealthyDevice({"--max-subscribers=2"});
   std::unique_ptr<EventStream> second = std::make_unique<EventStream>(stub(), SubscribeEventsRequest());
   const std::string marker = "before-the-third";
-  healthy_->Send(MarkedEvent("device-state", marker));
-  ASSERT_TRUE(second->NextMatching(WithMarker(marker), kTimeout).has_value()) << Log();
+  // The stream is opened asynchronously: send until it is surely subscribed.
+  bool streaming = false;
+  for (int i = 0; i < 20 && !streaming; ++i) {
+    healthy_->Send(MarkedEvent("device-state", marker));
+    streaming = second->NextMatching(WithMarker(marker), absl::Milliseconds(250)).has_value();
+  }
+  ASSERT_TRUE(streaming) << Log();
 
   grpc::Status third = SubscribeStatus(stub(), SubscribeEventsRequest(), absl::Milliseconds(500));
 

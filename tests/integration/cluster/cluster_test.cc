@@ -112,10 +112,15 @@ class ClusterTest : public ::testing::Test {
            << replica(index).Log();
   }
 
+  // The account's events from the start of the replica's history (this
+  // test's broker is fresh), so a stream that opens after the first events
+  // still sees them: the epoch is the fleet stream's, alike on every replica.
   SubscribeEventsRequest AccountEvents(std::string type = "") {
     SubscribeEventsRequest request;
     request.add_account_ids(account_);
     if (!type.empty()) request.add_types(std::move(type));
+    request.mutable_resume_after()->set_epoch(replica(1).epoch());
+    request.mutable_resume_after()->set_sequence(0);
     return request;
   }
 
