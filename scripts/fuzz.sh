@@ -10,6 +10,9 @@
 #   TARGET         device_frame, device_request, bearer_auth, jwt_claims,
 #                  device_session (default: all)
 #   FUZZ_SECONDS   seconds per target (default 120)
+#   FUZZ_SEED      libFuzzer's random seed (default: a new one each run);
+#                  make test fixes it, so that every run walks the same
+#                  mutations and a red test is a regression, not a new find
 #   FUZZ_CXX       the clang++ to build with (default clang++-14)
 #   JOBS           parallel compile jobs (default: nproc)
 #
@@ -74,6 +77,7 @@ for target in "${targets[@]}"; do
   options=(-max_total_time="$seconds" -print_final_stats=1 -timeout=25 -rss_limit_mb=2048
            -artifact_prefix="$artifacts/")
   [ -f "fuzz/$target.dict" ] && options+=(-dict="fuzz/$target.dict")
+  [ -n "${FUZZ_SEED:-}" ] && options+=(-seed="$FUZZ_SEED")
 
   echo "fuzz: $target for ${seconds}s (log: $log)"
   status=0

@@ -186,7 +186,10 @@ std::string DescribeJson(const rapidjson::Value& value) {
     case rapidjson::kStringType: {
       constexpr size_t kShown = 32;
       absl::string_view text = ViewOf(value);
-      return absl::StrCat("string \"", text.substr(0, kShown), text.size() > kShown ? "…" : "", "\"");
+      size_t shown = std::min(kShown, text.size());
+      // Cut between characters, not inside one: the message must stay UTF-8.
+      while (shown < text.size() && shown > 0 && (static_cast<unsigned char>(text[shown]) & 0xC0) == 0x80) --shown;
+      return absl::StrCat("string \"", text.substr(0, shown), text.size() > shown ? "…" : "", "\"");
     }
     case rapidjson::kNumberType: {
       rapidjson::StringBuffer buffer;

@@ -105,6 +105,10 @@ const std::vector<MalformedCase>& Rows() {
       Frame("TopLevelString", R"("Bearer abc")",
             R"(a frame holds a JSON object or an array of objects, got string "Bearer abc")"),
       Frame("TopLevelNumber", "42", "a frame holds a JSON object or an array of objects, got number 42"),
+      // Found by fuzz/device_request_fuzzer: the quote was cut inside U+2001
+      // (3 bytes), leaving a message that was not UTF-8.
+      Frame("LongStringIsQuotedUpToAWholeCharacter", "\"abcdefghijklmnopqrstuvwxyz01234\u2001tail\"",
+            "a frame holds a JSON object or an array of objects, got string \"abcdefghijklmnopqrstuvwxyz01234…\""),
       Frame("TopLevelNull", "null", "a frame holds a JSON object or an array of objects, got null"),
       Frame("NanIsNotJson", R"({"type":"x","n":NaN})", "invalid JSON at byte 16: Invalid value."),
       // Found by fuzz/device_frame_fuzzer: RapidJSON 1.1 alone read this as NaN.
