@@ -94,17 +94,24 @@ absl::Status RawConnection::Write(absl::string_view bytes) {
   return absl::OkStatus();
 }
 
-bool RawConnection::Fill(size_t size, absl::Time deadline) {
+RawConnection::Read RawConnection::ReadOnce(absl::Time deadline) {
   char chunk[4096];
-  while (buffer_.size() < size) {
+  while (true) {
     pollfd ready{fd_, POLLIN, 0};
     const int polled = poll(&ready, 1, RemainingMillis(deadline));
     if (polled < 0 && errno == EINTR) continue;
-    if (polled <= 0) return false;
+    if (polled <= 0) return Read::kTimedOut;
     const ssize_t got = recv(fd_, chunk, sizeof chunk, 0);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
+    if (got <= 0) return Read::kClosed;
     buffer_.append(chunk, static_cast<size_t>(got));
+    return Read::kData;
+  }
+}
+
+bool RawConnection::Fill(size_t size, absl::Time deadline) {
+  while (buffer_.size() < size) {
+    if (ReadOnce(deadline) != Read::kData) return false;
   }
   return true;
 }
@@ -130,17 +137,10 @@ std::optional<RawConnection::HttpResponse> RawConnection::HttpGet(absl::string_v
 
 bool RawConnection::WaitClosedByPeer(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  char chunk[4096];
-  while (true) {
-    pollfd ready{fd_, POLLIN, 0};
-    const int polled = poll(&ready, 1, RemainingMillis(deadline));
-    if (polled < 0 && errno == EINTR) continue;
-    if (polled <= 0) return false;
-    const ssize_t got = recv(fd_, chunk, sizeof chunk, 0);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return true;
-    buffer_.append(chunk, static_cast<size_t>(got));
+  Read read;
+  while ((read = ReadOnce(deadline)) == Read::kData) {
   }
+  return read == Read::kClosed;
 }
 
 int RawConnection::HttpGetStatus(absl::string_view path, absl::Duration timeout) {

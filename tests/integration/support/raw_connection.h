@@ -79,6 +79,10 @@ class RawConnection {
   explicit RawConnection(int fd) : fd_(fd) {}
   // Reads into buffer_ until it holds at least `size` bytes.
   bool Fill(size_t size, absl::Time deadline);
+  // What one wait for the socket brought: bytes (appended to buffer_), the
+  // peer's close (or a reset), or nothing before the deadline.
+  enum class Read { kData, kClosed, kTimedOut };
+  Read ReadOnce(absl::Time deadline);
 
   int fd_ = -1;
   std::string buffer_;
