@@ -18,6 +18,7 @@
 #include "bridge/bus/cluster_messages.h"
 #include "bridge/close_codes.h"
 #include "bridge/log.h"
+#include "bridge/status_macros.h"
 #include "bridge/uuid.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -49,13 +50,6 @@ constexpr absl::Duration kIdleWait = absl::Milliseconds(200);
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 constexpr absl::Duration kFarewellTimeout = absl::Seconds(2);
-
-#define HIVE_RETURN_IF_ERROR(expr)            \
-  do {                                        \
-    if (absl::Status s_ = (expr); !s_.ok()) { \
-      return s_;                              \
-    }                                         \
-  } while (0)
 
 struct OutgoingEvent {
   std::string routing_key;

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "bridge/status_macros.h"
 #include "bridge/uuid.h"
 
 namespace hive::ctl {
@@ -240,19 +241,6 @@ absl::Status ParsePayload(absl::string_view text, google::protobuf::Struct& out)
   return absl::OkStatus();
 }
 
-#define HIVECTL_ASSIGN(lhs, expr)               \
-  do {                                          \
-    auto hivectl_value = (expr);                \
-    if (!hivectl_value.ok()) return hivectl_value.status(); \
-    lhs = *std::move(hivectl_value);            \
-  } while (false)
-
-#define HIVECTL_RETURN_IF_ERROR(expr)           \
-  do {                                          \
-    absl::Status hivectl_status = (expr);       \
-    if (!hivectl_status.ok()) return hivectl_status; \
-  } while (false)
-
 absl::Status ExpectPositionals(const Tokens& tokens, size_t count, absl::string_view usage) {
   if (tokens.positionals.size() < count) return Usage(usage, "missing arguments");
   if (tokens.positionals.size() > count) {
@@ -262,27 +250,27 @@ absl::Status ExpectPositionals(const Tokens& tokens, size_t count, absl::string_
 }
 
 absl::StatusOr<Command> ParseDevices(const Tokens& tokens) {
-  HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 1, "hivectl devices [--account UUID] [--page-size N]"));
+  HIVE_RETURN_IF_ERROR(ExpectPositionals(tokens, 1, "hivectl devices [--account UUID] [--page-size N]"));
   CommandOptions options;
-  HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, "devices", {"account", "page-size"}));
+  HIVE_ASSIGN_OR_RETURN(options, CommandOptions::Take(tokens, "devices", {"account", "page-size"}));
   if (options.All("account").size() > 1) return Usage("--account", "given twice");
   ListDevicesCommand command;
   if (auto account = options.Get("account")) {
-    HIVECTL_ASSIGN(*command.request.mutable_account_id(), ParseUuid("--account", *account));
+    HIVE_ASSIGN_OR_RETURN(*command.request.mutable_account_id(), ParseUuid("--account", *account));
   }
   if (auto size = options.Get("page-size")) {
     int64_t value = 0;
-    HIVECTL_ASSIGN(value, ParseInteger("--page-size", *size, 1, 1000));
+    HIVE_ASSIGN_OR_RETURN(value, ParseInteger("--page-size", *size, 1, 1000));
     command.request.set_page_size(static_cast<int32_t>(value));
   }
   return command;
 }
 
 absl::StatusOr<Command> ParseDevice(const Tokens& tokens) {
-  HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 2, "hivectl device DEVICE_ID"));
-  HIVECTL_RETURN_IF_ERROR(CommandOptions::Take(tokens, "device", {}).status());
+  HIVE_RETURN_IF_ERROR(ExpectPositionals(tokens, 2, "hivectl device DEVICE_ID"));
+  HIVE_RETURN_IF_ERROR(CommandOptions::Take(tokens, "device", {}).status());
   GetDeviceCommand command;
-  HIVECTL_ASSIGN(*command.request.mutable_device_id(), ParseUuid("DEVICE_ID", tokens.positionals[1]));
+  HIVE_ASSIGN_OR_RETURN(*command.request.mutable_device_id(), ParseUuid("DEVICE_ID", tokens.positionals[1]));
   return command;
 }
 
@@ -302,70 +290,70 @@ absl::StatusOr<Command> ParseSend(const Tokens& tokens) {
 
   SendCommand command;
   v1::SendDeviceRequestRequest& request = command.request;
-  HIVECTL_ASSIGN(*request.mutable_device_id(), ParseUuid("DEVICE", tokens.positionals[1]));
+  HIVE_ASSIGN_OR_RETURN(*request.mutable_device_id(), ParseUuid("DEVICE", tokens.positionals[1]));
   CommandOptions options;
   if (kind == "scheduler-action") {
-    HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 4, "hivectl send DEVICE scheduler-action start|stop"));
-    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"instance", "app", "appstore", "version",
+    HIVE_RETURN_IF_ERROR(ExpectPositionals(tokens, 4, "hivectl send DEVICE scheduler-action start|stop"));
+    HIVE_ASSIGN_OR_RETURN(options, CommandOptions::Take(tokens, where, accepted({"instance", "app", "appstore", "version",
                                                                            "account", "link"})));
     v1::SchedulerAction& action = *request.mutable_command()->mutable_scheduler_action();
     std::string instance;
-    HIVECTL_ASSIGN(instance, options.Required("instance", where));
-    HIVECTL_ASSIGN(*action.mutable_instance(), ParseUuid("--instance", instance));
+    HIVE_ASSIGN_OR_RETURN(instance, options.Required("instance", where));
+    HIVE_ASSIGN_OR_RETURN(*action.mutable_instance(), ParseUuid("--instance", instance));
     v1::SchedulerAction::Action verb{};
-    HIVECTL_ASSIGN(verb, ParseWord<v1::SchedulerAction::Action>(
+    HIVE_ASSIGN_OR_RETURN(verb, ParseWord<v1::SchedulerAction::Action>(
                              "scheduler-action", tokens.positionals[3],
                              {{"start", v1::SchedulerAction::ACTION_START}, {"stop", v1::SchedulerAction::ACTION_STOP}}));
     action.set_action(verb);
-    HIVECTL_ASSIGN(*action.mutable_application()->mutable_name(), options.Required("app", where));
+    HIVE_ASSIGN_OR_RETURN(*action.mutable_application()->mutable_name(), options.Required("app", where));
     if (auto appstore = options.Get("appstore")) action.mutable_application()->set_appstore(*appstore);
     if (auto version = options.Get("version")) action.mutable_application()->set_version(*version);
     const std::vector<std::string> accounts = options.All("account");
     if (accounts.size() > 1) return Usage("--account", "given twice");
-    if (!accounts.empty()) HIVECTL_ASSIGN(*action.mutable_account(), ParseUuid("--account", accounts[0]));
-    HIVECTL_RETURN_IF_ERROR(ParseLinks(options.All("link"), action));
+    if (!accounts.empty()) HIVE_ASSIGN_OR_RETURN(*action.mutable_account(), ParseUuid("--account", accounts[0]));
+    HIVE_RETURN_IF_ERROR(ParseLinks(options.All("link"), action));
   } else if (kind == "upgrade") {
-    HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 3, "hivectl send DEVICE upgrade"));
-    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"version", "force"})));
+    HIVE_RETURN_IF_ERROR(ExpectPositionals(tokens, 3, "hivectl send DEVICE upgrade"));
+    HIVE_ASSIGN_OR_RETURN(options, CommandOptions::Take(tokens, where, accepted({"version", "force"})));
     v1::UpgradeDevice& upgrade = *request.mutable_command()->mutable_upgrade_device();
     upgrade.set_action(v1::UpgradeDevice::ACTION_UPGRADE);
     if (auto version = options.Get("version")) upgrade.set_version(*version);
     if (options.Has("force")) upgrade.set_force(true);
   } else if (kind == "device-command") {
-    HIVECTL_RETURN_IF_ERROR(
+    HIVE_RETURN_IF_ERROR(
         ExpectPositionals(tokens, 4, "hivectl send DEVICE device-command check-disk-space|reboot"));
-    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"arg"})));
+    HIVE_ASSIGN_OR_RETURN(options, CommandOptions::Take(tokens, where, accepted({"arg"})));
     v1::DeviceCommand& device_command = *request.mutable_command()->mutable_device_command();
     v1::DeviceCommand::Action verb{};
-    HIVECTL_ASSIGN(verb, ParseWord<v1::DeviceCommand::Action>(
+    HIVE_ASSIGN_OR_RETURN(verb, ParseWord<v1::DeviceCommand::Action>(
                              "device-command", tokens.positionals[3],
                              {{"check-disk-space", v1::DeviceCommand::ACTION_CHECK_DISK_SPACE},
                               {"reboot", v1::DeviceCommand::ACTION_REBOOT}}));
     device_command.set_action(verb);
     const std::vector<std::string> args = options.All("arg");
-    if (!args.empty()) HIVECTL_RETURN_IF_ERROR(ParseArguments(args, *device_command.mutable_arguments()));
+    if (!args.empty()) HIVE_RETURN_IF_ERROR(ParseArguments(args, *device_command.mutable_arguments()));
   } else if (kind == "app-instance-command") {
-    HIVECTL_RETURN_IF_ERROR(
+    HIVE_RETURN_IF_ERROR(
         ExpectPositionals(tokens, 4, "hivectl send DEVICE app-instance-command create-user|configure"));
-    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"instance", "account", "arg"})));
+    HIVE_ASSIGN_OR_RETURN(options, CommandOptions::Take(tokens, where, accepted({"instance", "account", "arg"})));
     v1::AppInstanceCommand& app_command = *request.mutable_command()->mutable_app_instance_command();
     v1::AppInstanceCommand::Action verb{};
-    HIVECTL_ASSIGN(verb, ParseWord<v1::AppInstanceCommand::Action>(
+    HIVE_ASSIGN_OR_RETURN(verb, ParseWord<v1::AppInstanceCommand::Action>(
                              "app-instance-command", tokens.positionals[3],
                              {{"create-user", v1::AppInstanceCommand::ACTION_CREATE_USER},
                               {"configure", v1::AppInstanceCommand::ACTION_CONFIGURE}}));
     app_command.set_action(verb);
     std::string instance;
-    HIVECTL_ASSIGN(instance, options.Required("instance", where));
-    HIVECTL_ASSIGN(*app_command.mutable_instance(), ParseUuid("--instance", instance));
+    HIVE_ASSIGN_OR_RETURN(instance, options.Required("instance", where));
+    HIVE_ASSIGN_OR_RETURN(*app_command.mutable_instance(), ParseUuid("--instance", instance));
     const std::vector<std::string> accounts = options.All("account");
     if (accounts.size() > 1) return Usage("--account", "given twice");
-    if (!accounts.empty()) HIVECTL_ASSIGN(*app_command.mutable_account(), ParseUuid("--account", accounts[0]));
+    if (!accounts.empty()) HIVE_ASSIGN_OR_RETURN(*app_command.mutable_account(), ParseUuid("--account", accounts[0]));
     const std::vector<std::string> args = options.All("arg");
-    if (!args.empty()) HIVECTL_RETURN_IF_ERROR(ParseArguments(args, *app_command.mutable_arguments()));
+    if (!args.empty()) HIVE_RETURN_IF_ERROR(ParseArguments(args, *app_command.mutable_arguments()));
   } else if (kind == "raw") {
-    HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 4, "hivectl send DEVICE raw KIND.ACTION"));
-    HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, where, accepted({"payload"})));
+    HIVE_RETURN_IF_ERROR(ExpectPositionals(tokens, 4, "hivectl send DEVICE raw KIND.ACTION"));
+    HIVE_ASSIGN_OR_RETURN(options, CommandOptions::Take(tokens, where, accepted({"payload"})));
     const std::string& name = tokens.positionals[3];
     const size_t dot = name.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == name.size() ||
@@ -375,7 +363,7 @@ absl::StatusOr<Command> ParseSend(const Tokens& tokens) {
     v1::RawCommand& raw = *request.mutable_command()->mutable_raw();
     raw.set_command(name);
     if (auto payload = options.Get("payload")) {
-      HIVECTL_RETURN_IF_ERROR(ParsePayload(*payload, *raw.mutable_payload()));
+      HIVE_RETURN_IF_ERROR(ParsePayload(*payload, *raw.mutable_payload()));
     } else {
       raw.mutable_payload();  // an empty object
     }
@@ -385,16 +373,16 @@ absl::StatusOr<Command> ParseSend(const Tokens& tokens) {
 
   if (auto wait = options.Get("wait")) {
     v1::WaitMode mode{};
-    HIVECTL_ASSIGN(mode, ParseWord<v1::WaitMode>("--wait", *wait,
+    HIVE_ASSIGN_OR_RETURN(mode, ParseWord<v1::WaitMode>("--wait", *wait,
                                                  {{"ack", v1::WAIT_MODE_ACK},
                                                   {"result", v1::WAIT_MODE_RESULT},
                                                   {"none", v1::WAIT_MODE_NONE}}));
     request.set_wait(mode);
   }
-  if (auto id = options.Get("request-id")) HIVECTL_ASSIGN(*request.mutable_request_id(), ParseUuid("--request-id", *id));
+  if (auto id = options.Get("request-id")) HIVE_ASSIGN_OR_RETURN(*request.mutable_request_id(), ParseUuid("--request-id", *id));
   if (auto connect = options.Get("connect-timeout")) {
     absl::Duration timeout;
-    HIVECTL_ASSIGN(timeout, ParseDuration("--connect-timeout", *connect));
+    HIVE_ASSIGN_OR_RETURN(timeout, ParseDuration("--connect-timeout", *connect));
     const int64_t nanos = absl::ToInt64Nanoseconds(timeout);
     request.mutable_connect_timeout()->set_seconds(nanos / 1'000'000'000);
     request.mutable_connect_timeout()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
@@ -403,16 +391,16 @@ absl::StatusOr<Command> ParseSend(const Tokens& tokens) {
 }
 
 absl::StatusOr<Command> ParseSubscribe(const Tokens& tokens) {
-  HIVECTL_RETURN_IF_ERROR(ExpectPositionals(tokens, 1, "hivectl subscribe [--account A]... [--device D]... "
+  HIVE_RETURN_IF_ERROR(ExpectPositionals(tokens, 1, "hivectl subscribe [--account A]... [--device D]... "
                                                        "[--type T]... [--resume EPOCH:SEQ] [--count N]"));
   CommandOptions options;
-  HIVECTL_ASSIGN(options, CommandOptions::Take(tokens, "subscribe", {"account", "device", "type", "resume", "count"}));
+  HIVE_ASSIGN_OR_RETURN(options, CommandOptions::Take(tokens, "subscribe", {"account", "device", "type", "resume", "count"}));
   SubscribeCommand command;
   for (const std::string& account : options.All("account")) {
-    HIVECTL_ASSIGN(*command.request.add_account_ids(), ParseUuid("--account", account));
+    HIVE_ASSIGN_OR_RETURN(*command.request.add_account_ids(), ParseUuid("--account", account));
   }
   for (const std::string& device : options.All("device")) {
-    HIVECTL_ASSIGN(*command.request.add_device_ids(), ParseUuid("--device", device));
+    HIVE_ASSIGN_OR_RETURN(*command.request.add_device_ids(), ParseUuid("--device", device));
   }
   for (const std::string& type : options.All("type")) {
     if (type.empty()) return Invalid("--type", "an event type such as device-state", type);
@@ -427,7 +415,7 @@ absl::StatusOr<Command> ParseSubscribe(const Tokens& tokens) {
     command.request.mutable_resume_after()->set_epoch(resume->substr(0, colon));
     command.request.mutable_resume_after()->set_sequence(sequence);
   }
-  if (auto count = options.Get("count")) HIVECTL_ASSIGN(command.count, ParseInteger("--count", *count, 1, INT64_MAX));
+  if (auto count = options.Get("count")) HIVE_ASSIGN_OR_RETURN(command.count, ParseInteger("--count", *count, 1, INT64_MAX));
   return command;
 }
 
@@ -435,7 +423,7 @@ absl::StatusOr<Command> ParseSubscribe(const Tokens& tokens) {
 
 absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, const char* env_server) {
   Tokens tokens;
-  HIVECTL_ASSIGN(tokens, Tokenize(argc, argv));
+  HIVE_ASSIGN_OR_RETURN(tokens, Tokenize(argc, argv));
   Invocation invocation;
   if (env_server != nullptr && *env_server != '\0') invocation.global.server = env_server;
   absl::flat_hash_set<std::string> seen;
@@ -446,11 +434,11 @@ absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, co
       if (value.empty() || value.find(':') == std::string::npos) return Invalid("--server", "HOST:PORT", value);
       invocation.global.server = value;
     } else if (name == "output") {
-      HIVECTL_ASSIGN(invocation.global.output,
+      HIVE_ASSIGN_OR_RETURN(invocation.global.output,
                      ParseWord<OutputFormat>("--output", value,
                                              {{"table", OutputFormat::kTable}, {"json", OutputFormat::kJson}}));
     } else {
-      HIVECTL_ASSIGN(invocation.global.timeout, ParseDuration("--timeout", value));
+      HIVE_ASSIGN_OR_RETURN(invocation.global.timeout, ParseDuration("--timeout", value));
       if (invocation.global.timeout == absl::ZeroDuration()) return Invalid("--timeout", "a positive duration", value);
       invocation.global.timeout_given = true;
     }
@@ -458,13 +446,13 @@ absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, co
   if (tokens.positionals.empty()) return absl::InvalidArgumentError("missing COMMAND; see --help");
   const std::string& name = tokens.positionals[0];
   if (name == "devices") {
-    HIVECTL_ASSIGN(invocation.command, ParseDevices(tokens));
+    HIVE_ASSIGN_OR_RETURN(invocation.command, ParseDevices(tokens));
   } else if (name == "device") {
-    HIVECTL_ASSIGN(invocation.command, ParseDevice(tokens));
+    HIVE_ASSIGN_OR_RETURN(invocation.command, ParseDevice(tokens));
   } else if (name == "send") {
-    HIVECTL_ASSIGN(invocation.command, ParseSend(tokens));
+    HIVE_ASSIGN_OR_RETURN(invocation.command, ParseSend(tokens));
   } else if (name == "subscribe") {
-    HIVECTL_ASSIGN(invocation.command, ParseSubscribe(tokens));
+    HIVE_ASSIGN_OR_RETURN(invocation.command, ParseSubscribe(tokens));
   } else if (name == "help") {
     return absl::CancelledError(HivectlHelp());
   } else {
