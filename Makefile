@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build test run clean lint-proto bench bench-smoke fuzz
+.PHONY: deps configure build test run clean lint-proto bench bench-smoke fuzz test-asan test-tsan
 
 deps:
 	@bash scripts/deps.sh
@@ -41,6 +41,15 @@ bench: deps
 # Every benchmark, briefly, from the test build (ctest runs it as bench.smoke).
 bench-smoke: build
 	bash scripts/bench.sh --smoke --build-dir $(BUILD_DIR)
+
+# Issue #9: the whole ctest suite under ASan + UBSan, and under TSan (with
+# Abseil rebuilt under TSan), each in its own tree inside $(BUILD_DIR); any
+# sanitizer report fails (docs/SECURITY.md, Sanitizers).
+test-asan: deps
+	JOBS=$(JOBS) bash scripts/sanitizer_test.sh asan $(BUILD_DIR)/asan
+
+test-tsan: deps
+	JOBS=$(JOBS) bash scripts/sanitizer_test.sh tsan $(BUILD_DIR)/tsan
 
 lint-proto: deps
 	node_modules/.bin/buf lint

@@ -12,12 +12,17 @@ device=d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b
 unknown=00000000-0000-4000-8000-000000000001
 instance=ad51b914-688a-4a5f-a073-5c5121a010e2
 
+. "$(dirname "$0")/../sanitizers/reports.sh"
+
 dir=$(mktemp -d)
 bridge_pid='' sim_pid=''
 cleanup() {
+  local rc=$?
   [[ -n $sim_pid ]] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
   [[ -n $bridge_pid ]] && kill "$bridge_pid" 2>/dev/null && wait "$bridge_pid" 2>/dev/null
+  sanitizer_clean "$dir/bridge.log" "$dir/sim.log" || rc=1
   rm -rf "$dir"
+  exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' TERM INT  # so that a ctest timeout still runs cleanup

@@ -3,12 +3,14 @@
 #
 #   . tests/examples/bridge_fixture.sh
 #   bridge_start            # sets BRIDGE_GRPC_PORT, BRIDGE_WS_PORT, BRIDGE_DEVICE_ID, BRIDGE_TMP
-#   ...                     # bridge_stop runs on EXIT (trap)
+#   ...                     # bridge_stop runs on EXIT (trap); a sanitizer report
+#                           # in either log fails the script
 #
 # Binaries: $HIVEBRIDGE_BIN and $HIVE_DEVICE_SIM_BIN (default: ./build of the repo).
 # buf: $BUF (default: the repo's node_modules/.bin/buf).
 
 BRIDGE_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+. "$BRIDGE_REPO_ROOT/tests/sanitizers/reports.sh"
 HIVEBRIDGE_BIN="${HIVEBRIDGE_BIN:-$BRIDGE_REPO_ROOT/build/server/hivebridge}"
 HIVE_DEVICE_SIM_BIN="${HIVE_DEVICE_SIM_BIN:-$BRIDGE_REPO_ROOT/build/clients/device_sim/hive-device-sim}"
 BUF="${BUF:-$BRIDGE_REPO_ROOT/node_modules/.bin/buf}"
@@ -21,7 +23,7 @@ BRIDGE_TMP=""
 bridge_log() { echo "[bridge_fixture] $*" >&2; }
 
 bridge_stop() {
-  local pid
+  local rc=$? pid
   for pid in "$SIM_PID" "$BRIDGE_PID"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null
@@ -33,9 +35,11 @@ bridge_stop() {
   done
   SIM_PID=""; BRIDGE_PID=""
   if [ -n "$BRIDGE_TMP" ] && [ -d "$BRIDGE_TMP" ]; then
+    sanitizer_clean "$BRIDGE_TMP/hivebridge.log" "$BRIDGE_TMP/sim.log" || rc=1
     if [ "${BRIDGE_KEEP_LOGS:-0}" = 1 ]; then bridge_log "logs kept in $BRIDGE_TMP"; else rm -rf "$BRIDGE_TMP"; fi
   fi
   BRIDGE_TMP=""
+  exit $rc
 }
 
 # Calls a DeviceBridge/Health method through reflection: bridge_curl Service/Method [json]

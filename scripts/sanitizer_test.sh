@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds the whole tree with a sanitizer and runs the whole ctest suite under
+# it (make test-asan, make test-tsan; docs/SECURITY.md, Sanitizers).
+#
+#   scripts/sanitizer_test.sh asan|tsan TREE [CTEST_ARG...]
+#
+#   asan   AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer
+#   tsan   ThreadSanitizer, with Abseil rebuilt under TSan (scripts/tsan_abseil.sh)
+#   TREE   the build directory (make uses $(BUILD_DIR)/asan, $(BUILD_DIR)/tsan)
+#   CTEST_ARG  passed on to ctest, e.g. -L integration or -R Shutdown
+#   JOBS   parallel compile jobs and tests (default: nproc)
+#
+# Every report fails: the options below stop a process at its first report
+# with a non-zero status, the test binaries and every process they start
+# (hivebridge, hive-device-sim, hivectl) inherit them, and the integration
+# harness fails a test whose server logged a report. What is suppressed, and
+# why it is not ours, is in tests/sanitizers/*.supp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+if [ $# -lt 2 ]; then
+  echo "usage: $0 asan|tsan TREE [CTEST_ARG...]" >&2
+  exit 2
+fi
+kind=$1
+tree=$(realpath -m "$2")
+shift 2
+case "$kind" in
+  asan) sanitize=address,undefined ;;
+  tsan) sanitize=thread ;;
+  *) echo "sanitizer_test: unknown sanitizer build '$kind' (asan or tsan)" >&2; exit 2 ;;
+esac
+jobs=${JOBS:-$(nproc)}
+supp=$repo/tests/sanitizers
+
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$repo}
+cmake -S . -B "$tree" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIVE_SANITIZE="$sanitize" >/dev/null
+cmake --build "$tree" -j "$jobs"
+
+if [ "$kind" = tsan ]; then
+  JOBS=$jobs bash scripts/tsan_abseil.sh "$tree/absl"
+  export LD_LIBRARY_PATH=$tree/absl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # libgrpc must resolve absl through the same path as our binaries, or the
+  # uninstrumented copy is loaded after all.
+  for binary in "$tree/server/hivebridge" /usr/lib/x86_64-linux-gnu/libgrpc.so.29; do
+    if ! ldd "$binary" | grep -q "libabsl_synchronization.so.* => $tree/absl/lib/"; then
+      echo "sanitizer_test: $binary does not load the TSan Abseil from $tree/absl/lib:" >&2
+      ldd "$binary" | grep libabsl_synchronization >&2
+      exit 1
+    fi
+  done
+fi
+
+# halt_on_error: the first report ends the process with a non-zero status.
+export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1
+export LSAN_OPTIONS=suppressions=$supp/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp
+
+# A sanitized process runs several times slower: the default timeout is
+# raised (cases with their own TIMEOUT keep it).
+cd "$tree"
+ctest --output-on-failure -j "$jobs" --timeout 900 "$@"
