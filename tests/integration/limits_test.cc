@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bridge/close_codes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/raw_connection.h"
 
@@ -48,19 +48,7 @@ class LimitsTest : public BridgeTest {
 
   // hivebridge_limit_refusals_total{limit="<limit>"} from /metrics.
   uint64_t Refusals(absl::string_view limit) {
-    absl::StatusOr<RawConnection> http = RawConnection::Open(bridge().ws_port());
-    if (!http.ok()) AbortTest(http.status().ToString());
-    std::optional<RawConnection::HttpResponse> response = http->HttpGet("/metrics", kTimeout);
-    if (!response.has_value()) AbortTest("no /metrics response");
-    const std::string series = absl::StrCat("\nhivebridge_limit_refusals_total{limit=\"", limit, "\"} ");
-    const size_t at = response->body.find(series);
-    if (at == std::string::npos) AbortTest(absl::StrCat("/metrics has no", series, "\n", response->body));
-    const size_t start = at + series.size();
-    uint64_t value = 0;
-    if (!absl::SimpleAtoi(response->body.substr(start, response->body.find('\n', start) - start), &value)) {
-      AbortTest(absl::StrCat("unreadable", series));
-    }
-    return value;
+    return MetricValue(bridge(), absl::StrCat("hivebridge_limit_refusals_total{limit=\"", limit, "\"}"));
   }
 
   // A device that does not answer requests by itself, connected.

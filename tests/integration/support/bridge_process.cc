@@ -63,8 +63,9 @@ std::vector<std::string> HermeticEnvironment() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<BridgeProcess>> BridgeProcess::Start(std::vector<std::string> extra_flags) {
-  std::unique_ptr<BridgeProcess> process(new BridgeProcess);
+absl::StatusOr<std::unique_ptr<BridgeProcess>> BridgeProcess::Start(std::vector<std::string> extra_flags,
+                                                                    ChildLimits limits) {
+  std::unique_ptr<BridgeProcess> process(new BridgeProcess(std::move(limits)));
   std::string dir_template = ::testing::TempDir() + "hivebridge-it.XXXXXX";
   if (mkdtemp(dir_template.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp ", dir_template, ": ", std::strerror(errno)));
@@ -111,7 +112,7 @@ absl::Status BridgeProcess::Spawn(const std::vector<std::string>& extra_flags) {
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   // Emptied first: a start retried on new ports logs afresh.
   std::ofstream(log_path_, std::ios::trunc);
-  absl::StatusOr<pid_t> pid = SpawnChild(std::move(args), HermeticEnvironment(), log_path_);
+  absl::StatusOr<pid_t> pid = SpawnChild(std::move(args), HermeticEnvironment(), log_path_, limits_);
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
   return absl::OkStatus();

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
+#include "tests/integration/support/child_process.h"
 
 namespace hive::integration {
 
@@ -40,8 +41,9 @@ class BridgeProcess {
  public:
   // Spawns the binary with the test defaults (loopback, free ports, secret
   // file) followed by `extra_flags`, which therefore win; waits up to 10 s
-  // for `event=started`.
-  static absl::StatusOr<std::unique_ptr<BridgeProcess>> Start(std::vector<std::string> extra_flags = {});
+  // for `event=started`. The process runs with `limits`.
+  static absl::StatusOr<std::unique_ptr<BridgeProcess>> Start(std::vector<std::string> extra_flags = {},
+                                                              ChildLimits limits = {});
 
   BridgeProcess(const BridgeProcess&) = delete;
   BridgeProcess& operator=(const BridgeProcess&) = delete;
@@ -79,12 +81,13 @@ class BridgeProcess {
   bool WaitForLog(absl::string_view needle, absl::Duration timeout) const;
 
  private:
-  BridgeProcess() = default;
+  explicit BridgeProcess(ChildLimits limits) : limits_(std::move(limits)) {}
   absl::Status Spawn(const std::vector<std::string>& extra_flags);
   // Spawns on fresh free ports and waits for the started line.
   absl::Status Launch(const std::vector<std::string>& extra_flags);
   absl::Status AwaitStarted(absl::Duration timeout);
 
+  const ChildLimits limits_;
   std::string dir_;
   std::string log_path_;
   std::string secret_path_;

@@ -85,8 +85,8 @@ Stub& BridgeTest::suite_stub() {
   return *SuiteStub();
 }
 
-void BridgeTest::StartOwnBridge(std::vector<std::string> flags) {
-  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(std::move(flags));
+void BridgeTest::StartOwnBridge(std::vector<std::string> flags, ChildLimits limits) {
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(std::move(flags), std::move(limits));
   if (!bridge.ok()) AbortTest(absl::StrCat("cannot start hivebridge: ", bridge.status().ToString()));
   own_bridge_ = *std::move(bridge);
   own_stub_ = own_bridge_->NewStub();

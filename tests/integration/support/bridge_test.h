@@ -72,7 +72,7 @@ class BridgeTest : public ::testing::Test {
   static BridgeProcess& suite_bridge();
   static Stub& suite_stub();
   // A bridge for this test alone, used instead of the suite's.
-  void StartOwnBridge(std::vector<std::string> flags = {});
+  void StartOwnBridge(std::vector<std::string> flags = {}, ChildLimits limits = {});
 
   void TearDown() override;
 

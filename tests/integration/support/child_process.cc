@@ -44,7 +44,14 @@ absl::StatusOr<int> PickFreePort() {
 }
 
 absl::StatusOr<pid_t> SpawnChild(std::vector<std::string> args, std::vector<std::string> env,
-                                 const std::string& log_path) {
+                                 const std::string& log_path, const ChildLimits& limits) {
+  // posix_spawn cannot set a limit in the child, and fork() in a test
+  // process full of threads may only call async-signal-safe functions:
+  // util-linux's prlimit sets the limit on itself and then execs the
+  // command, which keeps prlimit's pid.
+  if (limits.max_open_files.has_value()) {
+    args.insert(args.begin(), {"/usr/bin/prlimit", absl::StrCat("--nofile=", *limits.max_open_files), "--"});
+  }
   posix_spawn_file_actions_t files;
   posix_spawn_file_actions_init(&files);
   posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);

@@ -17,11 +17,19 @@ namespace hive::integration {
 // A port nothing listens on right now: bind 127.0.0.1:0, read, close.
 absl::StatusOr<int> PickFreePort();
 
+// Resource limits the child starts with (unset: the test process's own).
+struct ChildLimits {
+  // RLIMIT_NOFILE, soft and hard: a child that may open only this many
+  // file descriptors, to see what it does when it runs out.
+  std::optional<int> max_open_files{};
+};
+
 // Starts args[0] with `args` and `env` ("NAME=value"), stdin from /dev/null,
 // stdout and stderr appended to `log_path`, an empty signal mask and default
-// dispositions (as from a shell, whatever the test's threads block).
+// dispositions (as from a shell, whatever the test's threads block), and
+// `limits`.
 absl::StatusOr<pid_t> SpawnChild(std::vector<std::string> args, std::vector<std::string> env,
-                                 const std::string& log_path);
+                                 const std::string& log_path, const ChildLimits& limits = {});
 
 // The child's exit status (128 + signal when killed) once it has ended,
 // reaping it; nullopt while it runs.

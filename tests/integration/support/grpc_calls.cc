@@ -98,6 +98,14 @@ grpc::Status GetDevice(Stub& stub, absl::string_view device_id, hive::bridge::v1
   return stub.GetDevice(&context, request, response != nullptr ? response : &ignored);
 }
 
+grpc::Status ListDevices(Stub& stub, hive::bridge::v1::ListDevicesResponse* response) {
+  grpc::ClientContext context;
+  SetDeadline(context, kDefaultCallDeadline);
+  hive::bridge::v1::ListDevicesResponse ignored;
+  return stub.ListDevices(&context, hive::bridge::v1::ListDevicesRequest(),
+                          response != nullptr ? response : &ignored);
+}
+
 grpc::Status SubscribeStatus(Stub& stub, const hive::bridge::v1::SubscribeEventsRequest& request,
                              absl::Duration deadline) {
   grpc::ClientContext context;

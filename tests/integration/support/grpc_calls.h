@@ -88,6 +88,10 @@ class PendingCall {
 grpc::Status GetDevice(Stub& stub, absl::string_view device_id,
                        hive::bridge::v1::GetDeviceResponse* response = nullptr);
 
+// A ListDevices call for the first page of every account's devices; fills
+// `response` when given.
+grpc::Status ListDevices(Stub& stub, hive::bridge::v1::ListDevicesResponse* response = nullptr);
+
 // The status a SubscribeEvents call ends with when it ends at once (a
 // rejected request), or DEADLINE_EXCEEDED when it is accepted and streams.
 grpc::Status SubscribeStatus(Stub& stub, const hive::bridge::v1::SubscribeEventsRequest& request,

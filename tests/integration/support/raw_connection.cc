@@ -82,6 +82,13 @@ RawConnection::~RawConnection() {
   if (fd_ >= 0) close(fd_);
 }
 
+void RawConnection::Reset() {
+  if (fd_ < 0) return;
+  const linger abort_on_close{.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+  close(std::exchange(fd_, -1));
+}
+
 absl::Status RawConnection::Write(absl::string_view bytes) {
   while (!bytes.empty()) {
     const ssize_t sent = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);

@@ -70,6 +70,10 @@ class RawConnection {
   // The next frame with `opcode`, skipping others.
   std::optional<Frame> NextFrameOfOpcode(uint8_t opcode, absl::Duration timeout);
 
+  // Ends the connection with a TCP reset (SO_LINGER 0), as a device whose
+  // stack crashes or whose NAT entry vanishes does: no close frame, no FIN.
+  void Reset();
+
   // Waits up to `timeout` for the bridge to end the connection (EOF or
   // reset), keeping whatever it sends before in the buffer; false when the
   // connection is still open then.
