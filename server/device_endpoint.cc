@@ -20,6 +20,8 @@ namespace {
 
 constexpr absl::string_view kDevicePath = "/v1/devices";
 constexpr size_t kMaxCloseReasonBytes = 123;  // RFC 6455 §5.5: 125-byte control frame payload
+// How long a listener waits after a failed accept before it tries again.
+constexpr absl::Duration kAcceptRetryDelay = absl::Milliseconds(100);
 
 // A close reason cut to the protocol's limit without splitting a UTF-8 character.
 std::string CloseReason(absl::string_view reason) {
@@ -99,6 +101,9 @@ struct Shard {
   Server<Cfg> server;
   std::set<websocketpp::connection_hdl, std::owner_less<websocketpp::connection_hdl>> connections;
   std::atomic<size_t> connection_count{0};
+  // Whether the last accept failed (the I/O thread's own), so that a run of
+  // failures logs once when it starts and once when it ends.
+  bool accept_failing = false;
   std::thread thread;
 };
 
@@ -130,7 +135,7 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
         port_ = shard->server.get_local_endpoint(local_ec).port();
         port = absl::StrCat(port_);
       }
-      shard->server.start_accept(ec);
+      ec = AcceptNext(*shard);
       if (ec) return absl::UnavailableError(absl::StrCat("cannot accept on ", options_.listen, ": ", ec.message()));
       shards_.push_back(std::move(shard));
     }
@@ -171,6 +176,8 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     }
   }
 
+  uint64_t accept_errors() const override { return accept_errors_.load(std::memory_order_relaxed); }
+
   size_t connection_count() const override {
     size_t total = 0;
     for (const auto& shard : shards_) total += shard->connection_count.load();
@@ -179,6 +186,49 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
 
  private:
   using ConnectionPtr = typename Server<Cfg>::connection_ptr;
+
+  // The accept loop, instead of websocketpp's server::start_accept, which
+  // retries at once after a failed accept: out of file descriptors (EMFILE,
+  // ENFILE) the connection stays in the listen backlog, so the retry fails
+  // again at once and the I/O thread spins at 100 % CPU until a descriptor
+  // frees. Here a failure is counted and logged, and the listener waits
+  // kAcceptRetryDelay before it tries again; its connections are served
+  // meanwhile. Returns why the accept could not be started (not listening:
+  // StopAccepting).
+  websocketpp::lib::error_code AcceptNext(Shard<Cfg>& shard) {
+    ConnectionPtr con = shard.server.get_connection();
+    if (con == nullptr) return websocketpp::error::make_error_code(websocketpp::error::con_creation_failed);
+    websocketpp::lib::error_code ec;
+    shard.server.async_accept(
+        con, [this, &shard, con](const websocketpp::lib::error_code& accepted) { OnAccepted(shard, con, accepted); },
+        ec);
+    if (ec) con->terminate(websocketpp::lib::error_code());
+    return ec;
+  }
+
+  void OnAccepted(Shard<Cfg>& shard, ConnectionPtr con, const websocketpp::lib::error_code& ec) {
+    if (!ec) {
+      if (std::exchange(shard.accept_failing, false)) Log(LogLevel::kInfo, "accept_resumed", {});
+      con->start();
+      AcceptNext(shard);
+      return;
+    }
+    con->terminate(ec);
+    // StopAccepting closed the listener (websocketpp passes asio's code on).
+    if (ec == websocketpp::error::make_error_code(websocketpp::error::operation_canceled) ||
+        ec == asio::error::operation_aborted) {
+      return;
+    }
+    accept_errors_.fetch_add(1, std::memory_order_relaxed);
+    if (!std::exchange(shard.accept_failing, true)) {
+      Log(LogLevel::kWarn, "accept_failed",
+          {{"error", ec.message()}, {"retry_every", absl::FormatDuration(kAcceptRetryDelay)}});
+    }
+    auto timer = std::make_shared<asio::steady_timer>(shard.io, absl::ToChronoNanoseconds(kAcceptRetryDelay));
+    timer->async_wait([this, &shard, timer](const asio::error_code& waited) {
+      if (!waited) AcceptNext(shard);
+    });
+  }
 
   void Configure(Shard<Cfg>& shard) {
     Server<Cfg>& server = shard.server;
@@ -354,6 +404,7 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
   // WebSocket connections holding a place (SessionSlot::holds_place), over
   // every shard.
   std::atomic<size_t> open_connections_{0};
+  std::atomic<uint64_t> accept_errors_{0};
 };
 
 template <typename Cfg>

@@ -12,10 +12,16 @@
 // status many device WebSocket stacks do not surface: every one reports a
 // close code, and devices already act on the bridge's close codes).
 //
+// Out of file descriptors, a listener cannot accept: it logs
+// `event=accept_failed` once, counts every failure
+// (hivebridge_accept_errors_total) and retries every 100 ms, serving its
+// connections meanwhile, rather than retrying at once and spinning.
+//
 //   auto endpoint = DeviceEndpoint::Start(options, services, limits, routes);
 //   ... (*endpoint)->StopAccepting(); (*endpoint)->CloseAll(1001, "shutting down"); (*endpoint)->Stop();
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -61,6 +67,9 @@ class DeviceEndpoint {
   // I/O threads and joins them.
   virtual void Stop(absl::Duration grace) = 0;
   virtual size_t connection_count() const = 0;
+  // Accepts that failed (out of file descriptors, mostly); each failure
+  // pauses that listener briefly instead of retrying at once.
+  virtual uint64_t accept_errors() const = 0;
 };
 
 }  // namespace hive::server

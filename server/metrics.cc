@@ -21,6 +21,9 @@ std::string RenderMetrics(const MetricsSources& sources) {
   AppendMetric(out, "hivebridge_websocket_connections", "gauge",
                "Open WebSocket connections, authenticated or not.",
                sources.endpoint == nullptr ? 0 : sources.endpoint->connection_count());
+  AppendMetric(out, "hivebridge_accept_errors_total", "counter",
+               "Device connections the listener failed to accept (out of file descriptors, mostly).",
+               sources.endpoint == nullptr ? 0 : sources.endpoint->accept_errors());
   AppendMetric(out, "hivebridge_event_subscribers", "gauge", "Open SubscribeEvents streams.",
                sources.hub.subscriber_count());
   AppendMetric(out, "hivebridge_requests_pending", "gauge", "Device requests awaiting an ack or result.",
