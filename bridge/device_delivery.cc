@@ -8,22 +8,19 @@
 
 namespace hive {
 
-std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link,
-                                                           const hive::bridge::v1::SendDeviceRequestRequest& request,
+std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link, const DeliveredRequest& delivered,
                                                            absl::Time deadline, const DeliveryLimits& limits,
                                                            RequestCorrelator& correlator, RequestCorrelator::Done done) {
-  if (!request.account_id().empty() && request.account_id() != link.account_id()) {
+  const hive::bridge::v1::SendDeviceRequestRequest& request = delivered.request;
+  if (!delivered.account_id.empty() && delivered.account_id != link.account_id()) {
     std::move(done)(absl::PermissionDeniedError(absl::StrCat(
-        "device ", request.device_id(), " does not belong to account ", request.account_id())));
+        "device ", delivered.device_id, " does not belong to account ", delivered.account_id)));
     return std::nullopt;
   }
-  hive::bridge::v1::DeviceRequest wire;
-  wire.set_request_id(request.request_id());
-  wire.set_device_id(link.device_id());
-  wire.set_account_id(link.account_id());
-  *wire.mutable_command() = request.command();
-  if (request.has_state()) *wire.mutable_state() = request.state();
-  absl::StatusOr<std::string> frame = codec::EncodeDeviceRequest(wire, link.dialect());
+  absl::StatusOr<std::string> frame = codec::EncodeDeviceRequest(
+      {delivered.request_id, link.device_id(), link.account_id(), request.command(),
+       request.has_state() ? &request.state() : nullptr},
+      link.dialect());
   if (!frame.ok()) {
     std::move(done)(frame.status());
     return std::nullopt;
@@ -35,12 +32,12 @@ std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link,
     return std::nullopt;
   }
   RequestCorrelator::Registration registration =
-      correlator.Await(request.request_id(), link.device_id(), request.wait(), deadline, std::move(done));
+      correlator.Await(delivered.request_id, link.device_id(), request.wait(), deadline, std::move(done));
   if (registration.role == RequestCorrelator::Role::kSendNow) {
     if (absl::Status sent = link.Send(*std::move(frame)); sent.ok()) {
-      correlator.MarkSent(request.request_id(), registration.waiter);
+      correlator.MarkSent(delivered.request_id, registration.waiter);
     } else {
-      correlator.Fail(request.request_id(), registration.waiter, sent);
+      correlator.Fail(delivered.request_id, registration.waiter, sent);
     }
   }
   return registration.waiter;

@@ -6,11 +6,13 @@
 // and, in cluster mode, the bus (for a request routed here by another
 // replica) deliver through it.
 //
-//   DeliverToDevice(*link, request, deadline, {max_frame_bytes}, correlator, std::move(done));
+//   DeliverToDevice(*link, DeliveredRequest::AsIs(request), deadline, {max_frame_bytes}, correlator,
+//                   std::move(done));
 #pragma once
 
 #include <cstddef>
 #include <optional>
+#include <string>
 
 #include "absl/time/time.h"
 #include "bridge/device_link.h"
@@ -25,11 +27,24 @@ struct DeliveryLimits {
   size_t max_frame_bytes = 1 << 20;
 };
 
-// `request` has been validated and carries canonical ids and a request id.
+// A validated request and the ids it is delivered under, borrowed: the
+// caller's own request may spell the ids otherwise or lack a request id, and
+// copying it (command and all) just to fix them would cost every call.
+struct DeliveredRequest {
+  const hive::bridge::v1::SendDeviceRequestRequest& request;  // command, state, wait
+  const std::string& request_id;
+  const std::string& device_id;
+  const std::string& account_id;  // empty: any account
+
+  // A request that already carries canonical ids and a request id.
+  static DeliveredRequest AsIs(const hive::bridge::v1::SendDeviceRequestRequest& request) {
+    return {request, request.request_id(), request.device_id(), request.account_id()};
+  }
+};
+
 // `done` runs exactly once, possibly before this returns. Returns the
 // correlator's waiter, for RequestCorrelator::Cancel, when one was added.
-std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link,
-                                                           const hive::bridge::v1::SendDeviceRequestRequest& request,
+std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link, const DeliveredRequest& delivered,
                                                            absl::Time deadline, const DeliveryLimits& limits,
                                                            RequestCorrelator& correlator, RequestCorrelator::Done done);
 

@@ -192,7 +192,8 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
       return FinishOnce(state_, AccountDenied(*grant_, link->account_id()));
     }
     std::optional<RequestCorrelator::WaiterId> waiter =
-        DeliverToDevice(*link, WireRequest(), deadline_, deps_.delivery, deps_.correlator,
+        DeliverToDevice(*link, {request_, request_id_, device_id_, account_id_}, deadline_, deps_.delivery,
+                        deps_.correlator,
                         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) {
                           FinishOnce(state, std::move(outcome));
                         });

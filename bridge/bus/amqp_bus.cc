@@ -450,7 +450,7 @@ void AmqpBus::Connection::OnRequest(const AmqpMessage& message) {
   if (link == nullptr || (announced != nullptr && announced->Describe().replica() != replica)) {
     return answer(false, absl::NotFoundError(absl::StrCat("device ", request.device_id(), " is not connected")));
   }
-  DeliverToDevice(*link, request, bus_.clock_.Now() + routed->timeout, bus_.options_.delivery, bus_.correlator_,
+  DeliverToDevice(*link, DeliveredRequest::AsIs(request), bus_.clock_.Now() + routed->timeout, bus_.options_.delivery, bus_.correlator_,
                   [answer](absl::StatusOr<SendDeviceRequestResponse> outcome) { answer(true, std::move(outcome)); });
 }
 

@@ -66,6 +66,48 @@ absl::StatusOr<absl::string_view> RequiredString(const rapidjson::Value& object,
   return ViewOf(*value);
 }
 
+// `extra_owner`, when set, contributes its `extra` members.
+absl::StatusOr<std::string> EncodeRequest(const DeviceRequestParts& request, const DeviceRequest* extra_owner,
+                                          Dialect dialect) {
+  absl::StatusOr<std::string> command = WireCommandOf(request.command);
+  if (!command.ok()) return command.status();
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  WriteKey(writer, WireKey("account", dialect));
+  WriteString(writer, request.account_id);
+  WriteKey(writer, WireKey("command", dialect));
+  WriteString(writer, *command);
+  WriteKey(writer, WireKey("type", dialect));
+  WriteString(writer, kDeviceRequestType);
+  WriteKey(writer, WireKey("service", dialect));
+  WriteString(writer, kBackendService);
+  WriteKey(writer, WireKey("request", dialect));
+  WriteString(writer, request.request_id);
+  WriteKey(writer, WireKey("device", dialect));
+  WriteString(writer, request.device_id);
+  WriteKey(writer, WireKey("payload", dialect));
+  if (request.command.has_raw()) {
+    std::string pointer;
+    WriteStruct(request.command.raw().payload(), writer,
+                {&request.command.raw().payload_exact_numbers(), &pointer});
+  } else {
+    const Message* typed = TypedCommandOf(request.command);
+    writer.StartObject();
+    WriteMembers(typed, typed, dialect, writer);
+    writer.EndObject();
+  }
+  if (request.state != nullptr) {
+    WriteKey(writer, WireKey("state", dialect));
+    writer.StartObject();
+    WriteMembers(request.state, request.state, dialect, writer);
+    writer.EndObject();
+  }
+  if (extra_owner != nullptr) WriteMembers(nullptr, extra_owner, dialect, writer);
+  writer.EndObject();
+  return ToString(buffer);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> WireCommandOf(const Command& command) {
@@ -89,43 +131,13 @@ absl::StatusOr<std::string> WireCommandOf(const Command& command) {
 }
 
 absl::StatusOr<std::string> EncodeDeviceRequest(const DeviceRequest& request, Dialect dialect) {
-  absl::StatusOr<std::string> command = WireCommandOf(request.command());
-  if (!command.ok()) return command.status();
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
-  writer.StartObject();
-  WriteKey(writer, WireKey("account", dialect));
-  WriteString(writer, request.account_id());
-  WriteKey(writer, WireKey("command", dialect));
-  WriteString(writer, *command);
-  WriteKey(writer, WireKey("type", dialect));
-  WriteString(writer, kDeviceRequestType);
-  WriteKey(writer, WireKey("service", dialect));
-  WriteString(writer, kBackendService);
-  WriteKey(writer, WireKey("request", dialect));
-  WriteString(writer, request.request_id());
-  WriteKey(writer, WireKey("device", dialect));
-  WriteString(writer, request.device_id());
-  WriteKey(writer, WireKey("payload", dialect));
-  if (request.command().has_raw()) {
-    std::string pointer;
-    WriteStruct(request.command().raw().payload(), writer,
-                {&request.command().raw().payload_exact_numbers(), &pointer});
-  } else {
-    const Message* typed = TypedCommandOf(request.command());
-    writer.StartObject();
-    WriteMembers(typed, typed, dialect, writer);
-    writer.EndObject();
-  }
-  if (request.has_state()) {
-    WriteKey(writer, WireKey("state", dialect));
-    writer.StartObject();
-    WriteMembers(&request.state(), &request.state(), dialect, writer);
-    writer.EndObject();
-  }
-  WriteMembers(nullptr, &request, dialect, writer);
-  writer.EndObject();
-  return ToString(buffer);
+  return EncodeRequest({request.request_id(), request.device_id(), request.account_id(), request.command(),
+                        request.has_state() ? &request.state() : nullptr},
+                       &request, dialect);
+}
+
+absl::StatusOr<std::string> EncodeDeviceRequest(const DeviceRequestParts& request, Dialect dialect) {
+  return EncodeRequest(request, nullptr, dialect);
 }
 
 absl::StatusOr<DeviceRequest> DecodeDeviceRequest(const rapidjson::Value& object, Dialect dialect, JsonPath& path) {

@@ -13,6 +13,8 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 #include "absl/status/statusor.h"
 #include "bridge/codec/dialect.h"
 #include "bridge/codec/json_path.h"
@@ -27,6 +29,19 @@ absl::StatusOr<std::string> WireCommandOf(const hive::bridge::v1::Command& comma
 
 // Writes the request; fails only where WireCommandOf does.
 absl::StatusOr<std::string> EncodeDeviceRequest(const hive::bridge::v1::DeviceRequest& request, Dialect dialect);
+
+// What the bridge sends a device, borrowed from wherever it already lives
+// (the gRPC call's own request), so delivery copies no command.
+struct DeviceRequestParts {
+  absl::string_view request_id;
+  absl::string_view device_id;
+  absl::string_view account_id;
+  const hive::bridge::v1::Command& command;
+  const hive::bridge::v1::ExpectedState* state = nullptr;  // null: none
+};
+
+// The same JSON as the DeviceRequest with these fields and no `extra`.
+absl::StatusOr<std::string> EncodeDeviceRequest(const DeviceRequestParts& request, Dialect dialect);
 
 // Reads a `device-request` object.
 absl::StatusOr<hive::bridge::v1::DeviceRequest> DecodeDeviceRequest(const rapidjson::Value& object, Dialect dialect,

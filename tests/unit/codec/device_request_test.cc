@@ -70,6 +70,21 @@ TEST(DeviceRequestCodec, EncodesSeedSchedulerActionExactly) {
   EXPECT_TRUE(JsonEqual(ReadFile(std::string(HIVE_FIXTURES_DIR) + "/seed_device_request.json"), *json));
 }
 
+TEST(DeviceRequestCodec, EncodesBorrowedPartsAsTheWholeRequestInBothDialects) {
+  const DeviceRequest seed = SeedSchedulerActionStop();
+  for (Dialect dialect : {Dialect::kStandard, Dialect::kCompact}) {
+    for (const hive::bridge::v1::ExpectedState* state : {&seed.state(), static_cast<decltype(&seed.state())>(nullptr)}) {
+      DeviceRequest whole = seed;
+      if (state == nullptr) whole.clear_state();
+      absl::StatusOr<std::string> from_parts = EncodeDeviceRequest(
+          DeviceRequestParts{seed.request_id(), seed.device_id(), seed.account_id(), seed.command(), state}, dialect);
+      absl::StatusOr<std::string> from_whole = EncodeDeviceRequest(whole, dialect);
+      ASSERT_TRUE(from_parts.ok()) << from_parts.status();
+      EXPECT_EQ(*from_parts, *from_whole);
+    }
+  }
+}
+
 TEST(DeviceRequestCodec, DecodesSeedBackToTheSameMessage) {
   rapidjson::Document doc;
   ASSERT_TRUE(ParseJson(ReadFile(std::string(HIVE_FIXTURES_DIR) + "/seed_device_request.json"), {}, doc).ok());
