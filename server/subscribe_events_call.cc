@@ -35,6 +35,7 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    ReturnBorrowedEventLocked();
     if (!ok) return FinishLocked(grpc::Status::OK);  // the reader went away
     WriteNextLocked();
   }
@@ -50,6 +51,7 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
     {
       absl::MutexLock lock(&mu_);
       subscription = std::move(subscription_);
+      ReturnBorrowedEventLocked();
     }
     subscription.reset();
     delete this;
@@ -68,9 +70,21 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
       if (subscription_->is_closed()) FinishLocked(grpc::Status::OK);  // the bridge is draining
       return;
     }
-    *response_.mutable_event() = *event;
+    // Every subscriber writes the hub's one shared event: the response
+    // borrows it (no per-subscriber copy) until the write is done. gRPC only
+    // reads it, and protobuf's const methods are thread-safe.
+    response_.unsafe_arena_set_allocated_event(const_cast<hive::bridge::v1::DeviceEvent*>(event.get()));
+    borrowed_event_ = std::move(event);
     writing_ = true;
     StartWrite(&response_);
+  }
+
+  // Takes the borrowed event back out of the response, which would
+  // otherwise delete it.
+  void ReturnBorrowedEventLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (borrowed_event_ == nullptr) return;
+    response_.unsafe_arena_release_event();
+    borrowed_event_.reset();
   }
 
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -82,6 +96,8 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
   absl::Mutex mu_;
   std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   SubscribeEventsResponse response_ ABSL_GUARDED_BY(mu_);
+  // The event `response_` points to while a write is in flight.
+  std::shared_ptr<const hive::bridge::v1::DeviceEvent> borrowed_event_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
