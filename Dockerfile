@@ -26,6 +26,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 #   libabsl_*.so.20220623                libabsl20220623  (from libabsl-dev)
 #   libprotobuf.so.32                    libprotobuf32    (from libprotobuf-dev)
 #   librabbitmq.so.4                     librabbitmq4     (from librabbitmq-dev)
+#   libtcmalloc_minimal.so.4             libtcmalloc-minimal4
 #   libssl.so.3, libcrypto.so.3          libssl3          (from libssl-dev)
 #   libstdc++.so.6, libgcc_s.so.1        libstdc++6, libgcc-s1
 #   libc.so.6, libm.so.6                 libc6
@@ -45,6 +46,7 @@ RUN apt-get update \
     libprotobuf32 \
     librabbitmq4 \
     libssl3 \
+    libtcmalloc-minimal4 \
     libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 hivebridge \
