@@ -154,6 +154,7 @@ void RequestLoadResult::AppendTo(JsonOut& out) const {
   out.BeginObject("errors");
   for (const auto& [code, count] : errors) out.Field(code, count);
   out.EndObject().Latency("latency_us", latency);
+  out.Field("total_acked", total_acked).Field("total_failed", total_failed);
 }
 
 absl::StatusOr<RequestLoadResult> RunRequestLoad(const LoadgenOptions& options) {
@@ -167,6 +168,7 @@ absl::StatusOr<RequestLoadResult> RunRequestLoad(const LoadgenOptions& options) 
   absl::SleepFor(options.duration);
   const Tally end = driver.Read();
   driver.Drain();
+  const Tally total = driver.Read();
 
   RequestLoadResult result;
   result.concurrency = options.concurrency;
@@ -182,6 +184,9 @@ absl::StatusOr<RequestLoadResult> RunRequestLoad(const LoadgenOptions& options) 
       result.errors[StatusCodeName(code)] = failed;
     }
   }
+  result.total_acked = total.acked;
+  result.total_failed = total.unexpected;
+  for (uint64_t failed : total.failed) result.total_failed += failed;
   return result;
 }
 

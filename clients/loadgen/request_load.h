@@ -30,9 +30,14 @@ struct RequestLoadResult {
   uint64_t acked = 0;                      // OK with REQUEST_STATUS_ACKED
   std::map<std::string, uint64_t> errors;  // everything else, by gRPC code (or UNEXPECTED_STATUS)
   LatencySnapshot latency;                 // of every completed call, errors included
+  // The whole run, warm-up and drain included, so that a caller can
+  // reconcile them with what the devices received (scripts/soak.py).
+  uint64_t total_acked = 0;
+  uint64_t total_failed = 0;  // every error and unexpected status
 
   double requests_per_second() const;
-  // concurrency, devices, window_s, requests, rps, errors{...}, latency_us{...}
+  // concurrency, devices, window_s, requests, rps, errors{...}, latency_us{...},
+  // total_acked, total_failed
   void AppendTo(JsonOut& out) const;
 };
 
