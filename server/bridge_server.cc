@@ -17,6 +17,7 @@
 #include "bridge/log.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
+#include "bridge/status_macros.h"
 #include "bridge/uuid.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -27,6 +28,7 @@
 #include "server/device_endpoint.h"
 #include "server/expiry_ticker.h"
 #include "server/metrics.h"
+#include "server/tls_files.h"
 
 namespace hive::server {
 namespace {
@@ -80,6 +82,11 @@ absl::StatusOr<std::optional<BackendPolicy>> LoadBackendPolicy(const Config& con
 // present a certificate it signed.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const Config& config) {
   if (config.grpc_tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  HIVE_RETURN_IF_ERROR(
+      CheckCertificateAndKey({"grpc-tls-cert", config.grpc_tls_cert_file}, {"grpc-tls-key", config.grpc_tls_key_file}));
+  if (!config.grpc_client_ca_file.empty()) {
+    HIVE_RETURN_IF_ERROR(CheckCaCertificates({"grpc-client-ca", config.grpc_client_ca_file}));
+  }
   absl::StatusOr<std::string> cert = ReadKeyFile("grpc-tls-cert", config.grpc_tls_cert_file);
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> key = ReadKeyFile("grpc-tls-key", config.grpc_tls_key_file);
@@ -294,6 +301,9 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (!authenticator.ok()) return authenticator.status();
   absl::StatusOr<std::optional<BackendPolicy>> backend_policy = LoadBackendPolicy(config);
   if (!backend_policy.ok()) return backend_policy.status();
+  if (!config.tls_cert_file.empty()) {
+    HIVE_RETURN_IF_ERROR(CheckCertificateAndKey({"tls-cert", config.tls_cert_file}, {"tls-key", config.tls_key_file}));
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials = GrpcCredentials(config);
   if (!grpc_credentials.ok()) return grpc_credentials.status();
   auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker,

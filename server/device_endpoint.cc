@@ -250,6 +250,14 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     server.set_pong_timeout(static_cast<long>(absl::ToInt64Milliseconds(limits_.pong_timeout)));
     if constexpr (std::is_same_v<Cfg, TlsDeviceConfig>) {
       server.set_tls_init_handler([this](websocketpp::connection_hdl) { return MakeTlsContext(); });
+      // One deadline over the TLS handshake and the upgrade replaces the
+      // upgrade's own timeout.
+      server.set_open_handshake_timeout(0);
+      server.set_tcp_pre_init_handler(
+          [this, &shard](websocketpp::connection_hdl hdl) { StartHandshakeDeadline(shard, hdl); });
+      server.set_tcp_post_init_handler([&shard](websocketpp::connection_hdl hdl) {
+        shard.server.get_con_from_hdl(hdl)->tls_established = true;
+      });
     }
     server.set_validate_handler([this, &shard](websocketpp::connection_hdl hdl) { return OnValidate(shard, hdl); });
     server.set_open_handler([this, &shard](websocketpp::connection_hdl hdl) { OnOpen(shard, hdl); });
@@ -288,7 +296,8 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     server.set_fail_handler([this, &shard](websocketpp::connection_hdl hdl) {
       ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
       const websocketpp::lib::error_code ec = con->get_ec();
-      if (ec == websocketpp::error::make_error_code(websocketpp::error::open_handshake_timeout) ||
+      if (con->handshake_expired ||
+          ec == websocketpp::error::make_error_code(websocketpp::error::open_handshake_timeout) ||
           ec == websocketpp::transport::error::make_error_code(websocketpp::transport::error::timeout)) {
         CountIn(options_.counters, Limit::kHandshakeTimeout);
         Log(LogLevel::kDebug, "handshake_timeout", {{"error", ec.message()}});
@@ -321,6 +330,29 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     if (!ec) context->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
     if (ec) Log(LogLevel::kError, "tls_context_failed", {{"error", ec.message()}});
     return context;
+  }
+
+  // Right after the accept, before the TLS handshake. A connection still not
+  // open at the deadline is dropped: during the TLS handshake by cancelling
+  // its socket (the handshake fails), after it as websocketpp's own upgrade
+  // timeout does.
+  void StartHandshakeDeadline(Shard<Cfg>& shard, websocketpp::connection_hdl hdl) {
+    ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+    con->handshake_deadline =
+        std::make_shared<asio::steady_timer>(shard.io, absl::ToChronoNanoseconds(options_.handshake_timeout));
+    con->handshake_deadline->async_wait([&shard, hdl](const asio::error_code& ec) {
+      if (ec) return;  // cancelled: the connection opened or is gone
+      websocketpp::lib::error_code gone;
+      ConnectionPtr stalled = shard.server.get_con_from_hdl(hdl, gone);
+      if (gone || stalled->get_state() != websocketpp::session::state::connecting) return;
+      stalled->handshake_expired = true;
+      if (stalled->tls_established) {
+        stalled->terminate(websocketpp::error::make_error_code(websocketpp::error::open_handshake_timeout));
+      } else {
+        asio::error_code ignored;
+        stalled->get_raw_socket().cancel(ignored);
+      }
+    });
   }
 
   bool OnValidate(Shard<Cfg>& shard, websocketpp::connection_hdl hdl) {
@@ -358,6 +390,7 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
 
   void OnOpen(Shard<Cfg>& shard, websocketpp::connection_hdl hdl) {
     ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+    con->handshake_deadline.reset();  // cancels it
     asio::error_code ec;
     const std::string address = FormatAddress(RemoteEndpointOf<Cfg>(con, ec));
     if (!TakeConnectionPlace()) {

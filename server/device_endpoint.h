@@ -39,8 +39,7 @@ struct DeviceEndpointOptions {
   size_t max_message_bytes = 1 << 20;
   // Open WebSocket connections, authenticated or not; 0: no limit.
   size_t max_connections = 0;
-  // From accept to the end of the upgrade, after the TLS handshake (which
-  // websocketpp bounds by 5 s of its own).
+  // From accept to the end of the upgrade, the TLS handshake included.
   absl::Duration handshake_timeout = absl::Seconds(5);
   std::string tls_cert_file;  // both set: wss://
   std::string tls_key_file;
