@@ -1,6 +1,5 @@
 // Backend authorisation and gRPC over TLS: callers admitted by bearer token or
 // client certificate (mTLS), each held to the accounts its policy line grants.
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -13,9 +12,9 @@
 #include "gtest/gtest.h"
 #include "tests/integration/support/bridge_process.h"
 #include "tests/integration/support/bridge_test.h"
-#include "tests/integration/support/child_process.h"
 #include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/test_certificates.h"
 
 namespace hive::integration {
 namespace {
@@ -143,49 +142,7 @@ TEST_F(BackendAuthTest, RestrictedSubscriberSeesOnlyItsAccountsEvents) {
   context.TryCancel();
 }
 
-// openssl at test time: a CA, a server certificate for localhost and two
-// client certificates, one signed by the CA and one self-signed.
-class Certificates {
- public:
-  Certificates() : dir_(::testing::TempDir() + "/certs-" + NewUuid()) {
-    std::filesystem::create_directories(dir_);
-    Run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca", "-keyout",
-         path("ca.key"), "-out", path("ca.pem")});
-    Issue("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1");
-    Issue("ops", "ops.backend.internal", "");
-    Run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=ops.backend.internal",
-         "-keyout", path("rogue.key"), "-out", path("rogue.pem")});
-  }
-  ~Certificates() { std::filesystem::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  std::string read(const std::string& name) const { return ReadFile(path(name)); }
-
- private:
-  void Issue(const std::string& name, const std::string& cn, const std::string& extension) {
-    Run({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + cn, "-keyout", path(name + ".key"), "-out",
-         path(name + ".csr")});
-    std::vector<std::string> sign = {"x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey",
-                                     path("ca.key"), "-CAcreateserial", "-days", "1", "-out", path(name + ".pem")};
-    if (!extension.empty()) {
-      std::ofstream(path(name + ".ext")) << extension << "\n";
-      sign.insert(sign.end(), {"-extfile", path(name + ".ext")});
-    }
-    Run(sign);
-  }
-  void Run(std::vector<std::string> args) {
-    args.insert(args.begin(), "/usr/bin/openssl");
-    absl::StatusOr<pid_t> pid = SpawnChild(args, {"PATH=/usr/bin:/bin"}, path("openssl.log"));
-    ASSERT_TRUE(pid.ok()) << pid.status();
-    std::optional<int> exit;
-    for (int i = 0; i < 600 && !(exit = PollExit(*pid)).has_value(); ++i) absl::SleepFor(absl::Milliseconds(50));
-    ASSERT_EQ(exit, 0) << ReadFile(path("openssl.log"));
-  }
-
-  std::string dir_;
-};
-
-std::unique_ptr<Stub> TlsStub(const BridgeProcess& bridge, const Certificates& certs, const std::string& client) {
+std::unique_ptr<Stub> TlsStub(const BridgeProcess& bridge, const TestCertificates& certs, const std::string& client) {
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = certs.read("ca.pem");
   if (!client.empty()) {
@@ -199,7 +156,7 @@ std::unique_ptr<Stub> TlsStub(const BridgeProcess& bridge, const Certificates& c
 }
 
 TEST(GrpcTlsTest, MutualTlsAdmitsTheGrantedCertificateAndRefusesOthers) {
-  Certificates certs;
+  TestCertificates certs;
   if (::testing::Test::HasFatalFailure()) return;
   const std::string policy = WriteTemp("policy", "ops cert:ops.backend.internal *\n");
   absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(

@@ -1,7 +1,6 @@
 #include "tests/integration/support/test_device.h"
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,64 +14,42 @@ namespace hive::integration {
 namespace {
 
 constexpr absl::Duration kPoliteCloseWait = absl::Seconds(2);
+constexpr int kNormalClose = 1000;
+// RFC 6455: the code reported for a connection that ended without a close frame.
+constexpr int kAbnormalClose = 1006;
 
 }  // namespace
 
 std::string TypeOfFrame(absl::string_view frame, absl::string_view type_key) { return StringField(frame, type_key); }
 
 TestDevice::TestDevice(DeviceOptions options) : options_(std::move(options)) {
-  client_.clear_access_channels(websocketpp::log::alevel::all);
-  client_.clear_error_channels(websocketpp::log::elevel::all);
-  client_.init_asio();
-  client_.start_perpetual();
-  client_.set_open_handler([this](websocketpp::connection_hdl hdl) {
-    asio::error_code ec;
-    const int port = client_.get_con_from_hdl(hdl)->get_raw_socket().local_endpoint(ec).port();
-    absl::MutexLock lock(&mu_);
-    state_ = State::kOpen;
-    opened_ = true;
-    local_port_ = port;
-  });
-  client_.set_fail_handler([this](websocketpp::connection_hdl hdl) {
-    Client::connection_ptr con = client_.get_con_from_hdl(hdl);
-    std::string why = con->get_ec().message();
-    if (con->get_response_code() != websocketpp::http::status_code::uninitialized) {
-      absl::StrAppend(&why, " (HTTP ", con->get_response_code(), ")");
-    }
-    SetClosed(websocketpp::close::status::abnormal_close, std::move(why));
-  });
-  client_.set_close_handler([this](websocketpp::connection_hdl hdl) {
-    Client::connection_ptr con = client_.get_con_from_hdl(hdl);
-    SetClosed(con->get_remote_close_code(), con->get_remote_close_reason());
-  });
-  client_.set_ping_handler([this](websocketpp::connection_hdl, std::string) { return options_.answer_pings; });
-  client_.set_message_handler(
-      [this](websocketpp::connection_hdl, Client::message_ptr message) { OnMessage(std::move(message)); });
-  io_thread_ = std::thread([this] { client_.run(); });
+  link_ = WebSocketLink::Make(
+      {.url = options_.url, .ca_file = options_.ca_file, .answer_pings = options_.answer_pings},
+      {.opened = [this](int local_port) { OnOpened(local_port); },
+       .closed = [this](int code, std::string reason) { SetClosed(code, std::move(reason)); },
+       .text = [this](std::string text) { OnMessage(std::move(text)); }});
 }
 
 TestDevice::~TestDevice() {
   if (open()) {
-    Close(websocketpp::close::status::normal, "test over");
+    Close(kNormalClose, "test over");
     WaitClosed(kPoliteCloseWait);
   }
-  client_.stop_perpetual();
-  client_.stop();
-  io_thread_.join();
+  link_.reset();
 }
 
 absl::Status TestDevice::Connect(absl::Duration timeout) {
-  websocketpp::lib::error_code ec;
-  Client::connection_ptr con = client_.get_connection(options_.url, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad URL ", options_.url, ": ", ec.message()));
-  if (options_.auth == AuthMode::kHeader) con->append_header("Authorization", "Bearer " + options_.token);
-  con->add_subprotocol(std::string(codec::SubprotocolOf(options_.dialect)), ec);
+  WebSocketLink::Headers headers;
+  if (options_.auth == AuthMode::kHeader) headers.emplace_back("Authorization", "Bearer " + options_.token);
   {
     absl::MutexLock lock(&mu_);
     state_ = State::kConnecting;
-    hdl_ = con->get_handle();
   }
-  client_.connect(con);
+  if (absl::Status opening = link_->Open(headers, std::string(codec::SubprotocolOf(options_.dialect)));
+      !opening.ok()) {
+    SetClosed(kAbnormalClose, std::string(opening.message()));
+    return opening;
+  }
   {
     absl::MutexLock lock(&mu_);
     auto settled = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return state_ != State::kConnecting; };
@@ -98,25 +75,9 @@ absl::StatusOr<std::string> TestDevice::ConnectAndAuthenticate(absl::Duration ti
   return *std::move(reply);
 }
 
-void TestDevice::Send(absl::string_view text) {
-  websocketpp::connection_hdl hdl;
-  {
-    absl::MutexLock lock(&mu_);
-    hdl = hdl_;
-  }
-  websocketpp::lib::error_code ec;
-  client_.send(hdl, std::string(text), websocketpp::frame::opcode::text, ec);
-}
+void TestDevice::Send(absl::string_view text) { link_->Send(text, /*binary=*/false); }
 
-void TestDevice::SendBinary(absl::string_view bytes) {
-  websocketpp::connection_hdl hdl;
-  {
-    absl::MutexLock lock(&mu_);
-    hdl = hdl_;
-  }
-  websocketpp::lib::error_code ec;
-  client_.send(hdl, std::string(bytes), websocketpp::frame::opcode::binary, ec);
-}
+void TestDevice::SendBinary(absl::string_view bytes) { link_->Send(bytes, /*binary=*/true); }
 
 std::optional<std::string> TestDevice::NextText(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
@@ -156,31 +117,9 @@ void TestDevice::Fail(absl::string_view request_id, absl::string_view error) {
   SendResponse(request_id, Responder::Result::kError, responder);
 }
 
-void TestDevice::Close(int code, absl::string_view reason) {
-  websocketpp::connection_hdl hdl;
-  {
-    absl::MutexLock lock(&mu_);
-    hdl = hdl_;
-  }
-  websocketpp::lib::error_code ec;
-  client_.close(hdl, static_cast<websocketpp::close::status::value>(code), std::string(reason), ec);
-}
+void TestDevice::Close(int code, absl::string_view reason) { link_->Close(code, reason); }
 
-void TestDevice::Abort() {
-  websocketpp::connection_hdl hdl;
-  {
-    absl::MutexLock lock(&mu_);
-    hdl = hdl_;
-  }
-  asio::post(client_.get_io_service(), [this, hdl] {
-    websocketpp::lib::error_code ec;
-    Client::connection_ptr con = client_.get_con_from_hdl(hdl, ec);
-    if (ec) return;
-    asio::error_code ignored;
-    con->get_raw_socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    con->get_raw_socket().close(ignored);
-  });
-}
+void TestDevice::Abort() { link_->Abort(); }
 
 bool TestDevice::WaitClosed(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
@@ -226,9 +165,14 @@ std::string TestDevice::Transcript() const {
   return out;
 }
 
-void TestDevice::OnMessage(Client::message_ptr message) {
-  if (message->get_opcode() != websocketpp::frame::opcode::text) return;
-  std::string text = message->get_payload();
+void TestDevice::OnOpened(int local_port) {
+  absl::MutexLock lock(&mu_);
+  state_ = State::kOpen;
+  opened_ = true;
+  local_port_ = local_port;
+}
+
+void TestDevice::OnMessage(std::string text) {
   std::string request_id;
   if (TypeOfFrame(text, WireKey("type")) == "device-request") request_id = StringField(text, WireKey("request"));
   {
@@ -249,11 +193,7 @@ void TestDevice::OnDeviceRequest(const std::string& request_id) {
     if (responder.result != Responder::Result::kNone) SendResponse(request_id, responder.result, responder);
   };
   if (responder.ack_delay <= absl::ZeroDuration()) return respond();
-  auto timer =
-      std::make_shared<asio::steady_timer>(client_.get_io_service(), absl::ToChronoNanoseconds(responder.ack_delay));
-  timer->async_wait([timer, respond](const asio::error_code& ec) {
-    if (!ec) respond();
-  });
+  link_->RunAfter(responder.ack_delay, respond);
 }
 
 void TestDevice::SendResponse(absl::string_view request_id, Responder::Result result, const Responder& responder) {

@@ -1,8 +1,9 @@
 // tests/integration/support/test_device.h
 // A device for integration tests: one real WebSocket client (websocketpp on
-// standalone Asio, its own I/O thread) that authenticates the way the test
-// says, records every frame the bridge sends it, and optionally answers
-// device-requests by itself.
+// standalone Asio, its own I/O thread; see websocket_link.h) that
+// authenticates the way the test says, records every frame the bridge sends
+// it, and optionally answers device-requests by itself. A wss:// URL makes it
+// speak TLS and verify the bridge's certificate against `ca_file`.
 //
 //   TestDevice device({.url = bridge.ws_url(), .device_id = d, .account_id = a,
 //                      .token = bridge.MintToken(d, a), .responder = Responder::AckThenOk()});
@@ -22,10 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
-#include <websocketpp/client.hpp>
-#include <websocketpp/config/asio_no_tls_client.hpp>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -34,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/codec/dialect.h"
+#include "tests/integration/support/websocket_link.h"
 
 namespace hive::integration {
 
@@ -85,7 +84,12 @@ struct Responder {
 };
 
 struct DeviceOptions {
+  // ws://... or wss://...
   std::string url;
+  // For wss://: the PEM CA the bridge's certificate must chain to (empty:
+  // the system's CAs only). (An initializer, so that designated
+  // initializers may leave it out.)
+  std::string ca_file{};
   std::string device_id;
   std::string account_id;
   std::string token;
@@ -152,30 +156,31 @@ class TestDevice {
   std::string Transcript() const;
 
  private:
-  using Client = websocketpp::client<websocketpp::config::asio_client>;
   enum class State { kIdle, kConnecting, kOpen, kClosed };
 
-  void OnMessage(Client::message_ptr message);
+  void OnOpened(int local_port);
+  void OnMessage(std::string text);
   void OnDeviceRequest(const std::string& request_id);
   void SendResponse(absl::string_view request_id, Responder::Result result, const Responder& responder);
   void SetClosed(int code, std::string reason);
   absl::string_view WireKey(absl::string_view standard_key) const;
 
   const DeviceOptions options_;
-  Client client_;
-  std::thread io_thread_;
 
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kIdle;
   // Whether the handshake succeeded (the bridge may have closed it since).
   bool opened_ ABSL_GUARDED_BY(mu_) = false;
   int local_port_ ABSL_GUARDED_BY(mu_) = 0;
-  websocketpp::connection_hdl hdl_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> inbox_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> transcript_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> request_ids_ ABSL_GUARDED_BY(mu_);
   int close_code_ ABSL_GUARDED_BY(mu_) = 0;
   std::string close_reason_ ABSL_GUARDED_BY(mu_);
+
+  // Declared last, so destroyed (its I/O thread stopped) before the members
+  // its events touch.
+  std::unique_ptr<WebSocketLink> link_;
 };
 
 // The `type` of a JSON object frame written with `type_key`; empty when the
