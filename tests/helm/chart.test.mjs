@@ -70,6 +70,25 @@ function flagValue(objs, name) {
   return settings(objs).flags.find((f) => f.name === name)?.value;
 }
 
+// The Secret volume item a file flag's path comes from: asserts the path is on
+// a read-only mount of a Secret volume that has an item for it.
+function secretFileSource(objs, flag) {
+  const { dep, c } = settings(objs);
+  const file = flag.value;
+  const mount = (c.volumeMounts ?? []).find((m) => file.startsWith(m.mountPath.replace(/\/?$/, "/")));
+  assert.ok(mount, `${flag.where}: ${file} is on no volumeMount`);
+  assert.equal(mount.readOnly, true, `${where(dep)}: volumeMounts[${mount.name}].readOnly`);
+  const volume = dep.spec.template.spec.volumes.find((v) => v.name === mount.name);
+  assert.ok(volume?.secret, `${where(dep)}: volume ${mount.name} holding ${file} is not a Secret volume`);
+  const rel = file.slice(mount.mountPath.replace(/\/?$/, "/").length);
+  const item = (volume.secret.items ?? []).find((it) => it.path === rel);
+  assert.ok(item, `${where(dep)}: Secret volume ${mount.name} has no item with path ${rel}`);
+  return { secretName: volume.secret.secretName, key: item.key };
+}
+
+// Flags whose value is a file hivebridge reads (PATH in --help).
+const fileFlags = (objs) => settings(objs).flags.filter((f) => hivebridgeOptions().find((o) => o.flag === f.name)?.metavar === "PATH");
+
 function portOf(listen) {
   return Number(String(listen).split(":").pop());
 }
@@ -101,6 +120,17 @@ test("values.yaml config defaults are hivebridge's own defaults", () => {
   }
   assert.equal(values.drain.timeoutSeconds, durationSeconds(options.find((o) => o.flag === "drain-timeout").default),
     "values.yaml drain.timeoutSeconds differs from hivebridge's --drain-timeout default");
+});
+
+test("every hivebridge --help option is set by the chart in some value set", () => {
+  const reached = new Set();
+  for (const set of valueSets) {
+    const { flags, vars } = settings(render(set));
+    for (const f of flags) reached.add(f.name);
+    for (const v of vars) reached.add(hivebridgeOptions().find((o) => o.env === v.name)?.flag);
+  }
+  const missing = hivebridgeOptions().filter((o) => !reached.has(o.flag)).map((o) => `--${o.flag}`);
+  assert.deepEqual(missing, [], `hivebridge options no value set of tests/helm/values renders (add them to the chart and a value set): ${missing.join(", ")}`);
 });
 
 for (const set of valueSets) {
@@ -149,9 +179,13 @@ for (const set of valueSets) {
       assert.ok(c.livenessProbe, `${where(dep)}: no livenessProbe`);
       const ready = probePort(c, c.readinessProbe, "readinessProbe");
       if (c.readinessProbe.grpc) assert.equal(ready.containerPort, grpc, `${where(dep)}: readinessProbe.grpc must target the gRPC port (health service)`);
+      const grpcTls = flagValue(objs, "grpc-tls-cert") !== undefined;
+      assert.ok(!(grpcTls && c.readinessProbe.grpc), `${where(dep)}: readinessProbe.grpc against a gRPC port on TLS (the kubelet's gRPC probe speaks plaintext)`);
       if (c.readinessProbe.httpGet) {
         assert.equal(ready.containerPort, ws, `${where(dep)}: readinessProbe.httpGet must target the ws port`);
         assert.equal(c.readinessProbe.httpGet.path, "/readyz", `${where(dep)}: readinessProbe.httpGet.path`);
+        const tls = flagValue(objs, "tls-cert") !== undefined;
+        assert.equal(c.readinessProbe.httpGet.scheme, tls ? "HTTPS" : "HTTP", `${where(dep)}: readinessProbe.httpGet.scheme with tls=${tls}`);
       }
       const live = probePort(c, c.livenessProbe, "livenessProbe");
       if (c.livenessProbe.httpGet) {
@@ -187,20 +221,12 @@ for (const set of valueSets) {
     });
 
     test("the JWT key is a file mounted from a Secret, never inlined; the bus URL comes from a Secret", () => {
-      const { dep, c, flags, vars } = settings(objs);
+      const { dep, flags, vars } = settings(objs);
       const keyFlags = flags.filter((f) => f.name === "jwt-secret-file" || f.name === "jwt-public-key-file");
       assert.equal(keyFlags.length, 1, `${where(dep)}: want exactly one of --jwt-secret-file/--jwt-public-key-file, got ${keyFlags.map((f) => f.name)}`);
-      const file = keyFlags[0].value;
-      const mount = (c.volumeMounts ?? []).find((m) => file.startsWith(m.mountPath.replace(/\/?$/, "/")));
-      assert.ok(mount, `${keyFlags[0].where}: ${file} is on no volumeMount`);
-      assert.equal(mount.readOnly, true, `${where(dep)}: volumeMounts[${mount.name}].readOnly`);
-      const volume = dep.spec.template.spec.volumes.find((v) => v.name === mount.name);
-      assert.ok(volume?.secret, `${where(dep)}: volume ${mount.name} holding ${file} is not a Secret volume`);
-      const rel = file.slice(mount.mountPath.replace(/\/?$/, "/").length);
-      const item = (volume.secret.items ?? []).find((it) => it.path === rel);
-      assert.ok(item, `${where(dep)}: Secret volume ${mount.name} has no item with path ${rel}`);
-      const secret = find(objs, "Secret").find((s) => s.metadata.name === volume.secret.secretName);
-      if (secret) assert.ok(secret.data?.[item.key], `${where(secret)}: no data.${item.key} for ${file}`);
+      const source = secretFileSource(objs, keyFlags[0]);
+      const secret = find(objs, "Secret").find((s) => s.metadata.name === source.secretName);
+      if (secret) assert.ok(secret.data?.[source.key], `${where(secret)}: no data.${source.key} for ${keyFlags[0].value}`);
       for (const v of vars) {
         assert.ok(!/^HIVEBRIDGE_(JWT_|BUS$)/.test(v.name) || v.valueFrom?.secretKeyRef,
           `${v.where}: ${v.name} must come from a secretKeyRef, not an inline value`);
@@ -216,6 +242,15 @@ for (const set of valueSets) {
       if (values.bus?.type === "amqp") {
         const bus = vars.find((v) => v.name === "HIVEBRIDGE_BUS");
         assert.ok(bus?.valueFrom?.secretKeyRef, `${where(dep)}: cluster mode needs HIVEBRIDGE_BUS from a secretKeyRef`);
+      }
+    });
+
+    test("every file hivebridge reads (keys, certificates, client CA, backend policy) is mounted read-only from a Secret", () => {
+      for (const flag of fileFlags(objs)) secretFileSource(objs, flag);
+      for (const cm of find(objs, "ConfigMap")) {
+        for (const [name, value] of Object.entries(cm.data ?? {})) {
+          assert.ok(!/-----BEGIN |token:|cert:/.test(value), `${where(cm)} data.${name}: key material or a policy line in a ConfigMap`);
+        }
       }
     });
 
@@ -273,7 +308,9 @@ for (const set of valueSets) {
         const notes = YAML.parse(r.stdout).data.notes;
         const svc = one(objs, "Service");
         assert.match(notes, new RegExp(`port-forward svc/${svc.metadata.name} 9090:${svc.spec.ports.find((p) => p.name === "grpc").port}`), `NOTES.txt: no port-forward line for ${where(svc)}:\n${notes}`);
-        assert.match(notes, /grpcurl -plaintext localhost:9090 hive\.bridge\.v1\.DeviceBridge\/ListDevices/, `NOTES.txt: no grpcurl line:\n${notes}`);
+        const transport = flagValue(objs, "grpc-tls-cert") === undefined ? "-plaintext"
+          : `-cacert ca\\.crt -authority ${svc.metadata.name}\\.iot\\.svc${flagValue(objs, "grpc-client-ca") ? " -cert client\\.crt -key client\\.key" : ""}`;
+        assert.match(notes, new RegExp(`grpcurl ${transport} localhost:9090 hive\\.bridge\\.v1\\.DeviceBridge/ListDevices`), `NOTES.txt: no grpcurl line (${transport}):\n${notes}`);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -293,6 +330,8 @@ describe("the chart refuses broken configurations with a clear message", () => {
   test("a grace period shorter than preStop + drain", () => refused(["--set", "terminationGracePeriodSeconds=10"], "terminationGracePeriodSeconds=10 is shorter than"));
   test("a short HS256 secret", () => refused(["--set", "jwt.secret=short"], "jwt.secret is 5 bytes"));
   test("TLS without a certificate Secret", () => refused(["--set", "tls.enabled=true"], "tls.secretName"));
+  test("gRPC TLS without a certificate Secret", () => refused(["--set", "grpcTls.enabled=true"], "grpcTls.secretName"));
+  test("a client CA without gRPC TLS", () => refused(["--set", "grpcTls.clientCaSecretName=backends-ca"], "grpcTls.clientCaSecretName", "grpcTls.enabled=true"));
   test("a value the schema rejects", () => refused(["--set", "config.logLevel=loud"], "config.logLevel"));
   test("a misspelt value", () => refused(["--set", "config.pingIntervall=30s"], "pingIntervall"));
 });
@@ -325,14 +364,19 @@ describe("hivebridge starts with the rendered configuration", () => {
             const flag = Object.keys(files).find((k) => flags.find((f) => f.name === k).value === `${m.mountPath}/${item.path}`);
             if (!flag) continue;
             const own = find(objs, "Secret").some((s) => s.metadata.name === vol.secret.secretName);
-            // An existingSecret is the operator's: a stand-in key plays its part here.
+            // An operator's Secret (existingSecret, TLS, CA, policy): a stand-in plays its part here.
             fs.writeFileSync(files[flag], own ? secretData(vol.secret.secretName, item.key) : "stand-in-secret-for-the-chart-test");
           }
         }
-        if (files["tls-cert"]) {
+        // Stand-ins hivebridge's start-up checks accept: certificates from openssl (a
+        // self-signed one serves as the client CA too) and a policy line.
+        for (const [cert, key] of [["tls-cert", "tls-key"], ["grpc-tls-cert", "grpc-tls-key"]]) {
+          if (!files[cert]) continue;
           execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-            "-keyout", files["tls-key"], "-out", files["tls-cert"]], { stdio: "ignore" });
+            "-keyout", files[key], "-out", files[cert]], { stdio: "ignore" });
         }
+        if (files["grpc-client-ca"]) fs.copyFileSync(files["grpc-tls-cert"], files["grpc-client-ca"]);
+        if (files["backend-policy-file"]) fs.writeFileSync(files["backend-policy-file"], "ops cert:ops.backend.internal *\n");
         const env = { PATH: process.env.PATH };
         for (const v of vars) {
           const ref = v.valueFrom?.secretKeyRef;

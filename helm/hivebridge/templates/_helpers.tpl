@@ -90,6 +90,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
 {{- fail "hivebridge: tls.enabled=true needs tls.secretName, a kubernetes.io/tls Secret with tls.crt and tls.key." }}
 {{- end }}
+{{- if and .Values.grpcTls.enabled (not .Values.grpcTls.secretName) }}
+{{- fail "hivebridge: grpcTls.enabled=true needs grpcTls.secretName, a kubernetes.io/tls Secret with tls.crt and tls.key." }}
+{{- end }}
+{{- if and .Values.grpcTls.clientCaSecretName (not .Values.grpcTls.enabled) }}
+{{- fail "hivebridge: grpcTls.clientCaSecretName (mTLS) needs grpcTls.enabled=true and grpcTls.secretName: client certificates are asked for only over TLS." }}
+{{- end }}
 {{- $grace := int (include "hivebridge.terminationGracePeriodSeconds" .) }}
 {{- $min := int (include "hivebridge.minGracePeriod" .) }}
 {{- if lt $grace $min }}
