@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/codec/device_event.h"
 #include "bridge/codec/json_document.h"
@@ -25,6 +26,7 @@ constexpr absl::string_view kStatusCodeHeader = "x-hive-status-code";
 constexpr absl::string_view kStatusMessageHeader = "x-hive-status-message";
 constexpr absl::string_view kHolderHeader = "x-hive-holder";
 constexpr absl::string_view kPresenceHeader = "x-hive-presence";
+constexpr absl::string_view kEventHeader = "x-hive-event";
 constexpr absl::string_view kStreamOffsetHeader = "x-stream-offset";
 constexpr absl::string_view kProtobuf = "application/x-protobuf";
 
@@ -66,11 +68,23 @@ AmqpMessage EncodeEvent(const DeviceEvent& event, std::string message_id, absl::
   message.message_id = std::move(message_id);
   message.persistent = true;
   message.headers = {{std::string(kReplicaHeader), std::string(replica)},
-                     {std::string(kReceivedAtHeader), TimeUtil::TimestampToNanoseconds(event.received_at())}};
+                     {std::string(kReceivedAtHeader), TimeUtil::TimestampToNanoseconds(event.received_at())},
+                     {std::string(kEventHeader), absl::Base64Escape(event.SerializeAsString())}};
   return message;
 }
 
 absl::StatusOr<DeviceEvent> DecodeEvent(const AmqpMessage& message) {
+  if (const AmqpValue* header = FindAmqpValue(message.headers, kEventHeader)) {
+    std::string bytes;
+    DeviceEvent event;
+    if (!std::holds_alternative<std::string>(*header) || !absl::Base64Unescape(std::get<std::string>(*header), &bytes) ||
+        !event.ParseFromString(bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat("header ", kEventHeader, ": not a base64 DeviceEvent"));
+    }
+    event.clear_sequence();
+    event.clear_epoch();
+    return event;
+  }
   rapidjson::Document document;
   if (absl::Status parsed = codec::ParseJson(message.body, codec::ParseLimits{}, document); !parsed.ok()) {
     return parsed;

@@ -1,5 +1,7 @@
 #include "bridge/bus/cluster_messages.h"
 
+#include <algorithm>
+
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -53,6 +55,36 @@ TEST(ClusterMessages, EventTravelsAsTheSeedsJsonAndComesBackEqualWithItsReceived
   absl::StatusOr<uint64_t> offset = StreamOffsetOf(Delivered(message, 41));
   ASSERT_TRUE(offset.ok());
   EXPECT_EQ(*offset, 41u);
+}
+
+// A compact-dialect device's extra member "type" cannot sit beside the
+// standard "type" in standard JSON; the replicas still get the event whole.
+TEST(ClusterMessages, EventWithAnExtraMemberSpelledLikeAStandardKeyReachesReplicasWhole) {
+  DeviceEvent event = StateEvent();
+  (*event.mutable_extra()->mutable_fields())["type"].set_string_value("vendor-type");
+  absl::StatusOr<DeviceEvent> decoded = DecodeEvent(Delivered(EncodeEvent(event, "message-2", "replica-a"), 7));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*decoded, event)) << decoded->DebugString();
+}
+
+TEST(ClusterMessages, EventWithoutTheEventHeaderIsReadFromItsJson) {
+  AmqpMessage message = EncodeEvent(StateEvent(), "message-3", "replica-a");
+  message.headers.erase(std::remove_if(message.headers.begin(), message.headers.end(),
+                                       [](const auto& header) { return header.first == "x-hive-event"; }),
+                        message.headers.end());
+  absl::StatusOr<DeviceEvent> decoded = DecodeEvent(Delivered(message, 8));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*decoded, StateEvent())) << decoded->DebugString();
+}
+
+TEST(ClusterMessages, CorruptEventHeaderIsAnErrorNamingIt) {
+  AmqpMessage message = EncodeEvent(StateEvent(), "message-4", "replica-a");
+  for (auto& [name, value] : message.headers) {
+    if (name == "x-hive-event") value = std::string("%%% not base64");
+  }
+  absl::Status status = DecodeEvent(message).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("x-hive-event"));
 }
 
 TEST(ClusterMessages, ForeignMessageOnTheEventExchangeIsAnErrorNotACrash) {
