@@ -36,6 +36,14 @@ constexpr size_t kPaddingBytes = 4096;
 // stalled stream has not read.
 constexpr uint64_t kSentKib = uint64_t{kEvents} * kPaddingBytes / 1024;
 constexpr absl::Duration kEventTimeout = absl::Seconds(5);
+// In a sanitizer tree (make test-asan, make test-tsan: the bridge is built
+// as this test is) freed memory waits in the sanitizer's quarantine, so RSS
+// no longer tells what the bridge keeps.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kRssShowsWhatIsKept = false;
+#else
+constexpr bool kRssShowsWhatIsKept = true;
+#endif
 
 class StalledSubscriberTest : public BridgeTest {
  protected:
@@ -103,8 +111,10 @@ TEST_F(StalledSubscriberTest, NeverReadingStreamGetsAGapWhileAnotherGetsEveryEve
   }
   const uint64_t rss_after = RssKib();
   EXPECT_EQ(received, kEvents);
-  EXPECT_LT(rss_after - std::min(rss_after, rss_before), kSentKib / 2)
-      << "RSS " << rss_before << " KiB -> " << rss_after << " KiB after " << kSentKib << " KiB of events";
+  if (kRssShowsWhatIsKept) {
+    EXPECT_LT(rss_after - std::min(rss_after, rss_before), kSentKib / 2)
+        << "RSS " << rss_before << " KiB -> " << rss_after << " KiB after " << kSentKib << " KiB of events";
+  }
   ExpectAcked(device);
 
   // Now it reads: what it missed is one or more gaps, the rest is in order.
