@@ -137,7 +137,9 @@ TEST_F(LimitsTest, ConnectionThatNeverCompletesTheUpgradeIsDroppedAfterTheHandsh
   for (RawConnection& connection : slow) EXPECT_TRUE(connection.WaitClosedByPeer(kTimeout)) << Log();
 
   EXPECT_GE(absl::Now() - opened, absl::Milliseconds(450));
-  EXPECT_EQ(Refusals("handshake-timeout"), 3u);
+  EXPECT_EQ(AwaitMetricValue(bridge(), "hivebridge_limit_refusals_total{limit=\"handshake-timeout\"}", 3,
+                             kTimeout),
+            3u);
   ExpectHealthyUnaffected();
 }
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/raw_connection.h"
@@ -23,6 +24,17 @@ uint64_t MetricValue(const BridgeProcess& bridge, absl::string_view series) {
   uint64_t value = 0;
   if (!absl::SimpleAtoi(response->body.substr(start, response->body.find('\n', start) - start), &value)) {
     AbortTest(absl::StrCat("unreadable ", series));
+  }
+  return value;
+}
+
+uint64_t AwaitMetricValue(const BridgeProcess& bridge, absl::string_view series, uint64_t at_least,
+                          absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  uint64_t value = MetricValue(bridge, series);
+  while (value < at_least && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    value = MetricValue(bridge, series);
   }
   return value;
 }
