@@ -27,4 +27,8 @@ if("undefined" IN_LIST hive_sanitizers)
 endif()
 add_compile_options(${hive_sanitize_flags})
 add_link_options(${hive_sanitize_flags})
+if("thread" IN_LIST hive_sanitizers)
+  # Keeps protobuf's map fields at the uninstrumented libprotobuf's layout.
+  add_compile_options(-include ${CMAKE_CURRENT_LIST_DIR}/protobuf_tsan_abi.h)
+endif()
 message(STATUS "HIVE_SANITIZE: ${hive_sanitize_flags}")
