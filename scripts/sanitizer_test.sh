@@ -58,7 +58,21 @@ export LSAN_OPTIONS=suppressions=$supp/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp
 
+# Left out, each for a reason that is the sanitizer's, not the test's:
+excluded=()
+if [ "$kind" = asan ]; then
+  # FdExhaustionTest runs the bridge out of descriptors on purpose. UBSan
+  # needs descriptors to check a vtable (it probes the memory through a pipe)
+  # and to symbolize, so it reports "invalid vptr ... memory cannot be
+  # printed" on libstdc++'s error_code::message() and cannot honour a
+  # suppression for it.
+  excluded+=('^FdExhaustionTest\.')
+fi
+if [ ${#excluded[@]} -gt 0 ]; then
+  echo "sanitizer_test: not run under $kind: ${excluded[*]} (reasons in $0)"
+fi
+
 # A sanitized process runs several times slower: the default timeout is
 # raised (cases with their own TIMEOUT keep it).
 cd "$tree"
-ctest --output-on-failure -j "$jobs" --timeout 900 "$@"
+ctest --output-on-failure -j "$jobs" --timeout 900 ${excluded:+-E "$(IFS='|'; echo "${excluded[*]}")"} "$@"
