@@ -77,9 +77,14 @@ class WebSocketLinkImpl final : public WebSocketLink {
                  binary ? websocketpp::frame::opcode::binary : websocketpp::frame::opcode::text, ec);
   }
 
+  // On the I/O thread, as the bridge does: websocketpp's close() writes the
+  // connection state under its lock, but the read handler on the I/O thread
+  // reads it without (a race TSan reports when a test thread closes).
   void Close(int code, absl::string_view reason) override {
-    websocketpp::lib::error_code ec;
-    client_.close(hdl(), static_cast<websocketpp::close::status::value>(code), std::string(reason), ec);
+    asio::post(client_.get_io_service(), [this, hdl = hdl(), code, reason = std::string(reason)] {
+      websocketpp::lib::error_code ec;
+      client_.close(hdl, static_cast<websocketpp::close::status::value>(code), reason, ec);
+    });
   }
 
   void Abort() override {
