@@ -32,7 +32,8 @@ constexpr char kOtherDevice[] = "0b9e4d3c-8f21-4a7b-b6c2-5e1f9a3d2c44";
 constexpr char kRequest[] = "c3d4e5f6-0718-4293-a4b5-c6d7e8f90a1b";
 constexpr char kOtherRequest[] = "d4e5f607-1829-43a4-b5c6-d7e8f90a1b2c";
 
-// Records what one waiter was told, and how many times.
+// Records what one waiter was told, and how many times. Declare it before
+// the correlator: the correlator's destructor tells waiters still pending.
 class Recorder {
  public:
   RequestCorrelator::Done Callback() {
@@ -79,8 +80,8 @@ absl::Time Later(const FakeClock& clock) { return clock.Now() + absl::Seconds(10
 
 TEST(RequestCorrelator, NewRequestIdMustBeSent) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
@@ -92,8 +93,8 @@ TEST(RequestCorrelator, NewRequestIdMustBeSent) {
 
 TEST(RequestCorrelator, SameRequestIdJoinsWithoutSending) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder first, retry;
+  RequestCorrelator correlator(clock, {});
 
   const auto sent =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
@@ -113,8 +114,8 @@ TEST(RequestCorrelator, SameRequestIdJoinsWithoutSending) {
 
 TEST(RequestCorrelator, WaitNoneCompletesWhenSent) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
@@ -133,8 +134,8 @@ TEST(RequestCorrelator, WaitNoneCompletesWhenSent) {
 
 TEST(RequestCorrelator, AckCompletesAckWaiterWithLatency) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
@@ -152,8 +153,8 @@ TEST(RequestCorrelator, AckCompletesAckWaiterWithLatency) {
 
 TEST(RequestCorrelator, UnspecifiedWaitModeMeansAck) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_UNSPECIFIED, Later(clock), waiter.Callback());
@@ -167,8 +168,8 @@ TEST(RequestCorrelator, UnspecifiedWaitModeMeansAck) {
 
 TEST(RequestCorrelator, AckDoesNotCompleteResultWaiter) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
@@ -181,8 +182,8 @@ TEST(RequestCorrelator, AckDoesNotCompleteResultWaiter) {
 
 TEST(RequestCorrelator, ResultCompletesResultWaiterWithLatencies) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
@@ -205,8 +206,8 @@ TEST(RequestCorrelator, ResultCompletesResultWaiterWithLatencies) {
 
 TEST(RequestCorrelator, FailedResultCarriesDeviceError) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
@@ -222,8 +223,8 @@ TEST(RequestCorrelator, FailedResultCarriesDeviceError) {
 
 TEST(RequestCorrelator, ResultImpliesAckForAckWaiters) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder ack_waiter, result_waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), ack_waiter.Callback());
@@ -241,8 +242,8 @@ TEST(RequestCorrelator, ResultImpliesAckForAckWaiters) {
 
 TEST(RequestCorrelator, ResponseOvertakingMarkSentCountsAsSent) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
@@ -259,8 +260,8 @@ TEST(RequestCorrelator, ResponseOvertakingMarkSentCountsAsSent) {
 
 TEST(RequestCorrelator, RepeatedResponsesKeepTheFirst) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter, retry;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
@@ -281,8 +282,8 @@ TEST(RequestCorrelator, RepeatedResponsesKeepTheFirst) {
 
 TEST(RequestCorrelator, DeadlinesArePerWaiter) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder hasty, patient;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK,
                                              clock.Now() + absl::Seconds(1), hasty.Callback());
@@ -302,8 +303,8 @@ TEST(RequestCorrelator, DeadlinesArePerWaiter) {
 
 TEST(RequestCorrelator, ExpiredWaiterSaysWhatDidNotArrive) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder for_ack, for_result;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), for_ack.Callback());
@@ -320,8 +321,8 @@ TEST(RequestCorrelator, ExpiredWaiterSaysWhatDidNotArrive) {
 
 TEST(RequestCorrelator, LateAckAfterTimeoutReachesRetryWithoutResend) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder first, retry;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
@@ -344,8 +345,8 @@ TEST(RequestCorrelator, LateAckAfterTimeoutReachesRetryWithoutResend) {
 
 TEST(RequestCorrelator, RetryOfAckedRequestCompletesAtOnce) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder first, retry;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
@@ -363,8 +364,8 @@ TEST(RequestCorrelator, RetryOfAckedRequestCompletesAtOnce) {
 
 TEST(RequestCorrelator, RetryOfAckedRequestWaitsForResult) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder first, retry;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
@@ -380,8 +381,8 @@ TEST(RequestCorrelator, RetryOfAckedRequestWaitsForResult) {
 
 TEST(RequestCorrelator, TimedOutRequestIsRememberedForTheDedupeWindow) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {absl::Minutes(5)});
   Recorder first, retry;
+  RequestCorrelator correlator(clock, {absl::Minutes(5)});
 
   const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK,
                                              clock.Now() + absl::Minutes(10), first.Callback());
@@ -399,8 +400,8 @@ TEST(RequestCorrelator, TimedOutRequestIsRememberedForTheDedupeWindow) {
 
 TEST(RequestCorrelator, DedupeWindowExpiryForgetsTheRequest) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {absl::Minutes(5)});
   Recorder first, retry;
+  RequestCorrelator correlator(clock, {absl::Minutes(5)});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
@@ -420,8 +421,8 @@ TEST(RequestCorrelator, DedupeWindowExpiryForgetsTheRequest) {
 
 TEST(RequestCorrelator, FailForgetsSoRetrySendsAgain) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder first, joined, retry;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
@@ -439,8 +440,8 @@ TEST(RequestCorrelator, FailForgetsSoRetrySendsAgain) {
 
 TEST(RequestCorrelator, StaleSenderCannotTouchRetry) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder first, retry;
+  RequestCorrelator correlator(clock, {});
 
   const auto stale =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
@@ -459,8 +460,8 @@ TEST(RequestCorrelator, StaleSenderCannotTouchRetry) {
 
 TEST(RequestCorrelator, FailAllForFailsOnlyThatDevicesUnackedRequests) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder mine, theirs;
+  RequestCorrelator correlator(clock, {});
   const absl::Status gone = absl::UnavailableError("device disconnected");
 
   const auto a = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), mine.Callback());
@@ -480,8 +481,8 @@ TEST(RequestCorrelator, FailAllForFailsOnlyThatDevicesUnackedRequests) {
 
 TEST(RequestCorrelator, FailAllForFailsResultWaitersButKeepsTheAck) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder for_result, retry;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
@@ -500,8 +501,8 @@ TEST(RequestCorrelator, FailAllForFailsResultWaitersButKeepsTheAck) {
 
 TEST(RequestCorrelator, FailAllFailsEveryWaiterAndForgets) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder a, b;
+  RequestCorrelator correlator(clock, {});
 
   correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), a.Callback());
   correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, Later(clock), b.Callback());
@@ -515,8 +516,8 @@ TEST(RequestCorrelator, FailAllFailsEveryWaiterAndForgets) {
 
 TEST(RequestCorrelator, SameRequestIdForAnotherDeviceIsRejected) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder first, intruder;
+  RequestCorrelator correlator(clock, {});
 
   correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
   const auto registration =
@@ -540,8 +541,8 @@ TEST(RequestCorrelator, UnknownRequestIdIsReported) {
 
 TEST(RequestCorrelator, ResponseFromAnotherDeviceIsIgnored) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder waiter;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
@@ -554,8 +555,8 @@ TEST(RequestCorrelator, ResponseFromAnotherDeviceIsIgnored) {
 
 TEST(RequestCorrelator, CancelCompletesOnlyThatWaiter) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder leaving, staying;
+  RequestCorrelator correlator(clock, {});
 
   const auto registration =
       correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), leaving.Callback());
@@ -612,8 +613,8 @@ TEST(RequestCorrelator, EveryWaiterCompletesExactlyOnce) {
 
 TEST(RequestCorrelator, DoneMayCallBackIntoTheCorrelator) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder nested;
+  RequestCorrelator correlator(clock, {});
   std::optional<Role> nested_role;
 
   const auto registration = correlator.Await(
@@ -637,8 +638,8 @@ TEST(RequestCorrelator, DoneMayCallBackIntoTheCorrelator) {
 
 TEST(RequestCorrelator, PendingCountsRequestsWithWaiters) {
   FakeClock clock;
-  RequestCorrelator correlator(clock, {});
   Recorder a, b, c;
+  RequestCorrelator correlator(clock, {});
 
   const auto first = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), a.Callback());
   correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), b.Callback());
