@@ -16,7 +16,10 @@ fi
 bridge_start || exit 1
 
 out="$BRIDGE_TMP/example.out"
-"$@" --server "127.0.0.1:$BRIDGE_GRPC_PORT" --device "$BRIDGE_DEVICE_ID" 2>&1 | tee "$out"
+# The example is the client, not what is under test: make test-tsan points
+# LD_LIBRARY_PATH at its TSan-built Abseil for the bridge, which Python's grpc
+# module cannot load (libtsan needs the static TLS of a process it starts).
+env -u LD_LIBRARY_PATH "$@" --server "127.0.0.1:$BRIDGE_GRPC_PORT" --device "$BRIDGE_DEVICE_ID" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 0 ]; then
   echo "FAIL: example exited $rc" >&2; bridge_dump_logs; exit 1

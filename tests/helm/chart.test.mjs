@@ -377,7 +377,11 @@ describe("hivebridge starts with the rendered configuration", () => {
         }
         if (files["grpc-client-ca"]) fs.copyFileSync(files["grpc-tls-cert"], files["grpc-client-ca"]);
         if (files["backend-policy-file"]) fs.writeFileSync(files["backend-policy-file"], "ops cert:ops.backend.internal *\n");
+        // Only the pod's environment, plus what a sanitizer tree (make test-asan, test-tsan) runs the
+        // binary with: its report options and, for TSan, the instrumented Abseil's directory.
+        const sanitizerVars = ["ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LD_LIBRARY_PATH"];
         const env = { PATH: process.env.PATH };
+        for (const name of sanitizerVars) if (process.env[name] !== undefined) env[name] = process.env[name];
         for (const v of vars) {
           const ref = v.valueFrom?.secretKeyRef;
           // Cluster mode's AMQP URL comes from a Secret (the operator's, for an existingSecret).
