@@ -56,7 +56,9 @@ fi
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1
 export LSAN_OPTIONS=suppressions=$supp/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp
+# history_size=7: the earlier access of a report keeps its stack under load, so
+# the suppressions, which match frames, can tell whose it is.
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$supp/tsan.supp
 
 # Left out, each for a reason that is the sanitizer's, not the test's:
 # bench.smoke runs codec_bench, whose allocation counter (bench/alloc_counter.cc)
