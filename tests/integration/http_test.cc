@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/raw_connection.h"
+#include "tests/integration/support/route_case.h"
 
 namespace hive::integration {
 namespace {
@@ -30,13 +31,6 @@ class HttpTest : public BridgeTest {
   }
 };
 
-struct RouteCase {
-  std::string name;
-  std::string path;
-  int status;
-  std::string body;  // a part of it
-};
-
 class HttpRouteTest : public HttpTest, public ::testing::WithParamInterface<RouteCase> {};
 
 TEST_P(HttpRouteTest, AnswersWithItsStatus) {
@@ -47,11 +41,12 @@ TEST_P(HttpRouteTest, AnswersWithItsStatus) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Routes, HttpRouteTest,
-                         ::testing::Values(RouteCase{"Healthz", "/healthz", 200, "ok"},
-                                           RouteCase{"Readyz", "/readyz", 200, "ready"},
-                                           RouteCase{"Metrics", "/metrics", 200, "# TYPE hivebridge_"},
-                                           RouteCase{"DevicePathWithoutUpgrade", "/v1/devices", 426, "upgrade"},
-                                           RouteCase{"UnknownPath", "/v2/devices", 404, ""}),
+                         ::testing::ValuesIn([] {
+                           std::vector<RouteCase> routes = ObservabilityRoutes();
+                           routes.push_back({"DevicePathWithoutUpgrade", "/v1/devices", 426, "upgrade"});
+                           routes.push_back({"UnknownPath", "/v2/devices", 404, ""});
+                           return routes;
+                         }()),
                          RowName());
 
 TEST_F(HttpTest, WebSocketUpgradeOnAnotherPathIsRefusedWith404) {

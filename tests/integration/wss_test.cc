@@ -19,6 +19,7 @@
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/child_process.h"
 #include "tests/integration/support/raw_connection.h"
+#include "tests/integration/support/route_case.h"
 #include "tests/integration/support/run_command.h"
 #include "tests/integration/support/test_certificates.h"
 
@@ -230,14 +231,7 @@ TEST_F(WssTest, TlsConnectionThatNeverSendsTheUpgradeIsDroppedAtTheHandshakeTime
 
 // --- HTTP over TLS -----------------------------------------------------------------
 
-struct HttpsRouteCase {
-  std::string name;
-  std::string path;
-  int status;
-  std::string body;  // a part of it
-};
-
-class WssHttpsRouteTest : public WssTest, public ::testing::WithParamInterface<HttpsRouteCase> {};
+class WssHttpsRouteTest : public WssTest, public ::testing::WithParamInterface<RouteCase> {};
 
 TEST_P(WssHttpsRouteTest, AnswersOverHttps) {
   StartTlsBridge();
@@ -249,9 +243,7 @@ TEST_P(WssHttpsRouteTest, AnswersOverHttps) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Routes, WssHttpsRouteTest,
-                         ::testing::Values(HttpsRouteCase{"Healthz", "/healthz", 200, "ok"},
-                                           HttpsRouteCase{"Readyz", "/readyz", 200, "ready"},
-                                           HttpsRouteCase{"Metrics", "/metrics", 200, "# TYPE hivebridge_"}),
+                         ::testing::ValuesIn(ObservabilityRoutes()),
                          RowName());
 
 // --- Bad TLS files -----------------------------------------------------------------
