@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "bridge/codec/json_document.h"
+#include "clients/loadgen/request_load.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/unit/codec/codec_test_support.h"
@@ -36,26 +37,14 @@ using hive::testing::ProtoEqual;
 using hive::testing::ReadFile;
 using hive::testing::StructOf;
 
-// The seed's example, typed.
+// The seed's example, typed. Its command is the one hive-loadgen sends, so
+// the golden test below also proves the load generator sends the seed's.
 DeviceRequest SeedSchedulerActionStop() {
   DeviceRequest request;
   request.set_request_id("5e5b0ee5-8774-4ebb-807c-48c9c26c16f8");
   request.set_device_id("d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b");
   request.set_account_id("8813b625-e219-4390-9a7b-fe0e22c9e50b");
-  SchedulerAction& action = *request.mutable_command()->mutable_scheduler_action();
-  action.set_action(SchedulerAction::ACTION_STOP);
-  action.set_account("8813b625-e219-4390-9a7b-fe0e22c9e50b");
-  action.mutable_application()->set_appstore("Fractal App Store");
-  action.mutable_application()->set_name("wikijs");
-  action.mutable_application()->set_version("latest");
-  action.set_encrypted_storage_apikeys(
-      "DGJEKsFCYCkbzvlsmXivwvEZU5M0BRgROSjloYwF19w87b+Q1pE856jAHF9V4a5OYWo8GTvKIAiB32qlB+EpLp+uN8+qrhGAklAfa/"
-      "CBoy2u8isbfiU4LD5kDupHzKbp2Tn2LnOAnuqc6Vi2Sia/LT+ehLkzo+CI4G2Z6uCNxGIEJGGR5xQAheBJQF55LhIAQejQuwbALA==");
-  action.set_instance("ad51b914-688a-4a5f-a073-5c5121a010e2");
-  auto& link = (*action.mutable_links())["default"];
-  link.set_domain("");
-  link.set_token("3336a31e-dfa0-4681-ae4e-5f8c466f7024");
-  action.mutable_storage_apikeys();
+  *request.mutable_command() = loadgen::SeedRequest().command();
   auto& state = *request.mutable_state();
   state.set_app_instance_id("ad51b914-688a-4a5f-a073-5c5121a010e2");
   state.set_device_id("d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b");
