@@ -15,9 +15,6 @@ endif()
 function(hive_use_tcmalloc target)
   if(NOT HIVE_SANITIZE)
     # One item: CMake would merge repeated push/pop-state flags of several.
-    get_filename_component(library_file ${HIVE_TCMALLOC_LIBRARY} NAME)
-    get_filename_component(library_dir ${HIVE_TCMALLOC_LIBRARY} DIRECTORY)
-    target_link_libraries(${target} PRIVATE
-                          "-Wl,-L${library_dir},--push-state,--no-as-needed,-l:${library_file},--pop-state")
+    target_link_libraries(${target} PRIVATE "-Wl,--push-state,--no-as-needed,${HIVE_TCMALLOC_LIBRARY},--pop-state")
   endif()
 endfunction()
