@@ -2,12 +2,13 @@
 # run by the fuzz_seeds target). Nothing generated here is committed:
 #   device_frame    every golden event and response, each dialect, alone and
 #                   as one batch per dialect (flags byte '0' hive.v1, '1' compact)
-#   device_request  every golden request and the shared seed fixture
+#   device_request  every golden request and the seed request fixture
+#                   (tests/fixtures/seed_device_request.json)
 #   device_session  each golden event as a frame after a header-token start,
 #                   each golden response after a backend request, and a start
 #                   in quarantine that authenticates in-band
 # plus the hand-written seeds of fuzz/seeds/<target>/ for every target.
-# Inputs: REPO_DIR, FIXTURES_DIR (may not exist), OUT_DIR.
+# Inputs: REPO_DIR, FIXTURES_DIR (tests/fixtures), OUT_DIR.
 cmake_minimum_required(VERSION 3.20)
 
 set(golden ${REPO_DIR}/tests/unit/codec/golden)
@@ -68,9 +69,11 @@ file(WRITE ${OUT_DIR}/device_frame/batch.std "0[${batch_0}]")
 file(WRITE ${OUT_DIR}/device_frame/batch.compact "1[${batch_1}]")
 
 file(GLOB requests ${golden}/request_*.json)
-if(EXISTS ${FIXTURES_DIR}/seed_device_request.json)
-  list(APPEND requests ${FIXTURES_DIR}/seed_device_request.json)
+# A missing fixture is an error, not a smaller corpus.
+if(NOT EXISTS ${FIXTURES_DIR}/seed_device_request.json)
+  message(FATAL_ERROR "missing ${FIXTURES_DIR}/seed_device_request.json")
 endif()
+list(APPEND requests ${FIXTURES_DIR}/seed_device_request.json)
 foreach(file ${requests})
   golden_dialect(${file} name bit)
   file(READ ${file} text)

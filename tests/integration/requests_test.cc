@@ -40,7 +40,7 @@ std::string ReadFixture(const std::string& name) {
   return contents.str();
 }
 
-// The seed's device-request (shared/fixtures), decoded by the codec.
+// The seed's device-request (tests/fixtures/), decoded by the codec.
 DeviceRequest SeedRequest() {
   const std::string json = ReadFixture("seed_device_request.json");
   std::optional<rapidjson::Document> doc = ParseJsonText(json);

@@ -45,7 +45,7 @@ constexpr char kSeedDevice[] = "d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b";
 constexpr char kSeedAccount[] = "8813b625-e219-4390-9a7b-fe0e22c9e50b";
 constexpr Dialect kDialects[] = {Dialect::kStandard, Dialect::kCompact};
 
-// The seed's device-request (the shared fixture) in `dialect`.
+// The seed's device-request (tests/fixtures/) in `dialect`.
 std::string SeedRequest(Dialect dialect) {
   const std::string standard = testing::ReadFile(std::string(HIVE_FIXTURES_DIR) + "/seed_device_request.json");
   if (dialect == Dialect::kStandard) return standard;
