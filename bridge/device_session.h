@@ -1,7 +1,8 @@
 // bridge/device_session.h
 // One device's WebSocket connection, from quarantine to close: the device
-// protocol of DESIGN.md §1 as a state machine over a DeviceTransport, so the
-// same code runs under websocketpp and under a fake in tests.
+// protocol (docs/protocol.md, docs/architecture.md#the-device-session) as a
+// state machine over a DeviceTransport, so the same code runs under
+// websocketpp and under a fake in tests.
 //
 //   quarantine ──Bearer token ok──► authenticated ──close──► closed
 //        ├──other frame / bad token / auth timeout──► close 4401

@@ -11,7 +11,7 @@
 //  - a parsed credential is "Bearer " (any case) + a token of b64token
 //    characters, exactly the rest of the message;
 //  - a refusal is UNAUTHENTICATED with a UTF-8 message that never quotes
-//    the token (DESIGN.md: no tokens in logs);
+//    the token (docs/SECURITY.md#threats-and-mitigations: no tokens in logs);
 //  - an accepted token yields lowercase canonical UUIDs and an expiry not
 //    yet past (with the leeway).
 // Random bytes rarely carry a valid signature; jwt_claims_fuzzer signs what

@@ -11,9 +11,9 @@
 //    decodes as one event equal to the first, and encodes again to the very
 //    same bytes;
 //  - the encoding is the same JSON value as the member the device sent
-//    (lossless, DESIGN.md §3), but for the envelope and the empty repeated
-//    and map fields ([] and {}) the encoder always writes, and for
-//    bridge-only types, which a session refuses anyway;
+//    (lossless, docs/architecture.md#lossless-relay), but for the envelope
+//    and the empty repeated and map fields ([] and {}) the encoder always
+//    writes, and for bridge-only types, which a session refuses anyway;
 //  - every decoded response does the same through EncodeDeviceResponse, and
 //    keeps its `result` object as the same JSON value.
 #include <cstddef>

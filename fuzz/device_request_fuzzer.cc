@@ -7,10 +7,11 @@
 // Checks, for every request that decodes:
 //  - it encodes (EncodeDeviceRequest), the encoding decodes to an equal
 //    DeviceRequest and encodes again to the very same bytes;
-//  - the encoding is the same JSON value as the input (lossless, DESIGN.md
-//    §3), but for `service`, which the bridge always writes as
-//    "hive-backend", `payload`, which it always writes ({} when empty), and
-//    empty repeated and map fields, which it writes as [] and {};
+//  - the encoding is the same JSON value as the input (lossless,
+//    docs/architecture.md#lossless-relay), but for `service`, which the
+//    bridge always writes as "hive-backend", `payload`, which it always
+//    writes ({} when empty), and empty repeated and map fields, which it
+//    writes as [] and {};
 // and that every failure is INVALID_ARGUMENT with a UTF-8 message.
 #include <cstddef>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // What the fuzz targets share: a check that aborts with a readable report (so
 // libFuzzer keeps the input as a crash), reading the first input byte as
 // flags, protobuf equality with a diff, and "same JSON value" for the codec's
-// lossless promise (DESIGN.md §3).
+// lossless promise (docs/architecture.md#lossless-relay).
 //
 //   FuzzInput in(data, size);
 //   codec::Dialect dialect = (in.flags() & 1) != 0 ? codec::Dialect::kCompact : codec::Dialect::kStandard;

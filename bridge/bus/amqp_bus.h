@@ -1,6 +1,6 @@
 // bridge/bus/amqp_bus.h
-// Cluster mode: the bus on RabbitMQ (DESIGN.md §5), so that any replica
-// serves any device.
+// Cluster mode: the bus on RabbitMQ (docs/architecture.md#cluster-mode), so
+// that any replica serves any device.
 //  - Events: each device event is published, as the seed's JSON, to topic
 //    exchange hive.events (routing key <service>.<type>.<account>.<device>)
 //    with publisher confirms. Every replica feeds its hub from the stream

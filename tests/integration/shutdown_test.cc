@@ -1,7 +1,8 @@
-// Graceful shutdown end to end (DESIGN.md §4: drain, then close 1001): on
-// SIGTERM the bridge stops being ready, refuses new work, lets in-flight
-// requests finish within --drain-timeout, fails the rest UNAVAILABLE, ends
-// every event stream with OK, closes every device with 1001 and exits 0.
+// Graceful shutdown end to end (drain, then close 1001;
+// docs/architecture.md#graceful-shutdown): on SIGTERM the bridge stops being
+// ready, refuses new work, lets in-flight requests finish within
+// --drain-timeout, fails the rest UNAVAILABLE, ends every event stream with
+// OK, closes every device with 1001 and exits 0.
 #include <csignal>
 #include <string>
 #include <vector>
