@@ -57,12 +57,12 @@ function settings(objs) {
     return { ...f, where: `${where(dep)} containers[hivebridge].args[${i}]` };
   });
   const vars = (c.env ?? []).map((e, i) => ({ ...e, where: `${where(dep)} containers[hivebridge].env[${i}] ${e.name}` }));
-  for (const [i, src] of (c.envFrom ?? []).entries()) {
-    assert.ok(src.configMapRef, `${where(dep)}: envFrom[${i}] must be a ConfigMap (secrets go in env with secretKeyRef)`);
-    const cm = find(objs, "ConfigMap").find((m) => m.metadata.name === src.configMapRef.name);
-    assert.ok(cm, `${where(dep)}: envFrom[${i}] names ConfigMap ${src.configMapRef.name}, which the chart does not render`);
-    for (const [name, value] of Object.entries(cm.data ?? {})) vars.push({ name, value, where: `${where(cm)} data.${name}` });
-  }
+  // envFrom[0] is the chart's ConfigMap; later entries are the operator's (extraEnvFrom), unseen here.
+  const own = c.envFrom?.[0]?.configMapRef;
+  assert.ok(own, `${where(dep)}: envFrom[0] must be the chart's ConfigMap (secrets go in env with secretKeyRef)`);
+  const cm = find(objs, "ConfigMap").find((m) => m.metadata.name === own.name);
+  assert.ok(cm, `${where(dep)}: envFrom[0] names ConfigMap ${own.name}, which the chart does not render`);
+  for (const [name, value] of Object.entries(cm.data ?? {})) vars.push({ name, value, where: `${where(cm)} data.${name}` });
   return { dep, c, flags, vars };
 }
 

@@ -21,7 +21,7 @@ export const helmBin = env("HIVE_HELM");
 export const hivebridgeBin = env("HIVEBRIDGE_BINARY");
 export const chartDir = path.join(sourceDir, "helm", "hivebridge");
 export const valuesDir = path.join(sourceDir, "tests", "helm", "values");
-export const valueSets = ["default", "cluster", "tls", "ingress", "hardened"];
+export const valueSets = ["default", "cluster", "tls", "ingress", "hardened", "extras"];
 export const valuesFile = (set) => path.join(valuesDir, `${set}.yaml`);
 
 // Runs helm; returns {status, stdout, stderr} (never throws on a helm failure).

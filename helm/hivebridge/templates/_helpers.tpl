@@ -96,6 +96,33 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.grpcTls.clientCaSecretName (not .Values.grpcTls.enabled) }}
 {{- fail "hivebridge: grpcTls.clientCaSecretName (mTLS) needs grpcTls.enabled=true and grpcTls.secretName: client certificates are asked for only over TLS." }}
 {{- end }}
+{{- $svc := .Values.service }}
+{{- if and (eq $svc.type "ClusterIP") $svc.externalTrafficPolicy }}
+{{- fail (printf "hivebridge: service.externalTrafficPolicy=%s needs service.type NodePort or LoadBalancer (a ClusterIP Service has no external traffic)." $svc.externalTrafficPolicy) }}
+{{- end }}
+{{- if and (eq $svc.type "ClusterIP") (or $svc.nodePorts.grpc $svc.nodePorts.ws) }}
+{{- fail "hivebridge: service.nodePorts needs service.type NodePort or LoadBalancer (a ClusterIP Service has no node ports)." }}
+{{- end }}
+{{- if and (ne $svc.type "LoadBalancer") (or $svc.loadBalancerIP $svc.loadBalancerClass $svc.loadBalancerSourceRanges) }}
+{{- fail (printf "hivebridge: service.loadBalancerIP, loadBalancerClass and loadBalancerSourceRanges need service.type=LoadBalancer (it is %s)." $svc.type) }}
+{{- end }}
+{{- if and $svc.sessionAffinityTimeoutSeconds (ne $svc.sessionAffinity "ClientIP") }}
+{{- fail "hivebridge: service.sessionAffinityTimeoutSeconds needs service.sessionAffinity=ClientIP." }}
+{{- end }}
+{{- range $k, $v := .Values.podLabels }}
+{{- if hasKey (include "hivebridge.selectorLabels" $ | fromYaml) $k }}
+{{- fail (printf "hivebridge: podLabels.%s would replace a selector label of the Deployment; the Service, PodDisruptionBudget and NetworkPolicy would lose the pods. Use another key, or nameOverride." $k) }}
+{{- end }}
+{{- end }}
+{{- range .Values.extraArgs }}
+{{- $flag := regexFind "^--[a-z0-9-]+" . }}
+{{- if has $flag (list "--ws-listen" "--grpc-listen" "--jwt-secret-file" "--jwt-public-key-file" "--tls-cert" "--tls-key" "--grpc-tls-cert" "--grpc-tls-key" "--grpc-client-ca" "--backend-policy-file" "--drain-timeout") }}
+{{- fail (printf "hivebridge: extraArgs %q repeats a flag the chart sets from its values (container ports, Secret mounts, drain): set the value (tls.*, grpcTls.*, jwt.*, backendPolicy.*, drain.timeoutSeconds) instead." .) }}
+{{- end }}
+{{- if eq $flag "--bus" }}
+{{- fail "hivebridge: extraArgs --bus would put the AMQP URL and its password in the pod spec: set bus.type and bus.amqpUrl (or existingSecret.name) instead." }}
+{{- end }}
+{{- end }}
 {{- $grace := int (include "hivebridge.terminationGracePeriodSeconds" .) }}
 {{- $min := int (include "hivebridge.minGracePeriod" .) }}
 {{- if lt $grace $min }}
