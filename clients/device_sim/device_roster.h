@@ -15,9 +15,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "bridge/auth/token_minter.h"
 #include "bridge/clock.h"
 #include "clients/device_sim/sim_options.h"
-#include "clients/device_sim/token_minter.h"
 
 namespace hive::sim {
 

@@ -1,4 +1,4 @@
-#include "clients/device_sim/token_minter.h"
+#include "bridge/auth/token_minter.h"
 
 #include <jwt.h>
 
@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace hive::sim {
+namespace hive {
 namespace {
 
 struct JwtFree {
@@ -58,4 +58,4 @@ absl::StatusOr<std::string> TokenMinter::Mint(absl::string_view device_id, absl:
   return std::string(token.get());
 }
 
-}  // namespace hive::sim
+}  // namespace hive

@@ -1,4 +1,4 @@
-// clients/device_sim/token_minter.h
+// bridge/auth/token_minter.h
 // Mints the HS256 device tokens the bridge accepts (docs/protocol.md §2):
 // claims sub = device UUID, account = account UUID, exp = now + ttl. A
 // reconnect mints afresh, so a run longer than the ttl keeps authenticating.
@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "bridge/clock.h"
 
-namespace hive::sim {
+namespace hive {
 
 class TokenMinter {
  public:
@@ -36,4 +36,4 @@ class TokenMinter {
   const Clock* clock_;
 };
 
-}  // namespace hive::sim
+}  // namespace hive
