@@ -419,3 +419,179 @@ describe("hivebridge starts with the rendered configuration", () => {
     });
   }
 });
+
+// A Kubernetes quantity (128Mi, 2Gi, 1.5G, 536870912) in bytes.
+function quantityBytes(q) {
+  const m = String(q).match(/^([0-9.]+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/);
+  if (!m) throw new Error(`not a memory quantity: ${q}`);
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2]] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+// docs/PERFORMANCE.md §4/§6: 13.5-14.3 KiB of RSS per idle authenticated device,
+// ≈21 MiB idle. The chart plans (base + devices × KiB/device) × headroom; values.yaml
+// and helm/README.md state the same figures and formula.
+const MEMORY_PLAN = { kibPerDevice: 14, baseMiB: 64, headroom: 1.25 };
+const memoryNeeded = (maxConnections) =>
+  (MEMORY_PLAN.baseMiB * 2 ** 20 + maxConnections * MEMORY_PLAN.kibPerDevice * 2 ** 10) * MEMORY_PLAN.headroom;
+
+describe("the memory limit holds config.maxConnections idle devices", () => {
+  const valuesText = fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8");
+  const values = YAML.parse(valuesText);
+  const formula = `(${MEMORY_PLAN.baseMiB} MiB + maxConnections x ${MEMORY_PLAN.kibPerDevice} KiB) x ${MEMORY_PLAN.headroom}`;
+
+  test("values.yaml's default limit holds its default maxConnections", () => {
+    const limit = quantityBytes(values.resources.limits.memory);
+    const need = memoryNeeded(values.config.maxConnections);
+    assert.ok(limit >= need, `values.yaml: resources.limits.memory ${values.resources.limits.memory} < ${formula} = ${Math.ceil(need / 2 ** 20)} MiB for config.maxConnections ${values.config.maxConnections}`);
+    assert.ok(quantityBytes(values.resources.requests.memory) <= limit, "values.yaml: resources.requests.memory above the limit");
+  });
+
+  test("values.yaml and helm/README.md document the figure and the formula the test uses", () => {
+    const readme = fs.readFileSync(path.join(sourceDir, "helm", "README.md"), "utf8");
+    for (const [file, text] of [["helm/hivebridge/values.yaml", valuesText], ["helm/README.md", readme]]) {
+      assert.ok(text.replace(/\s*\n\s*#?\s*/g, " ").includes(formula), `${file}: does not state the memory plan "${formula}"`);
+      assert.match(text, /docs\/PERFORMANCE\.md/, `${file}: does not cite docs/PERFORMANCE.md for the per-device figure`);
+    }
+  });
+
+  for (const set of valueSets) {
+    test(`value set ${set}`, () => {
+      const objs = render(set);
+      const { c, vars } = settings(objs);
+      const maxConnections = Number(vars.find((v) => v.name === "HIVEBRIDGE_MAX_CONNECTIONS").value);
+      const limit = c.resources?.limits?.memory;
+      assert.ok(limit, `${set}: containers[hivebridge] has no memory limit`);
+      assert.ok(quantityBytes(limit) >= memoryNeeded(maxConnections),
+        `${set}: memory limit ${limit} < ${formula} = ${Math.ceil(memoryNeeded(maxConnections) / 2 ** 20)} MiB for maxConnections ${maxConnections}`);
+    });
+  }
+});
+
+describe("Chart.yaml metadata and the default image", () => {
+  const chart = YAML.parse(fs.readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
+
+  test("home, sources and maintainers are set", () => {
+    assert.match(chart.home ?? "", /^https:\/\//, "Chart.yaml home");
+    assert.ok(chart.sources?.length && chart.sources.every((s) => /^https:\/\//.test(s)), "Chart.yaml sources");
+    assert.ok(chart.sources.includes(chart.home), "Chart.yaml sources do not include home");
+    assert.ok(chart.maintainers?.length && chart.maintainers.every((m) => m.name), "Chart.yaml maintainers");
+  });
+
+  test("the icon is icon.svg of the chart as a data: URI (nothing fetched)", () => {
+    const svg = fs.readFileSync(path.join(chartDir, "icon.svg"));
+    assert.equal(chart.icon, `data:image/svg+xml;base64,${svg.toString("base64")}`, "Chart.yaml icon differs from helm/hivebridge/icon.svg (base64 -w0)");
+  });
+
+  test("the default image is hivebridge:<appVersion>, the name `make image` gives it", () => {
+    const values = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
+    assert.equal(values.image.repository, "hivebridge", "values.yaml image.repository");
+    assert.equal(values.image.tag, "", "values.yaml image.tag: empty means appVersion");
+    assert.equal(container(render("default")).image, `hivebridge:${chart.appVersion}`, "default image");
+    assert.equal(container(render("default", "--set", "image.repository=registry.example.com/hivebridge")).image,
+      `registry.example.com/hivebridge:${chart.appVersion}`, "image.repository override");
+    const listed = YAML.parse(chart.annotations["artifacthub.io/images"]);
+    assert.deepEqual(listed.map((i) => i.image), [`hivebridge:${chart.appVersion}`], "Chart.yaml artifacthub.io/images");
+  });
+});
+
+describe("escape hatches and Service knobs render where they belong", () => {
+  const objs = render("extras");
+  const values = YAML.parse(fs.readFileSync(valuesFile("extras"), "utf8"));
+  const dep = one(objs, "Deployment");
+  const pod = dep.spec.template.spec;
+  const c = container(objs);
+
+  test("extraArgs are appended, in order, after the chart's flags", () => {
+    const plain = container(render("default")).args;
+    const args = container(render("default", "--set", "extraArgs[0]=--log-level=debug", "--set", "extraArgs[1]=--io-threads=4")).args;
+    assert.deepEqual(args, [...plain, "--log-level=debug", "--io-threads=4"], `${where(dep)}: containers[hivebridge].args`);
+  });
+
+  test("extraEnv after the chart's variables, extraEnvFrom after its ConfigMap", () => {
+    assert.deepEqual(c.env.slice(-values.extraEnv.length), values.extraEnv, `${where(dep)}: containers[hivebridge].env`);
+    assert.equal(c.env[0].name, "HIVEBRIDGE_REPLICA_ID", `${where(dep)}: the chart's variables come first`);
+    assert.deepEqual(c.envFrom.slice(1), values.extraEnvFrom, `${where(dep)}: containers[hivebridge].envFrom`);
+  });
+
+  test("extraVolumes and extraVolumeMounts beside the chart's own", () => {
+    assert.deepEqual(pod.volumes.slice(-values.extraVolumes.length), values.extraVolumes, `${where(dep)}: volumes`);
+    assert.ok(pod.volumes.some((v) => v.name === "jwt"), `${where(dep)}: the chart's jwt volume is gone`);
+    assert.deepEqual(c.volumeMounts.slice(-values.extraVolumeMounts.length), values.extraVolumeMounts, `${where(dep)}: volumeMounts`);
+  });
+
+  test("sidecars after the hivebridge container, initContainers before it", () => {
+    assert.deepEqual(pod.containers.map((x) => x.name), ["hivebridge", ...values.sidecars.map((x) => x.name)], `${where(dep)}: containers`);
+    assert.deepEqual(pod.containers.slice(1), values.sidecars, `${where(dep)}: sidecars`);
+    assert.deepEqual(pod.initContainers, values.initContainers, `${where(dep)}: initContainers`);
+    assert.equal(container(render("default")).name, "hivebridge");
+    assert.equal(one(render("default"), "Deployment").spec.template.spec.initContainers, undefined, "no initContainers by default");
+  });
+
+  test("podAnnotations join the checksums; podLabels join the selector labels", () => {
+    const meta = dep.spec.template.metadata;
+    for (const [k, v] of Object.entries(values.podAnnotations)) assert.equal(meta.annotations[k], v, `${where(dep)}: pod annotation ${k}`);
+    assert.ok(meta.annotations["checksum/config"], `${where(dep)}: checksum/config annotation lost`);
+    for (const [k, v] of Object.entries(values.podLabels)) assert.equal(meta.labels[k], v, `${where(dep)}: pod label ${k}`);
+    for (const [k, v] of Object.entries(dep.spec.selector.matchLabels)) assert.equal(meta.labels[k], v, `${where(dep)}: selector label ${k}`);
+  });
+
+  test("a LoadBalancer Service with every knob", () => {
+    const svc = one(objs, "Service");
+    const s = values.service;
+    assert.equal(svc.spec.type, "LoadBalancer");
+    assert.equal(svc.spec.externalTrafficPolicy, s.externalTrafficPolicy, `${where(svc)}: externalTrafficPolicy`);
+    assert.equal(svc.spec.loadBalancerClass, s.loadBalancerClass, `${where(svc)}: loadBalancerClass`);
+    assert.equal(svc.spec.loadBalancerIP, s.loadBalancerIP, `${where(svc)}: loadBalancerIP`);
+    assert.deepEqual(svc.spec.loadBalancerSourceRanges, s.loadBalancerSourceRanges, `${where(svc)}: loadBalancerSourceRanges`);
+    assert.deepEqual(svc.metadata.annotations, s.annotations, `${where(svc)}: annotations`);
+    assert.equal(svc.spec.sessionAffinity, "ClientIP", `${where(svc)}: sessionAffinity`);
+    assert.equal(svc.spec.sessionAffinityConfig.clientIP.timeoutSeconds, s.sessionAffinityTimeoutSeconds, `${where(svc)}: sessionAffinityConfig`);
+    assert.deepEqual(svc.spec.ports.map((p) => [p.name, p.nodePort]), [["grpc", s.nodePorts.grpc], ["ws", s.nodePorts.ws]], `${where(svc)}: nodePorts`);
+  });
+
+  test("a NodePort Service: node ports and traffic policy, no load balancer fields", () => {
+    const svc = one(render("default", "--set", "service.type=NodePort", "--set", "service.nodePorts.ws=30080",
+      "--set", "service.externalTrafficPolicy=Cluster"), "Service");
+    validateWithModel(svc);
+    assert.equal(svc.spec.type, "NodePort");
+    assert.equal(svc.spec.externalTrafficPolicy, "Cluster");
+    assert.deepEqual(svc.spec.ports.map((p) => [p.name, p.nodePort]), [["grpc", undefined], ["ws", 30080]], `${where(svc)}: nodePorts`);
+    assert.equal(svc.spec.loadBalancerSourceRanges, undefined);
+  });
+
+  test("the default ClusterIP Service sets none of them", () => {
+    const svc = one(render("default"), "Service");
+    assert.equal(svc.spec.type, "ClusterIP");
+    assert.equal(svc.spec.sessionAffinity, "None");
+    for (const k of ["externalTrafficPolicy", "loadBalancerClass", "loadBalancerIP", "loadBalancerSourceRanges", "sessionAffinityConfig"]) {
+      assert.equal(svc.spec[k], undefined, `${where(svc)}: spec.${k} on a ClusterIP Service`);
+    }
+    assert.ok(svc.spec.ports.every((p) => p.nodePort === undefined), `${where(svc)}: nodePort on a ClusterIP Service`);
+  });
+});
+
+describe("the chart refuses escape hatches and Service knobs that cannot work", () => {
+  const refused = (args, ...phrases) => {
+    const r = helm("template", "rel", chartDir, ...args);
+    assert.notEqual(r.status, 0, `helm template ${args.join(" ")} rendered; it must be refused`);
+    for (const p of phrases) assert.ok(r.stderr.includes(p), `helm template ${args.join(" ")}: message lacks "${p}":\n${r.stderr}`);
+  };
+  test("externalTrafficPolicy on a ClusterIP Service", () => refused(["--set", "service.externalTrafficPolicy=Local"], "service.externalTrafficPolicy=Local needs service.type NodePort or LoadBalancer"));
+  test("nodePorts on a ClusterIP Service", () => refused(["--set", "service.nodePorts.grpc=30090"], "service.nodePorts needs service.type NodePort or LoadBalancer"));
+  test("load balancer fields without a LoadBalancer", () => refused(["--set", "service.type=NodePort", "--set", "service.loadBalancerIP=203.0.113.10"], "need service.type=LoadBalancer (it is NodePort)"));
+  test("a session affinity timeout without ClientIP affinity", () => refused(["--set", "service.sessionAffinityTimeoutSeconds=60"], "sessionAffinity=ClientIP"));
+  test("a node port outside the port range", () => refused(["--set", "service.type=NodePort", "--set", "service.nodePorts.ws=70000"], "service.nodePorts.ws"));
+  test("a source range that is not a CIDR", () => refused(["--set", "service.type=LoadBalancer", "--set", "service.loadBalancerSourceRanges[0]=anywhere"], "service.loadBalancerSourceRanges.0"));
+  test("a pod label replacing a selector label", () => refused(["--set", "podLabels.app\\.kubernetes\\.io/name=other"], "podLabels.app.kubernetes.io/name would replace a selector label"));
+  test("extraArgs repeating a flag the chart sets", () => refused(["--set", "extraArgs[0]=--tls-cert=/x.pem"], "extraArgs \"--tls-cert=/x.pem\" repeats a flag the chart sets"));
+  test("extraArgs with --bus", () => refused(["--set", "extraArgs[0]=--bus=amqp://u:p@h/"], "extraArgs --bus would put the AMQP URL"));
+  test("extraArgs that is not a flag", () => refused(["--set", "extraArgs[0]=debug"], "extraArgs.0"));
+  test("an extraEnv entry without a name", () => refused(["--set", "extraEnv[0].value=x"], "extraEnv.0", "name"));
+  test("an extraEnvFrom entry with neither configMapRef nor secretRef", () => refused(["--set", "extraEnvFrom[0].prefix=X_"], "extraEnvFrom.0"));
+  test("an extraVolumeMount without a mountPath", () => refused(["--set", "extraVolumeMounts[0].name=x"], "extraVolumeMounts.0", "mountPath"));
+  test("an extraVolume without a source", () => refused(["--set", "extraVolumes[0].name=x"], "extraVolumes.0"));
+  test("a sidecar without an image", () => refused(["--set", "sidecars[0].name=proxy"], "sidecars.0", "image"));
+  test("a sidecar named hivebridge", () => refused(["--set", "sidecars[0].name=hivebridge", "--set", "sidecars[0].image=x"], "sidecars.0.name"));
+  test("an init container without an image", () => refused(["--set", "initContainers[0].name=init"], "initContainers.0", "image"));
+});
