@@ -17,6 +17,7 @@
 #include "bridge/log.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
+#include "bridge/stream_epoch.h"
 #include "bridge/status_macros.h"
 #include "bridge/uuid.h"
 #include "grpc/health/v1/health.pb.h"
@@ -143,7 +144,7 @@ class BridgeServerImpl final : public BridgeServer {
         hub_(clock_,
              {config.event_history, config.subscriber_queue, config.max_subscribers, &counters_,
               /*fleet_sequences=*/broker.has_value()},
-             broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewUuid()),
+             broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewLocalEpoch()),
         registry_(clock_),
         correlator_(clock_,
                     {config.dedupe_window, config.max_requests_per_device, config.max_pending_requests, &counters_}),

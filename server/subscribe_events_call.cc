@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/event_filter.h"
+#include "bridge/stream_epoch.h"
 #include "bridge/uuid.h"
 #include "server/grpc_status.h"
 
@@ -129,6 +130,11 @@ absl::Status ValidateSubscribeEvents(const SubscribeEventsRequest& request) {
   }
   if (request.has_resume_after() && request.resume_after().epoch().empty()) {
     return absl::InvalidArgumentError("resume_after.epoch: required (take it from an event you received)");
+  }
+  if (request.has_resume_after() && !IsWellFormedEpoch(request.resume_after().epoch())) {
+    return absl::InvalidArgumentError(absl::StrCat("resume_after.epoch: expected ", kEpochForms,
+                                                   " as in an event you received, got \"",
+                                                   request.resume_after().epoch().substr(0, 64), "\""));
   }
   return absl::OkStatus();
 }

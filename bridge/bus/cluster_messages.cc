@@ -7,6 +7,7 @@
 #include "bridge/codec/device_event.h"
 #include "bridge/codec/json_document.h"
 #include "bridge/codec/json_path.h"
+#include "bridge/stream_epoch.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hive::cluster {
@@ -55,7 +56,7 @@ std::string RequestQueueOf(absl::string_view replica) { return absl::StrCat("hiv
 std::string ReplyQueueOf(absl::string_view replica) { return absl::StrCat("hive.replies.", replica); }
 std::string PresenceQueueOf(absl::string_view replica) { return absl::StrCat("hive.presence.", replica); }
 
-std::string StreamEpoch(absl::string_view vhost) { return absl::StrCat("amqp-stream:", vhost, "/", kEventStream); }
+std::string StreamEpoch(absl::string_view vhost) { return ClusterEpoch(vhost, kEventStream); }
 
 std::string EventRoutingKey(const DeviceEvent& event) {
   return absl::StrCat(event.service(), ".", event.type(), ".", event.account_id(), ".", event.device_id());

@@ -374,7 +374,14 @@ INSTANTIATE_TEST_SUITE_P(
                  kInvalid, "types[1]: must not be empty"},
         GrpcCase{"SubscribeResumingWithoutEpoch",
                  SubscribeWith([](SubscribeEventsRequest& r) { r.mutable_resume_after()->set_sequence(7); }), kInvalid,
-                 "resume_after.epoch: required"}),
+                 "resume_after.epoch: required"},
+        // The README's placeholder, pasted as is: refused, not a silent gap and replay.
+        GrpcCase{"SubscribeResumingFromAPlaceholderEpoch", SubscribeWith([](SubscribeEventsRequest& r) {
+                   r.mutable_resume_after()->set_epoch("<epoch>");
+                   r.mutable_resume_after()->set_sequence(42);
+                 }),
+                 kInvalid,
+                 R"(resume_after.epoch: expected a UUID, or amqp-stream:VHOST/STREAM as in an event you received, got "<epoch>")"}),
     RowName());
 
 }  // namespace

@@ -347,7 +347,7 @@ TEST_F(EventResumeTest, UnknownEpochStartsWithAnEpochChangedGap) {
 
   SubscribeEventsRequest request;
   request.add_device_ids(device.device_id());
-  request.mutable_resume_after()->set_epoch("an-epoch-of-another-start");
+  request.mutable_resume_after()->set_epoch("0b5e3a52-6c51-4c0e-9d3e-2f7f1b0c9a11");  // another start's
   request.mutable_resume_after()->set_sequence(3);
   EventStream& stream = Subscribe(request);
 
