@@ -20,8 +20,11 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
+# Loopback only unless asked (the gRPC port has no authentication in make run):
+# `make run RUN_HOST=0.0.0.0` listens on every interface.
+RUN_HOST ?= 127.0.0.1
 run: build
-	@bash scripts/run.sh $(BUILD_DIR)
+	@RUN_HOST=$(RUN_HOST) bash scripts/run.sh $(BUILD_DIR)
 
 # libFuzzer targets (fuzz/README.md), FUZZ_SECONDS each; fails on any finding.
 FUZZ_SECONDS ?= 120
