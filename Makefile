@@ -67,3 +67,13 @@ lint-proto: deps
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# The container image without Docker (README, Container image): Release
+# hivebridge and hivectl in $(BUILD_DIR)/release, then scripts/image.sh writes
+# the OCI layout $(BUILD_DIR)/image/oci and $(BUILD_DIR)/image/hivebridge-<version>.oci.tar
+# (ref hivebridge:<version>), which `skopeo copy oci-archive:… docker://…` pushes.
+.PHONY: image
+image: deps
+	cmake -S . -B $(BUILD_DIR)/release -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_DIR)/release -j $(JOBS) --target hivebridge hivectl
+	bash scripts/image.sh --out $(BUILD_DIR)/image $(BUILD_DIR)/release/server/hivebridge $(BUILD_DIR)/release/clients/hivectl/hivectl
