@@ -198,7 +198,7 @@ umoci gc --layout "$layout"
 
 archive=$out/hivebridge-$version.oci.tar
 rm -f "$archive"
-skopeo copy --quiet "oci:$layout:$tag" "oci-archive:$archive:$tag"
+skopeo --insecure-policy copy --quiet "oci:$layout:$tag" "oci-archive:$archive:$tag"
 
 echo "image: $layout (ref $tag) and $archive"
 echo "image: push with  skopeo copy oci-archive:$archive docker://<registry>/$tag"
