@@ -16,9 +16,13 @@
 #   FUZZ_CXX       the clang++ to build with (default clang++-14)
 #   JOBS           parallel compile jobs (default: nproc)
 #
-# Each run adds what it finds to DIR/corpus/<target>/ (kept between runs) on
-# top of the seeds in DIR/seeds/<target>/, and writes crashes to
-# DIR/artifacts/<target>/ and its log to DIR/logs/<target>.log.
+# Each run starts from the seed corpus alone: the seeds in DIR/seeds/<target>/
+# are copied into a fresh temporary corpus directory, which libFuzzer grows
+# during the run and which is removed afterwards, so a run depends only on
+# the seeds, the binary and FUZZ_SEED (no inputs left by earlier runs).
+# Findings (crash, leak, timeout, OOM reproducers) are kept in
+# DIR/artifacts/<target>/, which the failure message names; the log is
+# DIR/logs/<target>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -59,6 +63,11 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# The fresh corpus directories of this run, removed however it ends.
+scratch=()
+cleanup() { [ ${#scratch[@]} -eq 0 ] || rm -rf "${scratch[@]}"; }
+trap cleanup EXIT
+
 # A line of libFuzzer's -print_final_stats=1 report.
 final_stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
 
@@ -70,18 +79,26 @@ for target in "${targets[@]}"; do
     echo "fuzz: $binary is not built (run scripts/fuzz.sh --build-only)" >&2
     exit 2
   fi
-  corpus=$fuzz_dir/corpus/$target
+  seeds=$fuzz_dir/seeds/$target
+  if [ ! -d "$seeds" ]; then
+    echo "fuzz: no seed corpus $seeds (run scripts/fuzz.sh --build-only)" >&2
+    exit 2
+  fi
   artifacts=$fuzz_dir/artifacts/$target
   log=$fuzz_dir/logs/$target.log
-  mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
+  mkdir -p "$artifacts" "$(dirname "$log")"
+  corpus=$(mktemp -d "${TMPDIR:-/tmp}/hive-fuzz-corpus.$target.XXXXXX")
+  scratch+=("$corpus")
+  cp -R "$seeds/." "$corpus/"
+  seed_inputs=$(find "$corpus" -type f | wc -l)
   options=(-max_total_time="$seconds" -print_final_stats=1 -timeout=25 -rss_limit_mb=2048
            -artifact_prefix="$artifacts/")
   [ -f "fuzz/$target.dict" ] && options+=(-dict="fuzz/$target.dict")
   [ -n "${FUZZ_SEED:-}" ] && options+=(-seed="$FUZZ_SEED")
 
-  echo "fuzz: $target for ${seconds}s (log: $log)"
+  echo "fuzz: $target for ${seconds}s from $seed_inputs seeds in a fresh corpus $corpus (log: $log)"
   status=0
-  "$binary" "${options[@]}" "$corpus" "$fuzz_dir/seeds/$target" >"$log" 2>&1 || status=$?
+  "$binary" "${options[@]}" "$corpus" >"$log" 2>&1 || status=$?
 
   execs=$(final_stat number_of_executed_units)
   rate=$(final_stat average_exec_per_sec)
@@ -94,13 +111,15 @@ for target in "${targets[@]}"; do
     echo "---- $target: last lines of $log"
     tail -n 60 "$log"
     echo "----"
+    echo "fuzz: $target findings are kept in $artifacts/"
     [ -n "$reproducer" ] && echo "fuzz: $target reproducer: $reproducer" \
       && echo "fuzz: replay it with: $binary $reproducer"
   else
     verdict=ok
   fi
-  summary+=("$(printf 'fuzz: %-15s %12s execs  %7s exec/s  %6s corpus inputs  %s' \
-    "$target" "${execs:-?}" "${rate:-?}" "$inputs" "$verdict")")
+  summary+=("$(printf 'fuzz: %-15s %12s execs  %7s exec/s  %6s seeds -> %6s corpus inputs  %s' \
+    "$target" "${execs:-?}" "${rate:-?}" "$seed_inputs" "$inputs" "$verdict")")
+  rm -rf "$corpus"
 done
 
 printf '%s\n' "${summary[@]}"
