@@ -1,25 +1,31 @@
-# hivebridge image: built on Debian bookworm from the same package list as
-# `make deps`, run on bookworm-slim as a non-root user.
-#   docker build -t hivebridge:0.1.0 .
-# tests/helm/image.test.mjs checks this file against scripts/debian-packages.txt,
-# the binary's shared libraries and `hivebridge --help`.
+# hivebridge image: hivebridge and hivectl built on Debian bookworm from the
+# build-only package list, run on bookworm-slim as a non-root user.
+#   docker build -t hivebridge:0.1.0 \
+#     --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) .
+# `make image` builds the same image without Docker (umoci, from the Release
+# binaries) and names it hivebridge:<version>, the chart's default image.
+# tests/helm/image.test.mjs checks this file against
+# scripts/debian-packages-build.txt, the CMake files, the files the build of
+# the two binaries reads, their shared libraries and `hivebridge --help`.
 
-# ---- build: exactly the packages `make deps` installs (scripts/deps.sh reads
-# the same file with the same filter), then the hivebridge target only.
+# ---- build: only what compiling the two binaries needs
+# (scripts/debian-packages-build.txt, read with scripts/deps.sh's filter), and
+# the project configured without its tests, benchmarks and Go example.
 FROM debian:bookworm-slim AS build
-COPY scripts/debian-packages.txt /src/scripts/debian-packages.txt
+COPY scripts/debian-packages-build.txt /src/scripts/debian-packages-build.txt
 RUN apt-get update \
- && grep -v -e '^#' -e '^\s*$' /src/scripts/debian-packages.txt \
+ && grep -v -e '^#' -e '^\s*$' /src/scripts/debian-packages-build.txt \
     | xargs env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/*
 COPY . /src
 WORKDIR /src
-RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
- && cmake --build build --target hivebridge \
- && strip --strip-debug -o /hivebridge build/server/hivebridge
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIVE_TESTS=OFF \
+ && cmake --build build --target hivebridge hivectl \
+ && strip --strip-debug -o /hivebridge build/server/hivebridge \
+ && strip --strip-debug -o /hivectl build/clients/hivectl/hivectl
 
-# ---- runtime: only the packages holding the shared libraries hivebridge links
-# (its DT_NEEDED entries, `objdump -p build/server/hivebridge`):
+# ---- runtime: only the packages holding the shared libraries hivebridge and
+# hivectl link (their DT_NEEDED entries, `objdump -p`):
 #   libjwt.so.0                          libjwt0          (from libjwt-dev)
 #   libgrpc++.so.1.51, _reflection       libgrpc++1.51    (from libgrpc++-dev)
 #   libgpr.so.29                         libgrpc29        (from libgrpc++-dev)
@@ -31,9 +37,20 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 #   libstdc++.so.6, libgcc_s.so.1        libstdc++6, libgcc-s1
 #   libc.so.6, libm.so.6                 libc6
 # apt brings their own dependencies (re2, c-ares, upb, zlib). ca-certificates:
-# the trust store for amqps:// bus URLs. websocketpp, asio and RapidJSON are
-# header-only and need nothing at run time.
+# the trust store for amqps:// bus URLs and hivectl's TLS. websocketpp, asio,
+# RapidJSON and CLI11 are header-only and need nothing at run time.
 FROM debian:bookworm-slim
+# VERSION: project(hivebridge VERSION …) in CMakeLists.txt, the chart's
+# appVersion; REVISION: the commit built (git rev-parse HEAD).
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="hivebridge" \
+      org.opencontainers.image.description="gRPC ⇄ WebSocket bridge for IoT device fleets, with the hivectl client" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="https://github.com/hivebridge/hivebridge" \
+      org.opencontainers.image.url="https://github.com/hivebridge/hivebridge" \
+      org.opencontainers.image.licenses="NOASSERTION"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     ca-certificates \
@@ -53,6 +70,8 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid hivebridge --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin hivebridge
 COPY --from=build /hivebridge /usr/local/bin/hivebridge
+# hivectl, the backend-side client: `kubectl exec deploy/hivebridge -- hivectl …`.
+COPY --from=build /hivectl /usr/local/bin/hivectl
 USER 10001:10001
 # 8080: device WebSocket, /healthz, /readyz, /metrics. 9090: gRPC.
 EXPOSE 8080 9090
