@@ -6,7 +6,9 @@
 #include <new>
 
 // glibc's own entry points: the interposed functions forward here, so memory
-// still comes from (and returns to) the same allocator.
+// still comes from (and returns to) the same allocator. Their names are
+// reserved because they are the C library's.
+// NOLINTBEGIN(bugprone-reserved-identifier)
 extern "C" {
 void* __libc_malloc(size_t size);
 void* __libc_calloc(size_t count, size_t size);
@@ -14,6 +16,7 @@ void* __libc_realloc(void* pointer, size_t size);
 void* __libc_memalign(size_t alignment, size_t size);
 void __libc_free(void* pointer);
 }
+// NOLINTEND(bugprone-reserved-identifier)
 
 namespace {
 

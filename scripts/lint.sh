@@ -15,12 +15,13 @@
 #
 # clang-tidy costs ~20 s of CPU per TU, so results are cached in
 # DIR/lint-cache/: a TU that passed is not checked again until its key
-# changes. The key hashes the clang-tidy version, .clang-tidy, the TU's
+# changes. The key hashes the clang-tidy version, the .clang-tidy files
+# that apply (the root's and its own directories'), the TU's
 # compile command and its preprocessed source with comments kept (-E -C:
 # every header it includes, NOLINTs included). LINT_NO_CACHE=1 checks all.
 #
 # Environment: CLANG_FORMAT (clang-format-14), CLANG_TIDY (clang-tidy-14),
-# JOBS (nproc).
+# JOBS (nproc), LINT_ONLY (a regex: check only the TUs whose path matches).
 set -euo pipefail
 
 usage() { echo "usage: $0 --build-dir DIR [--format|--tidy]" >&2; exit 2; }
@@ -74,8 +75,8 @@ if [[ $do_tidy -eq 1 ]]; then
   [[ -f "$build_dir/compile_commands.json" ]] || { echo "lint: $build_dir/compile_commands.json missing: configure $build_dir first" >&2; exit 1; }
   mapfile -t fuzz_sources < <(project_files | grep '^fuzz/.*\.cc$' || true)
   if ! ROOT="$root" BUILD_DIR="$build_dir" CLANG_TIDY="$clang_tidy" JOBS="$jobs" \
-      /usr/bin/env python3 - "${fuzz_sources[@]}" <<'PY'
-import concurrent.futures, hashlib, json, os, re, shlex, subprocess, sys, time
+      /usr/bin/python3 - "${fuzz_sources[@]}" <<'PY'
+import concurrent.futures, hashlib, json, os, re, resource, shlex, subprocess, sys, time
 
 root, build_dir = os.environ["ROOT"], os.environ["BUILD_DIR"]
 clang_tidy, jobs = os.environ["CLANG_TIDY"], int(os.environ["JOBS"])
@@ -83,6 +84,7 @@ use_cache = os.environ.get("LINT_NO_CACHE", "") not in ("1", "true")
 cache_dir = os.path.join(build_dir, "lint-cache")
 os.makedirs(cache_dir, exist_ok=True)
 own = re.compile(r"(bridge|server|clients|cli|bench|fuzz|tests)/")
+only = re.compile(os.environ.get("LINT_ONLY", ""))
 
 def args_of(entry):
     return entry["arguments"] if "arguments" in entry else shlex.split(entry["command"])
@@ -116,8 +118,18 @@ with open(os.path.join(db_dir, "compile_commands.json"), "w") as f:
     json.dump(list(entries.values()), f, indent=1)
 
 version = subprocess.run([clang_tidy, "--version"], capture_output=True, text=True).stdout
-with open(os.path.join(root, ".clang-tidy"), "rb") as f:
-    config = f.read()
+
+def config_of(path):
+    """The .clang-tidy files that apply to a TU: its directory's and every parent's up to the root."""
+    out, d = b"", os.path.dirname(path)
+    while True:
+        config = os.path.join(d, ".clang-tidy")
+        if os.path.exists(config):
+            with open(config, "rb") as f:
+                out += config.encode() + b"\0" + f.read() + b"\0"
+        if d == root or os.path.dirname(d) == d:
+            return out
+        d = os.path.dirname(d)
 
 def key_of(entry):
     """Hash of everything the TU's findings depend on; None if it cannot be made."""
@@ -130,7 +142,7 @@ def key_of(entry):
     if pre.returncode != 0:
         return None
     h = hashlib.sha256()
-    for part in (version.encode(), config, json.dumps(entry["arguments"]).encode(), pre.stdout):
+    for part in (version.encode(), config_of(entry["file"]), json.dumps(entry["arguments"]).encode(), pre.stdout):
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()
 
@@ -162,7 +174,7 @@ def check(rel):
 start = time.monotonic()
 failed, cached = [], 0
 with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-    for rel, result, output in pool.map(check, sorted(entries)):
+    for rel, result, output in pool.map(check, sorted(rel for rel in entries if only.search(rel))):
         if result == "cached":
             cached += 1
             continue
@@ -172,8 +184,10 @@ with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
             sys.stdout.write(output)
             sys.stdout.flush()
 took = time.monotonic() - start
-print(f"lint: clang-tidy: {len(entries)} TUs, {cached} unchanged since they passed (lint-cache), "
-      f"{len(failed)} failed, {took:.0f} s with {jobs} jobs")
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+checked = sum(1 for rel in entries if only.search(rel))
+print(f"lint: clang-tidy: {checked} TUs, {cached} unchanged since they passed (lint-cache), "
+      f"{len(failed)} failed; {took:.0f} s wall, {usage.ru_utime + usage.ru_stime:.0f} s CPU, {jobs} jobs")
 sys.exit(1 if failed else 0)
 PY
   then
