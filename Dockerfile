@@ -41,15 +41,19 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIVE_TESTS=
 # RapidJSON and CLI11 are header-only and need nothing at run time.
 FROM debian:bookworm-slim
 # VERSION: project(hivebridge VERSION …) in CMakeLists.txt, the chart's
-# appVersion; REVISION: the commit built (git rev-parse HEAD).
+# appVersion; REVISION: the commit built (git rev-parse HEAD); SOURCE_URL: the
+# repository's address, by default Chart.yaml's home (a placeholder until the
+# project has a public one); no licence is stated yet, hence NOASSERTION (as
+# scripts/image.sh, which `make image` runs).
 ARG VERSION=0.1.0
 ARG REVISION=unknown
+ARG SOURCE_URL=https://git.example.com/hivebridge/hivebridge
 LABEL org.opencontainers.image.title="hivebridge" \
       org.opencontainers.image.description="gRPC ⇄ WebSocket bridge for IoT device fleets, with the hivectl client" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="https://github.com/hivebridge/hivebridge" \
-      org.opencontainers.image.url="https://github.com/hivebridge/hivebridge" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.url="${SOURCE_URL}" \
       org.opencontainers.image.licenses="NOASSERTION"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

@@ -231,7 +231,7 @@ test("the runtime stage ships hivectl beside hivebridge", () => {
   assert.match(build, /strip --strip-debug -o \/hivectl build\/clients\/hivectl\/hivectl/, "Dockerfile build stage: does not put the built hivectl at /hivectl");
 });
 
-test("OCI labels: title, description, version and revision from build ARGs, source and url the chart's home, licenses", () => {
+test("OCI labels: title, description, licenses; version, revision and source from build ARGs (source defaulting to the chart's home)", () => {
   const labels = {};
   for (const l of runtime.lines.filter((x) => x.startsWith("LABEL "))) {
     for (const m of l.slice(6).matchAll(/([\w.-]+)="([^"]*)"/g)) labels[m[1]] = m[2];
@@ -247,8 +247,9 @@ test("OCI labels: title, description, version and revision from build ARGs, sour
   const version = cmake.match(/project\(hivebridge VERSION ([0-9.]+)/)[1];
   assert.equal(arg("VERSION").split("=")[1], version, "Dockerfile: ARG VERSION's default differs from project(hivebridge VERSION …)");
   const chart = YAML.parse(fs.readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
-  assert.equal(oci("source"), chart.home, "Dockerfile org.opencontainers.image.source differs from Chart.yaml home");
-  assert.equal(oci("url"), chart.home, "Dockerfile org.opencontainers.image.url differs from Chart.yaml home");
+  assert.equal(oci("source"), "${SOURCE_URL}", "Dockerfile: org.opencontainers.image.source must be the SOURCE_URL build ARG");
+  assert.equal(oci("url"), "${SOURCE_URL}", "Dockerfile: org.opencontainers.image.url must be the SOURCE_URL build ARG");
+  assert.equal(arg("SOURCE_URL")?.split("=")[1], chart.home, "Dockerfile: ARG SOURCE_URL's default differs from Chart.yaml home");
 });
 
 test("runs as a non-root user, the chart's runAsUser", () => {
