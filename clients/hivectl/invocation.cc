@@ -42,8 +42,19 @@ constexpr OptionSpec kOptions[] = {
     {"link", true, true},     {"wait", true, false},       {"request-id", true, false},
     {"connect-timeout", true, false}, {"force", false, false}, {"arg", true, true},
     {"payload", true, false}, {"device", true, true},      {"type", true, true},
-    {"resume", true, false},  {"count", true, false},
+    {"resume", true, false},  {"count", true, false},      {"tls", false, false},
+    {"ca", true, false},      {"cert", true, false},       {"key", true, false},
+    {"server-name", true, false}, {"token", true, false},
+    {"jwt-secret-file", true, false}, {"device-id", true, false}, {"expires-in", true, false},
 };
+
+// Options of every command: how to reach the bridge and how to print.
+bool IsGlobal(absl::string_view name) {
+  for (absl::string_view global : {"server", "output", "timeout", "tls", "ca", "cert", "key", "server-name", "token"}) {
+    if (name == global) return true;
+  }
+  return false;
+}
 
 const OptionSpec* FindSpec(absl::string_view name) {
   for (const OptionSpec& spec : kOptions) {
@@ -116,7 +127,7 @@ class CommandOptions {
                                              std::vector<absl::string_view> accepted) {
     CommandOptions taken;
     for (const auto& [name, value] : tokens.options) {
-      if (name == "server" || name == "output" || name == "timeout") continue;
+      if (IsGlobal(name)) continue;
       if (std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {
         return Usage(absl::StrCat("--", name), absl::StrCat("not an option of \"hivectl ", command, "\""));
       }
@@ -419,30 +430,86 @@ absl::StatusOr<Command> ParseSubscribe(const Tokens& tokens) {
   return command;
 }
 
+// $NAME from a null-terminated "NAME=value" array; nullopt when unset or empty.
+std::optional<std::string> EnvValue(const char* const* environ, absl::string_view name) {
+  if (environ == nullptr) return std::nullopt;
+  for (const char* const* entry = environ; *entry != nullptr; ++entry) {
+    absl::string_view text = *entry;
+    if (absl::ConsumePrefix(&text, name) && absl::ConsumePrefix(&text, "=")) {
+      if (text.empty()) return std::nullopt;
+      return std::string(text);
+    }
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<Command> ParseToken(const Tokens& tokens) {
+  HIVE_RETURN_IF_ERROR(ExpectPositionals(
+      tokens, 1, "hivectl token --jwt-secret-file PATH --device-id UUID --account UUID [--expires-in D]"));
+  CommandOptions options;
+  HIVE_ASSIGN_OR_RETURN(options,
+                        CommandOptions::Take(tokens, "token", {"jwt-secret-file", "device-id", "account", "expires-in"}));
+  if (options.All("account").size() > 1) return Usage("--account", "given twice");
+  TokenCommand command;
+  HIVE_ASSIGN_OR_RETURN(command.secret_file, options.Required("jwt-secret-file", "token"));
+  std::string text;
+  HIVE_ASSIGN_OR_RETURN(text, options.Required("device-id", "token"));
+  HIVE_ASSIGN_OR_RETURN(command.device_id, ParseUuid("--device-id", text));
+  HIVE_ASSIGN_OR_RETURN(text, options.Required("account", "token"));
+  HIVE_ASSIGN_OR_RETURN(command.account_id, ParseUuid("--account", text));
+  if (auto expires = options.Get("expires-in")) {
+    HIVE_ASSIGN_OR_RETURN(command.expires_in, ParseDuration("--expires-in", *expires));
+    if (command.expires_in == absl::ZeroDuration()) return Invalid("--expires-in", "a positive duration", *expires);
+  }
+  return command;
+}
+
 }  // namespace
 
-absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, const char* env_server) {
+absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, const char* const* environ) {
   Tokens tokens;
   HIVE_ASSIGN_OR_RETURN(tokens, Tokenize(argc, argv));
   Invocation invocation;
-  if (env_server != nullptr && *env_server != '\0') invocation.global.server = env_server;
+  GlobalOptions& global = invocation.global;
+  if (auto server = EnvValue(environ, "HIVECTL_SERVER")) global.server = *server;
+  if (auto token = EnvValue(environ, "HIVECTL_TOKEN")) global.token = *token;
   absl::flat_hash_set<std::string> seen;
   for (const auto& [name, value] : tokens.options) {
-    if (name != "server" && name != "output" && name != "timeout") continue;
+    if (!IsGlobal(name)) continue;
     if (!seen.insert(name).second) return Usage(absl::StrCat("--", name), "given twice");
     if (name == "server") {
       if (value.empty() || value.find(':') == std::string::npos) return Invalid("--server", "HOST:PORT", value);
-      invocation.global.server = value;
+      global.server = value;
     } else if (name == "output") {
-      HIVE_ASSIGN_OR_RETURN(invocation.global.output,
+      HIVE_ASSIGN_OR_RETURN(global.output,
                      ParseWord<OutputFormat>("--output", value,
                                              {{"table", OutputFormat::kTable}, {"json", OutputFormat::kJson}}));
-    } else {
-      HIVE_ASSIGN_OR_RETURN(invocation.global.timeout, ParseDuration("--timeout", value));
-      if (invocation.global.timeout == absl::ZeroDuration()) return Invalid("--timeout", "a positive duration", value);
-      invocation.global.timeout_given = true;
+    } else if (name == "timeout") {
+      HIVE_ASSIGN_OR_RETURN(global.timeout, ParseDuration("--timeout", value));
+      if (global.timeout == absl::ZeroDuration()) return Invalid("--timeout", "a positive duration", value);
+      global.timeout_given = true;
+    } else if (name == "tls") {
+      global.tls = true;
+    } else if (value.empty()) {
+      return Usage(absl::StrCat("--", name), "expected a value, got \"\"");
+    } else if (name == "ca") {
+      global.ca_file = value;
+    } else if (name == "cert") {
+      global.cert_file = value;
+    } else if (name == "key") {
+      global.key_file = value;
+    } else if (name == "server-name") {
+      global.server_name = value;
+    } else if (name == "token") {
+      global.token = value;
     }
   }
+  if (global.cert_file.empty() != global.key_file.empty()) {
+    return global.key_file.empty() ? Usage("--cert", "needs --key (the client certificate's private key)")
+                                   : Usage("--key", "needs --cert (the client certificate it belongs to)");
+  }
+  if (!global.ca_file.empty() || !global.cert_file.empty()) global.tls = true;
+  if (!global.server_name.empty() && !global.tls) return Usage("--server-name", "needs TLS (--tls, --ca or --cert)");
   if (tokens.positionals.empty()) return absl::InvalidArgumentError("missing COMMAND; see --help");
   const std::string& name = tokens.positionals[0];
   if (name == "devices") {
@@ -453,17 +520,19 @@ absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, co
     HIVE_ASSIGN_OR_RETURN(invocation.command, ParseSend(tokens));
   } else if (name == "subscribe") {
     HIVE_ASSIGN_OR_RETURN(invocation.command, ParseSubscribe(tokens));
+  } else if (name == "token") {
+    HIVE_ASSIGN_OR_RETURN(invocation.command, ParseToken(tokens));
   } else if (name == "help") {
     return absl::CancelledError(HivectlHelp());
   } else {
-    return Invalid("COMMAND", "devices|device|send|subscribe", name);
+    return Invalid("COMMAND", "devices|device|send|subscribe|token", name);
   }
   return invocation;
 }
 
 std::string HivectlHelp() {
   return R"(Usage: hivectl [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]
-The command-line client of hivebridge's DeviceBridge gRPC API (plaintext).
+The command-line client of hivebridge's DeviceBridge gRPC API.
 Options take --name VALUE or --name=VALUE and may come anywhere after hivectl.
 
 Global options:
@@ -471,6 +540,13 @@ Global options:
   --output, -o FORMAT    table|json; json prints protobuf JSON (proto field names) [default: table]
   --timeout DURATION     deadline of each call, e.g. 10s, 500ms, 2m [default: 10s];
                          subscribe has no deadline unless --timeout is given
+  --tls                  call over TLS, verifying the bridge with the system's CA certificates
+  --ca FILE              call over TLS, verifying the bridge with this PEM CA instead
+  --cert FILE --key FILE PEM client certificate and its key, for a bridge that asks for one
+                         (mTLS, --grpc-client-ca); implies TLS
+  --server-name NAME     the name the bridge's certificate must carry [default: host of --server]
+  --token TOKEN          sent as "authorization: Bearer TOKEN" (backend policy; docs/SECURITY.md)
+                         [default: $HIVECTL_TOKEN, or none]
   --help, -h             print this help and exit
 
 Commands:
@@ -498,6 +574,9 @@ Commands:
       Print matching events as they come: table, one line each (EPOCH:SEQ as
       --resume takes it, type, device, short body), or json, one object per
       line. Stops after N events; without --count, runs until interrupted.
+  token --jwt-secret-file PATH --device-id UUID --account UUID [--expires-in D]
+      Print an HS256 device token signed with the bridge's --jwt-secret-file, valid for D
+      [default: 1h]. Local: calls no bridge. For development and first connections.
 
 Exit status:
   0   OK

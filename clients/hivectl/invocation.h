@@ -1,11 +1,11 @@
 // clients/hivectl/invocation.h
-// One run of hivectl as typed values: the global options (server, output,
-// timeout) and the command with the exact request proto it sends. Parsing
+// One run of hivectl as typed values: the global options (server, TLS, token,
+// output, timeout) and the command with the exact request proto it sends. Parsing
 // validates everything a server would reject for shape alone (ids are UUIDs,
 // actions are known, JSON payloads are objects), so a usage error never
 // reaches the network.
 //
-//   absl::StatusOr<Invocation> invocation = ParseInvocation(argc, argv, getenv("HIVECTL_SERVER"));
+//   absl::StatusOr<Invocation> invocation = ParseInvocation(argc, argv, environ);
 //   if (absl::IsCancelled(invocation.status())) { puts(invocation.status().message()); }  // --help
 //   else if (!invocation.ok()) { /* usage error: exit 2 */ }
 #pragma once
@@ -25,11 +25,19 @@ inline constexpr absl::string_view kDefaultServer = "localhost:9090";
 
 enum class OutputFormat { kTable, kJson };
 
+// The options of every command: where the bridge is, how to reach it
+// (plaintext unless TLS is asked for) and how to print.
 struct GlobalOptions {
   std::string server = std::string(kDefaultServer);
   OutputFormat output = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(10);
   bool timeout_given = false;  // subscribe has no deadline unless --timeout is given
+  bool tls = false;            // --tls, or implied by --ca or --cert/--key
+  std::string ca_file;         // PEM CA to verify the bridge with; empty: the system roots
+  std::string cert_file;       // PEM client certificate chain (mTLS), with key_file
+  std::string key_file;
+  std::string server_name;     // TLS target name override; empty: the host of `server`
+  std::string token;           // sent as `authorization: Bearer <token>`; empty: none
 };
 
 // `hivectl devices`: ListDevices, following next_page_token to the end.
@@ -53,17 +61,28 @@ struct SubscribeCommand {
   int64_t count = 0;
 };
 
-using Command = std::variant<ListDevicesCommand, GetDeviceCommand, SendCommand, SubscribeCommand>;
+// `hivectl token --jwt-secret-file F --device-id D --account A`: mints a
+// device token locally; no call to the bridge.
+struct TokenCommand {
+  std::string secret_file;
+  std::string device_id;
+  std::string account_id;
+  absl::Duration expires_in = absl::Hours(1);
+};
+
+using Command = std::variant<ListDevicesCommand, GetDeviceCommand, SendCommand, SubscribeCommand, TokenCommand>;
 
 struct Invocation {
   GlobalOptions global;
   Command command;
 };
 
-// Parses argv (argv[0] is the program). `env_server` is $HIVECTL_SERVER, or
-// null. INVALID_ARGUMENT names the option or argument and the problem;
-// `--help` yields CANCELLED whose message is the help text.
-absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, const char* env_server);
+// Parses argv (argv[0] is the program) and the environment (a null-terminated
+// "NAME=value" array, as `environ`; null for none), which supplies
+// HIVECTL_SERVER and HIVECTL_TOKEN when their flags are absent.
+// INVALID_ARGUMENT names the option or argument and the problem; `--help`
+// yields CANCELLED whose message is the help text.
+absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, const char* const* environ);
 
 // Usage, every command and option with its default, and the exit codes.
 std::string HivectlHelp();

@@ -1,17 +1,18 @@
 // hivectl: the command-line client of hivebridge's DeviceBridge gRPC API.
 // `hivectl --help` lists the commands, options and exit codes.
-#include <cstdlib>
+#include <unistd.h>
+
 #include <iostream>
+#include <memory>
+#include <variant>
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
+#include "bridge/clock.h"
+#include "clients/hivectl/bridge_channel.h"
 #include "clients/hivectl/invocation.h"
 #include "clients/hivectl/runner.h"
 
 int main(int argc, char** argv) {
-  absl::StatusOr<hive::ctl::Invocation> invocation =
-      hive::ctl::ParseInvocation(argc, argv, std::getenv("HIVECTL_SERVER"));
+  absl::StatusOr<hive::ctl::Invocation> invocation = hive::ctl::ParseInvocation(argc, argv, environ);
   if (absl::IsCancelled(invocation.status())) {
     std::cout << invocation.status().message();
     return 0;
@@ -20,7 +21,14 @@ int main(int argc, char** argv) {
     std::cerr << "hivectl: " << invocation.status().message() << "\n";
     return hive::ctl::kExitUsage;
   }
-  auto stub = hive::bridge::v1::DeviceBridge::NewStub(
-      grpc::CreateChannel(invocation->global.server, grpc::InsecureChannelCredentials()));
+  if (const auto* token = std::get_if<hive::ctl::TokenCommand>(&invocation->command)) {
+    return hive::ctl::RunToken(*token, hive::SystemClock(), std::cout, std::cerr);
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = hive::ctl::OpenBridgeChannel(invocation->global);
+  if (!channel.ok()) {
+    std::cerr << "hivectl: " << channel.status().message() << "\n";
+    return hive::ctl::kExitUsage;
+  }
+  auto stub = hive::bridge::v1::DeviceBridge::NewStub(*channel);
   return hive::ctl::RunInvocation(*invocation, *stub, std::cout, std::cerr);
 }

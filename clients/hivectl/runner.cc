@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "bridge/auth/token_minter.h"
 
 namespace hive::ctl {
 namespace {
@@ -40,6 +41,11 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
 }
 
+// Every call carries the bearer token, when there is one.
+void Authorize(grpc::ClientContext& context, const GlobalOptions& global) {
+  if (!global.token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", global.token));
+}
+
 int Fail(const grpc::Status& status, std::ostream& err) {
   err << "hivectl: " << absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())) << ": "
       << status.error_message() << "\n";
@@ -62,6 +68,7 @@ int ListDevices(const GlobalOptions& global, const ListDevicesCommand& command,
   do {
     grpc::ClientContext context;
     SetDeadline(context, global.timeout);
+    Authorize(context, global);
     v1::ListDevicesResponse page;
     if (grpc::Status status = stub.ListDevices(&context, request, &page); !status.ok()) return Fail(status, err);
     for (v1::Device& device : *page.mutable_devices()) *all.add_devices() = std::move(device);
@@ -79,6 +86,7 @@ int GetDevice(const GlobalOptions& global, const GetDeviceCommand& command, v1::
               std::ostream& out, std::ostream& err) {
   grpc::ClientContext context;
   SetDeadline(context, global.timeout);
+  Authorize(context, global);
   v1::GetDeviceResponse response;
   if (grpc::Status status = stub.GetDevice(&context, command.request, &response); !status.ok()) {
     return Fail(status, err);
@@ -102,6 +110,7 @@ int Send(const GlobalOptions& global, const SendCommand& command, v1::DeviceBrid
          std::ostream& out, std::ostream& err) {
   grpc::ClientContext context;
   SetDeadline(context, global.timeout);
+  Authorize(context, global);
   v1::SendDeviceRequestResponse response;
   if (grpc::Status status = stub.SendDeviceRequest(&context, command.request, &response); !status.ok()) {
     return Fail(status, err);
@@ -137,6 +146,7 @@ int Subscribe(const GlobalOptions& global, const SubscribeCommand& command, v1::
               std::ostream& out, std::ostream& err) {
   grpc::ClientContext context;
   if (global.timeout_given) SetDeadline(context, global.timeout);
+  Authorize(context, global);
   std::unique_ptr<grpc::ClientReaderInterface<v1::SubscribeEventsResponse>> reader =
       stub.SubscribeEvents(&context, command.request);
   int64_t seen = 0;
@@ -167,6 +177,21 @@ int ExitCodeFor(const grpc::Status& status) {
   return status.ok() ? 0 : kExitRpcBase + static_cast<int>(status.error_code());
 }
 
+int RunToken(const TokenCommand& command, const Clock& clock, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<TokenMinter> minter = TokenMinter::FromSecretFile(command.secret_file, command.expires_in, clock);
+  if (!minter.ok()) {
+    err << "hivectl: " << minter.status().message() << "\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<std::string> token = minter->Mint(command.device_id, command.account_id);
+  if (!token.ok()) {
+    err << "hivectl: " << token.status().message() << "\n";
+    return kExitRpcBase + static_cast<int>(token.status().code());
+  }
+  out << *token << "\n";
+  return 0;
+}
+
 int RunInvocation(const Invocation& invocation, v1::DeviceBridge::StubInterface& stub, std::ostream& out,
                   std::ostream& err) {
   const GlobalOptions& global = invocation.global;
@@ -178,6 +203,9 @@ int RunInvocation(const Invocation& invocation, v1::DeviceBridge::StubInterface&
   }
   if (const auto* command = std::get_if<SendCommand>(&invocation.command)) {
     return Send(global, *command, stub, out, err);
+  }
+  if (const auto* command = std::get_if<TokenCommand>(&invocation.command)) {
+    return RunToken(*command, SystemClock(), out, err);
   }
   return Subscribe(global, std::get<SubscribeCommand>(invocation.command), stub, out, err);
 }

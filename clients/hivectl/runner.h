@@ -1,11 +1,12 @@
 // clients/hivectl/runner.h
 // Runs a parsed Invocation against a DeviceBridge stub and prints the outcome
 // as a table or as protobuf JSON. Returns hivectl's exit status: 0 OK, 1 the
-// device reported failure, 10 + the gRPC status code when a call fails (with
+// device reported failure, 2 a usage error found only when running (a secret
+// file that cannot be read), 10 + the gRPC status code when a call fails (with
 // "hivectl: CODE: message" on `err`). The stub is borrowed, so tests may pass
-// a mock.
+// a mock; `hivectl token` needs none (RunToken).
 //
-//   auto stub = DeviceBridge::NewStub(grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
+//   auto stub = DeviceBridge::NewStub(*OpenBridgeChannel(invocation->global));
 //   return RunInvocation(*invocation, *stub, std::cout, std::cerr);
 #pragma once
 
@@ -13,6 +14,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include "bridge/clock.h"
 #include "clients/hivectl/invocation.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
 
@@ -24,6 +26,10 @@ inline constexpr int kExitRpcBase = 10;
 
 // 10 + the status code; 0 for OK.
 int ExitCodeFor(const grpc::Status& status);
+
+// `hivectl token`: prints the minted token and a newline on `out`, nothing
+// else; exit 2 naming --jwt-secret-file when the secret cannot be read.
+int RunToken(const TokenCommand& command, const Clock& clock, std::ostream& out, std::ostream& err);
 
 int RunInvocation(const Invocation& invocation, bridge::v1::DeviceBridge::StubInterface& stub, std::ostream& out,
                   std::ostream& err);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <initializer_list>
+#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -15,10 +16,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "bridge/auth/jwt_authenticator.h"
+#include "clients/hivectl/bridge_channel.h"
 #include "clients/hivectl/invocation.h"
 #include "clients/hivectl/runner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/support/fake_clock.h"
 
 namespace hive::ctl {
 namespace {
@@ -30,10 +34,14 @@ constexpr char kDevice[] = "d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b";
 constexpr char kInstance[] = "ad51b914-688a-4a5f-a073-5c5121a010e2";
 constexpr char kAccount[] = "8813b625-e219-4390-9a7b-fe0e22c9e50b";
 
-absl::StatusOr<Invocation> Parse(std::vector<std::string> args, const char* env_server = nullptr) {
+// `env` holds "NAME=value" entries, as `environ` does.
+absl::StatusOr<Invocation> Parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
   std::vector<const char*> argv = {"hivectl"};
   for (const std::string& arg : args) argv.push_back(arg.c_str());
-  return ParseInvocation(static_cast<int>(argv.size()), argv.data(), env_server);
+  std::vector<const char*> envp;
+  for (const std::string& entry : env) envp.push_back(entry.c_str());
+  envp.push_back(nullptr);
+  return ParseInvocation(static_cast<int>(argv.size()), argv.data(), envp.data());
 }
 
 template <typename M>
@@ -73,12 +81,12 @@ TEST(HivectlOptions, GlobalsHaveDefaultsAndEnvironmentServer) {
   EXPECT_EQ(plain->global.timeout, absl::Seconds(10));
   EXPECT_FALSE(plain->global.timeout_given);
 
-  absl::StatusOr<Invocation> env = Parse({"devices"}, "bridge:9999");
+  absl::StatusOr<Invocation> env = Parse({"devices"}, {"HIVECTL_SERVER=bridge:9999"});
   ASSERT_TRUE(env.ok());
   EXPECT_EQ(env->global.server, "bridge:9999");
 
   absl::StatusOr<Invocation> flags =
-      Parse({"--server", "10.0.0.1:1234", "devices", "-o", "json", "--timeout=500ms"}, "bridge:9999");
+      Parse({"--server", "10.0.0.1:1234", "devices", "-o", "json", "--timeout=500ms"}, {"HIVECTL_SERVER=bridge:9999"});
   ASSERT_TRUE(flags.ok()) << flags.status();
   EXPECT_EQ(flags->global.server, "10.0.0.1:1234");
   EXPECT_EQ(flags->global.output, OutputFormat::kJson);
@@ -228,6 +236,135 @@ TEST(HivectlOptions, HelpIsCancelledWithTheHelpText) {
   ASSERT_TRUE(absl::IsCancelled(invocation.status()));
   EXPECT_THAT(std::string(invocation.status().message()), HasSubstr("15 NOT_FOUND"));
   EXPECT_THAT(std::string(invocation.status().message()), HasSubstr("--server HOST:PORT"));
+}
+
+std::string WriteTemp(const std::string& name, const std::string& contents) {
+  const std::string path = ::testing::TempDir() + "/hivectl_" + name;
+  std::ofstream(path) << contents;
+  return path;
+}
+
+TEST(HivectlOptions, TlsIsOffUnlessAskedForAndCaOrCertImplyIt) {
+  absl::StatusOr<Invocation> plain = Parse({"devices"});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->global.tls);
+  EXPECT_EQ(plain->global.token, "");
+
+  absl::StatusOr<Invocation> system_roots = Parse({"--tls", "devices"});
+  ASSERT_TRUE(system_roots.ok()) << system_roots.status();
+  EXPECT_TRUE(system_roots->global.tls);
+  EXPECT_EQ(system_roots->global.ca_file, "");
+
+  absl::StatusOr<Invocation> mtls =
+      Parse({"devices", "--ca", "ca.pem", "--cert=ops.pem", "--key", "ops.key", "--server-name", "localhost"});
+  ASSERT_TRUE(mtls.ok()) << mtls.status();
+  EXPECT_TRUE(mtls->global.tls);
+  EXPECT_EQ(mtls->global.ca_file, "ca.pem");
+  EXPECT_EQ(mtls->global.cert_file, "ops.pem");
+  EXPECT_EQ(mtls->global.key_file, "ops.key");
+  EXPECT_EQ(mtls->global.server_name, "localhost");
+
+  ExpectUsageError({"devices", "--cert", "ops.pem"}, "--cert: needs --key");
+  ExpectUsageError({"devices", "--key", "ops.key"}, "--key: needs --cert");
+  ExpectUsageError({"devices", "--server-name", "localhost"}, "--server-name: needs TLS");
+  ExpectUsageError({"devices", "--ca", ""}, "--ca: expected a value");
+}
+
+TEST(HivectlOptions, TokenFlagBeatsTheEnvironment) {
+  absl::StatusOr<Invocation> env = Parse({"devices"}, {"HIVECTL_TOKEN=from-env"});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->global.token, "from-env");
+  absl::StatusOr<Invocation> flag = Parse({"devices", "--token", "from-flag"}, {"HIVECTL_TOKEN=from-env"});
+  ASSERT_TRUE(flag.ok()) << flag.status();
+  EXPECT_EQ(flag->global.token, "from-flag");
+}
+
+TEST(HivectlChannel, UnusablePemFilesAreUsageErrorsNamingTheFlagAndTheFile) {
+  const std::string junk = WriteTemp("junk.pem", "not a certificate\n");
+  GlobalOptions global;
+  global.tls = true;
+  global.ca_file = "/nonexistent/ca.pem";
+  EXPECT_EQ(OpenBridgeChannel(global).status(),
+            absl::InvalidArgumentError("--ca: /nonexistent/ca.pem: cannot read the file"));
+  global.ca_file = junk;
+  EXPECT_THAT(std::string(OpenBridgeChannel(global).status().message()),
+              HasSubstr(absl::StrCat("--ca: ", junk, ": holds no PEM CA certificate")));
+  global.ca_file = "";
+  global.cert_file = junk;
+  global.key_file = "/nonexistent/client.key";
+  EXPECT_EQ(OpenBridgeChannel(global).status(),
+            absl::InvalidArgumentError("--key: /nonexistent/client.key: cannot read the file"));
+  global.key_file = junk;
+  EXPECT_THAT(std::string(OpenBridgeChannel(global).status().message()),
+              HasSubstr(absl::StrCat("--cert: ", junk, ": not a PEM certificate chain")));
+  std::remove(junk.c_str());
+
+  GlobalOptions plaintext;
+  EXPECT_TRUE(OpenBridgeChannel(plaintext).ok());
+}
+
+TEST(HivectlToken, ParsesTheSecretFileDeviceAccountAndLifetime) {
+  absl::StatusOr<Invocation> invocation =
+      Parse({"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount, "--expires-in", "2h"});
+  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  const auto& token = std::get<TokenCommand>(invocation->command);
+  EXPECT_EQ(token.secret_file, "/s");
+  EXPECT_EQ(token.device_id, kDevice);
+  EXPECT_EQ(token.account_id, kAccount);
+  EXPECT_EQ(token.expires_in, absl::Hours(2));
+
+  absl::StatusOr<Invocation> defaults = Parse({"token", "--jwt-secret-file=/s", "--device-id", kDevice, "--account", kAccount});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(std::get<TokenCommand>(defaults->command).expires_in, absl::Hours(1));
+
+  ExpectUsageError({"token", "--device-id", kDevice, "--account", kAccount}, "--jwt-secret-file: required");
+  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--account", kAccount}, "--device-id: required");
+  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", kDevice}, "--account: required");
+  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", "d1", "--account", kAccount},
+                   "--device-id: expected a UUID");
+  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount,
+                    "--expires-in", "-1h"},
+                   "--expires-in: expected");
+  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount,
+                    "--expires-in", "0s"},
+                   "--expires-in: expected a positive duration");
+}
+
+TEST(HivectlToken, PrintsOnlyATokenTheBridgeAcceptsForTheDevice) {
+  const std::string secret(40, 's');
+  const std::string path = WriteTemp("secret", secret + "\n");  // the bridge drops the newline; so does hivectl
+  testing::FakeClock clock;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunToken({.secret_file = path, .device_id = kDevice, .account_id = kAccount,
+                      .expires_in = absl::Minutes(10)},
+                     clock, out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(err.str(), "");
+  std::string token = out.str();
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(token.back(), '\n');
+  token.pop_back();
+  EXPECT_EQ(token.find_first_of(" \n"), std::string::npos);
+
+  auto authenticator = JwtAuthenticator::FromHs256Secret(secret, clock);
+  ASSERT_TRUE(authenticator.ok()) << authenticator.status();
+  absl::StatusOr<DeviceIdentity> identity = (*authenticator)->Authenticate(token);
+  ASSERT_TRUE(identity.ok()) << identity.status();
+  EXPECT_EQ(identity->device_id, kDevice);
+  EXPECT_EQ(identity->account_id, kAccount);
+  EXPECT_EQ(identity->expires_at, clock.Now() + absl::Minutes(10));
+  auto other = JwtAuthenticator::FromHs256Secret(std::string(40, 'x'), clock);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE((*other)->Authenticate(token).ok());
+  std::remove(path.c_str());
+
+  std::ostringstream no_out, no_err;
+  EXPECT_EQ(RunToken({.secret_file = "/nonexistent/secret", .device_id = kDevice, .account_id = kAccount}, clock,
+                     no_out, no_err),
+            kExitUsage);
+  EXPECT_EQ(no_out.str(), "");
+  EXPECT_EQ(no_err.str(), "hivectl: --jwt-secret-file: cannot read /nonexistent/secret\n");
 }
 
 TEST(HivectlExitCodes, AreTenPlusTheGrpcCode) {
