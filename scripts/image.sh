@@ -13,7 +13,7 @@
 # CMakeLists.txt's project(VERSION), the revision `git rev-parse HEAD`. Layer
 # mtimes and the created dates are SOURCE_DATE_EPOCH, by default the commit
 # time of HEAD, so two builds of one commit from the same binaries give the
-# same layer. `make image` builds Release binaries and calls this;
+# same image (manifest digest); only the archive's own tar headers differ. `make image` builds Release binaries and calls this;
 # tests/image/image_test.py calls it with the test tree's binaries. The
 # repository states no licence and no home yet: org.opencontainers.image.licenses
 # is NOASSERTION and .source the git remote "origin" (else "unknown") unless

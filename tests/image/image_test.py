@@ -97,7 +97,15 @@ def dockerfile_directives(source_dir):
     return found
 
 
-def check_config(args, archive):
+def git_head(source_dir):
+    head = subprocess.run(["git", "-C", source_dir, "rev-parse", "HEAD"], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True)
+    return head.stdout.strip() if head.returncode == 0 else None
+
+
+def check_config(args, archive, heads):
+    """heads: HEAD before and after image.sh ran, or None outside git (a commit
+    may land meanwhile: the label lies between them)."""
     info = json.loads(run(["skopeo", "inspect", f"oci-archive:{archive}"]))
     config = json.loads(run(["skopeo", "inspect", "--config", f"oci-archive:{archive}"]))["config"]
     labels = info.get("Labels") or {}
@@ -107,11 +115,15 @@ def check_config(args, archive):
     check(labels["org.opencontainers.image.version"] == args.version,
           f"label version {labels['org.opencontainers.image.version']!r}, CMake says {args.version!r}")
     check(labels["org.opencontainers.image.title"] == "hivebridge", f"label title: {labels}")
-    head = subprocess.run(["git", "-C", args.source_dir, "rev-parse", "HEAD"], stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL, text=True)
-    if head.returncode == 0:
-        check(labels["org.opencontainers.image.revision"] == head.stdout.strip(),
-              f"label revision {labels['org.opencontainers.image.revision']!r}, HEAD is {head.stdout.strip()!r}")
+    if heads:
+        before, after = heads
+        revision = labels["org.opencontainers.image.revision"]
+
+        def ancestor(a, b):
+            return subprocess.run(["git", "-C", args.source_dir, "merge-base", "--is-ancestor", a, b],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+        check(ancestor(before, revision) and ancestor(revision, after),
+              f"label revision {revision!r} is not HEAD (HEAD went from {before} to {after} meanwhile)")
     check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", labels["org.opencontainers.image.created"]),
           f"label created is not RFC 3339: {labels['org.opencontainers.image.created']!r}")
     check(config.get("User") == f"{UID}:{UID}", f"user {config.get('User')!r}, want {UID}:{UID}")
@@ -176,8 +188,13 @@ def check_server(args, rootfs, config):
     help_text = run(in_root(rootfs, [ENTRYPOINT_IN_IMAGE, "--help"]))
     ports = set()
     for flag in ("ws-listen", "grpc-listen"):
-        m = re.search(rf"--{flag}=HOST:PORT\s+\S+:(\d+)\s", help_text)
-        check(m, f"hivebridge --help shows no default for --{flag}")
+        # The option's entry: from its name to the next option.
+        entry = re.search(rf"^\s*--{flag}=HOST:PORT\b(.*?)(?=^\s*-)", help_text, re.M | re.S)
+        check(entry, f"hivebridge --help does not list --{flag}=HOST:PORT")
+        # "[default: 0.0.0.0:8080]", or a DEFAULT column right after the name.
+        m = (re.search(r"\[default: [^\]\s]*:(\d+)\]", entry.group(1))
+             or re.match(r"\s+\S+:(\d+)\s", entry.group(1)))
+        check(m, f"hivebridge --help shows no default port for --{flag}: {entry.group(0)!r}")
         ports.add(f"{m.group(1)}/tcp")
     check(set(config.get("ExposedPorts") or {}) == ports,
           f"exposed ports {sorted(config.get('ExposedPorts') or {})}, the defaults are {sorted(ports)}")
@@ -259,13 +276,16 @@ def main():
     ok = False
     try:
         out = os.path.join(tmp, "image")
+        before = git_head(args.source_dir)
         run(["bash", os.path.join(args.source_dir, "scripts/image.sh"), "--out", out, args.hivebridge, args.hivectl])
+        after = git_head(args.source_dir)
+        heads = (before, after) if before and after else None
         ref = f"hivebridge:{args.version}"
         archive = os.path.join(out, f"hivebridge-{args.version}.oci.tar")
         check(os.path.isfile(archive), f"no archive {archive}")
         layout_refs = run(["umoci", "ls", "--layout", os.path.join(out, "oci")]).split()
         check(ref in layout_refs, f"the layout has refs {layout_refs}, not {ref}")
-        config = check_config(args, archive)
+        config = check_config(args, archive, heads)
 
         # Unpack what would be pushed: the archive, back into a layout.
         pulled = os.path.join(tmp, "pulled")
