@@ -311,6 +311,8 @@ for (const set of valueSets) {
         const transport = flagValue(objs, "grpc-tls-cert") === undefined ? "-plaintext"
           : `-cacert ca\\.crt -authority ${svc.metadata.name}\\.iot\\.svc${flagValue(objs, "grpc-client-ca") ? " -cert client\\.crt -key client\\.key" : ""}`;
         assert.match(notes, new RegExp(`grpcurl ${transport} localhost:9090 hive\\.bridge\\.v1\\.DeviceBridge/ListDevices`), `NOTES.txt: no grpcurl line (${transport}):\n${notes}`);
+        const external = { LoadBalancer: /\.status\.loadBalancer\.ingress/, NodePort: /\.nodePort/ }[svc.spec.type];
+        if (external) assert.match(notes, new RegExp(`get service ${svc.metadata.name} -o jsonpath=.*${external.source}`), `NOTES.txt: no external address line for a ${svc.spec.type} Service:\n${notes}`);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
