@@ -8,7 +8,7 @@
 //   WaitForStopSignal();
 #pragma once
 
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigset_t, pthread_sigmask
 
 namespace hive::bench {
 
