@@ -3,7 +3,9 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "bridge/uuid.h"
@@ -129,17 +131,48 @@ TEST_F(BackendAuthTest, RestrictedSubscriberSeesOnlyItsAccountsEvents) {
   EXPECT_FALSE(refused->Read(&ignored));
   EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
 
+  // Both streams start at the bridge's first event, so neither has to be
+  // registered before the devices send: no wait for the subscription.
+  SubscribeEventsRequest from_start;
+  from_start.mutable_resume_after()->set_epoch(bridge_->epoch());
+  from_start.mutable_resume_after()->set_sequence(0);
+  auto open = [&](grpc::ClientContext& context, const char* token) {
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    SetDeadline(context, absl::Seconds(30));  // bounds a hang only
+    return stub_->SubscribeEvents(&context, from_start);
+  };
+  // The events read up to and including the first device-state; nullopt when the stream ends first.
+  auto read_to_state = [](grpc::ClientReader<SubscribeEventsResponse>& reader) {
+    std::vector<hive::bridge::v1::DeviceEvent> read;
+    SubscribeEventsResponse response;
+    while (reader.Read(&response)) {
+      read.push_back(response.event());
+      if (response.event().type() == "device-state") return std::optional(read);
+    }
+    return std::optional<std::vector<hive::bridge::v1::DeviceEvent>>();
+  };
+  grpc::ClientContext ops_context;
+  auto everything = open(ops_context, kOpsToken);
   grpc::ClientContext context;
-  context.AddMetadata("authorization", absl::StrCat("Bearer ", kBillingToken));
-  SetDeadline(context, absl::Seconds(10));
-  auto stream = stub_->SubscribeEvents(&context, SubscribeEventsRequest());
-  absl::SleepFor(absl::Milliseconds(200));
+  auto restricted = open(context, kBillingToken);
+
+  // Account b's event is published before account a's is sent (the
+  // unrestricted stream has it), so had the filter let it through the
+  // restricted stream would have it before a's.
   device_b_->Send(R"({"type":"device-state","state":"b"})");
+  std::optional<std::vector<hive::bridge::v1::DeviceEvent>> seen_by_ops = read_to_state(*everything);
+  ASSERT_TRUE(seen_by_ops.has_value()) << bridge_->Log();
+  ASSERT_EQ(seen_by_ops->back().account_id(), account_b_);
   device_a_->Send(R"({"type":"device-state","state":"a"})");
-  SubscribeEventsResponse response;
-  ASSERT_TRUE(stream->Read(&response));
-  EXPECT_EQ(response.event().account_id(), account_a_);
+
+  std::optional<std::vector<hive::bridge::v1::DeviceEvent>> seen = read_to_state(*restricted);
+  ASSERT_TRUE(seen.has_value()) << bridge_->Log();
+  EXPECT_EQ(seen->back().device_id(), device_a_->device_id());
+  for (const hive::bridge::v1::DeviceEvent& event : *seen) {
+    EXPECT_EQ(event.account_id(), account_a_) << event.ShortDebugString();
+  }
   context.TryCancel();
+  ops_context.TryCancel();
 }
 
 std::unique_ptr<Stub> TlsStub(const BridgeProcess& bridge, const TestCertificates& certs, const std::string& client) {

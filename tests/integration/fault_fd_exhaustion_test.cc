@@ -1,19 +1,24 @@
 // Issue #9, out of file descriptors: a bridge whose RLIMIT_NOFILE is small
-// gets more TCP connections than it can accept. It must neither crash nor
-// spin retrying accept() (EMFILE leaves the connection in the listen
-// backlog, so an immediate retry fails again at once), must keep serving
-// the devices and gRPC clients it already has, and must accept again once
-// descriptors are free.
+// gets more TCP connections than it can accept. It must not crash, must
+// report the failed accept, must keep serving the devices and gRPC clients
+// it already has, and must accept again once descriptors are free.
+//
+// That it does not spin retrying accept() meanwhile (EMFILE leaves the
+// connection in the listen backlog, so an immediate retry fails again at
+// once) is a CPU bound, and ctest asserts no CPU, time or memory bounds:
+// `make soak` (scripts/soak.py, "accept loop out of descriptors") runs the
+// same scenario and asserts the bridge's CPU use while it lasts.
 #include <string>
 #include <vector>
 
-#include "absl/time/clock.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/process_stats.h"
 #include "tests/integration/support/raw_connection.h"
+#include "tests/integration/support/wait_until.h"
 
 namespace hive::integration {
 namespace {
@@ -25,10 +30,8 @@ using ::testing::HasSubstr;
 constexpr int kMaxOpenFiles = 64;
 // Connections beyond what the limit can hold: they wait in the backlog.
 constexpr int kConnections = kMaxOpenFiles + 16;
-constexpr absl::Duration kTimeout = absl::Seconds(5);
-// Long enough to tell an accept loop that retries at once (a core's worth
-// of CPU) from one that backs off.
-constexpr absl::Duration kCpuWindow = absl::Seconds(2);
+// Bounds a hang only.
+constexpr absl::Duration kTimeout = absl::Seconds(30);
 
 class FdExhaustionTest : public BridgeTest {
  protected:
@@ -38,18 +41,14 @@ class FdExhaustionTest : public BridgeTest {
     return *stats;
   }
 
-  // Polls until the bridge holds every descriptor it may.
-  bool AwaitOutOfDescriptors() {
-    const absl::Time deadline = absl::Now() + kTimeout;
-    while (Stats().open_fds < kMaxOpenFiles) {
-      if (absl::Now() >= deadline) return false;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return true;
+  // Waits until the bridge holds every descriptor it may.
+  ::testing::AssertionResult AwaitOutOfDescriptors() {
+    return WaitUntil([&] { return Stats().open_fds >= kMaxOpenFiles; }, "the bridge holds every descriptor it may",
+                     kTimeout);
   }
 };
 
-TEST_F(FdExhaustionTest, BridgeOutOfDescriptorsNeitherSpinsNorStopsServingAndAcceptsAgainOnceSomeClose) {
+TEST_F(FdExhaustionTest, BridgeOutOfDescriptorsKeepsServingAndAcceptsAgainOnceSomeClose) {
   // Connections that never upgrade hold a descriptor until the handshake
   // timeout: a long one keeps them for the whole test.
   StartOwnBridge({"--handshake-timeout=60s", "--io-threads=2"}, {.max_open_files = kMaxOpenFiles});
@@ -64,12 +63,7 @@ TEST_F(FdExhaustionTest, BridgeOutOfDescriptorsNeitherSpinsNorStopsServingAndAcc
   }
   ASSERT_TRUE(AwaitOutOfDescriptors()) << Stats().open_fds << " descriptors open\n" << Log();
 
-  // Connections are still waiting in the backlog now: a busy retry would
-  // burn a core the whole time.
-  const absl::Duration cpu_before = Stats().cpu_time;
-  absl::SleepFor(kCpuWindow);
-  const absl::Duration busy = Stats().cpu_time - cpu_before;
-  EXPECT_LT(busy, kCpuWindow / 4) << "the bridge spun while out of descriptors\n" << Log();
+  // Connections are still waiting in the backlog now.
   EXPECT_TRUE(bridge().WaitForLog("event=accept_failed", kTimeout)) << Log();
 
   // What was connected keeps working.

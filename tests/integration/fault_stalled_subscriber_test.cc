@@ -5,9 +5,14 @@
 // docs/SECURITY.md (--subscriber-queue) the stalled stream loses its own
 // oldest events and gets a Gap (SLOW_SUBSCRIBER) counting them; a healthy
 // subscriber gets every event in order with no gap; the device's events are
-// not held up; and the bridge's memory stays bounded: it does not keep what
-// the stalled stream has not read.
-#include <algorithm>
+// not held up.
+//
+// That the bridge's memory stays bounded meanwhile (it does not keep what
+// the stalled stream has not read) is a memory bound, and ctest asserts no
+// CPU, time or memory bounds: this test only records the bridge's RSS before
+// and after the burst (test properties rss_before_kib, rss_after_kib,
+// sent_kib), and `make soak` (scripts/soak.py) runs it and asserts that the
+// RSS grew by less than half of what was sent.
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +27,7 @@
 #include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/process_stats.h"
+#include "tests/integration/support/wait_until.h"
 
 namespace hive::integration {
 namespace {
@@ -35,15 +41,8 @@ constexpr size_t kPaddingBytes = 4096;
 // Everything sent: what the bridge would hold had it kept every event the
 // stalled stream has not read.
 constexpr uint64_t kSentKib = uint64_t{kEvents} * kPaddingBytes / 1024;
-constexpr absl::Duration kEventTimeout = absl::Seconds(5);
-// In a sanitizer tree (make test-asan, make test-tsan: the bridge is built
-// as this test is) freed memory waits in the sanitizer's quarantine, so RSS
-// no longer tells what the bridge keeps.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kRssShowsWhatIsKept = false;
-#else
-constexpr bool kRssShowsWhatIsKept = true;
-#endif
+// Bounds a hang only.
+constexpr absl::Duration kEventTimeout = absl::Seconds(30);
 
 class StalledSubscriberTest : public BridgeTest {
  protected:
@@ -59,12 +58,9 @@ class StalledSubscriberTest : public BridgeTest {
     return stats->rss_kib;
   }
 
-  void AwaitSubscribers(uint64_t count) {
-    const absl::Time deadline = absl::Now() + kEventTimeout;
-    while (MetricValue(bridge(), "hivebridge_event_subscribers") < count) {
-      if (absl::Now() >= deadline) AbortTest(absl::StrCat("fewer than ", count, " subscribers\n", Log()));
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+  ::testing::AssertionResult AwaitSubscribers(uint64_t count) {
+    return WaitUntil([&] { return MetricValue(bridge(), "hivebridge_event_subscribers") >= count; },
+                     absl::StrCat("the bridge serves ", count, " subscribers"), kEventTimeout);
   }
 };
 
@@ -76,7 +72,7 @@ std::string Burst(int first, int count, const std::string& padding) {
   return absl::StrCat("[", absl::StrJoin(frames, ","), "]");
 }
 
-TEST_F(StalledSubscriberTest, NeverReadingStreamGetsAGapWhileAnotherGetsEveryEventInOrderAndMemoryStaysBounded) {
+TEST_F(StalledSubscriberTest, NeverReadingStreamGetsAGapWhileAnotherGetsEveryEventInOrder) {
   const std::string padding(kPaddingBytes, 'p');
   TestDevice& device = Connect({.responder = Responder::Ack()});
   SubscribeEventsRequest bursts;
@@ -92,7 +88,7 @@ TEST_F(StalledSubscriberTest, NeverReadingStreamGetsAGapWhileAnotherGetsEveryEve
   SetDeadline(stalled_context, absl::Seconds(90));
   std::unique_ptr<grpc::ClientReader<hive::bridge::v1::SubscribeEventsResponse>> stalled =
       stalled_stub->SubscribeEvents(&stalled_context, bursts);
-  AwaitSubscribers(2);
+  ASSERT_TRUE(AwaitSubscribers(2)) << Log();
   // A first chunk warms the bridge's allocations up before the baseline.
   device.Send(Burst(-kPerChunk, kPerChunk, padding));
   ASSERT_TRUE(healthy.NextMatching(WithMarker("burst--1"), kEventTimeout).has_value()) << Log();
@@ -111,10 +107,10 @@ TEST_F(StalledSubscriberTest, NeverReadingStreamGetsAGapWhileAnotherGetsEveryEve
   }
   const uint64_t rss_after = RssKib();
   EXPECT_EQ(received, kEvents);
-  if (kRssShowsWhatIsKept) {
-    EXPECT_LT(rss_after - std::min(rss_after, rss_before), kSentKib / 2)
-        << "RSS " << rss_before << " KiB -> " << rss_after << " KiB after " << kSentKib << " KiB of events";
-  }
+  // Reported, not asserted: scripts/soak.py asserts the bound.
+  RecordProperty("rss_before_kib", std::to_string(rss_before));
+  RecordProperty("rss_after_kib", std::to_string(rss_after));
+  RecordProperty("sent_kib", std::to_string(kSentKib));
   ExpectAcked(device);
 
   // Now it reads: what it missed is one or more gaps, the rest is in order.

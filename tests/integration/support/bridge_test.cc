@@ -10,7 +10,8 @@
 namespace hive::integration {
 namespace {
 
-constexpr absl::Duration kListedTimeout = absl::Seconds(5);
+// Bounds a hang only: a connected device is listed at once.
+constexpr absl::Duration kListedTimeout = absl::Seconds(30);
 constexpr absl::Duration kListedPoll = absl::Milliseconds(5);
 
 }  // namespace
