@@ -137,19 +137,24 @@ class Flags {
     return AddValue(
         name, "N",
         [target, min, max](absl::string_view text) -> absl::Status {
+          absl::StatusOr<int64_t> value = ParseInteger(text);
           if constexpr (std::is_unsigned_v<T> && sizeof(T) == sizeof(uint64_t)) {
-            absl::StatusOr<uint64_t> value = ParseUnsigned(text);
-            if (!value.ok()) return value.status();
-            if (*value < min || *value > max) return OutOfRange(absl::StrCat(min), absl::StrCat(max), text);
-            *target = static_cast<T>(*value);
-          } else {
-            absl::StatusOr<int64_t> value = ParseInteger(text);
-            if (!value.ok()) return value.status();
-            if (*value < static_cast<int64_t>(min) || *value > static_cast<int64_t>(max)) {
-              return OutOfRange(absl::StrCat(min), absl::StrCat(max), text);
+            if (!value.ok()) {  // perhaps above INT64_MAX
+              absl::StatusOr<uint64_t> big = ParseUnsigned(text);
+              if (!big.ok()) return value.status();
+              if (*big < min || *big > max) return OutOfRange(absl::StrCat(min), absl::StrCat(max), text);
+              *target = static_cast<T>(*big);
+              return absl::OkStatus();
             }
-            *target = static_cast<T>(*value);
           }
+          if (!value.ok()) return value.status();
+          const bool in_range =
+              std::is_unsigned_v<T>
+                  ? *value >= 0 && static_cast<uint64_t>(*value) >= static_cast<uint64_t>(min) &&
+                        static_cast<uint64_t>(*value) <= static_cast<uint64_t>(max)
+                  : *value >= static_cast<int64_t>(min) && *value <= static_cast<int64_t>(max);
+          if (!in_range) return OutOfRange(absl::StrCat(min), absl::StrCat(max), text);
+          *target = static_cast<T>(*value);
           return absl::OkStatus();
         },
         absl::StrCat(*target), help);

@@ -3,9 +3,11 @@
 // at start-up from flags (--ws-listen=...) and HIVEBRIDGE_* environment
 // variables (HIVEBRIDGE_WS_LISTEN=...), flags winning, and validated before
 // anything starts: an invalid value stops start-up with a message naming the
-// option. `hivebridge --help` prints every option with its default and its
-// environment variable. Unknown flags are errors; unknown HIVEBRIDGE_*
-// variables are ignored, because Kubernetes defines some (HIVEBRIDGE_PORT,
+// flag or variable. The flags are cli::Flags (cli/flags.h), so durations,
+// sizes and --help look as in the other executables. `hivebridge --help`
+// prints every option with its default and its environment variable, in 100
+// columns. Unknown flags are errors; unknown HIVEBRIDGE_* variables are
+// ignored, because Kubernetes defines some (HIVEBRIDGE_PORT,
 // HIVEBRIDGE_SERVICE_HOST) for a Service named hivebridge.
 //
 //   absl::StatusOr<Config> config = ParseConfig(argc, argv, environ);

@@ -1,6 +1,6 @@
 // server/websocket_config.h
 // websocketpp configurations for the device endpoint, plain (ws://) and TLS
-// (wss://): single-threaded endpoints (see single_thread_websocket_config.h)
+// (wss://): single-threaded endpoints (see transport/single_thread_websocket_config.h)
 // whose every connection carries its DeviceSession in `connection_base`.
 #pragma once
 
@@ -11,7 +11,7 @@
 #include <websocketpp/server.hpp>
 
 #include "bridge/device_session.h"
-#include "server/single_thread_websocket_config.h"
+#include "transport/single_thread_websocket_config.h"
 
 namespace hive::server {
 

@@ -11,7 +11,7 @@
 #include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 
-#include "server/single_thread_websocket_config.h"
+#include "transport/single_thread_websocket_config.h"
 
 namespace hive::sim {
 

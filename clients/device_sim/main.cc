@@ -24,6 +24,8 @@
 #include "clients/device_sim/sim_stats.h"
 #include "clients/device_sim/simulator_client.h"
 
+extern char** environ;
+
 namespace hive::sim {
 namespace {
 
@@ -53,7 +55,7 @@ int WaitForSignal(const sigset_t& signals, absl::Time deadline) {
 }
 
 int Run(int argc, char** argv) {
-  absl::StatusOr<SimOptions> options = ParseSimOptions(argc, argv);
+  absl::StatusOr<SimOptions> options = ParseSimOptions(argc, argv, environ);
   if (absl::IsCancelled(options.status())) {
     std::fputs(std::string(options.status().message()).c_str(), stdout);
     return 0;

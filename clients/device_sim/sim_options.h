@@ -1,10 +1,12 @@
 // clients/device_sim/sim_options.h
 // Every setting of hive-device-sim as one typed struct, parsed and validated
-// from the command line before anything connects: an invalid value stops the
-// simulator with a message naming the option. `hive-device-sim --help`
-// prints every option with its default.
+// from the command line and HIVE_SIM_* environment variables (--event-rate or
+// HIVE_SIM_EVENT_RATE; the flag wins) before anything connects: an invalid
+// value stops the simulator with a message naming the flag or variable. The
+// flags are cli::Flags (cli/flags.h): durations are "30s", "90m", "1m30s".
+// `hive-device-sim --help` prints every option with its default and variable.
 //
-//   absl::StatusOr<SimOptions> options = ParseSimOptions(argc, argv);
+//   absl::StatusOr<SimOptions> options = ParseSimOptions(argc, argv, environ);
 //   if (absl::IsCancelled(options.status())) { puts(options.status().message()); }  // --help
 #pragma once
 
@@ -56,11 +58,14 @@ struct SimOptions {
   bool tls_insecure = false;
 };
 
-// Parses argv (argv[0] is the program). INVALID_ARGUMENT names the option and
+// Parses argv (argv[0] is the program), then for each flag not given its
+// HIVE_SIM_* variable in `environ` ("NAME=value" entries, null-terminated, as
+// ::environ; null reads none). INVALID_ARGUMENT names the flag or variable and
 // the problem; `--help` yields CANCELLED whose message is the help text.
-absl::StatusOr<SimOptions> ParseSimOptions(int argc, const char* const* argv);
+absl::StatusOr<SimOptions> ParseSimOptions(int argc, const char* const* argv,
+                                           const char* const* environ = nullptr);
 
-// Usage, then every option with its default.
+// Usage, then every option with its default and variable.
 std::string SimOptionsHelp();
 
 }  // namespace hive::sim

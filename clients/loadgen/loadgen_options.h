@@ -1,10 +1,14 @@
 // clients/loadgen/loadgen_options.h
 // Every setting of hive-loadgen as one typed struct, read from the command
-// line (absl flags: `hive-loadgen --help` lists them with their defaults) and
-// validated before anything connects; a bad value stops it with a message
-// naming the flag.
+// line and HIVE_LOADGEN_* environment variables (--duration or
+// HIVE_LOADGEN_DURATION; the flag wins) and validated before anything
+// connects; a bad value stops it with a message naming the flag or variable.
+// The flags are cli::Flags (cli/flags.h): durations are "30s", "500ms",
+// "1m30s"; flags take - or _ (--ws-url, --ws_url). `hive-loadgen --help` lists
+// every flag with its default and variable.
 //
-//   absl::StatusOr<LoadgenOptions> options = ParseLoadgenOptions(argc, argv);
+//   absl::StatusOr<LoadgenOptions> options = ParseLoadgenOptions(argc, argv, environ);
+//   if (absl::IsCancelled(options.status())) { puts(options.status().message()); }  // --help
 #pragma once
 
 #include <cstdint>
@@ -59,7 +63,15 @@ struct LoadgenOptions {
   absl::Duration connect_timeout = absl::Seconds(120);
 };
 
-absl::StatusOr<LoadgenOptions> ParseLoadgenOptions(int argc, char** argv);
+// Parses argv (argv[0] is the program), then for each flag not given its
+// HIVE_LOADGEN_* variable in `environ` ("NAME=value" entries, null-terminated;
+// null reads none). INVALID_ARGUMENT names the flag or variable; `--help`
+// yields CANCELLED whose message is the help text.
+absl::StatusOr<LoadgenOptions> ParseLoadgenOptions(int argc, const char* const* argv,
+                                                   const char* const* environ = nullptr);
+
+// Usage, then every option with its default and variable.
+std::string LoadgenOptionsHelp();
 
 const char* ModeName(Mode mode);
 

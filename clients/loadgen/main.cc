@@ -17,6 +17,8 @@
 #include "clients/loadgen/loadgen_options.h"
 #include "clients/loadgen/request_load.h"
 
+extern char** environ;
+
 namespace hive::loadgen {
 namespace {
 
@@ -36,7 +38,11 @@ int Report(const LoadgenOptions& options, const absl::StatusOr<Result>& result) 
 
 int Run(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
-  absl::StatusOr<LoadgenOptions> options = ParseLoadgenOptions(argc, argv);
+  absl::StatusOr<LoadgenOptions> options = ParseLoadgenOptions(argc, argv, environ);
+  if (absl::IsCancelled(options.status())) {  // --help
+    std::fputs(std::string(options.status().message()).c_str(), stdout);
+    return 0;
+  }
   if (!options.ok()) {
     std::fprintf(stderr, "hive-loadgen: %s\n", std::string(options.status().message()).c_str());
     return 2;

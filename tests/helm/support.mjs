@@ -44,9 +44,18 @@ export function hivebridgeOptions() {
   if (helpCache) return helpCache;
   const text = execFileSync(hivebridgeBin, ["--help"], { encoding: "utf8" });
   helpCache = [];
+  // An entry starts with "  --name[=METAVAR]"; its text, "[default: X]" and
+  // "[env: NAME]" may wrap onto the indented lines below (tags never break).
+  const entries = [];
   for (const line of text.split("\n")) {
-    const m = line.match(/^\s+--([a-z0-9-]+)(?:=(\S+))?\s+(.*?)\s+(HIVEBRIDGE_[A-Z0-9_]+)\s+/);
-    if (m) helpCache.push({ flag: m[1], metavar: m[2], default: m[3], env: m[4] });
+    if (/^  --/.test(line)) entries.push(line.trim());
+    else if (entries.length && /^\s+\S/.test(line)) entries[entries.length - 1] += ` ${line.trim()}`;
+  }
+  for (const entry of entries) {
+    const m = entry.match(/^--([a-z0-9-]+)(?:=(\S+))?\s/);
+    const def = entry.match(/\[default: ([^\]]*)\]/);
+    const env = entry.match(/\[env: (HIVEBRIDGE_[A-Z0-9_]+)\]/);
+    if (m && env) helpCache.push({ flag: m[1], metavar: m[2], default: def?.[1], env: env[1] });
   }
   if (helpCache.length < 10) throw new Error(`could not parse hivebridge --help:\n${text}`);
   return helpCache;

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "bridge/auth/jwt_authenticator.h"
 #include "bridge/auth/token_minter.h"
@@ -222,10 +223,14 @@ TEST(SimulatedDevice, ReportsTheSameInstancesForTheSameSeed) {
 }
 
 // Runs ParseSimOptions on `args` after the program name.
-absl::StatusOr<SimOptions> Parse(std::vector<std::string> args) {
+// `env` holds "NAME=value" entries, as `environ` does.
+absl::StatusOr<SimOptions> Parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
   std::vector<const char*> argv = {"hive-device-sim"};
   for (const std::string& arg : args) argv.push_back(arg.c_str());
-  return ParseSimOptions(static_cast<int>(argv.size()), argv.data());
+  std::vector<const char*> environ;
+  for (const std::string& entry : env) environ.push_back(entry.c_str());
+  environ.push_back(nullptr);
+  return ParseSimOptions(static_cast<int>(argv.size()), argv.data(), environ.data());
 }
 
 TEST(SimOptions, DefaultsNeedOnlyCredentials) {
@@ -250,7 +255,7 @@ TEST(SimOptions, ReadsEveryOptionInBothSpellings) {
       Parse({"--url=wss://127.0.0.1:8443/v1/devices", "--devices", "200", "--accounts=4", "--seed", "9",
              "--jwt-secret-file=/s", "--token-ttl", "90m", "--auth", "message", "--dialect=compact",
              "--event-rate", "0.5", "--on-request", "ack-delay:300", "--connect-rate", "50", "--no-reconnect",
-             "--duration", "5", "--threads", "2", "--quiet", "--json-stats", "--require-all"});
+             "--duration", "5s", "--threads", "2", "--quiet", "--json-stats", "--require-all"});
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->url, "wss://127.0.0.1:8443/v1/devices");
   EXPECT_EQ(options->devices, 200);
@@ -271,23 +276,26 @@ TEST(SimOptions, ReadsEveryOptionInBothSpellings) {
 TEST(SimOptions, RefusesBadValuesNamingTheOption) {
   const std::string key = "--jwt-secret-file=/s";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{key, "--devices", "0"}, "--devices: expected an integer from 1 to 100000, got \"0\""},
-      {{key, "--devices", "100001"}, "--devices: expected an integer from 1 to 100000, got \"100001\""},
-      {{key, "--dialect", "terse"}, "--dialect: expected standard|compact, got \"terse\""},
-      {{key, "--auth", "cookie"}, "--auth: expected header|message, got \"cookie\""},
+      {{key, "--devices", "0"}, "--devices: must be between 1 and 100000, got 0"},
+      {{key, "--devices", "100001"}, "--devices: must be between 1 and 100000, got 100001"},
+      {{key, "--dialect", "terse"}, "--dialect: expected one of standard, compact, got \"terse\""},
+      {{key, "--auth", "cookie"}, "--auth: expected one of header, message, got \"cookie\""},
       {{key, "--on-request", "maybe"},
        "--on-request: expected ack, ack-result, ack-fail, ack-delay:MS or never, got \"maybe\""},
       {{key, "--on-request", "ack-delay:soon"},
        "--on-request: ack-delay:MS needs MS between 0 and 3600000, got \"ack-delay:soon\""},
       {{key, "--url", "http://127.0.0.1/"},
        "--url: expected a ws:// or wss:// URL such as ws://127.0.0.1:8080/v1/devices, got \"http://127.0.0.1/\""},
-      {{key, "--event-rate", "-1"}, "--event-rate: expected a number from 0 to 1000, got \"-1\""},
+      {{key, "--event-rate", "-1"}, "--event-rate: must be between 0 and 1000, got -1"},
       {{key, "--account", "acme"},
        "--account: expected a UUID such as 8813b625-e219-4390-9a7b-fe0e22c9e50b, got \"acme\""},
-      {{key, "--duration", "soon"}, "--duration: expected seconds such as 30, or a duration such as 90m, got \"soon\""},
+      {{key, "--duration", "soon"}, "--duration: expected a duration such as 30s, 500ms or 1m30s, got \"soon\""},
+      // One duration syntax everywhere: a bare number is not seconds.
+      {{key, "--duration", "5"}, "--duration: expected a duration such as 30s, 500ms or 1m30s, got \"5\""},
+      {{key, "--token-ttl=0s"}, "--token-ttl: must be between 1s and 8760h, got 0s"},
       {{key, "--devices"}, "--devices: missing value"},
-      {{key, "--frobnicate=1"}, "--frobnicate=1: unknown option; see --help"},
-      {{key, "--no-devices"}, "--no-devices: only switches have a --no- form"},
+      {{key, "--frobnicate=1"}, "--frobnicate: unknown flag; see --help"},
+      {{key, "--no-devices"}, "--no-devices: unknown flag; see --help"},
       {{key, "--quiet=maybe"}, "--quiet: expected true or false, got \"maybe\""},
       {{key, "stray"}, "unexpected argument \"stray\"; see --help"},
       {{}, "one of --jwt-secret-file or --tokens-file is required"},
@@ -307,15 +315,38 @@ TEST(SimOptions, HelpListsEveryOptionWithItsDefault) {
   ASSERT_TRUE(absl::IsCancelled(options.status()));
   const absl::string_view help = options.status().message();
   for (absl::string_view option :
-       {"--url URL", "--devices N", "--account UUID", "--accounts N", "--device-id UUID", "--seed N",
-        "--jwt-secret-file PATH", "--token-ttl SECONDS", "--tokens-file PATH", "--auth header|message",
-        "--dialect standard|compact", "--event-rate R", "--on-request POLICY", "--connect-rate R", "--[no-]reconnect",
-        "--duration SECONDS", "--threads N", "--[no-]quiet", "--[no-]json-stats", "--[no-]require-all"}) {
+       {"--url=URL", "--devices=N", "--account=UUID", "--accounts=N", "--device-id=UUID", "--seed=N",
+        "--jwt-secret-file=PATH", "--token-ttl=DURATION", "--tokens-file=PATH", "--auth=header|message",
+        "--dialect=standard|compact", "--event-rate=R", "--on-request=POLICY", "--connect-rate=R",
+        "--[no-]reconnect", "--duration=DURATION", "--threads=N", "--[no-]quiet", "--[no-]json-stats",
+        "--[no-]require-all", "--tls-ca-file=PATH", "--[no-]tls-insecure"}) {
     EXPECT_THAT(help, HasSubstr(option));
   }
   EXPECT_THAT(help, HasSubstr("[default: ws://127.0.0.1:8080/v1/devices]"));
   EXPECT_THAT(help, HasSubstr("[default: ack-result]"));
   EXPECT_THAT(help, HasSubstr("[default: 1h]"));
+  EXPECT_THAT(help, HasSubstr("[env: HIVE_SIM_TOKEN_TTL]"));
+  EXPECT_THAT(help, HasSubstr("[env: HIVE_SIM_REQUIRE_ALL]"));
+}
+
+TEST(SimOptions, EveryHelpLineFitsOneHundredColumns) {
+  const std::string help = SimOptionsHelp();
+  for (absl::string_view line : absl::StrSplit(help, '\n')) EXPECT_LE(line.size(), 100u) << line;
+}
+
+TEST(SimOptions, ReadsHiveSimVariablesAndTheFlagWins) {
+  absl::StatusOr<SimOptions> options =
+      Parse({"--event-rate=3"}, {"HIVE_SIM_JWT_SECRET_FILE=/s", "HIVE_SIM_EVENT_RATE=bad", "HIVE_SIM_DURATION=1m30s",
+                                 "HIVE_SIM_RECONNECT=false", "HIVE_SIM_DEVICES=4"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->jwt_secret_file, "/s");
+  EXPECT_EQ(options->event_rate, 3);  // the flag's; the bad variable is not read
+  EXPECT_EQ(options->duration, absl::Seconds(90));
+  EXPECT_FALSE(options->reconnect);
+  EXPECT_EQ(options->devices, 4);
+  EXPECT_EQ(Parse({"--jwt-secret-file=/s"}, {"HIVE_SIM_DURATION=30"}).status(),
+            absl::InvalidArgumentError(
+                R"(HIVE_SIM_DURATION: expected a duration such as 30s, 500ms or 1m30s, got "30")"));
 }
 
 TEST(RequestPolicy, FormatsBackToItsSpelling) {

@@ -1,9 +1,16 @@
-// server/single_thread_websocket_config.h
+// transport/single_thread_websocket_config.h
 // A websocketpp configuration for endpoints that each run on exactly one
 // io_context thread (the bridge's device listeners, the simulator's client
 // shares): no locks, no strands, websocketpp's own logging off, and a 4 KiB
 // read buffer instead of 16 KiB so an idle connection costs a few KiB.
-// Header-only; used by the server and by clients.
+//
+// Why transport/ (target hive_transport): both hivebridge (server/) and
+// hive-device-sim (clients/) build their WebSocket endpoints on it, and
+// clients share code with the server only through a library both link, never
+// by including server/ headers. It does not belong in bridge/, whose library
+// (hivebridge_core) knows no sockets. Header-only; what stays per side is the
+// per-connection data: server/websocket_config.h (SessionSlot, server only)
+// and clients/device_sim/client_config.h.
 //
 //   using Plain = SingleThreadWebSocketConfig<websocketpp::config::asio>;
 //   using WithSlot = SingleThreadWebSocketConfig<websocketpp::config::asio, MySlot>;  // per-connection data
