@@ -6,8 +6,10 @@
 //
 //   ws_echo_server --listen=127.0.0.1:0 --threads=2   # prints "listening port=N"; stops on SIGTERM
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <websocketpp/config/asio_no_tls.hpp>
@@ -45,9 +47,9 @@ int Run() {
   server.clear_error_channels(websocketpp::log::elevel::all);
   server.init_asio();
   server.set_reuse_addr(true);
-  server.set_message_handler([&server](websocketpp::connection_hdl hdl, Server::message_ptr message) {
+  server.set_message_handler([&server](websocketpp::connection_hdl hdl, const Server::message_ptr& message) {
     websocketpp::lib::error_code ignored;  // the peer is gone: nothing to echo to
-    server.send(hdl, message->get_payload(), message->get_opcode(), ignored);
+    server.send(std::move(hdl), message->get_payload(), message->get_opcode(), ignored);
   });
   server.listen(asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port)), ec);
   if (!ec) server.start_accept(ec);
@@ -59,6 +61,7 @@ int Run() {
   std::fflush(stdout);
 
   std::vector<std::thread> workers;
+  workers.reserve(threads);
   for (int i = 0; i < threads; ++i) workers.emplace_back([&server] { server.run(); });
   WaitForStopSignal();
   server.stop_listening(ec);
@@ -72,5 +75,10 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  return hive::bench::Run();
+  try {
+    return hive::bench::Run();
+  } catch (const std::exception& e) {  // asio and websocketpp report some failures by throwing
+    std::fprintf(stderr, "ws_echo_server: %s\n", e.what());
+    return 1;
+  }
 }

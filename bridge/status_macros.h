@@ -19,9 +19,12 @@
     }                                                                \
   } while (false)
 
+// lhs is not parenthesised: it may be a declaration (`auto x`).
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define HIVE_ASSIGN_OR_RETURN(lhs, expr)                             \
   do {                                                               \
     auto hive_value_ = (expr);                                       \
     if (!hive_value_.ok()) return hive_value_.status();              \
     lhs = *std::move(hive_value_);                                   \
   } while (false)
+// NOLINTEND(bugprone-macro-parentheses)

@@ -140,7 +140,7 @@ class AmqpBus::Outbox {
   }
 
   void ClearWake() {
-    uint64_t count;
+    uint64_t count = 0;
     (void)!read(wake_fd_, &count, sizeof count);
   }
 

@@ -110,7 +110,7 @@ std::string AmqpAddress::Redacted() const {
 
 absl::StatusOr<AmqpAddress> ParseAmqpUrl(absl::string_view url) {
   std::string buffer(url);  // amqp_parse_url cuts the string in place
-  amqp_connection_info info;
+  amqp_connection_info info{};
   amqp_default_connection_info(&info);
   if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK) {
     return absl::InvalidArgumentError(

@@ -90,7 +90,7 @@ enum class PresenceKind {
 };
 
 struct Presence {
-  PresenceKind kind;
+  PresenceKind kind = PresenceKind::kHeartbeat;
   std::string replica;
   std::vector<hive::bridge::v1::Device> devices;
 };
