@@ -84,7 +84,9 @@ struct Invocation {
 // yields CANCELLED whose message is the help text.
 absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, const char* const* environ);
 
-// Usage, every command and option with its default, and the exit codes.
-std::string HivectlHelp();
+// `hivectl --help` (command empty): usage, the global options with their
+// defaults and variables, the commands and the exit codes. With a command,
+// `hivectl COMMAND --help`: its usage and options. No line passes 100 columns.
+std::string HivectlHelp(absl::string_view command = "");
 
 }  // namespace hive::ctl

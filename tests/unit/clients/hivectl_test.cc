@@ -117,7 +117,7 @@ TEST(HivectlOptions, SchedulerActionBuildsTheReadmeRequest) {
       SendRequest({"send", kDevice, "scheduler-action", "stop", "--instance", kInstance, "--app", "wikijs",
                    "--appstore", "Fractal App Store", "--version", "latest", "--account", kAccount, "--link",
                    "web=example.org,tok1", "--link", "admin=,tok2", "--wait", "result", "--request-id",
-                   "11111111-2222-3333-4444-555555555555", "--connect-timeout", "1.5"}),
+                   "11111111-2222-3333-4444-555555555555", "--connect-timeout", "1500ms"}),
       Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
           "device_id: \"", kDevice, "\" request_id: \"11111111-2222-3333-4444-555555555555\" wait: WAIT_MODE_RESULT ",
           "connect_timeout { seconds: 1 nanos: 500000000 } ",
@@ -219,7 +219,7 @@ TEST(HivectlOptions, SubscribeBuildsFiltersResumeAndCount) {
 
 TEST(HivectlOptions, BadCommandLinesAreUsageErrors) {
   ExpectUsageError({}, "missing COMMAND");
-  ExpectUsageError({"reboot"}, "COMMAND: expected devices|device|send|subscribe, got \"reboot\"");
+  ExpectUsageError({"reboot"}, "COMMAND: expected devices|device|send|subscribe|token, got \"reboot\"");
   ExpectUsageError({"devices", "--bogus"}, "--bogus: unknown option");
   ExpectUsageError({"devices", "--page-size"}, "--page-size: missing value");
   ExpectUsageError({"devices", "--instance", kInstance}, "--instance: not an option of \"hivectl devices\"");
@@ -231,11 +231,72 @@ TEST(HivectlOptions, BadCommandLinesAreUsageErrors) {
   ExpectUsageError({"send", kDevice, "upgrade", "--version", "1", "--version", "2"}, "--version: given twice");
 }
 
-TEST(HivectlOptions, HelpIsCancelledWithTheHelpText) {
-  absl::StatusOr<Invocation> invocation = Parse({"send", "--help"});
-  ASSERT_TRUE(absl::IsCancelled(invocation.status()));
-  EXPECT_THAT(std::string(invocation.status().message()), HasSubstr("15 NOT_FOUND"));
-  EXPECT_THAT(std::string(invocation.status().message()), HasSubstr("--server HOST:PORT"));
+TEST(HivectlOptions, HelpIsCancelledWithTheHelpTextOfTheCommandItFollows) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--help"}, {"-h"}, {"help"}, {"--server", "devices", "--help"}}) {
+    absl::StatusOr<Invocation> invocation = Parse(args);
+    ASSERT_TRUE(absl::IsCancelled(invocation.status())) << args[0];
+    EXPECT_THAT(std::string(invocation.status().message()), HasSubstr("15 NOT_FOUND"));
+    EXPECT_THAT(std::string(invocation.status().message()), HasSubstr("--server=HOST:PORT"));
+    EXPECT_THAT(std::string(invocation.status().message()), HasSubstr("[env: HIVECTL_TOKEN]"));
+  }
+  absl::StatusOr<Invocation> send = Parse({"send", kDevice, "upgrade", "--help"});
+  ASSERT_TRUE(absl::IsCancelled(send.status()));
+  EXPECT_THAT(std::string(send.status().message()), HasSubstr("Usage: hivectl send DEVICE KIND"));
+  EXPECT_THAT(std::string(send.status().message()), HasSubstr("--wait=ack|result|none"));
+  absl::StatusOr<Invocation> token = Parse({"token", "-h"});
+  ASSERT_TRUE(absl::IsCancelled(token.status()));
+  EXPECT_THAT(std::string(token.status().message()), HasSubstr("--expires-in=DURATION"));
+}
+
+TEST(HivectlOptions, EveryHelpFitsOneHundredColumns) {
+  for (const std::string command : {"", "devices", "device", "send", "subscribe", "token"}) {
+    const std::string help = HivectlHelp(command);
+    EXPECT_THAT(help, HasSubstr("Usage: hivectl")) << command;
+    std::istringstream lines(help);
+    for (std::string line; std::getline(lines, line);) {
+      EXPECT_LE(line.size(), 100u) << "hivectl " << command << " --help: " << line;
+    }
+  }
+}
+
+TEST(HivectlOptions, DurationsCarryAUnitEverywhere) {
+  ExpectUsageError({"devices", "--timeout", "30"}, "--timeout: expected a duration such as 30s, 500ms or 1m30s, got \"30\"");
+  ExpectUsageError({"send", kDevice, "upgrade", "--connect-timeout", "2"}, "--connect-timeout: expected a duration");
+  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount,
+                    "--expires-in", "3600"},
+                   "--expires-in: expected a duration");
+  absl::StatusOr<Invocation> minutes = Parse({"devices", "--timeout", "1m30s"});
+  ASSERT_TRUE(minutes.ok()) << minutes.status();
+  EXPECT_EQ(minutes->global.timeout, absl::Seconds(90));
+}
+
+TEST(HivectlOptions, EveryGlobalOptionFallsBackToItsVariable) {
+  absl::StatusOr<Invocation> env =
+      Parse({"devices"}, {"HIVECTL_SERVER=bridge:1", "HIVECTL_OUTPUT=json", "HIVECTL_TIMEOUT=2s", "HIVECTL_CA=ca.pem",
+                          "HIVECTL_CERT=c.pem", "HIVECTL_KEY=c.key", "HIVECTL_SERVER_NAME=bridge.internal",
+                          "HIVECTL_TOKEN=t"});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->global.server, "bridge:1");
+  EXPECT_EQ(env->global.output, OutputFormat::kJson);
+  EXPECT_EQ(env->global.timeout, absl::Seconds(2));
+  EXPECT_TRUE(env->global.timeout_given);
+  EXPECT_TRUE(env->global.tls);
+  EXPECT_EQ(env->global.ca_file, "ca.pem");
+  EXPECT_EQ(env->global.cert_file, "c.pem");
+  EXPECT_EQ(env->global.key_file, "c.key");
+  EXPECT_EQ(env->global.server_name, "bridge.internal");
+  EXPECT_EQ(env->global.token, "t");
+
+  absl::StatusOr<Invocation> tls = Parse({"devices"}, {"HIVECTL_TLS=true"});
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_TRUE(tls->global.tls);
+
+  // A bad variable names itself; one its flag overrides is never read.
+  absl::StatusOr<Invocation> bad = Parse({"devices"}, {"HIVECTL_TIMEOUT=30"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("HIVECTL_TIMEOUT: expected a duration"));
+  EXPECT_TRUE(Parse({"devices", "--timeout=30s"}, {"HIVECTL_TIMEOUT=30"}).ok());
 }
 
 std::string WriteTemp(const std::string& name, const std::string& contents) {
