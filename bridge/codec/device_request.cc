@@ -146,7 +146,7 @@ absl::StatusOr<DeviceRequest> DecodeDeviceRequest(const rapidjson::Value& object
   if (!type.ok()) return type.status();
   if (*type != kDeviceRequestType) {
     auto scope = path.Key("type");
-    return path.Error(absl::StrCat("expected \"device-request\", got \"", *type, "\""));
+    return path.Error(absl::StrCat(R"(expected "device-request", got ")", *type, "\""));
   }
   DeviceRequest request;
   std::string command_name;

@@ -58,7 +58,7 @@ absl::StatusOr<DeviceResponse> DecodeDeviceResponse(const rapidjson::Value& obje
                             [&](const auto& entry) { return entry.first == *status; });
   if (known == kStatusNames.end()) {
     auto scope = path.Key("status");
-    return path.Error(absl::StrCat("unknown status \"", *status, "\"; expected \"ack\", \"ok\" or \"error\""));
+    return path.Error(absl::StrCat("unknown status \"", *status, R"("; expected "ack", "ok" or "error")"));
   }
   response.status = known->second;
 

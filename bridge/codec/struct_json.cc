@@ -15,7 +15,7 @@ namespace {
 template <typename Integer>
 bool DoubleHoldsExactly(Integer value) {
   constexpr double kTwoTo63 = 9223372036854775808.0;
-  const double nearest = static_cast<double>(value);
+  const auto nearest = static_cast<double>(value);
   if constexpr (std::is_signed_v<Integer>) {
     if (nearest >= kTwoTo63 || nearest < -kTwoTo63) return false;
     return static_cast<Integer>(nearest) == value;
