@@ -1,12 +1,14 @@
 // tests/integration/support/process_stats.h
 // What the kernel says a process (the bridge under test) is using, from
-// /proc/<pid>: resident memory, open file descriptors and CPU time, so that
-// fault tests can check that memory stays bounded, descriptors are given
-// back and nothing spins.
+// /proc/<pid>: resident memory, open file descriptors and CPU time.
 //
-//   std::optional<ProcessStats> before = ReadProcessStats(bridge.pid());
-//   ... absl::SleepFor(absl::Seconds(1)) ...
-//   absl::Duration busy = ReadProcessStats(bridge.pid())->cpu_time - before->cpu_time;
+//   std::optional<ProcessStats> stats = ReadProcessStats(bridge.pid());
+//   if (stats->open_fds >= kMaxOpenFiles) ...
+//
+// Tests in ctest may wait on a count (descriptors in use) or record a figure
+// (RecordProperty("rss_after_kib", ...)), but never assert a CPU, time or
+// memory bound: a loaded machine must not fail a correct bridge. Such bounds
+// are asserted by `make soak` (scripts/soak.py), which reads what tests record.
 #pragma once
 
 #include <sys/types.h>
