@@ -1,11 +1,10 @@
 #include "cli/flags.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <exception>
 #include <optional>
 #include <utility>
-
-#include <CLI/CLI.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -136,8 +135,8 @@ Flag& Flags::AddValue(absl::string_view name, absl::string_view metavar, Setter 
   return Add(name, metavar, std::move(set), std::move(default_text), help, /*is_switch=*/false);
 }
 
-Flag& Flags::AddString(absl::string_view name, std::string* target, absl::string_view metavar,
-                       absl::string_view help, Validator validate) {
+Flag& Flags::AddString(absl::string_view name, std::string* target, absl::string_view metavar, absl::string_view help,
+                       Validator validate) {
   return AddValue(
       name, metavar,
       [target, validate](absl::string_view text) -> absl::Status {

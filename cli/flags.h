@@ -72,7 +72,7 @@ using Validator = std::function<absl::Status(absl::string_view text)>;
 // adjust what --help shows or which variable is read.
 class Flag {
  public:
-  const std::string& name() const { return name_; }  // without "--"
+  const std::string& name() const { return name_; }        // without "--"
   const std::string& metavar() const { return metavar_; }  // empty for a switch
   const std::string& help() const { return help_; }
   const std::string& default_text() const { return default_text_; }
@@ -123,8 +123,8 @@ class Flags {
                  absl::string_view help);
 
   // Any text (empty refused); `validate`, when given, vets it first.
-  Flag& AddString(absl::string_view name, std::string* target, absl::string_view metavar,
-                  absl::string_view help, Validator validate = nullptr);
+  Flag& AddString(absl::string_view name, std::string* target, absl::string_view metavar, absl::string_view help,
+                  Validator validate = nullptr);
 
   // absl::ParseDuration syntax (cli/values.h), within [min, max].
   Flag& AddDuration(absl::string_view name, absl::Duration* target, absl::Duration min, absl::Duration max,
@@ -148,11 +148,10 @@ class Flags {
             }
           }
           if (!value.ok()) return value.status();
-          const bool in_range =
-              std::is_unsigned_v<T>
-                  ? *value >= 0 && static_cast<uint64_t>(*value) >= static_cast<uint64_t>(min) &&
-                        static_cast<uint64_t>(*value) <= static_cast<uint64_t>(max)
-                  : *value >= static_cast<int64_t>(min) && *value <= static_cast<int64_t>(max);
+          const bool in_range = std::is_unsigned_v<T>
+                                    ? *value >= 0 && static_cast<uint64_t>(*value) >= static_cast<uint64_t>(min) &&
+                                          static_cast<uint64_t>(*value) <= static_cast<uint64_t>(max)
+                                    : *value >= static_cast<int64_t>(min) && *value <= static_cast<int64_t>(max);
           if (!in_range) return OutOfRange(absl::StrCat(min), absl::StrCat(max), text);
           *target = static_cast<T>(*value);
           return absl::OkStatus();

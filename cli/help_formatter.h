@@ -14,12 +14,11 @@
 //   app.formatter(std::make_shared<HelpFormatter>("Usage: tool [--OPTION=VALUE]...", describe));
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace hive::cli {
 

@@ -23,8 +23,7 @@ absl::Status Expected(absl::string_view form, absl::string_view text) {
 }
 
 bool AllDigits(absl::string_view text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return absl::ascii_isdigit(c); });
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return absl::ascii_isdigit(c); });
 }
 
 }  // namespace

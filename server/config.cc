@@ -79,7 +79,8 @@ absl::Status ValidateListen(absl::string_view text) {
   }
   int number = 0;
   if (!AllDigits(port) || port.size() > 5 || !absl::SimpleAtoi(port, &number) || number > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("port must be between 0 (any free port) and 65535, got ", Quoted(text)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("port must be between 0 (any free port) and 65535, got ", Quoted(text)));
   }
   return absl::OkStatus();
 }
@@ -131,8 +132,7 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
   f.AddString("tls-cert", &config.tls_cert_file, "PATH",
               "PEM certificate chain; with --tls-key, devices connect with wss://", AnyPath)
       .DefaultText("(none)");
-  f.AddString("tls-key", &config.tls_key_file, "PATH", "PEM private key of --tls-cert", AnyPath)
-      .DefaultText("(none)");
+  f.AddString("tls-key", &config.tls_key_file, "PATH", "PEM private key of --tls-cert", AnyPath).DefaultText("(none)");
   f.AddString("grpc-tls-cert", &config.grpc_tls_cert_file, "PATH",
               "PEM certificate chain; with --grpc-tls-key, backends call over TLS", AnyPath)
       .DefaultText("(none)");
@@ -192,8 +192,7 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                        "requests awaiting one device's ack or result; one more is RESOURCE_EXHAUSTED");
   f.AddInteger<size_t>("max-pending-requests", &config.max_pending_requests, 1, 10'000'000,
                        "requests awaiting an ack or result in all; one more is RESOURCE_EXHAUSTED");
-  f.AddInteger<size_t>("event-history", &config.event_history, 0, 10'000'000,
-                       "events kept for resume_after; 0 = none");
+  f.AddInteger<size_t>("event-history", &config.event_history, 0, 10'000'000, "events kept for resume_after; 0 = none");
   f.AddInteger<size_t>("subscriber-queue", &config.subscriber_queue, 1, 1'000'000,
                        "events queued to one subscriber before it gets a Gap");
   f.AddInteger<size_t>("max-subscribers", &config.max_subscribers, 1, 1'000'000,

@@ -32,13 +32,13 @@ struct Config {
   std::string grpc_tls_key_file;
   std::string grpc_client_ca_file;  // backends must present a certificate it signed (mTLS)
   std::string backend_policy_file;  // who may call the API for which accounts (backend_policy.h)
-  int io_threads = 0;  // WebSocket I/O threads, one io_context each; 0 = one per core
+  int io_threads = 0;               // WebSocket I/O threads, one io_context each; 0 = one per core
 
   // Connections.
-  size_t max_connections = 100000;                         // open WebSockets; more are closed 1013
-  size_t max_connections_per_account = 0;                  // authenticated devices of one account; 0 = no limit
-  absl::Duration handshake_timeout = absl::Seconds(5);     // accept to upgraded, else dropped
-  absl::Duration idle_timeout = absl::ZeroDuration();      // no frame, ping or pong: close 4410; 0 = off
+  size_t max_connections = 100000;                      // open WebSockets; more are closed 1013
+  size_t max_connections_per_account = 0;               // authenticated devices of one account; 0 = no limit
+  absl::Duration handshake_timeout = absl::Seconds(5);  // accept to upgraded, else dropped
+  absl::Duration idle_timeout = absl::ZeroDuration();   // no frame, ping or pong: close 4410; 0 = off
 
   // Device authentication (one of the two is required).
   std::string jwt_secret_file;      // HS256 shared secret
@@ -60,14 +60,14 @@ struct Config {
   // Requests.
   absl::Duration default_request_timeout = absl::Seconds(10);  // when the caller sets no deadline
   absl::Duration dedupe_window = absl::Minutes(5);
-  size_t device_send_queue = 256;  // frames queued to one device before RESOURCE_EXHAUSTED
+  size_t device_send_queue = 256;       // frames queued to one device before RESOURCE_EXHAUSTED
   size_t max_requests_per_device = 32;  // pending requests of one device before RESOURCE_EXHAUSTED
   size_t max_pending_requests = 10000;  // pending requests in all before RESOURCE_EXHAUSTED
 
   // Events.
-  size_t event_history = 10000;     // events kept for resume_after
-  size_t subscriber_queue = 1024;   // events queued to one subscriber before a Gap
-  size_t max_subscribers = 1000;    // open SubscribeEvents streams before RESOURCE_EXHAUSTED
+  size_t event_history = 10000;    // events kept for resume_after
+  size_t subscriber_queue = 1024;  // events queued to one subscriber before a Gap
+  size_t max_subscribers = 1000;   // open SubscribeEvents streams before RESOURCE_EXHAUSTED
 
   // Cluster.
   std::string bus = "inproc";  // "inproc" or amqp://user:pass@host:port/vhost

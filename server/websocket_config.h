@@ -5,7 +5,6 @@
 #pragma once
 
 #include <memory>
-
 #include <websocketpp/config/asio.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>

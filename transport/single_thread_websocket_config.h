@@ -17,7 +17,6 @@
 #pragma once
 
 #include <cstddef>
-
 #include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/connection_base.hpp>
 #include <websocketpp/logger/basic.hpp>

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstddef>
-
 #include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -95,8 +95,7 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "hive-device-sim: %s\n", std::string(client.status().message()).c_str());
     return 2;
   }
-  Log(LogLevel::kInfo, "started",
-      {{"devices", roster->size()}, {"url", options->url}, {"threads", options->threads}});
+  Log(LogLevel::kInfo, "started", {{"devices", roster->size()}, {"url", options->url}, {"threads", options->threads}});
 
   const bool terminal = isatty(STDOUT_FILENO) == 1;
   const bool show_progress = !options->quiet;

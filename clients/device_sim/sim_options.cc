@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-
 #include <websocketpp/uri.hpp>
 
 #include "absl/status/status.h"
@@ -111,15 +110,15 @@ absl::Status ValidateTogether(const cli::Flags& flags, SimOptions& options) {
     // The file names every device, its account and its token.
     for (absl::string_view name : {"account", "accounts", "device-id", "token-ttl"}) {
       if (flags.Given(name)) {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, ": not with --tokens-file, which names the devices"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, ": not with --tokens-file, which names the devices"));
       }
     }
     return absl::OkStatus();
   }
   if (options.devices == 0) options.devices = 1;
   if (!options.device_id.empty() && options.devices != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--device-id: pins one device, but --devices is ", options.devices));
+    return absl::InvalidArgumentError(absl::StrCat("--device-id: pins one device, but --devices is ", options.devices));
   }
   if (flags.Given("account") && options.accounts > 1) {
     return absl::InvalidArgumentError("--account and --accounts exclude each other; give one");

@@ -31,14 +31,14 @@ struct SimOptions {
   std::string url = "ws://127.0.0.1:8080/v1/devices";
   int devices = 0;  // 0 until validated: then 1, or every line of tokens_file
   std::string account = std::string(kDefaultAccount);
-  int accounts = 1;        // > 1: devices spread over accounts derived from `seed`
-  std::string device_id;   // pins the id of a single device; else derived from `seed`
+  int accounts = 1;       // > 1: devices spread over accounts derived from `seed`
+  std::string device_id;  // pins the id of a single device; else derived from `seed`
   uint64_t seed = 1;
 
   // Credentials: one of the two.
   std::string jwt_secret_file;  // mint HS256 tokens with this secret
   absl::Duration token_ttl = absl::Hours(1);
-  std::string tokens_file;      // or read "device_id account_id token" lines
+  std::string tokens_file;  // or read "device_id account_id token" lines
 
   AuthMode auth = AuthMode::kHeader;
   codec::Dialect dialect = codec::Dialect::kStandard;
@@ -62,8 +62,7 @@ struct SimOptions {
 // HIVE_SIM_* variable in `environ` ("NAME=value" entries, null-terminated, as
 // ::environ; null reads none). INVALID_ARGUMENT names the flag or variable and
 // the problem; `--help` yields CANCELLED whose message is the help text.
-absl::StatusOr<SimOptions> ParseSimOptions(int argc, const char* const* argv,
-                                           const char* const* environ = nullptr);
+absl::StatusOr<SimOptions> ParseSimOptions(int argc, const char* const* argv, const char* const* environ = nullptr);
 
 // Usage, then every option with its default and variable.
 std::string SimOptionsHelp();

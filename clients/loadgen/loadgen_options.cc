@@ -61,8 +61,7 @@ std::unique_ptr<cli::Flags> LoadgenFlags(LoadgenOptions& options) {
             "derives them)",
             ValidateUuid)
       .DefaultText("(derived)");
-  f.AddInteger("devices", &options.devices, 1, 10'000'000,
-               "request: devices to target; scale: devices to connect");
+  f.AddInteger("devices", &options.devices, 1, 10'000'000, "request: devices to target; scale: devices to connect");
   f.AddInteger<uint64_t>("device-seed", &options.device_seed, 0, UINT64_MAX,
                          "hive-device-sim's --seed: derives the device ids");
   f.AddInteger("subscribers", &options.subscribers, 0, 1'000'000, "fanout: SubscribeEvents streams");
@@ -91,9 +90,12 @@ std::unique_ptr<cli::Flags> LoadgenFlags(LoadgenOptions& options) {
 
 const char* ModeName(Mode mode) {
   switch (mode) {
-    case Mode::kRequest: return "request";
-    case Mode::kFanout: return "fanout";
-    case Mode::kScale: return "scale";
+    case Mode::kRequest:
+      return "request";
+    case Mode::kFanout:
+      return "fanout";
+    case Mode::kScale:
+      return "scale";
   }
   return "?";
 }

@@ -51,9 +51,12 @@ int Run(int argc, char** argv) {
   // count failures.
   SetLogLevel(LogLevel::kError);
   switch (options->mode) {
-    case Mode::kRequest: return Report(*options, RunRequestLoad(*options));
-    case Mode::kFanout: return Report(*options, RunFanoutLoad(*options));
-    case Mode::kScale: return Report(*options, RunConnectionScale(*options));
+    case Mode::kRequest:
+      return Report(*options, RunRequestLoad(*options));
+    case Mode::kFanout:
+      return Report(*options, RunFanoutLoad(*options));
+    case Mode::kScale:
+      return Report(*options, RunConnectionScale(*options));
   }
   return 2;
 }

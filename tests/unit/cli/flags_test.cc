@@ -103,7 +103,8 @@ TEST(CliFlags, ErrorsNameTheFlagOrVariableAndTheAcceptedForm) {
   Options options;
   EXPECT_EQ(Parse(options, {"--timeout=10"}),
             absl::InvalidArgumentError(R"(--timeout: expected a duration such as 30s, 500ms or 1m30s, got "10")"));
-  EXPECT_EQ(Parse(options, {"--timeout=20m"}), absl::InvalidArgumentError("--timeout: must be between 100ms and 10m, got 20m"));
+  EXPECT_EQ(Parse(options, {"--timeout=20m"}),
+            absl::InvalidArgumentError("--timeout: must be between 100ms and 10m, got 20m"));
   EXPECT_EQ(Parse(options, {}, {"HIVE_T_QUEUE=0"}),
             absl::InvalidArgumentError("HIVE_T_QUEUE: must be between 1 and 65536, got 0"));
   EXPECT_EQ(Parse(options, {"--nope=1"}), absl::InvalidArgumentError("--nope: unknown flag; see --help"));

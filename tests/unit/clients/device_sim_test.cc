@@ -251,11 +251,32 @@ TEST(SimOptions, DefaultsNeedOnlyCredentials) {
 }
 
 TEST(SimOptions, ReadsEveryOptionInBothSpellings) {
-  absl::StatusOr<SimOptions> options =
-      Parse({"--url=wss://127.0.0.1:8443/v1/devices", "--devices", "200", "--accounts=4", "--seed", "9",
-             "--jwt-secret-file=/s", "--token-ttl", "90m", "--auth", "message", "--dialect=compact",
-             "--event-rate", "0.5", "--on-request", "ack-delay:300", "--connect-rate", "50", "--no-reconnect",
-             "--duration", "5s", "--threads", "2", "--quiet", "--json-stats", "--require-all"});
+  absl::StatusOr<SimOptions> options = Parse({"--url=wss://127.0.0.1:8443/v1/devices",
+                                              "--devices",
+                                              "200",
+                                              "--accounts=4",
+                                              "--seed",
+                                              "9",
+                                              "--jwt-secret-file=/s",
+                                              "--token-ttl",
+                                              "90m",
+                                              "--auth",
+                                              "message",
+                                              "--dialect=compact",
+                                              "--event-rate",
+                                              "0.5",
+                                              "--on-request",
+                                              "ack-delay:300",
+                                              "--connect-rate",
+                                              "50",
+                                              "--no-reconnect",
+                                              "--duration",
+                                              "5s",
+                                              "--threads",
+                                              "2",
+                                              "--quiet",
+                                              "--json-stats",
+                                              "--require-all"});
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->url, "wss://127.0.0.1:8443/v1/devices");
   EXPECT_EQ(options->devices, 200);
@@ -314,12 +335,28 @@ TEST(SimOptions, HelpListsEveryOptionWithItsDefault) {
   absl::StatusOr<SimOptions> options = Parse({"--devices=3", "--help"});
   ASSERT_TRUE(absl::IsCancelled(options.status()));
   const absl::string_view help = options.status().message();
-  for (absl::string_view option :
-       {"--url=URL", "--devices=N", "--account=UUID", "--accounts=N", "--device-id=UUID", "--seed=N",
-        "--jwt-secret-file=PATH", "--token-ttl=DURATION", "--tokens-file=PATH", "--auth=header|message",
-        "--dialect=standard|compact", "--event-rate=R", "--on-request=POLICY", "--connect-rate=R",
-        "--[no-]reconnect", "--duration=DURATION", "--threads=N", "--[no-]quiet", "--[no-]json-stats",
-        "--[no-]require-all", "--tls-ca-file=PATH", "--[no-]tls-insecure"}) {
+  for (absl::string_view option : {"--url=URL",
+                                   "--devices=N",
+                                   "--account=UUID",
+                                   "--accounts=N",
+                                   "--device-id=UUID",
+                                   "--seed=N",
+                                   "--jwt-secret-file=PATH",
+                                   "--token-ttl=DURATION",
+                                   "--tokens-file=PATH",
+                                   "--auth=header|message",
+                                   "--dialect=standard|compact",
+                                   "--event-rate=R",
+                                   "--on-request=POLICY",
+                                   "--connect-rate=R",
+                                   "--[no-]reconnect",
+                                   "--duration=DURATION",
+                                   "--threads=N",
+                                   "--[no-]quiet",
+                                   "--[no-]json-stats",
+                                   "--[no-]require-all",
+                                   "--tls-ca-file=PATH",
+                                   "--[no-]tls-insecure"}) {
     EXPECT_THAT(help, HasSubstr(option));
   }
   EXPECT_THAT(help, HasSubstr("[default: ws://127.0.0.1:8080/v1/devices]"));
@@ -344,9 +381,9 @@ TEST(SimOptions, ReadsHiveSimVariablesAndTheFlagWins) {
   EXPECT_EQ(options->duration, absl::Seconds(90));
   EXPECT_FALSE(options->reconnect);
   EXPECT_EQ(options->devices, 4);
-  EXPECT_EQ(Parse({"--jwt-secret-file=/s"}, {"HIVE_SIM_DURATION=30"}).status(),
-            absl::InvalidArgumentError(
-                R"(HIVE_SIM_DURATION: expected a duration such as 30s, 500ms or 1m30s, got "30")"));
+  EXPECT_EQ(
+      Parse({"--jwt-secret-file=/s"}, {"HIVE_SIM_DURATION=30"}).status(),
+      absl::InvalidArgumentError(R"(HIVE_SIM_DURATION: expected a duration such as 30s, 500ms or 1m30s, got "30")"));
 }
 
 TEST(RequestPolicy, FormatsBackToItsSpelling) {
@@ -394,9 +431,9 @@ TEST(DeviceRoster, ReadsATokensFileAndNamesTheBadLine) {
             absl::InvalidArgumentError("--devices: 2 asked for, but --tokens-file names only 1"));
 
   write(absl::StrCat(kSeedDevice, " ", kSeedAccount, " t\nnot-a-uuid ", kSeedAccount, " t\n"));
-  EXPECT_EQ(DeviceRoster::ReadTokensFile(path, 0).status(),
-            absl::InvalidArgumentError(
-                absl::StrCat("--tokens-file: ", path, ":2: device_id and account_id must be UUIDs")));
+  EXPECT_EQ(
+      DeviceRoster::ReadTokensFile(path, 0).status(),
+      absl::InvalidArgumentError(absl::StrCat("--tokens-file: ", path, ":2: device_id and account_id must be UUIDs")));
   std::remove(path.c_str());
 }
 

@@ -38,9 +38,9 @@ TEST(LoadgenOptions, DefaultsDeriveTheSimulatorsDeviceIds) {
 
 TEST(LoadgenOptions, ReadsFlagsWithDashesOrUnderscores) {
   absl::StatusOr<LoadgenOptions> options =
-      Parse({"--mode=fanout", "--ws_url=ws://127.0.0.2:1/,ws://127.0.0.3:1/", "--jwt-secret-file", "/s",
-             "--warmup=0s", "--duration=1m30s", "--event_timeout=250ms", "--echo", "--subscribers=0",
-             "--connect-rate=2.5", "--device-ids=D88F322F-D0AA-4A3C-8564-6EBE0F7EBB3B"});
+      Parse({"--mode=fanout", "--ws_url=ws://127.0.0.2:1/,ws://127.0.0.3:1/", "--jwt-secret-file", "/s", "--warmup=0s",
+             "--duration=1m30s", "--event_timeout=250ms", "--echo", "--subscribers=0", "--connect-rate=2.5",
+             "--device-ids=D88F322F-D0AA-4A3C-8564-6EBE0F7EBB3B"});
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->mode, Mode::kFanout);
   EXPECT_EQ(options->ws_urls, (std::vector<std::string>{"ws://127.0.0.2:1/", "ws://127.0.0.3:1/"}));
@@ -79,9 +79,9 @@ TEST(LoadgenOptions, ReadsHiveLoadgenVariablesAndTheFlagWins) {
   EXPECT_EQ(options->duration, absl::Seconds(3));
   EXPECT_EQ(options->server, "10.0.0.1:9090");
   EXPECT_TRUE(options->echo);
-  EXPECT_EQ(Parse({}, {"HIVE_LOADGEN_WARMUP=2"}).status(),
-            absl::InvalidArgumentError(
-                R"(HIVE_LOADGEN_WARMUP: expected a duration such as 30s, 500ms or 1m30s, got "2")"));
+  EXPECT_EQ(
+      Parse({}, {"HIVE_LOADGEN_WARMUP=2"}).status(),
+      absl::InvalidArgumentError(R"(HIVE_LOADGEN_WARMUP: expected a duration such as 30s, 500ms or 1m30s, got "2")"));
 }
 
 TEST(LoadgenOptions, HelpListsEveryFlagWithinOneHundredColumns) {
@@ -90,12 +90,29 @@ TEST(LoadgenOptions, HelpListsEveryFlagWithinOneHundredColumns) {
   const std::string help(options.status().message());
   EXPECT_EQ(help, LoadgenOptionsHelp());
   for (absl::string_view line : absl::StrSplit(help, '\n')) EXPECT_LE(line.size(), 100u) << line;
-  for (absl::string_view flag :
-       {"--mode=request|fanout|scale", "--[no-]echo", "--server=", "--ws-url=", "--warmup=DURATION",
-        "--duration=DURATION", "--channels=N", "--concurrency=N", "--request-timeout=DURATION", "--device-ids=",
-        "--devices=N", "--device-seed=N", "--subscribers=N", "--emitters=N", "--window=N",
-        "--event-timeout=DURATION", "--emitter-seed=N", "--jwt-secret-file=PATH", "--connect-rate=R",
-        "--sim-threads=N", "--server-pid=N", "--settle=DURATION", "--connect-timeout=DURATION"}) {
+  for (absl::string_view flag : {"--mode=request|fanout|scale",
+                                 "--[no-]echo",
+                                 "--server=",
+                                 "--ws-url=",
+                                 "--warmup=DURATION",
+                                 "--duration=DURATION",
+                                 "--channels=N",
+                                 "--concurrency=N",
+                                 "--request-timeout=DURATION",
+                                 "--device-ids=",
+                                 "--devices=N",
+                                 "--device-seed=N",
+                                 "--subscribers=N",
+                                 "--emitters=N",
+                                 "--window=N",
+                                 "--event-timeout=DURATION",
+                                 "--emitter-seed=N",
+                                 "--jwt-secret-file=PATH",
+                                 "--connect-rate=R",
+                                 "--sim-threads=N",
+                                 "--server-pid=N",
+                                 "--settle=DURATION",
+                                 "--connect-timeout=DURATION"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
   EXPECT_THAT(help, HasSubstr("[default: 10s] [env: HIVE_LOADGEN_DURATION]"));

@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <climits>
+#include <string>
 #include <type_traits>
 #include <utility>
-#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -200,8 +200,10 @@ TEST(Config, ParsesDurationsSizesAndCounts) {
 }
 
 TEST(Config, RejectsMalformedDuration) {
-  ExpectInvalid({kKeyFlag, "--ping-interval=abc"}, R"(--ping-interval: expected a duration such as 30s, 500ms or 1m30s, got "abc")");
-  ExpectInvalid({kKeyFlag, "--auth-timeout=10"}, R"(--auth-timeout: expected a duration such as 30s, 500ms or 1m30s, got "10")");
+  ExpectInvalid({kKeyFlag, "--ping-interval=abc"},
+                R"(--ping-interval: expected a duration such as 30s, 500ms or 1m30s, got "abc")");
+  ExpectInvalid({kKeyFlag, "--auth-timeout=10"},
+                R"(--auth-timeout: expected a duration such as 30s, 500ms or 1m30s, got "10")");
 }
 
 TEST(Config, RejectsDurationOutOfRange) {
@@ -234,8 +236,8 @@ TEST(Config, BadVariableIsNamedInTheMessage) {
 }
 
 TEST(Config, AcceptsListenAddresses) {
-  for (const char* address :
-       {"0.0.0.0:8080", ":8080", "[::]:9090", "[::1]:1", "localhost:65535", "hive-1.example.com:80", "10.1.2.3:443", "127.0.0.1:0"}) {
+  for (const char* address : {"0.0.0.0:8080", ":8080", "[::]:9090", "[::1]:1", "localhost:65535",
+                              "hive-1.example.com:80", "10.1.2.3:443", "127.0.0.1:0"}) {
     SCOPED_TRACE(address);
     absl::StatusOr<Config> config = Parse({kKeyFlag, absl::StrCat("--ws-listen=", address)});
     ASSERT_TRUE(config.ok()) << config.status();
@@ -319,15 +321,42 @@ TEST(Config, VersionIsReturnedAsCancelled) {
 
 TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
   const std::string help = ConfigHelp();
-  const std::vector<std::string> names = {
-      "ws-listen",       "grpc-listen",         "tls-cert",      "tls-key",           "io-threads",
-      "jwt-secret-file", "jwt-public-key-file", "auth-timeout",  "max-message-bytes", "max-bad-frames",
-      "max-batch",       "max-json-depth",      "ping-interval", "pong-timeout",      "default-request-timeout",
-      "dedupe-window",   "device-send-queue",   "event-history", "subscriber-queue",  "bus",
-      "replica-id",      "drain-timeout",       "log-level",     "max-connections",   "max-connections-per-account",
-      "handshake-timeout", "idle-timeout",      "device-event-rate", "device-event-burst",
-      "max-requests-per-device", "max-pending-requests", "max-subscribers", "grpc-tls-cert", "grpc-tls-key",
-      "grpc-client-ca",  "backend-policy-file"};
+  const std::vector<std::string> names = {"ws-listen",
+                                          "grpc-listen",
+                                          "tls-cert",
+                                          "tls-key",
+                                          "io-threads",
+                                          "jwt-secret-file",
+                                          "jwt-public-key-file",
+                                          "auth-timeout",
+                                          "max-message-bytes",
+                                          "max-bad-frames",
+                                          "max-batch",
+                                          "max-json-depth",
+                                          "ping-interval",
+                                          "pong-timeout",
+                                          "default-request-timeout",
+                                          "dedupe-window",
+                                          "device-send-queue",
+                                          "event-history",
+                                          "subscriber-queue",
+                                          "bus",
+                                          "replica-id",
+                                          "drain-timeout",
+                                          "log-level",
+                                          "max-connections",
+                                          "max-connections-per-account",
+                                          "handshake-timeout",
+                                          "idle-timeout",
+                                          "device-event-rate",
+                                          "device-event-burst",
+                                          "max-requests-per-device",
+                                          "max-pending-requests",
+                                          "max-subscribers",
+                                          "grpc-tls-cert",
+                                          "grpc-tls-key",
+                                          "grpc-client-ca",
+                                          "backend-policy-file"};
   int option_rows = 0;
   for (absl::string_view line : absl::StrSplit(help, '\n')) {
     if (absl::StartsWith(line, "  --")) ++option_rows;
@@ -360,7 +389,8 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
 TEST(Config, GrpcTlsOptionsComeTogetherAndMutualTlsNeedsTls) {
   const char* const env[] = {nullptr};
   for (auto [flags, message] : {
-           std::pair<std::vector<const char*>, const char*>{{"--grpc-tls-cert=c.pem"}, "--grpc-tls-cert needs --grpc-tls-key"},
+           std::pair<std::vector<const char*>, const char*>{{"--grpc-tls-cert=c.pem"},
+                                                            "--grpc-tls-cert needs --grpc-tls-key"},
            {{"--grpc-tls-key=k.pem"}, "--grpc-tls-key needs --grpc-tls-cert"},
            {{"--grpc-client-ca=ca.pem"}, "--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key"},
        }) {
@@ -375,18 +405,34 @@ TEST(Config, GrpcTlsOptionsComeTogetherAndMutualTlsNeedsTls) {
 TEST(Config, EveryVariableInTheHelpIsRead) {
   // Setting each documented option through its variable at a non-default
   // value proves the names in --help are the ones the parser reads.
-  absl::StatusOr<Config> config =
-      Parse({}, {"HIVEBRIDGE_JWT_SECRET_FILE=/s", "HIVEBRIDGE_GRPC_LISTEN=:1", "HIVEBRIDGE_TLS_CERT=/c",
-                 "HIVEBRIDGE_TLS_KEY=/k", "HIVEBRIDGE_IO_THREADS=2", "HIVEBRIDGE_AUTH_TIMEOUT=1s",
-                 "HIVEBRIDGE_MAX_BAD_FRAMES=2", "HIVEBRIDGE_MAX_BATCH=2", "HIVEBRIDGE_MAX_JSON_DEPTH=2",
-                 "HIVEBRIDGE_PING_INTERVAL=2s", "HIVEBRIDGE_PONG_TIMEOUT=1s", "HIVEBRIDGE_DEDUPE_WINDOW=2s",
-                 "HIVEBRIDGE_DEVICE_SEND_QUEUE=2", "HIVEBRIDGE_EVENT_HISTORY=2", "HIVEBRIDGE_SUBSCRIBER_QUEUE=2",
-                 "HIVEBRIDGE_BUS=amqp://rabbit", "HIVEBRIDGE_REPLICA_ID=r2", "HIVEBRIDGE_DRAIN_TIMEOUT=2s",
-                 "HIVEBRIDGE_LOG_LEVEL=warn", "HIVEBRIDGE_MAX_CONNECTIONS=2",
-                 "HIVEBRIDGE_MAX_CONNECTIONS_PER_ACCOUNT=2", "HIVEBRIDGE_HANDSHAKE_TIMEOUT=2s",
-                 "HIVEBRIDGE_IDLE_TIMEOUT=3s", "HIVEBRIDGE_DEVICE_EVENT_RATE=2", "HIVEBRIDGE_DEVICE_EVENT_BURST=2",
-                 "HIVEBRIDGE_MAX_REQUESTS_PER_DEVICE=2", "HIVEBRIDGE_MAX_PENDING_REQUESTS=2",
-                 "HIVEBRIDGE_MAX_SUBSCRIBERS=2"});
+  absl::StatusOr<Config> config = Parse({}, {"HIVEBRIDGE_JWT_SECRET_FILE=/s",
+                                             "HIVEBRIDGE_GRPC_LISTEN=:1",
+                                             "HIVEBRIDGE_TLS_CERT=/c",
+                                             "HIVEBRIDGE_TLS_KEY=/k",
+                                             "HIVEBRIDGE_IO_THREADS=2",
+                                             "HIVEBRIDGE_AUTH_TIMEOUT=1s",
+                                             "HIVEBRIDGE_MAX_BAD_FRAMES=2",
+                                             "HIVEBRIDGE_MAX_BATCH=2",
+                                             "HIVEBRIDGE_MAX_JSON_DEPTH=2",
+                                             "HIVEBRIDGE_PING_INTERVAL=2s",
+                                             "HIVEBRIDGE_PONG_TIMEOUT=1s",
+                                             "HIVEBRIDGE_DEDUPE_WINDOW=2s",
+                                             "HIVEBRIDGE_DEVICE_SEND_QUEUE=2",
+                                             "HIVEBRIDGE_EVENT_HISTORY=2",
+                                             "HIVEBRIDGE_SUBSCRIBER_QUEUE=2",
+                                             "HIVEBRIDGE_BUS=amqp://rabbit",
+                                             "HIVEBRIDGE_REPLICA_ID=r2",
+                                             "HIVEBRIDGE_DRAIN_TIMEOUT=2s",
+                                             "HIVEBRIDGE_LOG_LEVEL=warn",
+                                             "HIVEBRIDGE_MAX_CONNECTIONS=2",
+                                             "HIVEBRIDGE_MAX_CONNECTIONS_PER_ACCOUNT=2",
+                                             "HIVEBRIDGE_HANDSHAKE_TIMEOUT=2s",
+                                             "HIVEBRIDGE_IDLE_TIMEOUT=3s",
+                                             "HIVEBRIDGE_DEVICE_EVENT_RATE=2",
+                                             "HIVEBRIDGE_DEVICE_EVENT_BURST=2",
+                                             "HIVEBRIDGE_MAX_REQUESTS_PER_DEVICE=2",
+                                             "HIVEBRIDGE_MAX_PENDING_REQUESTS=2",
+                                             "HIVEBRIDGE_MAX_SUBSCRIBERS=2"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->grpc_listen, ":1");
   EXPECT_EQ(config->tls_cert_file, "/c");
@@ -456,7 +502,6 @@ TEST(Config, RejectsLimitsOutOfRange) {
   EXPECT_EQ(off->device_event_rate, 0);
 }
 
-
 // Every field of Config is set by a flag: --help lists one option per field
 // (a new field without a flag fails here), and setting every option at a
 // non-default value changes every field.
@@ -467,16 +512,41 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_EQ(static_cast<size_t>(with_variable), FieldCount<Config>())
       << "a Config field has no flag, or a flag no field: add it to ServerFlags() and to this test";
 
-  absl::StatusOr<Config> config = Parse({
-      "--ws-listen=127.0.0.1:1", "--grpc-listen=127.0.0.1:2", "--tls-cert=/c", "--tls-key=/k",
-      "--grpc-tls-cert=/gc", "--grpc-tls-key=/gk", "--grpc-client-ca=/ca", "--backend-policy-file=/p",
-      "--io-threads=3", "--max-connections=3", "--max-connections-per-account=3", "--handshake-timeout=3s",
-      "--idle-timeout=3m", "--jwt-public-key-file=/pub", "--auth-timeout=3s", "--max-message-bytes=3KiB",
-      "--max-bad-frames=3", "--max-batch=3", "--max-json-depth=3", "--device-event-rate=3",
-      "--device-event-burst=3", "--ping-interval=3m", "--pong-timeout=3s", "--default-request-timeout=3s",
-      "--dedupe-window=3s", "--device-send-queue=3", "--max-requests-per-device=3", "--max-pending-requests=3",
-      "--event-history=3", "--subscriber-queue=3", "--max-subscribers=3", "--bus=amqp://rabbit",
-      "--replica-id=r3", "--drain-timeout=3s", "--log-level=debug"});
+  absl::StatusOr<Config> config = Parse({"--ws-listen=127.0.0.1:1",
+                                         "--grpc-listen=127.0.0.1:2",
+                                         "--tls-cert=/c",
+                                         "--tls-key=/k",
+                                         "--grpc-tls-cert=/gc",
+                                         "--grpc-tls-key=/gk",
+                                         "--grpc-client-ca=/ca",
+                                         "--backend-policy-file=/p",
+                                         "--io-threads=3",
+                                         "--max-connections=3",
+                                         "--max-connections-per-account=3",
+                                         "--handshake-timeout=3s",
+                                         "--idle-timeout=3m",
+                                         "--jwt-public-key-file=/pub",
+                                         "--auth-timeout=3s",
+                                         "--max-message-bytes=3KiB",
+                                         "--max-bad-frames=3",
+                                         "--max-batch=3",
+                                         "--max-json-depth=3",
+                                         "--device-event-rate=3",
+                                         "--device-event-burst=3",
+                                         "--ping-interval=3m",
+                                         "--pong-timeout=3s",
+                                         "--default-request-timeout=3s",
+                                         "--dedupe-window=3s",
+                                         "--device-send-queue=3",
+                                         "--max-requests-per-device=3",
+                                         "--max-pending-requests=3",
+                                         "--event-history=3",
+                                         "--subscriber-queue=3",
+                                         "--max-subscribers=3",
+                                         "--bus=amqp://rabbit",
+                                         "--replica-id=r3",
+                                         "--drain-timeout=3s",
+                                         "--log-level=debug"});
   ASSERT_TRUE(config.ok()) << config.status();
   Config defaults;
   defaults.replica_id = HostName();
