@@ -1,12 +1,12 @@
 #include "clients/hivectl/bridge_channel.h"
 
-#include <fstream>
-#include <sstream>
-#include <string>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"

@@ -17,9 +17,9 @@
 // each call's metadata, so it is sent on plaintext channels too (local use).
 #pragma once
 
-#include <memory>
-
 #include <grpcpp/channel.h>
+
+#include <memory>
 
 #include "absl/status/statusor.h"
 #include "clients/hivectl/invocation.h"

@@ -36,8 +36,8 @@ struct GlobalOptions {
   std::string ca_file;         // PEM CA to verify the bridge with; empty: the system roots
   std::string cert_file;       // PEM client certificate chain (mTLS), with key_file
   std::string key_file;
-  std::string server_name;     // TLS target name override; empty: the host of `server`
-  std::string token;           // sent as `authorization: Bearer <token>`; empty: none
+  std::string server_name;  // TLS target name override; empty: the host of `server`
+  std::string token;        // sent as `authorization: Bearer <token>`; empty: none
 };
 
 // `hivectl devices`: ListDevices, following next_page_token to the end.
@@ -62,9 +62,12 @@ struct SubscribeCommand {
 };
 
 // `hivectl token --jwt-secret-file F --device-id D --account A`: mints a
-// device token locally; no call to the bridge.
+// device token locally; no call to the bridge. Exactly one of the key files
+// is set: the bridge's HS256 secret, or the private key whose public half is
+// the bridge's --jwt-public-key-file (RS256/ES256).
 struct TokenCommand {
   std::string secret_file;
+  std::string private_key_file;
   std::string device_id;
   std::string account_id;
   absl::Duration expires_in = absl::Hours(1);

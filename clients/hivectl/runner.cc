@@ -1,13 +1,13 @@
 #include "clients/hivectl/runner.h"
 
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/client_context.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
-#include <grpcpp/client_context.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -53,16 +53,15 @@ int Fail(const grpc::Status& status, std::ostream& err) {
 }
 
 void PrintDeviceTable(const google::protobuf::RepeatedPtrField<v1::Device>& devices, std::ostream& out) {
-  out << absl::StrFormat("%-36s  %-36s  %-21s  %-15s  %s\n", "DEVICE", "ACCOUNT", "ADDRESS", "PROTOCOL",
-                         "CONNECTED");
+  out << absl::StrFormat("%-36s  %-36s  %-21s  %-15s  %s\n", "DEVICE", "ACCOUNT", "ADDRESS", "PROTOCOL", "CONNECTED");
   for (const v1::Device& device : devices) {
     out << absl::StrFormat("%-36s  %-36s  %-21s  %-15s  %s\n", device.device_id(), device.account_id(),
                            device.address(), device.protocol(), Time(device.connected_at()));
   }
 }
 
-int ListDevices(const GlobalOptions& global, const ListDevicesCommand& command,
-                v1::DeviceBridge::StubInterface& stub, std::ostream& out, std::ostream& err) {
+int ListDevices(const GlobalOptions& global, const ListDevicesCommand& command, v1::DeviceBridge::StubInterface& stub,
+                std::ostream& out, std::ostream& err) {
   v1::ListDevicesResponse all;
   v1::ListDevicesRequest request = command.request;
   do {
@@ -178,7 +177,10 @@ int ExitCodeFor(const grpc::Status& status) {
 }
 
 int RunToken(const TokenCommand& command, const Clock& clock, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<TokenMinter> minter = TokenMinter::FromSecretFile(command.secret_file, command.expires_in, clock);
+  absl::StatusOr<TokenMinter> minter =
+      command.private_key_file.empty()
+          ? TokenMinter::FromSecretFile(command.secret_file, command.expires_in, clock)
+          : TokenMinter::FromPrivateKeyFile(command.private_key_file, command.expires_in, clock);
   if (!minter.ok()) {
     err << "hivectl: " << minter.status().message() << "\n";
     return kExitUsage;

@@ -10,9 +10,9 @@
 //   return RunInvocation(*invocation, *stub, std::cout, std::cerr);
 #pragma once
 
-#include <ostream>
-
 #include <grpcpp/support/status.h>
+
+#include <ostream>
 
 #include "bridge/clock.h"
 #include "clients/hivectl/invocation.h"
@@ -28,7 +28,7 @@ inline constexpr int kExitRpcBase = 10;
 int ExitCodeFor(const grpc::Status& status);
 
 // `hivectl token`: prints the minted token and a newline on `out`, nothing
-// else; exit 2 naming --jwt-secret-file when the secret cannot be read.
+// else; exit 2 naming the key file's flag when it cannot be read or used.
 int RunToken(const TokenCommand& command, const Clock& clock, std::ostream& out, std::ostream& err);
 
 int RunInvocation(const Invocation& invocation, bridge::v1::DeviceBridge::StubInterface& stub, std::ostream& out,

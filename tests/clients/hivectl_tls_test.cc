@@ -72,8 +72,8 @@ std::unique_ptr<BridgeProcess> StartBridge(std::vector<std::string> flags) {
 TEST(HivectlTlsTest, CallsABridgeOnTlsWhenItTrustsTheCaAndIsRefusedOtherwise) {
   TestCertificates certs;
   if (::testing::Test::HasFatalFailure()) return;
-  std::unique_ptr<BridgeProcess> bridge = StartBridge(
-      {"--grpc-tls-cert=" + certs.path("server.pem"), "--grpc-tls-key=" + certs.path("server.key")});
+  std::unique_ptr<BridgeProcess> bridge =
+      StartBridge({"--grpc-tls-cert=" + certs.path("server.pem"), "--grpc-tls-key=" + certs.path("server.key")});
   ASSERT_NE(bridge, nullptr);
 
   HivectlRun trusted = Hivectl({"devices", "--server", Server(*bridge), "--ca", certs.path("ca.pem")});
@@ -81,7 +81,7 @@ TEST(HivectlTlsTest, CallsABridgeOnTlsWhenItTrustsTheCaAndIsRefusedOtherwise) {
   EXPECT_THAT(trusted.output, HasSubstr("DEVICE"));
 
   HivectlRun by_name = Hivectl({"devices", "--server", Server(*bridge, "localhost"), "--ca", certs.path("ca.pem"),
-                         "--server-name", "localhost"});
+                                "--server-name", "localhost"});
   EXPECT_EQ(by_name.exit, 0) << by_name.output;
 
   HivectlRun plaintext = Hivectl({"devices", "--server", Server(*bridge)});
@@ -95,8 +95,8 @@ TEST(HivectlTlsTest, CallsABridgeOnTlsWhenItTrustsTheCaAndIsRefusedOtherwise) {
   EXPECT_EQ(rogue.exit, kExitUnavailable) << rogue.output;
 
   // The certificate is for localhost and 127.0.0.1, not for another name.
-  HivectlRun wrong_name = Hivectl({"devices", "--server", Server(*bridge), "--ca", certs.path("ca.pem"), "--server-name",
-                            "bridge.example.org"});
+  HivectlRun wrong_name = Hivectl(
+      {"devices", "--server", Server(*bridge), "--ca", certs.path("ca.pem"), "--server-name", "bridge.example.org"});
   EXPECT_EQ(wrong_name.exit, kExitUnavailable) << wrong_name.output;
 }
 
@@ -112,11 +112,11 @@ TEST(HivectlTlsTest, MutualTlsBridgeAdmitsHivectlOnlyWithItsClientCertificate) {
   EXPECT_EQ(without.exit, kExitUnavailable) << without.output;
 
   HivectlRun rogue = Hivectl({"devices", "--server", Server(*bridge), "--ca", certs.path("ca.pem"), "--cert",
-                       certs.path("rogue.pem"), "--key", certs.path("rogue.key")});
+                              certs.path("rogue.pem"), "--key", certs.path("rogue.key")});
   EXPECT_EQ(rogue.exit, kExitUnavailable) << rogue.output;
 
   HivectlRun with = Hivectl({"devices", "--server", Server(*bridge), "--ca", certs.path("ca.pem"), "--cert",
-                      certs.path("ops.pem"), "--key", certs.path("ops.key")});
+                             certs.path("ops.pem"), "--key", certs.path("ops.key")});
   EXPECT_EQ(with.exit, 0) << with.output << bridge->Log();
 }
 
@@ -134,8 +134,8 @@ TEST(HivectlTlsTest, UnusablePemFilesAreUsageErrorsNamingTheFlagAndTheFile) {
   EXPECT_EQ(not_a_ca.exit, kExitUsage) << not_a_ca.output;
   EXPECT_THAT(not_a_ca.output, HasSubstr(absl::StrCat("hivectl: --ca: ", certs.path("ca.key"), ": ")));
 
-  HivectlRun other_key = Hivectl({"devices", "--server", server, "--cert", certs.path("ops.pem"), "--key",
-                           certs.path("server.key")});
+  HivectlRun other_key =
+      Hivectl({"devices", "--server", server, "--cert", certs.path("ops.pem"), "--key", certs.path("server.key")});
   EXPECT_EQ(other_key.exit, kExitUsage) << other_key.output;
   EXPECT_THAT(other_key.output, HasSubstr(absl::StrCat("hivectl: --key: ", certs.path("server.key"),
                                                        ": not the private key of --cert ", certs.path("ops.pem"))));
@@ -163,7 +163,7 @@ TEST(HivectlBackendPolicyTest, RefusedWithoutATokenAdmittedWithTheTokenFlagOrHiv
 
   // The flag wins over the variable.
   HivectlRun overridden = Hivectl({"devices", "--token", "not-the-token"},
-                           {"HIVECTL_SERVER=" + server, absl::StrCat("HIVECTL_TOKEN=", kOpsToken)});
+                                  {"HIVECTL_SERVER=" + server, absl::StrCat("HIVECTL_TOKEN=", kOpsToken)});
   EXPECT_EQ(overridden.exit, kExitUnauthenticated) << overridden.output;
   EXPECT_THAT(overridden.output, ::testing::Not(HasSubstr("not-the-token")));
   std::remove(policy.c_str());
@@ -175,15 +175,14 @@ TEST(HivectlTokenTest, MintedTokenConnectsADeviceAndOneSignedWithAnotherSecretIs
   const std::string device_id = NewUuid();
   const std::string account_id = NewUuid();
   auto mint = [&](const std::string& secret_file) {
-    HivectlRun run = Hivectl({"token", "--jwt-secret-file", secret_file, "--device-id", device_id, "--account", account_id,
-                       "--expires-in", "10m"});
+    HivectlRun run = Hivectl({"token", "--jwt-secret-file", secret_file, "--device-id", device_id, "--account",
+                              account_id, "--expires-in", "10m"});
     EXPECT_EQ(run.exit, 0) << run.output;
     return std::string(absl::StripTrailingAsciiWhitespace(run.output));
   };
 
   const std::string secret = WriteTemp("secret", bridge->secret() + "\n");
-  TestDevice device({.url = bridge->ws_url(), .device_id = device_id, .account_id = account_id,
-                     .token = mint(secret)});
+  TestDevice device({.url = bridge->ws_url(), .device_id = device_id, .account_id = account_id, .token = mint(secret)});
   absl::StatusOr<std::string> authenticated = device.ConnectAndAuthenticate();
   ASSERT_TRUE(authenticated.ok()) << authenticated.status() << bridge->Log();
   HivectlRun listed = Hivectl({"device", device_id, "-o", "json", "--server", Server(*bridge)});
@@ -191,8 +190,8 @@ TEST(HivectlTokenTest, MintedTokenConnectsADeviceAndOneSignedWithAnotherSecretIs
   EXPECT_THAT(listed.output, HasSubstr(account_id));
 
   const std::string other = WriteTemp("other-secret", std::string(48, 'x'));
-  TestDevice impostor({.url = bridge->ws_url(), .device_id = device_id, .account_id = account_id,
-                       .token = mint(other)});
+  TestDevice impostor(
+      {.url = bridge->ws_url(), .device_id = device_id, .account_id = account_id, .token = mint(other)});
   EXPECT_FALSE(impostor.ConnectAndAuthenticate().ok());
   ASSERT_TRUE(impostor.WaitClosed(absl::Seconds(5)));
   EXPECT_EQ(impostor.close_code(), 4401);

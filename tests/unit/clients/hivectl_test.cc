@@ -1,6 +1,10 @@
 // Tests of hivectl's argument parsing: each command line builds exactly the
 // request proto the bridge will receive, and bad arguments are usage errors
 // whose message names the argument and the problem.
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/support/status.h>
+
 #include <cstdio>
 #include <fstream>
 #include <initializer_list>
@@ -8,10 +12,6 @@
 #include <string>
 #include <variant>
 #include <vector>
-
-#include <google/protobuf/text_format.h>
-#include <google/protobuf/util/message_differencer.h>
-#include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/support/fake_clock.h"
+#include "tests/unit/support/test_keys.h"
 
 namespace hive::ctl {
 namespace {
@@ -54,7 +55,9 @@ M Proto(const std::string& text) {
 template <typename M>
 void ExpectProtoEq(const M& actual, const M& expected) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(actual, expected))
-      << "actual:\n" << actual.DebugString() << "expected:\n" << expected.DebugString();
+      << "actual:\n"
+      << actual.DebugString() << "expected:\n"
+      << expected.DebugString();
 }
 
 v1::SendDeviceRequestRequest SendRequest(std::vector<std::string> args) {
@@ -114,10 +117,30 @@ TEST(HivectlOptions, DeviceBuildsGetDeviceRequest) {
 
 TEST(HivectlOptions, SchedulerActionBuildsTheReadmeRequest) {
   ExpectProtoEq(
-      SendRequest({"send", kDevice, "scheduler-action", "stop", "--instance", kInstance, "--app", "wikijs",
-                   "--appstore", "Fractal App Store", "--version", "latest", "--account", kAccount, "--link",
-                   "web=example.org,tok1", "--link", "admin=,tok2", "--wait", "result", "--request-id",
-                   "11111111-2222-3333-4444-555555555555", "--connect-timeout", "1500ms"}),
+      SendRequest({"send",
+                   kDevice,
+                   "scheduler-action",
+                   "stop",
+                   "--instance",
+                   kInstance,
+                   "--app",
+                   "wikijs",
+                   "--appstore",
+                   "Fractal App Store",
+                   "--version",
+                   "latest",
+                   "--account",
+                   kAccount,
+                   "--link",
+                   "web=example.org,tok1",
+                   "--link",
+                   "admin=,tok2",
+                   "--wait",
+                   "result",
+                   "--request-id",
+                   "11111111-2222-3333-4444-555555555555",
+                   "--connect-timeout",
+                   "1500ms"}),
       Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
           "device_id: \"", kDevice, "\" request_id: \"11111111-2222-3333-4444-555555555555\" wait: WAIT_MODE_RESULT ",
           "connect_timeout { seconds: 1 nanos: 500000000 } ",
@@ -134,12 +157,12 @@ TEST(HivectlOptions, SchedulerActionRequiresInstanceAndAppAndKnownAction) {
                    "--app: required by \"hivectl send scheduler-action\"");
   ExpectUsageError({"send", kDevice, "scheduler-action", "pause", "--instance", kInstance, "--app", "x"},
                    "scheduler-action: expected start|stop, got \"pause\"");
-  ExpectUsageError({"send", kDevice, "scheduler-action", "stop", "--instance", kInstance, "--app", "x", "--link",
-                    "web"},
-                   "--link: expected NAME=DOMAIN,TOKEN");
-  ExpectUsageError({"send", kDevice, "scheduler-action", "stop", "--instance", kInstance, "--app", "x", "--wait",
-                    "forever"},
-                   "--wait: expected ack|result|none, got \"forever\"");
+  ExpectUsageError(
+      {"send", kDevice, "scheduler-action", "stop", "--instance", kInstance, "--app", "x", "--link", "web"},
+      "--link: expected NAME=DOMAIN,TOKEN");
+  ExpectUsageError(
+      {"send", kDevice, "scheduler-action", "stop", "--instance", kInstance, "--app", "x", "--wait", "forever"},
+      "--wait: expected ack|result|none, got \"forever\"");
 }
 
 TEST(HivectlOptions, UpgradeBuildsUpgradeDevice) {
@@ -162,8 +185,8 @@ TEST(HivectlOptions, DeviceCommandBuildsArguments) {
           "fields { key: \"path\" value { string_value: \"/data\" } } ",
           "fields { key: \"unit\" value { string_value: \"\" } } } } }")));
   ExpectProtoEq(SendRequest({"send", kDevice, "device-command", "reboot"}),
-                Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
-                    "device_id: \"", kDevice, "\" command { device_command { action: ACTION_REBOOT } }")));
+                Proto<v1::SendDeviceRequestRequest>(
+                    absl::StrCat("device_id: \"", kDevice, "\" command { device_command { action: ACTION_REBOOT } }")));
   ExpectUsageError({"send", kDevice, "device-command", "reboot", "--arg", "novalue"},
                    "--arg: expected KEY=VALUE, got \"novalue\"");
   ExpectUsageError({"send", kDevice, "device-command", "format"},
@@ -171,21 +194,21 @@ TEST(HivectlOptions, DeviceCommandBuildsArguments) {
 }
 
 TEST(HivectlOptions, AppInstanceCommandBuildsRequest) {
-  ExpectProtoEq(SendRequest({"send", kDevice, "app-instance-command", "create-user", "--instance", kInstance,
-                             "--arg", "username=alice"}),
-                Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
-                    "device_id: \"", kDevice, "\" command { app_instance_command { action: ACTION_CREATE_USER ",
-                    "instance: \"", kInstance, "\" arguments { fields { key: \"username\" ",
-                    "value { string_value: \"alice\" } } } } }")));
+  ExpectProtoEq(
+      SendRequest(
+          {"send", kDevice, "app-instance-command", "create-user", "--instance", kInstance, "--arg", "username=alice"}),
+      Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
+          "device_id: \"", kDevice, "\" command { app_instance_command { action: ACTION_CREATE_USER ", "instance: \"",
+          kInstance, "\" arguments { fields { key: \"username\" ", "value { string_value: \"alice\" } } } } }")));
   ExpectUsageError({"send", kDevice, "app-instance-command", "configure"},
                    "--instance: required by \"hivectl send app-instance-command\"");
 }
 
 TEST(HivectlOptions, RawParsesPayloadJsonInlineAndFromFile) {
-  const std::string expected = absl::StrCat(
-      "device_id: \"", kDevice, "\" command { raw { command: \"SchedulerAction.stop\" payload { ",
-      "fields { key: \"instance\" value { string_value: \"x\" } } ",
-      "fields { key: \"n\" value { number_value: 3 } } } } }");
+  const std::string expected =
+      absl::StrCat("device_id: \"", kDevice, "\" command { raw { command: \"SchedulerAction.stop\" payload { ",
+                   "fields { key: \"instance\" value { string_value: \"x\" } } ",
+                   "fields { key: \"n\" value { number_value: 3 } } } } }");
   ExpectProtoEq(SendRequest({"send", kDevice, "raw", "SchedulerAction.stop", "--payload", R"({"instance":"x","n":3})"}),
                 Proto<v1::SendDeviceRequestRequest>(expected));
 
@@ -204,8 +227,8 @@ TEST(HivectlOptions, RawParsesPayloadJsonInlineAndFromFile) {
 
 TEST(HivectlOptions, SubscribeBuildsFiltersResumeAndCount) {
   absl::StatusOr<Invocation> invocation =
-      Parse({"subscribe", "--account", kAccount, "--device", kDevice, "--type", "device-state", "--type",
-             "instances", "--resume", "ep:och:42", "--count", "3"});
+      Parse({"subscribe", "--account", kAccount, "--device", kDevice, "--type", "device-state", "--type", "instances",
+             "--resume", "ep:och:42", "--count", "3"});
   ASSERT_TRUE(invocation.ok()) << invocation.status();
   const auto& subscribe = std::get<SubscribeCommand>(invocation->command);
   EXPECT_EQ(subscribe.count, 3);
@@ -261,11 +284,12 @@ TEST(HivectlOptions, EveryHelpFitsOneHundredColumns) {
 }
 
 TEST(HivectlOptions, DurationsCarryAUnitEverywhere) {
-  ExpectUsageError({"devices", "--timeout", "30"}, "--timeout: expected a duration such as 30s, 500ms or 1m30s, got \"30\"");
+  ExpectUsageError({"devices", "--timeout", "30"},
+                   "--timeout: expected a duration such as 30s, 500ms or 1m30s, got \"30\"");
   ExpectUsageError({"send", kDevice, "upgrade", "--connect-timeout", "2"}, "--connect-timeout: expected a duration");
-  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount,
-                    "--expires-in", "3600"},
-                   "--expires-in: expected a duration");
+  ExpectUsageError(
+      {"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount, "--expires-in", "3600"},
+      "--expires-in: expected a duration");
   absl::StatusOr<Invocation> minutes = Parse({"devices", "--timeout", "1m30s"});
   ASSERT_TRUE(minutes.ok()) << minutes.status();
   EXPECT_EQ(minutes->global.timeout, absl::Seconds(90));
@@ -273,9 +297,9 @@ TEST(HivectlOptions, DurationsCarryAUnitEverywhere) {
 
 TEST(HivectlOptions, EveryGlobalOptionFallsBackToItsVariable) {
   absl::StatusOr<Invocation> env =
-      Parse({"devices"}, {"HIVECTL_SERVER=bridge:1", "HIVECTL_OUTPUT=json", "HIVECTL_TIMEOUT=2s", "HIVECTL_CA=ca.pem",
-                          "HIVECTL_CERT=c.pem", "HIVECTL_KEY=c.key", "HIVECTL_SERVER_NAME=bridge.internal",
-                          "HIVECTL_TOKEN=t"});
+      Parse({"devices"},
+            {"HIVECTL_SERVER=bridge:1", "HIVECTL_OUTPUT=json", "HIVECTL_TIMEOUT=2s", "HIVECTL_CA=ca.pem",
+             "HIVECTL_CERT=c.pem", "HIVECTL_KEY=c.key", "HIVECTL_SERVER_NAME=bridge.internal", "HIVECTL_TOKEN=t"});
   ASSERT_TRUE(env.ok()) << env.status();
   EXPECT_EQ(env->global.server, "bridge:1");
   EXPECT_EQ(env->global.output, OutputFormat::kJson);
@@ -374,7 +398,8 @@ TEST(HivectlToken, ParsesTheSecretFileDeviceAccountAndLifetime) {
   EXPECT_EQ(token.account_id, kAccount);
   EXPECT_EQ(token.expires_in, absl::Hours(2));
 
-  absl::StatusOr<Invocation> defaults = Parse({"token", "--jwt-secret-file=/s", "--device-id", kDevice, "--account", kAccount});
+  absl::StatusOr<Invocation> defaults =
+      Parse({"token", "--jwt-secret-file=/s", "--device-id", kDevice, "--account", kAccount});
   ASSERT_TRUE(defaults.ok()) << defaults.status();
   EXPECT_EQ(std::get<TokenCommand>(defaults->command).expires_in, absl::Hours(1));
 
@@ -383,12 +408,12 @@ TEST(HivectlToken, ParsesTheSecretFileDeviceAccountAndLifetime) {
   ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", kDevice}, "--account: required");
   ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", "d1", "--account", kAccount},
                    "--device-id: expected a UUID");
-  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount,
-                    "--expires-in", "-1h"},
-                   "--expires-in: expected");
-  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount,
-                    "--expires-in", "0s"},
-                   "--expires-in: expected a positive duration");
+  ExpectUsageError(
+      {"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount, "--expires-in", "-1h"},
+      "--expires-in: expected");
+  ExpectUsageError(
+      {"token", "--jwt-secret-file", "/s", "--device-id", kDevice, "--account", kAccount, "--expires-in", "0s"},
+      "--expires-in: expected a positive duration");
 }
 
 TEST(HivectlToken, PrintsOnlyATokenTheBridgeAcceptsForTheDevice) {
@@ -396,10 +421,10 @@ TEST(HivectlToken, PrintsOnlyATokenTheBridgeAcceptsForTheDevice) {
   const std::string path = WriteTemp("secret", secret + "\n");  // the bridge drops the newline; so does hivectl
   testing::FakeClock clock;
   std::ostringstream out, err;
-  ASSERT_EQ(RunToken({.secret_file = path, .device_id = kDevice, .account_id = kAccount,
-                      .expires_in = absl::Minutes(10)},
-                     clock, out, err),
-            0)
+  ASSERT_EQ(
+      RunToken({.secret_file = path, .device_id = kDevice, .account_id = kAccount, .expires_in = absl::Minutes(10)},
+               clock, out, err),
+      0)
       << err.str();
   EXPECT_EQ(err.str(), "");
   std::string token = out.str();
@@ -426,6 +451,43 @@ TEST(HivectlToken, PrintsOnlyATokenTheBridgeAcceptsForTheDevice) {
             kExitUsage);
   EXPECT_EQ(no_out.str(), "");
   EXPECT_EQ(no_err.str(), "hivectl: --jwt-secret-file: cannot read /nonexistent/secret\n");
+}
+
+TEST(HivectlToken, SignsWithThePrivateKeyOfABridgeThatChecksRs256OrEs256) {
+  testing::FakeClock clock;
+  for (const testing::TestKeyPair* key : {&testing::RsaTestKey(), &testing::EcTestKey()}) {
+    const std::string path = WriteTemp("private.pem", key->private_pem);
+    std::ostringstream out, err;
+    ASSERT_EQ(RunToken({.private_key_file = path, .device_id = kDevice, .account_id = kAccount}, clock, out, err), 0)
+        << err.str();
+    auto authenticator = JwtAuthenticator::FromPublicKeyPem(key->public_pem, clock);
+    ASSERT_TRUE(authenticator.ok()) << authenticator.status();
+    std::string token = out.str();
+    token.pop_back();  // the newline
+    absl::StatusOr<DeviceIdentity> identity = (*authenticator)->Authenticate(token);
+    ASSERT_TRUE(identity.ok()) << identity.status();
+    EXPECT_EQ(identity->device_id, kDevice);
+    EXPECT_EQ(identity->expires_at, clock.Now() + absl::Hours(1));
+    std::remove(path.c_str());
+  }
+
+  // A key the bridge would not take the public half of is refused, naming the flag and the file.
+  const std::string small = WriteTemp("small.pem", testing::GenerateRsaKey(1024).private_pem);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunToken({.private_key_file = small, .device_id = kDevice, .account_id = kAccount}, clock, out, err),
+            kExitUsage);
+  EXPECT_EQ(err.str(),
+            absl::StrCat("hivectl: --jwt-private-key-file: ", small, ": an RSA key needs 2048 bits or more\n"));
+  std::remove(small.c_str());
+
+  ExpectUsageError({"token", "--jwt-secret-file", "/s", "--jwt-private-key-file", "/k", "--device-id", kDevice,
+                    "--account", kAccount},
+                   "--jwt-secret-file: excludes --jwt-private-key-file");
+  absl::StatusOr<Invocation> parsed =
+      Parse({"token", "--jwt-private-key-file", "/k", "--device-id", kDevice, "--account", kAccount});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(std::get<TokenCommand>(parsed->command).private_key_file, "/k");
+  EXPECT_EQ(std::get<TokenCommand>(parsed->command).secret_file, "");
 }
 
 TEST(HivectlExitCodes, AreTenPlusTheGrpcCode) {
