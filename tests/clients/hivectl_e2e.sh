@@ -2,7 +2,8 @@
 # End-to-end test of hivectl: starts the real hivebridge on kernel-picked
 # loopback ports and one simulated device, then checks that hivectl lists the
 # device, gets a result for a scheduler action, exits 15 (10 + NOT_FOUND) for
-# an unknown device, and prints one subscribed event. Cleans up after itself.
+# an unknown device, prints one subscribed event, and refuses a duration
+# without a unit (exit 2). Cleans up after itself.
 #
 #   hivectl_e2e.sh HIVEBRIDGE HIVE_DEVICE_SIM HIVECTL
 set -u
@@ -93,3 +94,10 @@ rc=$?
 grep -q '"type":"device-state"' "$dir/sub.out" || fail "not a device-state event: $(cat "$dir/sub.out")"
 grep -q "\"device_id\":\"$device\"" "$dir/sub.out" || fail "not the device's event: $(cat "$dir/sub.out")"
 echo "ok: hivectl subscribe --count 1 printed one device-state event"
+
+# 5. durations carry a unit: a bare number of seconds is a usage error, named.
+"$hivectl_bin" devices --timeout 2 >"$dir/bare.out" 2>&1
+rc=$?
+[[ $rc -eq 2 ]] || fail "--timeout 2 exited $rc, want 2: $(cat "$dir/bare.out")"
+grep -q '^hivectl: --timeout: expected a duration such as 30s' "$dir/bare.out" || fail "unexpected: $(cat "$dir/bare.out")"
+echo "ok: hivectl refuses --timeout 2 (no unit)"
