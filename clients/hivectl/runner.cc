@@ -34,7 +34,7 @@ std::string Time(const google::protobuf::Timestamp& time) {
 }
 
 std::string Latency(const google::protobuf::Duration& duration) {
-  return absl::StrFormat("%.1fms", TimeUtil::DurationToNanoseconds(duration) / 1e6);
+  return absl::StrFormat("%.1fms", static_cast<double>(TimeUtil::DurationToNanoseconds(duration)) / 1e6);
 }
 
 void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {

@@ -4,6 +4,7 @@
 // mints the token a real device then connects with.
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -34,7 +35,7 @@ std::string TempPath(const std::string& name) {
 }
 
 std::string WriteTemp(const std::string& name, const std::string& contents) {
-  const std::string path = TempPath(name);
+  std::string path = TempPath(name);
   std::ofstream(path) << contents;
   return path;
 }
@@ -50,7 +51,7 @@ struct HivectlRun {
 HivectlRun Hivectl(std::vector<std::string> args, std::vector<std::string> env = {}) {
   const std::string log = TempPath("out");
   args.insert(args.begin(), HIVECTL_BINARY);
-  absl::StatusOr<int> exit = RunCommand(args, env, log);
+  absl::StatusOr<int> exit = RunCommand(std::move(args), std::move(env), log);
   HivectlRun run;
   run.output = ReadFile(log);
   std::remove(log.c_str());
