@@ -136,7 +136,7 @@ Flag& Flags::AddValue(absl::string_view name, absl::string_view metavar, Setter 
 }
 
 Flag& Flags::AddString(absl::string_view name, std::string* target, absl::string_view metavar, absl::string_view help,
-                       Validator validate) {
+                       const Validator& validate) {
   return AddValue(
       name, metavar,
       [target, validate](absl::string_view text) -> absl::Status {
@@ -191,7 +191,7 @@ Flag& Flags::AddSwitch(absl::string_view name, bool* target, absl::string_view h
 }
 
 Flag& Flags::AddList(absl::string_view name, std::vector<std::string>* target, absl::string_view metavar,
-                     absl::string_view help, Validator validate) {
+                     absl::string_view help, const Validator& validate) {
   return AddValue(
       name, metavar,
       [target, validate](absl::string_view text) -> absl::Status {

@@ -124,7 +124,7 @@ class Flags {
 
   // Any text (empty refused); `validate`, when given, vets it first.
   Flag& AddString(absl::string_view name, std::string* target, absl::string_view metavar, absl::string_view help,
-                  Validator validate = nullptr);
+                  const Validator& validate = nullptr);
 
   // absl::ParseDuration syntax (cli/values.h), within [min, max].
   Flag& AddDuration(absl::string_view name, absl::Duration* target, absl::Duration min, absl::Duration max,
@@ -184,7 +184,7 @@ class Flags {
 
   // Comma-separated values (empty items refused); `validate` vets each item.
   Flag& AddList(absl::string_view name, std::vector<std::string>* target, absl::string_view metavar,
-                absl::string_view help, Validator validate = nullptr);
+                absl::string_view help, const Validator& validate = nullptr);
 
   // One of a few words, each naming a value of T; metavar is "a|b|c".
   template <typename T>

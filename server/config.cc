@@ -45,7 +45,7 @@ bool IsHostName(absl::string_view host) {
     }
     numeric = numeric && AllDigits(label);
   }
-  in_addr ipv4;
+  in_addr ipv4{};
   return !numeric || inet_pton(AF_INET, std::string(host).c_str(), &ipv4) == 1;
 }
 
@@ -55,7 +55,7 @@ absl::Status ValidateListen(absl::string_view text) {
   absl::string_view port;
   if (absl::StartsWith(text, "[")) {
     const size_t close = text.find("]:");
-    in6_addr ipv6;
+    in6_addr ipv6{};
     if (close == absl::string_view::npos ||
         inet_pton(AF_INET6, std::string(text.substr(1, close - 1)).c_str(), &ipv6) != 1) {
       return absl::InvalidArgumentError(absl::StrCat("expected [IPv6]:PORT such as [::]:8080, got ", Quoted(text)));

@@ -4,11 +4,11 @@
 // Exit status: 0 after a clean run; 1 when --require-all was given and not
 // every device authenticated within 30 s of start; 2 for bad options or a
 // failed start.
-#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -23,8 +23,6 @@
 #include "clients/device_sim/sim_options.h"
 #include "clients/device_sim/sim_stats.h"
 #include "clients/device_sim/simulator_client.h"
-
-extern char** environ;
 
 namespace hive::sim {
 namespace {

@@ -5,6 +5,8 @@
 //
 // Exit status: 0 with results; 1 when the run could not be made (server
 // unreachable, devices not ready); 2 for bad options.
+#include <unistd.h>  // environ
+
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -16,8 +18,6 @@
 #include "clients/loadgen/json_out.h"
 #include "clients/loadgen/loadgen_options.h"
 #include "clients/loadgen/request_load.h"
-
-extern char** environ;
 
 namespace hive::loadgen {
 namespace {

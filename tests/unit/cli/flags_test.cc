@@ -37,13 +37,15 @@ void AddAll(Flags& flags, Options& options) {
   flags.AddNumber("rate", &options.rate, 0, 100, "per second");
 }
 
-absl::Status Parse(Options& options, std::vector<std::string> args, std::vector<std::string> env = {}) {
+absl::Status Parse(Options& options, const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
   Flags flags("t", "HIVE_T_");
   flags.AcceptUnderscores();
   AddAll(flags, options);
   std::vector<const char*> argv = {"t"};
+  argv.reserve(args.size() + 1);
   for (const std::string& arg : args) argv.push_back(arg.c_str());
   std::vector<const char*> environ;
+  environ.reserve(env.size() + 1);
   for (const std::string& entry : env) environ.push_back(entry.c_str());
   environ.push_back(nullptr);
   return flags.Parse(static_cast<int>(argv.size()), argv.data(), environ.data());

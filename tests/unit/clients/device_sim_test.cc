@@ -224,10 +224,12 @@ TEST(SimulatedDevice, ReportsTheSameInstancesForTheSameSeed) {
 
 // Runs ParseSimOptions on `args` after the program name.
 // `env` holds "NAME=value" entries, as `environ` does.
-absl::StatusOr<SimOptions> Parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
+absl::StatusOr<SimOptions> Parse(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
   std::vector<const char*> argv = {"hive-device-sim"};
+  argv.reserve(args.size() + 1);
   for (const std::string& arg : args) argv.push_back(arg.c_str());
   std::vector<const char*> environ;
+  environ.reserve(env.size() + 1);
   for (const std::string& entry : env) environ.push_back(entry.c_str());
   environ.push_back(nullptr);
   return ParseSimOptions(static_cast<int>(argv.size()), argv.data(), environ.data());

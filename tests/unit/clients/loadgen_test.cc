@@ -17,10 +17,12 @@ namespace {
 using ::testing::HasSubstr;
 
 // `env` holds "NAME=value" entries, as `environ` does.
-absl::StatusOr<LoadgenOptions> Parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
+absl::StatusOr<LoadgenOptions> Parse(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
   std::vector<const char*> argv = {"hive-loadgen"};
+  argv.reserve(args.size() + 1);
   for (const std::string& arg : args) argv.push_back(arg.c_str());
   std::vector<const char*> environ;
+  environ.reserve(env.size() + 1);
   for (const std::string& entry : env) environ.push_back(entry.c_str());
   environ.push_back(nullptr);
   return ParseLoadgenOptions(static_cast<int>(argv.size()), argv.data(), environ.data());

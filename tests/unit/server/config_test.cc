@@ -28,9 +28,11 @@ constexpr char kKeyFlag[] = "--jwt-secret-file=/etc/hivebridge/secret";
 // Runs ParseConfig on `args` (after the program name) and `env` entries.
 absl::StatusOr<Config> Parse(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
   std::vector<const char*> argv = {"hivebridge"};
+  argv.reserve(args.size() + 2);
   for (const std::string& arg : args) argv.push_back(arg.c_str());
   argv.push_back(nullptr);
   std::vector<const char*> environ;
+  environ.reserve(env.size() + 1);
   for (const std::string& entry : env) environ.push_back(entry.c_str());
   environ.push_back(nullptr);
   return ParseConfig(static_cast<int>(args.size() + 1), argv.data(), environ.data());
