@@ -241,7 +241,7 @@ void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender)
   RunAll(ready);
 }
 
-void RequestCorrelator::Fail(const std::string& request_id, WaiterId sender, absl::Status why) {
+void RequestCorrelator::Fail(const std::string& request_id, WaiterId sender, const absl::Status& why) {
   const absl::Time now = clock_.Now();
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
@@ -304,7 +304,7 @@ bool RequestCorrelator::OnResult(const std::string& device_id, const std::string
   });
 }
 
-void RequestCorrelator::FailAllFor(const std::string& device_id, absl::Status why) {
+void RequestCorrelator::FailAllFor(const std::string& device_id, const absl::Status& why) {
   const absl::Time now = clock_.Now();
   std::vector<Completion> ready;
   for (Shard& shard : shards_) {
@@ -328,7 +328,7 @@ void RequestCorrelator::FailAllFor(const std::string& device_id, absl::Status wh
   }
 }
 
-void RequestCorrelator::FailAll(absl::Status why) {
+void RequestCorrelator::FailAll(const absl::Status& why) {
   const absl::Time now = clock_.Now();
   std::vector<Completion> ready;
   for (Shard& shard : shards_) {

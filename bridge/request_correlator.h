@@ -92,8 +92,8 @@ class RequestCorrelator {
   };
 
   struct Registration {
-    Role role;
-    WaiterId waiter;
+    Role role = Role::kSendNow;
+    WaiterId waiter = 0;
   };
 
   // The device's final answer to a request.
@@ -133,7 +133,7 @@ class RequestCorrelator {
 
   // Sending failed: fails every waiter of the request with `why` and forgets
   // it, so that a retry sends again. A stale `sender` changes nothing.
-  void Fail(const std::string& request_id, WaiterId sender, absl::Status why);
+  void Fail(const std::string& request_id, WaiterId sender, const absl::Status& why);
 
   // `device_id` acknowledged `request_id`: completes the waiters waiting for
   // the ack with REQUEST_STATUS_ACKED and `ack_latency`. Returns false when no
@@ -152,10 +152,10 @@ class RequestCorrelator {
   // waiters still waiting for a result and keep their outcome. It does not
   // know connections, so call it before a connection that replaces this one
   // can take requests, or it fails theirs too.
-  void FailAllFor(const std::string& device_id, absl::Status why);
+  void FailAllFor(const std::string& device_id, const absl::Status& why);
 
   // Shutdown: fails every waiter with `why` and forgets every request.
-  void FailAll(absl::Status why);
+  void FailAll(const absl::Status& why);
 
   // The caller of `waiter` gave up: completes it with CANCELLED, unless it
   // has completed already. The request itself stays.
@@ -179,7 +179,7 @@ class RequestCorrelator {
   struct Entry {
     std::string device_id;
     // Whose send MarkSent and Fail answer for.
-    WaiterId sender;
+    WaiterId sender = 0;
     // Its status says how far the request got; REQUEST_STATUS_UNSPECIFIED
     // until it is sent.
     SendDeviceRequestResponse outcome;

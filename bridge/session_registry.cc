@@ -1,6 +1,7 @@
 #include "bridge/session_registry.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <iterator>
 #include <utility>
 
@@ -13,11 +14,11 @@ SessionRegistry::Shard& SessionRegistry::ShardFor(const std::string& device_id) 
   return shards_[absl::Hash<std::string>()(device_id) % kShards];
 }
 
-std::shared_ptr<DeviceLink> SessionRegistry::Register(std::shared_ptr<DeviceLink> link) {
-  return *RegisterWithin(std::move(link), 0);
+std::shared_ptr<DeviceLink> SessionRegistry::Register(const std::shared_ptr<DeviceLink>& link) {
+  return *RegisterWithin(link, 0);
 }
 
-absl::StatusOr<std::shared_ptr<DeviceLink>> SessionRegistry::RegisterWithin(std::shared_ptr<DeviceLink> link,
+absl::StatusOr<std::shared_ptr<DeviceLink>> SessionRegistry::RegisterWithin(const std::shared_ptr<DeviceLink>& link,
                                                                             size_t max_per_account) {
   const std::string device_id = link->device_id();
   Shard& shard = ShardFor(device_id);
@@ -147,7 +148,7 @@ std::vector<hive::bridge::v1::Device> SessionRegistry::List(const std::string& a
     }
   }
   const size_t count = std::min(limit, matching.size());
-  std::partial_sort(matching.begin(), matching.begin() + count, matching.end(),
+  std::partial_sort(matching.begin(), matching.begin() + static_cast<std::ptrdiff_t>(count), matching.end(),
                     [](const auto& a, const auto& b) { return a->device_id() < b->device_id(); });
   std::vector<hive::bridge::v1::Device> page;
   page.reserve(count);

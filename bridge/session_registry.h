@@ -40,13 +40,13 @@ class SessionRegistry {
 
   // Makes `link` the device's live link; returns the link it replaces, if
   // any, for the caller to close. Wakes every waiter for the device.
-  std::shared_ptr<DeviceLink> Register(std::shared_ptr<DeviceLink> link);
+  std::shared_ptr<DeviceLink> Register(const std::shared_ptr<DeviceLink>& link);
 
   // As Register, unless the link's account already has `max_per_account`
   // devices registered: then RESOURCE_EXHAUSTED, naming the account and the
   // limit, and nothing changes. A device replacing its own link takes no
   // further place. 0 means no limit.
-  absl::StatusOr<std::shared_ptr<DeviceLink>> RegisterWithin(std::shared_ptr<DeviceLink> link,
+  absl::StatusOr<std::shared_ptr<DeviceLink>> RegisterWithin(const std::shared_ptr<DeviceLink>& link,
                                                              size_t max_per_account);
 
   // Removes the device's link if it is still `link` (a replaced link's late

@@ -213,7 +213,7 @@ class Harness {
     auto done_once = std::make_shared<bool>(false);
     auto registration = correlator_.Await(
         request_id, std::string(kDevice), mode, clock_.Now() + absl::Seconds(5),
-        [done_once, completed = completed_](absl::StatusOr<SendDeviceRequestResponse>) {
+        [done_once, completed = completed_](const absl::StatusOr<SendDeviceRequestResponse>&) {
           HIVE_FUZZ_CHECK(!*done_once, "a backend waiter completed twice");
           *done_once = true;
           ++*completed;
@@ -225,7 +225,7 @@ class Harness {
     request.set_account_id(std::string(kAccount));
     request.mutable_command()->mutable_raw()->set_command("Diagnostics.collect_logs");
     (*request.mutable_command()->mutable_raw()->mutable_payload()->mutable_fields())["lines"].set_number_value(500);
-    auto send = [this, request_id, waiter = registration.waiter, request](std::shared_ptr<DeviceLink> link) {
+    auto send = [this, request_id, waiter = registration.waiter, request](const std::shared_ptr<DeviceLink>& link) {
       if (link == nullptr) {
         correlator_.Fail(request_id, waiter, absl::NotFoundError("device not connected"));
         return;

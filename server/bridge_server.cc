@@ -38,7 +38,7 @@ constexpr absl::Duration kExpiryTick = absl::Milliseconds(10);
 
 // Stateless, so one instance serves every component for the process's life.
 SystemClock& TheClock() {
-  static SystemClock* const clock = new SystemClock;
+  static auto* const clock = new SystemClock;
   return *clock;
 }
 constexpr absl::Duration kCloseGrace = absl::Seconds(3);
@@ -296,7 +296,7 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
     if (!address.ok()) return address.status();
     broker = *std::move(address);
   }
-  LogLevel level;
+  LogLevel level = LogLevel::kInfo;
   if (ParseLogLevel(config.log_level, &level)) SetLogLevel(level);
   absl::StatusOr<std::unique_ptr<DeviceAuthenticator>> authenticator = MakeAuthenticator(config, TheClock());
   if (!authenticator.ok()) return authenticator.status();
