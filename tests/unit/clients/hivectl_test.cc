@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -36,10 +37,11 @@ constexpr char kInstance[] = "ad51b914-688a-4a5f-a073-5c5121a010e2";
 constexpr char kAccount[] = "8813b625-e219-4390-9a7b-fe0e22c9e50b";
 
 // `env` holds "NAME=value" entries, as `environ` does.
-absl::StatusOr<Invocation> Parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
+absl::StatusOr<Invocation> Parse(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
   std::vector<const char*> argv = {"hivectl"};
   for (const std::string& arg : args) argv.push_back(arg.c_str());
   std::vector<const char*> envp;
+  envp.reserve(env.size());
   for (const std::string& entry : env) envp.push_back(entry.c_str());
   envp.push_back(nullptr);
   return ParseInvocation(static_cast<int>(argv.size()), argv.data(), envp.data());
@@ -70,7 +72,7 @@ v1::SendDeviceRequestRequest SendRequest(std::vector<std::string> args) {
 }
 
 void ExpectUsageError(std::vector<std::string> args, const std::string& message) {
-  absl::StatusOr<Invocation> invocation = Parse(args);
+  absl::StatusOr<Invocation> invocation = Parse(std::move(args));
   ASSERT_FALSE(invocation.ok());
   EXPECT_EQ(invocation.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(invocation.status().message()), HasSubstr(message));
@@ -142,12 +144,12 @@ TEST(HivectlOptions, SchedulerActionBuildsTheReadmeRequest) {
                    "--connect-timeout",
                    "1500ms"}),
       Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
-          "device_id: \"", kDevice, "\" request_id: \"11111111-2222-3333-4444-555555555555\" wait: WAIT_MODE_RESULT ",
+          "device_id: \"", kDevice, R"(" request_id: "11111111-2222-3333-4444-555555555555" wait: WAIT_MODE_RESULT )",
           "connect_timeout { seconds: 1 nanos: 500000000 } ",
           "command { scheduler_action { action: ACTION_STOP account: \"", kAccount, "\" instance: \"", kInstance,
-          "\" application { appstore: \"Fractal App Store\" name: \"wikijs\" version: \"latest\" } ",
-          "links { key: \"web\" value { domain: \"example.org\" token: \"tok1\" } } ",
-          "links { key: \"admin\" value { domain: \"\" token: \"tok2\" } } } }")));
+          R"(" application { appstore: "Fractal App Store" name: "wikijs" version: "latest" } )",
+          R"(links { key: "web" value { domain: "example.org" token: "tok1" } } )",
+          R"(links { key: "admin" value { domain: "" token: "tok2" } } } })")));
 }
 
 TEST(HivectlOptions, SchedulerActionRequiresInstanceAndAppAndKnownAction) {
@@ -182,8 +184,8 @@ TEST(HivectlOptions, DeviceCommandBuildsArguments) {
       SendRequest({"send", kDevice, "device-command", "check-disk-space", "--arg", "path=/data", "--arg", "unit="}),
       Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
           "device_id: \"", kDevice, "\" command { device_command { action: ACTION_CHECK_DISK_SPACE arguments { ",
-          "fields { key: \"path\" value { string_value: \"/data\" } } ",
-          "fields { key: \"unit\" value { string_value: \"\" } } } } }")));
+          R"(fields { key: "path" value { string_value: "/data" } } )",
+          R"(fields { key: "unit" value { string_value: "" } } } } })")));
   ExpectProtoEq(SendRequest({"send", kDevice, "device-command", "reboot"}),
                 Proto<v1::SendDeviceRequestRequest>(
                     absl::StrCat("device_id: \"", kDevice, "\" command { device_command { action: ACTION_REBOOT } }")));
@@ -199,15 +201,15 @@ TEST(HivectlOptions, AppInstanceCommandBuildsRequest) {
           {"send", kDevice, "app-instance-command", "create-user", "--instance", kInstance, "--arg", "username=alice"}),
       Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
           "device_id: \"", kDevice, "\" command { app_instance_command { action: ACTION_CREATE_USER ", "instance: \"",
-          kInstance, "\" arguments { fields { key: \"username\" ", "value { string_value: \"alice\" } } } } }")));
+          kInstance, R"(" arguments { fields { key: "username" )", "value { string_value: \"alice\" } } } } }")));
   ExpectUsageError({"send", kDevice, "app-instance-command", "configure"},
                    "--instance: required by \"hivectl send app-instance-command\"");
 }
 
 TEST(HivectlOptions, RawParsesPayloadJsonInlineAndFromFile) {
   const std::string expected =
-      absl::StrCat("device_id: \"", kDevice, "\" command { raw { command: \"SchedulerAction.stop\" payload { ",
-                   "fields { key: \"instance\" value { string_value: \"x\" } } ",
+      absl::StrCat("device_id: \"", kDevice, R"(" command { raw { command: "SchedulerAction.stop" payload { )",
+                   R"(fields { key: "instance" value { string_value: "x" } } )",
                    "fields { key: \"n\" value { number_value: 3 } } } } }");
   ExpectProtoEq(SendRequest({"send", kDevice, "raw", "SchedulerAction.stop", "--payload", R"({"instance":"x","n":3})"}),
                 Proto<v1::SendDeviceRequestRequest>(expected));
@@ -234,8 +236,8 @@ TEST(HivectlOptions, SubscribeBuildsFiltersResumeAndCount) {
   EXPECT_EQ(subscribe.count, 3);
   ExpectProtoEq(subscribe.request,
                 Proto<v1::SubscribeEventsRequest>(absl::StrCat(
-                    "account_ids: \"", kAccount, "\" device_ids: \"", kDevice, "\" types: \"device-state\" ",
-                    "types: \"instances\" resume_after { epoch: \"ep:och\" sequence: 42 }")));
+                    "account_ids: \"", kAccount, "\" device_ids: \"", kDevice, R"(" types: "device-state" )",
+                    R"(types: "instances" resume_after { epoch: "ep:och" sequence: 42 })")));
   ExpectUsageError({"subscribe", "--resume", "42"}, "--resume: expected EPOCH:SEQUENCE");
   ExpectUsageError({"subscribe", "--count", "0"}, "--count: expected an integer from 1");
 }
@@ -324,7 +326,7 @@ TEST(HivectlOptions, EveryGlobalOptionFallsBackToItsVariable) {
 }
 
 std::string WriteTemp(const std::string& name, const std::string& contents) {
-  const std::string path = ::testing::TempDir() + "/hivectl_" + name;
+  std::string path = ::testing::TempDir() + "/hivectl_" + name;
   std::ofstream(path) << contents;
   return path;
 }
