@@ -114,8 +114,11 @@ for rel in sys.argv[1:]:
 
 db_dir = os.path.join(cache_dir, "db")
 os.makedirs(db_dir, exist_ok=True)
-with open(os.path.join(db_dir, "compile_commands.json"), "w") as f:
+# Written whole and renamed into place: another lint run may be reading it.
+db_tmp = os.path.join(db_dir, f"compile_commands.json.{os.getpid()}")
+with open(db_tmp, "w") as f:
     json.dump(list(entries.values()), f, indent=1)
+os.replace(db_tmp, os.path.join(db_dir, "compile_commands.json"))
 
 version = subprocess.run([clang_tidy, "--version"], capture_output=True, text=True).stdout
 
