@@ -62,8 +62,8 @@ void ExpectProtoEq(const M& actual, const M& expected) {
       << expected.DebugString();
 }
 
-v1::SendDeviceRequestRequest SendRequest(std::vector<std::string> args) {
-  absl::StatusOr<Invocation> invocation = Parse(std::move(args));
+v1::SendDeviceRequestRequest SendRequest(const std::vector<std::string>& args) {
+  absl::StatusOr<Invocation> invocation = Parse(args);
   EXPECT_TRUE(invocation.ok()) << invocation.status();
   if (!invocation.ok()) return {};
   const auto* send = std::get_if<SendCommand>(&invocation->command);
@@ -71,8 +71,8 @@ v1::SendDeviceRequestRequest SendRequest(std::vector<std::string> args) {
   return send == nullptr ? v1::SendDeviceRequestRequest() : send->request;
 }
 
-void ExpectUsageError(std::vector<std::string> args, const std::string& message) {
-  absl::StatusOr<Invocation> invocation = Parse(std::move(args));
+void ExpectUsageError(const std::vector<std::string>& args, const std::string& message) {
+  absl::StatusOr<Invocation> invocation = Parse(args);
   ASSERT_FALSE(invocation.ok());
   EXPECT_EQ(invocation.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(invocation.status().message()), HasSubstr(message));
