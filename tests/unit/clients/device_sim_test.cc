@@ -48,7 +48,7 @@ constexpr Dialect kDialects[] = {Dialect::kStandard, Dialect::kCompact};
 
 // The seed's device-request (tests/fixtures/) in `dialect`.
 std::string SeedRequest(Dialect dialect) {
-  const std::string standard = testing::ReadFile(std::string(HIVE_FIXTURES_DIR) + "/seed_device_request.json");
+  std::string standard = testing::ReadFile(std::string(HIVE_FIXTURES_DIR) + "/seed_device_request.json");
   if (dialect == Dialect::kStandard) return standard;
   absl::StatusOr<bridge::v1::DeviceRequest> request = testing::DecodeRequestText(standard, Dialect::kStandard);
   EXPECT_TRUE(request.ok()) << request.status();
