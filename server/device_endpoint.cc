@@ -110,9 +110,9 @@ struct Shard {
 template <typename Cfg>
 class DeviceEndpointImpl final : public DeviceEndpoint {
  public:
-  DeviceEndpointImpl(const DeviceEndpointOptions& options, SessionServices& services, const SessionLimits& limits,
+  DeviceEndpointImpl(DeviceEndpointOptions options, SessionServices& services, const SessionLimits& limits,
                      HttpRoutes routes)
-      : options_(options), services_(services), limits_(limits), routes_(std::move(routes)) {}
+      : options_(std::move(options)), services_(services), limits_(limits), routes_(std::move(routes)) {}
 
   ~DeviceEndpointImpl() override { Stop(absl::ZeroDuration()); }
 
@@ -241,7 +241,7 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     // Device frames are small and each one waits on the other side (a request
     // for its ack, an ack for its caller): Nagle's algorithm would hold them
     // back for tens of milliseconds.
-    server.set_socket_init_handler([](websocketpp::connection_hdl, auto& socket) {
+    server.set_socket_init_handler([](const websocketpp::connection_hdl&, auto& socket) {
       asio::error_code ignored;
       socket.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
     });
@@ -249,7 +249,7 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     server.set_open_handshake_timeout(static_cast<long>(absl::ToInt64Milliseconds(options_.handshake_timeout)));
     server.set_pong_timeout(static_cast<long>(absl::ToInt64Milliseconds(limits_.pong_timeout)));
     if constexpr (std::is_same_v<Cfg, TlsDeviceConfig>) {
-      server.set_tls_init_handler([this](websocketpp::connection_hdl) { return MakeTlsContext(); });
+      server.set_tls_init_handler([this](const websocketpp::connection_hdl&) { return MakeTlsContext(); });
       // One deadline over the TLS handshake and the upgrade replaces the
       // upgrade's own timeout.
       server.set_open_handshake_timeout(0);
@@ -270,12 +270,12 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
         con->session->OnBinary();
       }
     });
-    server.set_ping_handler([&shard](websocketpp::connection_hdl hdl, std::string) {
+    server.set_ping_handler([&shard](websocketpp::connection_hdl hdl, const std::string&) {
       ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
       if (con->session != nullptr) con->session->OnPing();
       return true;  // websocketpp answers with a pong
     });
-    server.set_pong_handler([&shard](websocketpp::connection_hdl hdl, std::string) {
+    server.set_pong_handler([&shard](websocketpp::connection_hdl hdl, const std::string&) {
       ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
       if (con->session != nullptr) con->session->OnPong();
     });

@@ -41,7 +41,7 @@ std::string RenderMetrics(const MetricsSources& sources) {
                   "# HELP hivebridge_limit_refusals_total What each limit refused or cut off, by the flag that sets "
                   "it (docs/SECURITY.md).\n# TYPE hivebridge_limit_refusals_total counter\n");
   for (size_t i = 0; i < kLimitCount; ++i) {
-    const Limit limit = static_cast<Limit>(i);
+    const auto limit = static_cast<Limit>(i);
     absl::StrAppend(&out, "hivebridge_limit_refusals_total{limit=\"", LimitName(limit), "\"} ",
                     sources.limits.value(limit), "\n");
   }

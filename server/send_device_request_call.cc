@@ -75,18 +75,18 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     request_id_ = request_.request_id().empty() ? NewUuid() : CanonicalUuid(request_.request_id());
     device_id_ = CanonicalUuid(request_.device_id());
     account_id_ = CanonicalUuid(request_.account_id());
-    if (std::shared_ptr<DeviceLink> link = deps_.registry.Find(device_id_)) return Dispatch(std::move(link));
+    if (std::shared_ptr<DeviceLink> link = deps_.registry.Find(device_id_)) return Dispatch(link);
     // In cluster mode the device may be held by another replica, and a
     // device we wait for may connect to any.
     SessionRegistry& directory = deps_.router != nullptr ? deps_.router->fleet() : deps_.registry;
     if (deps_.router != nullptr) {
-      if (std::shared_ptr<DeviceLink> announced = directory.Find(device_id_)) return Reach(std::move(announced));
+      if (std::shared_ptr<DeviceLink> announced = directory.Find(device_id_)) return Reach(announced);
     }
     const absl::Duration connect_timeout = absl::Seconds(request_.connect_timeout().seconds()) +
                                            absl::Nanoseconds(request_.connect_timeout().nanos());
     if (connect_timeout <= absl::ZeroDuration()) return FinishOnce(state_, NotConnected());
     const absl::Time connect_deadline = std::min(deadline_, deps_.clock.Now() + connect_timeout);
-    directory.AwaitConnect(device_id_, connect_deadline, [state = state_](std::shared_ptr<DeviceLink> link) {
+    directory.AwaitConnect(device_id_, connect_deadline, [state = state_](const std::shared_ptr<DeviceLink>& link) {
       SendDeviceRequestReactor* reactor = Pin(state);
       if (reactor == nullptr) return;
       if (link == nullptr) {
@@ -94,7 +94,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
         FinishOnce(state, reactor->deps_.draining ? absl::UnavailableError("bridge is shutting down")
                                                   : reactor->NotConnected());
       } else {
-        reactor->Reach(std::move(link));
+        reactor->Reach(link);
       }
       Unpin(state);
     });
@@ -164,12 +164,12 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
 
   // Delivers to the device if it is connected here, else routes the request
   // to the replica that announced `link`.
-  void Reach(std::shared_ptr<DeviceLink> announced) {
+  void Reach(const std::shared_ptr<DeviceLink>& announced) {
     if (grant_.has_value() && !grant_->Allows(announced->account_id())) {
       return FinishOnce(state_, AccountDenied(*grant_, announced->account_id()));
     }
-    if (std::shared_ptr<DeviceLink> local = deps_.registry.Find(device_id_)) return Dispatch(std::move(local));
-    if (deps_.router == nullptr) return Dispatch(std::move(announced));
+    if (std::shared_ptr<DeviceLink> local = deps_.registry.Find(device_id_)) return Dispatch(local);
+    if (deps_.router == nullptr) return Dispatch(announced);
     std::string call = deps_.router->Route(WireRequest(), announced->Describe().replica(), deadline_,
                                            [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) {
                                              FinishOnce(state, std::move(outcome));
@@ -187,7 +187,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     return wire;
   }
 
-  void Dispatch(std::shared_ptr<DeviceLink> link) {
+  void Dispatch(const std::shared_ptr<DeviceLink>& link) {
     if (grant_.has_value() && !grant_->Allows(link->account_id())) {
       return FinishOnce(state_, AccountDenied(*grant_, link->account_id()));
     }

@@ -79,7 +79,7 @@ TEST_F(FleetDirectoryTest, HeardTellsWhenAReplicaIsNewOrBackAfterBeingDropped) {
 
 TEST_F(FleetDirectoryTest, CallerWaitingForADeviceIsWokenWhenAnyReplicaAnnouncesIt) {
   std::string woken_by;
-  fleet_.devices().AwaitConnect("d9", clock_.Now() + absl::Seconds(5), [&](std::shared_ptr<DeviceLink> link) {
+  fleet_.devices().AwaitConnect("d9", clock_.Now() + absl::Seconds(5), [&](const std::shared_ptr<DeviceLink>& link) {
     woken_by = link == nullptr ? "deadline" : link->Describe().replica();
   });
   fleet_.Connected(On("c", "d9"));
