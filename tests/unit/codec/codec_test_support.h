@@ -129,8 +129,8 @@ inline google::protobuf::Value JObj(std::initializer_list<std::pair<std::string,
 // One golden file and the typed message it holds.
 template <typename Message>
 struct Golden {
-  const char* stem;
-  Message (*build)();
+  const char* stem = nullptr;
+  Message (*build)() = nullptr;
   // Integer literals that must appear verbatim in the encoded text.
   std::vector<std::string> exact_literals;
 };

@@ -21,7 +21,6 @@ using namespace std::string_literals;  // NOLINT: "...\0..."s keeps the NUL
 using hive::bridge::v1::AppInstanceStatus;
 using hive::bridge::v1::DeviceEvent;
 using hive::testing::DecodeEventText;
-using hive::testing::DialectName;
 using hive::testing::GoldenFileName;
 using hive::testing::GoldenPath;
 using hive::testing::JBool;

@@ -17,14 +17,12 @@ namespace hive::codec {
 namespace {
 
 using hive::bridge::v1::AppInstanceCommand;
-using hive::bridge::v1::AppInstanceState;
 using hive::bridge::v1::Command;
 using hive::bridge::v1::DeviceCommand;
 using hive::bridge::v1::DeviceRequest;
 using hive::bridge::v1::SchedulerAction;
 using hive::bridge::v1::UpgradeDevice;
 using hive::testing::DecodeRequestText;
-using hive::testing::DialectName;
 using hive::testing::GoldenFileName;
 using hive::testing::GoldenPath;
 using hive::testing::JBool;

@@ -16,7 +16,6 @@ namespace hive::codec {
 namespace {
 
 using hive::testing::DecodeResponseText;
-using hive::testing::DialectName;
 using hive::testing::GoldenFileName;
 using hive::testing::GoldenPath;
 using hive::testing::JList;

@@ -305,7 +305,7 @@ class Generator {
     static constexpr char kSpecial[] = {'"', '\\', '/', '~', '.', ' ', '\0', '\n', '\t', '\x7f'};
     for (size_t i = 0; i < length; ++i) {
       const size_t bucket = Below(100);
-      uint32_t cp;
+      uint32_t cp = 0;
       if (bucket < 40) {
         cp = static_cast<uint32_t>(0x20 + Below(0x5F));
       } else if (bucket < 50) {
@@ -405,7 +405,7 @@ class Generator {
       default:
         for (;;) {
           uint64_t bits = rng_();
-          double value;
+          double value = 0;
           std::memcpy(&value, &bits, sizeof value);
           if (std::isfinite(value)) return value;
         }
