@@ -594,7 +594,7 @@ bool SameJson(const rapidjson::Value& a, const rapidjson::Value& b, std::string&
       for (const auto& member : a.GetObject()) {
         auto other = b.FindMember(member.name);
         if (other == b.MemberEnd() || !SameJson(member.value, other->value, where)) {
-          where = PointerKey(ViewOf(member.name)) + where;
+          where.insert(0, PointerKey(ViewOf(member.name)));
           return false;
         }
       }
