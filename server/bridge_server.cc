@@ -29,7 +29,7 @@
 #include "server/device_endpoint.h"
 #include "server/expiry_ticker.h"
 #include "server/metrics.h"
-#include "server/tls_files.h"
+#include "transport/tls_files.h"
 
 namespace hive::server {
 namespace {
@@ -84,9 +84,9 @@ absl::StatusOr<std::optional<BackendPolicy>> LoadBackendPolicy(const Config& con
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const Config& config) {
   if (config.grpc_tls_cert_file.empty()) return grpc::InsecureServerCredentials();
   HIVE_RETURN_IF_ERROR(
-      CheckCertificateAndKey({"grpc-tls-cert", config.grpc_tls_cert_file}, {"grpc-tls-key", config.grpc_tls_key_file}));
+      transport::CheckCertificateAndKey({"grpc-tls-cert", config.grpc_tls_cert_file}, {"grpc-tls-key", config.grpc_tls_key_file}));
   if (!config.grpc_client_ca_file.empty()) {
-    HIVE_RETURN_IF_ERROR(CheckCaCertificates({"grpc-client-ca", config.grpc_client_ca_file}));
+    HIVE_RETURN_IF_ERROR(transport::CheckCaCertificates({"grpc-client-ca", config.grpc_client_ca_file}));
   }
   absl::StatusOr<std::string> cert = ReadKeyFile("grpc-tls-cert", config.grpc_tls_cert_file);
   if (!cert.ok()) return cert.status();
@@ -303,7 +303,7 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   absl::StatusOr<std::optional<BackendPolicy>> backend_policy = LoadBackendPolicy(config);
   if (!backend_policy.ok()) return backend_policy.status();
   if (!config.tls_cert_file.empty()) {
-    HIVE_RETURN_IF_ERROR(CheckCertificateAndKey({"tls-cert", config.tls_cert_file}, {"tls-key", config.tls_key_file}));
+    HIVE_RETURN_IF_ERROR(transport::CheckCertificateAndKey({"tls-cert", config.tls_cert_file}, {"tls-key", config.tls_key_file}));
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials = GrpcCredentials(config);
   if (!grpc_credentials.ok()) return grpc_credentials.status();

@@ -11,12 +11,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/status_macros.h"
-#include "server/tls_files.h"
+#include "transport/tls_files.h"
 
 namespace hive::ctl {
 namespace {
 
-using server::FlagFile;
+using transport::FlagFile;
 
 absl::StatusOr<std::string> ReadPem(const FlagFile& file) {
   std::ifstream in(file.path, std::ios::binary);
@@ -33,13 +33,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenBridgeChannel(const GlobalOpt
   grpc::SslCredentialsOptions options;  // empty roots: gRPC's default, the system's CA certificates
   if (!global.ca_file.empty()) {
     const FlagFile ca{"ca", global.ca_file};
-    HIVE_RETURN_IF_ERROR(server::CheckCaCertificates(ca));
+    HIVE_RETURN_IF_ERROR(transport::CheckCaCertificates(ca));
     HIVE_ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(ca));
   }
   if (!global.cert_file.empty()) {
     const FlagFile cert{"cert", global.cert_file};
     const FlagFile key{"key", global.key_file};
-    HIVE_RETURN_IF_ERROR(server::CheckCertificateAndKey(cert, key));
+    HIVE_RETURN_IF_ERROR(transport::CheckCertificateAndKey(cert, key));
     HIVE_ASSIGN_OR_RETURN(options.pem_cert_chain, ReadPem(cert));
     HIVE_ASSIGN_OR_RETURN(options.pem_private_key, ReadPem(key));
   }

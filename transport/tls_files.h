@@ -1,7 +1,8 @@
-// server/tls_files.h
+// transport/tls_files.h
 // Checks the PEM files of a TLS flag pair at start-up, so a missing file, a
 // file that holds no certificate or key, or a key that belongs to another
-// certificate stops the bridge with a message naming the flag and the file,
+// certificate stops the bridge (or hivectl) with a message naming the flag and
+// the file,
 // instead of failing every handshake later (the device endpoint loads its
 // files per connection; gRPC would only say it cannot listen).
 //
@@ -13,7 +14,7 @@
 
 #include "absl/status/status.h"
 
-namespace hive::server {
+namespace hive::transport {
 
 // A file given by a flag: the flag's name (without "--") and the path.
 struct FlagFile {
@@ -27,4 +28,4 @@ absl::Status CheckCertificateAndKey(const FlagFile& certificate, const FlagFile&
 // The file holds at least one PEM certificate to verify peers against.
 absl::Status CheckCaCertificates(const FlagFile& ca);
 
-}  // namespace hive::server
+}  // namespace hive::transport

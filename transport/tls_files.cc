@@ -1,4 +1,4 @@
-#include "server/tls_files.h"
+#include "transport/tls_files.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace hive::server {
+namespace hive::transport {
 namespace {
 
 using SslContext = std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>;
@@ -66,4 +66,4 @@ absl::Status CheckCaCertificates(const FlagFile& ca) {
   return absl::OkStatus();
 }
 
-}  // namespace hive::server
+}  // namespace hive::transport
