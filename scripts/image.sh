@@ -15,9 +15,11 @@
 # time of HEAD, so two builds of one commit from the same binaries give the
 # same image (manifest digest); only the archive's own tar headers differ. `make image` builds Release binaries and calls this;
 # tests/image/image_test.py calls it with the test tree's binaries. The
-# repository states no licence and no home yet: org.opencontainers.image.licenses
-# is NOASSERTION and .source the git remote "origin" (else "unknown") unless
-# --licenses / --source (or HIVE_IMAGE_LICENSES / HIVE_IMAGE_SOURCE) say.
+# repository states no licence yet: org.opencontainers.image.licenses is
+# NOASSERTION, and .source is the chart's `home` (helm/hivebridge/Chart.yaml,
+# also the Dockerfile's SOURCE_URL), unless --licenses / --source (or
+# HIVE_IMAGE_LICENSES / HIVE_IMAGE_SOURCE) say. Never the clone's remote: that
+# may be a path on the building machine.
 set -euo pipefail
 umask 022
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,7 +55,8 @@ version=$(sed -n 's/^project(hivebridge VERSION \([0-9][0-9.]*\).*/\1/p' "$sourc
 [ -n "$version" ] || { echo "image: no project(hivebridge VERSION …) in CMakeLists.txt" >&2; exit 1; }
 tag=${tag:-hivebridge:$version}
 revision=$(git -C "$source_dir" rev-parse HEAD 2>/dev/null || echo unknown)
-[ -n "$source_url" ] || source_url=$(git -C "$source_dir" remote get-url origin 2>/dev/null || echo unknown)
+[ -n "$source_url" ] || source_url=$(sed -n 's/^home: *//p' "$source_dir/helm/hivebridge/Chart.yaml")
+[ -n "$source_url" ] || { echo "image: no home: in helm/hivebridge/Chart.yaml" >&2; exit 1; }
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
   SOURCE_DATE_EPOCH=$(git -C "$source_dir" log -1 --format=%ct 2>/dev/null || date +%s)
 fi
