@@ -52,7 +52,7 @@ project_files() {
   if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git -C "$root" ls-files -- '*.cc' '*.h' | grep -v '^third_party/' || true
   else
-    (cd "$root" && find bridge server clients cli bench fuzz tests cmake -name '*.cc' -o -name '*.h' 2>/dev/null) || true
+    (cd "$root" && find bridge server transport clients cli bench fuzz tests cmake -name '*.cc' -o -name '*.h' 2>/dev/null) || true
   fi | while read -r f; do [[ -f "$root/$f" ]] && echo "$f"; done
 }
 
@@ -83,7 +83,7 @@ clang_tidy, jobs = os.environ["CLANG_TIDY"], int(os.environ["JOBS"])
 use_cache = os.environ.get("LINT_NO_CACHE", "") not in ("1", "true")
 cache_dir = os.path.join(build_dir, "lint-cache")
 os.makedirs(cache_dir, exist_ok=True)
-own = re.compile(r"(bridge|server|clients|cli|bench|fuzz|tests)/")
+own = re.compile(r"(bridge|server|transport|clients|cli|bench|fuzz|tests)/")
 only = re.compile(os.environ.get("LINT_ONLY", ""))
 
 def args_of(entry):
