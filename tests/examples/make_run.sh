@@ -33,7 +33,10 @@ bridge=$(pgrep -f -n "$tmp/build/server/hivebridge") || fail "no hivebridge proc
 listeners=$(ss -ltnpH | grep "pid=$bridge,")
 echo "$listeners"
 [ "$(wc -l <<<"$listeners")" -ge 2 ] || fail "hivebridge listens on fewer than two sockets"
-if grep -v -q '127\.0\.0\.1:' <<<"$listeners"; then fail "hivebridge listens beyond loopback: $listeners"; fi
+# Column 4 is the local address: 127.0.0.1:P, or [::ffff:127.0.0.1]:P for gRPC's dual-stack socket.
+beyond=$(awk '$4 !~ /^(127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]):[0-9]+$/' <<<"$listeners")
+[ -z "$beyond" ] || fail "hivebridge listens beyond loopback: $beyond"
+
 
 # The printed buf curl line, as printed, lists the simulated device once it connects.
 line=$(grep -m1 'buf curl' "$tmp/out" | sed 's/^ *//')
