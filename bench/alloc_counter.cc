@@ -94,8 +94,6 @@ void operator delete[](void* pointer, size_t, std::align_val_t) noexcept { free(
 
 namespace hive::bench {
 
-AllocCount ReadAllocCount() {
-  return {mallocs.load(std::memory_order_relaxed), news.load(std::memory_order_relaxed)};
-}
+AllocCount ReadAllocCount() { return {mallocs.load(std::memory_order_relaxed), news.load(std::memory_order_relaxed)}; }
 
 }  // namespace hive::bench

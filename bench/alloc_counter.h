@@ -22,9 +22,7 @@ struct AllocCount {
   uint64_t mallocs = 0;  // malloc, calloc, realloc, aligned allocations (operator new included)
   uint64_t news = 0;     // global operator new, every overload
 
-  AllocCount operator-(const AllocCount& earlier) const {
-    return {mallocs - earlier.mallocs, news - earlier.news};
-  }
+  AllocCount operator-(const AllocCount& earlier) const { return {mallocs - earlier.mallocs, news - earlier.news}; }
 };
 
 AllocCount ReadAllocCount();

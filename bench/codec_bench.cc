@@ -48,8 +48,7 @@ constexpr int kBatchSize = 50;
 // device's batch); the batch cycles through them.
 const char* const kDeviceEventStems[] = {"event_instances", "event_instance_state", "event_device_version",
                                          "event_device_state", "event_generic"};
-const char* const kBridgeEventStems[] = {"event_device_alive", "event_device_connected",
-                                         "event_device_disconnected"};
+const char* const kBridgeEventStems[] = {"event_device_alive", "event_device_connected", "event_device_disconnected"};
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -87,7 +86,9 @@ std::string Minified(absl::string_view text) {
   return out;
 }
 
-std::string GoldenEvent(const char* stem) { return Minified(ReadFile(absl::StrCat(HIVE_GOLDEN_DIR, "/", stem, ".json"))); }
+std::string GoldenEvent(const char* stem) {
+  return Minified(ReadFile(absl::StrCat(HIVE_GOLDEN_DIR, "/", stem, ".json")));
+}
 
 [[noreturn]] void Fail(absl::string_view what, const absl::Status& status) {
   std::fprintf(stderr, "codec_bench: %s: %s\n", std::string(what).c_str(), status.ToString().c_str());

@@ -6,16 +6,16 @@
 namespace hive::close_code {
 
 inline constexpr int kNormal = 1000;
-inline constexpr int kGoingAway = 1001;           // the bridge is shutting down
-inline constexpr int kUnsupportedData = 1003;     // binary frame
-inline constexpr int kPolicyViolation = 1008;     // too many invalid frames in a row
-inline constexpr int kMessageTooBig = 1009;       // frame over --max-message-bytes
-inline constexpr int kTryAgainLater = 1013;       // the bridge holds --max-connections already
-inline constexpr int kUnauthorized = 4401;        // no, bad or late token
-inline constexpr int kAccountFull = 4403;         // the account holds --max-connections-per-account already
-inline constexpr int kPongTimeout = 4408;         // no pong within --pong-timeout
-inline constexpr int kReplaced = 4409;            // a newer connection of the same device
-inline constexpr int kIdle = 4410;                // no frame and no pong within --idle-timeout
-inline constexpr int kRateLimited = 4429;         // kept sending events over --device-event-rate
+inline constexpr int kGoingAway = 1001;        // the bridge is shutting down
+inline constexpr int kUnsupportedData = 1003;  // binary frame
+inline constexpr int kPolicyViolation = 1008;  // too many invalid frames in a row
+inline constexpr int kMessageTooBig = 1009;    // frame over --max-message-bytes
+inline constexpr int kTryAgainLater = 1013;    // the bridge holds --max-connections already
+inline constexpr int kUnauthorized = 4401;     // no, bad or late token
+inline constexpr int kAccountFull = 4403;      // the account holds --max-connections-per-account already
+inline constexpr int kPongTimeout = 4408;      // no pong within --pong-timeout
+inline constexpr int kReplaced = 4409;         // a newer connection of the same device
+inline constexpr int kIdle = 4410;             // no frame and no pong within --idle-timeout
+inline constexpr int kRateLimited = 4429;      // kept sending events over --device-event-rate
 
 }  // namespace hive::close_code

@@ -10,25 +10,26 @@ namespace hive {
 
 std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link, const DeliveredRequest& delivered,
                                                            absl::Time deadline, const DeliveryLimits& limits,
-                                                           RequestCorrelator& correlator, RequestCorrelator::Done done) {
+                                                           RequestCorrelator& correlator,
+                                                           RequestCorrelator::Done done) {
   const hive::bridge::v1::SendDeviceRequestRequest& request = delivered.request;
   if (!delivered.account_id.empty() && delivered.account_id != link.account_id()) {
-    std::move(done)(absl::PermissionDeniedError(absl::StrCat(
-        "device ", delivered.device_id, " does not belong to account ", delivered.account_id)));
+    std::move(done)(absl::PermissionDeniedError(
+        absl::StrCat("device ", delivered.device_id, " does not belong to account ", delivered.account_id)));
     return std::nullopt;
   }
-  absl::StatusOr<std::string> frame = codec::EncodeDeviceRequest(
-      {delivered.request_id, link.device_id(), link.account_id(), request.command(),
-       request.has_state() ? &request.state() : nullptr},
-      link.dialect());
+  absl::StatusOr<std::string> frame =
+      codec::EncodeDeviceRequest({delivered.request_id, link.device_id(), link.account_id(), request.command(),
+                                  request.has_state() ? &request.state() : nullptr},
+                                 link.dialect());
   if (!frame.ok()) {
     std::move(done)(frame.status());
     return std::nullopt;
   }
   if (frame->size() > limits.max_frame_bytes) {
-    std::move(done)(absl::InvalidArgumentError(absl::StrCat("command: the encoded request is ", frame->size(),
-                                                            " bytes, over the device frame limit of ",
-                                                            limits.max_frame_bytes)));
+    std::move(done)(
+        absl::InvalidArgumentError(absl::StrCat("command: the encoded request is ", frame->size(),
+                                                " bytes, over the device frame limit of ", limits.max_frame_bytes)));
     return std::nullopt;
   }
   RequestCorrelator::Registration registration =

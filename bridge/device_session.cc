@@ -125,9 +125,8 @@ absl::Status DeviceSession::Send(std::string frame) {
 void DeviceSession::Close(int code, std::string reason) {
   // Refuse new frames at once, so nothing more is sent on a link being closed.
   closing_ = true;
-  transport_->Post([self = shared_from_this(), code, reason = std::move(reason)] {
-    self->CloseOnThread(code, reason);
-  });
+  transport_->Post(
+      [self = shared_from_this(), code, reason = std::move(reason)] { self->CloseOnThread(code, reason); });
 }
 
 void DeviceSession::Authenticate(absl::string_view token) {
@@ -158,7 +157,9 @@ void DeviceSession::Admit(DeviceIdentity identity) {
     // Never announced: no connected event, and no disconnected one at close.
     CountIn(services_.counters, Limit::kMaxConnectionsPerAccount);
     Log(LogLevel::kInfo, "device_refused",
-        {{"device", device_id_}, {"account", account_id_}, {"address", address_},
+        {{"device", device_id_},
+         {"account", account_id_},
+         {"address", address_},
          {"reason", registered.status().message()}});
     CloseOnThread(close_code::kAccountFull, registered.status().message());
     return;
@@ -179,7 +180,10 @@ void DeviceSession::Admit(DeviceIdentity identity) {
   // Registered first, so a backend told of the device can reach it at once.
   transport_->SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
   Log(LogLevel::kInfo, "device_connected",
-      {{"device", device_id_}, {"account", account_id_}, {"address", address_}, {"protocol", codec::SubprotocolOf(dialect_)}});
+      {{"device", device_id_},
+       {"account", account_id_},
+       {"address", address_},
+       {"protocol", codec::SubprotocolOf(dialect_)}});
   DeviceEvent connected;
   connected.mutable_connected()->set_address(address_);
   connected.mutable_connected()->set_protocol(std::string(codec::SubprotocolOf(dialect_)));
@@ -318,8 +322,8 @@ void DeviceSession::ScheduleIdleCheck(absl::Duration delay) {
     CountIn(self->services_.counters, Limit::kIdleTimeout);
     Log(LogLevel::kInfo, "device_idle",
         {{"device", self->device_id_}, {"account", self->account_id_}, {"silent", absl::FormatDuration(silent)}});
-    self->CloseOnThread(close_code::kIdle, absl::StrCat("idle: nothing received for ",
-                                                        absl::FormatDuration(self->limits_.idle_timeout)));
+    self->CloseOnThread(close_code::kIdle,
+                        absl::StrCat("idle: nothing received for ", absl::FormatDuration(self->limits_.idle_timeout)));
   });
 }
 

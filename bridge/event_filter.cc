@@ -21,8 +21,8 @@ EventFilter EventFilter::FromRequest(const SubscribeEventsRequest& request) {
 }
 
 bool EventFilter::Matches(const DeviceEvent& event) const {
-  return ListMatches(account_ids_, event.account_id()) &&
-         ListMatches(device_ids_, event.device_id()) && ListMatches(types_, event.type());
+  return ListMatches(account_ids_, event.account_id()) && ListMatches(device_ids_, event.device_id()) &&
+         ListMatches(types_, event.type());
 }
 
 }  // namespace hive

@@ -28,8 +28,7 @@ void EventHub::Record(DeviceEvent event, uint64_t sequence) {
   auto stamped = std::make_shared<DeviceEvent>(std::move(event));
   stamped->set_epoch(epoch_);
   if (!stamped->has_received_at()) {
-    *stamped->mutable_received_at() =
-        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_.Now()));
+    *stamped->mutable_received_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_.Now()));
   }
   WakeList to_wake;
   {
@@ -52,8 +51,7 @@ void EventHub::Record(DeviceEvent event, uint64_t sequence) {
   for (const std::shared_ptr<Subscription::Queue>& subscriber : to_wake) subscriber->Wake();
 }
 
-std::unique_ptr<Subscription> EventHub::Subscribe(EventFilter filter,
-                                                  std::optional<StreamPosition> resume_after,
+std::unique_ptr<Subscription> EventHub::Subscribe(EventFilter filter, std::optional<StreamPosition> resume_after,
                                                   std::function<void()> on_ready) {
   return *SubscribeWithin(std::move(filter), std::move(resume_after), std::move(on_ready), 0);
 }
@@ -61,8 +59,7 @@ std::unique_ptr<Subscription> EventHub::Subscribe(EventFilter filter,
 absl::StatusOr<std::unique_ptr<Subscription>> EventHub::TrySubscribe(EventFilter filter,
                                                                      std::optional<StreamPosition> resume_after,
                                                                      std::function<void()> on_ready) {
-  return SubscribeWithin(std::move(filter), std::move(resume_after), std::move(on_ready),
-                         options_.max_subscribers);
+  return SubscribeWithin(std::move(filter), std::move(resume_after), std::move(on_ready), options_.max_subscribers);
 }
 
 absl::StatusOr<std::unique_ptr<Subscription>> EventHub::SubscribeWithin(EventFilter filter,
@@ -78,9 +75,9 @@ absl::StatusOr<std::unique_ptr<Subscription>> EventHub::SubscribeWithin(EventFil
   std::deque<std::shared_ptr<const DeviceEvent>> replay = ReplayLocked(filter, resume_after);
   const bool skips_to_position =
       options_.fleet_sequences && resume_after.has_value() && resume_after->epoch() == epoch_;
-  auto queue = std::make_shared<Subscription::Queue>(
-      clock_, epoch_, options_.subscriber_queue_capacity, std::move(filter), std::move(on_ready),
-      std::move(replay), skips_to_position ? resume_after->sequence() : 0);
+  auto queue = std::make_shared<Subscription::Queue>(clock_, epoch_, options_.subscriber_queue_capacity,
+                                                     std::move(filter), std::move(on_ready), std::move(replay),
+                                                     skips_to_position ? resume_after->sequence() : 0);
   if (closed_) {
     // The consumer has the turn until its first Next(), so closing claims no
     // wakeup.
@@ -96,39 +93,31 @@ std::deque<std::shared_ptr<const DeviceEvent>> EventHub::ReplayLocked(
   std::deque<std::shared_ptr<const DeviceEvent>> replay;
   if (!resume_after.has_value()) return replay;
 
-  const uint64_t last_evicted =
-      history_.empty() ? last_sequence_ : history_.front()->sequence() - 1;
+  const uint64_t last_evicted = history_.empty() ? last_sequence_ : history_.front()->sequence() - 1;
   uint64_t resume_sequence = 0;
   if (resume_after->epoch() != epoch_) {
-    replay.push_back(
-        Subscription::Queue::MakeGap(clock_, epoch_, last_evicted, 0, GAP_REASON_EPOCH_CHANGED));
+    replay.push_back(Subscription::Queue::MakeGap(clock_, epoch_, last_evicted, 0, GAP_REASON_EPOCH_CHANGED));
   } else {
     resume_sequence = resume_after->sequence();
     if (resume_sequence < last_evicted) {
-      replay.push_back(Subscription::Queue::MakeGap(clock_, epoch_, last_evicted,
-                                                    last_evicted - resume_sequence,
+      replay.push_back(Subscription::Queue::MakeGap(clock_, epoch_, last_evicted, last_evicted - resume_sequence,
                                                     GAP_REASON_HISTORY_EXPIRED));
     }
   }
   // Sequences in the history grow, so the first one to replay is found by a
   // binary search rather than by a scan.
-  auto first = std::upper_bound(history_.begin(), history_.end(), resume_sequence,
-                                [](uint64_t sequence, const std::shared_ptr<const DeviceEvent>& event) {
-                                  return sequence < event->sequence();
-                                });
-  std::copy_if(first, history_.end(),
-               std::back_inserter(replay),
-               [&filter](const std::shared_ptr<const DeviceEvent>& event) {
-                 return filter.Matches(*event);
-               });
+  auto first = std::upper_bound(
+      history_.begin(), history_.end(), resume_sequence,
+      [](uint64_t sequence, const std::shared_ptr<const DeviceEvent>& event) { return sequence < event->sequence(); });
+  std::copy_if(first, history_.end(), std::back_inserter(replay),
+               [&filter](const std::shared_ptr<const DeviceEvent>& event) { return filter.Matches(*event); });
   return replay;
 }
 
 void EventHub::Unsubscribe(const Subscription::Queue& queue) {
   absl::MutexLock lock(&mu_);
-  auto it = absl::c_find_if(subscribers_, [&queue](const std::shared_ptr<Subscription::Queue>& q) {
-    return q.get() == &queue;
-  });
+  auto it = absl::c_find_if(subscribers_,
+                            [&queue](const std::shared_ptr<Subscription::Queue>& q) { return q.get() == &queue; });
   if (it == subscribers_.end()) return;  // Close() let go of it already.
   // Order does not matter to Publish(), so swap-and-pop is enough.
   std::swap(*it, subscribers_.back());

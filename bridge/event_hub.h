@@ -56,8 +56,8 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/clock.h"
 #include "bridge/event_filter.h"
-#include "bridge/limit_counters.h"
 #include "bridge/event_subscription.h"
+#include "bridge/limit_counters.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
 #include "hive/bridge/v1/events.pb.h"
 
@@ -104,8 +104,7 @@ class EventHub {
   // Subscribes to the events `filter` matches, after replaying from
   // `resume_after` when given. `on_ready` must be callable; the wakeup
   // protocol is in event_subscription.h.
-  std::unique_ptr<Subscription> Subscribe(EventFilter filter,
-                                          std::optional<StreamPosition> resume_after,
+  std::unique_ptr<Subscription> Subscribe(EventFilter filter, std::optional<StreamPosition> resume_after,
                                           std::function<void()> on_ready);
 
   // As Subscribe, unless max_subscribers subscriptions are open already:
@@ -133,15 +132,14 @@ class EventHub {
   // Subscribe and TrySubscribe: `max_subscribers` 0 is no limit.
   absl::StatusOr<std::unique_ptr<Subscription>> SubscribeWithin(EventFilter filter,
                                                                 std::optional<StreamPosition> resume_after,
-                                                                std::function<void()> on_ready,
-                                                                size_t max_subscribers);
+                                                                std::function<void()> on_ready, size_t max_subscribers);
 
   // Publish and PublishAt: `sequence` 0 takes the next one.
   void Record(DeviceEvent event, uint64_t sequence);
 
   // What a subscriber resuming after `resume_after` gets before live events.
-  std::deque<std::shared_ptr<const DeviceEvent>> ReplayLocked(
-      const EventFilter& filter, const std::optional<StreamPosition>& resume_after) const
+  std::deque<std::shared_ptr<const DeviceEvent>> ReplayLocked(const EventFilter& filter,
+                                                              const std::optional<StreamPosition>& resume_after) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock& clock_;

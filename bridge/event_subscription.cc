@@ -12,8 +12,7 @@ namespace hive {
 using google::protobuf::util::TimeUtil;
 using hive::bridge::v1::GAP_REASON_SLOW_SUBSCRIBER;
 
-Subscription::Subscription(EventHub& hub, std::shared_ptr<Queue> queue)
-    : hub_(hub), queue_(std::move(queue)) {}
+Subscription::Subscription(EventHub& hub, std::shared_ptr<Queue> queue) : hub_(hub), queue_(std::move(queue)) {}
 
 Subscription::~Subscription() {
   hub_.Unsubscribe(*queue_);
@@ -25,8 +24,8 @@ std::shared_ptr<const DeviceEvent> Subscription::Next() { return queue_->Next();
 bool Subscription::is_closed() const { return queue_->is_closed(); }
 
 Subscription::Queue::Queue(Clock& clock, std::string epoch, size_t capacity, EventFilter filter,
-                           std::function<void()> on_ready,
-                           std::deque<std::shared_ptr<const DeviceEvent>> replay, uint64_t skip_through)
+                           std::function<void()> on_ready, std::deque<std::shared_ptr<const DeviceEvent>> replay,
+                           uint64_t skip_through)
     : clock_(clock),
       epoch_(std::move(epoch)),
       capacity_(capacity),
@@ -35,10 +34,8 @@ Subscription::Queue::Queue(Clock& clock, std::string epoch, size_t capacity, Eve
       replay_(std::move(replay)),
       skip_through_(skip_through) {}
 
-std::shared_ptr<const DeviceEvent> Subscription::Queue::MakeGap(const Clock& clock,
-                                                                const std::string& epoch,
-                                                                uint64_t sequence, uint64_t missed,
-                                                                GapReason reason) {
+std::shared_ptr<const DeviceEvent> Subscription::Queue::MakeGap(const Clock& clock, const std::string& epoch,
+                                                                uint64_t sequence, uint64_t missed, GapReason reason) {
   auto gap = std::make_shared<DeviceEvent>();
   gap->set_sequence(sequence);
   gap->set_epoch(epoch);

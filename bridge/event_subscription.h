@@ -103,15 +103,13 @@ class Subscription::Queue {
   // `capacity`. Live events at or below `skip_through` are not offered: in
   // cluster mode a subscriber may resume on a replica from a position that
   // replica's hub has not reached yet.
-  Queue(Clock& clock, std::string epoch, size_t capacity, EventFilter filter,
-        std::function<void()> on_ready, std::deque<std::shared_ptr<const DeviceEvent>> replay,
-        uint64_t skip_through = 0);
+  Queue(Clock& clock, std::string epoch, size_t capacity, EventFilter filter, std::function<void()> on_ready,
+        std::deque<std::shared_ptr<const DeviceEvent>> replay, uint64_t skip_through = 0);
 
   // A synthesized Gap event: type "gap" from service "hive-backend", stamped
   // with `epoch`, `sequence` (the last one it covers) and the clock's now.
-  static std::shared_ptr<const DeviceEvent> MakeGap(const Clock& clock, const std::string& epoch,
-                                                    uint64_t sequence, uint64_t missed,
-                                                    GapReason reason);
+  static std::shared_ptr<const DeviceEvent> MakeGap(const Clock& clock, const std::string& epoch, uint64_t sequence,
+                                                    uint64_t missed, GapReason reason);
 
   // Queues `event` if the filter matches it, dropping the oldest live event
   // when full. Returns true when this claimed a wakeup: the caller must then

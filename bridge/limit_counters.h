@@ -45,19 +45,32 @@ inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kMaxSubscribers
 // close has no flag of its own: it is the rate limit's, after --max-bad-frames).
 constexpr absl::string_view LimitName(Limit limit) {
   switch (limit) {
-    case Limit::kMaxConnections: return "max-connections";
-    case Limit::kMaxConnectionsPerAccount: return "max-connections-per-account";
-    case Limit::kHandshakeTimeout: return "handshake-timeout";
-    case Limit::kAuthTimeout: return "auth-timeout";
-    case Limit::kIdleTimeout: return "idle-timeout";
-    case Limit::kMaxMessageBytes: return "max-message-bytes";
-    case Limit::kMaxBadFrames: return "max-bad-frames";
-    case Limit::kDeviceEventRate: return "device-event-rate";
-    case Limit::kDeviceEventFlood: return "device-event-rate-close";
-    case Limit::kMaxRequestsPerDevice: return "max-requests-per-device";
-    case Limit::kMaxPendingRequests: return "max-pending-requests";
-    case Limit::kDeviceSendQueue: return "device-send-queue";
-    case Limit::kMaxSubscribers: return "max-subscribers";
+    case Limit::kMaxConnections:
+      return "max-connections";
+    case Limit::kMaxConnectionsPerAccount:
+      return "max-connections-per-account";
+    case Limit::kHandshakeTimeout:
+      return "handshake-timeout";
+    case Limit::kAuthTimeout:
+      return "auth-timeout";
+    case Limit::kIdleTimeout:
+      return "idle-timeout";
+    case Limit::kMaxMessageBytes:
+      return "max-message-bytes";
+    case Limit::kMaxBadFrames:
+      return "max-bad-frames";
+    case Limit::kDeviceEventRate:
+      return "device-event-rate";
+    case Limit::kDeviceEventFlood:
+      return "device-event-rate-close";
+    case Limit::kMaxRequestsPerDevice:
+      return "max-requests-per-device";
+    case Limit::kMaxPendingRequests:
+      return "max-pending-requests";
+    case Limit::kDeviceSendQueue:
+      return "device-send-queue";
+    case Limit::kMaxSubscribers:
+      return "max-subscribers";
   }
   return "unknown";
 }

@@ -27,13 +27,10 @@ WaitMode Normalized(WaitMode mode) {
 }
 
 bool Answered(RequestStatus status) {
-  return status == hive::bridge::v1::REQUEST_STATUS_SUCCEEDED ||
-         status == hive::bridge::v1::REQUEST_STATUS_FAILED;
+  return status == hive::bridge::v1::REQUEST_STATUS_SUCCEEDED || status == hive::bridge::v1::REQUEST_STATUS_FAILED;
 }
 
-bool Acked(RequestStatus status) {
-  return status == hive::bridge::v1::REQUEST_STATUS_ACKED || Answered(status);
-}
+bool Acked(RequestStatus status) { return status == hive::bridge::v1::REQUEST_STATUS_ACKED || Answered(status); }
 
 // Whether a request that got as far as `status` satisfies a waiter in `mode`.
 bool Reached(RequestStatus status, WaitMode mode) {
@@ -73,12 +70,9 @@ google::protobuf::Duration ToProto(absl::Duration d) {
 
 }  // namespace
 
-RequestCorrelator::RequestCorrelator(const Clock& clock, Options options)
-    : clock_(clock), options_(options) {}
+RequestCorrelator::RequestCorrelator(const Clock& clock, Options options) : clock_(clock), options_(options) {}
 
-RequestCorrelator::~RequestCorrelator() {
-  FailAll(absl::UnavailableError("request correlator shut down"));
-}
+RequestCorrelator::~RequestCorrelator() { FailAll(absl::UnavailableError("request correlator shut down")); }
 
 RequestCorrelator::Shard& RequestCorrelator::ShardFor(const std::string& request_id) {
   // The top bits pick the shard: the map inside a shard keys its control
@@ -97,8 +91,8 @@ absl::Status RequestCorrelator::TakePlace(const std::string& device_id) {
   do {
     if (options_.max_pending > 0 && pending >= options_.max_pending) {
       CountIn(options_.counters, Limit::kMaxPendingRequests);
-      return absl::ResourceExhaustedError(absl::StrCat("the bridge already has ", pending,
-                                                       " requests pending (--max-pending-requests); retry later"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the bridge already has ", pending, " requests pending (--max-pending-requests); retry later"));
     }
   } while (!pending_places_.compare_exchange_weak(pending, pending + 1, std::memory_order_relaxed));
   if (options_.max_pending_per_device == 0) return absl::OkStatus();
@@ -126,8 +120,8 @@ void RequestCorrelator::GiveBackPlace(const std::string& device_id) {
 }
 
 template <typename Leaves, typename OutcomeFor>
-void RequestCorrelator::Release(Entry& entry, absl::Time now, Leaves leaves,
-                                OutcomeFor outcome_for, std::vector<Completion>& ready) {
+void RequestCorrelator::Release(Entry& entry, absl::Time now, Leaves leaves, OutcomeFor outcome_for,
+                                std::vector<Completion>& ready) {
   auto stays = entry.waiters.begin();
   for (auto it = entry.waiters.begin(); it != entry.waiters.end(); ++it) {
     if (leaves(*it)) {
@@ -157,8 +151,7 @@ void RequestCorrelator::Settle(Entry& entry, absl::Time now, std::vector<Complet
 void RequestCorrelator::ReleaseAll(Entry& entry, absl::Time now, const absl::Status& why,
                                    std::vector<Completion>& ready) {
   Release(
-      entry, now, [](const Waiter&) { return true; }, [&why](const Waiter&) { return why; },
-      ready);
+      entry, now, [](const Waiter&) { return true; }, [&why](const Waiter&) { return why; }, ready);
 }
 
 void RequestCorrelator::Forget(Shard& shard, EntryMap::iterator it) {
@@ -176,10 +169,8 @@ void RequestCorrelator::RunAll(std::vector<Completion>& ready) {
   ready.clear();
 }
 
-RequestCorrelator::Registration RequestCorrelator::Await(const std::string& request_id,
-                                                         const std::string& device_id,
-                                                         WaitMode mode, absl::Time deadline,
-                                                         Done done) {
+RequestCorrelator::Registration RequestCorrelator::Await(const std::string& request_id, const std::string& device_id,
+                                                         WaitMode mode, absl::Time deadline, Done done) {
   const absl::Time now = clock_.Now();
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
@@ -198,9 +189,8 @@ RequestCorrelator::Registration RequestCorrelator::Await(const std::string& requ
     }
     absl::Status room = absl::OkStatus();
     if (entry.device_id != device_id) {
-      ready.push_back({std::move(done),
-                       absl::InvalidArgumentError(absl::StrCat(
-                           "request_id ", request_id, " already used for another device"))});
+      ready.push_back({std::move(done), absl::InvalidArgumentError(absl::StrCat("request_id ", request_id,
+                                                                                " already used for another device"))});
     } else if (!entry.holds_place && !Reached(entry.outcome.status(), Normalized(mode)) &&
                !(room = TakePlace(device_id)).ok()) {
       // Over a limit: nothing is sent, and a new entry is not kept, so that
@@ -229,8 +219,7 @@ void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender)
     auto it = shard.entries.find(request_id);
     if (it == shard.entries.end()) return;
     Entry& entry = it->second;
-    if (entry.sender != sender ||
-        entry.outcome.status() != hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED) {
+    if (entry.sender != sender || entry.outcome.status() != hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED) {
       return;
     }
     StampSent(entry.outcome, now);
@@ -285,8 +274,7 @@ bool RequestCorrelator::OnAck(const std::string& device_id, const std::string& r
   });
 }
 
-bool RequestCorrelator::OnResult(const std::string& device_id, const std::string& request_id,
-                                 DeviceResult result) {
+bool RequestCorrelator::OnResult(const std::string& device_id, const std::string& request_id, DeviceResult result) {
   return Respond(device_id, request_id, [&result](Entry& entry, absl::Time now) {
     if (Answered(entry.outcome.status())) return false;
     SendDeviceRequestResponse& outcome = entry.outcome;

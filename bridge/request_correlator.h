@@ -122,8 +122,8 @@ class RequestCorrelator {
   // id already used for another device completes `done` at once with
   // INVALID_ARGUMENT, and one over a pending limit with RESOURCE_EXHAUSTED
   // (both answer kJoined: nothing is to be sent).
-  Registration Await(const std::string& request_id, const std::string& device_id, WaitMode mode,
-                     absl::Time deadline, Done done);
+  Registration Await(const std::string& request_id, const std::string& device_id, WaitMode mode, absl::Time deadline,
+                     Done done);
 
   // The request was handed to the device's connection: stamps `sent_at`, from
   // which latencies are measured, and completes WAIT_MODE_NONE waiters with
@@ -144,8 +144,7 @@ class RequestCorrelator {
   // (a result implies the ack) with REQUEST_STATUS_SUCCEEDED or _FAILED,
   // `result_latency` and the result. Only the first result counts. Returns
   // false when no such request of that device is known.
-  bool OnResult(const std::string& device_id, const std::string& request_id,
-                DeviceResult result);
+  bool OnResult(const std::string& device_id, const std::string& request_id, DeviceResult result);
 
   // The device disconnected: its requests not yet acked fail every waiter with
   // `why` and are forgotten (a retry sends again); its acked requests fail the
@@ -212,8 +211,7 @@ class RequestCorrelator {
     EntryMap entries ABSL_GUARDED_BY(mu);
     // Request ids by device, so that a disconnect touches only its device's
     // entries instead of scanning them all.
-    absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> by_device
-        ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> by_device ABSL_GUARDED_BY(mu);
     // Unique per request id for the correlator's lifetime, since an id always
     // maps to the same shard: a stale id can never name a newer waiter.
     WaiterId next_waiter ABSL_GUARDED_BY(mu) = 1;
@@ -236,8 +234,7 @@ class RequestCorrelator {
   // the outcome `outcome_for` gives it; the entry gives back its place once
   // no waiter is left.
   template <typename Leaves, typename OutcomeFor>
-  void Release(Entry& entry, absl::Time now, Leaves leaves, OutcomeFor outcome_for,
-               std::vector<Completion>& ready);
+  void Release(Entry& entry, absl::Time now, Leaves leaves, OutcomeFor outcome_for, std::vector<Completion>& ready);
   // Releases the waiters whose mode the entry's outcome has reached.
   void Settle(Entry& entry, absl::Time now, std::vector<Completion>& ready);
   // Releases every waiter of `entry` with `why`.

@@ -136,8 +136,7 @@ void SessionRegistry::CloseWaiters() {
 }
 
 std::vector<hive::bridge::v1::Device> SessionRegistry::List(const std::string& account_id,
-                                                            const std::string& after_device_id,
-                                                            size_t limit) const {
+                                                            const std::string& after_device_id, size_t limit) const {
   std::vector<std::shared_ptr<DeviceLink>> matching;
   for (Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);

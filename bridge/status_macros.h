@@ -12,19 +12,19 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define HIVE_RETURN_IF_ERROR(expr)                                   \
-  do {                                                               \
-    if (absl::Status hive_status_ = (expr); !hive_status_.ok()) {    \
-      return hive_status_;                                           \
-    }                                                                \
+#define HIVE_RETURN_IF_ERROR(expr)                                \
+  do {                                                            \
+    if (absl::Status hive_status_ = (expr); !hive_status_.ok()) { \
+      return hive_status_;                                        \
+    }                                                             \
   } while (false)
 
 // lhs is not parenthesised: it may be a declaration (`auto x`).
 // NOLINTBEGIN(bugprone-macro-parentheses)
-#define HIVE_ASSIGN_OR_RETURN(lhs, expr)                             \
-  do {                                                               \
-    auto hive_value_ = (expr);                                       \
-    if (!hive_value_.ok()) return hive_value_.status();              \
-    lhs = *std::move(hive_value_);                                   \
+#define HIVE_ASSIGN_OR_RETURN(lhs, expr)                \
+  do {                                                  \
+    auto hive_value_ = (expr);                          \
+    if (!hive_value_.ok()) return hive_value_.status(); \
+    lhs = *std::move(hive_value_);                      \
   } while (false)
 // NOLINTEND(bugprone-macro-parentheses)

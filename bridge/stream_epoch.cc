@@ -1,7 +1,7 @@
 #include "bridge/stream_epoch.h"
 
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "bridge/uuid.h"
 
 namespace hive {

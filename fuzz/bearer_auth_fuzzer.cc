@@ -68,8 +68,8 @@ void CheckCredential(absl::string_view message, absl::string_view token) {
   HIVE_FUZZ_CHECK(!token.empty(), "accepted an empty token");
   for (char c : token) HIVE_FUZZ_CHECK(IsB64TokenChar(c), "accepted a token with character ", int{c});
   const size_t first_pad = token.find('=');
-  HIVE_FUZZ_CHECK(first_pad == absl::string_view::npos || (first_pad > 0 && token.find_first_not_of('=', first_pad) ==
-                                                                                absl::string_view::npos),
+  HIVE_FUZZ_CHECK(first_pad == absl::string_view::npos ||
+                      (first_pad > 0 && token.find_first_not_of('=', first_pad) == absl::string_view::npos),
                   "'=' is allowed only as trailing padding");
 }
 

@@ -45,8 +45,7 @@ using hive::bridge::v1::DeviceEvent;
 void CheckFailure(const absl::Status& status, absl::string_view what) {
   HIVE_FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument, what, " failed with ", status.ToString());
   HIVE_FUZZ_CHECK(!status.message().empty(), what, " failed without a message");
-  HIVE_FUZZ_CHECK(IsValidUtf8(status.message()), what, " failed with a message that is not UTF-8: ",
-                  status.message());
+  HIVE_FUZZ_CHECK(IsValidUtf8(status.message()), what, " failed with a message that is not UTF-8: ", status.message());
 }
 
 // Decodes a frame the codec itself wrote: it must hold exactly one message.
@@ -85,9 +84,9 @@ void CheckEvent(const DeviceEvent& event, const rapidjson::Value& sent, Dialect 
   for (absl::string_view key : {"device", "account", "service"}) {
     absl::string_view wire = WireKey(key, dialect);
     if (codec::FindMember(expected, wire) == nullptr) {
-      expected.AddMember(rapidjson::Value(wire.data(), static_cast<rapidjson::SizeType>(wire.size()),
-                                          expected.GetAllocator()),
-                         rapidjson::Value(rapidjson::kStringType), expected.GetAllocator());
+      expected.AddMember(
+          rapidjson::Value(wire.data(), static_cast<rapidjson::SizeType>(wire.size()), expected.GetAllocator()),
+          rapidjson::Value(rapidjson::kStringType), expected.GetAllocator());
     }
   }
   rapidjson::Document written = ParseOwnEncoding(text);

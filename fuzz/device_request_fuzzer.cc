@@ -74,9 +74,9 @@ void CheckRequest(const DeviceRequest& request, const rapidjson::Document& sent,
   rapidjson::Document expected;
   expected.CopyFrom(sent, expected.GetAllocator());
   // NOLINTNEXTLINE(clang-analyzer-cplusplus.NewDeleteLeaks): rapidjson::Document frees its own allocator
-  SetMember(expected, WireKey("service", dialect),
-            rapidjson::Value(codec::kBackendService.data(),
-                             static_cast<rapidjson::SizeType>(codec::kBackendService.size())));
+  SetMember(
+      expected, WireKey("service", dialect),
+      rapidjson::Value(codec::kBackendService.data(), static_cast<rapidjson::SizeType>(codec::kBackendService.size())));
   if (codec::FindMember(expected, WireKey("payload", dialect)) == nullptr) {
     SetMember(expected, WireKey("payload", dialect), rapidjson::Value(rapidjson::kObjectType));
   }

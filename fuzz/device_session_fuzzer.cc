@@ -65,9 +65,8 @@ using hive::bridge::v1::SendDeviceRequestResponse;
 
 constexpr char kSeparator = '\x1e';
 constexpr size_t kMaxConnections = 8;
-constexpr const char* kRequestIds[] = {
-    "5e5b0ee5-8774-4ebb-807c-48c9c26c16f8", "00000000-0000-4000-8000-000000000001",
-    "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"};
+constexpr const char* kRequestIds[] = {"5e5b0ee5-8774-4ebb-807c-48c9c26c16f8", "00000000-0000-4000-8000-000000000001",
+                                       "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"};
 
 enum Action : char {
   kBinary = 0x01,
@@ -211,13 +210,13 @@ class Harness {
     const std::string request_id = kRequestIds[requests_++ % 4];
     ++waiters_;
     auto done_once = std::make_shared<bool>(false);
-    auto registration = correlator_.Await(
-        request_id, std::string(kDevice), mode, clock_.Now() + absl::Seconds(5),
-        [done_once, completed = completed_](const absl::StatusOr<SendDeviceRequestResponse>&) {
-          HIVE_FUZZ_CHECK(!*done_once, "a backend waiter completed twice");
-          *done_once = true;
-          ++*completed;
-        });
+    auto registration =
+        correlator_.Await(request_id, std::string(kDevice), mode, clock_.Now() + absl::Seconds(5),
+                          [done_once, completed = completed_](const absl::StatusOr<SendDeviceRequestResponse>&) {
+                            HIVE_FUZZ_CHECK(!*done_once, "a backend waiter completed twice");
+                            *done_once = true;
+                            ++*completed;
+                          });
     if (registration.role != RequestCorrelator::Role::kSendNow) return;
     hive::bridge::v1::DeviceRequest request;
     request.set_request_id(request_id);
@@ -284,8 +283,8 @@ class Harness {
   void CheckFrames(Connection& connection) {
     const testing::TransportLog& log = *connection.log;
     if (connection.closed_seen) {
-      HIVE_FUZZ_CHECK(log.sent.size() == connection.sent_at_close, "a frame was sent after the close: ",
-                      log.sent.back());
+      HIVE_FUZZ_CHECK(log.sent.size() == connection.sent_at_close,
+                      "a frame was sent after the close: ", log.sent.back());
     } else if (log.closed) {
       connection.closed_seen = true;
       connection.sent_at_close = log.sent.size();
@@ -295,8 +294,8 @@ class Harness {
       HIVE_FUZZ_CHECK(IsValidUtf8(frame), "a frame sent to the device is not UTF-8: ", frame);
       rapidjson::Document doc;
       absl::Status parsed = codec::ParseJson(frame, DeepLimits(), doc);
-      HIVE_FUZZ_CHECK(parsed.ok() && doc.IsObject(), "a frame sent to the device is not a JSON object: ",
-                      parsed.ToString(), "\nframe: ", frame);
+      HIVE_FUZZ_CHECK(parsed.ok() && doc.IsObject(),
+                      "a frame sent to the device is not a JSON object: ", parsed.ToString(), "\nframe: ", frame);
     }
   }
 

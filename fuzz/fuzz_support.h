@@ -38,8 +38,8 @@ inline constexpr int64_t kClockStart = 1'700'000'000;
 
 // Prints the failed condition and the report, then aborts: libFuzzer (or the
 // reproducer run) records the input that got here.
-#define HIVE_FUZZ_CHECK(condition, ...)                                                            \
-  do {                                                                                             \
+#define HIVE_FUZZ_CHECK(condition, ...)                                                              \
+  do {                                                                                               \
     if (!(condition)) ::hive::fuzz::Fail(__FILE__, __LINE__, #condition, absl::StrCat(__VA_ARGS__)); \
   } while (false)
 
@@ -172,9 +172,8 @@ inline bool SameJsonValue(const rapidjson::Value& a, const rapidjson::Value& b, 
       return true;
     }
     case rapidjson::kStringType:
-      return a.GetStringLength() == b.GetStringLength() &&
-             absl::string_view(a.GetString(), a.GetStringLength()) ==
-                 absl::string_view(b.GetString(), b.GetStringLength());
+      return a.GetStringLength() == b.GetStringLength() && absl::string_view(a.GetString(), a.GetStringLength()) ==
+                                                               absl::string_view(b.GetString(), b.GetStringLength());
     default:
       return a == b;  // null, true, false
   }

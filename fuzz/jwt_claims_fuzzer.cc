@@ -90,8 +90,7 @@ std::string SignedToken(absl::string_view header, absl::string_view claims, absl
                        reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
                        &mac_size) != nullptr,
                   "HMAC failed");
-  return absl::StrCat(signing_input, ".",
-                      Base64Url(absl::string_view(reinterpret_cast<const char*>(mac), mac_size)));
+  return absl::StrCat(signing_input, ".", Base64Url(absl::string_view(reinterpret_cast<const char*>(mac), mac_size)));
 }
 
 // The JSON object `text` holds, when the codec's parser (full precision)
@@ -102,8 +101,7 @@ bool ReadObject(absl::string_view text, rapidjson::Document& doc) {
          !codec::FindDuplicateKey(doc).has_value();
 }
 
-void CheckAccepted(const DeviceIdentity& identity, absl::string_view header, absl::string_view claims,
-                   absl::Time now) {
+void CheckAccepted(const DeviceIdentity& identity, absl::string_view header, absl::string_view claims, absl::Time now) {
   for (const std::string* id : {&identity.device_id, &identity.account_id}) {
     HIVE_FUZZ_CHECK(IsUuid(*id) && *id == absl::AsciiStrToLower(*id), "identity id is not a lowercase UUID: ", *id);
   }

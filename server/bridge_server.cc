@@ -1,8 +1,8 @@
 #include "server/bridge_server.h"
 
 #include <atomic>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -17,8 +17,8 @@
 #include "bridge/log.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
-#include "bridge/stream_epoch.h"
 #include "bridge/status_macros.h"
+#include "bridge/stream_epoch.h"
 #include "bridge/uuid.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -74,7 +74,8 @@ absl::StatusOr<std::optional<BackendPolicy>> LoadBackendPolicy(const Config& con
   absl::StatusOr<std::string> text = ReadKeyFile("backend-policy-file", config.backend_policy_file);
   if (!text.ok()) return text.status();
   absl::StatusOr<BackendPolicy> policy = BackendPolicy::Parse(*text);
-  if (!policy.ok()) return absl::InvalidArgumentError(absl::StrCat("--backend-policy-file: ", policy.status().message()));
+  if (!policy.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--backend-policy-file: ", policy.status().message()));
   if (policy->size() == 0) return absl::InvalidArgumentError("--backend-policy-file: grants nothing to anyone");
   return std::optional<BackendPolicy>(*std::move(policy));
 }
@@ -83,8 +84,8 @@ absl::StatusOr<std::optional<BackendPolicy>> LoadBackendPolicy(const Config& con
 // present a certificate it signed.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const Config& config) {
   if (config.grpc_tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  HIVE_RETURN_IF_ERROR(
-      transport::CheckCertificateAndKey({"grpc-tls-cert", config.grpc_tls_cert_file}, {"grpc-tls-key", config.grpc_tls_key_file}));
+  HIVE_RETURN_IF_ERROR(transport::CheckCertificateAndKey({"grpc-tls-cert", config.grpc_tls_cert_file},
+                                                         {"grpc-tls-key", config.grpc_tls_key_file}));
   if (!config.grpc_client_ca_file.empty()) {
     HIVE_RETURN_IF_ERROR(transport::CheckCaCertificates({"grpc-client-ca", config.grpc_client_ca_file}));
   }
@@ -201,8 +202,11 @@ class BridgeServerImpl final : public BridgeServer {
     });
     ready_ = true;
     Log(LogLevel::kInfo, "started",
-        {{"version", HIVEBRIDGE_VERSION}, {"ws_port", endpoint_->port()}, {"grpc_port", grpc_port_},
-         {"replica", config_.replica_id}, {"epoch", hub_.epoch()},
+        {{"version", HIVEBRIDGE_VERSION},
+         {"ws_port", endpoint_->port()},
+         {"grpc_port", grpc_port_},
+         {"replica", config_.replica_id},
+         {"epoch", hub_.epoch()},
          {"bus", cluster_ == nullptr ? "inproc" : "amqp"}});
     return absl::OkStatus();
   }
@@ -303,7 +307,8 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   absl::StatusOr<std::optional<BackendPolicy>> backend_policy = LoadBackendPolicy(config);
   if (!backend_policy.ok()) return backend_policy.status();
   if (!config.tls_cert_file.empty()) {
-    HIVE_RETURN_IF_ERROR(transport::CheckCertificateAndKey({"tls-cert", config.tls_cert_file}, {"tls-key", config.tls_key_file}));
+    HIVE_RETURN_IF_ERROR(
+        transport::CheckCertificateAndKey({"tls-cert", config.tls_cert_file}, {"tls-key", config.tls_key_file}));
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials = GrpcCredentials(config);
   if (!grpc_credentials.ok()) return grpc_credentials.status();

@@ -24,8 +24,8 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const 
 
 absl::Status ValidateListDevices(const ListDevicesRequest& request) {
   if (!request.account_id().empty() && !IsUuid(request.account_id())) {
-    return absl::InvalidArgumentError(absl::StrCat("account_id: expected a UUID, got \"",
-                                                   request.account_id().substr(0, 64), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("account_id: expected a UUID, got \"", request.account_id().substr(0, 64), "\""));
   }
   if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
     return absl::InvalidArgumentError(
@@ -83,8 +83,9 @@ grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerC
   if (absl::Status valid = ValidateListDevices(*request); !valid.ok()) return FinishNow(context, valid);
   if (grant->has_value() && !(*grant)->all_accounts()) {
     if (request->account_id().empty()) {
-      return FinishNow(context, absl::PermissionDeniedError(absl::StrCat(
-                                    "caller \"", (*grant)->caller(), "\" must name one of its accounts in account_id")));
+      return FinishNow(context,
+                       absl::PermissionDeniedError(absl::StrCat("caller \"", (*grant)->caller(),
+                                                                "\" must name one of its accounts in account_id")));
     }
     if (!(*grant)->Allows(CanonicalUuid(request->account_id()))) {
       return FinishNow(context, AccountDenied(**grant, request->account_id()));
@@ -102,8 +103,7 @@ grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerC
 }
 
 grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerContext* context,
-                                                         const GetDeviceRequest* request,
-                                                         GetDeviceResponse* response) {
+                                                         const GetDeviceRequest* request, GetDeviceResponse* response) {
   if (!IsUuid(request->device_id())) {
     return FinishNow(context, absl::InvalidArgumentError(absl::StrCat("device_id: expected a UUID, got \"",
                                                                       request->device_id().substr(0, 64), "\"")));
@@ -112,8 +112,7 @@ grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerCon
   if (!grant.ok()) return FinishNow(context, grant.status());
   std::shared_ptr<DeviceLink> link = directory_.Find(CanonicalUuid(request->device_id()));
   if (link == nullptr) {
-    return FinishNow(context,
-                     absl::NotFoundError(absl::StrCat("device ", request->device_id(), " is not connected")));
+    return FinishNow(context, absl::NotFoundError(absl::StrCat("device ", request->device_id(), " is not connected")));
   }
   if (grant->has_value() && !(*grant)->Allows(link->account_id())) {
     return FinishNow(context, AccountDenied(**grant, link->account_id()));

@@ -255,9 +255,8 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
       server.set_open_handshake_timeout(0);
       server.set_tcp_pre_init_handler(
           [this, &shard](websocketpp::connection_hdl hdl) { StartHandshakeDeadline(shard, hdl); });
-      server.set_tcp_post_init_handler([&shard](websocketpp::connection_hdl hdl) {
-        shard.server.get_con_from_hdl(hdl)->tls_established = true;
-      });
+      server.set_tcp_post_init_handler(
+          [&shard](websocketpp::connection_hdl hdl) { shard.server.get_con_from_hdl(hdl)->tls_established = true; });
     }
     server.set_validate_handler([this, &shard](websocketpp::connection_hdl hdl) { return OnValidate(shard, hdl); });
     server.set_open_handler([this, &shard](websocketpp::connection_hdl hdl) { OnOpen(shard, hdl); });
@@ -442,8 +441,8 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
 
 template <typename Cfg>
 absl::StatusOr<std::unique_ptr<DeviceEndpoint>> StartWith(const DeviceEndpointOptions& options,
-                                                         SessionServices& services, const SessionLimits& limits,
-                                                         HttpRoutes routes) {
+                                                          SessionServices& services, const SessionLimits& limits,
+                                                          HttpRoutes routes) {
   auto endpoint = std::make_unique<DeviceEndpointImpl<Cfg>>(options, services, limits, std::move(routes));
   if (absl::Status status = endpoint->Listen(); !status.ok()) return status;
   return endpoint;
@@ -453,8 +452,7 @@ absl::StatusOr<std::unique_ptr<DeviceEndpoint>> StartWith(const DeviceEndpointOp
 
 absl::StatusOr<std::unique_ptr<DeviceEndpoint>> DeviceEndpoint::Start(const DeviceEndpointOptions& options,
                                                                       SessionServices& services,
-                                                                      const SessionLimits& limits,
-                                                                      HttpRoutes routes) {
+                                                                      const SessionLimits& limits, HttpRoutes routes) {
   if (!options.tls_cert_file.empty()) return StartWith<TlsDeviceConfig>(options, services, limits, std::move(routes));
   return StartWith<PlainDeviceConfig>(options, services, limits, std::move(routes));
 }

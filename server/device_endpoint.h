@@ -54,8 +54,8 @@ class DeviceEndpoint {
   // Binds, then runs the I/O threads. `services`, `limits` and `routes` must
   // outlive the endpoint.
   static absl::StatusOr<std::unique_ptr<DeviceEndpoint>> Start(const DeviceEndpointOptions& options,
-                                                               SessionServices& services,
-                                                               const SessionLimits& limits, HttpRoutes routes);
+                                                               SessionServices& services, const SessionLimits& limits,
+                                                               HttpRoutes routes);
 
   virtual int port() const = 0;
   // New connections are refused from now on.

@@ -18,8 +18,7 @@ std::string RenderMetrics(const MetricsSources& sources) {
                   "hivebridge_build_info{version=\"", HIVEBRIDGE_VERSION, "\"} 1\n");
   AppendMetric(out, "hivebridge_devices_connected", "gauge", "Authenticated devices connected to this replica.",
                sources.registry.size());
-  AppendMetric(out, "hivebridge_websocket_connections", "gauge",
-               "Open WebSocket connections, authenticated or not.",
+  AppendMetric(out, "hivebridge_websocket_connections", "gauge", "Open WebSocket connections, authenticated or not.",
                sources.endpoint == nullptr ? 0 : sources.endpoint->connection_count());
   AppendMetric(out, "hivebridge_accept_errors_total", "counter",
                "Device connections the listener failed to accept (out of file descriptors, mostly).",
@@ -35,8 +34,8 @@ std::string RenderMetrics(const MetricsSources& sources) {
                "Events the bus could not carry (its buffer was full while the broker was away).", bus.dropped);
   AppendMetric(out, "hivebridge_events_delivered_total", "counter",
                "Events the bus delivered to this replica's subscribers' hub.", bus.delivered);
-  AppendMetric(out, "hivebridge_bus_connected", "gauge", "1 while the bus carries events (cluster mode: broker connected).",
-               sources.bus.connected() ? 1 : 0);
+  AppendMetric(out, "hivebridge_bus_connected", "gauge",
+               "1 while the bus carries events (cluster mode: broker connected).", sources.bus.connected() ? 1 : 0);
   absl::StrAppend(&out,
                   "# HELP hivebridge_limit_refusals_total What each limit refused or cut off, by the flag that sets "
                   "it (docs/SECURITY.md).\n# TYPE hivebridge_limit_refusals_total counter\n");

@@ -82,8 +82,8 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     if (deps_.router != nullptr) {
       if (std::shared_ptr<DeviceLink> announced = directory.Find(device_id_)) return Reach(announced);
     }
-    const absl::Duration connect_timeout = absl::Seconds(request_.connect_timeout().seconds()) +
-                                           absl::Nanoseconds(request_.connect_timeout().nanos());
+    const absl::Duration connect_timeout =
+        absl::Seconds(request_.connect_timeout().seconds()) + absl::Nanoseconds(request_.connect_timeout().nanos());
     if (connect_timeout <= absl::ZeroDuration()) return FinishOnce(state_, NotConnected());
     const absl::Time connect_deadline = std::min(deadline_, deps_.clock.Now() + connect_timeout);
     directory.AwaitConnect(device_id_, connect_deadline, [state = state_](const std::shared_ptr<DeviceLink>& link) {
@@ -170,10 +170,9 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     }
     if (std::shared_ptr<DeviceLink> local = deps_.registry.Find(device_id_)) return Dispatch(local);
     if (deps_.router == nullptr) return Dispatch(announced);
-    std::string call = deps_.router->Route(WireRequest(), announced->Describe().replica(), deadline_,
-                                           [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) {
-                                             FinishOnce(state, std::move(outcome));
-                                           });
+    std::string call = deps_.router->Route(
+        WireRequest(), announced->Describe().replica(), deadline_,
+        [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
     absl::MutexLock lock(&state_->mu);
     state_->routed_call = std::move(call);
   }
@@ -191,12 +190,9 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     if (grant_.has_value() && !grant_->Allows(link->account_id())) {
       return FinishOnce(state_, AccountDenied(*grant_, link->account_id()));
     }
-    std::optional<RequestCorrelator::WaiterId> waiter =
-        DeliverToDevice(*link, {request_, request_id_, device_id_, account_id_}, deadline_, deps_.delivery,
-                        deps_.correlator,
-                        [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) {
-                          FinishOnce(state, std::move(outcome));
-                        });
+    std::optional<RequestCorrelator::WaiterId> waiter = DeliverToDevice(
+        *link, {request_, request_id_, device_id_, account_id_}, deadline_, deps_.delivery, deps_.correlator,
+        [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
     if (!waiter.has_value()) return;
     absl::MutexLock lock(&state_->mu);
     state_->waiter_registered = true;
@@ -219,9 +215,9 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
 }  // namespace
 
 absl::Status ValidateSendDeviceRequest(const SendDeviceRequestRequest& request) {
-  for (auto [field, value, required] : {std::tuple{"device_id", &request.device_id(), true},
-                                        std::tuple{"account_id", &request.account_id(), false},
-                                        std::tuple{"request_id", &request.request_id(), false}}) {
+  for (auto [field, value, required] :
+       {std::tuple{"device_id", &request.device_id(), true}, std::tuple{"account_id", &request.account_id(), false},
+        std::tuple{"request_id", &request.request_id(), false}}) {
     if (absl::Status status = ExpectUuid(field, *value, required); !status.ok()) return status;
   }
   if (absl::StatusOr<std::string> command = codec::WireCommandOf(request.command()); !command.ok()) {
@@ -238,8 +234,7 @@ absl::Status ValidateSendDeviceRequest(const SendDeviceRequestRequest& request) 
 
 grpc::ServerUnaryReactor* StartSendDeviceRequest(grpc::CallbackServerContext* context,
                                                  const SendDeviceRequestRequest* request,
-                                                 SendDeviceRequestResponse* response,
-                                                 const SendDeviceRequestDeps& deps,
+                                                 SendDeviceRequestResponse* response, const SendDeviceRequestDeps& deps,
                                                  std::optional<BackendGrant> grant) {
   auto* reactor = new SendDeviceRequestReactor(context, request, response, deps, std::move(grant));
   reactor->Begin();

@@ -42,7 +42,8 @@ absl::Status CheckCertificateAndKey(const FlagFile& certificate, const FlagFile&
   if (absl::Status readable = Readable(certificate); !readable.ok()) return readable;
   if (absl::Status readable = Readable(key); !readable.ok()) return readable;
   SslContext context(SSL_CTX_new(TLS_server_method()), &SSL_CTX_free);
-  if (context == nullptr) return absl::InternalError(absl::StrCat("cannot make a TLS context: ", ReasonOf(TakeOpensslError())));
+  if (context == nullptr)
+    return absl::InternalError(absl::StrCat("cannot make a TLS context: ", ReasonOf(TakeOpensslError())));
   if (SSL_CTX_use_certificate_chain_file(context.get(), certificate.path.c_str()) != 1) {
     return Refuse(certificate, absl::StrCat("not a PEM certificate chain (", ReasonOf(TakeOpensslError()), ")"));
   }
@@ -59,7 +60,8 @@ absl::Status CheckCertificateAndKey(const FlagFile& certificate, const FlagFile&
 absl::Status CheckCaCertificates(const FlagFile& ca) {
   if (absl::Status readable = Readable(ca); !readable.ok()) return readable;
   SslContext context(SSL_CTX_new(TLS_server_method()), &SSL_CTX_free);
-  if (context == nullptr) return absl::InternalError(absl::StrCat("cannot make a TLS context: ", ReasonOf(TakeOpensslError())));
+  if (context == nullptr)
+    return absl::InternalError(absl::StrCat("cannot make a TLS context: ", ReasonOf(TakeOpensslError())));
   if (SSL_CTX_load_verify_locations(context.get(), ca.path.c_str(), nullptr) != 1) {
     return Refuse(ca, absl::StrCat("holds no PEM CA certificate (", ReasonOf(TakeOpensslError()), ")"));
   }

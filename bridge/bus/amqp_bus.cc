@@ -234,8 +234,7 @@ absl::Status AmqpBus::Connection::SetUp() {
   }
   HIVE_RETURN_IF_ERROR(amqp_->Bind(kControlChannel, presence_queue, cluster::kPresenceExchange, ""));
   for (const Device& device : bus_.local_.List("", "", SIZE_MAX)) {
-    HIVE_RETURN_IF_ERROR(
-        amqp_->Bind(kControlChannel, request_queue_, cluster::kRequestsExchange, device.device_id()));
+    HIVE_RETURN_IF_ERROR(amqp_->Bind(kControlChannel, request_queue_, cluster::kRequestsExchange, device.device_id()));
   }
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, request_queue_, kRequestsConsumer, /*auto_ack=*/true));
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, answer_queue, kAnswersConsumer, /*auto_ack=*/true));
@@ -251,8 +250,8 @@ absl::Status AmqpBus::Connection::SetUp() {
 }
 
 void AmqpBus::Connection::PublishSnapshot() {
-  bus_.outbox_->Push(PresenceMessage(cluster::PresenceKind::kSnapshot, bus_.options_.replica_id,
-                                     bus_.local_.List("", "", SIZE_MAX)));
+  bus_.outbox_->Push(
+      PresenceMessage(cluster::PresenceKind::kSnapshot, bus_.options_.replica_id, bus_.local_.List("", "", SIZE_MAX)));
 }
 
 absl::Status AmqpBus::Connection::Serve() {
@@ -282,8 +281,8 @@ absl::Status AmqpBus::Connection::Serve() {
           PublishMessage(PresenceMessage(cluster::PresenceKind::kHeartbeat, bus_.options_.replica_id)));
       for (const std::string& silent : bus_.fleet_.DropSilent(bus_.options_.replica_timeout)) {
         Log(LogLevel::kWarn, "replica_silent", {{"replica", silent}});
-        bus_.calls_.FailReplica(silent, absl::UnavailableError(absl::StrCat(
-                                            "replica ", silent, " holding the device stopped answering")));
+        bus_.calls_.FailReplica(
+            silent, absl::UnavailableError(absl::StrCat("replica ", silent, " holding the device stopped answering")));
       }
     }
     if (stopping && batch.empty()) return Farewell();
@@ -450,7 +449,8 @@ void AmqpBus::Connection::OnRequest(const AmqpMessage& message) {
   if (link == nullptr || (announced != nullptr && announced->Describe().replica() != replica)) {
     return answer(false, absl::NotFoundError(absl::StrCat("device ", request.device_id(), " is not connected")));
   }
-  DeliverToDevice(*link, DeliveredRequest::AsIs(request), bus_.clock_.Now() + routed->timeout, bus_.options_.delivery, bus_.correlator_,
+  DeliverToDevice(*link, DeliveredRequest::AsIs(request), bus_.clock_.Now() + routed->timeout, bus_.options_.delivery,
+                  bus_.correlator_,
                   [answer](absl::StatusOr<SendDeviceRequestResponse> outcome) { answer(true, std::move(outcome)); });
 }
 
@@ -464,8 +464,8 @@ void AmqpBus::Connection::OnPresence(const AmqpMessage& message) {
   const bool from_self = replica == bus_.options_.replica_id;
   if (presence->kind == cluster::PresenceKind::kGoodbye) {
     bus_.fleet_.Drop(replica);
-    bus_.calls_.FailReplica(replica, absl::UnavailableError(absl::StrCat(
-                                         "replica ", replica, " holding the device shut down")));
+    bus_.calls_.FailReplica(replica,
+                            absl::UnavailableError(absl::StrCat("replica ", replica, " holding the device shut down")));
     return;
   }
   const bool newcomer = bus_.fleet_.Heard(replica);
@@ -567,7 +567,9 @@ void AmqpBus::Run() {
       calls_.FailAll(absl::UnavailableError("lost the connection to the message broker"));
     }
     Log(LogLevel::kWarn, "bus_disconnected",
-        {{"broker", options_.address.Redacted()}, {"error", status.message()}, {"retry_in", absl::FormatDuration(backoff)}});
+        {{"broker", options_.address.Redacted()},
+         {"error", status.message()},
+         {"retry_in", absl::FormatDuration(backoff)}});
     // Jitter, so that replicas do not all come back at the same instant.
     stop_.WaitForNotificationWithTimeout(backoff * absl::Uniform(random, 0.5, 1.5));
     backoff = std::min(backoff * 2, kMaxBackoff);
@@ -576,8 +578,7 @@ void AmqpBus::Run() {
 
 void AmqpBus::Publish(DeviceEvent event) {
   published_.fetch_add(1, std::memory_order_relaxed);
-  OutgoingEvent outgoing{cluster::EventRoutingKey(event),
-                         cluster::EncodeEvent(event, NewUuid(), options_.replica_id)};
+  OutgoingEvent outgoing{cluster::EventRoutingKey(event), cluster::EncodeEvent(event, NewUuid(), options_.replica_id)};
   if (!outbox_->PushEvent(std::move(outgoing), options_.max_buffered_events)) {
     if (dropped_.fetch_add(1, std::memory_order_relaxed) % 10000 == 0) {
       Log(LogLevel::kWarn, "bus_events_dropped", {{"count", 1}, {"reason", "bus queue full"}});
@@ -614,8 +615,8 @@ void AmqpBus::OnUnregistered(const DeviceLink& link) {
 std::string AmqpBus::Route(const SendDeviceRequestRequest& request, const std::string& replica, absl::Time deadline,
                            RequestCorrelator::Done done) {
   if (!connected_) {
-    std::move(done)(absl::UnavailableError(absl::StrCat("device ", request.device_id(), " is held by replica ",
-                                                        replica, ", and the message broker is unreachable")));
+    std::move(done)(absl::UnavailableError(absl::StrCat("device ", request.device_id(), " is held by replica ", replica,
+                                                        ", and the message broker is unreachable")));
     return "";
   }
   std::string call = calls_.Add(replica, deadline, std::move(done));

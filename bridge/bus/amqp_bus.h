@@ -63,8 +63,7 @@ struct AmqpBusOptions {
 
 class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter {
  public:
-  AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local,
-          RequestCorrelator& correlator);
+  AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local, RequestCorrelator& correlator);
   ~AmqpBus() override;
 
   // Starts the bus thread, which connects (and keeps reconnecting).

@@ -56,20 +56,37 @@ AmqpTable TableOf(const amqp_table_t& table) {
     const amqp_table_entry_t& entry = table.entries[i];
     const amqp_field_value_t& value = entry.value;
     switch (value.kind) {
-      case AMQP_FIELD_KIND_I8: out.emplace_back(String(entry.key), int64_t{value.value.i8}); break;
-      case AMQP_FIELD_KIND_U8: out.emplace_back(String(entry.key), int64_t{value.value.u8}); break;
-      case AMQP_FIELD_KIND_I16: out.emplace_back(String(entry.key), int64_t{value.value.i16}); break;
-      case AMQP_FIELD_KIND_U16: out.emplace_back(String(entry.key), int64_t{value.value.u16}); break;
-      case AMQP_FIELD_KIND_I32: out.emplace_back(String(entry.key), int64_t{value.value.i32}); break;
-      case AMQP_FIELD_KIND_U32: out.emplace_back(String(entry.key), int64_t{value.value.u32}); break;
-      case AMQP_FIELD_KIND_I64: out.emplace_back(String(entry.key), int64_t{value.value.i64}); break;
+      case AMQP_FIELD_KIND_I8:
+        out.emplace_back(String(entry.key), int64_t{value.value.i8});
+        break;
+      case AMQP_FIELD_KIND_U8:
+        out.emplace_back(String(entry.key), int64_t{value.value.u8});
+        break;
+      case AMQP_FIELD_KIND_I16:
+        out.emplace_back(String(entry.key), int64_t{value.value.i16});
+        break;
+      case AMQP_FIELD_KIND_U16:
+        out.emplace_back(String(entry.key), int64_t{value.value.u16});
+        break;
+      case AMQP_FIELD_KIND_I32:
+        out.emplace_back(String(entry.key), int64_t{value.value.i32});
+        break;
+      case AMQP_FIELD_KIND_U32:
+        out.emplace_back(String(entry.key), int64_t{value.value.u32});
+        break;
+      case AMQP_FIELD_KIND_I64:
+        out.emplace_back(String(entry.key), int64_t{value.value.i64});
+        break;
       case AMQP_FIELD_KIND_U64:
       case AMQP_FIELD_KIND_TIMESTAMP:
         out.emplace_back(String(entry.key), static_cast<int64_t>(value.value.u64));
         break;
       case AMQP_FIELD_KIND_UTF8:
-      case AMQP_FIELD_KIND_BYTES: out.emplace_back(String(entry.key), String(value.value.bytes)); break;
-      default: break;  // Kinds the bridge never sends are of no use to it.
+      case AMQP_FIELD_KIND_BYTES:
+        out.emplace_back(String(entry.key), String(value.value.bytes));
+        break;
+      default:
+        break;  // Kinds the bridge never sends are of no use to it.
     }
   }
   return out;
@@ -77,8 +94,10 @@ AmqpTable TableOf(const amqp_table_t& table) {
 
 absl::Status StatusOfReply(const amqp_rpc_reply_t& reply, absl::string_view what) {
   switch (reply.reply_type) {
-    case AMQP_RESPONSE_NORMAL: return absl::OkStatus();
-    case AMQP_RESPONSE_NONE: return absl::UnavailableError(absl::StrCat(what, ": no reply from the broker"));
+    case AMQP_RESPONSE_NORMAL:
+      return absl::OkStatus();
+    case AMQP_RESPONSE_NONE:
+      return absl::UnavailableError(absl::StrCat(what, ": no reply from the broker"));
     case AMQP_RESPONSE_LIBRARY_EXCEPTION:
       return absl::UnavailableError(absl::StrCat(what, ": ", amqp_error_string2(reply.library_error)));
     case AMQP_RESPONSE_SERVER_EXCEPTION:
@@ -89,8 +108,8 @@ absl::Status StatusOfReply(const amqp_rpc_reply_t& reply, absl::string_view what
       }
       if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
         const auto* close = static_cast<const amqp_connection_close_t*>(reply.reply.decoded);
-        return absl::UnavailableError(absl::StrCat(what, ": broker closed the connection: ", close->reply_code, " ",
-                                                   String(close->reply_text)));
+        return absl::UnavailableError(
+            absl::StrCat(what, ": broker closed the connection: ", close->reply_code, " ", String(close->reply_text)));
       }
       return absl::UnavailableError(absl::StrCat(what, ": unexpected method ", reply.reply.id));
   }
@@ -113,8 +132,7 @@ absl::StatusOr<AmqpAddress> ParseAmqpUrl(absl::string_view url) {
   amqp_connection_info info{};
   amqp_default_connection_info(&info);
   if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK) {
-    return absl::InvalidArgumentError(
-        "--bus: not a valid AMQP URL (expected amqp[s]://user:password@host:port/vhost)");
+    return absl::InvalidArgumentError("--bus: not a valid AMQP URL (expected amqp[s]://user:password@host:port/vhost)");
   }
   AmqpAddress address;
   address.host = info.host;
@@ -133,8 +151,7 @@ const AmqpValue* FindAmqpValue(const AmqpTable& table, absl::string_view key) {
   return nullptr;
 }
 
-absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(const AmqpAddress& address,
-                                                                     absl::Duration timeout,
+absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(const AmqpAddress& address, absl::Duration timeout,
                                                                      absl::string_view connection_name) {
   std::unique_ptr<AmqpConnection> connection(new AmqpConnection(amqp_new_connection()));
   amqp_connection_state_t state = connection->state_;
@@ -153,9 +170,9 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(const AmqpA
   }
   if (socket == nullptr) return absl::InternalError("cannot create an AMQP socket");
   timeval connect_timeout = TimevalOf(timeout);
-  if (absl::Status opened = StatusOfCode(
-          amqp_socket_open_noblock(socket, address.host.c_str(), address.port, &connect_timeout),
-          absl::StrCat("connecting to ", address.host, ":", address.port));
+  if (absl::Status opened =
+          StatusOfCode(amqp_socket_open_noblock(socket, address.host.c_str(), address.port, &connect_timeout),
+                       absl::StrCat("connecting to ", address.host, ":", address.port));
       !opened.ok()) {
     return opened;
   }
@@ -200,15 +217,13 @@ absl::Status AmqpConnection::SetPrefetch(amqp_channel_t channel, uint16_t count)
   return Check("setting the prefetch count");
 }
 
-absl::Status AmqpConnection::DeclareExchange(amqp_channel_t channel, absl::string_view name,
-                                             absl::string_view type) {
+absl::Status AmqpConnection::DeclareExchange(amqp_channel_t channel, absl::string_view name, absl::string_view type) {
   amqp_exchange_declare(state_, channel, Bytes(name), Bytes(type), /*passive=*/0, /*durable=*/1,
                         /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);
   return Check(absl::StrCat("declaring exchange ", name));
 }
 
-absl::Status AmqpConnection::DeclareQueue(amqp_channel_t channel, absl::string_view name,
-                                          const QueueOptions& options) {
+absl::Status AmqpConnection::DeclareQueue(amqp_channel_t channel, absl::string_view name, const QueueOptions& options) {
   TableView arguments(options.arguments);
   amqp_queue_declare(state_, channel, Bytes(name), /*passive=*/0, options.durable, options.exclusive,
                      options.auto_delete, arguments.table());
@@ -235,8 +250,8 @@ absl::Status AmqpConnection::Consume(amqp_channel_t channel, absl::string_view q
   return Check(absl::StrCat("consuming from ", queue));
 }
 
-absl::Status AmqpConnection::Publish(amqp_channel_t channel, absl::string_view exchange,
-                                     absl::string_view routing_key, bool mandatory, const AmqpMessage& message) {
+absl::Status AmqpConnection::Publish(amqp_channel_t channel, absl::string_view exchange, absl::string_view routing_key,
+                                     bool mandatory, const AmqpMessage& message) {
   amqp_basic_properties_t properties{};
   const std::pair<const std::string*, std::pair<amqp_flags_t, amqp_bytes_t*>> texts[] = {
       {&message.content_type, {AMQP_BASIC_CONTENT_TYPE_FLAG, &properties.content_type}},
@@ -270,9 +285,7 @@ absl::Status AmqpConnection::Ack(amqp_channel_t channel, uint64_t delivery_tag, 
 
 int AmqpConnection::fd() const { return amqp_get_sockfd(state_); }
 
-bool AmqpConnection::HasBufferedInput() const {
-  return amqp_frames_enqueued(state_) || amqp_data_in_buffer(state_);
-}
+bool AmqpConnection::HasBufferedInput() const { return amqp_frames_enqueued(state_) || amqp_data_in_buffer(state_); }
 
 absl::StatusOr<std::optional<amqp_frame_t>> AmqpConnection::NextFrame(absl::Duration timeout) {
   amqp_maybe_release_buffers(state_);

@@ -78,8 +78,7 @@ class AmqpConnection {
     AmqpTable arguments;
   };
   absl::Status DeclareQueue(amqp_channel_t channel, absl::string_view name, const QueueOptions& options);
-  absl::Status Bind(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
-                    absl::string_view key);
+  absl::Status Bind(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange, absl::string_view key);
   absl::Status Unbind(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
                       absl::string_view key);
   absl::Status Consume(amqp_channel_t channel, absl::string_view queue, absl::string_view tag, bool auto_ack,

@@ -78,8 +78,8 @@ absl::StatusOr<DeviceEvent> DecodeEvent(const AmqpMessage& message) {
   if (const AmqpValue* header = FindAmqpValue(message.headers, kEventHeader)) {
     std::string bytes;
     DeviceEvent event;
-    if (!std::holds_alternative<std::string>(*header) || !absl::Base64Unescape(std::get<std::string>(*header), &bytes) ||
-        !event.ParseFromString(bytes)) {
+    if (!std::holds_alternative<std::string>(*header) ||
+        !absl::Base64Unescape(std::get<std::string>(*header), &bytes) || !event.ParseFromString(bytes)) {
       return absl::InvalidArgumentError(absl::StrCat("header ", kEventHeader, ": not a base64 DeviceEvent"));
     }
     event.clear_sequence();

@@ -44,8 +44,7 @@ std::string EventRoutingKey(const hive::bridge::v1::DeviceEvent& event);
 // protobuf, base64): the JSON is for other consumers, and not every event has
 // one (a compact-dialect device may send an extra member spelled like a
 // standard key, which standard JSON would have to write twice).
-AmqpMessage EncodeEvent(const hive::bridge::v1::DeviceEvent& event, std::string message_id,
-                        absl::string_view replica);
+AmqpMessage EncodeEvent(const hive::bridge::v1::DeviceEvent& event, std::string message_id, absl::string_view replica);
 // The event back, with received_at restored; no sequence or epoch yet. A
 // message without the event header (another publisher) is read from its JSON.
 absl::StatusOr<hive::bridge::v1::DeviceEvent> DecodeEvent(const AmqpMessage& message);

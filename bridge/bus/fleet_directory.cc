@@ -40,7 +40,8 @@ void FleetDirectory::Connected(const Device& device) {
   std::shared_ptr<DeviceLink> replaced = devices_.Register(std::make_shared<AnnouncedDevice>(device));
   absl::MutexLock lock(&mu_);
   if (replaced != nullptr && HolderOf(*replaced) != device.replica()) {
-    if (auto it = replicas_.find(HolderOf(*replaced)); it != replicas_.end()) it->second.devices.erase(device.device_id());
+    if (auto it = replicas_.find(HolderOf(*replaced)); it != replicas_.end())
+      it->second.devices.erase(device.device_id());
   }
   Replica& holder = replicas_[device.replica()];
   holder.devices.insert(device.device_id());

@@ -73,8 +73,7 @@ void RemoteCalls::ExpireDue() {
   const absl::Time now = clock_.Now();
   FailWhere([now](const Call& call) -> std::optional<absl::Status> {
     if (call.deadline > now) return std::nullopt;
-    return absl::DeadlineExceededError(
-        absl::StrCat("no answer from replica ", call.replica, " before the deadline"));
+    return absl::DeadlineExceededError(absl::StrCat("no answer from replica ", call.replica, " before the deadline"));
   });
 }
 

@@ -7,8 +7,8 @@
 //   CompactKey("storage_apikeys") == "sak";  StandardKey("sak") == "storage_apikeys"
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <utility>
+#include "absl/strings/string_view.h"
 
 #include "absl/types/span.h"
 #include "bridge/codec/dialect.h"

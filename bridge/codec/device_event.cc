@@ -85,9 +85,9 @@ absl::StatusOr<DeviceEvent> DecodeDeviceEvent(const rapidjson::Value& object, Di
     return path.Error(absl::StrCat("expected non-empty string, got ", DescribeJson(*type)));
   }
   event.set_type(type->GetString(), type->GetStringLength());
-  for (auto [key, out] : {std::pair{"device", event.mutable_device_id()},
-                          std::pair{"account", event.mutable_account_id()},
-                          std::pair{"service", event.mutable_service()}}) {
+  for (auto [key, out] :
+       {std::pair{"device", event.mutable_device_id()}, std::pair{"account", event.mutable_account_id()},
+        std::pair{"service", event.mutable_service()}}) {
     if (absl::Status status = ReadOptionalString(object, key, dialect, path, out); !status.ok()) return status;
   }
   absl::Status status = ReadMembers(

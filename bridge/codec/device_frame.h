@@ -10,9 +10,9 @@
 
 #include <cstddef>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <variant>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "bridge/codec/device_response.h"
@@ -37,6 +37,6 @@ struct FrameItem {
 };
 
 absl::StatusOr<std::vector<FrameItem>> DecodeDeviceFrame(absl::string_view text, Dialect dialect,
-                                                        const FrameLimits& limits);
+                                                         const FrameLimits& limits);
 
 }  // namespace hive::codec

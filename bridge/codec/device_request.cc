@@ -26,9 +26,7 @@ const Message* TypedCommandOf(const Command& command) {
   return &command.GetReflection()->GetMessage(command, field);
 }
 
-const FieldDescriptor& ActionFieldOf(const Message& typed) {
-  return *typed.GetDescriptor()->FindFieldByName("action");
-}
+const FieldDescriptor& ActionFieldOf(const Message& typed) { return *typed.GetDescriptor()->FindFieldByName("action"); }
 
 // Makes `command` the typed command that `wire_command` names, or returns
 // null when the schema has no such kind and action.
@@ -51,14 +49,15 @@ Message* SelectTypedCommand(absl::string_view wire_command, Command& command) {
 }
 
 bool IsEnvelopeKey(absl::string_view key, Dialect dialect) {
-  for (absl::string_view standard : {"account", "command", "type", "service", "request", "device", "payload", "state"}) {
+  for (absl::string_view standard :
+       {"account", "command", "type", "service", "request", "device", "payload", "state"}) {
     if (key == WireKey(standard, dialect)) return true;
   }
   return false;
 }
 
 absl::StatusOr<absl::string_view> RequiredString(const rapidjson::Value& object, absl::string_view standard_key,
-                                                Dialect dialect, JsonPath& path) {
+                                                 Dialect dialect, JsonPath& path) {
   const rapidjson::Value* value = FindMember(object, WireKey(standard_key, dialect));
   auto scope = path.Key(standard_key);
   if (value == nullptr) return path.Error("missing");
@@ -89,8 +88,7 @@ absl::StatusOr<std::string> EncodeRequest(const DeviceRequestParts& request, con
   WriteKey(writer, WireKey("payload", dialect));
   if (request.command.has_raw()) {
     std::string pointer;
-    WriteStruct(request.command.raw().payload(), writer,
-                {&request.command.raw().payload_exact_numbers(), &pointer});
+    WriteStruct(request.command.raw().payload(), writer, {&request.command.raw().payload_exact_numbers(), &pointer});
   } else {
     const Message* typed = TypedCommandOf(request.command);
     writer.StartObject();
@@ -124,8 +122,8 @@ absl::StatusOr<std::string> WireCommandOf(const Command& command) {
     for (int i = 1; i < action.enum_type()->value_count(); ++i) {
       absl::StrAppend(&known, i > 1 ? ", " : "", action.enum_type()->value(i)->name());
     }
-    return absl::InvalidArgumentError(absl::StrCat("command.", typed->GetDescriptor()->name(),
-                                                   ".action: must be set (one of ", known, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("command.", typed->GetDescriptor()->name(), ".action: must be set (one of ", known, ")"));
   }
   return std::string(EnumWireName(*value));
 }
@@ -150,10 +148,9 @@ absl::StatusOr<DeviceRequest> DecodeDeviceRequest(const rapidjson::Value& object
   }
   DeviceRequest request;
   std::string command_name;
-  for (auto [key, out] : {std::pair{"request", request.mutable_request_id()},
-                          std::pair{"device", request.mutable_device_id()},
-                          std::pair{"account", request.mutable_account_id()},
-                          std::pair{"command", &command_name}}) {
+  for (auto [key, out] :
+       {std::pair{"request", request.mutable_request_id()}, std::pair{"device", request.mutable_device_id()},
+        std::pair{"account", request.mutable_account_id()}, std::pair{"command", &command_name}}) {
     absl::StatusOr<absl::string_view> value = RequiredString(object, key, dialect, path);
     if (!value.ok()) return value.status();
     out->assign(value->data(), value->size());
@@ -173,14 +170,16 @@ absl::StatusOr<DeviceRequest> DecodeDeviceRequest(const rapidjson::Value& object
       hive::bridge::v1::RawCommand& raw = *request.mutable_command()->mutable_raw();
       status = ReadStruct(*payload, *raw.mutable_payload(), path, {raw.mutable_payload_exact_numbers(), path.depth()});
     } else {
-      status = ReadMembers(*payload, typed, typed, [](absl::string_view) { return false; }, dialect, path);
+      status = ReadMembers(
+          *payload, typed, typed, [](absl::string_view) { return false; }, dialect, path);
     }
     if (!status.ok()) return status;
   }
   if (const rapidjson::Value* state = FindMember(object, WireKey("state", dialect))) {
     auto scope = path.Key("state");
-    absl::Status status = ReadMembers(*state, request.mutable_state(), request.mutable_state(),
-                                      [](absl::string_view) { return false; }, dialect, path);
+    absl::Status status = ReadMembers(
+        *state, request.mutable_state(), request.mutable_state(), [](absl::string_view) { return false; }, dialect,
+        path);
     if (!status.ok()) return status;
   }
   absl::Status status = ReadMembers(

@@ -20,7 +20,7 @@ constexpr std::array<std::pair<absl::string_view, Status>, 3> kStatusNames = {{
 }};
 
 absl::StatusOr<absl::string_view> RequiredString(const rapidjson::Value& object, absl::string_view wire_key,
-                                                absl::string_view standard_key, JsonPath& path) {
+                                                 absl::string_view standard_key, JsonPath& path) {
   const rapidjson::Value* value = FindMember(object, wire_key);
   auto scope = path.Key(standard_key);
   if (value == nullptr) return path.Error("missing");
@@ -54,8 +54,8 @@ absl::StatusOr<DeviceResponse> DecodeDeviceResponse(const rapidjson::Value& obje
 
   absl::StatusOr<absl::string_view> status = RequiredString(object, WireKey("status", dialect), "status", path);
   if (!status.ok()) return status.status();
-  auto known = std::find_if(kStatusNames.begin(), kStatusNames.end(),
-                            [&](const auto& entry) { return entry.first == *status; });
+  auto known =
+      std::find_if(kStatusNames.begin(), kStatusNames.end(), [&](const auto& entry) { return entry.first == *status; });
   if (known == kStatusNames.end()) {
     auto scope = path.Key("status");
     return path.Error(absl::StrCat("unknown status \"", *status, R"("; expected "ack", "ok" or "error")"));

@@ -21,10 +21,8 @@ namespace {
 // full-precision conversion returns garbage for some valid input, e.g. 0e100
 // (Tencent/rapidjson#1249), 184467440737095516159 (its significand's rounding
 // overflows) and 1.8e308 (NaN instead of "too big").
-constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag |
-                                 rapidjson::kParseNumbersAsStringsFlag |
-                                 rapidjson::kParseStopWhenDoneFlag |
-                                 rapidjson::kParseIterativeFlag;
+constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag |
+                                 rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseIterativeFlag;
 
 // For a number a double cannot hold (from_chars said out of range): true
 // when it is below 1 in magnitude, so too small and read as zero; false when
@@ -56,8 +54,7 @@ bool IsBelowOne(absl::string_view number) {
 // iterative parser plus this bound keep untrusted input off the call stack.
 class DepthLimitingHandler {
  public:
-  DepthLimitingHandler(rapidjson::Document& doc, size_t max_depth)
-      : doc_(doc), max_depth_(max_depth) {}
+  DepthLimitingHandler(rapidjson::Document& doc, size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
   bool Null() { return doc_.Null(); }
   bool Bool(bool b) { return doc_.Bool(b); }
@@ -147,26 +144,24 @@ absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, rapidj
   };
   doc.Populate(generate);
   if (handler.too_deep()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("JSON nested deeper than ", limits.max_depth, " levels"));
+    return absl::InvalidArgumentError(absl::StrCat("JSON nested deeper than ", limits.max_depth, " levels"));
   }
   if (handler.number_too_big()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", result.Offset(), ": ",
                                                    rapidjson::GetParseError_En(rapidjson::kParseErrorNumberTooBig)));
   }
   if (handler.lone_surrogate()) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", result.Offset(), ": ",
-                                                   rapidjson::GetParseError_En(
-                                                       rapidjson::kParseErrorStringUnicodeSurrogateInvalid)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at byte ", result.Offset(), ": ",
+                     rapidjson::GetParseError_En(rapidjson::kParseErrorStringUnicodeSurrogateInvalid)));
   }
   if (result.IsError()) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", result.Offset(), ": ",
-                                                   rapidjson::GetParseError_En(result.Code())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at byte ", result.Offset(), ": ", rapidjson::GetParseError_En(result.Code())));
   }
   while (end < text.size() && IsJsonWhitespace(text[end])) ++end;
   if (end != text.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON at byte ", end, ": unexpected data after the value"));
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", end, ": unexpected data after the value"));
   }
   return absl::OkStatus();
 }

@@ -88,9 +88,9 @@ class SchemaIndex {
 
  private:
   SchemaIndex() {
-    for (const auto* file : {hive::bridge::v1::ListDevicesRequest::descriptor()->file(),
-                             hive::bridge::v1::DeviceEvent::descriptor()->file(),
-                             hive::bridge::v1::DeviceRequest::descriptor()->file()}) {
+    for (const auto* file :
+         {hive::bridge::v1::ListDevicesRequest::descriptor()->file(),
+          hive::bridge::v1::DeviceEvent::descriptor()->file(), hive::bridge::v1::DeviceRequest::descriptor()->file()}) {
       for (int i = 0; i < file->message_type_count(); ++i) AddMessage(file->message_type(i));
       for (int i = 0; i < file->enum_type_count(); ++i) AddEnum(file->enum_type(i));
     }
@@ -132,8 +132,7 @@ class SchemaIndex {
 
   absl::flat_hash_map<const Descriptor*, std::unique_ptr<MessageLayout>> layouts_;
   absl::flat_hash_map<const EnumValueDescriptor*, std::string> enum_names_;
-  absl::flat_hash_map<const EnumDescriptor*, absl::flat_hash_map<std::string, const EnumValueDescriptor*>>
-      enum_values_;
+  absl::flat_hash_map<const EnumDescriptor*, absl::flat_hash_map<std::string, const EnumValueDescriptor*>> enum_values_;
 };
 
 // Where the members of the object being read go when the schema does not
@@ -146,8 +145,7 @@ struct Owner {
   bool has_extra() const { return message != nullptr && layout->extra != nullptr; }
 
   google::protobuf::Struct& extra() const {
-    return *static_cast<google::protobuf::Struct*>(
-        message->GetReflection()->MutableMessage(message, layout->extra));
+    return *static_cast<google::protobuf::Struct*>(message->GetReflection()->MutableMessage(message, layout->extra));
   }
 
   ExactNumberSink sink() const {
@@ -172,8 +170,8 @@ absl::Status ReadObjectInto(const rapidjson::Value& object, Message* fields, con
 
 // Reads one JSON value into a singular field (repeated = false) or appends
 // it to a repeated one.
-absl::Status ReadFieldValue(const rapidjson::Value& json, Message& message, const FieldDescriptor& field,
-                            bool repeated, const Owner& owner, Dialect dialect, JsonPath& path) {
+absl::Status ReadFieldValue(const rapidjson::Value& json, Message& message, const FieldDescriptor& field, bool repeated,
+                            const Owner& owner, Dialect dialect, JsonPath& path) {
   const Reflection& r = *message.GetReflection();
   switch (field.cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING: {
@@ -229,8 +227,8 @@ absl::Status ReadFieldValue(const rapidjson::Value& json, Message& message, cons
         return ReadStruct(json, *static_cast<google::protobuf::Struct*>(child), path, owner.sink());
       }
       if (!json.IsObject()) return Expected(path, "object", json);
-      return ReadObjectInto(json, child, OwnerFor(child, path, owner), [](absl::string_view) { return false; },
-                            dialect, path);
+      return ReadObjectInto(
+          json, child, OwnerFor(child, path, owner), [](absl::string_view) { return false; }, dialect, path);
     }
   }
   return path.Error("unsupported field type");
@@ -256,8 +254,8 @@ absl::Status ReadMapField(const rapidjson::Value& json, Message& message, const 
   return absl::OkStatus();
 }
 
-absl::Status ReadField(const rapidjson::Value& json, Message& message, const FieldDescriptor& field,
-                       const Owner& owner, Dialect dialect, JsonPath& path) {
+absl::Status ReadField(const rapidjson::Value& json, Message& message, const FieldDescriptor& field, const Owner& owner,
+                       Dialect dialect, JsonPath& path) {
   if (field.is_map()) return ReadMapField(json, message, field, owner, dialect, path);
   if (!field.is_repeated()) return ReadFieldValue(json, message, field, false, owner, dialect, path);
   if (!json.IsArray()) return Expected(path, "array", json);
@@ -382,9 +380,7 @@ void WriteMapField(const Message& message, const FieldDescriptor& field, const E
   const int size = r.FieldSize(message, &field);
   entries.reserve(size);
   for (int i = 0; i < size; ++i) entries.push_back(&r.GetRepeatedMessage(message, &field, i));
-  auto key_of = [&key_field](const Message* entry) {
-    return entry->GetReflection()->GetString(*entry, &key_field);
-  };
+  auto key_of = [&key_field](const Message* entry) { return entry->GetReflection()->GetString(*entry, &key_field); };
   std::sort(entries.begin(), entries.end(), [&](const Message* a, const Message* b) { return key_of(a) < key_of(b); });
   writer.StartObject();
   for (const Message* entry : entries) {
@@ -427,7 +423,8 @@ void WriteExtra(const Message& owner, JsonWriter& writer) {
   const MessageLayout& layout = SchemaIndex::Get().LayoutOf(owner.GetDescriptor());
   if (layout.extra == nullptr || !owner.GetReflection()->HasField(owner, layout.extra)) return;
   std::string pointer;
-  const auto& extra = static_cast<const google::protobuf::Struct&>(owner.GetReflection()->GetMessage(owner, layout.extra));
+  const auto& extra =
+      static_cast<const google::protobuf::Struct&>(owner.GetReflection()->GetMessage(owner, layout.extra));
   const ExactNumbers numbers = ExactNumbersOf(&owner);
   WriteStructMembers(extra, writer, {&numbers, &pointer});
 }

@@ -34,13 +34,12 @@ using MemberFilter = absl::FunctionRef<bool(absl::string_view wire_key)>;
 // and `owner`'s extra (may be null: unknown members are an error). The owner's
 // exact_numbers pointers are relative to `object`.
 absl::Status ReadMembers(const rapidjson::Value& object, google::protobuf::Message* fields,
-                         google::protobuf::Message* owner, MemberFilter skip, Dialect dialect,
-                         JsonPath& path);
+                         google::protobuf::Message* owner, MemberFilter skip, Dialect dialect, JsonPath& path);
 
 // Writes the set fields of `fields` (may be null) and then the members of
 // `owner`'s extra (may be null), without the enclosing braces.
-void WriteMembers(const google::protobuf::Message* fields, const google::protobuf::Message* owner,
-                  Dialect dialect, JsonWriter& writer);
+void WriteMembers(const google::protobuf::Message* fields, const google::protobuf::Message* owner, Dialect dialect,
+                  JsonWriter& writer);
 
 // The wire spelling of an enum value: "<Type>.<lower_snake suffix>", where
 // <Type> is the enclosing message for a nested enum ("SchedulerAction.stop")
@@ -49,7 +48,7 @@ absl::string_view EnumWireName(const google::protobuf::EnumValueDescriptor& valu
 
 // The value `wire_name` spells, or null.
 const google::protobuf::EnumValueDescriptor* EnumValueOfWireName(const google::protobuf::EnumDescriptor& type,
-                                                                absl::string_view wire_name);
+                                                                 absl::string_view wire_name);
 
 // The part after the dot: "stop" for "SchedulerAction.stop".
 absl::string_view EnumWireSuffix(const google::protobuf::EnumValueDescriptor& value);

@@ -168,8 +168,7 @@ void WriteValue(const google::protobuf::Value& value, JsonWriter& writer, ExactN
   }
 }
 
-void WriteStructMembers(const google::protobuf::Struct& members, JsonWriter& writer,
-                        ExactNumberSource source) {
+void WriteStructMembers(const google::protobuf::Struct& members, JsonWriter& writer, ExactNumberSource source) {
   // protobuf maps iterate in no fixed order; sort for byte-stable output.
   std::vector<const google::protobuf::Map<std::string, google::protobuf::Value>::value_type*> sorted;
   sorted.reserve(members.fields().size());

@@ -64,8 +64,7 @@ struct ExactNumberSource {
 
 // Writes `members` of a Struct (without braces) in key order, so output is
 // deterministic.
-void WriteStructMembers(const google::protobuf::Struct& members, JsonWriter& writer,
-                        ExactNumberSource source);
+void WriteStructMembers(const google::protobuf::Struct& members, JsonWriter& writer, ExactNumberSource source);
 
 // Writes a Struct as a JSON object.
 void WriteStruct(const google::protobuf::Struct& object, JsonWriter& writer, ExactNumberSource source);

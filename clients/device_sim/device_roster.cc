@@ -36,8 +36,7 @@ absl::StatusOr<DeviceRoster> DeviceRoster::ReadTokensFile(const std::string& pat
   std::vector<RosterEntry> entries;
   std::vector<std::string> tokens;
   std::string line;
-  for (int number = 1; std::getline(in, line) && (limit == 0 || static_cast<int>(entries.size()) < limit);
-       ++number) {
+  for (int number = 1; std::getline(in, line) && (limit == 0 || static_cast<int>(entries.size()) < limit); ++number) {
     const absl::string_view text = absl::StripAsciiWhitespace(line);
     if (text.empty() || absl::StartsWith(text, "#")) continue;
     const std::vector<absl::string_view> fields = absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());

@@ -29,9 +29,9 @@ SimStats::Snapshot SimStats::Read() const {
 }
 
 std::string SimStats::Snapshot::ProgressLine(size_t devices) const {
-  std::string line = absl::StrCat("connected ", connected, "/", devices, "  authenticated ", authenticated,
-                                  "  events ", events_sent, "  requests ", requests_received, "  acked ", acks_sent,
-                                  "  results ", results_sent, "  reconnects ", reconnects, "  closes");
+  std::string line = absl::StrCat("connected ", connected, "/", devices, "  authenticated ", authenticated, "  events ",
+                                  events_sent, "  requests ", requests_received, "  acked ", acks_sent, "  results ",
+                                  results_sent, "  reconnects ", reconnects, "  closes");
   if (closes.empty()) absl::StrAppend(&line, " none");
   for (const auto& [code, count] : closes) absl::StrAppend(&line, " ", code, "×", count);
   return line;

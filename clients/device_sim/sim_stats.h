@@ -29,8 +29,8 @@ class SimStats {
     int64_t events_sent = 0;
     int64_t requests_received = 0;
     int64_t acks_sent = 0;
-    int64_t results_sent = 0;  // ok and error results
-    int64_t bridge_errors = 0;  // the bridge's `error` replies
+    int64_t results_sent = 0;      // ok and error results
+    int64_t bridge_errors = 0;     // the bridge's `error` replies
     int64_t connect_failures = 0;  // connections that never opened
     int64_t reconnects = 0;
     std::map<int, int64_t> closes;  // by close code the bridge sent (1006: none)

@@ -29,8 +29,7 @@ constexpr uint64_t kDiskTotalBytes = 32'000'000'000;
 
 // The member `standard_key` as the dialect spells it, when it is a string;
 // empty otherwise (a message the device has no use for).
-absl::string_view StringMember(const rapidjson::Value& object, absl::string_view standard_key,
-                               codec::Dialect dialect) {
+absl::string_view StringMember(const rapidjson::Value& object, absl::string_view standard_key, codec::Dialect dialect) {
   const rapidjson::Value* value = codec::FindMember(object, codec::WireKey(standard_key, dialect));
   if (value == nullptr || !value->IsString()) return {};
   return codec::ViewOf(*value);
@@ -87,8 +86,7 @@ void SimulatedDevice::React(const rapidjson::Value& message, Reaction& reaction)
     if (policy_.answer == RequestPolicy::Answer::kNothing) return;
     reaction.replies.push_back({Reply::Kind::kAck, Answer(*request, Reply::Kind::kAck), absl::ZeroDuration()});
     if (policy_.answer == RequestPolicy::Answer::kAckOnly) return;
-    reaction.replies.push_back(
-        {Reply::Kind::kResult, Answer(*request, Reply::Kind::kResult), policy_.result_delay});
+    reaction.replies.push_back({Reply::Kind::kResult, Answer(*request, Reply::Kind::kResult), policy_.result_delay});
   }
   // Any other type is nothing a device has to answer.
 }

@@ -42,9 +42,9 @@ class SimulatedDevice {
   // What one frame from the bridge amounted to. A batch frame may hold
   // several messages, so each part counts them.
   struct Reaction {
-    bool authenticated = false;  // the bridge's `authenticated` reply arrived
-    int requests = 0;            // device-requests received
-    std::vector<Reply> replies;  // in sending order
+    bool authenticated = false;              // the bridge's `authenticated` reply arrived
+    int requests = 0;                        // device-requests received
+    std::vector<Reply> replies;              // in sending order
     std::vector<std::string> bridge_errors;  // the bridge's `error` replies
     std::vector<std::string> unreadable;     // why parts of the frame made no sense
   };

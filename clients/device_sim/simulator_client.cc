@@ -38,8 +38,7 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const SimOpti
   auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   asio::error_code ec;
   context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                           asio::ssl::context::no_tlsv1_1,
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
                        ec);
   if (options.tls_insecure) {
     context->set_verify_mode(asio::ssl::verify_none, ec);
@@ -272,14 +271,14 @@ class ShardOf final : public Shard {
 
   void ScheduleEvent(Slot& slot, absl::Duration wait) {
     Slot* const s = &slot;
-    client_.set_timer(Milliseconds(wait), [this, s, generation = slot.generation](
-                                              const websocketpp::lib::error_code& ec) {
-      if (ec || s->generation != generation || !s->authenticated) return;
-      if (Send(*s, s->device.NextEvent())) stats_.events_sent.fetch_add(1, kRelaxed);
-      // From the schedule, not from now, so timer latency does not lower the rate.
-      s->next_event += absl::Seconds(1 / options_.event_rate);
-      ScheduleEvent(*s, std::max(absl::ZeroDuration(), s->next_event - absl::Now()));
-    });
+    client_.set_timer(Milliseconds(wait),
+                      [this, s, generation = slot.generation](const websocketpp::lib::error_code& ec) {
+                        if (ec || s->generation != generation || !s->authenticated) return;
+                        if (Send(*s, s->device.NextEvent())) stats_.events_sent.fetch_add(1, kRelaxed);
+                        // From the schedule, not from now, so timer latency does not lower the rate.
+                        s->next_event += absl::Seconds(1 / options_.event_rate);
+                        ScheduleEvent(*s, std::max(absl::ZeroDuration(), s->next_event - absl::Now()));
+                      });
   }
 
   bool Send(Slot& slot, const std::string& frame) {
@@ -308,8 +307,7 @@ class ShardOf final : public Shard {
     // The newer connection wins (docs/protocol.md §8): coming back would only
     // evict it, and two simulators with the same ids would evict each other
     // forever, each freshly authenticated and so never backing off.
-    const std::optional<absl::Duration> wait =
-        code == close_code::kReplaced ? std::nullopt : Retry(slot);
+    const std::optional<absl::Duration> wait = code == close_code::kReplaced ? std::nullopt : Retry(slot);
     Log(LogLevel::kInfo, "closed",
         {{"device", device_id(slot)},
          {"code", code},
@@ -334,8 +332,7 @@ class ShardOf final : public Shard {
   // the wait, or nothing when --no-reconnect.
   std::optional<absl::Duration> Retry(Slot& slot) {
     if (!options_.reconnect || stopping_) return std::nullopt;
-    const absl::Duration wait =
-        ReconnectDelay(slot.failures++, std::uniform_real_distribution<double>(0, 1)(random_));
+    const absl::Duration wait = ReconnectDelay(slot.failures++, std::uniform_real_distribution<double>(0, 1)(random_));
     Slot* const s = &slot;
     client_.set_timer(Milliseconds(wait), [this, s](const websocketpp::lib::error_code& ec) {
       if (!ec && !stopping_) waiting_.push_back(s);

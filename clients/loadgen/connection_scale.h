@@ -34,8 +34,8 @@ struct ScaleResult {
   absl::Duration loadgen_cpu;   // this process's CPU time while connecting
   int64_t rss_before_kib = -1;  // -1: no --server-pid
   int64_t rss_after_kib = -1;
-  absl::Duration server_cpu;    // the server's CPU time while connecting
-  int64_t file_limit = 0;       // this process's RLIMIT_NOFILE
+  absl::Duration server_cpu;  // the server's CPU time while connecting
+  int64_t file_limit = 0;     // this process's RLIMIT_NOFILE
 
   // devices, addresses, ready, connect_failures, connect_s, connect_rate,
   // loadgen_cpu_s, file_limit; with --server-pid also rss_before_kib,

@@ -35,11 +35,13 @@ class WebSocketEmitter final : public EventEmitter {
     const size_t emitters = options_.identities.size();
     for (size_t i = 0; i < emitters; ++i) {
       const std::string& url = options_.urls[i % options_.urls.size()];
-      if (!absl::StartsWith(url, "ws://")) return absl::InvalidArgumentError(absl::StrCat("--ws-url: ws:// only, got ", url));
+      if (!absl::StartsWith(url, "ws://"))
+        return absl::InvalidArgumentError(absl::StrCat("--ws-url: ws:// only, got ", url));
       devices_.push_back(std::make_unique<Device>(options_.identities[i]));
       if (absl::Status status = Open(static_cast<uint32_t>(i), url); !status.ok()) return status;
     }
-    for (size_t i = 0; i < emitters * options_.window; ++i) slots_.push_back({static_cast<uint32_t>(i / options_.window)});
+    for (size_t i = 0; i < emitters * options_.window; ++i)
+      slots_.push_back({static_cast<uint32_t>(i / options_.window)});
     thread_ = std::thread([this] { client_.run(); });
     absl::MutexLock lock(&mu_);
     const auto settled = [this, emitters]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -121,7 +123,8 @@ class WebSocketEmitter final : public EventEmitter {
     connection->set_close_handler([this, index](websocketpp::connection_hdl hdl) {
       open_.fetch_sub(1);
       if (!stopping_) {
-        MarkFailed(absl::StrCat("emitter ", index, " closed with ", client_.get_con_from_hdl(hdl)->get_remote_close_code()));
+        MarkFailed(
+            absl::StrCat("emitter ", index, " closed with ", client_.get_con_from_hdl(hdl)->get_remote_close_code()));
       }
     });
     connection->set_message_handler([this, index](websocketpp::connection_hdl, Client::message_ptr message) {

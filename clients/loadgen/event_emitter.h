@@ -28,7 +28,7 @@ namespace hive::loadgen {
 class EventEmitter {
  public:
   struct Options {
-    std::vector<std::string> urls;  // ws:// only
+    std::vector<std::string> urls;             // ws:// only
     std::vector<sim::RosterEntry> identities;  // one per emitter: the ids its events carry
     int window = 1;
     absl::Duration event_timeout = absl::Seconds(1);
@@ -43,7 +43,7 @@ class EventEmitter {
   // (entry i for emitter i) and is needed against a bridge only; it and
   // `ledger` must outlive the emitter.
   static absl::StatusOr<std::unique_ptr<EventEmitter>> Start(const Options& options, const sim::DeviceRoster* roster,
-                                                            DeliveryLedger& ledger);
+                                                             DeliveryLedger& ledger);
 
   // Every slot sends its first event; from then on slots refill themselves.
   virtual void Fire() = 0;

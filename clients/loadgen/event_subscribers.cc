@@ -48,8 +48,8 @@ class EventSubscribers::Reader final : public grpc::ClientReadReactor<SubscribeE
   SubscribeEventsResponse response_;
 };
 
-EventSubscribers::EventSubscribers(std::vector<std::shared_ptr<grpc::Channel>> channels,
-                                   SubscribeEventsRequest request, OnEvent on_event)
+EventSubscribers::EventSubscribers(std::vector<std::shared_ptr<grpc::Channel>> channels, SubscribeEventsRequest request,
+                                   OnEvent on_event)
     : request_(std::move(request)), on_event_(std::move(on_event)) {
   for (auto& channel : channels) stubs_.push_back(hive::bridge::v1::DeviceBridge::NewStub(channel));
 }
@@ -72,7 +72,8 @@ void EventSubscribers::Stop() {
   }
   for (Reader* reader : readers_) reader->Cancel();
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(+[](int* running) { return *running == 0; }, &running_));
+  mu_.Await(absl::Condition(
+      +[](int* running) { return *running == 0; }, &running_));
   for (Reader* reader : readers_) delete reader;
   readers_.clear();
 }

@@ -94,8 +94,8 @@ absl::StatusOr<FanoutResult> RunFanoutLoad(const LoadgenOptions& options) {
   if (subscribers != nullptr) {
     subscribers->Stop();
     if (subscribers->ended_early() > 0) {
-      return absl::UnavailableError(absl::StrCat(subscribers->ended_early(), " event streams ended early: ",
-                                                 subscribers->first_error()));
+      return absl::UnavailableError(
+          absl::StrCat(subscribers->ended_early(), " event streams ended early: ", subscribers->first_error()));
     }
   }
 

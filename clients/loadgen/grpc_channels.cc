@@ -9,7 +9,7 @@
 namespace hive::loadgen {
 
 absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> ConnectChannels(const std::string& servers, int count,
-                                                                           absl::Duration timeout) {
+                                                                            absl::Duration timeout) {
   const std::vector<std::string> addresses = absl::StrSplit(servers, ',', absl::SkipEmpty());
   if (addresses.empty()) return absl::InvalidArgumentError("--server: no address");
   std::vector<std::shared_ptr<grpc::Channel>> channels;
@@ -21,7 +21,8 @@ absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> ConnectChannels(cons
     std::shared_ptr<grpc::Channel> channel =
         grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), arguments);
     if (!channel->WaitForConnected(absl::ToChronoTime(deadline))) {
-      return absl::UnavailableError(absl::StrCat("cannot connect to ", server, " within ", absl::FormatDuration(timeout)));
+      return absl::UnavailableError(
+          absl::StrCat("cannot connect to ", server, " within ", absl::FormatDuration(timeout)));
     }
     channels.push_back(std::move(channel));
   }
@@ -30,9 +31,9 @@ absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> ConnectChannels(cons
 
 const char* StatusCodeName(int code) {
   static const char* const kNames[] = {
-      "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS",     "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED",   "OUT_OF_RANGE",       "UNIMPLEMENTED",     "INTERNAL",         "UNAVAILABLE",
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
       "DATA_LOSS", "UNAUTHENTICATED"};
   return code >= 0 && code < static_cast<int>(std::size(kNames)) ? kNames[code] : "UNKNOWN";
 }

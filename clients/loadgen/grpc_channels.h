@@ -21,7 +21,7 @@
 namespace hive::loadgen {
 
 absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> ConnectChannels(const std::string& servers, int count,
-                                                                           absl::Duration timeout);
+                                                                            absl::Duration timeout);
 
 // "DEADLINE_EXCEEDED" and the like, for results keyed by status code.
 const char* StatusCodeName(int code);

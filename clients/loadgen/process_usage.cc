@@ -25,7 +25,9 @@ absl::StatusOr<std::string> ReadProcFile(int pid, const char* name) {
   return text.str();
 }
 
-absl::Duration OfTimeval(const timeval& value) { return absl::Seconds(value.tv_sec) + absl::Microseconds(value.tv_usec); }
+absl::Duration OfTimeval(const timeval& value) {
+  return absl::Seconds(value.tv_sec) + absl::Microseconds(value.tv_usec);
+}
 
 }  // namespace
 

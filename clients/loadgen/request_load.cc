@@ -58,7 +58,8 @@ class RequestDriver {
   void Drain() {
     stopping_.store(true);
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(+[](int* in_flight) { return *in_flight == 0; }, &in_flight_));
+    mu_.Await(absl::Condition(
+        +[](int* in_flight) { return *in_flight == 0; }, &in_flight_));
   }
 
  private:
@@ -90,7 +91,8 @@ class RequestDriver {
   void OnDone(Call* call, size_t lane, const grpc::Status& status) {
     latencies_.Record(absl::FromChrono(Clock::now() - call->started));
     if (!status.ok()) {
-      failed_[std::min(static_cast<int>(status.error_code()), kStatusCodes - 1)].fetch_add(1, std::memory_order_relaxed);
+      failed_[std::min(static_cast<int>(status.error_code()), kStatusCodes - 1)].fetch_add(1,
+                                                                                           std::memory_order_relaxed);
     } else if (call->response.status() == hive::bridge::v1::REQUEST_STATUS_ACKED) {
       acked_.fetch_add(1, std::memory_order_relaxed);
     } else {

@@ -38,7 +38,9 @@ TEST(LatencyHistogram, AWindowHoldsOnlyItsOwnSamples) {
   EXPECT_LT(window.Max(), absl::Microseconds(11));
 }
 
-TEST(LatencyHistogram, AnEmptyWindowReportsZero) { EXPECT_EQ(LatencySnapshot().Percentile(0.99), absl::ZeroDuration()); }
+TEST(LatencyHistogram, AnEmptyWindowReportsZero) {
+  EXPECT_EQ(LatencySnapshot().Percentile(0.99), absl::ZeroDuration());
+}
 
 TEST(DeliveryLedger, AnEventIsDoneWhenEveryReceiverHasIt) {
   DeliveryLedger ledger(/*slots=*/2, /*receivers=*/3);
@@ -108,8 +110,7 @@ TEST(StampedEventFrame, TheBridgeCodecKeepsTheStampInExtra) {
   ASSERT_TRUE(event.ok()) << event.status();
   EXPECT_EQ(event->type(), kStampedEventType);
   EXPECT_TRUE(event->has_device_state());
-  const std::optional<EventStamp> stamp =
-      ParseStamp(event->extra().fields().at(std::string(kStampKey)).string_value());
+  const std::optional<EventStamp> stamp = ParseStamp(event->extra().fields().at(std::string(kStampKey)).string_value());
   ASSERT_TRUE(stamp.has_value());
   EXPECT_EQ(stamp->seq, 42u);
   EXPECT_EQ(StampOfFrame(text)->sent_nanos, 777);

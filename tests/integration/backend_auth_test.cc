@@ -99,9 +99,9 @@ TEST_F(BackendAuthTest, CallerMayReachItsAccountsDevicesOnly) {
   GetDeviceRequest get;
   get.set_device_id(device_b_->device_id());
   GetDeviceResponse got;
-  EXPECT_EQ(Call(*stub_, kBillingToken, [&](grpc::ClientContext& c) { return stub_->GetDevice(&c, get, &got); })
-                .error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      Call(*stub_, kBillingToken, [&](grpc::ClientContext& c) { return stub_->GetDevice(&c, get, &got); }).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(BackendAuthTest, RestrictedCallerListsOnlyAnAccountItNames) {
@@ -184,17 +184,17 @@ std::unique_ptr<Stub> TlsStub(const BridgeProcess& bridge, const TestCertificate
   }
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");
-  return hive::bridge::v1::DeviceBridge::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", bridge.grpc_port()), grpc::SslCredentials(options), args));
+  return hive::bridge::v1::DeviceBridge::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", bridge.grpc_port()), grpc::SslCredentials(options), args));
 }
 
 TEST(GrpcTlsTest, MutualTlsAdmitsTheGrantedCertificateAndRefusesOthers) {
   TestCertificates certs;
   if (::testing::Test::HasFatalFailure()) return;
   const std::string policy = WriteTemp("policy", "ops cert:ops.backend.internal *\n");
-  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(
-      {"--grpc-tls-cert=" + certs.path("server.pem"), "--grpc-tls-key=" + certs.path("server.key"),
-       "--grpc-client-ca=" + certs.path("ca.pem"), "--backend-policy-file=" + policy});
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge =
+      BridgeProcess::Start({"--grpc-tls-cert=" + certs.path("server.pem"), "--grpc-tls-key=" + certs.path("server.key"),
+                            "--grpc-client-ca=" + certs.path("ca.pem"), "--backend-policy-file=" + policy});
   ASSERT_TRUE(bridge.ok()) << bridge.status();
   ListDevicesResponse response;
   auto list = [&](Stub& stub) {
@@ -212,7 +212,8 @@ TEST(GrpcTlsTest, BadPolicyFileStopsStartUpNamingTheLine) {
   const std::string policy = WriteTemp("policy", "ops secret *\n");
   absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start({"--backend-policy-file=" + policy});
   ASSERT_FALSE(bridge.ok());
-  EXPECT_THAT(std::string(bridge.status().message()), ::testing::HasSubstr("--backend-policy-file: backend policy line 1"));
+  EXPECT_THAT(std::string(bridge.status().message()),
+              ::testing::HasSubstr("--backend-policy-file: backend policy line 1"));
   std::remove(policy.c_str());
 }
 

@@ -142,7 +142,8 @@ class DeviceBadInputTest : public BadInputTest, public ::testing::WithParamInter
     device.Send(absl::Substitute(R"({"$0":"device-version","$1":"1"})", codec::WireKey("type", c.dialect),
                                  codec::WireKey("version", c.dialect)));
     EXPECT_TRUE(events.NextMatching(FromDevice(device.device_id(), "device-version"), kReplyTimeout).has_value())
-        << device.Transcript() << "\n" << Log();
+        << device.Transcript() << "\n"
+        << Log();
     EXPECT_FALSE(device.NextOfType("error", absl::ZeroDuration()).has_value()) << device.Transcript();
     EXPECT_TRUE(device.open()) << device.Transcript();
   }
@@ -384,12 +385,13 @@ INSTANTIATE_TEST_SUITE_P(
                  SubscribeWith([](SubscribeEventsRequest& r) { r.mutable_resume_after()->set_sequence(7); }), kInvalid,
                  "resume_after.epoch: required"},
         // The README's placeholder, pasted as is: refused, not a silent gap and replay.
-        GrpcCase{"SubscribeResumingFromAPlaceholderEpoch", SubscribeWith([](SubscribeEventsRequest& r) {
-                   r.mutable_resume_after()->set_epoch("<epoch>");
-                   r.mutable_resume_after()->set_sequence(42);
-                 }),
-                 kInvalid,
-                 R"(resume_after.epoch: expected a UUID, or amqp-stream:VHOST/STREAM as in an event you received, got "<epoch>")"}),
+        GrpcCase{
+            "SubscribeResumingFromAPlaceholderEpoch", SubscribeWith([](SubscribeEventsRequest& r) {
+              r.mutable_resume_after()->set_epoch("<epoch>");
+              r.mutable_resume_after()->set_sequence(42);
+            }),
+            kInvalid,
+            R"(resume_after.epoch: expected a UUID, or amqp-stream:VHOST/STREAM as in an event you received, got "<epoch>")"}),
     RowName());
 
 }  // namespace

@@ -142,9 +142,9 @@ TEST_F(DevicesTest, DisconnectedDeviceIsNoLongerListed) {
   ASSERT_TRUE(device.WaitClosed(absl::Seconds(3)));
 
   // The bridge forgets the device as it handles the close, a moment after the device sees it.
-  EXPECT_TRUE(WaitUntil(
-      [&] { return GetDevice(stub(), device.device_id()).error_code() == grpc::StatusCode::NOT_FOUND; },
-      "the closed device is no longer listed"))
+  EXPECT_TRUE(
+      WaitUntil([&] { return GetDevice(stub(), device.device_id()).error_code() == grpc::StatusCode::NOT_FOUND; },
+                "the closed device is no longer listed"))
       << Log();
   EXPECT_THAT(SizesOf(AllPages(account, 0)), ElementsAre(0));
 }

@@ -48,9 +48,7 @@ class StalledSubscriberTest : public BridgeTest {
  protected:
   // History and queues small against what is sent, so that anything kept
   // per unread event shows; no event rate limit, so the device may flood.
-  void SetUp() override {
-    StartOwnBridge({"--subscriber-queue=512", "--event-history=64", "--device-event-rate=0"});
-  }
+  void SetUp() override { StartOwnBridge({"--subscriber-queue=512", "--event-history=64", "--device-event-rate=0"}); }
 
   uint64_t RssKib() {
     std::optional<ProcessStats> stats = ReadProcessStats(bridge().pid());

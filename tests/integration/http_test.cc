@@ -40,8 +40,7 @@ TEST_P(HttpRouteTest, AnswersWithItsStatus) {
   EXPECT_THAT(response.body, HasSubstr(GetParam().body));
 }
 
-INSTANTIATE_TEST_SUITE_P(Routes, HttpRouteTest,
-                         ::testing::ValuesIn([] {
+INSTANTIATE_TEST_SUITE_P(Routes, HttpRouteTest, ::testing::ValuesIn([] {
                            std::vector<RouteCase> routes = ObservabilityRoutes();
                            routes.push_back({"DevicePathWithoutUpgrade", "/v1/devices", 426, "upgrade"});
                            routes.push_back({"UnknownPath", "/v2/devices", 404, ""});

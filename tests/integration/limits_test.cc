@@ -55,9 +55,7 @@ class LimitsTest : public BridgeTest {
   }
 
   // A device that does not answer requests by itself, connected.
-  TestDevice& ConnectSilent(std::string account_id = "") {
-    return Connect({.account_id = std::move(account_id)});
-  }
+  TestDevice& ConnectSilent(std::string account_id = "") { return Connect({.account_id = std::move(account_id)}); }
 
   TestDevice* healthy_ = nullptr;
   EventStream* watcher_ = nullptr;
@@ -139,8 +137,7 @@ TEST_F(LimitsTest, ConnectionThatNeverCompletesTheUpgradeIsDroppedAfterTheHandsh
   for (RawConnection& connection : slow) EXPECT_TRUE(connection.WaitClosedByPeer(kTimeout)) << Log();
 
   EXPECT_GE(absl::Now() - opened, absl::Milliseconds(450));
-  EXPECT_EQ(AwaitMetricValue(bridge(), "hivebridge_limit_refusals_total{limit=\"handshake-timeout\"}", 3,
-                             kTimeout),
+  EXPECT_EQ(AwaitMetricValue(bridge(), "hivebridge_limit_refusals_total{limit=\"handshake-timeout\"}", 3, kTimeout),
             3u);
   ExpectHealthyUnaffected();
 }

@@ -34,7 +34,9 @@ TEST_F(LogHygieneTest, NoTokenSignatureOrSecretIsEverLoggedEvenAtDebugLevel) {
                                    .account_id = account,
                                    .responder = Responder::Ack(),
                                    .token = token_for(a, account, absl::Hours(1))});
-  Connect({.device_id = b, .account_id = account, .auth = AuthMode::kFirstMessage,
+  Connect({.device_id = b,
+           .account_id = account,
+           .auth = AuthMode::kFirstMessage,
            .token = token_for(b, account, absl::Hours(1))});
   by_header.Send("{\"type\":");  // a bad frame: logged at debug
   ASSERT_TRUE(by_header.NextOfType("error", kTimeout).has_value());

@@ -73,8 +73,7 @@ TEST_F(ShutdownTest, SigtermDrainsInFlightRequestsThenClosesEverythingAndExitsZe
 
   // Draining: not ready, and no new work.
   int readyz = -1;
-  for (size_t i = 1; i < probes.size() && readyz != 503; ++i)
-    readyz = probes[i].HttpGetStatus("/readyz", kHang);
+  for (size_t i = 1; i < probes.size() && readyz != 503; ++i) readyz = probes[i].HttpGetStatus("/readyz", kHang);
   EXPECT_EQ(readyz, 503);
   CallResult refused = SendRequest(stub(), RequestTo(acking[0]->device_id()));
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE) << refused;

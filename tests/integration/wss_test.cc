@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -222,10 +222,10 @@ TEST_F(WssTest, TlsConnectionThatNeverSendsTheUpgradeIsDroppedAtTheHandshakeTime
   const std::string log = certs_.path("s_client.log");
   // Completes the TLS handshake, verifying the bridge, then sends nothing
   // and waits (-ign_eof) until the bridge ends the connection.
-  absl::StatusOr<int> exit = RunCommand({"/usr/bin/openssl", "s_client", "-connect",
-                                         absl::StrCat("127.0.0.1:", bridge().ws_port()), "-servername", "localhost",
-                                         "-CAfile", certs_.path("ca.pem"), "-verify_return_error", "-ign_eof"},
-                                        {}, log, /*timeout=*/absl::Seconds(4));
+  absl::StatusOr<int> exit =
+      RunCommand({"/usr/bin/openssl", "s_client", "-connect", absl::StrCat("127.0.0.1:", bridge().ws_port()),
+                  "-servername", "localhost", "-CAfile", certs_.path("ca.pem"), "-verify_return_error", "-ign_eof"},
+                 {}, log, /*timeout=*/absl::Seconds(4));
 
   ASSERT_TRUE(exit.ok()) << exit.status() << "\n" << ReadFile(log) << "\n" << Log();
   EXPECT_THAT(ReadFile(log), HasSubstr("Verify return code: 0 (ok)"));
@@ -245,9 +245,7 @@ TEST_P(WssHttpsRouteTest, AnswersOverHttps) {
   EXPECT_THAT(response.body, HasSubstr(GetParam().body));
 }
 
-INSTANTIATE_TEST_SUITE_P(Routes, WssHttpsRouteTest,
-                         ::testing::ValuesIn(ObservabilityRoutes()),
-                         RowName());
+INSTANTIATE_TEST_SUITE_P(Routes, WssHttpsRouteTest, ::testing::ValuesIn(ObservabilityRoutes()), RowName());
 
 // --- Bad TLS files -----------------------------------------------------------------
 

@@ -6,10 +6,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bridge/bus/inproc_bus.h"
 #include "bridge/close_codes.h"
 #include "bridge/codec/device_request.h"
 #include "bridge/event_hub.h"
-#include "bridge/bus/inproc_bus.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/support/fake_clock.h"
@@ -46,8 +46,7 @@ class DeviceSessionTest : public ::testing::Test {
     subscription_ = hub_.Subscribe(EventFilter(), std::nullopt, [] {});
   }
 
-  std::shared_ptr<DeviceSession> Open(testing::TransportLog& log,
-                                      codec::Dialect dialect = codec::Dialect::kStandard) {
+  std::shared_ptr<DeviceSession> Open(testing::TransportLog& log, codec::Dialect dialect = codec::Dialect::kStandard) {
     auto session = std::make_shared<DeviceSession>(services_, limits_,
                                                    std::make_unique<testing::FakeDeviceTransport>(log), dialect);
     session->Start(std::nullopt);
@@ -190,9 +189,9 @@ TEST_F(DeviceSessionTest, AckFromTheDeviceCompletesItsPendingRequest) {
   auto session = Open(log);
   session->OnText(std::string("Bearer good-") + kDevice);
   absl::StatusOr<SendDeviceRequestResponse> outcome = absl::UnknownError("not completed");
-  auto registration = correlator_.Await("r-1", kDevice, hive::bridge::v1::WAIT_MODE_ACK,
-                                        clock_.Now() + absl::Seconds(5),
-                                        [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
+  auto registration =
+      correlator_.Await("r-1", kDevice, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
+                        [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
   ASSERT_TRUE(session->Send("frame").ok());
   correlator_.MarkSent("r-1", registration.waiter);
   log.RunPosted();
@@ -334,9 +333,9 @@ TEST_F(DeviceSessionTest, ResponsesAreNotBoundByTheEventRate) {
   auto session = OpenAuthenticated(log);
   session->OnText(R"({"type":"telemetry"})");  // the only token
   absl::StatusOr<SendDeviceRequestResponse> outcome = absl::UnknownError("not completed");
-  auto registration = correlator_.Await("r-1", kDevice, hive::bridge::v1::WAIT_MODE_ACK,
-                                        clock_.Now() + absl::Seconds(5),
-                                        [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
+  auto registration =
+      correlator_.Await("r-1", kDevice, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
+                        [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
   correlator_.MarkSent("r-1", registration.waiter);
   session->OnText(R"({"type":"device-response","request":"r-1","status":"ack"})");
   ASSERT_TRUE(outcome.ok()) << outcome.status();
@@ -384,8 +383,8 @@ TEST_F(DeviceSessionTest, ADeviceBeyondItsAccountsLimitCloses4403AndIsNeverAnnou
   auto second = OpenAuthenticated(second_log, second_device);
 
   EXPECT_EQ(second_log.close_code, close_code::kAccountFull);
-  EXPECT_EQ(second_log.close_reason, absl::StrCat("account ", kAccount,
-                                                  " already has 1 devices connected (--max-connections-per-account)"));
+  EXPECT_EQ(second_log.close_reason,
+            absl::StrCat("account ", kAccount, " already has 1 devices connected (--max-connections-per-account)"));
   EXPECT_TRUE(second_log.sent.empty());  // no authenticated reply
   EXPECT_FALSE(second->authenticated());
   EXPECT_EQ(registry_.Find(second_device), nullptr);

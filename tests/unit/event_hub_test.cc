@@ -77,8 +77,7 @@ std::vector<uint64_t> Sequences(const std::vector<EventPtr>& events) {
   return sequences;
 }
 
-void ExpectGap(const DeviceEvent& event, uint64_t sequence, uint64_t missed,
-               hive::bridge::v1::GapReason reason) {
+void ExpectGap(const DeviceEvent& event, uint64_t sequence, uint64_t missed, hive::bridge::v1::GapReason reason) {
   EXPECT_EQ(event.type(), "gap");
   EXPECT_EQ(event.service(), "hive-backend");
   EXPECT_EQ(event.epoch(), kEpoch);
@@ -88,9 +87,7 @@ void ExpectGap(const DeviceEvent& event, uint64_t sequence, uint64_t missed,
   EXPECT_EQ(event.gap().reason(), reason);
 }
 
-int64_t ReceivedAtNanos(const DeviceEvent& event) {
-  return TimeUtil::TimestampToNanoseconds(event.received_at());
-}
+int64_t ReceivedAtNanos(const DeviceEvent& event) { return TimeUtil::TimestampToNanoseconds(event.received_at()); }
 
 TEST(EventHub, ExposesTheEpochItWasGiven) {
   testing::FakeClock clock;

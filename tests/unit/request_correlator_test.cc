@@ -15,6 +15,7 @@
 namespace hive {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using hive::bridge::v1::REQUEST_STATUS_ACKED;
 using hive::bridge::v1::REQUEST_STATUS_FAILED;
 using hive::bridge::v1::REQUEST_STATUS_SENT;
@@ -23,7 +24,6 @@ using hive::bridge::v1::WAIT_MODE_ACK;
 using hive::bridge::v1::WAIT_MODE_NONE;
 using hive::bridge::v1::WAIT_MODE_RESULT;
 using hive::bridge::v1::WAIT_MODE_UNSPECIFIED;
-using google::protobuf::util::TimeUtil;
 using testing::FakeClock;
 using Role = RequestCorrelator::Role;
 
@@ -83,8 +83,7 @@ TEST(RequestCorrelator, NewRequestIdMustBeSent) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
 
   EXPECT_EQ(registration.role, Role::kSendNow);
   EXPECT_FALSE(waiter.completed());
@@ -96,11 +95,9 @@ TEST(RequestCorrelator, SameRequestIdJoinsWithoutSending) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto sent =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  const auto sent = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
   correlator.MarkSent(kRequest, sent.waiter);
-  const auto joined =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  const auto joined = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
 
   EXPECT_EQ(joined.role, Role::kJoined);
   EXPECT_NE(joined.waiter, sent.waiter);
@@ -117,8 +114,7 @@ TEST(RequestCorrelator, WaitNoneCompletesWhenSent) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
   EXPECT_FALSE(waiter.completed());
   clock.Advance(absl::Milliseconds(3));
   const absl::Time sent_at = clock.Now();
@@ -137,8 +133,7 @@ TEST(RequestCorrelator, AckCompletesAckWaiterWithLatency) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   EXPECT_FALSE(waiter.completed());
   clock.Advance(absl::Milliseconds(250));
@@ -156,8 +151,7 @@ TEST(RequestCorrelator, UnspecifiedWaitModeMeansAck) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_UNSPECIFIED, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_UNSPECIFIED, Later(clock), waiter.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   EXPECT_FALSE(waiter.completed());
   correlator.OnAck(kDevice, kRequest);
@@ -171,8 +165,7 @@ TEST(RequestCorrelator, AckDoesNotCompleteResultWaiter) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   correlator.OnAck(kDevice, kRequest);
 
@@ -185,8 +178,7 @@ TEST(RequestCorrelator, ResultCompletesResultWaiterWithLatencies) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   clock.Advance(absl::Milliseconds(40));
   correlator.OnAck(kDevice, kRequest);
@@ -209,8 +201,7 @@ TEST(RequestCorrelator, FailedResultCarriesDeviceError) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   correlator.OnAck(kDevice, kRequest);
   correlator.OnResult(kDevice, kRequest, Failed("disk full"));
@@ -226,8 +217,7 @@ TEST(RequestCorrelator, ResultImpliesAckForAckWaiters) {
   Recorder ack_waiter, result_waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), ack_waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), ack_waiter.Callback());
   correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), result_waiter.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   clock.Advance(absl::Milliseconds(70));
@@ -245,8 +235,7 @@ TEST(RequestCorrelator, ResponseOvertakingMarkSentCountsAsSent) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
   const absl::Time acked_at = clock.Now();
   correlator.OnAck(kDevice, kRequest);
   clock.Advance(absl::Milliseconds(5));
@@ -263,8 +252,7 @@ TEST(RequestCorrelator, RepeatedResponsesKeepTheFirst) {
   Recorder waiter, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   clock.Advance(absl::Milliseconds(10));
   EXPECT_TRUE(correlator.OnAck(kDevice, kRequest));
@@ -285,10 +273,9 @@ TEST(RequestCorrelator, DeadlinesArePerWaiter) {
   Recorder hasty, patient;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK,
-                                             clock.Now() + absl::Seconds(1), hasty.Callback());
-  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, clock.Now() + absl::Seconds(30),
-                   patient.Callback());
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, clock.Now() + absl::Seconds(1), hasty.Callback());
+  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, clock.Now() + absl::Seconds(30), patient.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   clock.Advance(absl::Seconds(1));
   correlator.ExpireDue();
@@ -306,8 +293,7 @@ TEST(RequestCorrelator, ExpiredWaiterSaysWhatDidNotArrive) {
   Recorder for_ack, for_result;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), for_ack.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), for_ack.Callback());
   correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   clock.Advance(absl::Seconds(10));
@@ -324,8 +310,7 @@ TEST(RequestCorrelator, LateAckAfterTimeoutReachesRetryWithoutResend) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   clock.Advance(absl::Seconds(10));
   correlator.ExpireDue();
@@ -333,8 +318,7 @@ TEST(RequestCorrelator, LateAckAfterTimeoutReachesRetryWithoutResend) {
   clock.Advance(absl::Seconds(5));
   EXPECT_TRUE(correlator.OnAck(kDevice, kRequest)) << "a timed-out request is still known";
 
-  const auto again =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  const auto again = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
 
   EXPECT_EQ(again.role, Role::kJoined);
   ASSERT_TRUE(retry.completed());
@@ -348,13 +332,11 @@ TEST(RequestCorrelator, RetryOfAckedRequestCompletesAtOnce) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   correlator.OnAck(kDevice, kRequest);
   clock.Advance(absl::Minutes(1));
-  const auto again =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  const auto again = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
 
   EXPECT_EQ(again.role, Role::kJoined);
   ASSERT_TRUE(retry.completed());
@@ -367,8 +349,7 @@ TEST(RequestCorrelator, RetryOfAckedRequestWaitsForResult) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   correlator.OnAck(kDevice, kRequest);
   correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), retry.Callback());
@@ -384,8 +365,8 @@ TEST(RequestCorrelator, TimedOutRequestIsRememberedForTheDedupeWindow) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {absl::Minutes(5)});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK,
-                                             clock.Now() + absl::Minutes(10), first.Callback());
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, clock.Now() + absl::Minutes(10), first.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   clock.Advance(absl::Minutes(10));
   correlator.ExpireDue();
@@ -393,8 +374,7 @@ TEST(RequestCorrelator, TimedOutRequestIsRememberedForTheDedupeWindow) {
   clock.Advance(absl::Minutes(4));
   correlator.ExpireDue();
 
-  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
-            Role::kJoined)
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role, Role::kJoined)
       << "the window counts from when the last waiter left, not from the send";
 }
 
@@ -403,8 +383,7 @@ TEST(RequestCorrelator, DedupeWindowExpiryForgetsTheRequest) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {absl::Minutes(5)});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   correlator.OnAck(kDevice, kRequest);
   clock.Advance(absl::Minutes(5) - absl::Seconds(1));
@@ -414,8 +393,7 @@ TEST(RequestCorrelator, DedupeWindowExpiryForgetsTheRequest) {
   correlator.ExpireDue();
 
   EXPECT_FALSE(correlator.OnAck(kDevice, kRequest));
-  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
-            Role::kSendNow);
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role, Role::kSendNow);
   EXPECT_FALSE(retry.completed());
 }
 
@@ -424,18 +402,15 @@ TEST(RequestCorrelator, FailForgetsSoRetrySendsAgain) {
   Recorder first, joined, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
   correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), joined.Callback());
-  correlator.Fail(kRequest, registration.waiter,
-                  absl::ResourceExhaustedError("device send queue full"));
+  correlator.Fail(kRequest, registration.waiter, absl::ResourceExhaustedError("device send queue full"));
 
   ASSERT_TRUE(first.completed());
   ASSERT_TRUE(joined.completed());
   EXPECT_EQ(first.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(joined.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
-            Role::kSendNow);
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role, Role::kSendNow);
 }
 
 TEST(RequestCorrelator, StaleSenderCannotTouchRetry) {
@@ -443,11 +418,9 @@ TEST(RequestCorrelator, StaleSenderCannotTouchRetry) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto stale =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
+  const auto stale = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
   correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
-  const auto fresh =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), retry.Callback());
+  const auto fresh = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), retry.Callback());
   ASSERT_EQ(fresh.role, Role::kSendNow);
   correlator.MarkSent(kRequest, stale.waiter);
   correlator.Fail(kRequest, stale.waiter, absl::NotFoundError("device not connected"));
@@ -465,8 +438,7 @@ TEST(RequestCorrelator, FailAllForFailsOnlyThatDevicesUnackedRequests) {
   const absl::Status gone = absl::UnavailableError("device disconnected");
 
   const auto a = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), mine.Callback());
-  const auto b =
-      correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), theirs.Callback());
+  const auto b = correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), theirs.Callback());
   correlator.MarkSent(kRequest, a.waiter);
   correlator.MarkSent(kOtherRequest, b.waiter);
   correlator.FailAllFor(kDevice, gone);
@@ -484,16 +456,14 @@ TEST(RequestCorrelator, FailAllForFailsResultWaitersButKeepsTheAck) {
   Recorder for_result, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   correlator.OnAck(kDevice, kRequest);
   correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
 
   ASSERT_TRUE(for_result.completed());
   EXPECT_EQ(for_result.code(), absl::StatusCode::kUnavailable);
-  const auto again =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  const auto again = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
   EXPECT_EQ(again.role, Role::kJoined) << "the device has the request: never send it twice";
   ASSERT_TRUE(retry.completed());
   EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_ACKED);
@@ -520,8 +490,7 @@ TEST(RequestCorrelator, SameRequestIdForAnotherDeviceIsRejected) {
   RequestCorrelator correlator(clock, {});
 
   correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  const auto registration =
-      correlator.Await(kRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), intruder.Callback());
+  const auto registration = correlator.Await(kRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), intruder.Callback());
 
   EXPECT_EQ(registration.role, Role::kJoined);
   ASSERT_TRUE(intruder.completed());
@@ -544,8 +513,7 @@ TEST(RequestCorrelator, ResponseFromAnotherDeviceIsIgnored) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
 
   EXPECT_FALSE(correlator.OnAck(kOtherDevice, kRequest));
@@ -558,8 +526,7 @@ TEST(RequestCorrelator, CancelCompletesOnlyThatWaiter) {
   Recorder leaving, staying;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), leaving.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), leaving.Callback());
   correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), staying.Callback());
   correlator.MarkSent(kRequest, registration.waiter);
   correlator.Cancel(kRequest, registration.waiter);
@@ -578,17 +545,13 @@ TEST(RequestCorrelator, EveryWaiterCompletesExactlyOnce) {
   std::vector<Recorder> waiters(8);
   {
     RequestCorrelator correlator(clock, {});
-    const auto sent = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock),
-                                       waiters[0].Callback());
+    const auto sent = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiters[0].Callback());
     correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiters[1].Callback());
     correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiters[2].Callback());
-    const auto cancelled = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock),
-                                            waiters[3].Callback());
+    const auto cancelled = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiters[3].Callback());
     correlator.Await(kRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), waiters[4].Callback());
-    correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, Later(clock),
-                     waiters[5].Callback());
-    correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, absl::InfiniteFuture(),
-                     waiters[6].Callback());
+    correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, Later(clock), waiters[5].Callback());
+    correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, absl::InfiniteFuture(), waiters[6].Callback());
 
     correlator.MarkSent(kRequest, sent.waiter);
     correlator.MarkSent(kRequest, sent.waiter);
@@ -617,9 +580,8 @@ TEST(RequestCorrelator, DoneMayCallBackIntoTheCorrelator) {
   RequestCorrelator correlator(clock, {});
   std::optional<Role> nested_role;
 
-  const auto registration = correlator.Await(
-      kRequest, kDevice, WAIT_MODE_ACK, Later(clock),
-      [&](absl::StatusOr<SendDeviceRequestResponse>) {
+  const auto registration =
+      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), [&](absl::StatusOr<SendDeviceRequestResponse>) {
         // Joins the finished request (completes at once) and starts another.
         correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), nested.Callback());
         nested_role = correlator
@@ -670,12 +632,11 @@ TEST(RequestCorrelator, ConcurrentCallersCompleteExactlyOnceAndSendOnce) {
       const std::string request_id = absl::StrCat("request-", i);
       const std::string device_id = absl::StrCat("device-", i % 7);
       const WaitMode mode = i % 2 == 0 ? WAIT_MODE_ACK : WAIT_MODE_RESULT;
-      const auto registration = correlator.Await(
-          request_id, device_id, mode, absl::InfiniteFuture(),
-          [&, i](absl::StatusOr<SendDeviceRequestResponse> outcome) {
-            if (!outcome.ok()) errors.fetch_add(1);
-            completions[i].fetch_add(1);
-          });
+      const auto registration = correlator.Await(request_id, device_id, mode, absl::InfiniteFuture(),
+                                                 [&, i](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+                                                   if (!outcome.ok()) errors.fetch_add(1);
+                                                   completions[i].fetch_add(1);
+                                                 });
       if (registration.role == Role::kSendNow) {
         sends.fetch_add(1);
         correlator.MarkSent(request_id, registration.waiter);
@@ -726,8 +687,7 @@ TEST(RequestCorrelator, RequestOverTheDeviceLimitIsResourceExhaustedNamingTheLim
   EXPECT_EQ(correlator.Await(RequestId(2), kDevice, WAIT_MODE_ACK, Later(clock), second.Callback()).role,
             Role::kSendNow);
 
-  EXPECT_EQ(correlator.Await(RequestId(3), kDevice, WAIT_MODE_ACK, Later(clock), third.Callback()).role,
-            Role::kJoined);
+  EXPECT_EQ(correlator.Await(RequestId(3), kDevice, WAIT_MODE_ACK, Later(clock), third.Callback()).role, Role::kJoined);
   EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(third.outcome().status().message(),
             absl::StrCat("device ", kDevice,
@@ -868,10 +828,11 @@ TEST(RequestCorrelator, ConcurrentCallersNeverExceedTheDeviceLimit) {
   EXPECT_EQ(correlator.pending(), 0u);
   // Every place came back.
   for (size_t i = 0; i < kLimit; ++i) {
-    EXPECT_EQ(correlator.Await(RequestId(100000 + static_cast<int>(i)), kDevice, WAIT_MODE_ACK, Later(clock),
-                               after[i].Callback())
-                  .role,
-              Role::kSendNow);
+    EXPECT_EQ(
+        correlator
+            .Await(RequestId(100000 + static_cast<int>(i)), kDevice, WAIT_MODE_ACK, Later(clock), after[i].Callback())
+            .role,
+        Role::kSendNow);
   }
 }
 

@@ -43,8 +43,8 @@ TEST(SessionRegistry, RegisterWithinRefusesADeviceBeyondItsAccountsLimit) {
   absl::StatusOr<std::shared_ptr<DeviceLink>> third = registry.RegisterWithin(Link("d-3"), 2);
 
   EXPECT_EQ(third.status(),
-            absl::ResourceExhaustedError(absl::StrCat("account ", kAccount,
-                                                      " already has 2 devices connected (--max-connections-per-account)")));
+            absl::ResourceExhaustedError(absl::StrCat(
+                "account ", kAccount, " already has 2 devices connected (--max-connections-per-account)")));
   EXPECT_EQ(registry.Find("d-3"), nullptr);
   EXPECT_EQ(registry.account_size(kAccount), 2u);
   // Another account has room of its own.

@@ -87,12 +87,12 @@ class ClusterTest : public ::testing::Test {
                                             std::string account_id = "") {
     if (device_id.empty()) device_id = NewUuid();
     if (account_id.empty()) account_id = account_;
-    auto device = std::make_unique<TestDevice>(DeviceOptions{
-        .url = replica(index).ws_url(),
-        .device_id = device_id,
-        .account_id = account_id,
-        .token = testing::MintHs256(secret_, device_id, account_id, absl::Now() + absl::Hours(1)),
-        .responder = std::move(responder)});
+    auto device = std::make_unique<TestDevice>(
+        DeviceOptions{.url = replica(index).ws_url(),
+                      .device_id = device_id,
+                      .account_id = account_id,
+                      .token = testing::MintHs256(secret_, device_id, account_id, absl::Now() + absl::Hours(1)),
+                      .responder = std::move(responder)});
     absl::StatusOr<std::string> connected = device->ConnectAndAuthenticate();
     if (!connected.ok()) ADD_FAILURE() << connected.status() << "\n" << replica(index).Log();
     return device;
@@ -221,9 +221,9 @@ TEST_F(ClusterTest, FleetIsListedFromEveryReplicaWithEachDevicesHolder) {
                                                        ::testing::Pair(on_2->device_id(), "replica-2")));
 
   on_1->Close();
-  EXPECT_TRUE(WaitUntil(
-      [&] { return GetDevice(stub(3), on_1->device_id()).error_code() == grpc::StatusCode::NOT_FOUND; },
-      "replica-3 no longer lists the closed device"))
+  EXPECT_TRUE(
+      WaitUntil([&] { return GetDevice(stub(3), on_1->device_id()).error_code() == grpc::StatusCode::NOT_FOUND; },
+                "replica-3 no longer lists the closed device"))
       << replica(3).Log();
 }
 
@@ -426,10 +426,9 @@ TEST(ClusterStartTest, ReplicaStartedWhileTheBrokerIsDownIsNotReadyUntilItConnec
 
 TEST_F(ClusterTest, LegacyConsumerReadsTheSeedShapedJsonFromTheEventsExchange) {
   const std::string log_path = ::testing::TempDir() + "/legacy-consumer-" + NewUuid() + ".log";
-  absl::StatusOr<pid_t> consumer = SpawnChild(
-      {"/usr/bin/python3", HIVE_CLUSTER_TESTS_DIR "/legacy_consumer.py", broker_->url(), "hive-device.device-state.#",
-       "1"},
-      {"PATH=/usr/bin:/bin"}, log_path);
+  absl::StatusOr<pid_t> consumer = SpawnChild({"/usr/bin/python3", HIVE_CLUSTER_TESTS_DIR "/legacy_consumer.py",
+                                               broker_->url(), "hive-device.device-state.#", "1"},
+                                              {"PATH=/usr/bin:/bin"}, log_path);
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   const absl::Time ready_by = absl::Now() + absl::Seconds(20);
   while (!absl::StrContains(ReadFile(log_path), "ready") && absl::Now() < ready_by) {
@@ -448,8 +447,8 @@ TEST_F(ClusterTest, LegacyConsumerReadsTheSeedShapedJsonFromTheEventsExchange) {
   ASSERT_EQ(exit, 0) << output;
   std::vector<std::string> lines = absl::StrSplit(output, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2u) << output;
-  EXPECT_THAT(lines[1], ::testing::HasSubstr(absl::StrCat("\"routing_key\": \"hive-device.device-state.", account_,
-                                                          ".", device->device_id(), "\"")));
+  EXPECT_THAT(lines[1], ::testing::HasSubstr(absl::StrCat("\"routing_key\": \"hive-device.device-state.", account_, ".",
+                                                          device->device_id(), "\"")));
   EXPECT_THAT(lines[1], ::testing::HasSubstr("\"state\": \"disk-low\""));
   EXPECT_THAT(lines[1], ::testing::HasSubstr("\"diskFree\": 1048576"));
   EXPECT_THAT(lines[1], ::testing::HasSubstr(device->device_id()));

@@ -102,8 +102,7 @@ grpc::Status ListDevices(Stub& stub, hive::bridge::v1::ListDevicesResponse* resp
   grpc::ClientContext context;
   SetDeadline(context, kDefaultCallDeadline);
   hive::bridge::v1::ListDevicesResponse ignored;
-  return stub.ListDevices(&context, hive::bridge::v1::ListDevicesRequest(),
-                          response != nullptr ? response : &ignored);
+  return stub.ListDevices(&context, hive::bridge::v1::ListDevicesRequest(), response != nullptr ? response : &ignored);
 }
 
 grpc::Status SubscribeStatus(Stub& stub, const hive::bridge::v1::SubscribeEventsRequest& request,

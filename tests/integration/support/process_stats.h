@@ -21,9 +21,9 @@
 namespace hive::integration {
 
 struct ProcessStats {
-  uint64_t rss_kib = 0;      // VmRSS
-  int open_fds = 0;          // entries of /proc/<pid>/fd
-  absl::Duration cpu_time;   // user + system, every thread
+  uint64_t rss_kib = 0;     // VmRSS
+  int open_fds = 0;         // entries of /proc/<pid>/fd
+  absl::Duration cpu_time;  // user + system, every thread
 };
 
 // nullopt when the process is gone (or /proc unreadable).

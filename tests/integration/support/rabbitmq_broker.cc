@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -97,7 +97,8 @@ std::vector<std::string> RabbitMqBroker::Environment() const {
        {absl::StrCat("RABBITMQ_NODENAME=", node_), absl::StrCat("RABBITMQ_NODE_PORT=", port_),
         absl::StrCat("RABBITMQ_NODE_IP_ADDRESS=127.0.0.1"), absl::StrCat("RABBITMQ_DIST_PORT=", dist_port_),
         absl::StrCat("RABBITMQ_MNESIA_BASE=", dir_, "/mnesia"), absl::StrCat("RABBITMQ_LOG_BASE=", dir_, "/log"),
-        absl::StrCat("RABBITMQ_ENABLED_PLUGINS_FILE=", dir_, "/enabled_plugins"), absl::StrCat("HOME=", dir_, "/home")}) {
+        absl::StrCat("RABBITMQ_ENABLED_PLUGINS_FILE=", dir_, "/enabled_plugins"),
+        absl::StrCat("HOME=", dir_, "/home")}) {
     env.push_back(std::move(setting));
   }
   return env;
@@ -122,9 +123,9 @@ absl::Status RabbitMqBroker::Launch() {
 }
 
 int RabbitMqBroker::Control(const std::string& command, absl::Duration timeout) const {
-  absl::StatusOr<pid_t> pid = SpawnChild(
-      {kControl, "-n", node_, "-t", absl::StrCat(absl::ToInt64Seconds(timeout)), command}, Environment(),
-      dir_ + "/control.log");
+  absl::StatusOr<pid_t> pid =
+      SpawnChild({kControl, "-n", node_, "-t", absl::StrCat(absl::ToInt64Seconds(timeout)), command}, Environment(),
+                 dir_ + "/control.log");
   if (!pid.ok()) return -1;
   std::optional<int> status;
   if (!AwaitExit(*pid, timeout + absl::Seconds(5), &status).ok()) {

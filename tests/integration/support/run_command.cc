@@ -10,8 +10,8 @@
 
 namespace hive::integration {
 
-absl::StatusOr<int> RunCommand(std::vector<std::string> args, std::vector<std::string> env,
-                               const std::string& log_path, absl::Duration timeout) {
+absl::StatusOr<int> RunCommand(std::vector<std::string> args, std::vector<std::string> env, const std::string& log_path,
+                               absl::Duration timeout) {
   const std::string tool = args.front();
   absl::StatusOr<pid_t> pid = SpawnChild(std::move(args), std::move(env), log_path);
   if (!pid.ok()) return pid.status();

@@ -16,7 +16,7 @@
 
 namespace hive::integration {
 
-absl::StatusOr<int> RunCommand(std::vector<std::string> args, std::vector<std::string> env,
-                               const std::string& log_path, absl::Duration timeout = absl::Seconds(30));
+absl::StatusOr<int> RunCommand(std::vector<std::string> args, std::vector<std::string> env, const std::string& log_path,
+                               absl::Duration timeout = absl::Seconds(30));
 
 }  // namespace hive::integration

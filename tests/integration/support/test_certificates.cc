@@ -12,12 +12,12 @@ namespace hive::integration {
 
 TestCertificates::TestCertificates() : dir_(::testing::TempDir() + "/certs-" + NewUuid()) {
   std::filesystem::create_directories(dir_);
-  Run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca", "-keyout",
-       path("ca.key"), "-out", path("ca.pem")});
+  Run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca", "-keyout", path("ca.key"),
+       "-out", path("ca.pem")});
   Issue("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1");
   Issue("ops", "ops.backend.internal", "");
-  Run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=ops.backend.internal",
-       "-keyout", path("rogue.key"), "-out", path("rogue.pem")});
+  Run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=ops.backend.internal", "-keyout",
+       path("rogue.key"), "-out", path("rogue.pem")});
 }
 
 TestCertificates::~TestCertificates() { std::filesystem::remove_all(dir_); }
@@ -27,8 +27,9 @@ std::string TestCertificates::read(const std::string& name) const { return ReadF
 void TestCertificates::Issue(const std::string& name, const std::string& cn, const std::string& extension) {
   Run({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + cn, "-keyout", path(name + ".key"), "-out",
        path(name + ".csr")});
-  std::vector<std::string> sign = {"x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey",
-                                   path("ca.key"), "-CAcreateserial", "-days", "1", "-out", path(name + ".pem")};
+  std::vector<std::string> sign = {
+      "x509",  "-req", "-in",  path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"), "-CAcreateserial",
+      "-days", "1",    "-out", path(name + ".pem")};
   if (!extension.empty()) {
     std::ofstream(path(name + ".ext")) << extension << "\n";
     sign.insert(sign.end(), {"-extfile", path(name + ".ext")});

@@ -23,11 +23,10 @@ constexpr int kAbnormalClose = 1006;
 std::string TypeOfFrame(absl::string_view frame, absl::string_view type_key) { return StringField(frame, type_key); }
 
 TestDevice::TestDevice(DeviceOptions options) : options_(std::move(options)) {
-  link_ = WebSocketLink::Make(
-      {.url = options_.url, .ca_file = options_.ca_file, .answer_pings = options_.answer_pings},
-      {.opened = [this](int local_port) { OnOpened(local_port); },
-       .closed = [this](int code, std::string reason) { SetClosed(code, std::move(reason)); },
-       .text = [this](std::string text) { OnMessage(std::move(text)); }});
+  link_ = WebSocketLink::Make({.url = options_.url, .ca_file = options_.ca_file, .answer_pings = options_.answer_pings},
+                              {.opened = [this](int local_port) { OnOpened(local_port); },
+                               .closed = [this](int code, std::string reason) { SetClosed(code, std::move(reason)); },
+                               .text = [this](std::string text) { OnMessage(std::move(text)); }});
 }
 
 TestDevice::~TestDevice() {
@@ -45,8 +44,7 @@ absl::Status TestDevice::Connect(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
     state_ = State::kConnecting;
   }
-  if (absl::Status opening = link_->Open(headers, std::string(codec::SubprotocolOf(options_.dialect)));
-      !opening.ok()) {
+  if (absl::Status opening = link_->Open(headers, std::string(codec::SubprotocolOf(options_.dialect))); !opening.ok()) {
     SetClosed(kAbnormalClose, std::string(opening.message()));
     return opening;
   }

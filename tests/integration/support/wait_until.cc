@@ -15,8 +15,8 @@ constexpr absl::Duration kPollStep = absl::Milliseconds(5);
   const absl::Time deadline = absl::Now() + timeout;
   while (!done()) {
     if (absl::Now() >= deadline) {
-      return ::testing::AssertionFailure() << "timed out after " << absl::FormatDuration(timeout)
-                                           << " waiting until " << what;
+      return ::testing::AssertionFailure()
+             << "timed out after " << absl::FormatDuration(timeout) << " waiting until " << what;
     }
     absl::SleepFor(kPollStep);
   }

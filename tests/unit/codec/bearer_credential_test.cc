@@ -8,8 +8,7 @@
 namespace hive::codec {
 namespace {
 
-constexpr char kJwt[] =
-    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkODhmMzIyZiIsImFjY291bnQiOiI4ODEzYjYyNSJ9.c2lnbmF0dXJl";
+constexpr char kJwt[] = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkODhmMzIyZiIsImFjY291bnQiOiI4ODEzYjYyNSJ9.c2lnbmF0dXJl";
 
 std::string TokenOf(const std::string& text) {
   std::optional<absl::string_view> token = ParseBearerCredential(text);

@@ -41,8 +41,8 @@ TEST(BridgeReplyCodec, OmitsCidWhenTheMessageCarriedNone) {
 }
 
 TEST(BridgeReplyCodec, EscapesTheErrorText) {
-  const std::string json = EncodeErrorReply("type: expected non-empty string, got string \"\"\n", "c\"1",
-                                            Dialect::kStandard);
+  const std::string json =
+      EncodeErrorReply("type: expected non-empty string, got string \"\"\n", "c\"1", Dialect::kStandard);
   EXPECT_TRUE(JsonEqual(
       R"({"service":"hive-backend","type":"error","error":"type: expected non-empty string, got string \"\"\n","cid":"c\"1"})",
       json));

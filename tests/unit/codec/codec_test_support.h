@@ -72,8 +72,7 @@ auto ParseAndDecode(absl::string_view text, codec::Dialect dialect, Decode decod
   return decode(doc, dialect, path);
 }
 
-inline absl::StatusOr<hive::bridge::v1::DeviceEvent> DecodeEventText(absl::string_view text,
-                                                                     codec::Dialect dialect) {
+inline absl::StatusOr<hive::bridge::v1::DeviceEvent> DecodeEventText(absl::string_view text, codec::Dialect dialect) {
   return ParseAndDecode(text, dialect, &codec::DecodeDeviceEvent);
 }
 
@@ -115,7 +114,8 @@ inline google::protobuf::Value JList(std::initializer_list<google::protobuf::Val
   for (const auto& item : items) *value.mutable_list_value()->add_values() = item;
   return value;
 }
-inline google::protobuf::Struct StructOf(std::initializer_list<std::pair<std::string, google::protobuf::Value>> members) {
+inline google::protobuf::Struct StructOf(
+    std::initializer_list<std::pair<std::string, google::protobuf::Value>> members) {
   google::protobuf::Struct object;
   for (const auto& [key, value] : members) (*object.mutable_fields())[key] = value;
   return object;

@@ -22,8 +22,9 @@ using hive::bridge::v1::DeviceEvent;
 using hive::bridge::v1::DeviceRequest;
 
 // The keys the envelopes (request, event, response, replies) spell by hand.
-const std::vector<std::string> kEnvelopeKeys = {"account", "device", "service", "type",   "request", "command", "payload",
-                                                "state",   "status", "result",  "error", "cid",     "res"};
+const std::vector<std::string> kEnvelopeKeys = {"account", "device",  "service", "type",   "request",
+                                                "command", "payload", "state",   "status", "result",
+                                                "error",   "cid",     "res"};
 
 // Every message whose fields travel under their own names: the event bodies,
 // the typed commands (the raw one is a Struct), the request's state, and

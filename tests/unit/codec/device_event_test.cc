@@ -68,8 +68,7 @@ DeviceEvent InstancesEvent() {
   element.mutable_application()->set_version("1.11");
   element.set_state("AppInstanceState.stopped");
   element.set_health("unhealthy");
-  *event.mutable_extra() =
-      StructOf({{"firmware", JObj({{"channel", JStr("beta")}, {"build", JStr("2024.06.1")}})}});
+  *event.mutable_extra() = StructOf({{"firmware", JObj({{"channel", JStr("beta")}, {"build", JStr("2024.06.1")}})}});
   return event;
 }
 
@@ -289,8 +288,8 @@ TEST(DeviceEventCodec, AlwaysSetsABodyForTheType) {
 }
 
 TEST(DeviceEventCodec, KnowsWhichTypesOnlyTheBridgeMayProduce) {
-  for (absl::string_view type : {"device-alive", "device-connected", "device-disconnected", "gap", "device-request",
-                                 "authenticated", "error"}) {
+  for (absl::string_view type :
+       {"device-alive", "device-connected", "device-disconnected", "gap", "device-request", "authenticated", "error"}) {
     EXPECT_TRUE(IsBridgeEventType(type)) << type;
   }
   for (absl::string_view type : {"instances", "instance-state", "device-version", "device-state", "device-response",

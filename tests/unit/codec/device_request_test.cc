@@ -60,7 +60,8 @@ TEST(DeviceRequestCodec, EncodesSeedSchedulerActionExactly) {
 TEST(DeviceRequestCodec, EncodesBorrowedPartsAsTheWholeRequestInBothDialects) {
   const DeviceRequest seed = SeedSchedulerActionStop();
   for (Dialect dialect : {Dialect::kStandard, Dialect::kCompact}) {
-    for (const hive::bridge::v1::ExpectedState* state : {&seed.state(), static_cast<decltype(&seed.state())>(nullptr)}) {
+    for (const hive::bridge::v1::ExpectedState* state :
+         {&seed.state(), static_cast<decltype(&seed.state())>(nullptr)}) {
       DeviceRequest whole = seed;
       if (state == nullptr) whole.clear_state();
       absl::StatusOr<std::string> from_parts = EncodeDeviceRequest(
@@ -157,8 +158,8 @@ DeviceRequest SchedulerActionStartRequest() {
   state.set_force(true);
   state.set_state(hive::bridge::v1::APP_INSTANCE_STATE_RUNNING);
   *state.mutable_extra() = StructOf({{"reason", JStr("user request")}});
-  *request.mutable_extra() = StructOf(
-      {{"trace", JObj({{"id", JStr("4bf92f3577b34da6a3ce929d0e0e4736")}, {"sampled", JBool(true)}})}});
+  *request.mutable_extra() =
+      StructOf({{"trace", JObj({{"id", JStr("4bf92f3577b34da6a3ce929d0e0e4736")}, {"sampled", JBool(true)}})}});
   return request;
 }
 
@@ -259,8 +260,7 @@ TEST(DeviceRequestCodec, WireCommandRefusesAnUnspecifiedAction) {
   command.mutable_scheduler_action()->set_account(kAccount);
   absl::StatusOr<std::string> wire = WireCommandOf(command);
   EXPECT_EQ(wire.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(wire.status().message(),
-            "command.SchedulerAction.action: must be set (one of ACTION_START, ACTION_STOP)");
+  EXPECT_EQ(wire.status().message(), "command.SchedulerAction.action: must be set (one of ACTION_START, ACTION_STOP)");
 }
 
 TEST(DeviceRequestCodec, WireCommandRefusesAnEmptyRawCommand) {
@@ -276,8 +276,7 @@ TEST(DeviceRequestCodec, EncodeFailsWhereWireCommandFails) {
   request.mutable_command()->mutable_upgrade_device()->set_version("1.0");
   absl::StatusOr<std::string> json = EncodeDeviceRequest(request, Dialect::kStandard);
   EXPECT_EQ(json.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(json.status().message(),
-            "command.UpgradeDevice.action: must be set (one of ACTION_UPGRADE)");
+  EXPECT_EQ(json.status().message(), "command.UpgradeDevice.action: must be set (one of ACTION_UPGRADE)");
 }
 
 TEST(DeviceRequestCodec, WritesStateOnlyWhenSet) {

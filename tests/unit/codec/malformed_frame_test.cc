@@ -32,9 +32,9 @@ struct MalformedCase {
   std::string message;  // expected substring of the status message
   Dialect dialect = Dialect::kStandard;
   absl::StatusCode code = absl::StatusCode::kInvalidArgument;
-  size_t item = 0;                 // kItem: the member that fails
-  std::vector<size_t> ok_items;    // kItem: members of the batch that still decode
-  std::string cid;                 // kItem: the cid carried for the error reply
+  size_t item = 0;               // kItem: the member that fails
+  std::vector<size_t> ok_items;  // kItem: members of the batch that still decode
+  std::string cid;               // kItem: the cid carried for the error reply
   FrameLimits limits;
 
   MalformedCase Compact() && {
@@ -128,7 +128,8 @@ const std::vector<MalformedCase>& Rows() {
             "invalid JSON at byte 24: The surrogate pair in string is invalid."),
       Frame("LoneLowSurrogateEscapeInKey", R"({"type":"x","\udfff":1})",
             "invalid JSON at byte 20: The surrogate pair in string is invalid."),
-      Frame("InvalidEscape", R"({"type":"x","n":"\q"})", "invalid JSON at byte 17: Invalid escape character in string."),
+      Frame("InvalidEscape", R"({"type":"x","n":"\q"})",
+            "invalid JSON at byte 17: Invalid escape character in string."),
       Frame("RawControlCharacterInString", "{\"type\":\"x\",\"n\":\"a\x01\"}",
             "invalid JSON at byte 18: Invalid escape character in string."),
       Frame("NestingDeeperThanTheLimit", Nested(100), "JSON nested deeper than 32 levels").WithLimits(32, 256),
@@ -166,8 +167,7 @@ const std::vector<MalformedCase>& Rows() {
       Item("EnvelopeNotAString", R"({"type":"x","device":42})", "device: expected string, got number 42"),
       Item("NonObjectBatchMember", R"([{"type":"a"},7,{"type":"b"}])", "[1]: expected object, got number 7")
           .AtItem(1, {0, 2}),
-      Item("ArrayBatchMember", R"([[{"type":"a"}],{"type":"b"}])", "[0]: expected object, got array")
-          .AtItem(0, {1}),
+      Item("ArrayBatchMember", R"([[{"type":"a"}],{"type":"b"}])", "[0]: expected object, got array").AtItem(0, {1}),
       Item("DuplicateTopLevelKey", R"({"type":"x","a":1,"a":2})", R"((root): duplicate key "a")"),
       Item("DuplicateType", R"({"type":"a","type":"b"})", R"((root): duplicate key "type")"),
       // Found by fuzz/device_request_fuzzer: "" read as "no duplicate", which
@@ -192,16 +192,18 @@ const std::vector<MalformedCase>& Rows() {
           .Compact()
           .WithCid("r"),
       Item("ResponseResultNotAnObject", R"({"type":"device-response","request":"r","status":"ok","result":[1]})",
-           "result: expected object, got array").WithCid("r"),
-      Item("ResponseErrorNotAString",
-           R"({"type":"device-response","request":"r","status":"error","error":{"code":5}})",
-           "error: expected string, got object").WithCid("r"),
+           "result: expected object, got array")
+          .WithCid("r"),
+      Item("ResponseErrorNotAString", R"({"type":"device-response","request":"r","status":"error","error":{"code":5}})",
+           "error: expected string, got object")
+          .WithCid("r"),
       Item("ResponseResultWithDuplicateKey",
            R"({"type":"device-response","request":"r","status":"ok","result":{"a":{"b":1,"b":2}}})",
-           R"(result.a: duplicate key "b")").WithCid("r"),
-      Item("ResponseWithDuplicateStatus",
-           R"({"type":"device-response","request":"r","status":"ack","status":"error"})",
-           R"((root): duplicate key "status")").WithCid("r"),
+           R"(result.a: duplicate key "b")")
+          .WithCid("r"),
+      Item("ResponseWithDuplicateStatus", R"({"type":"device-response","request":"r","status":"ack","status":"error"})",
+           R"((root): duplicate key "status")")
+          .WithCid("r"),
       Item("HivekitAckWithNumericCid", R"({"cid":7,"res":"suc"})", "cid: expected non-empty string, got number 7"),
       Item("BadResponseInABatch",
            R"([{"cid":"c-1","res":"suc"},{"type":"device-response","request":"r-2","status":"maybe"}])",
@@ -240,7 +242,8 @@ const std::vector<MalformedCase>& Rows() {
       Request("MissingCommand",
               R"({"account":"a","type":"device-request","service":"hive-backend","request":"r","device":"d"})",
               "command: missing"),
-      Request("NotADeviceRequest", R"({"account":"a","command":"X.y","type":"device-event","request":"r","device":"d"})",
+      Request("NotADeviceRequest",
+              R"({"account":"a","command":"X.y","type":"device-event","request":"r","device":"d"})",
               R"(type: expected "device-request", got "device-event")"),
   };
   return *rows;
@@ -321,8 +324,7 @@ TEST(MalformedFrameUnicode, AcceptsCodePointsBesideTheSurrogateRangeAndPairs) {
   ASSERT_TRUE(items.ok()) << items.status();
   ASSERT_TRUE((*items)[0].message.ok()) << (*items)[0].message.status();
   const auto& event = std::get<hive::bridge::v1::DeviceEvent>(*(*items)[0].message);
-  EXPECT_EQ(event.extra().fields().at("\xed\x9f\xbf").string_value(),
-            "\xee\x80\x80\xf0\x9f\x90\x9d\xf4\x8f\xbf\xbf");
+  EXPECT_EQ(event.extra().fields().at("\xed\x9f\xbf").string_value(), "\xee\x80\x80\xf0\x9f\x90\x9d\xf4\x8f\xbf\xbf");
 }
 
 TEST(MalformedFrameUnicode, NeverHandsOnAStringThatIsNotUtf8) {

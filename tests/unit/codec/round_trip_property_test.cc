@@ -102,14 +102,13 @@ void AppendUtf8(std::string& out, uint32_t cp) {
   }
 }
 
-const char* const kTypedEventTypes[] = {"instances",      "instance-state",   "device-version",      "device-state",
-                                        "device-alive",   "device-connected", "device-disconnected", "gap"};
+const char* const kTypedEventTypes[] = {"instances",    "instance-state",   "device-version",      "device-state",
+                                        "device-alive", "device-connected", "device-disconnected", "gap"};
 
 const std::set<std::string>& TypedWireCommands() {
   static const auto* const names = new std::set<std::string>{
-      "UpgradeDevice.upgrade",          "DeviceCommand.check_disk_space", "DeviceCommand.reboot",
-      "SchedulerAction.start",          "SchedulerAction.stop",           "AppInstanceCommand.create_user",
-      "AppInstanceCommand.configure"};
+      "UpgradeDevice.upgrade", "DeviceCommand.check_disk_space", "DeviceCommand.reboot",        "SchedulerAction.start",
+      "SchedulerAction.stop",  "AppInstanceCommand.create_user", "AppInstanceCommand.configure"};
   return *names;
 }
 
@@ -361,9 +360,7 @@ class Generator {
 
   // A key that is data, not schema (Struct contents, link names): never
   // renamed, so now and then a schema key in either spelling.
-  std::string DataKey() {
-    return Coin(0.15) ? schema_keys_[Below(schema_keys_.size())] : Text(0, 8);
-  }
+  std::string DataKey() { return Coin(0.15) ? schema_keys_[Below(schema_keys_.size())] : Text(0, 8); }
 
   uint64_t AnyUint64() {
     switch (Below(4)) {
@@ -569,8 +566,8 @@ bool SameNumber(const rapidjson::Value& a, const rapidjson::Value& b) {
   if (!a_integer && !b_integer) return a.GetDouble() == b.GetDouble();
   const rapidjson::Value& integer = a_integer ? a : b;
   const rapidjson::Value& floating = a_integer ? b : a;
-  const uint64_t magnitude = integer.IsUint64() ? integer.GetUint64()
-                                                : uint64_t{0} - static_cast<uint64_t>(integer.GetInt64());
+  const uint64_t magnitude =
+      integer.IsUint64() ? integer.GetUint64() : uint64_t{0} - static_cast<uint64_t>(integer.GetInt64());
   return DoubleHoldsMagnitude(magnitude) && integer.GetDouble() == floating.GetDouble();
 }
 
@@ -664,8 +661,8 @@ class RoundTripProperty : public ::testing::TestWithParam<SeedAndDialect> {
 
   // Records a failure naming the reproduction; true while more may be reported.
   bool Report(size_t index, const std::string& json, const std::string& what) {
-    ADD_FAILURE() << "seed " << seed() << " index " << index << " dialect " << DialectName(dialect()) << ": "
-                  << what << "\n  json: " << json;
+    ADD_FAILURE() << "seed " << seed() << " index " << index << " dialect " << DialectName(dialect()) << ": " << what
+                  << "\n  json: " << json;
     return ++failures_ < kMaxReportedFailures;
   }
 
@@ -768,10 +765,10 @@ INSTANTIATE_TEST_SUITE_P(Seeds, RoundTripProperty,
 // A standard spelling in a compact frame would share its JSON Pointers (and
 // so its exact_numbers) with the field it names: it is refused, by name.
 TEST(RoundTripProperty, CompactFrameRefusesTheStandardSpellingOfAField) {
-  absl::StatusOr<DeviceEvent> event = DecodeEventText(
-      R"({"dev":"d","acc":"a","svc":"hive-device","typ":"instance-state",)"
-      R"("sak":{"q":9007199254740993},"storage_apikeys":{"q":9007199254740995}})",
-      Dialect::kCompact);
+  absl::StatusOr<DeviceEvent> event =
+      DecodeEventText(R"({"dev":"d","acc":"a","svc":"hive-device","typ":"instance-state",)"
+                      R"("sak":{"q":9007199254740993},"storage_apikeys":{"q":9007199254740995}})",
+                      Dialect::kCompact);
   ASSERT_FALSE(event.ok());
   EXPECT_EQ(event.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(event.status().message(), "storage_apikeys: the compact dialect spells this field \"sak\"");
