@@ -63,7 +63,9 @@ soak: build
 	/usr/bin/python3 scripts/soak.py --seconds $(SOAK_SECONDS) --build-dir $(BUILD_DIR)
 
 # clang-format and clang-tidy over the project's own C++ (scripts/lint.sh;
-# .clang-format, .clang-tidy); every finding fails. make test runs both too.
+# .clang-format, .clang-tidy); every finding fails. make test runs the format
+# check and clang-tidy over the shipped code (tests/lint/CMakeLists.txt says
+# why not over the tests too); make lint checks every translation unit.
 .PHONY: lint
 lint: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target hive_api
