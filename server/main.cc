@@ -1,5 +1,7 @@
 // The hivebridge executable: parse the configuration, start the bridge, and
 // shut it down gracefully on SIGTERM or SIGINT.
+#include <unistd.h>  // environ
+
 #include <csignal>
 #include <cstdio>
 
@@ -7,8 +9,6 @@
 #include "bridge/log.h"
 #include "server/bridge_server.h"
 #include "server/config.h"
-
-extern char** environ;
 
 int main(int argc, char** argv) {
   // Block the stop signals before any thread starts, so every thread inherits

@@ -5,7 +5,7 @@
 namespace hive::sim {
 
 ConnectPacer::ConnectPacer(double per_second, absl::Time start)
-    : per_second_(per_second), burst_(std::max(1.0, per_second / 20)), tokens_(1.0), last_(start) {}
+    : per_second_(per_second), burst_(std::max(1.0, per_second / 20)), last_(start) {}
 
 size_t ConnectPacer::Take(absl::Time now, size_t wanted) {
   if (now > last_) {

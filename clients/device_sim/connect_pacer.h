@@ -23,7 +23,7 @@ class ConnectPacer {
  private:
   double per_second_;
   double burst_;
-  double tokens_;
+  double tokens_ = 1.0;
   absl::Time last_;
 };
 

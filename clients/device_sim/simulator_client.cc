@@ -94,11 +94,11 @@ class ShardOf final : public Shard {
     if constexpr (std::is_same_v<Config, TlsClientConfig>) {
       absl::StatusOr<std::shared_ptr<asio::ssl::context>> context = MakeTlsContext(options_);
       if (!context.ok()) return context.status();
-      client_.set_tls_init_handler([context = *context](websocketpp::connection_hdl) { return context; });
+      client_.set_tls_init_handler([context = *context](const websocketpp::connection_hdl&) { return context; });
       if (!options_.tls_insecure) {
         const std::string host = websocketpp::uri(options_.url).get_host();
         client_.set_socket_init_handler(
-            [host](websocketpp::connection_hdl, asio::ssl::stream<asio::ip::tcp::socket>& stream) {
+            [host](const websocketpp::connection_hdl&, asio::ssl::stream<asio::ip::tcp::socket>& stream) {
               stream.set_verify_callback(asio::ssl::host_name_verification(host));
             });
       }
@@ -194,10 +194,11 @@ class ShardOf final : public Shard {
     Slot* const s = &slot;
     connection->set_open_handler(
         [this, s, first_message](websocketpp::connection_hdl hdl) { OnOpen(*s, hdl, first_message); });
-    connection->set_message_handler([this, s](websocketpp::connection_hdl, typename Client::message_ptr message) {
-      // The protocol has no binary frames from the bridge.
-      if (message->get_opcode() == websocketpp::frame::opcode::text) OnMessage(*s, message->get_payload());
-    });
+    connection->set_message_handler(
+        [this, s](const websocketpp::connection_hdl&, const typename Client::message_ptr& message) {
+          // The protocol has no binary frames from the bridge.
+          if (message->get_opcode() == websocketpp::frame::opcode::text) OnMessage(*s, message->get_payload());
+        });
     connection->set_close_handler([this, s](websocketpp::connection_hdl hdl) { OnClose(*s, hdl); });
     connection->set_fail_handler([this, s](websocketpp::connection_hdl hdl) { OnFail(*s, hdl); });
     ++slot.generation;
@@ -245,8 +246,11 @@ class ShardOf final : public Shard {
         continue;
       }
       Slot* const s = &slot;
-      client_.set_timer(Milliseconds(reply.delay), [this, s, generation = slot.generation,
-                                                    reply = std::move(reply)](const websocketpp::lib::error_code& ec) {
+      // The delay is read before the lambda takes the reply: the two
+      // arguments are evaluated in no set order.
+      const long delay_ms = Milliseconds(reply.delay);
+      client_.set_timer(delay_ms, [this, s, generation = slot.generation,
+                                   reply = std::move(reply)](const websocketpp::lib::error_code& ec) {
         if (!ec && s->generation == generation && s->open) SendReply(*s, reply);
       });
     }

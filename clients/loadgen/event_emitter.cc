@@ -22,8 +22,8 @@ constexpr long kTimeoutScanMs = 50;
 
 class WebSocketEmitter final : public EventEmitter {
  public:
-  WebSocketEmitter(const Options& options, const sim::DeviceRoster* roster, DeliveryLedger& ledger)
-      : options_(options), roster_(roster), ledger_(ledger) {}
+  WebSocketEmitter(Options options, const sim::DeviceRoster* roster, DeliveryLedger& ledger)
+      : options_(std::move(options)), roster_(roster), ledger_(ledger) {}
 
   ~WebSocketEmitter() override { Stop(); }
 
@@ -45,7 +45,7 @@ class WebSocketEmitter final : public EventEmitter {
     thread_ = std::thread([this] { client_.run(); });
     absl::MutexLock lock(&mu_);
     const auto settled = [this, emitters]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return static_cast<size_t>(ready_ + failed_) == emitters;
+      return static_cast<size_t>(ready_) + static_cast<size_t>(failed_) == emitters;
     };
     if (!mu_.AwaitWithTimeout(absl::Condition(&settled), options_.ready_timeout) || failed_ > 0) {
       return absl::UnavailableError(absl::StrCat(ready_, " of ", emitters, " emitters ready within ",
@@ -109,7 +109,7 @@ class WebSocketEmitter final : public EventEmitter {
       connection->append_header("Authorization", sim::SimulatedDevice::BearerCredential(*token));
       connection->add_subprotocol(std::string(codec::kStandardSubprotocol), ec);
     }
-    connection->set_open_handler([this](websocketpp::connection_hdl hdl) {
+    connection->set_open_handler([this](const websocketpp::connection_hdl& hdl) {
       open_.fetch_add(1);
       // Small frames go out at once, as a device's would; Nagle's wait for
       // the previous frame's ACK would be measured as the server's latency.
@@ -117,19 +117,20 @@ class WebSocketEmitter final : public EventEmitter {
       client_.get_con_from_hdl(hdl)->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
       if (options_.echo) MarkReady();
     });
-    connection->set_fail_handler([this, index](websocketpp::connection_hdl hdl) {
+    connection->set_fail_handler([this, index](const websocketpp::connection_hdl& hdl) {
       MarkFailed(absl::StrCat("emitter ", index, ": ", client_.get_con_from_hdl(hdl)->get_ec().message()));
     });
-    connection->set_close_handler([this, index](websocketpp::connection_hdl hdl) {
+    connection->set_close_handler([this, index](const websocketpp::connection_hdl& hdl) {
       open_.fetch_sub(1);
       if (!stopping_) {
         MarkFailed(
             absl::StrCat("emitter ", index, " closed with ", client_.get_con_from_hdl(hdl)->get_remote_close_code()));
       }
     });
-    connection->set_message_handler([this, index](websocketpp::connection_hdl, Client::message_ptr message) {
-      OnMessage(*devices_[index], message->get_payload());
-    });
+    connection->set_message_handler(
+        [this, index](const websocketpp::connection_hdl&, const Client::message_ptr& message) {
+          OnMessage(*devices_[index], message->get_payload());
+        });
     devices_[index]->connection = connection->get_handle();
     client_.connect(connection);
     return absl::OkStatus();

@@ -48,10 +48,10 @@ class EventSubscribers::Reader final : public grpc::ClientReadReactor<SubscribeE
   SubscribeEventsResponse response_;
 };
 
-EventSubscribers::EventSubscribers(std::vector<std::shared_ptr<grpc::Channel>> channels, SubscribeEventsRequest request,
-                                   OnEvent on_event)
+EventSubscribers::EventSubscribers(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+                                   SubscribeEventsRequest request, OnEvent on_event)
     : request_(std::move(request)), on_event_(std::move(on_event)) {
-  for (auto& channel : channels) stubs_.push_back(hive::bridge::v1::DeviceBridge::NewStub(channel));
+  for (const auto& channel : channels) stubs_.push_back(hive::bridge::v1::DeviceBridge::NewStub(channel));
 }
 
 EventSubscribers::~EventSubscribers() { Stop(); }

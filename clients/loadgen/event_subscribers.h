@@ -29,7 +29,7 @@ class EventSubscribers {
  public:
   using OnEvent = std::function<void(const EventStamp& stamp)>;
 
-  EventSubscribers(std::vector<std::shared_ptr<grpc::Channel>> channels,
+  EventSubscribers(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
                    hive::bridge::v1::SubscribeEventsRequest request, OnEvent on_event);
   ~EventSubscribers();
 

@@ -1,5 +1,7 @@
 #include "clients/loadgen/fleet_roster.h"
 
+#include <algorithm>
+
 #include "bridge/clock.h"
 #include "clients/device_sim/derived_ids.h"
 
@@ -25,6 +27,7 @@ absl::StatusOr<sim::DeviceRoster> FleetRoster(const sim::SimOptions& options) {
 std::vector<sim::RosterEntry> FleetIdentities(int devices, uint64_t seed) {
   const sim::SimOptions defaults;
   std::vector<sim::RosterEntry> identities;
+  identities.reserve(static_cast<size_t>(std::max(devices, 0)));
   for (int i = 0; i < devices; ++i) {
     identities.push_back({sim::DerivedUuid(seed, "device", static_cast<uint64_t>(i)), defaults.account});
   }

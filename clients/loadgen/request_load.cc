@@ -35,9 +35,9 @@ struct Tally {
 
 class RequestDriver {
  public:
-  RequestDriver(const LoadgenOptions& options, std::vector<std::shared_ptr<grpc::Channel>> channels)
+  RequestDriver(const LoadgenOptions& options, const std::vector<std::shared_ptr<grpc::Channel>>& channels)
       : options_(options) {
-    for (auto& channel : channels) stubs_.push_back(DeviceBridge::NewStub(channel));
+    for (const auto& channel : channels) stubs_.push_back(DeviceBridge::NewStub(channel));
   }
 
   void Start() {
@@ -84,7 +84,7 @@ class RequestDriver {
     call->context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options_.request_timeout));
     stubs_[lane % stubs_.size()]->async()->SendDeviceRequest(
         &call->context, &call->request, &call->response,
-        [this, call, lane](grpc::Status status) { OnDone(call, lane, status); });
+        [this, call, lane](const grpc::Status& status) { OnDone(call, lane, status); });
   }
 
   // On a gRPC callback thread: count, then start the lane's next call.
