@@ -124,7 +124,9 @@ TEST_P(AuthRejectedTest, BridgeClosesWith4401SayingWhy) {
   EXPECT_FALSE(device.NextOfType("authenticated", absl::ZeroDuration()).has_value()) << device.Transcript();
   // The close reason tells a refusal from the auth timeout; only the
   // timeout's lower bound (it was waited out) is a fact time can show.
-  if (c.by_timeout) EXPECT_GE(open_for, kAuthTimeout - absl::Milliseconds(50));
+  if (c.by_timeout) {
+    EXPECT_GE(open_for, kAuthTimeout - absl::Milliseconds(50));
+  }
   EXPECT_EQ(GetDevice(stub(), device_id).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 

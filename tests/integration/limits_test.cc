@@ -126,7 +126,9 @@ TEST_F(LimitsTest, ConnectionThatNeverCompletesTheUpgradeIsDroppedAfterTheHandsh
   // Not before its time: a close seen while less than the timeout has passed
   // since `opened` came early. (A slow run skips the check, it cannot fail it.)
   const bool closed_early = slow[2].WaitClosedByPeer(absl::Milliseconds(100));
-  if (absl::Now() - opened < absl::Milliseconds(500)) EXPECT_FALSE(closed_early) << "closed before its timeout";
+  if (absl::Now() - opened < absl::Milliseconds(500)) {
+    EXPECT_FALSE(closed_early) << "closed before its timeout";
+  }
   // Slowloris: an upgrade request begun and never finished, one trickling
   // a header at a time, and one that sends nothing at all.
   ASSERT_TRUE(slow[0].Write("GET /v1/devices HTTP/1.1\r\nHost: 127.0.0.1\r\n").ok());

@@ -204,7 +204,9 @@ TEST_F(WssTest, TcpConnectionThatNeverStartsTheTlsHandshakeIsDroppedAtTheHandsha
   // Not before its time: a close seen while less than the timeout has passed
   // since `opened` came early. (A slow run skips the check, it cannot fail it.)
   const bool closed_early = stalled->WaitClosedByPeer(absl::Milliseconds(200));
-  if (absl::Now() - opened < absl::Seconds(1)) EXPECT_FALSE(closed_early) << "closed before its timeout";
+  if (absl::Now() - opened < absl::Seconds(1)) {
+    EXPECT_FALSE(closed_early) << "closed before its timeout";
+  }
   EXPECT_TRUE(stalled->WaitClosedByPeer(absl::Seconds(30))) << Log();  // bounds a hang only
 
   EXPECT_GE(absl::Now() - opened, absl::Milliseconds(950));
