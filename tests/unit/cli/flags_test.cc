@@ -10,6 +10,7 @@
 #include "cli/values.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/support/command_line.h"
 
 namespace hive::cli {
 namespace {
@@ -41,14 +42,8 @@ absl::Status Parse(Options& options, const std::vector<std::string>& args, const
   Flags flags("t", "HIVE_T_");
   flags.AcceptUnderscores();
   AddAll(flags, options);
-  std::vector<const char*> argv = {"t"};
-  argv.reserve(args.size() + 1);
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  std::vector<const char*> environ;
-  environ.reserve(env.size() + 1);
-  for (const std::string& entry : env) environ.push_back(entry.c_str());
-  environ.push_back(nullptr);
-  return flags.Parse(static_cast<int>(argv.size()), argv.data(), environ.data());
+  const hive::testing::CommandLine line("t", args, env);
+  return flags.Parse(line.argc(), line.argv(), line.envp());
 }
 
 TEST(CliValues, DurationsTakeAUnitOnEveryNumber) {

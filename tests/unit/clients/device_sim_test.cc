@@ -30,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "tests/unit/codec/codec_test_support.h"
 #include "tests/unit/codec/json_assertions.h"
+#include "tests/unit/support/command_line.h"
 #include "tests/unit/support/fake_clock.h"
 
 namespace hive::sim {
@@ -225,14 +226,8 @@ TEST(SimulatedDevice, ReportsTheSameInstancesForTheSameSeed) {
 // Runs ParseSimOptions on `args` after the program name.
 // `env` holds "NAME=value" entries, as `environ` does.
 absl::StatusOr<SimOptions> Parse(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  std::vector<const char*> argv = {"hive-device-sim"};
-  argv.reserve(args.size() + 1);
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  std::vector<const char*> environ;
-  environ.reserve(env.size() + 1);
-  for (const std::string& entry : env) environ.push_back(entry.c_str());
-  environ.push_back(nullptr);
-  return ParseSimOptions(static_cast<int>(argv.size()), argv.data(), environ.data());
+  const hive::testing::CommandLine line("hive-device-sim", args, env);
+  return ParseSimOptions(line.argc(), line.argv(), line.envp());
 }
 
 TEST(SimOptions, DefaultsNeedOnlyCredentials) {

@@ -23,6 +23,7 @@
 #include "clients/hivectl/runner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/support/command_line.h"
 #include "tests/unit/support/fake_clock.h"
 #include "tests/unit/support/test_keys.h"
 
@@ -38,13 +39,8 @@ constexpr char kAccount[] = "8813b625-e219-4390-9a7b-fe0e22c9e50b";
 
 // `env` holds "NAME=value" entries, as `environ` does.
 absl::StatusOr<Invocation> Parse(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  std::vector<const char*> argv = {"hivectl"};
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  std::vector<const char*> envp;
-  envp.reserve(env.size());
-  for (const std::string& entry : env) envp.push_back(entry.c_str());
-  envp.push_back(nullptr);
-  return ParseInvocation(static_cast<int>(argv.size()), argv.data(), envp.data());
+  const hive::testing::CommandLine line("hivectl", args, env);
+  return ParseInvocation(line.argc(), line.argv(), line.envp());
 }
 
 template <typename M>

@@ -10,6 +10,7 @@
 #include "clients/loadgen/loadgen_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/support/command_line.h"
 
 namespace hive::loadgen {
 namespace {
@@ -18,14 +19,8 @@ using ::testing::HasSubstr;
 
 // `env` holds "NAME=value" entries, as `environ` does.
 absl::StatusOr<LoadgenOptions> Parse(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  std::vector<const char*> argv = {"hive-loadgen"};
-  argv.reserve(args.size() + 1);
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  std::vector<const char*> environ;
-  environ.reserve(env.size() + 1);
-  for (const std::string& entry : env) environ.push_back(entry.c_str());
-  environ.push_back(nullptr);
-  return ParseLoadgenOptions(static_cast<int>(argv.size()), argv.data(), environ.data());
+  const hive::testing::CommandLine line("hive-loadgen", args, env);
+  return ParseLoadgenOptions(line.argc(), line.argv(), line.envp());
 }
 
 TEST(LoadgenOptions, DefaultsDeriveTheSimulatorsDeviceIds) {

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/support/command_line.h"
 
 namespace hive::server {
 namespace {
@@ -27,15 +28,8 @@ constexpr char kKeyFlag[] = "--jwt-secret-file=/etc/hivebridge/secret";
 
 // Runs ParseConfig on `args` (after the program name) and `env` entries.
 absl::StatusOr<Config> Parse(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  std::vector<const char*> argv = {"hivebridge"};
-  argv.reserve(args.size() + 2);
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  argv.push_back(nullptr);
-  std::vector<const char*> environ;
-  environ.reserve(env.size() + 1);
-  for (const std::string& entry : env) environ.push_back(entry.c_str());
-  environ.push_back(nullptr);
-  return ParseConfig(static_cast<int>(args.size() + 1), argv.data(), environ.data());
+  const hive::testing::CommandLine line("hivebridge", args, env);
+  return ParseConfig(line.argc(), line.argv(), line.envp());
 }
 
 // Expects INVALID_ARGUMENT with exactly `message`.
@@ -389,17 +383,13 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
 }
 
 TEST(Config, GrpcTlsOptionsComeTogetherAndMutualTlsNeedsTls) {
-  const char* const env[] = {nullptr};
-  for (auto [flags, message] : {
-           std::pair<std::vector<const char*>, const char*>{{"--grpc-tls-cert=c.pem"},
-                                                            "--grpc-tls-cert needs --grpc-tls-key"},
-           {{"--grpc-tls-key=k.pem"}, "--grpc-tls-key needs --grpc-tls-cert"},
-           {{"--grpc-client-ca=ca.pem"}, "--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key"},
+  for (auto [flag, message] : {
+           std::pair<std::string, const char*>{"--grpc-tls-cert=c.pem", "--grpc-tls-cert needs --grpc-tls-key"},
+           {"--grpc-tls-key=k.pem", "--grpc-tls-key needs --grpc-tls-cert"},
+           {"--grpc-client-ca=ca.pem", "--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key"},
        }) {
-    std::vector<const char*> argv = {"hivebridge", "--jwt-secret-file=/dev/null"};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    absl::StatusOr<Config> config = ParseConfig(static_cast<int>(argv.size()), argv.data(), env);
-    ASSERT_FALSE(config.ok()) << flags[0];
+    absl::StatusOr<Config> config = Parse({"--jwt-secret-file=/dev/null", flag});
+    ASSERT_FALSE(config.ok()) << flag;
     EXPECT_THAT(std::string(config.status().message()), HasSubstr(message));
   }
 }
