@@ -37,9 +37,10 @@ enum class Limit {
   kMaxPendingRequests,        // SendDeviceRequest calls refused RESOURCE_EXHAUSTED
   kDeviceSendQueue,           // frames refused RESOURCE_EXHAUSTED for a full device send queue
   kMaxSubscribers,            // SubscribeEvents calls refused RESOURCE_EXHAUSTED
+  kMaxConnectWaiters,         // SendDeviceRequest calls refused RESOURCE_EXHAUSTED instead of waiting for a device
 };
 
-inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kMaxSubscribers) + 1;
+inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kMaxConnectWaiters) + 1;
 
 // The label value of `limit` in /metrics: the flag that sets it (the flood
 // close has no flag of its own: it is the rate limit's, after --max-bad-frames).
@@ -71,6 +72,8 @@ constexpr absl::string_view LimitName(Limit limit) {
       return "device-send-queue";
     case Limit::kMaxSubscribers:
       return "max-subscribers";
+    case Limit::kMaxConnectWaiters:
+      return "max-connect-waiters";
   }
   return "unknown";
 }

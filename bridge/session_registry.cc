@@ -23,7 +23,7 @@ absl::StatusOr<std::shared_ptr<DeviceLink>> SessionRegistry::RegisterWithin(cons
   const std::string device_id = link->device_id();
   Shard& shard = ShardFor(device_id);
   std::shared_ptr<DeviceLink> replaced;
-  std::vector<Waiter> woken;
+  std::vector<ConnectWaiter> woken;
   {
     absl::MutexLock lock(&shard.mu);
     auto existing = shard.links.find(device_id);
@@ -32,12 +32,15 @@ absl::StatusOr<std::shared_ptr<DeviceLink>> SessionRegistry::RegisterWithin(cons
     std::shared_ptr<DeviceLink>& slot = shard.links[device_id];
     replaced = std::exchange(slot, link);
     if (observer_ != nullptr) observer_->OnRegistered(*link);
-    if (auto it = shard.waiters.find(device_id); it != shard.waiters.end()) {
-      woken = std::move(it->second);
-      shard.waiters.erase(it);
+    if (auto it = shard.waiting_for.find(device_id); it != shard.waiting_for.end()) {
+      const absl::flat_hash_set<WaiterId> ids = std::move(it->second);
+      shard.waiting_for.erase(it);
+      woken.reserve(ids.size());
+      for (WaiterId id : ids) woken.push_back(TakeWaiter(shard, id));
     }
   }
-  for (Waiter& waiter : woken) std::move(waiter.done)(link);
+  waiter_count_.fetch_sub(woken.size(), std::memory_order_relaxed);
+  for (ConnectWaiter& waiter : woken) std::move(waiter)(link);
   return replaced;
 }
 
@@ -82,56 +85,110 @@ std::shared_ptr<DeviceLink> SessionRegistry::Find(const std::string& device_id) 
   return it == shard.links.end() ? nullptr : it->second;
 }
 
-void SessionRegistry::AwaitConnect(const std::string& device_id, absl::Time deadline, ConnectWaiter waiter) {
+absl::Status SessionRegistry::AwaitConnect(const std::string& device_id, absl::Time deadline, ConnectWaiter waiter,
+                                           WaiterId* parked) {
+  return Await(device_id, deadline, std::move(waiter), /*take_current=*/true, parked);
+}
+
+absl::Status SessionRegistry::AwaitNextConnect(const std::string& device_id, absl::Time deadline, ConnectWaiter waiter,
+                                               WaiterId* parked) {
+  return Await(device_id, deadline, std::move(waiter), /*take_current=*/false, parked);
+}
+
+void SessionRegistry::StopWaiting(const std::string& device_id, WaiterId id) {
+  Shard& shard = ShardFor(device_id);
+  ConnectWaiter dropped;  // destroyed outside the lock
+  {
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.waiters.find(id);
+    if (it == shard.waiters.end()) return;
+    Unindex(shard, it->second.device_id, id);
+    dropped = TakeWaiter(shard, id);
+  }
+  waiter_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void SessionRegistry::Unindex(Shard& shard, const std::string& device_id, WaiterId id) {
+  auto waiting = shard.waiting_for.find(device_id);
+  if (waiting == shard.waiting_for.end()) return;
+  waiting->second.erase(id);
+  if (waiting->second.empty()) shard.waiting_for.erase(waiting);
+}
+
+absl::Status SessionRegistry::ReserveWaiter() {
+  // Taking the place first and giving it back when over keeps the bound
+  // exact while shards add waiters concurrently.
+  if (waiter_count_.fetch_add(1, std::memory_order_relaxed) < max_waiters_ || max_waiters_ == 0) {
+    return absl::OkStatus();
+  }
+  waiter_count_.fetch_sub(1, std::memory_order_relaxed);
+  CountIn(counters_, Limit::kMaxConnectWaiters);
+  return absl::ResourceExhaustedError(absl::StrCat("the bridge already has ", max_waiters_,
+                                                   " calls waiting for devices to connect (--max-connect-waiters)"));
+}
+
+absl::Status SessionRegistry::Await(const std::string& device_id, absl::Time deadline, ConnectWaiter waiter,
+                                    bool take_current, WaiterId* parked) {
+  if (parked != nullptr) *parked = 0;
   Shard& shard = ShardFor(device_id);
   std::shared_ptr<DeviceLink> link;
   {
     absl::MutexLock lock(&shard.mu);
-    if (auto it = shard.links.find(device_id); it != shard.links.end()) {
-      link = it->second;
+    auto current = shard.links.find(device_id);
+    if (take_current && current != shard.links.end()) {
+      link = current->second;
     } else if (!shard.waiters_closed && deadline > clock_.Now()) {
-      shard.waiters[device_id].push_back({deadline, std::move(waiter)});
-      return;
+      if (absl::Status room = ReserveWaiter(); !room.ok()) return room;
+      const WaiterId id = shard.next_waiter++;
+      shard.waiters.emplace(id, Waiter{device_id, deadline, std::move(waiter)});
+      shard.waiting_for[device_id].insert(id);
+      shard.deadlines.emplace(deadline, id);
+      if (parked != nullptr) *parked = id;
+      return absl::OkStatus();
     }
   }
   std::move(waiter)(std::move(link));
+  return absl::OkStatus();
+}
+
+SessionRegistry::ConnectWaiter SessionRegistry::TakeWaiter(Shard& shard, WaiterId id) {
+  auto it = shard.waiters.find(id);
+  ConnectWaiter done = std::move(it->second.done);
+  shard.deadlines.erase({it->second.deadline, id});
+  shard.waiters.erase(it);
+  return done;
 }
 
 void SessionRegistry::ExpireDue() {
   const absl::Time now = clock_.Now();
   for (Shard& shard : shards_) {
-    std::vector<Waiter> expired;
+    std::vector<ConnectWaiter> expired;
     {
       absl::MutexLock lock(&shard.mu);
-      for (auto it = shard.waiters.begin(); it != shard.waiters.end();) {
-        std::vector<Waiter>& waiters = it->second;
-        auto due = std::stable_partition(waiters.begin(), waiters.end(),
-                                         [now](const Waiter& waiter) { return waiter.deadline > now; });
-        std::move(due, waiters.end(), std::back_inserter(expired));
-        waiters.erase(due, waiters.end());
-        if (waiters.empty()) {
-          shard.waiters.erase(it++);
-        } else {
-          ++it;
-        }
+      while (!shard.deadlines.empty() && shard.deadlines.begin()->first <= now) {
+        const WaiterId id = shard.deadlines.begin()->second;
+        Unindex(shard, shard.waiters.find(id)->second.device_id, id);
+        expired.push_back(TakeWaiter(shard, id));
       }
     }
-    for (Waiter& waiter : expired) std::move(waiter.done)(nullptr);
+    waiter_count_.fetch_sub(expired.size(), std::memory_order_relaxed);
+    for (ConnectWaiter& waiter : expired) std::move(waiter)(nullptr);
   }
 }
 
 void SessionRegistry::CloseWaiters() {
   for (Shard& shard : shards_) {
-    std::vector<Waiter> closed;
+    std::vector<ConnectWaiter> closed;
     {
       absl::MutexLock lock(&shard.mu);
       shard.waiters_closed = true;
-      for (auto& [device_id, waiters] : shard.waiters) {
-        std::move(waiters.begin(), waiters.end(), std::back_inserter(closed));
-      }
+      for (auto& [id, waiter] : shard.waiters) closed.push_back(std::move(waiter.done));
       shard.waiters.clear();
+      shard.waiting_for.clear();
+      shard.deadlines.clear();
     }
-    for (Waiter& waiter : closed) std::move(waiter.done)(nullptr);
+    waiter_count_.fetch_sub(closed.size(), std::memory_order_relaxed);
+    for (ConnectWaiter& waiter : closed) std::move(waiter)(nullptr);
   }
 }
 

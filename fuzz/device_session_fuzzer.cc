@@ -239,7 +239,8 @@ class Harness {
       }
     };
     if (wait_for_connect) {
-      registry_.AwaitConnect(std::string(kDevice), clock_.Now() + absl::Seconds(10), std::move(send));
+      // No --max-connect-waiters here, so the wait is never refused.
+      registry_.AwaitConnect(std::string(kDevice), clock_.Now() + absl::Seconds(10), std::move(send)).IgnoreError();
     } else {
       send(registry_.Find(std::string(kDevice)));
     }

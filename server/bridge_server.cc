@@ -130,6 +130,27 @@ std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optiona
   return std::make_unique<AmqpBus>(std::move(options), clock, hub, registry, correlator);
 }
 
+// What one backend may hold of the gRPC server (docs/SECURITY.md): streams
+// per connection, the memory of gRPC's buffers, and keepalive both ways (we
+// ping idle connections to find dead backends; backends pinging too often
+// are cut off). The resource quota sets no thread cap: the callback API runs
+// calls on gRPC's own event engine threads, which the quota's thread limit
+// does not govern (it bounds the synchronous API's thread pool).
+void ApplyGrpcLimits(const Config& config, grpc::ResourceQuota& quota, grpc::ServerBuilder& builder) {
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.grpc_max_concurrent_streams);
+  quota.Resize(config.grpc_memory_limit);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(config.grpc_keepalive_time)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(config.grpc_keepalive_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(config.grpc_min_ping_interval)));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, config.grpc_max_ping_strikes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+                             config.grpc_permit_keepalive_without_calls ? 1 : 0);
+}
+
 class BridgeServerImpl final : public BridgeServer {
  public:
   // `broker` is set in cluster mode.
@@ -157,7 +178,12 @@ class BridgeServerImpl final : public BridgeServer {
         service_({config.default_request_timeout, config.max_message_bytes}, clock_, registry_, correlator_, hub_,
                  cluster_.get(), access_),
         metrics_{registry_, hub_, correlator_, bus_, counters_} {
+    // Calls wait for a device here, or in cluster mode in the fleet's
+    // directory (a device may connect to any replica).
+    registry_.LimitWaiters(config.max_connect_waiters, &counters_);
     if (cluster_ != nullptr) {
+      cluster_->fleet().LimitWaiters(config.max_connect_waiters, &counters_);
+      metrics_.fleet = &cluster_->fleet();
       registry_.Observe(cluster_.get());
       cluster_->Start();
     }
@@ -190,6 +216,7 @@ class BridgeServerImpl final : public BridgeServer {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(config_.grpc_listen, grpc_credentials_, &grpc_port_);
     builder.RegisterService(&service_);
+    ApplyGrpcLimits(config_, grpc_quota_, builder);
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", config_.grpc_listen));
@@ -282,6 +309,7 @@ class BridgeServerImpl final : public BridgeServer {
   DeviceBridgeService service_;
   MetricsSources metrics_;
   std::unique_ptr<DeviceEndpoint> endpoint_;
+  grpc::ResourceQuota grpc_quota_{"hivebridge-grpc"};
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   std::unique_ptr<ExpiryTicker> ticker_;

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "cli/flags.h"
+#include "cli/values.h"
 
 namespace hive::server {
 namespace {
@@ -147,6 +148,34 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
               AnyPath)
       .DefaultText("(none: any caller, any account)");
   f.AddInteger("io-threads", &config.io_threads, 0, 1024, "WebSocket I/O threads; 0 = one per core");
+  f.AddInteger("grpc-max-concurrent-streams", &config.grpc_max_concurrent_streams, 1, 1'000'000,
+               "gRPC calls one backend connection may have open at once (HTTP/2 streams); the "
+               "backend's gRPC queues further calls until one ends");
+  f.AddByteSize("grpc-memory-limit", &config.grpc_memory_limit, 16 * kMiB, 65536 * kMiB,
+                "memory gRPC may use for calls and connections (its resource quota); over it, gRPC "
+                "refuses new calls RESOURCE_EXHAUSTED and reads less from connections");
+  f.AddDuration("grpc-keepalive-time", &config.grpc_keepalive_time, absl::Seconds(1), absl::Hours(24),
+                "ping a backend connection after this long without traffic, to find dead ones");
+  f.AddDuration("grpc-keepalive-timeout", &config.grpc_keepalive_timeout, absl::Seconds(1), absl::Hours(1),
+                "close a backend connection whose keepalive ping gets no answer in this long");
+  f.AddDuration("grpc-min-ping-interval", &config.grpc_min_ping_interval, absl::Seconds(1), absl::Hours(24),
+                "a backend ping sooner than this after the last one, with no data sent in between, is a "
+                "strike");
+  f.AddInteger("grpc-max-ping-strikes", &config.grpc_max_ping_strikes, 0, 1000,
+               "strikes after which a backend connection is closed (GOAWAY too_many_pings); 0 = no limit");
+  // A BOOL value rather than a switch, so that it reads like every other
+  // option (--name=VALUE, HIVEBRIDGE_NAME=VALUE).
+  f.AddValue(
+      "grpc-permit-keepalive-without-calls", "BOOL",
+      [&config](absl::string_view text) -> absl::Status {
+        absl::StatusOr<bool> value = cli::ParseBool(text);
+        if (!value.ok()) return value.status();
+        config.grpc_permit_keepalive_without_calls = *value;
+        return absl::OkStatus();
+      },
+      config.grpc_permit_keepalive_without_calls ? "true" : "false",
+      "let backends ping connections that have no call open as often as --grpc-min-ping-interval "
+      "(otherwise once in two hours)");
   f.AddInteger<size_t>("max-connections", &config.max_connections, 1, 10'000'000,
                        "open device WebSockets; a connection beyond them is closed at once (1013, try again "
                        "later)");
@@ -192,6 +221,9 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                        "requests awaiting one device's ack or result; one more is RESOURCE_EXHAUSTED");
   f.AddInteger<size_t>("max-pending-requests", &config.max_pending_requests, 1, 10'000'000,
                        "requests awaiting an ack or result in all; one more is RESOURCE_EXHAUSTED");
+  f.AddInteger<size_t>("max-connect-waiters", &config.max_connect_waiters, 1, 10'000'000,
+                       "calls waiting (connect_timeout) for a device to connect; one more is "
+                       "RESOURCE_EXHAUSTED");
   f.AddInteger<size_t>("event-history", &config.event_history, 0, 10'000'000, "events kept for resume_after; 0 = none");
   f.AddInteger<size_t>("subscriber-queue", &config.subscriber_queue, 1, 1'000'000,
                        "events queued to one subscriber before it gets a Gap");

@@ -34,6 +34,16 @@ struct Config {
   std::string backend_policy_file;  // who may call the API for which accounts (backend_policy.h)
   int io_threads = 0;               // WebSocket I/O threads, one io_context each; 0 = one per core
 
+  // gRPC server: what one backend connection may hold and how idle ones are
+  // found out.
+  int grpc_max_concurrent_streams = 1000;                     // calls at once on one HTTP/2 connection
+  size_t grpc_memory_limit = size_t{1} << 30;                 // gRPC's own buffers (its resource quota)
+  absl::Duration grpc_keepalive_time = absl::Minutes(1);      // ping an idle connection this often
+  absl::Duration grpc_keepalive_timeout = absl::Seconds(20);  // no ping ack in this long: close
+  absl::Duration grpc_min_ping_interval = absl::Seconds(30);  // client pings closer than this are strikes
+  int grpc_max_ping_strikes = 2;                              // strikes before GOAWAY; 0 = no limit
+  bool grpc_permit_keepalive_without_calls = false;           // client pings with no call open allowed
+
   // Connections.
   size_t max_connections = 100000;                      // open WebSockets; more are closed 1013
   size_t max_connections_per_account = 0;               // authenticated devices of one account; 0 = no limit
@@ -63,6 +73,7 @@ struct Config {
   size_t device_send_queue = 256;       // frames queued to one device before RESOURCE_EXHAUSTED
   size_t max_requests_per_device = 32;  // pending requests of one device before RESOURCE_EXHAUSTED
   size_t max_pending_requests = 10000;  // pending requests in all before RESOURCE_EXHAUSTED
+  size_t max_connect_waiters = 10000;   // calls waiting for a device to connect before RESOURCE_EXHAUSTED
 
   // Events.
   size_t event_history = 10000;    // events kept for resume_after

@@ -111,11 +111,11 @@ grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerCon
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return FinishNow(context, grant.status());
   std::shared_ptr<DeviceLink> link = directory_.Find(CanonicalUuid(request->device_id()));
-  if (link == nullptr) {
+  // A device of an account outside the caller's grant is answered as an
+  // absent one: a restricted caller must not learn which of other accounts'
+  // devices are online.
+  if (link == nullptr || (grant->has_value() && !(*grant)->Allows(link->account_id()))) {
     return FinishNow(context, absl::NotFoundError(absl::StrCat("device ", request->device_id(), " is not connected")));
-  }
-  if (grant->has_value() && !(*grant)->Allows(link->account_id())) {
-    return FinishNow(context, AccountDenied(**grant, link->account_id()));
   }
   *response->mutable_device() = link->Describe();
   return FinishNow(context, absl::OkStatus());

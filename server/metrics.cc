@@ -27,6 +27,9 @@ std::string RenderMetrics(const MetricsSources& sources) {
                sources.hub.subscriber_count());
   AppendMetric(out, "hivebridge_requests_pending", "gauge", "Device requests awaiting an ack or result.",
                sources.correlator.pending());
+  AppendMetric(out, "hivebridge_connect_waiters", "gauge",
+               "SendDeviceRequest calls waiting for their device to connect (connect_timeout).",
+               sources.registry.waiter_count() + (sources.fleet == nullptr ? 0 : sources.fleet->waiter_count()));
   const BusCounters bus = sources.bus.counters();
   AppendMetric(out, "hivebridge_events_published_total", "counter", "Events published by this replica's devices.",
                bus.published);

@@ -1,7 +1,9 @@
 // server/metrics.h
 // /metrics in the Prometheus text exposition format (version 0.0.4), read
 // from the components' own counters at scrape time. Debian ships no
-// Prometheus client for C++, and a handful of gauges needs none.
+// Prometheus client for C++, and a handful of gauges needs none. A scrape
+// must stay cheap however large the bridge: every source is a counter or a
+// size, never a walk over devices, calls or waiters.
 #pragma once
 
 #include <string>
@@ -22,6 +24,8 @@ struct MetricsSources {
   const Bus& bus;
   const LimitCounters& limits;
   const DeviceEndpoint* endpoint = nullptr;  // set once listening
+  // Cluster mode: the fleet's directory, where calls wait for devices.
+  const SessionRegistry* fleet = nullptr;
 };
 
 std::string RenderMetrics(const MetricsSources& sources);

@@ -21,13 +21,6 @@ namespace {
 using hive::bridge::v1::SendDeviceRequestRequest;
 using hive::bridge::v1::SendDeviceRequestResponse;
 
-// Our own deadline answer should reach the caller before its own deadline
-// fires, so it sees which wait ran out.
-absl::Time WaitDeadline(absl::Time now, absl::Time call_deadline) {
-  const absl::Duration budget = call_deadline - now;
-  return call_deadline - std::min(absl::Milliseconds(50), budget / 20);
-}
-
 absl::Status ExpectUuid(absl::string_view field, const std::string& value, bool required) {
   if (value.empty() && !required) return absl::OkStatus();
   if (IsUuid(value)) return absl::OkStatus();
@@ -46,19 +39,35 @@ struct CallState {
   SendDeviceRequestReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
   bool finished ABSL_GUARDED_BY(mu) = false;
   bool done ABSL_GUARDED_BY(mu) = false;
+  // OnCancel ran: a waiter or routed call registered after it must be
+  // cancelled by whoever registered it.
+  bool cancelled ABSL_GUARDED_BY(mu) = false;
   int pins ABSL_GUARDED_BY(mu) = 0;
   bool waiter_registered ABSL_GUARDED_BY(mu) = false;
   RequestCorrelator::WaiterId waiter ABSL_GUARDED_BY(mu) = 0;
+  // The last wait parked for the device to connect (0: none), so that a
+  // cancelled call gives its --max-connect-waiters place back at once.
+  SessionRegistry::WaiterId connect_waiter ABSL_GUARDED_BY(mu) = 0;
   // Cluster mode: the call routed to another replica, for Cancel.
   std::string routed_call ABSL_GUARDED_BY(mu);
 };
 
+// Ownership of the call's messages: gRPC owns the request and the response
+// and frees both once OnDone has run. Begin reads the request while gRPC
+// still holds the call; a call that waits for its device to connect goes on
+// in a registry callback that may run after OnDone (a pinned reactor
+// outlives OnDone), so before it waits it copies the request into
+// `owned_request_` and reads only that from then on. The common path (the
+// device is connected) pays no copy. The response is written only by the
+// single winning FinishOnce, just before Finish: OnDone cannot have run
+// before Finish, so the response is still alive then, and no one touches it
+// afterwards.
 class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
  public:
   SendDeviceRequestReactor(grpc::CallbackServerContext* context, const SendDeviceRequestRequest* request,
                            SendDeviceRequestResponse* response, const SendDeviceRequestDeps& deps,
                            std::optional<BackendGrant> grant)
-      : request_(*request),
+      : request_(request),
         response_(*response),
         deps_(deps),
         grant_(std::move(grant)),
@@ -71,45 +80,53 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
 
   void Begin() {
     if (deps_.draining) return FinishOnce(state_, absl::UnavailableError("bridge is shutting down"));
-    if (absl::Status valid = ValidateSendDeviceRequest(request_); !valid.ok()) return FinishOnce(state_, valid);
-    request_id_ = request_.request_id().empty() ? NewUuid() : CanonicalUuid(request_.request_id());
-    device_id_ = CanonicalUuid(request_.device_id());
-    account_id_ = CanonicalUuid(request_.account_id());
-    if (std::shared_ptr<DeviceLink> link = deps_.registry.Find(device_id_)) return Dispatch(link);
+    if (absl::Status valid = ValidateSendDeviceRequest(*request_); !valid.ok()) return FinishOnce(state_, valid);
+    request_id_ = request_->request_id().empty() ? NewUuid() : CanonicalUuid(request_->request_id());
+    device_id_ = CanonicalUuid(request_->device_id());
+    account_id_ = CanonicalUuid(request_->account_id());
+    // An account the caller may not act for is refused before any lookup,
+    // so the answer says nothing about its devices.
+    if (grant_.has_value() && !account_id_.empty() && !grant_->Allows(account_id_)) {
+      return FinishOnce(state_, AccountDenied(*grant_, account_id_));
+    }
+    std::shared_ptr<DeviceLink> local = deps_.registry.Find(device_id_);
+    if (Visible(local)) return Dispatch(local);
     // In cluster mode the device may be held by another replica, and a
     // device we wait for may connect to any.
-    SessionRegistry& directory = deps_.router != nullptr ? deps_.router->fleet() : deps_.registry;
+    std::shared_ptr<DeviceLink> announced;
     if (deps_.router != nullptr) {
-      if (std::shared_ptr<DeviceLink> announced = directory.Find(device_id_)) return Reach(announced);
+      announced = directory().Find(device_id_);
+      if (Visible(announced)) return Reach(announced);
     }
     const absl::Duration connect_timeout =
-        absl::Seconds(request_.connect_timeout().seconds()) + absl::Nanoseconds(request_.connect_timeout().nanos());
+        absl::Seconds(request_->connect_timeout().seconds()) + absl::Nanoseconds(request_->connect_timeout().nanos());
     if (connect_timeout <= absl::ZeroDuration()) return FinishOnce(state_, NotConnected());
-    const absl::Time connect_deadline = std::min(deadline_, deps_.clock.Now() + connect_timeout);
-    directory.AwaitConnect(device_id_, connect_deadline, [state = state_](const std::shared_ptr<DeviceLink>& link) {
-      SendDeviceRequestReactor* reactor = Pin(state);
-      if (reactor == nullptr) return;
-      if (link == nullptr) {
-        // No link: the wait timed out, or the bridge is shutting down.
-        FinishOnce(state, reactor->deps_.draining ? absl::UnavailableError("bridge is shutting down")
-                                                  : reactor->NotConnected());
-      } else {
-        reactor->Reach(link);
-      }
-      Unpin(state);
-    });
+    const absl::Time connect_by = deps_.clock.Now() + connect_timeout;
+    connect_deadline_ = std::min(deadline_, connect_by);
+    call_deadline_first_ = deadline_ <= connect_by;
+    // From here the call goes on in callbacks that may outlive gRPC's copy.
+    owned_request_.emplace(*request_);
+    request_ = &*owned_request_;
+    // A device connected outside the caller's grant waits as an absent one
+    // would: only its next connect (under another account) could show it.
+    const bool hidden = local != nullptr || announced != nullptr;
+    AwaitDevice(state_, /*next_connect=*/hidden);
   }
 
   void OnCancel() override {
     RequestCorrelator::WaiterId waiter = 0;
     bool registered = false;
     std::string routed_call;
+    SessionRegistry::WaiterId connect_waiter = 0;
     {
       absl::MutexLock lock(&state_->mu);
+      state_->cancelled = true;
       registered = state_->waiter_registered;
       waiter = state_->waiter;
       routed_call = state_->routed_call;
+      connect_waiter = state_->connect_waiter;
     }
+    if (connect_waiter != 0) directory().StopWaiting(device_id_, connect_waiter);
     if (registered) deps_.correlator.Cancel(request_id_, waiter);
     if (!routed_call.empty()) deps_.router->Cancel(routed_call);
     FinishOnce(state_, absl::CancelledError("call cancelled by the caller"));
@@ -150,6 +167,8 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
       state->finished = true;
       reactor = state->reactor;
     }
+    // Only this winner gets here, and gRPC runs OnDone (and frees the
+    // response) only after the Finish below: the response is still ours.
     if (outcome.ok()) {
       reactor->response_ = *std::move(outcome);
       reactor->Finish(grpc::Status::OK);
@@ -158,28 +177,95 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     }
   }
 
+  // Waits in the directory for the device to connect (`next_connect`: to
+  // connect again, ignoring the link it has now). The reactor is alive
+  // throughout: called from Begin (gRPC runs OnDone only after the handler
+  // returned) or by a pinned callback.
+  static void AwaitDevice(const std::shared_ptr<CallState>& state, bool next_connect) {
+    SendDeviceRequestReactor* reactor = nullptr;
+    {
+      absl::MutexLock lock(&state->mu);
+      reactor = state->reactor;
+    }
+    SessionRegistry::ConnectWaiter woken = [state](const std::shared_ptr<DeviceLink>& link) {
+      OnConnectWait(state, link);
+    };
+    SessionRegistry& directory = reactor->directory();
+    const std::string& device_id = reactor->device_id_;
+    SessionRegistry::WaiterId parked = 0;
+    absl::Status waiting =
+        next_connect ? directory.AwaitNextConnect(device_id, reactor->connect_deadline_, std::move(woken), &parked)
+                     : directory.AwaitConnect(device_id, reactor->connect_deadline_, std::move(woken), &parked);
+    if (!waiting.ok()) return FinishOnce(state, waiting);
+    if (parked == 0) return;  // woken at once
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&state->mu);
+      state->connect_waiter = parked;
+      cancelled = state->cancelled;
+    }
+    // OnCancel ran before the wait was known to it.
+    if (cancelled) directory.StopWaiting(device_id, parked);
+  }
+
+  static void OnConnectWait(const std::shared_ptr<CallState>& state, const std::shared_ptr<DeviceLink>& link) {
+    SendDeviceRequestReactor* reactor = Pin(state);
+    if (reactor == nullptr) return;
+    if (link == nullptr) {
+      // No link: the wait ran out, or the bridge is shutting down.
+      FinishOnce(state, reactor->deps_.draining ? absl::UnavailableError("bridge is shutting down")
+                                                : reactor->ConnectWaitOver());
+    } else if (!reactor->Visible(link)) {
+      AwaitDevice(state, /*next_connect=*/true);
+    } else {
+      reactor->Reach(link);
+    }
+    Unpin(state);
+  }
+
+  SessionRegistry& directory() const { return deps_.router != nullptr ? deps_.router->fleet() : deps_.registry; }
+
+  // Whether the caller may know of `link`: a device outside the caller's
+  // grant is answered as an absent one, so that restricted callers cannot
+  // probe which devices of other accounts are online.
+  bool Visible(const std::shared_ptr<DeviceLink>& link) const {
+    return link != nullptr && (!grant_.has_value() || grant_->Allows(link->account_id()));
+  }
+
   absl::Status NotConnected() const {
-    return absl::NotFoundError(absl::StrCat("device ", request_.device_id(), " is not connected"));
+    return absl::NotFoundError(absl::StrCat("device ", request_->device_id(), " is not connected"));
+  }
+
+  // Why the wait for the device ended without it: connect_timeout ran out
+  // (NOT_FOUND, as for a device not connected), or the call's own deadline
+  // came first.
+  absl::Status ConnectWaitOver() const {
+    if (!call_deadline_first_) return NotConnected();
+    return absl::DeadlineExceededError(
+        absl::StrCat("device ", request_->device_id(), " did not connect before the call's deadline"));
   }
 
   // Delivers to the device if it is connected here, else routes the request
-  // to the replica that announced `link`.
+  // to the replica that announced `announced` (a link the caller may see).
   void Reach(const std::shared_ptr<DeviceLink>& announced) {
-    if (grant_.has_value() && !grant_->Allows(announced->account_id())) {
-      return FinishOnce(state_, AccountDenied(*grant_, announced->account_id()));
-    }
     if (std::shared_ptr<DeviceLink> local = deps_.registry.Find(device_id_)) return Dispatch(local);
     if (deps_.router == nullptr) return Dispatch(announced);
     std::string call = deps_.router->Route(
         WireRequest(), announced->Describe().replica(), deadline_,
         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
-    absl::MutexLock lock(&state_->mu);
-    state_->routed_call = std::move(call);
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->routed_call = call;
+      cancelled = state_->cancelled;
+    }
+    // OnCancel ran before the call was known to it.
+    if (cancelled) deps_.router->Cancel(call);
   }
 
   // The request as a replica delivers it: canonical ids, a request id.
   SendDeviceRequestRequest WireRequest() const {
-    SendDeviceRequestRequest wire = request_;
+    SendDeviceRequestRequest wire = *request_;
     wire.set_request_id(request_id_);
     wire.set_device_id(device_id_);
     wire.set_account_id(account_id_);
@@ -187,25 +273,35 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   }
 
   void Dispatch(const std::shared_ptr<DeviceLink>& link) {
-    if (grant_.has_value() && !grant_->Allows(link->account_id())) {
-      return FinishOnce(state_, AccountDenied(*grant_, link->account_id()));
-    }
+    if (!Visible(link)) return FinishOnce(state_, NotConnected());
     std::optional<RequestCorrelator::WaiterId> waiter = DeliverToDevice(
-        *link, {request_, request_id_, device_id_, account_id_}, deadline_, deps_.delivery, deps_.correlator,
+        *link, {*request_, request_id_, device_id_, account_id_}, deadline_, deps_.delivery, deps_.correlator,
         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
     if (!waiter.has_value()) return;
-    absl::MutexLock lock(&state_->mu);
-    state_->waiter_registered = true;
-    state_->waiter = *waiter;
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->waiter_registered = true;
+      state_->waiter = *waiter;
+      cancelled = state_->cancelled;
+    }
+    // OnCancel ran before the waiter was known to it.
+    if (cancelled) deps_.correlator.Cancel(request_id_, *waiter);
   }
 
-  const SendDeviceRequestRequest& request_;
+  // gRPC's request, or `owned_request_` once the call outlives Begin.
+  const SendDeviceRequestRequest* request_;
+  std::optional<SendDeviceRequestRequest> owned_request_;
   SendDeviceRequestResponse& response_;
   const SendDeviceRequestDeps& deps_;
   // The caller's grant when backend authorisation is on.
   const std::optional<BackendGrant> grant_;
   const std::shared_ptr<CallState> state_;
   absl::Time deadline_;
+  // While waiting for the device: until when, and whether that is the
+  // call's deadline rather than its connect_timeout.
+  absl::Time connect_deadline_;
+  bool call_deadline_first_ = false;
   // The request's ids in canonical spelling.
   std::string request_id_;
   std::string device_id_;

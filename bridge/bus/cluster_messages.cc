@@ -30,6 +30,9 @@ constexpr absl::string_view kPresenceHeader = "x-hive-presence";
 constexpr absl::string_view kEventHeader = "x-hive-event";
 constexpr absl::string_view kStreamOffsetHeader = "x-stream-offset";
 constexpr absl::string_view kProtobuf = "application/x-protobuf";
+// The highest canonical status code (UNAUTHENTICATED); absl and gRPC share
+// the numbering.
+constexpr int64_t kLastStatusCode = static_cast<int64_t>(absl::StatusCode::kUnauthenticated);
 
 constexpr std::pair<PresenceKind, absl::string_view> kPresenceNames[] = {
     {PresenceKind::kConnected, "connected"}, {PresenceKind::kDisconnected, "disconnected"},
@@ -152,6 +155,11 @@ Answer DecodeAnswer(const AmqpMessage& message) {
   absl::StatusOr<int64_t> code = IntHeader(message, kStatusCodeHeader);
   if (!code.ok()) {
     answer.outcome = absl::InternalError("answer from another replica: no status");
+  } else if (*code < 0 || *code > kLastStatusCode) {
+    // The broker carries whatever a peer (or anyone who can publish) wrote:
+    // a code outside absl's range is no status at all.
+    answer.outcome = absl::InternalError(absl::StrCat("answer from another replica: status code ", *code,
+                                                      " is not a gRPC status code (0 to ", kLastStatusCode, ")"));
   } else if (*code != 0) {
     answer.outcome = absl::Status(static_cast<absl::StatusCode>(*code), TextHeader(message, kStatusMessageHeader));
   } else {

@@ -11,7 +11,15 @@ std::string RemoteCalls::Add(std::string replica, absl::Time deadline, RequestCo
   absl::MutexLock lock(&mu_);
   std::string id = absl::StrCat(next_id_++);
   calls_.emplace(id, Call{std::move(replica), deadline, std::move(done)});
+  deadlines_.emplace(deadline, id);
   return id;
+}
+
+RequestCorrelator::Done RemoteCalls::Take(absl::flat_hash_map<std::string, Call>::iterator it) {
+  RequestCorrelator::Done done = std::move(it->second.done);
+  deadlines_.erase({it->second.deadline, it->first});
+  calls_.erase(it);
+  return done;
 }
 
 bool RemoteCalls::Pending(const std::string& id) const {
@@ -25,8 +33,7 @@ void RemoteCalls::Complete(const std::string& id, absl::StatusOr<SendDeviceReque
     absl::MutexLock lock(&mu_);
     auto it = calls_.find(id);
     if (it == calls_.end()) return;
-    done = std::move(it->second.done);
-    calls_.erase(it);
+    done = Take(it);
   }
   std::move(done)(std::move(outcome));
 }
@@ -48,8 +55,7 @@ void RemoteCalls::FailWhere(Fails fails) {
     absl::MutexLock lock(&mu_);
     for (auto it = calls_.begin(); it != calls_.end();) {
       if (std::optional<absl::Status> why = fails(it->second)) {
-        failed.emplace_back(std::move(it->second.done), *std::move(why));
-        calls_.erase(it++);
+        failed.emplace_back(Take(it++), *std::move(why));
       } else {
         ++it;
       }
@@ -71,10 +77,17 @@ void RemoteCalls::FailAll(const absl::Status& why) {
 
 void RemoteCalls::ExpireDue() {
   const absl::Time now = clock_.Now();
-  FailWhere([now](const Call& call) -> std::optional<absl::Status> {
-    if (call.deadline > now) return std::nullopt;
-    return absl::DeadlineExceededError(absl::StrCat("no answer from replica ", call.replica, " before the deadline"));
-  });
+  std::vector<std::pair<RequestCorrelator::Done, absl::Status>> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      auto it = calls_.find(deadlines_.begin()->second);
+      absl::Status why = absl::DeadlineExceededError(
+          absl::StrCat("no answer from replica ", it->second.replica, " before the deadline"));
+      expired.emplace_back(Take(it), std::move(why));
+    }
+  }
+  for (auto& [done, why] : expired) std::move(done)(std::move(why));
 }
 
 size_t RemoteCalls::size() const {

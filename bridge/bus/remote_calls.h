@@ -13,7 +13,9 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -48,7 +50,9 @@ class RemoteCalls {
   void FailReplica(const std::string& replica, const absl::Status& why);
   void FailAll(const absl::Status& why);
 
-  // Fails the calls past their deadline with DEADLINE_EXCEEDED.
+  // Fails the calls past their deadline with DEADLINE_EXCEEDED. Runs every
+  // few milliseconds, so it touches only the calls that are due (the
+  // deadlines are kept in order), however many wait.
   void ExpireDue();
 
   size_t size() const;
@@ -63,10 +67,14 @@ class RemoteCalls {
   // Removes and completes the calls `fails` selects, each with its status.
   template <typename Fails>
   void FailWhere(Fails fails);
+  // Removes call `it` from both indexes; returns its callback.
+  RequestCorrelator::Done Take(absl::flat_hash_map<std::string, Call>::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock& clock_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Call> calls_ ABSL_GUARDED_BY(mu_);
+  // Every call of `calls_` by deadline, for ExpireDue.
+  std::set<std::pair<absl::Time, std::string>> deadlines_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 

@@ -86,5 +86,154 @@ TEST(SessionRegistry, RegisterHasNoAccountLimitButCountsToo) {
   EXPECT_TRUE(registry.RegisterWithin(Link("d-4"), 0).ok());  // 0: no limit
 }
 
+// What a connect waiter was given: nothing yet, null (deadline or
+// shutdown), or a link.
+struct Woken {
+  bool called = false;
+  std::shared_ptr<DeviceLink> link;
+  SessionRegistry::ConnectWaiter Waiter() {
+    return [this](std::shared_ptr<DeviceLink> given) {
+      called = true;
+      link = std::move(given);
+    };
+  }
+};
+
+TEST(SessionRegistry, ExpireDueWakesOnlyTheWaitersPastTheirDeadlineInAnyOrderOfWaiting) {
+  testing::FakeClock clock;
+  SessionRegistry registry(clock);
+  Woken late, early, later;
+  ASSERT_TRUE(registry.AwaitConnect("d-1", clock.Now() + absl::Seconds(3), late.Waiter()).ok());
+  ASSERT_TRUE(registry.AwaitConnect("d-2", clock.Now() + absl::Seconds(1), early.Waiter()).ok());
+  ASSERT_TRUE(registry.AwaitConnect("d-1", clock.Now() + absl::Seconds(5), later.Waiter()).ok());
+  EXPECT_EQ(registry.waiter_count(), 3u);
+
+  clock.Advance(absl::Seconds(1));
+  registry.ExpireDue();
+  EXPECT_TRUE(early.called);
+  EXPECT_EQ(early.link, nullptr);
+  EXPECT_FALSE(late.called);
+  EXPECT_FALSE(later.called);
+  EXPECT_EQ(registry.waiter_count(), 2u);
+
+  clock.Advance(absl::Seconds(2));
+  registry.ExpireDue();
+  EXPECT_TRUE(late.called);
+  EXPECT_FALSE(later.called);
+
+  // The one left is still woken by its device, and only once.
+  std::shared_ptr<DeviceLink> link = Link("d-1");
+  registry.Register(link);
+  EXPECT_EQ(later.link, link);
+  EXPECT_EQ(registry.waiter_count(), 0u);
+  clock.Advance(absl::Seconds(10));
+  later.link = nullptr;
+  registry.ExpireDue();
+  EXPECT_EQ(later.link, nullptr);
+}
+
+TEST(SessionRegistry, AWokenWaiterIsNotExpiredLater) {
+  testing::FakeClock clock;
+  SessionRegistry registry(clock);
+  int calls = 0;
+  ASSERT_TRUE(registry
+                  .AwaitConnect("d-1", clock.Now() + absl::Seconds(1),
+                                [&calls](const std::shared_ptr<DeviceLink>&) { ++calls; })
+                  .ok());
+  registry.Register(Link("d-1"));
+  clock.Advance(absl::Seconds(2));
+  registry.ExpireDue();
+  registry.CloseWaiters();
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(SessionRegistry, WaitersBeyondTheLimitAreRefusedNamingTheFlagAndCounted) {
+  testing::FakeClock clock;
+  SessionRegistry registry(clock);
+  LimitCounters counters;
+  registry.LimitWaiters(2, &counters);
+  Woken first, second, third;
+  ASSERT_TRUE(registry.AwaitConnect("d-1", clock.Now() + absl::Seconds(5), first.Waiter()).ok());
+  ASSERT_TRUE(registry.AwaitConnect("d-2", clock.Now() + absl::Seconds(5), second.Waiter()).ok());
+
+  absl::Status refused = registry.AwaitConnect("d-3", clock.Now() + absl::Seconds(5), third.Waiter());
+
+  EXPECT_EQ(refused, absl::ResourceExhaustedError(
+                         "the bridge already has 2 calls waiting for devices to connect (--max-connect-waiters)"));
+  EXPECT_FALSE(third.called);
+  EXPECT_EQ(counters.value(Limit::kMaxConnectWaiters), 1u);
+  // A connected device needs no place; a woken waiter gives its place back.
+  registry.Register(Link("d-4"));
+  EXPECT_TRUE(registry.AwaitConnect("d-4", clock.Now() + absl::Seconds(5), third.Waiter()).ok());
+  EXPECT_TRUE(third.called);
+  registry.Register(Link("d-1"));
+  EXPECT_TRUE(first.called);
+  Woken fourth;
+  EXPECT_TRUE(registry.AwaitConnect("d-5", clock.Now() + absl::Seconds(5), fourth.Waiter()).ok());
+  EXPECT_FALSE(fourth.called);
+  EXPECT_EQ(registry.waiter_count(), 2u);
+}
+
+TEST(SessionRegistry, AwaitNextConnectIgnoresTheCurrentLinkAndGetsTheNextOne) {
+  testing::FakeClock clock;
+  SessionRegistry registry(clock);
+  registry.Register(Link("d-1"));
+  Woken next;
+  ASSERT_TRUE(registry.AwaitNextConnect("d-1", clock.Now() + absl::Seconds(5), next.Waiter()).ok());
+  EXPECT_FALSE(next.called);
+
+  std::shared_ptr<DeviceLink> again = Link("d-1", kOtherAccount);
+  registry.Register(again);
+  EXPECT_EQ(next.link, again);
+}
+
+TEST(SessionRegistry, StopWaitingForgetsTheWaiterUncalledAndGivesItsPlaceBack) {
+  testing::FakeClock clock;
+  SessionRegistry registry(clock);
+  registry.LimitWaiters(1, nullptr);
+  Woken stopped, next;
+  SessionRegistry::WaiterId parked = 0;
+  ASSERT_TRUE(registry.AwaitConnect("d-1", clock.Now() + absl::Seconds(5), stopped.Waiter(), &parked).ok());
+  ASSERT_NE(parked, 0u);
+
+  registry.StopWaiting("d-1", parked);
+
+  EXPECT_EQ(registry.waiter_count(), 0u);
+  ASSERT_TRUE(registry.AwaitConnect("d-1", clock.Now() + absl::Seconds(5), next.Waiter()).ok());
+  registry.Register(Link("d-1"));
+  clock.Advance(absl::Seconds(10));
+  registry.ExpireDue();
+  EXPECT_FALSE(stopped.called);
+  EXPECT_TRUE(next.called);
+  // A waiter already woken is not there to stop.
+  registry.StopWaiting("d-1", parked);
+  EXPECT_EQ(registry.waiter_count(), 0u);
+}
+
+TEST(SessionRegistry, AWaiterCalledAtOnceIsNotParked) {
+  testing::FakeClock clock;
+  SessionRegistry registry(clock);
+  registry.Register(Link("d-1"));
+  Woken woken;
+  SessionRegistry::WaiterId parked = 7;
+  ASSERT_TRUE(registry.AwaitConnect("d-1", clock.Now() + absl::Seconds(5), woken.Waiter(), &parked).ok());
+  EXPECT_TRUE(woken.called);
+  EXPECT_EQ(parked, 0u);
+}
+
+TEST(SessionRegistry, CloseWaitersGivesEveryWaiterNullAndRefusesNoneAfterwards) {
+  testing::FakeClock clock;
+  SessionRegistry registry(clock);
+  registry.LimitWaiters(1, nullptr);
+  Woken waiting, after;
+  ASSERT_TRUE(registry.AwaitConnect("d-1", clock.Now() + absl::Seconds(5), waiting.Waiter()).ok());
+  registry.CloseWaiters();
+  EXPECT_TRUE(waiting.called);
+  EXPECT_EQ(registry.waiter_count(), 0u);
+  EXPECT_TRUE(registry.AwaitConnect("d-2", clock.Now() + absl::Seconds(5), after.Waiter()).ok());
+  EXPECT_TRUE(after.called);
+  EXPECT_EQ(after.link, nullptr);
+}
+
 }  // namespace
 }  // namespace hive

@@ -1,6 +1,9 @@
 #include "bridge/bus/cluster_messages.h"
 
 #include <algorithm>
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
 
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -123,6 +126,34 @@ TEST(ClusterMessages, AnswerCarriesTheResponseOrTheExactStatusAndWhoAnswered) {
   Answer refused = DecodeAnswer(EncodeAnswer({denied, "replica-b", false}, "2"));
   EXPECT_EQ(refused.outcome.status(), denied);
   EXPECT_FALSE(refused.holder);
+}
+
+// An answer whose status code header says `code`, as anyone able to publish
+// to the reply queue could write it.
+AmqpMessage AnswerWithCode(int64_t code) {
+  AmqpMessage message = EncodeAnswer({absl::NotFoundError("device x is not connected"), "replica-c", true}, "3");
+  for (auto& [name, value] : message.headers) {
+    if (name == "x-hive-status-code") value = code;
+  }
+  return message;
+}
+
+TEST(ClusterMessages, AnswerWithAStatusCodeOutsideTheCanonicalRangeIsInternalNamingTheCode) {
+  for (int64_t code : {int64_t{17}, int64_t{-1}, int64_t{1} << 40, INT64_MIN}) {
+    Answer answer = DecodeAnswer(AnswerWithCode(code));
+    ASSERT_FALSE(answer.outcome.ok()) << code;
+    EXPECT_EQ(answer.outcome.status().code(), absl::StatusCode::kInternal) << code;
+    EXPECT_THAT(std::string(answer.outcome.status().message()),
+                ::testing::HasSubstr(absl::StrCat("status code ", code, " is not a gRPC status code")));
+  }
+}
+
+TEST(ClusterMessages, AnswerWithEveryCanonicalStatusCodeKeepsIt) {
+  for (int64_t code = 1; code <= 16; ++code) {
+    Answer answer = DecodeAnswer(AnswerWithCode(code));
+    EXPECT_EQ(static_cast<int64_t>(answer.outcome.status().code()), code);
+    EXPECT_EQ(answer.outcome.status().message(), "device x is not connected");
+  }
 }
 
 TEST(ClusterMessages, PresenceRoundTripsEveryKindWithItsDevices) {

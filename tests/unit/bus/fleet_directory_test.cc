@@ -79,9 +79,12 @@ TEST_F(FleetDirectoryTest, HeardTellsWhenAReplicaIsNewOrBackAfterBeingDropped) {
 
 TEST_F(FleetDirectoryTest, CallerWaitingForADeviceIsWokenWhenAnyReplicaAnnouncesIt) {
   std::string woken_by;
-  fleet_.devices().AwaitConnect("d9", clock_.Now() + absl::Seconds(5), [&](const std::shared_ptr<DeviceLink>& link) {
-    woken_by = link == nullptr ? "deadline" : link->Describe().replica();
-  });
+  ASSERT_TRUE(fleet_.devices()
+                  .AwaitConnect("d9", clock_.Now() + absl::Seconds(5),
+                                [&](const std::shared_ptr<DeviceLink>& link) {
+                                  woken_by = link == nullptr ? "deadline" : link->Describe().replica();
+                                })
+                  .ok());
   fleet_.Connected(On("c", "d9"));
   EXPECT_EQ(woken_by, "c");
 }

@@ -352,7 +352,15 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "grpc-tls-cert",
                                           "grpc-tls-key",
                                           "grpc-client-ca",
-                                          "backend-policy-file"};
+                                          "backend-policy-file",
+                                          "max-connect-waiters",
+                                          "grpc-max-concurrent-streams",
+                                          "grpc-memory-limit",
+                                          "grpc-keepalive-time",
+                                          "grpc-keepalive-timeout",
+                                          "grpc-min-ping-interval",
+                                          "grpc-max-ping-strikes",
+                                          "grpc-permit-keepalive-without-calls"};
   int option_rows = 0;
   for (absl::string_view line : absl::StrSplit(help, '\n')) {
     if (absl::StartsWith(line, "  --")) ++option_rows;
@@ -424,7 +432,15 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
                                              "HIVEBRIDGE_DEVICE_EVENT_BURST=2",
                                              "HIVEBRIDGE_MAX_REQUESTS_PER_DEVICE=2",
                                              "HIVEBRIDGE_MAX_PENDING_REQUESTS=2",
-                                             "HIVEBRIDGE_MAX_SUBSCRIBERS=2"});
+                                             "HIVEBRIDGE_MAX_SUBSCRIBERS=2",
+                                             "HIVEBRIDGE_MAX_CONNECT_WAITERS=2",
+                                             "HIVEBRIDGE_GRPC_MAX_CONCURRENT_STREAMS=2",
+                                             "HIVEBRIDGE_GRPC_MEMORY_LIMIT=32MiB",
+                                             "HIVEBRIDGE_GRPC_KEEPALIVE_TIME=2s",
+                                             "HIVEBRIDGE_GRPC_KEEPALIVE_TIMEOUT=2s",
+                                             "HIVEBRIDGE_GRPC_MIN_PING_INTERVAL=2s",
+                                             "HIVEBRIDGE_GRPC_MAX_PING_STRIKES=3",
+                                             "HIVEBRIDGE_GRPC_PERMIT_KEEPALIVE_WITHOUT_CALLS=true"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->grpc_listen, ":1");
   EXPECT_EQ(config->tls_cert_file, "/c");
@@ -453,6 +469,14 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
   EXPECT_EQ(config->max_requests_per_device, 2u);
   EXPECT_EQ(config->max_pending_requests, 2u);
   EXPECT_EQ(config->max_subscribers, 2u);
+  EXPECT_EQ(config->max_connect_waiters, 2u);
+  EXPECT_EQ(config->grpc_max_concurrent_streams, 2);
+  EXPECT_EQ(config->grpc_memory_limit, size_t{32} << 20);
+  EXPECT_EQ(config->grpc_keepalive_time, absl::Seconds(2));
+  EXPECT_EQ(config->grpc_keepalive_timeout, absl::Seconds(2));
+  EXPECT_EQ(config->grpc_min_ping_interval, absl::Seconds(2));
+  EXPECT_EQ(config->grpc_max_ping_strikes, 3);
+  EXPECT_TRUE(config->grpc_permit_keepalive_without_calls);
 }
 
 TEST(Config, LimitsHaveSafeDefaults) {
@@ -467,11 +491,24 @@ TEST(Config, LimitsHaveSafeDefaults) {
   EXPECT_EQ(config->max_requests_per_device, 32u);
   EXPECT_EQ(config->max_pending_requests, 10000u);
   EXPECT_EQ(config->max_subscribers, 1000u);
+  EXPECT_EQ(config->max_connect_waiters, 10000u);
+  EXPECT_EQ(config->grpc_max_concurrent_streams, 1000);
+  EXPECT_EQ(config->grpc_memory_limit, size_t{1} << 30);
+  EXPECT_EQ(config->grpc_keepalive_time, absl::Minutes(1));
+  EXPECT_EQ(config->grpc_keepalive_timeout, absl::Seconds(20));
+  EXPECT_EQ(config->grpc_min_ping_interval, absl::Seconds(30));
+  EXPECT_EQ(config->grpc_max_ping_strikes, 2);
+  EXPECT_FALSE(config->grpc_permit_keepalive_without_calls);
   const std::string help = ConfigHelp();
   const std::vector<HelpOption> options = HelpOptions(help);
   for (const auto& [flag, value] : {std::pair<const char*, const char*>{"max-connections", "100000"},
                                     {"idle-timeout", "0"},
-                                    {"device-event-rate", "100"}}) {
+                                    {"device-event-rate", "100"},
+                                    {"max-connect-waiters", "10000"},
+                                    {"grpc-max-concurrent-streams", "1000"},
+                                    {"grpc-memory-limit", "1024MiB"},
+                                    {"grpc-keepalive-time", "1m"},
+                                    {"grpc-min-ping-interval", "30s"}}) {
     const HelpOption* option = FindOption(options, flag);
     ASSERT_NE(option, nullptr) << flag;
     EXPECT_EQ(option->default_value, value) << flag;
@@ -489,6 +526,18 @@ TEST(Config, RejectsLimitsOutOfRange) {
   ExpectInvalid({kKeyFlag, "--max-subscribers=0"}, "--max-subscribers: must be between 1 and 1000000, got 0");
   ExpectInvalid({kKeyFlag, "--handshake-timeout=10ms"}, "--handshake-timeout: must be between 100ms and 10m, got 10ms");
   ExpectInvalid({kKeyFlag, "--idle-timeout=-1s"}, "--idle-timeout: must be between 0 and 24h, got -1s");
+  ExpectInvalid({kKeyFlag, "--max-connect-waiters=0"}, "--max-connect-waiters: must be between 1 and 10000000, got 0");
+  ExpectInvalid({kKeyFlag, "--grpc-max-concurrent-streams=0"},
+                "--grpc-max-concurrent-streams: must be between 1 and 1000000, got 0");
+  ExpectInvalid({kKeyFlag, "--grpc-memory-limit=1MiB"},
+                "--grpc-memory-limit: must be between 16MiB and 65536MiB, got 1MiB");
+  ExpectInvalid({kKeyFlag, "--grpc-keepalive-time=100ms"},
+                "--grpc-keepalive-time: must be between 1s and 24h, got 100ms");
+  ExpectInvalid({kKeyFlag, "--grpc-keepalive-timeout=0"}, "--grpc-keepalive-timeout: must be between 1s and 1h, got 0");
+  ExpectInvalid({kKeyFlag, "--grpc-min-ping-interval=25h"},
+                "--grpc-min-ping-interval: must be between 1s and 24h, got 25h");
+  ExpectInvalid({kKeyFlag, "--grpc-max-ping-strikes=-1"},
+                "--grpc-max-ping-strikes: must be between 0 and 1000, got -1");
   absl::StatusOr<Config> off = Parse({kKeyFlag, "--device-event-rate=0", "--max-connections-per-account=0"});
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_EQ(off->device_event_rate, 0);
@@ -535,6 +584,14 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--event-history=3",
                                          "--subscriber-queue=3",
                                          "--max-subscribers=3",
+                                         "--max-connect-waiters=3",
+                                         "--grpc-max-concurrent-streams=3",
+                                         "--grpc-memory-limit=3072MiB",
+                                         "--grpc-keepalive-time=3s",
+                                         "--grpc-keepalive-timeout=3s",
+                                         "--grpc-min-ping-interval=3s",
+                                         "--grpc-max-ping-strikes=3",
+                                         "--grpc-permit-keepalive-without-calls=true",
                                          "--bus=amqp://rabbit",
                                          "--replica-id=r3",
                                          "--drain-timeout=3s",
@@ -573,6 +630,14 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->event_history, defaults.event_history);
   EXPECT_NE(config->subscriber_queue, defaults.subscriber_queue);
   EXPECT_NE(config->max_subscribers, defaults.max_subscribers);
+  EXPECT_NE(config->max_connect_waiters, defaults.max_connect_waiters);
+  EXPECT_NE(config->grpc_max_concurrent_streams, defaults.grpc_max_concurrent_streams);
+  EXPECT_NE(config->grpc_memory_limit, defaults.grpc_memory_limit);
+  EXPECT_NE(config->grpc_keepalive_time, defaults.grpc_keepalive_time);
+  EXPECT_NE(config->grpc_keepalive_timeout, defaults.grpc_keepalive_timeout);
+  EXPECT_NE(config->grpc_min_ping_interval, defaults.grpc_min_ping_interval);
+  EXPECT_NE(config->grpc_max_ping_strikes, defaults.grpc_max_ping_strikes);
+  EXPECT_NE(config->grpc_permit_keepalive_without_calls, defaults.grpc_permit_keepalive_without_calls);
   EXPECT_NE(config->bus, defaults.bus);
   EXPECT_NE(config->replica_id, defaults.replica_id);
   EXPECT_NE(config->drain_timeout, defaults.drain_timeout);
