@@ -25,6 +25,7 @@ using hive::bridge::v1::GetDeviceRequest;
 using hive::bridge::v1::GetDeviceResponse;
 using hive::bridge::v1::ListDevicesRequest;
 using hive::bridge::v1::ListDevicesResponse;
+using hive::bridge::v1::SendDeviceRequestRequest;
 using hive::bridge::v1::SendDeviceRequestResponse;
 using hive::bridge::v1::SubscribeEventsRequest;
 using hive::bridge::v1::SubscribeEventsResponse;
@@ -90,18 +91,72 @@ TEST_F(BackendAuthTest, CallWithoutOrWithAnUnknownTokenIsUnauthenticated) {
 
 TEST_F(BackendAuthTest, CallerMayReachItsAccountsDevicesOnly) {
   EXPECT_TRUE(Send(kBillingToken, device_a_->device_id()).ok());
-  grpc::Status denied = Send(kBillingToken, device_b_->device_id());
-  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(denied.error_message(), ::testing::HasSubstr("caller \"billing\" may not act for account " + account_b_));
+  // Another account's device is answered as if it were not connected.
+  grpc::Status hidden = Send(kBillingToken, device_b_->device_id());
+  EXPECT_EQ(hidden.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(hidden.error_message(), "device " + device_b_->device_id() + " is not connected");
   EXPECT_EQ(device_b_->received_requests(), 0);
   EXPECT_TRUE(Send(kOpsToken, device_b_->device_id()).ok());
 
   GetDeviceRequest get;
   get.set_device_id(device_b_->device_id());
   GetDeviceResponse got;
-  EXPECT_EQ(
-      Call(*stub_, kBillingToken, [&](grpc::ClientContext& c) { return stub_->GetDevice(&c, get, &got); }).error_code(),
-      grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status got_hidden =
+      Call(*stub_, kBillingToken, [&](grpc::ClientContext& c) { return stub_->GetDevice(&c, get, &got); });
+  EXPECT_EQ(got_hidden.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(got_hidden.error_message(), "device " + device_b_->device_id() + " is not connected");
+}
+
+// A restricted caller must not learn which devices of other accounts are
+// online: a device outside its grant gets the very answer an absent one gets.
+TEST_F(BackendAuthTest, AnotherAccountsOnlineDeviceIsIndistinguishableFromAnAbsentOne) {
+  const std::string absent = NewUuid();
+  auto send = [&](const std::string& device_id, absl::Duration connect_timeout) {
+    SendDeviceRequestRequest request = RequestTo(device_id);
+    request.mutable_connect_timeout()->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(connect_timeout)));
+    SendDeviceRequestResponse response;
+    return Call(*stub_, kBillingToken,
+                [&](grpc::ClientContext& context) { return stub_->SendDeviceRequest(&context, request, &response); });
+  };
+  auto get = [&](const std::string& device_id) {
+    GetDeviceRequest request;
+    request.set_device_id(device_id);
+    GetDeviceResponse response;
+    return Call(*stub_, kBillingToken,
+                [&](grpc::ClientContext& context) { return stub_->GetDevice(&context, request, &response); });
+  };
+  // The id is the only difference between the two answers.
+  auto shape = [](const grpc::Status& status, const std::string& device_id) {
+    std::string message = status.error_message();
+    const size_t at = message.find(device_id);
+    if (at != std::string::npos) message.replace(at, device_id.size(), "<device>");
+    return std::make_pair(status.error_code(), message);
+  };
+  for (absl::Duration connect_timeout : {absl::ZeroDuration(), absl::Milliseconds(300)}) {
+    SCOPED_TRACE(absl::FormatDuration(connect_timeout));
+    EXPECT_EQ(shape(send(device_b_->device_id(), connect_timeout), device_b_->device_id()),
+              shape(send(absent, connect_timeout), absent));
+  }
+  EXPECT_EQ(shape(get(device_b_->device_id()), device_b_->device_id()), shape(get(absent), absent));
+  EXPECT_EQ(shape(get(absent), absent).first, grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(device_b_->received_requests(), 0);
+}
+
+TEST_F(BackendAuthTest, AnAccountOutsideTheGrantIsPermissionDeniedBeforeAnyLookup) {
+  // Whether or not the account has this device, or the device is online.
+  for (const std::string& device_id : {device_b_->device_id(), device_a_->device_id(), NewUuid()}) {
+    SendDeviceRequestRequest request = RequestTo(device_id);
+    request.set_account_id(account_b_);
+    request.mutable_connect_timeout()->set_seconds(30);
+    SendDeviceRequestResponse response;
+    grpc::Status denied = Call(*stub_, kBillingToken, [&](grpc::ClientContext& context) {
+      return stub_->SendDeviceRequest(&context, request, &response);
+    });
+    EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED) << device_id;
+    EXPECT_EQ(denied.error_message(), "caller \"billing\" may not act for account " + account_b_) << device_id;
+  }
+  EXPECT_EQ(device_a_->received_requests(), 0);
+  EXPECT_EQ(device_b_->received_requests(), 0);
 }
 
 TEST_F(BackendAuthTest, RestrictedCallerListsOnlyAnAccountItNames) {

@@ -73,6 +73,9 @@ class PendingCall {
   const SendDeviceRequestRequest& request() const { return request_; }
   // How many times gRPC finished this call (must be exactly one).
   int completions() const;
+  // Cancels the call from the client's side (ClientContext::TryCancel); it
+  // finishes CANCELLED unless it had finished already.
+  void Cancel() { context_.TryCancel(); }
 
  private:
   grpc::ClientContext context_;
