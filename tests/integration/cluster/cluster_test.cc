@@ -64,8 +64,10 @@ class ClusterTest : public ::testing::Test {
   }
 
   void StartReplica(int index) {
-    absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(
-        {"--bus=" + broker_->url(), absl::StrCat("--replica-id=replica-", index), "--jwt-secret-file=" + secret_path_});
+    std::vector<std::string> flags = {"--bus=" + broker_->url(), absl::StrCat("--replica-id=replica-", index),
+                                      "--jwt-secret-file=" + secret_path_};
+    flags.insert(flags.end(), extra_flags_.begin(), extra_flags_.end());
+    absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
     ASSERT_TRUE(replica.ok()) << replica.status();
     if (replicas_.size() < static_cast<size_t>(index)) replicas_.resize(index);
     replicas_[index - 1] = *std::move(replica);
@@ -127,6 +129,8 @@ class ClusterTest : public ::testing::Test {
 
   const std::string secret_ = absl::StrCat("cluster-test-secret-", NewUuid());
   const std::string account_ = NewUuid();
+  // Given to every replica besides the bus, id and key (set before SetUp).
+  std::vector<std::string> extra_flags_;
   std::string secret_path_;
   std::unique_ptr<RabbitMqBroker> broker_;
   std::vector<std::unique_ptr<BridgeProcess>> replicas_;
@@ -244,6 +248,81 @@ TEST_F(ClusterTest, RequestForADeviceNoReplicaHoldsIsNotFoundAndOneThatConnectsI
   ASSERT_TRUE(result.has_value());
   EXPECT_TRUE(result->status.ok()) << *result << "\n" << replica(2).Log();
   EXPECT_EQ(result->response.status(), REQUEST_STATUS_ACKED);
+}
+
+// Backend authorisation in cluster mode: a restricted caller on one replica
+// reaches its own account's devices held by another, and gets for another
+// account's device, wherever it is held, the answer an absent one gets.
+class ClusterBackendAuthTest : public ClusterTest {
+ protected:
+  static constexpr char kBillingToken[] = "billing-token-0123456789";
+  static constexpr char kOpsToken[] = "ops-token-0123456789abcdef";
+
+  void SetUp() override {
+    policy_path_ = ::testing::TempDir() + "/cluster-policy-" + NewUuid();
+    std::ofstream(policy_path_) << "billing token:" << kBillingToken << " " << account_ << "\n"
+                                << "ops token:" << kOpsToken << " *\n";
+    extra_flags_ = {"--backend-policy-file=" + policy_path_};
+    ClusterTest::SetUp();
+  }
+  void TearDown() override {
+    ClusterTest::TearDown();
+    std::remove(policy_path_.c_str());
+  }
+
+  grpc::Status Send(int index, const std::string& token, const SendDeviceRequestRequest& request) {
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(10));
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    SendDeviceRequestResponse response;
+    return stub(index).SendDeviceRequest(&context, request, &response);
+  }
+
+  grpc::Status Get(int index, const std::string& token, const std::string& device_id,
+                   GetDeviceResponse* response = nullptr) {
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(10));
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    hive::bridge::v1::GetDeviceRequest request;
+    request.set_device_id(device_id);
+    GetDeviceResponse ignored;
+    return stub(index).GetDevice(&context, request, response == nullptr ? &ignored : response);
+  }
+
+  std::string policy_path_;
+};
+
+TEST_F(ClusterBackendAuthTest, AnotherAccountsDeviceOnAnotherReplicaIsAnsweredAsAbsent) {
+  const std::string other_account = NewUuid();
+  std::unique_ptr<TestDevice> mine = ConnectDevice(1, Responder::Ack());
+  std::unique_ptr<TestDevice> theirs = ConnectDevice(1, Responder::Ack(), "", other_account);
+  for (const TestDevice* device : {mine.get(), theirs.get()}) {
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          GetDeviceResponse response;
+          return Get(2, kOpsToken, device->device_id(), &response).ok() && response.device().replica() == "replica-1";
+        },
+        "replica-2 sees the device on replica-1"))
+        << replica(2).Log();
+  }
+  // Routed through replica 2 to replica 1.
+  EXPECT_TRUE(Send(2, kBillingToken, RequestTo(mine->device_id())).ok()) << replica(2).Log();
+
+  const std::string absent = NewUuid();
+  for (const std::string& device_id : {theirs->device_id(), absent}) {
+    grpc::Status sent = Send(2, kBillingToken, RequestTo(device_id));
+    EXPECT_EQ(sent.error_code(), grpc::StatusCode::NOT_FOUND) << device_id;
+    EXPECT_EQ(sent.error_message(), "device " + device_id + " is not connected");
+    grpc::Status got = Get(2, kBillingToken, device_id);
+    EXPECT_EQ(got.error_code(), grpc::StatusCode::NOT_FOUND) << device_id;
+    EXPECT_EQ(got.error_message(), "device " + device_id + " is not connected");
+  }
+  SendDeviceRequestRequest naming = RequestTo(theirs->device_id());
+  naming.set_account_id(other_account);
+  grpc::Status denied = Send(2, kBillingToken, naming);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(denied.error_message(), "caller \"billing\" may not act for account " + other_account);
+  EXPECT_EQ(theirs->received_requests(), 0);
 }
 
 TEST_F(ClusterTest, SubscriberOnAnyReplicaSeesEveryDevicesEventsExactlyOnce) {
