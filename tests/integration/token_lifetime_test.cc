@@ -18,6 +18,7 @@ namespace hive::integration {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr int kUnauthorized = 4401;
 // Bounds only a hang: an expiry 2-3 s away comes well within it.
@@ -26,7 +27,8 @@ constexpr absl::Duration kReplyWait = absl::Seconds(10);
 
 class TokenLifetimeTest : public BridgeTest {
  protected:
-  static void SetUpTestSuite() { StartSuiteBridge({"--token-leeway=0s"}); }
+  // At debug level, so that the refresh's own log lines are there to search.
+  static void SetUpTestSuite() { StartSuiteBridge({"--token-leeway=0s", "--log-level=debug"}); }
   static void TearDownTestSuite() { StopSuiteBridge(); }
 
   // An `exp` 2 to 3 s from now (JWT times are whole seconds).
@@ -100,6 +102,30 @@ TEST_F(TokenLifetimeTest, RefreshForAnotherAccountCloses4401SayingWhy) {
   ASSERT_TRUE(device.WaitClosed(kReplyWait)) << device.Transcript() << "\n" << Log();
   EXPECT_EQ(device.close_code(), kUnauthorized);
   EXPECT_EQ(device.close_reason(), "token refresh failed: the new token is for another account");
+}
+
+// docs/SECURITY.md, "Token leak in logs": refreshed tokens, accepted or not,
+// appear in no log line (nor their signatures).
+TEST_F(TokenLifetimeTest, RefreshTokensNeverReachTheLog) {
+  TestDevice& kept = ConnectUntil(absl::Now() + absl::Hours(1));
+  TestDevice& refused = ConnectUntil(absl::Now() + absl::Hours(1));
+  const std::string accepted = Token(kept.device_id(), kept.account_id(), absl::Now() + absl::Hours(2));
+  const std::string forged =
+      hive::testing::MintHs256("a different secret, also at least 32 bytes long", refused.device_id(),
+                               refused.account_id(), absl::Now() + absl::Hours(2));
+
+  kept.Send(absl::StrCat("Bearer ", accepted));
+  refused.Send(absl::StrCat("Bearer ", forged));
+
+  ASSERT_TRUE(kept.NextOfType("authenticated", kReplyWait).has_value()) << kept.Transcript() << "\n" << Log();
+  ASSERT_TRUE(refused.WaitClosed(kReplyWait)) << refused.Transcript() << "\n" << Log();
+  ASSERT_TRUE(bridge().WaitForLog("event=device_token_refreshed", kReplyWait)) << Log();
+  ASSERT_TRUE(bridge().WaitForLog("event=device_token_refresh_failed", kReplyWait)) << Log();
+  const std::string log = Log();
+  for (const std::string& token : {accepted, forged}) {
+    EXPECT_THAT(log, Not(HasSubstr(token)));
+    EXPECT_THAT(log, Not(HasSubstr(token.substr(token.rfind('.') + 1))));  // the signature
+  }
 }
 
 }  // namespace
