@@ -397,7 +397,7 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
       return {con.get_local_close_code(), con.get_local_close_reason(), ClosedBy::kBridge};
     }
     // No close frame either way; websocketpp's local reason says why it ended.
-    std::string why = con.get_local_close_reason();
+    const std::string& why = con.get_local_close_reason();
     return {status::abnormal_close,
             why.empty() ? std::string("connection lost without a close frame")
                         : absl::StrCat("connection lost without a close frame: ", why),
