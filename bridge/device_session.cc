@@ -1,5 +1,6 @@
 #include "bridge/device_session.h"
 
+#include <algorithm>
 #include <utility>
 #include <variant>
 
@@ -56,7 +57,11 @@ void DeviceSession::OnText(absl::string_view frame) {
       return;
     case State::kAuthenticated:
       Heard();
-      HandleFrame(frame);
+      if (std::optional<absl::string_view> token = codec::ParseBearerCredential(frame)) {
+        Refresh(*token);
+      } else {
+        HandleFrame(frame);
+      }
       return;
     case State::kClosed:
       return;
@@ -86,16 +91,25 @@ void DeviceSession::OnPong() {
   PublishBridgeEvent("device-alive", std::move(alive));
 }
 
-void DeviceSession::OnClosed(int code, absl::string_view reason) {
+void DeviceSession::OnClosed(int code, absl::string_view reason, ClosedBy by) {
   const State was = std::exchange(state_, State::kClosed);
   closing_ = true;
   if (was != State::kAuthenticated) return;
+  if (sent_close_.has_value()) {
+    code = sent_close_->first;
+    reason = sent_close_->second;
+    by = ClosedBy::kBridge;
+  }
   if (services_.registry.Unregister(device_id_, this)) {
     services_.correlator.FailAllFor(
         device_id_, absl::UnavailableError(absl::StrCat("device disconnected (close code ", code, ")")));
   }
   Log(LogLevel::kInfo, "device_disconnected",
-      {{"device", device_id_}, {"account", account_id_}, {"code", code}, {"reason", reason}});
+      {{"device", device_id_},
+       {"account", account_id_},
+       {"code", code},
+       {"reason", reason},
+       {"closed_by", ClosedByName(by)}});
   DeviceEvent disconnected;
   disconnected.mutable_disconnected()->set_close_code(code);
   disconnected.mutable_disconnected()->set_reason(std::string(reason));
@@ -142,6 +156,7 @@ void DeviceSession::Authenticate(absl::string_view token) {
 void DeviceSession::Admit(DeviceIdentity identity) {
   device_id_ = std::move(identity.device_id);
   account_id_ = std::move(identity.account_id);
+  valid_until_ = identity.valid_until;
   {
     absl::MutexLock lock(&mu_);
     description_.set_device_id(device_id_);
@@ -189,11 +204,64 @@ void DeviceSession::Admit(DeviceIdentity identity) {
   connected.mutable_connected()->set_protocol(std::string(codec::SubprotocolOf(dialect_)));
   PublishBridgeEvent("device-connected", std::move(connected));
   SchedulePing();
+  ScheduleExpiryCheck();
   if (limits_.event_rate > 0) event_bucket_.emplace(limits_.event_rate, limits_.event_burst, services_.clock.Now());
   if (limits_.idle_timeout > absl::ZeroDuration()) {
     Heard();
     ScheduleIdleCheck(limits_.idle_timeout);
   }
+}
+
+void DeviceSession::Refresh(absl::string_view token) {
+  absl::StatusOr<DeviceIdentity> identity = services_.authenticator.Authenticate(token);
+  std::string why;
+  if (!identity.ok()) {
+    why = std::string(identity.status().message());
+  } else if (identity->device_id != device_id_) {
+    why = "the new token is for another device";
+  } else if (identity->account_id != account_id_) {
+    why = "the new token is for another account";
+  }
+  if (!why.empty()) {
+    Log(LogLevel::kInfo, "device_token_refresh_failed",
+        {{"device", device_id_}, {"account", account_id_}, {"reason", why}});
+    CloseOnThread(close_code::kUnauthorized, absl::StrCat("token refresh failed: ", why));
+    return;
+  }
+  valid_until_ = identity->valid_until;
+  transport_->SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
+  Log(LogLevel::kDebug, "device_token_refreshed",
+      {{"device", device_id_},
+       {"account", account_id_},
+       {"valid_until", absl::FormatTime(absl::RFC3339_sec, valid_until_, absl::UTCTimeZone())}});
+  ScheduleExpiryCheck();
+}
+
+void DeviceSession::ScheduleExpiryCheck() {
+  // The pending check comes no later than the expiry: it looks again then.
+  if (expiry_check_at_.has_value() && *expiry_check_at_ <= valid_until_) return;
+  const uint64_t generation = ++expiry_generation_;
+  expiry_check_at_.reset();
+  if (valid_until_ == absl::InfiniteFuture()) return;  // a token without expiry
+  expiry_check_at_ = valid_until_;
+  const absl::Duration wait = std::max(valid_until_ - services_.clock.Now(), absl::ZeroDuration());
+  transport_->RunAfter(wait, [weak = weak_from_this(), generation] {
+    auto self = weak.lock();
+    if (self == nullptr || self->expiry_generation_ != generation) return;
+    self->expiry_check_at_.reset();
+    if (self->state_ != State::kAuthenticated || self->close_started_) return;
+    // The session's clock decides, not the timer: the timer may run early
+    // against it, and a refresh may have moved the expiry since.
+    if (self->services_.clock.Now() < self->valid_until_) {
+      self->ScheduleExpiryCheck();
+      return;
+    }
+    Log(LogLevel::kInfo, "device_token_expired",
+        {{"device", self->device_id_},
+         {"account", self->account_id_},
+         {"valid_until", absl::FormatTime(absl::RFC3339_sec, self->valid_until_, absl::UTCTimeZone())}});
+    self->CloseOnThread(close_code::kUnauthorized, "token expired");
+  });
 }
 
 void DeviceSession::HandleFrame(absl::string_view frame) {
@@ -286,7 +354,7 @@ void DeviceSession::CloseOnThread(int code, absl::string_view reason) {
   if (state_ == State::kClosed || close_started_) return;
   close_started_ = true;
   closing_ = true;
-  transport_->Close(code, reason);
+  if (transport_->Close(code, reason)) sent_close_.emplace(code, std::string(reason));
 }
 
 void DeviceSession::SchedulePing() {

@@ -7,6 +7,16 @@
 //   quarantine ──Bearer token ok──► authenticated ──close──► closed
 //        ├──other frame / bad token / auth timeout──► close 4401
 //        └──token ok, account at --max-connections-per-account──► close 4403
+//   authenticated ──Bearer token of the same device and account──► authenticated
+//        ├──token's valid_until (exp + leeway) passes──► close 4401 "token expired"
+//        └──refresh with a bad token or another identity──► close 4401
+//
+// A token refresh ("Bearer TOKEN" while authenticated) is answered with a
+// new `authenticated` reply and moves the expiry to the new token's; a
+// failed one closes, since a device must not keep a session on a token it
+// cannot renew. The code and reason a session reports at close (log line and
+// device-disconnected event) are those of the side that closed first: its
+// own when it started the close, else what the endpoint saw.
 //
 // In quarantine nothing is parsed but the bearer credential. Once
 // authenticated, frames are decoded into events (stamped with the
@@ -26,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
@@ -33,6 +44,7 @@
 #include "absl/time/time.h"
 #include "bridge/auth/device_authenticator.h"
 #include "bridge/clock.h"
+#include "bridge/close_codes.h"
 #include "bridge/codec/device_frame.h"
 #include "bridge/codec/dialect.h"
 #include "bridge/device_link.h"
@@ -86,7 +98,11 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   void OnBinary();
   void OnPing();
   void OnPong();
-  void OnClosed(int code, absl::string_view reason);
+  // The connection is gone. `code` and `reason` are the ones of the side
+  // that closed first as the transport saw it (`by`); a close this session
+  // sent itself takes precedence, as the transport cannot always tell
+  // (websocketpp forgets the code it sent when the device never answers).
+  void OnClosed(int code, absl::string_view reason, ClosedBy by);
 
   bool authenticated() const { return state_ == State::kAuthenticated; }
 
@@ -104,6 +120,11 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
 
   void Authenticate(absl::string_view token);
   void Admit(DeviceIdentity identity);
+  // "Bearer TOKEN" while authenticated: a new token for the same identity.
+  void Refresh(absl::string_view token);
+  // Makes sure a timer looks at valid_until_ no later than it; the look
+  // closes with 4401 once it has passed, or waits again if a refresh moved it.
+  void ScheduleExpiryCheck();
   void HandleFrame(absl::string_view frame);
   ItemOutcome HandleItem(codec::FrameItem& item, absl::Time now);
   void HandleEvent(hive::bridge::v1::DeviceEvent event);
@@ -134,6 +155,16 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   absl::Time last_heard_;
   // Set at Admit when events are rate-limited.
   std::optional<TokenBucket> event_bucket_;
+  // When the token (the last one refreshed) stops being valid.
+  absl::Time valid_until_ = absl::InfiniteFuture();
+  // When the pending expiry check runs, if one is pending; a check whose
+  // generation is not the current one does nothing. A refresh to a later
+  // expiry leaves the pending check to wait again, so refreshes never pile
+  // up timers; only an earlier expiry starts a new one.
+  std::optional<absl::Time> expiry_check_at_;
+  uint64_t expiry_generation_ = 0;
+  // The close this session sent, if the transport sent it.
+  std::optional<std::pair<int, std::string>> sent_close_;
 
   // Set once at Admit, before the link is published to other threads.
   std::string device_id_;

@@ -19,7 +19,10 @@ class DeviceTransport {
 
   virtual void SendText(std::string frame) = 0;
   virtual void Ping() = 0;
-  virtual void Close(int code, absl::string_view reason) = 0;
+  // Starts the closing handshake with `code` and `reason`. Returns whether
+  // this close frame went out: false when the connection was closing already
+  // (the peer's close, or the WebSocket library's own, came first).
+  virtual bool Close(int code, absl::string_view reason) = 0;
   // Runs `task` on the session's thread after `delay`.
   virtual void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) = 0;
   // Runs `task` on the session's thread soon. The only method callable from any thread.

@@ -88,6 +88,8 @@ void CheckAuthentication(const JwtAuthenticator& authenticator, absl::string_vie
     HIVE_FUZZ_CHECK(IsUuid(*id) && *id == absl::AsciiStrToLower(*id), "identity id is not a lowercase UUID: ", *id);
   }
   HIVE_FUZZ_CHECK(identity->expires_at + absl::Seconds(30) > now, "accepted an expired token");
+  HIVE_FUZZ_CHECK(identity->valid_until == identity->expires_at + absl::Seconds(30),
+                  "valid_until is not exp + the leeway");
 }
 
 }  // namespace

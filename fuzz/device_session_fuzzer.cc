@@ -23,6 +23,13 @@
 //   0x0B a new connection of the same device, with the header token
 //   0x0C a new connection without one (it must authenticate in-band)
 //   0x0D backend request that first waits for the device to connect
+//   0x0E text frame "Bearer <token of another device, same account>"
+//   0x0F text frame "Bearer <token whose exp is 90 s after the start>"
+//   0x10 text frame "Bearer <token whose exp is 2 h after the start>"
+//   0x11 text frame "Bearer <token that expired an hour before the start>"
+// The Bearer actions sent while authenticated are token refreshes (the valid
+// token of 0x0A expires 1 h after the start, so 0x0A, 0x0F and 0x10 move the
+// expiry back and forth).
 // Steps act on the newest connection. Backend requests use four fixed
 // request ids (the first is the golden files' one), so responses can name
 // them.
@@ -30,9 +37,12 @@
 // Checks, after every step: each frame sent to a device is a UTF-8 JSON
 // object; nothing is sent after the transport was closed; every event
 // published carries the authenticated identity and the right service, and no
-// device event has a type reserved for the bridge. At the end, once every
-// connection has closed: the registry is empty and every backend waiter
-// completed exactly once.
+// device event has a type reserved for the bridge; a connection closes with
+// "token expired" only once the clock has reached its token's exp plus the
+// leeway (of the last token accepted), and once time has passed beyond that
+// (every timer due fired) it is closed. At the end, once every connection has
+// closed: the registry is empty and every backend waiter completed exactly
+// once.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -41,9 +51,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "bridge/auth/jwt_authenticator.h"
 #include "bridge/bus/inproc_bus.h"
+#include "bridge/close_codes.h"
 #include "bridge/codec/device_event.h"
 #include "bridge/codec/device_request.h"
 #include "bridge/codec/json_document.h"
@@ -65,6 +77,9 @@ using hive::bridge::v1::SendDeviceRequestResponse;
 
 constexpr char kSeparator = '\x1e';
 constexpr size_t kMaxConnections = 8;
+constexpr char kOtherDevice[] = "00000000-0000-4000-8000-00000000d0d0";
+// JwtAuthenticatorOptions' default, which the harness's authenticator uses.
+constexpr absl::Duration kLeeway = absl::Seconds(30);
 constexpr const char* kRequestIds[] = {"5e5b0ee5-8774-4ebb-807c-48c9c26c16f8", "00000000-0000-4000-8000-000000000001",
                                        "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"};
 
@@ -82,12 +97,46 @@ enum Action : char {
   kReconnect = 0x0B,
   kReconnectInQuarantine = 0x0C,
   kRequestAfterConnect = 0x0D,
+  kBearerOtherDevice = 0x0E,
+  kBearerShortLived = 0x0F,
+  kBearerLongLived = 0x10,
+  kBearerExpired = 0x11,
 };
 
-const std::string& ValidToken() {
-  static const std::string* const token = new std::string(
-      testing::MintHs256(kSecret, kDevice, kAccount, absl::FromUnixSeconds(kClockStart) + absl::Hours(1)));
+// A token the harness minted: its text and when it stops being accepted.
+struct Minted {
+  std::string token;
+  absl::Time valid_until;
+};
+
+Minted Mint(absl::string_view device, absl::Duration exp_after_start) {
+  const absl::Time exp = absl::FromUnixSeconds(kClockStart) + exp_after_start;
+  return {testing::MintHs256(kSecret, device, kAccount, exp), exp + kLeeway};
+}
+
+const Minted& ValidToken() {
+  static const Minted* const token = new Minted(Mint(kDevice, absl::Hours(1)));
   return *token;
+}
+
+// The token of a Bearer action.
+const Minted& TokenOf(char action) {
+  static const Minted* const other = new Minted(Mint(kOtherDevice, absl::Hours(1)));
+  static const Minted* const short_lived = new Minted(Mint(kDevice, absl::Seconds(90)));
+  static const Minted* const long_lived = new Minted(Mint(kDevice, absl::Hours(2)));
+  static const Minted* const expired = new Minted(Mint(kDevice, -absl::Hours(1)));
+  switch (action) {
+    case kBearerOtherDevice:
+      return *other;
+    case kBearerShortLived:
+      return *short_lived;
+    case kBearerLongLived:
+      return *long_lived;
+    case kBearerExpired:
+      return *expired;
+    default:
+      return ValidToken();
+  }
 }
 
 EventHub::Options HubOptions() {
@@ -103,6 +152,10 @@ struct Connection {
   bool closed_seen = false;
   size_t sent_at_close = 0;
   bool on_closed_called = false;
+  // When the last token the session accepted stops being valid; unknown
+  // after a text step that may have been a refresh with a token the
+  // harness did not mint.
+  std::optional<absl::Time> valid_until;
 };
 
 struct Timer {
@@ -129,7 +182,7 @@ class Harness {
   ~Harness() {
     // The end of the input: every connection goes away, then shutdown.
     for (Connection& connection : connections_) {
-      if (!connection.on_closed_called) connection.session->OnClosed(1006, "fuzz input ended");
+      if (!connection.on_closed_called) connection.session->OnClosed(1006, "fuzz input ended", ClosedBy::kNeither);
       connection.on_closed_called = true;
     }
     Settle();
@@ -143,7 +196,7 @@ class Harness {
     Connection& current = connections_.back();
     DeviceSession& session = *current.session;
     if (step.size() != 1) {
-      session.OnText(step);
+      Text(current, step);
     } else {
       switch (step[0]) {
         case kBinary:
@@ -177,18 +230,26 @@ class Harness {
         case kTransportClosed:
           if (!current.on_closed_called) {
             current.on_closed_called = true;
-            session.OnClosed(current.log->closed ? current.log->close_code : 1006, "closed");
+            if (current.log->closed) {
+              session.OnClosed(current.log->close_code, current.log->close_reason, ClosedBy::kBridge);
+            } else {
+              session.OnClosed(1006, "closed", ClosedBy::kNeither);
+            }
           }
           break;
         case kBearerMessage:
-          session.OnText("Bearer " + ValidToken());
+        case kBearerOtherDevice:
+        case kBearerShortLived:
+        case kBearerLongLived:
+        case kBearerExpired:
+          Bearer(current, TokenOf(step[0]));
           break;
         case kReconnect:
         case kReconnectInQuarantine:
           if (connections_.size() < kMaxConnections) Connect(step[0] == kReconnect);
           break;
         default:
-          session.OnText(step);
+          Text(current, step);
       }
     }
     Settle();
@@ -201,8 +262,35 @@ class Harness {
     connection.session = std::make_shared<DeviceSession>(
         services_, limits_, std::make_unique<testing::FakeDeviceTransport>(*connection.log), dialect_);
     connections_.push_back(std::move(connection));
-    connections_.back().session->Start(with_header_token ? std::optional<std::string>(ValidToken()) : std::nullopt);
+    Connection& added = connections_.back();
+    added.session->Start(with_header_token ? std::optional<std::string>(ValidToken().token) : std::nullopt);
+    if (added.session->authenticated() && !added.log->closed) added.valid_until = ValidToken().valid_until;
     Settle();
+  }
+
+  // A text frame from the fuzz input. One that reads as a bearer credential
+  // may be a token the harness cannot know the expiry of.
+  void Text(Connection& connection, absl::string_view text) {
+    const bool was_open = connection.session->authenticated() && !connection.log->closed;
+    connection.session->OnText(text);
+    const bool open = connection.session->authenticated() && !connection.log->closed;
+    if (open && (!was_open || absl::StartsWithIgnoreCase(text, "bearer "))) connection.valid_until.reset();
+  }
+
+  // "Bearer TOKEN": the authentication in quarantine, a refresh after it.
+  void Bearer(Connection& connection, const Minted& token) {
+    const bool was_open = connection.session->authenticated() && !connection.log->closed;
+    const size_t sent_before = connection.log->sent.size();
+    connection.session->OnText("Bearer " + token.token);
+    const bool open = connection.session->authenticated() && !connection.log->closed;
+    if (!open) return;
+    connection.valid_until = token.valid_until;
+    if (was_open) {
+      // A refresh that kept the session is answered with `authenticated`.
+      HIVE_FUZZ_CHECK(connection.log->sent.size() == sent_before + 1 &&
+                          absl::StrContains(connection.log->sent.back(), "authenticated"),
+                      "a refresh was not answered with one authenticated reply");
+    }
   }
 
   // What the backend's SendDeviceRequest does (server/), minus gRPC.
@@ -260,6 +348,12 @@ class Harness {
         break;
       }
     }
+    // Every timer due has fired: no session outlives its token.
+    for (Connection& connection : connections_) {
+      if (!connection.valid_until.has_value() || connection.on_closed_called) continue;
+      HIVE_FUZZ_CHECK(connection.log->closed || *connection.valid_until > clock_.Now(),
+                      "a session is still open after its token expired");
+    }
   }
 
   // Runs posted work, collects new timers and checks what happened.
@@ -289,6 +383,11 @@ class Harness {
     } else if (log.closed) {
       connection.closed_seen = true;
       connection.sent_at_close = log.sent.size();
+      if (log.close_reason == "token expired") {
+        HIVE_FUZZ_CHECK(log.close_code == close_code::kUnauthorized, "token expiry closed with ", log.close_code);
+        HIVE_FUZZ_CHECK(!connection.valid_until.has_value() || *connection.valid_until <= clock_.Now(),
+                        "a session closed as expired before its token expired");
+      }
     }
     for (; connection.checked_frames < log.sent.size(); ++connection.checked_frames) {
       const std::string& frame = log.sent[connection.checked_frames];
@@ -336,7 +435,10 @@ class Harness {
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   hive::SetLogLevel(hive::LogLevel::kError);
-  hive::fuzz::ValidToken();
+  using namespace hive::fuzz;  // NOLINT: the entry point is outside the namespace
+  for (Action action : {kBearerMessage, kBearerOtherDevice, kBearerShortLived, kBearerLongLived, kBearerExpired}) {
+    TokenOf(action);
+  }
   return 0;
 }
 

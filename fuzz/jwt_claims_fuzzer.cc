@@ -106,6 +106,8 @@ void CheckAccepted(const DeviceIdentity& identity, absl::string_view header, abs
     HIVE_FUZZ_CHECK(IsUuid(*id) && *id == absl::AsciiStrToLower(*id), "identity id is not a lowercase UUID: ", *id);
   }
   HIVE_FUZZ_CHECK(identity.expires_at + kLeeway > now, "accepted an expired token");
+  // A session on the token closes at valid_until: exactly where Authenticate starts refusing it.
+  HIVE_FUZZ_CHECK(identity.valid_until == identity.expires_at + kLeeway, "valid_until is not exp + the leeway");
 
   rapidjson::Document header_doc;
   if (ReadObject(header, header_doc)) {

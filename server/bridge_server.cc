@@ -55,16 +55,18 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& flag, const std::stri
 }
 
 absl::StatusOr<std::unique_ptr<DeviceAuthenticator>> MakeAuthenticator(const Config& config, const Clock& clock) {
+  JwtAuthenticatorOptions options;
+  options.leeway = config.token_leeway;
   if (!config.jwt_secret_file.empty()) {
     absl::StatusOr<std::string> secret = ReadKeyFile("jwt-secret-file", config.jwt_secret_file);
     if (!secret.ok()) return secret.status();
-    auto authenticator = JwtAuthenticator::FromHs256Secret(*std::move(secret), clock);
+    auto authenticator = JwtAuthenticator::FromHs256Secret(*std::move(secret), clock, options);
     if (!authenticator.ok()) return authenticator.status();
     return std::unique_ptr<DeviceAuthenticator>(*std::move(authenticator));
   }
   absl::StatusOr<std::string> pem = ReadKeyFile("jwt-public-key-file", config.jwt_public_key_file);
   if (!pem.ok()) return pem.status();
-  auto authenticator = JwtAuthenticator::FromPublicKeyPem(*std::move(pem), clock);
+  auto authenticator = JwtAuthenticator::FromPublicKeyPem(*std::move(pem), clock, options);
   if (!authenticator.ok()) return authenticator.status();
   return std::unique_ptr<DeviceAuthenticator>(*std::move(authenticator));
 }

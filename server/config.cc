@@ -195,6 +195,9 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
       .DefaultText("(none)");
   f.AddDuration("auth-timeout", &config.auth_timeout, ms100, absl::Minutes(10),
                 "time a new connection has to present its token");
+  f.AddDuration("token-leeway", &config.token_leeway, absl::ZeroDuration(), absl::Minutes(10),
+                "clock skew allowed on device tokens: one is accepted until its exp plus this, and a "
+                "connection closes then (4401, token expired) unless the device sent a new token");
   f.AddByteSize("max-message-bytes", &config.max_message_bytes, kKiB, 64 * kMiB,
                 "largest device frame; a larger one closes the connection (1009)");
   f.AddInteger("max-bad-frames", &config.max_bad_frames, 1, 1000,

@@ -54,6 +54,9 @@ struct Config {
   std::string jwt_secret_file;      // HS256 shared secret
   std::string jwt_public_key_file;  // RS256 or ES256 public key (PEM)
   absl::Duration auth_timeout = absl::Seconds(10);
+  // Clock skew allowed on device tokens: accepted until exp + this (a session
+  // closes then with 4401 unless refreshed) and from nbf - this.
+  absl::Duration token_leeway = absl::Seconds(30);
 
   // Device frames.
   size_t max_message_bytes = 1 << 20;  // larger frames close with 1009

@@ -71,9 +71,11 @@ class WebSocketTransport final : public DeviceTransport {
     server_.ping(hdl_, "", ec);
   }
 
-  void Close(int code, absl::string_view reason) override {
+  bool Close(int code, absl::string_view reason) override {
     websocketpp::lib::error_code ec;
+    // Fails (invalid_state) once the connection is closing already.
     server_.close(hdl_, static_cast<websocketpp::close::status::value>(code), CloseReason(reason), ec);
+    return !ec;
   }
 
   void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) override {
@@ -159,9 +161,11 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
   void CloseAll(int code, const std::string& reason) override {
     for (auto& shard : shards_) {
       asio::post(shard->io, [s = shard.get(), code, reason] {
+        // Through the sessions, so that each reports the close it sent.
         for (const auto& hdl : s->connections) {
-          websocketpp::lib::error_code ec;
-          s->server.close(hdl, static_cast<websocketpp::close::status::value>(code), CloseReason(reason), ec);
+          websocketpp::lib::error_code gone;
+          ConnectionPtr con = s->server.get_con_from_hdl(hdl, gone);
+          if (!gone && con->session != nullptr) con->session->Close(code, reason);
         }
       });
     }
@@ -284,13 +288,8 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
           con->get_local_close_reason() == TooBigReason()) {
         CountIn(options_.counters, Limit::kMaxMessageBytes);
       }
-      int code = con->get_remote_close_code();
-      std::string reason = con->get_remote_close_reason();
-      if (code == websocketpp::close::status::no_status) {
-        code = con->get_local_close_code();
-        reason = con->get_local_close_reason();
-      }
-      Finish(shard, con, hdl, code, reason);
+      const ObservedClose observed = ObservedCloseOf(*con);
+      Finish(shard, con, hdl, observed.code, observed.reason, observed.by);
     });
     server.set_fail_handler([this, &shard](websocketpp::connection_hdl hdl) {
       ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
@@ -301,7 +300,7 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
         CountIn(options_.counters, Limit::kHandshakeTimeout);
         Log(LogLevel::kDebug, "handshake_timeout", {{"error", ec.message()}});
       }
-      Finish(shard, con, hdl, websocketpp::close::status::abnormal_close, ec.message());
+      Finish(shard, con, hdl, websocketpp::close::status::abnormal_close, ec.message(), ClosedBy::kNeither);
     });
     server.set_http_handler([this, &shard](websocketpp::connection_hdl hdl) {
       ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
@@ -371,6 +370,40 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     return true;
   }
 
+  struct ObservedClose {
+    int code;
+    std::string reason;
+    ClosedBy by;
+  };
+
+  // Who closed first, and with what, as websocketpp saw it. Both of its
+  // codes start as 1006 and are set only by a close frame: the remote one
+  // when the device's arrives, the local one when the bridge sends one
+  // (first, or as the answer echoing the device's). Every close the bridge
+  // starts from a session is known to the session, which reports it instead
+  // (websocketpp overwrites its local code with 1006 when the device never
+  // answers), so a close frame from the device seen here came first. What is
+  // left are websocketpp's own closes for protocol errors (1002, 1007 invalid
+  // UTF-8, 1009 message too big): it drops the TCP connection right after
+  // sending them, so the device's answer is never read and the remote code
+  // stays 1006.
+  static ObservedClose ObservedCloseOf(const typename Server<Cfg>::connection_type& con) {
+    namespace status = websocketpp::close::status;
+    if (con.get_remote_close_code() != status::abnormal_close) {
+      // 1005 when the device's close frame carried no code.
+      return {con.get_remote_close_code(), con.get_remote_close_reason(), ClosedBy::kDevice};
+    }
+    if (con.get_local_close_code() != status::abnormal_close) {
+      return {con.get_local_close_code(), con.get_local_close_reason(), ClosedBy::kBridge};
+    }
+    // No close frame either way; websocketpp's local reason says why it ended.
+    const std::string& why = con.get_local_close_reason();
+    return {status::abnormal_close,
+            why.empty() ? std::string("connection lost without a close frame")
+                        : absl::StrCat("connection lost without a close frame: ", why),
+            ClosedBy::kNeither};
+  }
+
   // The close reason websocketpp gives a frame over --max-message-bytes.
   static const std::string& TooBigReason() {
     static const std::string* const reason = new std::string(
@@ -418,9 +451,9 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
   }
 
   void Finish(Shard<Cfg>& shard, ConnectionPtr con, websocketpp::connection_hdl hdl, int code,
-              const std::string& reason) {
+              const std::string& reason, ClosedBy by) {
     if (con->session != nullptr) {
-      con->session->OnClosed(code, reason);
+      con->session->OnClosed(code, reason, by);
       con->session.reset();
     }
     if (shard.connections.erase(hdl) > 0) --shard.connection_count;

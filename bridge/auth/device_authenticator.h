@@ -3,7 +3,9 @@
 // session hands over the bearer token it received and gets the device's
 // identity back, or UNAUTHENTICATED with a reason that is safe to log (it
 // never contains the token). JwtAuthenticator is the implementation; tests of
-// the session substitute their own.
+// the session substitute their own. A session calls it again for every
+// token refresh ("Bearer <JWT>" while authenticated) and closes the
+// connection at the identity's valid_until.
 //
 //   absl::StatusOr<DeviceIdentity> identity = authenticator.Authenticate(token);
 //   if (!identity.ok()) { /* close with 4401 */ }

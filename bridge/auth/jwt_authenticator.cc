@@ -207,7 +207,7 @@ absl::StatusOr<DeviceIdentity> JwtAuthenticator::Authenticate(absl::string_view 
   if (!device_id.ok()) return device_id.status();
   absl::StatusOr<std::string> account_id = UuidClaim(jwt.get(), "account", "account");
   if (!account_id.ok()) return account_id.status();
-  return DeviceIdentity{*std::move(device_id), *std::move(account_id), **expires_at};
+  return DeviceIdentity{*std::move(device_id), *std::move(account_id), **expires_at, **expires_at + options_.leeway};
 }
 
 }  // namespace hive

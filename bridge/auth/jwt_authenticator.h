@@ -33,7 +33,8 @@ namespace hive {
 
 struct JwtAuthenticatorOptions {
   // Clock skew tolerated between the token issuer and this host: a token is
-  // accepted until exp + leeway and from nbf - leeway.
+  // accepted until exp + leeway (DeviceIdentity::valid_until, when a session
+  // on it closes) and from nbf - leeway. --token-leeway.
   absl::Duration leeway = absl::Seconds(30);
 };
 

@@ -217,7 +217,7 @@ TEST_F(DeviceSessionTest, DisconnectFailsPendingRequestsAndAnnouncesTheCloseCode
   correlator_.Await("r-2", kDevice, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
                     [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
   Events();
-  session->OnClosed(1006, "connection lost");
+  session->OnClosed(1006, "connection lost", ClosedBy::kNeither);
   EXPECT_EQ(outcome.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(registry_.size(), 0u);
   auto events = Events();
@@ -238,7 +238,7 @@ TEST_F(DeviceSessionTest, ASecondConnectionReplacesTheFirstWith4409) {
   first_log.RunPosted();
   EXPECT_EQ(first_log.close_code, close_code::kReplaced);
   // The replaced link's goodbye leaves its successor registered.
-  first->OnClosed(close_code::kReplaced, "replaced");
+  first->OnClosed(close_code::kReplaced, "replaced", ClosedBy::kBridge);
   EXPECT_EQ(registry_.Find(kDevice), second);
 }
 
@@ -388,7 +388,7 @@ TEST_F(DeviceSessionTest, ADeviceBeyondItsAccountsLimitCloses4403AndIsNeverAnnou
   EXPECT_TRUE(second_log.sent.empty());  // no authenticated reply
   EXPECT_FALSE(second->authenticated());
   EXPECT_EQ(registry_.Find(second_device), nullptr);
-  second->OnClosed(close_code::kAccountFull, "account full");
+  second->OnClosed(close_code::kAccountFull, "account full", ClosedBy::kBridge);
   EXPECT_TRUE(Events().empty());  // neither connected nor disconnected
   EXPECT_EQ(counters_.value(Limit::kMaxConnectionsPerAccount), 1u);
   EXPECT_FALSE(first_log.closed);

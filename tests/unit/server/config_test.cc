@@ -112,6 +112,7 @@ TEST(Config, DefaultsNeedOnlyAKey) {
   EXPECT_EQ(config->tls_cert_file, "");
   EXPECT_EQ(config->io_threads, 0);
   EXPECT_EQ(config->auth_timeout, absl::Seconds(10));
+  EXPECT_EQ(config->token_leeway, absl::Seconds(30));
   EXPECT_EQ(config->max_message_bytes, size_t{1} << 20);
   EXPECT_EQ(config->max_bad_frames, defaults.max_bad_frames);
   EXPECT_EQ(config->ping_interval, absl::Seconds(30));
@@ -325,6 +326,7 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "jwt-secret-file",
                                           "jwt-public-key-file",
                                           "auth-timeout",
+                                          "token-leeway",
                                           "max-message-bytes",
                                           "max-bad-frames",
                                           "max-batch",
@@ -568,6 +570,7 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--idle-timeout=3m",
                                          "--jwt-public-key-file=/pub",
                                          "--auth-timeout=3s",
+                                         "--token-leeway=3s",
                                          "--max-message-bytes=3KiB",
                                          "--max-bad-frames=3",
                                          "--max-batch=3",
@@ -614,6 +617,7 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->idle_timeout, defaults.idle_timeout);
   EXPECT_NE(config->jwt_public_key_file, defaults.jwt_public_key_file);
   EXPECT_NE(config->auth_timeout, defaults.auth_timeout);
+  EXPECT_NE(config->token_leeway, defaults.token_leeway);
   EXPECT_NE(config->max_message_bytes, defaults.max_message_bytes);
   EXPECT_NE(config->max_bad_frames, defaults.max_bad_frames);
   EXPECT_NE(config->max_batch, defaults.max_batch);

@@ -21,6 +21,9 @@ struct TransportLog {
   bool closed = false;
   int close_code = 0;
   std::string close_reason;
+  // Plays a connection that is closing already (the peer's close came
+  // first): Close sends nothing and says so.
+  bool refuse_close = false;
   std::vector<absl::AnyInvocable<void()>> posted;
   std::vector<std::pair<absl::Duration, absl::AnyInvocable<void()>>> timers;
 
@@ -45,10 +48,12 @@ class FakeDeviceTransport final : public DeviceTransport {
   explicit FakeDeviceTransport(TransportLog& log) : log_(log) {}
   void SendText(std::string frame) override { log_.sent.push_back(std::move(frame)); }
   void Ping() override { ++log_.pings; }
-  void Close(int code, absl::string_view reason) override {
+  bool Close(int code, absl::string_view reason) override {
+    if (log_.refuse_close) return false;
     log_.closed = true;
     log_.close_code = code;
     log_.close_reason = std::string(reason);
+    return true;
   }
   void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) override {
     log_.timers.emplace_back(delay, std::move(task));
