@@ -10,6 +10,7 @@
 #include "bridge/codec/bridge_reply.h"
 #include "bridge/codec/device_event.h"
 #include "bridge/log.h"
+#include "bridge/log_rate_limiter.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hive {
@@ -146,7 +147,11 @@ void DeviceSession::Close(int code, std::string reason) {
 void DeviceSession::Authenticate(absl::string_view token) {
   absl::StatusOr<DeviceIdentity> identity = services_.authenticator.Authenticate(token);
   if (!identity.ok()) {
-    Log(LogLevel::kInfo, "device_auth_failed", {{"address", address_}, {"reason", identity.status().message()}});
+    // Anyone can fail authentication, as often as they like: the log line is
+    // rate-limited per IP address (bridge/log_rate_limiter.h).
+    static LogRateLimiter* const auth_failure_log = new LogRateLimiter({});
+    auth_failure_log->Log(IpOfAddress(address_), services_.clock.Now(), LogLevel::kInfo, "device_auth_failed",
+                          {{"address", address_}, {"reason", identity.status().message()}});
     CloseOnThread(close_code::kUnauthorized, identity.status().message());
     return;
   }

@@ -7,13 +7,18 @@
 // Beyond "no crash, no sanitizer report", it checks what the codec promises:
 //  - every failure is INVALID_ARGUMENT with a message that is valid UTF-8
 //    (it goes back to the device in an error reply, a WebSocket text frame);
+//  - an object with a non-empty string `type` is never refused as an event
+//    for its fields: only a duplicate key fails it (a known type whose
+//    fields do not fit decodes generic, with a schema_error);
 //  - every decoded event re-encodes (EncodeDeviceEvent), and the encoding
-//    decodes as one event equal to the first, and encodes again to the very
-//    same bytes;
+//    decodes as one event equal to the first but for its schema_error (which
+//    names the first misfit in member order, and the encoding sorts `extra`),
+//    which stays empty if it was, and encodes again to the very same bytes;
 //  - the encoding is the same JSON value as the member the device sent
 //    (lossless, docs/architecture.md#lossless-relay), but for the envelope
-//    and the empty repeated and map fields ([] and {}) the encoder always
-//    writes, and for bridge-only types, which a session refuses anyway;
+//    (always written; a non-string one is dropped) and the empty repeated and
+//    map fields ([] and {}) the encoder always writes, and for bridge-only
+//    types, which a session refuses anyway;
 //  - every decoded response does the same through EncodeDeviceResponse, and
 //    keeps its `result` object as the same JSON value.
 #include <cstddef>
@@ -23,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "bridge/codec/compact_keys.h"
 #include "bridge/codec/device_event.h"
 #include "bridge/codec/device_frame.h"
@@ -70,9 +76,15 @@ rapidjson::Document ParseOwnEncoding(const std::string& text) {
 void CheckEvent(const DeviceEvent& event, const rapidjson::Value& sent, Dialect dialect) {
   const std::string text = codec::EncodeDeviceEvent(event, dialect);
   DeviceMessage again = DecodeOwnEncoding(text, dialect);
-  const auto* event_again = std::get_if<DeviceEvent>(&again);
+  auto* event_again = std::get_if<DeviceEvent>(&again);
   HIVE_FUZZ_CHECK(event_again != nullptr, "an encoded event decodes as a response: ", text);
-  const std::string diff = ProtoDiff(event, *event_again);
+  HIVE_FUZZ_CHECK(!event.schema_error().empty() || event_again->schema_error().empty(),
+                  "a well-formed event's encoding decodes with a schema_error: ", event_again->schema_error(),
+                  "\nencoding: ", text);
+  DeviceEvent event_copy = event;
+  event_copy.clear_schema_error();
+  event_again->clear_schema_error();
+  const std::string diff = ProtoDiff(event_copy, *event_again);
   HIVE_FUZZ_CHECK(diff.empty(), "decode(encode(event)) != event\n", diff, "encoding: ", text);
   const std::string text_again = codec::EncodeDeviceEvent(*event_again, dialect);
   HIVE_FUZZ_CHECK(text_again == text, "encoding is not stable\nfirst:  ", text, "\nsecond: ", text_again);
@@ -83,7 +95,9 @@ void CheckEvent(const DeviceEvent& event, const rapidjson::Value& sent, Dialect 
   expected.CopyFrom(sent, expected.GetAllocator());
   for (absl::string_view key : {"device", "account", "service"}) {
     absl::string_view wire = WireKey(key, dialect);
-    if (codec::FindMember(expected, wire) == nullptr) {
+    if (rapidjson::Value* value = const_cast<rapidjson::Value*>(codec::FindMember(expected, wire))) {
+      if (!value->IsString()) value->SetString("", expected.GetAllocator());
+    } else {
       expected.AddMember(
           rapidjson::Value(wire.data(), static_cast<rapidjson::SizeType>(wire.size()), expected.GetAllocator()),
           rapidjson::Value(rapidjson::kStringType), expected.GetAllocator());
@@ -93,6 +107,17 @@ void CheckEvent(const DeviceEvent& event, const rapidjson::Value& sent, Dialect 
   HIVE_FUZZ_CHECK(SameJsonValue(expected, written, /*empty_may_appear=*/true),
                   "the encoded event is not the JSON value the device sent\nsent:     ", JsonText(sent),
                   "\nencoding: ", text);
+}
+
+// An event (an object with a non-empty string `type` that is no response) is
+// refused only when it cannot be read at all: a duplicate key somewhere.
+void CheckNotRefusedForItsFields(const rapidjson::Value& member, const absl::Status& status, Dialect dialect) {
+  if (!member.IsObject()) return;
+  const rapidjson::Value* type = codec::FindMember(member, WireKey("type", dialect));
+  if (type == nullptr || !type->IsString() || type->GetStringLength() == 0) return;
+  if (codec::ViewOf(*type) == codec::kDeviceResponseType) return;
+  HIVE_FUZZ_CHECK(absl::StrContains(status.message(), "duplicate key"),
+                  "an event was refused for its fields: ", status.message(), "\nsent: ", JsonText(member));
 }
 
 bool SameResponse(const DeviceResponse& a, const DeviceResponse& b, std::string* diff) {
@@ -158,6 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     HIVE_FUZZ_CHECK(IsValidUtf8(item.cid), "the cid to echo is not UTF-8");
     if (!item.message.ok()) {
       CheckFailure(item.message.status(), "a member");
+      CheckNotRefusedForItsFields(member, item.message.status(), dialect);
       continue;
     }
     if (const auto* event = std::get_if<DeviceEvent>(&*item.message)) {

@@ -1,6 +1,7 @@
 #include "server/metrics.h"
 
 #include "absl/strings/str_cat.h"
+#include "bridge/codec/schema_error_counts.h"
 
 namespace hive::server {
 namespace {
@@ -46,6 +47,15 @@ std::string RenderMetrics(const MetricsSources& sources) {
     const auto limit = static_cast<Limit>(i);
     absl::StrAppend(&out, "hivebridge_limit_refusals_total{limit=\"", LimitName(limit), "\"} ",
                     sources.limits.value(limit), "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP hivebridge_device_event_schema_errors_total Device events whose fields did not fit their "
+                  "type's schema, relayed with the generic body and schema_error (docs/protocol.md section 4).\n"
+                  "# TYPE hivebridge_device_event_schema_errors_total counter\n");
+  const codec::SchemaErrorCounts& schema_errors = codec::SchemaErrorCounts::OfProcess();
+  for (absl::string_view label : codec::SchemaErrorCounts::kLabels) {
+    absl::StrAppend(&out, "hivebridge_device_event_schema_errors_total{type=\"", label, "\"} ",
+                    schema_errors.value(label), "\n");
   }
   return out;
 }

@@ -28,6 +28,9 @@ constexpr absl::string_view kStatusMessageHeader = "x-hive-status-message";
 constexpr absl::string_view kHolderHeader = "x-hive-holder";
 constexpr absl::string_view kPresenceHeader = "x-hive-presence";
 constexpr absl::string_view kEventHeader = "x-hive-event";
+// Set on an event whose fields did not fit its known type (its JSON body is
+// then the device's fields as sent; see DeviceEvent.schema_error).
+constexpr absl::string_view kSchemaErrorHeader = "x-hive-schema-error";
 constexpr absl::string_view kStreamOffsetHeader = "x-stream-offset";
 constexpr absl::string_view kProtobuf = "application/x-protobuf";
 // The highest canonical status code (UNAUTHENTICATED); absl and gRPC share
@@ -74,6 +77,9 @@ AmqpMessage EncodeEvent(const DeviceEvent& event, std::string message_id, absl::
   message.headers = {{std::string(kReplicaHeader), std::string(replica)},
                      {std::string(kReceivedAtHeader), TimeUtil::TimestampToNanoseconds(event.received_at())},
                      {std::string(kEventHeader), absl::Base64Escape(event.SerializeAsString())}};
+  if (!event.schema_error().empty()) {
+    message.headers.emplace_back(std::string(kSchemaErrorHeader), event.schema_error());
+  }
   return message;
 }
 

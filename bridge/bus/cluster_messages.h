@@ -43,7 +43,9 @@ std::string EventRoutingKey(const hive::bridge::v1::DeviceEvent& event);
 // headers. The replicas read the event itself from one more header (its
 // protobuf, base64): the JSON is for other consumers, and not every event has
 // one (a compact-dialect device may send an extra member spelled like a
-// standard key, which standard JSON would have to write twice).
+// standard key, which standard JSON would have to write twice). An event
+// relayed with a schema_error has its device's fields as sent in the JSON, and
+// the schema_error in the header x-hive-schema-error.
 AmqpMessage EncodeEvent(const hive::bridge::v1::DeviceEvent& event, std::string message_id, absl::string_view replica);
 // The event back, with received_at restored; no sequence or epoch yet. A
 // message without the event header (another publisher) is read from its JSON.

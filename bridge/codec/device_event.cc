@@ -51,19 +51,36 @@ bool IsEnvelopeKey(absl::string_view key, Dialect dialect) {
   return false;
 }
 
-absl::Status ReadOptionalString(const rapidjson::Value& object, absl::string_view standard_key, Dialect dialect,
-                                JsonPath& path, std::string* out) {
-  const rapidjson::Value* value = FindMember(object, WireKey(standard_key, dialect));
-  if (value == nullptr) return absl::OkStatus();
-  if (!value->IsString()) {
-    auto scope = path.Key(standard_key);
-    return path.Error(absl::StrCat("expected string, got ", DescribeJson(*value)));
+// Reads the envelope's strings into `event`. One that is not a string is
+// left out (the bridge overwrites device, account and service of a device's
+// event anyway), and the first such is returned as a schema error.
+std::string ReadEnvelope(const rapidjson::Value& object, Dialect dialect, DeviceEvent& event) {
+  std::string schema_error;
+  for (auto [key, out] :
+       {std::pair{"device", event.mutable_device_id()}, std::pair{"account", event.mutable_account_id()},
+        std::pair{"service", event.mutable_service()}}) {
+    const rapidjson::Value* value = FindMember(object, WireKey(key, dialect));
+    if (value == nullptr) continue;
+    if (value->IsString()) {
+      out->assign(value->GetString(), value->GetStringLength());
+    } else if (schema_error.empty()) {
+      schema_error = absl::StrCat(key, ": expected string, got ", DescribeJson(*value));
+    }
   }
-  out->assign(value->GetString(), value->GetStringLength());
-  return absl::OkStatus();
+  return schema_error;
+}
+
+absl::Status ReadBody(const rapidjson::Value& object, google::protobuf::Message* body, Dialect dialect, JsonPath& path,
+                      DeviceEvent& event) {
+  return ReadMembers(
+      object, body, &event, [dialect](absl::string_view key) { return IsEnvelopeKey(key, dialect); }, dialect, path);
 }
 
 }  // namespace
+
+bool IsKnownDeviceEventType(absl::string_view type) {
+  return BodyFieldNumberFor(type) != DeviceEvent::kGenericFieldNumber && !IsBridgeEventType(type);
+}
 
 bool IsBridgeEventType(absl::string_view type) {
   return type == "device-alive" || type == "device-connected" || type == "device-disconnected" || type == "gap" ||
@@ -74,7 +91,6 @@ void SetBodyForType(DeviceEvent& event) { MutableBody(event); }
 
 absl::StatusOr<DeviceEvent> DecodeDeviceEvent(const rapidjson::Value& object, Dialect dialect, JsonPath& path) {
   if (!object.IsObject()) return path.Error(absl::StrCat("expected object, got ", DescribeJson(object)));
-  DeviceEvent event;
   const rapidjson::Value* type = FindMember(object, WireKey("type", dialect));
   if (type == nullptr) {
     auto scope = path.Key("type");
@@ -84,17 +100,30 @@ absl::StatusOr<DeviceEvent> DecodeDeviceEvent(const rapidjson::Value& object, Di
     auto scope = path.Key("type");
     return path.Error(absl::StrCat("expected non-empty string, got ", DescribeJson(*type)));
   }
+  DeviceEvent event;
   event.set_type(type->GetString(), type->GetStringLength());
-  for (auto [key, out] :
-       {std::pair{"device", event.mutable_device_id()}, std::pair{"account", event.mutable_account_id()},
-        std::pair{"service", event.mutable_service()}}) {
-    if (absl::Status status = ReadOptionalString(object, key, dialect, path, out); !status.ok()) return status;
+  const std::string envelope_error = ReadEnvelope(object, dialect, event);
+  // The typed reading is strict, on a path of its own: its error, relative to
+  // the event object, becomes the schema_error of the generic fallback.
+  JsonPath typed_path;
+  absl::Status typed = ReadBody(object, MutableBody(event), dialect, typed_path, event);
+  if (typed.ok()) {
+    event.set_schema_error(envelope_error);
+    return event;
   }
-  absl::Status status = ReadMembers(
-      object, MutableBody(event), &event, [dialect](absl::string_view key) { return IsEnvelopeKey(key, dialect); },
-      dialect, path);
-  if (!status.ok()) return status;
-  return event;
+  // Again with the generic body: every member in `extra`, as sent. What fails
+  // here too (a duplicate key) is no misfit but an object that cannot be
+  // read; it is reported on the caller's path, which locates it in its frame.
+  DeviceEvent generic;
+  generic.set_type(event.type());
+  generic.set_device_id(event.device_id());
+  generic.set_account_id(event.account_id());
+  generic.set_service(event.service());
+  if (absl::Status status = ReadBody(object, generic.mutable_generic(), dialect, path, generic); !status.ok()) {
+    return status;
+  }
+  generic.set_schema_error(std::string(typed.message()));
+  return generic;
 }
 
 std::string EncodeDeviceEvent(const DeviceEvent& event, Dialect dialect) {

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "bridge/codec/compact_keys.h"
 #include "bridge/codec/device_event.h"
+#include "bridge/codec/schema_error_counts.h"
 
 namespace hive::codec {
 namespace {
@@ -36,6 +37,11 @@ FrameItem DecodeMember(const rapidjson::Value& object, Dialect dialect, JsonPath
   } else {
     absl::StatusOr<hive::bridge::v1::DeviceEvent> event = DecodeDeviceEvent(object, dialect, path);
     if (event.ok()) {
+      // The bridge's own types are refused whatever their fields (by the
+      // session), so only what may be relayed counts.
+      if (!event->schema_error().empty() && !IsBridgeEventType(event->type())) {
+        SchemaErrorCounts::OfProcess().Count(event->type());
+      }
       item.message = std::move(*event);
     } else {
       item.message = event.status();

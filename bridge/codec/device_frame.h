@@ -5,7 +5,9 @@
 //
 // A frame that is not JSON, too deep or too long fails as a whole; a bad
 // member of a batch fails alone, carrying the `cid` to echo in its error reply,
-// while the rest of the batch still counts.
+// while the rest of the batch still counts. An event whose fields do not fit
+// its type is no bad member: it decodes with a `schema_error` (device_event.h),
+// counted in SchemaErrorCounts::OfProcess().
 #pragma once
 
 #include <cstddef>

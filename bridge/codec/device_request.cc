@@ -65,11 +65,57 @@ absl::StatusOr<absl::string_view> RequiredString(const rapidjson::Value& object,
   return ViewOf(*value);
 }
 
+// The wire command of `command` ("SchedulerAction.stop"), or what is missing.
+absl::StatusOr<std::string> WireCommandName(const Command& command) {
+  if (command.has_raw()) {
+    if (command.raw().command().empty()) return absl::InvalidArgumentError("command.raw.command: must not be empty");
+    return command.raw().command();
+  }
+  const Message* typed = TypedCommandOf(command);
+  if (typed == nullptr) return absl::InvalidArgumentError("command: no command kind is set");
+  const FieldDescriptor& action = ActionFieldOf(*typed);
+  const auto* value = typed->GetReflection()->GetEnum(*typed, &action);
+  if (value->number() == 0) {
+    std::string known;
+    for (int i = 1; i < action.enum_type()->value_count(); ++i) {
+      absl::StrAppend(&known, i > 1 ? ", " : "", action.enum_type()->value(i)->name());
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("command.", typed->GetDescriptor()->name(), ".action: must be set (one of ", known, ")"));
+  }
+  return std::string(EnumWireName(*value));
+}
+
+// The typed command's `extra` keys against its fields' keys in `dialects`,
+// named like the action's errors: "command.SchedulerAction.extra: ...".
+absl::Status CheckCommandExtraKeys(const Command& command, absl::Span<const Dialect> dialects) {
+  const Message* typed = TypedCommandOf(command);
+  if (typed == nullptr) return absl::OkStatus();
+  JsonPath path;
+  auto in_command = path.Key("command");
+  auto in_kind = path.Key(typed->GetDescriptor()->name());
+  return CheckExtraKeys(*typed, dialects, path);
+}
+
 // `extra_owner`, when set, contributes its `extra` members.
 absl::StatusOr<std::string> EncodeRequest(const DeviceRequestParts& request, const DeviceRequest* extra_owner,
                                           Dialect dialect) {
-  absl::StatusOr<std::string> command = WireCommandOf(request.command);
+  absl::StatusOr<std::string> command = WireCommandName(request.command);
   if (!command.ok()) return command.status();
+  // A backend's request (the parts, without extra_owner) must be writable in
+  // both dialects, as WireCommandOf checks it before it is sent. A request
+  // read back from a device frame only in the dialect written: a compact one
+  // may keep a standard spelling in `extra`, which the compact dialect
+  // writes once.
+  const Dialect both[] = {Dialect::kStandard, Dialect::kCompact};
+  const Dialect written[] = {dialect};
+  const absl::Span<const Dialect> checked = extra_owner == nullptr ? absl::Span<const Dialect>(both) : written;
+  if (absl::Status status = CheckCommandExtraKeys(request.command, checked); !status.ok()) return status;
+  if (request.state != nullptr) {
+    JsonPath path;
+    auto scope = path.Key("state");
+    if (absl::Status status = CheckExtraKeys(*request.state, checked, path); !status.ok()) return status;
+  }
   rapidjson::StringBuffer buffer;
   JsonWriter writer(buffer);
   writer.StartObject();
@@ -109,23 +155,13 @@ absl::StatusOr<std::string> EncodeRequest(const DeviceRequestParts& request, con
 }  // namespace
 
 absl::StatusOr<std::string> WireCommandOf(const Command& command) {
-  if (command.has_raw()) {
-    if (command.raw().command().empty()) return absl::InvalidArgumentError("command.raw.command: must not be empty");
-    return command.raw().command();
-  }
-  const Message* typed = TypedCommandOf(command);
-  if (typed == nullptr) return absl::InvalidArgumentError("command: no command kind is set");
-  const FieldDescriptor& action = ActionFieldOf(*typed);
-  const auto* value = typed->GetReflection()->GetEnum(*typed, &action);
-  if (value->number() == 0) {
-    std::string known;
-    for (int i = 1; i < action.enum_type()->value_count(); ++i) {
-      absl::StrAppend(&known, i > 1 ? ", " : "", action.enum_type()->value(i)->name());
-    }
-    return absl::InvalidArgumentError(
-        absl::StrCat("command.", typed->GetDescriptor()->name(), ".action: must be set (one of ", known, ")"));
-  }
-  return std::string(EnumWireName(*value));
+  absl::StatusOr<std::string> name = WireCommandName(command);
+  if (!name.ok()) return name.status();
+  // A backend does not know its device's dialect (nor, in a cluster, which
+  // replica writes the request): a command must be writable in both.
+  constexpr Dialect kBoth[] = {Dialect::kStandard, Dialect::kCompact};
+  if (absl::Status status = CheckCommandExtraKeys(command, kBoth); !status.ok()) return status;
+  return name;
 }
 
 absl::StatusOr<std::string> EncodeDeviceRequest(const DeviceRequest& request, Dialect dialect) {

@@ -24,10 +24,14 @@
 namespace hive::codec {
 
 // The wire command, e.g. "SchedulerAction.stop"; INVALID_ARGUMENT naming the
-// field when no kind or no action is set.
+// field when no kind or no action is set, or when an `extra` key of the typed
+// command would duplicate a typed field's key on the wire (CheckExtraKeys).
+// SendDeviceRequest validates a request with it before anything is sent.
 absl::StatusOr<std::string> WireCommandOf(const hive::bridge::v1::Command& command);
 
-// Writes the request; fails only where WireCommandOf does.
+// Writes the request; fails where WireCommandOf does, but for `extra` keys
+// only checked against `dialect`'s (a compact request read back may keep a
+// standard spelling in `extra`, which the compact dialect writes once).
 absl::StatusOr<std::string> EncodeDeviceRequest(const hive::bridge::v1::DeviceRequest& request, Dialect dialect);
 
 // What the bridge sends a device, borrowed from wherever it already lives
@@ -40,7 +44,10 @@ struct DeviceRequestParts {
   const hive::bridge::v1::ExpectedState* state = nullptr;  // null: none
 };
 
-// The same JSON as the DeviceRequest with these fields and no `extra`.
+// The same JSON as the DeviceRequest with these fields and no `extra`. This
+// is how the bridge writes a backend's request, so, like WireCommandOf, it
+// refuses `extra` keys (of the command and of `state`) that a typed field
+// spells in either dialect.
 absl::StatusOr<std::string> EncodeDeviceRequest(const DeviceRequestParts& request, Dialect dialect);
 
 // Reads a `device-request` object.

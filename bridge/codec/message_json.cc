@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -435,7 +437,81 @@ void WriteObject(const Message& message, Dialect dialect, JsonWriter& writer) {
   writer.EndObject();
 }
 
+// The smallest key of `extra` that a typed field of `layout` spells in either
+// dialect, with that field; the smallest so the answer does not depend on the
+// Struct's (unordered) map.
+std::optional<std::pair<std::string, const WireField*>> FirstCollidingKey(const google::protobuf::Struct& extra,
+                                                                          const MessageLayout& layout,
+                                                                          absl::Span<const Dialect> dialects) {
+  auto spells = [dialects](const WireField& wire, absl::string_view key) {
+    for (Dialect dialect : dialects) {
+      if (key == (dialect == Dialect::kCompact ? wire.compact_key : wire.standard_key)) return true;
+    }
+    return false;
+  };
+  std::optional<std::pair<std::string, const WireField*>> first;
+  for (const auto& [key, value] : extra.fields()) {
+    if (first.has_value() && key >= first->first) continue;
+    for (const WireField& wire : layout.fields) {
+      if (spells(wire, key)) {
+        first.emplace(key, &wire);
+        break;
+      }
+    }
+  }
+  return first;
+}
+
+absl::Status CheckExtraKeysIn(const Message& message, absl::Span<const Dialect> dialects, JsonPath& path) {
+  const MessageLayout& layout = SchemaIndex::Get().LayoutOf(message.GetDescriptor());
+  const Reflection& r = *message.GetReflection();
+  if (layout.extra != nullptr && r.HasField(message, layout.extra)) {
+    const auto& extra = static_cast<const google::protobuf::Struct&>(r.GetMessage(message, layout.extra));
+    if (auto collision = FirstCollidingKey(extra, layout, dialects)) {
+      const WireField& wire = *collision->second;
+      auto scope = path.Key(kExtraField);
+      const bool compact = collision->first != wire.standard_key;
+      return path.Error(absl::StrCat("key \"", collision->first, "\" collides with the field ", wire.standard_key,
+                                     compact ? " (its compact-dialect key)" : "",
+                                     ", so the device would get it twice; set the field instead"));
+    }
+  }
+  for (const WireField& wire : layout.fields) {
+    const FieldDescriptor& field = *wire.field;
+    if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || IsStruct(field.message_type())) continue;
+    auto scope = path.Key(field.name());
+    if (field.is_map()) {
+      const FieldDescriptor& key_field = *field.message_type()->map_key();
+      const FieldDescriptor& value_field = *field.message_type()->map_value();
+      if (value_field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || IsStruct(value_field.message_type())) continue;
+      for (int i = 0, n = r.FieldSize(message, &field); i < n; ++i) {
+        const Message& entry = r.GetRepeatedMessage(message, &field, i);
+        const std::string key = entry.GetReflection()->GetString(entry, &key_field);
+        auto key_scope = path.Key(key);
+        absl::Status status = CheckExtraKeysIn(entry.GetReflection()->GetMessage(entry, &value_field), dialects, path);
+        if (!status.ok()) return status;
+      }
+    } else if (field.is_repeated()) {
+      for (int i = 0, n = r.FieldSize(message, &field); i < n; ++i) {
+        auto index_scope = path.Index(i);
+        if (absl::Status status = CheckExtraKeysIn(r.GetRepeatedMessage(message, &field, i), dialects, path);
+            !status.ok()) {
+          return status;
+        }
+      }
+    } else if (r.HasField(message, &field)) {
+      absl::Status status = CheckExtraKeysIn(r.GetMessage(message, &field), dialects, path);
+      if (!status.ok()) return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status CheckExtraKeys(const Message& message, absl::Span<const Dialect> dialects, JsonPath& path) {
+  return CheckExtraKeysIn(message, dialects, path);
+}
 
 absl::Status ReadMembers(const rapidjson::Value& object, Message* fields, Message* owner, MemberFilter skip,
                          Dialect dialect, JsonPath& path) {

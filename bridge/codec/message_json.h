@@ -18,6 +18,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "bridge/codec/dialect.h"
 #include "bridge/codec/json_path.h"
 #include "bridge/codec/json_writer.h"
@@ -35,6 +36,15 @@ using MemberFilter = absl::FunctionRef<bool(absl::string_view wire_key)>;
 // exact_numbers pointers are relative to `object`.
 absl::Status ReadMembers(const rapidjson::Value& object, google::protobuf::Message* fields,
                          google::protobuf::Message* owner, MemberFilter skip, Dialect dialect, JsonPath& path);
+
+// INVALID_ARGUMENT naming the first `extra` key, in `message` or any message
+// it holds, that is also the wire key of a typed field of the same object in
+// one of `dialects` (`"application"`, or `"app"` in the compact dialect):
+// writing both would give the device an object with a duplicate key, which
+// JSON parsers read differently. `path` names `message` in the error
+// ("command.SchedulerAction.extra: ...").
+absl::Status CheckExtraKeys(const google::protobuf::Message& message, absl::Span<const Dialect> dialects,
+                            JsonPath& path);
 
 // Writes the set fields of `fields` (may be null) and then the members of
 // `owner`'s extra (may be null), without the enclosing braces.

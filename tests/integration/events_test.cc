@@ -12,8 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/substitute.h"
+#include "bridge/codec/device_event.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/json_assertions.h"
 
@@ -179,6 +181,116 @@ INSTANTIATE_TEST_SUITE_P(
         SpoofCase{"Compact", codec::Dialect::kCompact,
                   R"({"typ":"device-state","dev":"$0","acc":"$0","svc":"hive-backend","sta":"ok"})"}),
     RowName());
+
+// --- Events whose fields do not fit their type ---------------------------------
+
+// A known type with a field of another shape is relayed, not refused: generic
+// body, every field in `extra` as the device sent it, and a schema_error
+// (docs/protocol.md §4).
+struct MisfitCase {
+  std::string name;
+  codec::Dialect dialect;
+  // The device's fields after the type ($0: a marker, so the event is found).
+  std::string type;
+  std::string fields;
+  std::string schema_error;
+};
+
+class MisfitEventTest : public EventsTest, public ::testing::WithParamInterface<MisfitCase> {};
+
+TEST_P(MisfitEventTest, ArrivesGenericWithEveryFieldAsSentAndTheSchemaError) {
+  const MisfitCase& c = GetParam();
+  const bool compact = c.dialect == codec::Dialect::kCompact;
+  const std::string series = absl::StrCat("hivebridge_device_event_schema_errors_total{type=\"", c.type, "\"}");
+  const uint64_t counted_before = MetricValue(bridge(), series);
+  TestDevice& device = Connect({.dialect = c.dialect});
+  EventStream& stream = SubscribeTo(device);
+  const std::string marker = NewId();
+  const std::string fields = absl::Substitute(c.fields, marker);
+
+  device.Send(absl::StrCat("{\"", compact ? "typ" : "type", "\":\"", c.type, "\",", fields, "}"));
+
+  std::optional<DeviceEvent> event = stream.NextMatching(OfType(c.type), kEventTimeout);
+  ASSERT_TRUE(event.has_value()) << device.Transcript() << "\n" << Log();
+  EXPECT_EQ(event->schema_error(), c.schema_error);
+  EXPECT_EQ(event->body_case(), DeviceEvent::kGeneric) << event->ShortDebugString();
+  EXPECT_EQ(event->device_id(), device.device_id());
+  EXPECT_EQ(event->account_id(), device.account_id());
+  EXPECT_EQ(event->service(), "hive-device");
+  // Every field intact: the event written back in the device's dialect is
+  // the device's object with the bridge's envelope.
+  const std::string expected =
+      absl::Substitute(R"({"$0":"$1","$2":"$3","$4":"hive-device","$5":"$6",$7})", compact ? "dev" : "device",
+                       device.device_id(), compact ? "acc" : "account", device.account_id(),
+                       compact ? "svc" : "service", compact ? "typ" : "type", c.type, fields);
+  EXPECT_TRUE(JsonEquals(codec::EncodeDeviceEvent(*event, c.dialect), expected));
+  // No error reply for it: replies come in order, so the first one the
+  // device gets is for the bad frame it sends next.
+  device.Send("[7]");
+  std::optional<std::string> reply = device.NextOfType("error", kEventTimeout);
+  ASSERT_TRUE(reply.has_value()) << device.Transcript();
+  EXPECT_EQ(StringField(*reply, compact ? "err" : "error"), "[0]: expected object, got number 7") << *reply;
+  EXPECT_EQ(AwaitMetricValue(bridge(), series, counted_before + 1, kEventTimeout), counted_before + 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Types, MisfitEventTest,
+    ::testing::Values(MisfitCase{"DeviceStateWithAnObjectState", codec::Dialect::kStandard, "device-state",
+                                 R"("state":{"disk":"low"},"message":"$0","disk_free_bytes":5)",
+                                 "state: expected string, got object"},
+                      MisfitCase{"DeviceStateWithNegativeFreeBytes", codec::Dialect::kStandard, "device-state",
+                                 R"("disk_free_bytes":-5,"marker":"$0")",
+                                 "disk_free_bytes: expected unsigned 64-bit integer, got number -5"},
+                      MisfitCase{"DeviceVersionWithAnObjectVersion", codec::Dialect::kStandard, "device-version",
+                                 R"("version":{"major":1,"big":9007199254740993},"marker":"$0")",
+                                 "version: expected string, got object"},
+                      MisfitCase{"InstancesAsAString", codec::Dialect::kStandard, "instances",
+                                 R"("instances":"x","marker":"$0")", R"(instances: expected array, got string "x")"},
+                      MisfitCase{"InstanceStateWithNumericKeys", codec::Dialect::kStandard, "instance-state",
+                                 R"("storage_apikeys":7,"instance":"$0")",
+                                 "storage_apikeys: expected object, got number 7"},
+                      MisfitCase{"CompactDeviceStateWithAnObjectState", codec::Dialect::kCompact, "device-state",
+                                 R"("sta":{"disk":"low"},"msg":"$0")", "state: expected string, got object"},
+                      MisfitCase{"CompactInstancesAsAString", codec::Dialect::kCompact, "instances",
+                                 R"("iss":"x","marker":"$0")", R"(instances: expected array, got string "x")"}),
+    RowName());
+
+TEST_F(EventsTest, AWellFormedKnownEventStillArrivesTypedWithoutASchemaError) {
+  TestDevice& device = Connect();
+  EventStream& stream = SubscribeTo(device);
+
+  device.Send(R"({"type":"device-state","state":"disk-low","disk_free_bytes":5})");
+
+  std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), kEventTimeout);
+  ASSERT_TRUE(event.has_value()) << device.Transcript() << "\n" << Log();
+  EXPECT_TRUE(event->has_device_state()) << event->ShortDebugString();
+  EXPECT_EQ(event->device_state().state(), "disk-low");
+  EXPECT_EQ(event->schema_error(), "");
+  EXPECT_EQ(MetricValue(bridge(), "hivebridge_device_event_schema_errors_total{type=\"device-state\"}"), 0u);
+}
+
+TEST_F(EventsTest, WhatIsNotAnEventStillGetsAnErrorReplyAndIsNotDelivered) {
+  TestDevice& device = Connect();
+  EventStream& stream = SubscribeTo(device);
+
+  for (const auto& [frame, error] : std::vector<std::pair<std::string, std::string>>{
+           {R"("device-state")", R"(a frame holds a JSON object or an array of objects, got string "device-state")"},
+           {R"([7])", "[0]: expected object, got number 7"},
+           {R"({"state":{"disk":"low"}})", "type: missing"},
+           {R"({"type":{"name":"device-state"}})", "type: expected non-empty string, got object"},
+           {R"({"type":"device-state","state":"a","state":{"disk":"low"}})", R"((root): duplicate key "state")"}}) {
+    device.Send(frame);
+    std::optional<std::string> reply = device.NextOfType("error", kEventTimeout);
+    ASSERT_TRUE(reply.has_value()) << frame << "\n" << device.Transcript();
+    EXPECT_EQ(StringField(*reply, "error"), error) << frame;
+  }
+  // Nothing of the refused frames reached the subscriber: the first
+  // device-state event it gets is the one sent after them.
+  device.Send(MarkedEvent("device-state", "after"));
+  std::optional<DeviceEvent> first = stream.NextMatching(OfType("device-state"), kEventTimeout);
+  ASSERT_TRUE(first.has_value()) << Log();
+  EXPECT_EQ(MarkerOf(*first), "after") << first->ShortDebugString();
+}
 
 // --- Batches --------------------------------------------------------------
 

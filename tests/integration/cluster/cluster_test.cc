@@ -15,10 +15,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "bridge/uuid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rapidjson/document.h"
 #include "tests/integration/support/bridge_process.h"
 #include "tests/integration/support/child_process.h"
 #include "tests/integration/support/event_stream.h"
@@ -506,7 +508,7 @@ TEST(ClusterStartTest, ReplicaStartedWhileTheBrokerIsDownIsNotReadyUntilItConnec
 TEST_F(ClusterTest, LegacyConsumerReadsTheSeedShapedJsonFromTheEventsExchange) {
   const std::string log_path = ::testing::TempDir() + "/legacy-consumer-" + NewUuid() + ".log";
   absl::StatusOr<pid_t> consumer = SpawnChild({"/usr/bin/python3", HIVE_CLUSTER_TESTS_DIR "/legacy_consumer.py",
-                                               broker_->url(), "hive-device.device-state.#", "1"},
+                                               broker_->url(), "hive-device.device-state.#", "2"},
                                               {"PATH=/usr/bin:/bin"}, log_path);
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   const absl::Time ready_by = absl::Now() + absl::Seconds(20);
@@ -517,6 +519,11 @@ TEST_F(ClusterTest, LegacyConsumerReadsTheSeedShapedJsonFromTheEventsExchange) {
 
   std::unique_ptr<TestDevice> device = ConnectDevice(2, Responder::Ack());
   device->Send(R"({"type":"device-state","state":"disk-low","message":"1 MiB left","diskFree":1048576})");
+  // A known type whose fields do not fit its schema reaches the consumer with
+  // the device's fields exactly as sent (docs/protocol.md §4, §9).
+  constexpr absl::string_view kMisfit =
+      R"({"type":"device-state","state":{"disk":"low"},"disk_free_bytes":-5,"message":"m","big":18446744073709551615})";
+  device->Send(std::string(kMisfit));
   std::optional<int> exit;
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (!(exit = PollExit(*consumer)).has_value() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
@@ -525,12 +532,26 @@ TEST_F(ClusterTest, LegacyConsumerReadsTheSeedShapedJsonFromTheEventsExchange) {
   std::remove(log_path.c_str());
   ASSERT_EQ(exit, 0) << output;
   std::vector<std::string> lines = absl::StrSplit(output, '\n', absl::SkipEmpty());
-  ASSERT_EQ(lines.size(), 2u) << output;
+  ASSERT_EQ(lines.size(), 3u) << output;
   EXPECT_THAT(lines[1], ::testing::HasSubstr(absl::StrCat("\"routing_key\": \"hive-device.device-state.", account_, ".",
                                                           device->device_id(), "\"")));
   EXPECT_THAT(lines[1], ::testing::HasSubstr("\"state\": \"disk-low\""));
   EXPECT_THAT(lines[1], ::testing::HasSubstr("\"diskFree\": 1048576"));
   EXPECT_THAT(lines[1], ::testing::HasSubstr(device->device_id()));
+  EXPECT_THAT(lines[1], ::testing::Not(::testing::HasSubstr("schema_error")));
+
+  rapidjson::Document misfit;
+  misfit.Parse(lines[2].c_str());
+  ASSERT_FALSE(misfit.HasParseError()) << lines[2];
+  ASSERT_TRUE(misfit.IsObject() && misfit.HasMember("body")) << lines[2];
+  rapidjson::Document expected;
+  expected.Parse(absl::StrCat(R"({"device":")", device->device_id(), R"(","account":")", account_,
+                              R"(","service":"hive-device",)", kMisfit.substr(1))
+                     .c_str());
+  ASSERT_FALSE(expected.HasParseError());
+  EXPECT_TRUE(misfit["body"] == expected) << lines[2];
+  ASSERT_TRUE(misfit.HasMember("schema_error") && misfit["schema_error"].IsString()) << lines[2];
+  EXPECT_STREQ(misfit["schema_error"].GetString(), "state: expected string, got object");
 }
 
 }  // namespace

@@ -24,7 +24,13 @@ def main():
         if method is None:
             print("timeout", flush=True)
             return 1
-        print(json.dumps({"routing_key": method.routing_key, "body": json.loads(body)}), flush=True)
+        line = {"routing_key": method.routing_key, "body": json.loads(body)}
+        # hivebridge's verdict on an event whose fields did not fit its type
+        # rides in a header, so the body stays the device's own fields.
+        schema_error = (properties.headers or {}).get("x-hive-schema-error")
+        if schema_error is not None:
+            line["schema_error"] = schema_error.decode() if isinstance(schema_error, bytes) else schema_error
+        print(json.dumps(line), flush=True)
         received += 1
         if received == count:
             return 0

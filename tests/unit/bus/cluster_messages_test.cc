@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 
@@ -78,6 +80,38 @@ TEST(ClusterMessages, EventWithoutTheEventHeaderIsReadFromItsJson) {
   absl::StatusOr<DeviceEvent> decoded = DecodeEvent(Delivered(message, 8));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_TRUE(MessageDifferencer::Equals(*decoded, StateEvent())) << decoded->DebugString();
+}
+
+// An event whose fields did not fit its type: the JSON for other consumers is
+// the device's fields as sent, the verdict rides in a header of its own.
+TEST(ClusterMessages, MisfitEventTravelsAsTheDevicesFieldsWithItsSchemaErrorInAHeader) {
+  DeviceEvent event;
+  event.set_device_id(kDevice);
+  event.set_account_id(kAccount);
+  event.set_service("hive-device");
+  event.set_type("device-state");
+  event.mutable_generic();
+  (*event.mutable_extra()->mutable_fields())["disk_free_bytes"].set_number_value(-5);
+  event.set_schema_error("disk_free_bytes: expected unsigned 64-bit integer, got number -5");
+  AmqpMessage message = EncodeEvent(event, "message-5", "replica-a");
+  EXPECT_EQ(message.body, std::string(R"({"device":")") + kDevice + R"(","account":")" + kAccount +
+                              R"(","service":"hive-device","type":"device-state","disk_free_bytes":-5})");
+  const AmqpValue* header = FindAmqpValue(message.headers, "x-hive-schema-error");
+  ASSERT_NE(header, nullptr);
+  EXPECT_EQ(std::get<std::string>(*header), event.schema_error());
+  absl::StatusOr<DeviceEvent> decoded = DecodeEvent(Delivered(message, 9));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*decoded, event)) << decoded->DebugString();
+  // A well-formed event has no such header.
+  EXPECT_EQ(FindAmqpValue(EncodeEvent(StateEvent(), "message-6", "replica-a").headers, "x-hive-schema-error"), nullptr);
+  // Read from its JSON alone (another publisher's), it gets the same verdict.
+  message.headers.erase(std::remove_if(message.headers.begin(), message.headers.end(),
+                                       [](const auto& h) { return h.first == "x-hive-event"; }),
+                        message.headers.end());
+  decoded = DecodeEvent(message);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->schema_error(), event.schema_error());
+  EXPECT_TRUE(decoded->has_generic());
 }
 
 TEST(ClusterMessages, CorruptEventHeaderIsAnErrorNamingIt) {

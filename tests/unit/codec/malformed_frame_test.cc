@@ -145,26 +145,8 @@ const std::vector<MalformedCase>& Rows() {
       Item("EmptyType", R"({"type":""})", R"(type: expected non-empty string, got string "")"),
       Item("TypeNotAString", R"({"type":["device-state"]})", "type: expected non-empty string, got array"),
       Item("StandardTypeKeyInCompactDialect", R"({"type":"device-state"})", "type: missing").Compact(),
-      Item("StringWhereNumber", R"({"type":"device-state","disk_free_bytes":"1024"})",
-           R"(disk_free_bytes: expected unsigned 64-bit integer, got string "1024")"),
-      Item("StringWhereNumberCompact", R"({"typ":"device-state","dfb":"1024"})",
-           R"(disk_free_bytes: expected unsigned 64-bit integer, got string "1024")")
-          .Compact(),
-      Item("NumberWhereString", R"({"type":"device-version","version":3})", "version: expected string, got number 3"),
-      Item("BoolWhereString", R"({"type":"instances","instances":[{"health":true}]})",
-           "instances[0].health: expected string, got true"),
-      Item("ObjectWhereArray", R"({"type":"instances","instances":{}})", "instances: expected array, got object"),
-      Item("ArrayWhereObject", R"({"type":"instances","instances":[{"application":[]}]})",
-           "instances[0].application: expected object, got array"),
-      Item("NegativeWhereUnsigned", R"({"type":"device-state","disk_free_bytes":-1})",
-           "disk_free_bytes: expected unsigned 64-bit integer, got number -1"),
-      Item("BeyondUint64Max", R"({"type":"device-state","disk_total_bytes":18446744073709551616})",
-           "disk_total_bytes: expected unsigned 64-bit integer, got number 1844674407370955"),
-      Item("FractionWhereInteger", R"({"type":"device-disconnected","close_code":1000.5})",
-           "close_code: expected 32-bit integer, got number 1000.5"),
-      Item("BeyondInt32", R"({"type":"device-disconnected","close_code":2147483648})",
-           "close_code: expected 32-bit integer, got number 2147483648"),
-      Item("EnvelopeNotAString", R"({"type":"x","device":42})", "device: expected string, got number 42"),
+      // A known type whose fields do not fit its typed body is no error: it
+      // is relayed with a schema_error (schema_fallback_test.cc).
       Item("NonObjectBatchMember", R"([{"type":"a"},7,{"type":"b"}])", "[1]: expected object, got number 7")
           .AtItem(1, {0, 2}),
       Item("ArrayBatchMember", R"([[{"type":"a"}],{"type":"b"}])", "[0]: expected object, got array").AtItem(0, {1}),
