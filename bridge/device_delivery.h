@@ -42,6 +42,13 @@ struct DeliveredRequest {
   }
 };
 
+// What a request asks of its device, for the correlator's idempotency check:
+// a hash of the device id, command and state (serialized deterministically,
+// so map order does not matter). The wait mode, deadlines and ids are not
+// part of it: a retry may wait differently.
+RequestCorrelator::Digest DigestOf(const std::string& device_id,
+                                   const hive::bridge::v1::SendDeviceRequestRequest& request);
+
 // `done` runs exactly once, possibly before this returns. Returns the
 // correlator's waiter, for RequestCorrelator::Cancel, when one was added.
 std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link, const DeliveredRequest& delivered,
