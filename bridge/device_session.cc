@@ -190,9 +190,10 @@ void DeviceSession::Admit(DeviceIdentity identity) {
   // threads post once they find the link run after this, on this thread.
   state_ = State::kAuthenticated;
   if (std::shared_ptr<DeviceLink> replaced = *std::move(registered)) {
-    // The old link refuses new requests from now on; what it wrote, its own
-    // OnClosed settles, and what it queued, it fails unwritten. Nothing here
-    // touches the requests of this new link.
+    // The old link refuses new requests from now on, still writes what was
+    // queued on it before, then closes; its own OnClosed settles what it
+    // wrote. Nothing here touches the requests of this new link, which
+    // backends may already have found in the registry.
     replaced->Close(close_code::kReplaced, "replaced by a newer connection of the same device");
   }
   // Registered first, so a backend told of the device can reach it at once.

@@ -156,6 +156,11 @@ TEST_F(ReconnectRaceTest, NoRequestIdReachesTheDeviceTwiceWhileItsConnectionKeep
             << "; connections " << receipts.connections() << "\n";
   EXPECT_GT(receipts.connections(), 1) << "the device never reconnected";
   EXPECT_EQ(MetricValue(bridge(), "hivebridge_requests_pending"), 0u) << Log();
+  // Every id the callers chose is remembered (far below the budget), so a
+  // later retry still finds its outcome.
+  EXPECT_EQ(MetricValue(bridge(), "hivebridge_requests_remembered"), static_cast<uint64_t>(kRequests));
+  EXPECT_GT(MetricValue(bridge(), "hivebridge_requests_remembered_bytes"), 0u);
+  EXPECT_EQ(MetricValue(bridge(), "hivebridge_requests_forgotten_total{reason=\"budget\"}"), 0u);
 }
 
 }  // namespace
