@@ -3,10 +3,35 @@
 #include <string>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/codec/device_request.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace hive {
+namespace {
+
+// The message's bytes with map entries in key order, so that equal requests
+// serialize equally.
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+RequestCorrelator::Digest DigestOf(const std::string& device_id,
+                                   const hive::bridge::v1::SendDeviceRequestRequest& request) {
+  return absl::HashOf(device_id, DeterministicBytes(request.command()), request.has_state(),
+                      request.has_state() ? DeterministicBytes(request.state()) : std::string());
+}
 
 std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link, const DeliveredRequest& delivered,
                                                            absl::Time deadline, const DeliveryLimits& limits,
@@ -32,13 +57,18 @@ std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link, con
                                                 " bytes, over the device frame limit of ", limits.max_frame_bytes)));
     return std::nullopt;
   }
+  // A caller that left the request id to the bridge cannot retry it.
+  const RequestCorrelator::IdSource source =
+      request.request_id().empty() ? RequestCorrelator::IdSource::kBridge : RequestCorrelator::IdSource::kCaller;
   RequestCorrelator::Registration registration =
-      correlator.Await(delivered.request_id, link.device_id(), request.wait(), deadline, std::move(done));
+      correlator.Await(delivered.request_id, link.device_id(), DigestOf(link.device_id(), request), request.wait(),
+                       deadline, std::move(done), source);
   if (registration.role == RequestCorrelator::Role::kSendNow) {
-    if (absl::Status sent = link.Send(*std::move(frame)); sent.ok()) {
-      correlator.MarkSent(delivered.request_id, registration.waiter);
-    } else {
-      correlator.Fail(delivered.request_id, registration.waiter, sent);
+    // Once queued, the link marks it sent when written, or fails it when its
+    // connection closed first.
+    if (absl::Status queued = link.SendRequest(*std::move(frame), delivered.request_id, registration.waiter);
+        !queued.ok()) {
+      correlator.Fail(delivered.request_id, registration.waiter, queued);
     }
   }
   return registration.waiter;

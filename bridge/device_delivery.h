@@ -1,8 +1,9 @@
 // bridge/device_delivery.h
 // Hands one SendDeviceRequest to a device connected to this replica: checks
 // the caller's account, encodes the request in the device's dialect, joins or
-// registers it with the correlator (so a retried request id is never sent
-// twice) and queues the frame on the device's link. Both the gRPC handler
+// registers it with the correlator under its digest (so a retried request id
+// is never sent twice, and never names a different request) and queues the
+// frame on the device's link, which marks it sent when it writes it. Both the gRPC handler
 // and, in cluster mode, the bus (for a request routed here by another
 // replica) deliver through it.
 //
@@ -41,6 +42,13 @@ struct DeliveredRequest {
     return {request, request.request_id(), request.device_id(), request.account_id()};
   }
 };
+
+// What a request asks of its device, for the correlator's idempotency check:
+// a hash of the device id, command and state (serialized deterministically,
+// so map order does not matter). The wait mode, deadlines and ids are not
+// part of it: a retry may wait differently.
+RequestCorrelator::Digest DigestOf(const std::string& device_id,
+                                   const hive::bridge::v1::SendDeviceRequestRequest& request);
 
 // `done` runs exactly once, possibly before this returns. Returns the
 // correlator's waiter, for RequestCorrelator::Cancel, when one was added.

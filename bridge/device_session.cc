@@ -18,6 +18,11 @@ namespace {
 
 using hive::bridge::v1::DeviceEvent;
 
+RequestCorrelator::ConnectionId NextConnectionId() {
+  static std::atomic<RequestCorrelator::ConnectionId> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 google::protobuf::Timestamp ToTimestamp(absl::Time time) {
   return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
 }
@@ -30,7 +35,8 @@ DeviceSession::DeviceSession(SessionServices& services, const SessionLimits& lim
       limits_(limits),
       transport_(std::move(transport)),
       dialect_(dialect),
-      address_(transport_->remote_address()) {}
+      address_(transport_->remote_address()),
+      connection_id_(NextConnectionId()) {}
 
 void DeviceSession::Start(std::optional<std::string> header_token) {
   if (header_token.has_value()) {
@@ -101,10 +107,11 @@ void DeviceSession::OnClosed(int code, absl::string_view reason, ClosedBy by) {
     reason = sent_close_->second;
     by = ClosedBy::kBridge;
   }
-  if (services_.registry.Unregister(device_id_, this)) {
-    services_.correlator.FailAllFor(
-        device_id_, absl::UnavailableError(absl::StrCat("device disconnected (close code ", code, ")")));
-  }
+  services_.registry.Unregister(device_id_, this);
+  // Also when a newer connection replaced this one: what this one wrote and
+  // the device has not answered is now "delivered, outcome unknown". What it
+  // queued but never wrote, WriteRequest fails (the state is kClosed now).
+  services_.correlator.FailAllFor(device_id_, connection_id_, absl::StrCat("close code ", code));
   Log(LogLevel::kInfo, "device_disconnected",
       {{"device", device_id_},
        {"account", account_id_},
@@ -122,7 +129,7 @@ hive::bridge::v1::Device DeviceSession::Describe() const {
   return description_;
 }
 
-absl::Status DeviceSession::Send(std::string frame) {
+absl::Status DeviceSession::SendRequest(std::string frame, std::string request_id, RequestCorrelator::WaiterId sender) {
   if (closing_) return absl::UnavailableError("device disconnected");
   if (queued_frames_.fetch_add(1) >= limits_.send_queue) {
     --queued_frames_;
@@ -130,11 +137,26 @@ absl::Status DeviceSession::Send(std::string frame) {
     return absl::ResourceExhaustedError(
         absl::StrCat("device send queue full (", limits_.send_queue, " frames waiting)"));
   }
-  transport_->Post([self = shared_from_this(), frame = std::move(frame)]() mutable {
-    --self->queued_frames_;
-    if (self->state_ == State::kAuthenticated && !self->close_started_) self->transport_->SendText(std::move(frame));
-  });
+  transport_->Post(
+      [self = shared_from_this(), frame = std::move(frame), request_id = std::move(request_id), sender]() mutable {
+        --self->queued_frames_;
+        self->WriteRequest(std::move(frame), request_id, sender);
+      });
   return absl::OkStatus();
+}
+
+void DeviceSession::WriteRequest(std::string frame, const std::string& request_id, RequestCorrelator::WaiterId sender) {
+  // Both this decision and OnClosed run on this thread, so "written" is
+  // exact: what is marked here, OnClosed finds; what is failed here was
+  // certainly never on the wire, and a retry may send it.
+  if (state_ != State::kAuthenticated || close_started_) {
+    services_.correlator.Fail(
+        request_id, sender,
+        absl::UnavailableError("device disconnected before the request was written; a retry sends it"));
+    return;
+  }
+  services_.correlator.MarkSent(request_id, sender, connection_id_);
+  transport_->SendText(std::move(frame));
 }
 
 void DeviceSession::Close(int code, std::string reason) {
@@ -188,14 +210,11 @@ void DeviceSession::Admit(DeviceIdentity identity) {
   // threads post once they find the link run after this, on this thread.
   state_ = State::kAuthenticated;
   if (std::shared_ptr<DeviceLink> replaced = *std::move(registered)) {
-    // Close first (the old link refuses sends from now on), then fail what was
-    // sent on it: no request can slip onto the old link between the two. A
-    // request sent on this new link in the instant between Register and
-    // FailAllFor fails too, with a retryable UNAVAILABLE: failing fast beats
-    // leaving a request on a dying link to hang until its deadline.
+    // The old link refuses new requests from now on, still writes what was
+    // queued on it before, then closes; its own OnClosed settles what it
+    // wrote. Nothing here touches the requests of this new link, which
+    // backends may already have found in the registry.
     replaced->Close(close_code::kReplaced, "replaced by a newer connection of the same device");
-    services_.correlator.FailAllFor(
-        device_id_, absl::UnavailableError("device reconnected; the request was sent on its previous connection"));
   }
   // Registered first, so a backend told of the device can reach it at once.
   transport_->SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));

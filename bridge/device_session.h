@@ -111,7 +111,10 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   const std::string& account_id() const override { return account_id_; }
   codec::Dialect dialect() const override { return dialect_; }
   hive::bridge::v1::Device Describe() const override;
-  absl::Status Send(std::string frame) override;
+  absl::Status SendRequest(std::string frame, std::string request_id, RequestCorrelator::WaiterId sender) override;
+
+  // Names this connection to the correlator; unique in the process.
+  RequestCorrelator::ConnectionId connection_id() const { return connection_id_; }
   void Close(int code, std::string reason) override;
 
  private:
@@ -129,6 +132,10 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   ItemOutcome HandleItem(codec::FrameItem& item, absl::Time now);
   void HandleEvent(hive::bridge::v1::DeviceEvent event);
   bool HandleResponse(codec::DeviceResponse response);
+  // On the session's thread: writes a queued request, telling the
+  // correlator it was written on this connection, or, when the connection
+  // closed first, that it never was.
+  void WriteRequest(std::string frame, const std::string& request_id, RequestCorrelator::WaiterId sender);
   void ReplyError(absl::string_view error, absl::string_view cid);
   void CloseOnThread(int code, absl::string_view reason);
   void SchedulePing();
@@ -144,6 +151,7 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   const std::unique_ptr<DeviceTransport> transport_;
   const codec::Dialect dialect_;
   const std::string address_;
+  const RequestCorrelator::ConnectionId connection_id_;
 
   // Session-thread state.
   State state_ = State::kQuarantine;

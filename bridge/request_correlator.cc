@@ -1,6 +1,7 @@
 // bridge/request_correlator.cc
 #include "bridge/request_correlator.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -9,9 +10,6 @@
 
 namespace hive {
 namespace {
-
-// Entries are forgotten at most this long after their dedupe window ends.
-constexpr absl::Duration kLongestSweepInterval = absl::Seconds(1);
 
 using hive::bridge::v1::RequestStatus;
 using TimeUtil = google::protobuf::util::TimeUtil;
@@ -68,22 +66,56 @@ google::protobuf::Duration ToProto(absl::Duration d) {
   return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
 }
 
+size_t ShardBitsFor(size_t shards) {
+  size_t bits = 0;
+  while ((size_t{1} << bits) < shards && bits < 6) ++bits;
+  return bits;
+}
+
+// A shard's share of `budget`, rounded up; 0 (no limit) stays 0.
+size_t ShareOf(size_t budget, size_t shard_bits) {
+  const size_t shards = size_t{1} << shard_bits;
+  return budget == 0 ? 0 : (budget + shards - 1) / shards;
+}
+
+// Why a waiter of a request whose connection closed before the device
+// answered gets no outcome; also what retries of it are told.
+absl::Status Orphaned(const std::string& request_id, RequestStatus status, absl::string_view how) {
+  if (Acked(status)) {
+    return absl::AbortedError(absl::StrCat("request ", request_id,
+                                           " was acknowledged by the device, but its connection closed (", how,
+                                           ") before the result; the device may still carry it out, so the bridge "
+                                           "will not send it again under this request_id"));
+  }
+  return absl::AbortedError(absl::StrCat("request ", request_id,
+                                         " was written to the device's connection, which closed (", how,
+                                         ") before the device acknowledged it; the device may have received it, "
+                                         "so the bridge will not send it again under this request_id"));
+}
+
 }  // namespace
 
-RequestCorrelator::RequestCorrelator(const Clock& clock, Options options) : clock_(clock), options_(options) {}
+RequestCorrelator::RequestCorrelator(const Clock& clock, Options options)
+    : clock_(clock),
+      options_(options),
+      shard_bits_(ShardBitsFor(options.shards)),
+      shard_max_entries_(ShareOf(options.max_remembered, shard_bits_)),
+      shard_max_bytes_(ShareOf(options.max_remembered_bytes, shard_bits_)),
+      shards_(new Shard[size_t{1} << shard_bits_]) {}
 
 RequestCorrelator::~RequestCorrelator() { FailAll(absl::UnavailableError("request correlator shut down")); }
 
 RequestCorrelator::Shard& RequestCorrelator::ShardFor(const std::string& request_id) {
+  if (shard_bits_ == 0) return shards_[0];
   // The top bits pick the shard: the map inside a shard keys its control
   // bytes on the low bits of the same hash, which must stay varied.
   const size_t hash = absl::Hash<std::string>{}(request_id);
-  return shards_[hash >> (sizeof(size_t) * 8 - kShardBits)];
+  return shards_[hash >> (sizeof(size_t) * 8 - shard_bits_)];
 }
 
 RequestCorrelator::DeviceShard& RequestCorrelator::DeviceShardFor(const std::string& device_id) {
   const size_t hash = absl::Hash<std::string>{}(device_id);
-  return device_shards_[hash >> (sizeof(size_t) * 8 - kShardBits)];
+  return device_shards_[hash >> (sizeof(size_t) * 8 - kDeviceShardBits)];
 }
 
 absl::Status RequestCorrelator::TakePlace(const std::string& device_id) {
@@ -120,46 +152,97 @@ void RequestCorrelator::GiveBackPlace(const std::string& device_id) {
 }
 
 template <typename Leaves, typename OutcomeFor>
-void RequestCorrelator::Release(Entry& entry, absl::Time now, Leaves leaves, OutcomeFor outcome_for,
+void RequestCorrelator::Release(Shard& shard, Entry& entry, Leaves leaves, OutcomeFor outcome_for,
                                 std::vector<Completion>& ready) {
   auto stays = entry.waiters.begin();
   for (auto it = entry.waiters.begin(); it != entry.waiters.end(); ++it) {
     if (leaves(*it)) {
+      shard.deadlines.erase({it->deadline, it->id});
       ready.push_back({std::move(it->done), outcome_for(*it)});
     } else {
       if (stays != it) *stays = std::move(*it);
       ++stays;
     }
   }
-  if (stays != entry.waiters.end()) {
-    entry.waiters.erase(stays, entry.waiters.end());
-    entry.touched = now;
-  }
+  entry.waiters.erase(stays, entry.waiters.end());
   if (entry.waiters.empty() && entry.holds_place) {
     entry.holds_place = false;
     GiveBackPlace(entry.device_id);
   }
 }
 
-void RequestCorrelator::Settle(Entry& entry, absl::Time now, std::vector<Completion>& ready) {
+void RequestCorrelator::Settle(Shard& shard, Entry& entry, std::vector<Completion>& ready) {
   const RequestStatus status = entry.outcome.status();
   Release(
-      entry, now, [status](const Waiter& w) { return Reached(status, w.mode); },
+      shard, entry, [status](const Waiter& w) { return Reached(status, w.mode); },
       [&entry](const Waiter&) { return entry.outcome; }, ready);
 }
 
-void RequestCorrelator::ReleaseAll(Entry& entry, absl::Time now, const absl::Status& why,
+void RequestCorrelator::ReleaseAll(Shard& shard, Entry& entry, const absl::Status& why,
                                    std::vector<Completion>& ready) {
   Release(
-      entry, now, [](const Waiter&) { return true; }, [&why](const Waiter&) { return why; }, ready);
+      shard, entry, [](const Waiter&) { return true; }, [&why](const Waiter&) { return why; }, ready);
 }
 
-void RequestCorrelator::Forget(Shard& shard, EntryMap::iterator it) {
-  if (it->second.holds_place) GiveBackPlace(it->second.device_id);
-  auto device = shard.by_device.find(it->second.device_id);
-  device->second.erase(it->first);
-  if (device->second.empty()) shard.by_device.erase(device);
-  shard.entries.erase(it);
+void RequestCorrelator::Charge(Shard& shard, Entry& entry) {
+  const size_t bytes = kEntryOverheadBytes + entry.request_id->size() + entry.device_id.size() +
+                       entry.closed_how.size() + entry.outcome.ByteSizeLong();
+  shard.bytes += bytes - entry.bytes;
+  if (bytes >= entry.bytes) {
+    remembered_bytes_.fetch_add(bytes - entry.bytes, std::memory_order_relaxed);
+  } else {
+    remembered_bytes_.fetch_sub(entry.bytes - bytes, std::memory_order_relaxed);
+  }
+  entry.bytes = bytes;
+}
+
+void RequestCorrelator::Unlink(Shard& shard, Entry& entry) {
+  if (!entry.idle) return;
+  (entry.idle_prev == nullptr ? shard.idle_head : entry.idle_prev->idle_next) = entry.idle_next;
+  (entry.idle_next == nullptr ? shard.idle_tail : entry.idle_next->idle_prev) = entry.idle_prev;
+  entry.idle_prev = entry.idle_next = nullptr;
+  entry.idle = false;
+}
+
+void RequestCorrelator::Touched(Shard& shard, Entry& entry, absl::Time now) {
+  entry.touched = now;
+  Unlink(shard, entry);
+  if (!entry.waiters.empty()) return;
+  // Nobody can retry a request id the bridge made up: once the result is in,
+  // there is nothing left to match. Before, a late ack or result still must
+  // find it (else it counts as a bad frame).
+  if (entry.source == IdSource::kBridge && Answered(entry.outcome.status())) {
+    Forget(shard, entry);
+    return;
+  }
+  entry.idle = true;
+  entry.idle_prev = shard.idle_tail;
+  (shard.idle_tail == nullptr ? shard.idle_head : shard.idle_tail->idle_next) = &entry;
+  shard.idle_tail = &entry;
+}
+
+void RequestCorrelator::KeepWithinBudget(Shard& shard) {
+  while (shard.idle_head != nullptr && ((shard_max_entries_ > 0 && shard.entries.size() > shard_max_entries_) ||
+                                        (shard_max_bytes_ > 0 && shard.bytes > shard_max_bytes_))) {
+    forgotten_budget_.fetch_add(1, std::memory_order_relaxed);
+    Forget(shard, *shard.idle_head);
+  }
+}
+
+void RequestCorrelator::Forget(Shard& shard, Entry& entry) {
+  Unlink(shard, entry);
+  for (const Waiter& waiter : entry.waiters) shard.deadlines.erase({waiter.deadline, waiter.id});
+  if (entry.holds_place) GiveBackPlace(entry.device_id);
+  if (entry.connection != 0) {
+    if (auto it = shard.by_connection.find(entry.connection); it != shard.by_connection.end()) {
+      it->second.erase(&entry);
+      if (it->second.empty()) shard.by_connection.erase(it);
+    }
+  }
+  shard.bytes -= entry.bytes;
+  remembered_bytes_.fetch_sub(entry.bytes, std::memory_order_relaxed);
+  remembered_entries_.fetch_sub(1, std::memory_order_relaxed);
+  shard.entries.erase(shard.entries.find(*entry.request_id));
 }
 
 void RequestCorrelator::RunAll(std::vector<Completion>& ready) {
@@ -170,8 +253,10 @@ void RequestCorrelator::RunAll(std::vector<Completion>& ready) {
 }
 
 RequestCorrelator::Registration RequestCorrelator::Await(const std::string& request_id, const std::string& device_id,
-                                                         WaitMode mode, absl::Time deadline, Done done) {
+                                                         Digest digest, WaitMode mode, absl::Time deadline, Done done,
+                                                         IdSource source) {
   const absl::Time now = clock_.Now();
+  mode = Normalized(mode);
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
   Registration registration;
@@ -182,35 +267,52 @@ RequestCorrelator::Registration RequestCorrelator::Await(const std::string& requ
     Entry& entry = it->second;
     registration.role = inserted ? Role::kSendNow : Role::kJoined;
     if (inserted) {
+      entry.request_id = &it->first;
       entry.device_id = device_id;
+      entry.digest = digest;
+      entry.source = source;
       entry.sender = registration.waiter;
       entry.outcome.set_request_id(request_id);
-      shard.by_device[device_id].insert(request_id);
+      remembered_entries_.fetch_add(1, std::memory_order_relaxed);
+      Charge(shard, entry);
     }
+    const bool reached = Reached(entry.outcome.status(), mode);
     absl::Status room = absl::OkStatus();
     if (entry.device_id != device_id) {
       ready.push_back({std::move(done), absl::InvalidArgumentError(absl::StrCat("request_id ", request_id,
                                                                                 " already used for another device"))});
-    } else if (!entry.holds_place && !Reached(entry.outcome.status(), Normalized(mode)) &&
-               !(room = TakePlace(device_id)).ok()) {
+    } else if (entry.digest != digest) {
+      ready.push_back({std::move(done), absl::InvalidArgumentError(absl::StrCat(
+                                            "request_id ", request_id,
+                                            " already used for a different request (another command or state); a "
+                                            "retry must repeat the request exactly, a new request needs a new "
+                                            "request_id"))});
+    } else if (entry.orphaned && !reached) {
+      // Written on a connection that closed before the device answered: it
+      // may have arrived, so it is never sent again; nor will that
+      // connection bring the answer.
+      ready.push_back({std::move(done), Orphaned(request_id, entry.outcome.status(), entry.closed_how)});
+      Touched(shard, entry, now);
+    } else if (!entry.holds_place && !reached && !(room = TakePlace(device_id)).ok()) {
       // Over a limit: nothing is sent, and a new entry is not kept, so that
       // a retry once there is room sends the request.
       ready.push_back({std::move(done), std::move(room)});
       registration.role = Role::kJoined;
-      if (inserted) Forget(shard, it);
+      if (inserted) Forget(shard, entry);
     } else {
-      if (!Reached(entry.outcome.status(), Normalized(mode))) entry.holds_place = true;
-      entry.waiters.push_back({registration.waiter, Normalized(mode), deadline, std::move(done)});
-      shard.next_deadline = std::min(shard.next_deadline, deadline);
-      entry.touched = now;
-      Settle(entry, now, ready);
+      if (!reached) entry.holds_place = true;
+      entry.waiters.push_back({registration.waiter, mode, deadline, std::move(done)});
+      shard.deadlines.emplace(std::make_pair(deadline, registration.waiter), &entry);
+      Settle(shard, entry, ready);
+      Touched(shard, entry, now);
     }
+    KeepWithinBudget(shard);
   }
   RunAll(ready);
   return registration;
 }
 
-void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender) {
+void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender, ConnectionId connection) {
   const absl::Time now = clock_.Now();
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
@@ -219,27 +321,32 @@ void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender)
     auto it = shard.entries.find(request_id);
     if (it == shard.entries.end()) return;
     Entry& entry = it->second;
-    if (entry.sender != sender || entry.outcome.status() != hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED) {
-      return;
+    if (entry.sender != sender || entry.connection != 0) return;
+    entry.connection = connection;
+    // A device that answered already (on another connection) has it: a
+    // close of this one loses nothing.
+    if (!Answered(entry.outcome.status())) shard.by_connection[connection].insert(&entry);
+    if (entry.outcome.status() == hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED) {
+      StampSent(entry.outcome, now);
+      entry.outcome.set_status(hive::bridge::v1::REQUEST_STATUS_SENT);
     }
-    StampSent(entry.outcome, now);
-    entry.outcome.set_status(hive::bridge::v1::REQUEST_STATUS_SENT);
-    entry.touched = now;
-    Settle(entry, now, ready);
+    Charge(shard, entry);
+    Settle(shard, entry, ready);
+    Touched(shard, entry, now);
+    KeepWithinBudget(shard);
   }
   RunAll(ready);
 }
 
 void RequestCorrelator::Fail(const std::string& request_id, WaiterId sender, const absl::Status& why) {
-  const absl::Time now = clock_.Now();
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
   {
     absl::MutexLock lock(&shard.mu);
     auto it = shard.entries.find(request_id);
-    if (it == shard.entries.end() || it->second.sender != sender) return;
-    ReleaseAll(it->second, now, why, ready);
-    Forget(shard, it);
+    if (it == shard.entries.end() || it->second.sender != sender || it->second.connection != 0) return;
+    ReleaseAll(shard, it->second, why, ready);
+    Forget(shard, it->second);
   }
   RunAll(ready);
 }
@@ -255,8 +362,17 @@ bool RequestCorrelator::Respond(const std::string& device_id, const std::string&
     if (it == shard.entries.end() || it->second.device_id != device_id) return false;
     Entry& entry = it->second;
     if (respond(entry, now)) {
-      entry.touched = now;
-      Settle(entry, now, ready);
+      if (Answered(entry.outcome.status()) && entry.connection != 0) {
+        // Nothing of it is left for a close to lose.
+        if (auto c = shard.by_connection.find(entry.connection); c != shard.by_connection.end()) {
+          c->second.erase(&entry);
+          if (c->second.empty()) shard.by_connection.erase(c);
+        }
+      }
+      Charge(shard, entry);
+      Settle(shard, entry, ready);
+      Touched(shard, entry, now);
+      KeepWithinBudget(shard);
     }
   }
   RunAll(ready);
@@ -292,41 +408,50 @@ bool RequestCorrelator::OnResult(const std::string& device_id, const std::string
   });
 }
 
-void RequestCorrelator::FailAllFor(const std::string& device_id, const absl::Status& why) {
+void RequestCorrelator::FailAllFor(const std::string& device_id, ConnectionId connection, absl::string_view how) {
   const absl::Time now = clock_.Now();
   std::vector<Completion> ready;
-  for (Shard& shard : shards_) {
+  for (size_t i = 0; i < (size_t{1} << shard_bits_); ++i) {
+    Shard& shard = shards_[i];
     {
       absl::MutexLock lock(&shard.mu);
-      auto device = shard.by_device.find(device_id);
-      if (device == shard.by_device.end()) continue;
-      // Copied because Forget edits the set being walked.
-      const std::vector<std::string> request_ids(device->second.begin(), device->second.end());
-      for (const std::string& request_id : request_ids) {
-        auto it = shard.entries.find(request_id);
-        // Every waiter left on an acked entry awaits the result, which the
-        // device can no longer send on this connection.
-        ReleaseAll(it->second, now, why, ready);
-        // The device may never have seen an unacked request: remembering it
-        // would stop a retry from sending it again.
-        if (!Acked(it->second.outcome.status())) Forget(shard, it);
+      auto node = shard.by_connection.extract(connection);
+      if (node.empty()) continue;
+      for (Entry* entry : node.mapped()) {
+        if (entry->device_id != device_id) continue;
+        entry->orphaned = true;
+        entry->closed_how = std::string(how);
+        // Every waiter still waiting waits for something only the closed
+        // connection could have brought (an unacked request's ack, an acked
+        // one's result). A new connection may still bring it; until then a
+        // retry is told the same.
+        const absl::Status why = Orphaned(*entry->request_id, entry->outcome.status(), how);
+        ReleaseAll(shard, *entry, why, ready);
+        Charge(shard, *entry);
+        Touched(shard, *entry, now);
       }
+      KeepWithinBudget(shard);
     }
     RunAll(ready);
   }
 }
 
 void RequestCorrelator::FailAll(const absl::Status& why) {
-  const absl::Time now = clock_.Now();
   std::vector<Completion> ready;
-  for (Shard& shard : shards_) {
+  for (size_t i = 0; i < (size_t{1} << shard_bits_); ++i) {
+    Shard& shard = shards_[i];
     {
       absl::MutexLock lock(&shard.mu);
       for (auto& [request_id, entry] : shard.entries) {
-        ReleaseAll(entry, now, why, ready);
+        ReleaseAll(shard, entry, why, ready);
       }
+      remembered_entries_.fetch_sub(shard.entries.size(), std::memory_order_relaxed);
+      remembered_bytes_.fetch_sub(shard.bytes, std::memory_order_relaxed);
       shard.entries.clear();
-      shard.by_device.clear();
+      shard.by_connection.clear();
+      shard.deadlines.clear();
+      shard.idle_head = shard.idle_tail = nullptr;
+      shard.bytes = 0;
     }
     RunAll(ready);
   }
@@ -341,8 +466,10 @@ void RequestCorrelator::Cancel(const std::string& request_id, WaiterId waiter) {
     auto it = shard.entries.find(request_id);
     if (it == shard.entries.end()) return;
     Release(
-        it->second, now, [waiter](const Waiter& w) { return w.id == waiter; },
+        shard, it->second, [waiter](const Waiter& w) { return w.id == waiter; },
         [](const Waiter&) { return absl::CancelledError("request cancelled by caller"); }, ready);
+    if (!ready.empty()) Touched(shard, it->second, now);
+    KeepWithinBudget(shard);
   }
   RunAll(ready);
 }
@@ -350,46 +477,39 @@ void RequestCorrelator::Cancel(const std::string& request_id, WaiterId waiter) {
 void RequestCorrelator::ExpireDue() {
   const absl::Time now = clock_.Now();
   std::vector<Completion> ready;
-  for (Shard& shard : shards_) {
+  for (size_t i = 0; i < (size_t{1} << shard_bits_); ++i) {
+    Shard& shard = shards_[i];
     {
       absl::MutexLock lock(&shard.mu);
-      // The walk is over every remembered request (the dedupe window holds
-      // minutes of them), so it runs only when a deadline may be due, or to
-      // forget, a few times per dedupe window: ExpireDue runs every few
-      // milliseconds, and walking each time was the busiest code under load.
-      const bool deadline_due = now >= shard.next_deadline;
-      const bool sweep_due = now >= shard.next_sweep;
-      if (!deadline_due && !sweep_due) continue;
-      if (sweep_due) shard.next_sweep = now + std::min(options_.dedupe_window / 10, kLongestSweepInterval);
-      shard.next_deadline = absl::InfiniteFuture();
-      for (auto it = shard.entries.begin(); it != shard.entries.end();) {
-        Entry& entry = it->second;
+      while (!shard.deadlines.empty() && shard.deadlines.begin()->first.first <= now) {
+        const std::pair<absl::Time, WaiterId> due = shard.deadlines.begin()->first;
+        Entry& entry = *shard.deadlines.begin()->second;
         Release(
-            entry, now, [now](const Waiter& w) { return w.deadline <= now; },
+            shard, entry, [&due](const Waiter& w) { return w.id == due.second; },
             [](const Waiter& w) { return DeadlineExceeded(w.mode); }, ready);
-        for (const Waiter& waiter : entry.waiters) shard.next_deadline = std::min(shard.next_deadline, waiter.deadline);
+        shard.deadlines.erase(due);  // Release did, unless the waiter was gone: never loop on it
         // An entry whose waiters all timed out stays: the request was sent
         // and a late answer must still reach a retry.
-        if (entry.waiters.empty() && now - entry.touched >= options_.dedupe_window) {
-          Forget(shard, it++);
-        } else {
-          ++it;
-        }
+        Touched(shard, entry, now);
+      }
+      // The idle list is in the order of last touch, so the expired ones are
+      // at its front.
+      while (shard.idle_head != nullptr && now - shard.idle_head->touched >= options_.dedupe_window) {
+        forgotten_window_.fetch_add(1, std::memory_order_relaxed);
+        Forget(shard, *shard.idle_head);
       }
     }
     RunAll(ready);
   }
 }
 
-size_t RequestCorrelator::pending() const {
-  size_t count = 0;
-  for (const Shard& shard : shards_) {
-    absl::MutexLock lock(&shard.mu);
-    for (const auto& [request_id, entry] : shard.entries) {
-      if (!entry.waiters.empty()) ++count;
-    }
-  }
-  return count;
+RequestCorrelator::Memory RequestCorrelator::remembered() const {
+  Memory memory;
+  memory.entries = remembered_entries_.load(std::memory_order_relaxed);
+  memory.bytes = remembered_bytes_.load(std::memory_order_relaxed);
+  memory.forgotten_budget = forgotten_budget_.load(std::memory_order_relaxed);
+  memory.forgotten_window = forgotten_window_.load(std::memory_order_relaxed);
+  return memory;
 }
 
 }  // namespace hive

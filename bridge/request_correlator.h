@@ -4,51 +4,72 @@
 // idempotency key) never sends the request twice.
 //
 // Use: the gRPC handler calls Await(). When it answers kSendNow, the handler
-// sends the request to the device and then calls MarkSent(), or Fail() when
-// sending failed; when it answers kJoined, the request is already in flight or
-// recently done, and the handler sends nothing. The WebSocket session reports
-// the device's responses with OnAck() and OnResult(), and its disconnection
-// with FailAllFor(). A periodic timer calls ExpireDue(), which enforces the
-// waiters' deadlines (so its period is their resolution) and forgets old
-// entries.
+// hands the frame to the device's connection (DeviceLink::SendRequest), or
+// calls Fail() when the connection refused it; when it answers kJoined, the
+// request is already in flight or recently done, and the handler sends
+// nothing. The connection's I/O thread calls MarkSent() at the moment it
+// writes the frame, naming itself, or Fail() when it closed before writing
+// (the request certainly never left, so a retry may send it). The session
+// reports the device's responses with OnAck() and OnResult(), and its close
+// with FailAllFor(), which touches only the requests written on that
+// connection. A periodic timer calls ExpireDue(), which enforces the waiters'
+// deadlines (so its period is their resolution) and forgets old entries.
 //
-//   auto registration = correlator.Await(request_id, device_id, WAIT_MODE_ACK,
+//   auto registration = correlator.Await(request_id, device_id, digest, WAIT_MODE_ACK,
 //                                        deadline, std::move(finish));
 //   if (registration.role == RequestCorrelator::Role::kSendNow) {
-//     absl::Status sent = session.Send(frame);
-//     if (sent.ok()) correlator.MarkSent(request_id, registration.waiter);
-//     else correlator.Fail(request_id, registration.waiter, sent);
+//     absl::Status queued = link.SendRequest(frame, request_id, registration.waiter);
+//     if (!queued.ok()) correlator.Fail(request_id, registration.waiter, queued);
 //   }
+//
+// The delivery guarantee (docs/protocol.md#delivery-guarantee): at most once
+// per request id while the outcome is remembered. A request written on a
+// connection that closed before the device answered is "delivered, outcome
+// unknown": its waiters, and retries until the device answers, get ABORTED,
+// never a second send. A retry with the same id but another device, command
+// or state gets INVALID_ARGUMENT.
 //
 // Limits (Options): a request counts as pending while a caller waits for it;
 // Await refuses a request with RESOURCE_EXHAUSTED, naming the limit, when its
 // device already has max_pending_per_device pending requests or the
 // correlator max_pending. A retry that joins a request already pending, or
 // that the stored outcome answers at once, takes no further place.
+// Remembered outcomes are bounded by count and by an estimate of their bytes
+// (EntryBytes), each shard holding its share of the budget; over budget, the
+// least recently touched entry without waiters is forgotten first. Requests
+// whose id the bridge made up (IdSource::kBridge) cannot be retried, so they
+// are forgotten as soon as their result is in and nobody waits.
 //
 // Thread-safe, with no global lock: entries live in shards by request id, each
 // with its own mutex, and the per-device counts in shards by device id. Every
 // waiter's Done runs exactly once: with the outcome, or with an error when its
-// deadline passes, it is cancelled, the device disconnects or the correlator
+// deadline passes, it is cancelled, the connection closes or the correlator
 // shuts down. Done never runs under a lock of the correlator, so it may call
-// back into it.
+// back into it. No operation walks every entry: deadlines are ordered, idle
+// entries are in a list by age, and written requests are indexed by their
+// connection.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/clock.h"
@@ -68,8 +89,24 @@ class RequestCorrelator {
   // or why there is none.
   using Done = absl::AnyInvocable<void(absl::StatusOr<SendDeviceRequestResponse>) &&>;
   // Names one waiter of a request, for Cancel(); the waiter that was told
-  // kSendNow also passes it to MarkSent() or Fail().
+  // kSendNow also passes it (through the link) to MarkSent() or Fail().
   using WaiterId = uint64_t;
+  // Names one device connection for the process's lifetime (never reused),
+  // so a closing connection fails only what it carried. 0 is no connection.
+  using ConnectionId = uint64_t;
+  // What a request asks of its device (device id, command, state), hashed:
+  // a retry must ask the same. See DigestOf in bridge/device_delivery.h.
+  using Digest = uint64_t;
+
+  // Who chose the request id.
+  enum class IdSource {
+    // The caller: it may retry with the id, so the outcome is remembered.
+    kCaller,
+    // The bridge made it up: nobody can retry, so the entry is forgotten once
+    // its result is in and nobody waits (a late ack or result still finds it
+    // until then).
+    kBridge,
+  };
 
   struct Options {
     // How long an entry is remembered once it has no waiters and no news:
@@ -81,6 +118,14 @@ class RequestCorrelator {
     size_t max_pending = 0;
     // Where refusals are counted; may be null.
     LimitCounters* counters = nullptr;
+    // Remembered requests, by count and by estimated bytes (EntryBytes); 0
+    // means no limit. Each shard holds its share (rounded up), so the whole
+    // may pass the budget by less than one entry per shard.
+    size_t max_remembered = 100'000;
+    size_t max_remembered_bytes = size_t{64} << 20;
+    // Shards of the entry table: a power of two from 1 to 64. Tests use 1 to
+    // see the budget's order exactly.
+    size_t shards = 16;
   };
 
   enum class Role {
@@ -107,6 +152,21 @@ class RequestCorrelator {
     std::string error;
   };
 
+  // What the correlator remembers, for /metrics.
+  struct Memory {
+    size_t entries = 0;
+    size_t bytes = 0;
+    // Entries forgotten to stay within the budget, and after the window.
+    uint64_t forgotten_budget = 0;
+    uint64_t forgotten_window = 0;
+  };
+
+  // The estimated cost of one remembered entry: this fixed overhead (the
+  // map's node, the entry, its place in the indexes) plus the sizes of its
+  // request id, device id and close reason and the serialized size of its
+  // outcome (which holds the device's result).
+  static constexpr size_t kEntryOverheadBytes = 512;
+
   RequestCorrelator(const Clock& clock, Options options);
   // Waiters still pending complete with UNAVAILABLE; their Done must not call
   // back into the correlator.
@@ -118,26 +178,32 @@ class RequestCorrelator {
   // Adds a waiter for `request_id` on `device_id` that completes once the
   // request reaches `mode` (WAIT_MODE_UNSPECIFIED is WAIT_MODE_ACK) or at
   // `deadline`, whichever comes first. A joined waiter whose mode the request
-  // has already reached completes at once with the stored outcome. A request
-  // id already used for another device completes `done` at once with
-  // INVALID_ARGUMENT, and one over a pending limit with RESOURCE_EXHAUSTED
-  // (both answer kJoined: nothing is to be sent).
-  Registration Await(const std::string& request_id, const std::string& device_id, WaitMode mode, absl::Time deadline,
-                     Done done);
+  // has already reached completes at once with the stored outcome; one whose
+  // request's connection closed before the device answered completes at once
+  // with ABORTED. A request id already used for another device or another
+  // `digest` completes `done` at once with INVALID_ARGUMENT, and one over a
+  // pending limit with RESOURCE_EXHAUSTED (all answer kJoined: nothing is to
+  // be sent).
+  Registration Await(const std::string& request_id, const std::string& device_id, Digest digest, WaitMode mode,
+                     absl::Time deadline, Done done, IdSource source = IdSource::kCaller);
 
-  // The request was handed to the device's connection: stamps `sent_at`, from
-  // which latencies are measured, and completes WAIT_MODE_NONE waiters with
-  // REQUEST_STATUS_SENT. `sender` is the waiter Await told kSendNow; a stale
-  // sender (its entry was failed and the id reused since) changes nothing.
-  void MarkSent(const std::string& request_id, WaiterId sender);
+  // The connection `connection` is writing the request now (call it on the
+  // connection's I/O thread, just before the write): stamps `sent_at`, from
+  // which latencies are measured, records the connection, and completes
+  // WAIT_MODE_NONE waiters with REQUEST_STATUS_SENT. `sender` is the waiter
+  // Await told kSendNow; a stale sender (its entry was failed and the id
+  // reused since) changes nothing.
+  void MarkSent(const std::string& request_id, WaiterId sender, ConnectionId connection);
 
-  // Sending failed: fails every waiter of the request with `why` and forgets
-  // it, so that a retry sends again. A stale `sender` changes nothing.
+  // The request was certainly not written: fails every waiter of the request
+  // with `why` and forgets it, so that a retry sends again. A stale `sender`,
+  // or a request already written, changes nothing.
   void Fail(const std::string& request_id, WaiterId sender, const absl::Status& why);
 
   // `device_id` acknowledged `request_id`: completes the waiters waiting for
   // the ack with REQUEST_STATUS_ACKED and `ack_latency`. Returns false when no
-  // such request of that device is known.
+  // such request of that device is known. The device may answer on any of
+  // its connections.
   bool OnAck(const std::string& device_id, const std::string& request_id);
 
   // `device_id` answered `request_id`: completes every waiter still waiting
@@ -146,12 +212,14 @@ class RequestCorrelator {
   // false when no such request of that device is known.
   bool OnResult(const std::string& device_id, const std::string& request_id, DeviceResult result);
 
-  // The device disconnected: its requests not yet acked fail every waiter with
-  // `why` and are forgotten (a retry sends again); its acked requests fail the
-  // waiters still waiting for a result and keep their outcome. It does not
-  // know connections, so call it before a connection that replaces this one
-  // can take requests, or it fails theirs too.
-  void FailAllFor(const std::string& device_id, const absl::Status& why);
+  // `connection` of `device_id` closed (`how`, e.g. "close code 1006"): the
+  // requests written on it that the device has not answered become
+  // "delivered, outcome unknown". Their waiters still waiting complete with
+  // ABORTED, and the entries stay, so a retry answers ABORTED instead of
+  // sending again, until the device answers (on a new connection) or the
+  // entry is forgotten. Requests queued but not yet written on it are not
+  // touched here: the connection's thread fails them when it drops them.
+  void FailAllFor(const std::string& device_id, ConnectionId connection, absl::string_view how);
 
   // Shutdown: fails every waiter with `why` and forgets every request.
   void FailAll(const absl::Status& why);
@@ -162,10 +230,13 @@ class RequestCorrelator {
 
   // Fails waiters past their deadline with DEADLINE_EXCEEDED and forgets
   // entries that have had neither waiters nor news for the dedupe window.
+  // Touches only what is due.
   void ExpireDue();
 
-  // The number of requests with at least one waiter.
-  size_t pending() const;
+  // The number of requests with at least one waiter. O(1).
+  size_t pending() const { return pending_places_.load(std::memory_order_relaxed); }
+
+  Memory remembered() const;
 
  private:
   struct Waiter {
@@ -176,9 +247,19 @@ class RequestCorrelator {
   };
 
   struct Entry {
+    // The map's key; nodes do not move.
+    const std::string* request_id = nullptr;
     std::string device_id;
+    Digest digest = 0;
+    IdSource source = IdSource::kCaller;
     // Whose send MarkSent and Fail answer for.
     WaiterId sender = 0;
+    // The connection that wrote it; 0 until written.
+    ConnectionId connection = 0;
+    // Set when that connection closed before the device answered: how it
+    // closed. Retries whose mode is not reached get ABORTED.
+    bool orphaned = false;
+    std::string closed_how;
     // Its status says how far the request got; REQUEST_STATUS_UNSPECIFIED
     // until it is sent.
     SendDeviceRequestResponse outcome;
@@ -188,6 +269,13 @@ class RequestCorrelator {
     // Whether the request counts as pending (see TakePlace): from the first
     // waiter that has to wait until no waiter is left.
     bool holds_place = false;
+    // Its share of the shard's bytes (EntryBytes when last charged).
+    size_t bytes = 0;
+    // The shard's list of idle entries (no waiters), least recently touched
+    // first; `idle` says whether the entry is on it.
+    bool idle = false;
+    Entry* idle_prev = nullptr;
+    Entry* idle_next = nullptr;
   };
 
   // A Done with its outcome, run once the shard's lock is released.
@@ -196,7 +284,9 @@ class RequestCorrelator {
     absl::StatusOr<SendDeviceRequestResponse> outcome;
   };
 
-  using EntryMap = absl::flat_hash_map<std::string, Entry>;
+  // Nodes, so that the idle list, the deadlines and the connection index may
+  // point at entries.
+  using EntryMap = absl::node_hash_map<std::string, Entry>;
 
   // Pending requests by device, for max_pending_per_device.
   struct alignas(ABSL_CACHELINE_SIZE) DeviceShard {
@@ -209,20 +299,21 @@ class RequestCorrelator {
   struct alignas(ABSL_CACHELINE_SIZE) Shard {
     mutable absl::Mutex mu;
     EntryMap entries ABSL_GUARDED_BY(mu);
-    // Request ids by device, so that a disconnect touches only its device's
-    // entries instead of scanning them all.
-    absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> by_device ABSL_GUARDED_BY(mu);
+    // Written, unanswered-or-acked entries by the connection that wrote them,
+    // so that a close touches only its own.
+    absl::flat_hash_map<ConnectionId, absl::flat_hash_set<Entry*>> by_connection ABSL_GUARDED_BY(mu);
+    // Every waiter by (deadline, id): ExpireDue pops the due ones from the
+    // front.
+    absl::btree_map<std::pair<absl::Time, WaiterId>, Entry*> deadlines ABSL_GUARDED_BY(mu);
+    Entry* idle_head ABSL_GUARDED_BY(mu) = nullptr;
+    Entry* idle_tail ABSL_GUARDED_BY(mu) = nullptr;
+    size_t bytes ABSL_GUARDED_BY(mu) = 0;
     // Unique per request id for the correlator's lifetime, since an id always
     // maps to the same shard: a stale id can never name a newer waiter.
     WaiterId next_waiter ABSL_GUARDED_BY(mu) = 1;
-    // No waiter's deadline is earlier (a lower bound: completed waiters do
-    // not raise it), so ExpireDue skips the shard until then.
-    absl::Time next_deadline ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
-    // When ExpireDue next looks for entries to forget.
-    absl::Time next_sweep ABSL_GUARDED_BY(mu) = absl::InfinitePast();
   };
 
-  static constexpr size_t kShardBits = 4;
+  static constexpr size_t kDeviceShardBits = 4;
 
   Shard& ShardFor(const std::string& request_id);
   DeviceShard& DeviceShardFor(const std::string& device_id);
@@ -234,12 +325,24 @@ class RequestCorrelator {
   // the outcome `outcome_for` gives it; the entry gives back its place once
   // no waiter is left.
   template <typename Leaves, typename OutcomeFor>
-  void Release(Entry& entry, absl::Time now, Leaves leaves, OutcomeFor outcome_for, std::vector<Completion>& ready);
+  void Release(Shard& shard, Entry& entry, Leaves leaves, OutcomeFor outcome_for, std::vector<Completion>& ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Releases the waiters whose mode the entry's outcome has reached.
-  void Settle(Entry& entry, absl::Time now, std::vector<Completion>& ready);
+  void Settle(Shard& shard, Entry& entry, std::vector<Completion>& ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Releases every waiter of `entry` with `why`.
-  void ReleaseAll(Entry& entry, absl::Time now, const absl::Status& why, std::vector<Completion>& ready);
-  void Forget(Shard& shard, EntryMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  void ReleaseAll(Shard& shard, Entry& entry, const absl::Status& why, std::vector<Completion>& ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Re-estimates the entry's bytes after its outcome changed.
+  void Charge(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // After anything happened to `entry` (touched at `now`): files it as idle
+  // (at the back) when it has no waiters, or forgets it when nobody can ask
+  // for it again. `entry` may be gone afterwards.
+  void Touched(Shard& shard, Entry& entry, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Forgets idle entries, least recently touched first, while the shard is
+  // over its budget.
+  void KeepWithinBudget(Shard& shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  void Unlink(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  void Forget(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Runs the completions in `ready` and empties it; call with no lock held.
   static void RunAll(std::vector<Completion>& ready);
   // Applies `respond` to the entry of `request_id` if it was sent to
@@ -250,10 +353,17 @@ class RequestCorrelator {
 
   const Clock& clock_;
   const Options options_;
-  std::array<Shard, size_t{1} << kShardBits> shards_;
-  std::array<DeviceShard, size_t{1} << kShardBits> device_shards_;
-  // Requests holding a place, for max_pending.
+  const size_t shard_bits_;
+  const size_t shard_max_entries_;
+  const size_t shard_max_bytes_;
+  const std::unique_ptr<Shard[]> shards_;
+  std::array<DeviceShard, size_t{1} << kDeviceShardBits> device_shards_;
+  // Requests holding a place, for max_pending and pending().
   std::atomic<size_t> pending_places_{0};
+  std::atomic<size_t> remembered_entries_{0};
+  std::atomic<size_t> remembered_bytes_{0};
+  std::atomic<uint64_t> forgotten_budget_{0};
+  std::atomic<uint64_t> forgotten_window_{0};
 };
 
 }  // namespace hive

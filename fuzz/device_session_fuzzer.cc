@@ -299,7 +299,7 @@ class Harness {
     ++waiters_;
     auto done_once = std::make_shared<bool>(false);
     auto registration =
-        correlator_.Await(request_id, std::string(kDevice), mode, clock_.Now() + absl::Seconds(5),
+        correlator_.Await(request_id, std::string(kDevice), /*digest=*/0, mode, clock_.Now() + absl::Seconds(5),
                           [done_once, completed = completed_](const absl::StatusOr<SendDeviceRequestResponse>&) {
                             HIVE_FUZZ_CHECK(!*done_once, "a backend waiter completed twice");
                             *done_once = true;
@@ -319,11 +319,9 @@ class Harness {
       }
       absl::StatusOr<std::string> frame = codec::EncodeDeviceRequest(request, link->dialect());
       HIVE_FUZZ_CHECK(frame.ok(), "a backend request does not encode: ", frame.status().ToString());
-      absl::Status sent = link->Send(*std::move(frame));
-      if (sent.ok()) {
-        correlator_.MarkSent(request_id, waiter);
-      } else {
-        correlator_.Fail(request_id, waiter, sent);
+      // The link marks it sent when it writes it, or fails it unwritten.
+      if (absl::Status queued = link->SendRequest(*std::move(frame), request_id, waiter); !queued.ok()) {
+        correlator_.Fail(request_id, waiter, queued);
       }
     };
     if (wait_for_connect) {

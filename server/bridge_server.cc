@@ -122,6 +122,17 @@ SessionLimits LimitsFrom(const Config& config) {
   return limits;
 }
 
+RequestCorrelator::Options CorrelatorOptions(const Config& config, LimitCounters& counters) {
+  RequestCorrelator::Options options;
+  options.dedupe_window = config.dedupe_window;
+  options.max_pending_per_device = config.max_requests_per_device;
+  options.max_pending = config.max_pending_requests;
+  options.counters = &counters;
+  options.max_remembered = config.max_remembered_requests;
+  options.max_remembered_bytes = config.max_remembered_bytes;
+  return options;
+}
+
 std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optional<AmqpAddress>& broker, Clock& clock,
                                         EventHub& hub, SessionRegistry& registry, RequestCorrelator& correlator) {
   if (!broker.has_value()) return nullptr;
@@ -170,8 +181,7 @@ class BridgeServerImpl final : public BridgeServer {
               /*fleet_sequences=*/broker.has_value()},
              broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewLocalEpoch()),
         registry_(clock_),
-        correlator_(clock_,
-                    {config.dedupe_window, config.max_requests_per_device, config.max_pending_requests, &counters_}),
+        correlator_(clock_, CorrelatorOptions(config, counters_)),
         cluster_(MakeClusterBus(config, broker, clock_, hub_, registry_, correlator_)),
         inproc_(hub_),
         bus_(cluster_ != nullptr ? static_cast<Bus&>(*cluster_) : inproc_),

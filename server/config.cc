@@ -227,6 +227,11 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
   f.AddInteger<size_t>("max-connect-waiters", &config.max_connect_waiters, 1, 10'000'000,
                        "calls waiting (connect_timeout) for a device to connect; one more is "
                        "RESOURCE_EXHAUSTED");
+  f.AddInteger<size_t>("max-remembered-requests", &config.max_remembered_requests, 16, 100'000'000,
+                       "request outcomes remembered for retries; over it the least recently used is forgotten");
+  f.AddInteger<size_t>("max-remembered-bytes", &config.max_remembered_bytes, 64 * 1024, size_t{64} << 30,
+                       "estimated bytes of remembered request outcomes; over it the least recently used is "
+                       "forgotten");
   f.AddInteger<size_t>("event-history", &config.event_history, 0, 10'000'000, "events kept for resume_after; 0 = none");
   f.AddInteger<size_t>("subscriber-queue", &config.subscriber_queue, 1, 1'000'000,
                        "events queued to one subscriber before it gets a Gap");

@@ -77,6 +77,10 @@ struct Config {
   size_t max_requests_per_device = 32;  // pending requests of one device before RESOURCE_EXHAUSTED
   size_t max_pending_requests = 10000;  // pending requests in all before RESOURCE_EXHAUSTED
   size_t max_connect_waiters = 10000;   // calls waiting for a device to connect before RESOURCE_EXHAUSTED
+  // Remembered request outcomes (the dedupe window's memory), by count and
+  // estimated bytes; over either, the least recently touched idle one goes.
+  size_t max_remembered_requests = 100'000;
+  size_t max_remembered_bytes = size_t{64} << 20;
 
   // Events.
   size_t event_history = 10000;    // events kept for resume_after

@@ -31,6 +31,18 @@ std::string RenderMetrics(const MetricsSources& sources) {
   AppendMetric(out, "hivebridge_connect_waiters", "gauge",
                "SendDeviceRequest calls waiting for their device to connect (connect_timeout).",
                sources.registry.waiter_count() + (sources.fleet == nullptr ? 0 : sources.fleet->waiter_count()));
+  const RequestCorrelator::Memory remembered = sources.correlator.remembered();
+  AppendMetric(out, "hivebridge_requests_remembered", "gauge",
+               "Request outcomes remembered so that retries are not sent twice (--max-remembered-requests).",
+               remembered.entries);
+  AppendMetric(out, "hivebridge_requests_remembered_bytes", "gauge",
+               "Estimated bytes of the remembered request outcomes (--max-remembered-bytes).", remembered.bytes);
+  absl::StrAppend(&out,
+                  "# HELP hivebridge_requests_forgotten_total Remembered request outcomes forgotten: over the "
+                  "--max-remembered-* budget, or idle for the --dedupe-window.\n"
+                  "# TYPE hivebridge_requests_forgotten_total counter\n",
+                  "hivebridge_requests_forgotten_total{reason=\"budget\"} ", remembered.forgotten_budget, "\n",
+                  "hivebridge_requests_forgotten_total{reason=\"window\"} ", remembered.forgotten_window, "\n");
   const BusCounters bus = sources.bus.counters();
   AppendMetric(out, "hivebridge_events_published_total", "counter", "Events published by this replica's devices.",
                bus.published);

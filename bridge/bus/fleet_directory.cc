@@ -21,7 +21,7 @@ class AnnouncedDevice final : public DeviceLink {
     return codec::DialectOfSubprotocol(device_.protocol()).value_or(codec::Dialect::kStandard);
   }
   Device Describe() const override { return device_; }
-  absl::Status Send(std::string) override {
+  absl::Status SendRequest(std::string, std::string, RequestCorrelator::WaiterId) override {
     return absl::FailedPreconditionError(absl::StrCat("device is held by replica ", device_.replica()));
   }
   void Close(int, std::string) override {}

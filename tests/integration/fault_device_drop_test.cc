@@ -2,13 +2,15 @@
 // flight, in both wait modes, some already acked, when three of them go at
 // once: one with a closing handshake, one dropping TCP without a close frame
 // (FIN), one with a TCP reset. Every call must end exactly once, long before
-// its deadline, as docs say (README "UNAVAILABLE (device disconnected)";
-// RequestCorrelator::FailAllFor): an acked WAIT_MODE_ACK call stays ACKED,
-// everything else to a lost device is UNAVAILABLE. The other devices' calls,
+// its deadline, as docs say (docs/protocol.md#delivery-guarantee;
+// RequestCorrelator::FailAllFor): an acked WAIT_MODE_ACK call stays ACKED;
+// every other call to a lost device had its request written to the device,
+// so it is ABORTED (delivered, outcome unknown). The other devices' calls,
 // in flight at the same moment, all succeed. Once the two that had acked
-// some are back under the same ids, a retry with the same request_id sends
-// again what the device never acked, and never sends again what it had acked
-// (the stored outcome answers): nothing acknowledged runs twice.
+// some are back under the same ids, a retry with the same request_id never
+// sends anything again: the acked ones are answered by the stored outcome,
+// the others (which the device received, acked or not) by ABORTED. Nothing
+// the device received runs twice.
 #include <map>
 #include <memory>
 #include <string>
@@ -69,7 +71,7 @@ class DeviceKilledMidRequestTest : public BridgeTest {
   }
 
   // Every call of a device the test dropped ended once: acked ACK-mode
-  // calls ACKED, the rest UNAVAILABLE naming the disconnect.
+  // calls ACKED, the rest ABORTED saying the device may have it.
   void ExpectLostDeviceOutcomes(const DeviceCalls& lost) {
     for (int i = 0; i < kCallsPerDevice; ++i) {
       SCOPED_TRACE(absl::StrCat("device ", lost.device_id, " call ", i));
@@ -80,15 +82,16 @@ class DeviceKilledMidRequestTest : public BridgeTest {
         EXPECT_TRUE(result->status.ok()) << *result;
         EXPECT_EQ(result->response.status(), kAcked) << *result;
       } else {
-        EXPECT_EQ(result->status.error_code(), grpc::StatusCode::UNAVAILABLE) << *result;
-        EXPECT_THAT(result->status.error_message(), HasSubstr("disconnected")) << *result;
+        EXPECT_EQ(result->status.error_code(), grpc::StatusCode::ABORTED) << *result;
+        EXPECT_THAT(result->status.error_message(), HasSubstr("will not send it again")) << *result;
       }
     }
   }
 
-  // The device is back under its id: retries of what it never acked reach
-  // it (and succeed); retries of what it acked are answered by the stored
-  // outcome and never reach it.
+  // The device is back under its id: no retry reaches it. Retries of what
+  // it acked get the stored ack (a result retry is ABORTED: only the device
+  // can bring the result, and it will not run the request again); retries of
+  // what it received but never acked are ABORTED.
   void ExpectRetriesAfterTheReconnect(const DeviceCalls& lost) {
     TestDevice& back =
         Connect({.device_id = lost.device_id, .account_id = lost.account_id, .responder = Responder::AckThenOk("{}")});
@@ -97,17 +100,15 @@ class DeviceKilledMidRequestTest : public BridgeTest {
       SCOPED_TRACE(absl::StrCat("retry of device ", lost.device_id, " call ", i));
       SendDeviceRequestRequest retry = lost.requests[i];
       if (i >= kAckedBeforeTheDrop) {
-        resent.push_back(retry.request_id());
         CallResult result = SendRequest(stub(), retry);
-        EXPECT_TRUE(result.status.ok()) << result;
-        EXPECT_EQ(result.response.status(), retry.wait() == kWaitAck ? kAcked : kSucceeded) << result;
+        EXPECT_EQ(result.status.error_code(), grpc::StatusCode::ABORTED) << result;
+        EXPECT_THAT(result.status.error_message(), HasSubstr("before the device acknowledged it")) << result;
         continue;
       }
       if (retry.wait() == kWaitResult) {
-        // The result of an acked request can only come from the device,
-        // which will not run it again: the retry waits for it, to its deadline.
-        CallResult waiting = SendRequest(stub(), retry, absl::Milliseconds(300));
-        EXPECT_EQ(waiting.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << waiting;
+        CallResult aborted = SendRequest(stub(), retry);
+        EXPECT_EQ(aborted.status.error_code(), grpc::StatusCode::ABORTED) << aborted;
+        EXPECT_THAT(aborted.status.error_message(), HasSubstr("acknowledged by the device")) << aborted;
         retry.set_wait(kWaitAck);
       }
       CallResult result = SendRequest(stub(), retry);
@@ -197,8 +198,8 @@ TEST_F(DeviceKilledMidRequestTest, EveryCallEndsOnceSurvivorsSucceedAndRetriesNe
     std::optional<CallResult> result = resetter_calls.calls[i]->Wait(kOutcomeTimeout);
     ASSERT_TRUE(result.has_value()) << "still waiting after the reset\n" << Log();
     EXPECT_EQ(resetter_calls.calls[i]->completions(), 1);
-    EXPECT_EQ(result->status.error_code(), grpc::StatusCode::UNAVAILABLE) << *result;
-    EXPECT_THAT(result->status.error_message(), HasSubstr("disconnected")) << *result;
+    EXPECT_EQ(result->status.error_code(), grpc::StatusCode::ABORTED) << *result;
+    EXPECT_THAT(result->status.error_message(), HasSubstr("the device may have received it")) << *result;
   }
   for (const DeviceCalls& calls : survivor_calls) {
     for (int i = 0; i < kCallsPerDevice; ++i) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -24,6 +26,7 @@ using ::testing::HasSubstr;
 
 constexpr char kDevice[] = "d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b";
 constexpr char kAccount[] = "8813b625-e219-4390-9a7b-fe0e22c9e50b";
+constexpr RequestCorrelator::Digest kDigest = 42;
 
 // Accepts "good-<device>" tokens for kAccount; anything else is refused.
 class FakeAuthenticator final : public DeviceAuthenticator {
@@ -190,10 +193,10 @@ TEST_F(DeviceSessionTest, AckFromTheDeviceCompletesItsPendingRequest) {
   session->OnText(std::string("Bearer good-") + kDevice);
   absl::StatusOr<SendDeviceRequestResponse> outcome = absl::UnknownError("not completed");
   auto registration =
-      correlator_.Await("r-1", kDevice, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
+      correlator_.Await("r-1", kDevice, kDigest, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
                         [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
-  ASSERT_TRUE(session->Send("frame").ok());
-  correlator_.MarkSent("r-1", registration.waiter);
+  ASSERT_TRUE(session->SendRequest("frame", "r-1", registration.waiter).ok());
+  EXPECT_FALSE(outcome.ok()) << "not sent until the session's thread writes it";
   log.RunPosted();
   EXPECT_EQ(log.sent.back(), "frame");
   session->OnText(R"({"cid":"r-1","res":"suc"})");
@@ -209,21 +212,25 @@ TEST_F(DeviceSessionTest, ResponseToAnUnknownRequestGetsAnErrorReply) {
   EXPECT_THAT(log.sent.back(), HasSubstr(R"(no pending request \"nope\")"));
 }
 
-TEST_F(DeviceSessionTest, DisconnectFailsPendingRequestsAndAnnouncesTheCloseCode) {
+TEST_F(DeviceSessionTest, DisconnectAbortsWrittenRequestsAndAnnouncesTheCloseCode) {
   testing::TransportLog log;
   auto session = Open(log);
   session->OnText(std::string("Bearer good-") + kDevice);
   absl::StatusOr<SendDeviceRequestResponse> outcome = absl::UnknownError("not completed");
-  correlator_.Await("r-2", kDevice, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
-                    [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
+  auto registration =
+      correlator_.Await("r-2", kDevice, kDigest, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
+                        [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
+  ASSERT_TRUE(session->SendRequest("frame", "r-2", registration.waiter).ok());
+  log.RunPosted();
   Events();
   session->OnClosed(1006, "connection lost", ClosedBy::kNeither);
-  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(outcome.status().message(), HasSubstr("closed (close code 1006) before the device acknowledged it"));
   EXPECT_EQ(registry_.size(), 0u);
   auto events = Events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]->disconnected().close_code(), 1006);
-  EXPECT_EQ(session->Send("late").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(session->SendRequest("late", "r-3", 0).code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(DeviceSessionTest, ASecondConnectionReplacesTheFirstWith4409) {
@@ -234,7 +241,7 @@ TEST_F(DeviceSessionTest, ASecondConnectionReplacesTheFirstWith4409) {
   auto second = Open(second_log);
   second->OnText(std::string("Bearer good-") + kDevice);
   EXPECT_EQ(registry_.Find(kDevice), second);
-  EXPECT_EQ(first->Send("x").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(first->SendRequest("x", "r-1", 0).code(), absl::StatusCode::kUnavailable);
   first_log.RunPosted();
   EXPECT_EQ(first_log.close_code, close_code::kReplaced);
   // The replaced link's goodbye leaves its successor registered.
@@ -265,11 +272,11 @@ TEST_F(DeviceSessionTest, FullSendQueueIsResourceExhausted) {
   testing::TransportLog log;
   auto session = Open(log);
   session->OnText(std::string("Bearer good-") + kDevice);
-  EXPECT_TRUE(session->Send("1").ok());
-  EXPECT_TRUE(session->Send("2").ok());
-  EXPECT_EQ(session->Send("3").code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(session->SendRequest("1", "r-1", 0).ok());
+  EXPECT_TRUE(session->SendRequest("2", "r-2", 0).ok());
+  EXPECT_EQ(session->SendRequest("3", "r-3", 0).code(), absl::StatusCode::kResourceExhausted);
   log.RunPosted();
-  EXPECT_TRUE(session->Send("4").ok());
+  EXPECT_TRUE(session->SendRequest("4", "r-4", 0).ok());
 }
 
 TEST_F(DeviceSessionTest, CompactDialectRepliesInCompactKeys) {
@@ -334,9 +341,9 @@ TEST_F(DeviceSessionTest, ResponsesAreNotBoundByTheEventRate) {
   session->OnText(R"({"type":"telemetry"})");  // the only token
   absl::StatusOr<SendDeviceRequestResponse> outcome = absl::UnknownError("not completed");
   auto registration =
-      correlator_.Await("r-1", kDevice, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
+      correlator_.Await("r-1", kDevice, kDigest, hive::bridge::v1::WAIT_MODE_ACK, clock_.Now() + absl::Seconds(5),
                         [&](absl::StatusOr<SendDeviceRequestResponse> result) { outcome = result; });
-  correlator_.MarkSent("r-1", registration.waiter);
+  correlator_.MarkSent("r-1", registration.waiter, session->connection_id());
   session->OnText(R"({"type":"device-response","request":"r-1","status":"ack"})");
   ASSERT_TRUE(outcome.ok()) << outcome.status();
 }
@@ -445,12 +452,159 @@ TEST_F(DeviceSessionTest, LimitsCountTheirRefusals) {
 
   testing::TransportLog log;
   auto session = OpenAuthenticated(log);
-  ASSERT_TRUE(session->Send("1").ok());
-  EXPECT_EQ(session->Send("2").code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(session->SendRequest("1", "r-1", 0).ok());
+  EXPECT_EQ(session->SendRequest("2", "r-2", 0).code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(counters_.value(Limit::kDeviceSendQueue), 1u);
   for (int i = 0; i < 3; ++i) session->OnText("{");
   EXPECT_EQ(log.close_code, close_code::kPolicyViolation);
   EXPECT_EQ(counters_.value(Limit::kMaxBadFrames), 1u);
+}
+
+// One backend call through the correlator, as DeliverToDevice makes it.
+struct Call {
+  RequestCorrelator::Registration registration;
+  std::optional<absl::StatusOr<SendDeviceRequestResponse>> outcome;
+  int completions = 0;
+};
+
+int FramesOf(const testing::TransportLog& log, const std::string& request_id) {
+  return static_cast<int>(std::count(log.sent.begin(), log.sent.end(), "request " + request_id));
+}
+
+class RequestOnReconnectTest : public DeviceSessionTest {
+ protected:
+  // Registers a call for `request_id` and, when told to send, queues it on
+  // `link` the way DeliverToDevice does.
+  void Deliver(Call& call, const std::string& request_id, DeviceLink& link) {
+    call.registration =
+        correlator_.Await(request_id, kDevice, kDigest, hive::bridge::v1::WAIT_MODE_ACK,
+                          clock_.Now() + absl::Seconds(30), [&call](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+                            call.outcome = std::move(outcome);
+                            ++call.completions;
+                          });
+    if (call.registration.role != RequestCorrelator::Role::kSendNow) return;
+    if (absl::Status queued = link.SendRequest("request " + request_id, request_id, call.registration.waiter);
+        !queued.ok()) {
+      correlator_.Fail(request_id, call.registration.waiter, queued);
+    }
+  }
+};
+
+// Stands in for a device's previous connection. Closing it is the moment the
+// new connection's Admit reaches right after registering, so its hook runs a
+// backend's request in exactly that window.
+class ReplacedLink final : public DeviceLink {
+ public:
+  explicit ReplacedLink(absl::AnyInvocable<void()> on_close) : on_close_(std::move(on_close)) {}
+  const std::string& device_id() const override { return device_id_; }
+  const std::string& account_id() const override { return account_id_; }
+  codec::Dialect dialect() const override { return codec::Dialect::kStandard; }
+  hive::bridge::v1::Device Describe() const override { return {}; }
+  absl::Status SendRequest(std::string, std::string, RequestCorrelator::WaiterId) override {
+    return absl::UnavailableError("closing");
+  }
+  void Close(int, std::string) override {
+    if (on_close_) std::exchange(on_close_, nullptr)();
+  }
+
+ private:
+  const std::string device_id_ = kDevice;
+  const std::string account_id_ = kAccount;
+  absl::AnyInvocable<void()> on_close_;
+};
+
+TEST_F(RequestOnReconnectTest, ARequestQueuedOnTheNewConnectionWhileItIsAdmittedIsWrittenOnce) {
+  Call call;
+  ReplacedLink* old = nullptr;
+  auto replaced = std::make_shared<ReplacedLink>([&] {
+    // Admit registered the new link and is replacing the old one: a backend
+    // finds the new link now.
+    std::shared_ptr<DeviceLink> found = registry_.Find(kDevice);
+    ASSERT_NE(found.get(), old);
+    Deliver(call, "r-window", *found);
+  });
+  old = replaced.get();
+  registry_.Register(replaced);
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  ASSERT_EQ(call.registration.role, RequestCorrelator::Role::kSendNow);
+
+  EXPECT_FALSE(call.outcome.has_value()) << "admitting a connection fails nothing";
+  log.RunPosted();
+  session->OnText(R"({"type":"device-response","request":"r-window","status":"ack"})");
+  ASSERT_TRUE(call.outcome.has_value());
+  ASSERT_TRUE(call.outcome->ok()) << call.outcome->status();
+  EXPECT_EQ((*call.outcome)->status(), hive::bridge::v1::REQUEST_STATUS_ACKED);
+  EXPECT_EQ(FramesOf(log, "r-window"), 1);
+}
+
+TEST_F(RequestOnReconnectTest, ARequestWrittenOnAConnectionThatClosedIsAbortedAndARetryIsNeverSent) {
+  testing::TransportLog first_log, second_log;
+  auto first = OpenAuthenticated(first_log);
+  Call call, retry;
+  Deliver(call, "r-written", *first);
+  first_log.RunPosted();
+  ASSERT_EQ(FramesOf(first_log, "r-written"), 1);
+  auto second = OpenAuthenticated(second_log);  // replaces the first
+  first_log.RunPosted();
+  first->OnClosed(close_code::kReplaced, "replaced");
+
+  ASSERT_TRUE(call.outcome.has_value());
+  EXPECT_EQ(call.outcome->status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(call.outcome->status().message(), HasSubstr("the device may have received it"));
+  Deliver(retry, "r-written", *second);
+  second_log.RunPosted();
+  EXPECT_EQ(retry.registration.role, RequestCorrelator::Role::kJoined);
+  ASSERT_TRUE(retry.outcome.has_value());
+  EXPECT_EQ(retry.outcome->status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(FramesOf(first_log, "r-written") + FramesOf(second_log, "r-written"), 1);
+  EXPECT_EQ(call.completions + retry.completions, 2);
+}
+
+TEST_F(RequestOnReconnectTest, ARequestQueuedOnAConnectionThatClosedBeforeWritingIsUnavailableAndTheRetrySendsIt) {
+  testing::TransportLog first_log, second_log;
+  auto first = OpenAuthenticated(first_log);
+  Call call, retry;
+  Deliver(call, "r-queued", *first);
+  first->OnClosed(1006, "connection lost");  // before the session's thread wrote it
+  EXPECT_FALSE(call.outcome.has_value());
+  first_log.RunPosted();
+
+  ASSERT_TRUE(call.outcome.has_value());
+  EXPECT_EQ(call.outcome->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(call.outcome->status().message(), "device disconnected before the request was written; a retry sends it");
+  EXPECT_EQ(FramesOf(first_log, "r-queued"), 0);
+
+  auto second = OpenAuthenticated(second_log);
+  Deliver(retry, "r-queued", *second);
+  EXPECT_EQ(retry.registration.role, RequestCorrelator::Role::kSendNow);
+  second_log.RunPosted();
+  second->OnText(R"({"type":"device-response","request":"r-queued","status":"ack"})");
+  ASSERT_TRUE(retry.outcome.has_value());
+  ASSERT_TRUE(retry.outcome->ok()) << retry.outcome->status();
+  EXPECT_EQ(FramesOf(second_log, "r-queued"), 1);
+}
+
+TEST_F(RequestOnReconnectTest, AReplacedConnectionsQueuedRequestIsWrittenBeforeItClosesAndThenAborted) {
+  testing::TransportLog first_log, second_log;
+  auto first = OpenAuthenticated(first_log);
+  Call call;
+  Deliver(call, "r-old", *first);
+  auto second = OpenAuthenticated(second_log);
+  EXPECT_FALSE(call.outcome.has_value()) << "the new connection does not fail the old one's requests";
+  first_log.RunPosted();  // the write, then the close Admit asked for
+  ASSERT_EQ(first_log.close_code, close_code::kReplaced);
+  EXPECT_EQ(FramesOf(first_log, "r-old"), 1);
+  first->OnClosed(close_code::kReplaced, "replaced");
+  ASSERT_TRUE(call.outcome.has_value());
+  EXPECT_EQ(call.outcome->status().code(), absl::StatusCode::kAborted);
+  // The device answers on its new connection: the outcome is known after all.
+  second->OnText(R"({"type":"device-response","request":"r-old","status":"ack"})");
+  Call retry;
+  Deliver(retry, "r-old", *second);
+  ASSERT_TRUE(retry.outcome.has_value());
+  ASSERT_TRUE(retry.outcome->ok());
+  EXPECT_EQ(FramesOf(second_log, "r-old"), 0);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/unit/support/fake_clock.h"
@@ -31,6 +32,13 @@ constexpr char kDevice[] = "6f1c2a7e-3b44-4c1e-9a55-0d2b8f0e7a11";
 constexpr char kOtherDevice[] = "0b9e4d3c-8f21-4a7b-b6c2-5e1f9a3d2c44";
 constexpr char kRequest[] = "c3d4e5f6-0718-4293-a4b5-c6d7e8f90a1b";
 constexpr char kOtherRequest[] = "d4e5f607-1829-43a4-b5c6-d7e8f90a1b2c";
+// What the requests ask (DigestOf); the correlator only compares them.
+constexpr RequestCorrelator::Digest kDigest = 0x5eed;
+constexpr RequestCorrelator::Digest kOtherDigest = 0xd1ff;
+// The device's connections: the one the requests are written on, and the
+// one replacing it.
+constexpr RequestCorrelator::ConnectionId kConnection = 7;
+constexpr RequestCorrelator::ConnectionId kNextConnection = 8;
 
 // Records what one waiter was told, and how many times. Declare it before
 // the correlator: the correlator's destructor tells waiters still pending.
@@ -83,7 +91,8 @@ TEST(RequestCorrelator, NewRequestIdMustBeSent) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), waiter.Callback());
 
   EXPECT_EQ(registration.role, Role::kSendNow);
   EXPECT_FALSE(waiter.completed());
@@ -95,9 +104,9 @@ TEST(RequestCorrelator, SameRequestIdJoinsWithoutSending) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto sent = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  correlator.MarkSent(kRequest, sent.waiter);
-  const auto joined = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  const auto sent = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, sent.waiter, kConnection);
+  const auto joined = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry.Callback());
 
   EXPECT_EQ(joined.role, Role::kJoined);
   EXPECT_NE(joined.waiter, sent.waiter);
@@ -114,11 +123,12 @@ TEST(RequestCorrelator, WaitNoneCompletesWhenSent) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_NONE, Later(clock), waiter.Callback());
   EXPECT_FALSE(waiter.completed());
   clock.Advance(absl::Milliseconds(3));
   const absl::Time sent_at = clock.Now();
-  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
 
   ASSERT_TRUE(waiter.completed());
   ASSERT_TRUE(waiter.outcome().ok());
@@ -133,8 +143,9 @@ TEST(RequestCorrelator, AckCompletesAckWaiterWithLatency) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   EXPECT_FALSE(waiter.completed());
   clock.Advance(absl::Milliseconds(250));
   ASSERT_TRUE(correlator.OnAck(kDevice, kRequest));
@@ -151,8 +162,9 @@ TEST(RequestCorrelator, UnspecifiedWaitModeMeansAck) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_UNSPECIFIED, Later(clock), waiter.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_UNSPECIFIED, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   EXPECT_FALSE(waiter.completed());
   correlator.OnAck(kDevice, kRequest);
 
@@ -165,8 +177,9 @@ TEST(RequestCorrelator, AckDoesNotCompleteResultWaiter) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   correlator.OnAck(kDevice, kRequest);
 
   EXPECT_FALSE(waiter.completed());
@@ -178,8 +191,9 @@ TEST(RequestCorrelator, ResultCompletesResultWaiterWithLatencies) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   clock.Advance(absl::Milliseconds(40));
   correlator.OnAck(kDevice, kRequest);
   clock.Advance(absl::Seconds(2));
@@ -201,8 +215,9 @@ TEST(RequestCorrelator, FailedResultCarriesDeviceError) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   correlator.OnAck(kDevice, kRequest);
   correlator.OnResult(kDevice, kRequest, Failed("disk full"));
 
@@ -217,9 +232,10 @@ TEST(RequestCorrelator, ResultImpliesAckForAckWaiters) {
   Recorder ack_waiter, result_waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), ack_waiter.Callback());
-  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), result_waiter.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), ack_waiter.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), result_waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   clock.Advance(absl::Milliseconds(70));
   correlator.OnResult(kDevice, kRequest, Succeeded("2.0.0"));
 
@@ -235,11 +251,12 @@ TEST(RequestCorrelator, ResponseOvertakingMarkSentCountsAsSent) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiter.Callback());
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_NONE, Later(clock), waiter.Callback());
   const absl::Time acked_at = clock.Now();
   correlator.OnAck(kDevice, kRequest);
   clock.Advance(absl::Milliseconds(5));
-  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
 
   ASSERT_EQ(waiter.calls(), 1);
   EXPECT_EQ(waiter.outcome()->status(), REQUEST_STATUS_ACKED);
@@ -252,15 +269,16 @@ TEST(RequestCorrelator, RepeatedResponsesKeepTheFirst) {
   Recorder waiter, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   clock.Advance(absl::Milliseconds(10));
   EXPECT_TRUE(correlator.OnAck(kDevice, kRequest));
   clock.Advance(absl::Milliseconds(10));
   EXPECT_TRUE(correlator.OnAck(kDevice, kRequest));
   EXPECT_TRUE(correlator.OnResult(kDevice, kRequest, Succeeded("1.0.0")));
   EXPECT_TRUE(correlator.OnResult(kDevice, kRequest, Failed("late duplicate")));
-  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), retry.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), retry.Callback());
 
   ASSERT_EQ(waiter.calls(), 1);
   ASSERT_EQ(retry.calls(), 1);
@@ -274,9 +292,9 @@ TEST(RequestCorrelator, DeadlinesArePerWaiter) {
   RequestCorrelator correlator(clock, {});
 
   const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, clock.Now() + absl::Seconds(1), hasty.Callback());
-  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, clock.Now() + absl::Seconds(30), patient.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, clock.Now() + absl::Seconds(1), hasty.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, clock.Now() + absl::Seconds(30), patient.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   clock.Advance(absl::Seconds(1));
   correlator.ExpireDue();
 
@@ -293,9 +311,10 @@ TEST(RequestCorrelator, ExpiredWaiterSaysWhatDidNotArrive) {
   Recorder for_ack, for_result;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), for_ack.Callback());
-  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), for_ack.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   clock.Advance(absl::Seconds(10));
   correlator.ExpireDue();
 
@@ -310,15 +329,15 @@ TEST(RequestCorrelator, LateAckAfterTimeoutReachesRetryWithoutResend) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   clock.Advance(absl::Seconds(10));
   correlator.ExpireDue();
   ASSERT_EQ(first.code(), absl::StatusCode::kDeadlineExceeded);
   clock.Advance(absl::Seconds(5));
   EXPECT_TRUE(correlator.OnAck(kDevice, kRequest)) << "a timed-out request is still known";
 
-  const auto again = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  const auto again = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry.Callback());
 
   EXPECT_EQ(again.role, Role::kJoined);
   ASSERT_TRUE(retry.completed());
@@ -332,11 +351,11 @@ TEST(RequestCorrelator, RetryOfAckedRequestCompletesAtOnce) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   correlator.OnAck(kDevice, kRequest);
   clock.Advance(absl::Minutes(1));
-  const auto again = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  const auto again = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry.Callback());
 
   EXPECT_EQ(again.role, Role::kJoined);
   ASSERT_TRUE(retry.completed());
@@ -349,10 +368,10 @@ TEST(RequestCorrelator, RetryOfAckedRequestWaitsForResult) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   correlator.OnAck(kDevice, kRequest);
-  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), retry.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), retry.Callback());
   EXPECT_FALSE(retry.completed());
   correlator.OnResult(kDevice, kRequest, Succeeded("3.1.0"));
 
@@ -366,15 +385,16 @@ TEST(RequestCorrelator, TimedOutRequestIsRememberedForTheDedupeWindow) {
   RequestCorrelator correlator(clock, {absl::Minutes(5)});
 
   const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, clock.Now() + absl::Minutes(10), first.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, clock.Now() + absl::Minutes(10), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   clock.Advance(absl::Minutes(10));
   correlator.ExpireDue();
   ASSERT_EQ(first.code(), absl::StatusCode::kDeadlineExceeded);
   clock.Advance(absl::Minutes(4));
   correlator.ExpireDue();
 
-  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role, Role::kJoined)
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
+            Role::kJoined)
       << "the window counts from when the last waiter left, not from the send";
 }
 
@@ -383,8 +403,8 @@ TEST(RequestCorrelator, DedupeWindowExpiryForgetsTheRequest) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {absl::Minutes(5)});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   correlator.OnAck(kDevice, kRequest);
   clock.Advance(absl::Minutes(5) - absl::Seconds(1));
   correlator.ExpireDue();
@@ -393,7 +413,8 @@ TEST(RequestCorrelator, DedupeWindowExpiryForgetsTheRequest) {
   correlator.ExpireDue();
 
   EXPECT_FALSE(correlator.OnAck(kDevice, kRequest));
-  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role, Role::kSendNow);
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
+            Role::kSendNow);
   EXPECT_FALSE(retry.completed());
 }
 
@@ -402,15 +423,16 @@ TEST(RequestCorrelator, FailForgetsSoRetrySendsAgain) {
   Recorder first, joined, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), joined.Callback());
+  const auto registration = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), joined.Callback());
   correlator.Fail(kRequest, registration.waiter, absl::ResourceExhaustedError("device send queue full"));
 
   ASSERT_TRUE(first.completed());
   ASSERT_TRUE(joined.completed());
   EXPECT_EQ(first.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(joined.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role, Role::kSendNow);
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
+            Role::kSendNow);
 }
 
 TEST(RequestCorrelator, StaleSenderCannotTouchRetry) {
@@ -418,55 +440,142 @@ TEST(RequestCorrelator, StaleSenderCannotTouchRetry) {
   Recorder first, retry;
   RequestCorrelator correlator(clock, {});
 
-  const auto stale = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
-  const auto fresh = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), retry.Callback());
+  const auto stale = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.Fail(kRequest, stale.waiter, absl::UnavailableError("device disconnected before the request was written"));
+  const auto fresh = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_NONE, Later(clock), retry.Callback());
   ASSERT_EQ(fresh.role, Role::kSendNow);
-  correlator.MarkSent(kRequest, stale.waiter);
+  correlator.MarkSent(kRequest, stale.waiter, kConnection);
   correlator.Fail(kRequest, stale.waiter, absl::NotFoundError("device not connected"));
 
   EXPECT_FALSE(retry.completed()) << "only the retry's own sender speaks for its send";
-  correlator.MarkSent(kRequest, fresh.waiter);
+  correlator.MarkSent(kRequest, fresh.waiter, kConnection);
   ASSERT_TRUE(retry.completed());
   EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_SENT);
 }
 
-TEST(RequestCorrelator, FailAllForFailsOnlyThatDevicesUnackedRequests) {
+TEST(RequestCorrelator, ACloseAbortsOnlyWhatThatConnectionWroteAndKeepsIt) {
   FakeClock clock;
-  Recorder mine, theirs;
+  Recorder mine, on_next, theirs;
   RequestCorrelator correlator(clock, {});
-  const absl::Status gone = absl::UnavailableError("device disconnected");
 
-  const auto a = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), mine.Callback());
-  const auto b = correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), theirs.Callback());
-  correlator.MarkSent(kRequest, a.waiter);
-  correlator.MarkSent(kOtherRequest, b.waiter);
-  correlator.FailAllFor(kDevice, gone);
+  const auto a = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), mine.Callback());
+  const auto b = correlator.Await(kOtherRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), on_next.Callback());
+  const auto c = correlator.Await("e5f60718-293a-44b5-86c7-e8f90a1b2c3d", kOtherDevice, kDigest, WAIT_MODE_ACK,
+                                  Later(clock), theirs.Callback());
+  correlator.MarkSent(kRequest, a.waiter, kConnection);
+  correlator.MarkSent(kOtherRequest, b.waiter, kNextConnection);
+  correlator.MarkSent("e5f60718-293a-44b5-86c7-e8f90a1b2c3d", c.waiter, kConnection);
+  correlator.FailAllFor(kDevice, kConnection, "close code 1006");
 
   ASSERT_TRUE(mine.completed());
-  EXPECT_EQ(mine.outcome().status(), gone);
-  EXPECT_FALSE(theirs.completed());
-  EXPECT_FALSE(correlator.OnAck(kDevice, kRequest)) << "an unacked request is forgotten";
-  EXPECT_TRUE(correlator.OnAck(kOtherDevice, kOtherRequest));
-  EXPECT_TRUE(theirs.completed());
+  EXPECT_EQ(mine.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(mine.outcome().status().message(),
+            absl::StrCat("request ", kRequest,
+                         " was written to the device's connection, which closed (close code 1006) before the device "
+                         "acknowledged it; the device may have received it, so the bridge will not send it again "
+                         "under this request_id"));
+  EXPECT_FALSE(on_next.completed()) << "written on the connection that replaced the closed one";
+  EXPECT_FALSE(theirs.completed()) << "another device's request";
+  EXPECT_TRUE(correlator.OnAck(kDevice, kRequest)) << "a request whose outcome is unknown is kept";
+  EXPECT_EQ(correlator.pending(), 2u);
 }
 
-TEST(RequestCorrelator, FailAllForFailsResultWaitersButKeepsTheAck) {
+TEST(RequestCorrelator, ARetryOfAWrittenRequestWhoseConnectionClosedIsAbortedNotSentAgain) {
   FakeClock clock;
-  Recorder for_result, retry;
+  Recorder first, retry, retry_none, after_ack;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto sent = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, sent.waiter, kConnection);
+  correlator.FailAllFor(kDevice, kConnection, "close code 4409");
+
+  const auto again = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  EXPECT_EQ(again.role, Role::kJoined) << "the device may have it: never send it twice";
+  ASSERT_TRUE(retry.completed());
+  EXPECT_EQ(retry.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(retry.outcome().status().message()),
+              ::testing::HasSubstr("closed (close code 4409) before the device acknowledged it"));
+  // It was written, which is all WAIT_MODE_NONE asks.
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_NONE, Later(clock), retry_none.Callback());
+  ASSERT_TRUE(retry_none.outcome().ok()) << retry_none.outcome().status();
+  EXPECT_EQ(retry_none.outcome()->status(), REQUEST_STATUS_SENT);
+  EXPECT_EQ(correlator.pending(), 0u);
+
+  // The device answers after all (on its new connection): retries get it.
+  ASSERT_TRUE(correlator.OnAck(kDevice, kRequest));
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), after_ack.Callback());
+  ASSERT_TRUE(after_ack.outcome().ok()) << after_ack.outcome().status();
+  EXPECT_EQ(after_ack.outcome()->status(), REQUEST_STATUS_ACKED);
+}
+
+TEST(RequestCorrelator, ACloseAbortsResultWaitersOfAnAckedRequestButKeepsTheAck) {
+  FakeClock clock;
+  Recorder for_result, retry, retry_result, answered;
+  RequestCorrelator correlator(clock, {});
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), for_result.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   correlator.OnAck(kDevice, kRequest);
-  correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+  correlator.FailAllFor(kDevice, kConnection, "close code 1001");
 
   ASSERT_TRUE(for_result.completed());
-  EXPECT_EQ(for_result.code(), absl::StatusCode::kUnavailable);
-  const auto again = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback());
+  EXPECT_EQ(for_result.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(for_result.outcome().status().message()),
+              ::testing::HasSubstr("acknowledged by the device, but its connection closed (close code 1001)"));
+  const auto again = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry.Callback());
   EXPECT_EQ(again.role, Role::kJoined) << "the device has the request: never send it twice";
   ASSERT_TRUE(retry.completed());
   EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_ACKED);
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), retry_result.Callback());
+  EXPECT_EQ(retry_result.code(), absl::StatusCode::kAborted);
+
+  ASSERT_TRUE(correlator.OnResult(kDevice, kRequest, Succeeded("2.0.0")));
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), answered.Callback());
+  ASSERT_TRUE(answered.outcome().ok());
+  EXPECT_EQ(answered.outcome()->status(), REQUEST_STATUS_SUCCEEDED);
+}
+
+TEST(RequestCorrelator, ACloseLeavesAnsweredAndUnwrittenRequestsAlone) {
+  FakeClock clock;
+  Recorder answered, queued;
+  RequestCorrelator correlator(clock, {});
+
+  const auto a = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), answered.Callback());
+  correlator.MarkSent(kRequest, a.waiter, kConnection);
+  correlator.OnResult(kDevice, kRequest, Succeeded("1.0.0"));
+  const auto q = correlator.Await(kOtherRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), queued.Callback());
+  correlator.FailAllFor(kDevice, kConnection, "close code 1006");
+
+  EXPECT_EQ(answered.outcome()->status(), REQUEST_STATUS_SUCCEEDED);
+  EXPECT_FALSE(queued.completed()) << "not written on the closed connection: its own link settles it";
+  correlator.MarkSent(kOtherRequest, q.waiter, kNextConnection);
+  EXPECT_TRUE(correlator.OnAck(kDevice, kOtherRequest));
+  EXPECT_EQ(queued.outcome()->status(), REQUEST_STATUS_ACKED);
+}
+
+TEST(RequestCorrelator, SameRequestIdForADifferentRequestIsInvalidArgument) {
+  FakeClock clock;
+  Recorder first, changed, same;
+  RequestCorrelator correlator(clock, {});
+
+  const auto sent = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(kRequest, sent.waiter, kConnection);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kOtherDigest, WAIT_MODE_ACK, Later(clock), changed.Callback());
+
+  EXPECT_EQ(registration.role, Role::kJoined);
+  ASSERT_TRUE(changed.completed());
+  EXPECT_EQ(changed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(changed.outcome().status().message(),
+            absl::StrCat("request_id ", kRequest,
+                         " already used for a different request (another command or state); a retry must repeat "
+                         "the request exactly, a new request needs a new request_id"));
+  // Another wait mode is the same request.
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_NONE, Later(clock), same.Callback()).role,
+            Role::kJoined);
+  EXPECT_EQ(same.outcome()->status(), REQUEST_STATUS_SENT);
+  EXPECT_FALSE(first.completed());
 }
 
 TEST(RequestCorrelator, FailAllFailsEveryWaiterAndForgets) {
@@ -474,8 +583,8 @@ TEST(RequestCorrelator, FailAllFailsEveryWaiterAndForgets) {
   Recorder a, b;
   RequestCorrelator correlator(clock, {});
 
-  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), a.Callback());
-  correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, Later(clock), b.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), a.Callback());
+  correlator.Await(kOtherRequest, kOtherDevice, kDigest, WAIT_MODE_RESULT, Later(clock), b.Callback());
   correlator.FailAll(absl::UnavailableError("shutting down"));
 
   EXPECT_EQ(a.code(), absl::StatusCode::kUnavailable);
@@ -489,8 +598,9 @@ TEST(RequestCorrelator, SameRequestIdForAnotherDeviceIsRejected) {
   Recorder first, intruder;
   RequestCorrelator correlator(clock, {});
 
-  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  const auto registration = correlator.Await(kRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), intruder.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  const auto registration =
+      correlator.Await(kRequest, kOtherDevice, kDigest, WAIT_MODE_ACK, Later(clock), intruder.Callback());
 
   EXPECT_EQ(registration.role, Role::kJoined);
   ASSERT_TRUE(intruder.completed());
@@ -513,8 +623,9 @@ TEST(RequestCorrelator, ResponseFromAnotherDeviceIsIgnored) {
   Recorder waiter;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiter.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
 
   EXPECT_FALSE(correlator.OnAck(kOtherDevice, kRequest));
   EXPECT_FALSE(correlator.OnResult(kOtherDevice, kRequest, Succeeded("6.6.6")));
@@ -526,9 +637,10 @@ TEST(RequestCorrelator, CancelCompletesOnlyThatWaiter) {
   Recorder leaving, staying;
   RequestCorrelator correlator(clock, {});
 
-  const auto registration = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), leaving.Callback());
-  correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), staying.Callback());
-  correlator.MarkSent(kRequest, registration.waiter);
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), leaving.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), staying.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   correlator.Cancel(kRequest, registration.waiter);
   correlator.Cancel(kRequest, registration.waiter);
 
@@ -545,23 +657,25 @@ TEST(RequestCorrelator, EveryWaiterCompletesExactlyOnce) {
   std::vector<Recorder> waiters(8);
   {
     RequestCorrelator correlator(clock, {});
-    const auto sent = correlator.Await(kRequest, kDevice, WAIT_MODE_NONE, Later(clock), waiters[0].Callback());
-    correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), waiters[1].Callback());
-    correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiters[2].Callback());
-    const auto cancelled = correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiters[3].Callback());
-    correlator.Await(kRequest, kOtherDevice, WAIT_MODE_ACK, Later(clock), waiters[4].Callback());
-    correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, Later(clock), waiters[5].Callback());
-    correlator.Await(kOtherRequest, kOtherDevice, WAIT_MODE_RESULT, absl::InfiniteFuture(), waiters[6].Callback());
+    const auto sent = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_NONE, Later(clock), waiters[0].Callback());
+    correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), waiters[1].Callback());
+    correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiters[2].Callback());
+    const auto cancelled =
+        correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiters[3].Callback());
+    correlator.Await(kRequest, kOtherDevice, kDigest, WAIT_MODE_ACK, Later(clock), waiters[4].Callback());
+    correlator.Await(kOtherRequest, kOtherDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiters[5].Callback());
+    correlator.Await(kOtherRequest, kOtherDevice, kDigest, WAIT_MODE_RESULT, absl::InfiniteFuture(),
+                     waiters[6].Callback());
 
-    correlator.MarkSent(kRequest, sent.waiter);
-    correlator.MarkSent(kRequest, sent.waiter);
+    correlator.MarkSent(kRequest, sent.waiter, kConnection);
+    correlator.MarkSent(kRequest, sent.waiter, kConnection);
     correlator.Cancel(kRequest, cancelled.waiter);
     correlator.OnAck(kDevice, kRequest);
     correlator.OnAck(kDevice, kRequest);
     correlator.OnResult(kDevice, kRequest, Succeeded("1.0.0"));
     correlator.Cancel(kRequest, cancelled.waiter);
-    correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), waiters[7].Callback());
-    correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+    correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiters[7].Callback());
+    correlator.FailAllFor(kDevice, kConnection, "close code 1006");
     clock.Advance(absl::Seconds(10));
     correlator.ExpireDue();
     correlator.ExpireDue();
@@ -580,17 +694,16 @@ TEST(RequestCorrelator, DoneMayCallBackIntoTheCorrelator) {
   RequestCorrelator correlator(clock, {});
   std::optional<Role> nested_role;
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), [&](absl::StatusOr<SendDeviceRequestResponse>) {
+  const auto registration = correlator.Await(
+      kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), [&](absl::StatusOr<SendDeviceRequestResponse>) {
         // Joins the finished request (completes at once) and starts another.
-        correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), nested.Callback());
-        nested_role = correlator
-                          .Await(kOtherRequest, kDevice, WAIT_MODE_ACK, Later(clock),
-                                 [](absl::StatusOr<SendDeviceRequestResponse>) {})
-                          .role;
-        correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+        correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), nested.Callback());
+        const auto other = correlator.Await(kOtherRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock),
+                                            [](absl::StatusOr<SendDeviceRequestResponse>) {});
+        nested_role = other.role;
+        correlator.Fail(kOtherRequest, other.waiter, absl::UnavailableError("device disconnected"));
       });
-  correlator.MarkSent(kRequest, registration.waiter);
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
   correlator.OnAck(kDevice, kRequest);
 
   EXPECT_EQ(nested.calls(), 1);
@@ -603,11 +716,11 @@ TEST(RequestCorrelator, PendingCountsRequestsWithWaiters) {
   Recorder a, b, c;
   RequestCorrelator correlator(clock, {});
 
-  const auto first = correlator.Await(kRequest, kDevice, WAIT_MODE_ACK, Later(clock), a.Callback());
-  correlator.Await(kRequest, kDevice, WAIT_MODE_RESULT, Later(clock), b.Callback());
-  correlator.Await(kOtherRequest, kDevice, WAIT_MODE_ACK, Later(clock), c.Callback());
+  const auto first = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), a.Callback());
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), b.Callback());
+  correlator.Await(kOtherRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), c.Callback());
   EXPECT_EQ(correlator.pending(), 2u);
-  correlator.MarkSent(kRequest, first.waiter);
+  correlator.MarkSent(kRequest, first.waiter, kConnection);
   correlator.OnAck(kDevice, kRequest);
   EXPECT_EQ(correlator.pending(), 2u) << "one waiter still awaits the result";
   correlator.OnResult(kDevice, kRequest, Succeeded("1.0.0"));
@@ -632,14 +745,14 @@ TEST(RequestCorrelator, ConcurrentCallersCompleteExactlyOnceAndSendOnce) {
       const std::string request_id = absl::StrCat("request-", i);
       const std::string device_id = absl::StrCat("device-", i % 7);
       const WaitMode mode = i % 2 == 0 ? WAIT_MODE_ACK : WAIT_MODE_RESULT;
-      const auto registration = correlator.Await(request_id, device_id, mode, absl::InfiniteFuture(),
+      const auto registration = correlator.Await(request_id, device_id, kDigest, mode, absl::InfiniteFuture(),
                                                  [&, i](absl::StatusOr<SendDeviceRequestResponse> outcome) {
                                                    if (!outcome.ok()) errors.fetch_add(1);
                                                    completions[i].fetch_add(1);
                                                  });
       if (registration.role == Role::kSendNow) {
         sends.fetch_add(1);
-        correlator.MarkSent(request_id, registration.waiter);
+        correlator.MarkSent(request_id, registration.waiter, kConnection);
       }
       correlator.OnAck(device_id, request_id);
       if (mode == WAIT_MODE_RESULT) correlator.OnResult(device_id, request_id, Succeeded("1"));
@@ -682,19 +795,20 @@ TEST(RequestCorrelator, RequestOverTheDeviceLimitIsResourceExhaustedNamingTheLim
   LimitCounters counters;
   Recorder first, second, third, other;
   RequestCorrelator correlator(clock, Limited(2, 0, &counters));
-  EXPECT_EQ(correlator.Await(RequestId(1), kDevice, WAIT_MODE_ACK, Later(clock), first.Callback()).role,
+  EXPECT_EQ(correlator.Await(RequestId(1), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback()).role,
             Role::kSendNow);
-  EXPECT_EQ(correlator.Await(RequestId(2), kDevice, WAIT_MODE_ACK, Later(clock), second.Callback()).role,
+  EXPECT_EQ(correlator.Await(RequestId(2), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), second.Callback()).role,
             Role::kSendNow);
 
-  EXPECT_EQ(correlator.Await(RequestId(3), kDevice, WAIT_MODE_ACK, Later(clock), third.Callback()).role, Role::kJoined);
+  EXPECT_EQ(correlator.Await(RequestId(3), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), third.Callback()).role,
+            Role::kJoined);
   EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(third.outcome().status().message(),
             absl::StrCat("device ", kDevice,
                          " already has 2 requests in flight (--max-requests-per-device); retry once one completes"));
   EXPECT_EQ(counters.value(Limit::kMaxRequestsPerDevice), 1u);
   // Another device has room of its own.
-  EXPECT_EQ(correlator.Await(RequestId(4), kOtherDevice, WAIT_MODE_ACK, Later(clock), other.Callback()).role,
+  EXPECT_EQ(correlator.Await(RequestId(4), kOtherDevice, kDigest, WAIT_MODE_ACK, Later(clock), other.Callback()).role,
             Role::kSendNow);
   EXPECT_FALSE(other.completed());
   EXPECT_EQ(correlator.pending(), 3u);
@@ -704,14 +818,14 @@ TEST(RequestCorrelator, ARefusedRequestIsNotRememberedSoItsRetrySendsOnceThereIs
   FakeClock clock;
   Recorder first, refused, retry;
   RequestCorrelator correlator(clock, Limited(1, 0));
-  auto sent = correlator.Await(RequestId(1), kDevice, WAIT_MODE_ACK, Later(clock), first.Callback());
-  correlator.MarkSent(RequestId(1), sent.waiter);
-  correlator.Await(RequestId(2), kDevice, WAIT_MODE_ACK, Later(clock), refused.Callback());
+  auto sent = correlator.Await(RequestId(1), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), first.Callback());
+  correlator.MarkSent(RequestId(1), sent.waiter, kConnection);
+  correlator.Await(RequestId(2), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), refused.Callback());
   ASSERT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
 
   ASSERT_TRUE(correlator.OnAck(kDevice, RequestId(1)));  // the first completes: room again
 
-  EXPECT_EQ(correlator.Await(RequestId(2), kDevice, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
+  EXPECT_EQ(correlator.Await(RequestId(2), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry.Callback()).role,
             Role::kSendNow);
   EXPECT_FALSE(retry.completed());
 }
@@ -721,15 +835,15 @@ TEST(RequestCorrelator, EveryWayARequestEndsGivesBackItsPlace) {
   Recorder acked, answered, timed_out, cancelled, failed, none, disconnected, last;
   RequestCorrelator correlator(clock, Limited(1, 0));
   const auto fill = [&](int i, WaitMode mode, Recorder& recorder) {
-    auto registration = correlator.Await(RequestId(i), kDevice, mode, Later(clock), recorder.Callback());
+    auto registration = correlator.Await(RequestId(i), kDevice, kDigest, mode, Later(clock), recorder.Callback());
     EXPECT_EQ(registration.role, Role::kSendNow) << "request " << i;
     return registration;
   };
   auto r1 = fill(1, WAIT_MODE_ACK, acked);
-  correlator.MarkSent(RequestId(1), r1.waiter);
+  correlator.MarkSent(RequestId(1), r1.waiter, kConnection);
   correlator.OnAck(kDevice, RequestId(1));
   auto r2 = fill(2, WAIT_MODE_RESULT, answered);
-  correlator.MarkSent(RequestId(2), r2.waiter);
+  correlator.MarkSent(RequestId(2), r2.waiter, kConnection);
   correlator.OnResult(kDevice, RequestId(2), Succeeded("2"));
   fill(3, WAIT_MODE_ACK, timed_out);
   clock.Advance(absl::Seconds(11));
@@ -739,9 +853,10 @@ TEST(RequestCorrelator, EveryWayARequestEndsGivesBackItsPlace) {
   auto r5 = fill(5, WAIT_MODE_ACK, failed);
   correlator.Fail(RequestId(5), r5.waiter, absl::ResourceExhaustedError("device send queue full"));
   auto r6 = fill(6, WAIT_MODE_NONE, none);
-  correlator.MarkSent(RequestId(6), r6.waiter);
-  fill(7, WAIT_MODE_ACK, disconnected);
-  correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
+  correlator.MarkSent(RequestId(6), r6.waiter, kConnection);
+  auto r7 = fill(7, WAIT_MODE_ACK, disconnected);
+  correlator.MarkSent(RequestId(7), r7.waiter, kConnection);
+  correlator.FailAllFor(kDevice, kConnection, "close code 1006");
 
   fill(8, WAIT_MODE_ACK, last);
   EXPECT_FALSE(last.completed());
@@ -752,20 +867,20 @@ TEST(RequestCorrelator, RetriesJoiningAPendingOrAnsweredRequestTakeNoFurtherPlac
   FakeClock clock;
   Recorder first, joined, answered_retry, holder;
   RequestCorrelator correlator(clock, Limited(1, 0));
-  auto sent = correlator.Await(RequestId(1), kDevice, WAIT_MODE_RESULT, Later(clock), first.Callback());
-  correlator.MarkSent(RequestId(1), sent.waiter);
+  auto sent = correlator.Await(RequestId(1), kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), first.Callback());
+  correlator.MarkSent(RequestId(1), sent.waiter, kConnection);
   // A retry of the pending request joins it though the device is full.
-  EXPECT_EQ(correlator.Await(RequestId(1), kDevice, WAIT_MODE_RESULT, Later(clock), joined.Callback()).role,
+  EXPECT_EQ(correlator.Await(RequestId(1), kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), joined.Callback()).role,
             Role::kJoined);
   EXPECT_FALSE(joined.completed());
   correlator.OnResult(kDevice, RequestId(1), Succeeded("1"));
   ASSERT_TRUE(joined.outcome().ok());
 
-  ASSERT_EQ(correlator.Await(RequestId(2), kDevice, WAIT_MODE_ACK, Later(clock), holder.Callback()).role,
+  ASSERT_EQ(correlator.Await(RequestId(2), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), holder.Callback()).role,
             Role::kSendNow);
   // The device is full again, yet a retry of the answered request gets its
   // stored outcome rather than a refusal.
-  correlator.Await(RequestId(1), kDevice, WAIT_MODE_RESULT, Later(clock), answered_retry.Callback());
+  correlator.Await(RequestId(1), kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), answered_retry.Callback());
   ASSERT_TRUE(answered_retry.outcome().ok()) << answered_retry.outcome().status();
   EXPECT_EQ(answered_retry.outcome()->status(), REQUEST_STATUS_SUCCEEDED);
 }
@@ -775,18 +890,19 @@ TEST(RequestCorrelator, RequestOverThePendingLimitIsResourceExhaustedForAnyDevic
   LimitCounters counters;
   Recorder a, b, refused, later;
   RequestCorrelator correlator(clock, Limited(0, 2, &counters));
-  correlator.Await(RequestId(1), kDevice, WAIT_MODE_ACK, Later(clock), a.Callback());
-  correlator.Await(RequestId(2), kOtherDevice, WAIT_MODE_ACK, Later(clock), b.Callback());
+  const auto first = correlator.Await(RequestId(1), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), a.Callback());
+  correlator.Await(RequestId(2), kOtherDevice, kDigest, WAIT_MODE_ACK, Later(clock), b.Callback());
 
-  EXPECT_EQ(correlator.Await(RequestId(3), kOtherDevice, WAIT_MODE_ACK, Later(clock), refused.Callback()).role,
+  EXPECT_EQ(correlator.Await(RequestId(3), kOtherDevice, kDigest, WAIT_MODE_ACK, Later(clock), refused.Callback()).role,
             Role::kJoined);
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(refused.outcome().status().message(),
             "the bridge already has 2 requests pending (--max-pending-requests); retry later");
   EXPECT_EQ(counters.value(Limit::kMaxPendingRequests), 1u);
 
-  correlator.FailAllFor(kDevice, absl::UnavailableError("device disconnected"));
-  EXPECT_EQ(correlator.Await(RequestId(3), kOtherDevice, WAIT_MODE_ACK, Later(clock), later.Callback()).role,
+  correlator.MarkSent(RequestId(1), first.waiter, kConnection);
+  correlator.FailAllFor(kDevice, kConnection, "close code 1006");
+  EXPECT_EQ(correlator.Await(RequestId(3), kOtherDevice, kDigest, WAIT_MODE_ACK, Later(clock), later.Callback()).role,
             Role::kSendNow);
 }
 
@@ -804,7 +920,8 @@ TEST(RequestCorrelator, ConcurrentCallersNeverExceedTheDeviceLimit) {
     for (int i = 0; i < kPerThread; ++i) {
       const std::string request_id = RequestId(t * kPerThread + i);
       Recorder recorder;
-      auto registration = correlator.Await(request_id, kDevice, WAIT_MODE_ACK, Later(clock), recorder.Callback());
+      auto registration =
+          correlator.Await(request_id, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), recorder.Callback());
       if (registration.role != Role::kSendNow) {
         ASSERT_EQ(recorder.code(), absl::StatusCode::kResourceExhausted);
         refused.fetch_add(1);
@@ -814,7 +931,7 @@ TEST(RequestCorrelator, ConcurrentCallersNeverExceedTheDeviceLimit) {
       int seen = most.load();
       while (now_in_flight > seen && !most.compare_exchange_weak(seen, now_in_flight)) {
       }
-      correlator.MarkSent(request_id, registration.waiter);
+      correlator.MarkSent(request_id, registration.waiter, kConnection);
       in_flight.fetch_sub(1);  // before the ack gives the place back
       correlator.OnAck(kDevice, request_id);
       ASSERT_TRUE(recorder.completed());
@@ -828,12 +945,161 @@ TEST(RequestCorrelator, ConcurrentCallersNeverExceedTheDeviceLimit) {
   EXPECT_EQ(correlator.pending(), 0u);
   // Every place came back.
   for (size_t i = 0; i < kLimit; ++i) {
-    EXPECT_EQ(
-        correlator
-            .Await(RequestId(100000 + static_cast<int>(i)), kDevice, WAIT_MODE_ACK, Later(clock), after[i].Callback())
-            .role,
-        Role::kSendNow);
+    EXPECT_EQ(correlator
+                  .Await(RequestId(100000 + static_cast<int>(i)), kDevice, kDigest, WAIT_MODE_ACK, Later(clock),
+                         after[i].Callback())
+                  .role,
+              Role::kSendNow);
   }
+}
+
+RequestCorrelator::Options Remembering(size_t entries, size_t bytes) {
+  RequestCorrelator::Options options;
+  options.max_remembered = entries;
+  options.max_remembered_bytes = bytes;
+  options.shards = 1;  // one shard: the budget's order is exact
+  return options;
+}
+
+// Sends request `i` and lets the device answer it, leaving it remembered and
+// idle.
+void Answered(RequestCorrelator& correlator, int i, Recorder& recorder, const FakeClock& clock) {
+  const auto sent =
+      correlator.Await(RequestId(i), kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), recorder.Callback());
+  correlator.MarkSent(RequestId(i), sent.waiter, kConnection);
+  correlator.OnResult(kDevice, RequestId(i), Succeeded(absl::StrCat(i)));
+}
+
+TEST(RequestCorrelator, OverTheCountBudgetTheLeastRecentlyTouchedIdleRequestIsForgottenFirst) {
+  FakeClock clock;
+  std::vector<Recorder> waiters(6);
+  RequestCorrelator correlator(clock, Remembering(3, 0));
+
+  for (int i = 1; i <= 3; ++i) {
+    Answered(correlator, i, waiters[i], clock);
+    clock.Advance(absl::Seconds(1));
+  }
+  // A retry touches request 1: 2 is now the least recently touched.
+  correlator.Await(RequestId(1), kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiters[0].Callback());
+  ASSERT_TRUE(waiters[0].outcome().ok());
+  Answered(correlator, 4, waiters[4], clock);
+
+  EXPECT_EQ(correlator.remembered().entries, 3u);
+  EXPECT_EQ(correlator.remembered().forgotten_budget, 1u);
+  EXPECT_FALSE(correlator.OnAck(kDevice, RequestId(2))) << "the least recently touched is forgotten";
+  for (int kept : {1, 3, 4}) EXPECT_TRUE(correlator.OnAck(kDevice, RequestId(kept))) << kept;
+}
+
+TEST(RequestCorrelator, RequestsWithWaitersAreNeverForgottenForTheBudget) {
+  FakeClock clock;
+  Recorder idle, a, b;
+  RequestCorrelator correlator(clock, Remembering(1, 0));
+
+  Answered(correlator, 1, idle, clock);
+  correlator.Await(RequestId(2), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), a.Callback());
+  correlator.Await(RequestId(3), kDevice, kDigest, WAIT_MODE_ACK, Later(clock), b.Callback());
+
+  EXPECT_FALSE(a.completed());
+  EXPECT_FALSE(b.completed());
+  EXPECT_EQ(correlator.remembered().entries, 2u) << "over the budget only while callers wait";
+  EXPECT_EQ(correlator.remembered().forgotten_budget, 1u);
+  EXPECT_EQ(correlator.pending(), 2u);
+}
+
+TEST(RequestCorrelator, OverTheByteBudgetTheOldestIdleRequestIsForgotten) {
+  FakeClock clock;
+  std::vector<Recorder> waiters(4);
+  // Room for two small entries, not three.
+  RequestCorrelator correlator(clock, Remembering(0, 3 * RequestCorrelator::kEntryOverheadBytes - 1));
+
+  Answered(correlator, 1, waiters[1], clock);
+  clock.Advance(absl::Seconds(1));
+  Answered(correlator, 2, waiters[2], clock);
+  EXPECT_EQ(correlator.remembered().forgotten_budget, 0u);
+  const size_t two = correlator.remembered().bytes;
+  EXPECT_GT(two, 2 * RequestCorrelator::kEntryOverheadBytes) << "ids and results count too";
+  clock.Advance(absl::Seconds(1));
+  Answered(correlator, 3, waiters[3], clock);
+
+  EXPECT_EQ(correlator.remembered().forgotten_budget, 1u);
+  EXPECT_EQ(correlator.remembered().entries, 2u);
+  EXPECT_LE(correlator.remembered().bytes, 3 * RequestCorrelator::kEntryOverheadBytes - 1);
+  EXPECT_FALSE(correlator.OnAck(kDevice, RequestId(1)));
+  EXPECT_TRUE(correlator.OnAck(kDevice, RequestId(2)));
+}
+
+TEST(RequestCorrelator, TheWindowForgetsIdleRequestsAndCountsThem) {
+  FakeClock clock;
+  std::vector<Recorder> waiters(3);
+  RequestCorrelator correlator(clock, {absl::Minutes(5)});
+
+  Answered(correlator, 1, waiters[1], clock);
+  clock.Advance(absl::Minutes(3));
+  Answered(correlator, 2, waiters[2], clock);
+  clock.Advance(absl::Minutes(2));
+  correlator.ExpireDue();
+
+  EXPECT_EQ(correlator.remembered().forgotten_window, 1u);
+  EXPECT_EQ(correlator.remembered().entries, 1u);
+  EXPECT_FALSE(correlator.OnAck(kDevice, RequestId(1)));
+  EXPECT_TRUE(correlator.OnAck(kDevice, RequestId(2)));
+  clock.Advance(absl::Minutes(3));
+  correlator.ExpireDue();
+  EXPECT_EQ(correlator.remembered().entries, 0u);
+  EXPECT_EQ(correlator.remembered().bytes, 0u);
+}
+
+TEST(RequestCorrelator, ARequestIdTheBridgeMadeUpIsForgottenOnceAnsweredAndUnwaited) {
+  FakeClock clock;
+  Recorder acked, none;
+  RequestCorrelator correlator(clock, {});
+  using Source = RequestCorrelator::IdSource;
+
+  const auto a =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), acked.Callback(), Source::kBridge);
+  correlator.MarkSent(kRequest, a.waiter, kConnection);
+  ASSERT_TRUE(correlator.OnAck(kDevice, kRequest));
+  ASSERT_EQ(acked.outcome()->status(), REQUEST_STATUS_ACKED);
+  EXPECT_EQ(correlator.remembered().entries, 1u) << "kept for the result still to come";
+  EXPECT_TRUE(correlator.OnResult(kDevice, kRequest, Succeeded("1.0.0"))) << "a late result is no bad frame";
+  EXPECT_EQ(correlator.remembered().entries, 0u);
+  EXPECT_EQ(correlator.remembered().bytes, 0u);
+
+  const auto b =
+      correlator.Await(kOtherRequest, kDevice, kDigest, WAIT_MODE_NONE, Later(clock), none.Callback(), Source::kBridge);
+  correlator.MarkSent(kOtherRequest, b.waiter, kConnection);
+  correlator.OnResult(kDevice, kOtherRequest, Failed("no disk"));
+  EXPECT_EQ(correlator.remembered().entries, 0u);
+  EXPECT_EQ(correlator.remembered().forgotten_budget + correlator.remembered().forgotten_window, 0u);
+}
+
+TEST(RequestCorrelator, DeadlinesFireInTheirOrderAndOnlyWhenDue) {
+  FakeClock clock;
+  std::vector<Recorder> waiters(4);
+  RequestCorrelator correlator(clock, Remembering(0, 0));  // one shard: one order
+  std::vector<int> order;
+  for (int i : {3, 1, 2}) {
+    correlator.Await(RequestId(i), kDevice, kDigest, WAIT_MODE_ACK, clock.Now() + absl::Seconds(i),
+                     [&order, i](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+                       EXPECT_EQ(outcome.status().code(), absl::StatusCode::kDeadlineExceeded);
+                       order.push_back(i);
+                     });
+  }
+  const auto cancelled = correlator.Await(RequestId(0), kDevice, kDigest, WAIT_MODE_ACK, clock.Now() + absl::Seconds(1),
+                                          waiters[0].Callback());
+  correlator.Cancel(RequestId(0), cancelled.waiter);
+
+  correlator.ExpireDue();
+  EXPECT_TRUE(order.empty());
+  clock.Advance(absl::Seconds(2));
+  correlator.ExpireDue();
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_EQ(correlator.pending(), 1u);
+  clock.Advance(absl::Seconds(1));
+  correlator.ExpireDue();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(waiters[0].calls(), 1) << "a cancelled waiter's deadline no longer fires";
+  EXPECT_EQ(correlator.pending(), 0u);
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ class StubLink final : public DeviceLink {
   const std::string& account_id() const override { return account_id_; }
   codec::Dialect dialect() const override { return codec::Dialect::kStandard; }
   hive::bridge::v1::Device Describe() const override { return {}; }
-  absl::Status Send(std::string) override { return absl::OkStatus(); }
+  absl::Status SendRequest(std::string, std::string, RequestCorrelator::WaiterId) override { return absl::OkStatus(); }
   void Close(int, std::string) override {}
 
  private:

@@ -91,7 +91,7 @@ TEST_F(FleetDirectoryTest, CallerWaitingForADeviceIsWokenWhenAnyReplicaAnnounces
 
 TEST_F(FleetDirectoryTest, AnnouncedDeviceRefusesFramesSinceRequestsAreRouted) {
   fleet_.Connected(On("a", "d1"));
-  absl::Status sent = fleet_.devices().Find("d1")->Send("{}");
+  absl::Status sent = fleet_.devices().Find("d1")->SendRequest("{}", "r-1", 0);
   EXPECT_EQ(sent.code(), absl::StatusCode::kFailedPrecondition);
 }
 

@@ -350,6 +350,8 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "device-event-burst",
                                           "max-requests-per-device",
                                           "max-pending-requests",
+                                          "max-remembered-requests",
+                                          "max-remembered-bytes",
                                           "max-subscribers",
                                           "grpc-tls-cert",
                                           "grpc-tls-key",
@@ -492,6 +494,8 @@ TEST(Config, LimitsHaveSafeDefaults) {
   EXPECT_EQ(config->device_event_burst, 1000u);
   EXPECT_EQ(config->max_requests_per_device, 32u);
   EXPECT_EQ(config->max_pending_requests, 10000u);
+  EXPECT_EQ(config->max_remembered_requests, 100000u);
+  EXPECT_EQ(config->max_remembered_bytes, size_t{64} << 20);
   EXPECT_EQ(config->max_subscribers, 1000u);
   EXPECT_EQ(config->max_connect_waiters, 10000u);
   EXPECT_EQ(config->grpc_max_concurrent_streams, 1000);
@@ -525,6 +529,8 @@ TEST(Config, RejectsLimitsOutOfRange) {
                 "--max-requests-per-device: must be between 1 and 65536, got 0");
   ExpectInvalid({kKeyFlag, "--max-pending-requests=0"},
                 "--max-pending-requests: must be between 1 and 10000000, got 0");
+  ExpectInvalid({kKeyFlag, "--max-remembered-requests=0"},
+                "--max-remembered-requests: must be between 16 and 100000000, got 0");
   ExpectInvalid({kKeyFlag, "--max-subscribers=0"}, "--max-subscribers: must be between 1 and 1000000, got 0");
   ExpectInvalid({kKeyFlag, "--handshake-timeout=10ms"}, "--handshake-timeout: must be between 100ms and 10m, got 10ms");
   ExpectInvalid({kKeyFlag, "--idle-timeout=-1s"}, "--idle-timeout: must be between 0 and 24h, got -1s");
