@@ -87,6 +87,15 @@ void DeviceSession::OnPong() {
 }
 
 void DeviceSession::OnClosed(int code, absl::string_view reason) {
+  // A device that does not read never acknowledges the bridge's close either:
+  // websocketpp then drops the connection and reports 1006, but the code the
+  // bridge closed with is the one that says why.
+  std::string abnormal_reason;
+  if (own_close_code_ != 0 && code == close_code::kAbnormal) {
+    abnormal_reason = absl::StrCat(own_close_reason_, " (then ", reason, ")");
+    code = own_close_code_;
+    reason = abnormal_reason;
+  }
   const State was = std::exchange(state_, State::kClosed);
   closing_ = true;
   if (was != State::kAuthenticated) return;
@@ -124,7 +133,7 @@ absl::Status DeviceSession::Send(std::string frame) {
     // may have read since. Its thread looks again, and closes it only if the
     // frame still would not fit: a device this far behind is not reading, and
     // waiting longer would only hold more memory.
-    transport_->Post([self = shared_from_this(), bytes] { self->CheckSendBuffer(bytes); });
+    transport_->Post([self = shared_from_this(), bytes] { self->CheckSendBuffer(0, bytes); });
     return absl::ResourceExhaustedError(
         absl::StrCat(waiting, " bytes already waiting to be sent to the device (--device-send-buffer ",
                      limits_.send_buffer_bytes, "); retry once it reads them"));
@@ -138,15 +147,18 @@ absl::Status DeviceSession::Send(std::string frame) {
   }
   transport_->Post([self = shared_from_this(), frame = std::move(frame)]() mutable {
     --self->queued_frames_;
-    self->queued_bytes_ -= frame.size();
+    const size_t bytes = frame.size();
     if (self->state_ == State::kAuthenticated && !self->close_started_) self->transport_->SendText(std::move(frame));
-    self->CheckSendBuffer();
+    self->CheckSendBuffer(bytes);
   });
   return absl::OkStatus();
 }
 
-void DeviceSession::CheckSendBuffer(size_t refused_bytes) {
+void DeviceSession::CheckSendBuffer(size_t written_bytes, size_t refused_bytes) {
+  // The transport's figure first, then the written frame leaves the queued
+  // bytes: a Send in between counts the frame twice rather than not at all.
   buffered_bytes_ = transport_->buffered_bytes();
+  queued_bytes_ -= written_bytes;
   const size_t waiting = queued_bytes_.load() + buffered_bytes_.load() + refused_bytes;
   if (waiting > limits_.send_buffer_bytes) CloseNotReading(waiting);
 }
@@ -351,6 +363,8 @@ void DeviceSession::CloseOnThread(int code, absl::string_view reason) {
   if (state_ == State::kClosed || close_started_) return;
   close_started_ = true;
   closing_ = true;
+  own_close_code_ = code;
+  own_close_reason_ = std::string(reason);
   transport_->Close(code, reason);
 }
 

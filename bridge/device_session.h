@@ -124,10 +124,11 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   bool ReplyError(absl::string_view error, absl::string_view cid);
   // Takes a token from the event bucket, if events are rate-limited.
   bool TakeToken();
-  // On the session's thread, after a write or a refused Send: records the
+  // On the session's thread, after a write (of a frame of `written_bytes`
+  // that Send queued, 0 for others) or a refused Send: records the
   // transport's buffered bytes for Send, and closes 4413 when the bytes
   // waiting, with `refused_bytes` more, exceed the budget.
-  void CheckSendBuffer(size_t refused_bytes = 0);
+  void CheckSendBuffer(size_t written_bytes = 0, size_t refused_bytes = 0);
   // Closes 4413 naming `waiting` bytes; counted.
   void CloseNotReading(size_t waiting);
   void CloseOnThread(int code, absl::string_view reason);
@@ -151,6 +152,9 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   uint64_t pings_sent_ = 0;
   bool awaiting_pong_ = false;
   bool close_started_ = false;
+  // What CloseOnThread closed with, for the device-disconnected event.
+  int own_close_code_ = 0;
+  std::string own_close_reason_;
   // When the device last sent anything; kept only with an idle_timeout.
   absl::Time last_heard_;
   // Set at Admit when events are rate-limited.
