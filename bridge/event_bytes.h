@@ -8,9 +8,11 @@
 //
 // The serialized size (protobuf's ByteSizeLong) is not the event's footprint
 // in memory: a JSON payload is held as a google.protobuf.Struct, a map of
-// Value messages, which takes several times its serialized bytes (many small
-// fields cost the most). The budgets bound this counted size, and
-// docs/SECURITY.md says so rather than promising an RSS figure.
+// Value messages: about its serialized bytes for one large string, about 5
+// times them for 1000 small fields (SpaceUsedLong, before allocator
+// overhead). SpaceUsedLong walks the whole message, and the budgets would
+// still not be RSS; so they bound this counted size, and docs/SECURITY.md
+// says so rather than promising an RSS figure.
 #pragma once
 
 #include <cstddef>
