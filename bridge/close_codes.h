@@ -8,7 +8,6 @@ namespace hive::close_code {
 inline constexpr int kNormal = 1000;
 inline constexpr int kGoingAway = 1001;        // the bridge is shutting down
 inline constexpr int kUnsupportedData = 1003;  // binary frame
-inline constexpr int kAbnormal = 1006;         // never sent: a connection that ended without a close handshake
 inline constexpr int kPolicyViolation = 1008;  // too many invalid frames in a row
 inline constexpr int kMessageTooBig = 1009;    // frame over --max-message-bytes
 inline constexpr int kTryAgainLater = 1013;    // the bridge holds --max-connections already

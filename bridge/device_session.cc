@@ -87,15 +87,6 @@ void DeviceSession::OnPong() {
 }
 
 void DeviceSession::OnClosed(int code, absl::string_view reason) {
-  // A device that does not read never acknowledges the bridge's close either:
-  // websocketpp then drops the connection and reports 1006, but the code the
-  // bridge closed with is the one that says why.
-  std::string abnormal_reason;
-  if (own_close_code_ != 0 && code == close_code::kAbnormal) {
-    abnormal_reason = absl::StrCat(own_close_reason_, " (then ", reason, ")");
-    code = own_close_code_;
-    reason = abnormal_reason;
-  }
   const State was = std::exchange(state_, State::kClosed);
   closing_ = true;
   if (was != State::kAuthenticated) return;
@@ -363,8 +354,6 @@ void DeviceSession::CloseOnThread(int code, absl::string_view reason) {
   if (state_ == State::kClosed || close_started_) return;
   close_started_ = true;
   closing_ = true;
-  own_close_code_ = code;
-  own_close_reason_ = std::string(reason);
   transport_->Close(code, reason);
 }
 

@@ -152,9 +152,6 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   uint64_t pings_sent_ = 0;
   bool awaiting_pong_ = false;
   bool close_started_ = false;
-  // What CloseOnThread closed with, for the device-disconnected event.
-  int own_close_code_ = 0;
-  std::string own_close_reason_;
   // When the device last sent anything; kept only with an idle_timeout.
   absl::Time last_heard_;
   // Set at Admit when events are rate-limited.

@@ -442,26 +442,6 @@ TEST_F(DeviceSessionTest, ARefusalOnAStaleFigureDoesNotCloseADeviceThatHasReadSi
   EXPECT_TRUE(session->Send(std::string(200, 'b')).ok());
 }
 
-TEST_F(DeviceSessionTest, ADeviceThatNeverAcknowledgesTheCloseIsAnnouncedWithTheCodeTheBridgeClosedWith) {
-  limits_.send_buffer_bytes = 1000;
-  testing::TransportLog log;
-  auto session = OpenAuthenticated(log);
-  ASSERT_TRUE(session->Send(std::string(100, 'a')).ok());
-  log.buffered_bytes = 1100;
-  log.RunPosted();
-  ASSERT_EQ(log.close_code, close_code::kNotReading);
-  Events();
-
-  session->OnClosed(close_code::kAbnormal, "The closing handshake timed out");
-
-  auto events = Events();
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0]->disconnected().close_code(), close_code::kNotReading);
-  EXPECT_EQ(events[0]->disconnected().reason(),
-            "1100 bytes to send (--device-send-buffer 1000); the device is not reading (then The closing handshake "
-            "timed out)");
-}
-
 TEST_F(DeviceSessionTest, AFrameLargerThanTheSendBufferIsRefusedButTheDeviceStays) {
   limits_.send_buffer_bytes = 1000;
   testing::TransportLog log;
