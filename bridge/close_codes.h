@@ -22,6 +22,7 @@ inline constexpr int kAccountFull = 4403;      // the account holds --max-connec
 inline constexpr int kPongTimeout = 4408;      // no pong within --pong-timeout
 inline constexpr int kReplaced = 4409;         // a newer connection of the same device
 inline constexpr int kIdle = 4410;             // no frame and no pong within --idle-timeout
+inline constexpr int kNotReading = 4413;       // more than --device-send-buffer bytes waiting to be sent
 inline constexpr int kRateLimited = 4429;      // kept sending events over --device-event-rate
 
 }  // namespace close_code

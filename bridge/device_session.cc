@@ -131,8 +131,29 @@ hive::bridge::v1::Device DeviceSession::Describe() const {
 
 absl::Status DeviceSession::SendRequest(std::string frame, std::string request_id, RequestCorrelator::WaiterId sender) {
   if (closing_) return absl::UnavailableError("device disconnected");
+  const size_t bytes = frame.size();
+  if (bytes > limits_.send_buffer_bytes) {
+    // The frame's fault, not the device's: refused, the device stays.
+    CountIn(services_.counters, Limit::kDeviceSendBuffer);
+    return absl::ResourceExhaustedError(absl::StrCat("frame of ", bytes, " bytes is larger than --device-send-buffer (",
+                                                     limits_.send_buffer_bytes, " bytes)"));
+  }
+  const size_t waiting = queued_bytes_.fetch_add(bytes) + buffered_bytes_.load();
+  if (waiting + bytes > limits_.send_buffer_bytes) {
+    queued_bytes_ -= bytes;
+    CountIn(services_.counters, Limit::kDeviceSendBuffer);
+    // The transport's figure is the one seen after the last write: the device
+    // may have read since. Its thread looks again, and closes it only if the
+    // frame still would not fit: a device this far behind is not reading, and
+    // waiting longer would only hold more memory.
+    transport_->Post([self = shared_from_this(), bytes] { self->CheckSendBuffer(0, bytes); });
+    return absl::ResourceExhaustedError(
+        absl::StrCat(waiting, " bytes already waiting to be sent to the device (--device-send-buffer ",
+                     limits_.send_buffer_bytes, "); retry once it reads them"));
+  }
   if (queued_frames_.fetch_add(1) >= limits_.send_queue) {
     --queued_frames_;
+    queued_bytes_ -= bytes;
     CountIn(services_.counters, Limit::kDeviceSendQueue);
     return absl::ResourceExhaustedError(
         absl::StrCat("device send queue full (", limits_.send_queue, " frames waiting)"));
@@ -140,7 +161,9 @@ absl::Status DeviceSession::SendRequest(std::string frame, std::string request_i
   transport_->Post(
       [self = shared_from_this(), frame = std::move(frame), request_id = std::move(request_id), sender]() mutable {
         --self->queued_frames_;
+        const size_t bytes = frame.size();
         self->WriteRequest(std::move(frame), request_id, sender);
+        self->CheckSendBuffer(bytes);
       });
   return absl::OkStatus();
 }
@@ -157,6 +180,24 @@ void DeviceSession::WriteRequest(std::string frame, const std::string& request_i
   }
   services_.correlator.MarkSent(request_id, sender, connection_id_);
   transport_->SendText(std::move(frame));
+}
+
+void DeviceSession::CheckSendBuffer(size_t written_bytes, size_t refused_bytes) {
+  // The transport's figure first, then the written frame leaves the queued
+  // bytes: a Send in between counts the frame twice rather than not at all.
+  buffered_bytes_ = transport_->buffered_bytes();
+  queued_bytes_ -= written_bytes;
+  const size_t waiting = queued_bytes_.load() + buffered_bytes_.load() + refused_bytes;
+  if (waiting > limits_.send_buffer_bytes) CloseNotReading(waiting);
+}
+
+void DeviceSession::CloseNotReading(size_t waiting) {
+  if (state_ != State::kAuthenticated || close_started_) return;
+  CountIn(services_.counters, Limit::kDeviceSendBuffer);
+  Log(LogLevel::kInfo, "device_not_reading",
+      {{"device", device_id_}, {"account", account_id_}, {"bytes_waiting", waiting}});
+  CloseOnThread(close_code::kNotReading, absl::StrCat(waiting, " bytes to send (--device-send-buffer ",
+                                                      limits_.send_buffer_bytes, "); the device is not reading"));
 }
 
 void DeviceSession::Close(int code, std::string reason) {
@@ -293,7 +334,7 @@ void DeviceSession::HandleFrame(absl::string_view frame) {
   bool all_good = items.ok();
   bool over_rate = false;
   if (!items.ok()) {
-    ReplyError(items.status().message(), "");
+    over_rate = !ReplyError(items.status().message(), "");
   } else {
     // One reading of the clock for the whole frame: a batch arrives at once.
     const absl::Time now = event_bucket_.has_value() ? services_.clock.Now() : absl::InfinitePast();
@@ -321,14 +362,21 @@ void DeviceSession::HandleFrame(absl::string_view frame) {
 }
 
 DeviceSession::ItemOutcome DeviceSession::HandleItem(codec::FrameItem& item, absl::Time now) {
-  if (!item.message.ok()) {
-    ReplyError(item.message.status().message(), item.cid);
-    return ItemOutcome::kInvalid;
-  }
+  // An invalid item whose reply was withheld for the rate counts as over it.
+  auto invalid = [this, &item](absl::string_view error) {
+    return ReplyError(error, item.cid) ? ItemOutcome::kInvalid : ItemOutcome::kOverRate;
+  };
+  if (!item.message.ok()) return invalid(item.message.status().message());
   if (auto* event = std::get_if<DeviceEvent>(&*item.message)) {
     if (codec::IsBridgeEventType(event->type())) {
-      ReplyError(absl::StrCat("type: \"", event->type(), "\" is reserved for the bridge"), item.cid);
-      return ItemOutcome::kInvalid;
+      return invalid(absl::StrCat("type: \"", event->type(), "\" is reserved for the bridge"));
+    }
+    // Measured on the decoded event, what the hub and every subscriber's
+    // queue would hold (before the bridge stamps its identity fields).
+    if (const size_t bytes = event->ByteSizeLong(); bytes > limits_.max_event_bytes) {
+      CountIn(services_.counters, Limit::kMaxEventBytes);
+      return invalid(absl::StrCat("event: ", bytes, " bytes (serialized) is over the size limit, --max-event-bytes ",
+                                  limits_.max_event_bytes, "; event dropped"));
     }
     if (event_bucket_.has_value() && !event_bucket_->TryTake(now)) {
       CountIn(services_.counters, Limit::kDeviceEventRate);
@@ -337,12 +385,12 @@ DeviceSession::ItemOutcome DeviceSession::HandleItem(codec::FrameItem& item, abs
                  item.cid);
       return ItemOutcome::kOverRate;
     }
+    sent_untokened_reply_ = false;
     HandleEvent(std::move(*event));
     return ItemOutcome::kHandled;
   }
   if (!HandleResponse(std::get<codec::DeviceResponse>(std::move(*item.message)))) {
-    ReplyError(absl::StrCat("request: no pending request \"", item.cid, "\" for this device"), item.cid);
-    return ItemOutcome::kInvalid;
+    return invalid(absl::StrCat("request: no pending request \"", item.cid, "\" for this device"));
   }
   return ItemOutcome::kHandled;
 }
@@ -369,9 +417,29 @@ bool DeviceSession::HandleResponse(codec::DeviceResponse response) {
   return services_.correlator.OnResult(device_id_, response.request_id, std::move(result));
 }
 
-void DeviceSession::ReplyError(absl::string_view error, absl::string_view cid) {
+bool DeviceSession::ReplyError(absl::string_view error, absl::string_view cid) {
   Log(LogLevel::kDebug, "device_frame_rejected", {{"device", device_id_}, {"cid", cid}, {"error", error}});
+  // Closing (the rest of a batch after a close): nothing more goes out.
+  if (close_started_) return true;
+  if (!TakeToken()) {
+    // Out of tokens: one reply tells the device why; more would let a device
+    // that ignores them make the bridge write without bound.
+    if (sent_untokened_reply_) {
+      CountIn(services_.counters, Limit::kDeviceEventRate);
+      return false;
+    }
+    sent_untokened_reply_ = true;
+  }
   transport_->SendText(codec::EncodeErrorReply(error, cid, dialect_));
+  CheckSendBuffer();
+  return true;
+}
+
+bool DeviceSession::TakeToken() {
+  if (!event_bucket_.has_value()) return true;
+  if (!event_bucket_->TryTake(services_.clock.Now())) return false;
+  sent_untokened_reply_ = false;
+  return true;
 }
 
 void DeviceSession::CloseOnThread(int code, absl::string_view reason) {

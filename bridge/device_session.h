@@ -26,6 +26,12 @@
 // error reply instead of being published. A frame with such an event counts
 // as a bad frame, and when bad frames in a row reach max_bad_frames the
 // connection closes: 4429 when the last was over the rate, 1008 otherwise.
+// Error replies take from the same bucket: a device out of tokens gets the
+// first over-rate reply of a run and then none (the frame counts as over the
+// rate), so provoking replies is no way around the rate. Frames to the device
+// (Send, error replies) are bounded in bytes as well as frames: when more than
+// send_buffer_bytes wait (posted, or in the transport's buffer) the device is
+// not reading, and is closed with 4413.
 // With an idle_timeout, a device that sends no frame, ping or pong for that
 // long is closed with 4410. The transport's callbacks (Start, OnText, ...)
 // are called on the session's I/O thread; the DeviceLink methods from any.
@@ -65,6 +71,11 @@ struct SessionLimits {
   absl::Duration idle_timeout = absl::ZeroDuration();
   int max_bad_frames = 10;
   size_t send_queue = 256;
+  // Bytes waiting to be written to the device (frames posted to its thread,
+  // plus the transport's buffered_bytes) above which it is closed 4413.
+  size_t send_buffer_bytes = 8 << 20;
+  // Largest event, as its decoded form's serialized (protobuf) size.
+  size_t max_event_bytes = 512 << 10;
   // Devices of one account registered at once; 0: no limit.
   size_t max_connections_per_account = 0;
   // Events per second a device may send on average, and at once above that;
@@ -136,7 +147,18 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   // correlator it was written on this connection, or, when the connection
   // closed first, that it never was.
   void WriteRequest(std::string frame, const std::string& request_id, RequestCorrelator::WaiterId sender);
-  void ReplyError(absl::string_view error, absl::string_view cid);
+  // Sends an error reply if the event bucket allows it; false when withheld
+  // (the frame then counts as over the rate).
+  bool ReplyError(absl::string_view error, absl::string_view cid);
+  // Takes a token from the event bucket, if events are rate-limited.
+  bool TakeToken();
+  // On the session's thread, after a write (of a frame of `written_bytes`
+  // that Send queued, 0 for others) or a refused Send: records the
+  // transport's buffered bytes for Send, and closes 4413 when the bytes
+  // waiting, with `refused_bytes` more, exceed the budget.
+  void CheckSendBuffer(size_t written_bytes = 0, size_t refused_bytes = 0);
+  // Closes 4413 naming `waiting` bytes; counted.
+  void CloseNotReading(size_t waiting);
   void CloseOnThread(int code, absl::string_view reason);
   void SchedulePing();
   // Closes with 4410 once the device has been silent for idle_timeout,
@@ -173,6 +195,9 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   uint64_t expiry_generation_ = 0;
   // The close this session sent, if the transport sent it.
   std::optional<std::pair<int, std::string>> sent_close_;
+  // An error reply went out without a token since the last token was taken:
+  // the device knows it is over the rate, and further replies are withheld.
+  bool sent_untokened_reply_ = false;
 
   // Set once at Admit, before the link is published to other threads.
   std::string device_id_;
@@ -180,6 +205,10 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
 
   std::atomic<bool> closing_{false};
   std::atomic<size_t> queued_frames_{0};
+  // Bytes of the frames posted by Send and not yet handed to the transport.
+  std::atomic<size_t> queued_bytes_{0};
+  // The transport's buffered_bytes after its last write (read on its thread).
+  std::atomic<size_t> buffered_bytes_{0};
 
   mutable absl::Mutex mu_;
   hive::bridge::v1::Device description_ ABSL_GUARDED_BY(mu_);

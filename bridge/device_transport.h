@@ -5,6 +5,7 @@
 // protocol state.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -29,6 +30,10 @@ class DeviceTransport {
   virtual void Post(absl::AnyInvocable<void()> task) = 0;
   // "ip:port" of the peer.
   virtual std::string remote_address() const = 0;
+  // Bytes SendText took that are not yet on their way to the peer (for
+  // websocketpp: queued behind the write in progress). Grows while the peer
+  // does not read, which is what the session's --device-send-buffer watches.
+  virtual size_t buffered_bytes() const = 0;
 };
 
 }  // namespace hive

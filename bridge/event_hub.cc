@@ -1,12 +1,12 @@
 #include "bridge/event_hub.h"
 
 #include <algorithm>
-#include <iterator>
 #include <utility>
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "bridge/event_bytes.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hive {
@@ -30,6 +30,8 @@ void EventHub::Record(DeviceEvent event, uint64_t sequence) {
   if (!stamped->has_received_at()) {
     *stamped->mutable_received_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_.Now()));
   }
+  // Measured once, outside the lock; every queue holding it reuses the size.
+  const size_t bytes = EventBytes(*stamped);
   WakeList to_wake;
   {
     absl::MutexLock lock(&mu_);
@@ -42,13 +44,25 @@ void EventHub::Record(DeviceEvent event, uint64_t sequence) {
     last_sequence_ = sequence;
     stamped->set_sequence(sequence);
     std::shared_ptr<const DeviceEvent> frozen = std::move(stamped);
-    history_.push_back(frozen);
-    if (history_.size() > options_.history_capacity) history_.pop_front();
+    history_.push_back({frozen, bytes});
+    history_bytes_ += bytes;
+    TrimHistoryLocked();
     for (const std::shared_ptr<Subscription::Queue>& subscriber : subscribers_) {
-      if (subscriber->Offer(frozen)) to_wake.push_back(subscriber);
+      if (subscriber->Offer(frozen, bytes)) to_wake.push_back(subscriber);
     }
   }
   for (const std::shared_ptr<Subscription::Queue>& subscriber : to_wake) subscriber->Wake();
+}
+
+void EventHub::TrimHistoryLocked() {
+  const bool byte_bound = options_.history_bytes > 0;
+  while (!history_.empty() &&
+         (history_.size() > options_.history_capacity || (byte_bound && history_bytes_ > options_.history_bytes))) {
+    // Within the count, so the byte budget is what dropped it.
+    if (history_.size() <= options_.history_capacity) CountIn(options_.counters, Limit::kEventHistoryBytes);
+    history_bytes_ -= history_.front().bytes;
+    history_.pop_front();
+  }
 }
 
 std::unique_ptr<Subscription> EventHub::Subscribe(EventFilter filter, std::optional<StreamPosition> resume_after,
@@ -75,9 +89,11 @@ absl::StatusOr<std::unique_ptr<Subscription>> EventHub::SubscribeWithin(EventFil
   std::deque<std::shared_ptr<const DeviceEvent>> replay = ReplayLocked(filter, resume_after);
   const bool skips_to_position =
       options_.fleet_sequences && resume_after.has_value() && resume_after->epoch() == epoch_;
-  auto queue = std::make_shared<Subscription::Queue>(clock_, epoch_, options_.subscriber_queue_capacity,
-                                                     std::move(filter), std::move(on_ready), std::move(replay),
-                                                     skips_to_position ? resume_after->sequence() : 0);
+  auto queue = std::make_shared<Subscription::Queue>(
+      clock_, epoch_,
+      Subscription::Queue::Bounds{options_.subscriber_queue_capacity, options_.subscriber_queue_bytes,
+                                  options_.counters},
+      std::move(filter), std::move(on_ready), std::move(replay), skips_to_position ? resume_after->sequence() : 0);
   if (closed_) {
     // The consumer has the turn until its first Next(), so closing claims no
     // wakeup.
@@ -93,7 +109,7 @@ std::deque<std::shared_ptr<const DeviceEvent>> EventHub::ReplayLocked(
   std::deque<std::shared_ptr<const DeviceEvent>> replay;
   if (!resume_after.has_value()) return replay;
 
-  const uint64_t last_evicted = history_.empty() ? last_sequence_ : history_.front()->sequence() - 1;
+  const uint64_t last_evicted = history_.empty() ? last_sequence_ : history_.front().event->sequence() - 1;
   uint64_t resume_sequence = 0;
   if (resume_after->epoch() != epoch_) {
     replay.push_back(Subscription::Queue::MakeGap(clock_, epoch_, last_evicted, 0, GAP_REASON_EPOCH_CHANGED));
@@ -108,9 +124,10 @@ std::deque<std::shared_ptr<const DeviceEvent>> EventHub::ReplayLocked(
   // binary search rather than by a scan.
   auto first = std::upper_bound(
       history_.begin(), history_.end(), resume_sequence,
-      [](uint64_t sequence, const std::shared_ptr<const DeviceEvent>& event) { return sequence < event->sequence(); });
-  std::copy_if(first, history_.end(), std::back_inserter(replay),
-               [&filter](const std::shared_ptr<const DeviceEvent>& event) { return filter.Matches(*event); });
+      [](uint64_t sequence, const Subscription::Entry& entry) { return sequence < entry.event->sequence(); });
+  for (auto it = first; it != history_.end(); ++it) {
+    if (filter.Matches(*it->event)) replay.push_back(it->event);
+  }
   return replay;
 }
 

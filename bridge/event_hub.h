@@ -17,7 +17,9 @@
 // pointer. Publishing never waits for a subscriber: a subscriber whose queue
 // is full loses its oldest event and later gets a Gap instead.
 //
-// The hub keeps the last history_capacity events for resuming. Subscribe()
+// The hub keeps the last history_capacity events, and no more than
+// history_bytes of them (EventBytes, event_bytes.h; oldest dropped first), for
+// resuming. Subscribe()
 // with resume_after {epoch, sequence} delivers, before the live events:
 //  - same epoch: the matching retained events after `sequence`. When some
 //    events after `sequence` were evicted already, first a Gap
@@ -71,9 +73,13 @@ class EventHub {
   struct Options {
     // How many of the latest events are kept for resuming subscribers.
     size_t history_capacity = 10000;
+    // How many bytes (EventBytes) those events may add up to; 0: no byte bound.
+    size_t history_bytes = 64 << 20;
     // How many live events one subscriber may leave unread before its oldest
     // is dropped.
     size_t subscriber_queue_capacity = 1024;
+    // How many bytes (EventBytes) of them; 0: no byte bound.
+    size_t subscriber_queue_bytes = 4 << 20;
     // How many subscriptions TrySubscribe lets be open at once; 0 means no
     // limit.
     size_t max_subscribers = 0;
@@ -137,6 +143,10 @@ class EventHub {
   // Publish and PublishAt: `sequence` 0 takes the next one.
   void Record(DeviceEvent event, uint64_t sequence);
 
+  // Drops the oldest events until the history is within both its count and
+  // its bytes.
+  void TrimHistoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // What a subscriber resuming after `resume_after` gets before live events.
   std::deque<std::shared_ptr<const DeviceEvent>> ReplayLocked(const EventFilter& filter,
                                                               const std::optional<StreamPosition>& resume_after) const
@@ -149,7 +159,9 @@ class EventHub {
   mutable absl::Mutex mu_;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   // Growing sequences, oldest first; consecutive unless PublishAt skipped.
-  std::deque<std::shared_ptr<const DeviceEvent>> history_ ABSL_GUARDED_BY(mu_);
+  std::deque<Subscription::Entry> history_ ABSL_GUARDED_BY(mu_);
+  // The sum of the history's Entry::bytes.
+  size_t history_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // A vector because Publish() walks it for every event, while subscribing
   // and unsubscribing are rare.
   std::vector<std::shared_ptr<Subscription::Queue>> subscribers_ ABSL_GUARDED_BY(mu_);

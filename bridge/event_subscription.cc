@@ -23,12 +23,12 @@ std::shared_ptr<const DeviceEvent> Subscription::Next() { return queue_->Next();
 
 bool Subscription::is_closed() const { return queue_->is_closed(); }
 
-Subscription::Queue::Queue(Clock& clock, std::string epoch, size_t capacity, EventFilter filter,
+Subscription::Queue::Queue(Clock& clock, std::string epoch, Bounds bounds, EventFilter filter,
                            std::function<void()> on_ready, std::deque<std::shared_ptr<const DeviceEvent>> replay,
                            uint64_t skip_through)
     : clock_(clock),
       epoch_(std::move(epoch)),
-      capacity_(capacity),
+      bounds_(bounds),
       filter_(std::move(filter)),
       on_ready_(std::move(on_ready)),
       replay_(std::move(replay)),
@@ -47,16 +47,22 @@ std::shared_ptr<const DeviceEvent> Subscription::Queue::MakeGap(const Clock& clo
   return gap;
 }
 
-bool Subscription::Queue::Offer(const std::shared_ptr<const DeviceEvent>& event) {
+bool Subscription::Queue::Offer(const std::shared_ptr<const DeviceEvent>& event, size_t bytes) {
   if (event->sequence() <= skip_through_ || !filter_.Matches(*event)) return false;
   absl::MutexLock lock(&mu_);
   if (closed_) return false;
-  live_.push_back(event);
-  // Push first, then trim: with a capacity of 0 the new event itself becomes
-  // the missed one, and the subscriber still learns of it through a gap.
-  if (live_.size() > capacity_) {
+  live_.push_back({event, bytes});
+  live_bytes_ += bytes;
+  // Push first, then trim: with a capacity of 0 (or an event larger than the
+  // byte bound) the new event itself becomes the missed one, and the
+  // subscriber still learns of it through a gap.
+  const bool byte_bound = bounds_.bytes > 0;
+  while (!live_.empty() && (live_.size() > bounds_.events || (byte_bound && live_bytes_ > bounds_.bytes))) {
+    // Within the count, so the byte bound is what dropped it.
+    if (live_.size() <= bounds_.events) CountIn(bounds_.counters, Limit::kSubscriberQueueBytes);
     ++missed_;
-    last_missed_sequence_ = live_.front()->sequence();
+    last_missed_sequence_ = live_.front().event->sequence();
+    live_bytes_ -= live_.front().bytes;
     live_.pop_front();
   }
   return ClaimWakeLocked();
@@ -67,6 +73,7 @@ bool Subscription::Queue::Close() {
   closed_ = true;
   replay_.clear();
   live_.clear();
+  live_bytes_ = 0;
   return ClaimWakeLocked();
 }
 
@@ -105,7 +112,8 @@ std::shared_ptr<const DeviceEvent> Subscription::Queue::Next() {
     event = MakeGap(clock_, epoch_, last_missed_sequence_, missed_, GAP_REASON_SLOW_SUBSCRIBER);
     missed_ = 0;
   } else if (!live_.empty()) {
-    event = std::move(live_.front());
+    event = std::move(live_.front().event);
+    live_bytes_ -= live_.front().bytes;
     live_.pop_front();
   } else {
     waiting_ = true;

@@ -28,7 +28,8 @@
 //
 // What Next() returns, in order: a resume Gap (see EventHub), the replayed
 // history, then live events. The live queue holds at most the hub's
-// subscriber_queue_capacity events; when it is full the oldest is dropped, and
+// subscriber_queue_capacity events and subscriber_queue_bytes of them
+// (EventBytes, event_bytes.h); when either is full the oldest are dropped, and
 // the next Next() returns one synthesized Gap {missed = how many matching
 // events were dropped since the previous gap, reason GAP_REASON_SLOW_SUBSCRIBER}
 // in their place, whose sequence is that of the last dropped event (so the
@@ -62,6 +63,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/clock.h"
 #include "bridge/event_filter.h"
+#include "bridge/limit_counters.h"
 #include "hive/bridge/v1/events.pb.h"
 
 namespace hive {
@@ -87,6 +89,11 @@ class Subscription {
  private:
   friend class EventHub;
   class Queue;
+  // An event with its EventBytes, measured once when it was published.
+  struct Entry {
+    std::shared_ptr<const DeviceEvent> event;
+    size_t bytes = 0;
+  };
 
   Subscription(EventHub& hub, std::shared_ptr<Queue> queue);
 
@@ -99,11 +106,19 @@ class Subscription {
 // when the consumer destroys its Subscription.
 class Subscription::Queue {
  public:
+  // What the live queue may hold before its oldest events are dropped.
+  struct Bounds {
+    size_t events = 0;
+    size_t bytes = 0;  // 0: no byte bound
+    // Where drops for the byte bound are counted; may be null.
+    LimitCounters* counters = nullptr;
+  };
+
   // `replay` is delivered before any live event and is not bound by
-  // `capacity`. Live events at or below `skip_through` are not offered: in
+  // `bounds`. Live events at or below `skip_through` are not offered: in
   // cluster mode a subscriber may resume on a replica from a position that
   // replica's hub has not reached yet.
-  Queue(Clock& clock, std::string epoch, size_t capacity, EventFilter filter, std::function<void()> on_ready,
+  Queue(Clock& clock, std::string epoch, Bounds bounds, EventFilter filter, std::function<void()> on_ready,
         std::deque<std::shared_ptr<const DeviceEvent>> replay, uint64_t skip_through = 0);
 
   // A synthesized Gap event: type "gap" from service "hive-backend", stamped
@@ -111,10 +126,11 @@ class Subscription::Queue {
   static std::shared_ptr<const DeviceEvent> MakeGap(const Clock& clock, const std::string& epoch, uint64_t sequence,
                                                     uint64_t missed, GapReason reason);
 
-  // Queues `event` if the filter matches it, dropping the oldest live event
-  // when full. Returns true when this claimed a wakeup: the caller must then
-  // call Wake() once it holds no lock.
-  bool Offer(const std::shared_ptr<const DeviceEvent>& event);
+  // Queues `event` (of EventBytes `bytes`) if the filter matches it,
+  // dropping the oldest live events while over either bound. Returns true
+  // when this claimed a wakeup: the caller must then call Wake() once it
+  // holds no lock.
+  bool Offer(const std::shared_ptr<const DeviceEvent>& event, size_t bytes);
 
   // Discards everything queued; Next() returns nullptr from now on. Returns
   // true when this claimed a wakeup, as Offer() does.
@@ -135,14 +151,16 @@ class Subscription::Queue {
 
   Clock& clock_;
   const std::string epoch_;
-  const size_t capacity_;
+  const Bounds bounds_;
   const EventFilter filter_;
   const std::function<void()> on_ready_;
 
   mutable absl::Mutex mu_;
   std::deque<std::shared_ptr<const DeviceEvent>> replay_ ABSL_GUARDED_BY(mu_);
   const uint64_t skip_through_;
-  std::deque<std::shared_ptr<const DeviceEvent>> live_ ABSL_GUARDED_BY(mu_);
+  std::deque<Entry> live_ ABSL_GUARDED_BY(mu_);
+  // The sum of live_'s Entry::bytes.
+  size_t live_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Matching events dropped from `live_` since the last gap, and the
   // sequence of the latest of them.
   uint64_t missed_ ABSL_GUARDED_BY(mu_) = 0;

@@ -31,16 +31,20 @@ enum class Limit {
   kIdleTimeout,               // devices closed 4410 for silence
   kMaxMessageBytes,           // connections closed 1009 for an oversized frame
   kMaxBadFrames,              // connections closed 1008 for invalid frames in a row
-  kDeviceEventRate,           // device events refused over the rate (an error reply each)
+  kDeviceEventRate,           // device events refused over the rate, and error replies withheld over it
   kDeviceEventFlood,          // connections closed 4429 for flooding past the rate
   kMaxRequestsPerDevice,      // SendDeviceRequest calls refused RESOURCE_EXHAUSTED
   kMaxPendingRequests,        // SendDeviceRequest calls refused RESOURCE_EXHAUSTED
   kDeviceSendQueue,           // frames refused RESOURCE_EXHAUSTED for a full device send queue
   kMaxSubscribers,            // SubscribeEvents calls refused RESOURCE_EXHAUSTED
   kMaxConnectWaiters,         // SendDeviceRequest calls refused RESOURCE_EXHAUSTED instead of waiting for a device
+  kMaxEventBytes,             // device events refused for their size (an error reply each)
+  kDeviceSendBuffer,          // frames refused RESOURCE_EXHAUSTED, and devices closed 4413, for bytes waiting
+  kEventHistoryBytes,         // events dropped from the history for its byte budget before its count
+  kSubscriberQueueBytes,      // events dropped from a subscriber's queue for its byte budget (into a Gap)
 };
 
-inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kMaxConnectWaiters) + 1;
+inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kSubscriberQueueBytes) + 1;
 
 // The label value of `limit` in /metrics: the flag that sets it (the flood
 // close has no flag of its own: it is the rate limit's, after --max-bad-frames).
@@ -74,6 +78,14 @@ constexpr absl::string_view LimitName(Limit limit) {
       return "max-subscribers";
     case Limit::kMaxConnectWaiters:
       return "max-connect-waiters";
+    case Limit::kMaxEventBytes:
+      return "max-event-bytes";
+    case Limit::kDeviceSendBuffer:
+      return "device-send-buffer";
+    case Limit::kEventHistoryBytes:
+      return "event-history-bytes";
+    case Limit::kSubscriberQueueBytes:
+      return "subscriber-queue-bytes";
   }
   return "unknown";
 }

@@ -25,12 +25,20 @@ go to OUT/samples.csv; the verdict and every figure it rests on to OUT/report.md
 OUT/summary.json. The checks, and why these bounds:
   - memory (asserted in `make soak`, reported in soak.short): the mean RSS of the last third of the run may exceed that of the middle
     third by at most max(8 MiB, 10 %). The first third is the warm-up: the request
-    dedupe window (5 s here, 5 min by default, so the run would otherwise measure it
-    filling) and the event history fill, allocator arenas grow. After that the load is
+    dedupe window (20 s here, 5 min by default, so the run would otherwise measure it
+    filling; --seconds must then be at least 90, so that the warm-up outlasts it) and
+    the event history fill, allocator arenas grow. The request load runs all along, so
+    a 300 s run covers 15 windows: every remembered outcome is forgotten and replaced
+    many times over, and a flat RSS shows that forgetting frees what remembering took.
+    After the warm-up the load is
     steady, so a flat process keeps a flat mean, and allocator noise and churn stay well
     under 8 MiB; over a 5-minute run the thirds are 100 s apart, so a leak of
     80 KiB/s (about 60 bytes per request at the ~1300 requests/s seen here) fails it.
     Skipped in a sanitizer tree (HIVE_SANITIZE), whose quarantine keeps freed memory.
+  - memory ceiling (asserted in `make soak`): the highest RSS sample stays under
+    RSS_CEILING_MIB (512 MiB), the Helm chart's default memory request (its limit is
+    2 GiB): this load, 60 devices and ~1300 requests/s with 20 s of outcomes
+    remembered, fits the chart's defaults with room to spare.
   - descriptors: once every client has gone, the bridge holds no more than before
     the load began (+2 for a late close still in flight).
   - requests: every call the request load made ended ACKED (the devices never go away),
@@ -49,6 +57,18 @@ runtime owns memory and CPU), after the load, each reported in OUT/report.md:
     which the test records (rss_before_kib, rss_after_kib, sent_kib), may grow by
     less than half of what was sent: the bridge keeps at most --subscriber-queue
     events for the stalled stream, not what it has not read.
+  - devices that stop reading: the integration tests SlowDeviceTest.DeviceThatStopsReading*
+    (a backend sends 100 requests of 1 MiB, WAIT_MODE_NONE, to a device that never
+    reads; --device-send-buffer=4MiB) and SlowDeviceTest.DeviceProvokingErrorReplies*
+    (a device that never reads sends batches of 256 invalid items, each between two
+    with one valid event) run from the build's test binary; their functional checks must pass
+    (the device is closed 4413 or 4429), and the bridge's RSS at its highest during the
+    flood, which each test records (rss_before_kib, rss_peak_kib, sent_kib), may exceed
+    the baseline by less than NON_READING_RSS_BOUND_MIB (40 MiB): the send buffer, the
+    batch being written, a few requests in decoding and the allocator's arenas for
+    them (+18.6 MiB seen for the first, +1.2 MiB for the second). Before the byte budgets the
+    first grew the bridge by 81 MiB for 75 MiB of requests, the second by 133-197 MiB,
+    and neither device was ever closed.
   - accept loop out of descriptors: a bridge with RLIMIT_NOFILE 64 gets 80 TCP
     connections (FdExhaustionTest's scenario), so accept() fails with EMFILE and
     connections wait in the backlog; over the next 3 s it may use at most a quarter
@@ -83,6 +103,14 @@ FD_LIMIT = 64
 FD_CONNECTIONS = FD_LIMIT + 16
 CPU_WINDOW_S = 3.0
 CPU_SHARE_ALLOWED = 0.25
+# The steady load's highest RSS: the Helm chart's default memory request (helm/hivebridge/values.yaml).
+RSS_CEILING_MIB = 512
+# The request dedupe window of the steady load's bridge, and the shortest run whose warm-up third outlasts it.
+DEDUPE_WINDOW_S = 20
+MIN_BOUNDED_SECONDS = 90
+# How far above its baseline a bridge may grow while a device that does not read is flooded.
+NON_READING_RSS_BOUND_MIB = 40
+NON_READING_TESTS = "SlowDeviceTest.DeviceThatStopsReading*:SlowDeviceTest.DeviceProvokingErrorReplies*"
 
 
 def sanitizers_of(build_dir):
@@ -143,7 +171,7 @@ class Soak:
 
     def start_bridge(self):
         self.bridge, self.ws_port, self.grpc_port = self.launch_bridge("bridge", [
-            "--dedupe-window=5s", "--event-history=1000",
+            f"--dedupe-window={DEDUPE_WINDOW_S}s", "--event-history=1000",
             # The fan-out emitters send as fast as their subscribers take it.
             "--device-event-rate=0"])
 
@@ -293,10 +321,11 @@ class Soak:
         if not self.args.resource_bounds:
             return
         if self.sanitizers:
-            for scenario in ("stalled subscriber", "accept loop out of descriptors"):
+            for scenario in ("stalled subscriber", "devices that stop reading", "accept loop out of descriptors"):
                 self.scenario(scenario, None, f"skipped: a sanitizer build (HIVE_SANITIZE={self.sanitizers})")
             return
         self.stalled_subscriber()
+        self.devices_that_stop_reading()
         self.accept_loop_out_of_descriptors()
 
     def scenario(self, name, ok, figures):
@@ -329,6 +358,35 @@ class Soak:
         self.scenario(name, grew < sent // 2,
                       f"RSS {before / MIB:.1f} -> {after / MIB:.1f} MiB (+{grew / MIB:.1f}) after "
                       f"{sent / MIB:.0f} MiB of events to a stream that never read (allowed: under {sent / 2 / MIB:.0f})")
+
+    def devices_that_stop_reading(self):
+        name = "devices that stop reading"
+        if not os.access(self.integration_bin, os.X_OK):
+            return self.scenario(name, False, f"not built: {self.integration_bin}")
+        report = os.path.join(self.out, "non_reading_devices.json")
+        say(name)
+        with open(os.path.join(self.out, "non_reading_devices.log"), "w") as log:
+            status = subprocess.run([self.integration_bin, f"--gtest_filter={NON_READING_TESTS}",
+                                     f"--gtest_output=json:{report}"], stdout=log, stderr=subprocess.STDOUT,
+                                    timeout=300).returncode
+        try:
+            with open(report) as f:
+                tests = [test for suite in json.load(f)["testsuites"] for test in suite["testsuite"]]
+        except (OSError, ValueError, KeyError):
+            tests = []
+        ran = [test for test in tests if "rss_peak_kib" in test]
+        if status != 0 or len(ran) != 2:
+            return self.scenario(name, False, f"the tests failed (exit status {status}, {len(ran)} of 2 reported); "
+                                              f"see non_reading_devices.log")
+        figures = []
+        ok = True
+        for test in ran:
+            before, peak, sent = (int(test[key]) for key in ("rss_before_kib", "rss_peak_kib", "sent_kib"))
+            grew = max(0, peak - before) / MIB
+            ok = ok and grew < NON_READING_RSS_BOUND_MIB
+            figures.append(f"{test['name']}: RSS {before / MIB:.1f} -> {peak / MIB:.1f} MiB at most (+{grew:.1f}) "
+                           f"while {sent / MIB:.0f} MiB went to a device that never read")
+        self.scenario(name, ok, "; ".join(figures) + f" (allowed: under +{NON_READING_RSS_BOUND_MIB})")
 
     def accept_loop_out_of_descriptors(self):
         name = "accept loop out of descriptors"
@@ -388,10 +446,15 @@ class Soak:
             allowed = max(8.0, 0.10 * middle_mib)
             memory = (f"RSS mean of the last third {last_mib:.1f} MiB vs the middle third {middle_mib:.1f} MiB: "
                       f"grew {last_mib - middle_mib:+.1f} MiB (allowed {allowed:.1f})")
+            peak_mib = max(s["rss_kib"] for s in self.samples) / MIB
+            ceiling = (f"highest RSS {peak_mib:.1f} MiB, with {DEDUPE_WINDOW_S} s of request outcomes remembered "
+                       f"(allowed under {RSS_CEILING_MIB}, the Helm chart's default memory request)")
             if self.args.resource_bounds:
                 self.check(last_mib - middle_mib <= allowed, memory)
+                self.check(peak_mib < RSS_CEILING_MIB, ceiling)
             else:
                 self.checks.append(("reported, not asserted (--no-resource-bounds)", memory))
+                self.checks.append(("reported, not asserted (--no-resource-bounds)", ceiling))
         self.check(fds_after <= fds_before + 2,
                    f"open descriptors after the load {fds_after}, before it {fds_before}")
         self.check(requests["total_failed"] == 0 and requests["total_acked"] > 0,
@@ -453,6 +516,9 @@ def main():
     args = parser.parse_args()
     if args.seconds < 9:
         parser.error("--seconds must be at least 9 (three thirds of at least two samples)")
+    if args.resource_bounds and args.seconds < MIN_BOUNDED_SECONDS:
+        parser.error(f"--seconds must be at least {MIN_BOUNDED_SECONDS} to assert memory: the warm-up third must "
+                     f"outlast the {DEDUPE_WINDOW_S} s dedupe window (or pass --no-resource-bounds)")
     if args.sample_every is None:
         args.sample_every = max(1.0, args.seconds / 30)
     soak = Soak(args)

@@ -114,6 +114,8 @@ SessionLimits LimitsFrom(const Config& config) {
   limits.idle_timeout = config.idle_timeout;
   limits.max_bad_frames = config.max_bad_frames;
   limits.send_queue = config.device_send_queue;
+  limits.send_buffer_bytes = config.device_send_buffer;
+  limits.max_event_bytes = config.max_event_bytes;
   limits.max_connections_per_account = config.max_connections_per_account;
   limits.event_rate = static_cast<double>(config.device_event_rate);
   limits.event_burst = static_cast<double>(config.device_event_burst);
@@ -177,7 +179,8 @@ class BridgeServerImpl final : public BridgeServer {
         // In cluster mode events are numbered by the fleet's stream, so the
         // epoch is the stream's, alike on every replica.
         hub_(clock_,
-             {config.event_history, config.subscriber_queue, config.max_subscribers, &counters_,
+             {config.event_history, config.event_history_bytes, config.subscriber_queue, config.subscriber_queue_bytes,
+              config.max_subscribers, &counters_,
               /*fleet_sequences=*/broker.has_value()},
              broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewLocalEpoch()),
         registry_(clock_),

@@ -209,7 +209,11 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                         "reply, and --max-bad-frames such frames in a row close the connection (4429); "
                         "0 = no limit");
   f.AddInteger<size_t>("device-event-burst", &config.device_event_burst, 1, 10'000'000,
-                       "events one device may send at once above --device-event-rate");
+                       "events one device may send at once above --device-event-rate; error replies take "
+                       "from the same tokens");
+  f.AddByteSize("max-event-bytes", &config.max_event_bytes, kKiB, 64 * kMiB,
+                "largest device event, as its decoded form's serialized (protobuf) size; a larger one gets "
+                "an error reply");
   f.AddDuration("ping-interval", &config.ping_interval, ms100, absl::Hours(1),
                 "WebSocket ping period; each pong is a device-alive event");
   f.AddDuration("pong-timeout", &config.pong_timeout, ms100, absl::Hours(1),
@@ -220,6 +224,9 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                 "how long a finished request id answers retries with its outcome");
   f.AddInteger<size_t>("device-send-queue", &config.device_send_queue, 1, 65536,
                        "frames queued to one device before RESOURCE_EXHAUSTED");
+  f.AddByteSize("device-send-buffer", &config.device_send_buffer, 64 * kKiB, 1024 * kMiB,
+                "bytes waiting to be written to one device (queued and in the WebSocket's buffer); a frame "
+                "beyond it is RESOURCE_EXHAUSTED and the device, not reading, is closed (4413)");
   f.AddInteger<size_t>("max-requests-per-device", &config.max_requests_per_device, 1, 65536,
                        "requests awaiting one device's ack or result; one more is RESOURCE_EXHAUSTED");
   f.AddInteger<size_t>("max-pending-requests", &config.max_pending_requests, 1, 10'000'000,
@@ -233,8 +240,14 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                        "estimated bytes of remembered request outcomes; over it the least recently used is "
                        "forgotten");
   f.AddInteger<size_t>("event-history", &config.event_history, 0, 10'000'000, "events kept for resume_after; 0 = none");
+  f.AddByteSize("event-history-bytes", &config.event_history_bytes, 0, 64 * 1024 * kMiB,
+                "bytes the kept events may add up to (serialized size + 512 each); oldest dropped first; "
+                "0 = no byte bound");
   f.AddInteger<size_t>("subscriber-queue", &config.subscriber_queue, 1, 1'000'000,
                        "events queued to one subscriber before it gets a Gap");
+  f.AddByteSize("subscriber-queue-bytes", &config.subscriber_queue_bytes, 0, 64 * 1024 * kMiB,
+                "bytes of events queued to one subscriber (serialized size + 512 each) before it gets a "
+                "Gap; 0 = no byte bound");
   f.AddInteger<size_t>("max-subscribers", &config.max_subscribers, 1, 1'000'000,
                        "open SubscribeEvents streams; one more is RESOURCE_EXHAUSTED");
   f.AddString("bus", &config.bus, "URL", "inproc, or amqp[s]://user:pass@host:port/vhost for cluster mode",

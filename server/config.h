@@ -63,8 +63,9 @@ struct Config {
   int max_bad_frames = 10;             // invalid frames in a row before close 1008
   size_t max_batch = 256;              // objects in one batch frame
   size_t max_json_depth = 32;
-  int64_t device_event_rate = 100;   // events per second per device; 0 = no limit
-  size_t device_event_burst = 1000;  // events at once above the rate
+  int64_t device_event_rate = 100;     // events per second per device; 0 = no limit
+  size_t device_event_burst = 1000;    // events at once above the rate
+  size_t max_event_bytes = 512 << 10;  // one decoded event's serialized size; larger: error reply
 
   // Liveness.
   absl::Duration ping_interval = absl::Seconds(30);
@@ -74,6 +75,7 @@ struct Config {
   absl::Duration default_request_timeout = absl::Seconds(10);  // when the caller sets no deadline
   absl::Duration dedupe_window = absl::Minutes(5);
   size_t device_send_queue = 256;       // frames queued to one device before RESOURCE_EXHAUSTED
+  size_t device_send_buffer = 8 << 20;  // bytes waiting to go to one device: above it close 4413
   size_t max_requests_per_device = 32;  // pending requests of one device before RESOURCE_EXHAUSTED
   size_t max_pending_requests = 10000;  // pending requests in all before RESOURCE_EXHAUSTED
   size_t max_connect_waiters = 10000;   // calls waiting for a device to connect before RESOURCE_EXHAUSTED
@@ -83,9 +85,11 @@ struct Config {
   size_t max_remembered_bytes = size_t{64} << 20;
 
   // Events.
-  size_t event_history = 10000;    // events kept for resume_after
-  size_t subscriber_queue = 1024;  // events queued to one subscriber before a Gap
-  size_t max_subscribers = 1000;   // open SubscribeEvents streams before RESOURCE_EXHAUSTED
+  size_t event_history = 10000;             // events kept for resume_after
+  size_t event_history_bytes = 64 << 20;    // and their bytes (EventBytes); 0 = no byte bound
+  size_t subscriber_queue = 1024;           // events queued to one subscriber before a Gap
+  size_t subscriber_queue_bytes = 4 << 20;  // and their bytes; 0 = no byte bound
+  size_t max_subscribers = 1000;            // open SubscribeEvents streams before RESOURCE_EXHAUSTED
 
   // Cluster.
   std::string bus = "inproc";  // "inproc" or amqp://user:pass@host:port/vhost

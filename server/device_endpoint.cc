@@ -89,6 +89,14 @@ class WebSocketTransport final : public DeviceTransport {
 
   std::string remote_address() const override { return address_; }
 
+  // websocketpp's send queue in bytes; the batch being written is no longer
+  // in it (at most the bytes that were queued when that write started).
+  size_t buffered_bytes() const override {
+    websocketpp::lib::error_code ec;
+    typename Server<Cfg>::connection_ptr con = server_.get_con_from_hdl(hdl_, ec);
+    return ec || con == nullptr ? 0 : con->get_buffered_amount();
+  }
+
  private:
   Server<Cfg>& server_;
   websocketpp::connection_hdl hdl_;

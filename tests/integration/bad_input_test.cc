@@ -26,6 +26,7 @@ constexpr absl::Duration kReplyTimeout = absl::Seconds(10);
 constexpr size_t kMaxMessageBytes = 4096;
 constexpr int kMaxBatch = 8;
 constexpr int kMaxBadFrames = 3;
+constexpr size_t kMaxEventBytes = 1024;
 
 // One bridge for the whole matrix, with a healthy device and a subscriber to
 // its events that every row checks afterwards.
@@ -33,7 +34,8 @@ class BadInputTest : public BridgeTest {
  protected:
   static void SetUpTestSuite() {
     StartSuiteBridge({absl::StrCat("--max-message-bytes=", kMaxMessageBytes), absl::StrCat("--max-batch=", kMaxBatch),
-                      absl::StrCat("--max-bad-frames=", kMaxBadFrames), "--max-json-depth=32"});
+                      absl::StrCat("--max-bad-frames=", kMaxBadFrames), "--max-json-depth=32",
+                      absl::StrCat("--max-event-bytes=", kMaxEventBytes)});
     healthy_ = MakeDevice(suite_bridge(), {.responder = Responder::Ack()}).release();
     ConnectListed(*healthy_, suite_bridge(), suite_stub());
     SubscribeEventsRequest request;
@@ -181,6 +183,11 @@ INSTANTIATE_TEST_SUITE_P(
                    .frame = "42",
                    .error = "a frame holds a JSON object or an array of objects, got number 42"},
         DeviceCase{.name = "TooDeep", .frame = Nested(33), .error = "JSON nested deeper than 32 levels"},
+        // Within the frame limit, over the event limit.
+        DeviceCase{.name = "EventOverMaxEventBytes",
+                   .frame = absl::StrCat(R"({"type":"telemetry","cid":"$0","pad":")", std::string(2000, 'x'), "\"}"),
+                   .error = "over the size limit, --max-event-bytes 1024; event dropped",
+                   .cid = "$0"},
         DeviceCase{.name = "BatchTooLong",
                    .frame = BatchOf(kMaxBatch + 1),
                    .error = "batch of 9 messages exceeds the limit of 8"},

@@ -379,6 +379,140 @@ TEST_F(DeviceSessionTest, ADeviceBackUnderTheRateIsNotClosed) {
   EXPECT_FALSE(log.closed);
 }
 
+// --- Byte budgets ---------------------------------------------------------------
+
+TEST_F(DeviceSessionTest, ASendBeyondTheSendBufferIsRefusedAndClosesTheDevice4413) {
+  limits_.send_buffer_bytes = 1000;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  ASSERT_TRUE(session->Send(std::string(600, 'a')).ok());
+
+  absl::Status refused = session->Send(std::string(600, 'b'));
+
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.message(), HasSubstr("600 bytes already waiting to be sent to the device (--device-send-buffer "
+                                           "1000)"));
+  log.buffered_bytes = 600;  // the first frame, written but not read
+  log.RunPosted();
+  EXPECT_EQ(log.close_code, close_code::kNotReading);
+  EXPECT_EQ(log.close_reason, "1200 bytes to send (--device-send-buffer 1000); the device is not reading");
+  EXPECT_EQ(counters_.value(Limit::kDeviceSendBuffer), 2u);  // the refusal and the close
+  EXPECT_EQ(session->Send("x").code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(DeviceSessionTest, SentBytesFreeTheSendBuffer) {
+  limits_.send_buffer_bytes = 1000;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(session->Send(std::string(600, 'a')).ok()) << i;
+    log.RunPosted();  // written: the transport buffers nothing
+  }
+  EXPECT_FALSE(log.closed);
+}
+
+TEST_F(DeviceSessionTest, BytesTheTransportHoldsCountAndCloseTheDeviceAtTheWatermark) {
+  limits_.send_buffer_bytes = 1000;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  log.buffered_bytes = 900;  // the device stopped reading
+  ASSERT_TRUE(session->Send(std::string(100, 'a')).ok());
+  log.RunPosted();
+  EXPECT_FALSE(log.closed);
+  // Send now knows of the 900 bytes the transport holds.
+  EXPECT_EQ(session->Send(std::string(200, 'b')).code(), absl::StatusCode::kResourceExhausted);
+  log.RunPosted();
+  EXPECT_EQ(log.close_code, close_code::kNotReading);
+
+  testing::TransportLog other_log;
+  auto other = OpenAuthenticated(other_log, "other-device");
+  ASSERT_TRUE(other->Send(std::string(100, 'a')).ok());
+  other_log.buffered_bytes = 1100;  // grew past the mark with that write
+  other_log.RunPosted();
+  EXPECT_EQ(other_log.close_code, close_code::kNotReading);
+  EXPECT_THAT(other_log.close_reason, HasSubstr("1100 bytes to send"));
+}
+
+TEST_F(DeviceSessionTest, ARefusalOnAStaleFigureDoesNotCloseADeviceThatHasReadSince) {
+  limits_.send_buffer_bytes = 1000;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  log.buffered_bytes = 900;
+  ASSERT_TRUE(session->Send(std::string(100, 'a')).ok());
+  log.RunPosted();
+  log.buffered_bytes = 0;  // the device read it all, and nothing was written since
+
+  EXPECT_EQ(session->Send(std::string(200, 'b')).code(), absl::StatusCode::kResourceExhausted);
+  log.RunPosted();  // looks again
+
+  EXPECT_FALSE(log.closed);
+  EXPECT_TRUE(session->Send(std::string(200, 'b')).ok());
+}
+
+TEST_F(DeviceSessionTest, AFrameLargerThanTheSendBufferIsRefusedButTheDeviceStays) {
+  limits_.send_buffer_bytes = 1000;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  absl::Status refused = session->Send(std::string(1001, 'a'));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.message(), HasSubstr("larger than --device-send-buffer"));
+  log.RunPosted();
+  EXPECT_FALSE(log.closed);
+  EXPECT_TRUE(session->Send("small").ok());
+}
+
+TEST_F(DeviceSessionTest, ErrorRepliesToANonReadingDeviceCloseItAtTheWatermark) {
+  limits_.send_buffer_bytes = 1000;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  log.buffered_bytes = 990;  // not reading, and each reply grows it
+  session->OnText("not json");
+  EXPECT_FALSE(log.closed);
+  log.buffered_bytes = 1200;
+  session->OnText("not json");
+  EXPECT_EQ(log.close_code, close_code::kNotReading);
+}
+
+TEST_F(DeviceSessionTest, ErrorRepliesTakeTokensAndPastThemAreWithheldAndCountAsOverTheRate) {
+  limits_.event_rate = 1;
+  limits_.event_burst = 2;
+  limits_.max_bad_frames = 5;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  const size_t before = log.sent.size();
+  session->OnText("not json");  // token 1
+  session->OnText("not json");  // token 2
+  session->OnText("not json");  // none left: the one reply that says so
+  EXPECT_EQ(log.sent.size(), before + 3);
+  session->OnText("not json");  // withheld
+  EXPECT_EQ(log.sent.size(), before + 3);
+  EXPECT_FALSE(log.closed);
+
+  session->OnText("not json");  // the fifth bad frame in a row, over the rate
+
+  EXPECT_EQ(log.sent.size(), before + 3);
+  EXPECT_EQ(log.close_code, close_code::kRateLimited);
+  EXPECT_EQ(counters_.value(Limit::kDeviceEventFlood), 1u);
+  EXPECT_EQ(counters_.value(Limit::kDeviceEventRate), 2u);
+}
+
+TEST_F(DeviceSessionTest, AnEventOverTheMaxEventBytesGetsAnErrorReplyNamingTheLimit) {
+  limits_.max_event_bytes = 1024;
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  Events();
+  session->OnText(absl::StrCat(R"({"type":"telemetry","cid":"big","blob":")", std::string(2000, 'x'), R"("})"));
+  session->OnText(absl::StrCat(R"({"type":"telemetry","blob":")", std::string(500, 'x'), R"("})"));
+
+  auto events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->type(), "telemetry");
+  EXPECT_THAT(log.sent.back(), HasSubstr("over the size limit, --max-event-bytes 1024"));
+  EXPECT_THAT(log.sent.back(), HasSubstr(R"("cid":"big")"));
+  EXPECT_EQ(counters_.value(Limit::kMaxEventBytes), 1u);
+  EXPECT_FALSE(log.closed);
+}
+
 TEST_F(DeviceSessionTest, ADeviceBeyondItsAccountsLimitCloses4403AndIsNeverAnnounced) {
   limits_.max_connections_per_account = 1;
   testing::TransportLog first_log;

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "bridge/event_bytes.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -58,6 +59,23 @@ StreamPosition Position(std::string epoch, uint64_t sequence) {
   position.set_epoch(std::move(epoch));
   position.set_sequence(sequence);
   return position;
+}
+
+// An event that weighs about `payload_bytes` serialized.
+DeviceEvent HeavyEvent(size_t payload_bytes) {
+  DeviceEvent event = Event();
+  (*event.mutable_extra()->mutable_fields())["blob"].set_string_value(std::string(payload_bytes, 'x'));
+  return event;
+}
+
+// What one HeavyEvent(payload_bytes) costs a hub's byte budgets once stamped
+// (sequences below 128 serialize alike).
+size_t StampedBytes(size_t payload_bytes) {
+  testing::FakeClock clock;
+  EventHub hub(clock, {}, kEpoch);
+  auto subscription = hub.Subscribe({}, std::nullopt, [] {});
+  hub.Publish(HeavyEvent(payload_bytes));
+  return EventBytes(*subscription->Next());
 }
 
 void PublishMany(EventHub& hub, int count) {
@@ -160,6 +178,104 @@ TEST(EventHub, HistoryEvictsOldestBeyondCapacity) {
   ASSERT_EQ(events.size(), 4u);
   ExpectGap(*events[0], /*sequence=*/2, /*missed=*/2, GAP_REASON_HISTORY_EXPIRED);
   EXPECT_THAT(Sequences({events.begin() + 1, events.end()}), ElementsAre(3, 4, 5));
+}
+
+TEST(EventHub, HistoryEvictsOldestBeyondItsBytesWithinItsCount) {
+  testing::FakeClock clock;
+  LimitCounters counters;
+  const size_t each = StampedBytes(10000);
+  EventHub::Options options = Capacities(/*history=*/100, /*subscriber_queue=*/16);
+  options.history_bytes = 3 * each + each / 2;  // room for three
+  options.counters = &counters;
+  EventHub hub(clock, options, kEpoch);
+  for (int i = 0; i < 5; ++i) hub.Publish(HeavyEvent(10000));
+
+  auto subscription = hub.Subscribe({}, Position(kEpoch, 0), [] {});
+  std::vector<EventPtr> events = Drain(*subscription);
+  ASSERT_EQ(events.size(), 4u);
+  ExpectGap(*events[0], /*sequence=*/2, /*missed=*/2, GAP_REASON_HISTORY_EXPIRED);
+  EXPECT_THAT(Sequences({events.begin() + 1, events.end()}), ElementsAre(3, 4, 5));
+  EXPECT_EQ(counters.value(Limit::kEventHistoryBytes), 2u);
+}
+
+TEST(EventHub, HistoryByteBoundEvictsManySmallForOneLarge) {
+  testing::FakeClock clock;
+  const size_t small = StampedBytes(100);
+  EventHub::Options options = Capacities(/*history=*/100, /*subscriber_queue=*/16);
+  options.history_bytes = StampedBytes(10000) + 2 * small;
+  EventHub hub(clock, options, kEpoch);
+  for (int i = 0; i < 5; ++i) hub.Publish(HeavyEvent(100));
+  hub.Publish(HeavyEvent(10000));  // leaves room for two of the small ones
+
+  auto subscription = hub.Subscribe({}, Position(kEpoch, 0), [] {});
+  std::vector<EventPtr> events = Drain(*subscription);
+  ASSERT_EQ(events.size(), 4u);
+  ExpectGap(*events[0], /*sequence=*/3, /*missed=*/3, GAP_REASON_HISTORY_EXPIRED);
+  EXPECT_THAT(Sequences({events.begin() + 1, events.end()}), ElementsAre(4, 5, 6));
+}
+
+TEST(EventHub, HistoryWithoutAByteBoundKeepsItsCount) {
+  testing::FakeClock clock;
+  EventHub::Options options = Capacities(/*history=*/4, /*subscriber_queue=*/16);
+  options.history_bytes = 0;
+  EventHub hub(clock, options, kEpoch);
+  for (int i = 0; i < 4; ++i) hub.Publish(HeavyEvent(100000));
+  auto subscription = hub.Subscribe({}, Position(kEpoch, 0), [] {});
+  EXPECT_THAT(Sequences(Drain(*subscription)), ElementsAre(1, 2, 3, 4));
+}
+
+TEST(EventHub, SubscriberOverItsQueueBytesGetsAGapAndTheDropsAreCounted) {
+  testing::FakeClock clock;
+  LimitCounters counters;
+  const size_t each = StampedBytes(10000);
+  EventHub::Options options = Capacities(/*history=*/100, /*subscriber_queue=*/100);
+  options.subscriber_queue_bytes = 2 * each + each / 2;  // room for two
+  options.counters = &counters;
+  EventHub hub(clock, options, kEpoch);
+  auto slow = hub.Subscribe({}, std::nullopt, [] {});
+  auto fast = hub.Subscribe({}, std::nullopt, [] {});
+  for (int i = 0; i < 5; ++i) {
+    hub.Publish(HeavyEvent(10000));
+    ASSERT_NE(fast->Next(), nullptr);
+  }
+
+  std::vector<EventPtr> events = Drain(*slow);
+  ASSERT_EQ(events.size(), 3u);
+  ExpectGap(*events[0], /*sequence=*/3, /*missed=*/3, GAP_REASON_SLOW_SUBSCRIBER);
+  EXPECT_THAT(Sequences({events.begin() + 1, events.end()}), ElementsAre(4, 5));
+  EXPECT_EQ(counters.value(Limit::kSubscriberQueueBytes), 3u);
+}
+
+TEST(EventHub, ReadingFreesQueueBytes) {
+  testing::FakeClock clock;
+  const size_t each = StampedBytes(10000);
+  EventHub::Options options = Capacities(/*history=*/100, /*subscriber_queue=*/100);
+  options.subscriber_queue_bytes = 2 * each + each / 2;
+  EventHub hub(clock, options, kEpoch);
+  auto subscription = hub.Subscribe({}, std::nullopt, [] {});
+  std::vector<EventPtr> events;
+  for (int i = 0; i < 10; ++i) {
+    hub.Publish(HeavyEvent(10000));
+    hub.Publish(HeavyEvent(10000));
+    std::vector<EventPtr> drained = Drain(*subscription);
+    events.insert(events.end(), drained.begin(), drained.end());
+  }
+  EXPECT_EQ(events.size(), 20u);
+  for (const EventPtr& event : events) EXPECT_FALSE(event->has_gap());
+}
+
+TEST(EventHub, AnEventLargerThanTheQueueBytesBecomesAGapItself) {
+  testing::FakeClock clock;
+  EventHub::Options options = Capacities(/*history=*/100, /*subscriber_queue=*/100);
+  options.subscriber_queue_bytes = StampedBytes(100) * 2;
+  EventHub hub(clock, options, kEpoch);
+  auto subscription = hub.Subscribe({}, std::nullopt, [] {});
+  hub.Publish(HeavyEvent(10000));
+  hub.Publish(HeavyEvent(100));
+  std::vector<EventPtr> events = Drain(*subscription);
+  ASSERT_EQ(events.size(), 2u);
+  ExpectGap(*events[0], /*sequence=*/1, /*missed=*/1, GAP_REASON_SLOW_SUBSCRIBER);
+  EXPECT_EQ(events[1]->sequence(), 2u);
 }
 
 TEST(EventHub, SlowSubscriberGetsGapWhileOthersGetEverything) {

@@ -336,8 +336,12 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "default-request-timeout",
                                           "dedupe-window",
                                           "device-send-queue",
+                                          "device-send-buffer",
+                                          "max-event-bytes",
                                           "event-history",
+                                          "event-history-bytes",
                                           "subscriber-queue",
+                                          "subscriber-queue-bytes",
                                           "bus",
                                           "replica-id",
                                           "drain-timeout",
@@ -444,7 +448,11 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
                                              "HIVEBRIDGE_GRPC_KEEPALIVE_TIMEOUT=2s",
                                              "HIVEBRIDGE_GRPC_MIN_PING_INTERVAL=2s",
                                              "HIVEBRIDGE_GRPC_MAX_PING_STRIKES=3",
-                                             "HIVEBRIDGE_GRPC_PERMIT_KEEPALIVE_WITHOUT_CALLS=true"});
+                                             "HIVEBRIDGE_GRPC_PERMIT_KEEPALIVE_WITHOUT_CALLS=true",
+                                             "HIVEBRIDGE_DEVICE_SEND_BUFFER=2MiB",
+                                             "HIVEBRIDGE_MAX_EVENT_BYTES=2KiB",
+                                             "HIVEBRIDGE_EVENT_HISTORY_BYTES=0",
+                                             "HIVEBRIDGE_SUBSCRIBER_QUEUE_BYTES=2KiB"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->grpc_listen, ":1");
   EXPECT_EQ(config->tls_cert_file, "/c");
@@ -481,6 +489,10 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
   EXPECT_EQ(config->grpc_min_ping_interval, absl::Seconds(2));
   EXPECT_EQ(config->grpc_max_ping_strikes, 3);
   EXPECT_TRUE(config->grpc_permit_keepalive_without_calls);
+  EXPECT_EQ(config->device_send_buffer, size_t{2} << 20);
+  EXPECT_EQ(config->max_event_bytes, size_t{2} << 10);
+  EXPECT_EQ(config->event_history_bytes, 0u);
+  EXPECT_EQ(config->subscriber_queue_bytes, size_t{2} << 10);
 }
 
 TEST(Config, LimitsHaveSafeDefaults) {
@@ -588,10 +600,14 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--default-request-timeout=3s",
                                          "--dedupe-window=3s",
                                          "--device-send-queue=3",
+                                         "--device-send-buffer=3MiB",
+                                         "--max-event-bytes=3KiB",
                                          "--max-requests-per-device=3",
                                          "--max-pending-requests=3",
                                          "--event-history=3",
+                                         "--event-history-bytes=3MiB",
                                          "--subscriber-queue=3",
+                                         "--subscriber-queue-bytes=3KiB",
                                          "--max-subscribers=3",
                                          "--max-connect-waiters=3",
                                          "--grpc-max-concurrent-streams=3",
@@ -635,10 +651,14 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->default_request_timeout, defaults.default_request_timeout);
   EXPECT_NE(config->dedupe_window, defaults.dedupe_window);
   EXPECT_NE(config->device_send_queue, defaults.device_send_queue);
+  EXPECT_NE(config->device_send_buffer, defaults.device_send_buffer);
+  EXPECT_NE(config->max_event_bytes, defaults.max_event_bytes);
   EXPECT_NE(config->max_requests_per_device, defaults.max_requests_per_device);
   EXPECT_NE(config->max_pending_requests, defaults.max_pending_requests);
   EXPECT_NE(config->event_history, defaults.event_history);
+  EXPECT_NE(config->event_history_bytes, defaults.event_history_bytes);
   EXPECT_NE(config->subscriber_queue, defaults.subscriber_queue);
+  EXPECT_NE(config->subscriber_queue_bytes, defaults.subscriber_queue_bytes);
   EXPECT_NE(config->max_subscribers, defaults.max_subscribers);
   EXPECT_NE(config->max_connect_waiters, defaults.max_connect_waiters);
   EXPECT_NE(config->grpc_max_concurrent_streams, defaults.grpc_max_concurrent_streams);

@@ -4,6 +4,7 @@
 // sockets, threads or sleeps.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,8 @@ struct TransportLog {
   bool refuse_close = false;
   std::vector<absl::AnyInvocable<void()>> posted;
   std::vector<std::pair<absl::Duration, absl::AnyInvocable<void()>>> timers;
+  // What buffered_bytes() answers: set it to play a device that stops reading.
+  size_t buffered_bytes = 0;
 
   // Runs posted tasks (which may post more) until none is left.
   void RunPosted() {
@@ -60,6 +63,7 @@ class FakeDeviceTransport final : public DeviceTransport {
   }
   void Post(absl::AnyInvocable<void()> task) override { log_.posted.push_back(std::move(task)); }
   std::string remote_address() const override { return "192.0.2.7:5555"; }
+  size_t buffered_bytes() const override { return log_.buffered_bytes; }
 
  private:
   TransportLog& log_;
