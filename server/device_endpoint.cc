@@ -249,7 +249,9 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     server.set_open_handshake_timeout(static_cast<long>(absl::ToInt64Milliseconds(options_.handshake_timeout)));
     server.set_pong_timeout(static_cast<long>(absl::ToInt64Milliseconds(limits_.pong_timeout)));
     if constexpr (std::is_same_v<Cfg, TlsDeviceConfig>) {
-      server.set_tls_init_handler([this](const websocketpp::connection_hdl&) { return MakeTlsContext(); });
+      // Built once and shared, not per connection; a reload swaps it for the
+      // connections that come after (transport/tls_context_source.h).
+      server.set_tls_init_handler([this](const websocketpp::connection_hdl&) { return options_.tls->current(); });
       // One deadline over the TLS handshake and the upgrade replaces the
       // upgrade's own timeout.
       server.set_open_handshake_timeout(0);
@@ -316,19 +318,6 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
       con->replace_header("Content-Type", response.content_type);
       con->set_body(response.body);
     });
-  }
-
-  std::shared_ptr<asio::ssl::context> MakeTlsContext() {
-    auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-    asio::error_code ec;
-    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                             asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                             asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
-                         ec);
-    context->use_certificate_chain_file(options_.tls_cert_file, ec);
-    if (!ec) context->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
-    if (ec) Log(LogLevel::kError, "tls_context_failed", {{"error", ec.message()}});
-    return context;
   }
 
   // Right after the accept, before the TLS handshake. A connection still not
@@ -453,7 +442,7 @@ absl::StatusOr<std::unique_ptr<DeviceEndpoint>> StartWith(const DeviceEndpointOp
 absl::StatusOr<std::unique_ptr<DeviceEndpoint>> DeviceEndpoint::Start(const DeviceEndpointOptions& options,
                                                                       SessionServices& services,
                                                                       const SessionLimits& limits, HttpRoutes routes) {
-  if (!options.tls_cert_file.empty()) return StartWith<TlsDeviceConfig>(options, services, limits, std::move(routes));
+  if (options.tls != nullptr) return StartWith<TlsDeviceConfig>(options, services, limits, std::move(routes));
   return StartWith<PlainDeviceConfig>(options, services, limits, std::move(routes));
 }
 
