@@ -255,8 +255,10 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
       // One deadline over the TLS handshake and the upgrade replaces the
       // upgrade's own timeout.
       server.set_open_handshake_timeout(0);
-      server.set_tcp_pre_init_handler(
-          [this, &shard](websocketpp::connection_hdl hdl) { StartHandshakeDeadline(shard, hdl); });
+      server.set_tcp_pre_init_handler([this, &shard](websocketpp::connection_hdl hdl) {
+        AdoptCurrentTlsContext(shard, hdl);
+        StartHandshakeDeadline(shard, hdl);
+      });
       server.set_tcp_post_init_handler(
           [&shard](websocketpp::connection_hdl hdl) { shard.server.get_con_from_hdl(hdl)->tls_established = true; });
     }
@@ -318,6 +320,20 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
       con->replace_header("Content-Type", response.content_type);
       con->set_body(response.body);
     });
+  }
+
+  // Right after the accept, before the TLS handshake. websocketpp makes a
+  // connection, and its TLS stream from the context of that moment, before
+  // the accept it waits in; a reload since then must still reach the device
+  // that connects next, so the stream moves to the current context here
+  // (SSL_set_SSL_CTX takes the certificate and key, and holds a reference of
+  // its own, as SNI switching does).
+  void AdoptCurrentTlsContext(Shard<Cfg>& shard, websocketpp::connection_hdl hdl) {
+    if constexpr (std::is_same_v<Cfg, TlsDeviceConfig>) {
+      ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+      const std::shared_ptr<asio::ssl::context> current = options_.tls->current();
+      SSL_set_SSL_CTX(con->get_socket().native_handle(), current->native_handle());
+    }
   }
 
   // Right after the accept, before the TLS handshake. A connection still not
