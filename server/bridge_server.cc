@@ -202,7 +202,8 @@ class BridgeServerImpl final : public BridgeServer {
     }
     // Health answers for the service by name too (grpc-health-probe -service,
     // Envoy, client-side health checking), not only for the server (""); the
-    // default health service's SetServingStatus(bool) below then moves both.
+    // default health service's SetServingStatus(bool), in FollowBus and
+    // Shutdown, then moves both.
     grpc_server_->GetHealthCheckService()->SetServingStatus(hive::bridge::v1::DeviceBridge::service_full_name(),
                                                             serving_);
     reloader_ = std::make_unique<TlsReloader>(ReloadTargets(), config_.tls_reload_interval);
