@@ -3,8 +3,7 @@
 // grpc-health-probe -service, Envoy and client-side health checking ask),
 // both following readiness: SERVING when ready, NOT_SERVING from the start of
 // a drain; an unknown service is NOT_FOUND. Watch streams the same changes.
-#include <signal.h>
-
+#include <csignal>
 #include <memory>
 #include <string>
 

@@ -4,8 +4,7 @@
 // connections keep theirs and keep working; a broken replacement is refused
 // with event=tls_reload_failed naming the file, and the old certificate keeps
 // serving. Each test checks the certificate a new TLS session is given.
-#include <signal.h>
-
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -129,7 +128,7 @@ class TlsReloadTest : public BridgeTest {
 
 TEST_F(TlsReloadTest, SighupServesTheRotatedCertificateToNewDevicesWhileOpenOnesKeepWorking) {
   std::vector<std::string> flags = WssFlags();
-  flags.push_back("--tls-reload-interval=0");  // only the signal can do it
+  flags.emplace_back("--tls-reload-interval=0");  // only the signal can do it
   StartOwnBridge(flags);
   TestDevice& before = ConnectOverTls();
   ASSERT_EQ(ServedOnWss().value_or("(failed)"), kOldName);
@@ -157,7 +156,7 @@ class TlsBrokenReplacementTest : public TlsReloadTest, public ::testing::WithPar
 
 TEST_P(TlsBrokenReplacementTest, IsRefusedWithALogLineAndTheOldCertificateKeepsServing) {
   std::vector<std::string> flags = WssFlags();
-  flags.push_back("--tls-reload-interval=0");
+  flags.emplace_back("--tls-reload-interval=0");
   StartOwnBridge(flags);
   TestDevice& before = ConnectOverTls();
 
@@ -186,7 +185,7 @@ INSTANTIATE_TEST_SUITE_P(Replacements, TlsBrokenReplacementTest,
 
 TEST_F(TlsReloadTest, PollPicksUpARotationWithoutASignal) {
   std::vector<std::string> flags = WssFlags();
-  flags.push_back("--tls-reload-interval=1s");
+  flags.emplace_back("--tls-reload-interval=1s");
   StartOwnBridge(flags);
   TestDevice& before = ConnectOverTls();
   ASSERT_EQ(ServedOnWss().value_or("(failed)"), kOldName);
@@ -205,7 +204,7 @@ TEST_F(TlsReloadTest, PollPicksUpARotationWithoutASignal) {
 
 TEST_F(TlsReloadTest, PollRefusesABrokenFileAndTakesTheFixedOne) {
   std::vector<std::string> flags = WssFlags();
-  flags.push_back("--tls-reload-interval=1s");
+  flags.emplace_back("--tls-reload-interval=1s");
   StartOwnBridge(flags);
 
   Replace("live.pem", "garbage\n");

@@ -9,7 +9,9 @@ constexpr char kCheck[] = "/grpc.health.v1.Health/Check";
 constexpr char kWatch[] = "/grpc.health.v1.Health/Watch";
 constexpr absl::Duration kCallBound = absl::Seconds(10);  // bounds a hang only
 
-void* Tag(int n) { return reinterpret_cast<void*>(static_cast<intptr_t>(n)); }
+// Completion-queue tags: distinct addresses, one per kind of operation.
+char tags[10];
+void* Tag(int n) { return &tags[n]; }
 
 }  // namespace
 
@@ -35,18 +37,18 @@ HealthAnswer CheckHealth(const std::shared_ptr<grpc::Channel>& channel, const st
   return answer;
 }
 
-HealthWatch::HealthWatch(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) : stub_(channel) {
-  call_ = stub_.PrepareCall(&context_, kWatch, &queue_);
+HealthWatch::HealthWatch(const std::shared_ptr<grpc::Channel>& channel, const std::string& service)
+    : stub_(channel), call_(stub_.PrepareCall(&context_, kWatch, &queue_)), broken_(!Open(service)) {}
+
+bool HealthWatch::Open(const std::string& service) {
   call_->StartCall(Tag(1));
-  broken_ = !Await(Tag(1), kCallBound);
-  if (broken_) return;
+  if (!Await(Tag(1), kCallBound)) return false;
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   call_->Write(request, Tag(2));
-  broken_ = !Await(Tag(2), kCallBound);
-  if (broken_) return;
+  if (!Await(Tag(2), kCallBound)) return false;
   call_->WritesDone(Tag(3));
-  broken_ = !Await(Tag(3), kCallBound);
+  return Await(Tag(3), kCallBound);
 }
 
 HealthWatch::~HealthWatch() {

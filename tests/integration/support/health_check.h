@@ -47,6 +47,8 @@ class HealthWatch {
 
  private:
   using Stub = grpc::TemplatedGenericStub<grpc::health::v1::HealthCheckRequest, grpc::health::v1::HealthCheckResponse>;
+  // Starts the call and sends the request; false when that failed.
+  bool Open(const std::string& service);
   // Waits for the event tagged `tag`; false when it failed or timed out.
   bool Await(void* tag, absl::Duration timeout);
 
@@ -58,7 +60,7 @@ class HealthWatch {
       call_;
   grpc::health::v1::HealthCheckResponse response_;
   bool reading_ = false;  // a Read is outstanding
-  bool broken_ = false;   // an operation failed: the call is over
+  bool broken_;           // an operation failed: the call is over
 };
 
 }  // namespace hive::integration

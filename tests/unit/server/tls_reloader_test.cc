@@ -22,7 +22,7 @@ constexpr absl::Duration kHang = absl::Seconds(30);
 constexpr absl::Duration kPoll = absl::Milliseconds(1);
 
 // A reload that counts its calls and returns `status`.
-std::function<absl::Status()> Counting(std::atomic<int>& count, absl::Status status = absl::OkStatus()) {
+std::function<absl::Status()> Counting(std::atomic<int>& count, const absl::Status& status = absl::OkStatus()) {
   return [&count, status] {
     ++count;
     return status;
@@ -40,11 +40,11 @@ bool Eventually(const std::function<bool()>& done) {
 
 class TlsReloaderTest : public ::testing::Test {
  protected:
-  TlsReloaderTest() : dir_(::testing::TempDir() + "/tls-reloader-" + NewUuid()) {
+  void SetUp() override {
     std::filesystem::create_directories(dir_);
     for (const char* name : {"a.pem", "b.pem"}) Touch(name, "first");
   }
-  ~TlsReloaderTest() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   // A new file renamed over the old one, as a Secret update or cert-manager does.
@@ -53,7 +53,7 @@ class TlsReloaderTest : public ::testing::Test {
     std::filesystem::rename(path(name) + ".new", path(name));
   }
 
-  const std::string dir_;
+  const std::string dir_ = ::testing::TempDir() + "/tls-reloader-" + NewUuid();
   std::atomic<int> a_reloads_{0};
   std::atomic<int> b_reloads_{0};
 };

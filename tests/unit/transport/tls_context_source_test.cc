@@ -23,10 +23,8 @@ using ::testing::HasSubstr;
 
 class TlsContextSourceTest : public ::testing::Test {
  protected:
-  TlsContextSourceTest() : dir_(::testing::TempDir() + "/tls-source-" + NewUuid()) {
-    std::filesystem::create_directories(dir_);
-  }
-  ~TlsContextSourceTest() override { std::filesystem::remove_all(dir_); }
+  void SetUp() override { std::filesystem::create_directories(dir_); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   FlagFile cert() const { return {"tls-cert", dir_ + "/tls.crt"}; }
   FlagFile key() const { return {"tls-key", dir_ + "/tls.key"}; }
@@ -50,7 +48,7 @@ class TlsContextSourceTest : public ::testing::Test {
     return ServedCommonName(source.current()->native_handle());
   }
 
-  const std::string dir_;
+  const std::string dir_ = ::testing::TempDir() + "/tls-source-" + NewUuid();
   const TestCertificate first_ = MakeSelfSignedCertificate("first.test");
   const TestCertificate second_ = MakeSelfSignedCertificate("second.test");
 };
