@@ -17,7 +17,6 @@
 #include "bridge/log.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
-#include "bridge/status_macros.h"
 #include "bridge/stream_epoch.h"
 #include "bridge/uuid.h"
 #include "grpc/health/v1/health.pb.h"
@@ -28,8 +27,10 @@
 #include "server/device_bridge_service.h"
 #include "server/device_endpoint.h"
 #include "server/expiry_ticker.h"
+#include "server/grpc_tls_credentials.h"
 #include "server/metrics.h"
-#include "transport/tls_files.h"
+#include "server/tls_reloader.h"
+#include "transport/tls_context_source.h"
 
 namespace hive::server {
 namespace {
@@ -82,28 +83,32 @@ absl::StatusOr<std::optional<BackendPolicy>> LoadBackendPolicy(const Config& con
   return std::optional<BackendPolicy>(*std::move(policy));
 }
 
-// Plaintext unless --grpc-tls-cert; with --grpc-client-ca, callers must
-// present a certificate it signed.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(const Config& config) {
-  if (config.grpc_tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  HIVE_RETURN_IF_ERROR(transport::CheckCertificateAndKey({"grpc-tls-cert", config.grpc_tls_cert_file},
-                                                         {"grpc-tls-key", config.grpc_tls_key_file}));
-  if (!config.grpc_client_ca_file.empty()) {
-    HIVE_RETURN_IF_ERROR(transport::CheckCaCertificates({"grpc-client-ca", config.grpc_client_ca_file}));
+// The TLS credentials of both listeners, loaded and checked at start-up.
+struct TlsCredentials {
+  std::unique_ptr<transport::TlsContextSource> wss;  // null: ws://
+  std::unique_ptr<GrpcTlsCredentials> grpc;          // null: gRPC in plaintext
+};
+
+// Plaintext unless --tls-cert (devices) or --grpc-tls-cert (backends); with
+// --grpc-client-ca, callers must present a certificate it signed.
+absl::StatusOr<TlsCredentials> LoadTls(const Config& config) {
+  TlsCredentials tls;
+  if (!config.tls_cert_file.empty()) {
+    absl::StatusOr<std::unique_ptr<transport::TlsContextSource>> wss =
+        transport::TlsContextSource::Load({"tls-cert", config.tls_cert_file}, {"tls-key", config.tls_key_file});
+    if (!wss.ok()) return wss.status();
+    tls.wss = *std::move(wss);
   }
-  absl::StatusOr<std::string> cert = ReadKeyFile("grpc-tls-cert", config.grpc_tls_cert_file);
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadKeyFile("grpc-tls-key", config.grpc_tls_key_file);
-  if (!key.ok()) return key.status();
-  grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-  options.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!config.grpc_client_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadKeyFile("grpc-client-ca", config.grpc_client_ca_file);
-    if (!ca.ok()) return ca.status();
-    options.pem_root_certs = *ca;
-    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  if (!config.grpc_tls_cert_file.empty()) {
+    std::optional<transport::FlagFile> client_ca;
+    if (!config.grpc_client_ca_file.empty())
+      client_ca = transport::FlagFile{"grpc-client-ca", config.grpc_client_ca_file};
+    absl::StatusOr<std::unique_ptr<GrpcTlsCredentials>> grpc = GrpcTlsCredentials::Load(
+        {"grpc-tls-cert", config.grpc_tls_cert_file}, {"grpc-tls-key", config.grpc_tls_key_file}, client_ca);
+    if (!grpc.ok()) return grpc.status();
+    tls.grpc = *std::move(grpc);
   }
-  return grpc::SslServerCredentials(options);
+  return tls;
 }
 
 SessionLimits LimitsFrom(const Config& config) {
@@ -171,11 +176,11 @@ class BridgeServerImpl final : public BridgeServer {
   // `broker` is set in cluster mode.
   BridgeServerImpl(const Config& config, std::unique_ptr<DeviceAuthenticator> authenticator,
                    const std::optional<AmqpAddress>& broker, std::optional<BackendPolicy> backend_policy,
-                   std::shared_ptr<grpc::ServerCredentials> grpc_credentials)
+                   TlsCredentials tls)
       : config_(config),
         authenticator_(std::move(authenticator)),
         access_(std::move(backend_policy)),
-        grpc_credentials_(std::move(grpc_credentials)),
+        tls_(std::move(tls)),
         // In cluster mode events are numbered by the fleet's stream, so the
         // epoch is the stream's, alike on every replica.
         hub_(clock_,
@@ -214,8 +219,7 @@ class BridgeServerImpl final : public BridgeServer {
     options.max_message_bytes = config_.max_message_bytes;
     options.max_connections = config_.max_connections;
     options.handshake_timeout = config_.handshake_timeout;
-    options.tls_cert_file = config_.tls_cert_file;
-    options.tls_key_file = config_.tls_key_file;
+    options.tls = tls_.wss.get();
     options.counters = &counters_;
     absl::StatusOr<std::unique_ptr<DeviceEndpoint>> endpoint =
         DeviceEndpoint::Start(options, services_, limits_, [this](absl::string_view path) { return Route(path); });
@@ -229,13 +233,22 @@ class BridgeServerImpl final : public BridgeServer {
     grpc::health::v1::HealthCheckRequest::descriptor();
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(config_.grpc_listen, grpc_credentials_, &grpc_port_);
+    builder.AddListeningPort(config_.grpc_listen,
+                             tls_.grpc != nullptr ? tls_.grpc->credentials() : grpc::InsecureServerCredentials(),
+                             &grpc_port_);
     builder.RegisterService(&service_);
     ApplyGrpcLimits(config_, grpc_quota_, builder);
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", config_.grpc_listen));
     }
+    // Health answers for the service by name too (grpc-health-probe -service,
+    // Envoy, client-side health checking), not only for the server (""); the
+    // default health service's SetServingStatus(bool), in FollowBus and
+    // Shutdown, then moves both.
+    grpc_server_->GetHealthCheckService()->SetServingStatus(hive::bridge::v1::DeviceBridge::service_full_name(),
+                                                            serving_);
+    reloader_ = std::make_unique<TlsReloader>(ReloadTargets(), config_.tls_reload_interval);
     ticker_ = std::make_unique<ExpiryTicker>(kExpiryTick, [this] {
       correlator_.ExpireDue();
       registry_.ExpireDue();
@@ -256,9 +269,14 @@ class BridgeServerImpl final : public BridgeServer {
   int websocket_port() const override { return endpoint_ == nullptr ? 0 : endpoint_->port(); }
   int grpc_port() const override { return grpc_port_; }
 
+  void ReloadTls() override {
+    if (reloader_ != nullptr && !shut_down_) reloader_->ReloadAll();
+  }
+
   void Shutdown() override {
     if (shut_down_.exchange(true) || grpc_server_ == nullptr) return;
     Log(LogLevel::kInfo, "draining", {{"pending_requests", correlator_.pending()}});
+    reloader_.reset();
     ready_ = false;
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
     service_.BeginDrain();
@@ -280,6 +298,20 @@ class BridgeServerImpl final : public BridgeServer {
   }
 
  private:
+  // What SIGHUP and the --tls-reload-interval poll reload.
+  std::vector<TlsReloader::Target> ReloadTargets() {
+    std::vector<TlsReloader::Target> targets;
+    if (tls_.wss != nullptr) {
+      targets.push_back({"wss", {config_.tls_cert_file, config_.tls_key_file}, [this] { return tls_.wss->Reload(); }});
+    }
+    if (tls_.grpc != nullptr) {
+      std::vector<std::string> files = {config_.grpc_tls_cert_file, config_.grpc_tls_key_file};
+      if (!config_.grpc_client_ca_file.empty()) files.push_back(config_.grpc_client_ca_file);
+      targets.push_back({"grpc", std::move(files), [this] { return tls_.grpc->Reload(); }});
+    }
+    return targets;
+  }
+
   // Requests in flight: delivered here, or routed to another replica.
   size_t pending() const { return correlator_.pending() + (cluster_ == nullptr ? 0 : cluster_->routed_pending()); }
 
@@ -311,7 +343,8 @@ class BridgeServerImpl final : public BridgeServer {
   LimitCounters counters_;
   std::unique_ptr<DeviceAuthenticator> authenticator_;
   const BackendAccess access_;
-  const std::shared_ptr<grpc::ServerCredentials> grpc_credentials_;
+  // Before the servers that use them.
+  const TlsCredentials tls_;
   EventHub hub_;
   SessionRegistry registry_;
   RequestCorrelator correlator_;
@@ -328,6 +361,8 @@ class BridgeServerImpl final : public BridgeServer {
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   std::unique_ptr<ExpiryTicker> ticker_;
+  // Null until listening and after Shutdown.
+  std::unique_ptr<TlsReloader> reloader_;
   std::atomic<bool> ready_{false};
   // What gRPC health says; only the ticker changes it.
   bool serving_ = true;
@@ -349,14 +384,10 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (!authenticator.ok()) return authenticator.status();
   absl::StatusOr<std::optional<BackendPolicy>> backend_policy = LoadBackendPolicy(config);
   if (!backend_policy.ok()) return backend_policy.status();
-  if (!config.tls_cert_file.empty()) {
-    HIVE_RETURN_IF_ERROR(
-        transport::CheckCertificateAndKey({"tls-cert", config.tls_cert_file}, {"tls-key", config.tls_key_file}));
-  }
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials = GrpcCredentials(config);
-  if (!grpc_credentials.ok()) return grpc_credentials.status();
+  absl::StatusOr<TlsCredentials> tls = LoadTls(config);
+  if (!tls.ok()) return tls.status();
   auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker,
-                                                   *std::move(backend_policy), *std::move(grpc_credentials));
+                                                   *std::move(backend_policy), *std::move(tls));
   if (absl::Status status = server->Listen(); !status.ok()) return status;
   return server;
 }

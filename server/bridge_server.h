@@ -3,6 +3,8 @@
 // dependency order, serves, and shuts down gracefully.
 //
 //   auto server = BridgeServer::Start(config);   // listening when it returns
+//   ... on SIGHUP:
+//   (*server)->ReloadTls();  // new certificates for new connections
 //   ... on SIGTERM:
 //   (*server)->Shutdown();   // readiness false, drain, end streams, close 1001
 #pragma once
@@ -22,6 +24,11 @@ class BridgeServer {
 
   virtual int websocket_port() const = 0;
   virtual int grpc_port() const = 0;
+
+  // Reloads the TLS certificates and keys of both listeners from their files
+  // (SIGHUP). A bad pair is refused with a log line and the previous one
+  // keeps serving; see server/tls_reloader.h. Call from a normal thread.
+  virtual void ReloadTls() = 0;
 
   // Readiness goes false and new calls are refused; requests in flight get
   // up to drain_timeout to finish; then streams end with OK, devices are

@@ -142,6 +142,10 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
   f.AddString("grpc-client-ca", &config.grpc_client_ca_file, "PATH",
               "PEM CA: backends must present a client certificate it signed (mTLS)", AnyPath)
       .DefaultText("(none)");
+  f.AddDuration("tls-reload-interval", &config.tls_reload_interval, absl::ZeroDuration(), absl::Hours(24),
+                "how often the TLS certificate and key files (wss:// and gRPC) are checked for a change and "
+                "reloaded; a bad new pair is refused and the old one keeps serving; SIGHUP reloads at once; "
+                "0 = only on SIGHUP");
   f.AddString("backend-policy-file", &config.backend_policy_file, "PATH",
               "which backends may call, by bearer token or certificate name, for which accounts "
               "(docs/SECURITY.md)",
@@ -277,6 +281,10 @@ absl::Status ValidateTogether(const Config& config) {
   }
   if (!config.grpc_client_ca_file.empty() && config.grpc_tls_cert_file.empty()) {
     return absl::InvalidArgumentError("--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key (mTLS is TLS)");
+  }
+  if (config.tls_reload_interval > absl::ZeroDuration() && config.tls_reload_interval < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--tls-reload-interval: 0 (only on SIGHUP) or at least 1s, got ",
+                                                   absl::FormatDuration(config.tls_reload_interval)));
   }
   if (config.pong_timeout >= config.ping_interval) {
     return absl::InvalidArgumentError(absl::StrCat("--pong-timeout: must be shorter than --ping-interval (",

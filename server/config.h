@@ -31,6 +31,9 @@ struct Config {
   std::string grpc_tls_cert_file;  // with grpc_tls_key_file: gRPC over TLS
   std::string grpc_tls_key_file;
   std::string grpc_client_ca_file;  // backends must present a certificate it signed (mTLS)
+  // How often the TLS files are checked for a new certificate (SIGHUP reloads
+  // at once); 0 = only on SIGHUP.
+  absl::Duration tls_reload_interval = absl::Minutes(1);
   std::string backend_policy_file;  // who may call the API for which accounts (backend_policy.h)
   int io_threads = 0;               // WebSocket I/O threads, one io_context each; 0 = one per core
 

@@ -261,12 +261,16 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     server.set_open_handshake_timeout(static_cast<long>(absl::ToInt64Milliseconds(options_.handshake_timeout)));
     server.set_pong_timeout(static_cast<long>(absl::ToInt64Milliseconds(limits_.pong_timeout)));
     if constexpr (std::is_same_v<Cfg, TlsDeviceConfig>) {
-      server.set_tls_init_handler([this](const websocketpp::connection_hdl&) { return MakeTlsContext(); });
+      // Built once and shared, not per connection; a reload swaps it for the
+      // connections that come after (transport/tls_context_source.h).
+      server.set_tls_init_handler([this](const websocketpp::connection_hdl&) { return options_.tls->current(); });
       // One deadline over the TLS handshake and the upgrade replaces the
       // upgrade's own timeout.
       server.set_open_handshake_timeout(0);
-      server.set_tcp_pre_init_handler(
-          [this, &shard](websocketpp::connection_hdl hdl) { StartHandshakeDeadline(shard, hdl); });
+      server.set_tcp_pre_init_handler([this, &shard](websocketpp::connection_hdl hdl) {
+        AdoptCurrentTlsContext(shard, hdl);
+        StartHandshakeDeadline(shard, hdl);
+      });
       server.set_tcp_post_init_handler(
           [&shard](websocketpp::connection_hdl hdl) { shard.server.get_con_from_hdl(hdl)->tls_established = true; });
     }
@@ -325,17 +329,18 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     });
   }
 
-  std::shared_ptr<asio::ssl::context> MakeTlsContext() {
-    auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-    asio::error_code ec;
-    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                             asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                             asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
-                         ec);
-    context->use_certificate_chain_file(options_.tls_cert_file, ec);
-    if (!ec) context->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
-    if (ec) Log(LogLevel::kError, "tls_context_failed", {{"error", ec.message()}});
-    return context;
+  // Right after the accept, before the TLS handshake. websocketpp makes a
+  // connection, and its TLS stream from the context of that moment, before
+  // the accept it waits in; a reload since then must still reach the device
+  // that connects next, so the stream moves to the current context here
+  // (SSL_set_SSL_CTX takes the certificate and key, and holds a reference of
+  // its own, as SNI switching does).
+  void AdoptCurrentTlsContext(Shard<Cfg>& shard, websocketpp::connection_hdl hdl) {
+    if constexpr (std::is_same_v<Cfg, TlsDeviceConfig>) {
+      ConnectionPtr con = shard.server.get_con_from_hdl(hdl);
+      const std::shared_ptr<asio::ssl::context> current = options_.tls->current();
+      SSL_set_SSL_CTX(con->get_socket().native_handle(), current->native_handle());
+    }
   }
 
   // Right after the accept, before the TLS handshake. A connection still not
@@ -494,7 +499,7 @@ absl::StatusOr<std::unique_ptr<DeviceEndpoint>> StartWith(const DeviceEndpointOp
 absl::StatusOr<std::unique_ptr<DeviceEndpoint>> DeviceEndpoint::Start(const DeviceEndpointOptions& options,
                                                                       SessionServices& services,
                                                                       const SessionLimits& limits, HttpRoutes routes) {
-  if (!options.tls_cert_file.empty()) return StartWith<TlsDeviceConfig>(options, services, limits, std::move(routes));
+  if (options.tls != nullptr) return StartWith<TlsDeviceConfig>(options, services, limits, std::move(routes));
   return StartWith<PlainDeviceConfig>(options, services, limits, std::move(routes));
 }
 

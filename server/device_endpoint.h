@@ -30,6 +30,7 @@
 #include "bridge/device_session.h"
 #include "bridge/limit_counters.h"
 #include "server/http_routes.h"
+#include "transport/tls_context_source.h"
 
 namespace hive::server {
 
@@ -41,8 +42,9 @@ struct DeviceEndpointOptions {
   size_t max_connections = 0;
   // From accept to the end of the upgrade, the TLS handshake included.
   absl::Duration handshake_timeout = absl::Seconds(5);
-  std::string tls_cert_file;  // both set: wss://
-  std::string tls_key_file;
+  // Set: wss://, each new connection taking the source's current context
+  // (reloadable). Must outlive the endpoint.
+  transport::TlsContextSource* tls = nullptr;
   // Where refusals are counted; may be null.
   LimitCounters* counters = nullptr;
 };

@@ -31,10 +31,12 @@ class TestCertificates {
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   std::string read(const std::string& name) const;
 
- private:
   // Issues <name>.pem/.key signed by the CA for CN=`cn`, with an optional
-  // extension line (like "subjectAltName=...").
+  // extension line (like "subjectAltName=..."); a failure is fatal as above.
+  // Certificate rotation tests issue the certificate that replaces server.pem.
   void Issue(const std::string& name, const std::string& cn, const std::string& extension);
+
+ private:
   void Run(std::vector<std::string> args);
 
   std::string dir_;

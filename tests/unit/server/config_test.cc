@@ -275,6 +275,17 @@ TEST(Config, RequiresTlsCertAndKeyTogether) {
   EXPECT_EQ(config->tls_key_file, "/tls/key.pem");
 }
 
+TEST(Config, TlsReloadIntervalIsOffOrAtLeastASecond) {
+  absl::StatusOr<Config> off = Parse({kKeyFlag, "--tls-reload-interval=0"});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->tls_reload_interval, absl::ZeroDuration());
+  absl::StatusOr<Config> second = Parse({kKeyFlag, "--tls-reload-interval=1s"});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->tls_reload_interval, absl::Seconds(1));
+  ExpectInvalid({kKeyFlag, "--tls-reload-interval=500ms"},
+                "--tls-reload-interval: 0 (only on SIGHUP) or at least 1s, got 500ms");
+}
+
 TEST(Config, RequiresPongTimeoutShorterThanPingInterval) {
   ExpectInvalid({kKeyFlag, "--pong-timeout=30s"},
                 "--pong-timeout: must be shorter than --ping-interval (30s), got 30s");
@@ -360,6 +371,7 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "grpc-tls-cert",
                                           "grpc-tls-key",
                                           "grpc-client-ca",
+                                          "tls-reload-interval",
                                           "backend-policy-file",
                                           "max-connect-waiters",
                                           "grpc-max-concurrent-streams",
@@ -391,6 +403,7 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
   expect_option("max-message-bytes", "BYTES", "1MiB");
   expect_option("replica-id", "NAME", "(host name)");
   expect_option("dedupe-window", "DURATION", "5m");
+  expect_option("tls-reload-interval", "DURATION", "1m");
   for (const std::string& name : names) {
     const HelpOption* option = FindOption(options, name);
     ASSERT_NE(option, nullptr) << name;
@@ -452,7 +465,8 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
                                              "HIVEBRIDGE_DEVICE_SEND_BUFFER=2MiB",
                                              "HIVEBRIDGE_MAX_EVENT_BYTES=2KiB",
                                              "HIVEBRIDGE_EVENT_HISTORY_BYTES=0",
-                                             "HIVEBRIDGE_SUBSCRIBER_QUEUE_BYTES=2KiB"});
+                                             "HIVEBRIDGE_SUBSCRIBER_QUEUE_BYTES=2KiB",
+                                             "HIVEBRIDGE_TLS_RELOAD_INTERVAL=2s"});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->grpc_listen, ":1");
   EXPECT_EQ(config->tls_cert_file, "/c");
@@ -493,6 +507,7 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
   EXPECT_EQ(config->max_event_bytes, size_t{2} << 10);
   EXPECT_EQ(config->event_history_bytes, 0u);
   EXPECT_EQ(config->subscriber_queue_bytes, size_t{2} << 10);
+  EXPECT_EQ(config->tls_reload_interval, absl::Seconds(2));
 }
 
 TEST(Config, LimitsHaveSafeDefaults) {
@@ -580,6 +595,7 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--grpc-tls-cert=/gc",
                                          "--grpc-tls-key=/gk",
                                          "--grpc-client-ca=/ca",
+                                         "--tls-reload-interval=3s",
                                          "--backend-policy-file=/p",
                                          "--io-threads=3",
                                          "--max-connections=3",
@@ -631,6 +647,7 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->grpc_tls_cert_file, defaults.grpc_tls_cert_file);
   EXPECT_NE(config->grpc_tls_key_file, defaults.grpc_tls_key_file);
   EXPECT_NE(config->grpc_client_ca_file, defaults.grpc_client_ca_file);
+  EXPECT_NE(config->tls_reload_interval, defaults.tls_reload_interval);
   EXPECT_NE(config->backend_policy_file, defaults.backend_policy_file);
   EXPECT_NE(config->io_threads, defaults.io_threads);
   EXPECT_NE(config->max_connections, defaults.max_connections);
