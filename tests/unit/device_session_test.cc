@@ -385,9 +385,9 @@ TEST_F(DeviceSessionTest, ASendBeyondTheSendBufferIsRefusedAndClosesTheDevice441
   limits_.send_buffer_bytes = 1000;
   testing::TransportLog log;
   auto session = OpenAuthenticated(log);
-  ASSERT_TRUE(session->Send(std::string(600, 'a')).ok());
+  ASSERT_TRUE(session->SendRequest(std::string(600, 'a'), "r", 0).ok());
 
-  absl::Status refused = session->Send(std::string(600, 'b'));
+  absl::Status refused = session->SendRequest(std::string(600, 'b'), "r", 0);
 
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.message(), HasSubstr("600 bytes already waiting to be sent to the device (--device-send-buffer "
@@ -397,7 +397,7 @@ TEST_F(DeviceSessionTest, ASendBeyondTheSendBufferIsRefusedAndClosesTheDevice441
   EXPECT_EQ(log.close_code, close_code::kNotReading);
   EXPECT_EQ(log.close_reason, "1200 bytes to send (--device-send-buffer 1000); the device is not reading");
   EXPECT_EQ(counters_.value(Limit::kDeviceSendBuffer), 2u);  // the refusal and the close
-  EXPECT_EQ(session->Send("x").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(session->SendRequest("x", "r", 0).code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(DeviceSessionTest, SentBytesFreeTheSendBuffer) {
@@ -405,7 +405,7 @@ TEST_F(DeviceSessionTest, SentBytesFreeTheSendBuffer) {
   testing::TransportLog log;
   auto session = OpenAuthenticated(log);
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(session->Send(std::string(600, 'a')).ok()) << i;
+    ASSERT_TRUE(session->SendRequest(std::string(600, 'a'), "r", 0).ok()) << i;
     log.RunPosted();  // written: the transport buffers nothing
   }
   EXPECT_FALSE(log.closed);
@@ -416,17 +416,17 @@ TEST_F(DeviceSessionTest, BytesTheTransportHoldsCountAndCloseTheDeviceAtTheWater
   testing::TransportLog log;
   auto session = OpenAuthenticated(log);
   log.buffered_bytes = 900;  // the device stopped reading
-  ASSERT_TRUE(session->Send(std::string(100, 'a')).ok());
+  ASSERT_TRUE(session->SendRequest(std::string(100, 'a'), "r", 0).ok());
   log.RunPosted();
   EXPECT_FALSE(log.closed);
   // Send now knows of the 900 bytes the transport holds.
-  EXPECT_EQ(session->Send(std::string(200, 'b')).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(session->SendRequest(std::string(200, 'b'), "r", 0).code(), absl::StatusCode::kResourceExhausted);
   log.RunPosted();
   EXPECT_EQ(log.close_code, close_code::kNotReading);
 
   testing::TransportLog other_log;
   auto other = OpenAuthenticated(other_log, "other-device");
-  ASSERT_TRUE(other->Send(std::string(100, 'a')).ok());
+  ASSERT_TRUE(other->SendRequest(std::string(100, 'a'), "r", 0).ok());
   other_log.buffered_bytes = 1100;  // grew past the mark with that write
   other_log.RunPosted();
   EXPECT_EQ(other_log.close_code, close_code::kNotReading);
@@ -438,27 +438,27 @@ TEST_F(DeviceSessionTest, ARefusalOnAStaleFigureDoesNotCloseADeviceThatHasReadSi
   testing::TransportLog log;
   auto session = OpenAuthenticated(log);
   log.buffered_bytes = 900;
-  ASSERT_TRUE(session->Send(std::string(100, 'a')).ok());
+  ASSERT_TRUE(session->SendRequest(std::string(100, 'a'), "r", 0).ok());
   log.RunPosted();
   log.buffered_bytes = 0;  // the device read it all, and nothing was written since
 
-  EXPECT_EQ(session->Send(std::string(200, 'b')).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(session->SendRequest(std::string(200, 'b'), "r", 0).code(), absl::StatusCode::kResourceExhausted);
   log.RunPosted();  // looks again
 
   EXPECT_FALSE(log.closed);
-  EXPECT_TRUE(session->Send(std::string(200, 'b')).ok());
+  EXPECT_TRUE(session->SendRequest(std::string(200, 'b'), "r", 0).ok());
 }
 
 TEST_F(DeviceSessionTest, AFrameLargerThanTheSendBufferIsRefusedButTheDeviceStays) {
   limits_.send_buffer_bytes = 1000;
   testing::TransportLog log;
   auto session = OpenAuthenticated(log);
-  absl::Status refused = session->Send(std::string(1001, 'a'));
+  absl::Status refused = session->SendRequest(std::string(1001, 'a'), "r", 0);
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.message(), HasSubstr("larger than --device-send-buffer"));
   log.RunPosted();
   EXPECT_FALSE(log.closed);
-  EXPECT_TRUE(session->Send("small").ok());
+  EXPECT_TRUE(session->SendRequest("small", "r", 0).ok());
 }
 
 TEST_F(DeviceSessionTest, ErrorRepliesToANonReadingDeviceCloseItAtTheWatermark) {
@@ -681,7 +681,7 @@ TEST_F(RequestOnReconnectTest, ARequestWrittenOnAConnectionThatClosedIsAbortedAn
   ASSERT_EQ(FramesOf(first_log, "r-written"), 1);
   auto second = OpenAuthenticated(second_log);  // replaces the first
   first_log.RunPosted();
-  first->OnClosed(close_code::kReplaced, "replaced");
+  first->OnClosed(close_code::kReplaced, "replaced", ClosedBy::kBridge);
 
   ASSERT_TRUE(call.outcome.has_value());
   EXPECT_EQ(call.outcome->status().code(), absl::StatusCode::kAborted);
@@ -700,7 +700,7 @@ TEST_F(RequestOnReconnectTest, ARequestQueuedOnAConnectionThatClosedBeforeWritin
   auto first = OpenAuthenticated(first_log);
   Call call, retry;
   Deliver(call, "r-queued", *first);
-  first->OnClosed(1006, "connection lost");  // before the session's thread wrote it
+  first->OnClosed(1006, "connection lost", ClosedBy::kNeither);  // before the session's thread wrote it
   EXPECT_FALSE(call.outcome.has_value());
   first_log.RunPosted();
 
@@ -729,7 +729,7 @@ TEST_F(RequestOnReconnectTest, AReplacedConnectionsQueuedRequestIsWrittenBeforeI
   first_log.RunPosted();  // the write, then the close Admit asked for
   ASSERT_EQ(first_log.close_code, close_code::kReplaced);
   EXPECT_EQ(FramesOf(first_log, "r-old"), 1);
-  first->OnClosed(close_code::kReplaced, "replaced");
+  first->OnClosed(close_code::kReplaced, "replaced", ClosedBy::kBridge);
   ASSERT_TRUE(call.outcome.has_value());
   EXPECT_EQ(call.outcome->status().code(), absl::StatusCode::kAborted);
   // The device answers on its new connection: the outcome is known after all.
