@@ -34,7 +34,7 @@ fuzz: deps
 # Issue #6's benchmarks, optimised, in their own tree inside $(BUILD_DIR):
 # writes bench/results.json and docs/PERFORMANCE.md (about 10 minutes).
 BENCH_DIR ?= $(BUILD_DIR)/bench
-BENCH_TARGETS = hivebridge hive-device-sim hive-loadgen codec_bench grpc_echo_server ws_echo_server
+BENCH_TARGETS = hivebridge hive-device-sim hive-loadgen codec_bench correlator_bench grpc_echo_server ws_echo_server
 
 bench: deps
 	cmake -S . -B $(BENCH_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release

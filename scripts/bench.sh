@@ -57,9 +57,10 @@ bridge_bin="$build_dir/server/hivebridge"
 sim_bin="$build_dir/clients/device_sim/hive-device-sim"
 loadgen_bin="$build_dir/clients/loadgen/hive-loadgen"
 codec_bin="$build_dir/tests/bench/codec_bench"
+correlator_bin="$build_dir/tests/bench/correlator_bench"
 grpc_echo_bin="$build_dir/tests/bench/grpc_echo_server"
 ws_echo_bin="$build_dir/tests/bench/ws_echo_server"
-for bin in "$bridge_bin" "$sim_bin" "$loadgen_bin" "$codec_bin" "$grpc_echo_bin" "$ws_echo_bin"; do
+for bin in "$bridge_bin" "$sim_bin" "$loadgen_bin" "$codec_bin" "$correlator_bin" "$grpc_echo_bin" "$ws_echo_bin"; do
   [ -x "$bin" ] || { echo "bench.sh: not built: $bin" >&2; exit 2; }
 done
 
@@ -208,6 +209,12 @@ PY
 codec_phase() {
   say "codec micro-benchmarks"
   measure "$raw/codec.json" "$codec_bin" --benchmark_format=json "${codec_args[@]}"
+  # The correlator's cost per /metrics scrape and per expiry tick, at 1,000
+  # and 1,000,000 remembered requests: flat, or something walks every entry
+  # (raw JSON only; the smoke run keeps to the small case).
+  local filter=()
+  [ "$smoke" = 1 ] && filter=(--benchmark_filter=/1000$)
+  measure "$raw/correlator.json" "$correlator_bin" --benchmark_format=json "${codec_args[@]}" "${filter[@]}"
 }
 
 # ---------------------------------------------------------------- request round trip

@@ -240,9 +240,8 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                        "RESOURCE_EXHAUSTED");
   f.AddInteger<size_t>("max-remembered-requests", &config.max_remembered_requests, 16, 100'000'000,
                        "request outcomes remembered for retries; over it the least recently used is forgotten");
-  f.AddInteger<size_t>("max-remembered-bytes", &config.max_remembered_bytes, 64 * 1024, size_t{64} << 30,
-                       "estimated bytes of remembered request outcomes; over it the least recently used is "
-                       "forgotten");
+  f.AddByteSize("max-remembered-bytes", &config.max_remembered_bytes, 64 * kKiB, 65536 * kMiB,
+                "estimated bytes of remembered request outcomes; over it the least recently used is forgotten");
   f.AddInteger<size_t>("event-history", &config.event_history, 0, 10'000'000, "events kept for resume_after; 0 = none");
   f.AddByteSize("event-history-bytes", &config.event_history_bytes, 0, 64 * 1024 * kMiB,
                 "bytes the kept events may add up to (serialized size + 512 each); oldest dropped first; "
