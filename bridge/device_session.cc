@@ -212,7 +212,7 @@ void DeviceSession::Authenticate(absl::string_view token) {
   if (!identity.ok()) {
     // Anyone can fail authentication, as often as they like: the log line is
     // rate-limited per IP address (bridge/log_rate_limiter.h).
-    static LogRateLimiter* const auth_failure_log = new LogRateLimiter({});
+    static auto* const auth_failure_log = new LogRateLimiter({});
     auth_failure_log->Log(IpOfAddress(address_), services_.clock.Now(), LogLevel::kInfo, "device_auth_failed",
                           {{"address", address_}, {"reason", identity.status().message()}});
     CloseOnThread(close_code::kUnauthorized, identity.status().message());

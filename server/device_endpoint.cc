@@ -384,9 +384,9 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
   }
 
   struct ObservedClose {
-    int code;
+    int code = 0;
     std::string reason;
-    ClosedBy by;
+    ClosedBy by = ClosedBy::kNeither;
   };
 
   // Who closed first, and with what, as websocketpp saw it. Both of its

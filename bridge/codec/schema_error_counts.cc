@@ -3,7 +3,7 @@
 namespace hive::codec {
 
 SchemaErrorCounts& SchemaErrorCounts::OfProcess() {
-  static SchemaErrorCounts* const counts = new SchemaErrorCounts;
+  static auto* const counts = new SchemaErrorCounts;
   return *counts;
 }
 

@@ -94,7 +94,9 @@ class CloseCodesTest : public BridgeTest, public ::testing::WithParamInterface<C
     EXPECT_TRUE(ws->SendFrame(kTextOpcode, frame).ok());
     std::optional<RawConnection::Frame> close = ws->NextFrameOfOpcode(kCloseOpcode, kEventTimeout);
     EXPECT_TRUE(close.has_value()) << "no close frame\n" << Log();
-    if (close.has_value()) EXPECT_EQ(close->close_code(), GetParam().code);
+    if (close.has_value()) {
+      EXPECT_EQ(close->close_code(), GetParam().code);
+    }
     return device_id;
   }
 };

@@ -104,7 +104,9 @@ TEST_F(ConnectWaitTest, CallsCancelledWhileTheirDevicesConnectAllEndOnceAndTheBr
         EXPECT_THAT(result->status.error_code(),
                     AnyOf(grpc::StatusCode::OK, grpc::StatusCode::CANCELLED, grpc::StatusCode::DEADLINE_EXCEEDED))
             << *result;
-        if (result->status.ok()) EXPECT_EQ(result->response.status(), hive::bridge::v1::REQUEST_STATUS_ACKED);
+        if (result->status.ok()) {
+          EXPECT_EQ(result->response.status(), hive::bridge::v1::REQUEST_STATUS_ACKED);
+        }
         EXPECT_EQ(call->completions(), 1);
       }
     }
