@@ -335,21 +335,26 @@ class Soak:
         if ok is False:
             self.failures.append(f"{name}: {figures}")
 
-    def stalled_subscriber(self):
-        name = "stalled subscriber"
-        if not os.access(self.integration_bin, os.X_OK):
-            return self.scenario(name, False, f"not built: {self.integration_bin}")
-        report = os.path.join(self.out, "stalled_subscriber.json")
-        say(name)
-        with open(os.path.join(self.out, "stalled_subscriber.log"), "w") as log:
-            status = subprocess.run([self.integration_bin, "--gtest_filter=StalledSubscriberTest.*",
+    def run_integration_tests(self, gtest_filter, stem):
+        """Runs the integration tests `gtest_filter` selects, logging to <stem>.log; returns their exit
+        status and the tests of their JSON report (with the properties each recorded), [] if none."""
+        report = os.path.join(self.out, f"{stem}.json")
+        with open(os.path.join(self.out, f"{stem}.log"), "w") as log:
+            status = subprocess.run([self.integration_bin, f"--gtest_filter={gtest_filter}",
                                      f"--gtest_output=json:{report}"], stdout=log, stderr=subprocess.STDOUT,
                                     timeout=300).returncode
         try:
             with open(report) as f:
-                tests = [test for suite in json.load(f)["testsuites"] for test in suite["testsuite"]]
+                return status, [test for suite in json.load(f)["testsuites"] for test in suite["testsuite"]]
         except (OSError, ValueError, KeyError):
-            tests = []
+            return status, []
+
+    def stalled_subscriber(self):
+        name = "stalled subscriber"
+        if not os.access(self.integration_bin, os.X_OK):
+            return self.scenario(name, False, f"not built: {self.integration_bin}")
+        say(name)
+        status, tests = self.run_integration_tests("StalledSubscriberTest.*", "stalled_subscriber")
         ran = [test for test in tests if "rss_after_kib" in test]
         if status != 0 or len(ran) != 1:
             return self.scenario(name, False, f"the test failed (exit status {status}); see stalled_subscriber.log")
@@ -363,17 +368,8 @@ class Soak:
         name = "devices that stop reading"
         if not os.access(self.integration_bin, os.X_OK):
             return self.scenario(name, False, f"not built: {self.integration_bin}")
-        report = os.path.join(self.out, "non_reading_devices.json")
         say(name)
-        with open(os.path.join(self.out, "non_reading_devices.log"), "w") as log:
-            status = subprocess.run([self.integration_bin, f"--gtest_filter={NON_READING_TESTS}",
-                                     f"--gtest_output=json:{report}"], stdout=log, stderr=subprocess.STDOUT,
-                                    timeout=300).returncode
-        try:
-            with open(report) as f:
-                tests = [test for suite in json.load(f)["testsuites"] for test in suite["testsuite"]]
-        except (OSError, ValueError, KeyError):
-            tests = []
+        status, tests = self.run_integration_tests(NON_READING_TESTS, "non_reading_devices")
         ran = [test for test in tests if "rss_peak_kib" in test]
         if status != 0 or len(ran) != 2:
             return self.scenario(name, False, f"the tests failed (exit status {status}, {len(ran)} of 2 reported); "
