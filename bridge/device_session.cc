@@ -378,14 +378,13 @@ DeviceSession::ItemOutcome DeviceSession::HandleItem(codec::FrameItem& item, abs
       return invalid(absl::StrCat("event: ", bytes, " bytes (serialized) is over the size limit, --max-event-bytes ",
                                   limits_.max_event_bytes, "; event dropped"));
     }
-    if (event_bucket_.has_value() && !event_bucket_->TryTake(now)) {
+    if (!TakeToken(now)) {
       CountIn(services_.counters, Limit::kDeviceEventRate);
       ReplyError(absl::StrCat("rate limit: over ", limits_.event_rate, " events/s (burst ", limits_.event_burst,
                               "); event dropped, send it again later"),
                  item.cid);
       return ItemOutcome::kOverRate;
     }
-    sent_untokened_reply_ = false;
     HandleEvent(std::move(*event));
     return ItemOutcome::kHandled;
   }
@@ -421,7 +420,7 @@ bool DeviceSession::ReplyError(absl::string_view error, absl::string_view cid) {
   Log(LogLevel::kDebug, "device_frame_rejected", {{"device", device_id_}, {"cid", cid}, {"error", error}});
   // Closing (the rest of a batch after a close): nothing more goes out.
   if (close_started_) return true;
-  if (!TakeToken()) {
+  if (!TakeToken(services_.clock.Now())) {
     // Out of tokens: one reply tells the device why; more would let a device
     // that ignores them make the bridge write without bound.
     if (sent_untokened_reply_) {
@@ -435,9 +434,9 @@ bool DeviceSession::ReplyError(absl::string_view error, absl::string_view cid) {
   return true;
 }
 
-bool DeviceSession::TakeToken() {
+bool DeviceSession::TakeToken(absl::Time now) {
   if (!event_bucket_.has_value()) return true;
-  if (!event_bucket_->TryTake(services_.clock.Now())) return false;
+  if (!event_bucket_->TryTake(now)) return false;
   sent_untokened_reply_ = false;
   return true;
 }

@@ -150,8 +150,9 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   // Sends an error reply if the event bucket allows it; false when withheld
   // (the frame then counts as over the rate).
   bool ReplyError(absl::string_view error, absl::string_view cid);
-  // Takes a token from the event bucket, if events are rate-limited.
-  bool TakeToken();
+  // Takes a token from the event bucket at `now`, if events are rate-limited;
+  // events and error replies share it.
+  bool TakeToken(absl::Time now);
   // On the session's thread, after a write (of a frame of `written_bytes`
   // that Send queued, 0 for others) or a refused Send: records the
   // transport's buffered bytes for Send, and closes 4413 when the bytes
