@@ -33,6 +33,7 @@ absl::StatusOr<std::shared_ptr<DeviceLink>> SessionRegistry::RegisterWithin(cons
     replaced = std::exchange(slot, link);
     if (observer_ != nullptr) observer_->OnRegistered(*link);
     if (auto it = shard.waiting_for.find(device_id); it != shard.waiting_for.end()) {
+      // Moved out first: TakeWaiter would otherwise edit the set being walked.
       const absl::flat_hash_set<WaiterId> ids = std::move(it->second);
       shard.waiting_for.erase(it);
       woken.reserve(ids.size());
@@ -102,7 +103,6 @@ void SessionRegistry::StopWaiting(const std::string& device_id, WaiterId id) {
     absl::MutexLock lock(&shard.mu);
     auto it = shard.waiters.find(id);
     if (it == shard.waiters.end()) return;
-    Unindex(shard, it->second.device_id, id);
     dropped = TakeWaiter(shard, id);
   }
   waiter_count_.fetch_sub(1, std::memory_order_relaxed);
@@ -154,6 +154,7 @@ absl::Status SessionRegistry::Await(const std::string& device_id, absl::Time dea
 SessionRegistry::ConnectWaiter SessionRegistry::TakeWaiter(Shard& shard, WaiterId id) {
   auto it = shard.waiters.find(id);
   ConnectWaiter done = std::move(it->second.done);
+  Unindex(shard, it->second.device_id, id);
   shard.deadlines.erase({it->second.deadline, id});
   shard.waiters.erase(it);
   return done;
@@ -167,7 +168,6 @@ void SessionRegistry::ExpireDue() {
       absl::MutexLock lock(&shard.mu);
       while (!shard.deadlines.empty() && shard.deadlines.begin()->first <= now) {
         const WaiterId id = shard.deadlines.begin()->second;
-        Unindex(shard, shard.waiters.find(id)->second.device_id, id);
         expired.push_back(TakeWaiter(shard, id));
       }
     }

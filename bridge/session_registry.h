@@ -137,7 +137,8 @@ class SessionRegistry {
   static void Unindex(Shard& shard, const std::string& device_id, WaiterId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Takes a place among the waiters, or refuses with RESOURCE_EXHAUSTED.
   absl::Status ReserveWaiter();
-  // Removes waiter `id` from the shard's indexes; returns its callback.
+  // Removes waiter `id` from the shard (its deadline and device indexes
+  // too); returns its callback.
   static ConnectWaiter TakeWaiter(Shard& shard, WaiterId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Moves one place from the account of `old` (null: none) to `account_id`
   // unless that would exceed `max_per_account` (0: no limit).
