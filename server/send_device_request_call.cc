@@ -142,6 +142,16 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   }
 
  private:
+  // Records what the call just registered (a connect wait, a routed call, a
+  // correlator waiter) for OnCancel to cancel. True when OnCancel already
+  // ran and so missed it: the caller then cancels it itself.
+  template <typename Registered>
+  static bool Record(const std::shared_ptr<CallState>& state, Registered registered) {
+    absl::MutexLock lock(&state->mu);
+    registered(*state);
+    return state->cancelled;
+  }
+
   // The reactor, kept alive until Unpin, or null once the call is finished.
   static SendDeviceRequestReactor* Pin(const std::shared_ptr<CallState>& state) {
     absl::MutexLock lock(&state->mu);
@@ -198,14 +208,9 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
                      : directory.AwaitConnect(device_id, reactor->connect_deadline_, std::move(woken), &parked);
     if (!waiting.ok()) return FinishOnce(state, waiting);
     if (parked == 0) return;  // woken at once
-    bool cancelled = false;
-    {
-      absl::MutexLock lock(&state->mu);
-      state->connect_waiter = parked;
-      cancelled = state->cancelled;
+    if (Record(state, [parked](CallState& call) { call.connect_waiter = parked; })) {
+      directory.StopWaiting(device_id, parked);
     }
-    // OnCancel ran before the wait was known to it.
-    if (cancelled) directory.StopWaiting(device_id, parked);
   }
 
   static void OnConnectWait(const std::shared_ptr<CallState>& state, const std::shared_ptr<DeviceLink>& link) {
@@ -253,14 +258,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     std::string call = deps_.router->Route(
         WireRequest(), announced->Describe().replica(), deadline_,
         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
-    bool cancelled = false;
-    {
-      absl::MutexLock lock(&state_->mu);
-      state_->routed_call = call;
-      cancelled = state_->cancelled;
-    }
-    // OnCancel ran before the call was known to it.
-    if (cancelled) deps_.router->Cancel(call);
+    if (Record(state_, [&call](CallState& state) { state.routed_call = call; })) deps_.router->Cancel(call);
   }
 
   // The request as a replica delivers it: canonical ids, a request id.
@@ -278,15 +276,12 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
         *link, {*request_, request_id_, device_id_, account_id_}, deadline_, deps_.delivery, deps_.correlator,
         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
     if (!waiter.has_value()) return;
-    bool cancelled = false;
-    {
-      absl::MutexLock lock(&state_->mu);
-      state_->waiter_registered = true;
-      state_->waiter = *waiter;
-      cancelled = state_->cancelled;
+    if (Record(state_, [&waiter](CallState& state) {
+          state.waiter_registered = true;
+          state.waiter = *waiter;
+        })) {
+      deps_.correlator.Cancel(request_id_, *waiter);
     }
-    // OnCancel ran before the waiter was known to it.
-    if (cancelled) deps_.correlator.Cancel(request_id_, *waiter);
   }
 
   // gRPC's request, or `owned_request_` once the call outlives Begin.
