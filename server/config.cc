@@ -104,6 +104,22 @@ absl::Status ValidateReplicaId(absl::string_view text) {
       absl::StrCat("expected up to 255 letters, digits, '.', '-' or '_', got ", Quoted(text)));
 }
 
+// Event types as devices name them (docs/protocol.md §4), comma-separated.
+absl::Status ValidateTwinTypes(absl::string_view text) {
+  if (text.empty()) return absl::OkStatus();
+  for (absl::string_view type : absl::StrSplit(text, ',')) {
+    const bool ok = !type.empty() && type.size() <= 64 && std::all_of(type.begin(), type.end(), [](char c) {
+      return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == '_';
+    });
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "expected event types of 1 to 64 letters, digits, '.', '-' or '_', separated by commas, got ",
+          Quoted(type)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateLogLevel(absl::string_view text) {
   for (absl::string_view level : {"debug", "info", "warn", "error"}) {
     if (text == level) return absl::OkStatus();
@@ -253,6 +269,32 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                 "Gap; 0 = no byte bound");
   f.AddInteger<size_t>("max-subscribers", &config.max_subscribers, 1, 1'000'000,
                        "open SubscribeEvents streams; one more is RESOURCE_EXHAUSTED");
+  f.AddString("state-dir", &config.state_dir, "PATH",
+              "directory of the embedded store (SQLite, WAL mode) that keeps device twins and queued requests "
+              "across restarts; without it twins live in memory and queue_ttl is refused",
+              AnyPath)
+      .DefaultText("(none)");
+  f.AddString("twin-types", &config.twin_types, "TYPES",
+              "comma-separated event types whose latest event each device's twin keeps, besides "
+              "device-version, device-state, instances and instance-state",
+              ValidateTwinTypes)
+      .DefaultText("(none)");
+  f.AddInteger<size_t>("max-twins", &config.max_twins, 1, 100'000'000,
+                       "device twins remembered; over it the twin of the device offline longest is forgotten");
+  f.AddByteSize("max-twin-bytes", &config.max_twin_bytes, kMiB, 65536 * kMiB,
+                "bytes of the events the twins keep (serialized size + 512 each); over it the twin of the "
+                "device offline longest is forgotten");
+  f.AddDuration("max-queue-ttl", &config.max_queue_ttl, absl::Seconds(1), absl::Hours(24 * 365),
+                "longest queue_ttl a SendDeviceRequest may ask for; longer is INVALID_ARGUMENT");
+  f.AddInteger<size_t>("max-queued-per-device", &config.max_queued_per_device, 1, 1'000'000,
+                       "queued requests awaiting one device; one more is RESOURCE_EXHAUSTED");
+  f.AddInteger<size_t>("max-queued-requests", &config.max_queued_requests, 1, 100'000'000,
+                       "queued requests awaiting delivery in all; one more is RESOURCE_EXHAUSTED");
+  f.AddByteSize("max-queued-bytes", &config.max_queued_bytes, kMiB, 65536 * kMiB,
+                "bytes of queued requests (serialized size) awaiting delivery; one more is RESOURCE_EXHAUSTED");
+  f.AddDuration("request-retention", &config.request_retention, absl::Minutes(1), absl::Hours(24 * 365),
+                "how long GetRequest still answers for a queued request after it ended (delivered and "
+                "answered, expired or cancelled)");
   f.AddString("bus", &config.bus, "URL", "inproc, or amqp[s]://user:pass@host:port/vhost for cluster mode",
               ValidateBus);
   f.AddString("replica-id", &config.replica_id, "NAME", "this replica's name in cluster mode", ValidateReplicaId)
