@@ -12,13 +12,14 @@ namespace {
 // How long a writer waits for another connection's transaction.
 constexpr int kBusyTimeoutMs = 10000;
 
-absl::Status SqliteError(sqlite3* db, std::string_view what) {
-  return absl::InternalError(absl::StrCat("sqlite: ", what, ": ", db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+absl::Status SqliteError(sqlite3* db, absl::string_view what) {
+  return absl::InternalError(
+      absl::StrCat("sqlite: ", what, ": ", db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
 }
 
 }  // namespace
 
-std::string StateDbPath(std::string_view state_dir) { return absl::StrCat(state_dir, "/hivebridge.db"); }
+std::string StateDbPath(absl::string_view state_dir) { return absl::StrCat(state_dir, "/hivebridge.db"); }
 
 SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
     : db_(other.db_), statement_(std::exchange(other.statement_, nullptr)) {}
@@ -36,11 +37,11 @@ SqliteStatement::~SqliteStatement() { sqlite3_finalize(statement_); }
 
 void SqliteStatement::BindInt64(int index, int64_t value) { sqlite3_bind_int64(statement_, index, value); }
 
-void SqliteStatement::BindText(int index, std::string_view value) {
+void SqliteStatement::BindText(int index, absl::string_view value) {
   sqlite3_bind_text64(statement_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
-void SqliteStatement::BindBlob(int index, std::string_view value) {
+void SqliteStatement::BindBlob(int index, absl::string_view value) {
   sqlite3_bind_blob64(statement_, index, value.data(), value.size(), SQLITE_TRANSIENT);
 }
 
@@ -82,8 +83,8 @@ bool SqliteStatement::ColumnIsNull(int column) const { return sqlite3_column_typ
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Durability durability) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<SqliteDb> db(new SqliteDb(raw));
   if (rc != SQLITE_OK) return SqliteError(raw, absl::StrCat("open ", path));
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
@@ -95,7 +96,7 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
 
 SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
 
-absl::Status SqliteDb::Exec(std::string_view sql) {
+absl::Status SqliteDb::Exec(absl::string_view sql) {
   const std::string text(sql);
   char* error = nullptr;
   if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error) == SQLITE_OK) return absl::OkStatus();
@@ -104,7 +105,7 @@ absl::Status SqliteDb::Exec(std::string_view sql) {
   return status;
 }
 
-absl::StatusOr<SqliteStatement> SqliteDb::Prepare(std::string_view sql) {
+absl::StatusOr<SqliteStatement> SqliteDb::Prepare(absl::string_view sql) {
   sqlite3_stmt* statement = nullptr;
   if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &statement,
                          nullptr) != SQLITE_OK) {

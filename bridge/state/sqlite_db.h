@@ -27,7 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,7 +38,7 @@ struct sqlite3_stmt;
 namespace hive {
 
 // The database file inside a --state-dir.
-std::string StateDbPath(std::string_view state_dir);
+std::string StateDbPath(absl::string_view state_dir);
 
 // A prepared statement of one SqliteDb; movable, finalised when destroyed.
 class SqliteStatement {
@@ -52,8 +52,8 @@ class SqliteStatement {
   // Parameters are numbered from 1, as ?1, ?2 in the SQL. Text and blobs are
   // copied, so the arguments need not outlive the call.
   void BindInt64(int index, int64_t value);
-  void BindText(int index, std::string_view value);
-  void BindBlob(int index, std::string_view value);
+  void BindText(int index, absl::string_view value);
+  void BindBlob(int index, absl::string_view value);
   void BindNull(int index);
 
   // Steps once: true when a row is ready to read, false when done.
@@ -92,8 +92,8 @@ class SqliteDb {
   ~SqliteDb();
 
   // Runs one or more statements that return no rows (schema, pragmas).
-  absl::Status Exec(std::string_view sql);
-  absl::StatusOr<SqliteStatement> Prepare(std::string_view sql);
+  absl::Status Exec(absl::string_view sql);
+  absl::StatusOr<SqliteStatement> Prepare(absl::string_view sql);
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t changes() const;
 
