@@ -9,7 +9,8 @@ Starts, on loopback ports the kernel picks:
   - a hivebridge with gRPC on TLS (a test CA made here with openssl) and a
     --backend-policy-file granting one bearer token one account, with one
     simulated device of that account;
-then runs the command with these in its environment, and passes its exit code:
+waits until both devices are connected, then runs the command with these in
+its environment, and passes its exit code:
 
   HIVE_BRIDGE_TARGET       plaintext bridge, host:port
   HIVE_DEVICE_ID           its device (account HIVE_ACCOUNT_ID)
@@ -87,7 +88,7 @@ class Bridge:
                 f.seek(offset)
                 m = STARTED.search(f.read())
             return m
-        m = wait_for(self.name + " to start", started)
+        m = wait_for(self.name + " to start", started, timeout=30)
         self.ws_port, self.grpc_port = int(m.group(1)), int(m.group(2))
         log("%s pid=%d ws_port=%d grpc_port=%d" % (self.name, self.proc.pid, self.ws_port, self.grpc_port))
 
@@ -99,6 +100,15 @@ class Bridge:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def wait_connected(self, device, sim):
+        """Returns once `device` has connected (the log says so): tests start with it online."""
+        def connected():
+            if sim.poll() is not None:
+                raise SystemExit("bridge_harness: the simulator of %s exited %s" % (device, sim.returncode))
+            with open(self.log_path, errors="replace") as f:
+                return ("event=device_connected device=%s " % device) in f.read()
+        wait_for("device %s to connect to %s" % (device, self.name), connected, timeout=30)
 
     def tail(self, n=30):
         with open(self.log_path, errors="replace") as f:
@@ -171,6 +181,8 @@ def main():
             b.start()
         sims.append(start_sim(args.device_sim, tmp, plain, DEVICE, "sim"))
         sims.append(start_sim(args.device_sim, tmp, tls, TLS_DEVICE, "sim-tls"))
+        plain.wait_connected(DEVICE, sims[0])
+        tls.wait_connected(TLS_DEVICE, sims[1])
 
         pidfile = os.path.join(tmp, "harness.pid")
         with open(pidfile, "w") as f:
