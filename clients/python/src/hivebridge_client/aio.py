@@ -170,8 +170,8 @@ class Subscription:
                 if not self._resume or e.code() not in _resume.RESUMABLE:
                     raise _errors.from_rpc_error(e) from None
             finally:
-                if self._cancelled or not self._resume:
-                    self._call.cancel()
+                # Ended, failed, or the iterator was closed: release the call.
+                self._call.cancel()
             if not self._resume or self._cancelled:
                 return
             failures += 1

@@ -188,6 +188,9 @@ class Subscription:
                     return
                 if not self._resume or e.code() not in _resume.RESUMABLE:
                     raise _errors.from_rpc_error(e) from None
+            finally:
+                # Ended, failed, or the iterator was closed: release the call.
+                call.cancel()
             if not self._resume or self._cancelled.is_set():
                 return
             failures += 1
