@@ -82,3 +82,59 @@ test("newRequestId is a random version 4 UUID", () => {
   assert.match(newRequestId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.notStrictEqual(newRequestId(), newRequestId());
 });
+
+function fakeStream(events, error) {
+  const stream = (async function* () {
+    for (const event of events) yield { event };
+    if (error) throw error;
+  })();
+  stream.cancel = () => void (stream.cancelled = true);
+  return stream;
+}
+
+function streaming(...streams) {
+  const requests = [];
+  const client = {
+    subscribeEvents(req) {
+      requests.push(req);
+      return streams.shift();
+    },
+    close() {},
+  };
+  const bridge = new Bridge("unused:1", {}, client);
+  bridge.sleep = async () => {};
+  return { bridge, requests };
+}
+
+const ev = (epoch, sequence) => ({ epoch, sequence, type: "device-state" });
+const grpcError = (code, details) => Object.assign(new Error(details), { code, details });
+
+test("a broken subscription resumes after the last event, with the same filters", async () => {
+  const first = fakeStream([ev("e1", 1), ev("e1", 2)], grpcError(Status.UNAVAILABLE, "gone"));
+  const { bridge, requests } = streaming(first, fakeStream([ev("e2", 1)]), fakeStream([ev("e2", 2)]));
+  const subscription = bridge.subscribe({ deviceIds: ["d"] });
+  const got = [];
+  for (let i = 0; i < 4; i++) got.push((await subscription.next()).sequence);
+  assert.deepStrictEqual(got, [1, 2, 1, 2]);
+  assert.strictEqual(requests[0].resumeAfter, undefined);
+  assert.deepStrictEqual(requests[1].resumeAfter, { epoch: "e1", sequence: 2 });
+  assert.deepStrictEqual(requests[1].deviceIds, ["d"]);
+  assert.deepStrictEqual(requests[2].resumeAfter, { epoch: "e2", sequence: 1 }, "a stream the bridge ended resumes too");
+  assert.strictEqual(subscription.reconnects, 2);
+  assert.deepStrictEqual(subscription.position, { epoch: "e2", sequence: 2 });
+  assert.ok(first.cancelled, "the broken call is released");
+  subscription.cancel();
+});
+
+test("a subscription throws errors a new stream cannot fix", async () => {
+  const { bridge, requests } = streaming(fakeStream([], grpcError(Status.UNAUTHENTICATED, "unknown token")));
+  await assert.rejects(bridge.subscribe().next(), { name: "BridgeError", message: "UNAUTHENTICATED: unknown token" });
+  assert.strictEqual(requests.length, 1);
+});
+
+test("resume: false throws instead of resuming", async () => {
+  const { bridge } = streaming(fakeStream([ev("e1", 1)], grpcError(Status.UNAVAILABLE, "gone")));
+  const subscription = bridge.subscribe({}, { resume: false });
+  assert.strictEqual((await subscription.next()).sequence, 1);
+  await assert.rejects(subscription.next(), (e) => e.code === Status.UNAVAILABLE);
+});

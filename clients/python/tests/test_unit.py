@@ -183,6 +183,75 @@ class ResumeCursor(unittest.TestCase):
         self.assertNotIn(grpc.StatusCode.INVALID_ARGUMENT, _resume.RESUMABLE)
 
 
+class FakeStream:
+    """A SubscribeEvents call: yields its events, then raises its error (if any)."""
+
+    def __init__(self, events, error=None):
+        self.events, self.error, self.cancelled = events, error, False
+
+    def __iter__(self):
+        for e in self.events:
+            yield hb.api.SubscribeEventsResponse(event=e)
+        if self.error:
+            raise self.error
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class StreamingStub:
+    def __init__(self, *streams):
+        self.streams, self.requests = list(streams), []
+
+    def SubscribeEvents(self, request, metadata=None, wait_for_ready=None):
+        self.requests.append((request, wait_for_ready))
+        return self.streams.pop(0)
+
+
+def event(epoch, sequence):
+    return hb.events_pb2.DeviceEvent(epoch=epoch, sequence=sequence, type="device-state")
+
+
+class SubscriptionResumes(unittest.TestCase):
+    def test_a_broken_stream_is_reopened_after_the_last_event_with_the_same_filters(self):
+        first = FakeStream([event("e1", 1), event("e1", 2)], FakeRpcError(grpc.StatusCode.UNAVAILABLE))
+        second = FakeStream([event("e2", 1)])
+        stub = StreamingStub(first, second)
+        bridge = sync_bridge(stub)
+        bridge._retry = hb.RetryPolicy(initial_backoff=0.001, max_backoff=0.001)
+        subscription = bridge.subscribe(device_ids=["d"])
+        got = [next(subscription) for _ in range(3)]
+        self.assertEqual([(e.epoch, e.sequence) for e in got], [("e1", 1), ("e1", 2), ("e2", 1)])
+        resumed, wait_for_ready = stub.requests[1]
+        self.assertEqual((resumed.resume_after.epoch, resumed.resume_after.sequence), ("e1", 2))
+        self.assertEqual(list(resumed.device_ids), ["d"])
+        self.assertTrue(wait_for_ready, "a resumed stream waits for the bridge to come back")
+        self.assertFalse(stub.requests[0][1], "the first stream fails fast")
+        self.assertEqual(subscription.reconnects, 1)
+        self.assertEqual(subscription.position, ("e2", 1))
+        self.assertTrue(first.cancelled)
+
+    def test_an_error_a_new_stream_cannot_fix_is_raised(self):
+        stub = StreamingStub(FakeStream([], FakeRpcError(grpc.StatusCode.UNAUTHENTICATED, "unknown token")))
+        subscription = sync_bridge(stub).subscribe()
+        with self.assertRaisesRegex(hb.Unauthenticated, "unknown token"):
+            next(subscription)
+        self.assertEqual(len(stub.requests), 1)
+
+    def test_resume_false_raises_instead(self):
+        stub = StreamingStub(FakeStream([event("e1", 1)], FakeRpcError(grpc.StatusCode.UNAVAILABLE)))
+        subscription = sync_bridge(stub).subscribe(resume=False)
+        self.assertEqual(next(subscription).sequence, 1)
+        with self.assertRaises(hb.Unavailable):
+            next(subscription)
+
+    def test_resume_after_is_sent_on_the_first_stream(self):
+        stub = StreamingStub(FakeStream([event("e1", 8)]))
+        subscription = sync_bridge(stub).subscribe(resume_after=("e1", 7))
+        next(subscription)
+        self.assertEqual(stub.requests[0][0].resume_after.sequence, 7)
+
+
 class Errors(unittest.TestCase):
     def test_each_code_has_its_class_and_keeps_details(self):
         error = hb._errors.from_rpc_error(FakeRpcError(grpc.StatusCode.NOT_FOUND, "device D is not connected"))
