@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Node/TypeScript SDK as a user gets it: `npm pack` of clients/node (its
 # prepack compiles the TypeScript), installed from the tarball into a fresh
-# project with `npm install --offline` (dependencies from npm's cache, filled
-# by `make deps`' `npm ci` in clients/node), a TypeScript consumer compiled
+# project with `npm ci --offline` (dependencies from npm's cache, filled by
+# `make deps`' `npm ci` in clients/node), a TypeScript consumer compiled
 # against the installed types, then the unit tests and, under
 # bridge_harness.py, the end-to-end tests run from that project.
 #
@@ -26,13 +26,34 @@ if tar -tzf "$tarball" | grep -E '^package/(src|test|node_modules)/'; then
   echo "FAIL: the tarball ships sources, tests or node_modules" >&2; exit 1
 fi
 
+# The consumer project's package-lock.json: the tarball plus exactly the
+# runtime packages of clients/node/package-lock.json (the versions, tarball
+# URLs and integrity `npm ci` there put in npm's cache), so `npm ci --offline`
+# needs no registry metadata: it installs what the SDK pins, from the cache.
 app="$scratch/app"
 mkdir "$app"
-echo '{"name": "hive-sdk-consumer", "version": "1.0.0", "private": true}' > "$app/package.json"
-# @types/node at the SDK's pinned version: protobufjs (under grpc-js) asks for
-# any @types/node, and npm would otherwise pick the newest, not in the cache.
-types_node="$(node -p "require('$sdk/package.json').devDependencies['@types/node']")"
-(cd "$app" && npm install --offline --no-audit --no-fund --loglevel=error "$tarball" "@types/node@$types_node")
+node - "$sdk/package-lock.json" "$(basename "$tarball")" "$app" <<'JS'
+const fs = require("fs");
+const [lockPath, tarball, app] = process.argv.slice(2);
+const sdkLock = JSON.parse(fs.readFileSync(lockPath, "utf8"));
+const root = sdkLock.packages[""];
+const spec = `file:../${tarball}`;
+const packages = {
+  "": { name: "hive-sdk-consumer", version: "1.0.0", dependencies: { "@hivebridge/client": spec } },
+  "node_modules/@hivebridge/client": {
+    version: root.version, resolved: spec, license: root.license, dependencies: root.dependencies,
+    engines: root.engines,
+  },
+};
+for (const [path, entry] of Object.entries(sdkLock.packages)) {
+  if (path !== "" && !entry.dev) packages[path] = entry;
+}
+const pkg = { name: "hive-sdk-consumer", version: "1.0.0", private: true, dependencies: { "@hivebridge/client": spec } };
+fs.writeFileSync(`${app}/package.json`, JSON.stringify(pkg, null, 2));
+fs.writeFileSync(`${app}/package-lock.json`,
+  JSON.stringify({ name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages }, null, 2));
+JS
+(cd "$app" && npm ci --offline --no-audit --no-fund --loglevel=error)
 cp "$sdk"/test/*.js "$sdk"/test/consumer.ts "$app/"
 
 # The shipped .d.ts files type-check a user's TypeScript.
