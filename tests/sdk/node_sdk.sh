@@ -53,7 +53,11 @@ fs.writeFileSync(`${app}/package.json`, JSON.stringify(pkg, null, 2));
 fs.writeFileSync(`${app}/package-lock.json`,
   JSON.stringify({ name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages }, null, 2));
 JS
-(cd "$app" && npm ci --offline --no-audit --no-fund --loglevel=error)
+if ! (cd "$app" && npm ci --offline --no-audit --no-fund --loglevel=error); then
+  echo "FAIL: offline install of the tarball: npm's cache lacks what clients/node's lock needs;" \
+       "\`(cd clients/node && npm ci)\` fills it (make deps does on a fresh machine)" >&2
+  exit 1
+fi
 cp "$sdk"/test/*.js "$sdk"/test/consumer.ts "$app/"
 
 # The shipped .d.ts files type-check a user's TypeScript.
