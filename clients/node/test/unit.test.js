@@ -1,0 +1,140 @@
+// @hivebridge/client's own logic, without a bridge: the retry rule (only
+// with a request id, only retryable codes), request building, the command
+// builders and errors. Runs against the installed package.
+const test = require("node:test");
+const assert = require("node:assert");
+const { Bridge, BridgeError, Status, commands, newRequestId, sendRequest, WaitMode } = require("@hivebridge/client");
+
+function scripted(...codes) {
+  const requests = [];
+  const client = {
+    sendDeviceRequest(req, md, opts, cb) {
+      requests.push({ req, md, opts });
+      const code = codes.shift();
+      if (code !== undefined) cb(Object.assign(new Error("no"), { code, details: "bridge says no" }));
+      else cb(null, { requestId: req.requestId, status: 2 });
+    },
+    close() {},
+  };
+  const bridge = new Bridge("unused:1", { token: "t0k" }, client);
+  bridge.sleeps = [];
+  bridge.sleep = async (ms) => void bridge.sleeps.push(ms);
+  return { bridge, requests };
+}
+
+const device = "d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b";
+const command = commands.raw("A.b", { x: { y: [1, "two"] } });
+
+test("with a request id, UNAVAILABLE and RESOURCE_EXHAUSTED are retried with the same request", async () => {
+  const { bridge, requests } = scripted(Status.UNAVAILABLE, Status.RESOURCE_EXHAUSTED);
+  const id = newRequestId();
+  const reply = await bridge.send({ deviceId: device, command, requestId: id });
+  assert.strictEqual(reply.requestId, id);
+  assert.strictEqual(requests.length, 3);
+  assert.strictEqual(bridge.sleeps.length, 2);
+  assert.deepStrictEqual(requests[0].md.get("authorization"), ["Bearer t0k"]);
+  assert.ok(requests[1].opts.deadline.getTime() === requests[0].opts.deadline.getTime(), "one deadline for all attempts");
+});
+
+test("without a request id the first error is final", async () => {
+  const { bridge, requests } = scripted(Status.UNAVAILABLE);
+  await assert.rejects(bridge.send({ deviceId: device, command }), (e) => e instanceof BridgeError && e.code === Status.UNAVAILABLE);
+  assert.strictEqual(requests.length, 1);
+});
+
+test("ABORTED is never retried, and the error keeps the bridge's message", async () => {
+  const { bridge, requests } = scripted(Status.ABORTED);
+  await assert.rejects(bridge.send({ deviceId: device, command, requestId: newRequestId() }), {
+    name: "BridgeError",
+    message: "ABORTED: bridge says no",
+  });
+  assert.strictEqual(requests.length, 1);
+});
+
+test("gives up after maxAttempts", async () => {
+  const { bridge, requests } = scripted(Status.UNAVAILABLE, Status.UNAVAILABLE, Status.UNAVAILABLE, Status.UNAVAILABLE);
+  bridge.retry.maxAttempts = 3;
+  await assert.rejects(bridge.send({ deviceId: device, command, requestId: "r" }));
+  assert.strictEqual(requests.length, 3);
+});
+
+test("send's input becomes the request: wait names, durations, defaults", () => {
+  const req = sendRequest({ deviceId: device, command, wait: "result", connectTimeoutMs: 1500 });
+  assert.strictEqual(req.wait, WaitMode.WAIT_MODE_RESULT);
+  assert.deepStrictEqual(req.connectTimeout, { seconds: 1, nanos: 500000000 });
+  assert.strictEqual(req.requestId, "");
+  assert.strictEqual(sendRequest({ deviceId: device, command }).wait, WaitMode.WAIT_MODE_ACK);
+  assert.throws(() => sendRequest({ deviceId: device, command, wait: "done" }), /wait "done"/);
+  assert.throws(() => sendRequest({ deviceId: device }), /command: expected a Command/);
+});
+
+test("command builders set their kind, action and plain-object Structs", () => {
+  assert.strictEqual(commands.deviceCommand("reboot").deviceCommand.action, 2);
+  assert.strictEqual(commands.upgradeDevice({ version: "2.0" }).upgradeDevice.version, "2.0");
+  const stop = commands.schedulerAction("stop", { instance: "i", application: { name: "wikijs" } });
+  assert.strictEqual(stop.schedulerAction.application.name, "wikijs");
+  assert.deepStrictEqual(commands.appInstanceCommand("configure", { arguments: { a: { b: 1 } } }).appInstanceCommand.arguments, { a: { b: 1 } });
+  assert.deepStrictEqual(command.raw.payload, { x: { y: [1, "two"] } });
+  assert.throws(() => commands.schedulerAction("pause"), /SchedulerAction action "pause": expected one of start, stop/);
+});
+
+test("newRequestId is a random version 4 UUID", () => {
+  assert.match(newRequestId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.notStrictEqual(newRequestId(), newRequestId());
+});
+
+function fakeStream(events, error) {
+  const stream = (async function* () {
+    for (const event of events) yield { event };
+    if (error) throw error;
+  })();
+  stream.cancel = () => void (stream.cancelled = true);
+  return stream;
+}
+
+function streaming(...streams) {
+  const requests = [];
+  const client = {
+    subscribeEvents(req) {
+      requests.push(req);
+      return streams.shift();
+    },
+    close() {},
+  };
+  const bridge = new Bridge("unused:1", {}, client);
+  bridge.sleep = async () => {};
+  return { bridge, requests };
+}
+
+const ev = (epoch, sequence) => ({ epoch, sequence, type: "device-state" });
+const grpcError = (code, details) => Object.assign(new Error(details), { code, details });
+
+test("a broken subscription resumes after the last event, with the same filters", async () => {
+  const first = fakeStream([ev("e1", 1), ev("e1", 2)], grpcError(Status.UNAVAILABLE, "gone"));
+  const { bridge, requests } = streaming(first, fakeStream([ev("e2", 1)]), fakeStream([ev("e2", 2)]));
+  const subscription = bridge.subscribe({ deviceIds: ["d"] });
+  const got = [];
+  for (let i = 0; i < 4; i++) got.push((await subscription.next()).sequence);
+  assert.deepStrictEqual(got, [1, 2, 1, 2]);
+  assert.strictEqual(requests[0].resumeAfter, undefined);
+  assert.deepStrictEqual(requests[1].resumeAfter, { epoch: "e1", sequence: 2 });
+  assert.deepStrictEqual(requests[1].deviceIds, ["d"]);
+  assert.deepStrictEqual(requests[2].resumeAfter, { epoch: "e2", sequence: 1 }, "a stream the bridge ended resumes too");
+  assert.strictEqual(subscription.reconnects, 2);
+  assert.deepStrictEqual(subscription.position, { epoch: "e2", sequence: 2 });
+  assert.ok(first.cancelled, "the broken call is released");
+  subscription.cancel();
+});
+
+test("a subscription throws errors a new stream cannot fix", async () => {
+  const { bridge, requests } = streaming(fakeStream([], grpcError(Status.UNAUTHENTICATED, "unknown token")));
+  await assert.rejects(bridge.subscribe().next(), { name: "BridgeError", message: "UNAUTHENTICATED: unknown token" });
+  assert.strictEqual(requests.length, 1);
+});
+
+test("resume: false throws instead of resuming", async () => {
+  const { bridge } = streaming(fakeStream([ev("e1", 1)], grpcError(Status.UNAVAILABLE, "gone")));
+  const subscription = bridge.subscribe({}, { resume: false });
+  assert.strictEqual((await subscription.next()).sequence, 1);
+  await assert.rejects(subscription.next(), (e) => e.code === Status.UNAVAILABLE);
+});

@@ -1,0 +1,199 @@
+"""The synchronous client: one Bridge per bridge address, shared by threads.
+
+    from hivebridge_client import Bridge, commands, new_request_id
+
+    with Bridge("bridge.internal:9090", token=TOKEN, tls=TLS(root_ca="ca.pem")) as bridge:
+        reply = bridge.send(DEVICE, commands.device_command("check_disk_space"),
+                            wait="result", request_id=new_request_id())
+        for event in bridge.subscribe(device_ids=[DEVICE]):
+            print(event.type, event.sequence)
+
+hivebridge_client.aio.Bridge is the same API for asyncio.
+"""
+
+import threading
+import time
+
+import grpc
+
+from hive.bridge.v1 import device_bridge_pb2 as api
+from hive.bridge.v1 import device_bridge_pb2_grpc as api_grpc
+
+from . import _channel, _errors, _requests, _resume, _retry
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class Bridge:
+    """A connection to one hivebridge's DeviceBridge API.
+
+    target: "host:port". token: the backend's bearer token (the bridge's
+    --backend-policy-file), sent on every call. tls: None for plaintext, True
+    for TLS with the system's roots, or a TLS(...) for a private CA or mTLS.
+    timeout: the default deadline of each unary call, in seconds, retries
+    included. retry: the RetryPolicy of send() with a request_id.
+    """
+
+    def __init__(self, target, *, token=None, tls=None, timeout=DEFAULT_TIMEOUT,
+                 retry=_retry.RetryPolicy(), options=None):
+        credentials, channel_options = _channel.channel_args(tls, options)
+        if credentials is None:
+            self._channel = grpc.insecure_channel(target, options=channel_options)
+        else:
+            self._channel = grpc.secure_channel(target, credentials, options=channel_options)
+        self.stub = api_grpc.DeviceBridgeStub(self._channel)
+        self._metadata = _channel.call_metadata(token)
+        self._timeout = timeout
+        self._retry = retry
+        self._sleep = time.sleep  # tests replace it
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _call(self, method, request, timeout):
+        try:
+            return method(request, timeout=timeout if timeout is not None else self._timeout,
+                          metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise _errors.from_rpc_error(e) from None
+
+    def send(self, device_id, command, *, request_id=None, wait="ack", account_id=None, state=None,
+             connect_timeout=None, queue_ttl=None, outcome_events=False, timeout=None):
+        """Sends `command` to the device; returns the SendDeviceRequestResponse.
+
+        wait: "ack" (default), "result" or "none". With a request_id
+        (new_request_id()) the call is retried on UNAVAILABLE and
+        RESOURCE_EXHAUSTED within `timeout`: the bridge never delivers one id
+        twice. Raises a BridgeError subclass (NotFound, DeadlineExceeded, ...).
+        """
+        request = _requests.send_request(
+            device_id, command, request_id=request_id, wait=wait, account_id=account_id,
+            state=state, connect_timeout=connect_timeout, queue_ttl=queue_ttl,
+            outcome_events=outcome_events)
+        policy = self._retry if request_id else _retry.NO_RETRY
+        deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.stub.SendDeviceRequest(
+                    request, timeout=max(0.0, deadline - time.monotonic()), metadata=self._metadata)
+            except grpc.RpcError as e:
+                pause = policy.backoff(attempt)
+                if (e.code() not in _retry.RETRYABLE or attempt >= policy.max_attempts
+                        or time.monotonic() + pause >= deadline):
+                    raise _errors.from_rpc_error(e) from None
+                self._sleep(pause)
+
+    def list_devices(self, *, account_id=None, presence=None, version=None, page_size=0, timeout=None):
+        """Every device the listing matches (all pages), as Device messages."""
+        devices, token = [], ""
+        while True:
+            page = self._call(self.stub.ListDevices, api.ListDevicesRequest(
+                account_id=account_id or "", presence=presence or 0, version=version or "",
+                page_size=page_size, page_token=token), timeout)
+            devices.extend(page.devices)
+            token = page.next_page_token
+            if not token:
+                return devices
+
+    def get_device(self, device_id, *, timeout=None):
+        """The Device (and its twin); NotFound when the bridge never saw it."""
+        return self._call(self.stub.GetDevice, api.GetDeviceRequest(device_id=device_id), timeout).device
+
+    def get_request(self, request_id, *, timeout=None):
+        """The RequestRecord of a request id (queued, sent, acked, ...)."""
+        return self._call(self.stub.GetRequest, api.GetRequestRequest(request_id=request_id),
+                          timeout).request
+
+    def cancel_request(self, request_id, *, timeout=None):
+        """Cancels a queued request; returns its RequestRecord."""
+        return self._call(self.stub.CancelRequest, api.CancelRequestRequest(request_id=request_id),
+                          timeout).request
+
+    def subscribe(self, *, account_ids=(), device_ids=(), types=(), resume_after=None, resume=True):
+        """A Subscription: iterate it for DeviceEvent messages.
+
+        Filters: empty lists match everything. resume_after: an (epoch,
+        sequence) pair, a StreamPosition or an event, to continue where a
+        previous subscription stopped. With resume=True (default) a broken
+        stream is reopened from the last event delivered, with backoff,
+        until cancel(); otherwise its error is raised.
+        """
+        request = _requests.subscribe_request(account_ids, device_ids, types, None)
+        return Subscription(self, _resume.Cursor(request, resume_after), resume)
+
+
+class Subscription:
+    """An endless, resuming iterator of DeviceEvent messages; cancel() ends it
+    (a loop over it then stops).
+
+    position: the (epoch, sequence) of the last event delivered, to store
+    and pass as resume_after later. reconnects: how many times it resumed.
+    """
+
+    def __init__(self, bridge, cursor, resume):
+        self._bridge = bridge
+        self._cursor = cursor
+        self._resume = resume
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._call = None
+        self._events = None
+        self.reconnects = 0
+
+    @property
+    def position(self):
+        return self._cursor.position
+
+    def cancel(self):
+        self._cancelled.set()
+        with self._lock:
+            if self._call is not None:
+                self._call.cancel()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        # One stream for the object's life: iterating it again (another for
+        # loop after a break) continues where the last one stopped.
+        if self._events is None:
+            self._events = self._run()
+        return next(self._events)
+
+    def _run(self):
+        failures = 0
+        while not self._cancelled.is_set():
+            call = self._bridge.stub.SubscribeEvents(
+                self._cursor.request(), metadata=self._bridge._metadata,
+                wait_for_ready=self.reconnects > 0)
+            with self._lock:
+                self._call = call
+            if self._cancelled.is_set():
+                call.cancel()
+            try:
+                for response in call:
+                    failures = 0
+                    self._cursor.advance(response.event)
+                    yield response.event
+            except grpc.RpcError as e:
+                if self._cancelled.is_set():
+                    return
+                if not self._resume or e.code() not in _resume.RESUMABLE:
+                    raise _errors.from_rpc_error(e) from None
+            finally:
+                # Ended, failed, or the iterator was closed: release the call.
+                call.cancel()
+            if not self._resume or self._cancelled.is_set():
+                return
+            failures += 1
+            self.reconnects += 1
+            if self._cancelled.wait(self._bridge._retry.backoff(min(failures, 8))):
+                return

@@ -1,0 +1,266 @@
+"""hivebridge_client's own logic, without a bridge: command builders, the
+retry rule (only with a request_id, only retryable codes, within the
+deadline), the resume cursor and the error mapping."""
+
+import asyncio
+import unittest
+
+import grpc
+
+import hivebridge_client as hb
+from hivebridge_client import _resume, aio, commands
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, code, details="bridge says no"):
+        self._code, self._details = code, details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+
+class ScriptedStub:
+    """Answers SendDeviceRequest from a script of errors and replies."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.requests = []
+
+    def SendDeviceRequest(self, request, timeout=None, metadata=None):
+        self.requests.append((request, timeout, metadata))
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+class AsyncScriptedStub(ScriptedStub):
+    async def _send(self, request, timeout, metadata):
+        return ScriptedStub.SendDeviceRequest(self, request, timeout, metadata)
+
+    def SendDeviceRequest(self, request, timeout=None, metadata=None):
+        return self._send(request, timeout, metadata)
+
+
+def sync_bridge(stub, **kwargs):
+    bridge = hb.Bridge("127.0.0.1:1", **kwargs)
+    bridge.stub = stub
+    bridge.sleeps = []
+    bridge._sleep = bridge.sleeps.append
+    return bridge
+
+
+DEVICE = "d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b"
+OK = hb.api.SendDeviceRequestResponse(status=hb.commands_pb2.REQUEST_STATUS_ACKED)
+
+
+class CommandBuilders(unittest.TestCase):
+    def test_each_kind_sets_its_oneof_and_action(self):
+        cases = {
+            "upgrade_device": commands.upgrade_device(version="2.0"),
+            "device_command": commands.device_command("reboot"),
+            "scheduler_action": commands.scheduler_action("start", instance="i"),
+            "app_instance_command": commands.app_instance_command("configure", arguments={"a": 1}),
+            "raw": commands.raw("X.y", {"k": "v"}),
+        }
+        for kind, command in cases.items():
+            self.assertEqual(command.WhichOneof("kind"), kind)
+        self.assertEqual(cases["device_command"].device_command.action,
+                         hb.commands_pb2.DeviceCommand.ACTION_REBOOT)
+        self.assertEqual(cases["upgrade_device"].upgrade_device.version, "2.0")
+
+    def test_dicts_become_nested_structs_and_back(self):
+        command = commands.raw("A.b", {"x": {"y": [1, "two", None, True]}})
+        self.assertEqual(commands.from_struct(command.raw.payload), {"x": {"y": [1.0, "two", None, True]}})
+
+    def test_application_and_links_from_dicts(self):
+        command = commands.scheduler_action(
+            "stop", application={"appstore": "Fractal App Store", "name": "wikijs"},
+            links={"web": {"domain": "example.org"}})
+        self.assertEqual(command.scheduler_action.application.name, "wikijs")
+        self.assertEqual(command.scheduler_action.links["web"].domain, "example.org")
+
+    def test_unknown_action_names_the_choices(self):
+        with self.assertRaisesRegex(ValueError, r"SchedulerAction action 'pause': expected one of start, stop"):
+            commands.scheduler_action("pause")
+
+    def test_send_refuses_what_is_not_a_command(self):
+        with self.assertRaisesRegex(TypeError, "command: expected a hive.bridge.v1.Command"):
+            sync_bridge(ScriptedStub()).send(DEVICE, {"raw": "x"})
+
+    def test_bad_wait_mode_is_named(self):
+        with self.assertRaisesRegex(ValueError, "wait 'done'"):
+            sync_bridge(ScriptedStub()).send(DEVICE, commands.raw("A.b"), wait="done")
+
+
+class SendRetries(unittest.TestCase):
+    def test_with_request_id_unavailable_is_retried_with_the_same_request(self):
+        stub = ScriptedStub(FakeRpcError(grpc.StatusCode.UNAVAILABLE),
+                            FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED), OK)
+        bridge = sync_bridge(stub, token="t0k")
+        rid = hb.new_request_id()
+        self.assertEqual(bridge.send(DEVICE, commands.raw("A.b"), request_id=rid), OK)
+        self.assertEqual(len(stub.requests), 3)
+        self.assertEqual({r.request_id for r, _, _ in stub.requests}, {rid})
+        self.assertEqual(len(bridge.sleeps), 2)
+        self.assertEqual(stub.requests[0][2], (("authorization", "Bearer t0k"),))
+
+    def test_without_request_id_the_first_error_is_final(self):
+        stub = ScriptedStub(FakeRpcError(grpc.StatusCode.UNAVAILABLE), OK)
+        with self.assertRaises(hb.Unavailable):
+            sync_bridge(stub).send(DEVICE, commands.raw("A.b"))
+        self.assertEqual(len(stub.requests), 1)
+
+    def test_aborted_is_never_retried(self):
+        stub = ScriptedStub(FakeRpcError(grpc.StatusCode.ABORTED, "connection closed"), OK)
+        with self.assertRaises(hb.Aborted) as caught:
+            sync_bridge(stub).send(DEVICE, commands.raw("A.b"), request_id=hb.new_request_id())
+        self.assertEqual(caught.exception.details, "connection closed")
+        self.assertEqual(len(stub.requests), 1)
+
+    def test_gives_up_after_max_attempts(self):
+        stub = ScriptedStub(*[FakeRpcError(grpc.StatusCode.UNAVAILABLE)] * 3)
+        bridge = sync_bridge(stub, retry=hb.RetryPolicy(max_attempts=3))
+        with self.assertRaises(hb.Unavailable):
+            bridge.send(DEVICE, commands.raw("A.b"), request_id=hb.new_request_id())
+        self.assertEqual(len(stub.requests), 3)
+
+    def test_every_attempt_shares_one_deadline(self):
+        stub = ScriptedStub(FakeRpcError(grpc.StatusCode.UNAVAILABLE), OK)
+        sync_bridge(stub).send(DEVICE, commands.raw("A.b"), request_id="r", timeout=5)
+        first, second = stub.requests[0][1], stub.requests[1][1]
+        self.assertLessEqual(first, 5)
+        self.assertLessEqual(second, first)
+
+    def test_no_retry_when_the_backoff_would_pass_the_deadline(self):
+        stub = ScriptedStub(FakeRpcError(grpc.StatusCode.UNAVAILABLE), OK)
+        bridge = sync_bridge(stub, retry=hb.RetryPolicy(initial_backoff=10, max_backoff=10))
+        bridge._retry = hb.RetryPolicy(initial_backoff=10, max_backoff=10)
+        hb._retry.random.seed(1)
+        with self.assertRaises(hb.Unavailable):
+            bridge.send(DEVICE, commands.raw("A.b"), request_id="r", timeout=0.001)
+
+    def test_asyncio_client_follows_the_same_rule(self):
+        async def run():
+            bridge = aio.Bridge("127.0.0.1:1")
+            bridge.stub = AsyncScriptedStub(FakeRpcError(grpc.StatusCode.UNAVAILABLE), OK,
+                                            FakeRpcError(grpc.StatusCode.UNAVAILABLE), OK)
+
+            async def no_sleep(_):
+                pass
+            bridge._sleep = no_sleep
+            self.assertEqual(await bridge.send(DEVICE, commands.raw("A.b"), request_id="r"), OK)
+            with self.assertRaises(hb.Unavailable):
+                await bridge.send(DEVICE, commands.raw("A.b"))
+            self.assertEqual(len(bridge.stub.requests), 3)
+            await bridge.close()
+        asyncio.run(run())
+
+
+class ResumeCursor(unittest.TestCase):
+    def test_next_request_resumes_after_the_last_event_keeping_filters(self):
+        request = hb.api.SubscribeEventsRequest(device_ids=[DEVICE], types=["device-state"])
+        cursor = _resume.Cursor(request, None)
+        self.assertFalse(cursor.request().HasField("resume_after"))
+        cursor.advance(hb.events_pb2.DeviceEvent(epoch="e1", sequence=41))
+        cursor.advance(hb.events_pb2.DeviceEvent(epoch="e1", sequence=42))
+        nxt = cursor.request()
+        self.assertEqual((nxt.resume_after.epoch, nxt.resume_after.sequence), ("e1", 42))
+        self.assertEqual(list(nxt.device_ids), [DEVICE])
+        self.assertEqual(list(nxt.types), ["device-state"])
+        self.assertFalse(request.HasField("resume_after"), "the caller's request is not changed")
+
+    def test_starts_from_the_given_position(self):
+        cursor = _resume.Cursor(hb.api.SubscribeEventsRequest(), ("e0", 7))
+        self.assertEqual(cursor.request().resume_after.sequence, 7)
+
+    def test_transient_codes_resume_and_caller_errors_do_not(self):
+        self.assertIn(grpc.StatusCode.UNAVAILABLE, _resume.RESUMABLE)
+        self.assertNotIn(grpc.StatusCode.UNAUTHENTICATED, _resume.RESUMABLE)
+        self.assertNotIn(grpc.StatusCode.INVALID_ARGUMENT, _resume.RESUMABLE)
+
+
+class FakeStream:
+    """A SubscribeEvents call: yields its events, then raises its error (if any)."""
+
+    def __init__(self, events, error=None):
+        self.events, self.error, self.cancelled = events, error, False
+
+    def __iter__(self):
+        for e in self.events:
+            yield hb.api.SubscribeEventsResponse(event=e)
+        if self.error:
+            raise self.error
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class StreamingStub:
+    def __init__(self, *streams):
+        self.streams, self.requests = list(streams), []
+
+    def SubscribeEvents(self, request, metadata=None, wait_for_ready=None):
+        self.requests.append((request, wait_for_ready))
+        return self.streams.pop(0)
+
+
+def event(epoch, sequence):
+    return hb.events_pb2.DeviceEvent(epoch=epoch, sequence=sequence, type="device-state")
+
+
+class SubscriptionResumes(unittest.TestCase):
+    def test_a_broken_stream_is_reopened_after_the_last_event_with_the_same_filters(self):
+        first = FakeStream([event("e1", 1), event("e1", 2)], FakeRpcError(grpc.StatusCode.UNAVAILABLE))
+        second = FakeStream([event("e2", 1)])
+        stub = StreamingStub(first, second)
+        bridge = sync_bridge(stub)
+        bridge._retry = hb.RetryPolicy(initial_backoff=0.001, max_backoff=0.001)
+        subscription = bridge.subscribe(device_ids=["d"])
+        got = [next(subscription) for _ in range(3)]
+        self.assertEqual([(e.epoch, e.sequence) for e in got], [("e1", 1), ("e1", 2), ("e2", 1)])
+        resumed, wait_for_ready = stub.requests[1]
+        self.assertEqual((resumed.resume_after.epoch, resumed.resume_after.sequence), ("e1", 2))
+        self.assertEqual(list(resumed.device_ids), ["d"])
+        self.assertTrue(wait_for_ready, "a resumed stream waits for the bridge to come back")
+        self.assertFalse(stub.requests[0][1], "the first stream fails fast")
+        self.assertEqual(subscription.reconnects, 1)
+        self.assertEqual(subscription.position, ("e2", 1))
+        self.assertTrue(first.cancelled)
+
+    def test_an_error_a_new_stream_cannot_fix_is_raised(self):
+        stub = StreamingStub(FakeStream([], FakeRpcError(grpc.StatusCode.UNAUTHENTICATED, "unknown token")))
+        subscription = sync_bridge(stub).subscribe()
+        with self.assertRaisesRegex(hb.Unauthenticated, "unknown token"):
+            next(subscription)
+        self.assertEqual(len(stub.requests), 1)
+
+    def test_resume_false_raises_instead(self):
+        stub = StreamingStub(FakeStream([event("e1", 1)], FakeRpcError(grpc.StatusCode.UNAVAILABLE)))
+        subscription = sync_bridge(stub).subscribe(resume=False)
+        self.assertEqual(next(subscription).sequence, 1)
+        with self.assertRaises(hb.Unavailable):
+            next(subscription)
+
+    def test_resume_after_is_sent_on_the_first_stream(self):
+        stub = StreamingStub(FakeStream([event("e1", 8)]))
+        subscription = sync_bridge(stub).subscribe(resume_after=("e1", 7))
+        next(subscription)
+        self.assertEqual(stub.requests[0][0].resume_after.sequence, 7)
+
+
+class Errors(unittest.TestCase):
+    def test_each_code_has_its_class_and_keeps_details(self):
+        error = hb._errors.from_rpc_error(FakeRpcError(grpc.StatusCode.NOT_FOUND, "device D is not connected"))
+        self.assertIsInstance(error, hb.NotFound)
+        self.assertIsInstance(error, hb.BridgeError)
+        self.assertEqual(str(error), "NOT_FOUND: device D is not connected")
+        other = hb._errors.from_rpc_error(FakeRpcError(grpc.StatusCode.DATA_LOSS))
+        self.assertIs(type(other), hb.BridgeError)
+
+
+if __name__ == "__main__":
+    unittest.main()
