@@ -21,6 +21,7 @@
 namespace hive {
 namespace {
 
+using ::hive::testing::FakeClock;
 using google::protobuf::util::TimeUtil;
 using hive::bridge::v1::DeviceEvent;
 using ::testing::ElementsAre;
