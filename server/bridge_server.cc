@@ -190,8 +190,10 @@ std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optiona
     // stream (or none yet) reads the stream from its start.
     if (loaded.sequence > 0 && loaded.epoch == cluster::StreamEpoch(broker->vhost)) {
       options.resume_after_offset = loaded.sequence - 1;
+      Log(LogLevel::kInfo, "twin_stream_start", {{"from", "checkpoint"}, {"offset", loaded.sequence}});
     } else {
       options.from_first = true;
+      Log(LogLevel::kInfo, "twin_stream_start", {{"from", "first"}});
     }
   }
   return std::make_unique<AmqpBus>(std::move(options), clock, hub, registry, correlator);
@@ -251,7 +253,11 @@ class BridgeServerImpl final : public BridgeServer {
     // Before any event can arrive (the bus starts below, devices after
     // Listen). One bridge alone: whatever was connected to it when it
     // stopped was cut off; in a cluster the device may be on another replica.
+    const size_t stored_twins = stored.loaded.twins.size();
     twins_.Load(std::move(stored.loaded.twins), /*close_connected=*/!broker.has_value());
+    if (persister_ != nullptr) {
+      Log(LogLevel::kInfo, "twins_loaded", {{"twins", stored_twins}, {"state_dir", config.state_dir}});
+    }
     if (persister_ != nullptr) persister_->Start(twins_, kTwinFlushInterval);
     // Calls wait for a device here, or in cluster mode in the fleet's
     // directory (a device may connect to any replica).

@@ -630,6 +630,7 @@ TEST_F(ClusterTwinsTest, AReplicaStartedLaterLearnsTheFleetAndOneRestartedCatche
       [](const hive::bridge::v1::Device& d) { return !d.online() && d.close_code() == 1000 && d.version() == "5.0"; },
       "the new replica learned the device's twin from the stream"))
       << replica(4).Log();
+  EXPECT_THAT(replica(4).Log(), ::testing::HasSubstr("event=twin_stream_start from=first"));
 
   // Killed once its twins are stored, it resumes after its checkpoint and
   // still learns what happened while it was down.
@@ -649,7 +650,8 @@ TEST_F(ClusterTwinsTest, AReplicaStartedLaterLearnsTheFleetAndOneRestartedCatche
       [](const hive::bridge::v1::Device& d) { return d.online() && d.version() == "6.0" && d.close_code() == 0; },
       "the restarted replica caught up from its checkpoint"))
       << replica(4).Log();
-  EXPECT_THAT(replica(4).Log(), ::testing::HasSubstr("event=started"));
+  EXPECT_THAT(replica(4).Log(), ::testing::HasSubstr("event=twin_stream_start from=checkpoint"));
+  EXPECT_THAT(replica(4).Log(), ::testing::HasSubstr("event=twins_loaded twins=1"));
 }
 
 }  // namespace

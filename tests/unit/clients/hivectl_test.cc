@@ -114,7 +114,7 @@ TEST(HivectlOptions, DevicesAsksForOfflineOrAllDevicesAndAVersion) {
   ExpectProtoEq(std::get<ListDevicesCommand>(all->command).request,
                 Proto<v1::ListDevicesRequest>("presence: PRESENCE_ALL"));
   ExpectUsageError({"devices", "--offline", "--all"}, "--offline: not with --all");
-  ExpectUsageError({"devices", "--version="}, "--version: expected a version such as 1.2.3, got \"\"");
+  ExpectUsageError({"devices", "--version", ""}, "--version: expected a version such as 1.2.3, got \"\"");
 }
 
 TEST(HivectlOptions, DeviceBuildsGetDeviceRequest) {
