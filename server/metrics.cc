@@ -24,7 +24,7 @@ std::string RenderMetrics(const MetricsSources& sources) {
   AppendMetric(out, "hivebridge_accept_errors_total", "counter",
                "Device connections the listener failed to accept (out of file descriptors, mostly).",
                sources.endpoint == nullptr ? 0 : sources.endpoint->accept_errors());
-  AppendMetric(out, "hivebridge_event_subscribers", "gauge", "Open SubscribeEvents streams.",
+  AppendMetric(out, "hivebridge_event_subscribers", "gauge", "Open SubscribeEvents and WatchDevices streams.",
                sources.hub.subscriber_count());
   AppendMetric(out, "hivebridge_requests_pending", "gauge", "Device requests awaiting an ack or result.",
                sources.correlator.pending());
