@@ -269,6 +269,51 @@ TEST_F(TwinsTest, WatchDevicesSendsTheSnapshotThenEachChange) {
   context.TryCancel();
 }
 
+// A watcher that stops reading while its device sends much: its bounded queue
+// overflows (a Gap), and the stream sends the snapshot again, as the twins
+// stand then, with another end marker; the device's last state still arrives.
+TEST_F(TwinsTest, ASlowWatcherGetsTheSnapshotAgainAndMissesNothingOfTheTwins) {
+  StartOwnBridge({"--subscriber-queue=1"});
+  const std::string account = NewId();
+  TestDevice& device = ConnectWithVersion(account, "1.0");
+
+  grpc::ClientContext context;
+  SetDeadline(context, absl::Seconds(60));
+  WatchDevicesRequest request;
+  request.add_account_ids(account);
+  std::unique_ptr<grpc::ClientReader<WatchDevicesResponse>> watch = stub().WatchDevices(&context, request);
+  WatchDevicesResponse message;
+  int markers = 0;
+  while (markers == 0 && watch->Read(&message)) markers += message.snapshot_complete() ? 1 : 0;
+  ASSERT_EQ(markers, 1) << Log();
+
+  // Unread, these fill gRPC's flow-control window, then the one-event queue.
+  constexpr int kEvents = 500;  // within --device-event-burst
+  const std::string padding(16000, 'x');
+  for (int i = 0; i < kEvents; ++i) {
+    device.Send(absl::StrCat(R"({"type":"device-state","state":"s)", i, R"(","padding":")", padding, R"("})"));
+  }
+  ASSERT_TRUE(AwaitDevice(
+      device.device_id(),
+      [&](const Device& d) {
+        return d.reported().at("device-state").device_state().state() == absl::StrCat("s", kEvents - 1);
+      },
+      "the bridge applied the last state"))
+      << Log();
+
+  bool last_state_seen = false;
+  while (!(markers >= 2 && last_state_seen) && watch->Read(&message)) {
+    if (message.snapshot_complete()) ++markers;
+    if (message.has_device() && message.device().reported().count("device-state") == 1 &&
+        message.device().reported().at("device-state").device_state().state() == absl::StrCat("s", kEvents - 1)) {
+      last_state_seen = true;
+    }
+  }
+  EXPECT_GE(markers, 2) << "the slow watcher was never sent the snapshot again\n" << Log();
+  EXPECT_TRUE(last_state_seen) << Log();
+  context.TryCancel();
+}
+
 TEST_F(TwinsTest, WatchDevicesRefusesBadIdsNamingTheField) {
   StartOwnBridge();
   grpc::ClientContext context;
