@@ -19,8 +19,8 @@
 namespace hive {
 namespace {
 
-using ::hive::testing::FakeClock;
 using hive::bridge::v1::DeviceEvent;
+using ::hive::testing::FakeClock;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 

@@ -21,9 +21,9 @@
 namespace hive {
 namespace {
 
-using ::hive::testing::FakeClock;
 using google::protobuf::util::TimeUtil;
 using hive::bridge::v1::DeviceEvent;
+using ::hive::testing::FakeClock;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
