@@ -65,17 +65,20 @@ absl::StatusOr<TwinPersister::Loaded> TwinPersister::Load() {
 
 absl::Status TwinPersister::Flush(TwinStore& store) {
   TwinStore::Changes changes = store.TakeChanges();
-  if (changes.upserts.empty() && changes.removed.empty() && changes.epoch == persisted_epoch_ &&
-      changes.sequence == persisted_sequence()) {
-    return absl::OkStatus();
-  }
+  // Before the first event no position is known (the stored checkpoint
+  // stays); after it, only a change or a new position is worth a write.
+  const bool moved =
+      !changes.epoch.empty() && (changes.epoch != persisted_epoch_ || changes.sequence != persisted_sequence());
+  if (changes.upserts.empty() && changes.removed.empty() && !moved) return absl::OkStatus();
   if (absl::Status written = Write(changes); !written.ok()) {
     store.Remark(changes);
     write_errors_.fetch_add(1, std::memory_order_relaxed);
     return written;
   }
-  persisted_epoch_ = changes.epoch;
-  persisted_sequence_.store(changes.sequence, std::memory_order_relaxed);
+  if (!changes.epoch.empty()) {
+    persisted_epoch_ = changes.epoch;
+    persisted_sequence_.store(changes.sequence, std::memory_order_relaxed);
+  }
   return absl::OkStatus();
 }
 
@@ -105,12 +108,14 @@ absl::Status TwinPersister::Write(const TwinStore::Changes& changes) {
       HIVE_RETURN_IF_ERROR(remove->Run());
     }
   }
-  absl::StatusOr<SqliteStatement> checkpoint =
-      db_->Prepare("INSERT OR REPLACE INTO twin_checkpoint (id, epoch, sequence) VALUES (1, ?1, ?2)");
-  if (!checkpoint.ok()) return checkpoint.status();
-  checkpoint->BindText(1, changes.epoch);
-  checkpoint->BindInt64(2, static_cast<int64_t>(changes.sequence));
-  HIVE_RETURN_IF_ERROR(checkpoint->Run());
+  if (!changes.epoch.empty()) {
+    absl::StatusOr<SqliteStatement> checkpoint =
+        db_->Prepare("INSERT OR REPLACE INTO twin_checkpoint (id, epoch, sequence) VALUES (1, ?1, ?2)");
+    if (!checkpoint.ok()) return checkpoint.status();
+    checkpoint->BindText(1, changes.epoch);
+    checkpoint->BindInt64(2, static_cast<int64_t>(changes.sequence));
+    HIVE_RETURN_IF_ERROR(checkpoint->Run());
+  }
   return transaction->Commit();
 }
 

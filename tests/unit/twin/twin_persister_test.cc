@@ -181,6 +181,35 @@ TEST_F(TwinPersisterTest, AFailedWriteKeepsTheChangesForTheNextFlush) {
   EXPECT_THAT(Ids(loaded->twins), ElementsAre("dev-1"));
 }
 
+TEST_F(TwinPersisterTest, AFlushBeforeAnyEventKeepsTheStoredCheckpoint) {
+  {
+    TwinStore twins(Tracked());
+    EventHub::Options options;
+    options.observer = &twins;
+    EventHub hub(clock_, options, "stream-epoch");
+    std::unique_ptr<TwinPersister> persister = Open();
+    ASSERT_NE(persister, nullptr);
+    hub.Publish(Event("dev-1", "device-connected"));
+    ASSERT_TRUE(persister->Flush(twins).ok());
+  }
+  // Restarted: loaded, and flushed before its first event arrives (a
+  // cluster replica waiting for its stream), with the cut-off twin dirty.
+  std::unique_ptr<TwinPersister> persister = Open();
+  ASSERT_NE(persister, nullptr);
+  absl::StatusOr<TwinPersister::Loaded> loaded = persister->Load();
+  ASSERT_TRUE(loaded.ok());
+  TwinStore twins(Tracked());
+  twins.Load(std::move(loaded->twins), /*close_connected=*/true);
+  ASSERT_TRUE(persister->Flush(twins).ok());
+  persister.reset();
+  absl::StatusOr<TwinPersister::Loaded> again = Open()->Load();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->epoch, "stream-epoch");
+  EXPECT_EQ(again->sequence, 1u);
+  ASSERT_EQ(again->twins.size(), 1u);
+  EXPECT_EQ(again->twins[0].close_code, 1006);  // the cut-off was written
+}
+
 TEST_F(TwinPersisterTest, ARecordThatDoesNotParseIsDataLossNamingTheDevice) {
   ASSERT_NE(Open(), nullptr);  // creates the tables
   {
