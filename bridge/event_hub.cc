@@ -35,7 +35,7 @@ void EventHub::Record(DeviceEvent event, uint64_t sequence) {
   WakeList to_wake;
   {
     absl::MutexLock lock(&mu_);
-    if (closed_) return;
+    if (closed_ && options_.observer == nullptr) return;
     if (sequence == 0) {
       sequence = last_sequence_ + 1;
     } else if (sequence <= last_sequence_) {
@@ -44,6 +44,10 @@ void EventHub::Record(DeviceEvent event, uint64_t sequence) {
     last_sequence_ = sequence;
     stamped->set_sequence(sequence);
     std::shared_ptr<const DeviceEvent> frozen = std::move(stamped);
+    // Under the lock, so the observer sees events in sequence order; before
+    // the hand-out, so a subscriber that saw an event finds it applied.
+    if (options_.observer != nullptr) options_.observer->OnEvent(frozen, bytes);
+    if (closed_) return;
     history_.push_back({frozen, bytes});
     history_bytes_ += bytes;
     TrimHistoryLocked();

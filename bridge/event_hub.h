@@ -36,7 +36,8 @@
 // always a valid resume point.
 //
 // Close() ends every subscription (see Subscription) and turns Publish() into
-// a no-op; a Subscribe() after it gets a closed subscription.
+// a no-op for subscribers and the history (the observer still sees it); a
+// Subscribe() after it gets a closed subscription.
 //
 // Thread-safe. One mutex guards the sequence, the history and the subscriber
 // list; it is held only to number, record and hand out pointers, and never
@@ -58,6 +59,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/clock.h"
 #include "bridge/event_filter.h"
+#include "bridge/event_observer.h"
 #include "bridge/event_subscription.h"
 #include "bridge/limit_counters.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
@@ -89,6 +91,11 @@ class EventHub {
     // position beyond this hub's last event is one another replica reached
     // first, and live events up to it are skipped rather than delivered.
     bool fleet_sequences = false;
+    // Sees every recorded event in sequence order, under the hub's lock (see
+    // event_observer.h); may be null. Events published after Close() still
+    // reach it, numbered, though no subscriber gets them: the devices'
+    // goodbyes at shutdown still update their twins.
+    EventObserver* observer = nullptr;
   };
 
   EventHub(Clock& clock, Options options, std::string epoch);

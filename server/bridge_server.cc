@@ -18,6 +18,8 @@
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
 #include "bridge/stream_epoch.h"
+#include "bridge/twin/twin_persister.h"
+#include "bridge/twin/twin_store.h"
 #include "bridge/uuid.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -36,6 +38,9 @@ namespace hive::server {
 namespace {
 
 constexpr absl::Duration kExpiryTick = absl::Milliseconds(10);
+// How often changed twins are written to the --state-dir: what a kill -9 may
+// lose at most (docs/architecture.md#fleet-memory).
+constexpr absl::Duration kTwinFlushInterval = absl::Milliseconds(100);
 
 // Stateless, so one instance serves every component for the process's life.
 SystemClock& TheClock() {
@@ -140,13 +145,57 @@ RequestCorrelator::Options CorrelatorOptions(const Config& config, LimitCounters
   return options;
 }
 
+// The twins kept at start (--state-dir), or none.
+struct StoredTwins {
+  std::unique_ptr<TwinPersister> persister;  // null without --state-dir
+  TwinPersister::Loaded loaded;
+};
+
+absl::StatusOr<StoredTwins> OpenStoredTwins(const Config& config) {
+  StoredTwins stored;
+  if (config.state_dir.empty()) return stored;
+  absl::StatusOr<std::unique_ptr<TwinPersister>> persister = TwinPersister::Open(config.state_dir);
+  if (!persister.ok())
+    return absl::Status(persister.status().code(), absl::StrCat("--state-dir: ", persister.status().message()));
+  absl::StatusOr<TwinPersister::Loaded> loaded = (*persister)->Load();
+  if (!loaded.ok())
+    return absl::Status(loaded.status().code(), absl::StrCat("--state-dir: ", loaded.status().message()));
+  stored.persister = *std::move(persister);
+  stored.loaded = *std::move(loaded);
+  return stored;
+}
+
+TwinStore::Options TwinOptions(const Config& config, bool cluster, bool persisted) {
+  TwinStore::Options options;
+  options.types = TwinTypes::WithExtra(config.twin_types);
+  options.max_twins = config.max_twins;
+  options.max_bytes = config.max_twin_bytes;
+  // In cluster mode a device-connected event does not say which replica.
+  if (!cluster) options.replica = config.replica_id;
+  options.track_changes = persisted;
+  return options;
+}
+
 std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optional<AmqpAddress>& broker, Clock& clock,
-                                        EventHub& hub, SessionRegistry& registry, RequestCorrelator& correlator) {
+                                        EventHub& hub, SessionRegistry& registry, RequestCorrelator& correlator,
+                                        bool persisted, const TwinPersister::Loaded& loaded) {
   if (!broker.has_value()) return nullptr;
   AmqpBusOptions options;
   options.address = *broker;
   options.replica_id = config.replica_id;
   options.delivery.max_frame_bytes = config.max_message_bytes;
+  if (persisted) {
+    // Catch up from the checkpoint: the hub numbers stream offset N as
+    // sequence N + 1, so sequence S is offset S - 1. A store of another
+    // stream (or none yet) reads the stream from its start.
+    if (loaded.sequence > 0 && loaded.epoch == cluster::StreamEpoch(broker->vhost)) {
+      options.resume_after_offset = loaded.sequence - 1;
+      Log(LogLevel::kInfo, "twin_stream_start", {{"from", "checkpoint"}, {"offset", loaded.sequence}});
+    } else {
+      options.from_first = true;
+      Log(LogLevel::kInfo, "twin_stream_start", {{"from", "first"}});
+    }
+  }
   return std::make_unique<AmqpBus>(std::move(options), clock, hub, registry, correlator);
 }
 
@@ -176,28 +225,40 @@ class BridgeServerImpl final : public BridgeServer {
   // `broker` is set in cluster mode.
   BridgeServerImpl(const Config& config, std::unique_ptr<DeviceAuthenticator> authenticator,
                    const std::optional<AmqpAddress>& broker, std::optional<BackendPolicy> backend_policy,
-                   TlsCredentials tls)
+                   TlsCredentials tls, StoredTwins stored)
       : config_(config),
         authenticator_(std::move(authenticator)),
         access_(std::move(backend_policy)),
         tls_(std::move(tls)),
+        twins_(TwinOptions(config, broker.has_value(), stored.persister != nullptr)),
+        persister_(std::move(stored.persister)),
         // In cluster mode events are numbered by the fleet's stream, so the
         // epoch is the stream's, alike on every replica.
         hub_(clock_,
              {config.event_history, config.event_history_bytes, config.subscriber_queue, config.subscriber_queue_bytes,
               config.max_subscribers, &counters_,
-              /*fleet_sequences=*/broker.has_value()},
+              /*fleet_sequences=*/broker.has_value(), /*observer=*/&twins_},
              broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewLocalEpoch()),
         registry_(clock_),
         correlator_(clock_, CorrelatorOptions(config, counters_)),
-        cluster_(MakeClusterBus(config, broker, clock_, hub_, registry_, correlator_)),
+        cluster_(
+            MakeClusterBus(config, broker, clock_, hub_, registry_, correlator_, persister_ != nullptr, stored.loaded)),
         inproc_(hub_),
         bus_(cluster_ != nullptr ? static_cast<Bus&>(*cluster_) : inproc_),
         services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id, &counters_},
         limits_(LimitsFrom(config)),
         service_({config.default_request_timeout, config.max_message_bytes}, clock_, registry_, correlator_, hub_,
-                 cluster_.get(), access_),
-        metrics_{registry_, hub_, correlator_, bus_, counters_} {
+                 cluster_.get(), access_, twins_),
+        metrics_{registry_, hub_, correlator_, bus_, counters_, twins_, persister_.get()} {
+    // Before any event can arrive (the bus starts below, devices after
+    // Listen). One bridge alone: whatever was connected to it when it
+    // stopped was cut off; in a cluster the device may be on another replica.
+    const size_t stored_twins = stored.loaded.twins.size();
+    twins_.Load(std::move(stored.loaded.twins), /*close_connected=*/!broker.has_value());
+    if (persister_ != nullptr) {
+      Log(LogLevel::kInfo, "twins_loaded", {{"twins", stored_twins}, {"state_dir", config.state_dir}});
+    }
+    if (persister_ != nullptr) persister_->Start(twins_, kTwinFlushInterval);
     // Calls wait for a device here, or in cluster mode in the fleet's
     // directory (a device may connect to any replica).
     registry_.LimitWaiters(config.max_connect_waiters, &counters_);
@@ -294,6 +355,9 @@ class BridgeServerImpl final : public BridgeServer {
     // Last, so the devices' goodbyes still reach the fleet.
     bus_.Stop();
     ticker_.reset();
+    // After every goodbye reached the twins (the hub's observer outlives
+    // Close): a last flush.
+    if (persister_ != nullptr) persister_->Stop();
     Log(LogLevel::kInfo, "stopped");
   }
 
@@ -345,6 +409,10 @@ class BridgeServerImpl final : public BridgeServer {
   const BackendAccess access_;
   // Before the servers that use them.
   const TlsCredentials tls_;
+  // Before the hub, which feeds it.
+  TwinStore twins_;
+  // Null without --state-dir.
+  std::unique_ptr<TwinPersister> persister_;
   EventHub hub_;
   SessionRegistry registry_;
   RequestCorrelator correlator_;
@@ -386,8 +454,10 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (!backend_policy.ok()) return backend_policy.status();
   absl::StatusOr<TlsCredentials> tls = LoadTls(config);
   if (!tls.ok()) return tls.status();
+  absl::StatusOr<StoredTwins> stored = OpenStoredTwins(config);
+  if (!stored.ok()) return stored.status();
   auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker,
-                                                   *std::move(backend_policy), *std::move(tls));
+                                                   *std::move(backend_policy), *std::move(tls), *std::move(stored));
   if (absl::Status status = server->Listen(); !status.ok()) return status;
   return server;
 }

@@ -12,9 +12,12 @@ using hive::bridge::v1::GetDeviceRequest;
 using hive::bridge::v1::GetDeviceResponse;
 using hive::bridge::v1::ListDevicesRequest;
 using hive::bridge::v1::ListDevicesResponse;
+using hive::bridge::v1::Presence;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
+// A version filter longer than any version a device may send is a mistake.
+constexpr size_t kMaxVersionBytes = 1024;
 
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -35,6 +38,13 @@ absl::Status ValidateListDevices(const ListDevicesRequest& request) {
   if (!request.page_token().empty() && !IsUuid(request.page_token())) {
     return absl::InvalidArgumentError("page_token: not a token returned by ListDevices");
   }
+  if (!hive::bridge::v1::Presence_IsValid(request.presence())) {
+    return absl::InvalidArgumentError(absl::StrCat("presence: unknown value ", request.presence()));
+  }
+  if (request.version().size() > kMaxVersionBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version: at most ", kMaxVersionBytes, " bytes, got ", request.version().size()));
+  }
   return absl::OkStatus();
 }
 
@@ -42,9 +52,11 @@ absl::Status ValidateListDevices(const ListDevicesRequest& request) {
 
 DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, SessionRegistry& registry,
                                          RequestCorrelator& correlator, EventHub& hub, ClusterRouter* router,
-                                         const BackendAccess& access)
+                                         const BackendAccess& access, const TwinStore& twins)
     : directory_(router != nullptr ? router->fleet() : registry),
       hub_(hub),
+      twins_(twins),
+      view_(directory_, twins),
       access_(access),
       send_deps_{clock,     registry, correlator, options.default_request_timeout, {options.max_frame_bytes},
                  draining_, router} {}
@@ -92,9 +104,15 @@ grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerC
     }
   }
   const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  DeviceView::Query query;
+  query.account_id = CanonicalUuid(request->account_id());
+  query.presence = request->presence() == hive::bridge::v1::PRESENCE_UNSPECIFIED ? hive::bridge::v1::PRESENCE_ONLINE
+                                                                                 : request->presence();
+  query.version = request->version();
+  query.after = CanonicalUuid(request->page_token());
   // One more than the page tells whether another page follows.
-  std::vector<hive::bridge::v1::Device> devices =
-      directory_.List(CanonicalUuid(request->account_id()), CanonicalUuid(request->page_token()), page_size + 1);
+  query.limit = page_size + 1;
+  std::vector<hive::bridge::v1::Device> devices = view_.List(query);
   const bool more = devices.size() > page_size;
   if (more) devices.pop_back();
   for (auto& device : devices) *response->add_devices() = std::move(device);
@@ -110,15 +128,34 @@ grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerCon
   }
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return FinishNow(context, grant.status());
-  std::shared_ptr<DeviceLink> link = directory_.Find(CanonicalUuid(request->device_id()));
+  std::optional<hive::bridge::v1::Device> device = view_.Find(CanonicalUuid(request->device_id()));
   // A device of an account outside the caller's grant is answered as an
   // absent one: a restricted caller must not learn which of other accounts'
-  // devices are online.
-  if (link == nullptr || (grant->has_value() && !(*grant)->Allows(link->account_id()))) {
+  // devices exist.
+  if (!device.has_value() || (grant->has_value() && !(*grant)->Allows(device->account_id()))) {
     return FinishNow(context, absl::NotFoundError(absl::StrCat("device ", request->device_id(), " is not connected")));
   }
-  *response->mutable_device() = link->Describe();
+  *response->mutable_device() = *std::move(device);
   return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<hive::bridge::v1::WatchDevicesResponse>* DeviceBridgeService::WatchDevices(
+    grpc::CallbackServerContext* context, const hive::bridge::v1::WatchDevicesRequest* request) {
+  absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
+  if (!grant.ok()) return RejectWatchDevices(grant.status());
+  const WatchDevicesDeps deps{hub_, twins_, twins_.types(), view_, draining_};
+  if (!grant->has_value()) return StartWatchDevices(*request, deps);
+  // A restricted caller sees only its accounts: none named means all of them.
+  hive::bridge::v1::WatchDevicesRequest narrowed = *request;
+  if (narrowed.account_ids().empty()) {
+    for (const std::string& account : (*grant)->accounts()) narrowed.add_account_ids(account);
+  }
+  for (const std::string& account : narrowed.account_ids()) {
+    if (IsUuid(account) && !(*grant)->Allows(CanonicalUuid(account))) {
+      return RejectWatchDevices(AccountDenied(**grant, account));
+    }
+  }
+  return StartWatchDevices(narrowed, deps);
 }
 
 }  // namespace hive::server

@@ -1,7 +1,8 @@
 // server/device_bridge_service.h
 // The DeviceBridge gRPC service on the callback API (no thread per call):
-// SendDeviceRequest and SubscribeEvents have reactors of their own; the
-// device listing is answered from the session registry.
+// SendDeviceRequest, SubscribeEvents and WatchDevices have reactors of their
+// own; ListDevices and GetDevice are answered from the device twins and the
+// live directory (device_view.h).
 #pragma once
 
 #include <atomic>
@@ -12,9 +13,12 @@
 #include "bridge/event_hub.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
+#include "bridge/twin/twin_store.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
 #include "server/backend_access.h"
+#include "server/device_view.h"
 #include "server/send_device_request_call.h"
+#include "server/watch_devices_call.h"
 
 namespace hive::server {
 
@@ -26,9 +30,9 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   };
 
   // `router` is null unless in cluster mode, where ListDevices and GetDevice
-  // answer from its fleet directory.
+  // answer from its fleet directory. `twins` is fed by `hub`.
   DeviceBridgeService(Options options, const Clock& clock, SessionRegistry& registry, RequestCorrelator& correlator,
-                      EventHub& hub, ClusterRouter* router, const BackendAccess& access);
+                      EventHub& hub, ClusterRouter* router, const BackendAccess& access, const TwinStore& twins);
 
   // From now on new calls are refused with UNAVAILABLE; calls in flight go on.
   void BeginDrain() { draining_ = true; }
@@ -48,10 +52,15 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
                                       const hive::bridge::v1::GetDeviceRequest* request,
                                       hive::bridge::v1::GetDeviceResponse* response) override;
 
+  grpc::ServerWriteReactor<hive::bridge::v1::WatchDevicesResponse>* WatchDevices(
+      grpc::CallbackServerContext* context, const hive::bridge::v1::WatchDevicesRequest* request) override;
+
  private:
   // Where devices are listed: this replica's, or the fleet's.
   SessionRegistry& directory_;
   EventHub& hub_;
+  const TwinStore& twins_;
+  const DeviceView view_;
   const BackendAccess& access_;
   std::atomic<bool> draining_{false};
   const SendDeviceRequestDeps send_deps_;

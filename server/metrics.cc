@@ -24,7 +24,7 @@ std::string RenderMetrics(const MetricsSources& sources) {
   AppendMetric(out, "hivebridge_accept_errors_total", "counter",
                "Device connections the listener failed to accept (out of file descriptors, mostly).",
                sources.endpoint == nullptr ? 0 : sources.endpoint->accept_errors());
-  AppendMetric(out, "hivebridge_event_subscribers", "gauge", "Open SubscribeEvents streams.",
+  AppendMetric(out, "hivebridge_event_subscribers", "gauge", "Open SubscribeEvents and WatchDevices streams.",
                sources.hub.subscriber_count());
   AppendMetric(out, "hivebridge_requests_pending", "gauge", "Device requests awaiting an ack or result.",
                sources.correlator.pending());
@@ -43,6 +43,22 @@ std::string RenderMetrics(const MetricsSources& sources) {
                   "# TYPE hivebridge_requests_forgotten_total counter\n",
                   "hivebridge_requests_forgotten_total{reason=\"budget\"} ", remembered.forgotten_budget, "\n",
                   "hivebridge_requests_forgotten_total{reason=\"window\"} ", remembered.forgotten_window, "\n");
+  const TwinStore::Stats twins = sources.twins.stats();
+  AppendMetric(out, "hivebridge_twins", "gauge", "Device twins remembered (--max-twins).", twins.twins);
+  AppendMetric(out, "hivebridge_twin_bytes", "gauge",
+               "Bytes of the device twins: their kept events' sizes plus 512 each (--max-twin-bytes).", twins.bytes);
+  absl::StrAppend(&out,
+                  "# HELP hivebridge_twins_forgotten_total Twins of long-offline devices forgotten to stay within "
+                  "--max-twins or --max-twin-bytes.\n"
+                  "# TYPE hivebridge_twins_forgotten_total counter\n",
+                  "hivebridge_twins_forgotten_total{reason=\"max-twins\"} ", twins.forgotten_max_twins, "\n",
+                  "hivebridge_twins_forgotten_total{reason=\"max-twin-bytes\"} ", twins.forgotten_max_bytes, "\n");
+  AppendMetric(out, "hivebridge_twin_persisted_sequence", "gauge",
+               "The event sequence every twin in the --state-dir includes (0 without it).",
+               sources.persister == nullptr ? 0 : sources.persister->persisted_sequence());
+  AppendMetric(out, "hivebridge_twin_write_errors_total", "counter",
+               "Flushes of the twins to the --state-dir that failed (retried at the next flush).",
+               sources.persister == nullptr ? 0 : sources.persister->write_errors());
   const BusCounters bus = sources.bus.counters();
   AppendMetric(out, "hivebridge_events_published_total", "counter", "Events published by this replica's devices.",
                bus.published);

@@ -13,6 +13,8 @@
 #include "bridge/limit_counters.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
+#include "bridge/twin/twin_persister.h"
+#include "bridge/twin/twin_store.h"
 #include "server/device_endpoint.h"
 
 namespace hive::server {
@@ -23,6 +25,8 @@ struct MetricsSources {
   const RequestCorrelator& correlator;
   const Bus& bus;
   const LimitCounters& limits;
+  const TwinStore& twins;
+  const TwinPersister* persister = nullptr;  // null without --state-dir
   const DeviceEndpoint* endpoint = nullptr;  // set once listening
   // Cluster mode: the fleet's directory, where calls wait for devices.
   const SessionRegistry* fleet = nullptr;

@@ -241,7 +241,9 @@ absl::Status AmqpBus::Connection::SetUp() {
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, presence_queue, kPresenceConsumer, /*auto_ack=*/true));
   HIVE_RETURN_IF_ERROR(amqp_->SetPrefetch(kStreamChannel, kStreamPrefetch));
   const std::optional<uint64_t>& last = bus_.thread_state_->last_offset;
-  AmqpValue start = last.has_value() ? AmqpValue(static_cast<int64_t>(*last + 1)) : AmqpValue(std::string("next"));
+  AmqpValue start = last.has_value()           ? AmqpValue(static_cast<int64_t>(*last + 1))
+                    : bus_.options_.from_first ? AmqpValue(std::string("first"))
+                                               : AmqpValue(std::string("next"));
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kStreamChannel, cluster::kEventStream, "events", /*auto_ack=*/false,
                                       {{"x-stream-offset", start}}));
   HIVE_RETURN_IF_ERROR(PublishMessage(PresenceMessage(cluster::PresenceKind::kHello, replica)));
@@ -537,7 +539,9 @@ AmqpBus::AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionReg
       fleet_(clock),
       calls_(clock),
       outbox_(std::make_shared<Outbox>()),
-      thread_state_(std::make_unique<ThreadState>()) {}
+      thread_state_(std::make_unique<ThreadState>()) {
+  thread_state_->last_offset = options_.resume_after_offset;
+}
 
 AmqpBus::~AmqpBus() { Stop(); }
 

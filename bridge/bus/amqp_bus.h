@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -59,6 +60,13 @@ struct AmqpBusOptions {
   absl::Duration replica_timeout = absl::Seconds(5);
   // Connecting, and each broker round trip.
   absl::Duration io_timeout = absl::Seconds(5);
+  // Where this replica first reads the event stream (a reconnect resumes
+  // after the last event read): by default its next event. A replica that
+  // keeps twins in a --state-dir resumes after its checkpoint (the last
+  // offset its stored twins include), or reads from the stream's first
+  // event when it has none, so that its twins catch up with the fleet.
+  std::optional<uint64_t> resume_after_offset;
+  bool from_first = false;
 };
 
 class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter {

@@ -66,6 +66,9 @@ constexpr OptionSpec kOptions[] = {
 
     {"devices", "account", "UUID", "only this account's devices"},
     {"devices", "page-size", "N", "devices per call, 1 to 1000 (every page is fetched)"},
+    {"devices", "offline", "", "the devices the bridge remembers that are not connected"},
+    {"devices", "all", "", "every device the bridge remembers, connected or not"},
+    {"devices", "version", "V", "only devices whose latest device-version event reported V"},
 
     {"send", "instance", "UUID", "scheduler-action, app-instance-command: the app instance (required)"},
     {"send", "app", "NAME", "scheduler-action: the application (required)"},
@@ -102,8 +105,12 @@ struct CommandSpec {
 };
 
 constexpr CommandSpec kCommands[] = {
-    {"devices", "Usage: hivectl devices [--account=UUID] [--page-size=N] [GLOBAL OPTIONS]", "List connected devices."},
-    {"device", "Usage: hivectl device DEVICE_ID [GLOBAL OPTIONS]", "Describe one connected device."},
+    {"devices",
+     "Usage: hivectl devices [--account=UUID] [--offline|--all] [--version=V] [--page-size=N] [GLOBAL OPTIONS]",
+     "List connected devices, or with --offline or --all the ones the bridge remembers (their twins)."},
+    {"device", "Usage: hivectl device DEVICE_ID [GLOBAL OPTIONS]",
+     "Describe one device and its twin: online or not, its last connection and close code, its version and the "
+     "types of event it reported."},
     {"send", "Usage: hivectl send DEVICE KIND [ACTION] [OPTIONS] [GLOBAL OPTIONS]",
      "Send a command to a device and print the outcome (exit 1 when the device reports failure).\n"
      "  send DEVICE scheduler-action start|stop --instance=UUID --app=NAME [--appstore=S]\n"
@@ -133,8 +140,8 @@ constexpr absl::string_view kDescription =
     "Options take --name=VALUE or --name VALUE and may come anywhere after hivectl; a flag wins over\n"
     "its variable. Durations carry a unit: 30s, 500ms, 2m.";
 constexpr absl::string_view kFooter = R"(Commands (hivectl COMMAND --help for each):
-  devices       list connected devices
-  device        describe one connected device
+  devices       list connected (or remembered) devices
+  device        describe one device and its twin
   send          send scheduler-action, upgrade, device-command, app-instance-command or raw
   subscribe     print events as they come
   token         mint a device token from the bridge's secret (no call)
@@ -494,11 +501,20 @@ absl::Status ExpectPositionals(const Tokens& tokens, size_t count, absl::string_
 }
 
 absl::StatusOr<Command> ParseDevices(const Tokens& tokens) {
-  HIVE_RETURN_IF_ERROR(ExpectPositionals(tokens, 1, "hivectl devices [--account UUID] [--page-size N]"));
+  HIVE_RETURN_IF_ERROR(
+      ExpectPositionals(tokens, 1, "hivectl devices [--account UUID] [--offline|--all] [--version V] [--page-size N]"));
   CommandOptions options;
-  HIVE_ASSIGN_OR_RETURN(options, CommandOptions::Take(tokens, "devices", {"account", "page-size"}));
+  HIVE_ASSIGN_OR_RETURN(options,
+                        CommandOptions::Take(tokens, "devices", {"account", "page-size", "offline", "all", "version"}));
   if (options.All("account").size() > 1) return Usage("--account", "given twice");
   ListDevicesCommand command;
+  if (options.Has("offline") && options.Has("all")) return Usage("--offline", "not with --all");
+  if (options.Has("offline")) command.request.set_presence(v1::PRESENCE_OFFLINE);
+  if (options.Has("all")) command.request.set_presence(v1::PRESENCE_ALL);
+  if (auto version = options.Get("version")) {
+    if (version->empty()) return Invalid("--version", "a version such as 1.2.3", *version);
+    command.request.set_version(*version);
+  }
   if (auto account = options.Get("account")) {
     HIVE_ASSIGN_OR_RETURN(*command.request.mutable_account_id(), ParseUuid("--account", *account));
   }

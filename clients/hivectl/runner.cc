@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/client_context.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -53,10 +54,12 @@ int Fail(const grpc::Status& status, std::ostream& err) {
 }
 
 void PrintDeviceTable(const google::protobuf::RepeatedPtrField<v1::Device>& devices, std::ostream& out) {
-  out << absl::StrFormat("%-36s  %-36s  %-21s  %-15s  %s\n", "DEVICE", "ACCOUNT", "ADDRESS", "PROTOCOL", "CONNECTED");
+  out << absl::StrFormat("%-36s  %-36s  %-21s  %-15s  %-20s  %-7s  %s\n", "DEVICE", "ACCOUNT", "ADDRESS", "PROTOCOL",
+                         "CONNECTED", "ONLINE", "VERSION");
   for (const v1::Device& device : devices) {
-    out << absl::StrFormat("%-36s  %-36s  %-21s  %-15s  %s\n", device.device_id(), device.account_id(),
-                           device.address(), device.protocol(), Time(device.connected_at()));
+    out << absl::StrFormat("%-36s  %-36s  %-21s  %-15s  %-20s  %-7s  %s\n", device.device_id(), device.account_id(),
+                           device.address(), device.protocol(), Time(device.connected_at()),
+                           device.online() ? "yes" : "no", device.version());
   }
 }
 
@@ -97,11 +100,27 @@ int GetDevice(const GlobalOptions& global, const GetDeviceCommand& command, v1::
   const v1::Device& device = response.device();
   out << "device:     " << device.device_id() << "\n"
       << "account:    " << device.account_id() << "\n"
+      << "online:     " << (device.online() ? "yes" : "no") << "\n"
       << "address:    " << device.address() << "\n"
       << "protocol:   " << device.protocol() << "\n"
       << "replica:    " << device.replica() << "\n"
       << "connected:  " << Time(device.connected_at()) << "\n"
       << "last alive: " << Time(device.last_alive_at()) << "\n";
+  if (!device.online() && device.has_disconnected_at()) {
+    out << "closed:     " << Time(device.disconnected_at()) << " with " << device.close_code();
+    if (!device.close_reason().empty()) out << " (" << device.close_reason() << ")";
+    out << "\n";
+  }
+  out << "version:    " << device.version() << "\n";
+  // The reported events by type (the map is unordered), with when each came.
+  std::vector<std::string> types;
+  for (const auto& [type, event] : device.reported()) types.push_back(type);
+  std::sort(types.begin(), types.end());
+  for (const std::string& type : types) {
+    const v1::DeviceEvent& event = device.reported().at(type);
+    out << "reported:   " << type << " at " << Time(event.received_at()) << " (sequence " << event.sequence() << ")"
+        << (event.schema_error().empty() ? "" : " schema error: ") << event.schema_error() << "\n";
+  }
   return 0;
 }
 

@@ -86,8 +86,12 @@ function secretFileSource(objs, flag) {
   return { secretName: volume.secret.secretName, key: item.key };
 }
 
+// Flags whose value is a directory hivebridge writes (its store), on a writable
+// volume of its own rather than a Secret.
+const dirFlags = new Set(["state-dir"]);
+
 // Flags whose value is a file hivebridge reads (PATH in --help).
-const fileFlags = (objs) => settings(objs).flags.filter((f) => hivebridgeOptions().find((o) => o.flag === f.name)?.metavar === "PATH");
+const fileFlags = (objs) => settings(objs).flags.filter((f) => !dirFlags.has(f.name) && hivebridgeOptions().find((o) => o.flag === f.name)?.metavar === "PATH");
 
 function portOf(listen) {
   return Number(String(listen).split(":").pop());
@@ -245,6 +249,22 @@ for (const set of valueSets) {
       }
     });
 
+    test("--state-dir, when set, is a writable claim or emptyDir mounted at exactly that path", () => {
+      const { dep, c, flags } = settings(objs);
+      const state = flags.find((f) => f.name === "state-dir");
+      if (!state) return;
+      const mount = (c.volumeMounts ?? []).find((m) => m.mountPath === state.value);
+      assert.ok(mount, `${state.where}: ${state.value} is not a volumeMount's path`);
+      assert.ok(!mount.readOnly, `${where(dep)}: volumeMounts[${mount.name}] holding --state-dir is read-only`);
+      const volume = dep.spec.template.spec.volumes.find((v) => v.name === mount.name);
+      assert.ok(volume?.persistentVolumeClaim || volume?.emptyDir, `${where(dep)}: volume ${mount.name} holding --state-dir is neither a claim nor an emptyDir`);
+      if (volume.persistentVolumeClaim) {
+        assert.equal(dep.spec.strategy.type, "Recreate", `${where(dep)}: a ReadWriteOnce claim needs the Recreate strategy`);
+        const claim = find(objs, "PersistentVolumeClaim").find((p) => p.metadata.name === volume.persistentVolumeClaim.claimName);
+        assert.ok(claim, `${where(dep)}: the chart renders no PersistentVolumeClaim ${volume.persistentVolumeClaim.claimName}`);
+      }
+    });
+
     test("every file hivebridge reads (keys, certificates, client CA, backend policy) is mounted read-only from a Secret", () => {
       for (const flag of fileFlags(objs)) secretFileSource(objs, flag);
       for (const cm of find(objs, "ConfigMap")) {
@@ -351,6 +371,11 @@ describe("hivebridge starts with the rendered configuration", () => {
         const files = {};
         const args = flags.map((f) => {
           if (f.name === "ws-listen" || f.name === "grpc-listen") return `--${f.name}=127.0.0.1:0`;
+          if (dirFlags.has(f.name)) {
+            const local = path.join(dir, "state");
+            fs.mkdirSync(local);
+            return `--${f.name}=${local}`;
+          }
           if (f.value.startsWith("/etc/hivebridge/")) {
             const local = path.join(dir, f.value.replaceAll("/", "_"));
             files[f.name] = local;

@@ -63,7 +63,12 @@ TEST_F(TokenLifetimeTest, TokenExpiringWhileConnectedCloses4401) {
   ASSERT_TRUE(event.has_value()) << Log();
   EXPECT_EQ(event->disconnected().close_code(), kUnauthorized);
   EXPECT_EQ(event->disconnected().reason(), "token expired");
-  EXPECT_EQ(GetDevice(stub(), device.device_id()).error_code(), grpc::StatusCode::NOT_FOUND);
+  // The device's twin remembers how its connection ended.
+  hive::bridge::v1::GetDeviceResponse twin;
+  ASSERT_TRUE(GetDevice(stub(), device.device_id(), &twin).ok());
+  EXPECT_FALSE(twin.device().online());
+  EXPECT_EQ(twin.device().close_code(), kUnauthorized);
+  EXPECT_EQ(twin.device().close_reason(), "token expired");
 }
 
 TEST_F(TokenLifetimeTest, RefreshedTokenKeepsTheConnectionPastTheFirstExpiry) {

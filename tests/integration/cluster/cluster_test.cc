@@ -1,10 +1,13 @@
 // Cluster mode end to end: a private rabbitmq-server and three hivebridge
 // replicas on loopback, real WebSocket devices and gRPC clients.
 #include <signal.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -21,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
+#include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_process.h"
 #include "tests/integration/support/child_process.h"
 #include "tests/integration/support/event_stream.h"
@@ -227,9 +231,12 @@ TEST_F(ClusterTest, FleetIsListedFromEveryReplicaWithEachDevicesHolder) {
                                                        ::testing::Pair(on_2->device_id(), "replica-2")));
 
   on_1->Close();
-  EXPECT_TRUE(
-      WaitUntil([&] { return GetDevice(stub(3), on_1->device_id()).error_code() == grpc::StatusCode::NOT_FOUND; },
-                "replica-3 no longer lists the closed device"))
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        hive::bridge::v1::GetDeviceResponse response;
+        return GetDevice(stub(3), on_1->device_id(), &response).ok() && !response.device().online();
+      },
+      "replica-3 no longer lists the closed device as online (its twin remembers it)"))
       << replica(3).Log();
 }
 
@@ -552,6 +559,99 @@ TEST_F(ClusterTest, LegacyConsumerReadsTheSeedShapedJsonFromTheEventsExchange) {
   EXPECT_TRUE(misfit["body"] == expected) << lines[2];
   ASSERT_TRUE(misfit.HasMember("schema_error") && misfit["schema_error"].IsString()) << lines[2];
   EXPECT_STREQ(misfit["schema_error"].GetString(), "state: expected string, got object");
+}
+
+}  // namespace
+}  // namespace hive::integration
+
+namespace hive::integration {
+namespace {
+
+// Fleet memory in cluster mode (docs/architecture.md#fleet-memory): every
+// replica's twins are built from the fleet's event stream, and a replica
+// with a --state-dir reads that stream from its checkpoint, or from the
+// start when it has none.
+class ClusterTwinsTest : public ClusterTest {
+ protected:
+  void TearDown() override {
+    ClusterTest::TearDown();
+    if (!state_dir_.empty()) std::filesystem::remove_all(state_dir_);
+  }
+
+  // Starts replica `index` with a --state-dir of its own (kept across its
+  // restarts).
+  void StartReplicaWithState(int index) {
+    if (state_dir_.empty()) {
+      char pattern[] = "/tmp/hive-cluster-state-XXXXXX";
+      ASSERT_NE(mkdtemp(pattern), nullptr);
+      state_dir_ = pattern;
+    }
+    extra_flags_ = {"--state-dir=" + state_dir_};
+    StartReplica(index);
+    extra_flags_.clear();
+    AwaitBusConnected(index);
+  }
+
+  // Waits until replica `index` shows `device_id`'s twin as `done` says.
+  ::testing::AssertionResult AwaitTwin(int index, const std::string& device_id,
+                                       const std::function<bool(const hive::bridge::v1::Device&)>& done,
+                                       absl::string_view what) {
+    return WaitUntil(
+        [&] {
+          GetDeviceResponse response;
+          return GetDevice(stub(index), device_id, &response).ok() && done(response.device());
+        },
+        what);
+  }
+
+  std::string state_dir_;
+};
+
+TEST_F(ClusterTwinsTest, AReplicaStartedLaterLearnsTheFleetAndOneRestartedCatchesUpFromItsCheckpoint) {
+  std::unique_ptr<TestDevice> device = ConnectDevice(1, std::nullopt);
+  device->Send(R"({"type":"device-version","version":"5.0"})");
+  // Another replica knows the twin of a device it never held.
+  ASSERT_TRUE(AwaitTwin(
+      2, device->device_id(), [](const hive::bridge::v1::Device& d) { return d.version() == "5.0" && d.online(); },
+      "replica-2 has the twin of replica-1's device"))
+      << replica(2).Log();
+  device->Close(1000, "bye");
+  ASSERT_TRUE(device->WaitClosed(absl::Seconds(5)));
+  ASSERT_TRUE(AwaitTwin(
+      2, device->device_id(), [](const hive::bridge::v1::Device& d) { return !d.online() && d.close_code() == 1000; },
+      "replica-2's twin shows the device offline"))
+      << replica(2).Log();
+
+  // A fourth replica, started after all this with an empty store, reads the
+  // stream from its first event.
+  StartReplicaWithState(4);
+  ASSERT_TRUE(AwaitTwin(
+      4, device->device_id(),
+      [](const hive::bridge::v1::Device& d) { return !d.online() && d.close_code() == 1000 && d.version() == "5.0"; },
+      "the new replica learned the device's twin from the stream"))
+      << replica(4).Log();
+  EXPECT_THAT(replica(4).Log(), ::testing::HasSubstr("event=twin_stream_start from=first"));
+
+  // Killed once its twins are stored, it resumes after its checkpoint and
+  // still learns what happened while it was down.
+  // Its store holds the twin once a flush took in every event it read.
+  ASSERT_GE(AwaitMetricValue(replica(4), "hivebridge_twin_persisted_sequence", 1, kHangBound), 1u);
+  replica(4).Signal(SIGKILL);
+  ASSERT_TRUE(replica(4).Wait(absl::Seconds(10)).has_value());
+  std::unique_ptr<TestDevice> back = ConnectDevice(1, std::nullopt, device->device_id());
+  back->Send(R"({"type":"device-version","version":"6.0"})");
+  ASSERT_TRUE(AwaitTwin(
+      2, device->device_id(), [](const hive::bridge::v1::Device& d) { return d.version() == "6.0"; },
+      "replica-2 saw the new version"))
+      << replica(2).Log();
+  StartReplicaWithState(4);
+  EXPECT_TRUE(AwaitTwin(
+      4, device->device_id(),
+      [](const hive::bridge::v1::Device& d) { return d.online() && d.version() == "6.0" && d.close_code() == 0; },
+      "the restarted replica caught up from its checkpoint"))
+      << replica(4).Log();
+  EXPECT_THAT(replica(4).Log(), ::testing::HasSubstr("event=twin_stream_start from=checkpoint"));
+  EXPECT_THAT(replica(4).Log(), ::testing::HasSubstr("event=twins_loaded twins=1"));
 }
 
 }  // namespace

@@ -48,7 +48,9 @@ void ConnectListed(TestDevice& device, const BridgeProcess& bridge, Stub& stub) 
 void AwaitListed(const std::string& device_id, const BridgeProcess& bridge, Stub& stub) {
   const absl::Time deadline = absl::Now() + kListedTimeout;
   while (true) {
-    if (GetDevice(stub, device_id).ok()) return;
+    // Connected, not merely remembered (a device's twin outlives it).
+    hive::bridge::v1::GetDeviceResponse response;
+    if (GetDevice(stub, device_id, &response).ok() && response.device().online()) return;
     if (absl::Now() >= deadline) AbortTest(absl::StrCat("device ", device_id, " never listed; log:\n", bridge.Log()));
     absl::SleepFor(kListedPoll);
   }

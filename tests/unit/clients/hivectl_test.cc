@@ -104,6 +104,19 @@ TEST(HivectlOptions, DevicesBuildsListDevicesRequest) {
   ExpectUsageError({"devices", "--page-size", "0"}, "--page-size: expected an integer from 1 to 1000, got \"0\"");
 }
 
+TEST(HivectlOptions, DevicesAsksForOfflineOrAllDevicesAndAVersion) {
+  absl::StatusOr<Invocation> offline = Parse({"devices", "--offline", "--version", "1.2.3"});
+  ASSERT_TRUE(offline.ok()) << offline.status();
+  ExpectProtoEq(std::get<ListDevicesCommand>(offline->command).request,
+                Proto<v1::ListDevicesRequest>("presence: PRESENCE_OFFLINE version: \"1.2.3\""));
+  absl::StatusOr<Invocation> all = Parse({"devices", "--all"});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ExpectProtoEq(std::get<ListDevicesCommand>(all->command).request,
+                Proto<v1::ListDevicesRequest>("presence: PRESENCE_ALL"));
+  ExpectUsageError({"devices", "--offline", "--all"}, "--offline: not with --all");
+  ExpectUsageError({"devices", "--version", ""}, "--version: expected a version such as 1.2.3, got \"\"");
+}
+
 TEST(HivectlOptions, DeviceBuildsGetDeviceRequest) {
   absl::StatusOr<Invocation> invocation = Parse({"device", kDevice});
   ASSERT_TRUE(invocation.ok()) << invocation.status();

@@ -1,0 +1,196 @@
+#include "server/watch_devices_call.h"
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "bridge/event_filter.h"
+#include "bridge/uuid.h"
+#include "server/grpc_status.h"
+#include "server/subscribe_events_call.h"
+
+namespace hive::server {
+namespace {
+
+using hive::bridge::v1::Device;
+using hive::bridge::v1::DeviceEvent;
+using hive::bridge::v1::SubscribeEventsRequest;
+using hive::bridge::v1::WatchDevicesRequest;
+using hive::bridge::v1::WatchDevicesResponse;
+
+// Twins taken from the store per snapshot step.
+constexpr size_t kSnapshotStep = 64;
+
+// The subscription's filter: the request's ids and every type that changes
+// a twin.
+SubscribeEventsRequest AsSubscription(const WatchDevicesRequest& request, const TwinTypes& types) {
+  SubscribeEventsRequest subscription;
+  *subscription.mutable_account_ids() = request.account_ids();
+  *subscription.mutable_device_ids() = request.device_ids();
+  for (std::string& type : types.ChangingTypes(request.alive())) subscription.add_types(std::move(type));
+  return subscription;
+}
+
+class WatchDevicesReactor final : public grpc::ServerWriteReactor<WatchDevicesResponse> {
+ public:
+  WatchDevicesReactor(const WatchDevicesRequest& request, const WatchDevicesDeps& deps)
+      : twins_(deps.twins), view_(deps.view) {
+    for (const std::string& id : request.account_ids()) accounts_.insert(CanonicalUuid(id));
+    for (const std::string& id : request.device_ids()) devices_.insert(CanonicalUuid(id));
+    hive::bridge::v1::StreamPosition after;
+    after.set_epoch(deps.hub.epoch());
+    after.set_sequence(deps.twins.applied_sequence());
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<std::unique_ptr<Subscription>> subscription = deps.hub.TrySubscribe(
+        EventFilter::FromRequest(AsSubscription(request, deps.types)), after, [this] { WriteNext(); });
+    if (!subscription.ok()) {  // --max-subscribers
+      FinishLocked(ToGrpcStatus(subscription.status()));
+      return;
+    }
+    subscription_ = *std::move(subscription);
+    WriteNextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) return FinishLocked(grpc::Status::OK);  // the reader went away
+    WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    // Unsubscribing waits out any wake in flight, so none reaches a deleted reactor.
+    std::unique_ptr<Subscription> subscription;
+    {
+      absl::MutexLock lock(&mu_);
+      subscription = std::move(subscription_);
+    }
+    subscription.reset();
+    delete this;
+  }
+
+ private:
+  bool Matches(const Twin& twin) const {
+    return (accounts_.empty() || accounts_.contains(twin.account_id)) &&
+           (devices_.empty() || devices_.contains(twin.device_id));
+  }
+
+  void WriteNext() {
+    absl::MutexLock lock(&mu_);
+    WriteNextLocked();
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || subscription_ == nullptr) return;
+    response_.Clear();
+    if (in_snapshot_) {
+      if (std::optional<Device> device = NextOfSnapshotLocked()) {
+        *response_.mutable_device() = *std::move(device);
+      } else {
+        in_snapshot_ = false;
+        response_.set_snapshot_complete(true);
+      }
+      writing_ = true;
+      StartWrite(&response_);
+      return;
+    }
+    // The subscription has the turn only here, after the snapshot.
+    std::shared_ptr<const DeviceEvent> event = subscription_->Next();
+    if (event == nullptr) {
+      if (subscription_->is_closed()) FinishLocked(grpc::Status::OK);  // the bridge is draining
+      return;
+    }
+    if (event->has_gap()) {
+      // Fell behind: the twins as they stand now include what was missed.
+      in_snapshot_ = true;
+      cursor_.clear();
+      snapshot_end_ = false;
+      pending_.clear();
+      return WriteNextLocked();
+    }
+    if (std::optional<Device> device = view_.Find(event->device_id())) {
+      *response_.mutable_device() = *std::move(device);
+    } else {
+      // Forgotten already (--max-twins): the event still says what happened.
+      response_.mutable_device()->set_device_id(event->device_id());
+      response_.mutable_device()->set_account_id(event->account_id());
+    }
+    *response_.mutable_event() = *event;
+    writing_ = true;
+    StartWrite(&response_);
+  }
+
+  // The next twin of the snapshot, or nullopt at its end.
+  std::optional<Device> NextOfSnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (pending_.empty() && !snapshot_end_) {
+      TwinStore::Page page =
+          twins_.PageAfter(cursor_, kSnapshotStep, [this](const Twin& twin) { return Matches(twin); });
+      cursor_ = page.last_scanned;
+      snapshot_end_ = page.end;
+      for (Twin& twin : page.twins) pending_.push_back(std::move(twin.device_id));
+    }
+    while (!pending_.empty()) {
+      const std::string id = std::move(pending_.front());
+      pending_.pop_front();
+      // As it stands now, not as it stood when its page was taken.
+      if (std::optional<Device> device = view_.Find(id)) return device;
+    }
+    return std::nullopt;
+  }
+
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  const TwinStore& twins_;
+  const DeviceView& view_;
+  absl::flat_hash_set<std::string> accounts_;
+  absl::flat_hash_set<std::string> devices_;
+
+  absl::Mutex mu_;
+  std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  WatchDevicesResponse response_ ABSL_GUARDED_BY(mu_);
+  bool in_snapshot_ ABSL_GUARDED_BY(mu_) = true;
+  // The snapshot's walk: the last device id taken from the store, and the
+  // ids taken but not sent yet.
+  std::string cursor_ ABSL_GUARDED_BY(mu_);
+  bool snapshot_end_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<std::string> pending_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class RejectedWatch final : public grpc::ServerWriteReactor<WatchDevicesResponse> {
+ public:
+  explicit RejectedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<WatchDevicesResponse>* RejectWatchDevices(const absl::Status& why) {
+  return new RejectedWatch(ToGrpcStatus(why));
+}
+
+grpc::ServerWriteReactor<WatchDevicesResponse>* StartWatchDevices(const WatchDevicesRequest& request,
+                                                                  const WatchDevicesDeps& deps) {
+  if (deps.draining) return new RejectedWatch(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bridge is shutting down"));
+  // The same id checks as SubscribeEvents, naming the same fields.
+  if (absl::Status valid = ValidateSubscribeEvents(AsSubscription(request, deps.types)); !valid.ok()) {
+    return new RejectedWatch(ToGrpcStatus(valid));
+  }
+  return new WatchDevicesReactor(request, deps);
+}
+
+}  // namespace hive::server
