@@ -64,6 +64,9 @@ type DeviceBridgeClient interface {
 	// Streams the twins of the devices the filter matches: first the current
 	// twin of each (the snapshot), then one message marking the snapshot's
 	// end, then each device's twin again whenever an event changes it.
+	// A watcher that reads too slowly (its --subscriber-queue fills) is sent
+	// the snapshot again, as it stands then, and another end marker, and the
+	// changes go on from there: nothing it missed is lost from the twins.
 	// RESOURCE_EXHAUSTED when the bridge already serves --max-subscribers
 	// streams (WatchDevices and SubscribeEvents count together).
 	WatchDevices(ctx context.Context, in *WatchDevicesRequest, opts ...grpc.CallOption) (DeviceBridge_WatchDevicesClient, error)
@@ -248,6 +251,9 @@ type DeviceBridgeServer interface {
 	// Streams the twins of the devices the filter matches: first the current
 	// twin of each (the snapshot), then one message marking the snapshot's
 	// end, then each device's twin again whenever an event changes it.
+	// A watcher that reads too slowly (its --subscriber-queue fills) is sent
+	// the snapshot again, as it stands then, and another end marker, and the
+	// changes go on from there: nothing it missed is lost from the twins.
 	// RESOURCE_EXHAUSTED when the bridge already serves --max-subscribers
 	// streams (WatchDevices and SubscribeEvents count together).
 	WatchDevices(*WatchDevicesRequest, DeviceBridge_WatchDevicesServer) error

@@ -229,12 +229,14 @@ class SubscribeEventsResponse(_message.Message):
     def __init__(self, event: _Optional[_Union[_events_pb2.DeviceEvent, _Mapping]] = ...) -> None: ...
 
 class WatchDevicesRequest(_message.Message):
-    __slots__ = ["account_ids", "device_ids"]
+    __slots__ = ["account_ids", "alive", "device_ids"]
     ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    ALIVE_FIELD_NUMBER: _ClassVar[int]
     DEVICE_IDS_FIELD_NUMBER: _ClassVar[int]
     account_ids: _containers.RepeatedScalarFieldContainer[str]
+    alive: bool
     device_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, account_ids: _Optional[_Iterable[str]] = ..., device_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, account_ids: _Optional[_Iterable[str]] = ..., device_ids: _Optional[_Iterable[str]] = ..., alive: bool = ...) -> None: ...
 
 class WatchDevicesResponse(_message.Message):
     __slots__ = ["device", "event", "snapshot_complete"]

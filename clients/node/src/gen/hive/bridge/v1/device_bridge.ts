@@ -356,6 +356,11 @@ export interface WatchDevicesRequest {
   accountIds: string[];
   /** Only these device UUIDs. */
   deviceIds: string[];
+  /**
+   * Also send the twin when a device-alive event (a ping answered) changes
+   * its `last_alive_at`; off by default, as every ping makes one.
+   */
+  alive: boolean;
 }
 
 /** One message of the WatchDevices stream. */
@@ -2134,7 +2139,7 @@ export const Device_ReportedEntry: MessageFns<Device_ReportedEntry> = {
 };
 
 function createBaseWatchDevicesRequest(): WatchDevicesRequest {
-  return { accountIds: [], deviceIds: [] };
+  return { accountIds: [], deviceIds: [], alive: false };
 }
 
 export const WatchDevicesRequest: MessageFns<WatchDevicesRequest> = {
@@ -2144,6 +2149,9 @@ export const WatchDevicesRequest: MessageFns<WatchDevicesRequest> = {
     }
     for (const v of message.deviceIds) {
       writer.uint32(18).string(v!);
+    }
+    if (message.alive !== false) {
+      writer.uint32(24).bool(message.alive);
     }
     return writer;
   },
@@ -2177,6 +2185,14 @@ export const WatchDevicesRequest: MessageFns<WatchDevicesRequest> = {
             message.deviceIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.alive = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2201,6 +2217,7 @@ export const WatchDevicesRequest: MessageFns<WatchDevicesRequest> = {
         : globalThis.Array.isArray(object?.device_ids)
         ? object.device_ids.map((e: any) => globalThis.String(e))
         : [],
+      alive: isSet(object.alive) ? globalThis.Boolean(object.alive) : false,
     };
   },
 
@@ -2212,6 +2229,9 @@ export const WatchDevicesRequest: MessageFns<WatchDevicesRequest> = {
     if (message.deviceIds?.length) {
       obj.deviceIds = message.deviceIds;
     }
+    if (message.alive !== false) {
+      obj.alive = message.alive;
+    }
     return obj;
   },
 
@@ -2222,6 +2242,7 @@ export const WatchDevicesRequest: MessageFns<WatchDevicesRequest> = {
     const message = createBaseWatchDevicesRequest();
     message.accountIds = object.accountIds?.map((e) => e) || [];
     message.deviceIds = object.deviceIds?.map((e) => e) || [];
+    message.alive = object.alive ?? false;
     return message;
   },
 };
@@ -3161,6 +3182,9 @@ export const DeviceBridgeService = {
    * Streams the twins of the devices the filter matches: first the current
    * twin of each (the snapshot), then one message marking the snapshot's
    * end, then each device's twin again whenever an event changes it.
+   * A watcher that reads too slowly (its --subscriber-queue fills) is sent
+   * the snapshot again, as it stands then, and another end marker, and the
+   * changes go on from there: nothing it missed is lost from the twins.
    * RESOURCE_EXHAUSTED when the bridge already serves --max-subscribers
    * streams (WatchDevices and SubscribeEvents count together).
    */
@@ -3265,6 +3289,9 @@ export interface DeviceBridgeServer extends UntypedServiceImplementation {
    * Streams the twins of the devices the filter matches: first the current
    * twin of each (the snapshot), then one message marking the snapshot's
    * end, then each device's twin again whenever an event changes it.
+   * A watcher that reads too slowly (its --subscriber-queue fills) is sent
+   * the snapshot again, as it stands then, and another end marker, and the
+   * changes go on from there: nothing it missed is lost from the twins.
    * RESOURCE_EXHAUSTED when the bridge already serves --max-subscribers
    * streams (WatchDevices and SubscribeEvents count together).
    */
@@ -3393,6 +3420,9 @@ export interface DeviceBridgeClient extends Client {
    * Streams the twins of the devices the filter matches: first the current
    * twin of each (the snapshot), then one message marking the snapshot's
    * end, then each device's twin again whenever an event changes it.
+   * A watcher that reads too slowly (its --subscriber-queue fills) is sent
+   * the snapshot again, as it stands then, and another end marker, and the
+   * changes go on from there: nothing it missed is lost from the twins.
    * RESOURCE_EXHAUSTED when the bridge already serves --max-subscribers
    * streams (WatchDevices and SubscribeEvents count together).
    */
