@@ -46,8 +46,17 @@ DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, Se
     : directory_(router != nullptr ? router->fleet() : registry),
       hub_(hub),
       access_(access),
-      send_deps_{clock,     registry, correlator, options.default_request_timeout, {options.max_frame_bytes},
-                 draining_, router} {}
+      send_deps_{clock,
+                 registry,
+                 correlator,
+                 options.default_request_timeout,
+                 {options.max_frame_bytes},
+                 draining_,
+                 router,
+                 options.queue,
+                 options.deliverer,
+                 options.max_queue_ttl},
+      records_deps_{correlator, options.queue, options.deliverer} {}
 
 grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SendDeviceRequestRequest* request,
@@ -118,6 +127,30 @@ grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerCon
     return FinishNow(context, absl::NotFoundError(absl::StrCat("device ", request->device_id(), " is not connected")));
   }
   *response->mutable_device() = link->Describe();
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* DeviceBridgeService::GetRequest(grpc::CallbackServerContext* context,
+                                                          const hive::bridge::v1::GetRequestRequest* request,
+                                                          hive::bridge::v1::GetRequestResponse* response) {
+  absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
+  if (!grant.ok()) return FinishNow(context, grant.status());
+  absl::StatusOr<hive::bridge::v1::RequestRecord> record = LookUpRequest(records_deps_, request->request_id(), *grant);
+  if (!record.ok()) return FinishNow(context, record.status());
+  *response->mutable_request() = *std::move(record);
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* DeviceBridgeService::CancelRequest(grpc::CallbackServerContext* context,
+                                                             const hive::bridge::v1::CancelRequestRequest* request,
+                                                             hive::bridge::v1::CancelRequestResponse* response) {
+  if (draining_) return FinishNow(context, absl::UnavailableError("bridge is shutting down"));
+  absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
+  if (!grant.ok()) return FinishNow(context, grant.status());
+  absl::StatusOr<hive::bridge::v1::RequestRecord> record =
+      CancelQueuedRequest(records_deps_, request->request_id(), *grant);
+  if (!record.ok()) return FinishNow(context, record.status());
+  *response->mutable_request() = *std::move(record);
   return FinishNow(context, absl::OkStatus());
 }
 

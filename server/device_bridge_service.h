@@ -14,6 +14,7 @@
 #include "bridge/session_registry.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
 #include "server/backend_access.h"
+#include "server/request_records.h"
 #include "server/send_device_request_call.h"
 
 namespace hive::server {
@@ -23,6 +24,10 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   struct Options {
     absl::Duration default_request_timeout = absl::Seconds(10);
     size_t max_frame_bytes = 1 << 20;
+    // Queued requests: both null without --state-dir.
+    RequestQueue* queue = nullptr;
+    QueueDeliverer* deliverer = nullptr;
+    absl::Duration max_queue_ttl = absl::Hours(24 * 7);
   };
 
   // `router` is null unless in cluster mode, where ListDevices and GetDevice
@@ -48,6 +53,14 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
                                       const hive::bridge::v1::GetDeviceRequest* request,
                                       hive::bridge::v1::GetDeviceResponse* response) override;
 
+  grpc::ServerUnaryReactor* GetRequest(grpc::CallbackServerContext* context,
+                                       const hive::bridge::v1::GetRequestRequest* request,
+                                       hive::bridge::v1::GetRequestResponse* response) override;
+
+  grpc::ServerUnaryReactor* CancelRequest(grpc::CallbackServerContext* context,
+                                          const hive::bridge::v1::CancelRequestRequest* request,
+                                          hive::bridge::v1::CancelRequestResponse* response) override;
+
  private:
   // Where devices are listed: this replica's, or the fleet's.
   SessionRegistry& directory_;
@@ -55,6 +68,7 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   const BackendAccess& access_;
   std::atomic<bool> draining_{false};
   const SendDeviceRequestDeps send_deps_;
+  const RequestRecordsDeps records_deps_;
 };
 
 }  // namespace hive::server

@@ -80,6 +80,10 @@ void QueueDeliverer::Queued(const RequestRecord& record) {
   });
 }
 
+void QueueDeliverer::Publish(const RequestRecord& record) {
+  Post([this, record] { events_.Publish(record); });
+}
+
 bool QueueDeliverer::Behind(const std::string& device_id) const {
   if (queue_.queued_for(device_id) > 0) return true;
   absl::MutexLock lock(&mu_);

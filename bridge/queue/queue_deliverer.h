@@ -73,6 +73,10 @@ class QueueDeliverer final : public PresenceObserver {
   // (by now) connected, and publish `record`'s QUEUED event first.
   void Queued(const RequestRecord& record);
 
+  // Publishes `record`'s request-outcome event, in order with the events
+  // this deliverer publishes.
+  void Publish(const RequestRecord& record);
+
   // Whether a request for `device_id` sent now would overtake queued ones:
   // some are QUEUED, or being handed over.
   bool Behind(const std::string& device_id) const;

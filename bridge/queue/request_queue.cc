@@ -228,17 +228,17 @@ absl::Status RequestQueue::Room(const std::string& device_id, size_t bytes) {
   absl::MutexLock lock(&counts_mu_);
   auto it = queued_by_device_.find(device_id);
   if (it != queued_by_device_.end() && it->second >= limits_.max_per_device) {
-    CountIn(limits_.counters, Limit::kMaxQueuedPerDevice);
+    CountIn(counters_, Limit::kMaxQueuedPerDevice);
     return absl::ResourceExhaustedError(
         absl::StrCat("device ", device_id, " already has ", it->second, " queued requests (--max-queued-per-device)"));
   }
   if (queued_ >= limits_.max_requests) {
-    CountIn(limits_.counters, Limit::kMaxQueuedRequests);
+    CountIn(counters_, Limit::kMaxQueuedRequests);
     return absl::ResourceExhaustedError(
         absl::StrCat("the bridge already holds ", queued_, " queued requests (--max-queued-requests)"));
   }
   if (queued_bytes_ + bytes > limits_.max_bytes) {
-    CountIn(limits_.counters, Limit::kMaxQueuedBytes);
+    CountIn(counters_, Limit::kMaxQueuedBytes);
     return absl::ResourceExhaustedError(absl::StrCat("queued requests would take ", queued_bytes_ + bytes,
                                                      " bytes, over --max-queued-bytes=", limits_.max_bytes));
   }

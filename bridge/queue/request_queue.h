@@ -58,7 +58,6 @@ class RequestQueue {
     size_t max_per_device = 100;           // --max-queued-per-device
     size_t max_requests = 100'000;         // --max-queued-requests
     size_t max_bytes = size_t{256} << 20;  // --max-queued-bytes
-    LimitCounters* counters = nullptr;     // may be null
   };
 
   // A stored request: what to deliver and where it stands.
@@ -93,6 +92,9 @@ class RequestQueue {
   // Opens (or creates) the table in the database at `path`.
   static absl::StatusOr<std::unique_ptr<RequestQueue>> Open(const std::string& path, Limits limits, const Clock& clock);
   ~RequestQueue();
+
+  // Where refusals are counted (may stay unset); set once, before use.
+  void CountRefusalsIn(LimitCounters* counters) { counters_ = counters; }
 
   // Records handed over before the last stop that it turned UNCONFIRMED
   // when opened, for their request-outcome events. Once.
@@ -156,6 +158,7 @@ class RequestQueue {
 
   const Limits limits_;
   const Clock& clock_;
+  LimitCounters* counters_ = nullptr;
   mutable absl::Mutex db_mu_;
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(db_mu_);
   struct Statements;
