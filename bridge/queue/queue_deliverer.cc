@@ -150,13 +150,20 @@ bool QueueDeliverer::DeliverOne(DeviceLink& link, RequestQueue::Stored stored) {
         return;
       }
     }
-    // Later: written (the observer records it), or never written.
+    // Later: written (the observer records it), or certainly never written
+    // (the link closed first, or its queue was full: RequestCorrelator::Fail).
     if (outcome.ok()) return;
+    if (!absl::IsUnavailable(outcome.status()) && !absl::IsResourceExhausted(outcome.status())) return;
     absl::MutexLock lock(&handle->mu);
     if (handle->deliverer == nullptr) return;  // stopping: it stays SENT, to be UNCONFIRMED
     QueueDeliverer* deliverer = handle->deliverer;
     deliverer->Post([deliverer, request_id, device_id] { deliverer->Requeue(request_id, device_id); });
   };
+  // The deliverer waits only until the link writes it (or certainly does
+  // not): the ack and result come through the observer, so nothing holds a
+  // --max-requests-per-device place past the write, and a close after the
+  // write is never mistaken for "not written".
+  stored.request.set_wait(hive::bridge::v1::WAIT_MODE_NONE);
   const SendDeviceRequestRequest& request = stored.request;
   std::optional<RequestCorrelator::WaiterId> waiter = DeliverToDevice(
       link,
