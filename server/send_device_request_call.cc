@@ -10,6 +10,7 @@
 #include "bridge/codec/device_request.h"
 #include "bridge/log.h"
 #include "bridge/queue/request_record.h"
+#include "bridge/queue/stable_digest.h"
 #include "bridge/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/backend_access.h"
@@ -349,7 +350,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
       return FinishOnce(state_, absl::InvalidArgumentError(
                                     absl::StrCat("request_id ", request_id_, " already used for another device")));
     }
-    if (known.digest != DigestOf(device_id_, *request_)) {
+    if (known.digest != StableDigestOf(device_id_, *request_)) {
       return FinishOnce(state_, absl::InvalidArgumentError(absl::StrCat(
                                     "request_id ", request_id_,
                                     " already used for a different request (another command or state); a retry must "
@@ -376,7 +377,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     const google::protobuf::Duration& proto = request_->queue_ttl();
     const absl::Duration ttl = absl::Seconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
     absl::StatusOr<RequestQueue::Enqueued> queued =
-        deps_.queue->Enqueue(WireRequest(), DigestOf(device_id_, *request_), ttl);
+        deps_.queue->Enqueue(WireRequest(), StableDigestOf(device_id_, *request_), ttl);
     if (!queued.ok()) return FinishOnce(state_, queued.status());
     if (queued->inserted) {
       Log(LogLevel::kInfo, "request_queued",

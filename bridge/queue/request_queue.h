@@ -102,8 +102,9 @@ class RequestQueue {
 
   // Stores `request` (canonical ids, request id set) for `ttl`, committed
   // before it returns. A request id stored before answers its record
-  // (inserted=false) if the request is the same (device and `digest`), else
-  // INVALID_ARGUMENT. RESOURCE_EXHAUSTED naming the limit when full.
+  // (inserted=false) if the request is the same (device and `digest`, which
+  // is kept on disk, so StableDigestOf, never the per-process DigestOf),
+  // else INVALID_ARGUMENT. RESOURCE_EXHAUSTED naming the limit when full.
   absl::StatusOr<Enqueued> Enqueue(const SendDeviceRequestRequest& request, RequestCorrelator::Digest digest,
                                    absl::Duration ttl);
 

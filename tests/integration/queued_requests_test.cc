@@ -194,6 +194,55 @@ TEST_F(QueuedRequestsTest, KillDashNineBetweenQueueingAndDeliveryLosesNothing) {
   EXPECT_THAT(device.received_request_ids(), ElementsAreArray(ids)) << device.Transcript();
 }
 
+TEST_F(QueuedRequestsTest, RequestHandedOverBeforeAKillDashNineIsUnconfirmedAndNeverSentAgain) {
+  StartOwnBridge({state_.flag()});
+  const std::string device_id = NewId();
+  const std::string account_id = NewId();
+  // This device receives the request and never answers it.
+  TestDevice& silent = NewDevice({.device_id = device_id, .account_id = account_id});
+  SendDeviceRequestRequest handed = Queued(device_id);
+  ExpectQueued(handed);
+  ConnectListed(silent, bridge(), stub());
+  ASSERT_TRUE(WaitUntil([&] { return TimesReceived(silent, handed.request_id()) == 1; }, "the request arrives"))
+      << silent.Transcript();
+  bridge().Signal(SIGKILL);
+  ASSERT_TRUE(bridge().Wait(absl::Seconds(10)).has_value());
+
+  StartOwnBridge({state_.flag()});
+  RecordResult after = GetRequest(stub(), handed.request_id());
+  ASSERT_TRUE(after.status.ok()) << after.status.error_message();
+  EXPECT_EQ(after.record.status(), hive::bridge::v1::REQUEST_STATUS_UNCONFIRMED);
+  EXPECT_THAT(after.record.error(), HasSubstr("not sent again"));
+  // A retry is told so, and sends nothing.
+  CallResult retry = SendRequest(stub(), handed);
+  EXPECT_EQ(retry.status.error_code(), grpc::StatusCode::ABORTED) << retry;
+  SendDeviceRequestRequest next = Queued(device_id);
+  ExpectQueued(next);
+  TestDevice& again = Connect({.device_id = device_id, .account_id = account_id, .responder = Responder::Ack()});
+  ASSERT_TRUE(AwaitStatus(next.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED)) << Log();
+  EXPECT_THAT(again.received_request_ids(), ElementsAre(next.request_id())) << again.Transcript();
+}
+
+TEST_F(QueuedRequestsTest, ConnectionLostAfterTheWriteLeavesItUnconfirmedAndNeverSentAgain) {
+  StartOwnBridge({state_.flag()});
+  const std::string device_id = NewId();
+  const std::string account_id = NewId();
+  TestDevice& silent = NewDevice({.device_id = device_id, .account_id = account_id});
+  SendDeviceRequestRequest handed = Queued(device_id);
+  ExpectQueued(handed);
+  ConnectListed(silent, bridge(), stub());
+  ASSERT_TRUE(WaitUntil([&] { return TimesReceived(silent, handed.request_id()) == 1; }, "the request arrives"))
+      << silent.Transcript();
+  silent.Abort();
+  ASSERT_TRUE(AwaitStatus(handed.request_id(), hive::bridge::v1::REQUEST_STATUS_UNCONFIRMED)) << Log();
+
+  SendDeviceRequestRequest next = Queued(device_id);
+  ExpectQueued(next);
+  TestDevice& again = Connect({.device_id = device_id, .account_id = account_id, .responder = Responder::Ack()});
+  ASSERT_TRUE(AwaitStatus(next.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED)) << Log();
+  EXPECT_THAT(again.received_request_ids(), ElementsAre(next.request_id())) << again.Transcript();
+}
+
 TEST_F(QueuedRequestsTest, EveryOutcomeIsAnEventOnSubscribeEvents) {
   StartOwnBridge({state_.flag()});
   SubscribeEventsRequest filter;
