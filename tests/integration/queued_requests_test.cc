@@ -4,7 +4,9 @@
 // directory, real devices that count the frames they receive per request id.
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -278,6 +280,58 @@ TEST_F(QueuedRequestsTest, EveryOutcomeIsAnEventOnSubscribeEvents) {
   EXPECT_EQ(sent->request_outcome().request_id(), direct.request_id());
   EXPECT_EQ(sent->request_outcome().status(), hive::bridge::v1::REQUEST_STATUS_SENT);
   EXPECT_EQ(sent->account_id(), device.account_id());
+}
+
+// A caller restricted to account A learns nothing of account B's requests:
+// GetRequest and CancelRequest answer NOT_FOUND, as for an unknown id; it
+// must name its account to queue (the offline device's account is unknown).
+TEST_F(QueuedRequestsTest, RestrictedCallerSeesOnlyItsAccountsRequests) {
+  const std::string account_a = NewUuid();
+  const std::string account_b = NewUuid();
+  const std::string policy = ::testing::TempDir() + "/policy-" + NewUuid();
+  std::ofstream(policy) << "billing token:billing-token-0123456789 " << account_a << "\n"
+                        << "ops token:ops-token-0123456789abcdef *\n";
+  StartOwnBridge({state_.flag(), "--backend-policy-file=" + policy});
+  auto call = [&](const std::string& token, auto rpc) {
+    grpc::ClientContext context;
+    SetDeadline(context, kDefaultCallDeadline);
+    context.AddMetadata("authorization", "Bearer " + token);
+    return rpc(context);
+  };
+  auto queue = [&](const std::string& token, SendDeviceRequestRequest request) {
+    SendDeviceRequestResponse response;
+    return call(token,
+                [&](grpc::ClientContext& context) { return stub().SendDeviceRequest(&context, request, &response); });
+  };
+  auto get = [&](const std::string& token, const std::string& id) {
+    hive::bridge::v1::GetRequestRequest request;
+    request.set_request_id(id);
+    hive::bridge::v1::GetRequestResponse response;
+    return call(token, [&](grpc::ClientContext& context) { return stub().GetRequest(&context, request, &response); });
+  };
+  SendDeviceRequestRequest of_b = Queued(NewId());
+  of_b.set_account_id(account_b);
+  ASSERT_TRUE(queue("ops-token-0123456789abcdef", of_b).ok());
+  SendDeviceRequestRequest of_a = Queued(NewId());
+  of_a.set_account_id(account_a);
+  ASSERT_TRUE(queue("billing-token-0123456789", of_a).ok());
+
+  EXPECT_TRUE(get("billing-token-0123456789", of_a.request_id()).ok());
+  grpc::Status hidden = get("billing-token-0123456789", of_b.request_id());
+  EXPECT_EQ(hidden.error_code(), grpc::StatusCode::NOT_FOUND) << hidden.error_message();
+  EXPECT_TRUE(get("ops-token-0123456789abcdef", of_b.request_id()).ok());
+  hive::bridge::v1::CancelRequestRequest cancel;
+  cancel.set_request_id(of_b.request_id());
+  hive::bridge::v1::CancelRequestResponse cancelled;
+  grpc::Status denied = call("billing-token-0123456789", [&](grpc::ClientContext& context) {
+    return stub().CancelRequest(&context, cancel, &cancelled);
+  });
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::NOT_FOUND) << denied.error_message();
+
+  grpc::Status unnamed = queue("billing-token-0123456789", Queued(NewId()));
+  EXPECT_EQ(unnamed.error_code(), grpc::StatusCode::PERMISSION_DENIED) << unnamed.error_message();
+  EXPECT_THAT(unnamed.error_message(), HasSubstr("account_id"));
+  std::remove(policy.c_str());
 }
 
 TEST_F(QueuedRequestsTest, TtlOverTheCeilingIsInvalid) {
