@@ -135,7 +135,11 @@ bool QueueDeliverer::DeliverOne(DeviceLink& link, RequestQueue::Stored stored) {
   // Durably SENT: from here a crash leaves it UNCONFIRMED, never resent.
   // Done may run now (a refusal) or later on the device's I/O thread; only a
   // request the link certainly never wrote comes back here, to be requeued.
+  // "Now" means on this thread before DeliverToDevice returned: the link's
+  // I/O thread may write it (and complete a WAIT_MODE_NONE waiter) before
+  // that, and its outcome belongs to the observer, never to this path.
   struct Sync {
+    const std::thread::id caller = std::this_thread::get_id();
     absl::Mutex mu;
     bool returned ABSL_GUARDED_BY(mu) = false;
     std::optional<absl::StatusOr<SendDeviceRequestResponse>> outcome ABSL_GUARDED_BY(mu);
@@ -145,7 +149,7 @@ bool QueueDeliverer::DeliverOne(DeviceLink& link, RequestQueue::Stored stored) {
                                   device_id = link.device_id()](absl::StatusOr<SendDeviceRequestResponse> outcome) {
     {
       absl::MutexLock lock(&sync->mu);
-      if (!sync->returned) {
+      if (!sync->returned && std::this_thread::get_id() == sync->caller) {
         sync->outcome = std::move(outcome);
         return;
       }

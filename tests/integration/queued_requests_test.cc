@@ -14,6 +14,7 @@
 #include "bridge/uuid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/wait_until.h"
 
@@ -171,6 +172,7 @@ TEST_F(QueuedRequestsTest, CancelledRequestIsNeverDeliveredAndDeliveredOneCannot
   EXPECT_EQ(TimesReceived(device, cancelled.request_id()), 0) << device.Transcript();
   EXPECT_EQ(TimesReceived(device, kept.request_id()), 1) << device.Transcript();
 
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_queued_requests_ended_total{status="cancelled"})"), 1u);
   RecordResult late = CancelRequest(stub(), kept.request_id());
   EXPECT_EQ(late.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(late.status.error_message(), HasSubstr("already handed to the device at"));
@@ -351,6 +353,9 @@ TEST_F(QueuedRequestsTest, FullQueueOfADeviceIsResourceExhausted) {
   EXPECT_THAT(full.status.error_message(), HasSubstr("--max-queued-per-device"));
   // Another device's queue is not full.
   ExpectQueued(Queued(NewId()));
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_limit_refusals_total{limit="max-queued-per-device"})"), 1u);
+  EXPECT_EQ(MetricValue(bridge(), "hivebridge_queued_requests"), 3u);
+  EXPECT_GT(MetricValue(bridge(), "hivebridge_queued_request_bytes"), 0u);
 }
 
 TEST_F(QueuedRequestsTest, UnknownRequestIsNotFound) {
