@@ -113,7 +113,8 @@ absl::Status ValidateTwinTypes(absl::string_view text) {
     });
     if (!ok) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "expected event types of 1 to 64 letters, digits, '.', '-' or '_', separated by commas, got ", Quoted(type)));
+          "expected event types of 1 to 64 letters, digits, '.', '-' or '_', separated by commas, got ",
+          Quoted(type)));
     }
   }
   return absl::OkStatus();
