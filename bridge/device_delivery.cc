@@ -62,7 +62,7 @@ std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link, con
       request.request_id().empty() ? RequestCorrelator::IdSource::kBridge : RequestCorrelator::IdSource::kCaller;
   RequestCorrelator::Registration registration =
       correlator.Await(delivered.request_id, link.device_id(), DigestOf(link.device_id(), request), request.wait(),
-                       deadline, std::move(done), source);
+                       deadline, std::move(done), source, {link.account_id(), delivered.watch});
   if (registration.role == RequestCorrelator::Role::kSendNow) {
     // Once queued, the link marks it sent when written, or fails it when its
     // connection closed first.

@@ -36,6 +36,8 @@ struct DeliveredRequest {
   const std::string& request_id;
   const std::string& device_id;
   const std::string& account_id;  // empty: any account
+  // Who hears of its progress besides the caller (outcome_events, the queue).
+  RequestCorrelator::Watch watch = RequestCorrelator::Watch::kNone;
 
   // A request that already carries canonical ids and a request id.
   static DeliveredRequest AsIs(const hive::bridge::v1::SendDeviceRequestRequest& request) {

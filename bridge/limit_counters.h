@@ -42,9 +42,12 @@ enum class Limit {
   kDeviceSendBuffer,          // frames refused RESOURCE_EXHAUSTED, and devices closed 4413, for bytes waiting
   kEventHistoryBytes,         // events dropped from the history for its byte budget before its count
   kSubscriberQueueBytes,      // events dropped from a subscriber's queue for its byte budget (into a Gap)
+  kMaxQueuedPerDevice,        // SendDeviceRequest calls with queue_ttl refused RESOURCE_EXHAUSTED
+  kMaxQueuedRequests,         // SendDeviceRequest calls with queue_ttl refused RESOURCE_EXHAUSTED
+  kMaxQueuedBytes,            // SendDeviceRequest calls with queue_ttl refused RESOURCE_EXHAUSTED
 };
 
-inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kSubscriberQueueBytes) + 1;
+inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kMaxQueuedBytes) + 1;
 
 // The label value of `limit` in /metrics: the flag that sets it (the flood
 // close has no flag of its own: it is the rate limit's, after --max-bad-frames).
@@ -86,6 +89,12 @@ constexpr absl::string_view LimitName(Limit limit) {
       return "event-history-bytes";
     case Limit::kSubscriberQueueBytes:
       return "subscriber-queue-bytes";
+    case Limit::kMaxQueuedPerDevice:
+      return "max-queued-per-device";
+    case Limit::kMaxQueuedRequests:
+      return "max-queued-requests";
+    case Limit::kMaxQueuedBytes:
+      return "max-queued-bytes";
   }
   return "unknown";
 }

@@ -105,12 +105,32 @@ RequestCorrelator::RequestCorrelator(const Clock& clock, Options options)
 
 RequestCorrelator::~RequestCorrelator() { FailAll(absl::UnavailableError("request correlator shut down")); }
 
-RequestCorrelator::Shard& RequestCorrelator::ShardFor(const std::string& request_id) {
+RequestCorrelator::Shard& RequestCorrelator::ShardFor(const std::string& request_id) const {
   if (shard_bits_ == 0) return shards_[0];
   // The top bits pick the shard: the map inside a shard keys its control
   // bytes on the low bits of the same hash, which must stay varied.
   const size_t hash = absl::Hash<std::string>{}(request_id);
   return shards_[hash >> (sizeof(size_t) * 8 - shard_bits_)];
+}
+
+void RequestCorrelator::Note(const Entry& entry, std::vector<OutcomeChange>& changed) const {
+  if (observer_ == nullptr || entry.watch == Watch::kNone) return;
+  changed.push_back({*entry.request_id, entry.device_id, entry.account_id, entry.watch, entry.outcome, entry.orphaned,
+                     entry.closed_how});
+}
+
+void RequestCorrelator::Tell(std::vector<OutcomeChange>& changed) {
+  for (OutcomeChange& change : changed) observer_->OnOutcome(std::move(change));
+  changed.clear();
+}
+
+std::optional<RequestCorrelator::Known> RequestCorrelator::Find(const std::string& request_id) const {
+  Shard& shard = ShardFor(request_id);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.entries.find(request_id);
+  if (it == shard.entries.end()) return std::nullopt;
+  const Entry& entry = it->second;
+  return Known{entry.device_id, entry.account_id, entry.outcome, entry.orphaned, entry.closed_how};
 }
 
 RequestCorrelator::DeviceShard& RequestCorrelator::DeviceShardFor(const std::string& device_id) {
@@ -186,7 +206,7 @@ void RequestCorrelator::ReleaseAll(Shard& shard, Entry& entry, const absl::Statu
 
 void RequestCorrelator::Charge(Shard& shard, Entry& entry) {
   const size_t bytes = kEntryOverheadBytes + entry.request_id->size() + entry.device_id.size() +
-                       entry.closed_how.size() + entry.outcome.ByteSizeLong();
+                       entry.account_id.size() + entry.closed_how.size() + entry.outcome.ByteSizeLong();
   shard.bytes += bytes - entry.bytes;
   if (bytes >= entry.bytes) {
     remembered_bytes_.fetch_add(bytes - entry.bytes, std::memory_order_relaxed);
@@ -254,7 +274,7 @@ void RequestCorrelator::RunAll(std::vector<Completion>& ready) {
 
 RequestCorrelator::Registration RequestCorrelator::Await(const std::string& request_id, const std::string& device_id,
                                                          Digest digest, WaitMode mode, absl::Time deadline, Done done,
-                                                         IdSource source) {
+                                                         IdSource source, Tracking tracking) {
   const absl::Time now = clock_.Now();
   mode = Normalized(mode);
   Shard& shard = ShardFor(request_id);
@@ -269,8 +289,10 @@ RequestCorrelator::Registration RequestCorrelator::Await(const std::string& requ
     if (inserted) {
       entry.request_id = &it->first;
       entry.device_id = device_id;
+      entry.account_id = std::move(tracking.account_id);
       entry.digest = digest;
       entry.source = source;
+      entry.watch = tracking.watch;
       entry.sender = registration.waiter;
       entry.outcome.set_request_id(request_id);
       remembered_entries_.fetch_add(1, std::memory_order_relaxed);
@@ -316,6 +338,7 @@ void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender,
   const absl::Time now = clock_.Now();
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
+  std::vector<OutcomeChange> changed;
   {
     absl::MutexLock lock(&shard.mu);
     auto it = shard.entries.find(request_id);
@@ -329,12 +352,14 @@ void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender,
     if (entry.outcome.status() == hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED) {
       StampSent(entry.outcome, now);
       entry.outcome.set_status(hive::bridge::v1::REQUEST_STATUS_SENT);
+      Note(entry, changed);
     }
     Charge(shard, entry);
     Settle(shard, entry, ready);
     Touched(shard, entry, now);
     KeepWithinBudget(shard);
   }
+  Tell(changed);
   RunAll(ready);
 }
 
@@ -356,12 +381,14 @@ bool RequestCorrelator::Respond(const std::string& device_id, const std::string&
   const absl::Time now = clock_.Now();
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
+  std::vector<OutcomeChange> changed;
   {
     absl::MutexLock lock(&shard.mu);
     auto it = shard.entries.find(request_id);
     if (it == shard.entries.end() || it->second.device_id != device_id) return false;
     Entry& entry = it->second;
     if (respond(entry, now)) {
+      Note(entry, changed);
       if (Answered(entry.outcome.status()) && entry.connection != 0) {
         // Nothing of it is left for a close to lose.
         if (auto c = shard.by_connection.find(entry.connection); c != shard.by_connection.end()) {
@@ -375,6 +402,7 @@ bool RequestCorrelator::Respond(const std::string& device_id, const std::string&
       KeepWithinBudget(shard);
     }
   }
+  Tell(changed);
   RunAll(ready);
   return true;
 }
@@ -411,6 +439,7 @@ bool RequestCorrelator::OnResult(const std::string& device_id, const std::string
 void RequestCorrelator::FailAllFor(const std::string& device_id, ConnectionId connection, absl::string_view how) {
   const absl::Time now = clock_.Now();
   std::vector<Completion> ready;
+  std::vector<OutcomeChange> changed;
   for (size_t i = 0; i < (size_t{1} << shard_bits_); ++i) {
     Shard& shard = shards_[i];
     {
@@ -426,12 +455,14 @@ void RequestCorrelator::FailAllFor(const std::string& device_id, ConnectionId co
         // one's result). A new connection may still bring it; until then a
         // retry is told the same.
         const absl::Status why = Orphaned(*entry->request_id, entry->outcome.status(), how);
+        Note(*entry, changed);
         ReleaseAll(shard, *entry, why, ready);
         Charge(shard, *entry);
         Touched(shard, *entry, now);
       }
       KeepWithinBudget(shard);
     }
+    Tell(changed);
     RunAll(ready);
   }
 }

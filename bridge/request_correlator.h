@@ -55,6 +55,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,6 +107,63 @@ class RequestCorrelator {
     // its result is in and nobody waits (a late ack or result still finds it
     // until then).
     kBridge,
+  };
+
+  // Who hears of a request's progress besides its waiters.
+  enum class Watch : uint8_t {
+    kNone,
+    // The caller asked for request-outcome events (outcome_events).
+    kEvents,
+    // A queued request being delivered: the request queue records each change
+    // (and publishes its events).
+    kQueued,
+  };
+
+  // Who a request is for and who is told of its progress; see Await.
+  struct Tracking {
+    // The device's account, for GetRequest's access check and for events.
+    std::string account_id;
+    // No initializer, so that `Tracking{}` may be a default argument inside
+    // the class; value-initialised it is kNone.
+    Watch watch;
+  };
+
+  // One change of a watched request's outcome.
+  struct OutcomeChange {
+    std::string request_id;
+    std::string device_id;
+    std::string account_id;
+    Watch watch = Watch::kNone;
+    // The outcome after the change: SENT, ACKED, SUCCEEDED or FAILED.
+    SendDeviceRequestResponse outcome;
+    // Its connection closed before the device answered (`closed_how`): the
+    // device may have it (SENT) or is carrying it out (ACKED), but no answer
+    // will come on that connection.
+    bool unconfirmed = false;
+    std::string closed_how;
+  };
+
+  // Told of every change of a watched request's outcome (Tracking::watch):
+  // written, acknowledged, answered, or its connection closed before the
+  // answer. Not told when a request was certainly not written (Fail): its
+  // sender's waiter hears that. Called outside the correlator's locks on the
+  // thread that caused the change, often a device's I/O thread, so it must
+  // only queue work, never block.
+  class OutcomeObserver {
+   public:
+    virtual ~OutcomeObserver() = default;
+    virtual void OnOutcome(OutcomeChange change) = 0;
+  };
+
+  // What the correlator knows of a request now (Find), for GetRequest.
+  struct Known {
+    std::string device_id;
+    // Empty when the request was registered without one (Tracking).
+    std::string account_id;
+    // REQUEST_STATUS_UNSPECIFIED until written.
+    SendDeviceRequestResponse outcome;
+    bool unconfirmed = false;
+    std::string closed_how;
   };
 
   struct Options {
@@ -184,8 +242,17 @@ class RequestCorrelator {
   // `digest` completes `done` at once with INVALID_ARGUMENT, and one over a
   // pending limit with RESOURCE_EXHAUSTED (all answer kJoined: nothing is to
   // be sent).
+  // `tracking` names the device's account and whether the observer hears of
+  // the request (a joining retry changes neither).
   Registration Await(const std::string& request_id, const std::string& device_id, Digest digest, WaitMode mode,
-                     absl::Time deadline, Done done, IdSource source = IdSource::kCaller);
+                     absl::Time deadline, Done done, IdSource source = IdSource::kCaller, Tracking tracking = {});
+
+  // Tells `observer` of the outcome changes of watched requests from now on;
+  // set once, before requests flow. It must outlive the correlator's use.
+  void Observe(OutcomeObserver* observer) { observer_ = observer; }
+
+  // What the correlator remembers of `request_id`, if anything. Read-only.
+  std::optional<Known> Find(const std::string& request_id) const;
 
   // The connection `connection` is writing the request now (call it on the
   // connection's I/O thread, just before the write): stamps `sent_at`, from
@@ -250,8 +317,10 @@ class RequestCorrelator {
     // The map's key; nodes do not move.
     const std::string* request_id = nullptr;
     std::string device_id;
+    std::string account_id;
     Digest digest = 0;
     IdSource source = IdSource::kCaller;
+    Watch watch = Watch::kNone;
     // Whose send MarkSent and Fail answer for.
     WaiterId sender = 0;
     // The connection that wrote it; 0 until written.
@@ -315,7 +384,11 @@ class RequestCorrelator {
 
   static constexpr size_t kDeviceShardBits = 4;
 
-  Shard& ShardFor(const std::string& request_id);
+  Shard& ShardFor(const std::string& request_id) const;
+  // Adds the change of `entry` to `changed` when it is watched.
+  void Note(const Entry& entry, std::vector<OutcomeChange>& changed) const;
+  // Tells the observer of `changed` and empties it; call with no lock held.
+  void Tell(std::vector<OutcomeChange>& changed);
   DeviceShard& DeviceShardFor(const std::string& device_id);
   // Counts a request of `device_id` as pending, or says which limit is full.
   // Called with the request's shard locked (device shards lock inside it).
@@ -353,6 +426,7 @@ class RequestCorrelator {
 
   const Clock& clock_;
   const Options options_;
+  OutcomeObserver* observer_ = nullptr;
   const size_t shard_bits_;
   const size_t shard_max_entries_;
   const size_t shard_max_bytes_;

@@ -31,7 +31,7 @@ absl::StatusOr<std::shared_ptr<DeviceLink>> SessionRegistry::RegisterWithin(cons
     if (absl::Status room = MoveAccountPlace(old, link->account_id(), max_per_account); !room.ok()) return room;
     std::shared_ptr<DeviceLink>& slot = shard.links[device_id];
     replaced = std::exchange(slot, link);
-    if (observer_ != nullptr) observer_->OnRegistered(*link);
+    for (PresenceObserver* observer : observers_) observer->OnRegistered(*link);
     if (auto it = shard.waiting_for.find(device_id); it != shard.waiting_for.end()) {
       // Moved out first: TakeWaiter would otherwise edit the set being walked.
       const absl::flat_hash_set<WaiterId> ids = std::move(it->second);
@@ -73,7 +73,7 @@ bool SessionRegistry::Unregister(const std::string& device_id, const DeviceLink*
   absl::MutexLock lock(&shard.mu);
   auto it = shard.links.find(device_id);
   if (it == shard.links.end() || it->second.get() != link) return false;
-  if (observer_ != nullptr) observer_->OnUnregistered(*link);
+  for (PresenceObserver* observer : observers_) observer->OnUnregistered(*link);
   ReleaseAccountPlace(link->account_id());
   shard.links.erase(it);
   return true;

@@ -45,9 +45,10 @@ class SessionRegistry {
 
   explicit SessionRegistry(const Clock& clock) : clock_(clock) {}
 
-  // Tells `observer` of every Register and Unregister from now on; set once,
-  // before devices connect. It must outlive the registry's use.
-  void Observe(PresenceObserver* observer) { observer_ = observer; }
+  // Tells `observer` of every Register and Unregister from now on, after
+  // those added before; add them before devices connect. Each must outlive
+  // the registry's use.
+  void Observe(PresenceObserver* observer) { observers_.push_back(observer); }
 
   // At most `max_waiters` callers wait in AwaitConnect at once (0: no
   // limit); a refusal is counted in `counters` (may be null) as
@@ -146,7 +147,7 @@ class SessionRegistry {
   void ReleaseAccountPlace(const std::string& account_id);
 
   const Clock& clock_;
-  PresenceObserver* observer_ = nullptr;
+  std::vector<PresenceObserver*> observers_;
   size_t max_waiters_ = 0;
   LimitCounters* counters_ = nullptr;
   std::atomic<size_t> waiter_count_{0};

@@ -1,6 +1,7 @@
 #include "server/bridge_server.h"
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -15,8 +16,12 @@
 #include "bridge/close_codes.h"
 #include "bridge/event_hub.h"
 #include "bridge/log.h"
+#include "bridge/queue/queue_deliverer.h"
+#include "bridge/queue/request_outcome_events.h"
+#include "bridge/queue/request_queue.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
+#include "bridge/state/sqlite_db.h"
 #include "bridge/stream_epoch.h"
 #include "bridge/twin/twin_persister.h"
 #include "bridge/twin/twin_store.h"
@@ -41,6 +46,9 @@ constexpr absl::Duration kExpiryTick = absl::Milliseconds(10);
 // How often changed twins are written to the --state-dir: what a kill -9 may
 // lose at most (docs/architecture.md#fleet-memory).
 constexpr absl::Duration kTwinFlushInterval = absl::Milliseconds(100);
+// How often queued requests are checked for their TTL (so the resolution of
+// queue_ttl) and ended records for --request-retention.
+constexpr absl::Duration kQueueTick = absl::Milliseconds(250);
 
 // Stateless, so one instance serves every component for the process's life.
 SystemClock& TheClock() {
@@ -176,6 +184,45 @@ TwinStore::Options TwinOptions(const Config& config, bool cluster, bool persiste
   return options;
 }
 
+// The queued requests' store in --state-dir; null without one, and in
+// cluster mode, where queued requests are not supported yet.
+absl::StatusOr<std::unique_ptr<RequestQueue>> OpenRequestQueue(const Config& config, bool cluster, const Clock& clock) {
+  if (config.state_dir.empty() || cluster) return nullptr;
+  std::error_code error;
+  std::filesystem::create_directories(config.state_dir, error);
+  if (error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--state-dir: cannot create ", config.state_dir, ": ", error.message()));
+  }
+  RequestQueue::Limits limits;
+  limits.max_per_device = config.max_queued_per_device;
+  limits.max_requests = config.max_queued_requests;
+  limits.max_bytes = config.max_queued_bytes;
+  absl::StatusOr<std::unique_ptr<RequestQueue>> queue =
+      RequestQueue::Open(StateDbPath(config.state_dir), limits, clock);
+  if (!queue.ok()) return absl::Status(queue.status().code(), absl::StrCat("--state-dir: ", queue.status().message()));
+  return queue;
+}
+
+std::unique_ptr<QueueDeliverer> MakeDeliverer(const Config& config, RequestQueue* queue, SessionRegistry& registry,
+                                              RequestCorrelator& correlator, RequestOutcomeEvents& events,
+                                              const Clock& clock) {
+  if (queue == nullptr) return nullptr;
+  QueueDeliverer::Options options;
+  options.delivery.max_frame_bytes = config.max_message_bytes;
+  return std::make_unique<QueueDeliverer>(*queue, registry, correlator, events, clock, options);
+}
+
+DeviceBridgeService::Options ServiceOptions(const Config& config, RequestQueue* queue, QueueDeliverer* deliverer) {
+  DeviceBridgeService::Options options;
+  options.default_request_timeout = config.default_request_timeout;
+  options.max_frame_bytes = config.max_message_bytes;
+  options.queue = queue;
+  options.deliverer = deliverer;
+  options.max_queue_ttl = config.max_queue_ttl;
+  return options;
+}
+
 std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optional<AmqpAddress>& broker, Clock& clock,
                                         EventHub& hub, SessionRegistry& registry, RequestCorrelator& correlator,
                                         bool persisted, const TwinPersister::Loaded& loaded) {
@@ -225,7 +272,7 @@ class BridgeServerImpl final : public BridgeServer {
   // `broker` is set in cluster mode.
   BridgeServerImpl(const Config& config, std::unique_ptr<DeviceAuthenticator> authenticator,
                    const std::optional<AmqpAddress>& broker, std::optional<BackendPolicy> backend_policy,
-                   TlsCredentials tls, StoredTwins stored)
+                   TlsCredentials tls, StoredTwins stored, std::unique_ptr<RequestQueue> queue)
       : config_(config),
         authenticator_(std::move(authenticator)),
         access_(std::move(backend_policy)),
@@ -245,9 +292,12 @@ class BridgeServerImpl final : public BridgeServer {
             MakeClusterBus(config, broker, clock_, hub_, registry_, correlator_, persister_ != nullptr, stored.loaded)),
         inproc_(hub_),
         bus_(cluster_ != nullptr ? static_cast<Bus&>(*cluster_) : inproc_),
+        outcomes_(bus_, clock_),
+        queue_(std::move(queue)),
+        deliverer_(MakeDeliverer(config, queue_.get(), registry_, correlator_, outcomes_, clock_)),
         services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id, &counters_},
         limits_(LimitsFrom(config)),
-        service_({config.default_request_timeout, config.max_message_bytes}, clock_, registry_, correlator_, hub_,
+        service_(ServiceOptions(config, queue_.get(), deliverer_.get()), clock_, registry_, correlator_, hub_,
                  cluster_.get(), access_, twins_),
         metrics_{registry_, hub_, correlator_, bus_, counters_, twins_, persister_.get()} {
     // Before any event can arrive (the bus starts below, devices after
@@ -259,6 +309,19 @@ class BridgeServerImpl final : public BridgeServer {
       Log(LogLevel::kInfo, "twins_loaded", {{"twins", stored_twins}, {"state_dir", config.state_dir}});
     }
     if (persister_ != nullptr) persister_->Start(twins_, kTwinFlushInterval);
+    // Request-outcome events: of requests sent with outcome_events, and of
+    // queued ones (recorded by the deliverer first).
+    correlator_.Observe(&outcomes_);
+    if (deliverer_ != nullptr) {
+      outcomes_.ForwardQueued([deliverer = deliverer_.get()](RequestCorrelator::OutcomeChange change) {
+        deliverer->OnProgress(std::move(change));
+      });
+      registry_.Observe(deliverer_.get());
+      metrics_.queue = queue_.get();
+      queue_->CountRefusalsIn(&counters_);
+      // Handed over before the last stop, unanswered: now UNCONFIRMED.
+      for (const hive::bridge::v1::RequestRecord& record : queue_->TakeRecovered()) deliverer_->Publish(record);
+    }
     // Calls wait for a device here, or in cluster mode in the fleet's
     // directory (a device may connect to any replica).
     registry_.LimitWaiters(config.max_connect_waiters, &counters_);
@@ -316,6 +379,10 @@ class BridgeServerImpl final : public BridgeServer {
       if (cluster_ != nullptr) cluster_->ExpireDue();
       FollowBus();
     });
+    if (deliverer_ != nullptr) {
+      queue_ticker_ =
+          std::make_unique<ExpiryTicker>(kQueueTick, [this] { deliverer_->Expire(config_.request_retention); });
+    }
     ready_ = true;
     Log(LogLevel::kInfo, "started",
         {{"version", HIVEBRIDGE_VERSION},
@@ -347,6 +414,11 @@ class BridgeServerImpl final : public BridgeServer {
     endpoint_->StopAccepting();
     const absl::Time drain_deadline = clock_.Now() + config_.drain_timeout;
     while (pending() > 0 && clock_.Now() < drain_deadline) absl::SleepFor(absl::Milliseconds(10));
+    // Before the correlator fails what is in flight: a queued request handed
+    // over and unanswered stays SENT on disk (UNCONFIRMED at the next start),
+    // never back in the queue.
+    queue_ticker_.reset();
+    if (deliverer_ != nullptr) deliverer_->Stop();
     correlator_.FailAll(absl::UnavailableError("bridge is shutting down"));
     hub_.Close();
     grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + kCloseGrace));
@@ -420,6 +492,11 @@ class BridgeServerImpl final : public BridgeServer {
   std::unique_ptr<AmqpBus> cluster_;
   InprocBus inproc_;
   Bus& bus_;
+  RequestOutcomeEvents outcomes_;
+  // With --state-dir (not in cluster mode): queued requests and their
+  // deliverer; null otherwise.
+  std::unique_ptr<RequestQueue> queue_;
+  std::unique_ptr<QueueDeliverer> deliverer_;
   SessionServices services_;
   const SessionLimits limits_;
   DeviceBridgeService service_;
@@ -429,6 +506,7 @@ class BridgeServerImpl final : public BridgeServer {
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   std::unique_ptr<ExpiryTicker> ticker_;
+  std::unique_ptr<ExpiryTicker> queue_ticker_;
   // Null until listening and after Shutdown.
   std::unique_ptr<TlsReloader> reloader_;
   std::atomic<bool> ready_{false};
@@ -456,8 +534,11 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (!tls.ok()) return tls.status();
   absl::StatusOr<StoredTwins> stored = OpenStoredTwins(config);
   if (!stored.ok()) return stored.status();
+  absl::StatusOr<std::unique_ptr<RequestQueue>> queue = OpenRequestQueue(config, broker.has_value(), TheClock());
+  if (!queue.ok()) return queue.status();
   auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker,
-                                                   *std::move(backend_policy), *std::move(tls), *std::move(stored));
+                                                   *std::move(backend_policy), *std::move(tls), *std::move(stored),
+                                                   *std::move(queue));
   if (absl::Status status = server->Listen(); !status.ok()) return status;
   return server;
 }

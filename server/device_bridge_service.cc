@@ -58,8 +58,17 @@ DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, Se
       twins_(twins),
       view_(directory_, twins),
       access_(access),
-      send_deps_{clock,     registry, correlator, options.default_request_timeout, {options.max_frame_bytes},
-                 draining_, router} {}
+      send_deps_{clock,
+                 registry,
+                 correlator,
+                 options.default_request_timeout,
+                 {options.max_frame_bytes},
+                 draining_,
+                 router,
+                 options.queue,
+                 options.deliverer,
+                 options.max_queue_ttl},
+      records_deps_{correlator, options.queue, options.deliverer} {}
 
 grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SendDeviceRequestRequest* request,
@@ -156,6 +165,30 @@ grpc::ServerWriteReactor<hive::bridge::v1::WatchDevicesResponse>* DeviceBridgeSe
     }
   }
   return StartWatchDevices(narrowed, deps);
+}
+
+grpc::ServerUnaryReactor* DeviceBridgeService::GetRequest(grpc::CallbackServerContext* context,
+                                                          const hive::bridge::v1::GetRequestRequest* request,
+                                                          hive::bridge::v1::GetRequestResponse* response) {
+  absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
+  if (!grant.ok()) return FinishNow(context, grant.status());
+  absl::StatusOr<hive::bridge::v1::RequestRecord> record = LookUpRequest(records_deps_, request->request_id(), *grant);
+  if (!record.ok()) return FinishNow(context, record.status());
+  *response->mutable_request() = *std::move(record);
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* DeviceBridgeService::CancelRequest(grpc::CallbackServerContext* context,
+                                                             const hive::bridge::v1::CancelRequestRequest* request,
+                                                             hive::bridge::v1::CancelRequestResponse* response) {
+  if (draining_) return FinishNow(context, absl::UnavailableError("bridge is shutting down"));
+  absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
+  if (!grant.ok()) return FinishNow(context, grant.status());
+  absl::StatusOr<hive::bridge::v1::RequestRecord> record =
+      CancelQueuedRequest(records_deps_, request->request_id(), *grant);
+  if (!record.ok()) return FinishNow(context, record.status());
+  *response->mutable_request() = *std::move(record);
+  return FinishNow(context, absl::OkStatus());
 }
 
 }  // namespace hive::server

@@ -17,6 +17,7 @@
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
 #include "server/backend_access.h"
 #include "server/device_view.h"
+#include "server/request_records.h"
 #include "server/send_device_request_call.h"
 #include "server/watch_devices_call.h"
 
@@ -27,6 +28,10 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   struct Options {
     absl::Duration default_request_timeout = absl::Seconds(10);
     size_t max_frame_bytes = 1 << 20;
+    // Queued requests: both null without --state-dir.
+    RequestQueue* queue = nullptr;
+    QueueDeliverer* deliverer = nullptr;
+    absl::Duration max_queue_ttl = absl::Hours(24 * 7);
   };
 
   // `router` is null unless in cluster mode, where ListDevices and GetDevice
@@ -54,6 +59,13 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
 
   grpc::ServerWriteReactor<hive::bridge::v1::WatchDevicesResponse>* WatchDevices(
       grpc::CallbackServerContext* context, const hive::bridge::v1::WatchDevicesRequest* request) override;
+  grpc::ServerUnaryReactor* GetRequest(grpc::CallbackServerContext* context,
+                                       const hive::bridge::v1::GetRequestRequest* request,
+                                       hive::bridge::v1::GetRequestResponse* response) override;
+
+  grpc::ServerUnaryReactor* CancelRequest(grpc::CallbackServerContext* context,
+                                          const hive::bridge::v1::CancelRequestRequest* request,
+                                          hive::bridge::v1::CancelRequestResponse* response) override;
 
  private:
   // Where devices are listed: this replica's, or the fleet's.
@@ -64,6 +76,7 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   const BackendAccess& access_;
   std::atomic<bool> draining_{false};
   const SendDeviceRequestDeps send_deps_;
+  const RequestRecordsDeps records_deps_;
 };
 
 }  // namespace hive::server

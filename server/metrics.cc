@@ -1,6 +1,8 @@
 #include "server/metrics.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "bridge/codec/schema_error_counts.h"
 
 namespace hive::server {
@@ -68,6 +70,23 @@ std::string RenderMetrics(const MetricsSources& sources) {
                "Events the bus delivered to this replica's subscribers' hub.", bus.delivered);
   AppendMetric(out, "hivebridge_bus_connected", "gauge",
                "1 while the bus carries events (cluster mode: broker connected).", sources.bus.connected() ? 1 : 0);
+  if (sources.queue != nullptr) {
+    const RequestQueue::Stats queue = sources.queue->stats();
+    AppendMetric(out, "hivebridge_queued_requests", "gauge",
+                 "Queued requests (queue_ttl) awaiting delivery to their device.", queue.queued);
+    AppendMetric(out, "hivebridge_queued_request_bytes", "gauge",
+                 "Bytes of the queued requests awaiting delivery (serialized size; --max-queued-bytes).",
+                 queue.queued_bytes);
+    absl::StrAppend(&out,
+                    "# HELP hivebridge_queued_requests_ended_total Queued requests that ended, by the status they "
+                    "ended with.\n# TYPE hivebridge_queued_requests_ended_total counter\n");
+    for (const auto& [status, count] : queue.ended) {
+      absl::StrAppend(
+          &out, "hivebridge_queued_requests_ended_total{status=\"",
+          absl::AsciiStrToLower(absl::StripPrefix(hive::bridge::v1::RequestStatus_Name(status), "REQUEST_STATUS_")),
+          "\"} ", count, "\n");
+    }
+  }
   absl::StrAppend(&out,
                   "# HELP hivebridge_limit_refusals_total What each limit refused or cut off, by the flag that sets "
                   "it (docs/SECURITY.md).\n# TYPE hivebridge_limit_refusals_total counter\n");

@@ -11,6 +11,7 @@
 #include "bridge/bus/bus.h"
 #include "bridge/event_hub.h"
 #include "bridge/limit_counters.h"
+#include "bridge/queue/request_queue.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
 #include "bridge/twin/twin_persister.h"
@@ -30,6 +31,8 @@ struct MetricsSources {
   const DeviceEndpoint* endpoint = nullptr;  // set once listening
   // Cluster mode: the fleet's directory, where calls wait for devices.
   const SessionRegistry* fleet = nullptr;
+  // With --state-dir: the queued requests.
+  const RequestQueue* queue = nullptr;
 };
 
 std::string RenderMetrics(const MetricsSources& sources);

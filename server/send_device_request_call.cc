@@ -9,6 +9,8 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/codec/device_request.h"
 #include "bridge/log.h"
+#include "bridge/queue/request_record.h"
+#include "bridge/queue/stable_digest.h"
 #include "bridge/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/backend_access.h"
@@ -89,6 +91,10 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     if (grant_.has_value() && !account_id_.empty() && !grant_->Allows(account_id_)) {
       return FinishOnce(state_, AccountDenied(*grant_, account_id_));
     }
+    if (absl::Status queueing = CheckQueueing(); !queueing.ok()) return FinishOnce(state_, queueing);
+    // A request id the queue holds is answered from its record: a retry of a
+    // queued request never sends it again.
+    if (deps_.queue != nullptr && deps_.queue->Knows(request_id_)) return AnswerQueued();
     std::shared_ptr<DeviceLink> local = deps_.registry.Find(device_id_);
     if (Visible(local)) return Dispatch(local);
     // In cluster mode the device may be held by another replica, and a
@@ -100,7 +106,10 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     }
     const absl::Duration connect_timeout =
         absl::Seconds(request_->connect_timeout().seconds()) + absl::Nanoseconds(request_->connect_timeout().nanos());
-    if (connect_timeout <= absl::ZeroDuration()) return FinishOnce(state_, NotConnected());
+    if (connect_timeout <= absl::ZeroDuration()) {
+      if (queued()) return Enqueue();
+      return FinishOnce(state_, NotConnected());
+    }
     const absl::Time connect_by = deps_.clock.Now() + connect_timeout;
     connect_deadline_ = std::min(deadline_, connect_by);
     call_deadline_first_ = deadline_ <= connect_by;
@@ -217,9 +226,15 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     SendDeviceRequestReactor* reactor = Pin(state);
     if (reactor == nullptr) return;
     if (link == nullptr) {
-      // No link: the wait ran out, or the bridge is shutting down.
-      FinishOnce(state, reactor->deps_.draining ? absl::UnavailableError("bridge is shutting down")
-                                                : reactor->ConnectWaitOver());
+      // No link: the wait ran out, or the bridge is shutting down. A request
+      // with queue_ttl is queued when connect_timeout ran out.
+      if (reactor->deps_.draining) {
+        FinishOnce(state, absl::UnavailableError("bridge is shutting down"));
+      } else if (reactor->queued() && !reactor->call_deadline_first_) {
+        reactor->Enqueue();
+      } else {
+        FinishOnce(state, reactor->ConnectWaitOver());
+      }
     } else if (!reactor->Visible(link)) {
       AwaitDevice(state, /*next_connect=*/true);
     } else {
@@ -272,8 +287,13 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
 
   void Dispatch(const std::shared_ptr<DeviceLink>& link) {
     if (!Visible(link)) return FinishOnce(state_, NotConnected());
+    // Connected, but older queued requests still await it: in line behind
+    // them, so order holds.
+    if (queued() && deps_.deliverer->Behind(device_id_)) return Enqueue();
+    const RequestCorrelator::Watch watch =
+        request_->outcome_events() ? RequestCorrelator::Watch::kEvents : RequestCorrelator::Watch::kNone;
     std::optional<RequestCorrelator::WaiterId> waiter = DeliverToDevice(
-        *link, {*request_, request_id_, device_id_, account_id_}, deadline_, deps_.delivery, deps_.correlator,
+        *link, {*request_, request_id_, device_id_, account_id_, watch}, deadline_, deps_.delivery, deps_.correlator,
         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
     if (!waiter.has_value()) return;
     if (Record(state_, [&waiter](CallState& state) {
@@ -282,6 +302,92 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
         })) {
       deps_.correlator.Cancel(request_id_, *waiter);
     }
+  }
+
+  // Whether the caller asked for queueing (checked by CheckQueueing).
+  bool queued() const { return request_->has_queue_ttl(); }
+
+  // queue_ttl: positive, within --max-queue-ttl, and a store to keep it in.
+  absl::Status CheckQueueing() const {
+    if (!queued()) return absl::OkStatus();
+    const google::protobuf::Duration& proto = request_->queue_ttl();
+    const absl::Duration ttl = absl::Seconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
+    if (ttl <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat("queue_ttl: must be positive, got ", absl::FormatDuration(ttl)));
+    }
+    if (ttl > deps_.max_queue_ttl) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("queue_ttl: ", absl::FormatDuration(ttl),
+                       " is longer than --max-queue-ttl=", absl::FormatDuration(deps_.max_queue_ttl)));
+    }
+    if (deps_.router != nullptr) {
+      return absl::FailedPreconditionError(
+          "queue_ttl: queued requests are not yet supported in cluster mode (--bus=amqp...)");
+    }
+    if (deps_.queue == nullptr) {
+      return absl::FailedPreconditionError(
+          "queue_ttl: queueing needs --state-dir (queued requests are kept on disk); this bridge runs without one");
+    }
+    // A restricted caller must name the account: the device is offline, so
+    // the bridge cannot check it belongs to the caller's accounts until it
+    // delivers (and refuses it then).
+    if (grant_.has_value() && !grant_->all_accounts() && account_id_.empty()) {
+      return absl::PermissionDeniedError(absl::StrCat("caller \"", grant_->caller(),
+                                                      "\" must name one of its accounts in account_id to queue a "
+                                                      "request"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Answers a request id the queue holds from its record, after checking the
+  // retry repeats the request.
+  void AnswerQueued() {
+    absl::StatusOr<std::optional<RequestQueue::Stored>> stored = deps_.queue->Get(request_id_);
+    if (!stored.ok()) return FinishOnce(state_, stored.status());
+    if (!stored->has_value()) return Enqueue();  // forgotten meanwhile (retention)
+    const RequestQueue::Stored& known = **stored;
+    if (known.record.device_id() != device_id_) {
+      return FinishOnce(state_, absl::InvalidArgumentError(
+                                    absl::StrCat("request_id ", request_id_, " already used for another device")));
+    }
+    if (known.digest != StableDigestOf(device_id_, *request_)) {
+      return FinishOnce(state_, absl::InvalidArgumentError(absl::StrCat(
+                                    "request_id ", request_id_,
+                                    " already used for a different request (another command or state); a retry must "
+                                    "repeat the request exactly, a new request needs a new request_id")));
+    }
+    // A restricted caller learns nothing of requests of other accounts.
+    if (grant_.has_value() && !grant_->Allows(known.record.account_id())) return FinishOnce(state_, NotConnected());
+    FinishOnce(state_, ResponseOf(known.record));
+  }
+
+  // Stores the request durably and answers QUEUED (or, for a request id
+  // queued before, its record as it stands).
+  void Enqueue() {
+    if (!queued()) return FinishOnce(state_, NotConnected());
+    // A request id sent before without queueing is answered as the
+    // correlator remembers it: it is never queued (and so sent) again.
+    if (std::optional<RequestCorrelator::Known> known = deps_.correlator.Find(request_id_)) {
+      if (known->device_id != device_id_) {
+        return FinishOnce(state_, absl::InvalidArgumentError(
+                                      absl::StrCat("request_id ", request_id_, " already used for another device")));
+      }
+      return FinishOnce(state_, ResponseOf(RecordOf(request_id_, *known)));
+    }
+    const google::protobuf::Duration& proto = request_->queue_ttl();
+    const absl::Duration ttl = absl::Seconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
+    absl::StatusOr<RequestQueue::Enqueued> queued =
+        deps_.queue->Enqueue(WireRequest(), StableDigestOf(device_id_, *request_), ttl);
+    if (!queued.ok()) return FinishOnce(state_, queued.status());
+    if (queued->inserted) {
+      Log(LogLevel::kInfo, "request_queued",
+          {{"request", request_id_},
+           {"device", device_id_},
+           {"account", account_id_},
+           {"ttl", absl::FormatDuration(ttl)}});
+      deps_.deliverer->Queued(queued->record);
+    }
+    FinishOnce(state_, ResponseOf(queued->record));
   }
 
   // gRPC's request, or `owned_request_` once the call outlives Begin.

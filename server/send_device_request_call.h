@@ -15,6 +15,8 @@
 #include "bridge/bus/cluster_router.h"
 #include "bridge/clock.h"
 #include "bridge/device_delivery.h"
+#include "bridge/queue/queue_deliverer.h"
+#include "bridge/queue/request_queue.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
 #include "grpcpp/grpcpp.h"
@@ -32,6 +34,10 @@ struct SendDeviceRequestDeps {
   // Cluster mode: reaches devices held by other replicas. Null: every
   // device is connected here or nowhere.
   ClusterRouter* router = nullptr;
+  // Queued requests (queue_ttl): both null without --state-dir.
+  RequestQueue* queue = nullptr;
+  QueueDeliverer* deliverer = nullptr;
+  absl::Duration max_queue_ttl = absl::Hours(24 * 7);
 };
 
 // Starts the call; the returned reactor deletes itself when done.

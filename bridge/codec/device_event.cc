@@ -15,7 +15,7 @@ namespace {
 using hive::bridge::v1::DeviceEvent;
 
 // The wire `type` of each typed body; an event's body field is found by it.
-constexpr std::array<std::pair<absl::string_view, int>, 8> kBodyByType = {{
+constexpr std::array<std::pair<absl::string_view, int>, 9> kBodyByType = {{
     {"instances", DeviceEvent::kInstancesFieldNumber},
     {"instance-state", DeviceEvent::kInstanceStateFieldNumber},
     {"device-version", DeviceEvent::kDeviceVersionFieldNumber},
@@ -24,6 +24,7 @@ constexpr std::array<std::pair<absl::string_view, int>, 8> kBodyByType = {{
     {"device-connected", DeviceEvent::kConnectedFieldNumber},
     {"device-disconnected", DeviceEvent::kDisconnectedFieldNumber},
     {"gap", DeviceEvent::kGapFieldNumber},
+    {"request-outcome", DeviceEvent::kRequestOutcomeFieldNumber},
 }};
 
 int BodyFieldNumberFor(absl::string_view type) {
@@ -84,7 +85,7 @@ bool IsKnownDeviceEventType(absl::string_view type) {
 
 bool IsBridgeEventType(absl::string_view type) {
   return type == "device-alive" || type == "device-connected" || type == "device-disconnected" || type == "gap" ||
-         type == "device-request" || type == "authenticated" || type == "error";
+         type == "device-request" || type == "authenticated" || type == "error" || type == "request-outcome";
 }
 
 void SetBodyForType(DeviceEvent& event) { MutableBody(event); }

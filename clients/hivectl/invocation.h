@@ -55,6 +55,16 @@ struct SendCommand {
   bridge::v1::SendDeviceRequestRequest request;
 };
 
+// `hivectl request ID`: GetRequest.
+struct GetRequestCommand {
+  bridge::v1::GetRequestRequest request;
+};
+
+// `hivectl cancel ID`: CancelRequest.
+struct CancelRequestCommand {
+  bridge::v1::CancelRequestRequest request;
+};
+
 // `hivectl subscribe ...`: SubscribeEvents; stops after `count` events (0: never).
 struct SubscribeCommand {
   bridge::v1::SubscribeEventsRequest request;
@@ -73,7 +83,8 @@ struct TokenCommand {
   absl::Duration expires_in = absl::Hours(1);
 };
 
-using Command = std::variant<ListDevicesCommand, GetDeviceCommand, SendCommand, SubscribeCommand, TokenCommand>;
+using Command = std::variant<ListDevicesCommand, GetDeviceCommand, SendCommand, GetRequestCommand, CancelRequestCommand,
+                             SubscribeCommand, TokenCommand>;
 
 struct Invocation {
   GlobalOptions global;

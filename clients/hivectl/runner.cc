@@ -145,8 +145,54 @@ int Send(const GlobalOptions& global, const SendCommand& command, v1::DeviceBrid
     if (response.has_result_latency()) out << "result:   " << Latency(response.result_latency()) << "\n";
     if (response.has_result()) out << "payload:  " << Json(response.result()) << "\n";
     if (!response.error().empty()) out << "error:    " << response.error() << "\n";
+    if (response.has_expires_at()) out << "expires:  " << Time(response.expires_at()) << "\n";
   }
   return response.status() == v1::REQUEST_STATUS_FAILED ? kExitDeviceFailed : 0;
+}
+
+void PrintRecord(const GlobalOptions& global, const v1::RequestRecord& record, std::ostream& out) {
+  if (global.output == OutputFormat::kJson) {
+    out << Json(record) << "\n";
+    return;
+  }
+  const std::string name = v1::RequestStatus_Name(record.status());
+  out << "request:  " << record.request_id() << "\n"
+      << "device:   " << record.device_id() << "\n"
+      << "account:  " << (record.account_id().empty() ? "-" : record.account_id()) << "\n"
+      << "status:   " << absl::StripPrefix(name, "REQUEST_STATUS_") << "\n"
+      << "queued:   " << Time(record.queued_at()) << "\n"
+      << "expires:  " << Time(record.expires_at()) << "\n"
+      << "sent at:  " << Time(record.sent_at()) << "\n";
+  if (record.has_ack_latency()) out << "ack:      " << Latency(record.ack_latency()) << "\n";
+  if (record.has_result_latency()) out << "result:   " << Latency(record.result_latency()) << "\n";
+  if (record.has_result()) out << "payload:  " << Json(record.result()) << "\n";
+  if (!record.error().empty()) out << "error:    " << record.error() << "\n";
+}
+
+int GetRequest(const GlobalOptions& global, const GetRequestCommand& command, v1::DeviceBridge::StubInterface& stub,
+               std::ostream& out, std::ostream& err) {
+  grpc::ClientContext context;
+  SetDeadline(context, global.timeout);
+  Authorize(context, global);
+  v1::GetRequestResponse response;
+  if (grpc::Status status = stub.GetRequest(&context, command.request, &response); !status.ok()) {
+    return Fail(status, err);
+  }
+  PrintRecord(global, response.request(), out);
+  return 0;
+}
+
+int CancelRequest(const GlobalOptions& global, const CancelRequestCommand& command,
+                  v1::DeviceBridge::StubInterface& stub, std::ostream& out, std::ostream& err) {
+  grpc::ClientContext context;
+  SetDeadline(context, global.timeout);
+  Authorize(context, global);
+  v1::CancelRequestResponse response;
+  if (grpc::Status status = stub.CancelRequest(&context, command.request, &response); !status.ok()) {
+    return Fail(status, err);
+  }
+  PrintRecord(global, response.request(), out);
+  return 0;
 }
 
 // The event's body (the set member of its oneof) as compact JSON, cut short.
@@ -224,6 +270,12 @@ int RunInvocation(const Invocation& invocation, v1::DeviceBridge::StubInterface&
   }
   if (const auto* command = std::get_if<SendCommand>(&invocation.command)) {
     return Send(global, *command, stub, out, err);
+  }
+  if (const auto* command = std::get_if<GetRequestCommand>(&invocation.command)) {
+    return GetRequest(global, *command, stub, out, err);
+  }
+  if (const auto* command = std::get_if<CancelRequestCommand>(&invocation.command)) {
+    return CancelRequest(global, *command, stub, out, err);
   }
   if (const auto* command = std::get_if<TokenCommand>(&invocation.command)) {
     return RunToken(*command, SystemClock(), out, err);

@@ -236,6 +236,27 @@ TEST(HivectlOptions, RawParsesPayloadJsonInlineAndFromFile) {
   ExpectUsageError({"send", kDevice, "raw", "stop"}, "raw: expected a wire command KIND.ACTION");
 }
 
+TEST(HivectlOptions, QueueTtlQueuesTheRequest) {
+  ExpectProtoEq(SendRequest({"send", kDevice, "upgrade", "--queue-ttl", "1h"}),
+                Proto<v1::SendDeviceRequestRequest>(absl::StrCat(
+                    "device_id: \"", kDevice,
+                    R"(" queue_ttl { seconds: 3600 } command { upgrade_device { action: ACTION_UPGRADE } })")));
+  ExpectUsageError({"send", kDevice, "upgrade", "--queue-ttl", "0s"}, "--queue-ttl: expected a positive duration");
+  ExpectUsageError({"send", kDevice, "upgrade", "--queue-ttl", "3600"}, "--queue-ttl: expected a duration");
+}
+
+TEST(HivectlOptions, RequestAndCancelTakeARequestId) {
+  const std::string id = "11111111-2222-3333-4444-555555555555";
+  absl::StatusOr<Invocation> request = Parse({"request", id});
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(std::get<GetRequestCommand>(request->command).request.request_id(), id);
+  absl::StatusOr<Invocation> cancel = Parse({"cancel", id});
+  ASSERT_TRUE(cancel.ok()) << cancel.status();
+  EXPECT_EQ(std::get<CancelRequestCommand>(cancel->command).request.request_id(), id);
+  ExpectUsageError({"request"}, "hivectl request REQUEST_ID: missing arguments");
+  ExpectUsageError({"cancel", "nope"}, "REQUEST_ID: expected a UUID");
+}
+
 TEST(HivectlOptions, SubscribeBuildsFiltersResumeAndCount) {
   absl::StatusOr<Invocation> invocation =
       Parse({"subscribe", "--account", kAccount, "--device", kDevice, "--type", "device-state", "--type", "instances",
@@ -253,7 +274,7 @@ TEST(HivectlOptions, SubscribeBuildsFiltersResumeAndCount) {
 
 TEST(HivectlOptions, BadCommandLinesAreUsageErrors) {
   ExpectUsageError({}, "missing COMMAND");
-  ExpectUsageError({"reboot"}, "COMMAND: expected devices|device|send|subscribe|token, got \"reboot\"");
+  ExpectUsageError({"reboot"}, "COMMAND: expected devices|device|send|request|cancel|subscribe|token, got \"reboot\"");
   ExpectUsageError({"devices", "--bogus"}, "--bogus: unknown option");
   ExpectUsageError({"devices", "--page-size"}, "--page-size: missing value");
   ExpectUsageError({"devices", "--instance", kInstance}, "--instance: not an option of \"hivectl devices\"");

@@ -1,0 +1,50 @@
+#include "bridge/queue/stable_digest.h"
+
+#include "absl/strings/string_view.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace hive {
+namespace {
+
+constexpr uint64_t kFnvOffset = 14695981039346656037ULL;
+constexpr uint64_t kFnvPrime = 1099511628211ULL;
+
+void Mix(uint64_t& hash, absl::string_view bytes) {
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= kFnvPrime;
+  }
+}
+
+// Its length first, so that field boundaries cannot shift.
+void MixField(uint64_t& hash, absl::string_view bytes) {
+  uint64_t size = bytes.size();
+  Mix(hash, absl::string_view(reinterpret_cast<const char*>(&size), sizeof(size)));
+  Mix(hash, bytes);
+}
+
+// Map entries in key order, so that equal requests serialize equally.
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+uint64_t StableDigestOf(const std::string& device_id, const hive::bridge::v1::SendDeviceRequestRequest& request) {
+  uint64_t hash = kFnvOffset;
+  MixField(hash, device_id);
+  MixField(hash, DeterministicBytes(request.command()));
+  MixField(hash, request.has_state() ? DeterministicBytes(request.state()) : std::string("\x00", 1));
+  Mix(hash, request.has_state() ? "s" : "n");
+  return hash;
+}
+
+}  // namespace hive
