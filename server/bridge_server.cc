@@ -536,9 +536,9 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (!stored.ok()) return stored.status();
   absl::StatusOr<std::unique_ptr<RequestQueue>> queue = OpenRequestQueue(config, broker.has_value(), TheClock());
   if (!queue.ok()) return queue.status();
-  auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker,
-                                                   *std::move(backend_policy), *std::move(tls), *std::move(stored),
-                                                   *std::move(queue));
+  auto server =
+      std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker, *std::move(backend_policy),
+                                         *std::move(tls), *std::move(stored), *std::move(queue));
   if (absl::Status status = server->Listen(); !status.ok()) return status;
   return server;
 }

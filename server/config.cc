@@ -113,8 +113,7 @@ absl::Status ValidateTwinTypes(absl::string_view text) {
     });
     if (!ok) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "expected event types of 1 to 64 letters, digits, '.', '-' or '_', separated by commas, got ",
-          Quoted(type)));
+          "expected event types of 1 to 64 letters, digits, '.', '-' or '_', separated by commas, got ", Quoted(type)));
     }
   }
   return absl::OkStatus();
@@ -268,7 +267,7 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                 "bytes of events queued to one subscriber (serialized size + 512 each) before it gets a "
                 "Gap; 0 = no byte bound");
   f.AddInteger<size_t>("max-subscribers", &config.max_subscribers, 1, 1'000'000,
-                       "open SubscribeEvents streams; one more is RESOURCE_EXHAUSTED");
+                       "open SubscribeEvents and WatchDevices streams together; one more is RESOURCE_EXHAUSTED");
   f.AddString("state-dir", &config.state_dir, "PATH",
               "directory of the embedded store (SQLite, WAL mode) that keeps device twins and queued requests "
               "across restarts; without it twins live in memory and queue_ttl is refused",

@@ -97,14 +97,14 @@ struct Config {
   // Fleet memory (docs/architecture.md#fleet-memory): device twins and
   // queued requests. Without state_dir twins live in memory only and queued
   // requests are refused.
-  std::string state_dir;                          // the embedded store (SQLite, WAL) lives here
-  std::string twin_types;                         // comma-separated extra event types the twin keeps
-  size_t max_twins = 1'000'000;                   // devices remembered; over it the longest offline goes
-  size_t max_twin_bytes = size_t{256} << 20;      // and their bytes (EventBytes of the kept events)
+  std::string state_dir;                               // the embedded store (SQLite, WAL) lives here
+  std::string twin_types;                              // comma-separated extra event types the twin keeps
+  size_t max_twins = 1'000'000;                        // devices remembered; over it the longest offline goes
+  size_t max_twin_bytes = size_t{256} << 20;           // and their bytes (EventBytes of the kept events)
   absl::Duration max_queue_ttl = absl::Hours(24 * 7);  // longest queue_ttl a request may ask for
-  size_t max_queued_per_device = 100;             // queued requests awaiting one device
-  size_t max_queued_requests = 100'000;           // queued requests in all
-  size_t max_queued_bytes = size_t{256} << 20;    // and their bytes
+  size_t max_queued_per_device = 100;                  // queued requests awaiting one device
+  size_t max_queued_requests = 100'000;                // queued requests in all
+  size_t max_queued_bytes = size_t{256} << 20;         // and their bytes
   absl::Duration request_retention = absl::Hours(24);  // a queued request's record after its end
 
   // Cluster.

@@ -11,7 +11,7 @@ using KeyPair = std::pair<absl::string_view, absl::string_view>;
 
 // Standard key → compact code. Hivekit's own codes (typ, dat, cid, res) keep
 // their meaning; the rest follow its three-letter style.
-constexpr std::array<KeyPair, 37> kTable = {{
+constexpr std::array<KeyPair, 38> kTable = {{
     // envelope
     {"account", "acc"},
     {"device", "dev"},
@@ -52,6 +52,7 @@ constexpr std::array<KeyPair, 37> kTable = {{
     {"close_code", "ccd"},
     {"reason", "rsn"},
     {"missed", "mis"},
+    {"request_id", "rqi"},
 }};
 
 struct Index {

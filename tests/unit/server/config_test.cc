@@ -380,7 +380,16 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "grpc-keepalive-timeout",
                                           "grpc-min-ping-interval",
                                           "grpc-max-ping-strikes",
-                                          "grpc-permit-keepalive-without-calls"};
+                                          "grpc-permit-keepalive-without-calls",
+                                          "state-dir",
+                                          "twin-types",
+                                          "max-twins",
+                                          "max-twin-bytes",
+                                          "max-queue-ttl",
+                                          "max-queued-per-device",
+                                          "max-queued-requests",
+                                          "max-queued-bytes",
+                                          "request-retention"};
   int option_rows = 0;
   for (absl::string_view line : absl::StrSplit(help, '\n')) {
     if (absl::StartsWith(line, "  --")) ++option_rows;
@@ -549,6 +558,14 @@ TEST(Config, LimitsHaveSafeDefaults) {
 }
 
 TEST(Config, RejectsLimitsOutOfRange) {
+  ExpectInvalid({kKeyFlag, "--twin-types=telemetry,,gps"},
+                "--twin-types: expected event types of 1 to 64 letters, digits, '.', '-' or '_', separated by "
+                "commas, got \"\"");
+  ExpectInvalid({kKeyFlag, "--twin-types=tele metry"},
+                "--twin-types: expected event types of 1 to 64 letters, digits, '.', '-' or '_', separated by "
+                "commas, got \"tele metry\"");
+  ExpectInvalid({kKeyFlag, "--max-queued-per-device=0"},
+                "--max-queued-per-device: must be between 1 and 1000000, got 0");
   ExpectInvalid({kKeyFlag, "--max-connections=0"}, "--max-connections: must be between 1 and 10000000, got 0");
   ExpectInvalid({kKeyFlag, "--device-event-burst=0"}, "--device-event-burst: must be between 1 and 10000000, got 0");
   ExpectInvalid({kKeyFlag, "--device-event-rate=-1"}, "--device-event-rate: must be between 0 and 1000000, got -1");
@@ -633,6 +650,15 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--grpc-min-ping-interval=3s",
                                          "--grpc-max-ping-strikes=3",
                                          "--grpc-permit-keepalive-without-calls=true",
+                                         "--state-dir=/var/lib/hive3",
+                                         "--twin-types=telemetry,gps",
+                                         "--max-twins=3",
+                                         "--max-twin-bytes=3MiB",
+                                         "--max-queue-ttl=3h",
+                                         "--max-queued-per-device=3",
+                                         "--max-queued-requests=3",
+                                         "--max-queued-bytes=3MiB",
+                                         "--request-retention=3h",
                                          "--bus=amqp://rabbit",
                                          "--replica-id=r3",
                                          "--drain-timeout=3s",
@@ -685,6 +711,15 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->grpc_min_ping_interval, defaults.grpc_min_ping_interval);
   EXPECT_NE(config->grpc_max_ping_strikes, defaults.grpc_max_ping_strikes);
   EXPECT_NE(config->grpc_permit_keepalive_without_calls, defaults.grpc_permit_keepalive_without_calls);
+  EXPECT_NE(config->state_dir, defaults.state_dir);
+  EXPECT_NE(config->twin_types, defaults.twin_types);
+  EXPECT_NE(config->max_twins, defaults.max_twins);
+  EXPECT_NE(config->max_twin_bytes, defaults.max_twin_bytes);
+  EXPECT_NE(config->max_queue_ttl, defaults.max_queue_ttl);
+  EXPECT_NE(config->max_queued_per_device, defaults.max_queued_per_device);
+  EXPECT_NE(config->max_queued_requests, defaults.max_queued_requests);
+  EXPECT_NE(config->max_queued_bytes, defaults.max_queued_bytes);
+  EXPECT_NE(config->request_retention, defaults.request_retention);
   EXPECT_NE(config->bus, defaults.bus);
   EXPECT_NE(config->replica_id, defaults.replica_id);
   EXPECT_NE(config->drain_timeout, defaults.drain_timeout);
