@@ -32,6 +32,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIVE_TESTS=
 #   libabsl_*.so.20220623                libabsl20220623  (from libabsl-dev)
 #   libprotobuf.so.32                    libprotobuf32    (from libprotobuf-dev)
 #   librabbitmq.so.4                     librabbitmq4     (from librabbitmq-dev)
+#   libsqlite3.so.0                      libsqlite3-0     (from libsqlite3-dev)
 #   libtcmalloc_minimal.so.4             libtcmalloc-minimal4
 #   libssl.so.3, libcrypto.so.3          libssl3          (from libssl-dev)
 #   libstdc++.so.6, libgcc_s.so.1        libstdc++6, libgcc-s1
@@ -66,6 +67,7 @@ RUN apt-get update \
     libjwt0 \
     libprotobuf32 \
     librabbitmq4 \
+    libsqlite3-0 \
     libssl3 \
     libtcmalloc-minimal4 \
     libstdc++6 \

@@ -153,6 +153,17 @@ RequestCorrelator::Options CorrelatorOptions(const Config& config, LimitCounters
   return options;
 }
 
+// The --state-dir exists before the twins' and the queue's stores open their
+// database in it (each its own connection to the one file).
+absl::Status CreateStateDir(const Config& config) {
+  if (config.state_dir.empty()) return absl::OkStatus();
+  std::error_code error;
+  std::filesystem::create_directories(config.state_dir, error);
+  if (!error) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--state-dir: cannot create ", config.state_dir, ": ", error.message()));
+}
+
 // The twins kept at start (--state-dir), or none.
 struct StoredTwins {
   std::unique_ptr<TwinPersister> persister;  // null without --state-dir
@@ -188,12 +199,6 @@ TwinStore::Options TwinOptions(const Config& config, bool cluster, bool persiste
 // cluster mode, where queued requests are not supported yet.
 absl::StatusOr<std::unique_ptr<RequestQueue>> OpenRequestQueue(const Config& config, bool cluster, const Clock& clock) {
   if (config.state_dir.empty() || cluster) return nullptr;
-  std::error_code error;
-  std::filesystem::create_directories(config.state_dir, error);
-  if (error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--state-dir: cannot create ", config.state_dir, ": ", error.message()));
-  }
   RequestQueue::Limits limits;
   limits.max_per_device = config.max_queued_per_device;
   limits.max_requests = config.max_queued_requests;
@@ -532,6 +537,7 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (!backend_policy.ok()) return backend_policy.status();
   absl::StatusOr<TlsCredentials> tls = LoadTls(config);
   if (!tls.ok()) return tls.status();
+  if (absl::Status created = CreateStateDir(config); !created.ok()) return created;
   absl::StatusOr<StoredTwins> stored = OpenStoredTwins(config);
   if (!stored.ok()) return stored.status();
   absl::StatusOr<std::unique_ptr<RequestQueue>> queue = OpenRequestQueue(config, broker.has_value(), TheClock());

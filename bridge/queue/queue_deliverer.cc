@@ -91,7 +91,7 @@ bool QueueDeliverer::Behind(const std::string& device_id) const {
 }
 
 void QueueDeliverer::OnProgress(RequestCorrelator::OutcomeChange change) {
-  Post([this, change = std::move(change)]() mutable { Record(std::move(change)); });
+  Post([this, change = std::move(change)] { Record(change); });
 }
 
 void QueueDeliverer::Deliver(const std::string& device_id) {
@@ -185,7 +185,7 @@ bool QueueDeliverer::DeliverOne(DeviceLink& link, RequestQueue::Stored stored) {
     // one stands.
     RequestCorrelator::OutcomeChange change{request_id, link.device_id(), link.account_id(),
                                             RequestCorrelator::Watch::kQueued, **now};
-    Record(std::move(change));
+    Record(change);
     return true;
   }
   const absl::Status& why = now->status();
@@ -219,7 +219,7 @@ void QueueDeliverer::Requeue(const std::string& request_id, const std::string& d
   Deliver(device_id);
 }
 
-void QueueDeliverer::Record(RequestCorrelator::OutcomeChange change) {
+void QueueDeliverer::Record(const RequestCorrelator::OutcomeChange& change) {
   RequestStatus status = StatusOf(change);
   std::string error = change.outcome.error();
   bool ended = QueueStatusEnded(status);

@@ -99,7 +99,7 @@ class QueueDeliverer final : public PresenceObserver {
   bool DeliverOne(DeviceLink& link, RequestQueue::Stored stored);
   // The link certainly never wrote a handed-over request: back in line.
   void Requeue(const std::string& request_id, const std::string& device_id);
-  void Record(RequestCorrelator::OutcomeChange change);
+  void Record(const RequestCorrelator::OutcomeChange& change);
   // Records `status` for a request that ended at delivery (refused).
   void Ended(const std::string& request_id, RequestStatus status, const std::string& error);
   void PublishOrLog(const absl::StatusOr<std::optional<RequestRecord>>& record, const std::string& request_id);

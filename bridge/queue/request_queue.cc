@@ -147,8 +147,9 @@ absl::Status RequestQueue::Prepare() {
        {&insert, &get, &queued, &move, &progress, &due, &old, &remove}) {
     if (!statement->ok()) return statement->status();
   }
-  statements_.reset(new Statements{*std::move(insert), *std::move(get), *std::move(queued), *std::move(move),
-                                   *std::move(progress), *std::move(due), *std::move(old), *std::move(remove)});
+  statements_ = std::make_unique<Statements>(Statements{*std::move(insert), *std::move(get), *std::move(queued),
+                                                        *std::move(move), *std::move(progress), *std::move(due),
+                                                        *std::move(old), *std::move(remove)});
   return absl::OkStatus();
 }
 

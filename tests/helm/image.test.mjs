@@ -148,6 +148,7 @@ const CMAKE_PACKAGES = {
   "find_package(CLI11)": ["libcli11-dev"],
   "pkg_check_modules(libjwt)": ["libjwt-dev"],
   "pkg_check_modules(librabbitmq)": ["librabbitmq-dev"],
+  "pkg_check_modules(sqlite3)": ["libsqlite3-dev"],
   "find_library(tcmalloc_minimal)": ["libtcmalloc-minimal4"],
 };
 

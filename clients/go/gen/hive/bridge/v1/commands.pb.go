@@ -45,7 +45,9 @@ const (
 	// A queued request cancelled by CancelRequest: never delivered.
 	RequestStatus_REQUEST_STATUS_CANCELLED RequestStatus = 7
 	// Written to the device's connection, which closed before the device
-	// answered: the device may have it (SendDeviceRequest answers ABORTED).
+	// acknowledged it, or (a queued request) handed over by a bridge that
+	// stopped before the device answered: the device may have it, so it is
+	// never sent again (SendDeviceRequest answers ABORTED).
 	RequestStatus_REQUEST_STATUS_UNCONFIRMED RequestStatus = 8
 )
 

@@ -172,7 +172,11 @@ type SendDeviceRequestRequest struct {
 	// that is connected is sent at once, as without it, unless older queued
 	// requests still await delivery: then it is queued behind them. Limits:
 	// --max-queued-per-device, --max-queued-requests and --max-queued-bytes
-	// (RESOURCE_EXHAUSTED, naming the limit).
+	// (RESOURCE_EXHAUSTED, naming the limit). A retry of a queued request's
+	// id (with or without queue_ttl) is answered from its record as it stands
+	// (ABORTED when UNCONFIRMED) and never sends it. A caller restricted by a
+	// backend policy must set account_id to queue. Not yet in cluster mode
+	// (FAILED_PRECONDITION).
 	QueueTtl *durationpb.Duration `protobuf:"bytes,8,opt,name=queue_ttl,json=queueTtl,proto3" json:"queue_ttl,omitempty"`
 	// Publish each change of this request's outcome as a `request-outcome`
 	// event on SubscribeEvents. Always on for a queued request.

@@ -71,7 +71,7 @@ type DeviceBridgeClient interface {
 	// streams (WatchDevices and SubscribeEvents count together).
 	WatchDevices(ctx context.Context, in *WatchDevicesRequest, opts ...grpc.CallOption) (DeviceBridge_WatchDevicesClient, error)
 	// What became of a request so far: queued, sent, acked, succeeded, failed,
-	// expired or cancelled. NOT_FOUND when the bridge does not know the id
+	// expired, cancelled or unconfirmed. NOT_FOUND when the bridge does not know the id
 	// (never sent, or forgotten: --dedupe-window for requests that were not
 	// queued, --request-retention for queued ones).
 	GetRequest(ctx context.Context, in *GetRequestRequest, opts ...grpc.CallOption) (*GetRequestResponse, error)
@@ -258,7 +258,7 @@ type DeviceBridgeServer interface {
 	// streams (WatchDevices and SubscribeEvents count together).
 	WatchDevices(*WatchDevicesRequest, DeviceBridge_WatchDevicesServer) error
 	// What became of a request so far: queued, sent, acked, succeeded, failed,
-	// expired or cancelled. NOT_FOUND when the bridge does not know the id
+	// expired, cancelled or unconfirmed. NOT_FOUND when the bridge does not know the id
 	// (never sent, or forgotten: --dedupe-window for requests that were not
 	// queued, --request-retention for queued ones).
 	GetRequest(context.Context, *GetRequestRequest) (*GetRequestResponse, error)

@@ -140,7 +140,7 @@ class DeviceBridgeServicer(object):
 
     def GetRequest(self, request, context):
         """What became of a request so far: queued, sent, acked, succeeded, failed,
-        expired or cancelled. NOT_FOUND when the bridge does not know the id
+        expired, cancelled or unconfirmed. NOT_FOUND when the bridge does not know the id
         (never sent, or forgotten: --dedupe-window for requests that were not
         queued, --request-retention for queued ones).
         """

@@ -41,7 +41,9 @@ export enum RequestStatus {
   REQUEST_STATUS_CANCELLED = 7,
   /**
    * REQUEST_STATUS_UNCONFIRMED - Written to the device's connection, which closed before the device
-   * answered: the device may have it (SendDeviceRequest answers ABORTED).
+   * acknowledged it, or (a queued request) handed over by a bridge that
+   * stopped before the device answered: the device may have it, so it is
+   * never sent again (SendDeviceRequest answers ABORTED).
    */
   REQUEST_STATUS_UNCONFIRMED = 8,
   UNRECOGNIZED = -1,

@@ -172,7 +172,11 @@ export interface SendDeviceRequestRequest {
    * that is connected is sent at once, as without it, unless older queued
    * requests still await delivery: then it is queued behind them. Limits:
    * --max-queued-per-device, --max-queued-requests and --max-queued-bytes
-   * (RESOURCE_EXHAUSTED, naming the limit).
+   * (RESOURCE_EXHAUSTED, naming the limit). A retry of a queued request's
+   * id (with or without queue_ttl) is answered from its record as it stands
+   * (ABORTED when UNCONFIRMED) and never sends it. A caller restricted by a
+   * backend policy must set account_id to queue. Not yet in cluster mode
+   * (FAILED_PRECONDITION).
    */
   queueTtl:
     | Duration
@@ -3200,7 +3204,7 @@ export const DeviceBridgeService = {
   },
   /**
    * What became of a request so far: queued, sent, acked, succeeded, failed,
-   * expired or cancelled. NOT_FOUND when the bridge does not know the id
+   * expired, cancelled or unconfirmed. NOT_FOUND when the bridge does not know the id
    * (never sent, or forgotten: --dedupe-window for requests that were not
    * queued, --request-retention for queued ones).
    */
@@ -3298,7 +3302,7 @@ export interface DeviceBridgeServer extends UntypedServiceImplementation {
   watchDevices: handleServerStreamingCall<WatchDevicesRequest, WatchDevicesResponse>;
   /**
    * What became of a request so far: queued, sent, acked, succeeded, failed,
-   * expired or cancelled. NOT_FOUND when the bridge does not know the id
+   * expired, cancelled or unconfirmed. NOT_FOUND when the bridge does not know the id
    * (never sent, or forgotten: --dedupe-window for requests that were not
    * queued, --request-retention for queued ones).
    */
@@ -3437,7 +3441,7 @@ export interface DeviceBridgeClient extends Client {
   ): ClientReadableStream<WatchDevicesResponse>;
   /**
    * What became of a request so far: queued, sent, acked, succeeded, failed,
-   * expired or cancelled. NOT_FOUND when the bridge does not know the id
+   * expired, cancelled or unconfirmed. NOT_FOUND when the bridge does not know the id
    * (never sent, or forgotten: --dedupe-window for requests that were not
    * queued, --request-retention for queued ones).
    */
