@@ -12,7 +12,6 @@ using hive::bridge::v1::GetDeviceRequest;
 using hive::bridge::v1::GetDeviceResponse;
 using hive::bridge::v1::ListDevicesRequest;
 using hive::bridge::v1::ListDevicesResponse;
-using hive::bridge::v1::Presence;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;

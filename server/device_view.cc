@@ -10,7 +10,6 @@ namespace {
 using hive::bridge::v1::Device;
 using hive::bridge::v1::PRESENCE_ALL;
 using hive::bridge::v1::PRESENCE_OFFLINE;
-using hive::bridge::v1::PRESENCE_ONLINE;
 
 // Devices taken from either source per step of a listing.
 constexpr size_t kChunk = 256;
