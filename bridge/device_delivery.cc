@@ -6,26 +6,9 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/codec/device_request.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "bridge/deterministic_bytes.h"
 
 namespace hive {
-namespace {
-
-// The message's bytes with map entries in key order, so that equal requests
-// serialize equally.
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return bytes;
-}
-
-}  // namespace
 
 RequestCorrelator::Digest DigestOf(const std::string& device_id,
                                    const hive::bridge::v1::SendDeviceRequestRequest& request) {

@@ -1,8 +1,7 @@
 #include "bridge/queue/stable_digest.h"
 
 #include "absl/strings/string_view.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "bridge/deterministic_bytes.h"
 
 namespace hive {
 namespace {
@@ -22,18 +21,6 @@ void MixField(uint64_t& hash, absl::string_view bytes) {
   uint64_t size = bytes.size();
   Mix(hash, absl::string_view(reinterpret_cast<const char*>(&size), sizeof(size)));
   Mix(hash, bytes);
-}
-
-// Map entries in key order, so that equal requests serialize equally.
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return bytes;
 }
 
 }  // namespace
