@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Renders docs/PERFORMANCE.md from bench/results.json: the four tables of
-issue #6 with each figure's ratio to its same-run baseline and whether the
+"""Renders docs/PERFORMANCE.md from bench/results.json: the tables of
+issue #6 and #16 with each figure's ratio to its same-run baseline and whether the
 target is met, the bridge's perf profiles, the hot-spot analysis (kept by
 hand in bench/hot_spots.md, because a profile does not explain itself), the
 machine and the exact commands.
@@ -172,6 +172,43 @@ def fanout_table(results):
     return text
 
 
+def twin_table(results):
+    twin = results.get("twin") or {}
+    rows = []
+    for side, label in (("memory", "twins in memory (no `--state-dir`)"),
+                        ("state", "twins persisted (`--state-dir`)")):
+        run = twin.get(side)
+        if not run:
+            return "(not measured in this run: `make bench` from a version with the twin phase)"
+        rows.append([label, num(run and run["delivered_per_s"]), num(run and run["events_per_s"]),
+                     "{} / {} / {}".format(latency(run, "p50"), latency(run, "p99"), latency(run, "p999")),
+                     "1.00×" if side == "memory" else ratio_with_range(twin),
+                     "{} / {}".format(run["lost"], run["gaps"]) if run else "–"])
+    return table(["bridge", "deliveries/s", "events/s", "device→subscriber p50/p99/p99.9 µs",
+                  "ratio (range over rounds)", "lost / gaps"], rows)
+
+
+def queue_table(results):
+    queue = results.get("queue") or {}
+    run = queue.get("run")
+    if not run:
+        return "(not measured in this run: `make bench` from a version with the queue phase)"
+    live = run["live"]
+    rows = [
+        ["live requests, devices online (baseline)", num(live["rps"]),
+         "{} / {} / {}".format(latency(live, "p50"), latency(live, "p99"), latency(live, "p999")), "1.00×"],
+        ["queueing for offline devices (answered QUEUED)", num(run["queued_per_s"]), "–",
+         ratio(queue.get("queueing_ratio"))],
+        ["delivery as the devices connect", num(run["delivered_per_s"]), "–", ratio_with_range(queue)],
+    ]
+    text = table(["", "requests/s", "p50/p99/p99.9 µs", "ratio to live"], rows)
+    text += ("\n\n{} requests for {} devices, {} calls in flight; all {} delivered in {} s from the first "
+             "connect (the devices were all authenticated after {} s)."
+             .format(num(run["queued"]), num(run["devices"]), run["concurrency"], num(run["delivered"]),
+                     num(run["delivery_s"], 2), num(run["connect_s"], 2)))
+    return text
+
+
 def scale_table(results):
     rows = []
     for run in results["scale"]["runs"]:
@@ -260,6 +297,13 @@ METHOD = """\
   (websocketpp's stock `config::asio`), with the same frame size; the ratio is the bridge's
   deliveries/s (every subscriber's receipts) over the echo's messages/s. The load generator's sockets
   set TCP_NODELAY (see Hot spots, item 7).
+- **Twin**: the fan-out above with 10 subscribers, each round against a fresh bridge without and then
+  with `--state-dir`; the ratio is the paired deliveries/s (with / without).
+- **Queued requests**: `hive-loadgen --mode=queue` queues its requests with blocking calls (16 threads)
+  while the devices are offline, then starts `hive-device-sim`'s client in-process for them and times
+  from the first connect until the devices have received every queued request; then it runs the
+  round-trip load (same concurrency, warm-up and window as the round trip) on the same bridge and
+  devices as the baseline. Each round uses devices of a seed of its own, so they start offline.
 - **Scale**: `hive-loadgen --mode=scale` runs `hive-device-sim`'s client in-process: idle devices
   authenticating with minted HS256 tokens, spread over 127.0.0.x destination addresses when more than
   one address's ephemeral ports are needed (websocketpp's client closes and reopens its socket in
@@ -303,7 +347,18 @@ def render(results, hot_spots):
         "8 devices × 8 events in flight, `device-state` events of {} bytes; baseline: bare websocketpp echo "
         "of the same frames.".format(results["fanout"]["echo"]["frame_bytes"]), "",
         fanout_table(results),
-        "", "## 4. Connection scale", "",
+        "", "## 4. The device twin on the event path", "",
+        "The 10-subscriber fan-out of section 3 against a bridge keeping its twins in memory and one that "
+        "also persists them to SQLite under `--state-dir` (write-behind every 100 ms), alternating in each "
+        "round.", "",
+        twin_table(results),
+        "", "## 5. Queued requests", "",
+        "`hive-loadgen --mode=queue` against a bridge with `--state-dir`: requests with a `queue_ttl` for "
+        "devices that are offline (each stored durably before the bridge answers QUEUED), then the devices "
+        "connect (acking at once) and get them in order; the baseline is the same requests sent live to the "
+        "same devices right after, on the same bridge, at the same concurrency.", "",
+        queue_table(results),
+        "", "## 6. Connection scale", "",
         "Idle authenticated devices on one bridge process; baseline: the websocketpp echo server holding as "
         "many idle connections.", "",
         scale_table(results),

@@ -25,6 +25,10 @@ TARGETS = {
     "request": "bridge >= 50% of the gRPC echo server's req/s at each concurrency",
     "fanout": "bridge >= 50% of the websocketpp echo's message rate with 10 subscribers",
     "scale": "<= 16 KiB RSS per idle authenticated device at 50,000 devices (then 100,000)",
+    "twin": "the twin's cost on the event path: fan-out deliveries/s with --state-dir / without (no target; "
+            "issue #16 asks for the ratio)",
+    "queue": "queued requests: queueing and delivery rates, each / the same requests sent live on the same "
+             "bridge (no target; issue #16 asks for the rate)",
 }
 CODEC_RATIO_TARGET = 3.0
 THROUGHPUT_RATIO_TARGET = 0.5
@@ -152,6 +156,40 @@ def fanout_section(raw):
     }
 
 
+# ------------------------------------------------------------------ device twin
+
+def twin_section(raw):
+    runs = load_runs(os.path.join(raw, "twin"), r"(memory|state)_s10_r(\d+)\.json")
+    section = {"target": TARGETS["twin"], "rounds": rounds_of(runs), "subscribers": 10,
+               "ratio_of": "deliveries/s with --state-dir / without, each round's pair"}
+    for side in ("memory", "state"):
+        picked = [r for (t, _), r in runs.items() if t == side]
+        if picked:
+            section[side] = median_run(picked, "delivered_per_s")
+            section[side + "_rounds_delivered_per_s"] = [r["delivered_per_s"] for (t, _), r in sorted(runs.items())
+                                                          if t == side]
+    paired_ratio(section, [(runs[("state", rnd)]["delivered_per_s"], r["delivered_per_s"])
+                           for (t, rnd), r in runs.items() if t == "memory" and ("state", rnd) in runs])
+    return section
+
+
+# ------------------------------------------------------------------ queued requests
+
+def queue_section(raw):
+    runs = load_runs(os.path.join(raw, "queue"), r"bridge_r(\d+)\.json")
+    picked = list(runs.values())
+    section = {"target": TARGETS["queue"], "rounds": rounds_of(runs),
+               "ratio_of": "delivered/s (first connect to the last queued request received) / live req/s"}
+    if picked:
+        section["run"] = median_run(picked, "delivered_per_s")
+        section["rounds_delivered_per_s"] = [r["delivered_per_s"] for _, r in sorted(runs.items())]
+        paired_ratio(section, [(r["delivered_per_s"], r["live_rps"]) for r in picked])
+        queueing = sorted(r["queued_per_s"] / r["live_rps"] for r in picked if r["live_rps"] > 0)
+        if queueing:
+            section["queueing_ratio"] = queueing[(len(queueing) - 1) // 2]
+    return section
+
+
 # ------------------------------------------------------------------ scale
 
 def scale_section(raw):
@@ -271,6 +309,8 @@ def merge(args):
         "codec": codec_section(os.path.join(raw, "codec.json")),
         "request": request_section(raw),
         "fanout": fanout_section(raw),
+        "twin": twin_section(raw),
+        "queue": queue_section(raw),
         "scale": scale_section(raw),
         "perf": perf_section(raw),
         "commands": commands,
@@ -310,7 +350,7 @@ def check(args):
         return 1
     try:
         need(results.get("schema") == SCHEMA, "schema is not %d" % SCHEMA)
-        for section in ("machine", "codec", "request", "fanout", "scale", "perf", "commands"):
+        for section in ("machine", "codec", "request", "fanout", "twin", "queue", "scale", "perf", "commands"):
             need(section in results, "no %s section" % section)
         for key in ("nproc", "cpu_model", "kernel", "compiler"):
             need(results["machine"].get(key) not in (None, ""), "machine.%s missing" % key)
@@ -346,6 +386,23 @@ def check(args):
                  "replies: a limit measured instead of the event path?)" % (s, rows[s]["bridge"]["errors"]))
             check_latency(rows[s]["bridge"].get("latency_us"), "fanout %d subscribers" % s)
             need("ratio" in rows[s], "fanout %d subscribers: no ratio" % s)
+
+        twin = results["twin"]
+        for side in ("memory", "state"):
+            run = twin.get(side)
+            need(run and run["deliveries"] > 0, "twin: no %s fan-out run with deliveries" % side)
+            need(run["errors"] == 0, "twin %s: the bridge refused %d events" % (side, run["errors"]))
+        need("ratio" in twin, "twin: no ratio")
+
+        queue = results["queue"]
+        run = queue.get("run")
+        need(run is not None, "queue: no run")
+        need(run["queued"] > 0 and run["queue_error_count"] == 0,
+             "queue: %d queued, errors %s" % (run["queued"], run["queue_errors"]))
+        need(run["delivered"] == run["queued"], "queue: %d of %d queued requests delivered" %
+             (run["delivered"], run["queued"]))
+        need(run["live"]["requests"] > 0, "queue: no live request completed")
+        need("ratio" in queue, "queue: no ratio")
 
         runs = results["scale"]["runs"]
         need(runs, "scale: no runs")

@@ -3,7 +3,9 @@
 # --build-dir, each next to its baseline in the same run, and gathers the
 # results: codec micro-benchmarks vs RapidJSON parse-only; SendDeviceRequest
 # round trips vs a bare gRPC echo server; event fan-out vs a bare websocketpp
-# echo; idle-connection scale (RSS per device) vs the same echo server.
+# echo; the device twin's cost on the event path (fan-out with --state-dir vs
+# without); queued requests (queueing and delivery rates vs the same requests
+# sent live); idle-connection scale (RSS per device) vs the same echo server.
 #
 #   scripts/bench.sh --build-dir build/bench            # `make bench`: minutes; writes bench/results.json
 #                                                       # and docs/PERFORMANCE.md
@@ -41,12 +43,14 @@ if [ "$smoke" = 1 ]; then
   results="${results:-$out/results.json}"
   report="${report:-$out/PERFORMANCE.md}"
   rounds=1 warmup=0.2s duration=0.5s sim_devices=100 scale_target=200 scale_try_more=0 settle=0.5s perf_seconds=0
+  queue_devices=20 queued=100
   codec_args=(--benchmark_min_time=0.001)
 else
   out="${out:-$build_dir/bench-run}"
   results="${results:-$repo/bench/results.json}"
   report="${report:-$repo/docs/PERFORMANCE.md}"
   rounds=3 warmup=2s duration=8s sim_devices=1000 scale_target=50000 scale_try_more=100000 settle=3s perf_seconds=10
+  queue_devices=100 queued=2000
   codec_args=(--benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true)
 fi
 concurrencies=(1 16 256)
@@ -72,7 +76,7 @@ bridge_help="$("$bridge_bin" --help 2>&1 || true)"
 
 raw="$out/raw"
 rm -rf "$raw"
-mkdir -p "$raw/request" "$raw/fanout" "$raw/scale" "$raw/perf" "$raw/logs"
+mkdir -p "$raw/request" "$raw/fanout" "$raw/twin" "$raw/queue" "$raw/scale" "$raw/perf" "$raw/logs"
 commands="$raw/commands.txt"
 : > "$commands"
 secret="$raw/jwt-secret"
@@ -293,6 +297,45 @@ fanout_phase() {
   stop_one "$bridge_pid"
 }
 
+# ---------------------------------------------------------------- device twin
+# The twin's cost on the event path: the same 10-subscriber fan-out against
+# a bridge that keeps its twins in memory (no --state-dir) and one that also
+# persists them (--state-dir), alternating within each round.
+twin_phase() {
+  say "device twin: fan-out with 10 subscribers, without and with --state-dir, $rounds round(s) of $duration"
+  local round side
+  for round in $(seq 1 "$rounds"); do
+    for side in memory state; do
+      local flags=("${unlimited_events[@]}")
+      [ "$side" = state ] && flags+=(--state-dir="$raw/state-twin-r$round")
+      start_bridge "bridge_twin_${side}_r$round" 127.0.0.1 "${flags[@]}"
+      measure "$raw/twin/${side}_s10_r${round}.json" "$loadgen_bin" --mode=fanout \
+        --server="127.0.0.1:$bridge_grpc_port" --ws-url="ws://127.0.0.1:$bridge_ws_port/v1/devices" \
+        --jwt-secret-file="$secret" --subscribers=10 --channels=10 --emitters="$emitters" \
+        --window="$window" --warmup="$warmup" --duration="$duration"
+      stop_one "$bridge_pid"
+    done
+  done
+}
+
+# ---------------------------------------------------------------- queued requests
+# Requests queued for offline devices (queue_ttl; the store fsyncs each),
+# then delivered as the devices connect; the baseline is the same requests
+# sent live to the same devices on the same bridge, at the same concurrency.
+queue_phase() {
+  say "queued requests: $queued for $queue_devices offline devices, $rounds round(s)"
+  start_bridge bridge_queue 127.0.0.1 --state-dir="$raw/state-queue"
+  local round
+  for round in $(seq 1 "$rounds"); do
+    # Devices of a seed of their own each round: offline until it connects them.
+    measure "$raw/queue/bridge_r${round}.json" "$loadgen_bin" --mode=queue \
+      --server="127.0.0.1:$bridge_grpc_port" --ws-url="ws://127.0.0.1:$bridge_ws_port/v1/devices" \
+      --jwt-secret-file="$secret" --devices="$queue_devices" --queued="$queued" --device-seed=$((5000 + round)) \
+      --concurrency=16 --warmup="$warmup" --duration="$duration"
+  done
+  stop_one "$bridge_pid"
+}
+
 # ---------------------------------------------------------------- connection scale
 # As many devices as the target, or as the file-descriptor limit allows
 # (each device is a descriptor in the server and one here), spread over
@@ -348,6 +391,8 @@ machine_facts
 codec_phase
 request_phase
 fanout_phase
+twin_phase
+queue_phase
 scale_phase
 
 cut -d' ' -f1 /proc/loadavg > "$raw/load_average_at_end.txt"

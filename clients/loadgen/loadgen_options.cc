@@ -31,15 +31,19 @@ std::unique_ptr<cli::Flags> LoadgenFlags(LoadgenOptions& options) {
       "  hive-loadgen --mode=fanout --server=HOST:PORT --ws-url=ws://HOST:PORT/v1/devices "
       "--subscribers=10 --jwt-secret-file=F\n"
       "  hive-loadgen --mode=scale --ws-url=URL1,URL2 --devices=50000 --server-pid=PID --jwt-secret-file=F\n"
+      "  hive-loadgen --mode=queue --server=HOST:PORT --ws-url=URL --devices=100 --queued=1000 --jwt-secret-file=F\n"
       "Add --echo to any of them to drive the baseline echo servers. Every option is a flag\n"
       "(--name=VALUE or --name VALUE; - or _ in names) or the environment variable in its [env: ...];\n"
       "a flag wins over its variable. DURATION is like 500ms, 10s or 1m30s.\n"
       "Exit status: 0 with results, 1 when the run could not be made, 2 for bad options.");
   cli::Flags& f = *flags;
   const absl::Duration day = absl::Hours(24);
-  f.AddChoice("mode", &options.mode, {{"request", Mode::kRequest}, {"fanout", Mode::kFanout}, {"scale", Mode::kScale}},
-              "request: SendDeviceRequest at a fixed concurrency; fanout: events to SubscribeEvents streams; "
-              "scale: many idle devices");
+  f.AddChoice(
+      "mode", &options.mode,
+      {{"request", Mode::kRequest}, {"fanout", Mode::kFanout}, {"scale", Mode::kScale}, {"queue", Mode::kQueue}},
+      "request: SendDeviceRequest at a fixed concurrency; fanout: events to SubscribeEvents streams; "
+      "scale: many idle devices; queue: requests queued for offline devices, then delivered as they "
+      "connect (the bridge needs --state-dir)");
   f.AddSwitch("echo", &options.echo,
               "drive the baseline echo servers (bench/grpc_echo_server, bench/ws_echo_server) instead of a "
               "bridge");
@@ -61,7 +65,12 @@ std::unique_ptr<cli::Flags> LoadgenFlags(LoadgenOptions& options) {
             "derives them)",
             ValidateUuid)
       .DefaultText("(derived)");
-  f.AddInteger("devices", &options.devices, 1, 10'000'000, "request: devices to target; scale: devices to connect");
+  f.AddInteger("devices", &options.devices, 1, 10'000'000,
+               "request: devices to target; scale: devices to connect; queue: offline devices to queue for, then "
+               "connect");
+  f.AddInteger("queued", &options.queued, 1, 10'000'000,
+               "queue: requests to queue, spread over the devices (the bridge's --max-queued-per-device bounds "
+               "each device's share)");
   f.AddInteger<uint64_t>("device-seed", &options.device_seed, 0, UINT64_MAX,
                          "hive-device-sim's --seed: derives the device ids");
   f.AddInteger("subscribers", &options.subscribers, 0, 1'000'000, "fanout: SubscribeEvents streams");
@@ -96,6 +105,8 @@ const char* ModeName(Mode mode) {
       return "fanout";
     case Mode::kScale:
       return "scale";
+    case Mode::kQueue:
+      return "queue";
   }
   return "?";
 }
@@ -108,7 +119,11 @@ absl::StatusOr<LoadgenOptions> ParseLoadgenOptions(int argc, const char* const* 
   if (options.mode == Mode::kFanout && options.subscribers == 0 && !options.echo) {
     return Invalid("subscribers", "fanout against a bridge needs at least one subscriber");
   }
-  const bool needs_tokens = options.mode == Mode::kScale || (options.mode == Mode::kFanout && !options.echo);
+  if (options.mode == Mode::kQueue && options.echo) {
+    return Invalid("echo", "queue mode has no echo baseline: it measures its baseline, live requests, on the bridge");
+  }
+  const bool needs_tokens =
+      options.mode == Mode::kScale || options.mode == Mode::kQueue || (options.mode == Mode::kFanout && !options.echo);
   if (needs_tokens && options.jwt_secret_file.empty()) {
     return Invalid("jwt-secret-file", "required: the devices mint their tokens with it");
   }

@@ -24,6 +24,7 @@ enum class Mode {
   kRequest,  // SendDeviceRequest (WAIT_MODE_ACK) at a fixed concurrency
   kFanout,   // devices emit events, SubscribeEvents streams consume them
   kScale,    // many idle authenticated devices: connect rate, server RSS per device
+  kQueue,    // requests queued for offline devices, then delivered when they connect
 };
 
 struct LoadgenOptions {
@@ -42,6 +43,9 @@ struct LoadgenOptions {
   int concurrency = 16;
   absl::Duration request_timeout = absl::Seconds(10);
   std::vector<std::string> device_ids;  // --device-ids, or derived as hive-device-sim does
+
+  // queue
+  int queued = 1000;  // requests queued, spread over --devices offline devices
 
   // fanout
   int subscribers = 10;

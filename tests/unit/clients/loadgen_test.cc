@@ -53,10 +53,14 @@ TEST(LoadgenOptions, RefusesBadValuesNamingTheFlag) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--duration=10"}, R"(--duration: expected a duration such as 30s, 500ms or 1m30s, got "10")"},
       {{"--duration=0s"}, "--duration: must be between 1ms and 24h, got 0s"},
-      {{"--mode=soak"}, R"(--mode: expected one of request, fanout, scale, got "soak")"},
+      {{"--mode=soak"}, R"(--mode: expected one of request, fanout, scale, queue, got "soak")"},
       {{"--channels=0"}, "--channels: must be between 1 and 100000, got 0"},
       {{"--device-ids=nope"}, R"(--device-ids: expected UUIDs, got "nope")"},
       {{"--mode=scale"}, "--jwt-secret-file: required: the devices mint their tokens with it"},
+      {{"--mode=queue"}, "--jwt-secret-file: required: the devices mint their tokens with it"},
+      {{"--mode=queue", "--echo"},
+       "--echo: queue mode has no echo baseline: it measures its baseline, live requests, on the bridge"},
+      {{"--mode=queue", "--jwt-secret-file=/s", "--queued=0"}, "--queued: must be between 1 and 10000000, got 0"},
       {{"--mode=fanout", "--jwt-secret-file=/s", "--subscribers=0"},
        "--subscribers: fanout against a bridge needs at least one subscriber"},
       {{"--frobnicate"}, "--frobnicate: unknown flag; see --help"},
@@ -87,7 +91,7 @@ TEST(LoadgenOptions, HelpListsEveryFlagWithinOneHundredColumns) {
   const std::string help(options.status().message());
   EXPECT_EQ(help, LoadgenOptionsHelp());
   for (absl::string_view line : absl::StrSplit(help, '\n')) EXPECT_LE(line.size(), 100u) << line;
-  for (absl::string_view flag : {"--mode=request|fanout|scale",
+  for (absl::string_view flag : {"--mode=request|fanout|scale|queue",
                                  "--[no-]echo",
                                  "--server=",
                                  "--ws-url=",
@@ -98,6 +102,7 @@ TEST(LoadgenOptions, HelpListsEveryFlagWithinOneHundredColumns) {
                                  "--request-timeout=DURATION",
                                  "--device-ids=",
                                  "--devices=N",
+                                 "--queued=N",
                                  "--device-seed=N",
                                  "--subscribers=N",
                                  "--emitters=N",
