@@ -23,7 +23,6 @@ namespace hive::integration {
 namespace {
 
 constexpr char kServer[] = "/usr/lib/rabbitmq/bin/rabbitmq-server";
-constexpr char kControl[] = "/usr/lib/rabbitmq/bin/rabbitmqctl";
 constexpr absl::Duration kStartTimeout = absl::Seconds(60);
 constexpr absl::Duration kStopTimeout = absl::Seconds(30);
 
@@ -122,23 +121,13 @@ absl::Status RabbitMqBroker::Launch() {
   return absl::DeadlineExceededError(absl::StrCat("rabbitmq-server did not start:\n", Log()));
 }
 
-int RabbitMqBroker::Control(const std::string& command, absl::Duration timeout) const {
-  absl::StatusOr<pid_t> pid =
-      SpawnChild({kControl, "-n", node_, "-t", absl::StrCat(absl::ToInt64Seconds(timeout)), command}, Environment(),
-                 dir_ + "/control.log");
-  if (!pid.ok()) return -1;
-  std::optional<int> status;
-  if (!AwaitExit(*pid, timeout + absl::Seconds(5), &status).ok()) {
-    kill(*pid, SIGKILL);
-    AwaitExit(*pid, absl::Seconds(5), &status).IgnoreError();
-    return -1;
-  }
-  return *status;
-}
-
 absl::Status RabbitMqBroker::Stop() {
   if (pid_ <= 0) return absl::OkStatus();
-  Control("stop", kStopTimeout);
+  // rabbitmq-server stops the node gracefully on SIGTERM (it forwards it to
+  // the Erlang VM, whose signal handler runs the same shutdown as
+  // `rabbitmqctl stop`) without booting a second VM for rabbitmqctl: a few
+  // seconds of CPU saved for every cluster test.
+  kill(pid_, SIGTERM);
   std::optional<int> status;
   if (!AwaitExit(pid_, kStopTimeout, &status).ok()) {
     kill(pid_, SIGKILL);
@@ -153,8 +142,6 @@ absl::Status RabbitMqBroker::Restart() {
   return Launch();
 }
 
-std::string RabbitMqBroker::Log() const {
-  return absl::StrCat(ReadFile(dir_ + "/server.log"), ReadFile(dir_ + "/control.log"));
-}
+std::string RabbitMqBroker::Log() const { return ReadFile(dir_ + "/server.log"); }
 
 }  // namespace hive::integration

@@ -44,8 +44,6 @@ class RabbitMqBroker {
   RabbitMqBroker() = default;
   absl::Status Launch();
   std::vector<std::string> Environment() const;
-  // Runs rabbitmqctl against this node; its exit status.
-  int Control(const std::string& command, absl::Duration timeout) const;
 
   std::string dir_;
   std::string node_;
