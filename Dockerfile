@@ -33,6 +33,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIVE_TESTS=
 #   libprotobuf.so.32                    libprotobuf32    (from libprotobuf-dev)
 #   librabbitmq.so.4                     librabbitmq4     (from librabbitmq-dev)
 #   libsqlite3.so.0                      libsqlite3-0     (from libsqlite3-dev)
+#   libprometheus-cpp-core.so.1.0        libprometheus-cpp-core1.0 (from prometheus-cpp-dev)
 #   libtcmalloc_minimal.so.4             libtcmalloc-minimal4
 #   libssl.so.3, libcrypto.so.3          libssl3          (from libssl-dev)
 #   libstdc++.so.6, libgcc_s.so.1        libstdc++6, libgcc-s1
@@ -65,6 +66,7 @@ RUN apt-get update \
     libgrpc++1.51 \
     libgrpc29 \
     libjwt0 \
+    libprometheus-cpp-core1.0 \
     libprotobuf32 \
     librabbitmq4 \
     libsqlite3-0 \

@@ -34,8 +34,11 @@
 #include "server/device_bridge_service.h"
 #include "server/device_endpoint.h"
 #include "server/expiry_ticker.h"
+#include "server/grpc_call_metrics.h"
 #include "server/grpc_tls_credentials.h"
 #include "server/metrics.h"
+#include "server/process_metrics.h"
+#include "server/request_metrics.h"
 #include "server/tls_reloader.h"
 #include "transport/tls_context_source.h"
 
@@ -218,8 +221,10 @@ std::unique_ptr<QueueDeliverer> MakeDeliverer(const Config& config, RequestQueue
   return std::make_unique<QueueDeliverer>(*queue, registry, correlator, events, clock, options);
 }
 
-DeviceBridgeService::Options ServiceOptions(const Config& config, RequestQueue* queue, QueueDeliverer* deliverer) {
+DeviceBridgeService::Options ServiceOptions(const Config& config, RequestQueue* queue, QueueDeliverer* deliverer,
+                                            RequestMetrics* request_metrics) {
   DeviceBridgeService::Options options;
+  options.request_metrics = request_metrics;
   options.default_request_timeout = config.default_request_timeout;
   options.max_frame_bytes = config.max_message_bytes;
   options.queue = queue;
@@ -302,9 +307,10 @@ class BridgeServerImpl final : public BridgeServer {
         deliverer_(MakeDeliverer(config, queue_.get(), registry_, correlator_, outcomes_, clock_)),
         services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id, &counters_},
         limits_(LimitsFrom(config)),
-        service_(ServiceOptions(config, queue_.get(), deliverer_.get()), clock_, registry_, correlator_, hub_,
-                 cluster_.get(), access_, twins_),
+        service_(ServiceOptions(config, queue_.get(), deliverer_.get(), &request_metrics_), clock_, registry_,
+                 correlator_, hub_, cluster_.get(), access_, twins_),
         metrics_{registry_, hub_, correlator_, bus_, counters_, twins_, persister_.get()} {
+    metrics_.families = {&prometheus_, &process_metrics_};
     // Before any event can arrive (the bus starts below, devices after
     // Listen). One bridge alone: whatever was connected to it when it
     // stopped was cut off; in a cluster the device may be on another replica.
@@ -366,6 +372,7 @@ class BridgeServerImpl final : public BridgeServer {
                              tls_.grpc != nullptr ? tls_.grpc->credentials() : grpc::InsecureServerCredentials(),
                              &grpc_port_);
     builder.RegisterService(&service_);
+    builder.experimental().SetInterceptorCreators(grpc_metrics_.InterceptorCreators());
     ApplyGrpcLimits(config_, grpc_quota_, builder);
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
@@ -504,6 +511,12 @@ class BridgeServerImpl final : public BridgeServer {
   std::unique_ptr<QueueDeliverer> deliverer_;
   SessionServices services_;
   const SessionLimits limits_;
+  // /metrics' histograms and labelled counters (prometheus-cpp), beside the
+  // gauges MetricsSources reads from the components.
+  prometheus::Registry prometheus_;
+  GrpcCallMetrics grpc_metrics_{prometheus_};
+  RequestMetrics request_metrics_{prometheus_};
+  ProcessMetrics process_metrics_;
   DeviceBridgeService service_;
   MetricsSources metrics_;
   std::unique_ptr<DeviceEndpoint> endpoint_;

@@ -66,7 +66,8 @@ DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, Se
                  router,
                  options.queue,
                  options.deliverer,
-                 options.max_queue_ttl},
+                 options.max_queue_ttl,
+                 options.request_metrics},
       records_deps_{correlator, options.queue, options.deliverer} {}
 
 grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(

@@ -23,6 +23,8 @@
 
 namespace hive::server {
 
+class RequestMetrics;
+
 class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::CallbackService {
  public:
   struct Options {
@@ -32,6 +34,8 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
     RequestQueue* queue = nullptr;
     QueueDeliverer* deliverer = nullptr;
     absl::Duration max_queue_ttl = absl::Hours(24 * 7);
+    // Counts SendDeviceRequest's outcomes for /metrics; may be null.
+    RequestMetrics* request_metrics = nullptr;
   };
 
   // `router` is null unless in cluster mode, where ListDevices and GetDevice

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "bridge/codec/schema_error_counts.h"
+#include "prometheus/text_serializer.h"
 
 namespace hive::server {
 namespace {
@@ -104,6 +105,13 @@ std::string RenderMetrics(const MetricsSources& sources) {
     absl::StrAppend(&out, "hivebridge_device_event_schema_errors_total{type=\"", label, "\"} ",
                     schema_errors.value(label), "\n");
   }
+  std::vector<prometheus::MetricFamily> families;
+  for (const prometheus::Collectable* collectable : sources.families) {
+    std::vector<prometheus::MetricFamily> collected = collectable->Collect();
+    families.insert(families.end(), std::make_move_iterator(collected.begin()),
+                    std::make_move_iterator(collected.end()));
+  }
+  absl::StrAppend(&out, prometheus::TextSerializer().Serialize(families));
   return out;
 }
 

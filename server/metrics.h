@@ -1,12 +1,16 @@
 // server/metrics.h
-// /metrics in the Prometheus text exposition format (version 0.0.4), read
-// from the components' own counters at scrape time. Debian ships no
-// Prometheus client for C++, and a handful of gauges needs none. A scrape
-// must stay cheap however large the bridge: every source is a counter or a
-// size, never a walk over devices, calls or waiters.
+// /metrics in the Prometheus text exposition format (version 0.0.4): the
+// gauges and counters read from the components' own counters at scrape
+// time, then the prometheus-cpp families (histograms and labelled counters
+// that code observes as it runs: grpc_call_metrics.h, request_metrics.h,
+// process_metrics.h). A scrape must stay cheap however large the bridge:
+// every source is a counter or a size, never a walk over devices, calls or
+// waiters (process_open_fds lists /proc/self/fd, as every client does).
+// docs/metrics.md describes every metric.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "bridge/bus/bus.h"
 #include "bridge/event_hub.h"
@@ -16,6 +20,7 @@
 #include "bridge/session_registry.h"
 #include "bridge/twin/twin_persister.h"
 #include "bridge/twin/twin_store.h"
+#include "prometheus/collectable.h"
 #include "server/device_endpoint.h"
 
 namespace hive::server {
@@ -33,6 +38,8 @@ struct MetricsSources {
   const SessionRegistry* fleet = nullptr;
   // With --state-dir: the queued requests.
   const RequestQueue* queue = nullptr;
+  // prometheus-cpp collectables, rendered after the gauges above.
+  std::vector<const prometheus::Collectable*> families;
 };
 
 std::string RenderMetrics(const MetricsSources& sources);

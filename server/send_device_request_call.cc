@@ -16,6 +16,7 @@
 #include "server/backend_access.h"
 #include "server/call_deadline.h"
 #include "server/grpc_status.h"
+#include "server/request_metrics.h"
 
 namespace hive::server {
 namespace {
@@ -190,6 +191,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     // response) only after the Finish below: the response is still ours.
     if (outcome.ok()) {
       reactor->response_ = *std::move(outcome);
+      if (reactor->deps_.metrics != nullptr) reactor->deps_.metrics->Observe(*reactor->request_, reactor->response_);
       reactor->Finish(grpc::Status::OK);
     } else {
       reactor->Finish(ToGrpcStatus(outcome.status()));

@@ -24,6 +24,8 @@
 
 namespace hive::server {
 
+class RequestMetrics;
+
 struct SendDeviceRequestDeps {
   const Clock& clock;
   SessionRegistry& registry;
@@ -38,6 +40,8 @@ struct SendDeviceRequestDeps {
   RequestQueue* queue = nullptr;
   QueueDeliverer* deliverer = nullptr;
   absl::Duration max_queue_ttl = absl::Hours(24 * 7);
+  // Counts every call answered OK (/metrics); may be null.
+  RequestMetrics* metrics = nullptr;
 };
 
 // Starts the call; the returned reactor deletes itself when done.

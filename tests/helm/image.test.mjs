@@ -149,6 +149,7 @@ const CMAKE_PACKAGES = {
   "pkg_check_modules(libjwt)": ["libjwt-dev"],
   "pkg_check_modules(librabbitmq)": ["librabbitmq-dev"],
   "pkg_check_modules(sqlite3)": ["libsqlite3-dev"],
+  "pkg_check_modules(prometheus-cpp-core)": ["prometheus-cpp-dev"],
   "find_library(tcmalloc_minimal)": ["libtcmalloc-minimal4"],
 };
 
