@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/auth/auth_failure.h"
 #include "bridge/close_codes.h"
 #include "bridge/codec/bearer_credential.h"
 #include "bridge/codec/bridge_reply.h"
@@ -15,6 +16,12 @@
 
 namespace hive {
 namespace {
+
+// Where a session without SessionServices::device_counters counts: never read.
+DeviceCounters& UnreadCounters() {
+  static auto* const unread = new DeviceCounters;
+  return *unread;
+}
 
 using hive::bridge::v1::DeviceEvent;
 
@@ -32,6 +39,7 @@ google::protobuf::Timestamp ToTimestamp(absl::Time time) {
 DeviceSession::DeviceSession(SessionServices& services, const SessionLimits& limits,
                              std::unique_ptr<DeviceTransport> transport, codec::Dialect dialect)
     : services_(services),
+      counts_(services.device_counters != nullptr ? *services.device_counters : UnreadCounters()),
       limits_(limits),
       transport_(std::move(transport)),
       dialect_(dialect),
@@ -47,18 +55,21 @@ void DeviceSession::Start(std::optional<std::string> header_token) {
     auto self = weak.lock();
     if (self != nullptr && self->state_ == State::kQuarantine && !self->close_started_) {
       CountIn(self->services_.counters, Limit::kAuthTimeout);
+      self->counts_.AuthFailed(AuthFailure::kMissing);
       self->CloseOnThread(close_code::kUnauthorized, "no bearer token within the auth timeout");
     }
   });
 }
 
 void DeviceSession::OnText(absl::string_view frame) {
+  counts_.Received(frame.size());
   if (close_started_) return;
   switch (state_) {
     case State::kQuarantine:
       if (std::optional<absl::string_view> token = codec::ParseBearerCredential(frame)) {
         Authenticate(*token);
       } else {
+        counts_.AuthFailed(AuthFailure::kMissing);
         CloseOnThread(close_code::kUnauthorized, "authenticate first: the first message must be \"Bearer TOKEN\"");
       }
       return;
@@ -101,12 +112,16 @@ void DeviceSession::OnPong() {
 void DeviceSession::OnClosed(int code, absl::string_view reason, ClosedBy by) {
   const State was = std::exchange(state_, State::kClosed);
   closing_ = true;
-  if (was != State::kAuthenticated) return;
   if (sent_close_.has_value()) {
     code = sent_close_->first;
     reason = sent_close_->second;
     by = ClosedBy::kBridge;
   }
+  // Every connection's end, authenticated or not: a fleet refused at
+  // authentication shows as 4401 closes.
+  counts_.Closed(code, by);
+  if (was != State::kAuthenticated) return;
+  counts_.Disconnected(dialect_);
   services_.registry.Unregister(device_id_, this);
   // Also when a newer connection replaced this one: what this one wrote and
   // the device has not answered is now "delivered, outcome unknown". What it
@@ -179,7 +194,7 @@ void DeviceSession::WriteRequest(std::string frame, const std::string& request_i
     return;
   }
   services_.correlator.MarkSent(request_id, sender, connection_id_);
-  transport_->SendText(std::move(frame));
+  SendText(std::move(frame));
 }
 
 void DeviceSession::CheckSendBuffer(size_t written_bytes, size_t refused_bytes) {
@@ -215,6 +230,7 @@ void DeviceSession::Authenticate(absl::string_view token) {
     static auto* const auth_failure_log = new LogRateLimiter({});
     auth_failure_log->Log(IpOfAddress(address_), services_.clock.Now(), LogLevel::kInfo, "device_auth_failed",
                           {{"address", address_}, {"reason", identity.status().message()}});
+    counts_.AuthFailed(AuthFailureOf(identity.status()));
     CloseOnThread(close_code::kUnauthorized, identity.status().message());
     return;
   }
@@ -250,6 +266,7 @@ void DeviceSession::Admit(DeviceIdentity identity) {
   // Only now: a refused device never counts as authenticated. Tasks other
   // threads post once they find the link run after this, on this thread.
   state_ = State::kAuthenticated;
+  counts_.Connected(dialect_);
   if (std::shared_ptr<DeviceLink> replaced = *std::move(registered)) {
     // The old link refuses new requests from now on, still writes what was
     // queued on it before, then closes; its own OnClosed settles what it
@@ -258,7 +275,7 @@ void DeviceSession::Admit(DeviceIdentity identity) {
     replaced->Close(close_code::kReplaced, "replaced by a newer connection of the same device");
   }
   // Registered first, so a backend told of the device can reach it at once.
-  transport_->SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
+  SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
   Log(LogLevel::kInfo, "device_connected",
       {{"device", device_id_},
        {"account", account_id_},
@@ -280,21 +297,24 @@ void DeviceSession::Admit(DeviceIdentity identity) {
 void DeviceSession::Refresh(absl::string_view token) {
   absl::StatusOr<DeviceIdentity> identity = services_.authenticator.Authenticate(token);
   std::string why;
+  AuthFailure failure = AuthFailure::kClaims;
   if (!identity.ok()) {
     why = std::string(identity.status().message());
+    failure = AuthFailureOf(identity.status());
   } else if (identity->device_id != device_id_) {
     why = "the new token is for another device";
   } else if (identity->account_id != account_id_) {
     why = "the new token is for another account";
   }
   if (!why.empty()) {
+    counts_.AuthFailed(failure);
     Log(LogLevel::kInfo, "device_token_refresh_failed",
         {{"device", device_id_}, {"account", account_id_}, {"reason", why}});
     CloseOnThread(close_code::kUnauthorized, absl::StrCat("token refresh failed: ", why));
     return;
   }
   valid_until_ = identity->valid_until;
-  transport_->SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
+  SendText(codec::EncodeAuthenticatedReply(device_id_, account_id_, dialect_));
   Log(LogLevel::kDebug, "device_token_refreshed",
       {{"device", device_id_},
        {"account", account_id_},
@@ -400,7 +420,7 @@ void DeviceSession::HandleEvent(DeviceEvent event) {
   event.set_account_id(account_id_);
   event.set_service(std::string(codec::kDeviceService));
   *event.mutable_received_at() = ToTimestamp(services_.clock.Now());
-  services_.events.Publish(std::move(event));
+  Publish(std::move(event));
 }
 
 bool DeviceSession::HandleResponse(codec::DeviceResponse response) {
@@ -429,7 +449,7 @@ bool DeviceSession::ReplyError(absl::string_view error, absl::string_view cid) {
     }
     sent_untokened_reply_ = true;
   }
-  transport_->SendText(codec::EncodeErrorReply(error, cid, dialect_));
+  SendText(codec::EncodeErrorReply(error, cid, dialect_));
   CheckSendBuffer();
   return true;
 }
@@ -492,7 +512,17 @@ void DeviceSession::PublishBridgeEvent(absl::string_view type, DeviceEvent event
   event.set_service(std::string(codec::kBackendService));
   event.set_type(std::string(type));
   *event.mutable_received_at() = ToTimestamp(services_.clock.Now());
+  Publish(std::move(event));
+}
+
+void DeviceSession::Publish(DeviceEvent event) {
+  counts_.Event(event.type());
   services_.events.Publish(std::move(event));
+}
+
+void DeviceSession::SendText(std::string frame) {
+  counts_.Sent(frame.size());
+  transport_->SendText(std::move(frame));
 }
 
 }  // namespace hive

@@ -53,6 +53,7 @@
 #include "bridge/close_codes.h"
 #include "bridge/codec/device_frame.h"
 #include "bridge/codec/dialect.h"
+#include "bridge/device_counters.h"
 #include "bridge/device_link.h"
 #include "bridge/device_transport.h"
 #include "bridge/event_sink.h"
@@ -95,6 +96,9 @@ struct SessionServices {
   std::string replica_id;
   // Where refusals are counted; may be null.
   LimitCounters* counters = nullptr;
+  // Where closes, authentication failures, frames and events are counted
+  // (/metrics); may be null.
+  DeviceCounters* device_counters = nullptr;
 };
 
 class DeviceSession final : public DeviceLink, public std::enable_shared_from_this<DeviceSession> {
@@ -168,8 +172,14 @@ class DeviceSession final : public DeviceLink, public std::enable_shared_from_th
   // The device sent something (a frame, a ping or a pong).
   void Heard();
   void PublishBridgeEvent(absl::string_view type, hive::bridge::v1::DeviceEvent event);
+  // Counts the event by type, then hands it to the bus.
+  void Publish(hive::bridge::v1::DeviceEvent event);
+  // Counts the frame, then queues it on the transport.
+  void SendText(std::string frame);
 
   SessionServices& services_;
+  // services_.device_counters, or counters no one reads when that is null.
+  DeviceCounters& counts_;
   const SessionLimits& limits_;
   const std::unique_ptr<DeviceTransport> transport_;
   const codec::Dialect dialect_;

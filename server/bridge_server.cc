@@ -305,12 +305,13 @@ class BridgeServerImpl final : public BridgeServer {
         outcomes_(bus_, clock_),
         queue_(std::move(queue)),
         deliverer_(MakeDeliverer(config, queue_.get(), registry_, correlator_, outcomes_, clock_)),
-        services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id, &counters_},
+        services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id, &counters_, &devices_},
         limits_(LimitsFrom(config)),
         service_(ServiceOptions(config, queue_.get(), deliverer_.get(), &request_metrics_), clock_, registry_,
                  correlator_, hub_, cluster_.get(), access_, twins_),
         metrics_{registry_, hub_, correlator_, bus_, counters_, twins_, persister_.get()} {
     metrics_.families = {&prometheus_, &process_metrics_};
+    metrics_.devices = &devices_;
     // Before any event can arrive (the bus starts below, devices after
     // Listen). One bridge alone: whatever was connected to it when it
     // stopped was cut off; in a cluster the device may be on another replica.
@@ -489,6 +490,7 @@ class BridgeServerImpl final : public BridgeServer {
   Clock& clock_ = TheClock();
   // Before every component that counts in it.
   LimitCounters counters_;
+  DeviceCounters devices_;
   std::unique_ptr<DeviceAuthenticator> authenticator_;
   const BackendAccess access_;
   // Before the servers that use them.

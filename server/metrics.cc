@@ -14,6 +14,52 @@ void AppendMetric(std::string& out, absl::string_view name, absl::string_view ty
   absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ", value, "\n");
 }
 
+void AppendHeader(std::string& out, absl::string_view name, absl::string_view type, absl::string_view help) {
+  absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+}
+
+void AppendDeviceCounters(std::string& out, const DeviceCounters& devices) {
+  AppendHeader(out, "hivebridge_device_connections", "gauge",
+               "Authenticated device connections on this replica, by WebSocket subprotocol.");
+  for (codec::Dialect dialect : {codec::Dialect::kStandard, codec::Dialect::kCompact}) {
+    absl::StrAppend(&out, "hivebridge_device_connections{protocol=\"", codec::SubprotocolOf(dialect), "\"} ",
+                    devices.connected(dialect), "\n");
+  }
+  AppendHeader(out, "hivebridge_device_closes_total", "counter",
+               "Device connections that ended, by close code and by who closed first (bridge, device, or neither: "
+               "the connection dropped); a code appears with its first close.");
+  for (size_t i = 0; i <= DeviceCounters::kCloseCodes.size(); ++i) {
+    const std::string code =
+        i < DeviceCounters::kCloseCodes.size() ? absl::StrCat(DeviceCounters::kCloseCodes[i]) : std::string("other");
+    for (ClosedBy by : {ClosedBy::kBridge, ClosedBy::kDevice, ClosedBy::kNeither}) {
+      if (const uint64_t closes = devices.closes(i, by); closes > 0) {
+        absl::StrAppend(&out, "hivebridge_device_closes_total{closed_by=\"", ClosedByName(by), "\",code=\"", code,
+                        "\"} ", closes, "\n");
+      }
+    }
+  }
+  AppendHeader(out, "hivebridge_device_auth_failures_total", "counter",
+               "Device authentications refused, by reason (docs/metrics.md lists them).");
+  for (size_t i = 0; i < kAuthFailureNames.size(); ++i) {
+    absl::StrAppend(&out, "hivebridge_device_auth_failures_total{reason=\"", kAuthFailureNames[i], "\"} ",
+                    devices.auth_failures(static_cast<AuthFailure>(i)), "\n");
+  }
+  AppendHeader(out, "hivebridge_device_frames_total", "counter", "WebSocket text frames from and to devices.");
+  absl::StrAppend(&out, "hivebridge_device_frames_total{direction=\"in\"} ", devices.frames_in(), "\n",
+                  "hivebridge_device_frames_total{direction=\"out\"} ", devices.frames_out(), "\n");
+  AppendHeader(out, "hivebridge_device_bytes_total", "counter",
+               "Bytes of the WebSocket text frames from and to devices (payloads, without framing).");
+  absl::StrAppend(&out, "hivebridge_device_bytes_total{direction=\"in\"} ", devices.bytes_in(), "\n",
+                  "hivebridge_device_bytes_total{direction=\"out\"} ", devices.bytes_out(), "\n");
+  AppendHeader(out, "hivebridge_device_events_total", "counter",
+               "Events this replica's devices published, the bridge's own included, by type (other types: "
+               "\"other\").");
+  for (size_t i = 0; i < DeviceCounters::kEventTypes.size(); ++i) {
+    absl::StrAppend(&out, "hivebridge_device_events_total{type=\"", DeviceCounters::kEventTypes[i], "\"} ",
+                    devices.events(i), "\n");
+  }
+}
+
 }  // namespace
 
 std::string RenderMetrics(const MetricsSources& sources) {
@@ -105,6 +151,7 @@ std::string RenderMetrics(const MetricsSources& sources) {
     absl::StrAppend(&out, "hivebridge_device_event_schema_errors_total{type=\"", label, "\"} ",
                     schema_errors.value(label), "\n");
   }
+  if (sources.devices != nullptr) AppendDeviceCounters(out, *sources.devices);
   std::vector<prometheus::MetricFamily> families;
   for (const prometheus::Collectable* collectable : sources.families) {
     std::vector<prometheus::MetricFamily> collected = collectable->Collect();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bridge/bus/bus.h"
+#include "bridge/device_counters.h"
 #include "bridge/event_hub.h"
 #include "bridge/limit_counters.h"
 #include "bridge/queue/request_queue.h"
@@ -38,6 +39,8 @@ struct MetricsSources {
   const SessionRegistry* fleet = nullptr;
   // With --state-dir: the queued requests.
   const RequestQueue* queue = nullptr;
+  // Closes, authentication failures, frames and events of device connections.
+  const DeviceCounters* devices = nullptr;
   // prometheus-cpp collectables, rendered after the gauges above.
   std::vector<const prometheus::Collectable*> families;
 };

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "bridge/auth/auth_failure.h"
 #include "bridge/uuid.h"
 
 namespace hive {
@@ -86,8 +87,8 @@ absl::StatusOr<std::optional<absl::Time>> NumericDateClaim(jwt_t* jwt, const cha
   if (json == nullptr) return std::nullopt;
   double seconds = 0;
   if (!absl::SimpleAtod(json.get(), &seconds)) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("token claim ", name, " must be a number (seconds since the epoch)"));
+    return AuthError(AuthFailure::kClaims,
+                     absl::StrCat("token claim ", name, " must be a number (seconds since the epoch)"));
   }
   return absl::UnixEpoch() + absl::Seconds(seconds);
 }
@@ -97,7 +98,7 @@ absl::StatusOr<std::string> UuidClaim(jwt_t* jwt, const char* name, absl::string
   // jwt_get_grant() is null for a claim that is absent or not a string.
   const char* value = jwt_get_grant(jwt, name);
   if (value == nullptr || !IsUuid(value)) {
-    return absl::UnauthenticatedError(absl::StrCat("token claim ", name, " must be the ", what, " UUID"));
+    return AuthError(AuthFailure::kClaims, absl::StrCat("token claim ", name, " must be the ", what, " UUID"));
   }
   return absl::AsciiStrToLower(value);
 }
@@ -160,9 +161,9 @@ absl::StatusOr<std::unique_ptr<JwtAuthenticator>> JwtAuthenticator::FromPublicKe
 
 absl::StatusOr<DeviceIdentity> JwtAuthenticator::Authenticate(absl::string_view token) const {
   if (token.size() > kMaxTokenBytes) {
-    return absl::UnauthenticatedError(absl::StrCat("token is longer than ", kMaxTokenBytes, " bytes"));
+    return AuthError(AuthFailure::kMalformed, absl::StrCat("token is longer than ", kMaxTokenBytes, " bytes"));
   }
-  if (!IsCompactJws(token)) return absl::UnauthenticatedError("token is not a well-formed JWT");
+  if (!IsCompactJws(token)) return AuthError(AuthFailure::kMalformed, "token is not a well-formed JWT");
   const std::string text(token);  // libjwt wants a NUL-terminated string
 
   // The header is read before any key is applied: the algorithm is ours to
@@ -170,11 +171,11 @@ absl::StatusOr<DeviceIdentity> JwtAuthenticator::Authenticate(absl::string_view 
   // verification keyed with our material (an HS256 token "signed" with the
   // RSA public key's PEM would otherwise verify).
   JwtPtr unverified = Decode(text, nullptr);
-  if (unverified == nullptr) return absl::UnauthenticatedError("token is not a well-formed JWT");
+  if (unverified == nullptr) return AuthError(AuthFailure::kMalformed, "token is not a well-formed JWT");
   const char* alg_name = jwt_get_header(unverified.get(), "alg");
-  if (alg_name == nullptr) return absl::UnauthenticatedError("token is not a well-formed JWT");
+  if (alg_name == nullptr) return AuthError(AuthFailure::kMalformed, "token is not a well-formed JWT");
   const jwt_alg_t alg = jwt_str_alg(alg_name);
-  if (alg == JWT_ALG_NONE) return absl::UnauthenticatedError("token is unsigned (alg none)");
+  if (alg == JWT_ALG_NONE) return AuthError(AuthFailure::kAlgorithm, "token is unsigned (alg none)");
   // The canonical name, not the header's text: messages never quote the token.
   // libjwt already refuses to parse an unknown alg; null is guarded anyway.
   const char* canonical = jwt_alg_str(alg);
@@ -182,25 +183,25 @@ absl::StatusOr<DeviceIdentity> JwtAuthenticator::Authenticate(absl::string_view 
   // case-sensitive: "Hs256" names no algorithm at all.
   if (canonical != nullptr && std::strcmp(canonical, alg_name) != 0) canonical = nullptr;
   if (canonical == nullptr || canonical != algorithm_) {
-    return absl::UnauthenticatedError(absl::StrCat("token is signed with ",
-                                                   canonical ? canonical : "an unknown algorithm", "; only ",
-                                                   algorithm_, " is accepted"));
+    return AuthError(AuthFailure::kAlgorithm,
+                     absl::StrCat("token is signed with ", canonical ? canonical : "an unknown algorithm", "; only ",
+                                  algorithm_, " is accepted"));
   }
 
   JwtPtr jwt = Decode(text, &key_);
-  if (jwt == nullptr) return absl::UnauthenticatedError("token signature is invalid");
+  if (jwt == nullptr) return AuthError(AuthFailure::kSignature, "token signature is invalid");
 
   const absl::Time now = clock_.Now();
   absl::StatusOr<std::optional<absl::Time>> expires_at = NumericDateClaim(jwt.get(), "exp");
   if (!expires_at.ok()) return expires_at.status();
-  if (!expires_at->has_value()) return absl::UnauthenticatedError("token claim exp is missing");
+  if (!expires_at->has_value()) return AuthError(AuthFailure::kExpired, "token claim exp is missing");
   if (**expires_at + options_.leeway <= now) {
-    return absl::UnauthenticatedError(absl::StrCat("token expired at ", Rfc3339(**expires_at)));
+    return AuthError(AuthFailure::kExpired, absl::StrCat("token expired at ", Rfc3339(**expires_at)));
   }
   absl::StatusOr<std::optional<absl::Time>> not_before = NumericDateClaim(jwt.get(), "nbf");
   if (!not_before.ok()) return not_before.status();
   if (not_before->has_value() && **not_before - options_.leeway > now) {
-    return absl::UnauthenticatedError(absl::StrCat("token is not valid before ", Rfc3339(**not_before)));
+    return AuthError(AuthFailure::kNotYetValid, absl::StrCat("token is not valid before ", Rfc3339(**not_before)));
   }
 
   absl::StatusOr<std::string> device_id = UuidClaim(jwt.get(), "sub", "device");

@@ -67,10 +67,10 @@ std::map<std::string, std::string> TypesInDocs() {
   return types;
 }
 
+// Each test has a bridge of its own: they count exactly what they caused.
 class MetricsTest : public BridgeTest {
  protected:
-  static void SetUpTestSuite() { StartSuiteBridge(); }
-  static void TearDownTestSuite() { StopSuiteBridge(); }
+  void SetUp() override { StartOwnBridge(); }
 };
 
 TEST_F(MetricsTest, RequestOutcomesMoveTheirCountersAndLatencyHistograms) {
@@ -89,7 +89,7 @@ TEST_F(MetricsTest, RequestOutcomesMoveTheirCountersAndLatencyHistograms) {
   const CallResult absent = SendRequest(stub(), RequestTo(NewId(), WAIT_MODE_ACK));
   ASSERT_EQ(absent.status.error_code(), grpc::StatusCode::NOT_FOUND) << absent;
 
-  // This suite's bridge served only these calls, all reboot commands.
+  // This test's bridge served only these calls, all reboot commands.
   const BridgeProcess& server = bridge();
   EXPECT_EQ(MetricValue(server, R"(hivebridge_device_requests_total{command="device_command",status="acked"})"),
             kAcked);
@@ -116,6 +116,23 @@ TEST_F(MetricsTest, RequestOutcomesMoveTheirCountersAndLatencyHistograms) {
       1u);
   EXPECT_EQ(MetricValue(server, absl::StrCat("grpc_server_handling_seconds_count{", kSendDeviceRequest, "}")),
             kAcked + 3u);
+}
+
+TEST_F(MetricsTest, RefusedDevicesAreCountedByReasonAndByTheirCloseCode) {
+  std::unique_ptr<TestDevice> forged = MakeDevice(bridge(), {.token = "not-a-jwt"});
+  ASSERT_FALSE(forged->ConnectAndAuthenticate().ok());
+  TestDevice& connected = Connect({.dialect = codec::Dialect::kCompact});
+
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_device_auth_failures_total{reason="malformed"})"), 1u);
+  EXPECT_EQ(AwaitMetricValue(bridge(), R"(hivebridge_device_closes_total{closed_by="bridge",code="4401"})", 1,
+                             absl::Seconds(5)),
+            1u);
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_device_connections{protocol="hive.compact.v1"})"), 1u);
+  EXPECT_GE(MetricValue(bridge(), R"(hivebridge_device_events_total{type="device-connected"})"), 1u);
+  // Header authentication: the authenticated reply is the only frame so far.
+  EXPECT_GE(MetricValue(bridge(), R"(hivebridge_device_frames_total{direction="out"})"), 1u);
+  EXPECT_GT(MetricValue(bridge(), R"(hivebridge_device_bytes_total{direction="out"})"), 0u);
+  (void)connected;
 }
 
 TEST_F(MetricsTest, ProcessFamilyDescribesTheBridgeProcess) {

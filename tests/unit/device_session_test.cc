@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bridge/auth/auth_failure.h"
 #include "bridge/bus/inproc_bus.h"
 #include "bridge/close_codes.h"
 #include "bridge/codec/device_request.h"
@@ -32,7 +33,7 @@ constexpr RequestCorrelator::Digest kDigest = 42;
 class FakeAuthenticator final : public DeviceAuthenticator {
  public:
   absl::StatusOr<DeviceIdentity> Authenticate(absl::string_view token) const override {
-    if (!absl::StartsWith(token, "good-")) return absl::UnauthenticatedError("token signature is invalid");
+    if (!absl::StartsWith(token, "good-")) return AuthError(AuthFailure::kSignature, "token signature is invalid");
     return DeviceIdentity{std::string(token.substr(5)), kAccount, absl::InfiniteFuture()};
   }
 };
@@ -44,7 +45,7 @@ class DeviceSessionTest : public ::testing::Test {
         bus_(hub_),
         registry_(clock_),
         correlator_(clock_, {}),
-        services_{clock_, authenticator_, registry_, correlator_, bus_, "replica-1", &counters_} {
+        services_{clock_, authenticator_, registry_, correlator_, bus_, "replica-1", &counters_, &devices_} {
     limits_.max_bad_frames = 3;
     subscription_ = hub_.Subscribe(EventFilter(), std::nullopt, [] {});
   }
@@ -75,6 +76,7 @@ class DeviceSessionTest : public ::testing::Test {
   SessionRegistry registry_;
   RequestCorrelator correlator_;
   LimitCounters counters_;
+  DeviceCounters devices_;
   SessionServices services_;
   SessionLimits limits_;
   std::unique_ptr<Subscription> subscription_;
@@ -110,6 +112,43 @@ TEST_F(DeviceSessionTest, BadTokenCloses4401WithTheReason) {
   EXPECT_EQ(log.close_code, close_code::kUnauthorized);
   EXPECT_EQ(log.close_reason, "token signature is invalid");
   EXPECT_EQ(registry_.size(), 0u);
+}
+
+// What /metrics reads (DeviceCounters): refusals by reason and their 4401
+// closes, connections by protocol, frames, bytes and events by type.
+TEST_F(DeviceSessionTest, CountsAuthFailuresClosesConnectionsFramesAndEvents) {
+  testing::TransportLog forged_log;
+  auto forged = Open(forged_log);
+  forged->OnText("Bearer forged");
+  forged->OnClosed(close_code::kUnauthorized, "", ClosedBy::kNeither);
+  testing::TransportLog silent_log;
+  auto silent = Open(silent_log);
+  silent->OnText(R"({"type":"device-state"})");
+  EXPECT_EQ(devices_.auth_failures(AuthFailure::kSignature), 1u);
+  EXPECT_EQ(devices_.auth_failures(AuthFailure::kMissing), 1u);
+  // The close the bridge sent wins over what the transport saw.
+  const size_t unauthorized = static_cast<size_t>(
+      std::find(DeviceCounters::kCloseCodes.begin(), DeviceCounters::kCloseCodes.end(), close_code::kUnauthorized) -
+      DeviceCounters::kCloseCodes.begin());
+  EXPECT_EQ(devices_.closes(unauthorized, ClosedBy::kBridge), 1u);
+
+  testing::TransportLog log;
+  auto session = OpenAuthenticated(log);
+  EXPECT_EQ(devices_.connected(codec::Dialect::kStandard), 1);
+  const std::string event = R"({"type":"device-state","payload":{}})";
+  session->OnText(event);
+  session->OnText(R"({"type":"my-telemetry","payload":{}})");
+  EXPECT_EQ(devices_.events(0), 1u) << "device-state";
+  EXPECT_EQ(devices_.events(DeviceCounters::kEventTypes.size() - 1), 1u) << "other";
+  EXPECT_EQ(devices_.events(5), 1u) << "device-connected";
+  session->OnClosed(close_code::kNormal, "bye", ClosedBy::kDevice);
+  EXPECT_EQ(devices_.connected(codec::Dialect::kStandard), 0);
+  EXPECT_EQ(devices_.closes(0, ClosedBy::kDevice), 1u);
+  EXPECT_EQ(devices_.frames_in(), 5u);  // two bad first frames, the bearer frame, two events
+  EXPECT_EQ(devices_.frames_out(), log.sent.size());
+  size_t sent_bytes = 0;
+  for (const std::string& frame : log.sent) sent_bytes += frame.size();
+  EXPECT_EQ(devices_.bytes_out(), sent_bytes);
 }
 
 TEST_F(DeviceSessionTest, AuthTimeoutClosesOnlyAConnectionStillInQuarantine) {

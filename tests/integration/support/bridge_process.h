@@ -81,7 +81,7 @@ class BridgeProcess {
   bool WaitForLog(absl::string_view needle, absl::Duration timeout) const;
 
  private:
-  explicit BridgeProcess(ChildLimits limits) : limits_(std::move(limits)) {}
+  explicit BridgeProcess(ChildLimits limits) : limits_(limits) {}
   absl::Status Spawn(const std::vector<std::string>& extra_flags);
   // Spawns on fresh free ports and waits for the started line.
   absl::Status Launch(const std::vector<std::string>& extra_flags);

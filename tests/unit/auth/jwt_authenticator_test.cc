@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "bridge/auth/auth_failure.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/support/fake_clock.h"
@@ -60,9 +61,12 @@ class JwtAuthenticatorTest : public ::testing::Test {
     return claims;
   }
 
-  // Expects UNAUTHENTICATED with exactly `message` from the HS256 authenticator.
-  void ExpectHs256Rejects(const std::string& token, absl::string_view message) {
-    EXPECT_EQ(Hs256()->Authenticate(token).status(), absl::UnauthenticatedError(message));
+  // Expects UNAUTHENTICATED with exactly `message` from the HS256
+  // authenticator, carrying `reason` (what /metrics counts it as).
+  void ExpectHs256Rejects(const std::string& token, absl::string_view message, AuthFailure reason) {
+    const absl::Status status = Hs256()->Authenticate(token).status();
+    EXPECT_EQ(status, AuthError(reason, message));
+    EXPECT_EQ(AuthFailureName(AuthFailureOf(status)), AuthFailureName(reason)) << message;
   }
 
   FakeClock clock_;
@@ -108,7 +112,7 @@ TEST_F(JwtAuthenticatorTest, AcceptsEs256TokenWithP256PublicKey) {
 
 TEST_F(JwtAuthenticatorTest, RejectsTokenSignedWithAnotherSecret) {
   ExpectHs256Rejects(MintToken("HS256", "another-secret-that-is-also-32-bytes-long", ValidClaims()),
-                     "token signature is invalid");
+                     "token signature is invalid", AuthFailure::kSignature);
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsTamperedPayload) {
@@ -116,13 +120,15 @@ TEST_F(JwtAuthenticatorTest, RejectsTamperedPayload) {
   other.sub = "11111111-2222-4333-8444-555555555555";
   const std::vector<std::string> genuine = absl::StrSplit(MintToken("HS256", kSecret, ValidClaims()), '.');
   const std::vector<std::string> forged = absl::StrSplit(MintToken("HS256", kSecret, other), '.');
-  ExpectHs256Rejects(absl::StrCat(genuine[0], ".", forged[1], ".", genuine[2]), "token signature is invalid");
+  ExpectHs256Rejects(absl::StrCat(genuine[0], ".", forged[1], ".", genuine[2]), "token signature is invalid",
+                     AuthFailure::kSignature);
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsExpiredToken) {
   TestClaims claims = ValidClaims();
   claims.exp = clock_.Now() - absl::Minutes(1);
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token expired at 2023-11-14T22:12:20+00:00");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token expired at 2023-11-14T22:12:20+00:00",
+                     AuthFailure::kExpired);
 }
 
 TEST_F(JwtAuthenticatorTest, AcceptsExpiredTokenWithinLeewayAndRejectsAtItsEnd) {
@@ -130,7 +136,8 @@ TEST_F(JwtAuthenticatorTest, AcceptsExpiredTokenWithinLeewayAndRejectsAtItsEnd) 
   claims.exp = clock_.Now() - absl::Seconds(29);
   EXPECT_TRUE(Hs256()->Authenticate(MintToken("HS256", kSecret, claims)).ok());
   claims.exp = clock_.Now() - absl::Seconds(30);
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token expired at 2023-11-14T22:12:50+00:00");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token expired at 2023-11-14T22:12:50+00:00",
+                     AuthFailure::kExpired);
 }
 
 TEST_F(JwtAuthenticatorTest, LeewayIsAnOption) {
@@ -160,14 +167,15 @@ TEST_F(JwtAuthenticatorTest, RejectsNegativeLeeway) {
 TEST_F(JwtAuthenticatorTest, RejectsTokenWithoutExp) {
   TestClaims claims = ValidClaims();
   claims.exp.reset();
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim exp is missing");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim exp is missing", AuthFailure::kExpired);
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsExpThatIsNotANumber) {
   TestClaims claims = ValidClaims();
   claims.exp.reset();
   claims.extra_json = R"({"exp": "1700003600"})";
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim exp must be a number (seconds since the epoch)");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim exp must be a number (seconds since the epoch)",
+                     AuthFailure::kClaims);
 }
 
 TEST_F(JwtAuthenticatorTest, AcceptsFractionalExp) {
@@ -182,7 +190,8 @@ TEST_F(JwtAuthenticatorTest, AcceptsFractionalExp) {
 TEST_F(JwtAuthenticatorTest, RejectsTokenNotYetValid) {
   TestClaims claims = ValidClaims();
   claims.nbf = clock_.Now() + absl::Minutes(5);
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token is not valid before 2023-11-14T22:18:20+00:00");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token is not valid before 2023-11-14T22:18:20+00:00",
+                     AuthFailure::kNotYetValid);
 }
 
 TEST_F(JwtAuthenticatorTest, AcceptsNbfWithinLeeway) {
@@ -194,23 +203,28 @@ TEST_F(JwtAuthenticatorTest, AcceptsNbfWithinLeeway) {
 TEST_F(JwtAuthenticatorTest, RejectsSubThatIsNotAUuid) {
   TestClaims claims = ValidClaims();
   claims.sub = "device-42";
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim sub must be the device UUID");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim sub must be the device UUID",
+                     AuthFailure::kClaims);
   claims.sub.reset();
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim sub must be the device UUID");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim sub must be the device UUID",
+                     AuthFailure::kClaims);
   claims.extra_json = R"({"sub": 42})";
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim sub must be the device UUID");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim sub must be the device UUID",
+                     AuthFailure::kClaims);
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsMissingOrInvalidAccount) {
   TestClaims claims = ValidClaims();
   claims.account.reset();
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim account must be the account UUID");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim account must be the account UUID",
+                     AuthFailure::kClaims);
   claims.account = "acme";
-  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim account must be the account UUID");
+  ExpectHs256Rejects(MintToken("HS256", kSecret, claims), "token claim account must be the account UUID",
+                     AuthFailure::kClaims);
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsUnsignedToken) {
-  ExpectHs256Rejects(MintToken("none", "", ValidClaims()), "token is unsigned (alg none)");
+  ExpectHs256Rejects(MintToken("none", "", ValidClaims()), "token is unsigned (alg none)", AuthFailure::kAlgorithm);
 }
 
 // The classic confusion: a verifier that lets the token pick the algorithm
@@ -226,24 +240,27 @@ TEST_F(JwtAuthenticatorTest, RejectsHs256TokenKeyedWithThePublicKeyAgainstRs256)
   jwt_free(naive);
 
   absl::StatusOr<DeviceIdentity> identity = FromPem(pem)->Authenticate(forged);
-  EXPECT_EQ(identity.status(), absl::UnauthenticatedError("token is signed with HS256; only RS256 is accepted"));
+  EXPECT_EQ(identity.status(),
+            AuthError(AuthFailure::kAlgorithm, "token is signed with HS256; only RS256 is accepted"));
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsHs512TokenAgainstHs256) {
-  ExpectHs256Rejects(MintToken("HS512", kSecret, ValidClaims()), "token is signed with HS512; only HS256 is accepted");
+  ExpectHs256Rejects(MintToken("HS512", kSecret, ValidClaims()), "token is signed with HS512; only HS256 is accepted",
+                     AuthFailure::kAlgorithm);
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsRs256TokenAgainstEs256) {
   absl::StatusOr<DeviceIdentity> identity =
       FromPem(EcTestKey().public_pem)->Authenticate(MintToken("RS256", RsaTestKey().private_pem, ValidClaims()));
-  EXPECT_EQ(identity.status(), absl::UnauthenticatedError("token is signed with RS256; only ES256 is accepted"));
+  EXPECT_EQ(identity.status(),
+            AuthError(AuthFailure::kAlgorithm, "token is signed with RS256; only ES256 is accepted"));
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsUnknownAlgorithmAsMalformed) {
   // {"alg":"XX999","typ":"JWT"} over a valid payload.
   const std::vector<std::string> parts = absl::StrSplit(MintToken("HS256", kSecret, ValidClaims()), '.');
   ExpectHs256Rejects(absl::StrCat("eyJhbGciOiJYWDk5OSIsInR5cCI6IkpXVCJ9.", parts[1], ".", parts[2]),
-                     "token is not a well-formed JWT");
+                     "token is not a well-formed JWT", AuthFailure::kMalformed);
 }
 
 // Found by fuzz/jwt_claims_fuzzer: libjwt reads "Hs256" as HS256, but
@@ -259,14 +276,14 @@ TEST_F(JwtAuthenticatorTest, RejectsAlgorithmNameInAnotherCase) {
             nullptr);
   const std::string signature(reinterpret_cast<const char*>(mac), mac_size);
   ExpectHs256Rejects(absl::StrCat(signing_input, ".", absl::WebSafeBase64Escape(signature)),
-                     "token is signed with an unknown algorithm; only HS256 is accepted");
+                     "token is signed with an unknown algorithm; only HS256 is accepted", AuthFailure::kAlgorithm);
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsGarbage) {
   for (const char* garbage : {"", "garbage", "a.b", "a.b.c", "a.b.c.d", "!!.??.**", "eyJhbGciOiJIUzI1NiJ9..sig",
                               "eyJhbGciOiJIUzI1NiJ9.e30.sig\n"}) {
     SCOPED_TRACE(garbage);
-    ExpectHs256Rejects(garbage, "token is not a well-formed JWT");
+    ExpectHs256Rejects(garbage, "token is not a well-formed JWT", AuthFailure::kMalformed);
   }
 }
 
@@ -274,11 +291,11 @@ TEST_F(JwtAuthenticatorTest, RejectsTokenWithEmbeddedNul) {
   std::string token = MintToken("HS256", kSecret, ValidClaims());
   token.push_back('\0');
   token += "trailer";
-  ExpectHs256Rejects(token, "token is not a well-formed JWT");
+  ExpectHs256Rejects(token, "token is not a well-formed JWT", AuthFailure::kMalformed);
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsOversizedToken) {
-  ExpectHs256Rejects(std::string(8193, 'a'), "token is longer than 8192 bytes");
+  ExpectHs256Rejects(std::string(8193, 'a'), "token is longer than 8192 bytes", AuthFailure::kMalformed);
 }
 
 TEST_F(JwtAuthenticatorTest, RejectsEmptyOrShortSecret) {
