@@ -23,12 +23,14 @@
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/child_process.h"
 #include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/health_check.h"
 #include "tests/integration/support/run_command.h"
 #include "tests/integration/support/wait_until.h"
 
 namespace hive::integration {
 namespace {
 
+using grpc::health::v1::HealthCheckResponse;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -97,6 +99,12 @@ class HivectlHealthTest : public BridgeTest {
     ASSERT_TRUE(silent.NextOfType("device-request", kHangBound).has_value()) << Log();
     bridge().Signal(SIGTERM);
     ASSERT_TRUE(bridge().WaitForLog("event=draining", kHangBound)) << Log();
+    // The bridge logs the drain just before its health turns: wait for that
+    // here, so hivectl is asked afterwards.
+    auto channel = grpc::CreateChannel(server(), grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(WaitUntil([&] { return CheckHealth(channel, "").serving == HealthCheckResponse::NOT_SERVING; },
+                          "the bridge's health is NOT_SERVING"))
+        << Log();
   }
 
   void TearDown() override {
