@@ -126,6 +126,31 @@ func (b *Bridge) GetDevice(ctx context.Context, deviceID string, opts ...grpc.Ca
 	return reply.GetDevice(), err
 }
 
+// GetRequest reports what became of a request so far: RequestRecord.Status
+// is QUEUED, SENT, ACKED, SUCCEEDED, FAILED, EXPIRED, CANCELLED or
+// UNCONFIRMED. NotFound when the bridge does not know the id (never sent,
+// or forgotten: the bridge's --dedupe-window, --request-retention for queued
+// requests).
+func (b *Bridge) GetRequest(ctx context.Context, requestID string,
+	opts ...grpc.CallOption) (*bridgev1.RequestRecord, error) {
+	ctx, cancel := b.withDefaultTimeout(ctx)
+	defer cancel()
+	reply, err := b.Client.GetRequest(ctx, &bridgev1.GetRequestRequest{RequestId: requestID}, opts...)
+	return reply.GetRequest(), err
+}
+
+// CancelRequest cancels a queued request (Send with QueueTtl) so it is never
+// delivered, and returns it as it stands afterwards (CANCELLED; cancelling
+// it again is OK). FailedPrecondition when it was already handed to the
+// device, or was not queued; NotFound as for GetRequest.
+func (b *Bridge) CancelRequest(ctx context.Context, requestID string,
+	opts ...grpc.CallOption) (*bridgev1.RequestRecord, error) {
+	ctx, cancel := b.withDefaultTimeout(ctx)
+	defer cancel()
+	reply, err := b.Client.CancelRequest(ctx, &bridgev1.CancelRequestRequest{RequestId: requestID}, opts...)
+	return reply.GetRequest(), err
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()

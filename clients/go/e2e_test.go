@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	bridgev1 "github.com/hivebridge/hivebridge/clients/go/gen/hive/bridge/v1"
 )
@@ -185,6 +186,77 @@ func TestE2ETLSWithABearerTokenUnderABackendPolicy(t *testing.T) {
 	}
 	if _, err := wrong.Subscribe(ctx, &bridgev1.SubscribeEventsRequest{}).Next(); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("subscription with a wrong token: %v; want UNAUTHENTICATED, not a retry", err)
+	}
+}
+
+func TestE2EQueuedRequestGetRequestAndCancelRequest(t *testing.T) {
+	b := dial(t, e2eEnv(t, "HIVE_BRIDGE_TARGET"))
+	ctx := context.Background()
+	offline := NewRequestID() // a device id that never connects: its requests stay queued
+	queue := func() *bridgev1.SendDeviceRequestResponse {
+		t.Helper()
+		reply, err := b.Send(ctx, &bridgev1.SendDeviceRequestRequest{DeviceId: offline, RequestId: NewRequestID(),
+			Command: UpgradeDevice(""), QueueTtl: durationpb.New(10 * time.Minute)})
+		if err != nil || reply.GetStatus() != bridgev1.RequestStatus_REQUEST_STATUS_QUEUED || reply.GetExpiresAt() == nil {
+			t.Fatalf("Send with QueueTtl to an offline device = %v, %v; want QUEUED with an expiry", reply, err)
+		}
+		return reply
+	}
+	queued := queue()
+	record, err := b.GetRequest(ctx, queued.GetRequestId())
+	if err != nil || record.GetStatus() != bridgev1.RequestStatus_REQUEST_STATUS_QUEUED || record.GetDeviceId() != offline {
+		t.Fatalf("GetRequest = %v, %v; want QUEUED for device %s", record, err, offline)
+	}
+
+	other := queue()
+	cancelled, err := b.CancelRequest(ctx, other.GetRequestId())
+	if err != nil || cancelled.GetStatus() != bridgev1.RequestStatus_REQUEST_STATUS_CANCELLED {
+		t.Fatalf("CancelRequest = %v, %v; want CANCELLED", cancelled, err)
+	}
+	for id, want := range map[string]bridgev1.RequestStatus{
+		other.GetRequestId():  bridgev1.RequestStatus_REQUEST_STATUS_CANCELLED,
+		queued.GetRequestId(): bridgev1.RequestStatus_REQUEST_STATUS_QUEUED, // the other one is untouched
+	} {
+		if got, err := b.GetRequest(ctx, id); err != nil || got.GetStatus() != want {
+			t.Errorf("GetRequest %s = %v, %v; want %s", id, got, err, want)
+		}
+	}
+	unknown := NewRequestID()
+	if _, err := b.CancelRequest(ctx, unknown); status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), unknown) {
+		t.Fatalf("CancelRequest of an unknown id: %v; want NOT_FOUND naming it", err)
+	}
+}
+
+func TestE2EWatchDevicesStartsWithASnapshotHoldingTheConnectedDevice(t *testing.T) {
+	device, account := e2eEnv(t, "HIVE_DEVICE_ID"), e2eEnv(t, "HIVE_ACCOUNT_ID")
+	b := dial(t, e2eEnv(t, "HIVE_BRIDGE_TARGET"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w, err := b.WatchDevices(ctx, &bridgev1.WatchDevicesRequest{AccountIds: []string{account}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	devices, err := w.Snapshot()
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	var found *bridgev1.Device
+	for _, d := range devices {
+		if d.GetDeviceId() == device {
+			found = d
+		}
+	}
+	if found == nil || !found.GetOnline() || found.GetAccountId() != account {
+		t.Fatalf("snapshot = %v; want the connected device %s of account %s, online", devices, device, account)
+	}
+	other, err := b.WatchDevices(ctx, &bridgev1.WatchDevicesRequest{AccountIds: []string{e2eEnv(t, "HIVE_OTHER_ACCOUNT_ID")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if devices, err := other.Snapshot(); err != nil || len(devices) != 0 {
+		t.Fatalf("snapshot of another account = %v, %v; want empty", devices, err)
 	}
 }
 

@@ -94,6 +94,9 @@ constexpr OptionSpec kOptions[] = {
     {"subscribe", "resume", "EPOCH:SEQ", "start after this event, as subscribe prints it"},
     {"subscribe", "count", "N", "stop after N events", false, "run until interrupted"},
 
+    {"health", "service", "NAME", "ask about this service (hive.bridge.v1.DeviceBridge) instead of the whole server",
+     false, "\"\": the server"},
+
     {"token", "jwt-secret-file", "PATH", "the bridge's --jwt-secret-file: sign with HS256"},
     {"token", "jwt-private-key-file", "PATH",
      "or the private key of the bridge's --jwt-public-key-file: RS256 (RSA) or ES256 (EC P-256)"},
@@ -135,6 +138,10 @@ constexpr CommandSpec kCommands[] = {
      "[--resume=EPOCH:SEQ] [--count=N] [GLOBAL OPTIONS]",
      "Print matching events as they come: table, one line each (EPOCH:SEQ as --resume takes it, type,\n"
      "device, short body), or json, one object per line."},
+    {"health", "Usage: hivectl health [--service=NAME] [GLOBAL OPTIONS]",
+     "Ask the bridge's standard gRPC health service (grpc.health.v1.Health/Check) and print its\n"
+     "status. Exit 0 only when SERVING; 1 when the bridge answers NOT_SERVING (draining, or not\n"
+     "ready yet) or another status; 10 + the gRPC code when it cannot be asked (24: unreachable)."},
     {"token",
      "Usage: hivectl token --jwt-secret-file=PATH|--jwt-private-key-file=PATH --device-id=UUID\n"
      "                     --account=UUID [--expires-in=DURATION]",
@@ -155,11 +162,13 @@ constexpr absl::string_view kFooter = R"(Commands (hivectl COMMAND --help for ea
   request       show where a request stands
   cancel        cancel a queued request
   subscribe     print events as they come
+  health        ask the bridge's gRPC health service; exit 0 only when SERVING
   token         mint a device token from the bridge's secret (no call)
 
 Exit status:
   0   OK
-  1   the device reported failure (send: REQUEST_STATUS_FAILED)
+  1   the device reported failure (send: REQUEST_STATUS_FAILED), or the bridge is not
+      SERVING (health)
   2   usage error
   10 + gRPC status code otherwise, with "hivectl: CODE: message" on stderr:
       11 CANCELLED           12 UNKNOWN             13 INVALID_ARGUMENT
@@ -228,6 +237,7 @@ class CommandLine {
     app_.fallthrough();   // global options after the command
     app_.set_help_flag();
     help_options_.insert(app_.add_flag("-h,--help", "print this help and exit"));
+    version_option_ = app_.add_flag("--version", "print hivectl's version and exit");
     for (const CommandSpec& command : kCommands) {
       CLI::App* sub = app_.add_subcommand(std::string(command.name), std::string(command.description));
       sub->set_help_flag();
@@ -277,12 +287,31 @@ class CommandLine {
     return std::nullopt;
   }
 
+  // --version before any command (after one, it is that command's option:
+  // devices --version=V).
+  static bool VersionAsked(int argc, const char* const* argv) {
+    for (int i = 1; i < argc; ++i) {
+      const absl::string_view arg = argv[i];
+      if (arg == "--version") return true;
+      if (arg == "--" || IsCommand(arg) || !absl::StartsWith(arg, "-")) return false;
+      if (arg == "-o" ||
+          (absl::StartsWith(arg, "--") && arg.find('=') == arg.npos && TakesValueSomewhere(arg.substr(2)))) {
+        ++i;  // its value
+      }
+    }
+    return false;
+  }
+
   absl::StatusOr<Tokens> Parse(int argc, const char* const* argv) {
     // A value option followed by nothing or by another option: CLI11 would
-    // say so less plainly.
+    // say so less plainly. (--version takes a value only in the commands
+    // that have it; in the others it is hivectl's own, misplaced: below.)
+    absl::string_view command_word;
     for (int i = 1; i < argc; ++i) {
       const absl::string_view arg = argv[i];
       if (arg == "--") break;
+      if (command_word.empty() && IsCommand(arg)) command_word = arg;
+      if (arg == "--version" && !command_word.empty() && FindSpec(command_word, "version") == nullptr) continue;
       const bool value_option = arg == "-o" || (absl::StartsWith(arg, "--") && arg.find('=') == arg.npos &&
                                                 TakesValueSomewhere(arg.substr(2)));
       if (!value_option) continue;
@@ -308,7 +337,8 @@ class CommandLine {
     }
     for (const std::string& arg : stray) {
       if (!absl::StartsWith(arg, "-")) {
-        if (command.empty()) return Invalid("COMMAND", "devices|device|send|request|cancel|subscribe|token", arg);
+        if (command.empty())
+          return Invalid("COMMAND", "devices|device|send|request|cancel|subscribe|health|token", arg);
         return Usage(arg, "unexpected argument; see --help");
       }
       const std::string name = arg.substr(0, arg.find('='));
@@ -318,6 +348,11 @@ class CommandLine {
       return Usage(name, "unknown option; see --help");
     }
     if (command.empty()) return absl::InvalidArgumentError("missing COMMAND; see --help");
+    // hivectl's own --version after a command that has none (before one,
+    // VersionAsked took it).
+    if (version_option_->count() > 0) {
+      return Usage("--version", absl::StrCat("not an option of \"hivectl ", command, "\""));
+    }
 
     Tokens tokens;
     tokens.positionals.push_back(command);
@@ -348,6 +383,9 @@ class CommandLine {
         std::string(usage),
         [this](const CLI::Option* option) -> cli::HelpEntry {
           if (help_options_.contains(option)) return {"--help, -h", "print this help and exit", "", ""};
+          if (option == version_option_) {
+            return {"--version", "print hivectl's version (the hivebridge release it belongs to) and exit", "", ""};
+          }
           const OptionSpec& spec = *specs_.at(option);
           std::string left = absl::StrCat(spec.name == "output" ? "-o, " : "", "--", spec.name);
           if (!spec.metavar.empty()) absl::StrAppend(&left, "=", spec.metavar);
@@ -360,6 +398,7 @@ class CommandLine {
   CLI::App app_;
   std::vector<std::pair<std::string, CLI::App*>> subcommands_;
   absl::flat_hash_set<const CLI::Option*> help_options_;
+  const CLI::Option* version_option_ = nullptr;
   absl::flat_hash_map<const CLI::Option*, const OptionSpec*> specs_;
   // Keyed by "COMMAND NAME" (" NAME" for a global option); std::map keeps
   // the addresses CLI11 binds stable.
@@ -751,6 +790,15 @@ absl::StatusOr<Command> ParseToken(const Tokens& tokens) {
   return command;
 }
 
+absl::StatusOr<Command> ParseHealth(const Tokens& tokens) {
+  HIVE_RETURN_IF_ERROR(ExpectPositionals(tokens, 1, "hivectl health [--service NAME]"));
+  CommandOptions options;
+  HIVE_ASSIGN_OR_RETURN(options, CommandOptions::Take(tokens, "health", {"service"}));
+  HealthCommand command;
+  if (auto service = options.Get("service")) command.service = *service;
+  return command;
+}
+
 // Applies one global option; `where` is the flag or the variable it came from.
 absl::Status ApplyGlobal(absl::string_view name, const std::string& value, absl::string_view where,
                          GlobalOptions& global) {
@@ -789,6 +837,7 @@ absl::Status ApplyGlobal(absl::string_view name, const std::string& value, absl:
 
 absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, const char* const* environ) {
   CommandLine command_line;
+  if (CommandLine::VersionAsked(argc, argv)) return absl::CancelledError(absl::StrCat(HivectlVersion(), "\n"));
   if (std::optional<std::string> help = command_line.HelpAsked(argc, argv)) return absl::CancelledError(*help);
   Tokens tokens;
   HIVE_ASSIGN_OR_RETURN(tokens, command_line.Parse(argc, argv));
@@ -831,14 +880,20 @@ absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, co
     invocation.command = std::move(command);
   } else if (name == "subscribe") {
     HIVE_ASSIGN_OR_RETURN(invocation.command, ParseSubscribe(tokens));
+  } else if (name == "health") {
+    HIVE_ASSIGN_OR_RETURN(invocation.command, ParseHealth(tokens));
   } else if (name == "token") {
     HIVE_ASSIGN_OR_RETURN(invocation.command, ParseToken(tokens));
   } else {
-    return Invalid("COMMAND", "devices|device|send|request|cancel|subscribe|token", name);
+    return Invalid("COMMAND", "devices|device|send|request|cancel|subscribe|health|token", name);
   }
   return invocation;
 }
 
 std::string HivectlHelp(absl::string_view command) { return CommandLine().Help(command); }
+
+// HIVEBRIDGE_VERSION is the project's version (CMake's project(VERSION)),
+// defined for hivectl as for the bridge, so both report the same release.
+std::string HivectlVersion() { return absl::StrCat("hivectl ", HIVEBRIDGE_VERSION); }
 
 }  // namespace hive::ctl

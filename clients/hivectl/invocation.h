@@ -71,6 +71,12 @@ struct SubscribeCommand {
   int64_t count = 0;
 };
 
+// `hivectl health [--service NAME]`: the standard gRPC health service's
+// Check (grpc.health.v1.Health), for the whole server ("") or one service.
+struct HealthCommand {
+  std::string service;
+};
+
 // `hivectl token --jwt-secret-file F --device-id D --account A`: mints a
 // device token locally; no call to the bridge. Exactly one of the key files
 // is set: the bridge's HS256 secret, or the private key whose public half is
@@ -84,7 +90,7 @@ struct TokenCommand {
 };
 
 using Command = std::variant<ListDevicesCommand, GetDeviceCommand, SendCommand, GetRequestCommand, CancelRequestCommand,
-                             SubscribeCommand, TokenCommand>;
+                             SubscribeCommand, HealthCommand, TokenCommand>;
 
 struct Invocation {
   GlobalOptions global;
@@ -95,12 +101,17 @@ struct Invocation {
 // "NAME=value" array, as `environ`; null for none), which supplies
 // HIVECTL_SERVER and HIVECTL_TOKEN when their flags are absent.
 // INVALID_ARGUMENT names the option or argument and the problem; `--help`
-// yields CANCELLED whose message is the help text.
+// yields CANCELLED whose message is the help text, and `--version` (before
+// any command) CANCELLED whose message is HivectlVersion() and a newline.
 absl::StatusOr<Invocation> ParseInvocation(int argc, const char* const* argv, const char* const* environ);
 
 // `hivectl --help` (command empty): usage, the global options with their
 // defaults and variables, the commands and the exit codes. With a command,
 // `hivectl COMMAND --help`: its usage and options. No line passes 100 columns.
 std::string HivectlHelp(absl::string_view command = "");
+
+// "hivectl X.Y.Z": the version of the hivebridge release hivectl is built
+// with, the one `hivebridge --version` reports (the project's version).
+std::string HivectlVersion();
 
 }  // namespace hive::ctl

@@ -8,6 +8,7 @@
 
 #include "bridge/clock.h"
 #include "clients/hivectl/bridge_channel.h"
+#include "clients/hivectl/bridge_health.h"
 #include "clients/hivectl/invocation.h"
 #include "clients/hivectl/runner.h"
 
@@ -28,6 +29,9 @@ int main(int argc, char** argv) {
   if (!channel.ok()) {
     std::cerr << "hivectl: " << channel.status().message() << "\n";
     return hive::ctl::kExitUsage;
+  }
+  if (const auto* health = std::get_if<hive::ctl::HealthCommand>(&invocation->command)) {
+    return hive::ctl::RunHealth(invocation->global, *health, *channel, std::cout, std::cerr);
   }
   auto stub = hive::bridge::v1::DeviceBridge::NewStub(*channel);
   return hive::ctl::RunInvocation(*invocation, *stub, std::cout, std::cerr);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -279,6 +280,10 @@ int RunInvocation(const Invocation& invocation, v1::DeviceBridge::StubInterface&
   }
   if (const auto* command = std::get_if<TokenCommand>(&invocation.command)) {
     return RunToken(*command, SystemClock(), out, err);
+  }
+  if (std::holds_alternative<HealthCommand>(invocation.command)) {
+    err << "hivectl: health runs on the channel, not the DeviceBridge stub (RunHealth)\n";
+    return kExitUsage;
   }
   return Subscribe(global, std::get<SubscribeCommand>(invocation.command), stub, out, err);
 }

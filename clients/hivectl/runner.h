@@ -4,7 +4,8 @@
 // device reported failure, 2 a usage error found only when running (a secret
 // file that cannot be read), 10 + the gRPC status code when a call fails (with
 // "hivectl: CODE: message" on `err`). The stub is borrowed, so tests may pass
-// a mock; `hivectl token` needs none (RunToken).
+// a mock; `hivectl token` needs none (RunToken); `hivectl health` calls
+// another service than DeviceBridge, on the channel (bridge_health.h).
 //
 //   auto stub = DeviceBridge::NewStub(*OpenBridgeChannel(invocation->global));
 //   return RunInvocation(*invocation, *stub, std::cout, std::cerr);
@@ -21,6 +22,7 @@
 namespace hive::ctl {
 
 inline constexpr int kExitDeviceFailed = 1;
+inline constexpr int kExitNotServing = 1;  // health: the bridge answered, but not SERVING
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitRpcBase = 10;
 
@@ -31,6 +33,7 @@ int ExitCodeFor(const grpc::Status& status);
 // else; exit 2 naming the key file's flag when it cannot be read or used.
 int RunToken(const TokenCommand& command, const Clock& clock, std::ostream& out, std::ostream& err);
 
+// Every command but health (a usage error here: main runs it with RunHealth).
 int RunInvocation(const Invocation& invocation, bridge::v1::DeviceBridge::StubInterface& stub, std::ostream& out,
                   std::ostream& err);
 

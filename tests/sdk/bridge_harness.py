@@ -5,7 +5,9 @@
 
 Starts, on loopback ports the kernel picks:
   - a plaintext hivebridge with one simulated device (answers ack + result,
-    two events a second), which the test may restart;
+    two events a second) and a --state-dir (a temporary directory), so
+    requests with queue_ttl for offline devices are queued; the test may
+    restart it (the queue survives the restart);
   - a hivebridge with gRPC on TLS (a test CA made here with openssl) and a
     --backend-policy-file granting one bearer token one account, with one
     simulated device of that account;
@@ -171,7 +173,7 @@ def main():
         with open(os.path.join(tmp, "backend-policy"), "w") as f:
             f.write("sdk-test token-sha256:%s %s\n" % (hashlib.sha256(token.encode()).hexdigest(), ACCOUNT))
 
-        plain = Bridge(args.hivebridge, tmp, "hivebridge", [])
+        plain = Bridge(args.hivebridge, tmp, "hivebridge", ["--state-dir", os.path.join(tmp, "state")])
         tls = Bridge(args.hivebridge, tmp, "hivebridge-tls", [
             "--grpc-tls-cert", os.path.join(tmp, "server.pem"),
             "--grpc-tls-key", os.path.join(tmp, "server.key"),

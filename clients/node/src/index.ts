@@ -21,12 +21,15 @@ import {
   DeviceBridgeClient,
   ListDevicesRequest,
   Presence,
+  RequestRecord,
   SendDeviceRequestRequest,
   SendDeviceRequestResponse,
   StreamPosition,
   SubscribeEventsRequest,
   SubscribeEventsResponse,
   WaitMode,
+  WatchDevicesRequest,
+  WatchDevicesResponse,
 } from "./gen/hive/bridge/v1/device_bridge";
 import { DeviceEvent } from "./gen/hive/bridge/v1/events";
 
@@ -34,7 +37,18 @@ export * as commands from "./commands";
 export * as api from "./gen/hive/bridge/v1/device_bridge";
 export * as commandsPb from "./gen/hive/bridge/v1/commands";
 export * as eventsPb from "./gen/hive/bridge/v1/events";
-export { Command, Device, DeviceEvent, RequestStatus, SendDeviceRequestResponse, StreamPosition, WaitMode, Presence };
+export {
+  Command,
+  Device,
+  DeviceEvent,
+  RequestRecord,
+  RequestStatus,
+  SendDeviceRequestResponse,
+  StreamPosition,
+  WaitMode,
+  WatchDevicesResponse,
+  Presence,
+};
 export { status as Status } from "@grpc/grpc-js";
 
 /** A failed call: the gRPC status `code` and the bridge's `details`, which name the field, limit or device. */
@@ -148,6 +162,10 @@ export interface SendInput {
   accountId?: string;
   state?: ExpectedState;
   connectTimeoutMs?: number;
+  /**
+   * Queue the request when the device is offline (answered QUEUED, delivered
+   * when it connects) unless this long passes first; needs the bridge's --state-dir.
+   */
   queueTtlMs?: number;
   outcomeEvents?: boolean;
   timeoutMs?: number;
@@ -276,6 +294,48 @@ export class Bridge {
     }
   }
 
+  /**
+   * What became of a request so far: record.status is QUEUED, SENT, ACKED,
+   * SUCCEEDED, FAILED, EXPIRED, CANCELLED or UNCONFIRMED. Rejects with
+   * Status.NOT_FOUND when the bridge does not know the id.
+   */
+  async getRequest(requestId: string, timeoutMs?: number): Promise<RequestRecord> {
+    try {
+      const reply = await this.unary(
+        this.client.getRequest,
+        { requestId },
+        new Date(Date.now() + (timeoutMs ?? this.timeoutMs)),
+      );
+      return reply.request!;
+    } catch (err) {
+      throw BridgeError.from(err);
+    }
+  }
+
+  /**
+   * Cancels a queued request (send() with queueTtlMs) so it is never
+   * delivered; resolves to it as it stands afterwards (CANCELLED).
+   * FAILED_PRECONDITION when it was already handed to the device; NOT_FOUND
+   * when the bridge does not know the id.
+   */
+  async cancelRequest(requestId: string, timeoutMs?: number): Promise<RequestRecord> {
+    try {
+      const reply = await this.unary(
+        this.client.cancelRequest,
+        { requestId },
+        new Date(Date.now() + (timeoutMs ?? this.timeoutMs)),
+      );
+      return reply.request!;
+    } catch (err) {
+      throw BridgeError.from(err);
+    }
+  }
+
+  /** The twins of the matching devices: a snapshot, then their changes; see DeviceWatch. */
+  watchDevices(req: Partial<WatchDevicesRequest> = {}): DeviceWatch {
+    return new DeviceWatch(this.client.watchDevices(WatchDevicesRequest.fromPartial(req), this.metadata()));
+  }
+
   /** An endless, resuming async iterable of events; see Subscription. */
   subscribe(req: Partial<SubscribeEventsRequest> = {}, opts: { resume?: boolean } = {}): Subscription {
     return new Subscription(this, this.client, SubscribeEventsRequest.fromPartial(req), opts.resume ?? true, this.metadata);
@@ -351,6 +411,62 @@ export class Subscription implements AsyncIterable<DeviceEvent> {
       failures++;
       this.reconnects++;
       await this.bridge.sleep(backoffMs(this.bridge.retry, Math.min(failures, 8)));
+    }
+  }
+}
+
+/**
+ * A WatchDevices stream, for `for await`: first the twin of every matching
+ * device the bridge knows (`device` set, no `event`), then one message with
+ * `snapshotComplete: true`, then a device's twin again with the event that
+ * changed it whenever one changes. snapshot() reads up to that marker and
+ * returns the snapshot's devices. A watcher that reads too slowly is sent
+ * the snapshot again and another marker. It does not reopen by itself: a
+ * failure is thrown as BridgeError (RESOURCE_EXHAUSTED at the bridge's
+ * --max-subscribers). cancel(), or leaving a `for await` loop, ends it.
+ */
+export class DeviceWatch implements AsyncIterable<WatchDevicesResponse> {
+  private cancelled = false;
+  private readonly replies: AsyncGenerator<WatchDevicesResponse>;
+
+  constructor(private readonly call: ClientReadableStream<WatchDevicesResponse>) {
+    this.replies = this.run();
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.call.cancel();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<WatchDevicesResponse> {
+    return this.replies;
+  }
+
+  /** The next message (for use outside `for await`). */
+  async next(): Promise<WatchDevicesResponse> {
+    const r = await this.replies.next();
+    if (r.done) throw new BridgeError(status.CANCELLED, "the watch ended");
+    return r.value;
+  }
+
+  /** The snapshot's devices: reads up to the snapshotComplete marker. */
+  async snapshot(): Promise<Device[]> {
+    const devices: Device[] = [];
+    for (;;) {
+      const reply = await this.next();
+      if (reply.snapshotComplete) return devices;
+      devices.push(reply.device!);
+    }
+  }
+
+  private async *run(): AsyncGenerator<WatchDevicesResponse> {
+    try {
+      for await (const reply of this.call as AsyncIterable<WatchDevicesResponse>) yield reply;
+    } catch (err) {
+      if (this.cancelled) return;
+      throw BridgeError.from(err);
+    } finally {
+      this.call.cancel();
     }
   }
 }

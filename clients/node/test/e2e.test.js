@@ -110,6 +110,50 @@ test("TLS with a bearer token under a backend policy; a wrong token is refused c
   }
 });
 
+test("a request queued with queueTtlMs for an offline device; getRequest; cancelRequest", async () => {
+  const offline = newRequestId(); // a device id that never connects: its requests stay queued
+  const queue = async (command) => {
+    const reply = await bridge.send({ deviceId: offline, command, requestId: newRequestId(), queueTtlMs: 600_000 });
+    assert.strictEqual(reply.status, RequestStatus.REQUEST_STATUS_QUEUED);
+    assert.ok(reply.expiresAt instanceof Date, "a queued request has an expiry");
+    return reply;
+  };
+  const queued = await queue(everyKind.deviceCommand);
+  const record = await bridge.getRequest(queued.requestId);
+  assert.strictEqual(record.status, RequestStatus.REQUEST_STATUS_QUEUED);
+  assert.strictEqual(record.deviceId, offline);
+
+  const other = await queue(everyKind.upgradeDevice);
+  const cancelled = await bridge.cancelRequest(other.requestId);
+  assert.strictEqual(cancelled.status, RequestStatus.REQUEST_STATUS_CANCELLED);
+  assert.strictEqual((await bridge.getRequest(other.requestId)).status, RequestStatus.REQUEST_STATUS_CANCELLED);
+  assert.strictEqual((await bridge.getRequest(queued.requestId)).status, RequestStatus.REQUEST_STATUS_QUEUED,
+    "cancelling one request leaves the other queued");
+  const unknown = newRequestId();
+  await assert.rejects(bridge.cancelRequest(unknown),
+    (e) => e instanceof BridgeError && e.code === Status.NOT_FOUND && e.details.includes(unknown));
+});
+
+test("watchDevices starts with a snapshot holding the connected device", async () => {
+  const watch = bridge.watchDevices({ accountIds: [account] });
+  let snapshot;
+  try {
+    snapshot = await watch.snapshot();
+  } finally {
+    watch.cancel();
+  }
+  const mine = snapshot.find((d) => d.deviceId === device);
+  assert.ok(mine, `snapshot ${JSON.stringify(snapshot.map((d) => d.deviceId))} lacks ${device}`);
+  assert.strictEqual(mine.online, true);
+  assert.strictEqual(mine.accountId, account);
+  const other = bridge.watchDevices({ accountIds: [env("HIVE_OTHER_ACCOUNT_ID")] });
+  try {
+    assert.deepStrictEqual(await other.snapshot(), []);
+  } finally {
+    other.cancel();
+  }
+});
+
 test("a subscription resumes by itself after the bridge restarts", async () => {
   const subscription = bridge.subscribe({ deviceIds: [device] });
   const [before] = await take(subscription, 1);

@@ -68,6 +68,33 @@ test("send's input becomes the request: wait names, durations, defaults", () => 
   assert.throws(() => sendRequest({ deviceId: device }), /command: expected a Command/);
 });
 
+test("queueTtlMs becomes queue_ttl; getRequest and cancelRequest call with the id and the token", async () => {
+  assert.deepStrictEqual(sendRequest({ deviceId: device, command, queueTtlMs: 90_000 }).queueTtl, { seconds: 90, nanos: 0 });
+  assert.strictEqual(sendRequest({ deviceId: device, command }).queueTtl, undefined);
+  const calls = [];
+  const record = (requestId, status) => ({ request: { requestId, status } });
+  const client = {
+    getRequest(req, md, opts, cb) {
+      calls.push(["get", req, md.get("authorization")]);
+      cb(null, record(req.requestId, 5));
+    },
+    cancelRequest(req, md, opts, cb) {
+      calls.push(["cancel", req, md.get("authorization")]);
+      if (req.requestId !== "unknown") cb(null, record(req.requestId, 7));
+      else cb(Object.assign(new Error("no"), { code: Status.NOT_FOUND, details: "request unknown is not known" }));
+    },
+    close() {},
+  };
+  const bridge = new Bridge("unused:1", { token: "t0k" }, client);
+  assert.deepStrictEqual(await bridge.getRequest("r1"), { requestId: "r1", status: 5 });
+  assert.deepStrictEqual(await bridge.cancelRequest("r2"), { requestId: "r2", status: 7 });
+  await assert.rejects(bridge.cancelRequest("unknown"), (e) => e instanceof BridgeError && e.code === Status.NOT_FOUND);
+  assert.deepStrictEqual(calls.slice(0, 2), [
+    ["get", { requestId: "r1" }, ["Bearer t0k"]],
+    ["cancel", { requestId: "r2" }, ["Bearer t0k"]],
+  ]);
+});
+
 test("command builders set their kind, action and plain-object Structs", () => {
   assert.strictEqual(commands.deviceCommand("reboot").deviceCommand.action, 2);
   assert.strictEqual(commands.upgradeDevice({ version: "2.0" }).upgradeDevice.version, "2.0");
@@ -130,6 +157,28 @@ test("a subscription throws errors a new stream cannot fix", async () => {
   const { bridge, requests } = streaming(fakeStream([], grpcError(Status.UNAUTHENTICATED, "unknown token")));
   await assert.rejects(bridge.subscribe().next(), { name: "BridgeError", message: "UNAUTHENTICATED: unknown token" });
   assert.strictEqual(requests.length, 1);
+});
+
+test("a device watch: snapshot() stops at the marker, then the changes, then the stream's error", async () => {
+  const replies = [
+    { device: { deviceId: "a" } },
+    { device: { deviceId: "b" } },
+    { snapshotComplete: true },
+    { device: { deviceId: "a" }, event: ev("e1", 3) },
+  ];
+  const stream = (async function* () {
+    yield* replies;
+    throw grpcError(Status.RESOURCE_EXHAUSTED, "max-subscribers");
+  })();
+  stream.cancel = () => void (stream.cancelled = true);
+  const requests = [];
+  const client = { watchDevices: (req) => (requests.push(req), stream), close() {} };
+  const watch = new Bridge("unused:1", {}, client).watchDevices({ accountIds: ["acc"] });
+  assert.deepStrictEqual((await watch.snapshot()).map((d) => d.deviceId), ["a", "b"]);
+  assert.deepStrictEqual(requests[0], { accountIds: ["acc"], deviceIds: [], alive: false });
+  assert.strictEqual((await watch.next()).event.sequence, 3);
+  await assert.rejects(watch.next(), (e) => e.code === Status.RESOURCE_EXHAUSTED && e.details === "max-subscribers");
+  assert.ok(stream.cancelled, "the call is released");
 });
 
 test("resume: false throws instead of resuming", async () => {

@@ -2,7 +2,9 @@
 
 Run under tests/sdk/bridge_harness.py, which starts them and sets HIVE_*
 (see its docstring). Only the RPCs the bridge implements today are used:
-SendDeviceRequest, SubscribeEvents, ListDevices and GetDevice.
+SendDeviceRequest (queue_ttl too: the harness gives the plaintext bridge a
+--state-dir), GetRequest, CancelRequest, SubscribeEvents, WatchDevices,
+ListDevices and GetDevice.
 """
 
 import asyncio
@@ -58,6 +60,10 @@ def wait_connected(bridge, device):
     raise AssertionError("device %s did not connect" % device)
 
 
+def status_name(status):
+    return S.RequestStatus.Name(status)
+
+
 class Sync(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -66,6 +72,39 @@ class Sync(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.bridge.close()
+
+    # test_0_*: before test_9 restarts the bridge.
+    def test_0_queued_request_get_request_and_cancel_request(self):
+        offline = str(uuid.uuid4())  # never connects: its requests stay queued
+        queued = self.bridge.send(offline, EVERY_KIND[1], request_id=hb.new_request_id(), queue_ttl=600)
+        self.assertEqual(status_name(queued.status), "REQUEST_STATUS_QUEUED")
+        self.assertTrue(queued.HasField("expires_at"))
+        record = self.bridge.get_request(queued.request_id)
+        self.assertEqual(status_name(record.status), "REQUEST_STATUS_QUEUED")
+        self.assertEqual((record.request_id, record.device_id), (queued.request_id, offline))
+
+        other = self.bridge.send(offline, EVERY_KIND[0], request_id=hb.new_request_id(), queue_ttl=600)
+        self.assertEqual(status_name(other.status), "REQUEST_STATUS_QUEUED")
+        cancelled = self.bridge.cancel_request(other.request_id)
+        self.assertEqual(status_name(cancelled.status), "REQUEST_STATUS_CANCELLED")
+        self.assertEqual(status_name(self.bridge.get_request(other.request_id).status), "REQUEST_STATUS_CANCELLED")
+        self.assertEqual(status_name(self.bridge.get_request(queued.request_id).status), "REQUEST_STATUS_QUEUED",
+                         "cancelling one request leaves the other queued")
+        unknown = str(uuid.uuid4())
+        with self.assertRaisesRegex(hb.NotFound, unknown):
+            self.bridge.cancel_request(unknown)
+        with self.assertRaises(hb.NotFound):
+            self.bridge.get_request(unknown)
+
+    def test_0_watch_devices_starts_with_a_snapshot_holding_the_connected_device(self):
+        wait_connected(self.bridge, DEVICE)
+        with self.bridge.watch_devices(account_ids=[ACCOUNT]) as watch:
+            snapshot = {d.device_id: d for d in watch.snapshot()}
+        self.assertIn(DEVICE, snapshot)
+        self.assertTrue(snapshot[DEVICE].online)
+        self.assertEqual(snapshot[DEVICE].account_id, ACCOUNT)
+        with self.bridge.watch_devices(account_ids=[ENV["HIVE_OTHER_ACCOUNT_ID"]]) as watch:
+            self.assertEqual(watch.snapshot(), [])
 
     def test_1_every_command_kind_in_every_wait_mode(self):
         expected = {"none": S.REQUEST_STATUS_SENT, "ack": S.REQUEST_STATUS_ACKED,
@@ -213,6 +252,16 @@ class Asyncio(unittest.TestCase):
                         break
                 await subscription.aclose()
                 self.assertGreaterEqual(subscription.reconnects, 1)
+            async with aio.Bridge(TARGET, timeout=15) as bridge:
+                offline = str(uuid.uuid4())
+                queued = await bridge.send(offline, EVERY_KIND[1], request_id=hb.new_request_id(), queue_ttl=600)
+                self.assertEqual(queued.status, S.REQUEST_STATUS_QUEUED)
+                cancelled = await bridge.cancel_request(queued.request_id)
+                self.assertEqual(cancelled.status, S.REQUEST_STATUS_CANCELLED)
+                self.assertEqual((await bridge.get_request(queued.request_id)).status, S.REQUEST_STATUS_CANCELLED)
+                async with bridge.watch_devices(device_ids=[DEVICE]) as watch:
+                    snapshot = await asyncio.wait_for(watch.snapshot(), 15)
+                self.assertEqual([d.device_id for d in snapshot], [DEVICE])
             async with aio.Bridge(ENV["HIVE_TLS_TARGET"], token="wrong-token", tls=TLS) as bridge:
                 with self.assertRaises(hb.Unauthenticated):
                     await bridge.list_devices()

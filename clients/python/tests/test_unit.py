@@ -1,6 +1,6 @@
 """hivebridge_client's own logic, without a bridge: command builders, the
 retry rule (only with a request_id, only retryable codes, within the
-deadline), the resume cursor and the error mapping."""
+deadline), the resume cursor, the device watch and the error mapping."""
 
 import asyncio
 import unittest
@@ -250,6 +250,57 @@ class SubscriptionResumes(unittest.TestCase):
         subscription = sync_bridge(stub).subscribe(resume_after=("e1", 7))
         next(subscription)
         self.assertEqual(stub.requests[0][0].resume_after.sequence, 7)
+
+
+class FakeWatchCall:
+    """A WatchDevices call: an iterator of its responses, then its error (or the end)."""
+
+    def __init__(self, responses, error=None):
+        self.responses, self.error, self.cancelled = list(responses), error, False
+
+    def __next__(self):
+        if self.responses:
+            return self.responses.pop(0)
+        if self.error:
+            raise self.error
+        raise StopIteration
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class WatchStub:
+    def __init__(self, call):
+        self.call, self.requests = call, []
+
+    def WatchDevices(self, request, metadata=None):
+        self.requests.append(request)
+        return self.call
+
+
+def twin(device_id):
+    return hb.api.WatchDevicesResponse(device=hb.api.Device(device_id=device_id))
+
+
+class DeviceWatches(unittest.TestCase):
+    def test_snapshot_stops_at_the_marker_then_the_changes_then_the_error(self):
+        change = hb.api.WatchDevicesResponse(device=hb.api.Device(device_id="a"), event=event("e1", 3))
+        call = FakeWatchCall([twin("a"), twin("b"), hb.api.WatchDevicesResponse(snapshot_complete=True), change],
+                             FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "max-subscribers"))
+        stub = WatchStub(call)
+        with sync_bridge(stub).watch_devices(account_ids=["acc"], alive=True) as watch:
+            self.assertEqual([d.device_id for d in watch.snapshot()], ["a", "b"])
+            self.assertEqual(next(watch).event.sequence, 3)
+            with self.assertRaisesRegex(hb.ResourceExhausted, "max-subscribers"):
+                next(watch)
+        self.assertEqual(list(stub.requests[0].account_ids), ["acc"])
+        self.assertTrue(stub.requests[0].alive)
+        self.assertTrue(call.cancelled, "leaving the with block ends the call")
+
+    def test_a_snapshot_cut_short_is_an_error(self):
+        watch = sync_bridge(WatchStub(FakeWatchCall([twin("a")]))).watch_devices()
+        with self.assertRaisesRegex(hb.BridgeError, "before its snapshot was complete"):
+            watch.snapshot()
 
 
 class Errors(unittest.TestCase):

@@ -257,6 +257,42 @@ TEST(HivectlOptions, RequestAndCancelTakeARequestId) {
   ExpectUsageError({"cancel", "nope"}, "REQUEST_ID: expected a UUID");
 }
 
+TEST(HivectlOptions, HealthAsksForTheServerOrOneService) {
+  absl::StatusOr<Invocation> server = Parse({"health"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ(std::get<HealthCommand>(server->command).service, "");
+  absl::StatusOr<Invocation> service =
+      Parse({"health", "--service", "hive.bridge.v1.DeviceBridge", "--server", "10.0.0.1:9090"});
+  ASSERT_TRUE(service.ok()) << service.status();
+  EXPECT_EQ(std::get<HealthCommand>(service->command).service, "hive.bridge.v1.DeviceBridge");
+  EXPECT_EQ(service->global.server, "10.0.0.1:9090");
+  ExpectUsageError({"health", "extra"}, "hivectl health [--service NAME]: unexpected argument \"extra\"");
+  ExpectUsageError({"health", "--account", kAccount}, "--account: not an option of \"hivectl health\"");
+  ExpectUsageError({"health", "--service"}, "--service: missing value");
+  absl::StatusOr<Invocation> help = Parse({"health", "--help"});
+  ASSERT_TRUE(absl::IsCancelled(help.status()));
+  EXPECT_THAT(std::string(help.status().message()), HasSubstr("Exit 0 only when SERVING"));
+  EXPECT_THAT(HivectlHelp(), HasSubstr("health        ask the bridge's gRPC health service"));
+}
+
+TEST(HivectlOptions, VersionBeforeACommandIsCancelledWithTheProjectsVersion) {
+  const std::string version = absl::StrCat("hivectl ", HIVEBRIDGE_VERSION);
+  EXPECT_EQ(HivectlVersion(), version);
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--version"}, {"--server", "127.0.0.1:1", "--version"}, {"-o", "json", "--version", "devices"}}) {
+    absl::StatusOr<Invocation> invocation = Parse(args);
+    EXPECT_EQ(invocation.status(), absl::CancelledError(version + "\n")) << args[0];
+  }
+  EXPECT_THAT(HivectlHelp(), HasSubstr("--version "));
+  // After a command, --version is that command's option, or not one.
+  absl::StatusOr<Invocation> devices = Parse({"devices", "--version", "1.2.3"});
+  ASSERT_TRUE(devices.ok()) << devices.status();
+  EXPECT_EQ(std::get<ListDevicesCommand>(devices->command).request.version(), "1.2.3");
+  ExpectUsageError({"health", "--version"}, "--version: not an option of \"hivectl health\"");
+  ExpectUsageError({"cancel", "--version", "11111111-2222-3333-4444-555555555555"},
+                   "--version: not an option of \"hivectl cancel\"");
+}
+
 TEST(HivectlOptions, SubscribeBuildsFiltersResumeAndCount) {
   absl::StatusOr<Invocation> invocation =
       Parse({"subscribe", "--account", kAccount, "--device", kDevice, "--type", "device-state", "--type", "instances",
@@ -274,7 +310,8 @@ TEST(HivectlOptions, SubscribeBuildsFiltersResumeAndCount) {
 
 TEST(HivectlOptions, BadCommandLinesAreUsageErrors) {
   ExpectUsageError({}, "missing COMMAND");
-  ExpectUsageError({"reboot"}, "COMMAND: expected devices|device|send|request|cancel|subscribe|token, got \"reboot\"");
+  ExpectUsageError({"reboot"},
+                   "COMMAND: expected devices|device|send|request|cancel|subscribe|health|token, got \"reboot\"");
   ExpectUsageError({"devices", "--bogus"}, "--bogus: unknown option");
   ExpectUsageError({"devices", "--page-size"}, "--page-size: missing value");
   ExpectUsageError({"devices", "--instance", kInstance}, "--instance: not an option of \"hivectl devices\"");
@@ -305,7 +342,7 @@ TEST(HivectlOptions, HelpIsCancelledWithTheHelpTextOfTheCommandItFollows) {
 }
 
 TEST(HivectlOptions, EveryHelpFitsOneHundredColumns) {
-  for (const std::string command : {"", "devices", "device", "send", "subscribe", "token"}) {
+  for (const std::string command : {"", "devices", "device", "send", "subscribe", "health", "token"}) {
     const std::string help = HivectlHelp(command);
     EXPECT_THAT(help, HasSubstr("Usage: hivectl")) << command;
     std::istringstream lines(help);

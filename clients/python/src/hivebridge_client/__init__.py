@@ -17,13 +17,13 @@ from ._errors import (Aborted, BridgeError, DeadlineExceeded, InvalidArgument, N
                       Unimplemented)
 from ._requests import new_request_id
 from ._retry import RetryPolicy
-from .bridge import Bridge, Subscription
+from .bridge import Bridge, DeviceWatch, Subscription
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Aborted", "Bridge", "BridgeError", "DeadlineExceeded", "InvalidArgument", "NotFound",
-    "PermissionDenied", "ResourceExhausted", "RetryPolicy", "Subscription", "TLS",
+    "Aborted", "Bridge", "BridgeError", "DeadlineExceeded", "DeviceWatch", "InvalidArgument",
+    "NotFound", "PermissionDenied", "ResourceExhausted", "RetryPolicy", "Subscription", "TLS",
     "Unauthenticated", "Unavailable", "Unimplemented", "api", "commands", "commands_pb2",
     "events_pb2", "new_request_id",
 ]

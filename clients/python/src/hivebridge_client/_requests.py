@@ -54,6 +54,10 @@ def subscribe_request(account_ids, device_ids, types, resume_after):
     return request
 
 
+def watch_request(account_ids, device_ids, alive):
+    return api.WatchDevicesRequest(account_ids=list(account_ids), device_ids=list(device_ids), alive=alive)
+
+
 def set_position(request, position):
     """position: a StreamPosition, a DeviceEvent, or an (epoch, sequence) pair."""
     if isinstance(position, tuple):

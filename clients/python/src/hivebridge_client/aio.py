@@ -112,6 +112,57 @@ class Bridge:
         request = _requests.subscribe_request(account_ids, device_ids, types, None)
         return Subscription(self, _resume.Cursor(request, resume_after), resume)
 
+    def watch_devices(self, *, account_ids=(), device_ids=(), alive=False):
+        """An async DeviceWatch; see hivebridge_client.Bridge.watch_devices."""
+        request = _requests.watch_request(account_ids, device_ids, alive)
+        return DeviceWatch(self.stub.WatchDevices(request, metadata=self._metadata))
+
+
+class DeviceWatch:
+    """The WatchDevices stream as an async iterator of WatchDevicesResponse;
+    see hivebridge_client.Bridge.watch_devices."""
+
+    def __init__(self, call):
+        self._call = call
+        self._cancelled = False
+
+    def cancel(self):
+        self._cancelled = True
+        self._call.cancel()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.cancel()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            response = await self._call.read()
+        except asyncio.CancelledError:
+            if self._cancelled:
+                raise StopAsyncIteration from None
+            raise
+        except grpc.RpcError as e:
+            if self._cancelled and e.code() == grpc.StatusCode.CANCELLED:
+                raise StopAsyncIteration from None
+            raise _errors.from_rpc_error(e) from None
+        if response is grpc.aio.EOF:
+            raise StopAsyncIteration
+        return response
+
+    async def snapshot(self):
+        """See hivebridge_client.DeviceWatch.snapshot."""
+        devices = []
+        async for response in self:
+            if response.snapshot_complete:
+                return devices
+            devices.append(response.device)
+        raise _errors.BridgeError(grpc.StatusCode.CANCELLED, "the watch ended before its snapshot was complete")
+
 
 class Subscription:
     """An endless, resuming async iterator of DeviceEvent messages; cancel() ends it."""

@@ -129,6 +129,60 @@ class Bridge:
         request = _requests.subscribe_request(account_ids, device_ids, types, None)
         return Subscription(self, _resume.Cursor(request, resume_after), resume)
 
+    def watch_devices(self, *, account_ids=(), device_ids=(), alive=False):
+        """A DeviceWatch over the twins of the matching devices (WatchDevices).
+
+        Iterate it for WatchDevicesResponse messages: first the twin of every
+        matching device the bridge knows (response.device), then one message
+        with snapshot_complete=True, then a device's twin again, with the
+        event that changed it (response.event), whenever one changes.
+        watch.snapshot() reads up to that marker and returns the snapshot's
+        Device list; cancel() ends the watch. alive=True also sends a twin
+        when only its last_alive_at moved (every answered ping). Failures
+        raise BridgeError subclasses (ResourceExhausted at the bridge's
+        --max-subscribers); the watch does not reopen by itself.
+        """
+        request = _requests.watch_request(account_ids, device_ids, alive)
+        return DeviceWatch(self.stub.WatchDevices(request, metadata=self._metadata))
+
+
+class DeviceWatch:
+    """The WatchDevices stream: an iterator of WatchDevicesResponse; see Bridge.watch_devices."""
+
+    def __init__(self, call):
+        self._call = call
+        self._cancelled = False
+
+    def cancel(self):
+        self._cancelled = True
+        self._call.cancel()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cancel()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._call)
+        except grpc.RpcError as e:
+            if self._cancelled and e.code() == grpc.StatusCode.CANCELLED:
+                raise StopIteration from None
+            raise _errors.from_rpc_error(e) from None
+
+    def snapshot(self):
+        """The snapshot's Device messages: reads up to the snapshot_complete marker."""
+        devices = []
+        for response in self:
+            if response.snapshot_complete:
+                return devices
+            devices.append(response.device)
+        raise _errors.BridgeError(grpc.StatusCode.CANCELLED, "the watch ended before its snapshot was complete")
+
 
 class Subscription:
     """An endless, resuming iterator of DeviceEvent messages; cancel() ends it
