@@ -355,7 +355,13 @@ class BridgeServerImpl final : public BridgeServer {
     }
   }
 
-  ~BridgeServerImpl() override { Shutdown(); }
+  ~BridgeServerImpl() override {
+    Shutdown();
+    // Never served (Shutdown did nothing): the bus thread, which feeds the
+    // queue's view and posts to its deliverer, stops before they are gone.
+    if (cluster_ != nullptr) cluster_->Stop();
+    if (deliverer_ != nullptr) deliverer_->Stop();
+  }
 
   absl::Status Listen() {
     DeviceEndpointOptions options;

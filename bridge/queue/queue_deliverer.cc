@@ -138,7 +138,10 @@ bool QueueDeliverer::DeliverOne(DeviceLink& link, RequestQueue::Stored stored) {
   if (expires_at <= clock_.Now()) {
     // Its TTL passed: never sent. Expire() marks it (and any other due).
     Expire(absl::InfiniteDuration());
-    return true;
+    // Still QUEUED (the store, or in cluster mode the broker, failed): this
+    // device's delivery stops here rather than try it again at once.
+    absl::StatusOr<std::optional<RequestQueue::Stored>> after = queue_.Get(request_id);
+    return after.ok() && after->has_value() && (*after)->record.status() != hive::bridge::v1::REQUEST_STATUS_QUEUED;
   }
   absl::StatusOr<bool> handed = queue_.HandOver(request_id);
   if (!handed.ok()) {
