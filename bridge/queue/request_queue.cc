@@ -187,12 +187,23 @@ void RequestQueue::Apply(const QueueOp& op) {
     Log(LogLevel::kError, "queue_view_failed",
         {{"request", op.request_id}, {"op", op.id}, {"error", applied.status.ToString()}});
   }
-  if (op.kind == QueueOp::Kind::kMarker && op.replica == replica_ && !caught_up_.load()) {
-    caught_up_ = true;
-    // Claimed by this replica in a previous life and never answered: the
-    // device may have them, so they are not sent again.
-    std::vector<std::string> mine = ClaimedBy(replica_);
-    if (!mine.empty() && on_orphaned_) on_orphaned_(std::move(mine));
+  if (op.kind == QueueOp::Kind::kMarker && op.replica == replica_) {
+    if (!caught_up_.exchange(true)) {
+      // Claimed by this replica in a previous life and never answered: the
+      // device may have them, so they are not sent again.
+      std::vector<std::string> mine = ClaimedBy(replica_);
+      if (!mine.empty() && on_orphaned_) on_orphaned_(std::move(mine));
+    }
+    // (Re)connected and caught up: a delivery that stopped while the broker
+    // was away goes on (only the holder of each device finds it).
+    std::vector<std::string> waiting;
+    {
+      absl::MutexLock lock(&counts_mu_);
+      for (const auto& [device_id, count] : queued_by_device_) waiting.push_back(device_id);
+    }
+    if (on_queued_) {
+      for (const std::string& device_id : waiting) on_queued_(device_id);
+    }
   }
   if (op.kind == QueueOp::Kind::kQueued && applied.changed && on_queued_) on_queued_(op.request.device_id());
   std::shared_ptr<Pending> pending;

@@ -111,7 +111,9 @@ class RequestQueue final : public QueueLogReader {
 
   // Cluster mode: changes go through `log` as `replica`'s operations. Set
   // once, before use. `queued` runs (on the bus thread, so it must only
-  // post work) for each request a QUEUED operation inserted, and
+  // post work) for each request a QUEUED operation inserted, and for every
+  // device with queued requests whenever this replica reads its own marker
+  // back (it has (re)connected and caught up: deliveries resume), and
   // `orphaned` with the requests this replica claimed and left unanswered
   // in a previous life, once its view has caught up.
   using DeviceCallback = absl::AnyInvocable<void(const std::string& device_id)>;
@@ -188,7 +190,9 @@ class RequestQueue final : public QueueLogReader {
   struct Pending;
 
   RequestQueue(std::unique_ptr<SqliteDb> db, Limits limits, const Clock& clock);
-  // Appends `op` (id, replica, at set here) and waits for it to be applied.
+  // Appends `op` (its id, unless set, and replica set here) and waits until
+  // this replica has applied it; UNAVAILABLE when it cannot be appended or
+  // does not come back within kOpTimeout.
   Applied Submit(QueueOp op);
   Applied ApplyOp(const QueueOp& op);
   absl::StatusOr<Enqueued> EnqueueAt(const SendDeviceRequestRequest& request, RequestCorrelator::Digest digest,

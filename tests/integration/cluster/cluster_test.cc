@@ -1,11 +1,10 @@
 // Cluster mode end to end: a private rabbitmq-server and three hivebridge
 // replicas on loopback, real WebSocket devices and gRPC clients.
-#include <signal.h>
-#include <stdlib.h>
-
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -515,9 +514,10 @@ TEST(ClusterStartTest, ReplicaStartedWhileTheBrokerIsDownIsNotReadyUntilItConnec
 
 TEST_F(ClusterTest, LegacyConsumerReadsTheSeedShapedJsonFromTheEventsExchange) {
   const std::string log_path = ::testing::TempDir() + "/legacy-consumer-" + NewUuid() + ".log";
-  absl::StatusOr<pid_t> consumer = SpawnChild({"/usr/bin/python3", HIVE_CLUSTER_TESTS_DIR "/legacy_consumer.py",
-                                               broker_->url(), "hive-device.device-state.#", "2"},
-                                              {"PATH=/usr/bin:/bin"}, log_path);
+  absl::StatusOr<pid_t> consumer =
+      SpawnChild({"/usr/bin/python3", std::string(HIVE_CLUSTER_TESTS_DIR) + "/legacy_consumer.py", broker_->url(),
+                  "hive-device.device-state.#", "2"},
+                 {"PATH=/usr/bin:/bin"}, log_path);
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   const absl::Time ready_by = absl::Now() + absl::Seconds(20);
   while (!absl::StrContains(ReadFile(log_path), "ready") && absl::Now() < ready_by) {

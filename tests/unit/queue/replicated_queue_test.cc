@@ -46,7 +46,7 @@ class ReplicatedQueueTest : public ::testing::Test {
       EXPECT_TRUE(view.ok()) << view.status();
       (*view)->Replicate(
           &log_, replica, [this](const std::string& device_id) { arrived_.push_back(device_id); },
-          [](std::vector<std::string>) {});
+          [](const std::vector<std::string>& /*request_ids*/) {});
       log_.views.push_back(view->get());
       views_.push_back(*std::move(view));
     }
