@@ -833,6 +833,9 @@ absl::StatusOr<std::vector<RequestRecord>> RequestQueue::ExpireDue() {
       op.at = now;
       op.request_id = stored.record.request_id();
       Applied applied = Submit(std::move(op));
+      // The broker is away (the bus says so, and readiness follows): the
+      // next tick after it is back proposes the rest.
+      if (absl::IsUnavailable(applied.status)) break;
       if (!applied.status.ok()) return applied.status;
       if (applied.changed && applied.record.has_value()) expired.push_back(*std::move(applied.record));
     }

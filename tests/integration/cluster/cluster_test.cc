@@ -709,11 +709,12 @@ class ClusterQueueTest : public ClusterTest {
   }
 
   ::testing::AssertionResult AwaitStatus(int index, const std::string& request_id,
-                                         hive::bridge::v1::RequestStatus status) {
+                                         hive::bridge::v1::RequestStatus status,
+                                         absl::Duration timeout = kPropagation) {
     return WaitUntil(
         [&] { return GetRequestOn(stub(index), request_id).record.status() == status; },
         absl::StrCat("replica-", index, " says ", request_id, " is ", hive::bridge::v1::RequestStatus_Name(status)),
-        kPropagation);
+        timeout);
   }
 };
 
@@ -792,6 +793,32 @@ TEST_F(ClusterQueueTest, RequestItsHolderTookWithItIsUnconfirmedAndNeverSentAgai
   std::unique_ptr<TestDevice> again = ConnectDevice(3, Responder::Ack(), device_id);
   ASSERT_TRUE(AwaitStatus(1, next.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED)) << replica(3).Log();
   EXPECT_THAT(again->received_request_ids(), ::testing::ElementsAre(next.request_id())) << again->Transcript();
+}
+
+TEST_F(ClusterQueueTest, QueuedRequestOutlivesABrokerOutageAndIsDeliveredOnceItIsBack) {
+  const std::string device_id = NewUuid();
+  const auto queued = QueuedTo(device_id, absl::Hours(1));
+  ExpectQueued(1, queued);
+  ASSERT_TRUE(AwaitStatus(2, queued.request_id(), hive::bridge::v1::REQUEST_STATUS_QUEUED));
+
+  ASSERT_TRUE(broker_->Stop().ok()) << broker_->Log();
+  for (int i = 1; i <= kReplicas; ++i) {
+    ASSERT_TRUE(replica(i).WaitForLog("event=bus_disconnected", absl::Seconds(30)));
+  }
+  // With the broker away nothing can be queued (the answer would not be
+  // durable); the view still answers.
+  CallResult refused = SendRequest(stub(3), QueuedTo(NewUuid(), absl::Hours(1)));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE) << refused;
+  EXPECT_EQ(GetRequestOn(stub(2), queued.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED);
+  // The device connects meanwhile: its holder cannot claim the request yet.
+  std::unique_ptr<TestDevice> device = ConnectDevice(2, Responder::Ack(), device_id);
+  EXPECT_EQ(GetRequestOn(stub(2), queued.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED);
+
+  ASSERT_TRUE(broker_->Restart().ok()) << broker_->Log();
+  // The replicas reconnect with backoff (up to 5 s, jittered) first.
+  ASSERT_TRUE(AwaitStatus(3, queued.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED, absl::Seconds(60)))
+      << replica(2).Log();
+  EXPECT_THAT(device->received_request_ids(), ::testing::ElementsAre(queued.request_id())) << device->Transcript();
 }
 
 }  // namespace
