@@ -194,6 +194,19 @@ void RequestQueue::Apply(const QueueOp& op) {
       std::vector<std::string> mine = ClaimedBy(replica_);
       if (!mine.empty() && on_orphaned_) on_orphaned_(std::move(mine));
     }
+    // Releases of claims that timed out while the broker was away, after
+    // anything this replica's outbox held from before.
+    std::vector<QueueOp> releases;
+    {
+      absl::MutexLock lock(&pending_mu_);
+      releases.swap(unsent_releases_);
+    }
+    for (QueueOp& release : releases) {
+      if (!log_->Append(release)) {
+        absl::MutexLock lock(&pending_mu_);
+        unsent_releases_.push_back(std::move(release));
+      }
+    }
     // (Re)connected and caught up: a delivery that stopped while the broker
     // was away goes on (only the holder of each device finds it).
     std::vector<std::string> waiting;
@@ -617,7 +630,12 @@ absl::StatusOr<bool> RequestQueue::HandOver(const std::string& request_id) {
     release.at = clock_.Now();
     release.request_id = request_id;
     release.claim = op.id;
-    (void)log_->Append(release);
+    if (!log_->Append(release)) {
+      // The claim may still be in the bus's outbox, sent after reconnecting:
+      // the release follows it then (see Apply, own marker).
+      absl::MutexLock lock(&pending_mu_);
+      unsent_releases_.push_back(std::move(release));
+    }
     return applied.status;
   }
   return applied.changed;

@@ -244,6 +244,10 @@ class RequestQueue final : public QueueLogReader {
   std::atomic<bool> caught_up_{true};
   absl::Mutex pending_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Pending>> pending_ ABSL_GUARDED_BY(pending_mu_);
+  // Releases of timed-out claims that could not be appended (the broker was
+  // away), appended again when this replica reads its own marker back. At
+  // most one per claim a deliverer made while the broker was away.
+  std::vector<QueueOp> unsent_releases_ ABSL_GUARDED_BY(pending_mu_);
 
   // Taken inside db_mu_, never the other way round; never held on the disk.
   mutable absl::Mutex counts_mu_;
