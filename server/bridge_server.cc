@@ -198,14 +198,16 @@ TwinStore::Options TwinOptions(const Config& config, bool cluster, bool persiste
   return options;
 }
 
-// The queued requests' store in --state-dir; null without one, and in
-// cluster mode, where queued requests are not supported yet.
+// The queued requests' store in --state-dir; null without one. In cluster
+// mode the fleet's queue lives on the broker (hive.queue.stream) and this is
+// the replica's in-memory view of it, --state-dir or not.
 absl::StatusOr<std::unique_ptr<RequestQueue>> OpenRequestQueue(const Config& config, bool cluster, const Clock& clock) {
-  if (config.state_dir.empty() || cluster) return nullptr;
   RequestQueue::Limits limits;
   limits.max_per_device = config.max_queued_per_device;
   limits.max_requests = config.max_queued_requests;
   limits.max_bytes = config.max_queued_bytes;
+  if (cluster) return RequestQueue::OpenView(limits, clock);
+  if (config.state_dir.empty()) return nullptr;
   absl::StatusOr<std::unique_ptr<RequestQueue>> queue =
       RequestQueue::Open(StateDbPath(config.state_dir), limits, clock);
   if (!queue.ok()) return absl::Status(queue.status().code(), absl::StrCat("--state-dir: ", queue.status().message()));
@@ -337,6 +339,21 @@ class BridgeServerImpl final : public BridgeServer {
     // Calls wait for a device here, or in cluster mode in the fleet's
     // directory (a device may connect to any replica).
     registry_.LimitWaiters(config.max_connect_waiters, &counters_);
+    if (cluster_ != nullptr && deliverer_ != nullptr) {
+      // The fleet's queue: changes go through the log on the broker, which
+      // every replica reads into its view.
+      QueueDeliverer* deliverer = deliverer_.get();
+      RequestQueue* queue = queue_.get();
+      queue_->Replicate(
+          cluster_.get(), config.replica_id,
+          [deliverer](const std::string& device_id) { deliverer->Arrived(device_id); },
+          [deliverer, replica = config.replica_id](std::vector<std::string> request_ids) {
+            deliverer->Orphaned(replica, std::move(request_ids));
+          });
+      cluster_->FeedQueue(queue_.get(), [deliverer, queue](const std::string& replica) {
+        deliverer->Orphaned(replica, queue->ClaimedBy(replica));
+      });
+    }
     if (cluster_ != nullptr) {
       cluster_->fleet().LimitWaiters(config.max_connect_waiters, &counters_);
       metrics_.fleet = &cluster_->fleet();
@@ -345,7 +362,13 @@ class BridgeServerImpl final : public BridgeServer {
     }
   }
 
-  ~BridgeServerImpl() override { Shutdown(); }
+  ~BridgeServerImpl() override {
+    Shutdown();
+    // Never served (Shutdown did nothing): the bus thread, which feeds the
+    // queue's view and posts to its deliverer, stops before they are gone.
+    if (cluster_ != nullptr) cluster_->Stop();
+    if (deliverer_ != nullptr) deliverer_->Stop();
+  }
 
   absl::Status Listen() {
     DeviceEndpointOptions options;
@@ -466,7 +489,7 @@ class BridgeServerImpl final : public BridgeServer {
 
   // Ready while serving and connected to the bus: a replica cut off from the
   // broker would only fail its callers.
-  bool ready() const { return ready_ && bus_.connected(); }
+  bool ready() const { return ready_ && bus_.connected() && (queue_ == nullptr || queue_->caught_up()); }
 
   // gRPC health follows readiness.
   void FollowBus() {
@@ -507,8 +530,8 @@ class BridgeServerImpl final : public BridgeServer {
   InprocBus inproc_;
   Bus& bus_;
   RequestOutcomeEvents outcomes_;
-  // With --state-dir (not in cluster mode): queued requests and their
-  // deliverer; null otherwise.
+  // Queued requests and their deliverer: with --state-dir, or in cluster
+  // mode (the replica's view of the fleet's queue); null otherwise.
   std::unique_ptr<RequestQueue> queue_;
   std::unique_ptr<QueueDeliverer> deliverer_;
   SessionServices services_;

@@ -272,6 +272,9 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   void Reach(const std::shared_ptr<DeviceLink>& announced) {
     if (std::shared_ptr<DeviceLink> local = deps_.registry.Find(device_id_)) return Dispatch(local);
     if (deps_.router == nullptr) return Dispatch(announced);
+    // Held by another replica, with queued requests still to deliver: in
+    // line behind them (the holder delivers them in order).
+    if (queued() && deps_.queue != nullptr && deps_.queue->queued_for(device_id_) > 0) return Enqueue();
     std::string call = deps_.router->Route(
         WireRequest(), announced->Describe().replica(), deadline_,
         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
@@ -321,10 +324,6 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
       return absl::InvalidArgumentError(
           absl::StrCat("queue_ttl: ", absl::FormatDuration(ttl),
                        " is longer than --max-queue-ttl=", absl::FormatDuration(deps_.max_queue_ttl)));
-    }
-    if (deps_.router != nullptr) {
-      return absl::FailedPreconditionError(
-          "queue_ttl: queued requests are not yet supported in cluster mode (--bus=amqp...)");
     }
     if (deps_.queue == nullptr) {
       return absl::FailedPreconditionError(

@@ -37,6 +37,7 @@ constexpr amqp_channel_t kControlChannel = 1;  // declare, bind, consume request
 constexpr amqp_channel_t kEventChannel = 2;    // event publishing, with confirms
 constexpr amqp_channel_t kMessageChannel = 3;  // requests, answers, presence
 constexpr amqp_channel_t kStreamChannel = 4;   // the event stream
+constexpr amqp_channel_t kQueueChannel = 5;    // the queue log (a stream)
 
 constexpr absl::string_view kRequestsConsumer = "requests";
 constexpr absl::string_view kAnswersConsumer = "answers";
@@ -170,6 +171,8 @@ struct AmqpBus::ThreadState {
   // The last stream offset fed into the hub: a reconnect resumes after it.
   std::optional<uint64_t> last_offset;
   RecentIds recent_ids;
+  // The last queue-log offset applied to the queue's view.
+  std::optional<uint64_t> last_queue_offset;
 };
 
 // One connection to the broker and what lives and dies with it, driven by
@@ -192,6 +195,9 @@ class AmqpBus::Connection {
   absl::Status HandleFrame(const amqp_frame_t& frame);
   void Confirm(uint64_t tag, bool multiple, bool acked);
   void OnEvent(const AmqpMessage& message, uint64_t delivery_tag);
+  void OnQueueOp(const AmqpMessage& message, uint64_t delivery_tag);
+  absl::Status SubscribeQueue();
+  void ReplicaGone(const std::string& replica);
   void OnRequest(const AmqpMessage& message);
   void OnPresence(const AmqpMessage& message);
   void EvictOlderLocalConnection(const Device& device);
@@ -205,12 +211,13 @@ class AmqpBus::Connection {
   std::deque<std::pair<uint64_t, OutgoingEvent>> unconfirmed_;
   uint64_t next_event_tag_ = 1;
   uint64_t stream_tag_to_ack_ = 0;
+  uint64_t queue_tag_to_ack_ = 0;
   absl::Time next_heartbeat_ = absl::InfinitePast();
 };
 
 absl::Status AmqpBus::Connection::SetUp() {
   const std::string& replica = bus_.options_.replica_id;
-  for (amqp_channel_t channel : {kControlChannel, kEventChannel, kMessageChannel, kStreamChannel}) {
+  for (amqp_channel_t channel : {kControlChannel, kEventChannel, kMessageChannel, kStreamChannel, kQueueChannel}) {
     HIVE_RETURN_IF_ERROR(amqp_->OpenChannel(channel));
   }
   HIVE_RETURN_IF_ERROR(amqp_->SelectConfirms(kEventChannel));
@@ -246,9 +253,33 @@ absl::Status AmqpBus::Connection::SetUp() {
                                                : AmqpValue(std::string("next"));
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kStreamChannel, cluster::kEventStream, "events", /*auto_ack=*/false,
                                       {{"x-stream-offset", start}}));
+  HIVE_RETURN_IF_ERROR(SubscribeQueue());
   HIVE_RETURN_IF_ERROR(PublishMessage(PresenceMessage(cluster::PresenceKind::kHello, replica)));
   PublishSnapshot();
   return absl::OkStatus();
+}
+
+absl::Status AmqpBus::Connection::SubscribeQueue() {
+  if (bus_.queue_reader_ == nullptr) return absl::OkStatus();
+  // Bounded like the event stream. A queued request lives at most
+  // --max-queue-ttl; the log holds its operations as long as the broker
+  // keeps them (docs/architecture.md#queued-requests-in-a-cluster).
+  AmqpConnection::QueueOptions stream;
+  stream.durable = true;
+  stream.arguments = {{"x-queue-type", std::string("stream")}, {"x-max-length-bytes", kStreamMaxBytes}};
+  HIVE_RETURN_IF_ERROR(amqp_->DeclareQueue(kControlChannel, cluster::kQueueStream, stream));
+  HIVE_RETURN_IF_ERROR(amqp_->SetPrefetch(kQueueChannel, kStreamPrefetch));
+  const std::optional<uint64_t>& last = bus_.thread_state_->last_queue_offset;
+  AmqpValue start = last.has_value() ? AmqpValue(static_cast<int64_t>(*last + 1)) : AmqpValue(std::string("first"));
+  HIVE_RETURN_IF_ERROR(
+      amqp_->Consume(kQueueChannel, cluster::kQueueStream, "queue", /*auto_ack=*/false, {{"x-stream-offset", start}}));
+  // Read back, it says the view has caught up with what came before.
+  QueueOp marker;
+  marker.kind = QueueOp::Kind::kMarker;
+  marker.id = NewUuid();
+  marker.replica = bus_.options_.replica_id;
+  marker.at = bus_.clock_.Now();
+  return PublishMessage({"", std::string(cluster::kQueueStream), false, cluster::EncodeQueueOp(marker), ""});
 }
 
 void AmqpBus::Connection::PublishSnapshot() {
@@ -283,6 +314,7 @@ absl::Status AmqpBus::Connection::Serve() {
           PublishMessage(PresenceMessage(cluster::PresenceKind::kHeartbeat, bus_.options_.replica_id)));
       for (const std::string& silent : bus_.fleet_.DropSilent(bus_.options_.replica_timeout)) {
         Log(LogLevel::kWarn, "replica_silent", {{"replica", silent}});
+        ReplicaGone(silent);
         bus_.calls_.FailReplica(
             silent, absl::UnavailableError(absl::StrCat("replica ", silent, " holding the device stopped answering")));
       }
@@ -332,6 +364,9 @@ absl::Status AmqpBus::Connection::Pump(absl::Duration wait) {
   if (stream_tag_to_ack_ != 0) {
     HIVE_RETURN_IF_ERROR(amqp_->Ack(kStreamChannel, std::exchange(stream_tag_to_ack_, 0), /*multiple=*/true));
   }
+  if (queue_tag_to_ack_ != 0) {
+    HIVE_RETURN_IF_ERROR(amqp_->Ack(kQueueChannel, std::exchange(queue_tag_to_ack_, 0), /*multiple=*/true));
+  }
   return absl::OkStatus();
 }
 
@@ -347,6 +382,8 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
       if (!message.ok()) return message.status();
       if (frame.channel == kStreamChannel) {
         OnEvent(*message, tag);
+      } else if (frame.channel == kQueueChannel) {
+        OnQueueOp(*message, tag);
       } else if (consumer == kRequestsConsumer) {
         OnRequest(*message);
       } else if (consumer == kAnswersConsumer) {
@@ -431,6 +468,25 @@ void AmqpBus::Connection::OnEvent(const AmqpMessage& message, uint64_t delivery_
   bus_.delivered_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void AmqpBus::Connection::OnQueueOp(const AmqpMessage& message, uint64_t delivery_tag) {
+  queue_tag_to_ack_ = delivery_tag;
+  ThreadState& state = *bus_.thread_state_;
+  absl::StatusOr<uint64_t> offset = cluster::StreamOffsetOf(message);
+  if (!offset.ok()) return;
+  if (state.last_queue_offset.has_value() && *offset <= *state.last_queue_offset) return;
+  state.last_queue_offset = *offset;
+  absl::StatusOr<QueueOp> op = cluster::DecodeQueueOp(message);
+  if (!op.ok()) {
+    Log(LogLevel::kWarn, "queue_op_undecodable", {{"offset", *offset}, {"error", op.status().message()}});
+    return;
+  }
+  bus_.queue_reader_->Apply(*op);
+}
+
+void AmqpBus::Connection::ReplicaGone(const std::string& replica) {
+  if (bus_.replica_gone_ && replica != bus_.options_.replica_id) bus_.replica_gone_(replica);
+}
+
 void AmqpBus::Connection::OnRequest(const AmqpMessage& message) {
   if (message.reply_to.empty()) return;
   const std::string& replica = bus_.options_.replica_id;
@@ -466,6 +522,7 @@ void AmqpBus::Connection::OnPresence(const AmqpMessage& message) {
   const bool from_self = replica == bus_.options_.replica_id;
   if (presence->kind == cluster::PresenceKind::kGoodbye) {
     bus_.fleet_.Drop(replica);
+    ReplicaGone(replica);
     bus_.calls_.FailReplica(replica,
                             absl::UnavailableError(absl::StrCat("replica ", replica, " holding the device shut down")));
     return;
@@ -544,6 +601,17 @@ AmqpBus::AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionReg
 }
 
 AmqpBus::~AmqpBus() { Stop(); }
+
+void AmqpBus::FeedQueue(QueueLogReader* reader, ReplicaGone gone) {
+  queue_reader_ = reader;
+  replica_gone_ = std::move(gone);
+}
+
+bool AmqpBus::Append(const QueueOp& op) {
+  if (!connected_) return false;
+  outbox_->Push(OutgoingMessage{"", std::string(cluster::kQueueStream), false, cluster::EncodeQueueOp(op), ""});
+  return true;
+}
 
 void AmqpBus::Start() {
   thread_ = std::thread([this] { Run(); });

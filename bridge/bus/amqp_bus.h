@@ -18,6 +18,12 @@
 //    feeds the fleet directory behind ListDevices/GetDevice, drops replicas
 //    that fall silent (their calls fail fast), and closes a local connection
 //    that a newer one on another replica replaced (4409).
+//  - Queued requests: the fleet's log of queued-request operations is the
+//    stream hive.queue.stream (bridge/queue/queue_op.h). Append publishes an
+//    operation to it; every replica reads it from its first offset (a
+//    reconnect resumes after the last operation read) into the queue's view
+//    (FeedQueue), and after subscribing appends a marker, so that reading its
+//    own marker back tells it its view has caught up.
 // One bus thread owns the connection; other threads only queue work for it.
 // While the broker is away, connected() is false (readiness follows), events
 // are buffered up to a bound, routed requests fail with UNAVAILABLE, and the
@@ -32,6 +38,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "bridge/bus/amqp_connection.h"
@@ -43,6 +50,7 @@
 #include "bridge/device_delivery.h"
 #include "bridge/event_hub.h"
 #include "bridge/presence_observer.h"
+#include "bridge/queue/queue_op.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
 
@@ -69,13 +77,22 @@ struct AmqpBusOptions {
   bool from_first = false;
 };
 
-class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter {
+class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter, public QueueLog {
  public:
   AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local, RequestCorrelator& correlator);
   ~AmqpBus() override;
 
+  // Before Start: the queued requests' view the log is read into, and what
+  // runs (on the bus thread: it must only post work) when a replica is
+  // taken for gone (it said goodbye or fell silent).
+  using ReplicaGone = absl::AnyInvocable<void(const std::string& replica)>;
+  void FeedQueue(QueueLogReader* reader, ReplicaGone gone);
+
   // Starts the bus thread, which connects (and keeps reconnecting).
   void Start();
+
+  // QueueLog: false while the broker is unreachable.
+  bool Append(const QueueOp& op) override;
 
   // Bus.
   void Publish(hive::bridge::v1::DeviceEvent event) override;
@@ -121,6 +138,8 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter 
   // Shared with the Done of requests delivered for other replicas, which
   // may run after the bus is gone.
   std::shared_ptr<Outbox> outbox_;
+  QueueLogReader* queue_reader_ = nullptr;
+  ReplicaGone replica_gone_;
   std::unique_ptr<ThreadState> thread_state_;
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> published_{0};

@@ -1,5 +1,6 @@
 #include "bridge/bus/cluster_messages.h"
 
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -32,6 +33,15 @@ constexpr absl::string_view kEventHeader = "x-hive-event";
 // then the device's fields as sent; see DeviceEvent.schema_error).
 constexpr absl::string_view kSchemaErrorHeader = "x-hive-schema-error";
 constexpr absl::string_view kStreamOffsetHeader = "x-stream-offset";
+constexpr absl::string_view kQueueOpHeader = "x-hive-queue-op";
+constexpr absl::string_view kRequestIdHeader = "x-hive-request-id";
+constexpr absl::string_view kAtHeader = "x-hive-at-ns";
+constexpr absl::string_view kExpiresAtHeader = "x-hive-expires-at-ns";
+constexpr absl::string_view kDigestHeader = "x-hive-digest";
+constexpr absl::string_view kClaimHeader = "x-hive-claim";
+constexpr absl::string_view kRequestStatusHeader = "x-hive-request-status";
+constexpr absl::string_view kErrorHeader = "x-hive-error";
+constexpr absl::string_view kEndedHeader = "x-hive-ended";
 constexpr absl::string_view kProtobuf = "application/x-protobuf";
 // The highest canonical status code (UNAUTHENTICATED); absl and gRPC share
 // the numbering.
@@ -41,6 +51,12 @@ constexpr std::pair<PresenceKind, absl::string_view> kPresenceNames[] = {
     {PresenceKind::kConnected, "connected"}, {PresenceKind::kDisconnected, "disconnected"},
     {PresenceKind::kSnapshot, "snapshot"},   {PresenceKind::kHeartbeat, "heartbeat"},
     {PresenceKind::kHello, "hello"},         {PresenceKind::kGoodbye, "goodbye"},
+};
+
+constexpr std::pair<QueueOp::Kind, absl::string_view> kQueueOpNames[] = {
+    {QueueOp::Kind::kQueued, "queued"},     {QueueOp::Kind::kClaim, "claim"},   {QueueOp::Kind::kRelease, "release"},
+    {QueueOp::Kind::kProgress, "progress"}, {QueueOp::Kind::kCancel, "cancel"}, {QueueOp::Kind::kExpire, "expire"},
+    {QueueOp::Kind::kOrphan, "orphan"},     {QueueOp::Kind::kMarker, "marker"},
 };
 
 absl::StatusOr<int64_t> IntHeader(const AmqpMessage& message, absl::string_view name) {
@@ -212,6 +228,103 @@ absl::StatusOr<Presence> DecodePresence(const AmqpMessage& message) {
   presence.devices.assign(std::make_move_iterator(devices.mutable_devices()->begin()),
                           std::make_move_iterator(devices.mutable_devices()->end()));
   return presence;
+}
+
+AmqpMessage EncodeQueueOp(const QueueOp& op) {
+  AmqpMessage message;
+  message.content_type = std::string(kProtobuf);
+  message.message_id = op.id;
+  message.persistent = true;
+  absl::string_view kind;
+  for (const auto& [value, name] : kQueueOpNames) {
+    if (value == op.kind) kind = name;
+  }
+  message.headers = {{std::string(kQueueOpHeader), std::string(kind)},
+                     {std::string(kReplicaHeader), op.replica},
+                     {std::string(kAtHeader), absl::ToUnixNanos(op.at)},
+                     {std::string(kRequestIdHeader), op.request_id}};
+  switch (op.kind) {
+    case QueueOp::Kind::kQueued:
+      message.body = op.request.SerializeAsString();
+      message.headers.emplace_back(std::string(kExpiresAtHeader), absl::ToUnixNanos(op.expires_at));
+      // The digest's 64 bits, as AMQP's signed integer.
+      message.headers.emplace_back(std::string(kDigestHeader), static_cast<int64_t>(op.digest));
+      break;
+    case QueueOp::Kind::kProgress:
+      message.body = op.outcome.SerializeAsString();
+      message.headers.emplace_back(std::string(kRequestStatusHeader), static_cast<int64_t>(op.status));
+      message.headers.emplace_back(std::string(kErrorHeader), op.error);
+      message.headers.emplace_back(std::string(kEndedHeader), int64_t{op.ended ? 1 : 0});
+      break;
+    case QueueOp::Kind::kRelease:
+    case QueueOp::Kind::kOrphan:
+      message.headers.emplace_back(std::string(kClaimHeader), op.claim);
+      break;
+    default:
+      break;
+  }
+  return message;
+}
+
+absl::StatusOr<QueueOp> DecodeQueueOp(const AmqpMessage& message) {
+  QueueOp op;
+  const std::string kind = TextHeader(message, kQueueOpHeader);
+  bool known = false;
+  for (const auto& [value, name] : kQueueOpNames) {
+    if (name == kind) {
+      op.kind = value;
+      known = true;
+    }
+  }
+  if (!known) return absl::InvalidArgumentError(absl::StrCat("queue op: unknown kind \"", kind, "\""));
+  op.id = message.message_id;
+  if (op.id.empty()) return absl::InvalidArgumentError("queue op: no message_id");
+  op.replica = TextHeader(message, kReplicaHeader);
+  if (op.replica.empty()) return absl::InvalidArgumentError("queue op: no replica");
+  absl::StatusOr<int64_t> at = IntHeader(message, kAtHeader);
+  if (!at.ok()) return at.status();
+  op.at = absl::FromUnixNanos(*at);
+  op.request_id = TextHeader(message, kRequestIdHeader);
+  if (op.request_id.empty() && op.kind != QueueOp::Kind::kMarker) {
+    return absl::InvalidArgumentError("queue op: no request id");
+  }
+  switch (op.kind) {
+    case QueueOp::Kind::kQueued: {
+      if (!op.request.ParseFromString(message.body)) {
+        return absl::InvalidArgumentError("queue op: not a SendDeviceRequestRequest");
+      }
+      absl::StatusOr<int64_t> expires_at = IntHeader(message, kExpiresAtHeader);
+      if (!expires_at.ok()) return expires_at.status();
+      op.expires_at = absl::FromUnixNanos(*expires_at);
+      absl::StatusOr<int64_t> digest = IntHeader(message, kDigestHeader);
+      if (!digest.ok()) return digest.status();
+      op.digest = static_cast<RequestCorrelator::Digest>(*digest);
+      break;
+    }
+    case QueueOp::Kind::kProgress: {
+      if (!op.outcome.ParseFromString(message.body)) {
+        return absl::InvalidArgumentError("queue op: not a SendDeviceRequestResponse");
+      }
+      absl::StatusOr<int64_t> status = IntHeader(message, kRequestStatusHeader);
+      if (!status.ok()) return status.status();
+      if (*status < 0 || *status > INT32_MAX || !hive::bridge::v1::RequestStatus_IsValid(static_cast<int>(*status))) {
+        return absl::InvalidArgumentError(absl::StrCat("queue op: unknown request status ", *status));
+      }
+      op.status = static_cast<hive::bridge::v1::RequestStatus>(*status);
+      op.error = TextHeader(message, kErrorHeader);
+      absl::StatusOr<int64_t> ended = IntHeader(message, kEndedHeader);
+      op.ended = ended.ok() && *ended != 0;
+      break;
+    }
+    case QueueOp::Kind::kRelease:
+    case QueueOp::Kind::kOrphan:
+      op.claim = TextHeader(message, kClaimHeader);
+      if (op.claim.empty()) return absl::InvalidArgumentError("queue op: no claim");
+      break;
+    default:
+      break;
+  }
+  return op;
 }
 
 }  // namespace hive::cluster

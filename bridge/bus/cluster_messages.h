@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "bridge/bus/amqp_connection.h"
+#include "bridge/queue/queue_op.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
 #include "hive/bridge/v1/events.pb.h"
 
@@ -28,6 +29,10 @@ inline constexpr absl::string_view kPresenceExchange = "hive.presence";
 // The stream every replica reads the fleet's events from; its offsets are
 // the events' sequences, alike on every replica.
 inline constexpr absl::string_view kEventStream = "hive.events.stream";
+// The fleet's log of queued-request operations (bridge/queue/queue_op.h),
+// published to it through the default exchange; every replica reads it from
+// its first offset.
+inline constexpr absl::string_view kQueueStream = "hive.queue.stream";
 
 std::string RequestQueueOf(absl::string_view replica);
 std::string ReplyQueueOf(absl::string_view replica);
@@ -98,5 +103,13 @@ struct Presence {
 
 AmqpMessage EncodePresence(const Presence& presence);
 absl::StatusOr<Presence> DecodePresence(const AmqpMessage& message);
+
+// A queued-request operation: its fields in headers (message_id is the op
+// id), the request (kQueued) or the outcome (kProgress) as protobuf in the
+// body; persistent.
+AmqpMessage EncodeQueueOp(const QueueOp& op);
+// INVALID_ARGUMENT naming what is wrong for a message that is not one (the
+// stream is writable by anyone who may publish on the virtual host).
+absl::StatusOr<QueueOp> DecodeQueueOp(const AmqpMessage& message);
 
 }  // namespace hive::cluster

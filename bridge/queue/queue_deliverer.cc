@@ -84,6 +84,20 @@ void QueueDeliverer::Publish(const RequestRecord& record) {
   Post([this, record] { events_.Publish(record); });
 }
 
+void QueueDeliverer::Arrived(const std::string& device_id) {
+  Post([this, device_id] { Deliver(device_id); });
+}
+
+void QueueDeliverer::Orphaned(std::string replica, std::vector<std::string> request_ids) {
+  if (request_ids.empty()) return;
+  Post([this, replica = std::move(replica), request_ids = std::move(request_ids)] {
+    for (const std::string& request_id : request_ids) {
+      Log(LogLevel::kInfo, "queued_request_orphaned", {{"request", request_id}, {"replica", replica}});
+      PublishOrLog(queue_.Orphan(request_id, replica), request_id);
+    }
+  });
+}
+
 bool QueueDeliverer::Behind(const std::string& device_id) const {
   if (queue_.queued_for(device_id) > 0) return true;
   absl::MutexLock lock(&mu_);
@@ -124,7 +138,10 @@ bool QueueDeliverer::DeliverOne(DeviceLink& link, RequestQueue::Stored stored) {
   if (expires_at <= clock_.Now()) {
     // Its TTL passed: never sent. Expire() marks it (and any other due).
     Expire(absl::InfiniteDuration());
-    return true;
+    // Still QUEUED (the store, or in cluster mode the broker, failed): this
+    // device's delivery stops here rather than try it again at once.
+    absl::StatusOr<std::optional<RequestQueue::Stored>> after = queue_.Get(request_id);
+    return after.ok() && after->has_value() && (*after)->record.status() != hive::bridge::v1::REQUEST_STATUS_QUEUED;
   }
   absl::StatusOr<bool> handed = queue_.HandOver(request_id);
   if (!handed.ok()) {

@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
@@ -76,6 +77,15 @@ class QueueDeliverer final : public PresenceObserver {
   // Publishes `record`'s request-outcome event, in order with the events
   // this deliverer publishes.
   void Publish(const RequestRecord& record);
+
+  // Cluster mode: a request of `device_id` was queued (by any replica):
+  // deliver it if the device is connected here. Only posts work.
+  void Arrived(const std::string& device_id);
+
+  // Cluster mode: `replica` went away (or this replica restarted) leaving
+  // `request_ids` claimed and unanswered: they become UNCONFIRMED (the first
+  // replica to say so publishes the event). Only posts work.
+  void Orphaned(std::string replica, std::vector<std::string> request_ids);
 
   // Whether a request for `device_id` sent now would overtake queued ones:
   // some are QUEUED, or being handed over.

@@ -22,6 +22,15 @@
 // counts are kept in memory (rebuilt when opened), so checking them and
 // queued_for() cost O(1) and never wait for the disk.
 //
+// Cluster mode (Replicate): the store is this replica's view of the fleet's
+// queued requests, an in-memory database fed by the fleet's log
+// (queue_op.h). Every change (Enqueue, HandOver, Requeue, Progress, Cancel,
+// ExpireDue) is appended to the log as an operation, and the call returns
+// what applying it did once this replica has read it back (at most
+// kOpTimeout: UNAVAILABLE after). Reads (Get, Queued, Knows, queued_for)
+// answer from the view, which may trail the log by the time it takes to
+// read it. DeleteEnded stays local.
+//
 // Thread-safe: one mutex serialises the database; another, never held across
 // a disk write, guards the counts.
 #pragma once
@@ -37,11 +46,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/clock.h"
 #include "bridge/limit_counters.h"
+#include "bridge/queue/queue_op.h"
 #include "bridge/request_correlator.h"
 #include "bridge/state/sqlite_db.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
@@ -52,7 +63,7 @@ using hive::bridge::v1::RequestRecord;
 using hive::bridge::v1::RequestStatus;
 using hive::bridge::v1::SendDeviceRequestRequest;
 
-class RequestQueue {
+class RequestQueue final : public QueueLogReader {
  public:
   struct Limits {
     size_t max_per_device = 100;           // --max-queued-per-device
@@ -91,7 +102,34 @@ class RequestQueue {
 
   // Opens (or creates) the table in the database at `path`.
   static absl::StatusOr<std::unique_ptr<RequestQueue>> Open(const std::string& path, Limits limits, const Clock& clock);
-  ~RequestQueue();
+  // Cluster mode: an in-memory view, to be fed by the fleet's log.
+  static absl::StatusOr<std::unique_ptr<RequestQueue>> OpenView(Limits limits, const Clock& clock);
+  ~RequestQueue() override;
+
+  // How long a change waits to read its operation back from the log.
+  static constexpr absl::Duration kOpTimeout = absl::Seconds(10);
+
+  // Cluster mode: changes go through `log` as `replica`'s operations. Set
+  // once, before use. `queued` runs (on the bus thread, so it must only
+  // post work) for each request a QUEUED operation inserted, and for every
+  // device with queued requests whenever this replica reads its own marker
+  // back (it has (re)connected and caught up: deliveries resume), and
+  // `orphaned` with the requests this replica claimed and left unanswered
+  // in a previous life, once its view has caught up.
+  using DeviceCallback = absl::AnyInvocable<void(const std::string& device_id)>;
+  using OrphanCallback = absl::AnyInvocable<void(std::vector<std::string> request_ids)>;
+  void Replicate(QueueLog* log, std::string replica, DeviceCallback queued, OrphanCallback orphaned);
+  // False in cluster mode until this replica read its first marker back
+  // (its view had caught up with the log when it started).
+  bool caught_up() const { return caught_up_.load(); }
+  // Cluster mode: the requests `replica` claimed and left unanswered.
+  std::vector<std::string> ClaimedBy(const std::string& replica);
+  // Cluster mode: turns `request_id`, claimed by `replica` and unanswered,
+  // UNCONFIRMED; its record when this call did it.
+  absl::StatusOr<std::optional<RequestRecord>> Orphan(const std::string& request_id, const std::string& replica);
+
+  // QueueLogReader: applies one operation of the fleet's log.
+  void Apply(const QueueOp& op) override;
 
   // Where refusals are counted (may stay unset); set once, before use.
   void CountRefusalsIn(LimitCounters* counters) { counters_ = counters; }
@@ -143,19 +181,48 @@ class RequestQueue {
   Stats stats() const;
 
  private:
+  // What applying one operation did.
+  struct Applied {
+    absl::Status status;
+    std::optional<RequestRecord> record;
+    bool changed = false;
+  };
+  struct Pending;
+
   RequestQueue(std::unique_ptr<SqliteDb> db, Limits limits, const Clock& clock);
+  // Appends `op` (its id, unless set, and replica set here) and waits until
+  // this replica has applied it; UNAVAILABLE when it cannot be appended or
+  // does not come back within kOpTimeout.
+  Applied Submit(QueueOp op);
+  Applied ApplyOp(const QueueOp& op);
+  absl::StatusOr<Enqueued> EnqueueAt(const SendDeviceRequestRequest& request, RequestCorrelator::Digest digest,
+                                     absl::Time queued_at, absl::Time expires_at, bool count_refusal);
+  // `claim`/`claimer`: the claim op and its replica in cluster mode, else empty.
+  absl::StatusOr<bool> HandOverAt(const std::string& request_id, absl::Time at, const std::string& claim,
+                                  const std::string& claimer);
+  absl::StatusOr<bool> RequeueAt(const std::string& request_id, const std::string& claim);
+  absl::StatusOr<std::optional<RequestRecord>> ProgressAt(const std::string& request_id, RequestStatus status,
+                                                          const hive::bridge::v1::SendDeviceRequestResponse& outcome,
+                                                          const std::string& error, bool ended, absl::Time at);
+  absl::StatusOr<Cancelled> CancelAt(const std::string& request_id, absl::Time at);
+  absl::StatusOr<std::optional<RequestRecord>> ExpireAt(const std::string& request_id, absl::Time at);
+  absl::StatusOr<std::optional<RequestRecord>> OrphanAt(const std::string& request_id, const std::string& replica,
+                                                        absl::Time at);
+  absl::StatusOr<std::vector<Stored>> DueLocked(absl::Time at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   absl::Status Prepare();
   absl::Status Load();
   absl::StatusOr<std::optional<Stored>> GetLocked(const std::string& request_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
-  // Refuses one more request of `bytes` for `device_id` when a limit is full.
-  absl::Status Room(const std::string& device_id, size_t bytes);
+  // Refuses one more request of `bytes` for `device_id` when a limit is full;
+  // counts the refusal when `count` (in cluster mode every replica applies
+  // the refused operation, and only its issuer counts it).
+  absl::Status Room(const std::string& device_id, size_t bytes, bool count);
   // Counts a request of `device_id` in (+1) or out (-1) of the QUEUED ones.
   void Count(const std::string& device_id, size_t bytes, int delta);
   void CountEnded(RequestStatus status);
   // Sets the status of `request_id` from `from` to `to` (and ended_at when
   // `ended`); false when it was not `from`.
-  absl::StatusOr<bool> Move(const std::string& request_id, RequestStatus from, RequestStatus to, bool ended)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  absl::StatusOr<bool> Move(const std::string& request_id, RequestStatus from, RequestStatus to, bool ended,
+                            absl::Time at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
 
   const Limits limits_;
   const Clock& clock_;
@@ -166,6 +233,21 @@ class RequestQueue {
   std::unique_ptr<Statements> statements_ ABSL_GUARDED_BY(db_mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(db_mu_) = 1;
   std::vector<RequestRecord> recovered_ ABSL_GUARDED_BY(db_mu_);
+  // Cluster mode: the winning claim of each claimed request (op id, replica).
+  absl::flat_hash_map<std::string, std::pair<std::string, std::string>> claims_ ABSL_GUARDED_BY(db_mu_);
+
+  // Cluster mode (set once by Replicate, before use).
+  QueueLog* log_ = nullptr;
+  std::string replica_;
+  DeviceCallback on_queued_;
+  OrphanCallback on_orphaned_;
+  std::atomic<bool> caught_up_{true};
+  absl::Mutex pending_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Pending>> pending_ ABSL_GUARDED_BY(pending_mu_);
+  // Releases of timed-out claims that could not be appended (the broker was
+  // away), appended again when this replica reads its own marker back. At
+  // most one per claim a deliverer made while the broker was away.
+  std::vector<QueueOp> unsent_releases_ ABSL_GUARDED_BY(pending_mu_);
 
   // Taken inside db_mu_, never the other way round; never held on the disk.
   mutable absl::Mutex counts_mu_;

@@ -1,10 +1,10 @@
 // Cluster mode end to end: a private rabbitmq-server and three hivebridge
 // replicas on loopback, real WebSocket devices and gRPC clients.
-#include <signal.h>
-#include <stdlib.h>
-
+#include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -514,9 +514,10 @@ TEST(ClusterStartTest, ReplicaStartedWhileTheBrokerIsDownIsNotReadyUntilItConnec
 
 TEST_F(ClusterTest, LegacyConsumerReadsTheSeedShapedJsonFromTheEventsExchange) {
   const std::string log_path = ::testing::TempDir() + "/legacy-consumer-" + NewUuid() + ".log";
-  absl::StatusOr<pid_t> consumer = SpawnChild({"/usr/bin/python3", HIVE_CLUSTER_TESTS_DIR "/legacy_consumer.py",
-                                               broker_->url(), "hive-device.device-state.#", "2"},
-                                              {"PATH=/usr/bin:/bin"}, log_path);
+  absl::StatusOr<pid_t> consumer =
+      SpawnChild({"/usr/bin/python3", std::string(HIVE_CLUSTER_TESTS_DIR) + "/legacy_consumer.py", broker_->url(),
+                  "hive-device.device-state.#", "2"},
+                 {"PATH=/usr/bin:/bin"}, log_path);
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   const absl::Time ready_by = absl::Now() + absl::Seconds(20);
   while (!absl::StrContains(ReadFile(log_path), "ready") && absl::Now() < ready_by) {
@@ -652,6 +653,172 @@ TEST_F(ClusterTwinsTest, AReplicaStartedLaterLearnsTheFleetAndOneRestartedCatche
       << replica(4).Log();
   EXPECT_THAT(replica(4).Log(), ::testing::HasSubstr("event=twin_stream_start from=checkpoint"));
   EXPECT_THAT(replica(4).Log(), ::testing::HasSubstr("event=twins_loaded twins=1"));
+}
+
+// Queued requests in a cluster (issue #16): the fleet's queue is the log
+// hive.queue.stream on the broker, every replica's view agrees, and only the
+// replica holding the device delivers, once.
+hive::bridge::v1::SendDeviceRequestRequest QueuedTo(const std::string& device_id, absl::Duration ttl) {
+  hive::bridge::v1::SendDeviceRequestRequest request = RequestTo(device_id);
+  request.set_request_id(NewUuid());
+  request.mutable_queue_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
+  return request;
+}
+
+struct RecordCall {
+  grpc::Status status;
+  hive::bridge::v1::RequestRecord record;
+};
+
+RecordCall GetRequestOn(Stub& stub, const std::string& request_id) {
+  grpc::ClientContext context;
+  SetDeadline(context, kDefaultCallDeadline);
+  hive::bridge::v1::GetRequestRequest request;
+  request.set_request_id(request_id);
+  hive::bridge::v1::GetRequestResponse response;
+  RecordCall call;
+  call.status = stub.GetRequest(&context, request, &response);
+  call.record = response.request();
+  return call;
+}
+
+RecordCall CancelRequestOn(Stub& stub, const std::string& request_id) {
+  grpc::ClientContext context;
+  SetDeadline(context, kDefaultCallDeadline);
+  hive::bridge::v1::CancelRequestRequest request;
+  request.set_request_id(request_id);
+  hive::bridge::v1::CancelRequestResponse response;
+  RecordCall call;
+  call.status = stub.CancelRequest(&context, request, &response);
+  call.record = response.request();
+  return call;
+}
+
+int TimesReceived(const TestDevice& device, const std::string& id) {
+  std::vector<std::string> ids = device.received_request_ids();
+  return static_cast<int>(std::count(ids.begin(), ids.end(), id));
+}
+
+class ClusterQueueTest : public ClusterTest {
+ protected:
+  void ExpectQueued(int index, const hive::bridge::v1::SendDeviceRequestRequest& request) {
+    CallResult call = SendRequest(stub(index), request);
+    ASSERT_TRUE(call.status.ok()) << call << "\n" << replica(index).Log();
+    EXPECT_EQ(call.response.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED) << call;
+    EXPECT_EQ(call.response.request_id(), request.request_id());
+  }
+
+  ::testing::AssertionResult AwaitStatus(int index, const std::string& request_id,
+                                         hive::bridge::v1::RequestStatus status,
+                                         absl::Duration timeout = kPropagation) {
+    return WaitUntil(
+        [&] { return GetRequestOn(stub(index), request_id).record.status() == status; },
+        absl::StrCat("replica-", index, " says ", request_id, " is ", hive::bridge::v1::RequestStatus_Name(status)),
+        timeout);
+  }
+};
+
+TEST_F(ClusterQueueTest, QueuedOnOneReplicaReachesTheDeviceOnAnotherOnceInOrderAndEveryReplicaKnowsItsFate) {
+  const std::string device_id = NewUuid();
+  const auto first = QueuedTo(device_id, absl::Hours(1));
+  const auto second = QueuedTo(device_id, absl::Hours(1));
+  const auto cancelled = QueuedTo(device_id, absl::Hours(1));
+  const auto brief = QueuedTo(device_id, absl::Seconds(1));
+  for (const auto* request : {&first, &cancelled, &brief, &second}) ExpectQueued(1, *request);
+  // The same request id queued again, through another replica, is the same
+  // request; another request under its id is refused.
+  CallResult retry = SendRequest(stub(2), first);
+  ASSERT_TRUE(retry.status.ok()) << retry;
+  EXPECT_EQ(retry.response.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED) << retry;
+  auto reused = QueuedTo(device_id, absl::Hours(1));
+  reused.set_request_id(first.request_id());
+  reused.mutable_command()->mutable_raw()->set_command("other-command");
+  CallResult refused = SendRequest(stub(3), reused);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << refused;
+
+  // Cancelled through a third replica; every replica knows.
+  RecordCall cancel = CancelRequestOn(stub(3), cancelled.request_id());
+  ASSERT_TRUE(cancel.status.ok()) << cancel.status.error_message() << "\n" << replica(3).Log();
+  EXPECT_EQ(cancel.record.status(), hive::bridge::v1::REQUEST_STATUS_CANCELLED);
+  ASSERT_TRUE(AwaitStatus(2, cancelled.request_id(), hive::bridge::v1::REQUEST_STATUS_CANCELLED));
+  // The brief one expires before the device comes.
+  ASSERT_TRUE(AwaitStatus(3, brief.request_id(), hive::bridge::v1::REQUEST_STATUS_EXPIRED)) << replica(3).Log();
+
+  // The replica that queued them dies: nothing was on its disk.
+  replica(1).Signal(SIGKILL);
+  ASSERT_TRUE(replica(1).Wait(absl::Seconds(10)).has_value());
+
+  std::unique_ptr<TestDevice> device = ConnectDevice(2, Responder::Ack(), device_id);
+  ASSERT_TRUE(AwaitStatus(3, second.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED)) << replica(2).Log();
+  ASSERT_TRUE(AwaitStatus(3, first.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED)) << replica(2).Log();
+  EXPECT_THAT(device->received_request_ids(), ::testing::ElementsAre(first.request_id(), second.request_id()))
+      << device->Transcript();
+  EXPECT_EQ(GetRequestOn(stub(2), cancelled.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_CANCELLED);
+  EXPECT_EQ(GetRequestOn(stub(2), brief.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_EXPIRED);
+
+  // Delivered, it can no longer be cancelled, from any replica.
+  RecordCall late = CancelRequestOn(stub(3), first.request_id());
+  EXPECT_EQ(late.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << late.status.error_message();
+  EXPECT_THAT(late.status.error_message(), ::testing::HasSubstr("already handed to the device"));
+  // A new queued request for the connected device goes to it through its
+  // holder, once.
+  const auto later = QueuedTo(device_id, absl::Hours(1));
+  CallResult sent = SendRequest(stub(3), later);
+  ASSERT_TRUE(sent.status.ok()) << sent << "\n" << replica(3).Log();
+  EXPECT_EQ(sent.response.status(), hive::bridge::v1::REQUEST_STATUS_ACKED) << sent;
+  EXPECT_EQ(TimesReceived(*device, later.request_id()), 1) << device->Transcript();
+  EXPECT_EQ(TimesReceived(*device, first.request_id()), 1) << device->Transcript();
+}
+
+TEST_F(ClusterQueueTest, RequestItsHolderTookWithItIsUnconfirmedAndNeverSentAgain) {
+  const std::string device_id = NewUuid();
+  const auto handed = QueuedTo(device_id, absl::Hours(1));
+  ExpectQueued(1, handed);
+  // This device receives the request and never answers it.
+  std::unique_ptr<TestDevice> silent = ConnectDevice(2, std::nullopt, device_id);
+  ASSERT_TRUE(
+      WaitUntil([&] { return TimesReceived(*silent, handed.request_id()) == 1; }, "the request arrives", kPropagation))
+      << silent->Transcript() << replica(2).Log();
+  ASSERT_TRUE(AwaitStatus(3, handed.request_id(), hive::bridge::v1::REQUEST_STATUS_SENT));
+  // Its holder dies: the others take it for gone and the request is
+  // UNCONFIRMED (the device may have it), never delivered again.
+  replica(2).Signal(SIGKILL);
+  ASSERT_TRUE(replica(2).Wait(absl::Seconds(10)).has_value());
+  ASSERT_TRUE(AwaitStatus(3, handed.request_id(), hive::bridge::v1::REQUEST_STATUS_UNCONFIRMED)) << replica(3).Log();
+  EXPECT_THAT(GetRequestOn(stub(1), handed.request_id()).record.error(), ::testing::HasSubstr("not sent again"));
+
+  const auto next = QueuedTo(device_id, absl::Hours(1));
+  ExpectQueued(1, next);
+  ASSERT_TRUE(silent->WaitClosed(absl::Seconds(5)));
+  std::unique_ptr<TestDevice> again = ConnectDevice(3, Responder::Ack(), device_id);
+  ASSERT_TRUE(AwaitStatus(1, next.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED)) << replica(3).Log();
+  EXPECT_THAT(again->received_request_ids(), ::testing::ElementsAre(next.request_id())) << again->Transcript();
+}
+
+TEST_F(ClusterQueueTest, QueuedRequestOutlivesABrokerOutageAndIsDeliveredOnceItIsBack) {
+  const std::string device_id = NewUuid();
+  const auto queued = QueuedTo(device_id, absl::Hours(1));
+  ExpectQueued(1, queued);
+  ASSERT_TRUE(AwaitStatus(2, queued.request_id(), hive::bridge::v1::REQUEST_STATUS_QUEUED));
+
+  ASSERT_TRUE(broker_->Stop().ok()) << broker_->Log();
+  for (int i = 1; i <= kReplicas; ++i) {
+    ASSERT_TRUE(replica(i).WaitForLog("event=bus_disconnected", absl::Seconds(30)));
+  }
+  // With the broker away nothing can be queued (the answer would not be
+  // durable); the view still answers.
+  CallResult refused = SendRequest(stub(3), QueuedTo(NewUuid(), absl::Hours(1)));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE) << refused;
+  EXPECT_EQ(GetRequestOn(stub(2), queued.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED);
+  // The device connects meanwhile: its holder cannot claim the request yet.
+  std::unique_ptr<TestDevice> device = ConnectDevice(2, Responder::Ack(), device_id);
+  EXPECT_EQ(GetRequestOn(stub(2), queued.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED);
+
+  ASSERT_TRUE(broker_->Restart().ok()) << broker_->Log();
+  // The replicas reconnect with backoff (up to 5 s, jittered) first.
+  ASSERT_TRUE(AwaitStatus(3, queued.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED, absl::Seconds(60)))
+      << replica(2).Log();
+  EXPECT_THAT(device->received_request_ids(), ::testing::ElementsAre(queued.request_id())) << device->Transcript();
 }
 
 }  // namespace

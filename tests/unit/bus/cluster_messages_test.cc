@@ -211,5 +211,74 @@ TEST(ClusterMessages, PresenceWithoutKindOrReplicaIsRefusedByName) {
   EXPECT_THAT(std::string(DecodePresence(message).status().message()), ::testing::HasSubstr("unknown kind"));
 }
 
+TEST(ClusterMessages, QueuedOperationTravelsWithItsRequestDigestAndTimes) {
+  QueueOp op;
+  op.kind = QueueOp::Kind::kQueued;
+  op.id = "op-1";
+  op.replica = "replica-1";
+  op.at = absl::FromUnixNanos(1'700'000'000'123'456'789);
+  op.request_id = "0f8e4a7c-2a53-4b52-9d6e-5b8f1f6f2d11";
+  op.request.set_request_id(op.request_id);
+  op.request.set_device_id(kDevice);
+  op.request.mutable_command()->mutable_raw()->set_command("Thing.do");
+  op.digest = 0xfedcba9876543210ULL;  // over INT64_MAX: travels as its bits
+  op.expires_at = op.at + absl::Hours(1);
+  AmqpMessage message = EncodeQueueOp(op);
+  EXPECT_TRUE(message.persistent);
+  absl::StatusOr<QueueOp> back = DecodeQueueOp(message);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->kind, QueueOp::Kind::kQueued);
+  EXPECT_EQ(back->id, "op-1");
+  EXPECT_EQ(back->replica, "replica-1");
+  EXPECT_EQ(back->at, op.at);
+  EXPECT_EQ(back->expires_at, op.expires_at);
+  EXPECT_EQ(back->digest, op.digest);
+  EXPECT_TRUE(MessageDifferencer::Equals(back->request, op.request));
+}
+
+TEST(ClusterMessages, ProgressAndReleaseOperationsTravelWithTheirFields) {
+  QueueOp progress;
+  progress.kind = QueueOp::Kind::kProgress;
+  progress.id = "op-2";
+  progress.replica = "replica-2";
+  progress.request_id = "r";
+  progress.status = hive::bridge::v1::REQUEST_STATUS_SUCCEEDED;
+  progress.outcome.set_status(hive::bridge::v1::REQUEST_STATUS_SUCCEEDED);
+  progress.error = "none";
+  progress.ended = true;
+  absl::StatusOr<QueueOp> back = DecodeQueueOp(EncodeQueueOp(progress));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->status, hive::bridge::v1::REQUEST_STATUS_SUCCEEDED);
+  EXPECT_EQ(back->outcome.status(), hive::bridge::v1::REQUEST_STATUS_SUCCEEDED);
+  EXPECT_EQ(back->error, "none");
+  EXPECT_TRUE(back->ended);
+
+  QueueOp release;
+  release.kind = QueueOp::Kind::kRelease;
+  release.id = "op-3";
+  release.replica = "replica-2";
+  release.request_id = "r";
+  release.claim = "op-1";
+  back = DecodeQueueOp(EncodeQueueOp(release));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->claim, "op-1");
+}
+
+TEST(ClusterMessages, QueueOperationFromAnotherPublisherIsRefusedNamingWhy) {
+  AmqpMessage message;
+  message.message_id = "x";
+  EXPECT_THAT(std::string(DecodeQueueOp(message).status().message()), ::testing::HasSubstr("unknown kind"));
+  QueueOp progress;
+  progress.kind = QueueOp::Kind::kProgress;
+  progress.id = "op";
+  progress.replica = "replica-1";
+  progress.request_id = "r";
+  message = EncodeQueueOp(progress);
+  for (auto& [name, value] : message.headers) {
+    if (name == "x-hive-request-status") value = int64_t{99};
+  }
+  EXPECT_THAT(std::string(DecodeQueueOp(message).status().message()), ::testing::HasSubstr("unknown request status"));
+}
+
 }  // namespace
 }  // namespace hive::cluster

@@ -168,15 +168,17 @@ type SendDeviceRequestRequest struct {
 	// REQUEST_STATUS_QUEUED; it is delivered when the device next connects,
 	// after the requests queued before it, unless `queue_ttl` has passed
 	// (then its outcome is REQUEST_STATUS_EXPIRED). At most --max-queue-ttl;
-	// needs --state-dir (else FAILED_PRECONDITION). A request for a device
-	// that is connected is sent at once, as without it, unless older queued
-	// requests still await delivery: then it is queued behind them. Limits:
+	// needs --state-dir (else FAILED_PRECONDITION), except in cluster mode,
+	// where the fleet's queue lives on RabbitMQ and any replica queues,
+	// delivers (the one holding the device, at most once) and cancels. A
+	// request for a device that is connected is sent at once, as without it,
+	// unless older queued requests still await delivery: then it is queued
+	// behind them. Limits:
 	// --max-queued-per-device, --max-queued-requests and --max-queued-bytes
 	// (RESOURCE_EXHAUSTED, naming the limit). A retry of a queued request's
 	// id (with or without queue_ttl) is answered from its record as it stands
 	// (ABORTED when UNCONFIRMED) and never sends it. A caller restricted by a
-	// backend policy must set account_id to queue. Not yet in cluster mode
-	// (FAILED_PRECONDITION).
+	// backend policy must set account_id to queue.
 	QueueTtl *durationpb.Duration `protobuf:"bytes,8,opt,name=queue_ttl,json=queueTtl,proto3" json:"queue_ttl,omitempty"`
 	// Publish each change of this request's outcome as a `request-outcome`
 	// event on SubscribeEvents. Always on for a queued request.
