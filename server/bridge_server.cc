@@ -227,6 +227,7 @@ DeviceBridgeService::Options ServiceOptions(const Config& config, RequestQueue* 
                                             RequestMetrics* request_metrics) {
   DeviceBridgeService::Options options;
   options.request_metrics = request_metrics;
+  options.audit_requests = config.audit_log;
   options.default_request_timeout = config.default_request_timeout;
   options.max_frame_bytes = config.max_message_bytes;
   options.queue = queue;
@@ -569,6 +570,8 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   }
   LogLevel level = LogLevel::kInfo;
   if (ParseLogLevel(config.log_level, &level)) SetLogLevel(level);
+  LogFormat format = LogFormat::kLogfmt;
+  if (ParseLogFormat(config.log_format, &format)) SetLogFormat(format);
   absl::StatusOr<std::unique_ptr<DeviceAuthenticator>> authenticator = MakeAuthenticator(config, TheClock());
   if (!authenticator.ok()) return authenticator.status();
   absl::StatusOr<std::optional<BackendPolicy>> backend_policy = LoadBackendPolicy(config);

@@ -119,6 +119,25 @@ absl::Status ValidateTwinTypes(absl::string_view text) {
   return absl::OkStatus();
 }
 
+// A BOOL value rather than a switch, so that it reads like every other
+// option (--name=VALUE, HIVEBRIDGE_NAME=VALUE).
+void AddBool(cli::Flags& f, absl::string_view name, bool* target, absl::string_view help) {
+  f.AddValue(
+      name, "BOOL",
+      [target](absl::string_view text) -> absl::Status {
+        absl::StatusOr<bool> value = cli::ParseBool(text);
+        if (!value.ok()) return value.status();
+        *target = *value;
+        return absl::OkStatus();
+      },
+      *target ? "true" : "false", help);
+}
+
+absl::Status ValidateLogFormat(absl::string_view text) {
+  if (text == "logfmt" || text == "json") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("expected logfmt or json, got ", Quoted(text)));
+}
+
 absl::Status ValidateLogLevel(absl::string_view text) {
   for (absl::string_view level : {"debug", "info", "warn", "error"}) {
     if (text == level) return absl::OkStatus();
@@ -182,19 +201,9 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                 "strike");
   f.AddInteger("grpc-max-ping-strikes", &config.grpc_max_ping_strikes, 0, 1000,
                "strikes after which a backend connection is closed (GOAWAY too_many_pings); 0 = no limit");
-  // A BOOL value rather than a switch, so that it reads like every other
-  // option (--name=VALUE, HIVEBRIDGE_NAME=VALUE).
-  f.AddValue(
-      "grpc-permit-keepalive-without-calls", "BOOL",
-      [&config](absl::string_view text) -> absl::Status {
-        absl::StatusOr<bool> value = cli::ParseBool(text);
-        if (!value.ok()) return value.status();
-        config.grpc_permit_keepalive_without_calls = *value;
-        return absl::OkStatus();
-      },
-      config.grpc_permit_keepalive_without_calls ? "true" : "false",
-      "let backends ping connections that have no call open as often as --grpc-min-ping-interval "
-      "(otherwise once in two hours)");
+  AddBool(f, "grpc-permit-keepalive-without-calls", &config.grpc_permit_keepalive_without_calls,
+          "let backends ping connections that have no call open as often as --grpc-min-ping-interval "
+          "(otherwise once in two hours)");
   f.AddInteger<size_t>("max-connections", &config.max_connections, 1, 10'000'000,
                        "open device WebSockets; a connection beyond them is closed at once (1013, try again "
                        "later)");
@@ -301,6 +310,11 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
   f.AddDuration("drain-timeout", &config.drain_timeout, absl::ZeroDuration(), absl::Minutes(10),
                 "at shutdown, time for in-flight requests before connections close (1001)");
   f.AddString("log-level", &config.log_level, "LEVEL", "debug, info, warn or error", ValidateLogLevel);
+  f.AddString("log-format", &config.log_format, "FORMAT", "logfmt (key=value) or json (one object per line) on stderr",
+              ValidateLogFormat);
+  AddBool(f, "audit-log", &config.audit_log,
+          "log every SendDeviceRequest call (event=device_request: request, device, account, command, caller, "
+          "outcome, latency)");
   return flags;
 }
 

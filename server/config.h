@@ -113,7 +113,9 @@ struct Config {
 
   // Lifecycle and logs.
   absl::Duration drain_timeout = absl::Seconds(15);
-  std::string log_level = "info";  // debug, info, warn, error
+  std::string log_level = "info";     // debug, info, warn, error
+  std::string log_format = "logfmt";  // logfmt or json
+  bool audit_log = true;              // a log line for every SendDeviceRequest call
 };
 
 // Parses flags and environment (a null-terminated "NAME=value" array, as

@@ -67,7 +67,8 @@ DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, Se
                  options.queue,
                  options.deliverer,
                  options.max_queue_ttl,
-                 options.request_metrics},
+                 options.request_metrics,
+                 options.audit_requests},
       records_deps_{correlator, options.queue, options.deliverer} {}
 
 grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(

@@ -36,6 +36,8 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
     absl::Duration max_queue_ttl = absl::Hours(24 * 7);
     // Counts SendDeviceRequest's outcomes for /metrics; may be null.
     RequestMetrics* request_metrics = nullptr;
+    // Logs every SendDeviceRequest call (--audit-log).
+    bool audit_requests = false;
   };
 
   // `router` is null unless in cluster mode, where ListDevices and GetDevice

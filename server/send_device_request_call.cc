@@ -16,6 +16,7 @@
 #include "server/backend_access.h"
 #include "server/call_deadline.h"
 #include "server/grpc_status.h"
+#include "server/request_audit.h"
 #include "server/request_metrics.h"
 
 namespace hive::server {
@@ -74,10 +75,11 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
         response_(*response),
         deps_(deps),
         grant_(std::move(grant)),
+        started_at_(deps.clock.Now()),
         state_(std::make_shared<CallState>()) {
     absl::MutexLock lock(&state_->mu);
     state_->reactor = this;
-    const absl::Time now = deps_.clock.Now();
+    const absl::Time now = started_at_;
     deadline_ = WaitDeadline(now, CallDeadline(*context, now, deps_.default_timeout));
   }
 
@@ -189,6 +191,10 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     }
     // Only this winner gets here, and gRPC runs OnDone (and frees the
     // response) only after the Finish below: the response is still ours.
+    if (reactor->deps_.audit) {
+      AuditDeviceRequest(*reactor->request_, outcome, reactor->grant_,
+                         reactor->deps_.clock.Now() - reactor->started_at_);
+    }
     if (outcome.ok()) {
       reactor->response_ = *std::move(outcome);
       if (reactor->deps_.metrics != nullptr) reactor->deps_.metrics->Observe(*reactor->request_, reactor->response_);
@@ -398,6 +404,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   const SendDeviceRequestDeps& deps_;
   // The caller's grant when backend authorisation is on.
   const std::optional<BackendGrant> grant_;
+  const absl::Time started_at_;
   const std::shared_ptr<CallState> state_;
   absl::Time deadline_;
   // While waiting for the device: until when, and whether that is the

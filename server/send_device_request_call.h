@@ -42,6 +42,8 @@ struct SendDeviceRequestDeps {
   absl::Duration max_queue_ttl = absl::Hours(24 * 7);
   // Counts every call answered OK (/metrics); may be null.
   RequestMetrics* metrics = nullptr;
+  // Logs every call's end (request_audit.h).
+  bool audit = false;
 };
 
 // Starts the call; the returned reactor deletes itself when done.

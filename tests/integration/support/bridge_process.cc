@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "rapidjson/document.h"
 #include "tests/integration/support/child_process.h"
 #include "tests/unit/support/test_tokens.h"
 
@@ -42,8 +43,18 @@ std::string RandomHex(size_t bytes) {
   return hex;
 }
 
-// The value of `key=` in a logfmt line (unquoted values only).
+// The value of `key` in a log line: `key=` in logfmt (unquoted values
+// only), or the member `key` of a --log-format=json line.
 std::string LogField(absl::string_view line, absl::string_view key) {
+  if (absl::StartsWith(line, "{")) {
+    rapidjson::Document doc;
+    doc.Parse(line.data(), line.size());
+    const std::string name(key);
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember(name.c_str()) || !doc[name.c_str()].IsString()) {
+      return {};
+    }
+    return doc[name.c_str()].GetString();
+  }
   const std::string needle = absl::StrCat(" ", key, "=");
   const size_t at = line.find(needle);
   if (at == absl::string_view::npos) return {};
@@ -122,7 +133,7 @@ absl::Status BridgeProcess::AwaitStarted(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     for (absl::string_view line : absl::StrSplit(Log(), '\n')) {
-      if (!absl::StrContains(line, " event=started")) continue;
+      if (LogField(line, "event") != "started" && !absl::StrContains(line, " event=started")) continue;
       int ws_port = 0;
       int grpc_port = 0;
       if (!absl::SimpleAtoi(LogField(line, "ws_port"), &ws_port) ||

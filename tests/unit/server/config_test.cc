@@ -305,6 +305,7 @@ TEST(Config, AcceptsInprocOrAmqpBusWithoutEchoingIt) {
 TEST(Config, RejectsUnknownLogLevel) {
   ExpectInvalid({kKeyFlag, "--log-level=verbose"},
                 R"(--log-level: expected one of debug, info, warn, error, got "verbose")");
+  ExpectInvalid({kKeyFlag, "--log-format=xml"}, R"(--log-format: expected logfmt or json, got "xml")");
 }
 
 TEST(Config, RejectsUnknownFlagsStrayArgumentsAndMissingValues) {
@@ -357,6 +358,8 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "replica-id",
                                           "drain-timeout",
                                           "log-level",
+                                          "log-format",
+                                          "audit-log",
                                           "max-connections",
                                           "max-connections-per-account",
                                           "handshake-timeout",
@@ -662,7 +665,9 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--bus=amqp://rabbit",
                                          "--replica-id=r3",
                                          "--drain-timeout=3s",
-                                         "--log-level=debug"});
+                                         "--log-level=debug",
+                                         "--log-format=json",
+                                         "--audit-log=false"});
   ASSERT_TRUE(config.ok()) << config.status();
   Config defaults;
   defaults.replica_id = HostName();
@@ -724,6 +729,8 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->replica_id, defaults.replica_id);
   EXPECT_NE(config->drain_timeout, defaults.drain_timeout);
   EXPECT_NE(config->log_level, defaults.log_level);
+  EXPECT_NE(config->log_format, defaults.log_format);
+  EXPECT_NE(config->audit_log, defaults.audit_log);
   // jwt_secret_file excludes jwt_public_key_file; it is set alone above
   // (DefaultsNeedOnlyAKey) and by its variable (EveryVariableInTheHelpIsRead).
 }
