@@ -31,9 +31,47 @@ function validateWithModel(obj) {
   }
 }
 
-// ServiceMonitor is a prometheus-operator CRD, outside kubernetes-models: check its shape by hand.
+// prometheus-operator's CRDs (ServiceMonitor, PrometheusRule): against their
+// schemas from @kubernetes-models/prometheus-operator, then what the schema
+// cannot know.
+// (The package is ESM only, hence import rather than require.)
+const prometheusOperator = await import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1");
+function validatePrometheusOperator(obj) {
+  assert.equal(obj.apiVersion, "monitoring.coreos.com/v1", `${where(obj)}: apiVersion`);
+  const Model = prometheusOperator[obj.kind];
+  assert.ok(Model, `${where(obj)}: @kubernetes-models/prometheus-operator has no ${obj.kind}`);
+  try {
+    new Model(obj).validate();
+  } catch (e) {
+    assert.fail(`${where(obj)} is invalid against the prometheus-operator schema: ${e.message}`);
+  }
+}
+
+// The metric names docs/metrics.md lists, which MetricsTest checks against
+// what the bridge exports; histograms also have _bucket, _sum and _count.
+function exportedMetrics() {
+  const names = new Set(["up"]);
+  const doc = fs.readFileSync(path.join(sourceDir, "docs", "metrics.md"), "utf8");
+  for (const m of doc.matchAll(/^\| `([a-z_:][a-z0-9_:]*)[`{]/gm)) {
+    names.add(m[1]);
+    for (const suffix of ["_bucket", "_sum", "_count"]) names.add(m[1] + suffix);
+  }
+  return names;
+}
+
+// The metric names a PromQL expression reads: identifiers followed by a
+// selector or range, or standing alone, that are not functions, keywords or labels.
+function metricsIn(expr) {
+  const withoutStrings = expr.replace(/"[^"]*"/g, '""');
+  const withoutLabels = withoutStrings.replace(/\{[^}]*\}/g, "{}").replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, "");
+  const words = withoutLabels.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
+  const notMetrics = new Set(["sum", "min", "max", "avg", "count", "rate", "increase", "histogram_quantile", "absent",
+    "or", "and", "unless", "vector", "m", "s", "h", "__rate_interval", "label_values"]);
+  return words.filter((w) => !notMetrics.has(w) && !/^[0-9]/.test(w));
+}
+
 function validateServiceMonitor(sm, objs) {
-  assert.equal(sm.apiVersion, "monitoring.coreos.com/v1", `${where(sm)}: apiVersion`);
+  validatePrometheusOperator(sm);
   const svc = one(objs, "Service");
   for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) {
     assert.equal(svc.metadata.labels[k], v, `${where(sm)}: spec.selector.matchLabels.${k} does not select ${where(svc)}`);
@@ -149,6 +187,7 @@ for (const set of valueSets) {
     test("every rendered object is valid against the Kubernetes 1.31 schemas", () => {
       for (const obj of objs) {
         if (obj.kind === "ServiceMonitor") validateServiceMonitor(obj, objs);
+        else if (obj.kind === "PrometheusRule") validatePrometheusOperator(obj);
         else validateWithModel(obj);
       }
     });
@@ -621,4 +660,53 @@ describe("the chart refuses escape hatches and Service knobs that cannot work", 
   test("a sidecar without an image", () => refused(["--set", "sidecars[0].name=proxy"], "sidecars.0", "image"));
   test("a sidecar named hivebridge", () => refused(["--set", "sidecars[0].name=hivebridge", "--set", "sidecars[0].image=x"], "sidecars.0.name"));
   test("an init container without an image", () => refused(["--set", "initContainers[0].name=init"], "initContainers.0", "image"));
+});
+
+describe("monitoring (value set cluster)", () => {
+  const objs = render("cluster");
+  const exported = exportedMetrics();
+
+  test("every alert reads only metrics the bridge exports, scoped to the release's job", () => {
+    const rule = one(objs, "PrometheusRule");
+    const alerts = rule.spec.groups.flatMap((g) => g.rules);
+    assert.deepEqual(alerts.map((a) => a.alert).sort(), ["HivebridgeBrokerAway", "HivebridgeDeviceAuthFailures",
+      "HivebridgeEventsDropped", "HivebridgeFileDescriptorsNearLimit", "HivebridgeNoReadyReplica",
+      "HivebridgePendingRequestsNearLimit", "HivebridgeRequestFailureRatio"]);
+    for (const a of alerts) {
+      for (const metric of metricsIn(a.expr)) {
+        assert.ok(exported.has(metric), `${where(rule)} ${a.alert}: ${metric} is not a metric the bridge exports (docs/metrics.md)`);
+      }
+      assert.match(a.expr, /job="rel-hivebridge"/, `${where(rule)} ${a.alert}: not scoped to the release's job`);
+    }
+  });
+
+  test("the Grafana dashboard is JSON whose every query reads metrics the bridge exports", () => {
+    const cm = find(objs, "ConfigMap").find((c) => c.metadata.name.endsWith("-dashboard"));
+    assert.ok(cm, "no dashboard ConfigMap");
+    assert.equal(cm.metadata.labels.grafana_dashboard, "1", `${where(cm)}: the sidecar's label`);
+    const dashboard = JSON.parse(cm.data["hivebridge.json"]);
+    const targets = dashboard.panels.flatMap((p) => p.targets ?? []);
+    assert.ok(targets.length >= 10, `the dashboard has only ${targets.length} queries`);
+    for (const t of targets) {
+      const metrics = metricsIn(t.expr);
+      assert.ok(metrics.length > 0, `query ${t.expr} reads no metric`);
+      for (const metric of metrics) assert.ok(exported.has(metric), `dashboard query ${t.expr}: ${metric} is not exported (docs/metrics.md)`);
+    }
+  });
+
+  test("helm test runs hivectl health against the Service's gRPC port", () => {
+    const pod = find(objs, "Pod").find((p) => p.metadata.annotations?.["helm.sh/hook"] === "test");
+    assert.ok(pod, "no helm test Pod");
+    const command = pod.spec.containers[0].command;
+    assert.equal(command[0], "hivectl");
+    assert.equal(command.at(-1), "health");
+    const svc = one(objs, "Service");
+    const grpc = svc.spec.ports.find((p) => p.name === "grpc");
+    assert.ok(command.includes(`--server=${svc.metadata.name}:${grpc.port}`), `${where(pod)}: ${command.join(" ")}`);
+    const help = execFileSync(path.join(path.dirname(process.env.HIVEBRIDGE_BINARY), "..", "clients", "hivectl", "hivectl"),
+      ["--help"], { encoding: "utf8" });
+    for (const arg of command.slice(1, -1)) {
+      assert.ok(help.includes(`  ${arg.split("=")[0]}`), `${where(pod)}: hivectl has no ${arg}`);
+    }
+  });
 });
