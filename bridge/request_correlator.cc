@@ -315,6 +315,7 @@ RequestCorrelator::Registration RequestCorrelator::Await(const std::string& requ
       // connection bring the answer.
       ready.push_back({std::move(done), Orphaned(request_id, entry.outcome.status(), entry.closed_how)});
       Touched(shard, entry, now);
+      retries_joined_.fetch_add(1, std::memory_order_relaxed);
     } else if (!entry.holds_place && !reached && !(room = TakePlace(device_id)).ok()) {
       // Over a limit: nothing is sent, and a new entry is not kept, so that
       // a retry once there is room sends the request.
@@ -322,6 +323,7 @@ RequestCorrelator::Registration RequestCorrelator::Await(const std::string& requ
       registration.role = Role::kJoined;
       if (inserted) Forget(shard, entry);
     } else {
+      if (!inserted) retries_joined_.fetch_add(1, std::memory_order_relaxed);
       if (!reached) entry.holds_place = true;
       entry.waiters.push_back({registration.waiter, mode, deadline, std::move(done)});
       shard.deadlines.emplace(std::make_pair(deadline, registration.waiter), &entry);
@@ -540,6 +542,7 @@ RequestCorrelator::Memory RequestCorrelator::remembered() const {
   memory.bytes = remembered_bytes_.load(std::memory_order_relaxed);
   memory.forgotten_budget = forgotten_budget_.load(std::memory_order_relaxed);
   memory.forgotten_window = forgotten_window_.load(std::memory_order_relaxed);
+  memory.retries_joined = retries_joined_.load(std::memory_order_relaxed);
   return memory;
 }
 

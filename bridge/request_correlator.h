@@ -217,6 +217,9 @@ class RequestCorrelator {
     // Entries forgotten to stay within the budget, and after the window.
     uint64_t forgotten_budget = 0;
     uint64_t forgotten_window = 0;
+    // Calls whose request id was in flight or remembered, answered from that
+    // entry instead of being sent again (dedupe hits).
+    uint64_t retries_joined = 0;
   };
 
   // The estimated cost of one remembered entry: this fixed overhead (the
@@ -438,6 +441,7 @@ class RequestCorrelator {
   std::atomic<size_t> remembered_bytes_{0};
   std::atomic<uint64_t> forgotten_budget_{0};
   std::atomic<uint64_t> forgotten_window_{0};
+  std::atomic<uint64_t> retries_joined_{0};
 };
 
 }  // namespace hive

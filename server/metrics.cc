@@ -92,6 +92,10 @@ std::string RenderMetrics(const MetricsSources& sources) {
                   "# TYPE hivebridge_requests_forgotten_total counter\n",
                   "hivebridge_requests_forgotten_total{reason=\"budget\"} ", remembered.forgotten_budget, "\n",
                   "hivebridge_requests_forgotten_total{reason=\"window\"} ", remembered.forgotten_window, "\n");
+  AppendMetric(out, "hivebridge_request_retries_joined_total", "counter",
+               "SendDeviceRequest calls whose request_id was in flight or remembered: answered from it, not sent "
+               "again (dedupe hits).",
+               remembered.retries_joined);
   const TwinStore::Stats twins = sources.twins.stats();
   AppendMetric(out, "hivebridge_twins", "gauge", "Device twins remembered (--max-twins).", twins.twins);
   AppendMetric(out, "hivebridge_twin_bytes", "gauge",

@@ -86,21 +86,27 @@ TEST_F(MetricsTest, RequestOutcomesMoveTheirCountersAndLatencyHistograms) {
   ASSERT_EQ(succeeded.response.status(), hive::bridge::v1::REQUEST_STATUS_SUCCEEDED) << succeeded << "\n" << Log();
   const CallResult failed = SendRequest(stub(), RequestTo(failing.device_id(), WAIT_MODE_RESULT));
   ASSERT_EQ(failed.response.status(), hive::bridge::v1::REQUEST_STATUS_FAILED) << failed << "\n" << Log();
+  SendDeviceRequestRequest retried = RequestTo(acking.device_id(), WAIT_MODE_ACK);
+  retried.set_request_id(NewId());
+  ASSERT_TRUE(SendRequest(stub(), retried).status.ok()) << Log();
+  ASSERT_TRUE(SendRequest(stub(), retried).status.ok()) << Log();
   const CallResult absent = SendRequest(stub(), RequestTo(NewId(), WAIT_MODE_ACK));
   ASSERT_EQ(absent.status.error_code(), grpc::StatusCode::NOT_FOUND) << absent;
 
   // This test's bridge served only these calls, all reboot commands.
   const BridgeProcess& server = bridge();
+  // The retry was answered from the first call's entry: counted, not sent again.
+  EXPECT_EQ(MetricValue(server, "hivebridge_request_retries_joined_total"), 1u);
   EXPECT_EQ(MetricValue(server, R"(hivebridge_device_requests_total{command="device_command",status="acked"})"),
-            kAcked);
+            kAcked + 2u);
   EXPECT_EQ(MetricValue(server, R"(hivebridge_device_requests_total{command="device_command",status="succeeded"})"),
             1u);
   EXPECT_EQ(MetricValue(server, R"(hivebridge_device_requests_total{command="device_command",status="failed"})"), 1u);
   // Every acked call, and the two answered ones, carried an ack latency.
   EXPECT_EQ(MetricValue(server, R"(hivebridge_device_request_ack_seconds_count{command="device_command"})"),
-            kAcked + 2u);
+            kAcked + 4u);
   EXPECT_EQ(MetricValue(server, R"(hivebridge_device_request_ack_seconds_bucket{command="device_command",le="+Inf"})"),
-            kAcked + 2u);
+            kAcked + 4u);
   EXPECT_EQ(
       MetricValue(server,
                   R"(hivebridge_device_request_result_seconds_count{command="device_command",outcome="succeeded"})"),
@@ -108,14 +114,14 @@ TEST_F(MetricsTest, RequestOutcomesMoveTheirCountersAndLatencyHistograms) {
   EXPECT_EQ(MetricValue(server,
                         R"(hivebridge_device_request_result_seconds_count{command="device_command",outcome="failed"})"),
             1u);
-  EXPECT_EQ(MetricValue(server, absl::StrCat("grpc_server_started_total{", kSendDeviceRequest, "}")), kAcked + 3u);
+  EXPECT_EQ(MetricValue(server, absl::StrCat("grpc_server_started_total{", kSendDeviceRequest, "}")), kAcked + 5u);
   EXPECT_EQ(MetricValue(server, absl::StrCat(R"(grpc_server_handled_total{grpc_code="OK",)", kSendDeviceRequest, "}")),
-            kAcked + 2u);
+            kAcked + 4u);
   EXPECT_EQ(
       MetricValue(server, absl::StrCat(R"(grpc_server_handled_total{grpc_code="NotFound",)", kSendDeviceRequest, "}")),
       1u);
   EXPECT_EQ(MetricValue(server, absl::StrCat("grpc_server_handling_seconds_count{", kSendDeviceRequest, "}")),
-            kAcked + 3u);
+            kAcked + 5u);
 }
 
 TEST_F(MetricsTest, RefusedDevicesAreCountedByReasonAndByTheirCloseCode) {
