@@ -33,6 +33,7 @@
 #include "server/backend_access.h"
 #include "server/device_bridge_service.h"
 #include "server/device_endpoint.h"
+#include "server/event_delivery_metrics.h"
 #include "server/expiry_ticker.h"
 #include "server/grpc_call_metrics.h"
 #include "server/grpc_tls_credentials.h"
@@ -224,9 +225,10 @@ std::unique_ptr<QueueDeliverer> MakeDeliverer(const Config& config, RequestQueue
 }
 
 DeviceBridgeService::Options ServiceOptions(const Config& config, RequestQueue* queue, QueueDeliverer* deliverer,
-                                            RequestMetrics* request_metrics) {
+                                            RequestMetrics* request_metrics, EventDeliveryMetrics* event_delivery) {
   DeviceBridgeService::Options options;
   options.request_metrics = request_metrics;
+  options.event_delivery = event_delivery;
   options.audit_requests = config.audit_log;
   options.default_request_timeout = config.default_request_timeout;
   options.max_frame_bytes = config.max_message_bytes;
@@ -310,8 +312,8 @@ class BridgeServerImpl final : public BridgeServer {
         deliverer_(MakeDeliverer(config, queue_.get(), registry_, correlator_, outcomes_, clock_)),
         services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id, &counters_, &devices_},
         limits_(LimitsFrom(config)),
-        service_(ServiceOptions(config, queue_.get(), deliverer_.get(), &request_metrics_), clock_, registry_,
-                 correlator_, hub_, cluster_.get(), access_, twins_),
+        service_(ServiceOptions(config, queue_.get(), deliverer_.get(), &request_metrics_, &event_delivery_), clock_,
+                 registry_, correlator_, hub_, cluster_.get(), access_, twins_),
         metrics_{registry_, hub_, correlator_, bus_, counters_, twins_, persister_.get()} {
     metrics_.families = {&prometheus_, &process_metrics_};
     metrics_.devices = &devices_;
@@ -542,6 +544,7 @@ class BridgeServerImpl final : public BridgeServer {
   prometheus::Registry prometheus_;
   GrpcCallMetrics grpc_metrics_{prometheus_};
   RequestMetrics request_metrics_{prometheus_};
+  EventDeliveryMetrics event_delivery_{prometheus_};
   ProcessMetrics process_metrics_;
   DeviceBridgeService service_;
   MetricsSources metrics_;

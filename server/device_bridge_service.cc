@@ -69,7 +69,8 @@ DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, Se
                  options.max_queue_ttl,
                  options.request_metrics,
                  options.audit_requests},
-      records_deps_{correlator, options.queue, options.deliverer} {}
+      records_deps_{correlator, options.queue, options.deliverer},
+      event_delivery_(options.event_delivery) {}
 
 grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SendDeviceRequestRequest* request,
@@ -83,7 +84,7 @@ grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* DeviceBridg
     grpc::CallbackServerContext* context, const hive::bridge::v1::SubscribeEventsRequest* request) {
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return RejectSubscribeEvents(grant.status());
-  if (!grant->has_value()) return StartSubscribeEvents(context, request, hub_, draining_);
+  if (!grant->has_value()) return StartSubscribeEvents(context, request, hub_, draining_, event_delivery_);
   // A restricted caller sees only its accounts: none named means all of them.
   hive::bridge::v1::SubscribeEventsRequest narrowed = *request;
   if (narrowed.account_ids().empty()) {
@@ -94,7 +95,7 @@ grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* DeviceBridg
       return RejectSubscribeEvents(AccountDenied(**grant, account));
     }
   }
-  return StartSubscribeEvents(context, &narrowed, hub_, draining_);
+  return StartSubscribeEvents(context, &narrowed, hub_, draining_, event_delivery_);
 }
 
 grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerContext* context,

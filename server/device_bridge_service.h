@@ -23,6 +23,7 @@
 
 namespace hive::server {
 
+class EventDeliveryMetrics;
 class RequestMetrics;
 
 class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::CallbackService {
@@ -38,6 +39,8 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
     RequestMetrics* request_metrics = nullptr;
     // Logs every SendDeviceRequest call (--audit-log).
     bool audit_requests = false;
+    // Times events from device to subscriber for /metrics; may be null.
+    EventDeliveryMetrics* event_delivery = nullptr;
   };
 
   // `router` is null unless in cluster mode, where ListDevices and GetDevice
@@ -83,6 +86,7 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   std::atomic<bool> draining_{false};
   const SendDeviceRequestDeps send_deps_;
   const RequestRecordsDeps records_deps_;
+  EventDeliveryMetrics* const event_delivery_;
 };
 
 }  // namespace hive::server

@@ -7,6 +7,7 @@
 #include "bridge/event_filter.h"
 #include "bridge/stream_epoch.h"
 #include "bridge/uuid.h"
+#include "server/event_delivery_metrics.h"
 #include "server/grpc_status.h"
 
 namespace hive::server {
@@ -17,7 +18,8 @@ using hive::bridge::v1::SubscribeEventsResponse;
 
 class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEventsResponse> {
  public:
-  SubscribeEventsReactor(const SubscribeEventsRequest& request, EventHub& hub) {
+  SubscribeEventsReactor(const SubscribeEventsRequest& request, EventHub& hub, EventDeliveryMetrics* delivery)
+      : delivery_(delivery) {
     std::optional<hive::bridge::v1::StreamPosition> resume;
     if (request.has_resume_after()) resume = request.resume_after();
     // The subscription may wake us from a publisher thread at once; the
@@ -36,6 +38,7 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    if (ok && delivery_ != nullptr && borrowed_event_ != nullptr) delivery_->Delivered(*borrowed_event_);
     ReturnBorrowedEventLocked();
     if (!ok) return FinishLocked(grpc::Status::OK);  // the reader went away
     WriteNextLocked();
@@ -94,6 +97,7 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
     Finish(status);
   }
 
+  EventDeliveryMetrics* const delivery_;
   absl::Mutex mu_;
   std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   SubscribeEventsResponse response_ ABSL_GUARDED_BY(mu_);
@@ -146,12 +150,13 @@ grpc::ServerWriteReactor<SubscribeEventsResponse>* RejectSubscribeEvents(const a
 grpc::ServerWriteReactor<SubscribeEventsResponse>* StartSubscribeEvents(grpc::CallbackServerContext* context,
                                                                         const SubscribeEventsRequest* request,
                                                                         EventHub& hub,
-                                                                        const std::atomic<bool>& draining) {
+                                                                        const std::atomic<bool>& draining,
+                                                                        EventDeliveryMetrics* delivery) {
   if (draining) return new RejectedStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bridge is shutting down"));
   if (absl::Status valid = ValidateSubscribeEvents(*request); !valid.ok()) {
     return new RejectedStream(ToGrpcStatus(valid));
   }
-  return new SubscribeEventsReactor(*request, hub);
+  return new SubscribeEventsReactor(*request, hub, delivery);
 }
 
 }  // namespace hive::server

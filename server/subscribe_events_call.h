@@ -14,9 +14,11 @@
 
 namespace hive::server {
 
+class EventDeliveryMetrics;
+
 grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* StartSubscribeEvents(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SubscribeEventsRequest* request, EventHub& hub,
-    const std::atomic<bool>& draining);
+    const std::atomic<bool>& draining, EventDeliveryMetrics* delivery = nullptr);
 
 // Checks the filters' ids; INVALID_ARGUMENT naming the entry otherwise.
 absl::Status ValidateSubscribeEvents(const hive::bridge::v1::SubscribeEventsRequest& request);

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
+#include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/raw_connection.h"
 #include "tests/integration/support/test_device.h"
@@ -23,6 +24,7 @@
 namespace hive::integration {
 namespace {
 
+using hive::bridge::v1::SubscribeEventsRequest;
 using hive::bridge::v1::WAIT_MODE_ACK;
 using hive::bridge::v1::WAIT_MODE_RESULT;
 
@@ -122,6 +124,19 @@ TEST_F(MetricsTest, RequestOutcomesMoveTheirCountersAndLatencyHistograms) {
       1u);
   EXPECT_EQ(MetricValue(server, absl::StrCat("grpc_server_handling_seconds_count{", kSendDeviceRequest, "}")),
             kAcked + 5u);
+}
+
+TEST_F(MetricsTest, EventsDeliveredToASubscriberAreTimed) {
+  TestDevice& device = Connect();
+  SubscribeEventsRequest request;
+  request.add_device_ids(device.device_id());
+  request.add_types("device-state");
+  EventStream& stream = Subscribe(request);
+  constexpr int kEvents = 3;
+  for (int i = 0; i < kEvents; ++i) device.Send(R"({"type":"device-state","payload":{}})");
+  for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(stream.Next(absl::Seconds(5)).has_value()) << Log();
+  EXPECT_EQ(AwaitMetricValue(bridge(), "hivebridge_event_delivery_delay_seconds_count", kEvents, absl::Seconds(5)),
+            static_cast<uint64_t>(kEvents));
 }
 
 TEST_F(MetricsTest, RefusedDevicesAreCountedByReasonAndByTheirCloseCode) {
