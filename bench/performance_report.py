@@ -83,7 +83,7 @@ def summary(results):
         ["Scale: ≤ 16 KiB per idle device at 50,000 devices",
          "{} KiB/device at {} devices{}".format(num(bridge_scale.get("rss_per_device_kib"), 1),
                                                 num(bridge_scale.get("ready")),
-                                                " (capped: see §4)" if scale.get("capped_by") else ""),
+                                                " (capped: see §6)" if scale.get("capped_by") else ""),
          "**not measured** at 50,000 (≤ 16 KiB {} at {})".format(
              "met" if scale.get("memory_met") else "not met", num(bridge_scale.get("ready")))
          if scale.get("capped_by") else met(scale.get("met"))],
