@@ -67,7 +67,7 @@ bridge_start() {
   head -c 48 /dev/urandom | base64 | tr -d '\n' > "$BRIDGE_TMP/jwt-secret"
 
   "$HIVEBRIDGE_BIN" --jwt-secret-file "$BRIDGE_TMP/jwt-secret" \
-    --ws-listen=127.0.0.1:0 --grpc-listen=127.0.0.1:0 \
+    --ws-listen=127.0.0.1:0 --grpc-listen=127.0.0.1:0 --state-dir="$BRIDGE_TMP/state" \
     2> "$BRIDGE_TMP/hivebridge.log" > /dev/null &
   BRIDGE_PID=$!
 

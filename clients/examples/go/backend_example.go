@@ -1,6 +1,7 @@
 // Command backend-example is a hivebridge backend in Go on the Go SDK
 // (clients/go): it lists devices, stops an app and waits for the device's
-// result, follows events and resumes after a disconnect.
+// result, reads the device's twin, queues a command for an offline device
+// and cancels it, follows events and resumes after a disconnect.
 //
 //	backend-example --server 127.0.0.1:9090 --device d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b
 //
@@ -17,6 +18,7 @@ import (
 
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	hivebridge "github.com/hivebridge/hivebridge/clients/go"
 	bridgev1 "github.com/hivebridge/hivebridge/clients/go/gen/hive/bridge/v1"
@@ -101,7 +103,37 @@ func run(server, device, token, ca string) error {
 		return fmt.Errorf("unexpected status %s: %s", res.GetStatus(), res.GetError())
 	}
 
-	// 3. Follow events, disconnect, and resume after the last one seen.
+	// 3. The device's twin: what the bridge remembers of it, online or not.
+	twin, err := b.GetDevice(ctx, device)
+	if err != nil {
+		return fmt.Errorf("GetDevice: %w", err)
+	}
+	fmt.Printf("twin online=%t protocol=%s replica=%s\n", twin.GetOnline(), twin.GetProtocol(), twin.GetReplica())
+
+	// 4. A command for an offline device waits in the bridge's queue
+	// (QueueTtl) and is delivered when it connects; until then it can be
+	// looked up and cancelled.
+	offline := hivebridge.NewRequestID() // any UUID: a device the bridge has not seen
+	queued, err := b.Send(ctx, &bridgev1.SendDeviceRequestRequest{
+		DeviceId:  offline,
+		RequestId: hivebridge.NewRequestID(),
+		Command:   hivebridge.UpgradeDevice(""),
+		QueueTtl:  durationpb.New(time.Hour),
+	})
+	if err != nil {
+		return fmt.Errorf("SendDeviceRequest (queued): %s %s", status.Code(err), status.Convert(err).Message())
+	}
+	fmt.Printf("queued %s for %s: %s\n", queued.GetRequestId(), offline, queued.GetStatus())
+	cancelled, err := b.CancelRequest(ctx, queued.GetRequestId())
+	if err != nil {
+		return fmt.Errorf("CancelRequest: %w", err)
+	}
+	fmt.Printf("cancelled: %s\n", cancelled.GetStatus())
+	if cancelled.GetStatus() != bridgev1.RequestStatus_REQUEST_STATUS_CANCELLED {
+		return fmt.Errorf("the queued request was not cancelled")
+	}
+
+	// 5. Follow events, disconnect, and resume after the last one seen.
 	first, position, err := readEvents(b, 2, nil)
 	if err != nil {
 		return err

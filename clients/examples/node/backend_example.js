@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A hivebridge backend in Node.js on the @hivebridge/client SDK: list
-// devices, stop an app and wait for the device's result, follow events and
-// resume after a disconnect.
+// devices, stop an app and wait for the device's result, read the device's
+// twin, queue a command for an offline device and cancel it, follow events
+// and resume after a disconnect.
 //
 // Install the SDK (clients/node/README.md), e.g. `npm install ./clients/node`
 // in your project, then:
@@ -71,7 +72,26 @@ async function main() {
       throw new Error(`unexpected status ${status}: ${reply.error}`);
     }
 
-    // 3. Follow events, disconnect, and resume after the last one seen.
+    // 3. The device's twin: what the bridge remembers of it, online or not.
+    const twin = await bridge.getDevice(args.device);
+    console.log(`twin online=${twin.online} protocol=${twin.protocol} replica=${twin.replica}`);
+
+    // 4. A command for an offline device waits in the bridge's queue
+    // (queueTtlMs) and is delivered when it connects; until then it can be
+    // looked up and cancelled.
+    const offline = newRequestId(); // any UUID: a device the bridge has not seen
+    const queued = await bridge.send({
+      deviceId: offline,
+      requestId: newRequestId(),
+      command: commands.deviceCommand('reboot'),
+      queueTtlMs: 3600 * 1000,
+    });
+    console.log(`queued ${queued.requestId} for ${offline}: ${RequestStatus[queued.status]}`);
+    const cancelled = await bridge.cancelRequest(queued.requestId);
+    console.log(`cancelled: ${RequestStatus[cancelled.status]}`);
+    if (cancelled.status !== RequestStatus.REQUEST_STATUS_CANCELLED) throw new Error('the queued request was not cancelled');
+
+    // 5. Follow events, disconnect, and resume after the last one seen.
     const first = await readEvents(bridge, 2);
     first.events.forEach((e) => console.log(describe(e)));
     const position = first.position;

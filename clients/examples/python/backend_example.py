@@ -1,6 +1,7 @@
 """A hivebridge backend in Python on the hivebridge-client SDK: list devices,
-stop an app and wait for the device's result, follow events and resume after
-a disconnect.
+stop an app and wait for the device's result, read the device's twin, queue a
+command for an offline device and cancel it, follow events and resume after a
+disconnect.
 
 Install the SDK (clients/python/README.md), or point PYTHONPATH at
 clients/python/src, then:
@@ -12,6 +13,7 @@ Add --token and --ca for a bridge with TLS and a backend policy.
 """
 
 import argparse
+import uuid
 
 import hivebridge_client as hb
 from hivebridge_client import commands
@@ -61,6 +63,22 @@ def main():
         print("result %s" % commands.from_struct(reply.result))
         if reply.status != hb.commands_pb2.REQUEST_STATUS_SUCCEEDED:
             raise SystemExit("unexpected status %s: %s" % (status, reply.error))
+
+        # The device's twin: what the bridge remembers of it, online or not.
+        twin = bridge.get_device(args.device)
+        print("twin online=%s protocol=%s replica=%s" % (twin.online, twin.protocol, twin.replica))
+
+        # A command for a device that is offline waits in the bridge's queue
+        # (queue_ttl) and is delivered when it connects; until then it can be
+        # looked up and cancelled.
+        offline = str(uuid.uuid4())
+        queued = bridge.send(offline, commands.device_command("reboot"), queue_ttl=3600,
+                             request_id=hb.new_request_id())
+        print("queued %s for %s: %s" % (queued.request_id, offline, hb.commands_pb2.RequestStatus.Name(queued.status)))
+        cancelled = bridge.cancel_request(queued.request_id)
+        print("cancelled: %s" % hb.commands_pb2.RequestStatus.Name(cancelled.status))
+        if cancelled.status != hb.commands_pb2.REQUEST_STATUS_CANCELLED:
+            raise SystemExit("the queued request was not cancelled")
 
         first, position = read_events(bridge, 2)
         for e in first:
