@@ -17,7 +17,7 @@ using hive::bridge::v1::SubscribeEventsResponse;
 
 class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEventsResponse> {
  public:
-  SubscribeEventsReactor(const SubscribeEventsRequest& request, EventHub& hub) {
+  SubscribeEventsReactor(grpc::CallbackServerContext& context, const SubscribeEventsRequest& request, EventHub& hub) {
     std::optional<hive::bridge::v1::StreamPosition> resume;
     if (request.has_resume_after()) resume = request.resume_after();
     // The subscription may wake us from a publisher thread at once; the
@@ -30,6 +30,11 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
       return;
     }
     subscription_ = *std::move(subscription);
+    // Headers at once, before any event: a caller learns the stream was
+    // accepted even when no event matches for a while (the HTTP gateway
+    // answers 200 only then, and the refusal's own status otherwise).
+    context.AddInitialMetadata(kStreamAcceptedMetadata, "1");
+    StartSendInitialMetadata();
     WriteNextLocked();
   }
 
@@ -151,7 +156,7 @@ grpc::ServerWriteReactor<SubscribeEventsResponse>* StartSubscribeEvents(grpc::Ca
   if (absl::Status valid = ValidateSubscribeEvents(*request); !valid.ok()) {
     return new RejectedStream(ToGrpcStatus(valid));
   }
-  return new SubscribeEventsReactor(*request, hub);
+  return new SubscribeEventsReactor(*context, *request, hub);
 }
 
 }  // namespace hive::server
