@@ -54,8 +54,7 @@ inline int HttpStatusFromGrpcCode(grpc::StatusCode code) {
     case grpc::StatusCode::UNAVAILABLE:
       return 503;
     case grpc::StatusCode::DATA_LOSS:
-      return 500;
-    default:
+    default:  // not a code gRPC defines
       return 500;
   }
 }

@@ -300,7 +300,7 @@ std::pair<std::string, int> SplitListen(absl::string_view listen) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(HttpGatewayOptions options,
+absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpGatewayOptions& options,
                                                                 std::shared_ptr<grpc::Channel> channel) {
   std::unique_ptr<HttpGateway> gateway(new HttpGateway);
   if (!options.tls_cert_file.empty()) {

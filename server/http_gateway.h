@@ -48,7 +48,7 @@ struct HttpGatewayOptions {
 
 class HttpGateway {
  public:
-  static absl::StatusOr<std::unique_ptr<HttpGateway>> Start(HttpGatewayOptions options,
+  static absl::StatusOr<std::unique_ptr<HttpGateway>> Start(const HttpGatewayOptions& options,
                                                             std::shared_ptr<grpc::Channel> channel);
   ~HttpGateway();
   HttpGateway(const HttpGateway&) = delete;

@@ -89,6 +89,7 @@ absl::Status SetScalar(Message& message, const FieldDescriptor& field, absl::str
       if (found == nullptr && absl::SimpleAtoi(value, &number)) found = field.enum_type()->FindValueByNumber(number);
       if (found == nullptr) {
         std::vector<std::string> names;
+        names.reserve(field.enum_type()->value_count());
         for (int i = 0; i < field.enum_type()->value_count(); ++i) names.push_back(field.enum_type()->value(i)->name());
         return Expected(parameter, absl::StrCat("one of ", absl::StrJoin(names, ", ")), value);
       }

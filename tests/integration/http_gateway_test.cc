@@ -466,6 +466,22 @@ TEST(HttpGatewayFlags, TheBridgeRefusesToServeTheGatewayWithoutAPolicyUnlessTold
   EXPECT_EQ(list->body, R"({"devices":[],"nextPageToken":""})");
 }
 
+TEST(HttpGatewayFlags, ABodyOverMaxMessageBytesIs413AndCounted) {
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(
+      {"--http-listen=127.0.0.1:0", "--http-gateway-without-policy=true", "--max-message-bytes=1KiB"});
+  ASSERT_TRUE(bridge.ok()) << bridge.status();
+  httplib::Client client("127.0.0.1", (*bridge)->http_port());
+  const std::string big = absl::StrCat(R"({"command":{"raw":{"name":")", std::string(2048, 'x'), R"("}}})");
+  httplib::Result sent = client.Post("/api/v1/devices/" + NewUuid() + "/requests", big, "application/json");
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->status, 413);
+  EXPECT_EQ(sent->body, ErrorJson(8, "request body over --max-message-bytes (1024 bytes)"));
+  httplib::Client metrics("127.0.0.1", (*bridge)->ws_port());
+  httplib::Result page = metrics.Get("/metrics");
+  ASSERT_TRUE(page);
+  EXPECT_THAT(page->body, HasSubstr("hivebridge_limit_refusals_total{limit=\"max-message-bytes\"} 1\n"));
+}
+
 TEST(HttpGatewayFlags, WithoutHttpListenThereIsNoGatewayNotEvenOnTheDevicePort) {
   absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start();
   ASSERT_TRUE(bridge.ok()) << bridge.status();
