@@ -41,7 +41,7 @@ constexpr char kOpsToken[] = "ops-token-0123456789abcdef";
 constexpr char kBillingToken[] = "billing-token-0123456789";
 
 std::string WriteTemp(const std::string& name, const std::string& contents) {
-  const std::string path = ::testing::TempDir() + "/" + name + "-" + NewUuid();
+  std::string path = ::testing::TempDir() + "/" + name + "-" + NewUuid();
   std::ofstream(path) << contents;
   return path;
 }
@@ -101,8 +101,15 @@ class SseReader {
       ended_ = true;
     });
   }
+  // stop() ends a request in flight; one that has not opened its socket yet
+  // would miss it and then stream on (heartbeats keep it alive), so stop is
+  // repeated until the reader thread has seen its request end.
   ~SseReader() {
-    client_.stop();
+    for (;;) {
+      client_.stop();
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&ended_), absl::Milliseconds(50))) break;
+    }
     reader_.join();
   }
 
