@@ -24,6 +24,7 @@
 #include "tests/integration/support/bridge_process.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/test_certificates.h"
 #include "tests/integration/support/test_device.h"
 #include "tests/integration/support/wait_until.h"
 
@@ -487,6 +488,26 @@ TEST(HttpGatewayFlags, ABodyOverMaxMessageBytesIs413AndCounted) {
   httplib::Result page = metrics.Get("/metrics");
   ASSERT_TRUE(page);
   EXPECT_THAT(page->body, HasSubstr("hivebridge_limit_refusals_total{limit=\"max-message-bytes\"} 1\n"));
+}
+
+TEST(HttpGatewayFlags, WithGrpcTlsTheGatewayServesHttpsWithTheSameCertificate) {
+  TestCertificates certs;
+  if (::testing::Test::HasFatalFailure()) return;
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(
+      {"--http-listen=127.0.0.1:0", "--http-gateway-without-policy=true", "--grpc-tls-cert=" + certs.path("server.pem"),
+       "--grpc-tls-key=" + certs.path("server.key")});
+  ASSERT_TRUE(bridge.ok()) << bridge.status();
+  httplib::SSLClient client("127.0.0.1", (*bridge)->http_port());
+  client.set_ca_cert_path(certs.path("ca.pem").c_str());
+  client.enable_server_certificate_verification(true);
+  httplib::Result list = client.Get("/api/v1/devices");
+  ASSERT_TRUE(list) << httplib::to_string(list.error()) << (*bridge)->Log();
+  EXPECT_EQ(list->status, 200);
+  // Plain HTTP on the HTTPS port gets no answer.
+  httplib::Client plain("127.0.0.1", (*bridge)->http_port());
+  plain.set_read_timeout(std::chrono::seconds(5));
+  httplib::Result refused = plain.Get("/api/v1/devices");
+  EXPECT_TRUE(!refused || refused->status != 200);
 }
 
 TEST(HttpGatewayFlags, WithoutHttpListenThereIsNoGatewayNotEvenOnTheDevicePort) {
