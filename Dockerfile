@@ -34,6 +34,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIVE_TESTS=
 #   librabbitmq.so.4                     librabbitmq4     (from librabbitmq-dev)
 #   libsqlite3.so.0                      libsqlite3-0     (from libsqlite3-dev)
 #   libprometheus-cpp-core.so.1.0        libprometheus-cpp-core1.0 (from prometheus-cpp-dev)
+#   libcpp-httplib.so.0.11               libcpp-httplib0.11 (from libcpp-httplib-dev)
 #   libtcmalloc_minimal.so.4             libtcmalloc-minimal4
 #   libssl.so.3, libcrypto.so.3          libssl3          (from libssl-dev)
 #   libstdc++.so.6, libgcc_s.so.1        libstdc++6, libgcc-s1
@@ -62,6 +63,7 @@ RUN apt-get update \
     ca-certificates \
     libabsl20220623 \
     libc6 \
+    libcpp-httplib0.11 \
     libgcc-s1 \
     libgrpc++1.51 \
     libgrpc29 \

@@ -37,6 +37,7 @@
 #include "server/expiry_ticker.h"
 #include "server/grpc_call_metrics.h"
 #include "server/grpc_tls_credentials.h"
+#include "server/http_gateway.h"
 #include "server/metrics.h"
 #include "server/process_metrics.h"
 #include "server/request_metrics.h"
@@ -411,6 +412,7 @@ class BridgeServerImpl final : public BridgeServer {
     // Shutdown, then moves both.
     grpc_server_->GetHealthCheckService()->SetServingStatus(hive::bridge::v1::DeviceBridge::service_full_name(),
                                                             serving_);
+    if (absl::Status started = StartHttpGateway(); !started.ok()) return started;
     reloader_ = std::make_unique<TlsReloader>(ReloadTargets(), config_.tls_reload_interval);
     ticker_ = std::make_unique<ExpiryTicker>(kExpiryTick, [this] {
       correlator_.ExpireDue();
@@ -427,6 +429,7 @@ class BridgeServerImpl final : public BridgeServer {
         {{"version", HIVEBRIDGE_VERSION},
          {"ws_port", endpoint_->port()},
          {"grpc_port", grpc_port_},
+         {"http_port", gateway_ == nullptr ? 0 : gateway_->port()},
          {"replica", config_.replica_id},
          {"epoch", hub_.epoch()},
          {"bus", cluster_ == nullptr ? "inproc" : "amqp"}});
@@ -461,6 +464,8 @@ class BridgeServerImpl final : public BridgeServer {
     correlator_.FailAll(absl::UnavailableError("bridge is shutting down"));
     hub_.Close();
     grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + kCloseGrace));
+    // After the gRPC server ended the event streams the gateway relays.
+    if (gateway_ != nullptr) gateway_->Stop();
     endpoint_->CloseAll(close_code::kGoingAway, "bridge is shutting down");
     endpoint_->Stop(kCloseGrace);
     // Last, so the devices' goodbyes still reach the fleet.
@@ -485,6 +490,27 @@ class BridgeServerImpl final : public BridgeServer {
       targets.push_back({"grpc", std::move(files), [this] { return tls_.grpc->Reload(); }});
     }
     return targets;
+  }
+
+  // --http-listen: the HTTP/JSON gateway, calling the gRPC service in-process
+  // (so the backend policy and validation are the gRPC API's). HTTPS with the
+  // gRPC port's certificate when it has one.
+  absl::Status StartHttpGateway() {
+    if (config_.http_listen.empty()) return absl::OkStatus();
+    HttpGatewayOptions options;
+    options.listen = config_.http_listen;
+    options.tls_cert_file = config_.grpc_tls_cert_file;
+    options.tls_key_file = config_.grpc_tls_key_file;
+    options.threads = config_.http_threads;
+    options.max_body_bytes = config_.max_message_bytes;
+    options.counters = &counters_;
+    absl::StatusOr<std::unique_ptr<HttpGateway>> gateway =
+        HttpGateway::Start(options, grpc_server_->InProcessChannel(grpc::ChannelArguments()));
+    if (!gateway.ok()) return gateway.status();
+    gateway_ = *std::move(gateway);
+    if (!config_.backend_policy_file.empty()) return absl::OkStatus();
+    Log(LogLevel::kWarn, "http_gateway_without_policy", {{"http_port", gateway_->port()}});
+    return absl::OkStatus();
   }
 
   // Requests in flight: delivered here, or routed to another replica.
@@ -551,6 +577,8 @@ class BridgeServerImpl final : public BridgeServer {
   std::unique_ptr<DeviceEndpoint> endpoint_;
   grpc::ResourceQuota grpc_quota_{"hivebridge-grpc"};
   std::unique_ptr<grpc::Server> grpc_server_;
+  // Null without --http-listen.
+  std::unique_ptr<HttpGateway> gateway_;
   int grpc_port_ = 0;
   std::unique_ptr<ExpiryTicker> ticker_;
   std::unique_ptr<ExpiryTicker> queue_ticker_;

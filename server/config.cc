@@ -186,6 +186,25 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
               AnyPath)
       .DefaultText("(none: any caller, any account)");
   f.AddInteger("io-threads", &config.io_threads, 0, 1024, "WebSocket I/O threads; 0 = one per core");
+  f.AddString("http-listen", &config.http_listen, "HOST:PORT",
+              "HTTP/JSON gateway for backends (/api/v1/..., Server-Sent Events); needs "
+              "--backend-policy-file or --http-gateway-without-policy=true",
+              [](absl::string_view text) { return text.empty() ? absl::OkStatus() : ValidateListen(text); })
+      .DefaultText("(none: off)");
+  f.AddValue(
+      "http-gateway-without-policy", "BOOL",
+      [&config](absl::string_view text) -> absl::Status {
+        absl::StatusOr<bool> value = cli::ParseBool(text);
+        if (!value.ok()) return value.status();
+        config.http_gateway_without_policy = *value;
+        return absl::OkStatus();
+      },
+      config.http_gateway_without_policy ? "true" : "false",
+      "let --http-listen serve without --backend-policy-file: anyone who reaches the port may call "
+      "the API for any account");
+  f.AddInteger("http-threads", &config.http_threads, 1, 4096,
+               "HTTP gateway connections served at once; each open event stream holds one, and "
+               "further connections wait for a free one");
   f.AddInteger("grpc-max-concurrent-streams", &config.grpc_max_concurrent_streams, 1, 1'000'000,
                "gRPC calls one backend connection may have open at once (HTTP/2 streams); the "
                "backend's gRPC queues further calls until one ends");
@@ -339,6 +358,12 @@ absl::Status ValidateTogether(const Config& config) {
   if (config.tls_reload_interval > absl::ZeroDuration() && config.tls_reload_interval < absl::Seconds(1)) {
     return absl::InvalidArgumentError(absl::StrCat("--tls-reload-interval: 0 (only on SIGHUP) or at least 1s, got ",
                                                    absl::FormatDuration(config.tls_reload_interval)));
+  }
+  // The gateway must not become an unauthenticated way in by accident.
+  if (!config.http_listen.empty() && config.backend_policy_file.empty() && !config.http_gateway_without_policy) {
+    return absl::InvalidArgumentError(
+        "--http-listen needs --backend-policy-file (callers present a bearer token), or "
+        "--http-gateway-without-policy=true to serve it to anyone who reaches the port");
   }
   if (config.pong_timeout >= config.ping_interval) {
     return absl::InvalidArgumentError(absl::StrCat("--pong-timeout: must be shorter than --ping-interval (",

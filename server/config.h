@@ -36,6 +36,11 @@ struct Config {
   absl::Duration tls_reload_interval = absl::Minutes(1);
   std::string backend_policy_file;  // who may call the API for which accounts (backend_policy.h)
   int io_threads = 0;               // WebSocket I/O threads, one io_context each; 0 = one per core
+  // The HTTP/JSON gateway (docs/protocol.md#http-json-gateway): off while
+  // empty. It needs backend_policy_file unless http_gateway_without_policy.
+  std::string http_listen;
+  bool http_gateway_without_policy = false;
+  int http_threads = 32;  // HTTP connections served at once (an SSE stream holds one)
 
   // gRPC server: what one backend connection may hold and how idle ones are
   // found out.

@@ -18,7 +18,8 @@ using hive::bridge::v1::SubscribeEventsResponse;
 
 class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEventsResponse> {
  public:
-  SubscribeEventsReactor(const SubscribeEventsRequest& request, EventHub& hub, EventDeliveryMetrics* delivery)
+  SubscribeEventsReactor(grpc::CallbackServerContext& context, const SubscribeEventsRequest& request, EventHub& hub,
+                         EventDeliveryMetrics* delivery)
       : delivery_(delivery) {
     std::optional<hive::bridge::v1::StreamPosition> resume;
     if (request.has_resume_after()) resume = request.resume_after();
@@ -32,6 +33,11 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
       return;
     }
     subscription_ = *std::move(subscription);
+    // Headers at once, before any event: a caller learns the stream was
+    // accepted even when no event matches for a while (the HTTP gateway
+    // answers 200 only then, and the refusal's own status otherwise).
+    context.AddInitialMetadata(kStreamAcceptedMetadata, "1");
+    StartSendInitialMetadata();
     WriteNextLocked();
   }
 
@@ -156,7 +162,7 @@ grpc::ServerWriteReactor<SubscribeEventsResponse>* StartSubscribeEvents(grpc::Ca
   if (absl::Status valid = ValidateSubscribeEvents(*request); !valid.ok()) {
     return new RejectedStream(ToGrpcStatus(valid));
   }
-  return new SubscribeEventsReactor(*request, hub, delivery);
+  return new SubscribeEventsReactor(*context, *request, hub, delivery);
 }
 
 }  // namespace hive::server

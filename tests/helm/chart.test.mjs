@@ -216,8 +216,11 @@ for (const set of valueSets) {
       const { c, dep } = settings(objs);
       const ws = portOf(flagValue(objs, "ws-listen"));
       const grpc = portOf(flagValue(objs, "grpc-listen"));
-      assert.deepEqual(c.ports.map((p) => [p.name, p.containerPort]), [["ws", ws], ["grpc", grpc]],
-        `${where(dep)}: container ports do not match --ws-listen/--grpc-listen`);
+      const expected = [["ws", ws], ["grpc", grpc]];
+      const http = flagValue(objs, "http-listen");
+      if (http !== undefined) expected.push(["http", portOf(http)]);
+      assert.deepEqual(c.ports.map((p) => [p.name, p.containerPort]), expected,
+        `${where(dep)}: container ports do not match --ws-listen/--grpc-listen/--http-listen`);
       assert.ok(c.readinessProbe, `${where(dep)}: no readinessProbe`);
       assert.ok(c.livenessProbe, `${where(dep)}: no livenessProbe`);
       const ready = probePort(c, c.readinessProbe, "readinessProbe");
@@ -613,7 +616,8 @@ describe("escape hatches and Service knobs render where they belong", () => {
     assert.deepEqual(svc.metadata.annotations, s.annotations, `${where(svc)}: annotations`);
     assert.equal(svc.spec.sessionAffinity, "ClientIP", `${where(svc)}: sessionAffinity`);
     assert.equal(svc.spec.sessionAffinityConfig.clientIP.timeoutSeconds, s.sessionAffinityTimeoutSeconds, `${where(svc)}: sessionAffinityConfig`);
-    assert.deepEqual(svc.spec.ports.map((p) => [p.name, p.nodePort]), [["grpc", s.nodePorts.grpc], ["ws", s.nodePorts.ws]], `${where(svc)}: nodePorts`);
+    assert.deepEqual(svc.spec.ports.map((p) => [p.name, p.nodePort]),
+      [["grpc", s.nodePorts.grpc], ["ws", s.nodePorts.ws], ["http", s.nodePorts.http]], `${where(svc)}: nodePorts`);
   });
 
   test("a NodePort Service: node ports and traffic policy, no load balancer fields", () => {

@@ -150,6 +150,7 @@ const CMAKE_PACKAGES = {
   "pkg_check_modules(librabbitmq)": ["librabbitmq-dev"],
   "pkg_check_modules(sqlite3)": ["libsqlite3-dev"],
   "pkg_check_modules(prometheus-cpp-core)": ["prometheus-cpp-dev"],
+  "pkg_check_modules(cpp-httplib)": ["libcpp-httplib-dev"],
   "find_library(tcmalloc_minimal)": ["libtcmalloc-minimal4"],
 };
 

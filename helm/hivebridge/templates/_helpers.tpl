@@ -96,11 +96,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.grpcTls.clientCaSecretName (not .Values.grpcTls.enabled) }}
 {{- fail "hivebridge: grpcTls.clientCaSecretName (mTLS) needs grpcTls.enabled=true and grpcTls.secretName: client certificates are asked for only over TLS." }}
 {{- end }}
+{{- if and .Values.httpGateway.enabled (not .Values.backendPolicy.secretName) (not .Values.httpGateway.allowWithoutPolicy) }}
+{{- fail "hivebridge: httpGateway.enabled=true needs backendPolicy.secretName (callers present a bearer token), or httpGateway.allowWithoutPolicy=true to serve the API to anyone who reaches the port." }}
+{{- end }}
 {{- $svc := .Values.service }}
 {{- if and (eq $svc.type "ClusterIP") $svc.externalTrafficPolicy }}
 {{- fail (printf "hivebridge: service.externalTrafficPolicy=%s needs service.type NodePort or LoadBalancer (a ClusterIP Service has no external traffic)." $svc.externalTrafficPolicy) }}
 {{- end }}
-{{- if and (eq $svc.type "ClusterIP") (or $svc.nodePorts.grpc $svc.nodePorts.ws) }}
+{{- if and (eq $svc.type "ClusterIP") (or $svc.nodePorts.grpc $svc.nodePorts.ws $svc.nodePorts.http) }}
 {{- fail "hivebridge: service.nodePorts needs service.type NodePort or LoadBalancer (a ClusterIP Service has no node ports)." }}
 {{- end }}
 {{- if and (ne $svc.type "LoadBalancer") (or $svc.loadBalancerIP $svc.loadBalancerClass $svc.loadBalancerSourceRanges) }}

@@ -142,6 +142,7 @@ absl::Status BridgeProcess::AwaitStarted(absl::Duration timeout) {
         return absl::InternalError(absl::StrCat("unexpected started line: ", line));
       }
       epoch_ = LogField(line, "epoch");
+      if (!absl::SimpleAtoi(LogField(line, "http_port"), &http_port_)) http_port_ = 0;
       return absl::OkStatus();
     }
     if (!running()) {

@@ -51,6 +51,9 @@ class BridgeProcess {
 
   int ws_port() const { return ws_port_; }
   int grpc_port() const { return grpc_port_; }
+  // The HTTP/JSON gateway's port from the started line; 0 when it is off
+  // (pass --http-listen=127.0.0.1:0 to turn it on, on a free port).
+  int http_port() const { return http_port_; }
   // The event hub's epoch, from the started line: a resume point {epoch, 0}
   // replays everything this server has published.
   const std::string& epoch() const { return epoch_; }
@@ -96,6 +99,7 @@ class BridgeProcess {
   std::optional<int> exit_status_;
   int ws_port_ = 0;
   int grpc_port_ = 0;
+  int http_port_ = 0;
   std::string epoch_;
   std::shared_ptr<grpc::Channel> channel_;
 };

@@ -392,7 +392,10 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "max-queued-per-device",
                                           "max-queued-requests",
                                           "max-queued-bytes",
-                                          "request-retention"};
+                                          "request-retention",
+                                          "http-listen",
+                                          "http-gateway-without-policy",
+                                          "http-threads"};
   int option_rows = 0;
   for (absl::string_view line : absl::StrSplit(help, '\n')) {
     if (absl::StartsWith(line, "  --")) ++option_rows;
@@ -618,6 +621,9 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--tls-reload-interval=3s",
                                          "--backend-policy-file=/p",
                                          "--io-threads=3",
+                                         "--http-listen=127.0.0.1:3",
+                                         "--http-gateway-without-policy=true",
+                                         "--http-threads=3",
                                          "--max-connections=3",
                                          "--max-connections-per-account=3",
                                          "--handshake-timeout=3s",
@@ -681,6 +687,9 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->tls_reload_interval, defaults.tls_reload_interval);
   EXPECT_NE(config->backend_policy_file, defaults.backend_policy_file);
   EXPECT_NE(config->io_threads, defaults.io_threads);
+  EXPECT_NE(config->http_listen, defaults.http_listen);
+  EXPECT_NE(config->http_gateway_without_policy, defaults.http_gateway_without_policy);
+  EXPECT_NE(config->http_threads, defaults.http_threads);
   EXPECT_NE(config->max_connections, defaults.max_connections);
   EXPECT_NE(config->max_connections_per_account, defaults.max_connections_per_account);
   EXPECT_NE(config->handshake_timeout, defaults.handshake_timeout);
@@ -770,6 +779,22 @@ TEST(Config, DurationsTakeEveryUnitForm) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->dedupe_window, absl::Seconds(90));
   EXPECT_EQ(config->auth_timeout, absl::Milliseconds(500));
+}
+
+TEST(Config, HttpGatewayIsOffByDefaultAndNeedsAPolicyOrTheExplicitSwitch) {
+  absl::StatusOr<Config> config = Parse({kKeyFlag});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http_listen, "");
+  EXPECT_FALSE(config->http_gateway_without_policy);
+  ExpectInvalid({kKeyFlag, "--http-listen=127.0.0.1:8081"},
+                "--http-listen needs --backend-policy-file (callers present a bearer token), or "
+                "--http-gateway-without-policy=true to serve it to anyone who reaches the port");
+  ExpectInvalid({kKeyFlag, "--http-listen=8081"},
+                R"(--http-listen: expected HOST:PORT such as 0.0.0.0:8080, got "8081")");
+  EXPECT_TRUE(Parse({kKeyFlag, "--http-listen=127.0.0.1:8081", "--backend-policy-file=/p"}).ok());
+  config = Parse({kKeyFlag, "--http-listen=127.0.0.1:8081", "--http-gateway-without-policy=true"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http_listen, "127.0.0.1:8081");
 }
 
 }  // namespace
