@@ -21,7 +21,9 @@
 # every header it includes, NOLINTs included). LINT_NO_CACHE=1 checks all.
 #
 # Environment: CLANG_FORMAT (clang-format-14), CLANG_TIDY (clang-tidy-14),
-# JOBS (nproc), LINT_ONLY (a regex: check only the TUs whose path matches).
+# JOBS (nproc), LINT_ONLY (a regex: check only the TUs whose path matches),
+# LINT_CHECKS (appended to .clang-tidy's Checks, e.g. -clang-analyzer-*; part
+# of the cache key, so a pass with fewer checks never stands for a full one).
 set -euo pipefail
 
 usage() { echo "usage: $0 --build-dir DIR [--format|--tidy]" >&2; exit 2; }
@@ -81,6 +83,7 @@ import concurrent.futures, hashlib, json, os, re, resource, shlex, subprocess, s
 root, build_dir = os.environ["ROOT"], os.environ["BUILD_DIR"]
 clang_tidy, jobs = os.environ["CLANG_TIDY"], int(os.environ["JOBS"])
 use_cache = os.environ.get("LINT_NO_CACHE", "") not in ("1", "true")
+extra_checks = os.environ.get("LINT_CHECKS", "")
 cache_dir = os.path.join(build_dir, "lint-cache")
 os.makedirs(cache_dir, exist_ok=True)
 own = re.compile(r"(bridge|server|transport|clients|cli|bench|fuzz|tests)/")
@@ -145,7 +148,8 @@ def key_of(entry):
     if pre.returncode != 0:
         return None
     h = hashlib.sha256()
-    for part in (version.encode(), config_of(entry["file"]), json.dumps(entry["arguments"]).encode(), pre.stdout):
+    for part in (version.encode(), extra_checks.encode(), config_of(entry["file"]), json.dumps(entry["arguments"]).encode(),
+                 pre.stdout):
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()
 
@@ -158,7 +162,8 @@ def check(rel):
             if f.read().strip() == key:
                 return rel, "cached", ""
     start = time.monotonic()
-    run = subprocess.run([clang_tidy, "--quiet", "-p", db_dir, entry["file"]],
+    checks = [f"--checks={extra_checks}"] if extra_checks else []
+    run = subprocess.run([clang_tidy, "--quiet", "-p", db_dir, *checks, entry["file"]],
                          cwd=root, capture_output=True, text=True)
     took = time.monotonic() - start
     output = run.stdout + "".join(l + "\n" for l in run.stderr.splitlines()
@@ -190,7 +195,8 @@ took = time.monotonic() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 checked = sum(1 for rel in entries if only.search(rel))
 print(f"lint: clang-tidy: {checked} TUs, {cached} unchanged since they passed (lint-cache), "
-      f"{len(failed)} failed; {took:.0f} s wall, {usage.ru_utime + usage.ru_stime:.0f} s CPU, {jobs} jobs")
+      f"{len(failed)} failed; {took:.0f} s wall, {usage.ru_utime + usage.ru_stime:.0f} s CPU, {jobs} jobs"
+      + (f"; checks also {extra_checks}" if extra_checks else ""))
 sys.exit(1 if failed else 0)
 PY
   then
