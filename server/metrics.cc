@@ -1,21 +1,21 @@
 #include "server/metrics.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "bridge/codec/schema_error_counts.h"
 #include "prometheus/text_serializer.h"
+#include "server/request_labels.h"
 
 namespace hive::server {
 namespace {
 
-void AppendMetric(std::string& out, absl::string_view name, absl::string_view type, absl::string_view help,
-                  uint64_t value) {
-  absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ", value, "\n");
-}
-
 void AppendHeader(std::string& out, absl::string_view name, absl::string_view type, absl::string_view help) {
   absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+}
+
+void AppendMetric(std::string& out, absl::string_view name, absl::string_view type, absl::string_view help,
+                  uint64_t value) {
+  AppendHeader(out, name, type, help);
+  absl::StrAppend(&out, name, " ", value, "\n");
 }
 
 void AppendDeviceCounters(std::string& out, const DeviceCounters& devices) {
@@ -132,10 +132,8 @@ std::string RenderMetrics(const MetricsSources& sources) {
                     "# HELP hivebridge_queued_requests_ended_total Queued requests that ended, by the status they "
                     "ended with.\n# TYPE hivebridge_queued_requests_ended_total counter\n");
     for (const auto& [status, count] : queue.ended) {
-      absl::StrAppend(
-          &out, "hivebridge_queued_requests_ended_total{status=\"",
-          absl::AsciiStrToLower(absl::StripPrefix(hive::bridge::v1::RequestStatus_Name(status), "REQUEST_STATUS_")),
-          "\"} ", count, "\n");
+      absl::StrAppend(&out, "hivebridge_queued_requests_ended_total{status=\"", RequestStatusName(status), "\"} ",
+                      count, "\n");
     }
   }
   absl::StrAppend(&out,

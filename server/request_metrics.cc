@@ -2,9 +2,8 @@
 
 #include <string>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/request_labels.h"
 
 namespace hive::server {
 namespace {
@@ -15,15 +14,6 @@ using hive::bridge::v1::RequestStatus;
 // From 1 ms (a device on a LAN acks in a few) to 5 minutes (a long upgrade's result).
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                                  0.5,   1,      2.5,   5,    10,    30,   60,  300};
-
-std::string CommandLabel(Command::KindCase kind) {
-  if (kind == Command::KIND_NOT_SET) return "none";
-  return Command::descriptor()->FindFieldByNumber(static_cast<int>(kind))->name();
-}
-
-std::string StatusLabel(RequestStatus status) {
-  return absl::AsciiStrToLower(absl::StripPrefix(hive::bridge::v1::RequestStatus_Name(status), "REQUEST_STATUS_"));
-}
 
 double Seconds(const google::protobuf::Duration& duration) {
   return static_cast<double>(google::protobuf::util::TimeUtil::DurationToNanoseconds(duration)) / 1e9;
@@ -68,13 +58,13 @@ void RequestMetrics::Observe(const hive::bridge::v1::SendDeviceRequestRequest& r
   const auto s = static_cast<size_t>(status);
   if (k >= kKinds || s >= kStatuses) return;  // a kind or status newer than this code: not counted
   SeriesOf(request_series_[k][s], requests_, [&] {
-    return prometheus::Labels{{"command", CommandLabel(kind)}, {"status", StatusLabel(status)}};
+    return prometheus::Labels{{"command", CommandKindName(kind)}, {"status", RequestStatusName(status)}};
   }).Increment();
   if (response.has_ack_latency()) {
     SeriesOf(
         ack_series_[k], ack_seconds_,
         [&] {
-          return prometheus::Labels{{"command", CommandLabel(kind)}};
+          return prometheus::Labels{{"command", CommandKindName(kind)}};
         },
         kLatencyBuckets)
         .Observe(Seconds(response.ack_latency()));
@@ -85,7 +75,8 @@ void RequestMetrics::Observe(const hive::bridge::v1::SendDeviceRequestRequest& r
     SeriesOf(
         result_series_[k][succeeded ? 0 : 1], result_seconds_,
         [&] {
-          return prometheus::Labels{{"command", CommandLabel(kind)}, {"outcome", succeeded ? "succeeded" : "failed"}};
+          return prometheus::Labels{{"command", CommandKindName(kind)},
+                                    {"outcome", succeeded ? "succeeded" : "failed"}};
         },
         kLatencyBuckets)
         .Observe(Seconds(response.result_latency()));
