@@ -425,7 +425,9 @@ TEST_F(HttpGatewayTest, LastEventIdResumesExactlyAfterThatEvent) {
     std::optional<SseEvent> event = resumed->Next();
     ASSERT_TRUE(event.has_value()) << Log();
     states.push_back(FromJson<DeviceEvent>(event->data).device_state().state());
-    if (i < 2) EXPECT_EQ(event->id, seen[i + 1].id);
+    if (i < 2) {
+      EXPECT_EQ(event->id, seen[i + 1].id);
+    }
   }
   EXPECT_EQ(states, (std::vector<std::string>{"two", "three", "four"}));
 

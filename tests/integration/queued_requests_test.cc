@@ -21,7 +21,6 @@
 namespace hive::integration {
 namespace {
 
-using hive::bridge::v1::RequestRecord;
 using hive::bridge::v1::RequestStatus;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
@@ -46,41 +45,6 @@ SendDeviceRequestRequest Queued(const std::string& device_id, absl::Duration ttl
   request.set_request_id(NewUuid());
   request.mutable_queue_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
   return request;
-}
-
-struct RecordResult {
-  grpc::Status status;
-  RequestRecord record;
-};
-
-RecordResult GetRequest(Stub& stub, const std::string& request_id) {
-  grpc::ClientContext context;
-  SetDeadline(context, kDefaultCallDeadline);
-  hive::bridge::v1::GetRequestRequest request;
-  request.set_request_id(request_id);
-  hive::bridge::v1::GetRequestResponse response;
-  RecordResult result;
-  result.status = stub.GetRequest(&context, request, &response);
-  result.record = response.request();
-  return result;
-}
-
-RecordResult CancelRequest(Stub& stub, const std::string& request_id) {
-  grpc::ClientContext context;
-  SetDeadline(context, kDefaultCallDeadline);
-  hive::bridge::v1::CancelRequestRequest request;
-  request.set_request_id(request_id);
-  hive::bridge::v1::CancelRequestResponse response;
-  RecordResult result;
-  result.status = stub.CancelRequest(&context, request, &response);
-  result.record = response.request();
-  return result;
-}
-
-// How often `id` reached the device.
-int TimesReceived(const TestDevice& device, const std::string& id) {
-  std::vector<std::string> ids = device.received_request_ids();
-  return static_cast<int>(std::count(ids.begin(), ids.end(), id));
 }
 
 class QueuedRequestsTest : public BridgeTest {

@@ -665,40 +665,6 @@ hive::bridge::v1::SendDeviceRequestRequest QueuedTo(const std::string& device_id
   return request;
 }
 
-struct RecordCall {
-  grpc::Status status;
-  hive::bridge::v1::RequestRecord record;
-};
-
-RecordCall GetRequestOn(Stub& stub, const std::string& request_id) {
-  grpc::ClientContext context;
-  SetDeadline(context, kDefaultCallDeadline);
-  hive::bridge::v1::GetRequestRequest request;
-  request.set_request_id(request_id);
-  hive::bridge::v1::GetRequestResponse response;
-  RecordCall call;
-  call.status = stub.GetRequest(&context, request, &response);
-  call.record = response.request();
-  return call;
-}
-
-RecordCall CancelRequestOn(Stub& stub, const std::string& request_id) {
-  grpc::ClientContext context;
-  SetDeadline(context, kDefaultCallDeadline);
-  hive::bridge::v1::CancelRequestRequest request;
-  request.set_request_id(request_id);
-  hive::bridge::v1::CancelRequestResponse response;
-  RecordCall call;
-  call.status = stub.CancelRequest(&context, request, &response);
-  call.record = response.request();
-  return call;
-}
-
-int TimesReceived(const TestDevice& device, const std::string& id) {
-  std::vector<std::string> ids = device.received_request_ids();
-  return static_cast<int>(std::count(ids.begin(), ids.end(), id));
-}
-
 class ClusterQueueTest : public ClusterTest {
  protected:
   void ExpectQueued(int index, const hive::bridge::v1::SendDeviceRequestRequest& request) {
@@ -712,7 +678,7 @@ class ClusterQueueTest : public ClusterTest {
                                          hive::bridge::v1::RequestStatus status,
                                          absl::Duration timeout = kPropagation) {
     return WaitUntil(
-        [&] { return GetRequestOn(stub(index), request_id).record.status() == status; },
+        [&] { return GetRequest(stub(index), request_id).record.status() == status; },
         absl::StrCat("replica-", index, " says ", request_id, " is ", hive::bridge::v1::RequestStatus_Name(status)),
         timeout);
   }
@@ -737,7 +703,7 @@ TEST_F(ClusterQueueTest, QueuedOnOneReplicaReachesTheDeviceOnAnotherOnceInOrderA
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << refused;
 
   // Cancelled through a third replica; every replica knows.
-  RecordCall cancel = CancelRequestOn(stub(3), cancelled.request_id());
+  RecordResult cancel = CancelRequest(stub(3), cancelled.request_id());
   ASSERT_TRUE(cancel.status.ok()) << cancel.status.error_message() << "\n" << replica(3).Log();
   EXPECT_EQ(cancel.record.status(), hive::bridge::v1::REQUEST_STATUS_CANCELLED);
   ASSERT_TRUE(AwaitStatus(2, cancelled.request_id(), hive::bridge::v1::REQUEST_STATUS_CANCELLED));
@@ -753,11 +719,11 @@ TEST_F(ClusterQueueTest, QueuedOnOneReplicaReachesTheDeviceOnAnotherOnceInOrderA
   ASSERT_TRUE(AwaitStatus(3, first.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED)) << replica(2).Log();
   EXPECT_THAT(device->received_request_ids(), ::testing::ElementsAre(first.request_id(), second.request_id()))
       << device->Transcript();
-  EXPECT_EQ(GetRequestOn(stub(2), cancelled.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_CANCELLED);
-  EXPECT_EQ(GetRequestOn(stub(2), brief.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_EXPIRED);
+  EXPECT_EQ(GetRequest(stub(2), cancelled.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_CANCELLED);
+  EXPECT_EQ(GetRequest(stub(2), brief.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_EXPIRED);
 
   // Delivered, it can no longer be cancelled, from any replica.
-  RecordCall late = CancelRequestOn(stub(3), first.request_id());
+  RecordResult late = CancelRequest(stub(3), first.request_id());
   EXPECT_EQ(late.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << late.status.error_message();
   EXPECT_THAT(late.status.error_message(), ::testing::HasSubstr("already handed to the device"));
   // A new queued request for the connected device goes to it through its
@@ -785,7 +751,7 @@ TEST_F(ClusterQueueTest, RequestItsHolderTookWithItIsUnconfirmedAndNeverSentAgai
   replica(2).Signal(SIGKILL);
   ASSERT_TRUE(replica(2).Wait(absl::Seconds(10)).has_value());
   ASSERT_TRUE(AwaitStatus(3, handed.request_id(), hive::bridge::v1::REQUEST_STATUS_UNCONFIRMED)) << replica(3).Log();
-  EXPECT_THAT(GetRequestOn(stub(1), handed.request_id()).record.error(), ::testing::HasSubstr("not sent again"));
+  EXPECT_THAT(GetRequest(stub(1), handed.request_id()).record.error(), ::testing::HasSubstr("not sent again"));
 
   const auto next = QueuedTo(device_id, absl::Hours(1));
   ExpectQueued(1, next);
@@ -809,10 +775,10 @@ TEST_F(ClusterQueueTest, QueuedRequestOutlivesABrokerOutageAndIsDeliveredOnceItI
   // durable); the view still answers.
   CallResult refused = SendRequest(stub(3), QueuedTo(NewUuid(), absl::Hours(1)));
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE) << refused;
-  EXPECT_EQ(GetRequestOn(stub(2), queued.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED);
+  EXPECT_EQ(GetRequest(stub(2), queued.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED);
   // The device connects meanwhile: its holder cannot claim the request yet.
   std::unique_ptr<TestDevice> device = ConnectDevice(2, Responder::Ack(), device_id);
-  EXPECT_EQ(GetRequestOn(stub(2), queued.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED);
+  EXPECT_EQ(GetRequest(stub(2), queued.request_id()).record.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED);
 
   ASSERT_TRUE(broker_->Restart().ok()) << broker_->Log();
   // The replicas reconnect with backoff (up to 5 s, jittered) first.

@@ -98,6 +98,30 @@ grpc::Status GetDevice(Stub& stub, absl::string_view device_id, hive::bridge::v1
   return stub.GetDevice(&context, request, response != nullptr ? response : &ignored);
 }
 
+RecordResult GetRequest(Stub& stub, const std::string& request_id) {
+  grpc::ClientContext context;
+  SetDeadline(context, kDefaultCallDeadline);
+  hive::bridge::v1::GetRequestRequest request;
+  request.set_request_id(request_id);
+  hive::bridge::v1::GetRequestResponse response;
+  RecordResult result;
+  result.status = stub.GetRequest(&context, request, &response);
+  result.record = response.request();
+  return result;
+}
+
+RecordResult CancelRequest(Stub& stub, const std::string& request_id) {
+  grpc::ClientContext context;
+  SetDeadline(context, kDefaultCallDeadline);
+  hive::bridge::v1::CancelRequestRequest request;
+  request.set_request_id(request_id);
+  hive::bridge::v1::CancelRequestResponse response;
+  RecordResult result;
+  result.status = stub.CancelRequest(&context, request, &response);
+  result.record = response.request();
+  return result;
+}
+
 grpc::Status ListDevices(Stub& stub, hive::bridge::v1::ListDevicesResponse* response) {
   grpc::ClientContext context;
   SetDeadline(context, kDefaultCallDeadline);

@@ -91,6 +91,14 @@ class PendingCall {
 grpc::Status GetDevice(Stub& stub, absl::string_view device_id,
                        hive::bridge::v1::GetDeviceResponse* response = nullptr);
 
+// What a GetRequest or CancelRequest call answered.
+struct RecordResult {
+  grpc::Status status;
+  hive::bridge::v1::RequestRecord record;
+};
+RecordResult GetRequest(Stub& stub, const std::string& request_id);
+RecordResult CancelRequest(Stub& stub, const std::string& request_id);
+
 // A ListDevices call for the first page of every account's devices; fills
 // `response` when given.
 grpc::Status ListDevices(Stub& stub, hive::bridge::v1::ListDevicesResponse* response = nullptr);

@@ -234,4 +234,9 @@ absl::string_view TestDevice::WireKey(absl::string_view standard_key) const {
   return codec::WireKey(standard_key, options_.dialect);
 }
 
+int TimesReceived(const TestDevice& device, const std::string& id) {
+  std::vector<std::string> ids = device.received_request_ids();
+  return static_cast<int>(std::count(ids.begin(), ids.end(), id));
+}
+
 }  // namespace hive::integration

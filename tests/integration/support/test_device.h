@@ -187,4 +187,7 @@ class TestDevice {
 // frame is not such an object.
 std::string TypeOfFrame(absl::string_view frame, absl::string_view type_key = "type");
 
+// How often the request `id` reached `device`.
+int TimesReceived(const TestDevice& device, const std::string& id);
+
 }  // namespace hive::integration
