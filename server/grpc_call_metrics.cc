@@ -5,6 +5,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "grpcpp/support/status.h"
+#include "server/cached_series.h"
 
 namespace hive::server {
 namespace {
@@ -120,16 +121,11 @@ GrpcCallMetrics::MethodSeries& GrpcCallMetrics::SeriesOf(const char* method, Ser
 
 void GrpcCallMetrics::Handled(MethodSeries& series, int code, double seconds) {
   if (code < 0 || code >= static_cast<int>(series.handled.size())) code = static_cast<int>(grpc::StatusCode::UNKNOWN);
-  prometheus::Counter* handled = series.handled[code].load(std::memory_order_acquire);
-  if (handled == nullptr) {
+  CachedSeries(series.handled[code], handled_, [&] {
     prometheus::Labels labels = series.labels;
     labels["grpc_code"] = CodeName(code);
-    // Family::Add returns the existing series for the same labels, so two
-    // threads racing here store the same pointer.
-    handled = &handled_.Add(labels);
-    series.handled[code].store(handled, std::memory_order_release);
-  }
-  handled->Increment();
+    return labels;
+  }).Increment();
   series.handling->Observe(seconds);
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "google/protobuf/util/time_util.h"
+#include "server/cached_series.h"
 #include "server/request_labels.h"
 
 namespace hive::server {
@@ -37,19 +38,6 @@ RequestMetrics::RequestMetrics(prometheus::Registry& registry)
                                 "outcome (succeeded or failed).")
                           .Register(registry)) {}
 
-template <typename Metric, typename MakeLabels, typename... Args>
-Metric& RequestMetrics::SeriesOf(std::atomic<Metric*>& slot, prometheus::Family<Metric>& family, MakeLabels make_labels,
-                                 const Args&... args) {
-  Metric* series = slot.load(std::memory_order_acquire);
-  if (series == nullptr) {
-    // Family::Add returns the existing series for the same labels: threads
-    // racing here store the same pointer.
-    series = &family.Add(make_labels(), args...);
-    slot.store(series, std::memory_order_release);
-  }
-  return *series;
-}
-
 void RequestMetrics::Observe(const hive::bridge::v1::SendDeviceRequestRequest& request,
                              const hive::bridge::v1::SendDeviceRequestResponse& response) {
   const Command::KindCase kind = request.command().kind_case();
@@ -57,11 +45,11 @@ void RequestMetrics::Observe(const hive::bridge::v1::SendDeviceRequestRequest& r
   const auto k = static_cast<size_t>(kind);
   const auto s = static_cast<size_t>(status);
   if (k >= kKinds || s >= kStatuses) return;  // a kind or status newer than this code: not counted
-  SeriesOf(request_series_[k][s], requests_, [&] {
+  CachedSeries(request_series_[k][s], requests_, [&] {
     return prometheus::Labels{{"command", CommandKindName(kind)}, {"status", RequestStatusName(status)}};
   }).Increment();
   if (response.has_ack_latency()) {
-    SeriesOf(
+    CachedSeries(
         ack_series_[k], ack_seconds_,
         [&] {
           return prometheus::Labels{{"command", CommandKindName(kind)}};
@@ -72,7 +60,7 @@ void RequestMetrics::Observe(const hive::bridge::v1::SendDeviceRequestRequest& r
   if (response.has_result_latency() &&
       (status == RequestStatus::REQUEST_STATUS_SUCCEEDED || status == RequestStatus::REQUEST_STATUS_FAILED)) {
     const bool succeeded = status == RequestStatus::REQUEST_STATUS_SUCCEEDED;
-    SeriesOf(
+    CachedSeries(
         result_series_[k][succeeded ? 0 : 1], result_seconds_,
         [&] {
           return prometheus::Labels{{"command", CommandKindName(kind)},

@@ -39,12 +39,6 @@ class RequestMetrics {
   static constexpr size_t kKinds = 6;
   static constexpr size_t kStatuses = 9;
 
-  // The series in `slot`, created with the labels `make_labels` returns
-  // the first time only: the hot path reads a pointer.
-  template <typename Metric, typename MakeLabels, typename... Args>
-  static Metric& SeriesOf(std::atomic<Metric*>& slot, prometheus::Family<Metric>& family, MakeLabels make_labels,
-                          const Args&... args);
-
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& ack_seconds_;
   prometheus::Family<prometheus::Histogram>& result_seconds_;
