@@ -315,9 +315,20 @@ class BridgeServerImpl final : public BridgeServer {
         limits_(LimitsFrom(config)),
         service_(ServiceOptions(config, queue_.get(), deliverer_.get(), &request_metrics_, &event_delivery_), clock_,
                  registry_, correlator_, hub_, cluster_.get(), access_, twins_),
-        metrics_{registry_, hub_, correlator_, bus_, counters_, twins_, persister_.get()} {
-    metrics_.families = {&prometheus_, &process_metrics_};
-    metrics_.devices = &devices_;
+        // The endpoint, the fleet and the queue are set below once they exist.
+        metrics_{registry_,
+                 hub_,
+                 correlator_,
+                 bus_,
+                 counters_,
+                 twins_,
+                 persister_.get(),
+                 /*endpoint=*/nullptr,
+                 /*fleet=*/nullptr,
+                 /*queue=*/nullptr,
+                 &devices_,
+                 [this] { return ready(); },
+                 {&prometheus_, &process_metrics_}} {
     // Before any event can arrive (the bus starts below, devices after
     // Listen). One bridge alone: whatever was connected to it when it
     // stopped was cut off; in a cluster the device may be on another replica.

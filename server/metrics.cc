@@ -119,6 +119,11 @@ std::string RenderMetrics(const MetricsSources& sources) {
                "Events the bus could not carry (its buffer was full while the broker was away).", bus.dropped);
   AppendMetric(out, "hivebridge_events_delivered_total", "counter",
                "Events the bus delivered to this replica's subscribers' hub.", bus.delivered);
+  if (sources.ready) {
+    AppendMetric(out, "hivebridge_ready", "gauge",
+                 "1 while /readyz answers 200: serving, bus connected and the queue caught up.",
+                 sources.ready() ? 1 : 0);
+  }
   AppendMetric(out, "hivebridge_bus_connected", "gauge",
                "1 while the bus carries events (cluster mode: broker connected).", sources.bus.connected() ? 1 : 0);
   if (sources.queue != nullptr) {

@@ -9,6 +9,7 @@
 // docs/metrics.md describes every metric.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct MetricsSources {
   const RequestQueue* queue = nullptr;
   // Closes, authentication failures, frames and events of device connections.
   const DeviceCounters* devices = nullptr;
+  // What /readyz answers (serving, bus connected, queue caught up); unset: not rendered.
+  std::function<bool()> ready;
   // prometheus-cpp collectables, rendered after the gauges above.
   std::vector<const prometheus::Collectable*> families;
 };

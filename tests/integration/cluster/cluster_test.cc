@@ -505,11 +505,13 @@ TEST(ClusterStartTest, ReplicaStartedWhileTheBrokerIsDownIsNotReadyUntilItConnec
   };
   ASSERT_TRUE((*replica)->WaitForLog("event=bus_disconnected", absl::Seconds(10)));
   EXPECT_EQ(readyz(), 503);
+  EXPECT_EQ(MetricValue(**replica, "hivebridge_ready"), 0u);
   EXPECT_THAT((*replica)->Log(), ::testing::Not(::testing::HasSubstr("guest:guest")));
 
   ASSERT_TRUE((*broker)->Restart().ok());
   ASSERT_TRUE((*replica)->WaitForLog("event=bus_connected", absl::Seconds(30))) << (*replica)->Log();
   EXPECT_TRUE(WaitUntil([&] { return readyz() == 200; }, "/readyz answers 200")) << (*replica)->Log();
+  EXPECT_EQ(MetricValue(**replica, "hivebridge_ready"), 1u);
 }
 
 TEST_F(ClusterTest, LegacyConsumerReadsTheSeedShapedJsonFromTheEventsExchange) {
