@@ -12,7 +12,7 @@ filter) are raised instead.
 
 import grpc
 
-from . import _requests
+from . import _errors, _requests
 
 RESUMABLE = frozenset({
     grpc.StatusCode.UNAVAILABLE,          # bridge down or restarting, connection lost
@@ -42,6 +42,34 @@ class Cursor:
         if self.position is not None:
             _requests.set_position(request, self.position)
         return request
+
+
+class Reopener:
+    """When a broken stream is reopened: the sync and asyncio Subscription
+    loops ask it after each stream ends, and wait what it says."""
+
+    def __init__(self, resume, retry):
+        self._resume = resume
+        self._retry = retry
+        self._failures = 0
+        self.reconnects = 0
+
+    def delivered(self):
+        self._failures = 0
+
+    def check(self, error):
+        """A stream failed with `error` (grpc.RpcError): raises it as a
+        BridgeError unless a new stream may fix it."""
+        if not self._resume or error.code() not in RESUMABLE:
+            raise _errors.from_rpc_error(error) from None
+
+    def pause(self):
+        """The stream ended: seconds to wait before the next, or None to stop."""
+        if not self._resume:
+            return None
+        self._failures += 1
+        self.reconnects += 1
+        return self._retry.backoff(min(self._failures, 8))
 
 
 def _position_of(value):

@@ -12,7 +12,6 @@ the sync client; create it inside the event loop that uses it.
 """
 
 import asyncio
-import time
 
 import grpc
 import grpc.aio
@@ -20,7 +19,7 @@ import grpc.aio
 from hive.bridge.v1 import device_bridge_pb2 as api
 from hive.bridge.v1 import device_bridge_pb2_grpc as api_grpc
 
-from . import _channel, _errors, _requests, _resume, _retry
+from . import _channel, _errors, _plan, _requests, _resume, _retry
 from .bridge import DEFAULT_TIMEOUT
 
 
@@ -49,12 +48,22 @@ class Bridge:
     async def __aexit__(self, *exc):
         await self.close()
 
-    async def _call(self, method, request, timeout):
-        try:
-            return await method(request, timeout=timeout if timeout is not None else self._timeout,
-                                metadata=self._metadata)
-        except grpc.RpcError as e:
-            raise _errors.from_rpc_error(e) from None
+    def _timeout_or_default(self, timeout):
+        return timeout if timeout is not None else self._timeout
+
+    async def _run(self, plan):
+        """Drives a _plan with awaited calls; its result."""
+        driver = _plan.Driver(plan)
+        while (step := driver.next_step()) is not None:
+            if isinstance(step, _plan.Sleep):
+                await self._sleep(step.seconds)
+            else:
+                try:
+                    driver.answer(await getattr(self.stub, step.method)(
+                        step.request, timeout=step.timeout, metadata=self._metadata))
+                except grpc.RpcError as e:
+                    driver.fail(e)
+        return driver.result
 
     async def send(self, device_id, command, *, request_id=None, wait="ack", account_id=None,
                    state=None, connect_timeout=None, queue_ttl=None, outcome_events=False,
@@ -65,47 +74,28 @@ class Bridge:
             state=state, connect_timeout=connect_timeout, queue_ttl=queue_ttl,
             outcome_events=outcome_events)
         policy = self._retry if request_id else _retry.NO_RETRY
-        deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self.stub.SendDeviceRequest(
-                    request, timeout=max(0.0, deadline - time.monotonic()), metadata=self._metadata)
-            except grpc.RpcError as e:
-                pause = policy.backoff(attempt)
-                if (e.code() not in _retry.RETRYABLE or attempt >= policy.max_attempts
-                        or time.monotonic() + pause >= deadline):
-                    raise _errors.from_rpc_error(e) from None
-                await self._sleep(pause)
+        return await self._run(_plan.send(request, policy, self._timeout_or_default(timeout)))
 
     async def list_devices(self, *, account_id=None, presence=None, version=None, page_size=0,
                            timeout=None):
         """See hivebridge_client.Bridge.list_devices."""
-        devices, token = [], ""
-        while True:
-            page = await self._call(self.stub.ListDevices, api.ListDevicesRequest(
-                account_id=account_id or "", presence=presence or 0, version=version or "",
-                page_size=page_size, page_token=token), timeout)
-            devices.extend(page.devices)
-            token = page.next_page_token
-            if not token:
-                return devices
+        return await self._run(_plan.list_devices(account_id, presence, version, page_size,
+                                                  self._timeout_or_default(timeout)))
 
     async def get_device(self, device_id, *, timeout=None):
         """See hivebridge_client.Bridge.get_device."""
-        return (await self._call(self.stub.GetDevice, api.GetDeviceRequest(device_id=device_id),
-                                 timeout)).device
+        return await self._run(_plan.unary("GetDevice", api.GetDeviceRequest(device_id=device_id),
+                                           self._timeout_or_default(timeout), "device"))
 
     async def get_request(self, request_id, *, timeout=None):
         """See hivebridge_client.Bridge.get_request."""
-        return (await self._call(self.stub.GetRequest, api.GetRequestRequest(request_id=request_id),
-                                 timeout)).request
+        return await self._run(_plan.unary("GetRequest", api.GetRequestRequest(request_id=request_id),
+                                           self._timeout_or_default(timeout), "request"))
 
     async def cancel_request(self, request_id, *, timeout=None):
         """See hivebridge_client.Bridge.cancel_request."""
-        return (await self._call(self.stub.CancelRequest,
-                                 api.CancelRequestRequest(request_id=request_id), timeout)).request
+        return await self._run(_plan.unary("CancelRequest", api.CancelRequestRequest(request_id=request_id),
+                                           self._timeout_or_default(timeout), "request"))
 
     def subscribe(self, *, account_ids=(), device_ids=(), types=(), resume_after=None, resume=True):
         """An async iterator of DeviceEvent; see hivebridge_client.Bridge.subscribe."""
@@ -170,15 +160,18 @@ class Subscription:
     def __init__(self, bridge, cursor, resume):
         self._bridge = bridge
         self._cursor = cursor
-        self._resume = resume
+        self._reopener = _resume.Reopener(resume, bridge._retry)
         self._cancelled = False
         self._call = None
         self._events = None
-        self.reconnects = 0
 
     @property
     def position(self):
         return self._cursor.position
+
+    @property
+    def reconnects(self):
+        return self._reopener.reconnects
 
     def cancel(self):
         self._cancelled = True
@@ -201,14 +194,13 @@ class Subscription:
             await self._events.aclose()
 
     async def _run(self):
-        failures = 0
         while not self._cancelled:
             self._call = self._bridge.stub.SubscribeEvents(
                 self._cursor.request(), metadata=self._bridge._metadata,
                 wait_for_ready=self.reconnects > 0)
             try:
                 async for response in self._call:
-                    failures = 0
+                    self._reopener.delivered()
                     self._cursor.advance(response.event)
                     yield response.event
             except asyncio.CancelledError:
@@ -218,13 +210,11 @@ class Subscription:
             except grpc.RpcError as e:
                 if self._cancelled:
                     return
-                if not self._resume or e.code() not in _resume.RESUMABLE:
-                    raise _errors.from_rpc_error(e) from None
+                self._reopener.check(e)
             finally:
                 # Ended, failed, or the iterator was closed: release the call.
                 self._call.cancel()
-            if not self._resume or self._cancelled:
+            pause = self._reopener.pause()
+            if pause is None or self._cancelled:
                 return
-            failures += 1
-            self.reconnects += 1
-            await self._bridge._sleep(self._bridge._retry.backoff(min(failures, 8)))
+            await self._bridge._sleep(pause)

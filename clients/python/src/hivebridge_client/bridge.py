@@ -19,7 +19,7 @@ import grpc
 from hive.bridge.v1 import device_bridge_pb2 as api
 from hive.bridge.v1 import device_bridge_pb2_grpc as api_grpc
 
-from . import _channel, _errors, _requests, _resume, _retry
+from . import _channel, _errors, _plan, _requests, _resume, _retry
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -56,12 +56,22 @@ class Bridge:
     def __exit__(self, *exc):
         self.close()
 
-    def _call(self, method, request, timeout):
-        try:
-            return method(request, timeout=timeout if timeout is not None else self._timeout,
-                          metadata=self._metadata)
-        except grpc.RpcError as e:
-            raise _errors.from_rpc_error(e) from None
+    def _run(self, plan):
+        """Drives a _plan with blocking calls; its result."""
+        driver = _plan.Driver(plan)
+        while (step := driver.next_step()) is not None:
+            if isinstance(step, _plan.Sleep):
+                self._sleep(step.seconds)
+                continue
+            try:
+                driver.answer(getattr(self.stub, step.method)(
+                    step.request, timeout=step.timeout, metadata=self._metadata))
+            except grpc.RpcError as e:
+                driver.fail(e)
+        return driver.result
+
+    def _timeout_or_default(self, timeout):
+        return timeout if timeout is not None else self._timeout
 
     def send(self, device_id, command, *, request_id=None, wait="ack", account_id=None, state=None,
              connect_timeout=None, queue_ttl=None, outcome_events=False, timeout=None):
@@ -77,45 +87,27 @@ class Bridge:
             state=state, connect_timeout=connect_timeout, queue_ttl=queue_ttl,
             outcome_events=outcome_events)
         policy = self._retry if request_id else _retry.NO_RETRY
-        deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self.stub.SendDeviceRequest(
-                    request, timeout=max(0.0, deadline - time.monotonic()), metadata=self._metadata)
-            except grpc.RpcError as e:
-                pause = policy.backoff(attempt)
-                if (e.code() not in _retry.RETRYABLE or attempt >= policy.max_attempts
-                        or time.monotonic() + pause >= deadline):
-                    raise _errors.from_rpc_error(e) from None
-                self._sleep(pause)
+        return self._run(_plan.send(request, policy, self._timeout_or_default(timeout)))
 
     def list_devices(self, *, account_id=None, presence=None, version=None, page_size=0, timeout=None):
         """Every device the listing matches (all pages), as Device messages."""
-        devices, token = [], ""
-        while True:
-            page = self._call(self.stub.ListDevices, api.ListDevicesRequest(
-                account_id=account_id or "", presence=presence or 0, version=version or "",
-                page_size=page_size, page_token=token), timeout)
-            devices.extend(page.devices)
-            token = page.next_page_token
-            if not token:
-                return devices
+        return self._run(_plan.list_devices(account_id, presence, version, page_size,
+                                            self._timeout_or_default(timeout)))
 
     def get_device(self, device_id, *, timeout=None):
         """The Device (and its twin); NotFound when the bridge never saw it."""
-        return self._call(self.stub.GetDevice, api.GetDeviceRequest(device_id=device_id), timeout).device
+        return self._run(_plan.unary("GetDevice", api.GetDeviceRequest(device_id=device_id),
+                                     self._timeout_or_default(timeout), "device"))
 
     def get_request(self, request_id, *, timeout=None):
         """The RequestRecord of a request id (queued, sent, acked, ...)."""
-        return self._call(self.stub.GetRequest, api.GetRequestRequest(request_id=request_id),
-                          timeout).request
+        return self._run(_plan.unary("GetRequest", api.GetRequestRequest(request_id=request_id),
+                                     self._timeout_or_default(timeout), "request"))
 
     def cancel_request(self, request_id, *, timeout=None):
         """Cancels a queued request; returns its RequestRecord."""
-        return self._call(self.stub.CancelRequest, api.CancelRequestRequest(request_id=request_id),
-                          timeout).request
+        return self._run(_plan.unary("CancelRequest", api.CancelRequestRequest(request_id=request_id),
+                                     self._timeout_or_default(timeout), "request"))
 
     def subscribe(self, *, account_ids=(), device_ids=(), types=(), resume_after=None, resume=True):
         """A Subscription: iterate it for DeviceEvent messages.
@@ -195,16 +187,19 @@ class Subscription:
     def __init__(self, bridge, cursor, resume):
         self._bridge = bridge
         self._cursor = cursor
-        self._resume = resume
+        self._reopener = _resume.Reopener(resume, bridge._retry)
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self._call = None
         self._events = None
-        self.reconnects = 0
 
     @property
     def position(self):
         return self._cursor.position
+
+    @property
+    def reconnects(self):
+        return self._reopener.reconnects
 
     def cancel(self):
         self._cancelled.set()
@@ -223,7 +218,6 @@ class Subscription:
         return next(self._events)
 
     def _run(self):
-        failures = 0
         while not self._cancelled.is_set():
             call = self._bridge.stub.SubscribeEvents(
                 self._cursor.request(), metadata=self._bridge._metadata,
@@ -234,20 +228,16 @@ class Subscription:
                 call.cancel()
             try:
                 for response in call:
-                    failures = 0
+                    self._reopener.delivered()
                     self._cursor.advance(response.event)
                     yield response.event
             except grpc.RpcError as e:
                 if self._cancelled.is_set():
                     return
-                if not self._resume or e.code() not in _resume.RESUMABLE:
-                    raise _errors.from_rpc_error(e) from None
+                self._reopener.check(e)
             finally:
                 # Ended, failed, or the iterator was closed: release the call.
                 call.cancel()
-            if not self._resume or self._cancelled.is_set():
-                return
-            failures += 1
-            self.reconnects += 1
-            if self._cancelled.wait(self._bridge._retry.backoff(min(failures, 8))):
+            pause = self._reopener.pause()
+            if pause is None or self._cancelled.wait(pause):
                 return
