@@ -1,0 +1,342 @@
+#include "bridge/jobs/job_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bridge/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace hive {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS jobs (
+  job_id     TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  state      INTEGER NOT NULL,
+  next_index INTEGER NOT NULL,
+  job        BLOB NOT NULL,
+  ended_at   INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_by_creation ON jobs (created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_by_end ON jobs (ended_at);
+CREATE TABLE IF NOT EXISTS job_devices (
+  job_id    TEXT NOT NULL,
+  idx       INTEGER NOT NULL,
+  device_id TEXT NOT NULL,
+  status    INTEGER NOT NULL,
+  PRIMARY KEY (job_id, idx)
+);
+CREATE TABLE IF NOT EXISTS job_history (
+  job_id TEXT NOT NULL,
+  seq    INTEGER NOT NULL,
+  change BLOB NOT NULL,
+  PRIMARY KEY (job_id, seq)
+);
+)sql";
+
+int64_t CreatedNanos(const Job& job) { return TimeUtil::TimestampToNanoseconds(job.created_at()); }
+
+absl::StatusOr<Job> JobFrom(const SqliteStatement& row, int column) {
+  Job job;
+  if (!job.ParseFromString(row.ColumnBlob(column))) {
+    return absl::DataLossError(absl::StrCat("job ", row.ColumnText(0), ": unreadable"));
+  }
+  return job;
+}
+
+// A page token: the last job's creation time and id, "<nanos>:<job id>".
+std::string TokenOf(const Job& job) { return absl::StrCat(CreatedNanos(job), ":", job.job_id()); }
+
+absl::StatusOr<std::pair<int64_t, std::string>> ParseToken(const std::string& token) {
+  std::pair<std::string, std::string> parts = absl::StrSplit(token, absl::MaxSplits(':', 1));
+  int64_t nanos = 0;
+  if (parts.second.empty() || !absl::SimpleAtoi(parts.first, &nanos)) {
+    return absl::InvalidArgumentError("page_token: not a token ListJobs returned");
+  }
+  return std::make_pair(nanos, parts.second);
+}
+
+}  // namespace
+
+bool JobEnded(JobState state) {
+  return state == hive::bridge::v1::JOB_STATE_COMPLETED || state == hive::bridge::v1::JOB_STATE_ABORTED ||
+         state == hive::bridge::v1::JOB_STATE_CANCELLED;
+}
+
+struct JobStore::Statements {
+  SqliteStatement insert_job;
+  SqliteStatement get_job;
+  SqliteStatement update_job;
+  SqliteStatement advance_job;
+  SqliteStatement insert_member;
+  SqliteStatement set_member;
+  SqliteStatement members;
+  SqliteStatement insert_change;
+  SqliteStatement history;
+  SqliteStatement last_sequence;
+  SqliteStatement list_first;
+  SqliteStatement list_after;
+  SqliteStatement unfinished;
+  SqliteStatement ended;
+};
+
+JobStore::JobStore(std::unique_ptr<SqliteDb> db, const Clock& clock) : clock_(clock), db_(std::move(db)) {}
+
+JobStore::~JobStore() = default;
+
+absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path, const Clock& clock) {
+  absl::StatusOr<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(path, SqliteDb::Durability::kNormal);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<JobStore> store(new JobStore(*std::move(db), clock));
+  HIVE_RETURN_IF_ERROR(store->Prepare());
+  return store;
+}
+
+absl::Status JobStore::Prepare() {
+  absl::MutexLock lock(&mu_);
+  HIVE_RETURN_IF_ERROR(db_->Exec(kSchema));
+  // In Statements' member order (SqliteStatement has no default constructor).
+  std::vector<absl::StatusOr<SqliteStatement>> prepared;
+  for (absl::string_view sql : {
+           "INSERT INTO jobs (job_id, created_at, state, next_index, job) VALUES (?1, ?2, ?3, 0, ?4)",
+           "SELECT job_id, job FROM jobs WHERE job_id = ?1",
+           "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4 WHERE job_id = ?1",
+           "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4, next_index = ?5 WHERE job_id = ?1",
+           "INSERT INTO job_devices (job_id, idx, device_id, status) VALUES (?1, ?2, ?3, 0)",
+           "UPDATE job_devices SET status = ?3 WHERE job_id = ?1 AND idx = ?2",
+           "SELECT device_id, status FROM job_devices WHERE job_id = ?1 ORDER BY idx",
+           "INSERT INTO job_history (job_id, seq, change) VALUES (?1, ?2, ?3)",
+           "SELECT change FROM job_history WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+           "SELECT COALESCE(MAX(seq), 0) FROM job_history WHERE job_id = ?1",
+           "SELECT job_id, job, state FROM jobs ORDER BY created_at DESC, job_id DESC",
+           "SELECT job_id, job, state FROM jobs WHERE (created_at, job_id) < (?1, ?2) "
+           "ORDER BY created_at DESC, job_id DESC",
+           "SELECT job_id, job, next_index FROM jobs WHERE ended_at IS NULL ORDER BY created_at",
+           "SELECT job_id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ?1",
+       }) {
+    prepared.push_back(db_->Prepare(sql));
+    if (!prepared.back().ok()) return prepared.back().status();
+  }
+  auto next = [&prepared, i = size_t{0}]() mutable { return *std::move(prepared[i++]); };
+  statements_ = std::unique_ptr<Statements>(new Statements{next(), next(), next(), next(), next(), next(), next(),
+                                                           next(), next(), next(), next(), next(), next(), next()});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JobStore::Created> JobStore::Create(const Job& job, const std::vector<std::string>& device_ids) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::optional<Job>> existing = GetLocked(job.job_id());
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) return Created{**std::move(existing), false};
+  absl::StatusOr<SqliteTransaction> tx = SqliteTransaction::Begin(*db_);
+  if (!tx.ok()) return tx.status();
+  SqliteStatement& insert = statements_->insert_job;
+  insert.Reset();
+  insert.BindText(1, job.job_id());
+  insert.BindInt64(2, CreatedNanos(job));
+  insert.BindInt64(3, job.state());
+  insert.BindBlob(4, job.SerializeAsString());
+  HIVE_RETURN_IF_ERROR(insert.Run());
+  HIVE_RETURN_IF_ERROR(InsertMembersLocked(job.job_id(), 0, device_ids));
+  HIVE_RETURN_IF_ERROR(tx->Commit());
+  return Created{job, true};
+}
+
+absl::Status JobStore::InsertMembersLocked(const std::string& job_id, size_t first_index,
+                                           const std::vector<std::string>& device_ids) {
+  SqliteStatement& insert = statements_->insert_member;
+  for (size_t i = 0; i < device_ids.size(); ++i) {
+    insert.Reset();
+    insert.BindText(1, job_id);
+    insert.BindInt64(2, static_cast<int64_t>(first_index + i));
+    insert.BindText(3, device_ids[i]);
+    HIVE_RETURN_IF_ERROR(insert.Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<Job>> JobStore::Get(const std::string& job_id) {
+  absl::MutexLock lock(&mu_);
+  return GetLocked(job_id);
+}
+
+absl::StatusOr<std::optional<Job>> JobStore::GetLocked(const std::string& job_id) {
+  SqliteStatement& get = statements_->get_job;
+  get.Reset();
+  get.BindText(1, job_id);
+  absl::StatusOr<bool> row = get.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Job>();
+  absl::StatusOr<Job> job = JobFrom(get, 1);
+  if (!job.ok()) return job.status();
+  return std::optional<Job>(*std::move(job));
+}
+
+absl::Status JobStore::Append(const Job& job, size_t first_index, const std::vector<std::string>& device_ids) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<SqliteTransaction> tx = SqliteTransaction::Begin(*db_);
+  if (!tx.ok()) return tx.status();
+  HIVE_RETURN_IF_ERROR(InsertMembersLocked(job.job_id(), first_index, device_ids));
+  HIVE_RETURN_IF_ERROR(UpdateLocked(job, std::nullopt));
+  return tx->Commit();
+}
+
+absl::Status JobStore::Advance(const Job& job, size_t next_index) {
+  absl::MutexLock lock(&mu_);
+  return UpdateLocked(job, next_index);
+}
+
+absl::Status JobStore::UpdateLocked(const Job& job, std::optional<size_t> next_index) {
+  SqliteStatement& update = next_index.has_value() ? statements_->advance_job : statements_->update_job;
+  update.Reset();
+  update.BindText(1, job.job_id());
+  update.BindInt64(2, job.state());
+  update.BindBlob(3, job.SerializeAsString());
+  if (job.has_ended_at()) {
+    update.BindInt64(4, TimeUtil::TimestampToNanoseconds(job.ended_at()));
+  } else {
+    update.BindNull(4);
+  }
+  if (next_index.has_value()) update.BindInt64(5, static_cast<int64_t>(*next_index));
+  return update.Run();
+}
+
+absl::Status JobStore::Record(const Job& job, std::optional<size_t> index, RequestStatus status,
+                              const WatchJobResponse& change) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<SqliteTransaction> tx = SqliteTransaction::Begin(*db_);
+  if (!tx.ok()) return tx.status();
+  if (index.has_value()) {
+    SqliteStatement& set = statements_->set_member;
+    set.Reset();
+    set.BindText(1, job.job_id());
+    set.BindInt64(2, static_cast<int64_t>(*index));
+    set.BindInt64(3, status);
+    HIVE_RETURN_IF_ERROR(set.Run());
+  }
+  SqliteStatement& insert = statements_->insert_change;
+  insert.Reset();
+  insert.BindText(1, job.job_id());
+  insert.BindInt64(2, static_cast<int64_t>(change.sequence()));
+  insert.BindBlob(3, change.SerializeAsString());
+  HIVE_RETURN_IF_ERROR(insert.Run());
+  HIVE_RETURN_IF_ERROR(UpdateLocked(job, std::nullopt));
+  return tx->Commit();
+}
+
+absl::StatusOr<std::vector<WatchJobResponse>> JobStore::History(const std::string& job_id, uint64_t after,
+                                                                size_t limit) {
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& history = statements_->history;
+  history.Reset();
+  history.BindText(1, job_id);
+  history.BindInt64(2, static_cast<int64_t>(after));
+  history.BindInt64(3, static_cast<int64_t>(limit));
+  std::vector<WatchJobResponse> changes;
+  while (true) {
+    absl::StatusOr<bool> row = history.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return changes;
+    if (!changes.emplace_back().ParseFromString(history.ColumnBlob(0))) {
+      return absl::DataLossError(absl::StrCat("job ", job_id, ": unreadable history"));
+    }
+  }
+}
+
+absl::StatusOr<JobStore::Page> JobStore::List(const std::string& after, size_t limit,
+                                              const std::vector<JobState>& states) {
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& list = after.empty() ? statements_->list_first : statements_->list_after;
+  list.Reset();
+  if (!after.empty()) {
+    absl::StatusOr<std::pair<int64_t, std::string>> token = ParseToken(after);
+    if (!token.ok()) return token.status();
+    list.BindInt64(1, token->first);
+    list.BindText(2, token->second);
+  }
+  Page page;
+  while (true) {
+    absl::StatusOr<bool> row = list.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return page;
+    const auto state = static_cast<JobState>(list.ColumnInt64(2));
+    if (!states.empty() && std::find(states.begin(), states.end(), state) == states.end()) continue;
+    if (page.jobs.size() == limit) {  // one more exists: this page is full
+      page.next_page_token = TokenOf(page.jobs.back());
+      return page;
+    }
+    absl::StatusOr<Job> job = JobFrom(list, 1);
+    if (!job.ok()) return job.status();
+    page.jobs.push_back(*std::move(job));
+  }
+}
+
+absl::StatusOr<std::vector<JobStore::Unfinished>> JobStore::LoadUnfinished() {
+  absl::MutexLock lock(&mu_);
+  std::vector<Unfinished> jobs;
+  SqliteStatement& unfinished = statements_->unfinished;
+  unfinished.Reset();
+  while (true) {
+    absl::StatusOr<bool> row = unfinished.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    absl::StatusOr<Job> job = JobFrom(unfinished, 1);
+    if (!job.ok()) return job.status();
+    jobs.push_back({*std::move(job), static_cast<size_t>(unfinished.ColumnInt64(2)), {}, 0});
+  }
+  for (Unfinished& job : jobs) {
+    SqliteStatement& members = statements_->members;
+    members.Reset();
+    members.BindText(1, job.job.job_id());
+    while (true) {
+      absl::StatusOr<bool> row = members.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      job.members.push_back({members.ColumnText(0), static_cast<RequestStatus>(members.ColumnInt64(1))});
+    }
+    SqliteStatement& last = statements_->last_sequence;
+    last.Reset();
+    last.BindText(1, job.job.job_id());
+    absl::StatusOr<bool> row = last.Step();
+    if (!row.ok()) return row.status();
+    job.last_sequence = static_cast<uint64_t>(last.ColumnInt64(0));
+  }
+  return jobs;
+}
+
+absl::StatusOr<size_t> JobStore::DeleteEnded(absl::Duration retention) {
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& ended = statements_->ended;
+  ended.Reset();
+  ended.BindInt64(1, absl::ToUnixNanos(clock_.Now() - retention));
+  std::vector<std::string> ids;
+  while (true) {
+    absl::StatusOr<bool> row = ended.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    ids.push_back(ended.ColumnText(0));
+  }
+  if (ids.empty()) return 0;
+  absl::StatusOr<SqliteTransaction> tx = SqliteTransaction::Begin(*db_);
+  if (!tx.ok()) return tx.status();
+  for (const char* table : {"jobs", "job_devices", "job_history"}) {
+    absl::StatusOr<SqliteStatement> remove = db_->Prepare(absl::StrCat("DELETE FROM ", table, " WHERE job_id = ?1"));
+    if (!remove.ok()) return remove.status();
+    for (const std::string& id : ids) {
+      remove->Reset();
+      remove->BindText(1, id);
+      HIVE_RETURN_IF_ERROR(remove->Run());
+    }
+  }
+  HIVE_RETURN_IF_ERROR(tx->Commit());
+  return ids.size();
+}
+
+}  // namespace hive
