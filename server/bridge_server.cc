@@ -35,6 +35,7 @@
 #include "server/device_endpoint.h"
 #include "server/event_delivery_metrics.h"
 #include "server/expiry_ticker.h"
+#include "server/fleet_jobs.h"
 #include "server/grpc_call_metrics.h"
 #include "server/grpc_tls_credentials.h"
 #include "server/http_gateway.h"
@@ -288,7 +289,8 @@ class BridgeServerImpl final : public BridgeServer {
   // `broker` is set in cluster mode.
   BridgeServerImpl(const Config& config, std::unique_ptr<DeviceAuthenticator> authenticator,
                    const std::optional<AmqpAddress>& broker, std::optional<BackendPolicy> backend_policy,
-                   TlsCredentials tls, StoredTwins stored, std::unique_ptr<RequestQueue> queue)
+                   TlsCredentials tls, StoredTwins stored, std::unique_ptr<RequestQueue> queue,
+                   std::unique_ptr<JobStore> job_store)
       : config_(config),
         authenticator_(std::move(authenticator)),
         access_(std::move(backend_policy)),
@@ -315,6 +317,8 @@ class BridgeServerImpl final : public BridgeServer {
         limits_(LimitsFrom(config)),
         service_(ServiceOptions(config, queue_.get(), deliverer_.get(), &request_metrics_, &event_delivery_), clock_,
                  registry_, correlator_, hub_, cluster_.get(), access_, twins_),
+        jobs_(config, {broker.has_value(), queue_.get(), deliverer_.get(), hub_, registry_, twins_, access_, clock_},
+              std::move(job_store)),
         // The endpoint, the fleet and the queue are set below once they exist.
         metrics_{registry_,
                  hub_,
@@ -382,6 +386,7 @@ class BridgeServerImpl final : public BridgeServer {
     // Never served (Shutdown did nothing): the bus thread, which feeds the
     // queue's view and posts to its deliverer, stops before they are gone.
     if (cluster_ != nullptr) cluster_->Stop();
+    jobs_.Stop();
     if (deliverer_ != nullptr) deliverer_->Stop();
   }
 
@@ -411,6 +416,7 @@ class BridgeServerImpl final : public BridgeServer {
                              tls_.grpc != nullptr ? tls_.grpc->credentials() : grpc::InsecureServerCredentials(),
                              &grpc_port_);
     builder.RegisterService(&service_);
+    builder.RegisterService(&jobs_.service());
     builder.experimental().SetInterceptorCreators(grpc_metrics_.InterceptorCreators());
     ApplyGrpcLimits(config_, grpc_quota_, builder);
     grpc_server_ = builder.BuildAndStart();
@@ -424,6 +430,7 @@ class BridgeServerImpl final : public BridgeServer {
     grpc_server_->GetHealthCheckService()->SetServingStatus(hive::bridge::v1::DeviceBridge::service_full_name(),
                                                             serving_);
     if (absl::Status started = StartHttpGateway(); !started.ok()) return started;
+    if (absl::Status resumed = jobs_.Start(); !resumed.ok()) return resumed;
     reloader_ = std::make_unique<TlsReloader>(ReloadTargets(), config_.tls_reload_interval);
     ticker_ = std::make_unique<ExpiryTicker>(kExpiryTick, [this] {
       correlator_.ExpireDue();
@@ -471,6 +478,8 @@ class BridgeServerImpl final : public BridgeServer {
     // over and unanswered stays SENT on disk (UNCONFIRMED at the next start),
     // never back in the queue.
     queue_ticker_.reset();
+    // Before the deliverer it sends through.
+    jobs_.Stop();
     if (deliverer_ != nullptr) deliverer_->Stop();
     correlator_.FailAll(absl::UnavailableError("bridge is shutting down"));
     hub_.Close();
@@ -584,6 +593,7 @@ class BridgeServerImpl final : public BridgeServer {
   EventDeliveryMetrics event_delivery_{prometheus_};
   ProcessMetrics process_metrics_;
   DeviceBridgeService service_;
+  FleetJobs jobs_;
   MetricsSources metrics_;
   std::unique_ptr<DeviceEndpoint> endpoint_;
   grpc::ResourceQuota grpc_quota_{"hivebridge-grpc"};
@@ -625,9 +635,11 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (!stored.ok()) return stored.status();
   absl::StatusOr<std::unique_ptr<RequestQueue>> queue = OpenRequestQueue(config, broker.has_value(), TheClock());
   if (!queue.ok()) return queue.status();
+  absl::StatusOr<std::unique_ptr<JobStore>> job_store = FleetJobs::OpenStore(config, broker.has_value(), TheClock());
+  if (!job_store.ok()) return job_store.status();
   auto server =
       std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker, *std::move(backend_policy),
-                                         *std::move(tls), *std::move(stored), *std::move(queue));
+                                         *std::move(tls), *std::move(stored), *std::move(queue), *std::move(job_store));
   if (absl::Status status = server->Listen(); !status.ok()) return status;
   return server;
 }

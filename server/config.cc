@@ -322,6 +322,13 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
   f.AddDuration("request-retention", &config.request_retention, absl::Minutes(1), absl::Hours(24 * 365),
                 "how long GetRequest still answers for a queued request after it ended (delivered and "
                 "answered, expired or cancelled)");
+  f.AddInteger<size_t>("max-job-devices", &config.max_job_devices, 1, 10'000'000,
+                       "devices one fleet job may select; more is RESOURCE_EXHAUSTED (a running job holds about "
+                       "200 bytes per device in memory)");
+  f.AddInteger<size_t>("max-active-jobs", &config.max_active_jobs, 1, 1000,
+                       "fleet jobs running at once; one more is RESOURCE_EXHAUSTED");
+  f.AddDuration("job-retention", &config.job_retention, absl::Minutes(1), absl::Hours(24 * 365),
+                "how long GetJob, ListJobs and WatchJob still answer for a fleet job after it ended");
   f.AddString("bus", &config.bus, "URL", "inproc, or amqp[s]://user:pass@host:port/vhost for cluster mode",
               ValidateBus);
   f.AddString("replica-id", &config.replica_id, "NAME", "this replica's name in cluster mode", ValidateReplicaId)

@@ -111,6 +111,9 @@ struct Config {
   size_t max_queued_requests = 100'000;                // queued requests in all
   size_t max_queued_bytes = size_t{256} << 20;         // and their bytes
   absl::Duration request_retention = absl::Hours(24);  // a queued request's record after its end
+  size_t max_job_devices = 100'000;                    // devices one fleet job may select
+  size_t max_active_jobs = 16;                         // fleet jobs running at once
+  absl::Duration job_retention = absl::Hours(24 * 7);  // an ended job's record
 
   // Cluster.
   std::string bus = "inproc";  // "inproc" or amqp://user:pass@host:port/vhost

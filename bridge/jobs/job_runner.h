@@ -58,6 +58,8 @@ class JobRunner {
   // selection; INVALID_ARGUMENT when its rollout is not valid.
   static absl::StatusOr<std::unique_ptr<JobRunner>> Make(Deps deps, JobStore::Unfinished loaded);
 
+  // A new job's first change (its start), for WatchJob's history.
+  void Announce() { RecordJobChange(); }
   // Reads back, from the sender, the request of every device sent and not
   // yet at its outcome: for a resumed job, or after outcomes were missed.
   absl::Status Reconcile();

@@ -115,8 +115,8 @@ absl::Status JobStore::Prepare() {
            "INSERT INTO job_history (job_id, seq, change) VALUES (?1, ?2, ?3)",
            "SELECT change FROM job_history WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
            "SELECT COALESCE(MAX(seq), 0) FROM job_history WHERE job_id = ?1",
-           "SELECT job_id, job, state FROM jobs ORDER BY created_at DESC, job_id DESC",
-           "SELECT job_id, job, state FROM jobs WHERE (created_at, job_id) < (?1, ?2) "
+           "SELECT job_id, job FROM jobs ORDER BY created_at DESC, job_id DESC",
+           "SELECT job_id, job FROM jobs WHERE (created_at, job_id) < (?1, ?2) "
            "ORDER BY created_at DESC, job_id DESC",
            "SELECT job_id, job, next_index FROM jobs WHERE ended_at IS NULL ORDER BY created_at",
            "SELECT job_id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ?1",
@@ -251,7 +251,7 @@ absl::StatusOr<std::vector<WatchJobResponse>> JobStore::History(const std::strin
 }
 
 absl::StatusOr<JobStore::Page> JobStore::List(const std::string& after, size_t limit,
-                                              const std::vector<JobState>& states) {
+                                              const std::function<bool(const Job&)>& keep) {
   absl::MutexLock lock(&mu_);
   SqliteStatement& list = after.empty() ? statements_->list_first : statements_->list_after;
   list.Reset();
@@ -266,14 +266,13 @@ absl::StatusOr<JobStore::Page> JobStore::List(const std::string& after, size_t l
     absl::StatusOr<bool> row = list.Step();
     if (!row.ok()) return row.status();
     if (!*row) return page;
-    const auto state = static_cast<JobState>(list.ColumnInt64(2));
-    if (!states.empty() && std::find(states.begin(), states.end(), state) == states.end()) continue;
+    absl::StatusOr<Job> job = JobFrom(list, 1);
+    if (!job.ok()) return job.status();
+    if (!keep(*job)) continue;
     if (page.jobs.size() == limit) {  // one more exists: this page is full
       page.next_page_token = TokenOf(page.jobs.back());
       return page;
     }
-    absl::StatusOr<Job> job = JobFrom(list, 1);
-    if (!job.ok()) return job.status();
     page.jobs.push_back(*std::move(job));
   }
 }

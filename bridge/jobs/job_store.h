@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,13 +85,14 @@ class JobStore {
   // Up to `limit` changes after `sequence`, in order.
   absl::StatusOr<std::vector<WatchJobResponse>> History(const std::string& job_id, uint64_t after, size_t limit);
   // Jobs newest first, after the page token `after` ("" for the first
-  // page), only in `states` when not empty. The token of the next page is
-  // the last job's; empty when there is no next page.
+  // page), only those `keep` accepts (it runs under the store's lock). The
+  // token of the next page is the last job's; empty when there is no next
+  // page.
   struct Page {
     std::vector<Job> jobs;
     std::string next_page_token;
   };
-  absl::StatusOr<Page> List(const std::string& after, size_t limit, const std::vector<JobState>& states);
+  absl::StatusOr<Page> List(const std::string& after, size_t limit, const std::function<bool(const Job&)>& keep);
   // RUNNING and PAUSED jobs, to resume at start.
   absl::StatusOr<std::vector<Unfinished>> LoadUnfinished();
   // Deletes jobs that ended more than `retention` ago, with their devices

@@ -32,7 +32,9 @@ TEST(JobRequestId, DiffersForAnotherJobOrDeviceOrTheirSwap) {
 // Pinned: every replica and every release derives the same id, or a job
 // taken over by a replica of another version would send twice. The value
 // is what Python's hashlib gives for the same input, computed by hand.
-TEST(JobRequestId, IsStableAcrossReleases) { EXPECT_EQ(JobRequestId(kJob, kDevice), "e6223adc-c0d3-83ce-9c38-5b5e98400137"); }
+TEST(JobRequestId, IsStableAcrossReleases) {
+  EXPECT_EQ(JobRequestId(kJob, kDevice), "e6223adc-c0d3-83ce-9c38-5b5e98400137");
+}
 
 }  // namespace
 }  // namespace hive

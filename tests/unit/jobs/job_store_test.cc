@@ -22,6 +22,8 @@ using hive::bridge::v1::REQUEST_STATUS_ACKED;
 using hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED;
 using ::testing::ElementsAre;
 
+bool All(const Job&) { return true; }
+
 class JobStoreTest : public ::testing::Test {
  protected:
   JobStoreTest() { std::filesystem::create_directories(dir_); }
@@ -125,20 +127,26 @@ TEST_F(JobStoreTest, ListsNewestFirstInPagesAndByState) {
   const Job newest = NewJob(JOB_STATE_PAUSED);
   for (const Job& job : {oldest, middle, newest}) ASSERT_TRUE(store.Create(job, {}).ok());
 
-  absl::StatusOr<JobStore::Page> first = store.List("", 2, {});
+  absl::StatusOr<JobStore::Page> first = store.List("", 2, All);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_THAT(IdsOf(first->jobs), ElementsAre(newest.job_id(), middle.job_id()));
   ASSERT_FALSE(first->next_page_token.empty());
-  absl::StatusOr<JobStore::Page> second = store.List(first->next_page_token, 2, {});
+  absl::StatusOr<JobStore::Page> second = store.List(first->next_page_token, 2, All);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_THAT(IdsOf(second->jobs), ElementsAre(oldest.job_id()));
   EXPECT_TRUE(second->next_page_token.empty());
 
-  absl::StatusOr<JobStore::Page> running = store.List("", 10, {JOB_STATE_RUNNING, JOB_STATE_PAUSED});
+  absl::StatusOr<JobStore::Page> running =
+      store.List("", 1, [](const Job& job) { return job.state() != JOB_STATE_COMPLETED; });
   ASSERT_TRUE(running.ok());
-  EXPECT_THAT(IdsOf(running->jobs), ElementsAre(newest.job_id(), middle.job_id()));
+  EXPECT_THAT(IdsOf(running->jobs), ElementsAre(newest.job_id()));
+  absl::StatusOr<JobStore::Page> rest =
+      store.List(running->next_page_token, 1, [](const Job& job) { return job.state() != JOB_STATE_COMPLETED; });
+  ASSERT_TRUE(rest.ok());
+  EXPECT_THAT(IdsOf(rest->jobs), ElementsAre(middle.job_id()));
+  EXPECT_TRUE(rest->next_page_token.empty()) << "the completed job is not kept: no page after";
 
-  EXPECT_EQ(store.List("not-a-token", 2, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.List("not-a-token", 2, All).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(JobStoreTest, EndedJobsAreNotResumedAndAreDeletedAfterTheirRetention) {

@@ -393,6 +393,9 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "max-queued-requests",
                                           "max-queued-bytes",
                                           "request-retention",
+                                          "max-job-devices",
+                                          "max-active-jobs",
+                                          "job-retention",
                                           "http-listen",
                                           "http-gateway-without-policy",
                                           "http-threads"};
@@ -668,6 +671,9 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--max-queued-requests=3",
                                          "--max-queued-bytes=3MiB",
                                          "--request-retention=3h",
+                                         "--max-job-devices=3",
+                                         "--max-active-jobs=3",
+                                         "--job-retention=3h",
                                          "--bus=amqp://rabbit",
                                          "--replica-id=r3",
                                          "--drain-timeout=3s",
@@ -734,6 +740,9 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->max_queued_requests, defaults.max_queued_requests);
   EXPECT_NE(config->max_queued_bytes, defaults.max_queued_bytes);
   EXPECT_NE(config->request_retention, defaults.request_retention);
+  EXPECT_NE(config->max_job_devices, defaults.max_job_devices);
+  EXPECT_NE(config->max_active_jobs, defaults.max_active_jobs);
+  EXPECT_NE(config->job_retention, defaults.job_retention);
   EXPECT_NE(config->bus, defaults.bus);
   EXPECT_NE(config->replica_id, defaults.replica_id);
   EXPECT_NE(config->drain_timeout, defaults.drain_timeout);

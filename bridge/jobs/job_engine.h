@@ -1,0 +1,136 @@
+// bridge/jobs/job_engine.h
+// The fleet jobs of this bridge (docs/jobs.md): it starts them, drives each
+// one's JobRunner on a thread of its own (the store's and the queue's disk
+// writes never run on a gRPC or I/O thread), feeds the runners the
+// request-outcome events of the hub, resumes unfinished jobs at start, and
+// lets calls read, cancel and watch them.
+//
+//   JobEngine engine(store, sender, hub, clock, {.max_active_jobs = 16});
+//   engine.Start();                                   // resumes RUNNING/PAUSED jobs
+//   absl::StatusOr<JobStore::Created> created = engine.StartJob(job, device_ids);
+//   auto watch = engine.Watch(job_id, [](const WatchJobResponse& change) { ... });
+//   engine.Stop();                                    // before the queue and the hub go
+//
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "bridge/clock.h"
+#include "bridge/event_hub.h"
+#include "bridge/jobs/job_runner.h"
+#include "bridge/jobs/job_sender.h"
+#include "bridge/jobs/job_store.h"
+
+namespace hive {
+
+class JobEngine {
+ public:
+  struct Options {
+    // Jobs running (or paused, or draining) at once; one more is
+    // RESOURCE_EXHAUSTED naming --max-active-jobs.
+    size_t max_active_jobs = 16;
+    // Ended jobs are deleted this long after they ended (--job-retention).
+    absl::Duration retention = absl::Hours(24 * 7);
+  };
+
+  // A live watch of one job: changes reach its callback (on the engine's
+  // thread; it must only post work) until it is destroyed.
+  class Watch {
+   public:
+    ~Watch();
+    Watch(const Watch&) = delete;
+    Watch& operator=(const Watch&) = delete;
+
+   private:
+    friend class JobEngine;
+    Watch(JobEngine* engine, uint64_t id) : engine_(engine), id_(id) {}
+    JobEngine* engine_;
+    uint64_t id_;
+  };
+  using WatchCallback = std::function<void(const WatchJobResponse&)>;
+
+  JobEngine(JobStore& store, JobSender& sender, EventHub& hub, const Clock& clock, Options options);
+  ~JobEngine();
+  JobEngine(const JobEngine&) = delete;
+  JobEngine& operator=(const JobEngine&) = delete;
+
+  // Resumes the unfinished jobs and starts the thread.
+  absl::Status Start();
+  // Stops the thread; running jobs stay RUNNING in the store and resume at
+  // the next Start. Idempotent.
+  void Stop();
+
+  // Stores and starts `job` (RUNNING, created_at set) over `device_ids`
+  // (sorted, in send order); a job id used before answers that job
+  // (inserted=false) and starts nothing.
+  absl::StatusOr<JobStore::Created> StartJob(const Job& job, const std::vector<std::string>& device_ids);
+  // The job as it stands (a running one as of its last change).
+  absl::StatusOr<std::optional<Job>> Get(const std::string& job_id);
+  // Jobs newest first (job_store.h); running ones as of their last save.
+  absl::StatusOr<JobStore::Page> List(const std::string& after, size_t limit,
+                                      const std::function<bool(const Job&)>& keep) {
+    return store_.List(after, limit, keep);
+  }
+  // Changes of a job after `sequence`, from the store (every change is
+  // stored before watchers hear of it).
+  absl::StatusOr<std::vector<WatchJobResponse>> History(const std::string& job_id, uint64_t after, size_t limit) {
+    return store_.History(job_id, after, limit);
+  }
+  // Cancels a running job: when it returns, nothing more is sent. The job
+  // as it stands then; NOT_FOUND when unknown.
+  absl::StatusOr<Job> Cancel(const std::string& job_id, const std::string& reason);
+  // Changes of `job_id` from now on, to `callback`.
+  std::unique_ptr<Watch> WatchChanges(const std::string& job_id, WatchCallback callback);
+
+  size_t active_jobs() const;
+
+ private:
+  using Task = absl::AnyInvocable<void() &&>;
+  struct Watcher {
+    std::string job_id;
+    WatchCallback callback;
+  };
+
+  void Post(Task task);
+  void Run();
+  // On the engine's thread:
+  void Adopt(JobStore::Unfinished loaded, bool fresh);
+  void DrainOutcomes();
+  void Tick();
+  void Publish(const WatchJobResponse& change);
+  void Unwatch(uint64_t id);
+
+  JobStore& store_;
+  JobSender& sender_;
+  EventHub& hub_;
+  const Clock& clock_;
+  const Options options_;
+
+  mutable absl::Mutex mu_;
+  std::vector<Task> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time next_tick_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  // The running jobs as of their last change, for Get and the limit.
+  absl::flat_hash_map<std::string, Job> active_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Watcher> watchers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_watcher_ ABSL_GUARDED_BY(mu_) = 1;
+
+  // The engine thread's own.
+  absl::flat_hash_map<std::string, std::unique_ptr<JobRunner>> runners_;
+  std::unique_ptr<Subscription> outcomes_;
+  absl::Time cleaned_at_ = absl::InfinitePast();
+  std::thread thread_;
+};
+
+}  // namespace hive

@@ -1,0 +1,48 @@
+#include "server/fleet_jobs.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/state/sqlite_db.h"
+
+namespace hive::server {
+namespace {
+
+std::string UnavailableReason(const Config& config, bool cluster) {
+  if (cluster) return "fleet jobs do not run in cluster mode yet (docs/jobs.md)";
+  if (config.state_dir.empty()) {
+    return "fleet jobs need --state-dir: each device's command is a queued request, stored durably";
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JobStore>> FleetJobs::OpenStore(const Config& config, bool cluster, const Clock& clock) {
+  if (!UnavailableReason(config, cluster).empty()) return nullptr;
+  absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(StateDbPath(config.state_dir), clock);
+  if (!store.ok()) return absl::Status(store.status().code(), absl::StrCat("--state-dir: ", store.status().message()));
+  return store;
+}
+
+FleetJobs::FleetJobs(const Config& config, Deps deps, std::unique_ptr<JobStore> store)
+    : store_(deps.queue == nullptr ? nullptr : std::move(store)),
+      sender_(store_ == nullptr ? nullptr : std::make_unique<QueueJobSender>(*deps.queue, *deps.deliverer)),
+      engine_(store_ == nullptr
+                  ? nullptr
+                  : std::make_unique<JobEngine>(*store_, *sender_, deps.hub, deps.clock,
+                                                JobEngine::Options{config.max_active_jobs, config.job_retention})),
+      view_(deps.registry, deps.twins),
+      service_({config.max_job_devices, config.max_queue_ttl, UnavailableReason(config, deps.cluster)}, deps.clock,
+               engine_.get(), view_, deps.access) {}
+
+FleetJobs::~FleetJobs() { Stop(); }
+
+absl::Status FleetJobs::Start() { return engine_ == nullptr ? absl::OkStatus() : engine_->Start(); }
+
+void FleetJobs::Stop() {
+  service_.BeginDrain();
+  if (engine_ != nullptr) engine_->Stop();
+}
+
+}  // namespace hive::server

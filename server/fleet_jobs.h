@@ -1,0 +1,69 @@
+// server/fleet_jobs.h
+// The bridge's fleet jobs put together (docs/jobs.md): the job store in the
+// --state-dir database, the queue as the jobs' sender, the engine and the
+// FleetJobs service. Jobs need the durable queue of one bridge; without
+// --state-dir, and in cluster mode (not built yet: a job's driver would need
+// a lease), the service answers FAILED_PRECONDITION saying why.
+//
+//   absl::StatusOr<std::unique_ptr<JobStore>> store = FleetJobs::OpenStore(config, cluster, clock);
+//   FleetJobs jobs(config, {...}, *std::move(store));
+//   builder.RegisterService(&jobs.service());
+//   jobs.Start();    // once the queue's deliverer runs
+//   jobs.Stop();     // before the deliverer stops
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "bridge/clock.h"
+#include "bridge/event_hub.h"
+#include "bridge/jobs/job_engine.h"
+#include "bridge/jobs/job_store.h"
+#include "bridge/queue/queue_deliverer.h"
+#include "bridge/queue/request_queue.h"
+#include "server/backend_access.h"
+#include "server/config.h"
+#include "server/device_view.h"
+#include "server/fleet_jobs_service.h"
+#include "server/queue_job_sender.h"
+
+namespace hive::server {
+
+class FleetJobs {
+ public:
+  struct Deps {
+    bool cluster = false;
+    // Null without --state-dir.
+    RequestQueue* queue = nullptr;
+    QueueDeliverer* deliverer = nullptr;
+    EventHub& hub;
+    SessionRegistry& registry;
+    const TwinStore& twins;
+    const BackendAccess& access;
+    const Clock& clock;
+  };
+
+  // The job store when jobs can run (else null).
+  static absl::StatusOr<std::unique_ptr<JobStore>> OpenStore(const Config& config, bool cluster, const Clock& clock);
+
+  // `store` null: jobs are off (the service says why).
+  FleetJobs(const Config& config, Deps deps, std::unique_ptr<JobStore> store);
+  ~FleetJobs();
+  FleetJobs(const FleetJobs&) = delete;
+  FleetJobs& operator=(const FleetJobs&) = delete;
+
+  FleetJobsService& service() { return service_; }
+  // Resumes the unfinished jobs.
+  absl::Status Start();
+  // New calls are refused; the engine stops (running jobs resume at the next start).
+  void Stop();
+
+ private:
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<QueueJobSender> sender_;
+  std::unique_ptr<JobEngine> engine_;
+  DeviceView view_;
+  FleetJobsService service_;
+};
+
+}  // namespace hive::server

@@ -1,0 +1,352 @@
+// Fleet jobs (docs/jobs.md) against a real bridge with --state-dir and real
+// WebSocket devices: a rollout in waves that queues the offline devices and
+// reaches every device once, the abort rule, cancel, kill -9 in the middle
+// of a job, and the statuses of bad input.
+#include <csignal>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/uuid.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hive/bridge/v1/jobs.grpc.pb.h"
+#include "tests/integration/support/bridge_test.h"
+#include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/wait_until.h"
+
+namespace hive::integration {
+namespace {
+
+using hive::bridge::v1::FleetJobs;
+using hive::bridge::v1::Job;
+using hive::bridge::v1::StartJobRequest;
+using hive::bridge::v1::StartJobResponse;
+using hive::bridge::v1::WatchJobResponse;
+using ::testing::HasSubstr;
+
+class StateDir {
+ public:
+  StateDir() : path_(::testing::TempDir() + "/hivebridge-jobs-" + NewUuid()) {}
+  ~StateDir() { std::filesystem::remove_all(path_); }
+  std::string flag() const { return "--state-dir=" + path_; }
+
+ private:
+  const std::string path_;
+};
+
+struct StartResult {
+  grpc::Status status;
+  StartJobResponse response;
+};
+
+class JobsTest : public BridgeTest {
+ protected:
+  void StartBridge() {
+    StartOwnBridge({state_.flag()});
+    jobs_ = FleetJobs::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", bridge().grpc_port()), grpc::InsecureChannelCredentials()));
+  }
+
+  // A job of SchedulerAction.stop to `account_`'s devices.
+  StartJobRequest JobRequest(double rate = 100) const {
+    StartJobRequest request;
+    request.mutable_target()->mutable_selector()->set_account_id(account_);
+    request.mutable_command()->mutable_scheduler_action()->set_action(hive::bridge::v1::SchedulerAction::ACTION_STOP);
+    request.mutable_command()->mutable_scheduler_action()->set_instance(NewUuid());
+    request.mutable_queue_ttl()->set_seconds(600);
+    request.mutable_rollout()->set_max_rate(rate);
+    return request;
+  }
+
+  StartResult Start(const StartJobRequest& request) {
+    StartResult result;
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(10));
+    result.status = jobs_->StartJob(&context, request, &result.response);
+    return result;
+  }
+
+  Job Get(const std::string& job_id) {
+    hive::bridge::v1::GetJobRequest request;
+    request.set_job_id(job_id);
+    hive::bridge::v1::GetJobResponse response;
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(5));
+    grpc::Status status = jobs_->GetJob(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.job();
+  }
+
+  ::testing::AssertionResult AwaitEnded(const std::string& job_id) {
+    return WaitUntil([&] { return Get(job_id).has_ended_at(); }, absl::StrCat("job ", job_id, " ends"),
+                     absl::Seconds(60));
+  }
+
+  // Every change of the job until the stream ends, and how it ended.
+  std::vector<WatchJobResponse> WatchToEnd(const std::string& job_id, uint64_t resume_after, grpc::Status* end) {
+    hive::bridge::v1::WatchJobRequest request;
+    request.set_job_id(job_id);
+    request.set_resume_after(resume_after);
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(60));
+    std::unique_ptr<grpc::ClientReader<WatchJobResponse>> reader = jobs_->WatchJob(&context, request);
+    std::vector<WatchJobResponse> changes;
+    WatchJobResponse change;
+    while (reader->Read(&change)) changes.push_back(change);
+    *end = reader->Finish();
+    return changes;
+  }
+
+  // Devices of `account_` the bridge remembers but that are offline now.
+  std::vector<std::string> KnownOffline(int count) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < count; ++i) {
+      TestDevice& device = Connect({.account_id = account_});
+      ids.push_back(device.device_id());
+      device.Close();
+      EXPECT_TRUE(device.WaitClosed(absl::Seconds(5)));
+    }
+    for (const std::string& id : ids) {
+      EXPECT_TRUE(WaitUntil(
+          [&] {
+            hive::bridge::v1::GetDeviceResponse response;
+            return GetDevice(stub(), id, &response).ok() && !response.device().online();
+          },
+          "the bridge sees the device offline"));
+    }
+    return ids;
+  }
+
+  StateDir state_;
+  const std::string account_ = NewUuid();
+  std::unique_ptr<FleetJobs::Stub> jobs_;
+};
+
+TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
+  StartBridge();
+  std::vector<TestDevice*> online;
+  for (int i = 0; i < 20; ++i) online.push_back(&Connect({.account_id = account_, .responder = Responder::Ack()}));
+  const std::vector<std::string> offline = KnownOffline(5);
+  TestDevice& other_account = Connect({.responder = Responder::Ack()});
+
+  StartJobRequest request = JobRequest(/*rate=*/50);
+  auto* first = request.mutable_rollout()->add_waves();
+  first->set_percent(10);
+  first->mutable_pause_after()->set_nanos(200'000'000);
+  request.mutable_rollout()->add_waves()->set_percent(100);
+  const StartResult started = Start(request);
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message() << Log();
+  const Job& job = started.response.job();
+  EXPECT_EQ(job.counters().selected(), 25);
+  EXPECT_EQ(job.state(), hive::bridge::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(job.account_id(), account_);
+
+  // Every online device gets the command once; the offline ones wait queued.
+  ASSERT_TRUE(WaitUntil([&] { return Get(job.job_id()).counters().queued() == 5; }, "the offline devices are queued"))
+      << Log();
+  for (TestDevice* device : online) {
+    ASSERT_TRUE(WaitUntil([&] { return device->received_requests() == 1; }, "the device gets the command")) << Log();
+  }
+  EXPECT_FALSE(Get(job.job_id()).has_ended_at()) << "5 devices have not had it yet";
+  std::vector<TestDevice*> returned;
+  for (const std::string& id : offline) {
+    returned.push_back(&Connect({.device_id = id, .account_id = account_, .responder = Responder::Ack()}));
+  }
+  ASSERT_TRUE(AwaitEnded(job.job_id())) << Log();
+  const Job ended = Get(job.job_id());
+  EXPECT_EQ(ended.state(), hive::bridge::v1::JOB_STATE_COMPLETED) << ended.DebugString();
+  EXPECT_EQ(ended.counters().succeeded(), 25) << ended.DebugString();
+  for (TestDevice* device : online) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
+  for (TestDevice* device : returned) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
+  EXPECT_EQ(other_account.received_requests(), 0);
+
+  // The history: every device's outcome once, its request the one the device
+  // received, the first wave's three devices (10 % of 25, rounded up) first.
+  grpc::Status end;
+  const std::vector<WatchJobResponse> changes = WatchToEnd(job.job_id(), 0, &end);
+  EXPECT_TRUE(end.ok()) << end.error_message();
+  std::map<std::string, std::string> request_of;
+  int first_wave = 0;
+  for (const WatchJobResponse& change : changes) {
+    if (!change.has_outcome()) continue;
+    EXPECT_TRUE(request_of.emplace(change.outcome().device_id(), change.outcome().request_id()).second)
+        << "two outcomes for " << change.outcome().device_id();
+    if (change.outcome().wave() == 0) ++first_wave;
+  }
+  EXPECT_EQ(request_of.size(), 25u);
+  EXPECT_EQ(first_wave, 3);
+  for (TestDevice* device : online) {
+    EXPECT_THAT(device->received_request_ids(), ::testing::ElementsAre(request_of[device->device_id()]));
+  }
+  ASSERT_FALSE(changes.empty());
+  EXPECT_TRUE(changes.back().job().has_ended_at());
+  // Resumed after a sequence: only what came after.
+  const std::vector<WatchJobResponse> rest = WatchToEnd(job.job_id(), changes[changes.size() - 2].sequence(), &end);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].sequence(), changes.back().sequence());
+
+  // A retry of the same StartJob is the same job; another job under its id is refused.
+  request.set_job_id(job.job_id());
+  const StartResult retry = Start(request);
+  ASSERT_TRUE(retry.status.ok()) << retry.status.error_message();
+  EXPECT_EQ(retry.response.job().state(), hive::bridge::v1::JOB_STATE_COMPLETED);
+  request.set_description("something else");
+  EXPECT_EQ(Start(request).status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(JobsTest, TheAbortRuleStopsTheRolloutAndNoDevicePastItGetsTheCommand) {
+  StartBridge();
+  std::vector<TestDevice*> devices;
+  for (int i = 0; i < 30; ++i) {
+    devices.push_back(&Connect({.account_id = account_, .responder = Responder::AckThenError("disk full")}));
+  }
+  StartJobRequest request = JobRequest(/*rate=*/1000);
+  request.set_wait(hive::bridge::v1::WAIT_MODE_RESULT);
+  request.mutable_rollout()->set_max_in_flight(2);
+  request.mutable_rollout()->mutable_abort()->set_window(4);
+  request.mutable_rollout()->mutable_abort()->set_max_failure_ratio(0.5);
+  const StartResult started = Start(request);
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  ASSERT_TRUE(AwaitEnded(started.response.job().job_id())) << Log();
+  const Job job = Get(started.response.job().job_id());
+  EXPECT_EQ(job.state(), hive::bridge::v1::JOB_STATE_ABORTED) << job.DebugString();
+  EXPECT_THAT(job.end_reason(), HasSubstr("of the last 4 devices failed"));
+  int received = 0;
+  for (TestDevice* device : devices) received += device->received_requests();
+  // The 4 outcomes that fired the rule, and at most the 2 in flight then.
+  EXPECT_GE(received, 4);
+  EXPECT_LE(received, 6);
+  EXPECT_EQ(job.counters().failed(), received) << job.DebugString();
+  EXPECT_EQ(job.counters().skipped(), 30 - received) << job.DebugString();
+}
+
+TEST_F(JobsTest, CancelStopsTheJobAndCancelsItsQueuedRequests) {
+  StartBridge();
+  const std::vector<std::string> offline = KnownOffline(3);
+  const StartResult started = Start(JobRequest());
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  const std::string job_id = started.response.job().job_id();
+  ASSERT_TRUE(WaitUntil([&] { return Get(job_id).counters().queued() == 3; }, "queued")) << Log();
+
+  hive::bridge::v1::CancelJobRequest cancel;
+  cancel.set_job_id(job_id);
+  hive::bridge::v1::CancelJobResponse cancelled;
+  grpc::ClientContext context;
+  ASSERT_TRUE(jobs_->CancelJob(&context, cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.job().state(), hive::bridge::v1::JOB_STATE_CANCELLED);
+  ASSERT_TRUE(AwaitEnded(job_id)) << Log();
+  EXPECT_EQ(Get(job_id).counters().skipped(), 3);
+  // The devices that come back get nothing.
+  TestDevice& back = Connect({.device_id = offline[0], .account_id = account_, .responder = Responder::Ack()});
+  SendDeviceRequestRequest probe = RequestTo(back.device_id());
+  probe.set_request_id(NewUuid());
+  ASSERT_TRUE(SendRequest(stub(), probe).status.ok());
+  EXPECT_THAT(back.received_request_ids(), ::testing::ElementsAre(probe.request_id()))
+      << "only the probe: " << back.Transcript();
+}
+
+TEST_F(JobsTest, KillDashNineMidJobResumesAndNoDeviceGetsItTwice) {
+  StartBridge();
+  std::vector<std::string> ids;
+  std::vector<TestDevice*> first_life;
+  for (int i = 0; i < 30; ++i) {
+    first_life.push_back(&Connect({.account_id = account_, .responder = Responder::Ack()}));
+    ids.push_back(first_life.back()->device_id());
+  }
+  const StartResult started = Start(JobRequest(/*rate=*/20));
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  const std::string job_id = started.response.job().job_id();
+  auto received = [&] {
+    int total = 0;
+    for (TestDevice* device : first_life) total += device->received_requests();
+    return total;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return received() >= 5; }, "a few devices have the command")) << Log();
+  bridge().Signal(SIGKILL);
+  ASSERT_TRUE(bridge().Wait(absl::Seconds(10)).has_value());
+
+  StartBridge();
+  std::vector<TestDevice*> second_life;
+  for (const std::string& id : ids) {
+    second_life.push_back(&Connect({.device_id = id, .account_id = account_, .responder = Responder::Ack()}));
+  }
+  ASSERT_TRUE(AwaitEnded(job_id)) << Log();
+  const Job job = Get(job_id);
+  EXPECT_EQ(job.state(), hive::bridge::v1::JOB_STATE_COMPLETED) << job.DebugString();
+  int total = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int times = first_life[i]->received_requests() + second_life[i]->received_requests();
+    EXPECT_LE(times, 1) << ids[i] << " got the command twice";
+    total += times;
+  }
+  // A device that had it when the bridge died and had not acked is
+  // UNCONFIRMED (failed): it may have it, so it is never sent again.
+  EXPECT_EQ(total, job.counters().succeeded() + job.counters().failed()) << job.DebugString();
+  EXPECT_EQ(job.counters().succeeded() + job.counters().failed(), 30) << job.DebugString();
+}
+
+TEST_F(JobsTest, BadInputGetsSpecificStatuses) {
+  StartBridge();
+  TestDevice& device = Connect({.account_id = account_, .responder = Responder::Ack()});
+  struct Case {
+    std::string name;
+    std::function<void(StartJobRequest&)> change;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"rate 0", [](StartJobRequest& r) { r.mutable_rollout()->set_max_rate(0); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "rollout.max_rate"},
+      {"no queue_ttl", [](StartJobRequest& r) { r.clear_queue_ttl(); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "queue_ttl"},
+      {"waves not to 100", [](StartJobRequest& r) { r.mutable_rollout()->add_waves()->set_percent(50); },
+       grpc::StatusCode::INVALID_ARGUMENT, "must be 100"},
+      {"abort ratio 1", [](StartJobRequest& r) { r.mutable_rollout()->mutable_abort()->set_max_failure_ratio(1); },
+       grpc::StatusCode::INVALID_ARGUMENT, "rollout.abort.max_failure_ratio"},
+      {"no command", [](StartJobRequest& r) { r.clear_command(); }, grpc::StatusCode::INVALID_ARGUMENT, "command"},
+      {"bad job id", [](StartJobRequest& r) { r.set_job_id("job-1"); }, grpc::StatusCode::INVALID_ARGUMENT, "job_id"},
+      {"no target", [](StartJobRequest& r) { r.clear_target(); }, grpc::StatusCode::INVALID_ARGUMENT, "target"},
+      {"empty selection",
+       [](StartJobRequest& r) { r.mutable_target()->mutable_selector()->set_version("no-such-version"); },
+       grpc::StatusCode::FAILED_PRECONDITION, "no device matches"},
+      {"unknown device", [](StartJobRequest& r) { r.mutable_target()->mutable_devices()->add_device_ids(NewUuid()); },
+       grpc::StatusCode::NOT_FOUND, "is not known"},
+  };
+  for (const Case& c : cases) {
+    StartJobRequest request = JobRequest();
+    c.change(request);
+    const StartResult result = Start(request);
+    EXPECT_EQ(result.status.error_code(), c.code) << c.name << ": " << result.status.error_message();
+    EXPECT_THAT(result.status.error_message(), HasSubstr(c.message)) << c.name;
+  }
+  // A dry run selects and starts nothing.
+  StartJobRequest dry = JobRequest();
+  dry.set_dry_run(true);
+  const StartResult preview = Start(dry);
+  ASSERT_TRUE(preview.status.ok()) << preview.status.error_message();
+  EXPECT_THAT(preview.response.device_ids(), ::testing::ElementsAre(device.device_id()));
+  EXPECT_EQ(device.received_requests(), 0);
+
+  hive::bridge::v1::GetJobRequest unknown;
+  unknown.set_job_id(NewUuid());
+  hive::bridge::v1::GetJobResponse response;
+  grpc::ClientContext context;
+  EXPECT_EQ(jobs_->GetJob(&context, unknown, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(JobsTest, WithoutAStateDirJobsAreRefusedSayingWhy) {
+  StartOwnBridge();
+  jobs_ = FleetJobs::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", bridge().grpc_port()), grpc::InsecureChannelCredentials()));
+  const StartResult result = Start(JobRequest());
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("--state-dir"));
+}
+
+}  // namespace
+}  // namespace hive::integration
