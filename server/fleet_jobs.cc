@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<JobStore>> FleetJobs::OpenStore(const Config& con
 
 FleetJobs::FleetJobs(const Config& config, Deps deps, std::unique_ptr<JobStore> store)
     : store_(deps.queue == nullptr ? nullptr : std::move(store)),
-      sender_(store_ == nullptr ? nullptr : std::make_unique<QueueJobSender>(*deps.queue, *deps.deliverer)),
+      sender_(store_ == nullptr ? nullptr : std::make_unique<QueueJobSender>(*deps.queue, *deps.deliverer, deps.registry)),
       engine_(store_ == nullptr
                   ? nullptr
                   : std::make_unique<JobEngine>(*store_, *sender_, deps.hub, deps.clock,

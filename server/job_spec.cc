@@ -31,6 +31,10 @@ absl::Status ValidateRollout(const hive::bridge::v1::JobRollout& rollout) {
                                                      "; it must be between 0 and 1, exclusive"));
     }
   }
+  if (rollout.include_joining()) {
+    return absl::UnimplementedError(
+        "rollout.include_joining: not built yet; the selection is fixed when the job starts (docs/jobs.md)");
+  }
   // The waves are checked by the plan made from them (WavePlan::Make).
   return absl::OkStatus();
 }

@@ -4,15 +4,18 @@
 
 namespace hive::server {
 
-absl::StatusOr<hive::bridge::v1::RequestRecord> QueueJobSender::Send(
-    const hive::bridge::v1::SendDeviceRequestRequest& request, absl::Duration ttl) {
+absl::StatusOr<JobSender::Sent> QueueJobSender::Send(const hive::bridge::v1::SendDeviceRequestRequest& request,
+                                                     absl::Duration ttl) {
+  // Asked before queueing: a device that connects meanwhile is counted as
+  // waiting, and comes into flight with its SENT outcome.
+  const bool connected = registry_.Find(request.device_id()) != nullptr;
   absl::StatusOr<RequestQueue::Enqueued> queued =
       queue_.Enqueue(request, StableDigestOf(request.device_id(), request), ttl);
   if (!queued.ok()) return queued.status();
   // Delivered at once when the device is connected; published as QUEUED
   // first either way.
   if (queued->inserted) deliverer_.Queued(queued->record);
-  return queued->record;
+  return Sent{queued->record, connected};
 }
 
 absl::StatusOr<hive::bridge::v1::RequestRecord> QueueJobSender::Cancel(const std::string& request_id) {

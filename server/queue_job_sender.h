@@ -12,21 +12,23 @@
 #include "bridge/jobs/job_sender.h"
 #include "bridge/queue/queue_deliverer.h"
 #include "bridge/queue/request_queue.h"
+#include "bridge/session_registry.h"
 
 namespace hive::server {
 
 class QueueJobSender final : public JobSender {
  public:
-  QueueJobSender(RequestQueue& queue, QueueDeliverer& deliverer) : queue_(queue), deliverer_(deliverer) {}
+  QueueJobSender(RequestQueue& queue, QueueDeliverer& deliverer, const SessionRegistry& registry)
+      : queue_(queue), deliverer_(deliverer), registry_(registry) {}
 
-  absl::StatusOr<hive::bridge::v1::RequestRecord> Send(const hive::bridge::v1::SendDeviceRequestRequest& request,
-                                                       absl::Duration ttl) override;
+  absl::StatusOr<Sent> Send(const hive::bridge::v1::SendDeviceRequestRequest& request, absl::Duration ttl) override;
   absl::StatusOr<hive::bridge::v1::RequestRecord> Cancel(const std::string& request_id) override;
   absl::StatusOr<std::optional<hive::bridge::v1::RequestRecord>> Get(const std::string& request_id) override;
 
  private:
   RequestQueue& queue_;
   QueueDeliverer& deliverer_;
+  const SessionRegistry& registry_;
 };
 
 }  // namespace hive::server

@@ -162,18 +162,20 @@ SendDeviceRequestRequest JobRunner::RequestFor(const Member& member) const {
 
 bool JobRunner::Send(size_t index) {
   const Member& member = members_[index];
-  absl::StatusOr<RequestRecord> record = deps_.sender.Send(RequestFor(member), DurationOf(job_.spec().queue_ttl()));
-  if (!record.ok()) {
-    const absl::StatusCode code = record.status().code();
+  absl::StatusOr<JobSender::Sent> sent = deps_.sender.Send(RequestFor(member), DurationOf(job_.spec().queue_ttl()));
+  if (!sent.ok()) {
+    const absl::StatusCode code = sent.status().code();
     if (code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kUnavailable) return false;
     // The device cannot take it (e.g. its request id was used otherwise):
     // its outcome, counted by the abort rule.
     Move(index, Bucket::kFailed);
-    Settled(index, hive::bridge::v1::REQUEST_STATUS_FAILED, std::string(record.status().message()));
+    Settled(index, hive::bridge::v1::REQUEST_STATUS_FAILED, std::string(sent.status().message()));
     return true;
   }
-  Move(index, Bucket::kQueued);
-  OnOutcome(member.request_id, record->status(), record->error());
+  // A connected device's request is on its way: in flight (the in-flight
+  // bound holds it) even while its record still says QUEUED.
+  Move(index, sent->delivering ? Bucket::kInFlight : Bucket::kQueued);
+  OnOutcome(member.request_id, sent->record.status(), sent->record.error());
   return true;
 }
 

@@ -19,11 +19,17 @@ class JobSender {
  public:
   virtual ~JobSender() = default;
 
+  struct Sent {
+    // As it stands: QUEUED, or further along when it was queued before.
+    hive::bridge::v1::RequestRecord record;
+    // The device is connected: the request is on its way to it rather than
+    // waiting for it (it counts as in flight from now).
+    bool delivering = false;
+  };
+
   // Queues `request` (canonical ids, its request id set) for `ttl` and
-  // delivers it at once if its device is connected; its record as it
-  // stands: QUEUED, or further along when it was queued before.
-  virtual absl::StatusOr<hive::bridge::v1::RequestRecord> Send(
-      const hive::bridge::v1::SendDeviceRequestRequest& request, absl::Duration ttl) = 0;
+  // delivers it at once if its device is connected.
+  virtual absl::StatusOr<Sent> Send(const hive::bridge::v1::SendDeviceRequestRequest& request, absl::Duration ttl) = 0;
   // Cancels a request still QUEUED; its record (FAILED_PRECONDITION once
   // handed to the device or expired).
   virtual absl::StatusOr<hive::bridge::v1::RequestRecord> Cancel(const std::string& request_id) = 0;

@@ -175,6 +175,10 @@ absl::StatusOr<std::optional<Job>> JobStore::GetLocked(const std::string& job_id
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<Job>();
   absl::StatusOr<Job> job = JobFrom(get, 1);
+  // Not stepped to its end: reset, or the statement would keep its read
+  // snapshot and this connection's next write would fail "database is
+  // locked" (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out).
+  get.Reset();
   if (!job.ok()) return job.status();
   return std::optional<Job>(*std::move(job));
 }
@@ -252,6 +256,7 @@ absl::StatusOr<std::vector<WatchJobResponse>> JobStore::History(const std::strin
 
 absl::StatusOr<JobStore::Page> JobStore::List(const std::string& after, size_t limit,
                                               const std::function<bool(const Job&)>& keep) {
+  if (limit == 0) return absl::InvalidArgumentError("a page of 0 jobs");
   absl::MutexLock lock(&mu_);
   SqliteStatement& list = after.empty() ? statements_->list_first : statements_->list_after;
   list.Reset();
@@ -271,6 +276,7 @@ absl::StatusOr<JobStore::Page> JobStore::List(const std::string& after, size_t l
     if (!keep(*job)) continue;
     if (page.jobs.size() == limit) {  // one more exists: this page is full
       page.next_page_token = TokenOf(page.jobs.back());
+      list.Reset();  // see GetLocked
       return page;
     }
     page.jobs.push_back(*std::move(job));
@@ -306,6 +312,7 @@ absl::StatusOr<std::vector<JobStore::Unfinished>> JobStore::LoadUnfinished() {
     absl::StatusOr<bool> row = last.Step();
     if (!row.ok()) return row.status();
     job.last_sequence = static_cast<uint64_t>(last.ColumnInt64(0));
+    last.Reset();  // see GetLocked
   }
   return jobs;
 }

@@ -32,7 +32,7 @@ using hive::bridge::v1::WAIT_MODE_RESULT;
 // store it once).
 class FakeSender final : public JobSender {
  public:
-  absl::StatusOr<RequestRecord> Send(const SendDeviceRequestRequest& request, absl::Duration ttl) override {
+  absl::StatusOr<Sent> Send(const SendDeviceRequestRequest& request, absl::Duration ttl) override {
     ++sends[request.device_id()];
     auto [it, inserted] = records.try_emplace(request.request_id());
     if (inserted) {
@@ -42,7 +42,7 @@ class FakeSender final : public JobSender {
                                                                    : hive::bridge::v1::REQUEST_STATUS_SENT);
       last_ttl = ttl;
     }
-    return it->second;
+    return Sent{it->second, offline.count(request.device_id()) == 0};
   }
   absl::StatusOr<RequestRecord> Cancel(const std::string& request_id) override {
     RequestRecord& record = records.at(request_id);

@@ -165,5 +165,23 @@ TEST_F(JobStoreTest, EndedJobsAreNotResumedAndAreDeletedAfterTheirRetention) {
   EXPECT_TRUE(store.History(job.job_id(), 0, 10)->empty());
 }
 
+// The twins, the queue and the jobs share one database file, each on its own
+// connection: a read must not leave a snapshot open that makes this
+// connection's next write fail once another connection has written.
+TEST_F(JobStoreTest, AReadLeavesNoSnapshotThatBlocksTheNextWrite) {
+  JobStore& store = Open();
+  Job job = NewJob();
+  ASSERT_TRUE(store.Create(job, {"d1"}).ok());
+  ASSERT_TRUE(store.Create(NewJob(), {"d1"}).ok());
+  ASSERT_TRUE(store.Get(job.job_id())->has_value());
+  ASSERT_TRUE(store.LoadUnfinished().ok());
+  ASSERT_FALSE(store.List("", 1, All)->next_page_token.empty());
+  absl::StatusOr<std::unique_ptr<JobStore>> other = JobStore::Open(StateDbPath(dir_), clock_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE((*other)->Create(NewJob(), {"d2"}).ok());
+  job.mutable_counters()->set_in_flight(1);
+  EXPECT_TRUE(store.Advance(job, 1).ok()) << store.Advance(job, 1);
+}
+
 }  // namespace
 }  // namespace hive
