@@ -1,0 +1,58 @@
+// A Server-Sent Events parser (the WHATWG "event stream interpretation"),
+// fed text as it arrives: lines end in \r\n, \n or \r; `field: value` lines
+// (one leading space of the value dropped) build an event, a blank line
+// dispatches it; `:` lines are comments (the bridge's heartbeats). Fields
+// other than id, event and data are ignored, as is an event without data.
+
+export class SseParser {
+  // onEvent({id, event, data}); `event` defaults to "message".
+  constructor(onEvent) {
+    this.onEvent = onEvent;
+    this.buffer = "";
+    this.lastId = "";
+    this.reset();
+  }
+
+  reset() {
+    this.event = "";
+    this.data = [];
+  }
+
+  push(text) {
+    this.buffer += text;
+    // A trailing \r may be the first half of \r\n: keep it for the next push.
+    const lines = this.buffer.split(/\r\n|\n|\r(?!$)/);
+    this.buffer = lines.pop();
+    for (const line of lines) this.line(line);
+  }
+
+  line(line) {
+    if (line === "") return this.dispatch();
+    if (line.startsWith(":")) return undefined;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") this.event = value;
+    else if (field === "data") this.data.push(value);
+    else if (field === "id" && !value.includes("\0")) this.lastId = value;
+    return undefined;
+  }
+
+  dispatch() {
+    if (this.data.length > 0) {
+      this.onEvent({ id: this.lastId, event: this.event || "message", data: this.data.join("\n") });
+    }
+    this.reset();
+  }
+}
+
+// Reads `reader` (text chunks) to its end, calling onEvent for each event.
+export async function readEvents(reader, onEvent) {
+  const parser = new SseParser(onEvent);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    parser.push(value);
+  }
+}
