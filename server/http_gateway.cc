@@ -160,8 +160,9 @@ void Stream(const httplib::Request& req, httplib::Response& res, std::shared_ptr
 // Serves the /api/v1 endpoints on the in-process channel's stub.
 class Api {
  public:
-  Api(const std::shared_ptr<grpc::Channel>& channel, absl::Duration heartbeat)
-      : stub_(DeviceBridge::NewStub(channel)), health_(channel), heartbeat_(heartbeat) {}
+  // stub_ is initialised (from `channel`) before health_ takes it.
+  Api(std::shared_ptr<grpc::Channel> channel, absl::Duration heartbeat)
+      : stub_(DeviceBridge::NewStub(channel)), health_(std::move(channel)), heartbeat_(heartbeat) {}
 
   void Serve(const httplib::Request& req, httplib::Response& res) {
     absl::StatusOr<ApiRoute> route = ResolveApiRoute(req.method, req.path);
@@ -338,7 +339,7 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpGatewa
   const int threads = options.threads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server.set_payload_max_length(options.max_body_bytes);
-  auto api = std::make_shared<Api>(channel, options.heartbeat);
+  auto api = std::make_shared<Api>(std::move(channel), options.heartbeat);
   // The web console (server/console_assets.h), before the API's catch-all.
   server.Get(absl::StrCat(kConsolePath, "(/.*)?"), [](const httplib::Request& req, httplib::Response& res) {
     const ConsoleAnswer answer = AnswerConsole(req.path);
