@@ -9,6 +9,7 @@ export class SseParser {
   constructor(onEvent) {
     this.onEvent = onEvent;
     this.buffer = "";
+    this.afterCr = false;
     this.lastId = "";
     this.reset();
   }
@@ -19,9 +20,13 @@ export class SseParser {
   }
 
   push(text) {
+    if (!text) return;
+    // A \r that ended the last piece may be the first half of \r\n: the line
+    // is already done, so a \n starting this piece ends nothing more.
+    if (this.afterCr && text.startsWith("\n")) text = text.slice(1);
     this.buffer += text;
-    // A trailing \r may be the first half of \r\n: keep it for the next push.
-    const lines = this.buffer.split(/\r\n|\n|\r(?!$)/);
+    this.afterCr = this.buffer.endsWith("\r");
+    const lines = this.buffer.split(/\r\n|\n|\r/);
     this.buffer = lines.pop();
     for (const line of lines) this.line(line);
   }
