@@ -54,7 +54,7 @@ function fleetQuery() {
   return {
     account_id: form.account.value.trim(),
     presence: form.online.checked ? "PRESENCE_ONLINE" : "PRESENCE_ALL",
-    page_size: PAGE_SIZE,
+    page_size: Number(form.size.value) || PAGE_SIZE,
     page_token: fleet.tokens[fleet.page],
   };
 }

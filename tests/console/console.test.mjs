@@ -5,8 +5,9 @@
 // token, lists exactly the simulator's devices, filters by account, opens a
 // device's twin, sends a SchedulerAction and waits for its SUCCEEDED, shows
 // the gateway's error code and message for a bad device id, tails
-// device-state events live, fits a phone-width window, and leaves a
-// screenshot (console.png) in HIVE_ARTIFACT_DIR.
+// device-state events live, pages with ListDevices' token, fits a
+// phone-width window, and leaves a screenshot (console.png) in
+// HIVE_ARTIFACT_DIR.
 //
 //   HIVEBRIDGE_BINARY=... HIVE_DEVICE_SIM_BINARY=... HIVE_CHROMIUM=/usr/bin/chromium \
 //   HIVE_ARTIFACT_DIR=build/tests/console node --test tests/console/console.test.mjs
@@ -119,6 +120,34 @@ test("the account filter lists only that account's devices", async () => {
   assert.deepEqual(await fleetIds(), [IDS[2]]);
   await page.locator("#fleet-filter").getByRole("textbox", { name: "Account", exact: true }).fill("");
   await page.getByRole("button", { name: "Apply" }).click();
+  await waitFor("the whole fleet again", async () => (await fleetIds()).length === DEVICES.length, HANG_MS);
+});
+
+test("paging follows ListDevices' page token; the device id filter narrows the page", async () => {
+  const filter = page.locator("#fleet-filter");
+  await filter.getByRole("spinbutton", { name: "Page size" }).fill("2");
+  await filter.getByRole("button", { name: "Apply" }).click();
+  await waitFor("a page of two", async () => (await fleetIds()).length === 2, HANG_MS);
+  const first = await fleetIds();
+  assert.equal(await text("#page-label"), "Page 1");
+  assert.equal(await page.getByRole("button", { name: "Previous page" }).isDisabled(), true);
+  await page.getByRole("button", { name: "Next page" }).click();
+  await waitFor("page 2", async () => (await text("#page-label")) === "Page 2", HANG_MS);
+  const second = await fleetIds();
+  assert.equal(second.length, 1);
+  assert.deepEqual([...first, ...second].sort(), [...IDS].sort());
+  assert.equal(await page.getByRole("button", { name: "Next page" }).isDisabled(), true);
+  await page.getByRole("button", { name: "Previous page" }).click();
+  await waitFor("page 1 again", async () => (await text("#page-label")) === "Page 1", HANG_MS);
+  assert.deepEqual(await fleetIds(), first);
+
+  await filter.getByRole("spinbutton", { name: "Page size" }).fill("25");
+  await filter.getByRole("searchbox", { name: "Device id contains" }).fill(IDS[1].slice(0, 8));
+  await filter.getByRole("button", { name: "Apply" }).click();
+  await waitFor("the id filter", async () => (await fleetIds()).length === 1, HANG_MS);
+  assert.deepEqual(await fleetIds(), [IDS[1]]);
+  await filter.getByRole("searchbox", { name: "Device id contains" }).fill("");
+  await filter.getByRole("button", { name: "Apply" }).click();
   await waitFor("the whole fleet again", async () => (await fleetIds()).length === DEVICES.length, HANG_MS);
 });
 
