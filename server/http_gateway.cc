@@ -11,6 +11,8 @@
 #include "bridge/log.h"
 #include "google/protobuf/util/json_util.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
+#include "server/console_assets.h"
+#include "server/grpc_health_check.h"
 #include "server/grpc_http_status.h"
 #include "server/http_api_routes.h"
 #include "server/http_query_params.h"
@@ -158,8 +160,9 @@ void Stream(const httplib::Request& req, httplib::Response& res, std::shared_ptr
 // Serves the /api/v1 endpoints on the in-process channel's stub.
 class Api {
  public:
+  // stub_ is initialised (from `channel`) before health_ takes it.
   Api(std::shared_ptr<grpc::Channel> channel, absl::Duration heartbeat)
-      : stub_(DeviceBridge::NewStub(std::move(channel))), heartbeat_(heartbeat) {}
+      : stub_(DeviceBridge::NewStub(channel)), health_(std::move(channel)), heartbeat_(heartbeat) {}
 
   void Serve(const httplib::Request& req, httplib::Response& res) {
     absl::StatusOr<ApiRoute> route = ResolveApiRoute(req.method, req.path);
@@ -185,6 +188,8 @@ class Api {
         return SubscribeEvents(req, res);
       case ApiRpc::kWatchDevices:
         return WatchDevices(req, res);
+      case ApiRpc::kHealth:
+        return Health(req, res);
     }
   }
 
@@ -282,7 +287,24 @@ class Api {
         heartbeat_);
   }
 
+  // grpc.health.v1.Health/Check (query: `service`): 200 while SERVING, 503
+  // with the same body otherwise, so a plain HTTP probe reads it too.
+  void Health(const httplib::Request& req, httplib::Response& res) {
+    grpc::health::v1::HealthCheckRequest request;
+    if (absl::Status parsed = ParseQuery(req, request); !parsed.ok()) return SendError(res, parsed);
+    absl::StatusOr<std::unique_ptr<grpc::ClientContext>> context = CallContext(req);
+    if (!context.ok()) return SendError(res, context.status());
+    (*context)->set_deadline(absl::ToChronoTime(absl::Now() + kHealthDeadline));
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = health_.Check(context->get(), request, &response);
+    SendMessage(res, status, response);
+    if (status.ok() && response.status() != grpc::health::v1::HealthCheckResponse::SERVING) res.status = 503;
+  }
+
+  static constexpr absl::Duration kHealthDeadline = absl::Seconds(5);
+
   const std::unique_ptr<Stub> stub_;
+  GrpcHealthCheck health_;
   const absl::Duration heartbeat_;
 };
 
@@ -318,6 +340,16 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpGatewa
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server.set_payload_max_length(options.max_body_bytes);
   auto api = std::make_shared<Api>(std::move(channel), options.heartbeat);
+  // The web console (server/console_assets.h), before the API's catch-all.
+  server.Get(absl::StrCat(kConsolePath, "(/.*)?"), [](const httplib::Request& req, httplib::Response& res) {
+    const ConsoleAnswer answer = AnswerConsole(req.path);
+    for (const auto& [name, value] : kConsoleHeaders) res.set_header(std::string(name), std::string(value));
+    if (answer.status == 301) return res.set_redirect(answer.location, 301);
+    if (answer.status != 200)
+      return SendError(res, grpc::StatusCode::NOT_FOUND, absl::StrCat("no such file: ", req.path));
+    res.status = 200;
+    res.set_content(answer.body.data(), answer.body.size(), answer.content_type);
+  });
   const httplib::Server::Handler serve = [api](const httplib::Request& req, httplib::Response& res) {
     api->Serve(req, res);
   };
