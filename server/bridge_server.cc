@@ -233,6 +233,7 @@ DeviceBridgeService::Options ServiceOptions(const Config& config, RequestQueue* 
   options.audit_requests = config.audit_log;
   options.default_request_timeout = config.default_request_timeout;
   options.max_frame_bytes = config.max_message_bytes;
+  options.trace_to_device = config.trace_to_device;
   options.queue = queue;
   options.deliverer = deliverer;
   options.max_queue_ttl = config.max_queue_ttl;
@@ -247,6 +248,8 @@ std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optiona
   options.address = *broker;
   options.replica_id = config.replica_id;
   options.delivery.max_frame_bytes = config.max_message_bytes;
+  options.delivery.trace_to_device = config.trace_to_device;
+  options.audit = config.audit_log;
   if (persisted) {
     // Catch up from the checkpoint: the hub numbers stream offset N as
     // sequence N + 1, so sequence S is offset S - 1. A store of another

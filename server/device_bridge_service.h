@@ -31,6 +31,8 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   struct Options {
     absl::Duration default_request_timeout = absl::Seconds(10);
     size_t max_frame_bytes = 1 << 20;
+    // --trace-to-device: request frames carry the call's traceparent.
+    bool trace_to_device = false;
     // Queued requests: both null without --state-dir.
     RequestQueue* queue = nullptr;
     QueueDeliverer* deliverer = nullptr;
