@@ -87,8 +87,11 @@ TraceContext TraceContext::Continue(absl::string_view traceparent, absl::string_
   trace.parent_id = std::move(parsed->parent_id);
   trace.span_id = RandomHex(8);
   trace.flags = parsed->version == 0 ? parsed->flags : static_cast<uint8_t>(parsed->flags & 0x01);
-  if (tracestate.size() <= kMaxTracestateBytes && PrintableAscii(tracestate))
+  if (tracestate.size() <= kMaxTracestateBytes && PrintableAscii(tracestate)) {
     trace.tracestate = std::string(tracestate);
+  } else {
+    trace.tracestate_dropped = true;
+  }
   return trace;
 }
 

@@ -54,6 +54,9 @@ struct TraceContext {
   // The caller sent a traceparent that was not valid (a fresh trace was
   // started instead).
   bool invalid_header = false;
+  // The caller sent a tracestate with a valid traceparent, and it was not
+  // kept (too long, or not printable ASCII).
+  bool tracestate_dropped = false;
 
   // A new trace with a new span; flags 00 (the bridge samples nothing).
   static TraceContext Fresh();

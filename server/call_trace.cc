@@ -7,7 +7,7 @@
 
 namespace hive::server {
 
-TraceContext TraceCall(grpc::ServerContextBase& context) {
+TraceContext TraceCall(grpc::ServerContextBase& context, TraceHeaderMetrics* metrics) {
   const auto& metadata = context.client_metadata();
   const auto traceparents = metadata.equal_range(kTraceparentKey);
   size_t count = 0;
@@ -25,6 +25,7 @@ TraceContext TraceCall(grpc::ServerContextBase& context) {
                     absl::string_view(it->second.data(), it->second.size()));
   }
   TraceContext trace = TraceContext::Continue(traceparent, tracestate);
+  if (metrics != nullptr) metrics->Count(trace);
   context.AddInitialMetadata(kTraceparentKey, trace.Traceparent());
   if (!trace.tracestate.empty()) context.AddInitialMetadata(kTracestateKey, trace.tracestate);
   return trace;

@@ -11,6 +11,7 @@
 
 #include "bridge/trace_context.h"
 #include "grpcpp/grpcpp.h"
+#include "server/trace_header_metrics.h"
 
 namespace hive::server {
 
@@ -18,7 +19,8 @@ inline constexpr char kTraceparentKey[] = "traceparent";
 inline constexpr char kTracestateKey[] = "tracestate";
 
 // More than one `traceparent` is invalid (a fresh trace); several
-// `tracestate` values are joined with ',' as the spec's list is.
-TraceContext TraceCall(grpc::ServerContextBase& context);
+// `tracestate` values are joined with ',' as the spec's list is. Headers it
+// could not use are counted in `metrics` (may be null).
+TraceContext TraceCall(grpc::ServerContextBase& context, TraceHeaderMetrics* metrics);
 
 }  // namespace hive::server

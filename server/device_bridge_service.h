@@ -19,6 +19,7 @@
 #include "server/device_view.h"
 #include "server/request_records.h"
 #include "server/send_device_request_call.h"
+#include "server/trace_header_metrics.h"
 #include "server/watch_devices_call.h"
 
 namespace hive::server {
@@ -43,6 +44,8 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
     bool audit_requests = false;
     // Times events from device to subscriber for /metrics; may be null.
     EventDeliveryMetrics* event_delivery = nullptr;
+    // Counts trace headers the calls could not use; may be null.
+    TraceHeaderMetrics* trace_metrics = nullptr;
   };
 
   // `router` is null unless in cluster mode, where ListDevices and GetDevice
@@ -89,6 +92,7 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   const SendDeviceRequestDeps send_deps_;
   const RequestRecordsDeps records_deps_;
   EventDeliveryMetrics* const event_delivery_;
+  TraceHeaderMetrics* const trace_metrics_;
 };
 
 }  // namespace hive::server

@@ -15,6 +15,7 @@
 #include "bridge/trace_context.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/test_device.h"
@@ -123,6 +124,26 @@ TEST_F(TraceContextTest, NoOrAnInvalidTraceparentStartsAFreshTraceAndTheCallSucc
     EXPECT_THAT(LinesWith(Log(), absl::StrCat("request=", request.request_id())),
                 ::testing::ElementsAre(HasSubstr(absl::StrCat("trace=", answered->trace_id))));
   }
+  // Tracing never fails a call, so /metrics is where the loss shows: four
+  // invalid headers (an absent one is not invalid).
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_trace_headers_ignored_total{reason="invalid_traceparent"})"), 4u);
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_trace_headers_ignored_total{reason="tracestate_dropped"})"), 0u);
+}
+
+TEST_F(TraceContextTest, ATracestateOver512BytesIsDroppedAndCounted) {
+  StartOwnBridge();
+  TestDevice& device = Connect({.responder = Responder::Ack()});
+  const std::string at_limit = "congo=" + std::string(512 - 6, 'x');
+  TracedCall kept =
+      SendTraced(stub(), RequestTo(device.device_id()), {{"traceparent", kTraceparent}, {"tracestate", at_limit}});
+  ASSERT_TRUE(kept.status.ok()) << kept.status.error_message();
+  EXPECT_EQ(kept.Header("tracestate"), at_limit);
+  TracedCall dropped = SendTraced(stub(), RequestTo(device.device_id()),
+                                  {{"traceparent", kTraceparent}, {"tracestate", at_limit + "x"}});
+  ASSERT_TRUE(dropped.status.ok()) << dropped.status.error_message();
+  EXPECT_EQ(dropped.Header("tracestate"), "");
+  EXPECT_EQ(ParseTraceparent(dropped.Header("traceparent"))->trace_id, kTraceId);
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_trace_headers_ignored_total{reason="tracestate_dropped"})"), 1u);
 }
 
 TEST_F(TraceContextTest, FailedCallsAreTracedToo) {

@@ -121,8 +121,13 @@ TEST(TraceContext, ALaterVersionIsAnsweredInVersion00WithOnlyTheSampledFlag) {
 TEST(TraceContext, TracestateUpTo512BytesIsPassedOnUnchanged) {
   const std::string at_limit = "a=" + std::string(kMaxTracestateBytes - 2, 'x');
   EXPECT_EQ(TraceContext::Continue(kSpecExample, at_limit).tracestate, at_limit);
-  EXPECT_TRUE(TraceContext::Continue(kSpecExample, at_limit + "x").tracestate.empty());
-  EXPECT_TRUE(TraceContext::Continue(kSpecExample, "a=b\r\nx: y").tracestate.empty());
+  EXPECT_FALSE(TraceContext::Continue(kSpecExample, at_limit).tracestate_dropped);
+  EXPECT_FALSE(TraceContext::Continue(kSpecExample, "").tracestate_dropped);
+  for (const std::string& dropped : {at_limit + "x", std::string("a=b\r\nx: y")}) {
+    TraceContext trace = TraceContext::Continue(kSpecExample, dropped);
+    EXPECT_TRUE(trace.tracestate.empty());
+    EXPECT_TRUE(trace.tracestate_dropped);
+  }
 }
 
 }  // namespace
