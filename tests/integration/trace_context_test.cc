@@ -3,6 +3,7 @@
 // the bridge's own span, and named (`trace=`) in the call's log lines; an
 // absent or invalid one starts a fresh trace and never fails the call; with
 // --trace-to-device the device's frame carries it, and by default it does not.
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -159,6 +160,38 @@ TEST_F(TraceContextTest, FailedCallsAreTracedToo) {
   EXPECT_THAT(LinesWith(Log(), absl::StrCat("request=", absent.request_id())),
               ::testing::ElementsAre(
                   ::testing::AllOf(HasSubstr("code=NOT_FOUND"), HasSubstr(absl::StrCat("trace=", kTraceId)))));
+}
+
+// A queued request's lines name the trace of the call that caused each: the
+// SendDeviceRequest that queued it, the CancelRequest that cancelled it.
+TEST_F(TraceContextTest, QueuedAndCancelledLinesNameTheirCallsTrace) {
+  const std::string state_dir = ::testing::TempDir() + "/hivebridge-state-" + NewId();
+  StartOwnBridge({"--state-dir=" + state_dir});
+  SendDeviceRequestRequest request = RequestTo(NewId());
+  request.set_request_id(NewId());
+  request.mutable_queue_ttl()->set_seconds(3600);
+  TracedCall queued = SendTraced(stub(), request, {{"traceparent", kTraceparent}});
+  ASSERT_TRUE(queued.status.ok()) << queued.status.error_message() << Log();
+  ASSERT_EQ(queued.response.status(), hive::bridge::v1::REQUEST_STATUS_QUEUED);
+
+  constexpr char kCancelTrace[] = "0af7651916cd43dd8448eb211c80319c";
+  grpc::ClientContext context;
+  SetDeadline(context, kTimeout);
+  context.AddMetadata("traceparent", absl::StrCat("00-", kCancelTrace, "-b7ad6b7169203331-01"));
+  hive::bridge::v1::CancelRequestRequest cancel;
+  cancel.set_request_id(request.request_id());
+  hive::bridge::v1::CancelRequestResponse cancelled;
+  ASSERT_TRUE(stub().CancelRequest(&context, cancel, &cancelled).ok()) << Log();
+
+  ASSERT_TRUE(bridge().WaitForLog("event=queued_request_cancelled", kTimeout)) << Log();
+  const std::string log = Log();
+  EXPECT_THAT(LinesWith(log, "event=request_queued"),
+              ::testing::ElementsAre(::testing::AllOf(HasSubstr(absl::StrCat("request=", request.request_id())),
+                                                      HasSubstr(absl::StrCat("trace=", kTraceId)))));
+  EXPECT_THAT(LinesWith(log, "event=queued_request_cancelled"),
+              ::testing::ElementsAre(::testing::AllOf(HasSubstr(absl::StrCat("request=", request.request_id())),
+                                                      HasSubstr(absl::StrCat("trace=", kCancelTrace)))));
+  std::filesystem::remove_all(state_dir);
 }
 
 TEST_F(TraceContextTest, TraceToDeviceAddsTheBridgesSpanToTheFrameInBothDialects) {
