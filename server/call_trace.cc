@@ -15,9 +15,6 @@ TraceContext TraceCall(grpc::ServerContextBase& context, TraceHeaderMetrics* met
   for (auto it = traceparents.first; it != traceparents.second; ++it, ++count) {
     traceparent = absl::string_view(it->second.data(), it->second.size());
   }
-  // Two traceparents name no one parent: start afresh ("x" is invalid, so
-  // the trace says the header was).
-  if (count > 1) traceparent = "x";
   std::string tracestate;
   const auto tracestates = metadata.equal_range(kTracestateKey);
   for (auto it = tracestates.first; it != tracestates.second; ++it) {
@@ -25,6 +22,12 @@ TraceContext TraceCall(grpc::ServerContextBase& context, TraceHeaderMetrics* met
                     absl::string_view(it->second.data(), it->second.size()));
   }
   TraceContext trace = TraceContext::Continue(traceparent, tracestate);
+  if (count > 1) {
+    // Two traceparents name no one parent: a fresh trace, as for an invalid
+    // header (and without the tracestate that went with them).
+    trace = TraceContext::Fresh();
+    trace.invalid_header = true;
+  }
   if (metrics != nullptr) metrics->Count(trace);
   context.AddInitialMetadata(kTraceparentKey, trace.Traceparent());
   if (!trace.tracestate.empty()) context.AddInitialMetadata(kTracestateKey, trace.tracestate);

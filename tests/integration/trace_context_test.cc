@@ -107,6 +107,8 @@ TEST_F(TraceContextTest, NoOrAnInvalidTraceparentStartsAFreshTraceAndTheCallSucc
       {{"traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"}},
       {{"traceparent", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}},
       {{"traceparent", "garbage"}, {"tracestate", "congo=t61rcWkgMzE"}},
+      // Two name no one parent.
+      {{"traceparent", kTraceparent}, {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}},
   };
   std::vector<std::string> seen;
   for (const auto& metadata : cases) {
@@ -125,9 +127,9 @@ TEST_F(TraceContextTest, NoOrAnInvalidTraceparentStartsAFreshTraceAndTheCallSucc
     EXPECT_THAT(LinesWith(Log(), absl::StrCat("request=", request.request_id())),
                 ::testing::ElementsAre(HasSubstr(absl::StrCat("trace=", answered->trace_id))));
   }
-  // Tracing never fails a call, so /metrics is where the loss shows: four
+  // Tracing never fails a call, so /metrics is where the loss shows: five
   // invalid headers (an absent one is not invalid).
-  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_trace_headers_ignored_total{reason="invalid_traceparent"})"), 4u);
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_trace_headers_ignored_total{reason="invalid_traceparent"})"), 5u);
   EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_trace_headers_ignored_total{reason="tracestate_dropped"})"), 0u);
 }
 
