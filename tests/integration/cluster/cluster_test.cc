@@ -216,8 +216,14 @@ TEST_F(ClusterTest, RetriedRequestIdThroughAnotherReplicaIsNotSentTwice) {
 
 // Trace context crosses the bus (docs/protocol.md#trace-context): the
 // holder's line for a request routed to it names the caller's trace, as the
-// caller's replica's audit line does.
-TEST_F(ClusterTest, RoutedRequestCarriesTheCallersTraceToTheHolder) {
+// caller's replica's audit line does, and with --trace-to-device the device's
+// frame names the caller's replica's span for the call as its parent.
+class ClusterTraceTest : public ClusterTest {
+ protected:
+  ClusterTraceTest() { extra_flags_ = {"--trace-to-device=true"}; }
+};
+
+TEST_F(ClusterTraceTest, RoutedRequestCarriesTheCallersTraceToTheHolderAndItsDevice) {
   constexpr char kTraceId[] = "4bf92f3577b34da6a3ce929d0e0e4736";
   std::unique_ptr<TestDevice> device = ConnectDevice(1, Responder::Ack());
   AwaitHolder(2, device->device_id(), 1);
@@ -230,6 +236,10 @@ TEST_F(ClusterTest, RoutedRequestCarriesTheCallersTraceToTheHolder) {
   const grpc::Status status = stub(2).SendDeviceRequest(&context, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << replica(2).Log();
   EXPECT_EQ(response.status(), REQUEST_STATUS_ACKED);
+  auto answered = context.GetServerInitialMetadata().find("traceparent");
+  ASSERT_NE(answered, context.GetServerInitialMetadata().end());
+  const std::string traceparent(answered->second.data(), answered->second.size());
+  EXPECT_TRUE(absl::StartsWith(traceparent, absl::StrCat("00-", kTraceId, "-"))) << traceparent;
 
   const std::string holder_line = absl::StrCat("event=routed_request request=", request.request_id());
   ASSERT_TRUE(replica(1).WaitForLog(holder_line, kPropagation)) << replica(1).Log();
@@ -243,6 +253,9 @@ TEST_F(ClusterTest, RoutedRequestCarriesTheCallersTraceToTheHolder) {
     }
     EXPECT_TRUE(found) << process->Log();
   }
+  std::optional<std::string> frame = device->NextOfType("device-request", absl::Seconds(5));
+  ASSERT_TRUE(frame.has_value()) << device->Transcript();
+  EXPECT_THAT(*frame, ::testing::HasSubstr(absl::StrCat(R"("traceparent":")", traceparent, "\"")));
 }
 
 TEST_F(ClusterTest, FleetIsListedFromEveryReplicaWithEachDevicesHolder) {
