@@ -1,5 +1,8 @@
 #include "bridge/trace_context.h"
 
+#include <string>
+#include <utility>
+
 #include "absl/random/random.h"
 #include "absl/strings/str_format.h"
 

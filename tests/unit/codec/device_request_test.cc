@@ -92,6 +92,10 @@ TEST(DeviceRequestCodec, TraceparentIsOneMoreMemberAtTheEndOnlyWhenGiven) {
     EXPECT_EQ(*untraced, *plain);
     ASSERT_EQ(plain->back(), '}');
     EXPECT_EQ(*traced, absl::StrCat(plain->substr(0, plain->size() - 1), R"(,"traceparent":")", kTraceparent, "\"}"));
+    // Read back, it is a member the schema does not name: kept in `extra`.
+    absl::StatusOr<DeviceRequest> decoded = DecodeRequestText(*traced, dialect);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(decoded->extra().fields().at("traceparent").string_value(), kTraceparent);
   }
   absl::StatusOr<std::string> seed_json = EncodeDeviceRequest(seed, Dialect::kStandard);
   ASSERT_TRUE(seed_json.ok());
