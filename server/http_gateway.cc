@@ -11,6 +11,7 @@
 #include "bridge/log.h"
 #include "google/protobuf/util/json_util.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
+#include "server/call_trace.h"
 #include "server/console_assets.h"
 #include "server/grpc_health_check.h"
 #include "server/grpc_http_status.h"
@@ -53,19 +54,45 @@ void SendMessage(httplib::Response& res, const grpc::Status& status, const googl
   res.set_content(ToJson(message), kJson);
 }
 
+// gRPC accepts only printable ASCII in metadata values.
+bool PrintableAscii(absl::string_view value) {
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 // A call's context: the caller's Authorization header becomes the
-// `authorization` metadata the backend policy reads.
+// `authorization` metadata the backend policy reads, and its W3C trace
+// headers the call's `traceparent`/`tracestate` (server/call_trace.h). A
+// trace header gRPC could not carry is left out: the call then starts a
+// fresh trace, as for any invalid one, since tracing never fails a call.
 absl::StatusOr<std::unique_ptr<grpc::ClientContext>> CallContext(const httplib::Request& req) {
   auto context = std::make_unique<grpc::ClientContext>();
   if (req.has_header("Authorization")) {
     const std::string value = req.get_header_value("Authorization");
-    // gRPC accepts only printable ASCII in metadata values.
-    for (char c : value) {
-      if (c < 0x20 || c > 0x7e) return absl::UnauthenticatedError("Authorization header: not printable ASCII");
-    }
+    if (!PrintableAscii(value)) return absl::UnauthenticatedError("Authorization header: not printable ASCII");
     context->AddMetadata("authorization", value);
   }
+  for (const char* key : {kTraceparentKey, kTracestateKey}) {
+    // cpp-httplib matches header names without regard to case.
+    for (size_t i = 0; i < req.get_header_value_count(key); ++i) {
+      const std::string value = req.get_header_value(key, i);
+      if (PrintableAscii(value)) context->AddMetadata(key, value);
+    }
+  }
   return context;
+}
+
+// The bridge's answer to the trace headers (the call's initial metadata) as
+// HTTP response headers: the caller learns the trace of its call, fresh or
+// continued.
+void CopyTraceHeaders(const grpc::ClientContext& context, httplib::Response& res) {
+  const auto& metadata = context.GetServerInitialMetadata();
+  for (const char* key : {kTraceparentKey, kTracestateKey}) {
+    auto it = metadata.find(key);
+    if (it != metadata.end()) res.set_header(key, std::string(it->second.data(), it->second.size()));
+  }
 }
 
 // The request body as `message` (an empty body is {}); unknown fields and
@@ -106,6 +133,7 @@ void Unary(const httplib::Request& req, httplib::Response& res, const Request& r
   Response response;
   const grpc::Status status = call(context->get(), request, &response);
   SendMessage(res, status, response);
+  CopyTraceHeaders(**context, res);
 }
 
 // The `id:` of an event: where a resume continues after it.
@@ -127,7 +155,10 @@ void Stream(const httplib::Request& req, httplib::Response& res, std::shared_ptr
   auto pump = std::make_shared<GrpcStreamPump<Response>>(*std::move(context), kStreamAcceptedMetadata);
   start(&pump->context(), request.get(), pump.get());
   pump->Start();
-  if (std::optional<grpc::Status> refused = pump->AwaitAccepted(); refused.has_value()) {
+  std::optional<grpc::Status> refused = pump->AwaitAccepted();
+  // Accepted or over, the initial metadata is in and no longer changes.
+  CopyTraceHeaders(pump->context(), res);
+  if (refused.has_value()) {
     pump->Cancel();
     return SendError(res, refused->error_code(), refused->error_message());
   }
