@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -218,9 +220,13 @@ TEST_F(ClusterTest, RetriedRequestIdThroughAnotherReplicaIsNotSentTwice) {
 // holder's line for a request routed to it names the caller's trace, as the
 // caller's replica's audit line does, and with --trace-to-device the device's
 // frame names the caller's replica's span for the call as its parent.
+// With the HTTP/JSON gateway on every replica too: a gateway call goes
+// through its replica's gRPC service, so it is routed like any other.
 class ClusterTraceTest : public ClusterTest {
  protected:
-  ClusterTraceTest() { extra_flags_ = {"--trace-to-device=true"}; }
+  ClusterTraceTest() {
+    extra_flags_ = {"--trace-to-device=true", "--http-listen=127.0.0.1:0", "--http-gateway-without-policy=true"};
+  }
 };
 
 TEST_F(ClusterTraceTest, RoutedRequestCarriesTheCallersTraceToTheHolderAndItsDevice) {
@@ -256,6 +262,23 @@ TEST_F(ClusterTraceTest, RoutedRequestCarriesTheCallersTraceToTheHolderAndItsDev
   std::optional<std::string> frame = device->NextOfType("device-request", absl::Seconds(5));
   ASSERT_TRUE(frame.has_value()) << device->Transcript();
   EXPECT_THAT(*frame, ::testing::HasSubstr(absl::StrCat(R"("traceparent":")", traceparent, "\"")));
+
+  // The same through replica 3's HTTP gateway: routed to the holder, the
+  // trace continued and answered in the response's header.
+  AwaitHolder(3, device->device_id(), 1);
+  httplib::Client gateway("127.0.0.1", replica(3).http_port());
+  gateway.set_read_timeout(10, 0);
+  const httplib::Result answer =
+      gateway.Post(absl::StrCat("/api/v1/devices/", device->device_id(), "/requests"),
+                   {{"traceparent", absl::StrCat("00-", kTraceId, "-00f067aa0ba902b8-01")}},
+                   R"({"command":{"raw":{"command":"Thing.do"}},"wait":"WAIT_MODE_ACK"})", "application/json");
+  ASSERT_TRUE(answer) << httplib::to_string(answer.error());
+  EXPECT_EQ(answer->status, 200) << answer->body << "\n" << replica(3).Log();
+  EXPECT_THAT(answer->body, ::testing::HasSubstr(R"("status":"REQUEST_STATUS_ACKED")"));
+  EXPECT_TRUE(absl::StartsWith(answer->get_header_value("traceparent"), absl::StrCat("00-", kTraceId, "-")))
+      << answer->get_header_value("traceparent");
+  EXPECT_TRUE(WaitUntil([&] { return device->received_requests() == 2; }, "the gateway's request reaches the device"))
+      << device->Transcript();
 }
 
 TEST_F(ClusterTest, FleetIsListedFromEveryReplicaWithEachDevicesHolder) {
