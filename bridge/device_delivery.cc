@@ -28,7 +28,8 @@ std::optional<RequestCorrelator::WaiterId> DeliverToDevice(DeviceLink& link, con
   }
   absl::StatusOr<std::string> frame =
       codec::EncodeDeviceRequest({delivered.request_id, link.device_id(), link.account_id(), request.command(),
-                                  request.has_state() ? &request.state() : nullptr},
+                                  request.has_state() ? &request.state() : nullptr,
+                                  limits.trace_to_device ? delivered.traceparent : absl::string_view()},
                                  link.dialect());
   if (!frame.ok()) {
     std::move(done)(frame.status());

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "bridge/device_link.h"
 #include "bridge/request_correlator.h"
@@ -26,6 +27,10 @@ struct DeliveryLimits {
   // Larger encoded requests are refused with INVALID_ARGUMENT: the device
   // would close the connection on them.
   size_t max_frame_bytes = 1 << 20;
+  // --trace-to-device: the frame carries the request's `traceparent` (not a
+  // limit, but how this replica frames every request it delivers, so it
+  // travels with the limits to the gRPC handler, the bus and the queue).
+  bool trace_to_device = false;
 };
 
 // A validated request and the ids it is delivered under, borrowed: the
@@ -38,6 +43,9 @@ struct DeliveredRequest {
   const std::string& account_id;  // empty: any account
   // Who hears of its progress besides the caller (outcome_events, the queue).
   RequestCorrelator::Watch watch = RequestCorrelator::Watch::kNone;
+  // The call's span as the device's parent ("00-<trace>-<span>-<flags>"), or
+  // empty; written into the frame only with DeliveryLimits::trace_to_device.
+  absl::string_view traceparent = {};
 
   // A request that already carries canonical ids and a request id.
   static DeliveredRequest AsIs(const hive::bridge::v1::SendDeviceRequestRequest& request) {

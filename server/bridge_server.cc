@@ -43,6 +43,7 @@
 #include "server/process_metrics.h"
 #include "server/request_metrics.h"
 #include "server/tls_reloader.h"
+#include "server/trace_header_metrics.h"
 #include "transport/tls_context_source.h"
 
 namespace hive::server {
@@ -227,13 +228,16 @@ std::unique_ptr<QueueDeliverer> MakeDeliverer(const Config& config, RequestQueue
 }
 
 DeviceBridgeService::Options ServiceOptions(const Config& config, RequestQueue* queue, QueueDeliverer* deliverer,
-                                            RequestMetrics* request_metrics, EventDeliveryMetrics* event_delivery) {
+                                            RequestMetrics* request_metrics, EventDeliveryMetrics* event_delivery,
+                                            TraceHeaderMetrics* trace_metrics) {
   DeviceBridgeService::Options options;
+  options.trace_metrics = trace_metrics;
   options.request_metrics = request_metrics;
   options.event_delivery = event_delivery;
   options.audit_requests = config.audit_log;
   options.default_request_timeout = config.default_request_timeout;
   options.max_frame_bytes = config.max_message_bytes;
+  options.trace_to_device = config.trace_to_device;
   options.queue = queue;
   options.deliverer = deliverer;
   options.max_queue_ttl = config.max_queue_ttl;
@@ -248,6 +252,8 @@ std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optiona
   options.address = *broker;
   options.replica_id = config.replica_id;
   options.delivery.max_frame_bytes = config.max_message_bytes;
+  options.delivery.trace_to_device = config.trace_to_device;
+  options.audit = config.audit_log;
   if (persisted) {
     // Catch up from the checkpoint: the hub numbers stream offset N as
     // sequence N + 1, so sequence S is offset S - 1. A store of another
@@ -315,8 +321,9 @@ class BridgeServerImpl final : public BridgeServer {
         deliverer_(MakeDeliverer(config, queue_.get(), registry_, correlator_, outcomes_, clock_)),
         services_{clock_, *authenticator_, registry_, correlator_, bus_, config.replica_id, &counters_, &devices_},
         limits_(LimitsFrom(config)),
-        service_(ServiceOptions(config, queue_.get(), deliverer_.get(), &request_metrics_, &event_delivery_), clock_,
-                 registry_, correlator_, hub_, cluster_.get(), access_, twins_),
+        service_(ServiceOptions(config, queue_.get(), deliverer_.get(), &request_metrics_, &event_delivery_,
+                                &trace_metrics_),
+                 clock_, registry_, correlator_, hub_, cluster_.get(), access_, twins_),
         jobs_(config, {broker.has_value(), queue_.get(), deliverer_.get(), hub_, registry_, twins_, access_, clock_},
               std::move(job_store)),
         // The endpoint, the fleet and the queue are set below once they exist.
@@ -591,6 +598,7 @@ class BridgeServerImpl final : public BridgeServer {
   GrpcCallMetrics grpc_metrics_{prometheus_};
   RequestMetrics request_metrics_{prometheus_};
   EventDeliveryMetrics event_delivery_{prometheus_};
+  TraceHeaderMetrics trace_metrics_{prometheus_};
   ProcessMetrics process_metrics_;
   DeviceBridgeService service_;
   FleetJobs jobs_;

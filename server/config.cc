@@ -341,6 +341,8 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
   AddBool(f, "audit-log", &config.audit_log,
           "log every SendDeviceRequest call (event=device_request: request, device, account, command, caller, "
           "outcome, latency)");
+  AddBool(f, "trace-to-device", &config.trace_to_device,
+          "add the call's W3C traceparent to every request frame sent to a device (off: the seed's exact frame)");
   return flags;
 }
 

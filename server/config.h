@@ -124,6 +124,7 @@ struct Config {
   std::string log_level = "info";     // debug, info, warn, error
   std::string log_format = "logfmt";  // logfmt or json
   bool audit_log = true;              // a log line for every SendDeviceRequest call
+  bool trace_to_device = false;       // request frames carry the call's traceparent
 };
 
 // Parses flags and environment (a null-terminated "NAME=value" array, as

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bridge/uuid.h"
+#include "server/call_trace.h"
 #include "server/grpc_status.h"
 #include "server/subscribe_events_call.h"
 
@@ -61,7 +62,7 @@ DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, Se
                  registry,
                  correlator,
                  options.default_request_timeout,
-                 {options.max_frame_bytes},
+                 {options.max_frame_bytes, options.trace_to_device},
                  draining_,
                  router,
                  options.queue,
@@ -70,18 +71,21 @@ DeviceBridgeService::DeviceBridgeService(Options options, const Clock& clock, Se
                  options.request_metrics,
                  options.audit_requests},
       records_deps_{correlator, options.queue, options.deliverer},
-      event_delivery_(options.event_delivery) {}
+      event_delivery_(options.event_delivery),
+      trace_metrics_(options.trace_metrics) {}
 
 grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SendDeviceRequestRequest* request,
     hive::bridge::v1::SendDeviceRequestResponse* response) {
+  TraceContext trace = TraceCall(*context, trace_metrics_);
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return FinishNow(context, grant.status());
-  return StartSendDeviceRequest(context, request, response, send_deps_, *std::move(grant));
+  return StartSendDeviceRequest(context, request, response, send_deps_, std::move(trace), *std::move(grant));
 }
 
 grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* DeviceBridgeService::SubscribeEvents(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SubscribeEventsRequest* request) {
+  TraceCall(*context, trace_metrics_);
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return RejectSubscribeEvents(grant.status());
   if (!grant->has_value()) return StartSubscribeEvents(context, request, hub_, draining_, event_delivery_);
@@ -101,6 +105,7 @@ grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* DeviceBridg
 grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerContext* context,
                                                            const ListDevicesRequest* request,
                                                            ListDevicesResponse* response) {
+  TraceCall(*context, trace_metrics_);
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return FinishNow(context, grant.status());
   if (absl::Status valid = ValidateListDevices(*request); !valid.ok()) return FinishNow(context, valid);
@@ -133,6 +138,7 @@ grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerC
 
 grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerContext* context,
                                                          const GetDeviceRequest* request, GetDeviceResponse* response) {
+  TraceCall(*context, trace_metrics_);
   if (!IsUuid(request->device_id())) {
     return FinishNow(context, absl::InvalidArgumentError(absl::StrCat("device_id: expected a UUID, got \"",
                                                                       request->device_id().substr(0, 64), "\"")));
@@ -152,6 +158,7 @@ grpc::ServerUnaryReactor* DeviceBridgeService::GetDevice(grpc::CallbackServerCon
 
 grpc::ServerWriteReactor<hive::bridge::v1::WatchDevicesResponse>* DeviceBridgeService::WatchDevices(
     grpc::CallbackServerContext* context, const hive::bridge::v1::WatchDevicesRequest* request) {
+  TraceCall(*context, trace_metrics_);
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return RejectWatchDevices(grant.status());
   const WatchDevicesDeps deps{hub_, twins_, twins_.types(), view_, draining_};
@@ -172,6 +179,7 @@ grpc::ServerWriteReactor<hive::bridge::v1::WatchDevicesResponse>* DeviceBridgeSe
 grpc::ServerUnaryReactor* DeviceBridgeService::GetRequest(grpc::CallbackServerContext* context,
                                                           const hive::bridge::v1::GetRequestRequest* request,
                                                           hive::bridge::v1::GetRequestResponse* response) {
+  TraceCall(*context, trace_metrics_);
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return FinishNow(context, grant.status());
   absl::StatusOr<hive::bridge::v1::RequestRecord> record = LookUpRequest(records_deps_, request->request_id(), *grant);
@@ -183,11 +191,12 @@ grpc::ServerUnaryReactor* DeviceBridgeService::GetRequest(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* DeviceBridgeService::CancelRequest(grpc::CallbackServerContext* context,
                                                              const hive::bridge::v1::CancelRequestRequest* request,
                                                              hive::bridge::v1::CancelRequestResponse* response) {
+  const TraceContext trace = TraceCall(*context, trace_metrics_);
   if (draining_) return FinishNow(context, absl::UnavailableError("bridge is shutting down"));
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return FinishNow(context, grant.status());
   absl::StatusOr<hive::bridge::v1::RequestRecord> record =
-      CancelQueuedRequest(records_deps_, request->request_id(), *grant);
+      CancelQueuedRequest(records_deps_, request->request_id(), *grant, trace.trace_id);
   if (!record.ok()) return FinishNow(context, record.status());
   *response->mutable_request() = *std::move(record);
   return FinishNow(context, absl::OkStatus());

@@ -19,6 +19,7 @@
 #include "server/device_view.h"
 #include "server/request_records.h"
 #include "server/send_device_request_call.h"
+#include "server/trace_header_metrics.h"
 #include "server/watch_devices_call.h"
 
 namespace hive::server {
@@ -31,6 +32,8 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   struct Options {
     absl::Duration default_request_timeout = absl::Seconds(10);
     size_t max_frame_bytes = 1 << 20;
+    // --trace-to-device: request frames carry the call's traceparent.
+    bool trace_to_device = false;
     // Queued requests: both null without --state-dir.
     RequestQueue* queue = nullptr;
     QueueDeliverer* deliverer = nullptr;
@@ -41,6 +44,8 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
     bool audit_requests = false;
     // Times events from device to subscriber for /metrics; may be null.
     EventDeliveryMetrics* event_delivery = nullptr;
+    // Counts trace headers the calls could not use; may be null.
+    TraceHeaderMetrics* trace_metrics = nullptr;
   };
 
   // `router` is null unless in cluster mode, where ListDevices and GetDevice
@@ -87,6 +92,7 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
   const SendDeviceRequestDeps send_deps_;
   const RequestRecordsDeps records_deps_;
   EventDeliveryMetrics* const event_delivery_;
+  TraceHeaderMetrics* const trace_metrics_;
 };
 
 }  // namespace hive::server

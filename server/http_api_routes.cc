@@ -21,6 +21,7 @@ std::optional<ApiRoute> Match(const std::vector<absl::string_view>& segments) {
   if (n == 1 && segments[0] == "devices") return ApiRoute{ApiRpc::kListDevices, "", "GET"};
   if (n == 1 && segments[0] == "devices:watch") return ApiRoute{ApiRpc::kWatchDevices, "", "GET"};
   if (n == 1 && segments[0] == "events") return ApiRoute{ApiRpc::kSubscribeEvents, "", "GET"};
+  if (n == 1 && segments[0] == "health") return ApiRoute{ApiRpc::kHealth, "", "GET"};
   if (n == 2 && segments[0] == "devices") return ApiRoute{ApiRpc::kGetDevice, std::string(segments[1]), "GET"};
   if (n == 3 && segments[0] == "devices" && segments[2] == "requests") {
     return ApiRoute{ApiRpc::kSendDeviceRequest, std::string(segments[1]), "POST"};

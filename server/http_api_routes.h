@@ -26,6 +26,7 @@ enum class ApiRpc {
   kGetRequest,         // GET  /api/v1/requests/{request_id}
   kCancelRequest,      // POST /api/v1/requests/{request_id}/cancel
   kSubscribeEvents,    // GET  /api/v1/events (Server-Sent Events)
+  kHealth,             // GET  /api/v1/health (grpc.health.v1.Health/Check)
 };
 
 struct ApiRoute {

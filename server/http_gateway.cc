@@ -11,6 +11,9 @@
 #include "bridge/log.h"
 #include "google/protobuf/util/json_util.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
+#include "server/call_trace.h"
+#include "server/console_assets.h"
+#include "server/grpc_health_check.h"
 #include "server/grpc_http_status.h"
 #include "server/http_api_routes.h"
 #include "server/http_query_params.h"
@@ -51,19 +54,45 @@ void SendMessage(httplib::Response& res, const grpc::Status& status, const googl
   res.set_content(ToJson(message), kJson);
 }
 
+// gRPC accepts only printable ASCII in metadata values.
+bool PrintableAscii(absl::string_view value) {
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 // A call's context: the caller's Authorization header becomes the
-// `authorization` metadata the backend policy reads.
+// `authorization` metadata the backend policy reads, and its W3C trace
+// headers the call's `traceparent`/`tracestate` (server/call_trace.h). A
+// trace header gRPC could not carry is left out: the call then starts a
+// fresh trace, as for any invalid one, since tracing never fails a call.
 absl::StatusOr<std::unique_ptr<grpc::ClientContext>> CallContext(const httplib::Request& req) {
   auto context = std::make_unique<grpc::ClientContext>();
   if (req.has_header("Authorization")) {
     const std::string value = req.get_header_value("Authorization");
-    // gRPC accepts only printable ASCII in metadata values.
-    for (char c : value) {
-      if (c < 0x20 || c > 0x7e) return absl::UnauthenticatedError("Authorization header: not printable ASCII");
-    }
+    if (!PrintableAscii(value)) return absl::UnauthenticatedError("Authorization header: not printable ASCII");
     context->AddMetadata("authorization", value);
   }
+  for (const char* key : {kTraceparentKey, kTracestateKey}) {
+    // cpp-httplib matches header names without regard to case.
+    for (size_t i = 0; i < req.get_header_value_count(key); ++i) {
+      const std::string value = req.get_header_value(key, i);
+      if (PrintableAscii(value)) context->AddMetadata(key, value);
+    }
+  }
   return context;
+}
+
+// The bridge's answer to the trace headers (the call's initial metadata) as
+// HTTP response headers: the caller learns the trace of its call, fresh or
+// continued.
+void CopyTraceHeaders(const grpc::ClientContext& context, httplib::Response& res) {
+  const auto& metadata = context.GetServerInitialMetadata();
+  for (const char* key : {kTraceparentKey, kTracestateKey}) {
+    auto it = metadata.find(key);
+    if (it != metadata.end()) res.set_header(key, std::string(it->second.data(), it->second.size()));
+  }
 }
 
 // The request body as `message` (an empty body is {}); unknown fields and
@@ -104,6 +133,7 @@ void Unary(const httplib::Request& req, httplib::Response& res, const Request& r
   Response response;
   const grpc::Status status = call(context->get(), request, &response);
   SendMessage(res, status, response);
+  CopyTraceHeaders(**context, res);
 }
 
 // The `id:` of an event: where a resume continues after it.
@@ -125,7 +155,10 @@ void Stream(const httplib::Request& req, httplib::Response& res, std::shared_ptr
   auto pump = std::make_shared<GrpcStreamPump<Response>>(*std::move(context), kStreamAcceptedMetadata);
   start(&pump->context(), request.get(), pump.get());
   pump->Start();
-  if (std::optional<grpc::Status> refused = pump->AwaitAccepted(); refused.has_value()) {
+  std::optional<grpc::Status> refused = pump->AwaitAccepted();
+  // Accepted or over, the initial metadata is in and no longer changes.
+  CopyTraceHeaders(pump->context(), res);
+  if (refused.has_value()) {
     pump->Cancel();
     return SendError(res, refused->error_code(), refused->error_message());
   }
@@ -158,8 +191,9 @@ void Stream(const httplib::Request& req, httplib::Response& res, std::shared_ptr
 // Serves the /api/v1 endpoints on the in-process channel's stub.
 class Api {
  public:
+  // stub_ is initialised (from `channel`) before health_ takes it.
   Api(std::shared_ptr<grpc::Channel> channel, absl::Duration heartbeat)
-      : stub_(DeviceBridge::NewStub(std::move(channel))), heartbeat_(heartbeat) {}
+      : stub_(DeviceBridge::NewStub(channel)), health_(std::move(channel)), heartbeat_(heartbeat) {}
 
   void Serve(const httplib::Request& req, httplib::Response& res) {
     absl::StatusOr<ApiRoute> route = ResolveApiRoute(req.method, req.path);
@@ -185,6 +219,8 @@ class Api {
         return SubscribeEvents(req, res);
       case ApiRpc::kWatchDevices:
         return WatchDevices(req, res);
+      case ApiRpc::kHealth:
+        return Health(req, res);
     }
   }
 
@@ -282,7 +318,24 @@ class Api {
         heartbeat_);
   }
 
+  // grpc.health.v1.Health/Check (query: `service`): 200 while SERVING, 503
+  // with the same body otherwise, so a plain HTTP probe reads it too.
+  void Health(const httplib::Request& req, httplib::Response& res) {
+    grpc::health::v1::HealthCheckRequest request;
+    if (absl::Status parsed = ParseQuery(req, request); !parsed.ok()) return SendError(res, parsed);
+    absl::StatusOr<std::unique_ptr<grpc::ClientContext>> context = CallContext(req);
+    if (!context.ok()) return SendError(res, context.status());
+    (*context)->set_deadline(absl::ToChronoTime(absl::Now() + kHealthDeadline));
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = health_.Check(context->get(), request, &response);
+    SendMessage(res, status, response);
+    if (status.ok() && response.status() != grpc::health::v1::HealthCheckResponse::SERVING) res.status = 503;
+  }
+
+  static constexpr absl::Duration kHealthDeadline = absl::Seconds(5);
+
   const std::unique_ptr<Stub> stub_;
+  GrpcHealthCheck health_;
   const absl::Duration heartbeat_;
 };
 
@@ -318,6 +371,16 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpGatewa
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server.set_payload_max_length(options.max_body_bytes);
   auto api = std::make_shared<Api>(std::move(channel), options.heartbeat);
+  // The web console (server/console_assets.h), before the API's catch-all.
+  server.Get(absl::StrCat(kConsolePath, "(/.*)?"), [](const httplib::Request& req, httplib::Response& res) {
+    const ConsoleAnswer answer = AnswerConsole(req.path);
+    for (const auto& [name, value] : kConsoleHeaders) res.set_header(std::string(name), std::string(value));
+    if (answer.status == 301) return res.set_redirect(answer.location, 301);
+    if (answer.status != 200)
+      return SendError(res, grpc::StatusCode::NOT_FOUND, absl::StrCat("no such file: ", req.path));
+    res.status = 200;
+    res.set_content(answer.body.data(), answer.body.size(), answer.content_type);
+  });
   const httplib::Server::Handler serve = [api](const httplib::Request& req, httplib::Response& res) {
     api->Serve(req, res);
   };

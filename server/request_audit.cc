@@ -10,7 +10,7 @@ namespace hive::server {
 
 void AuditDeviceRequest(const hive::bridge::v1::SendDeviceRequestRequest& request,
                         const absl::StatusOr<hive::bridge::v1::SendDeviceRequestResponse>& outcome,
-                        const std::optional<BackendGrant>& grant, absl::Duration took) {
+                        const std::optional<BackendGrant>& grant, absl::Duration took, absl::string_view trace_id) {
   const std::string command = CommandKindName(request.command().kind_case());
   const std::string latency = absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(took));
   const absl::string_view caller = grant.has_value() ? absl::string_view(grant->caller()) : "-";
@@ -23,7 +23,8 @@ void AuditDeviceRequest(const hive::bridge::v1::SendDeviceRequestRequest& reques
          {"command", command},
          {"caller", caller},
          {"status", status},
-         {"latency_ms", latency}});
+         {"latency_ms", latency},
+         {"trace", trace_id}});
     return;
   }
   Log(LogLevel::kInfo, "device_request",
@@ -34,7 +35,8 @@ void AuditDeviceRequest(const hive::bridge::v1::SendDeviceRequestRequest& reques
        {"caller", caller},
        {"code", absl::StatusCodeToString(outcome.status().code())},
        {"error", outcome.status().message()},
-       {"latency_ms", latency}});
+       {"latency_ms", latency},
+       {"trace", trace_id}});
 }
 
 }  // namespace hive::server

@@ -49,7 +49,8 @@ absl::StatusOr<RequestRecord> LookUpRequest(const RequestRecordsDeps& deps, cons
 }
 
 absl::StatusOr<RequestRecord> CancelQueuedRequest(const RequestRecordsDeps& deps, const std::string& request_id,
-                                                  const std::optional<BackendGrant>& grant) {
+                                                  const std::optional<BackendGrant>& grant,
+                                                  absl::string_view trace_id) {
   absl::StatusOr<RequestRecord> record = LookUpRequest(deps, request_id, grant);
   if (!record.ok()) return record.status();
   if (!record->has_queued_at() || deps.queue == nullptr) {
@@ -63,7 +64,7 @@ absl::StatusOr<RequestRecord> CancelQueuedRequest(const RequestRecordsDeps& deps
   if (!cancelled.ok()) return cancelled.status();
   if (cancelled->changed) {
     Log(LogLevel::kInfo, "queued_request_cancelled",
-        {{"request", cancelled->record.request_id()}, {"device", cancelled->record.device_id()}});
+        {{"request", cancelled->record.request_id()}, {"device", cancelled->record.device_id()}, {"trace", trace_id}});
     if (deps.deliverer != nullptr) deps.deliverer->Publish(cancelled->record);
   }
   return std::move(cancelled->record);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "bridge/auth/backend_policy.h"
 #include "bridge/queue/queue_deliverer.h"
 #include "bridge/queue/request_queue.h"
@@ -34,9 +35,11 @@ absl::StatusOr<hive::bridge::v1::RequestRecord> LookUpRequest(const RequestRecor
 // Cancels a QUEUED request (published as a request-outcome event) and
 // answers its record; a CANCELLED one is answered unchanged.
 // FAILED_PRECONDITION once it was handed to the device, expired, or was never
-// queued; NOT_FOUND as LookUpRequest.
+// queued; NOT_FOUND as LookUpRequest. `trace_id` is the call's, for its log
+// line.
 absl::StatusOr<hive::bridge::v1::RequestRecord> CancelQueuedRequest(const RequestRecordsDeps& deps,
                                                                     const std::string& request_id,
-                                                                    const std::optional<BackendGrant>& grant);
+                                                                    const std::optional<BackendGrant>& grant,
+                                                                    absl::string_view trace_id);
 
 }  // namespace hive::server

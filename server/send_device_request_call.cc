@@ -69,12 +69,14 @@ struct CallState {
 class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
  public:
   SendDeviceRequestReactor(grpc::CallbackServerContext* context, const SendDeviceRequestRequest* request,
-                           SendDeviceRequestResponse* response, const SendDeviceRequestDeps& deps,
+                           SendDeviceRequestResponse* response, const SendDeviceRequestDeps& deps, TraceContext trace,
                            std::optional<BackendGrant> grant)
       : request_(request),
         response_(*response),
         deps_(deps),
         grant_(std::move(grant)),
+        trace_(std::move(trace)),
+        traceparent_(trace_.Traceparent()),
         started_at_(deps.clock.Now()),
         state_(std::make_shared<CallState>()) {
     absl::MutexLock lock(&state_->mu);
@@ -193,7 +195,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     // response) only after the Finish below: the response is still ours.
     if (reactor->deps_.audit) {
       AuditDeviceRequest(*reactor->request_, outcome, reactor->grant_,
-                         reactor->deps_.clock.Now() - reactor->started_at_);
+                         reactor->deps_.clock.Now() - reactor->started_at_, reactor->trace_.trace_id);
     }
     if (outcome.ok()) {
       reactor->response_ = *std::move(outcome);
@@ -282,7 +284,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     // line behind them (the holder delivers them in order).
     if (queued() && deps_.queue != nullptr && deps_.queue->queued_for(device_id_) > 0) return Enqueue();
     std::string call = deps_.router->Route(
-        WireRequest(), announced->Describe().replica(), deadline_,
+        WireRequest(), announced->Describe().replica(), deadline_, traceparent_,
         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
     if (Record(state_, [&call](CallState& state) { state.routed_call = call; })) deps_.router->Cancel(call);
   }
@@ -304,7 +306,8 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
     const RequestCorrelator::Watch watch =
         request_->outcome_events() ? RequestCorrelator::Watch::kEvents : RequestCorrelator::Watch::kNone;
     std::optional<RequestCorrelator::WaiterId> waiter = DeliverToDevice(
-        *link, {*request_, request_id_, device_id_, account_id_, watch}, deadline_, deps_.delivery, deps_.correlator,
+        *link, {*request_, request_id_, device_id_, account_id_, watch, traceparent_}, deadline_, deps_.delivery,
+        deps_.correlator,
         [state = state_](absl::StatusOr<SendDeviceRequestResponse> outcome) { FinishOnce(state, std::move(outcome)); });
     if (!waiter.has_value()) return;
     if (Record(state_, [&waiter](CallState& state) {
@@ -391,7 +394,8 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
           {{"request", request_id_},
            {"device", device_id_},
            {"account", account_id_},
-           {"ttl", absl::FormatDuration(ttl)}});
+           {"ttl", absl::FormatDuration(ttl)},
+           {"trace", trace_.trace_id}});
       deps_.deliverer->Queued(queued->record);
     }
     FinishOnce(state_, ResponseOf(queued->record));
@@ -404,6 +408,10 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   const SendDeviceRequestDeps& deps_;
   // The caller's grant when backend authorisation is on.
   const std::optional<BackendGrant> grant_;
+  // The call's trace, for its log lines, and this call as the parent of what
+  // it sends on (a routed request, the device's frame).
+  const TraceContext trace_;
+  const std::string traceparent_;
   const absl::Time started_at_;
   const std::shared_ptr<CallState> state_;
   absl::Time deadline_;
@@ -440,8 +448,8 @@ absl::Status ValidateSendDeviceRequest(const SendDeviceRequestRequest& request) 
 grpc::ServerUnaryReactor* StartSendDeviceRequest(grpc::CallbackServerContext* context,
                                                  const SendDeviceRequestRequest* request,
                                                  SendDeviceRequestResponse* response, const SendDeviceRequestDeps& deps,
-                                                 std::optional<BackendGrant> grant) {
-  auto* reactor = new SendDeviceRequestReactor(context, request, response, deps, std::move(grant));
+                                                 TraceContext trace, std::optional<BackendGrant> grant) {
+  auto* reactor = new SendDeviceRequestReactor(context, request, response, deps, std::move(trace), std::move(grant));
   reactor->Begin();
   return reactor;
 }

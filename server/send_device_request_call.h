@@ -19,6 +19,7 @@
 #include "bridge/queue/request_queue.h"
 #include "bridge/request_correlator.h"
 #include "bridge/session_registry.h"
+#include "bridge/trace_context.h"
 #include "grpcpp/grpcpp.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
 
@@ -46,11 +47,13 @@ struct SendDeviceRequestDeps {
   bool audit = false;
 };
 
-// Starts the call; the returned reactor deletes itself when done.
+// Starts the call; the returned reactor deletes itself when done. `trace`
+// (server/call_trace.h) names the call in its log lines, the request routed
+// to another replica and, with --trace-to-device, the device's frame.
 grpc::ServerUnaryReactor* StartSendDeviceRequest(grpc::CallbackServerContext* context,
                                                  const hive::bridge::v1::SendDeviceRequestRequest* request,
                                                  hive::bridge::v1::SendDeviceRequestResponse* response,
-                                                 const SendDeviceRequestDeps& deps,
+                                                 const SendDeviceRequestDeps& deps, TraceContext trace,
                                                  std::optional<BackendGrant> grant = std::nullopt);
 
 // Checks ids and the command before anything is sent; INVALID_ARGUMENT

@@ -19,6 +19,7 @@
 #include "bridge/close_codes.h"
 #include "bridge/log.h"
 #include "bridge/status_macros.h"
+#include "bridge/trace_context.h"
 #include "bridge/uuid.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -101,6 +102,27 @@ class RecentIds {
 
 bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
   return TimeUtil::TimestampToNanoseconds(a) < TimeUtil::TimestampToNanoseconds(b);
+}
+
+// The holder's line for a request another replica routed here (the caller's
+// replica writes the call's audit line): the same request and trace, so the
+// two replicas' logs join on either.
+void LogRoutedRequest(const std::string& request_id, const std::string& device_id, const std::string& trace_id,
+                      const absl::StatusOr<SendDeviceRequestResponse>& outcome) {
+  if (outcome.ok()) {
+    Log(LogLevel::kInfo, "routed_request",
+        {{"request", request_id},
+         {"device", device_id},
+         {"status", hive::bridge::v1::RequestStatus_Name(outcome->status())},
+         {"trace", trace_id}});
+    return;
+  }
+  Log(LogLevel::kInfo, "routed_request",
+      {{"request", request_id},
+       {"device", device_id},
+       {"code", absl::StatusCodeToString(outcome.status().code())},
+       {"error", outcome.status().message()},
+       {"trace", trace_id}});
 }
 
 }  // namespace
@@ -507,9 +529,18 @@ void AmqpBus::Connection::OnRequest(const AmqpMessage& message) {
   if (link == nullptr || (announced != nullptr && announced->Describe().replica() != replica)) {
     return answer(false, absl::NotFoundError(absl::StrCat("device ", request.device_id(), " is not connected")));
   }
-  DeliverToDevice(*link, DeliveredRequest::AsIs(request), bus_.clock_.Now() + routed->timeout, bus_.options_.delivery,
-                  bus_.correlator_,
-                  [answer](absl::StatusOr<SendDeviceRequestResponse> outcome) { answer(true, std::move(outcome)); });
+  DeliveredRequest delivered = DeliveredRequest::AsIs(request);
+  delivered.traceparent = routed->traceparent;
+  // The caller's trace, for the holder's line; "-" from a replica that sent
+  // none.
+  std::optional<Traceparent> trace = ParseTraceparent(routed->traceparent);
+  DeliverToDevice(*link, delivered, bus_.clock_.Now() + routed->timeout, bus_.options_.delivery, bus_.correlator_,
+                  [answer, audit = bus_.options_.audit, request_id = request.request_id(),
+                   device_id = request.device_id(), trace_id = trace.has_value() ? trace->trace_id : std::string("-")](
+                      absl::StatusOr<SendDeviceRequestResponse> outcome) {
+                    if (audit) LogRoutedRequest(request_id, device_id, trace_id, outcome);
+                    answer(true, std::move(outcome));
+                  });
 }
 
 void AmqpBus::Connection::OnPresence(const AmqpMessage& message) {
@@ -685,17 +716,17 @@ void AmqpBus::OnUnregistered(const DeviceLink& link) {
 }
 
 std::string AmqpBus::Route(const SendDeviceRequestRequest& request, const std::string& replica, absl::Time deadline,
-                           RequestCorrelator::Done done) {
+                           absl::string_view traceparent, RequestCorrelator::Done done) {
   if (!connected_) {
     std::move(done)(absl::UnavailableError(absl::StrCat("device ", request.device_id(), " is held by replica ", replica,
                                                         ", and the message broker is unreachable")));
     return "";
   }
   std::string call = calls_.Add(replica, deadline, std::move(done));
-  outbox_->Push(OutgoingMessage{
-      std::string(cluster::kRequestsExchange), request.device_id(), /*mandatory=*/true,
-      cluster::EncodeRoutedRequest(request, deadline - clock_.Now(), call, cluster::ReplyQueueOf(options_.replica_id)),
-      call});
+  outbox_->Push(OutgoingMessage{std::string(cluster::kRequestsExchange), request.device_id(), /*mandatory=*/true,
+                                cluster::EncodeRoutedRequest(request, deadline - clock_.Now(), call,
+                                                             cluster::ReplyQueueOf(options_.replica_id), traceparent),
+                                call});
   return call;
 }
 

@@ -60,6 +60,9 @@ struct AmqpBusOptions {
   AmqpAddress address;
   std::string replica_id;
   DeliveryLimits delivery;
+  // --audit-log: a line for every request routed here from another replica
+  // (event=routed_request), with the caller's trace.
+  bool audit = false;
   // Events held while the broker is away; beyond it the oldest are dropped
   // and counted.
   size_t max_buffered_events = 100000;
@@ -107,7 +110,7 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   // ClusterRouter.
   SessionRegistry& fleet() override { return fleet_.devices(); }
   std::string Route(const hive::bridge::v1::SendDeviceRequestRequest& request, const std::string& replica,
-                    absl::Time deadline, RequestCorrelator::Done done) override;
+                    absl::Time deadline, absl::string_view traceparent, RequestCorrelator::Done done) override;
   void Cancel(const std::string& call) override;
 
   // Periodically: deadlines of routed calls and of callers waiting for a

@@ -9,6 +9,7 @@
 #include "bridge/codec/json_document.h"
 #include "bridge/codec/json_path.h"
 #include "bridge/stream_epoch.h"
+#include "bridge/trace_context.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hive::cluster {
@@ -42,6 +43,8 @@ constexpr absl::string_view kClaimHeader = "x-hive-claim";
 constexpr absl::string_view kRequestStatusHeader = "x-hive-request-status";
 constexpr absl::string_view kErrorHeader = "x-hive-error";
 constexpr absl::string_view kEndedHeader = "x-hive-ended";
+// W3C Trace Context's own name, as on HTTP and gRPC.
+constexpr absl::string_view kTraceparentHeader = "traceparent";
 constexpr absl::string_view kProtobuf = "application/x-protobuf";
 // The highest canonical status code (UNAUTHENTICATED); absl and gRPC share
 // the numbering.
@@ -132,7 +135,7 @@ absl::StatusOr<uint64_t> StreamOffsetOf(const AmqpMessage& message) {
 }
 
 AmqpMessage EncodeRoutedRequest(const SendDeviceRequestRequest& request, absl::Duration timeout,
-                                std::string correlation_id, std::string reply_to) {
+                                std::string correlation_id, std::string reply_to, absl::string_view traceparent) {
   AmqpMessage message;
   message.body = request.SerializeAsString();
   message.content_type = std::string(kProtobuf);
@@ -142,6 +145,7 @@ AmqpMessage EncodeRoutedRequest(const SendDeviceRequestRequest& request, absl::D
   // A request still queued when its caller has given up is of no use.
   message.expiration = absl::StrCat(timeout_ms);
   message.headers = {{std::string(kTimeoutHeader), timeout_ms}};
+  if (!traceparent.empty()) message.headers.emplace_back(std::string(kTraceparentHeader), std::string(traceparent));
   return message;
 }
 
@@ -153,6 +157,8 @@ absl::StatusOr<RoutedRequest> DecodeRoutedRequest(const AmqpMessage& message) {
   absl::StatusOr<int64_t> timeout_ms = IntHeader(message, kTimeoutHeader);
   if (!timeout_ms.ok()) return timeout_ms.status();
   routed.timeout = absl::Milliseconds(*timeout_ms);
+  std::string traceparent = TextHeader(message, kTraceparentHeader);
+  if (ParseTraceparent(traceparent).has_value()) routed.traceparent = std::move(traceparent);
   return routed;
 }
 

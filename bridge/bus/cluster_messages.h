@@ -59,12 +59,17 @@ absl::StatusOr<hive::bridge::v1::DeviceEvent> DecodeEvent(const AmqpMessage& mes
 absl::StatusOr<uint64_t> StreamOffsetOf(const AmqpMessage& message);
 
 // A SendDeviceRequest for the replica holding the device; it gives up after
-// `timeout` (relative, so the replicas' clocks need not agree).
+// `timeout` (relative, so the replicas' clocks need not agree). A non-empty
+// `traceparent` (the caller's call as the parent, bridge/trace_context.h)
+// travels in the header `traceparent`.
 AmqpMessage EncodeRoutedRequest(const hive::bridge::v1::SendDeviceRequestRequest& request, absl::Duration timeout,
-                                std::string correlation_id, std::string reply_to);
+                                std::string correlation_id, std::string reply_to, absl::string_view traceparent = {});
 struct RoutedRequest {
   hive::bridge::v1::SendDeviceRequestRequest request;
   absl::Duration timeout;
+  // Empty when the message had none or one that is not a valid traceparent
+  // (anyone who may publish on the virtual host can write one).
+  std::string traceparent;
 };
 absl::StatusOr<RoutedRequest> DecodeRoutedRequest(const AmqpMessage& message);
 

@@ -28,8 +28,10 @@ class ClusterRouter {
   // `done` runs once: with the holder's answer; NOT_FOUND when no replica
   // holds the device any more; UNAVAILABLE when the broker or `replica` went
   // away; DEADLINE_EXCEEDED at `deadline`. Returns an id for Cancel.
+  // `traceparent` (bridge/trace_context.h) goes with it, so the holder's log
+  // lines and the device's frame name the caller's trace.
   virtual std::string Route(const hive::bridge::v1::SendDeviceRequestRequest& request, const std::string& replica,
-                            absl::Time deadline, RequestCorrelator::Done done) = 0;
+                            absl::Time deadline, absl::string_view traceparent, RequestCorrelator::Done done) = 0;
 
   // The caller gave up: completes the call with CANCELLED unless it is done.
   virtual void Cancel(const std::string& call) = 0;

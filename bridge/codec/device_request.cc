@@ -17,6 +17,7 @@ using hive::bridge::v1::Command;
 using hive::bridge::v1::DeviceRequest;
 
 constexpr absl::string_view kDeviceRequestType = "device-request";
+constexpr absl::string_view kTraceparentKey = "traceparent";
 
 // The typed command message set in `command`, or null (raw or unset).
 const Message* TypedCommandOf(const Command& command) {
@@ -146,6 +147,11 @@ absl::StatusOr<std::string> EncodeRequest(const DeviceRequestParts& request, con
     writer.StartObject();
     WriteMembers(request.state, request.state, dialect, writer);
     writer.EndObject();
+  }
+  // Not a schema key: spelled alike in both dialects, as the W3C header is.
+  if (!request.traceparent.empty()) {
+    WriteKey(writer, kTraceparentKey);
+    WriteString(writer, request.traceparent);
   }
   if (extra_owner != nullptr) WriteMembers(nullptr, extra_owner, dialect, writer);
   writer.EndObject();

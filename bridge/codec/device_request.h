@@ -6,9 +6,12 @@
 //    "payload": {...the command's fields...}, "state": {...}}
 //
 // `command` is "<Kind>.<action>" for the typed commands and the RawCommand's
-// own string otherwise; `state` is written only when set. A request whose
-// command the schema does not know decodes into a RawCommand, so nothing is
-// lost.
+// own string otherwise; `state` is written only when set, and so is a last
+// top-level `traceparent` (W3C Trace Context, the same key in both dialects;
+// only with --trace-to-device, so the seed's shape stays exact by default).
+// A request whose command the schema does not know decodes into a
+// RawCommand, so nothing is lost (a `traceparent` read back lands in
+// `extra`).
 #pragma once
 
 #include <string>
@@ -42,6 +45,8 @@ struct DeviceRequestParts {
   absl::string_view account_id;
   const hive::bridge::v1::Command& command;
   const hive::bridge::v1::ExpectedState* state = nullptr;  // null: none
+  // Written as the last member when not empty (--trace-to-device).
+  absl::string_view traceparent = {};
 };
 
 // The same JSON as the DeviceRequest with these fields and no `extra`. This

@@ -90,6 +90,7 @@ class SseReader {
           [this](const httplib::Response& response) {
             absl::MutexLock lock(&mu_);
             status_ = response.status;
+            headers_ = response.headers;
             return true;
           },
           [this](const char* data, size_t length) {
@@ -122,6 +123,13 @@ class SseReader {
             +[](SseReader* r) ABSL_NO_THREAD_SAFETY_ANALYSIS { return r->status_ != 0 || r->ended_; }, this),
         timeout);
     return status_;
+  }
+
+  // A response header, once Status() saw the headers ("" when absent).
+  std::string Header(const std::string& name) {
+    absl::MutexLock lock(&mu_);
+    auto it = headers_.find(name);
+    return it == headers_.end() ? "" : it->second;
   }
 
   std::optional<SseEvent> Next(absl::Duration timeout = kHangBound) {
@@ -170,6 +178,7 @@ class SseReader {
   httplib::Client client_;
   absl::Mutex mu_;
   int status_ ABSL_GUARDED_BY(mu_) = 0;
+  httplib::Headers headers_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   std::string pending_ ABSL_GUARDED_BY(mu_);
   std::deque<SseEvent> events_ ABSL_GUARDED_BY(mu_);
@@ -250,6 +259,43 @@ TEST_F(HttpGatewayTest, SendDeviceRequestAnswersTheResponseAsProto3Json) {
   request.clear_device_id();
   request.set_request_id(NewUuid());
   EXPECT_EQ(Post("/api/v1/devices/" + device.device_id() + "/requests", ToJson(request)).status, 200);
+}
+
+// Trace context (docs/protocol.md#trace-context): the caller's traceparent
+// reaches the call, and the bridge's span for it comes back as a header.
+TEST_F(HttpGatewayTest, TraceparentHeaderIsContinuedAndAnswered) {
+  constexpr char kTraceId[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+  TestDevice& device = ConnectDevice(account_a_);
+  SendDeviceRequestRequest request = RequestTo(device.device_id());
+  request.set_request_id(NewUuid());
+  httplib::Headers headers = Bearer(kOpsToken);
+  headers.emplace("traceparent", absl::StrCat("00-", kTraceId, "-00f067aa0ba902b7-01"));
+  headers.emplace("tracestate", "congo=t61rcWkgMzE");
+  httplib::Result sent = client_->Post("/api/v1/devices/" + device.device_id() + "/requests", headers, ToJson(request),
+                                       "application/json");
+  ASSERT_TRUE(sent) << httplib::to_string(sent.error());
+  ASSERT_EQ(sent->status, 200) << sent->body << Log();
+  const std::string answered = sent->get_header_value("traceparent");
+  EXPECT_THAT(answered, ::testing::MatchesRegex(absl::StrCat("00-", kTraceId, "-[0-9a-f]{16}-01")));
+  EXPECT_THAT(answered, ::testing::Not(HasSubstr("00f067aa0ba902b7")));
+  EXPECT_EQ(sent->get_header_value("tracestate"), "congo=t61rcWkgMzE");
+  ASSERT_TRUE(bridge_->WaitForLog(absl::StrCat("request=", request.request_id()), absl::Seconds(5))) << Log();
+  EXPECT_THAT(Log(), ::testing::ContainsRegex(
+                         absl::StrCat("event=device_request request=", request.request_id(), " .* trace=", kTraceId)));
+
+  // Without one, a fresh trace is answered; an error answer has it too.
+  httplib::Result fresh = client_->Get("/api/v1/devices/" + NewUuid(), Bearer(kOpsToken));
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->status, 404);
+  EXPECT_THAT(fresh->get_header_value("traceparent"), ::testing::MatchesRegex("00-[0-9a-f]{32}-[0-9a-f]{16}-00"));
+
+  // Event streams answer it with their headers.
+  httplib::Headers stream_headers = Bearer(kOpsToken);
+  stream_headers.emplace("traceparent", absl::StrCat("00-", kTraceId, "-00f067aa0ba902b7-01"));
+  std::unique_ptr<SseReader> stream = Stream("/api/v1/events?device_ids=" + device.device_id(), stream_headers);
+  ASSERT_EQ(stream->Status(), 200) << Log();
+  EXPECT_THAT(stream->Header("traceparent"),
+              ::testing::MatchesRegex(absl::StrCat("00-", kTraceId, "-[0-9a-f]{16}-01")));
 }
 
 TEST_F(HttpGatewayTest, SendDeviceRequestRefusesBadInputWithTheGrpcStatusAndErrorBody) {

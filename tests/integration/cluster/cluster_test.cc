@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -212,6 +214,71 @@ TEST_F(ClusterTest, RetriedRequestIdThroughAnotherReplicaIsNotSentTwice) {
   ASSERT_TRUE(retried.status.ok()) << retried;
   EXPECT_EQ(retried.response.status(), REQUEST_STATUS_SUCCEEDED);
   EXPECT_EQ(device->received_requests(), 1);
+}
+
+// Trace context crosses the bus (docs/protocol.md#trace-context): the
+// holder's line for a request routed to it names the caller's trace, as the
+// caller's replica's audit line does, and with --trace-to-device the device's
+// frame names the caller's replica's span for the call as its parent.
+// With the HTTP/JSON gateway on every replica too: a gateway call goes
+// through its replica's gRPC service, so it is routed like any other.
+class ClusterTraceTest : public ClusterTest {
+ protected:
+  ClusterTraceTest() {
+    extra_flags_ = {"--trace-to-device=true", "--http-listen=127.0.0.1:0", "--http-gateway-without-policy=true"};
+  }
+};
+
+TEST_F(ClusterTraceTest, RoutedRequestCarriesTheCallersTraceToTheHolderAndItsDevice) {
+  constexpr char kTraceId[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+  std::unique_ptr<TestDevice> device = ConnectDevice(1, Responder::Ack());
+  AwaitHolder(2, device->device_id(), 1);
+  SendDeviceRequestRequest request = RequestTo(device->device_id());
+  request.set_request_id(NewUuid());
+  grpc::ClientContext context;
+  SetDeadline(context, absl::Seconds(10));
+  context.AddMetadata("traceparent", absl::StrCat("00-", kTraceId, "-00f067aa0ba902b7-01"));
+  SendDeviceRequestResponse response;
+  const grpc::Status status = stub(2).SendDeviceRequest(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << replica(2).Log();
+  EXPECT_EQ(response.status(), REQUEST_STATUS_ACKED);
+  auto answered = context.GetServerInitialMetadata().find("traceparent");
+  ASSERT_NE(answered, context.GetServerInitialMetadata().end());
+  const std::string traceparent(answered->second.data(), answered->second.size());
+  EXPECT_TRUE(absl::StartsWith(traceparent, absl::StrCat("00-", kTraceId, "-"))) << traceparent;
+
+  const std::string holder_line = absl::StrCat("event=routed_request request=", request.request_id());
+  ASSERT_TRUE(replica(1).WaitForLog(holder_line, kPropagation)) << replica(1).Log();
+  ASSERT_TRUE(replica(2).WaitForLog(absl::StrCat("request=", request.request_id()), kPropagation)) << replica(2).Log();
+  for (BridgeProcess* process : {&replica(1), &replica(2)}) {
+    bool found = false;
+    for (absl::string_view line : absl::StrSplit(process->Log(), '\n')) {
+      if (!absl::StrContains(line, absl::StrCat("request=", request.request_id()))) continue;
+      found = true;
+      EXPECT_THAT(std::string(line), ::testing::HasSubstr(absl::StrCat("trace=", kTraceId)));
+    }
+    EXPECT_TRUE(found) << process->Log();
+  }
+  std::optional<std::string> frame = device->NextOfType("device-request", absl::Seconds(5));
+  ASSERT_TRUE(frame.has_value()) << device->Transcript();
+  EXPECT_THAT(*frame, ::testing::HasSubstr(absl::StrCat(R"("traceparent":")", traceparent, "\"")));
+
+  // The same through replica 3's HTTP gateway: routed to the holder, the
+  // trace continued and answered in the response's header.
+  AwaitHolder(3, device->device_id(), 1);
+  httplib::Client gateway("127.0.0.1", replica(3).http_port());
+  gateway.set_read_timeout(10, 0);
+  const httplib::Result answer =
+      gateway.Post(absl::StrCat("/api/v1/devices/", device->device_id(), "/requests"),
+                   {{"traceparent", absl::StrCat("00-", kTraceId, "-00f067aa0ba902b8-01")}},
+                   R"({"command":{"raw":{"command":"Thing.do"}},"wait":"WAIT_MODE_ACK"})", "application/json");
+  ASSERT_TRUE(answer) << httplib::to_string(answer.error());
+  EXPECT_EQ(answer->status, 200) << answer->body << "\n" << replica(3).Log();
+  EXPECT_THAT(answer->body, ::testing::HasSubstr(R"("status":"REQUEST_STATUS_ACKED")"));
+  EXPECT_TRUE(absl::StartsWith(answer->get_header_value("traceparent"), absl::StrCat("00-", kTraceId, "-")))
+      << answer->get_header_value("traceparent");
+  EXPECT_TRUE(WaitUntil([&] { return device->received_requests() == 2; }, "the gateway's request reaches the device"))
+      << device->Transcript();
 }
 
 TEST_F(ClusterTest, FleetIsListedFromEveryReplicaWithEachDevicesHolder) {

@@ -146,6 +146,39 @@ TEST(ClusterMessages, RoutedRequestCarriesItsTimeoutAsExpiryAndHeader) {
   EXPECT_EQ(routed->timeout, absl::Milliseconds(1500));
 }
 
+TEST(ClusterMessages, RoutedRequestCarriesTheCallersTraceparentInAHeader) {
+  SendDeviceRequestRequest request;
+  request.set_device_id(kDevice);
+  request.mutable_command()->mutable_raw()->set_command("reboot");
+  constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  AmqpMessage message = EncodeRoutedRequest(request, absl::Seconds(1), "7", "hive.replies.a", kTraceparent);
+  const AmqpValue* header = FindAmqpValue(message.headers, "traceparent");
+  ASSERT_NE(header, nullptr);
+  ASSERT_TRUE(std::holds_alternative<std::string>(*header));
+  EXPECT_EQ(std::get<std::string>(*header), kTraceparent);
+  absl::StatusOr<RoutedRequest> routed = DecodeRoutedRequest(message);
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  EXPECT_EQ(routed->traceparent, kTraceparent);
+
+  // None given: no header, and none read back.
+  AmqpMessage untraced = EncodeRoutedRequest(request, absl::Seconds(1), "8", "hive.replies.a");
+  EXPECT_EQ(FindAmqpValue(untraced.headers, "traceparent"), nullptr);
+  ASSERT_TRUE(DecodeRoutedRequest(untraced).ok());
+  EXPECT_EQ(DecodeRoutedRequest(untraced)->traceparent, "");
+
+  // Anyone may publish on the virtual host: a header that is no traceparent
+  // is dropped (the request itself still goes through).
+  for (AmqpValue bad : {AmqpValue(std::string("00-not-a-trace")), AmqpValue(int64_t{7})}) {
+    AmqpMessage forged = message;
+    for (auto& [name, value] : forged.headers) {
+      if (name == "traceparent") value = bad;
+    }
+    absl::StatusOr<RoutedRequest> read = DecodeRoutedRequest(forged);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->traceparent, "");
+  }
+}
+
 TEST(ClusterMessages, AnswerCarriesTheResponseOrTheExactStatusAndWhoAnswered) {
   SendDeviceRequestResponse response;
   response.set_request_id("r-1");

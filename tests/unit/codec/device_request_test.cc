@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "bridge/codec/json_document.h"
 #include "clients/loadgen/request_load.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -71,6 +72,34 @@ TEST(DeviceRequestCodec, EncodesBorrowedPartsAsTheWholeRequestInBothDialects) {
       EXPECT_EQ(*from_parts, *from_whole);
     }
   }
+}
+
+// --trace-to-device: the frame gains one last member, `traceparent`, spelled
+// alike in both dialects; without it the frame is byte for byte the seed's.
+TEST(DeviceRequestCodec, TraceparentIsOneMoreMemberAtTheEndOnlyWhenGiven) {
+  const DeviceRequest seed = SeedSchedulerActionStop();
+  constexpr absl::string_view kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  for (Dialect dialect : {Dialect::kStandard, Dialect::kCompact}) {
+    absl::StatusOr<std::string> plain = EncodeDeviceRequest(seed, dialect);
+    absl::StatusOr<std::string> untraced = EncodeDeviceRequest(
+        DeviceRequestParts{seed.request_id(), seed.device_id(), seed.account_id(), seed.command(), &seed.state(), ""},
+        dialect);
+    absl::StatusOr<std::string> traced =
+        EncodeDeviceRequest(DeviceRequestParts{seed.request_id(), seed.device_id(), seed.account_id(), seed.command(),
+                                               &seed.state(), kTraceparent},
+                            dialect);
+    ASSERT_TRUE(plain.ok() && untraced.ok() && traced.ok());
+    EXPECT_EQ(*untraced, *plain);
+    ASSERT_EQ(plain->back(), '}');
+    EXPECT_EQ(*traced, absl::StrCat(plain->substr(0, plain->size() - 1), R"(,"traceparent":")", kTraceparent, "\"}"));
+    // Read back, it is a member the schema does not name: kept in `extra`.
+    absl::StatusOr<DeviceRequest> decoded = DecodeRequestText(*traced, dialect);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(decoded->extra().fields().at("traceparent").string_value(), kTraceparent);
+  }
+  absl::StatusOr<std::string> seed_json = EncodeDeviceRequest(seed, Dialect::kStandard);
+  ASSERT_TRUE(seed_json.ok());
+  EXPECT_TRUE(JsonEqual(ReadFile(std::string(HIVE_FIXTURES_DIR) + "/seed_device_request.json"), *seed_json));
 }
 
 TEST(DeviceRequestCodec, DecodesSeedBackToTheSameMessage) {

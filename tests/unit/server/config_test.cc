@@ -360,6 +360,7 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "log-level",
                                           "log-format",
                                           "audit-log",
+                                          "trace-to-device",
                                           "max-connections",
                                           "max-connections-per-account",
                                           "handshake-timeout",
@@ -679,7 +680,8 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--drain-timeout=3s",
                                          "--log-level=debug",
                                          "--log-format=json",
-                                         "--audit-log=false"});
+                                         "--audit-log=false",
+                                         "--trace-to-device=true"});
   ASSERT_TRUE(config.ok()) << config.status();
   Config defaults;
   defaults.replica_id = HostName();
@@ -749,6 +751,7 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->log_level, defaults.log_level);
   EXPECT_NE(config->log_format, defaults.log_format);
   EXPECT_NE(config->audit_log, defaults.audit_log);
+  EXPECT_NE(config->trace_to_device, defaults.trace_to_device);
   // jwt_secret_file excludes jwt_public_key_file; it is set alone above
   // (DefaultsNeedOnlyAKey) and by its variable (EveryVariableInTheHelpIsRead).
 }

@@ -63,6 +63,7 @@ TEST(HttpApiRoutes, EveryPathNamesItsRpcAndId) {
            Case{"GET", "/api/v1/requests/R", ApiRpc::kGetRequest, "R"},
            Case{"POST", "/api/v1/requests/R/cancel", ApiRpc::kCancelRequest, "R"},
            Case{"GET", "/api/v1/events", ApiRpc::kSubscribeEvents, ""},
+           Case{"GET", "/api/v1/health", ApiRpc::kHealth, ""},
        }) {
     absl::StatusOr<ApiRoute> route = ResolveApiRoute(c.method, c.path);
     ASSERT_TRUE(route.ok()) << c.path << ": " << route.status();

@@ -1,0 +1,295 @@
+// The operators' console: the fleet, one device's twin and events, a command
+// form, a live event tail and the bridge's health, all through the gateway's
+// /api/v1 (api.js). Everything from the bridge is written with textContent,
+// never as HTML, so a device id or a twin field cannot inject markup.
+import { ApiError, call, codeName, openStream, setToken, token } from "./api.js";
+import { readEvents } from "./sse.js";
+
+const $ = (selector) => document.querySelector(selector);
+const PAGE_SIZE = 25;
+const MAX_EVENTS = 200;
+const HEALTH_EVERY_MS = 10000;
+
+// Each command kind's actions (proto/hive/bridge/v1/commands.proto) and the
+// optional fields the form shows for it.
+const KINDS = {
+  schedulerAction: { actions: ["ACTION_START", "ACTION_STOP"], fields: ["instance", "account"] },
+  deviceCommand: { actions: ["ACTION_CHECK_DISK_SPACE", "ACTION_REBOOT"], fields: [] },
+  upgradeDevice: { actions: ["ACTION_UPGRADE"], fields: ["version"] },
+  appInstanceCommand: { actions: ["ACTION_CREATE_USER", "ACTION_CONFIGURE"], fields: ["instance", "account"] },
+  raw: { actions: [], fields: ["raw"] },
+};
+
+function element(tag, text, attributes = {}) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  return node;
+}
+
+function when(timestamp) {
+  if (!timestamp) return "—";
+  const date = new Date(timestamp);
+  return Number.isNaN(date.getTime()) ? timestamp : date.toLocaleString();
+}
+
+// ---- health
+async function checkHealth() {
+  const out = $("#health");
+  try {
+    const answer = await call("GET", "health", { okStatuses: [503] });
+    out.textContent = answer.status;
+    out.dataset.state = answer.status === "SERVING" ? "ok" : "bad";
+  } catch (e) {
+    out.textContent = e instanceof ApiError ? e.describe() : String(e);
+    out.dataset.state = "bad";
+  }
+}
+
+// ---- fleet
+const fleet = { tokens: [""], page: 0, next: "" };
+
+function fleetQuery() {
+  const form = $("#fleet-filter");
+  return {
+    account_id: form.account.value.trim(),
+    presence: form.online.checked ? "PRESENCE_ONLINE" : "PRESENCE_ALL",
+    page_size: Number(form.size.value) || PAGE_SIZE,
+    page_token: fleet.tokens[fleet.page],
+  };
+}
+
+function deviceRow(device) {
+  const row = element("tr");
+  row.dataset.deviceId = device.deviceId;
+  const name = element("th", undefined, { scope: "row" });
+  const open = element("button", device.deviceId, { type: "button", class: "link" });
+  open.addEventListener("click", () => showDevice(device.deviceId));
+  name.append(open);
+  row.append(name,
+    element("td", device.online ? "online" : "offline", { class: device.online ? "online" : "offline" }),
+    element("td", device.accountId),
+    element("td", device.version || "—"),
+    element("td", device.address || "—"),
+    element("td", when(device.lastAliveAt)));
+  return row;
+}
+
+async function loadFleet() {
+  const error = $("#fleet-error");
+  const body = $("#fleet-table tbody");
+  try {
+    const answer = await call("GET", "devices", { params: fleetQuery() });
+    error.hidden = true;
+    const contains = $("#fleet-filter").device.value.trim().toLowerCase();
+    const devices = answer.devices.filter((d) => d.deviceId.toLowerCase().includes(contains));
+    body.replaceChildren(...devices.map(deviceRow));
+    if (devices.length === 0) {
+      const empty = element("td", "No devices match.", { colspan: "6" });
+      body.replaceChildren(element("tr"));
+      body.firstChild.append(empty);
+    }
+    fleet.next = answer.nextPageToken;
+    $("#fleet-caption").textContent =
+      `Devices: ${devices.length} shown of ${answer.devices.length} on this page`;
+  } catch (e) {
+    error.textContent = e instanceof ApiError ? e.describe() : String(e);
+    error.hidden = false;
+    body.replaceChildren();
+    fleet.next = "";
+  }
+  $("#page-label").textContent = `Page ${fleet.page + 1}`;
+  $("#page-prev").disabled = fleet.page === 0;
+  $("#page-next").disabled = !fleet.next;
+}
+
+// ---- event streams (device page and tail)
+function eventItem(event) {
+  let parsed = {};
+  try {
+    parsed = JSON.parse(event.data);
+  } catch {
+    // shown raw below
+  }
+  const item = element("li");
+  item.dataset.type = event.event;
+  item.dataset.deviceId = parsed.deviceId ?? "";
+  item.append(element("time", when(parsed.receivedAt)), " ",
+    element("strong", event.event), " ",
+    element("code", parsed.deviceId ?? ""), " ",
+    element("span", event.data.length > 300 ? `${event.data.slice(0, 300)}…` : event.data, { class: "data" }));
+  return item;
+}
+
+// Streams GET /api/v1/events with `params` into `list` (newest first) until
+// the returned AbortController aborts; `state` shows where it stands.
+function follow(params, list, state) {
+  const controller = new AbortController();
+  state.textContent = "connecting…";
+  (async () => {
+    try {
+      const reader = await openStream("events", params, controller.signal);
+      state.textContent = "live";
+      await readEvents(reader, (event) => {
+        if (event.event === "error") {
+          const body = JSON.parse(event.data);
+          state.textContent = `ended: ${codeName(body.code)} (${body.code}): ${body.message}`;
+          return;
+        }
+        list.prepend(eventItem(event));
+        while (list.children.length > MAX_EVENTS) list.lastChild.remove();
+      });
+      if (!controller.signal.aborted && state.textContent === "live") state.textContent = "ended";
+    } catch (e) {
+      if (e.name === "AbortError") return;
+      state.textContent = e instanceof ApiError ? `refused: ${e.describe()}` : `failed: ${e.message}`;
+    }
+  })();
+  return controller;
+}
+
+// ---- device page
+let deviceStream = null;
+
+async function showDevice(deviceId) {
+  $("#device-hint").hidden = true;
+  $("#device-body").hidden = false;
+  $("#device-title").textContent = `Device ${deviceId}`;
+  $("#command-form").device.value = deviceId;
+  deviceStream?.abort();
+  $("#device-events").replaceChildren();
+  deviceStream = follow({ device_ids: deviceId }, $("#device-events"), $("#device-stream-state"));
+  try {
+    const answer = await call("GET", `devices/${encodeURIComponent(deviceId)}`);
+    $("#device-twin").textContent = JSON.stringify(answer.device, null, 2);
+  } catch (e) {
+    $("#device-twin").textContent = e instanceof ApiError ? e.describe() : String(e);
+  }
+  $("#device").scrollIntoView({ block: "nearest" });
+}
+
+// ---- command form
+function showKind() {
+  const form = $("#command-form");
+  const kind = KINDS[form.kind.value];
+  form.commandAction.replaceChildren(...kind.actions.map((a) => element("option", a, { value: a })));
+  for (const label of form.querySelectorAll("label[data-for]")) {
+    const name = label.dataset.for;
+    label.hidden = name === "action" ? kind.actions.length === 0 : !kind.fields.includes(name);
+  }
+}
+
+function commandOf(form) {
+  const kind = form.kind.value;
+  const fields = form.fields.value.trim() ? JSON.parse(form.fields.value) : {};
+  if (typeof fields !== "object" || Array.isArray(fields) || fields === null) {
+    throw new SyntaxError("More fields: expected a JSON object");
+  }
+  if (kind === "raw") return { raw: { command: form.raw.value.trim(), payload: fields } };
+  const command = { action: form.commandAction.value, ...fields };
+  for (const name of KINDS[kind].fields) {
+    if (form[name].value.trim()) command[name] = form[name].value.trim();
+  }
+  return { [kind]: command };
+}
+
+function showOutcome(status, detail, state) {
+  $("#outcome-status").textContent = status;
+  $("#outcome-detail").textContent = detail;
+  $("#outcome").dataset.state = state;
+}
+
+async function sendCommand(event) {
+  event.preventDefault();
+  const form = event.target;
+  let body;
+  try {
+    body = { command: commandOf(form), wait: form.wait.value };
+  } catch (e) {
+    return showOutcome("not sent", e.message, "bad");
+  }
+  const deviceId = form.device.value.trim();
+  showOutcome("sending…", "", "busy");
+  try {
+    const answer = await call("POST", `devices/${encodeURIComponent(deviceId)}/requests`, { body });
+    const status = answer.status.replace(/^REQUEST_STATUS_/, "");
+    const parts = [`request ${answer.requestId}`];
+    if (answer.error) parts.push(`error: ${answer.error}`);
+    if (answer.result) parts.push(`result: ${JSON.stringify(answer.result)}`);
+    showOutcome(status, parts.join("; "), status === "FAILED" ? "bad" : "ok");
+  } catch (e) {
+    if (!(e instanceof ApiError)) return showOutcome("failed", String(e), "bad");
+    return showOutcome(`${codeName(e.code)} (${e.code})`, `HTTP ${e.httpStatus}: ${e.message}`, "bad");
+  }
+  return undefined;
+}
+
+// ---- event tail
+let tailStream = null;
+
+function toggleTail(event) {
+  event.preventDefault();
+  const form = event.target;
+  if (tailStream) {
+    tailStream.abort();
+    tailStream = null;
+    $("#tail-state").textContent = "stopped";
+    $("#tail-toggle").textContent = "Start";
+    return;
+  }
+  const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+  $("#tail-list").replaceChildren();
+  tailStream = follow({ types: list(form.types.value), device_ids: list(form.devices.value) },
+    $("#tail-list"), $("#tail-state"));
+  $("#tail-toggle").textContent = "Stop";
+}
+
+// ---- start
+function restartStreams() {
+  const device = $("#command-form").device.value;
+  if (deviceStream && device) showDevice(device);
+  if (tailStream) {
+    $("#tail-form").requestSubmit();
+    $("#tail-form").requestSubmit();
+  }
+}
+
+function start() {
+  $("#token").value = token();
+  $("#auth-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    setToken($("#token").value.trim());
+    checkHealth();
+    loadFleet();
+    restartStreams();
+  });
+  $("#token-clear").addEventListener("click", () => {
+    $("#token").value = "";
+    $("#auth-form").requestSubmit();
+  });
+  $("#health-check").addEventListener("click", checkHealth);
+  $("#fleet-filter").addEventListener("submit", (event) => {
+    event.preventDefault();
+    fleet.tokens = [""];
+    fleet.page = 0;
+    loadFleet();
+  });
+  $("#page-next").addEventListener("click", () => {
+    fleet.tokens[fleet.page + 1] = fleet.next;
+    fleet.page += 1;
+    loadFleet();
+  });
+  $("#page-prev").addEventListener("click", () => {
+    fleet.page = Math.max(0, fleet.page - 1);
+    loadFleet();
+  });
+  $("#command-form").kind.addEventListener("change", showKind);
+  $("#command-form").addEventListener("submit", sendCommand);
+  $("#tail-form").addEventListener("submit", toggleTail);
+  showKind();
+  checkHealth();
+  setInterval(checkHealth, HEALTH_EVERY_MS);
+  loadFleet();
+}
+
+start();
