@@ -39,6 +39,7 @@
 #include "server/grpc_call_metrics.h"
 #include "server/grpc_tls_credentials.h"
 #include "server/http_gateway.h"
+#include "server/job_metrics.h"
 #include "server/metrics.h"
 #include "server/process_metrics.h"
 #include "server/request_metrics.h"
@@ -324,7 +325,9 @@ class BridgeServerImpl final : public BridgeServer {
         service_(ServiceOptions(config, queue_.get(), deliverer_.get(), &request_metrics_, &event_delivery_,
                                 &trace_metrics_),
                  clock_, registry_, correlator_, hub_, cluster_.get(), access_, twins_),
-        jobs_(config, {broker.has_value(), queue_.get(), deliverer_.get(), hub_, registry_, twins_, access_, clock_},
+        jobs_(config,
+              {broker.has_value(), queue_.get(), deliverer_.get(), hub_, registry_, twins_, access_, clock_,
+               &job_metrics_},
               std::move(job_store)),
         // The endpoint, the fleet and the queue are set below once they exist.
         metrics_{registry_,
@@ -599,6 +602,7 @@ class BridgeServerImpl final : public BridgeServer {
   RequestMetrics request_metrics_{prometheus_};
   EventDeliveryMetrics event_delivery_{prometheus_};
   TraceHeaderMetrics trace_metrics_{prometheus_};
+  JobMetrics job_metrics_{prometheus_};
   ProcessMetrics process_metrics_;
   DeviceBridgeService service_;
   FleetJobs jobs_;

@@ -41,6 +41,8 @@ class FleetJobs {
     const TwinStore& twins;
     const BackendAccess& access;
     const Clock& clock;
+    // /metrics' job families; may be null.
+    JobObserver* observer = nullptr;
   };
 
   // The job store when jobs can run (else null).

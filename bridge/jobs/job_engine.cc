@@ -122,18 +122,27 @@ void JobEngine::Tick() {
     }
   }
   absl::Time next = absl::InfiniteFuture();
+  size_t running = 0;
+  size_t paused = 0;
+  size_t stopping = 0;
   for (auto it = runners_.begin(); it != runners_.end();) {
     JobRunner& runner = *it->second;
     next = std::min(next, runner.Tick());
     absl::MutexLock lock(&mu_);
     if (runner.ended()) {
+      if (options_.observer != nullptr) options_.observer->Ended(runner.job().state());
       active_.erase(it->first);
       runners_.erase(it++);
-    } else {
-      active_[it->first] = runner.job();
-      ++it;
+      continue;
     }
+    active_[it->first] = runner.job();
+    const JobState state = runner.job().state();
+    ++(state == hive::bridge::v1::JOB_STATE_RUNNING  ? running
+       : state == hive::bridge::v1::JOB_STATE_PAUSED ? paused
+                                                     : stopping);
+    ++it;
   }
+  if (options_.observer != nullptr) options_.observer->Active(running, paused, stopping);
   absl::MutexLock lock(&mu_);
   next_tick_ = next;
 }
@@ -215,6 +224,7 @@ void JobEngine::Unwatch(uint64_t id) {
 }
 
 void JobEngine::Publish(const WatchJobResponse& change) {
+  if (options_.observer != nullptr && change.has_outcome()) options_.observer->DeviceSettled(change.outcome().status());
   absl::MutexLock lock(&mu_);
   active_[change.job().job_id()] = change.job();
   for (const auto& [id, watcher] : watchers_) {

@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/clock.h"
 #include "bridge/event_hub.h"
+#include "bridge/jobs/job_observer.h"
 #include "bridge/jobs/job_runner.h"
 #include "bridge/jobs/job_sender.h"
 #include "bridge/jobs/job_store.h"
@@ -42,6 +43,8 @@ class JobEngine {
     size_t max_active_jobs = 16;
     // Ended jobs are deleted this long after they ended (--job-retention).
     absl::Duration retention = absl::Hours(24 * 7);
+    // Told of jobs at work, ended, and device outcomes; may be null.
+    JobObserver* observer = nullptr;
   };
 
   // A live watch of one job: changes reach its callback (on the engine's

@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hive/bridge/v1/jobs.grpc.pb.h"
+#include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/wait_until.h"
@@ -164,6 +165,9 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
   for (TestDevice* device : online) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
   for (TestDevice* device : returned) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
   EXPECT_EQ(other_account.received_requests(), 0);
+  EXPECT_EQ(AwaitMetricValue(bridge(), R"(hivebridge_jobs_ended_total{state="completed"})", 1, absl::Seconds(5)), 1u);
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_job_device_outcomes_total{status="acked"})"), 25u);
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_jobs{state="running"})"), 0u);
 
   // The history: every device's outcome once, its request the one the device
   // received, the first wave's three devices (10 % of 25, rounded up) first.
@@ -223,6 +227,9 @@ TEST_F(JobsTest, TheAbortRuleStopsTheRolloutAndNoDevicePastItGetsTheCommand) {
   EXPECT_LE(received, 6);
   EXPECT_EQ(job.counters().failed(), received) << job.DebugString();
   EXPECT_EQ(job.counters().skipped(), 30 - received) << job.DebugString();
+  EXPECT_EQ(AwaitMetricValue(bridge(), R"(hivebridge_jobs_ended_total{state="aborted"})", 1, absl::Seconds(5)), 1u);
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_job_device_outcomes_total{status="failed"})"),
+            static_cast<uint64_t>(received));
 }
 
 TEST_F(JobsTest, CancelStopsTheJobAndCancelsItsQueuedRequests) {
