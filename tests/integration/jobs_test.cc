@@ -291,9 +291,11 @@ TEST_F(JobsTest, KillDashNineMidJobResumesAndNoDeviceGetsItTwice) {
     EXPECT_LE(times, 1) << ids[i] << " got the command twice";
     total += times;
   }
-  // A device that had it when the bridge died and had not acked is
-  // UNCONFIRMED (failed): it may have it, so it is never sent again.
-  EXPECT_EQ(total, job.counters().succeeded() + job.counters().failed()) << job.DebugString();
+  // Every device that acked had it. One handed over when the bridge died and
+  // not acked is UNCONFIRMED (failed): it may have it (the frame may or may
+  // not have left), so it is never sent again.
+  EXPECT_GE(total, job.counters().succeeded()) << job.DebugString();
+  EXPECT_LE(total, job.counters().succeeded() + job.counters().failed()) << job.DebugString();
   EXPECT_EQ(job.counters().succeeded() + job.counters().failed(), 30) << job.DebugString();
 }
 
