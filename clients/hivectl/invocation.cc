@@ -63,7 +63,8 @@ constexpr OptionSpec kOptions[] = {
      "", "HIVECTL_TOKEN"},
     {"", "output", "table|json", "how to print; json prints protobuf JSON with proto field names", false, "table",
      "HIVECTL_OUTPUT"},
-    {"", "timeout", "DURATION", "deadline of each call (30s, 500ms, 2m); subscribe has none unless given", false, "10s",
+    {"", "timeout", "DURATION",
+     "deadline of each call (30s, 500ms, 2m); subscribe and job watch have none unless given", false, "10s",
      "HIVECTL_TIMEOUT"},
 
     {"devices", "account", "UUID", "only this account's devices"},

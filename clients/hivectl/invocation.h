@@ -32,7 +32,7 @@ struct GlobalOptions {
   std::string server = std::string(kDefaultServer);
   OutputFormat output = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(10);
-  bool timeout_given = false;  // subscribe has no deadline unless --timeout is given
+  bool timeout_given = false;  // subscribe and job watch have no deadline unless --timeout is given
   bool tls = false;            // --tls, or implied by --ca or --cert/--key
   std::string ca_file;         // PEM CA to verify the bridge with; empty: the system roots
   std::string cert_file;       // PEM client certificate chain (mTLS), with key_file

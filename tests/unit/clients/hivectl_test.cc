@@ -629,7 +629,7 @@ TEST(HivectlJob, StartTakesADeviceListAndEveryKindOfSend) {
                 Proto<v1::StartJobRequest>(
                     absl::StrCat("target { devices { device_ids: \"", kDevice, "\" device_ids: \"", kInstance,
                                  "\" } } ", "command { scheduler_action { action: ACTION_STOP instance: \"", kInstance,
-                                 "\" application { name: \"wikijs\" } account: \"", kAccount, "\" } } ",
+                                 R"(" application { name: "wikijs" } account: ")", kAccount, "\" } } ",
                                  "queue_ttl { seconds: 10 } rollout { max_rate: 1 }")));
   const v1::StartJobRequest raw = StartJobRequest({"job", "start", "raw", "Custom.ping", "--payload", R"({"a":1})",
                                                    "--presence", "all", "--rate", "1", "--queue-ttl", "1s"});
