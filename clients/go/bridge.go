@@ -12,11 +12,12 @@ import (
 	bridgev1 "github.com/hivebridge/hivebridge/clients/go/gen/hive/bridge/v1"
 )
 
-// Bridge is a connection to one hivebridge's DeviceBridge API, safe for
-// concurrent use. Client is the generated client, for calls the helpers do
-// not wrap.
+// Bridge is a connection to one hivebridge's DeviceBridge and FleetJobs
+// APIs, safe for concurrent use. Client and Jobs are the generated clients,
+// for calls the helpers do not wrap.
 type Bridge struct {
 	Client bridgev1.DeviceBridgeClient
+	Jobs   bridgev1.FleetJobsClient
 	conn   *grpc.ClientConn
 	opts   options
 	sleep  func(context.Context, time.Duration) error // tests replace it
@@ -34,6 +35,7 @@ func Dial(target string, opts ...Option) (*Bridge, error) {
 		return nil, fmt.Errorf("hivebridge: dial %s: %w", target, err)
 	}
 	b := newBridge(bridgev1.NewDeviceBridgeClient(conn), o)
+	b.Jobs = bridgev1.NewFleetJobsClient(conn)
 	b.conn = conn
 	return b, nil
 }

@@ -6,6 +6,7 @@ package hivebridge
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -289,5 +290,71 @@ func TestE2ESubscriptionResumesAfterABridgeRestart(t *testing.T) {
 		Command: UpgradeDevice(""), Wait: bridgev1.WaitMode_WAIT_MODE_RESULT})
 	if err != nil || reply.GetStatus() != bridgev1.RequestStatus_REQUEST_STATUS_SUCCEEDED {
 		t.Fatalf("Send after the restart = %v, %v", reply, err)
+	}
+}
+
+func TestE2EFleetJobOverTheDeviceCompletesAndWatchSeesItsOutcome(t *testing.T) {
+	device := e2eEnv(t, "HIVE_DEVICE_ID")
+	b := dial(t, e2eEnv(t, "HIVE_BRIDGE_TARGET"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := &bridgev1.StartJobRequest{
+		Target:   &bridgev1.JobTarget{Target: &bridgev1.JobTarget_Devices{Devices: &bridgev1.JobDeviceList{DeviceIds: []string{device}}}},
+		Command:  UpgradeDevice("2.1.0"),
+		Wait:     bridgev1.WaitMode_WAIT_MODE_RESULT,
+		QueueTtl: durationpb.New(time.Minute),
+		Rollout: &bridgev1.JobRollout{MaxRate: 10,
+			Waves: []*bridgev1.JobWave{{Percent: 50}, {Percent: 100}},
+			Abort: &bridgev1.JobAbortRule{MaxFailureRatio: 0.5}},
+		DryRun: true,
+	}
+	dry, err := b.StartJob(ctx, req)
+	if err != nil || len(dry.GetDeviceIds()) != 1 || dry.GetDeviceIds()[0] != device {
+		t.Fatalf("dry run: %v %v", dry, err)
+	}
+	req.DryRun = false
+	started, err := b.StartJob(ctx, req)
+	if err != nil {
+		t.Fatalf("StartJob: %v", err)
+	}
+	jobID := started.GetJob().GetJobId()
+	w := b.WatchJob(ctx, jobID, 0)
+	var outcomes []*bridgev1.JobDeviceOutcome
+	for {
+		change, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("WatchJob: %v", err)
+		}
+		if change.GetOutcome() != nil {
+			outcomes = append(outcomes, change.GetOutcome())
+		}
+	}
+	if len(outcomes) != 1 || outcomes[0].GetDeviceId() != device ||
+		outcomes[0].GetStatus() != bridgev1.RequestStatus_REQUEST_STATUS_SUCCEEDED {
+		t.Errorf("outcomes %v, want the device SUCCEEDED", outcomes)
+	}
+	if w.Job().GetState() != bridgev1.JobState_JOB_STATE_COMPLETED {
+		t.Errorf("watch ended on %v", w.Job().GetState())
+	}
+	job, err := b.GetJob(ctx, jobID)
+	if err != nil || job.GetState() != bridgev1.JobState_JOB_STATE_COMPLETED || job.GetCounters().GetSucceeded() != 1 {
+		t.Errorf("GetJob: %v %v", job, err)
+	}
+	jobs, err := b.ListJobs(ctx, &bridgev1.ListJobsRequest{States: []bridgev1.JobState{bridgev1.JobState_JOB_STATE_COMPLETED}})
+	found := false
+	for _, j := range jobs {
+		found = found || j.GetJobId() == jobID
+	}
+	if err != nil || !found {
+		t.Errorf("ListJobs does not list %s: %v", jobID, err)
+	}
+	if cancelled, err := b.CancelJob(ctx, jobID); err != nil || cancelled.GetState() != bridgev1.JobState_JOB_STATE_COMPLETED {
+		t.Errorf("CancelJob of an ended job: %v %v", cancelled, err)
+	}
+	if _, err := b.GetJob(ctx, NewRequestID()); status.Code(err) != codes.NotFound {
+		t.Errorf("GetJob of an unknown job: %v, want NotFound", err)
 	}
 }

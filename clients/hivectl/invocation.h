@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
+#include "hive/bridge/v1/jobs.pb.h"
 
 namespace hive::ctl {
 
@@ -31,7 +32,7 @@ struct GlobalOptions {
   std::string server = std::string(kDefaultServer);
   OutputFormat output = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(10);
-  bool timeout_given = false;  // subscribe has no deadline unless --timeout is given
+  bool timeout_given = false;  // subscribe and job watch have no deadline unless --timeout is given
   bool tls = false;            // --tls, or implied by --ca or --cert/--key
   std::string ca_file;         // PEM CA to verify the bridge with; empty: the system roots
   std::string cert_file;       // PEM client certificate chain (mTLS), with key_file
@@ -89,8 +90,41 @@ struct TokenCommand {
   absl::Duration expires_in = absl::Hours(1);
 };
 
+// `hivectl job start KIND [ACTION] ...`: StartJob (FleetJobs); the command
+// is built as `send` builds it. With --dry-run, prints the selection.
+struct StartJobCommand {
+  bridge::v1::StartJobRequest request;
+};
+
+// `hivectl job get JOB_ID`: GetJob.
+struct GetJobCommand {
+  bridge::v1::GetJobRequest request;
+};
+
+// `hivectl job ls [--state=S]... [--page-size=N]`: ListJobs, following
+// next_page_token to the end.
+struct ListJobsCommand {
+  bridge::v1::ListJobsRequest request;
+};
+
+// `hivectl job cancel JOB_ID`: CancelJob.
+struct CancelJobCommand {
+  bridge::v1::CancelJobRequest request;
+};
+
+// `hivectl job watch JOB_ID [--resume-after=SEQ]`: WatchJob until the job
+// ends (the server ends the stream).
+struct WatchJobCommand {
+  bridge::v1::WatchJobRequest request;
+};
+
 using Command = std::variant<ListDevicesCommand, GetDeviceCommand, SendCommand, GetRequestCommand, CancelRequestCommand,
-                             SubscribeCommand, HealthCommand, TokenCommand>;
+                             SubscribeCommand, HealthCommand, TokenCommand, StartJobCommand, GetJobCommand,
+                             ListJobsCommand, CancelJobCommand, WatchJobCommand>;
+
+// Whether the command calls the FleetJobs service (RunJob) rather than
+// DeviceBridge.
+bool IsJobCommand(const Command& command);
 
 struct Invocation {
   GlobalOptions global;

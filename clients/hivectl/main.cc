@@ -1,4 +1,4 @@
-// hivectl: the command-line client of hivebridge's DeviceBridge gRPC API.
+// hivectl: the command-line client of hivebridge's DeviceBridge and FleetJobs gRPC APIs.
 // `hivectl --help` lists the commands, options and exit codes.
 #include <unistd.h>
 
@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
   }
   if (const auto* health = std::get_if<hive::ctl::HealthCommand>(&invocation->command)) {
     return hive::ctl::RunHealth(invocation->global, *health, *channel, std::cout, std::cerr);
+  }
+  if (hive::ctl::IsJobCommand(invocation->command)) {
+    auto jobs = hive::bridge::v1::FleetJobs::NewStub(*channel);
+    return hive::ctl::RunJob(*invocation, *jobs, std::cout, std::cerr);
   }
   auto stub = hive::bridge::v1::DeviceBridge::NewStub(*channel);
   return hive::ctl::RunInvocation(*invocation, *stub, std::cout, std::cerr);

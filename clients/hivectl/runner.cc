@@ -236,6 +236,129 @@ int Subscribe(const GlobalOptions& global, const SubscribeCommand& command, v1::
   return status.ok() ? 0 : Fail(status, err);
 }
 
+std::string JobStateName(v1::JobState state) {
+  if (state == v1::JOB_STATE_UNSPECIFIED) return "DRY-RUN";
+  return std::string(absl::StripPrefix(v1::JobState_Name(state), "JOB_STATE_"));
+}
+
+// Where the job's devices are: "3/10 succeeded, 0 failed, ...", every
+// counter, so a reader sees the whole selection accounted for.
+std::string Counters(const v1::JobCounters& counters) {
+  return absl::StrFormat("%d/%d succeeded, %d failed, %d expired, %d skipped, %d in flight, %d queued, %d pending",
+                         counters.succeeded(), counters.selected(), counters.failed(), counters.expired(),
+                         counters.skipped(), counters.in_flight(), counters.queued(), counters.pending());
+}
+
+void PrintJob(const v1::Job& job, std::ostream& out) {
+  out << "job:         " << job.job_id() << "\n"
+      << "state:       " << JobStateName(job.state()) << "\n"
+      << "wave:        " << job.wave() << " of " << std::max(1, job.spec().rollout().waves_size()) << "\n"
+      << "devices:     " << Counters(job.counters()) << "\n"
+      << "created:     " << Time(job.created_at()) << "\n"
+      << "ended:       " << Time(job.ended_at()) << "\n";
+  if (!job.end_reason().empty()) out << "reason:      " << job.end_reason() << "\n";
+  if (!job.spec().description().empty()) out << "description: " << job.spec().description() << "\n";
+  if (!job.account_id().empty()) out << "account:     " << job.account_id() << "\n";
+  if (!job.replica().empty()) out << "replica:     " << job.replica() << "\n";
+}
+
+// A unary FleetJobs call with the deadline and the token; prints the job.
+template <typename Request, typename Response, typename Call>
+int JobCall(const GlobalOptions& global, const Request& request, Call call, std::ostream& out, std::ostream& err) {
+  grpc::ClientContext context;
+  SetDeadline(context, global.timeout);
+  Authorize(context, global);
+  Response response;
+  if (grpc::Status status = call(&context, request, &response); !status.ok()) return Fail(status, err);
+  if (global.output == OutputFormat::kJson) {
+    out << Json(response) << "\n";
+  } else {
+    PrintJob(response.job(), out);
+  }
+  return 0;
+}
+
+int StartJob(const GlobalOptions& global, const StartJobCommand& command, v1::FleetJobs::StubInterface& stub,
+             std::ostream& out, std::ostream& err) {
+  grpc::ClientContext context;
+  SetDeadline(context, global.timeout);
+  Authorize(context, global);
+  v1::StartJobResponse response;
+  if (grpc::Status status = stub.StartJob(&context, command.request, &response); !status.ok()) {
+    return Fail(status, err);
+  }
+  if (global.output == OutputFormat::kJson) {
+    out << Json(response) << "\n";
+  } else if (command.request.dry_run()) {
+    for (const std::string& device : response.device_ids()) out << device << "\n";
+  } else {
+    PrintJob(response.job(), out);
+  }
+  return 0;
+}
+
+int ListJobs(const GlobalOptions& global, const ListJobsCommand& command, v1::FleetJobs::StubInterface& stub,
+             std::ostream& out, std::ostream& err) {
+  v1::ListJobsResponse all;
+  v1::ListJobsRequest request = command.request;
+  do {
+    grpc::ClientContext context;
+    SetDeadline(context, global.timeout);
+    Authorize(context, global);
+    v1::ListJobsResponse page;
+    if (grpc::Status status = stub.ListJobs(&context, request, &page); !status.ok()) return Fail(status, err);
+    for (v1::Job& job : *page.mutable_jobs()) *all.add_jobs() = std::move(job);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  if (global.output == OutputFormat::kJson) {
+    out << Json(all) << "\n";
+    return 0;
+  }
+  out << absl::StrFormat("%-36s  %-9s  %-4s  %-8s  %-9s  %-6s  %-7s  %-7s  %-9s  %-6s  %-7s  %-20s  %s\n", "JOB",
+                         "STATE", "WAVE", "SELECTED", "SUCCEEDED", "FAILED", "EXPIRED", "SKIPPED", "IN-FLIGHT",
+                         "QUEUED", "PENDING", "CREATED", "DESCRIPTION");
+  for (const v1::Job& job : all.jobs()) {
+    const v1::JobCounters& c = job.counters();
+    out << absl::StrFormat("%-36s  %-9s  %-4d  %-8d  %-9d  %-6d  %-7d  %-7d  %-9d  %-6d  %-7d  %-20s  %s\n",
+                           job.job_id(), JobStateName(job.state()), job.wave(), c.selected(), c.succeeded(), c.failed(),
+                           c.expired(), c.skipped(), c.in_flight(), c.queued(), c.pending(), Time(job.created_at()),
+                           job.spec().description());
+  }
+  return 0;
+}
+
+// One line per change: a device's outcome, or the job's state and counters.
+void PrintJobChange(const v1::WatchJobResponse& change, std::ostream& out) {
+  if (change.has_outcome()) {
+    const v1::JobDeviceOutcome& outcome = change.outcome();
+    const std::string status(absl::StripPrefix(v1::RequestStatus_Name(outcome.status()), "REQUEST_STATUS_"));
+    out << absl::StrFormat("%d  %-36s  %-11s  %s\n", change.sequence(), outcome.device_id(), status,
+                           outcome.error().empty() ? "-" : outcome.error());
+  } else {
+    out << absl::StrFormat("%d  %-9s  wave %d  %s\n", change.sequence(), JobStateName(change.job().state()),
+                           change.job().wave(), Counters(change.job().counters()));
+  }
+}
+
+int WatchJob(const GlobalOptions& global, const WatchJobCommand& command, v1::FleetJobs::StubInterface& stub,
+             std::ostream& out, std::ostream& err) {
+  grpc::ClientContext context;
+  if (global.timeout_given) SetDeadline(context, global.timeout);
+  Authorize(context, global);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::WatchJobResponse>> reader = stub.WatchJob(&context, command.request);
+  v1::WatchJobResponse change;
+  while (reader->Read(&change)) {
+    if (global.output == OutputFormat::kJson) {
+      out << Json(change) << "\n";
+    } else {
+      PrintJobChange(change, out);
+    }
+    out.flush();
+  }
+  grpc::Status status = reader->Finish();
+  return status.ok() ? 0 : Fail(status, err);
+}
+
 }  // namespace
 
 int ExitCodeFor(const grpc::Status& status) {
@@ -260,9 +383,44 @@ int RunToken(const TokenCommand& command, const Clock& clock, std::ostream& out,
   return 0;
 }
 
+int RunJob(const Invocation& invocation, v1::FleetJobs::StubInterface& stub, std::ostream& out, std::ostream& err) {
+  const GlobalOptions& global = invocation.global;
+  if (const auto* command = std::get_if<StartJobCommand>(&invocation.command)) {
+    return StartJob(global, *command, stub, out, err);
+  }
+  if (const auto* command = std::get_if<GetJobCommand>(&invocation.command)) {
+    return JobCall<v1::GetJobRequest, v1::GetJobResponse>(
+        global, command->request,
+        [&](grpc::ClientContext* context, const v1::GetJobRequest& request, v1::GetJobResponse* response) {
+          return stub.GetJob(context, request, response);
+        },
+        out, err);
+  }
+  if (const auto* command = std::get_if<CancelJobCommand>(&invocation.command)) {
+    return JobCall<v1::CancelJobRequest, v1::CancelJobResponse>(
+        global, command->request,
+        [&](grpc::ClientContext* context, const v1::CancelJobRequest& request, v1::CancelJobResponse* response) {
+          return stub.CancelJob(context, request, response);
+        },
+        out, err);
+  }
+  if (const auto* command = std::get_if<ListJobsCommand>(&invocation.command)) {
+    return ListJobs(global, *command, stub, out, err);
+  }
+  if (const auto* command = std::get_if<WatchJobCommand>(&invocation.command)) {
+    return WatchJob(global, *command, stub, out, err);
+  }
+  err << "hivectl: only job commands run on the FleetJobs stub\n";
+  return kExitUsage;
+}
+
 int RunInvocation(const Invocation& invocation, v1::DeviceBridge::StubInterface& stub, std::ostream& out,
                   std::ostream& err) {
   const GlobalOptions& global = invocation.global;
+  if (IsJobCommand(invocation.command)) {
+    err << "hivectl: job commands run on the FleetJobs stub (RunJob)\n";
+    return kExitUsage;
+  }
   if (const auto* command = std::get_if<ListDevicesCommand>(&invocation.command)) {
     return ListDevices(global, *command, stub, out, err);
   }

@@ -4,7 +4,7 @@
 // device reported failure, 2 a usage error found only when running (a secret
 // file that cannot be read), 10 + the gRPC status code when a call fails (with
 // "hivectl: CODE: message" on `err`). The stub is borrowed, so tests may pass
-// a mock; `hivectl token` needs none (RunToken); `hivectl health` calls
+// a mock; `hivectl job` calls FleetJobs (RunJob); `hivectl token` needs none (RunToken); `hivectl health` calls
 // another service than DeviceBridge, on the channel (bridge_health.h).
 //
 //   auto stub = DeviceBridge::NewStub(*OpenBridgeChannel(invocation->global));
@@ -18,6 +18,7 @@
 #include "bridge/clock.h"
 #include "clients/hivectl/invocation.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
+#include "hive/bridge/v1/jobs.grpc.pb.h"
 
 namespace hive::ctl {
 
@@ -33,7 +34,14 @@ int ExitCodeFor(const grpc::Status& status);
 // else; exit 2 naming the key file's flag when it cannot be read or used.
 int RunToken(const TokenCommand& command, const Clock& clock, std::ostream& out, std::ostream& err);
 
-// Every command but health (a usage error here: main runs it with RunHealth).
+// `hivectl job ...` (IsJobCommand) on the FleetJobs stub; any other command
+// is a usage error here. `job watch` prints each change as it comes and
+// returns 0 when the server ends the stream OK (the job ended).
+int RunJob(const Invocation& invocation, bridge::v1::FleetJobs::StubInterface& stub, std::ostream& out,
+           std::ostream& err);
+
+// Every command but health and job (a usage error here: main runs them with
+// RunHealth and RunJob).
 int RunInvocation(const Invocation& invocation, bridge::v1::DeviceBridge::StubInterface& stub, std::ostream& out,
                   std::ostream& err);
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The Node backend example on the @hivebridge/client SDK, as the Python one
+# A Node example (clients/examples/node/EXAMPLE, default backend_example.js)
+# on the @hivebridge/client SDK, as the Python one
 # runs on clients/python/src: compiles clients/node with its pinned
 # TypeScript into a scratch node_modules/@hivebridge/client (whose runtime
 # dependencies resolve to clients/node/node_modules, filled by `make deps`),
 # then runs the example under run_against_bridge.sh with NODE_PATH there.
 # Nothing is written into the source tree.
 #
-#   tests/examples/node_example.sh
+#   tests/examples/node_example.sh [EXAMPLE.js]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -21,4 +22,4 @@ cp "$sdk/package.json" "$pkg/"
 ln -s "$sdk/node_modules" "$pkg/node_modules"
 "$sdk/node_modules/.bin/tsc" -p "$sdk/tsconfig.json" --outDir "$pkg/dist" --sourceMap false
 
-"$here/run_against_bridge.sh" env NODE_PATH="$scratch/node_modules" node "$repo/clients/examples/node/backend_example.js"
+"$here/run_against_bridge.sh" env NODE_PATH="$scratch/node_modules" node "$repo/clients/examples/node/${1:-backend_example.js}"

@@ -4,7 +4,7 @@
 const test = require("node:test");
 const assert = require("node:assert");
 const { execSync } = require("node:child_process");
-const { Bridge, BridgeError, Status, RequestStatus, commands, newRequestId } = require("@hivebridge/client");
+const { Bridge, BridgeError, JobState, Status, RequestStatus, commands, newRequestId } = require("@hivebridge/client");
 
 const env = (name) => {
   const v = process.env[name];
@@ -164,4 +164,36 @@ test("a subscription resumes by itself after the bridge restarts", async () => {
   assert.ok(after.some((e) => e.gap), "a new epoch starts with a gap event");
   const reply = await bridge.send({ deviceId: device, command: everyKind.deviceCommand, wait: "result", requestId: newRequestId(), connectTimeoutMs: 10000 });
   assert.strictEqual(reply.status, RequestStatus.REQUEST_STATUS_SUCCEEDED);
+});
+
+test("a fleet job over the device: dry run, watched to COMPLETED with its outcome, get, ls, cancel", async () => {
+  const input = {
+    command: everyKind.deviceCommand,
+    deviceIds: [device],
+    queueTtlMs: 60_000,
+    maxRate: 10,
+    waves: [{ percent: 50 }, { percent: 100 }],
+    abort: { maxFailureRatio: 0.5 },
+    wait: "result",
+  };
+  const dry = await bridge.startJob({ ...input, dryRun: true });
+  assert.deepStrictEqual(dry.deviceIds, [device]);
+  const started = await bridge.startJob(input);
+  const jobId = started.job.jobId;
+  const watch = bridge.watchJob(jobId);
+  const timer = setTimeout(() => watch.cancel(), 30_000);
+  const outcomes = [];
+  try {
+    for await (const change of watch) if (change.outcome) outcomes.push(change.outcome);
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.deepStrictEqual(outcomes.map((o) => [o.deviceId, o.status]), [[device, RequestStatus.REQUEST_STATUS_SUCCEEDED]]);
+  assert.strictEqual(watch.job.state, JobState.JOB_STATE_COMPLETED);
+  const job = await bridge.getJob(jobId);
+  assert.strictEqual(job.state, JobState.JOB_STATE_COMPLETED);
+  assert.strictEqual(job.counters.succeeded, 1);
+  assert.ok((await bridge.listJobs({ states: [JobState.JOB_STATE_COMPLETED] })).some((j) => j.jobId === jobId));
+  assert.strictEqual((await bridge.cancelJob(jobId)).state, JobState.JOB_STATE_COMPLETED, "an ended job is returned as it is");
+  await assert.rejects(bridge.getJob(newRequestId()), (e) => e instanceof BridgeError && e.code === Status.NOT_FOUND);
 });

@@ -3,7 +3,7 @@
 // builders and errors. Runs against the installed package.
 const test = require("node:test");
 const assert = require("node:assert");
-const { Bridge, BridgeError, Status, commands, newRequestId, sendRequest, WaitMode } = require("@hivebridge/client");
+const { Bridge, BridgeError, Status, commands, newRequestId, sendRequest, startJobRequest, WaitMode } = require("@hivebridge/client");
 
 function scripted(...codes) {
   const requests = [];
@@ -186,4 +186,99 @@ test("resume: false throws instead of resuming", async () => {
   const subscription = bridge.subscribe({}, { resume: false });
   assert.strictEqual((await subscription.next()).sequence, 1);
   await assert.rejects(subscription.next(), (e) => e.code === Status.UNAVAILABLE);
+});
+
+test("startJob's input becomes the request: a list or a selector, waves, abort rule; refusals", () => {
+  const req = startJobRequest({
+    command,
+    selector: { accountId: "acc", presence: 1, version: "1.0.0" },
+    queueTtlMs: 60_000,
+    maxRate: 5,
+    waves: [{ percent: 10, pauseMs: 1500 }, { percent: 100 }],
+    abort: { maxFailureRatio: 0.2 },
+    wait: "result",
+    dryRun: true,
+  });
+  assert.deepStrictEqual(req.target.selector, { accountId: "acc", presence: 1, version: "1.0.0", fields: [] });
+  assert.strictEqual(req.target.devices, undefined);
+  assert.deepStrictEqual(req.queueTtl, { seconds: 60, nanos: 0 });
+  assert.deepStrictEqual(req.rollout.waves, [
+    { percent: 10, pauseAfter: { seconds: 1, nanos: 500000000 } },
+    { percent: 100, pauseAfter: undefined },
+  ]);
+  assert.deepStrictEqual(req.rollout.abort, { window: 0, maxFailureRatio: 0.2 });
+  assert.strictEqual(req.wait, WaitMode.WAIT_MODE_RESULT);
+  assert.strictEqual(req.dryRun, true);
+  const list = startJobRequest({ command, deviceIds: [device], queueTtlMs: 1000, maxRate: 1 });
+  assert.deepStrictEqual(list.target.devices, { deviceIds: [device] });
+  assert.strictEqual(list.target.selector, undefined);
+  assert.throws(() => startJobRequest({ command, queueTtlMs: 1000, maxRate: 1 }), /give deviceIds or selector/);
+  assert.throws(() => startJobRequest({ command, deviceIds: [device], selector: {}, queueTtlMs: 1000, maxRate: 1 }),
+    /exactly one/);
+  assert.throws(() => startJobRequest({ command, deviceIds: [device], maxRate: 1 }), /queueTtlMs: required/);
+});
+
+function jobsClient(streams, pages = []) {
+  const calls = [];
+  return {
+    calls,
+    watchJob(req) {
+      calls.push(["watch", req]);
+      return streams.shift();
+    },
+    listJobs(req, md, opts, cb) {
+      calls.push(["list", req]);
+      cb(null, pages.shift());
+    },
+    getJob(req, md, opts, cb) {
+      calls.push(["get", req, md.get("authorization")]);
+      cb(Object.assign(new Error("no job"), { code: Status.NOT_FOUND, details: "no job" }));
+    },
+    close() {},
+  };
+}
+
+function jobStream(replies, error) {
+  const stream = (async function* () {
+    yield* replies;
+    if (error) throw error;
+  })();
+  stream.cancel = () => void (stream.cancelled = true);
+  return stream;
+}
+
+const change = (sequence, state, deviceId) => ({
+  sequence,
+  job: { jobId: "j", state },
+  outcome: deviceId ? { deviceId, status: 4 } : undefined,
+});
+
+test("a job watch resumes after the last sequence and ends when the bridge ends the stream", async () => {
+  const first = jobStream([change(1, 1), change(2, 1, "d")], grpcError(Status.UNAVAILABLE, "gone"));
+  const jobs = jobsClient([first, jobStream([change(3, 3)])]);
+  const bridge = new Bridge("unused:1", { token: "t0k" }, { close() {} }, jobs);
+  bridge.sleep = async () => {};
+  const watch = bridge.watchJob("j");
+  const got = [];
+  for await (const c of watch) got.push(c.sequence);
+  assert.deepStrictEqual(got, [1, 2, 3]);
+  assert.deepStrictEqual(jobs.calls.map((c) => c[1].resumeAfter), [0, 2]);
+  assert.strictEqual(watch.job.state, 3);
+  assert.strictEqual(watch.reconnects, 1);
+  assert.ok(first.cancelled, "the broken call is released");
+});
+
+test("a job watch throws what a new stream cannot fix; getJob and every page of listJobs", async () => {
+  const pages = [{ jobs: [{ jobId: "a" }], nextPageToken: "p2" }, { jobs: [{ jobId: "b" }], nextPageToken: "" }];
+  const jobs = jobsClient([jobStream([], grpcError(Status.NOT_FOUND, "no job"))], pages);
+  const bridge = new Bridge("unused:1", { token: "t0k" }, { close() {} }, jobs);
+  await assert.rejects(bridge.watchJob("j", { resumeAfter: 4 })[Symbol.asyncIterator]().next(),
+    (e) => e instanceof BridgeError && e.code === Status.NOT_FOUND);
+  assert.strictEqual(jobs.calls[0][1].resumeAfter, 4);
+  await assert.rejects(bridge.getJob("j"), (e) => e.code === Status.NOT_FOUND);
+  assert.deepStrictEqual(jobs.calls[1][2], ["Bearer t0k"]);
+  const listed = await bridge.listJobs({ states: [3], pageSize: 1 });
+  assert.deepStrictEqual(listed.map((j) => j.jobId), ["a", "b"]);
+  assert.strictEqual(jobs.calls[3][1].pageToken, "p2");
+  assert.deepStrictEqual(jobs.calls[3][1].states, [3]);
 });

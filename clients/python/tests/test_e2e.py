@@ -4,7 +4,7 @@ Run under tests/sdk/bridge_harness.py, which starts them and sets HIVE_*
 (see its docstring). Only the RPCs the bridge implements today are used:
 SendDeviceRequest (queue_ttl too: the harness gives the plaintext bridge a
 --state-dir), GetRequest, CancelRequest, SubscribeEvents, WatchDevices,
-ListDevices and GetDevice.
+ListDevices and GetDevice; and FleetJobs (the --state-dir again).
 """
 
 import asyncio
@@ -95,6 +95,33 @@ class Sync(unittest.TestCase):
             self.bridge.cancel_request(unknown)
         with self.assertRaises(hb.NotFound):
             self.bridge.get_request(unknown)
+
+    def test_0_fleet_job_over_the_device_completes_and_watch_sees_its_outcome(self):
+        wait_connected(self.bridge, DEVICE)
+        dry = self.bridge.start_job(EVERY_KIND[1], device_ids=[DEVICE], queue_ttl=60, max_rate=10, dry_run=True)
+        self.assertEqual(list(dry.device_ids), [DEVICE])
+        started = self.bridge.start_job(EVERY_KIND[1], device_ids=[DEVICE], queue_ttl=60, max_rate=10,
+                                        waves=[(50, 0), 100], abort_ratio=0.5, wait="result",
+                                        description="python e2e")
+        job_id = started.job.job_id
+        watch = self.bridge.watch_job(job_id)
+        timer = threading.Timer(30, watch.cancel)
+        timer.start()
+        try:
+            changes = list(watch)
+        finally:
+            timer.cancel()
+        outcomes = [c.outcome for c in changes if c.HasField("outcome")]
+        self.assertEqual([(o.device_id, status_name(o.status)) for o in outcomes],
+                         [(DEVICE, "REQUEST_STATUS_SUCCEEDED")])
+        self.assertEqual(hb.jobs_pb2.JobState.Name(watch.job.state), "JOB_STATE_COMPLETED")
+        job = self.bridge.get_job(job_id)
+        self.assertEqual(hb.jobs_pb2.JobState.Name(job.state), "JOB_STATE_COMPLETED")
+        self.assertEqual((job.counters.selected, job.counters.succeeded), (1, 1))
+        self.assertIn(job_id, [j.job_id for j in self.bridge.list_jobs(states=["completed"])])
+        self.assertEqual(self.bridge.cancel_job(job_id).state, job.state, "an ended job is returned as it is")
+        with self.assertRaises(hb.NotFound):
+            self.bridge.get_job(str(uuid.uuid4()))
 
     def test_0_watch_devices_starts_with_a_snapshot_holding_the_connected_device(self):
         wait_connected(self.bridge, DEVICE)
@@ -262,6 +289,15 @@ class Asyncio(unittest.TestCase):
                 async with bridge.watch_devices(device_ids=[DEVICE]) as watch:
                     snapshot = await asyncio.wait_for(watch.snapshot(), 15)
                 self.assertEqual([d.device_id for d in snapshot], [DEVICE])
+                # A fleet job over the one device, watched to its end.
+                started = await bridge.start_job(EVERY_KIND[0], device_ids=[DEVICE], queue_ttl=60, max_rate=10)
+                watch = bridge.watch_job(started.job.job_id)
+                changes = [c async for c in watch]
+                self.assertEqual([c.outcome.device_id for c in changes if c.HasField("outcome")], [DEVICE])
+                self.assertEqual(watch.job.state, hb.jobs_pb2.JOB_STATE_COMPLETED)
+                self.assertEqual((await bridge.get_job(started.job.job_id)).counters.succeeded, 1)
+                self.assertTrue(await bridge.list_jobs())
+                self.assertEqual((await bridge.cancel_job(started.job.job_id)).state, hb.jobs_pb2.JOB_STATE_COMPLETED)
             async with aio.Bridge(ENV["HIVE_TLS_TARGET"], token="wrong-token", tls=TLS) as bridge:
                 with self.assertRaises(hb.Unauthenticated):
                     await bridge.list_devices()

@@ -303,6 +303,162 @@ class DeviceWatches(unittest.TestCase):
             watch.snapshot()
 
 
+JOB = "5f0c1b2a-3d4e-4f60-8a7b-9c0d1e2f3a4b"
+
+
+class JobsStub:
+    """FleetJobs: StartJob/GetJob/CancelJob answer from a script, ListJobs
+    from its pages, WatchJob from its streams."""
+
+    def __init__(self, replies=(), pages=(), streams=()):
+        self.replies, self.pages, self.streams = list(replies), list(pages), list(streams)
+        self.requests = []
+
+    def _answer(self, name, request, timeout, metadata):
+        self.requests.append((name, request))
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def StartJob(self, request, timeout=None, metadata=None):
+        return self._answer("StartJob", request, timeout, metadata)
+
+    def GetJob(self, request, timeout=None, metadata=None):
+        return self._answer("GetJob", request, timeout, metadata)
+
+    def CancelJob(self, request, timeout=None, metadata=None):
+        return self._answer("CancelJob", request, timeout, metadata)
+
+    def ListJobs(self, request, timeout=None, metadata=None):
+        self.requests.append(("ListJobs", request))
+        return self.pages.pop(0)
+
+    def WatchJob(self, request, metadata=None, wait_for_ready=None):
+        self.requests.append(("WatchJob", request, wait_for_ready))
+        return self.streams.pop(0)
+
+
+def jobs_bridge(stub):
+    bridge = sync_bridge(None)
+    bridge.jobs_stub = stub
+    bridge._retry = hb.RetryPolicy(initial_backoff=0.001, max_backoff=0.001)
+    return bridge
+
+
+def change(sequence, state=hb.jobs_pb2.JOB_STATE_RUNNING, device=None):
+    response = hb.jobs_pb2.WatchJobResponse(sequence=sequence, job=hb.jobs_pb2.Job(job_id=JOB, state=state))
+    if device:
+        response.outcome.device_id = device
+        response.outcome.status = hb.commands_pb2.REQUEST_STATUS_SUCCEEDED
+    return response
+
+
+class JobStream:
+    """A WatchJob call: its responses, then its error or the end (the job ended)."""
+
+    def __init__(self, responses, error=None):
+        self.responses, self.error, self.cancelled = responses, error, False
+
+    def __iter__(self):
+        yield from self.responses
+        if self.error:
+            raise self.error
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class Jobs(unittest.TestCase):
+    def test_start_job_builds_the_selector_the_rollout_and_the_command(self):
+        stub = JobsStub(replies=[hb.jobs_pb2.StartJobResponse(device_ids=[DEVICE])])
+        reply = jobs_bridge(stub).start_job(
+            commands.upgrade_device(version="2.0.0"), account_id="acc", presence="online", version="1.0.0",
+            fields={"device-state.state.mode": "eco"}, queue_ttl=60, max_rate=5, max_in_flight=3,
+            waves=[(10, 300), 100], abort_ratio=0.2, abort_window=50, wait="result", job_id=JOB,
+            dry_run=True, description="to 2")
+        self.assertEqual(list(reply.device_ids), [DEVICE])
+        name, request = stub.requests[0]
+        self.assertEqual(name, "StartJob")
+        selector = request.target.selector
+        self.assertEqual((selector.account_id, selector.presence, selector.version),
+                         ("acc", hb.api.PRESENCE_ONLINE, "1.0.0"))
+        self.assertEqual((selector.fields[0].event_type, selector.fields[0].path,
+                          selector.fields[0].equals.string_value), ("device-state", "state.mode", "eco"))
+        self.assertEqual(request.command.upgrade_device.version, "2.0.0")
+        self.assertEqual(request.queue_ttl.seconds, 60)
+        self.assertEqual([(w.percent, w.pause_after.seconds) for w in request.rollout.waves], [(10, 300), (100, 0)])
+        self.assertEqual((request.rollout.abort.window, request.rollout.abort.max_failure_ratio), (50, 0.2))
+        self.assertEqual((request.rollout.max_rate, request.rollout.max_in_flight), (5, 3))
+        self.assertEqual((request.wait, request.job_id, request.dry_run, request.description),
+                         (hb.api.WAIT_MODE_RESULT, JOB, True, "to 2"))
+
+    def test_start_job_refuses_a_list_with_a_selector_and_a_missing_ttl(self):
+        bridge = jobs_bridge(JobsStub())
+        with self.assertRaisesRegex(ValueError, "device_ids names the devices"):
+            bridge.start_job(commands.upgrade_device(), device_ids=[DEVICE], account_id="acc", queue_ttl=1, max_rate=1)
+        with self.assertRaisesRegex(ValueError, "queue_ttl is required"):
+            bridge.start_job(commands.upgrade_device(), device_ids=[DEVICE], max_rate=1)
+        with self.assertRaisesRegex(ValueError, "TYPE.PATH"):
+            bridge.start_job(commands.upgrade_device(), fields={"mode": 1}, queue_ttl=1, max_rate=1)
+        with self.assertRaisesRegex(ValueError, "presence 'sometimes'"):
+            bridge.start_job(commands.upgrade_device(), presence="sometimes", queue_ttl=1, max_rate=1)
+
+    def test_get_cancel_and_every_page_of_list_jobs(self):
+        job = hb.jobs_pb2.Job(job_id=JOB, state=hb.jobs_pb2.JOB_STATE_COMPLETED)
+        stub = JobsStub(replies=[hb.jobs_pb2.GetJobResponse(job=job), hb.jobs_pb2.CancelJobResponse(job=job),
+                                 FakeRpcError(grpc.StatusCode.NOT_FOUND, "no job")],
+                        pages=[hb.jobs_pb2.ListJobsResponse(jobs=[job], next_page_token="p2"),
+                               hb.jobs_pb2.ListJobsResponse(jobs=[job])])
+        bridge = jobs_bridge(stub)
+        self.assertEqual(bridge.get_job(JOB).state, hb.jobs_pb2.JOB_STATE_COMPLETED)
+        self.assertEqual(bridge.cancel_job(JOB).job_id, JOB)
+        with self.assertRaisesRegex(hb.NotFound, "no job"):
+            bridge.get_job(JOB)
+        self.assertEqual(len(bridge.list_jobs(states=["running", "completed"], page_size=1)), 2)
+        first, second = stub.requests[3][1], stub.requests[4][1]
+        self.assertEqual(list(first.states), [hb.jobs_pb2.JOB_STATE_RUNNING, hb.jobs_pb2.JOB_STATE_COMPLETED])
+        self.assertEqual((first.page_token, second.page_token, second.page_size), ("", "p2", 1))
+
+    def test_watch_job_resumes_after_the_last_sequence_and_ends_with_the_stream(self):
+        first = JobStream([change(1), change(2, device=DEVICE)], FakeRpcError(grpc.StatusCode.UNAVAILABLE))
+        second = JobStream([change(3, state=hb.jobs_pb2.JOB_STATE_COMPLETED)])
+        stub = JobsStub(streams=[first, second])
+        watch = jobs_bridge(stub).watch_job(JOB)
+        self.assertEqual([r.sequence for r in watch], [1, 2, 3])
+        self.assertEqual(stub.requests[1][1].resume_after, 2)
+        self.assertTrue(stub.requests[1][2], "a resumed stream waits for the bridge to come back")
+        self.assertEqual(watch.job.state, hb.jobs_pb2.JOB_STATE_COMPLETED)
+        self.assertEqual((watch.sequence, watch.reconnects), (3, 1))
+        self.assertEqual(len(stub.requests), 2, "an OK end is the job's end: no new stream")
+
+    def test_watch_job_raises_what_a_new_stream_cannot_fix(self):
+        stub = JobsStub(streams=[JobStream([], FakeRpcError(grpc.StatusCode.NOT_FOUND, "no job"))])
+        with self.assertRaisesRegex(hb.NotFound, "no job"):
+            list(jobs_bridge(stub).watch_job(JOB, resume_after=4))
+        self.assertEqual(stub.requests[0][1].resume_after, 4)
+
+    def test_asyncio_client_shares_the_plans(self):
+        class AsyncJobsStub(JobsStub):
+            async def _get(self, request):
+                return JobsStub.GetJob(self, request)
+
+            def GetJob(self, request, timeout=None, metadata=None):
+                return self._get(request)
+
+        job = hb.jobs_pb2.Job(job_id=JOB)
+
+        async def run():
+            bridge = aio.Bridge("127.0.0.1:1")
+            bridge.jobs_stub = AsyncJobsStub(replies=[hb.jobs_pb2.GetJobResponse(job=job)])
+            try:
+                return await bridge.get_job(JOB)
+            finally:
+                await bridge.close()
+
+        self.assertEqual(asyncio.run(run()).job_id, JOB)
+
+
 class Errors(unittest.TestCase):
     def test_each_code_has_its_class_and_keeps_details(self):
         error = hb._errors.from_rpc_error(FakeRpcError(grpc.StatusCode.NOT_FOUND, "device D is not connected"))

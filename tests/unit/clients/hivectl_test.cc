@@ -311,7 +311,7 @@ TEST(HivectlOptions, SubscribeBuildsFiltersResumeAndCount) {
 TEST(HivectlOptions, BadCommandLinesAreUsageErrors) {
   ExpectUsageError({}, "missing COMMAND");
   ExpectUsageError({"reboot"},
-                   "COMMAND: expected devices|device|send|request|cancel|subscribe|health|token, got \"reboot\"");
+                   "COMMAND: expected devices|device|send|request|cancel|subscribe|health|token|job, got \"reboot\"");
   ExpectUsageError({"devices", "--bogus"}, "--bogus: unknown option");
   ExpectUsageError({"devices", "--page-size"}, "--page-size: missing value");
   ExpectUsageError({"devices", "--instance", kInstance}, "--instance: not an option of \"hivectl devices\"");
@@ -342,7 +342,7 @@ TEST(HivectlOptions, HelpIsCancelledWithTheHelpTextOfTheCommandItFollows) {
 }
 
 TEST(HivectlOptions, EveryHelpFitsOneHundredColumns) {
-  for (const std::string command : {"", "devices", "device", "send", "subscribe", "health", "token"}) {
+  for (const std::string command : {"", "devices", "device", "send", "subscribe", "health", "token", "job"}) {
     const std::string help = HivectlHelp(command);
     EXPECT_THAT(help, HasSubstr("Usage: hivectl")) << command;
     std::istringstream lines(help);
@@ -557,6 +557,196 @@ TEST(HivectlToken, SignsWithThePrivateKeyOfABridgeThatChecksRs256OrEs256) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(std::get<TokenCommand>(parsed->command).private_key_file, "/k");
   EXPECT_EQ(std::get<TokenCommand>(parsed->command).secret_file, "");
+}
+
+constexpr char kJob[] = "5f0c1b2a-3d4e-4f60-8a7b-9c0d1e2f3a4b";
+
+v1::StartJobRequest StartJobRequest(const std::vector<std::string>& args) {
+  absl::StatusOr<Invocation> invocation = Parse(args);
+  EXPECT_TRUE(invocation.ok()) << invocation.status();
+  if (!invocation.ok()) return {};
+  EXPECT_TRUE(IsJobCommand(invocation->command));
+  const auto* start = std::get_if<StartJobCommand>(&invocation->command);
+  EXPECT_NE(start, nullptr);
+  return start == nullptr ? v1::StartJobRequest() : start->request;
+}
+
+TEST(HivectlJob, StartBuildsTheCommandAsSendDoesWithASelectorAndARollout) {
+  ExpectProtoEq(StartJobRequest({"job",
+                                 "start",
+                                 "upgrade",
+                                 "--command-version",
+                                 "2.0.0",
+                                 "--force",
+                                 "--account",
+                                 kAccount,
+                                 "--presence",
+                                 "online",
+                                 "--version",
+                                 "1.0.0",
+                                 "--field",
+                                 R"(device-state.state.mode="eco")",
+                                 "--field",
+                                 "instances.count=3",
+                                 "--rate",
+                                 "2.5",
+                                 "--max-in-flight",
+                                 "10",
+                                 "--wave",
+                                 "10:5m",
+                                 "--wave",
+                                 "100",
+                                 "--abort-window",
+                                 "50",
+                                 "--abort-ratio",
+                                 "0.2",
+                                 "--include-joining",
+                                 "--queue-ttl",
+                                 "1h",
+                                 "--wait",
+                                 "result",
+                                 "--job-id",
+                                 kJob,
+                                 "--description",
+                                 "to 2.0.0",
+                                 "--dry-run"}),
+                Proto<v1::StartJobRequest>(absl::StrCat(
+                    "job_id: \"", kJob, "\" target { selector { account_id: \"", kAccount, "\" ",
+                    R"(presence: PRESENCE_ONLINE version: "1.0.0" )",
+                    R"(fields { event_type: "device-state" path: "state.mode" equals { string_value: "eco" } } )",
+                    R"(fields { event_type: "instances" path: "count" equals { number_value: 3 } } } } )",
+                    R"(command { upgrade_device { action: ACTION_UPGRADE version: "2.0.0" force: true } } )",
+                    R"(wait: WAIT_MODE_RESULT queue_ttl { seconds: 3600 } )",
+                    R"(rollout { max_rate: 2.5 max_in_flight: 10 waves { percent: 10 pause_after { seconds: 300 } } )",
+                    R"(waves { percent: 100 } abort { window: 50 max_failure_ratio: 0.2 } include_joining: true } )",
+                    R"(dry_run: true description: "to 2.0.0")")));
+}
+
+TEST(HivectlJob, StartTakesADeviceListAndEveryKindOfSend) {
+  ExpectProtoEq(StartJobRequest({"job", "start", "scheduler-action", "stop", "--instance", kInstance, "--app", "wikijs",
+                                 "--command-account", kAccount, "--device", kDevice, "--device", kInstance, "--rate",
+                                 "1", "--queue-ttl", "10s"}),
+                Proto<v1::StartJobRequest>(
+                    absl::StrCat("target { devices { device_ids: \"", kDevice, "\" device_ids: \"", kInstance,
+                                 "\" } } ", "command { scheduler_action { action: ACTION_STOP instance: \"", kInstance,
+                                 R"(" application { name: "wikijs" } account: ")", kAccount, "\" } } ",
+                                 "queue_ttl { seconds: 10 } rollout { max_rate: 1 }")));
+  const v1::StartJobRequest raw = StartJobRequest({"job", "start", "raw", "Custom.ping", "--payload", R"({"a":1})",
+                                                   "--presence", "all", "--rate", "1", "--queue-ttl", "1s"});
+  EXPECT_EQ(raw.command().raw().command(), "Custom.ping");
+  EXPECT_EQ(raw.target().selector().presence(), v1::PRESENCE_ALL);
+  const v1::StartJobRequest reboot = StartJobRequest({"job", "start", "device-command", "reboot", "--arg", "delay=5",
+                                                      "--device", kDevice, "--rate", "1", "--queue-ttl", "1m"});
+  EXPECT_EQ(reboot.command().device_command().action(), v1::DeviceCommand::ACTION_REBOOT);
+}
+
+TEST(HivectlJob, StartRefusesWhatTheServerWouldRefuseForShape) {
+  const std::vector<std::string> ok_tail = {"--device", kDevice, "--rate", "1", "--queue-ttl", "1m"};
+  auto with = [&](std::vector<std::string> head, std::vector<std::string> extra = {}) {
+    head.insert(head.end(), ok_tail.begin(), ok_tail.end());
+    head.insert(head.end(), extra.begin(), extra.end());
+    return head;
+  };
+  ExpectUsageError({"job"}, "hivectl job ACTION: missing arguments");
+  ExpectUsageError({"job", "launch"}, "job ACTION: expected start|get|ls|cancel|watch, got \"launch\"");
+  ExpectUsageError({"job", "start"}, "hivectl job start KIND ACTION: missing arguments");
+  ExpectUsageError({"job", "start", "teleport"}, "KIND: expected scheduler-action|upgrade");
+  ExpectUsageError({"job", "start", "upgrade", "--rate", "1", "--queue-ttl", "1m"}, "which devices?");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--account", kAccount}), "--device: names the devices; not");
+  ExpectUsageError({"job", "start", "upgrade", "--device", "nope", "--rate", "1", "--queue-ttl", "1m"},
+                   "--device: expected a UUID");
+  ExpectUsageError({"job", "start", "upgrade", "--account", "nope", "--rate", "1", "--queue-ttl", "1m"},
+                   "--account: expected a UUID");
+  ExpectUsageError({"job", "start", "upgrade", "--device", kDevice, "--queue-ttl", "1m"},
+                   "--rate: required by \"hivectl job start\"");
+  ExpectUsageError({"job", "start", "upgrade", "--device", kDevice, "--rate", "1"},
+                   "--queue-ttl: required by \"hivectl job start\"");
+  ExpectUsageError({"job", "start", "upgrade", "--device", kDevice, "--rate", "0", "--queue-ttl", "1m"},
+                   "--rate: expected devices per second above 0, got \"0\"");
+  ExpectUsageError({"job", "start", "upgrade", "--device", kDevice, "--rate", "fast", "--queue-ttl", "1m"},
+                   "--rate: expected a number");
+  ExpectUsageError({"job", "start", "upgrade", "--device", kDevice, "--rate", "1", "--queue-ttl", "500ms"},
+                   "--queue-ttl: expected a duration of at least 1s");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--wave", "10%"}), "--wave: expected PERCENT[:PAUSE]");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--wave", "0"}), "--wave: expected PERCENT[:PAUSE]");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--wave", "150"}), "--wave: expected PERCENT[:PAUSE]");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--wave", "10:soon", "--wave", "100"}),
+                   "--wave: expected a duration");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--wave", "50", "--wave", "10", "--wave", "100"}),
+                   "--wave: percents must ascend");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--wave", "10", "--wave", "50"}),
+                   "--wave: the last wave must reach 100");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--abort-ratio", "1"}),
+                   "--abort-ratio: expected a share between 0 and 1, exclusive");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--abort-ratio", "0"}), "--abort-ratio: expected a share");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--abort-window", "5"}), "--abort-window: needs --abort-ratio");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--abort-window", "0", "--abort-ratio", "0.5"}),
+                   "--abort-window: expected an integer from 1");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--max-in-flight", "0"}),
+                   "--max-in-flight: expected an integer from 1");
+  ExpectUsageError({"job", "start", "upgrade", "--presence", "maybe", "--rate", "1", "--queue-ttl", "1m"},
+                   "--presence: expected online|offline|all, got \"maybe\"");
+  ExpectUsageError({"job", "start", "upgrade", "--field", "device-state.mode=eco", "--rate", "1", "--queue-ttl", "1m"},
+                   "--field: expected a JSON value after '='");
+  ExpectUsageError({"job", "start", "upgrade", "--field", "mode=1", "--rate", "1", "--queue-ttl", "1m"},
+                   "--field: expected TYPE.PATH=JSON");
+  ExpectUsageError({"job", "start", "upgrade", "--field", "device-state.mode", "--rate", "1", "--queue-ttl", "1m"},
+                   "--field: expected TYPE.PATH=JSON");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--wait", "soon"}), "--wait: expected ack|result|none");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--job-id", "42"}), "--job-id: expected a UUID");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--description", std::string(257, 'x')}),
+                   "--description: at most 256 bytes, got 257");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--payload", "{}"}),
+                   "--payload: not an option of \"hivectl job start upgrade\"");
+  ExpectUsageError(with({"job", "start", "upgrade"}, {"--resume-after", "3"}),
+                   "--resume-after: not an option of \"hivectl job start upgrade\"");
+  ExpectUsageError(with({"job", "start", "raw", "Custom.ping"}, {"--payload", "[1"}),
+                   "--payload: expected a JSON object");
+  ExpectUsageError(with({"job", "start", "scheduler-action", "stop"}, {"--app", "x"}),
+                   "--instance: required by \"hivectl job start scheduler-action\"");
+}
+
+TEST(HivectlJob, GetLsCancelAndWatchBuildTheirRequests) {
+  absl::StatusOr<Invocation> get = Parse({"job", "get", "5F0C1B2A-3D4E-4F60-8A7B-9C0D1E2F3A4B"});
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(std::get<GetJobCommand>(get->command).request.job_id(), kJob);
+  absl::StatusOr<Invocation> cancel = Parse({"job", "cancel", kJob, "-o", "json"});
+  ASSERT_TRUE(cancel.ok()) << cancel.status();
+  EXPECT_EQ(std::get<CancelJobCommand>(cancel->command).request.job_id(), kJob);
+  EXPECT_EQ(cancel->global.output, OutputFormat::kJson);
+  absl::StatusOr<Invocation> watch = Parse({"job", "watch", kJob, "--resume-after", "7"});
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  ExpectProtoEq(std::get<WatchJobCommand>(watch->command).request,
+                Proto<v1::WatchJobRequest>(absl::StrCat("job_id: \"", kJob, "\" resume_after: 7")));
+  absl::StatusOr<Invocation> ls =
+      Parse({"job", "ls", "--state", "running", "--state", "cancelled", "--page-size", "5"});
+  ASSERT_TRUE(ls.ok()) << ls.status();
+  ExpectProtoEq(std::get<ListJobsCommand>(ls->command).request,
+                Proto<v1::ListJobsRequest>("page_size: 5 states: JOB_STATE_RUNNING states: JOB_STATE_CANCELLED"));
+  EXPECT_TRUE(IsJobCommand(ls->command));
+
+  ExpectUsageError({"job", "get"}, "hivectl job get JOB_ID: missing arguments");
+  ExpectUsageError({"job", "get", "nope"}, "JOB_ID: expected a UUID");
+  ExpectUsageError({"job", "cancel", kJob, kJob}, "hivectl job cancel JOB_ID: unexpected argument");
+  ExpectUsageError({"job", "watch", kJob, "--resume-after", "-1"}, "--resume-after: expected a sequence");
+  ExpectUsageError({"job", "get", kJob, "--rate", "1"}, "--rate: not an option of \"hivectl job get\"");
+  ExpectUsageError({"job", "ls", "--state", "done"}, "--state: expected running|paused|completed|aborted|cancelled");
+  ExpectUsageError({"job", "ls", "--page-size", "501"}, "--page-size: expected an integer from 1 to 500");
+  ExpectUsageError({"job", "ls", kJob}, "unexpected argument");
+}
+
+TEST(HivectlJob, HelpListsTheJobCommands) {
+  EXPECT_THAT(HivectlHelp(), HasSubstr("job           fleet jobs: start (--dry-run), get, ls, cancel, watch"));
+  absl::StatusOr<Invocation> help = Parse({"job", "--help"});
+  ASSERT_TRUE(absl::IsCancelled(help.status()));
+  const std::string text(help.status().message());
+  for (const char* expected :
+       {"Usage: hivectl job start|get|ls|cancel|watch", "job start KIND [ACTION]", "job get JOB_ID",
+        "job ls [--state=S]...", "job cancel JOB_ID", "job watch JOB_ID [--resume-after=SEQ]", "--rate=N",
+        "--wave=PERCENT[:PAUSE] ...", "--abort-ratio=R", "--queue-ttl=DURATION", "--dry-run", "--command-version=V",
+        "--field=TYPE.PATH=JSON ...", "--state=STATE ..."}) {
+    EXPECT_THAT(text, HasSubstr(expected));
+  }
 }
 
 TEST(HivectlExitCodes, AreTenPlusTheGrpcCode) {

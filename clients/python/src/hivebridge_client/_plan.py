@@ -15,17 +15,22 @@ from collections import namedtuple
 import grpc
 
 from hive.bridge.v1 import device_bridge_pb2 as api
+from hive.bridge.v1 import jobs_pb2
 
 from . import _errors, _retry
 
 Call = namedtuple("Call", "method request timeout")
+
+# The methods of the FleetJobs service (the clients' jobs stub); every other
+# Call is a DeviceBridge method.
+JOB_METHODS = frozenset({"StartJob", "GetJob", "ListJobs", "CancelJob"})
 Sleep = namedtuple("Sleep", "seconds")
 
 
 def unary(method, request, timeout, field):
-    """One call; returns the response's `field`."""
+    """One call; returns the response's `field` (None: the whole response)."""
     response = yield Call(method, request, timeout)
-    return getattr(response, field)
+    return response if field is None else getattr(response, field)
 
 
 def send(request, policy, timeout):
@@ -55,6 +60,18 @@ def list_devices(account_id, presence, version, page_size, timeout):
         token = page.next_page_token
         if not token:
             return devices
+
+
+def list_jobs(states, page_size, timeout):
+    """Every page of ListJobs, newest first; returns their jobs."""
+    jobs, token = [], ""
+    while True:
+        page = yield Call("ListJobs", jobs_pb2.ListJobsRequest(
+            states=list(states), page_size=page_size, page_token=token), timeout)
+        jobs.extend(page.jobs)
+        token = page.next_page_token
+        if not token:
+            return jobs
 
 
 class Driver:

@@ -5,7 +5,10 @@ import uuid
 
 from google.protobuf import duration_pb2
 
+from google.protobuf import struct_pb2
+
 from hive.bridge.v1 import device_bridge_pb2 as api
+from hive.bridge.v1 import jobs_pb2
 
 from . import commands as _commands
 
@@ -66,3 +69,75 @@ def set_position(request, position):
         epoch, sequence = position.epoch, position.sequence
     request.resume_after.epoch = epoch
     request.resume_after.sequence = sequence
+
+
+_PRESENCE = {"online": api.PRESENCE_ONLINE, "offline": api.PRESENCE_OFFLINE, "all": api.PRESENCE_ALL}
+_JOB_STATES = {"running": jobs_pb2.JOB_STATE_RUNNING, "paused": jobs_pb2.JOB_STATE_PAUSED,
+               "completed": jobs_pb2.JOB_STATE_COMPLETED, "aborted": jobs_pb2.JOB_STATE_ABORTED,
+               "cancelled": jobs_pb2.JOB_STATE_CANCELLED}
+
+
+def _word(what, value, words):
+    if isinstance(value, int):
+        return value
+    try:
+        return words[value]
+    except KeyError:
+        raise ValueError("%s %r: expected one of %s" % (what, value, ", ".join(repr(w) for w in words))) from None
+
+
+def job_states(states):
+    return [_word("state", state, _JOB_STATES) for state in states]
+
+
+def _field_match(name, value):
+    """"TYPE.PATH" (as hivectl's --field) and the value it must equal."""
+    event_type, dot, path = name.partition(".")
+    if not event_type or not dot or not path:
+        raise ValueError("fields key %r: expected TYPE.PATH such as 'device-state.state.mode'" % (name,))
+    equals = struct_pb2.Value()
+    if isinstance(value, struct_pb2.Value):
+        equals.CopyFrom(value)
+    else:
+        holder = struct_pb2.Struct()
+        holder.update({"v": value})
+        equals.CopyFrom(holder.fields["v"])
+    return jobs_pb2.TwinFieldMatch(event_type=event_type, path=path, equals=equals)
+
+
+def _wave(wave):
+    """A JobWave, or (percent, pause seconds), or a bare percent."""
+    if isinstance(wave, jobs_pb2.JobWave):
+        return wave
+    percent, pause = (wave, None) if isinstance(wave, (int, float)) else wave
+    return jobs_pb2.JobWave(percent=percent, pause_after=_duration(pause))
+
+
+def start_job_request(command, *, device_ids, account_id, presence, version, fields, queue_ttl, max_rate,
+                      max_in_flight, waves, abort_ratio, abort_window, include_joining, wait, job_id,
+                      state, dry_run, description):
+    """The StartJobRequest: device_ids (a list) or the selector arguments
+    (account_id, presence "online"|"offline"|"all", version, fields
+    {"TYPE.PATH": value}); waves: (percent, pause seconds) pairs."""
+    if not isinstance(command, _commands.Command):
+        raise TypeError("command: expected a hive.bridge.v1.Command (see hivebridge_client.commands), got %s"
+                        % type(command).__name__)
+    selector_given = any(x is not None for x in (account_id, presence, version, fields))
+    if device_ids is not None and selector_given:
+        raise ValueError("device_ids names the devices: not with account_id, presence, version or fields")
+    if queue_ttl is None:
+        raise ValueError("queue_ttl is required (seconds a device's request waits for it to connect)")
+    if device_ids is not None:
+        target = jobs_pb2.JobTarget(devices=jobs_pb2.JobDeviceList(device_ids=list(device_ids)))
+    else:
+        target = jobs_pb2.JobTarget(selector=jobs_pb2.DeviceSelector(
+            account_id=account_id or "", presence=_word("presence", presence or 0, _PRESENCE),
+            version=version or "",
+            fields=[_field_match(name, value) for name, value in (fields or {}).items()]))
+    rollout = jobs_pb2.JobRollout(max_rate=max_rate, max_in_flight=max_in_flight,
+                                  waves=[_wave(w) for w in waves], include_joining=include_joining)
+    if abort_ratio is not None:
+        rollout.abort.CopyFrom(jobs_pb2.JobAbortRule(window=abort_window, max_failure_ratio=abort_ratio))
+    return jobs_pb2.StartJobRequest(
+        job_id=job_id or "", target=target, command=command, state=state, wait=wait_mode(wait),
+        queue_ttl=_duration(queue_ttl), rollout=rollout, dry_run=dry_run, description=description or "")

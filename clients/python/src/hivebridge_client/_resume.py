@@ -76,3 +76,22 @@ def _position_of(value):
     if isinstance(value, tuple):
         return value
     return (value.epoch, value.sequence)
+
+
+class JobCursor:
+    """WatchJob's resume point: the sequence of the last message delivered.
+    A job's stream ends by itself (OK) when the job ends; a broken one is
+    reopened after this sequence, by the same Reopener rule as events."""
+
+    def __init__(self, request):
+        self._request = request
+        self.sequence = request.resume_after
+
+    def advance(self, response):
+        self.sequence = response.sequence
+
+    def request(self):
+        request = type(self._request)()
+        request.CopyFrom(self._request)
+        request.resume_after = self.sequence
+        return request

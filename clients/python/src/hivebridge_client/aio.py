@@ -18,6 +18,8 @@ import grpc.aio
 
 from hive.bridge.v1 import device_bridge_pb2 as api
 from hive.bridge.v1 import device_bridge_pb2_grpc as api_grpc
+from hive.bridge.v1 import jobs_pb2
+from hive.bridge.v1 import jobs_pb2_grpc
 
 from . import _channel, _errors, _plan, _requests, _resume, _retry
 from .bridge import DEFAULT_TIMEOUT
@@ -34,6 +36,7 @@ class Bridge:
         else:
             self._channel = grpc.aio.secure_channel(target, credentials, options=channel_options)
         self.stub = api_grpc.DeviceBridgeStub(self._channel)
+        self.jobs_stub = jobs_pb2_grpc.FleetJobsStub(self._channel)
         self._metadata = _channel.call_metadata(token)
         self._timeout = timeout
         self._retry = retry
@@ -58,8 +61,9 @@ class Bridge:
             if isinstance(step, _plan.Sleep):
                 await self._sleep(step.seconds)
             else:
+                stub = self.jobs_stub if step.method in _plan.JOB_METHODS else self.stub
                 try:
-                    driver.answer(await getattr(self.stub, step.method)(
+                    driver.answer(await getattr(stub, step.method)(
                         step.request, timeout=step.timeout, metadata=self._metadata))
                 except grpc.RpcError as e:
                     driver.fail(e)
@@ -106,6 +110,38 @@ class Bridge:
         """An async DeviceWatch; see hivebridge_client.Bridge.watch_devices."""
         request = _requests.watch_request(account_ids, device_ids, alive)
         return DeviceWatch(self.stub.WatchDevices(request, metadata=self._metadata))
+
+    async def start_job(self, command, *, device_ids=None, account_id=None, presence=None, version=None,
+                        fields=None, queue_ttl=None, max_rate, max_in_flight=0, waves=(), abort_ratio=None,
+                        abort_window=0, include_joining=False, wait="ack", job_id=None, state=None,
+                        dry_run=False, description=None, timeout=None):
+        """See hivebridge_client.Bridge.start_job."""
+        request = _requests.start_job_request(
+            command, device_ids=device_ids, account_id=account_id, presence=presence, version=version,
+            fields=fields, queue_ttl=queue_ttl, max_rate=max_rate, max_in_flight=max_in_flight, waves=waves,
+            abort_ratio=abort_ratio, abort_window=abort_window, include_joining=include_joining, wait=wait,
+            job_id=job_id, state=state, dry_run=dry_run, description=description)
+        return await self._run(_plan.unary("StartJob", request, self._timeout_or_default(timeout), None))
+
+    async def get_job(self, job_id, *, timeout=None):
+        """See hivebridge_client.Bridge.get_job."""
+        return await self._run(_plan.unary("GetJob", jobs_pb2.GetJobRequest(job_id=job_id),
+                                           self._timeout_or_default(timeout), "job"))
+
+    async def list_jobs(self, *, states=(), page_size=0, timeout=None):
+        """See hivebridge_client.Bridge.list_jobs."""
+        return await self._run(_plan.list_jobs(_requests.job_states(states), page_size,
+                                               self._timeout_or_default(timeout)))
+
+    async def cancel_job(self, job_id, *, timeout=None):
+        """See hivebridge_client.Bridge.cancel_job."""
+        return await self._run(_plan.unary("CancelJob", jobs_pb2.CancelJobRequest(job_id=job_id),
+                                           self._timeout_or_default(timeout), "job"))
+
+    def watch_job(self, job_id, *, resume_after=0, resume=True):
+        """An async JobWatch; see hivebridge_client.Bridge.watch_job."""
+        request = jobs_pb2.WatchJobRequest(job_id=job_id, resume_after=resume_after)
+        return JobWatch(self, _resume.JobCursor(request), resume)
 
 
 class DeviceWatch:
@@ -213,6 +249,74 @@ class Subscription:
                 self._reopener.check(e)
             finally:
                 # Ended, failed, or the iterator was closed: release the call.
+                self._call.cancel()
+            pause = self._reopener.pause()
+            if pause is None or self._cancelled:
+                return
+            await self._bridge._sleep(pause)
+
+
+class JobWatch:
+    """A resuming async iterator of WatchJobResponse messages that stops when
+    the job ends; see hivebridge_client.JobWatch."""
+
+    def __init__(self, bridge, cursor, resume):
+        self._bridge = bridge
+        self._cursor = cursor
+        self._reopener = _resume.Reopener(resume, bridge._retry)
+        self._cancelled = False
+        self._call = None
+        self._responses = None
+        self.job = None
+
+    @property
+    def sequence(self):
+        return self._cursor.sequence
+
+    @property
+    def reconnects(self):
+        return self._reopener.reconnects
+
+    def cancel(self):
+        self._cancelled = True
+        if self._call is not None:
+            self._call.cancel()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self._responses is None:
+            self._responses = self._run()
+        return await self._responses.__anext__()
+
+    async def aclose(self):
+        """Cancels and releases the stream (for use outside `async for`)."""
+        self.cancel()
+        if self._responses is not None:
+            await self._responses.aclose()
+
+    async def _run(self):
+        while not self._cancelled:
+            self._call = self._bridge.jobs_stub.WatchJob(
+                self._cursor.request(), metadata=self._bridge._metadata,
+                wait_for_ready=self.reconnects > 0)
+            try:
+                async for response in self._call:
+                    self._reopener.delivered()
+                    self._cursor.advance(response)
+                    self.job = response.job
+                    yield response
+                return  # the bridge ended the stream OK: the job ended
+            except asyncio.CancelledError:
+                if self._cancelled:
+                    return
+                raise
+            except grpc.RpcError as e:
+                if self._cancelled:
+                    return
+                self._reopener.check(e)
+            finally:
                 self._call.cancel()
             pause = self._reopener.pause()
             if pause is None or self._cancelled:

@@ -18,6 +18,8 @@ import grpc
 
 from hive.bridge.v1 import device_bridge_pb2 as api
 from hive.bridge.v1 import device_bridge_pb2_grpc as api_grpc
+from hive.bridge.v1 import jobs_pb2
+from hive.bridge.v1 import jobs_pb2_grpc
 
 from . import _channel, _errors, _plan, _requests, _resume, _retry
 
@@ -25,7 +27,7 @@ DEFAULT_TIMEOUT = 30.0
 
 
 class Bridge:
-    """A connection to one hivebridge's DeviceBridge API.
+    """A connection to one hivebridge's DeviceBridge and FleetJobs APIs.
 
     target: "host:port". token: the backend's bearer token (the bridge's
     --backend-policy-file), sent on every call. tls: None for plaintext, True
@@ -42,6 +44,7 @@ class Bridge:
         else:
             self._channel = grpc.secure_channel(target, credentials, options=channel_options)
         self.stub = api_grpc.DeviceBridgeStub(self._channel)
+        self.jobs_stub = jobs_pb2_grpc.FleetJobsStub(self._channel)
         self._metadata = _channel.call_metadata(token)
         self._timeout = timeout
         self._retry = retry
@@ -63,8 +66,9 @@ class Bridge:
             if isinstance(step, _plan.Sleep):
                 self._sleep(step.seconds)
                 continue
+            stub = self.jobs_stub if step.method in _plan.JOB_METHODS else self.stub
             try:
-                driver.answer(getattr(self.stub, step.method)(
+                driver.answer(getattr(stub, step.method)(
                     step.request, timeout=step.timeout, metadata=self._metadata))
             except grpc.RpcError as e:
                 driver.fail(e)
@@ -136,6 +140,50 @@ class Bridge:
         """
         request = _requests.watch_request(account_ids, device_ids, alive)
         return DeviceWatch(self.stub.WatchDevices(request, metadata=self._metadata))
+
+    def start_job(self, command, *, device_ids=None, account_id=None, presence=None, version=None,
+                  fields=None, queue_ttl=None, max_rate, max_in_flight=0, waves=(), abort_ratio=None,
+                  abort_window=0, include_joining=False, wait="ack", job_id=None, state=None,
+                  dry_run=False, description=None, timeout=None):
+        """Starts a fleet job (FleetJobs.StartJob; the bridge needs --state-dir);
+        returns the StartJobResponse: .job, and for a dry run .device_ids.
+
+        Target: device_ids (a list), or a selector of account_id, presence
+        ("online", "offline", "all"), version and fields ({"TYPE.PATH":
+        value}, twin field equality). queue_ttl (seconds) is required.
+        max_rate: devices per second; waves: cumulative (percent, pause
+        seconds) pairs ending at 100; abort_ratio (0 < r < 1) over the last
+        abort_window outcomes (0: 20). job_id makes the start idempotent.
+        """
+        request = _requests.start_job_request(
+            command, device_ids=device_ids, account_id=account_id, presence=presence, version=version,
+            fields=fields, queue_ttl=queue_ttl, max_rate=max_rate, max_in_flight=max_in_flight, waves=waves,
+            abort_ratio=abort_ratio, abort_window=abort_window, include_joining=include_joining, wait=wait,
+            job_id=job_id, state=state, dry_run=dry_run, description=description)
+        return self._run(_plan.unary("StartJob", request, self._timeout_or_default(timeout), None))
+
+    def get_job(self, job_id, *, timeout=None):
+        """The Job (state, wave, counters); NotFound for an unknown job id."""
+        return self._run(_plan.unary("GetJob", jobs_pb2.GetJobRequest(job_id=job_id),
+                                     self._timeout_or_default(timeout), "job"))
+
+    def list_jobs(self, *, states=(), page_size=0, timeout=None):
+        """Every job (all pages), newest first; states: "running", "paused",
+        "completed", "aborted", "cancelled" (or JobState values) to keep."""
+        return self._run(_plan.list_jobs(_requests.job_states(states), page_size,
+                                         self._timeout_or_default(timeout)))
+
+    def cancel_job(self, job_id, *, timeout=None):
+        """Cancels a running job; returns the Job (an ended one as it was)."""
+        return self._run(_plan.unary("CancelJob", jobs_pb2.CancelJobRequest(job_id=job_id),
+                                     self._timeout_or_default(timeout), "job"))
+
+    def watch_job(self, job_id, *, resume_after=0, resume=True):
+        """A JobWatch: iterate it for WatchJobResponse messages (the job, then
+        each change) until the job ends. With resume=True (default) a broken
+        stream is reopened after the last sequence delivered, with backoff."""
+        request = jobs_pb2.WatchJobRequest(job_id=job_id, resume_after=resume_after)
+        return JobWatch(self, _resume.JobCursor(request), resume)
 
 
 class DeviceWatch:
@@ -237,6 +285,80 @@ class Subscription:
                 self._reopener.check(e)
             finally:
                 # Ended, failed, or the iterator was closed: release the call.
+                call.cancel()
+            pause = self._reopener.pause()
+            if pause is None or self._cancelled.wait(pause):
+                return
+
+
+class JobWatch:
+    """A resuming iterator of WatchJobResponse messages that stops when the
+    bridge ends the stream (the job ended); cancel() ends it sooner.
+
+    job: the Job as of the last message. sequence: the last message's
+    sequence (pass as resume_after later). reconnects: how many times it
+    resumed.
+    """
+
+    def __init__(self, bridge, cursor, resume):
+        self._bridge = bridge
+        self._cursor = cursor
+        self._reopener = _resume.Reopener(resume, bridge._retry)
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._call = None
+        self._responses = None
+        self.job = None
+
+    @property
+    def sequence(self):
+        return self._cursor.sequence
+
+    @property
+    def reconnects(self):
+        return self._reopener.reconnects
+
+    def cancel(self):
+        self._cancelled.set()
+        with self._lock:
+            if self._call is not None:
+                self._call.cancel()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cancel()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._responses is None:
+            self._responses = self._run()
+        return next(self._responses)
+
+    def _run(self):
+        while not self._cancelled.is_set():
+            call = self._bridge.jobs_stub.WatchJob(
+                self._cursor.request(), metadata=self._bridge._metadata,
+                wait_for_ready=self.reconnects > 0)
+            with self._lock:
+                self._call = call
+            if self._cancelled.is_set():
+                call.cancel()
+            try:
+                for response in call:
+                    self._reopener.delivered()
+                    self._cursor.advance(response)
+                    self.job = response.job
+                    yield response
+                return  # the bridge ended the stream OK: the job ended
+            except grpc.RpcError as e:
+                if self._cancelled.is_set():
+                    return
+                self._reopener.check(e)
+            finally:
                 call.cancel()
             pause = self._reopener.pause()
             if pause is None or self._cancelled.wait(pause):
