@@ -119,6 +119,17 @@ std::string RenderMetrics(const MetricsSources& sources) {
                "Events the bus could not carry (its buffer was full while the broker was away).", bus.dropped);
   AppendMetric(out, "hivebridge_events_delivered_total", "counter",
                "Events the bus delivered to this replica's subscribers' hub.", bus.delivered);
+  AppendHeader(out, "hivebridge_cluster_messages_rejected_total", "counter",
+               "Messages from the broker refused for their signature (--cluster-key-file), by kind and reason; "
+               "never acted on.");
+  for (size_t kind = 0; kind < kClusterMessageKindCount; ++kind) {
+    for (size_t reason = 0; reason < kSignatureRejectionCount; ++reason) {
+      absl::StrAppend(&out, "hivebridge_cluster_messages_rejected_total{kind=\"",
+                      ClusterMessageKindName(static_cast<ClusterMessageKind>(kind)), "\",reason=\"",
+                      SignatureRejectionName(static_cast<SignatureRejection>(reason)), "\"} ",
+                      bus.rejected[kind][reason], "\n");
+    }
+  }
   AppendMetric(out, "hivebridge_bus_connected", "gauge",
                "1 while the bus carries events (cluster mode: broker connected).", sources.bus.connected() ? 1 : 0);
   if (sources.queue != nullptr) {

@@ -58,6 +58,7 @@ struct OutgoingEvent {
 };
 
 struct OutgoingMessage {
+  ClusterMessageKind kind = ClusterMessageKind::kPresence;
   std::string exchange;
   std::string routing_key;
   bool mandatory = false;
@@ -75,8 +76,12 @@ using Command = std::variant<OutgoingEvent, OutgoingMessage, Binding>;
 
 OutgoingMessage PresenceMessage(cluster::PresenceKind kind, const std::string& replica,
                                 std::vector<Device> devices = {}) {
-  return {std::string(cluster::kPresenceExchange), "", false,
-          cluster::EncodePresence({kind, replica, std::move(devices)}), ""};
+  return {ClusterMessageKind::kPresence,
+          std::string(cluster::kPresenceExchange),
+          "",
+          false,
+          cluster::EncodePresence({kind, replica, std::move(devices)}),
+          ""};
 }
 
 // The message ids of the latest events, to drop an event published twice
@@ -190,7 +195,16 @@ class AmqpBus::Connection {
  private:
   absl::Status Execute(Command& command);
   absl::Status PublishEvent(OutgoingEvent event);
-  absl::Status PublishMessage(const OutgoingMessage& message);
+  absl::Status PublishMessage(OutgoingMessage message);
+  // The one place messages leave: signs `message` (when the cluster has a
+  // key) for where it goes, then publishes it.
+  absl::Status Send(amqp_channel_t channel, ClusterMessageKind kind, absl::string_view exchange,
+                    absl::string_view routing_key, bool mandatory, AmqpMessage& message);
+  // The one place messages arrive: whether `message`, delivered from
+  // `exchange` with `routing_key` as `kind`, is signed under the cluster's
+  // key; a message that is not is counted and logged (rate-limited).
+  bool Authentic(ClusterMessageKind kind, absl::string_view exchange, absl::string_view routing_key,
+                 const AmqpMessage& message);
   absl::Status Pump(absl::Duration wait);
   absl::Status HandleFrame(const amqp_frame_t& frame);
   void Confirm(uint64_t tag, bool multiple, bool acked);
@@ -279,7 +293,8 @@ absl::Status AmqpBus::Connection::SubscribeQueue() {
   marker.id = NewUuid();
   marker.replica = bus_.options_.replica_id;
   marker.at = bus_.clock_.Now();
-  return PublishMessage({"", std::string(cluster::kQueueStream), false, cluster::EncodeQueueOp(marker), ""});
+  return PublishMessage({ClusterMessageKind::kQueueOp, "", std::string(cluster::kQueueStream), false,
+                         cluster::EncodeQueueOp(marker), ""});
 }
 
 void AmqpBus::Connection::PublishSnapshot() {
@@ -328,7 +343,7 @@ absl::Status AmqpBus::Connection::Execute(Command& command) {
   if (auto* event = std::get_if<OutgoingEvent>(&command)) return PublishEvent(std::move(*event));
   if (auto* message = std::get_if<OutgoingMessage>(&command)) {
     if (!message->call.empty() && !bus_.calls_.Pending(message->call)) return absl::OkStatus();
-    return PublishMessage(*message);
+    return PublishMessage(std::move(*message));
   }
   const Binding& binding = std::get<Binding>(command);
   if (binding.bind) {
@@ -338,15 +353,46 @@ absl::Status AmqpBus::Connection::Execute(Command& command) {
 }
 
 absl::Status AmqpBus::Connection::PublishEvent(OutgoingEvent event) {
-  absl::Status published = amqp_->Publish(kEventChannel, cluster::kEventsExchange, event.routing_key,
-                                          /*mandatory=*/false, event.message);
+  absl::Status published = Send(kEventChannel, ClusterMessageKind::kEvent, cluster::kEventsExchange, event.routing_key,
+                                /*mandatory=*/false, event.message);
   // Kept either way: unconfirmed events are published again after a reconnect.
   unconfirmed_.emplace_back(next_event_tag_++, std::move(event));
   return published;
 }
 
-absl::Status AmqpBus::Connection::PublishMessage(const OutgoingMessage& message) {
-  return amqp_->Publish(kMessageChannel, message.exchange, message.routing_key, message.mandatory, message.message);
+absl::Status AmqpBus::Connection::PublishMessage(OutgoingMessage message) {
+  return Send(kMessageChannel, message.kind, message.exchange, message.routing_key, message.mandatory, message.message);
+}
+
+absl::Status AmqpBus::Connection::Send(amqp_channel_t channel, ClusterMessageKind kind, absl::string_view exchange,
+                                       absl::string_view routing_key, bool mandatory, AmqpMessage& message) {
+  if (bus_.options_.signer != nullptr) bus_.options_.signer->Sign({kind, exchange, routing_key}, message);
+  return amqp_->Publish(channel, exchange, routing_key, mandatory, message);
+}
+
+bool AmqpBus::Connection::Authentic(ClusterMessageKind kind, absl::string_view exchange, absl::string_view routing_key,
+                                    const AmqpMessage& message) {
+  if (bus_.options_.signer == nullptr) return true;
+  const std::optional<SignatureRejection> rejection =
+      bus_.options_.signer->Verify({kind, exchange, routing_key}, message);
+  if (!rejection.has_value()) return true;
+  bus_.rejected_.Count(kind, *rejection);
+  const absl::string_view kind_name = ClusterMessageKindName(kind);
+  const absl::string_view reason = SignatureRejectionName(*rejection);
+  const AmqpValue* replica = FindAmqpValue(message.headers, "x-hive-replica");
+  // The user_id property is checked by the broker; the replica header is
+  // only what the message claims.
+  bus_.rejection_log_.Log(absl::StrCat(kind_name, "/", reason), bus_.clock_.Now(), LogLevel::kWarn,
+                          "cluster_message_rejected",
+                          {{"kind", kind_name},
+                           {"reason", reason},
+                           {"sender", message.user_id.empty() ? "(not stated)" : message.user_id},
+                           {"claimed_replica", replica != nullptr && std::holds_alternative<std::string>(*replica)
+                                                   ? std::get<std::string>(*replica)
+                                                   : std::string("(none)")},
+                           {"exchange", exchange},
+                           {"routing_key", routing_key}});
+  return false;
 }
 
 absl::Status AmqpBus::Connection::Pump(absl::Duration wait) {
@@ -378,8 +424,23 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
       const auto* deliver = static_cast<const amqp_basic_deliver_t*>(method.decoded);
       const uint64_t tag = deliver->delivery_tag;
       const std::string consumer(static_cast<const char*>(deliver->consumer_tag.bytes), deliver->consumer_tag.len);
+      const std::string exchange(static_cast<const char*>(deliver->exchange.bytes), deliver->exchange.len);
+      const std::string routing_key(static_cast<const char*>(deliver->routing_key.bytes), deliver->routing_key.len);
       absl::StatusOr<AmqpMessage> message = amqp_->ReadContent(frame.channel);
       if (!message.ok()) return message.status();
+      const ClusterMessageKind kind = frame.channel == kStreamChannel  ? ClusterMessageKind::kEvent
+                                      : frame.channel == kQueueChannel ? ClusterMessageKind::kQueueOp
+                                      : consumer == kRequestsConsumer  ? ClusterMessageKind::kRequest
+                                      : consumer == kAnswersConsumer   ? ClusterMessageKind::kAnswer
+                                                                       : ClusterMessageKind::kPresence;
+      if (!Authentic(kind, exchange, routing_key, *message)) {
+        // Dropped, never acted on: the streams' are acked with the rest
+        // (a reconnect may read one again, and refuse it again); the other
+        // consumers ack automatically.
+        if (frame.channel == kStreamChannel) stream_tag_to_ack_ = tag;
+        if (frame.channel == kQueueChannel) queue_tag_to_ack_ = tag;
+        return absl::OkStatus();
+      }
       if (frame.channel == kStreamChannel) {
         OnEvent(*message, tag);
       } else if (frame.channel == kQueueChannel) {
@@ -492,7 +553,7 @@ void AmqpBus::Connection::OnRequest(const AmqpMessage& message) {
   const std::string& replica = bus_.options_.replica_id;
   auto answer = [outbox = bus_.outbox_, replica, reply_to = message.reply_to, correlation_id = message.correlation_id](
                     bool holder, absl::StatusOr<SendDeviceRequestResponse> outcome) {
-    outbox->Push(OutgoingMessage{"", reply_to, false,
+    outbox->Push(OutgoingMessage{ClusterMessageKind::kAnswer, "", reply_to, false,
                                  cluster::EncodeAnswer({std::move(outcome), replica, holder}, correlation_id), ""});
   };
   absl::StatusOr<cluster::RoutedRequest> routed = cluster::DecodeRoutedRequest(message);
@@ -609,7 +670,8 @@ void AmqpBus::FeedQueue(QueueLogReader* reader, ReplicaGone gone) {
 
 bool AmqpBus::Append(const QueueOp& op) {
   if (!connected_) return false;
-  outbox_->Push(OutgoingMessage{"", std::string(cluster::kQueueStream), false, cluster::EncodeQueueOp(op), ""});
+  outbox_->Push(OutgoingMessage{ClusterMessageKind::kQueueOp, "", std::string(cluster::kQueueStream), false,
+                                cluster::EncodeQueueOp(op), ""});
   return true;
 }
 
@@ -660,7 +722,7 @@ void AmqpBus::Publish(DeviceEvent event) {
 
 BusCounters AmqpBus::counters() const {
   return {published_.load(std::memory_order_relaxed), dropped_.load(std::memory_order_relaxed),
-          delivered_.load(std::memory_order_relaxed)};
+          delivered_.load(std::memory_order_relaxed), rejected_.snapshot()};
 }
 
 void AmqpBus::Stop() {
@@ -693,7 +755,7 @@ std::string AmqpBus::Route(const SendDeviceRequestRequest& request, const std::s
   }
   std::string call = calls_.Add(replica, deadline, std::move(done));
   outbox_->Push(OutgoingMessage{
-      std::string(cluster::kRequestsExchange), request.device_id(), /*mandatory=*/true,
+      ClusterMessageKind::kRequest, std::string(cluster::kRequestsExchange), request.device_id(), /*mandatory=*/true,
       cluster::EncodeRoutedRequest(request, deadline - clock_.Now(), call, cluster::ReplyQueueOf(options_.replica_id)),
       call});
   return call;
