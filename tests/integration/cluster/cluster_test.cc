@@ -852,6 +852,15 @@ std::unique_ptr<MessageSigner> SignerOf(absl::string_view key) {
   return *std::move(signer);
 }
 
+// A request as the gRPC service hands one to the bus: with its request id
+// (the service makes one when the caller gives none).
+SendDeviceRequestRequest RequestWithId(absl::string_view device_id,
+                                       hive::bridge::v1::WaitMode wait = hive::bridge::v1::WAIT_MODE_ACK) {
+  SendDeviceRequestRequest request = RequestTo(device_id, wait);
+  request.set_request_id(NewUuid());
+  return request;
+}
+
 AmqpMessage ForgedRequest(const SendDeviceRequestRequest& request, const Forger& forger) {
   return cluster::EncodeRoutedRequest(request, absl::Seconds(5), "forged-" + NewUuid(), forger.reply_queue());
 }
@@ -860,7 +869,7 @@ TEST_F(ClusterTest, ForgedRequestIsNeitherDeliveredNorAnswered) {
   std::unique_ptr<TestDevice> device = ConnectDevice(2, Responder::AckThenOk(R"({"done":true})"));
   AwaitHolder(1, device->device_id(), 2);
   Forger forger(*broker_);
-  const SendDeviceRequestRequest forged = RequestTo(device->device_id(), WAIT_MODE_RESULT);
+  const SendDeviceRequestRequest forged = RequestWithId(device->device_id(), WAIT_MODE_RESULT);
   forger.Publish(cluster::kRequestsExchange, device->device_id(), ForgedRequest(forged, forger));
 
   EXPECT_EQ(AwaitMetricValue(replica(2), Rejected("request", "missing_signature"), 1, kPropagation), 1u)
@@ -886,7 +895,7 @@ TEST_F(ClusterTest, RequestSignedWithAnotherKeyIsRefusedAndOneWithTheKeyIsServed
   const MessageAddress address{ClusterMessageKind::kRequest, cluster::kRequestsExchange, device->device_id()};
 
   // Another key under our key id: a signature that does not match.
-  const SendDeviceRequestRequest bad = RequestTo(device->device_id());
+  const SendDeviceRequestRequest bad = RequestWithId(device->device_id());
   AmqpMessage bad_message = ForgedRequest(bad, forger);
   other->Sign(address, bad_message);
   for (auto& [name, value] : bad_message.headers) {
@@ -894,12 +903,12 @@ TEST_F(ClusterTest, RequestSignedWithAnotherKeyIsRefusedAndOneWithTheKeyIsServed
   }
   forger.Publish(cluster::kRequestsExchange, device->device_id(), bad_message);
   // Another key under its own id.
-  const SendDeviceRequestRequest unknown = RequestTo(device->device_id());
+  const SendDeviceRequestRequest unknown = RequestWithId(device->device_id());
   AmqpMessage unknown_message = ForgedRequest(unknown, forger);
   other->Sign(address, unknown_message);
   forger.Publish(cluster::kRequestsExchange, device->device_id(), unknown_message);
   // Our key, but signed for another device: moved to this one.
-  const SendDeviceRequestRequest moved = RequestTo(device->device_id());
+  const SendDeviceRequestRequest moved = RequestWithId(device->device_id());
   AmqpMessage moved_message = ForgedRequest(moved, forger);
   ours->Sign({ClusterMessageKind::kRequest, cluster::kRequestsExchange, "another-device"}, moved_message);
   forger.Publish(cluster::kRequestsExchange, device->device_id(), moved_message);
@@ -912,13 +921,13 @@ TEST_F(ClusterTest, RequestSignedWithAnotherKeyIsRefusedAndOneWithTheKeyIsServed
   // Whoever holds the key is inside the boundary (docs/SECURITY.md): the
   // same request signed with it is served, so the refusals above were the
   // signatures' doing.
-  const SendDeviceRequestRequest keyed = RequestTo(device->device_id(), WAIT_MODE_RESULT);
+  const SendDeviceRequestRequest keyed = RequestWithId(device->device_id(), WAIT_MODE_RESULT);
   AmqpMessage keyed_message = ForgedRequest(keyed, forger);
   ours->Sign(address, keyed_message);
   forger.Publish(cluster::kRequestsExchange, device->device_id(), keyed_message);
   std::vector<cluster::Answer> replies = forger.Replies(kPropagation);
   ASSERT_EQ(replies.size(), 1u) << replica(2).Log();
-  EXPECT_TRUE(replies[0].outcome.ok()) << replies[0].outcome.status();
+  EXPECT_TRUE(replies[0].outcome.ok()) << replies[0].outcome.status() << "\n" << replica(2).Log();
   EXPECT_EQ(TimesReceived(*device, keyed.request_id()), 1);
   for (const SendDeviceRequestRequest* refused : {&bad, &unknown, &moved}) {
     EXPECT_EQ(TimesReceived(*device, refused->request_id()), 0) << device->Transcript();
