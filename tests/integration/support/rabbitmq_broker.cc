@@ -2,12 +2,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,8 +17,6 @@
 #include "absl/time/clock.h"
 #include "bridge/uuid.h"
 #include "tests/integration/support/child_process.h"
-
-extern char** environ;
 
 namespace hive::integration {
 namespace {
