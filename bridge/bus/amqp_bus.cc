@@ -209,6 +209,9 @@ class AmqpBus::Connection {
   absl::Status HandleFrame(const amqp_frame_t& frame);
   void Confirm(uint64_t tag, bool multiple, bool acked);
   void OnEvent(const AmqpMessage& message, uint64_t delivery_tag);
+  // A stream's message that is not acted on: acked with the rest, and a
+  // reconnect resumes after it rather than reading it again.
+  void PassOver(amqp_channel_t channel, const AmqpMessage& message, uint64_t delivery_tag);
   void OnQueueOp(const AmqpMessage& message, uint64_t delivery_tag);
   absl::Status SubscribeQueue();
   void ReplicaGone(const std::string& replica);
@@ -434,11 +437,8 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
                                       : consumer == kAnswersConsumer   ? ClusterMessageKind::kAnswer
                                                                        : ClusterMessageKind::kPresence;
       if (!Authentic(kind, exchange, routing_key, *message)) {
-        // Dropped, never acted on: the streams' are acked with the rest
-        // (a reconnect may read one again, and refuse it again); the other
-        // consumers ack automatically.
-        if (frame.channel == kStreamChannel) stream_tag_to_ack_ = tag;
-        if (frame.channel == kQueueChannel) queue_tag_to_ack_ = tag;
+        // Dropped, never acted on (the other consumers ack automatically).
+        if (frame.channel == kStreamChannel || frame.channel == kQueueChannel) PassOver(frame.channel, *message, tag);
         return absl::OkStatus();
       }
       if (frame.channel == kStreamChannel) {
@@ -527,6 +527,14 @@ void AmqpBus::Connection::OnEvent(const AmqpMessage& message, uint64_t delivery_
   // Offsets start at 0, sequences at 1.
   bus_.hub_.PublishAt(*std::move(event), *offset + 1);
   bus_.delivered_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void AmqpBus::Connection::PassOver(amqp_channel_t channel, const AmqpMessage& message, uint64_t delivery_tag) {
+  const bool events = channel == kStreamChannel;
+  (events ? stream_tag_to_ack_ : queue_tag_to_ack_) = delivery_tag;
+  std::optional<uint64_t>& last = events ? bus_.thread_state_->last_offset : bus_.thread_state_->last_queue_offset;
+  absl::StatusOr<uint64_t> offset = cluster::StreamOffsetOf(message);
+  if (offset.ok() && (!last.has_value() || *offset > *last)) last = *offset;
 }
 
 void AmqpBus::Connection::OnQueueOp(const AmqpMessage& message, uint64_t delivery_tag) {

@@ -1003,6 +1003,37 @@ TEST_F(ClusterTest, ForgedEventsDoNotReachSubscribers) {
   EXPECT_THAT(states, ::testing::ElementsAre("running")) << replica(2).Log();
 }
 
+TEST_F(ClusterTest, RefusedStreamMessageIsNotReadAgainAfterAReconnect) {
+  EventStream stream(stub(2), AccountEvents("device-state"));
+  std::unique_ptr<TestDevice> device = ConnectDevice(1, Responder::Ack());
+  DeviceEvent forged;
+  forged.set_device_id(device->device_id());
+  forged.set_account_id(account_);
+  forged.set_service("hive-device");
+  forged.set_type("device-state");
+  forged.mutable_device_state()->set_state("forged");
+  Forger(*broker_).Publish(cluster::kEventsExchange, cluster::EventRoutingKey(forged),
+                           cluster::EncodeEvent(forged, NewUuid(), "replica-1"));
+  ASSERT_EQ(AwaitMetricValue(replica(2), Rejected("event", "missing_signature"), 1, kPropagation), 1u)
+      << replica(2).Log();
+
+  // The replica resumes the stream after the last message it read, the
+  // refused one included.
+  ASSERT_TRUE(broker_->Restart().ok()) << broker_->Log();
+  ASSERT_TRUE(replica(2).WaitForLog("event=bus_disconnected", absl::Seconds(30)));
+  device->Send(MarkedEvent(9));
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  bool arrived = false;
+  while (!arrived && absl::Now() < deadline) {
+    std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
+    if (!event.has_value()) break;
+    EXPECT_NE(event->device_state().state(), "forged");
+    arrived = MarkerOf(*event) == 9;
+  }
+  ASSERT_TRUE(arrived) << replica(2).Log();
+  EXPECT_EQ(MetricValue(replica(2), Rejected("event", "missing_signature")), 1u) << replica(2).Log();
+}
+
 TEST(ClusterStartTest, ReplicaWithoutAClusterKeyRefusesToStart) {
   // The broker is never reached: the configuration is refused first.
   const std::string bus = "--bus=amqp://guest:guest@127.0.0.1:1/%2f";
