@@ -109,6 +109,9 @@ MessageSigner::~MessageSigner() { EVP_MAC_CTX_free(keyed_); }
 
 std::string MessageSigner::Mac(const MessageAddress& address, const AmqpMessage& message) const {
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed_);
+  // Out of memory: no MAC, which no signature matches (and which signs
+  // nothing a receiver accepts).
+  if (ctx == nullptr) return {};
   Canonical canonical(ctx);
   canonical.Part(kCanonicalVersion);
   canonical.Part(ClusterMessageKindName(address.kind));
