@@ -37,6 +37,8 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 mkdir -p "$tmp/mnesia" "$tmp/log" "$tmp/home"
 echo '[].' > "$tmp/enabled_plugins"
 head -c 48 /dev/urandom | base64 | tr -d '\n' > "$tmp/secret"
+# The replicas sign their messages to each other with a shared key (--cluster-key-file).
+head -c 48 /dev/urandom | base64 | tr -d '\n' > "$tmp/cluster-key"
 amqp_port="$(free_port)"
 RABBITMQ_NODE_PORT="$amqp_port" RABBITMQ_DIST_PORT="$(free_port)" \
   /usr/lib/rabbitmq/bin/rabbitmq-server > "$tmp/rabbitmq.log" 2>&1 &
@@ -77,9 +79,9 @@ measure() {  # measure NAME GRPC_PORT CONCURRENCY
 start_bridge inproc
 inproc_grpc="$grpc_port"; start_sim "$ws_port"
 bus="amqp://guest:guest@127.0.0.1:$amqp_port/%2f"
-start_bridge replica1 --bus="$bus" --replica-id=bench-1
+start_bridge replica1 --bus="$bus" --replica-id=bench-1 --cluster-key-file="$tmp/cluster-key"
 r1_grpc="$grpc_port"; r1_ws="$ws_port"
-start_bridge replica2 --bus="$bus" --replica-id=bench-2
+start_bridge replica2 --bus="$bus" --replica-id=bench-2 --cluster-key-file="$tmp/cluster-key"
 r2_grpc="$grpc_port"
 wait_log replica1 event=bus_connected; wait_log replica2 event=bus_connected
 start_sim "$r1_ws"

@@ -13,6 +13,7 @@
 #include "bridge/bus/amqp_bus.h"
 #include "bridge/bus/cluster_messages.h"
 #include "bridge/bus/inproc_bus.h"
+#include "bridge/bus/message_signer.h"
 #include "bridge/close_codes.h"
 #include "bridge/event_hub.h"
 #include "bridge/log.h"
@@ -102,6 +103,25 @@ absl::StatusOr<std::optional<BackendPolicy>> LoadBackendPolicy(const Config& con
     return absl::InvalidArgumentError(absl::StrCat("--backend-policy-file: ", policy.status().message()));
   if (policy->size() == 0) return absl::InvalidArgumentError("--backend-policy-file: grants nothing to anyone");
   return std::optional<BackendPolicy>(*std::move(policy));
+}
+
+// Cluster mode: the signer of the messages between replicas
+// (bridge/bus/message_signer.h); null outside cluster mode and with
+// --cluster-insecure-unsigned=true (config.cc refuses cluster mode with
+// neither), which is said at start-up.
+absl::StatusOr<std::shared_ptr<const MessageSigner>> LoadClusterSigner(const Config& config, bool cluster) {
+  if (!cluster) return nullptr;
+  if (config.cluster_key_file.empty()) {
+    Log(LogLevel::kWarn, "cluster_messages_unsigned",
+        {{"message",
+          "--cluster-insecure-unsigned=true: messages between replicas are neither signed nor checked; anyone who "
+          "may publish on the broker's virtual host can forge requests, presence and events"}});
+    return nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<MessageSigner>> signer = MessageSigner::FromKeyFile(config.cluster_key_file);
+  if (!signer.ok()) return signer.status();
+  Log(LogLevel::kInfo, "cluster_messages_signed", {{"key_id", (*signer)->key_id()}});
+  return std::shared_ptr<const MessageSigner>(*std::move(signer));
 }
 
 // The TLS credentials of both listeners, loaded and checked at start-up.
@@ -245,13 +265,15 @@ DeviceBridgeService::Options ServiceOptions(const Config& config, RequestQueue* 
   return options;
 }
 
-std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optional<AmqpAddress>& broker, Clock& clock,
-                                        EventHub& hub, SessionRegistry& registry, RequestCorrelator& correlator,
-                                        bool persisted, const TwinPersister::Loaded& loaded) {
+std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optional<AmqpAddress>& broker,
+                                        std::shared_ptr<const MessageSigner> signer, Clock& clock, EventHub& hub,
+                                        SessionRegistry& registry, RequestCorrelator& correlator, bool persisted,
+                                        const TwinPersister::Loaded& loaded) {
   if (!broker.has_value()) return nullptr;
   AmqpBusOptions options;
   options.address = *broker;
   options.replica_id = config.replica_id;
+  options.signer = std::move(signer);
   options.delivery.max_frame_bytes = config.max_message_bytes;
   options.delivery.trace_to_device = config.trace_to_device;
   options.audit = config.audit_log;
@@ -293,11 +315,12 @@ void ApplyGrpcLimits(const Config& config, grpc::ResourceQuota& quota, grpc::Ser
 
 class BridgeServerImpl final : public BridgeServer {
  public:
-  // `broker` is set in cluster mode.
+  // `broker` is set in cluster mode, `signer` too unless
+  // --cluster-insecure-unsigned.
   BridgeServerImpl(const Config& config, std::unique_ptr<DeviceAuthenticator> authenticator,
-                   const std::optional<AmqpAddress>& broker, std::optional<BackendPolicy> backend_policy,
-                   TlsCredentials tls, StoredTwins stored, std::unique_ptr<RequestQueue> queue,
-                   std::unique_ptr<JobStore> job_store)
+                   const std::optional<AmqpAddress>& broker, std::shared_ptr<const MessageSigner> signer,
+                   std::optional<BackendPolicy> backend_policy, TlsCredentials tls, StoredTwins stored,
+                   std::unique_ptr<RequestQueue> queue, std::unique_ptr<JobStore> job_store)
       : config_(config),
         authenticator_(std::move(authenticator)),
         access_(std::move(backend_policy)),
@@ -313,8 +336,8 @@ class BridgeServerImpl final : public BridgeServer {
              broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewLocalEpoch()),
         registry_(clock_),
         correlator_(clock_, CorrelatorOptions(config, counters_)),
-        cluster_(
-            MakeClusterBus(config, broker, clock_, hub_, registry_, correlator_, persister_ != nullptr, stored.loaded)),
+        cluster_(MakeClusterBus(config, broker, std::move(signer), clock_, hub_, registry_, correlator_,
+                                persister_ != nullptr, stored.loaded)),
         inproc_(hub_),
         bus_(cluster_ != nullptr ? static_cast<Bus&>(*cluster_) : inproc_),
         outcomes_(bus_, clock_),
@@ -636,6 +659,8 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (ParseLogLevel(config.log_level, &level)) SetLogLevel(level);
   LogFormat format = LogFormat::kLogfmt;
   if (ParseLogFormat(config.log_format, &format)) SetLogFormat(format);
+  absl::StatusOr<std::shared_ptr<const MessageSigner>> signer = LoadClusterSigner(config, broker.has_value());
+  if (!signer.ok()) return signer.status();
   absl::StatusOr<std::unique_ptr<DeviceAuthenticator>> authenticator = MakeAuthenticator(config, TheClock());
   if (!authenticator.ok()) return authenticator.status();
   absl::StatusOr<std::optional<BackendPolicy>> backend_policy = LoadBackendPolicy(config);
@@ -649,9 +674,9 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(const Config& 
   if (!queue.ok()) return queue.status();
   absl::StatusOr<std::unique_ptr<JobStore>> job_store = FleetJobs::OpenStore(config, broker.has_value(), TheClock());
   if (!job_store.ok()) return job_store.status();
-  auto server =
-      std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker, *std::move(backend_policy),
-                                         *std::move(tls), *std::move(stored), *std::move(queue), *std::move(job_store));
+  auto server = std::make_unique<BridgeServerImpl>(config, *std::move(authenticator), broker, *std::move(signer),
+                                                   *std::move(backend_policy), *std::move(tls), *std::move(stored),
+                                                   *std::move(queue), *std::move(job_store));
   if (absl::Status status = server->Listen(); !status.ok()) return status;
   return server;
 }

@@ -333,6 +333,14 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
               ValidateBus);
   f.AddString("replica-id", &config.replica_id, "NAME", "this replica's name in cluster mode", ValidateReplicaId)
       .DefaultText("(host name)");
+  f.AddString("cluster-key-file", &config.cluster_key_file, "PATH",
+              "cluster mode: file holding the key (at least 32 bytes, whitespace around it trimmed) that every "
+              "message between replicas is signed with (HMAC-SHA256); messages not signed with it are refused",
+              AnyPath)
+      .DefaultText("(none)");
+  AddBool(f, "cluster-insecure-unsigned", &config.cluster_insecure_unsigned,
+          "cluster mode without --cluster-key-file: send and accept unsigned messages, so that anyone who may "
+          "publish on the broker's virtual host can forge requests, presence and events");
   f.AddDuration("drain-timeout", &config.drain_timeout, absl::ZeroDuration(), absl::Minutes(10),
                 "at shutdown, time for in-flight requests before connections close (1001)");
   f.AddString("log-level", &config.log_level, "LEVEL", "debug, info, warn or error", ValidateLogLevel);
@@ -373,6 +381,15 @@ absl::Status ValidateTogether(const Config& config) {
     return absl::InvalidArgumentError(
         "--http-listen needs --backend-policy-file (callers present a bearer token), or "
         "--http-gateway-without-policy=true to serve it to anyone who reaches the port");
+  }
+  if (config.bus != "inproc" && config.cluster_key_file.empty() && !config.cluster_insecure_unsigned) {
+    return absl::InvalidArgumentError(
+        "--bus=amqp... (cluster mode) needs --cluster-key-file (the key replicas sign their messages with), or "
+        "--cluster-insecure-unsigned=true to run without it");
+  }
+  if (!config.cluster_key_file.empty() && config.cluster_insecure_unsigned) {
+    return absl::InvalidArgumentError(
+        "--cluster-key-file and --cluster-insecure-unsigned=true exclude each other; give one");
   }
   if (config.pong_timeout >= config.ping_interval) {
     return absl::InvalidArgumentError(absl::StrCat("--pong-timeout: must be shorter than --ping-interval (",

@@ -118,6 +118,11 @@ struct Config {
   // Cluster.
   std::string bus = "inproc";  // "inproc" or amqp://user:pass@host:port/vhost
   std::string replica_id;      // defaults to the host name
+  // The key every inter-replica message is signed with (HMAC-SHA256; at
+  // least 32 bytes); cluster mode refuses to start without it unless
+  // cluster_insecure_unsigned says so.
+  std::string cluster_key_file;
+  bool cluster_insecure_unsigned = false;  // send and accept unsigned messages
 
   // Lifecycle and logs.
   absl::Duration drain_timeout = absl::Seconds(15);

@@ -124,6 +124,17 @@ std::string RenderMetrics(const MetricsSources& sources) {
                  "1 while /readyz answers 200: serving, bus connected and the queue caught up.",
                  sources.ready() ? 1 : 0);
   }
+  AppendHeader(out, "hivebridge_cluster_messages_rejected_total", "counter",
+               "Messages from the broker refused for their signature (--cluster-key-file), by kind and reason; "
+               "never acted on.");
+  for (size_t kind = 0; kind < kClusterMessageKindCount; ++kind) {
+    for (size_t reason = 0; reason < kSignatureRejectionCount; ++reason) {
+      absl::StrAppend(&out, "hivebridge_cluster_messages_rejected_total{kind=\"",
+                      ClusterMessageKindName(static_cast<ClusterMessageKind>(kind)), "\",reason=\"",
+                      SignatureRejectionName(static_cast<SignatureRejection>(reason)), "\"} ",
+                      bus.rejected[kind][reason], "\n");
+    }
+  }
   AppendMetric(out, "hivebridge_bus_connected", "gauge",
                "1 while the bus carries events (cluster mode: broker connected).", sources.bus.connected() ? 1 : 0);
   if (sources.queue != nullptr) {

@@ -59,6 +59,7 @@ struct OutgoingEvent {
 };
 
 struct OutgoingMessage {
+  ClusterMessageKind kind = ClusterMessageKind::kPresence;
   std::string exchange;
   std::string routing_key;
   bool mandatory = false;
@@ -76,8 +77,12 @@ using Command = std::variant<OutgoingEvent, OutgoingMessage, Binding>;
 
 OutgoingMessage PresenceMessage(cluster::PresenceKind kind, const std::string& replica,
                                 std::vector<Device> devices = {}) {
-  return {std::string(cluster::kPresenceExchange), "", false,
-          cluster::EncodePresence({kind, replica, std::move(devices)}), ""};
+  return {ClusterMessageKind::kPresence,
+          std::string(cluster::kPresenceExchange),
+          "",
+          false,
+          cluster::EncodePresence({kind, replica, std::move(devices)}),
+          ""};
 }
 
 // The message ids of the latest events, to drop an event published twice
@@ -212,11 +217,23 @@ class AmqpBus::Connection {
  private:
   absl::Status Execute(Command& command);
   absl::Status PublishEvent(OutgoingEvent event);
-  absl::Status PublishMessage(const OutgoingMessage& message);
+  absl::Status PublishMessage(OutgoingMessage message);
+  // The one place messages leave: signs `message` (when the cluster has a
+  // key) for where it goes, then publishes it.
+  absl::Status Send(amqp_channel_t channel, ClusterMessageKind kind, absl::string_view exchange,
+                    absl::string_view routing_key, bool mandatory, AmqpMessage& message);
+  // The one place messages arrive: whether `message`, delivered from
+  // `exchange` with `routing_key` as `kind`, is signed under the cluster's
+  // key; a message that is not is counted and logged (rate-limited).
+  bool Authentic(ClusterMessageKind kind, absl::string_view exchange, absl::string_view routing_key,
+                 const AmqpMessage& message);
   absl::Status Pump(absl::Duration wait);
   absl::Status HandleFrame(const amqp_frame_t& frame);
   void Confirm(uint64_t tag, bool multiple, bool acked);
   void OnEvent(const AmqpMessage& message, uint64_t delivery_tag);
+  // A stream's message that is not acted on: acked with the rest, and a
+  // reconnect resumes after it rather than reading it again.
+  void PassOver(amqp_channel_t channel, const AmqpMessage& message, uint64_t delivery_tag);
   void OnQueueOp(const AmqpMessage& message, uint64_t delivery_tag);
   absl::Status SubscribeQueue();
   void ReplicaGone(const std::string& replica);
@@ -301,7 +318,8 @@ absl::Status AmqpBus::Connection::SubscribeQueue() {
   marker.id = NewUuid();
   marker.replica = bus_.options_.replica_id;
   marker.at = bus_.clock_.Now();
-  return PublishMessage({"", std::string(cluster::kQueueStream), false, cluster::EncodeQueueOp(marker), ""});
+  return PublishMessage({ClusterMessageKind::kQueueOp, "", std::string(cluster::kQueueStream), false,
+                         cluster::EncodeQueueOp(marker), ""});
 }
 
 void AmqpBus::Connection::PublishSnapshot() {
@@ -350,7 +368,7 @@ absl::Status AmqpBus::Connection::Execute(Command& command) {
   if (auto* event = std::get_if<OutgoingEvent>(&command)) return PublishEvent(std::move(*event));
   if (auto* message = std::get_if<OutgoingMessage>(&command)) {
     if (!message->call.empty() && !bus_.calls_.Pending(message->call)) return absl::OkStatus();
-    return PublishMessage(*message);
+    return PublishMessage(std::move(*message));
   }
   const Binding& binding = std::get<Binding>(command);
   if (binding.bind) {
@@ -360,15 +378,46 @@ absl::Status AmqpBus::Connection::Execute(Command& command) {
 }
 
 absl::Status AmqpBus::Connection::PublishEvent(OutgoingEvent event) {
-  absl::Status published = amqp_->Publish(kEventChannel, cluster::kEventsExchange, event.routing_key,
-                                          /*mandatory=*/false, event.message);
+  absl::Status published = Send(kEventChannel, ClusterMessageKind::kEvent, cluster::kEventsExchange, event.routing_key,
+                                /*mandatory=*/false, event.message);
   // Kept either way: unconfirmed events are published again after a reconnect.
   unconfirmed_.emplace_back(next_event_tag_++, std::move(event));
   return published;
 }
 
-absl::Status AmqpBus::Connection::PublishMessage(const OutgoingMessage& message) {
-  return amqp_->Publish(kMessageChannel, message.exchange, message.routing_key, message.mandatory, message.message);
+absl::Status AmqpBus::Connection::PublishMessage(OutgoingMessage message) {
+  return Send(kMessageChannel, message.kind, message.exchange, message.routing_key, message.mandatory, message.message);
+}
+
+absl::Status AmqpBus::Connection::Send(amqp_channel_t channel, ClusterMessageKind kind, absl::string_view exchange,
+                                       absl::string_view routing_key, bool mandatory, AmqpMessage& message) {
+  if (bus_.options_.signer != nullptr) bus_.options_.signer->Sign({kind, exchange, routing_key}, message);
+  return amqp_->Publish(channel, exchange, routing_key, mandatory, message);
+}
+
+bool AmqpBus::Connection::Authentic(ClusterMessageKind kind, absl::string_view exchange, absl::string_view routing_key,
+                                    const AmqpMessage& message) {
+  if (bus_.options_.signer == nullptr) return true;
+  const std::optional<SignatureRejection> rejection =
+      bus_.options_.signer->Verify({kind, exchange, routing_key}, message);
+  if (!rejection.has_value()) return true;
+  bus_.rejected_.Count(kind, *rejection);
+  const absl::string_view kind_name = ClusterMessageKindName(kind);
+  const absl::string_view reason = SignatureRejectionName(*rejection);
+  const AmqpValue* replica = FindAmqpValue(message.headers, "x-hive-replica");
+  // The user_id property is checked by the broker; the replica header is
+  // only what the message claims.
+  bus_.rejection_log_.Log(absl::StrCat(kind_name, "/", reason), bus_.clock_.Now(), LogLevel::kWarn,
+                          "cluster_message_rejected",
+                          {{"kind", kind_name},
+                           {"reason", reason},
+                           {"sender", message.user_id.empty() ? "(not stated)" : message.user_id},
+                           {"claimed_replica", replica != nullptr && std::holds_alternative<std::string>(*replica)
+                                                   ? std::get<std::string>(*replica)
+                                                   : std::string("(none)")},
+                           {"exchange", exchange},
+                           {"routing_key", routing_key}});
+  return false;
 }
 
 absl::Status AmqpBus::Connection::Pump(absl::Duration wait) {
@@ -400,8 +449,20 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
       const auto* deliver = static_cast<const amqp_basic_deliver_t*>(method.decoded);
       const uint64_t tag = deliver->delivery_tag;
       const std::string consumer(static_cast<const char*>(deliver->consumer_tag.bytes), deliver->consumer_tag.len);
+      const std::string exchange(static_cast<const char*>(deliver->exchange.bytes), deliver->exchange.len);
+      const std::string routing_key(static_cast<const char*>(deliver->routing_key.bytes), deliver->routing_key.len);
       absl::StatusOr<AmqpMessage> message = amqp_->ReadContent(frame.channel);
       if (!message.ok()) return message.status();
+      const ClusterMessageKind kind = frame.channel == kStreamChannel  ? ClusterMessageKind::kEvent
+                                      : frame.channel == kQueueChannel ? ClusterMessageKind::kQueueOp
+                                      : consumer == kRequestsConsumer  ? ClusterMessageKind::kRequest
+                                      : consumer == kAnswersConsumer   ? ClusterMessageKind::kAnswer
+                                                                       : ClusterMessageKind::kPresence;
+      if (!Authentic(kind, exchange, routing_key, *message)) {
+        // Dropped, never acted on (the other consumers ack automatically).
+        if (frame.channel == kStreamChannel || frame.channel == kQueueChannel) PassOver(frame.channel, *message, tag);
+        return absl::OkStatus();
+      }
       if (frame.channel == kStreamChannel) {
         OnEvent(*message, tag);
       } else if (frame.channel == kQueueChannel) {
@@ -490,6 +551,14 @@ void AmqpBus::Connection::OnEvent(const AmqpMessage& message, uint64_t delivery_
   bus_.delivered_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void AmqpBus::Connection::PassOver(amqp_channel_t channel, const AmqpMessage& message, uint64_t delivery_tag) {
+  const bool events = channel == kStreamChannel;
+  (events ? stream_tag_to_ack_ : queue_tag_to_ack_) = delivery_tag;
+  std::optional<uint64_t>& last = events ? bus_.thread_state_->last_offset : bus_.thread_state_->last_queue_offset;
+  absl::StatusOr<uint64_t> offset = cluster::StreamOffsetOf(message);
+  if (offset.ok() && (!last.has_value() || *offset > *last)) last = *offset;
+}
+
 void AmqpBus::Connection::OnQueueOp(const AmqpMessage& message, uint64_t delivery_tag) {
   queue_tag_to_ack_ = delivery_tag;
   ThreadState& state = *bus_.thread_state_;
@@ -514,7 +583,7 @@ void AmqpBus::Connection::OnRequest(const AmqpMessage& message) {
   const std::string& replica = bus_.options_.replica_id;
   auto answer = [outbox = bus_.outbox_, replica, reply_to = message.reply_to, correlation_id = message.correlation_id](
                     bool holder, absl::StatusOr<SendDeviceRequestResponse> outcome) {
-    outbox->Push(OutgoingMessage{"", reply_to, false,
+    outbox->Push(OutgoingMessage{ClusterMessageKind::kAnswer, "", reply_to, false,
                                  cluster::EncodeAnswer({std::move(outcome), replica, holder}, correlation_id), ""});
   };
   absl::StatusOr<cluster::RoutedRequest> routed = cluster::DecodeRoutedRequest(message);
@@ -640,7 +709,8 @@ void AmqpBus::FeedQueue(QueueLogReader* reader, ReplicaGone gone) {
 
 bool AmqpBus::Append(const QueueOp& op) {
   if (!connected_) return false;
-  outbox_->Push(OutgoingMessage{"", std::string(cluster::kQueueStream), false, cluster::EncodeQueueOp(op), ""});
+  outbox_->Push(OutgoingMessage{ClusterMessageKind::kQueueOp, "", std::string(cluster::kQueueStream), false,
+                                cluster::EncodeQueueOp(op), ""});
   return true;
 }
 
@@ -691,7 +761,7 @@ void AmqpBus::Publish(DeviceEvent event) {
 
 BusCounters AmqpBus::counters() const {
   return {published_.load(std::memory_order_relaxed), dropped_.load(std::memory_order_relaxed),
-          delivered_.load(std::memory_order_relaxed)};
+          delivered_.load(std::memory_order_relaxed), rejected_.snapshot()};
 }
 
 void AmqpBus::Stop() {
@@ -723,7 +793,8 @@ std::string AmqpBus::Route(const SendDeviceRequestRequest& request, const std::s
     return "";
   }
   std::string call = calls_.Add(replica, deadline, std::move(done));
-  outbox_->Push(OutgoingMessage{std::string(cluster::kRequestsExchange), request.device_id(), /*mandatory=*/true,
+  outbox_->Push(OutgoingMessage{ClusterMessageKind::kRequest, std::string(cluster::kRequestsExchange),
+                                request.device_id(), /*mandatory=*/true,
                                 cluster::EncodeRoutedRequest(request, deadline - clock_.Now(), call,
                                                              cluster::ReplyQueueOf(options_.replica_id), traceparent),
                                 call});

@@ -24,6 +24,10 @@
 //    reconnect resumes after the last operation read) into the queue's view
 //    (FeedQueue), and after subscribing appends a marker, so that reading its
 //    own marker back tells it its view has caught up.
+//  - Trust: with a signer (--cluster-key-file) every message published is
+//    signed and every message read is checked first; one that fails is
+//    dropped, counted (counters().rejected) and logged, never acted on
+//    (message_signer.h, docs/SECURITY.md#the-message-broker).
 // One bus thread owns the connection; other threads only queue work for it.
 // While the broker is away, connected() is false (readiness follows), events
 // are buffered up to a bound, routed requests fail with UNAVAILABLE, and the
@@ -45,10 +49,13 @@
 #include "bridge/bus/bus.h"
 #include "bridge/bus/cluster_router.h"
 #include "bridge/bus/fleet_directory.h"
+#include "bridge/bus/message_signer.h"
+#include "bridge/bus/rejected_messages.h"
 #include "bridge/bus/remote_calls.h"
 #include "bridge/clock.h"
 #include "bridge/device_delivery.h"
 #include "bridge/event_hub.h"
+#include "bridge/log_rate_limiter.h"
 #include "bridge/presence_observer.h"
 #include "bridge/queue/queue_op.h"
 #include "bridge/request_correlator.h"
@@ -59,6 +66,11 @@ namespace hive {
 struct AmqpBusOptions {
   AmqpAddress address;
   std::string replica_id;
+  // Signs every message this replica publishes and refuses every message
+  // it reads that is not signed under the same key (message_signer.h).
+  // Null only with --cluster-insecure-unsigned=true: nothing is signed or
+  // checked.
+  std::shared_ptr<const MessageSigner> signer;
   DeliveryLimits delivery;
   // --audit-log: a line for every request routed here from another replica
   // (event=routed_request), with the caller's trace.
@@ -148,6 +160,10 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   std::atomic<uint64_t> published_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> delivered_{0};
+  RejectedMessages rejected_;
+  // Anyone who may publish on the virtual host can provoke the rejection
+  // line; one key per kind and reason.
+  LogRateLimiter rejection_log_{{}};
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -259,6 +259,7 @@ absl::Status AmqpConnection::Publish(amqp_channel_t channel, absl::string_view e
       {&message.correlation_id, {AMQP_BASIC_CORRELATION_ID_FLAG, &properties.correlation_id}},
       {&message.reply_to, {AMQP_BASIC_REPLY_TO_FLAG, &properties.reply_to}},
       {&message.expiration, {AMQP_BASIC_EXPIRATION_FLAG, &properties.expiration}},
+      {&message.user_id, {AMQP_BASIC_USER_ID_FLAG, &properties.user_id}},
   };
   for (const auto& [text, field] : texts) {
     if (text->empty()) continue;
@@ -310,6 +311,7 @@ absl::StatusOr<AmqpMessage> AmqpConnection::ReadContent(amqp_channel_t channel) 
   if (properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) message.message_id = String(properties.message_id);
   if (properties._flags & AMQP_BASIC_CORRELATION_ID_FLAG) message.correlation_id = String(properties.correlation_id);
   if (properties._flags & AMQP_BASIC_REPLY_TO_FLAG) message.reply_to = String(properties.reply_to);
+  if (properties._flags & AMQP_BASIC_USER_ID_FLAG) message.user_id = String(properties.user_id);
   if (properties._flags & AMQP_BASIC_HEADERS_FLAG) message.headers = TableOf(properties.headers);
   amqp_destroy_message(&content);
   return message;

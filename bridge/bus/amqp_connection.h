@@ -52,6 +52,9 @@ struct AmqpMessage {
   std::string message_id;
   std::string correlation_id;
   std::string reply_to;
+  // Who published it: the broker refuses a user_id other than the
+  // publisher's login, so when set it is true (logs of refused messages).
+  std::string user_id;
   // Milliseconds the broker may keep it queued; empty for no limit.
   std::string expiration;
   bool persistent = false;

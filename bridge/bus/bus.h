@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "bridge/bus/rejected_messages.h"
 #include "bridge/event_sink.h"
 
 namespace hive {
@@ -19,6 +20,9 @@ struct BusCounters {
   uint64_t dropped = 0;
   // Events delivered into this replica's hub.
   uint64_t delivered = 0;
+  // Cluster mode: messages from the broker refused for their signature
+  // (bridge/bus/message_signer.h), by kind and reason.
+  RejectedCounts rejected{};
 };
 
 class Bus : public EventSink {

@@ -53,7 +53,9 @@ std::string EventRoutingKey(const hive::bridge::v1::DeviceEvent& event);
 // the schema_error in the header x-hive-schema-error.
 AmqpMessage EncodeEvent(const hive::bridge::v1::DeviceEvent& event, std::string message_id, absl::string_view replica);
 // The event back, with received_at restored; no sequence or epoch yet. A
-// message without the event header (another publisher) is read from its JSON.
+// message without the event header (another publisher) is read from its JSON;
+// with a cluster key such a message is refused before it gets here, being
+// unsigned (message_signer.h).
 absl::StatusOr<hive::bridge::v1::DeviceEvent> DecodeEvent(const AmqpMessage& message);
 // The stream offset the broker stamped on a delivery from kEventStream.
 absl::StatusOr<uint64_t> StreamOffsetOf(const AmqpMessage& message);

@@ -396,6 +396,7 @@ describe("the chart refuses broken configurations with a clear message", () => {
   test("TLS without a certificate Secret", () => refused(["--set", "tls.enabled=true"], "tls.secretName"));
   test("gRPC TLS without a certificate Secret", () => refused(["--set", "grpcTls.enabled=true"], "grpcTls.secretName"));
   test("a client CA without gRPC TLS", () => refused(["--set", "grpcTls.clientCaSecretName=backends-ca"], "grpcTls.clientCaSecretName", "grpcTls.enabled=true"));
+  test("an unsigned cluster given a key as well", () => refused(["--set", "cluster.insecureUnsigned=true", "--set", "cluster.keySecret.existingSecret=k"], "cluster.insecureUnsigned=true and cluster.keySecret.existingSecret exclude each other"));
   test("a value the schema rejects", () => refused(["--set", "config.logLevel=loud"], "config.logLevel"));
   test("a misspelt value", () => refused(["--set", "config.pingIntervall=30s"], "pingIntervall"));
 });
@@ -561,6 +562,45 @@ describe("Chart.yaml metadata and the default image", () => {
       `registry.example.com/hivebridge:${chart.appVersion}`, "image.repository override");
     const listed = YAML.parse(chart.annotations["artifacthub.io/images"]);
     assert.deepEqual(listed.map((i) => i.image), [`hivebridge:${chart.appVersion}`], "Chart.yaml artifacthub.io/images");
+  });
+});
+
+describe("cluster mode signs messages between replicas with a key from a Secret", () => {
+  const keySecrets = (objs) => find(objs, "Secret").filter((s) => s.metadata.name.endsWith("-cluster-key"));
+  const keyFlag = (objs) => settings(objs).flags.find((f) => f.name === "cluster-key-file");
+  const insecureFlag = (objs) => settings(objs).flags.find((f) => f.name === "cluster-insecure-unsigned");
+
+  test("without a Secret of the operator's, the chart generates a key of 64 characters in its own", () => {
+    const objs = render("cluster");
+    assert.equal(insecureFlag(objs), undefined);
+    const source = secretFileSource(objs, keyFlag(objs));
+    assert.deepEqual(source, { secretName: "rel-hivebridge-cluster-key", key: "cluster-key" });
+    const [secret] = keySecrets(objs);
+    assert.ok(secret, "no rel-hivebridge-cluster-key Secret rendered");
+    assert.equal(Buffer.from(secret.data["cluster-key"], "base64").length, 64);
+    // The generated key is looked up first, so an upgrade keeps it: the template says so.
+    const template = fs.readFileSync(path.join(chartDir, "templates", "cluster-key-secret.yaml"), "utf8");
+    assert.match(template, /lookup "v1" "Secret"/);
+  });
+
+  test("cluster.keySecret.existingSecret mounts the operator's Secret and generates none", () => {
+    const objs = render("cluster", "--set", "cluster.keySecret.existingSecret=fleet-key", "--set", "cluster.keySecret.key=k");
+    assert.deepEqual(secretFileSource(objs, keyFlag(objs)), { secretName: "fleet-key", key: "k" });
+    assert.deepEqual(keySecrets(objs), []);
+  });
+
+  test("cluster.insecureUnsigned says so to hivebridge and mounts no key", () => {
+    const objs = render("extras");
+    assert.equal(insecureFlag(objs)?.value, "true");
+    assert.equal(keyFlag(objs), undefined);
+    assert.deepEqual(keySecrets(objs), []);
+  });
+
+  test("the in-process bus needs no key", () => {
+    const objs = render("default");
+    assert.equal(keyFlag(objs), undefined);
+    assert.equal(insecureFlag(objs), undefined);
+    assert.deepEqual(keySecrets(objs), []);
   });
 });
 

@@ -59,6 +59,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.existingSecret.name }}{{ .Values.existingSecret.amqpUrlKey }}{{ else }}amqp-url{{ end }}
 {{- end }}
 
+{{/* Cluster mode with signed messages: non-empty when the pod gets --cluster-key-file. */}}
+{{- define "hivebridge.clusterKeyed" -}}
+{{- if and (eq .Values.bus.type "amqp") (not .Values.cluster.insecureUnsigned) }}true{{ end }}
+{{- end }}
+
+{{/* The Secret holding the cluster key: the operator's, or the one the chart generates. */}}
+{{- define "hivebridge.clusterKeySecretName" -}}
+{{- default (printf "%s-cluster-key" (include "hivebridge.fullname" .)) .Values.cluster.keySecret.existingSecret }}
+{{- end }}
+
 {{/* Shutdown: preStop sleep + drain + slack for closing connections (3 s in the server). */}}
 {{- define "hivebridge.minGracePeriod" -}}
 {{- add .Values.drain.preStopSleepSeconds .Values.drain.timeoutSeconds 5 }}
@@ -80,6 +90,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- if and (eq .Values.bus.type "amqp") (not .Values.existingSecret.name) (not .Values.bus.amqpUrl) }}
 {{- fail "hivebridge: bus.type=amqp needs bus.amqpUrl (amqp[s]://user:pass@host:port/vhost) or existingSecret.name with the URL under existingSecret.amqpUrlKey." }}
+{{- end }}
+{{- if and .Values.cluster.insecureUnsigned .Values.cluster.keySecret.existingSecret }}
+{{- fail "hivebridge: cluster.insecureUnsigned=true and cluster.keySecret.existingSecret exclude each other: with a key the replicas sign their messages; give one." }}
 {{- end }}
 {{- if and (eq .Values.jwt.type "publicKey") (not .Values.existingSecret.name) (not .Values.jwt.publicKey) }}
 {{- fail "hivebridge: jwt.type=publicKey needs jwt.publicKey (PEM) or existingSecret.name with the key under existingSecret.jwtPublicKeyKey." }}
@@ -119,8 +132,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- range .Values.extraArgs }}
 {{- $flag := regexFind "^--[a-z0-9-]+" . }}
-{{- if has $flag (list "--ws-listen" "--grpc-listen" "--jwt-secret-file" "--jwt-public-key-file" "--tls-cert" "--tls-key" "--grpc-tls-cert" "--grpc-tls-key" "--grpc-client-ca" "--backend-policy-file" "--drain-timeout") }}
-{{- fail (printf "hivebridge: extraArgs %q repeats a flag the chart sets from its values (container ports, Secret mounts, drain): set the value (tls.*, grpcTls.*, jwt.*, backendPolicy.*, drain.timeoutSeconds) instead." .) }}
+{{- if has $flag (list "--ws-listen" "--grpc-listen" "--jwt-secret-file" "--jwt-public-key-file" "--tls-cert" "--tls-key" "--grpc-tls-cert" "--grpc-tls-key" "--grpc-client-ca" "--backend-policy-file" "--drain-timeout" "--cluster-key-file" "--cluster-insecure-unsigned") }}
+{{- fail (printf "hivebridge: extraArgs %q repeats a flag the chart sets from its values (container ports, Secret mounts, drain): set the value (tls.*, grpcTls.*, jwt.*, backendPolicy.*, cluster.*, drain.timeoutSeconds) instead." .) }}
 {{- end }}
 {{- if eq $flag "--bus" }}
 {{- fail "hivebridge: extraArgs --bus would put the AMQP URL and its password in the pod spec: set bus.type and bus.amqpUrl (or existingSecret.name) instead." }}

@@ -22,6 +22,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "bridge/bus/amqp_connection.h"
+#include "bridge/bus/cluster_messages.h"
+#include "bridge/bus/message_signer.h"
 #include "bridge/uuid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -72,8 +75,8 @@ class ClusterTest : public ::testing::Test {
   }
 
   void StartReplica(int index) {
-    std::vector<std::string> flags = {"--bus=" + broker_->url(), absl::StrCat("--replica-id=replica-", index),
-                                      "--jwt-secret-file=" + secret_path_};
+    std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", index));
+    flags.push_back("--jwt-secret-file=" + secret_path_);
     flags.insert(flags.end(), extra_flags_.begin(), extra_flags_.end());
     absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
     ASSERT_TRUE(replica.ok()) << replica.status();
@@ -563,8 +566,7 @@ TEST(ClusterStartTest, ReplicaStartedWhileTheBrokerIsDownIsNotReadyUntilItConnec
   absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
   ASSERT_TRUE(broker.ok()) << broker.status();
   ASSERT_TRUE((*broker)->Stop().ok());
-  absl::StatusOr<std::unique_ptr<BridgeProcess>> replica =
-      BridgeProcess::Start({"--bus=" + (*broker)->url(), "--replica-id=early"});
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start((*broker)->ReplicaFlags("early"));
   ASSERT_TRUE(replica.ok()) << replica.status();
   auto readyz = [&] {
     absl::StatusOr<RawConnection> http = RawConnection::Open((*replica)->ws_port());
@@ -854,6 +856,275 @@ TEST_F(ClusterQueueTest, QueuedRequestOutlivesABrokerOutageAndIsDeliveredOnceItI
   ASSERT_TRUE(AwaitStatus(3, queued.request_id(), hive::bridge::v1::REQUEST_STATUS_ACKED, absl::Seconds(60)))
       << replica(2).Log();
   EXPECT_THAT(device->received_request_ids(), ::testing::ElementsAre(queued.request_id())) << device->Transcript();
+}
+
+// Someone who may publish on the broker's virtual host but is not a replica
+// (here with the replicas' own credentials, the worst case short of the
+// key): publishes with the project's AmqpConnection and reads a reply queue
+// of its own.
+class Forger {
+ public:
+  explicit Forger(const RabbitMqBroker& broker) {
+    absl::StatusOr<AmqpAddress> address = ParseAmqpUrl(broker.url());
+    EXPECT_TRUE(address.ok()) << address.status();
+    absl::StatusOr<std::unique_ptr<AmqpConnection>> amqp = AmqpConnection::Open(*address, absl::Seconds(5), "forger");
+    EXPECT_TRUE(amqp.ok()) << amqp.status();
+    amqp_ = *std::move(amqp);
+    AmqpConnection::QueueOptions own;
+    own.exclusive = true;
+    own.auto_delete = true;
+    EXPECT_TRUE(amqp_->OpenChannel(kChannel).ok());
+    EXPECT_TRUE(amqp_->DeclareQueue(kChannel, reply_queue_, own).ok());
+    EXPECT_TRUE(amqp_->Consume(kChannel, reply_queue_, "forger", /*auto_ack=*/true).ok());
+  }
+
+  const std::string& reply_queue() const { return reply_queue_; }
+
+  void Publish(absl::string_view exchange, absl::string_view routing_key, const AmqpMessage& message) {
+    absl::Status published = amqp_->Publish(kChannel, exchange, routing_key, /*mandatory=*/false, message);
+    ASSERT_TRUE(published.ok()) << published;
+  }
+
+  // The answers that reached the reply queue within `timeout`.
+  std::vector<cluster::Answer> Replies(absl::Duration timeout) {
+    std::vector<cluster::Answer> replies;
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      absl::StatusOr<std::optional<amqp_frame_t>> frame = amqp_->NextFrame(absl::Milliseconds(50));
+      if (!frame.ok()) {
+        ADD_FAILURE() << frame.status();
+        break;
+      }
+      if (!frame->has_value() || (*frame)->frame_type != AMQP_FRAME_METHOD ||
+          (*frame)->payload.method.id != AMQP_BASIC_DELIVER_METHOD) {
+        continue;
+      }
+      absl::StatusOr<AmqpMessage> message = amqp_->ReadContent(kChannel);
+      if (message.ok()) replies.push_back(cluster::DecodeAnswer(*message));
+    }
+    return replies;
+  }
+
+ private:
+  static constexpr amqp_channel_t kChannel = 1;
+  const std::string reply_queue_ = "forger.replies." + NewUuid();
+  std::unique_ptr<AmqpConnection> amqp_;
+};
+
+std::string Rejected(absl::string_view kind, absl::string_view reason) {
+  return absl::StrCat(R"(hivebridge_cluster_messages_rejected_total{kind=")", kind, R"(",reason=")", reason, R"("})");
+}
+
+std::unique_ptr<MessageSigner> SignerOf(absl::string_view key) {
+  absl::StatusOr<std::unique_ptr<MessageSigner>> signer = MessageSigner::FromKey(key);
+  EXPECT_TRUE(signer.ok()) << signer.status();
+  return *std::move(signer);
+}
+
+// A request as the gRPC service hands one to the bus: with its request id
+// (the service makes one when the caller gives none).
+SendDeviceRequestRequest RequestWithId(absl::string_view device_id,
+                                       hive::bridge::v1::WaitMode wait = hive::bridge::v1::WAIT_MODE_ACK) {
+  SendDeviceRequestRequest request = RequestTo(device_id, wait);
+  request.set_request_id(NewUuid());
+  return request;
+}
+
+AmqpMessage ForgedRequest(const SendDeviceRequestRequest& request, const Forger& forger) {
+  return cluster::EncodeRoutedRequest(request, absl::Seconds(5), "forged-" + NewUuid(), forger.reply_queue());
+}
+
+TEST_F(ClusterTest, ForgedRequestIsNeitherDeliveredNorAnswered) {
+  std::unique_ptr<TestDevice> device = ConnectDevice(2, Responder::AckThenOk(R"({"done":true})"));
+  AwaitHolder(1, device->device_id(), 2);
+  Forger forger(*broker_);
+  const SendDeviceRequestRequest forged = RequestWithId(device->device_id(), WAIT_MODE_RESULT);
+  forger.Publish(cluster::kRequestsExchange, device->device_id(), ForgedRequest(forged, forger));
+
+  EXPECT_EQ(AwaitMetricValue(replica(2), Rejected("request", "missing_signature"), 1, kPropagation), 1u)
+      << replica(2).Log();
+  EXPECT_TRUE(
+      replica(2).WaitForLog("event=cluster_message_rejected kind=request reason=missing_signature", absl::Seconds(5)))
+      << replica(2).Log();
+  // The way from replica 1 to the device works, and only the fleet's own
+  // request took it.
+  CallResult routed = SendRequest(stub(1), RequestTo(device->device_id()));
+  ASSERT_TRUE(routed.status.ok()) << routed << "\n" << replica(2).Log();
+  EXPECT_EQ(TimesReceived(*device, forged.request_id()), 0) << device->Transcript();
+  EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
+  EXPECT_THAT(forger.Replies(absl::Milliseconds(300)), ::testing::IsEmpty());
+}
+
+TEST_F(ClusterTest, RequestSignedWithAnotherKeyIsRefusedAndOneWithTheKeyIsServed) {
+  std::unique_ptr<TestDevice> device = ConnectDevice(2, Responder::AckThenOk(R"({"done":true})"));
+  AwaitHolder(1, device->device_id(), 2);
+  Forger forger(*broker_);
+  const std::unique_ptr<MessageSigner> ours = SignerOf(broker_->cluster_key());
+  const std::unique_ptr<MessageSigner> other = SignerOf(absl::StrCat("another-cluster-", NewUuid()));
+  const MessageAddress address{ClusterMessageKind::kRequest, cluster::kRequestsExchange, device->device_id()};
+
+  // Another key under our key id: a signature that does not match.
+  const SendDeviceRequestRequest bad = RequestWithId(device->device_id());
+  AmqpMessage bad_message = ForgedRequest(bad, forger);
+  other->Sign(address, bad_message);
+  for (auto& [name, value] : bad_message.headers) {
+    if (name == kKeyIdHeader) value = ours->key_id();
+  }
+  forger.Publish(cluster::kRequestsExchange, device->device_id(), bad_message);
+  // Another key under its own id.
+  const SendDeviceRequestRequest unknown = RequestWithId(device->device_id());
+  AmqpMessage unknown_message = ForgedRequest(unknown, forger);
+  other->Sign(address, unknown_message);
+  forger.Publish(cluster::kRequestsExchange, device->device_id(), unknown_message);
+  // Our key, but signed for another device: moved to this one.
+  const SendDeviceRequestRequest moved = RequestWithId(device->device_id());
+  AmqpMessage moved_message = ForgedRequest(moved, forger);
+  ours->Sign({ClusterMessageKind::kRequest, cluster::kRequestsExchange, "another-device"}, moved_message);
+  forger.Publish(cluster::kRequestsExchange, device->device_id(), moved_message);
+
+  EXPECT_EQ(AwaitMetricValue(replica(2), Rejected("request", "bad_signature"), 2, kPropagation), 2u)
+      << replica(2).Log();
+  EXPECT_EQ(AwaitMetricValue(replica(2), Rejected("request", "unknown_key"), 1, kPropagation), 1u);
+  EXPECT_EQ(MetricValue(replica(2), Rejected("request", "missing_signature")), 0u);
+
+  // Whoever holds the key is inside the boundary (docs/SECURITY.md): the
+  // same request signed with it is served, so the refusals above were the
+  // signatures' doing.
+  const SendDeviceRequestRequest keyed = RequestWithId(device->device_id(), WAIT_MODE_RESULT);
+  AmqpMessage keyed_message = ForgedRequest(keyed, forger);
+  ours->Sign(address, keyed_message);
+  forger.Publish(cluster::kRequestsExchange, device->device_id(), keyed_message);
+  std::vector<cluster::Answer> replies = forger.Replies(kPropagation);
+  ASSERT_EQ(replies.size(), 1u) << replica(2).Log();
+  EXPECT_TRUE(replies[0].outcome.ok()) << replies[0].outcome.status() << "\n" << replica(2).Log();
+  EXPECT_EQ(TimesReceived(*device, keyed.request_id()), 1);
+  for (const SendDeviceRequestRequest* refused : {&bad, &unknown, &moved}) {
+    EXPECT_EQ(TimesReceived(*device, refused->request_id()), 0) << device->Transcript();
+  }
+}
+
+TEST_F(ClusterTest, ForgedPresenceNeitherEvictsTheDeviceNorMovesIt) {
+  std::unique_ptr<TestDevice> device = ConnectDevice(1, Responder::Ack());
+  AwaitHolder(2, device->device_id(), 1);
+  AwaitHolder(3, device->device_id(), 1);
+  Forger forger(*broker_);
+  hive::bridge::v1::Device newer;
+  newer.set_device_id(device->device_id());
+  newer.set_account_id(account_);
+  newer.set_replica("forger");
+  newer.mutable_connected_at()->set_seconds(absl::ToUnixSeconds(absl::Now() + absl::Hours(1)));
+  forger.Publish(cluster::kPresenceExchange, "",
+                 cluster::EncodePresence({cluster::PresenceKind::kConnected, "forger", {newer}}));
+  forger.Publish(cluster::kPresenceExchange, "",
+                 cluster::EncodePresence({cluster::PresenceKind::kGoodbye, "replica-1", {}}));
+
+  for (int i = 1; i <= kReplicas; ++i) {
+    EXPECT_EQ(AwaitMetricValue(replica(i), Rejected("presence", "missing_signature"), 2, kPropagation), 2u)
+        << replica(i).Log();
+  }
+  EXPECT_TRUE(device->open()) << device->close_code() << " " << device->close_reason();
+  EXPECT_THAT(replica(1).Log(), ::testing::Not(::testing::HasSubstr("event=device_moved")));
+  GetDeviceResponse held;
+  ASSERT_TRUE(GetDevice(stub(2), device->device_id(), &held).ok());
+  EXPECT_EQ(held.device().replica(), "replica-1");
+  ListDevicesResponse listed;
+  ASSERT_TRUE(ListDevices(stub(3), &listed).ok());
+  std::vector<std::string> holders;
+  for (const auto& listed_device : listed.devices()) {
+    if (listed_device.device_id() == device->device_id()) holders.push_back(listed_device.replica());
+  }
+  EXPECT_THAT(holders, ::testing::ElementsAre("replica-1"));
+  CallResult routed = SendRequest(stub(3), RequestTo(device->device_id()));
+  EXPECT_TRUE(routed.status.ok()) << routed;
+}
+
+TEST_F(ClusterTest, ForgedEventsDoNotReachSubscribers) {
+  EventStream stream(stub(2), AccountEvents("device-state"));
+  std::unique_ptr<TestDevice> device = ConnectDevice(1, Responder::Ack());
+  Forger forger(*broker_);
+  DeviceEvent forged;
+  forged.set_device_id(device->device_id());
+  forged.set_account_id(account_);
+  forged.set_service("hive-device");
+  forged.set_type("device-state");
+  forged.mutable_device_state()->set_state("forged");
+  // As a replica encodes it (claiming to be one), and as JSON alone (another
+  // publisher on the exchange).
+  AmqpMessage as_replica = cluster::EncodeEvent(forged, NewUuid(), "replica-1");
+  forger.Publish(cluster::kEventsExchange, cluster::EventRoutingKey(forged), as_replica);
+  AmqpMessage json_only = cluster::EncodeEvent(forged, NewUuid(), "replica-1");
+  json_only.headers.clear();
+  forger.Publish(cluster::kEventsExchange, cluster::EventRoutingKey(forged), json_only);
+  EXPECT_EQ(AwaitMetricValue(replica(2), Rejected("event", "missing_signature"), 2, kPropagation), 2u)
+      << replica(2).Log();
+
+  // A real event after them: the stream is in order, so the forged ones
+  // would have come first.
+  device->Send(MarkedEvent(7));
+  std::vector<std::string> states;
+  const absl::Time deadline = absl::Now() + kPropagation;
+  while (absl::Now() < deadline) {
+    std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
+    if (!event.has_value()) break;
+    states.push_back(event->device_state().state());
+    if (MarkerOf(*event) == 7) break;
+  }
+  EXPECT_THAT(states, ::testing::ElementsAre("running")) << replica(2).Log();
+}
+
+TEST_F(ClusterTest, RefusedStreamMessageIsNotReadAgainAfterAReconnect) {
+  EventStream stream(stub(2), AccountEvents("device-state"));
+  std::unique_ptr<TestDevice> device = ConnectDevice(1, Responder::Ack());
+  DeviceEvent forged;
+  forged.set_device_id(device->device_id());
+  forged.set_account_id(account_);
+  forged.set_service("hive-device");
+  forged.set_type("device-state");
+  forged.mutable_device_state()->set_state("forged");
+  Forger(*broker_).Publish(cluster::kEventsExchange, cluster::EventRoutingKey(forged),
+                           cluster::EncodeEvent(forged, NewUuid(), "replica-1"));
+  ASSERT_EQ(AwaitMetricValue(replica(2), Rejected("event", "missing_signature"), 1, kPropagation), 1u)
+      << replica(2).Log();
+
+  // The replica resumes the stream after the last message it read, the
+  // refused one included.
+  ASSERT_TRUE(broker_->Restart().ok()) << broker_->Log();
+  ASSERT_TRUE(replica(2).WaitForLog("event=bus_disconnected", absl::Seconds(30)));
+  device->Send(MarkedEvent(9));
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  bool arrived = false;
+  while (!arrived && absl::Now() < deadline) {
+    std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
+    if (!event.has_value()) break;
+    EXPECT_NE(event->device_state().state(), "forged");
+    arrived = MarkerOf(*event) == 9;
+  }
+  ASSERT_TRUE(arrived) << replica(2).Log();
+  EXPECT_EQ(MetricValue(replica(2), Rejected("event", "missing_signature")), 1u) << replica(2).Log();
+}
+
+TEST(ClusterStartTest, ReplicaWithoutAClusterKeyRefusesToStart) {
+  // The broker is never reached: the configuration is refused first.
+  const std::string bus = "--bus=amqp://guest:guest@127.0.0.1:1/%2f";
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> keyless = BridgeProcess::Start({bus, "--replica-id=keyless"});
+  ASSERT_FALSE(keyless.ok());
+  EXPECT_THAT(keyless.status().message(),
+              ::testing::HasSubstr("(cluster mode) needs --cluster-key-file (the key replicas sign their messages "
+                                   "with), or --cluster-insecure-unsigned=true to run without it"));
+
+  const std::string short_key = ::testing::TempDir() + "/short-cluster-key-" + NewUuid();
+  std::ofstream(short_key) << "too short\n";
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> weak =
+      BridgeProcess::Start({bus, "--replica-id=weak", "--cluster-key-file=" + short_key});
+  std::remove(short_key.c_str());
+  ASSERT_FALSE(weak.ok());
+  EXPECT_THAT(weak.status().message(), ::testing::HasSubstr("--cluster-key-file: " + short_key +
+                                                            ": the cluster key has 9 bytes; at least 32 are needed"));
+
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> insecure =
+      BridgeProcess::Start({bus, "--replica-id=insecure", "--cluster-insecure-unsigned=true"});
+  ASSERT_TRUE(insecure.ok()) << insecure.status();
+  EXPECT_THAT((*insecure)->Log(), ::testing::HasSubstr("event=cluster_messages_unsigned"));
 }
 
 }  // namespace

@@ -2,12 +2,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,9 +15,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bridge/uuid.h"
 #include "tests/integration/support/child_process.h"
-
-extern char** environ;
 
 namespace hive::integration {
 namespace {
@@ -62,6 +61,9 @@ absl::StatusOr<std::unique_ptr<RabbitMqBroker>> RabbitMqBroker::Start() {
                                std::filesystem::path(broker->dir_).filename().string().substr(14), "@localhost");
   for (const char* sub : {"mnesia", "log", "home"}) std::filesystem::create_directories(broker->dir_ + "/" + sub);
   std::ofstream(broker->dir_ + "/enabled_plugins") << "[].\n";
+  broker->cluster_key_ = absl::StrCat(NewUuid(), NewUuid());
+  broker->cluster_key_file_ = broker->dir_ + "/cluster-key";
+  std::ofstream(broker->cluster_key_file_) << broker->cluster_key_ << "\n";
   absl::StatusOr<int> port = PickFreePort();
   absl::StatusOr<int> dist_port = PickFreePort();
   if (!port.ok()) return port.status();
@@ -86,6 +88,10 @@ RabbitMqBroker::~RabbitMqBroker() {
 }
 
 std::string RabbitMqBroker::url() const { return absl::StrCat("amqp://guest:guest@127.0.0.1:", port_, "/%2f"); }
+
+std::vector<std::string> RabbitMqBroker::ReplicaFlags(const std::string& replica_id) const {
+  return {"--bus=" + url(), "--replica-id=" + replica_id, "--cluster-key-file=" + cluster_key_file_};
+}
 
 std::vector<std::string> RabbitMqBroker::Environment() const {
   std::vector<std::string> env;

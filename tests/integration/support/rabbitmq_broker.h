@@ -5,7 +5,7 @@
 // switches user) and stopped at the end.
 //
 //   absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
-//   BridgeProcess::Start({"--bus=" + (*broker)->url(), "--replica-id=a"});
+//   BridgeProcess::Start((*broker)->ReplicaFlags("a"));   // --bus, --replica-id, --cluster-key-file
 //   (*broker)->Stop();  (*broker)->Restart();  // same ports and data: streams survive
 #pragma once
 
@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -32,6 +33,13 @@ class RabbitMqBroker {
   // amqp://guest:guest@127.0.0.1:PORT/%2f
   std::string url() const;
   int port() const { return port_; }
+  // A cluster key made for this broker (so for the replicas of one test):
+  // its file, for --cluster-key-file, and its contents.
+  const std::string& cluster_key_file() const { return cluster_key_file_; }
+  const std::string& cluster_key() const { return cluster_key_; }
+  // What a replica of this broker's cluster needs: --bus, --replica-id and
+  // --cluster-key-file.
+  std::vector<std::string> ReplicaFlags(const std::string& replica_id) const;
 
   // Stops the node (its queues' data stays on disk).
   absl::Status Stop();
@@ -47,6 +55,8 @@ class RabbitMqBroker {
 
   std::string dir_;
   std::string node_;
+  std::string cluster_key_file_;
+  std::string cluster_key_;
   int port_ = 0;
   int dist_port_ = 0;
   pid_t pid_ = -1;

@@ -294,12 +294,33 @@ TEST(Config, RequiresPongTimeoutShorterThanPingInterval) {
 
 TEST(Config, AcceptsInprocOrAmqpBusWithoutEchoingIt) {
   for (const char* bus : {"inproc", "amqp://guest:guest@rabbit:5672/", "amqps://hive:pw@rabbit/hive"}) {
-    absl::StatusOr<Config> config = Parse({kKeyFlag, absl::StrCat("--bus=", bus)});
+    absl::StatusOr<Config> config =
+        Parse({kKeyFlag, absl::StrCat("--bus=", bus), "--cluster-key-file=/etc/hivebridge/cluster-key"});
     ASSERT_TRUE(config.ok()) << config.status();
     EXPECT_EQ(config->bus, bus);
   }
   ExpectInvalid({kKeyFlag, "--bus=amqp:/user:secret@rabbit"}, "--bus: expected inproc or an amqp:// or amqps:// URL");
   ExpectInvalid({kKeyFlag, "--bus=amqp://"}, "--bus: expected inproc or an amqp:// or amqps:// URL");
+}
+
+TEST(Config, ClusterModeNeedsAKeyOrAnExplicitlyInsecureChoice) {
+  ExpectInvalid({kKeyFlag, "--bus=amqp://guest:guest@rabbit:5672/"},
+                "--bus=amqp... (cluster mode) needs --cluster-key-file (the key replicas sign their messages with), "
+                "or --cluster-insecure-unsigned=true to run without it");
+  absl::StatusOr<Config> keyed =
+      Parse({kKeyFlag, "--bus=amqp://guest:guest@rabbit:5672/", "--cluster-key-file=/etc/hivebridge/cluster-key"});
+  ASSERT_TRUE(keyed.ok()) << keyed.status();
+  EXPECT_EQ(keyed->cluster_key_file, "/etc/hivebridge/cluster-key");
+  EXPECT_FALSE(keyed->cluster_insecure_unsigned);
+  absl::StatusOr<Config> unsigned_bus =
+      Parse({kKeyFlag, "--bus=amqp://guest:guest@rabbit:5672/", "--cluster-insecure-unsigned=true"});
+  ASSERT_TRUE(unsigned_bus.ok()) << unsigned_bus.status();
+  EXPECT_TRUE(unsigned_bus->cluster_insecure_unsigned);
+  ExpectInvalid(
+      {kKeyFlag, "--bus=amqp://guest:guest@rabbit:5672/", "--cluster-key-file=/k", "--cluster-insecure-unsigned=true"},
+      "--cluster-key-file and --cluster-insecure-unsigned=true exclude each other; give one");
+  // Outside cluster mode neither is needed.
+  EXPECT_TRUE(Parse({kKeyFlag}).ok());
 }
 
 TEST(Config, RejectsUnknownLogLevel) {
@@ -356,6 +377,8 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "subscriber-queue-bytes",
                                           "bus",
                                           "replica-id",
+                                          "cluster-key-file",
+                                          "cluster-insecure-unsigned",
                                           "drain-timeout",
                                           "log-level",
                                           "log-format",
@@ -461,6 +484,7 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
                                              "HIVEBRIDGE_EVENT_HISTORY=2",
                                              "HIVEBRIDGE_SUBSCRIBER_QUEUE=2",
                                              "HIVEBRIDGE_BUS=amqp://rabbit",
+                                             "HIVEBRIDGE_CLUSTER_KEY_FILE=/ck",
                                              "HIVEBRIDGE_REPLICA_ID=r2",
                                              "HIVEBRIDGE_DRAIN_TIMEOUT=2s",
                                              "HIVEBRIDGE_LOG_LEVEL=warn",
@@ -502,6 +526,7 @@ TEST(Config, EveryVariableInTheHelpIsRead) {
   EXPECT_EQ(config->event_history, 2u);
   EXPECT_EQ(config->subscriber_queue, 2u);
   EXPECT_EQ(config->bus, "amqp://rabbit");
+  EXPECT_EQ(config->cluster_key_file, "/ck");
   EXPECT_EQ(config->replica_id, "r2");
   EXPECT_EQ(config->drain_timeout, absl::Seconds(2));
   EXPECT_EQ(config->log_level, "warn");
@@ -677,6 +702,7 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--job-retention=3h",
                                          "--bus=amqp://rabbit",
                                          "--replica-id=r3",
+                                         "--cluster-key-file=/etc/hivebridge/cluster-key3",
                                          "--drain-timeout=3s",
                                          "--log-level=debug",
                                          "--log-format=json",
@@ -747,6 +773,7 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->job_retention, defaults.job_retention);
   EXPECT_NE(config->bus, defaults.bus);
   EXPECT_NE(config->replica_id, defaults.replica_id);
+  EXPECT_NE(config->cluster_key_file, defaults.cluster_key_file);
   EXPECT_NE(config->drain_timeout, defaults.drain_timeout);
   EXPECT_NE(config->log_level, defaults.log_level);
   EXPECT_NE(config->log_format, defaults.log_format);
@@ -754,6 +781,8 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->trace_to_device, defaults.trace_to_device);
   // jwt_secret_file excludes jwt_public_key_file; it is set alone above
   // (DefaultsNeedOnlyAKey) and by its variable (EveryVariableInTheHelpIsRead).
+  // cluster_insecure_unsigned excludes cluster_key_file: it is set in
+  // ClusterModeNeedsAKeyOrAnExplicitlyInsecureChoice.
 }
 
 TEST(Config, EveryHelpLineFitsOneHundredColumns) {
