@@ -393,7 +393,7 @@ type JobRollout struct {
 	Abort *JobAbortRule `protobuf:"bytes,4,opt,name=abort,proto3" json:"abort,omitempty"`
 	// With a selector: also send the command to devices that come to match it
 	// while the job runs (e.g. a device that connects still on the old
-	// version), until the job's last wave ends.
+	// version), until the job's last wave ends. Not built yet: UNIMPLEMENTED.
 	IncludeJoining bool `protobuf:"varint,5,opt,name=include_joining,json=includeJoining,proto3" json:"include_joining,omitempty"`
 }
 

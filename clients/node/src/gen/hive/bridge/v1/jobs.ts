@@ -183,7 +183,7 @@ export interface JobRollout {
   /**
    * With a selector: also send the command to devices that come to match it
    * while the job runs (e.g. a device that connects still on the old
-   * version), until the job's last wave ends.
+   * version), until the job's last wave ends. Not built yet: UNIMPLEMENTED.
    */
   includeJoining: boolean;
 }
