@@ -221,7 +221,7 @@ absl::Time JobRunner::Tick() {
   }
   if (next_index_ != sent_before) Save();
   if (job_.state() == JOB_STATE_RUNNING && next_index_ == wave_end && job_.counters().in_flight() == 0) {
-    const size_t wave = static_cast<size_t>(job_.wave());
+    const auto wave = static_cast<size_t>(job_.wave());
     if (wave + 1 < plan_.waves()) {
       pause_until_ = now + DurationOf(job_.spec().rollout().waves(static_cast<int>(wave)).pause_after());
       job_.set_state(JOB_STATE_PAUSED);
@@ -294,10 +294,10 @@ void JobRunner::Stop(JobState state, const std::string& reason) {
   RecordJobChange();
   // ...and those still queued for offline devices are cancelled; one handed
   // over meanwhile stays in flight until its outcome.
-  for (size_t i = 0; i < members_.size(); ++i) {
-    if (members_[i].bucket != Bucket::kQueued) continue;
-    absl::StatusOr<RequestRecord> record = deps_.sender.Cancel(members_[i].request_id);
-    if (record.ok()) OnOutcome(members_[i].request_id, record->status(), record->error());
+  for (const Member& member : members_) {
+    if (member.bucket != Bucket::kQueued) continue;
+    absl::StatusOr<RequestRecord> record = deps_.sender.Cancel(member.request_id);
+    if (record.ok()) OnOutcome(member.request_id, record->status(), record->error());
   }
   Save();
   EndIfDone();

@@ -70,21 +70,44 @@ bool JobEnded(JobState state) {
          state == hive::bridge::v1::JOB_STATE_CANCELLED;
 }
 
+// The prepared statements, by what they do (Statements::kSql's order).
 struct JobStore::Statements {
-  SqliteStatement insert_job;
-  SqliteStatement get_job;
-  SqliteStatement update_job;
-  SqliteStatement advance_job;
-  SqliteStatement insert_member;
-  SqliteStatement set_member;
-  SqliteStatement members;
-  SqliteStatement insert_change;
-  SqliteStatement history;
-  SqliteStatement last_sequence;
-  SqliteStatement list_first;
-  SqliteStatement list_after;
-  SqliteStatement unfinished;
-  SqliteStatement ended;
+  enum Name {
+    kInsertJob,
+    kGetJob,
+    kUpdateJob,
+    kAdvanceJob,
+    kInsertMember,
+    kSetMember,
+    kMembers,
+    kInsertChange,
+    kHistory,
+    kLastSequence,
+    kListFirst,
+    kListAfter,
+    kUnfinished,
+    kEnded,
+  };
+  static constexpr const char* kSql[] = {
+      "INSERT INTO jobs (job_id, created_at, state, next_index, job) VALUES (?1, ?2, ?3, 0, ?4)",
+      "SELECT job_id, job FROM jobs WHERE job_id = ?1",
+      "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4 WHERE job_id = ?1",
+      "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4, next_index = ?5 WHERE job_id = ?1",
+      "INSERT INTO job_devices (job_id, idx, device_id, status) VALUES (?1, ?2, ?3, 0)",
+      "UPDATE job_devices SET status = ?3 WHERE job_id = ?1 AND idx = ?2",
+      "SELECT device_id, status FROM job_devices WHERE job_id = ?1 ORDER BY idx",
+      "INSERT INTO job_history (job_id, seq, change) VALUES (?1, ?2, ?3)",
+      "SELECT change FROM job_history WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+      "SELECT COALESCE(MAX(seq), 0) FROM job_history WHERE job_id = ?1",
+      "SELECT job_id, job FROM jobs ORDER BY created_at DESC, job_id DESC",
+      "SELECT job_id, job FROM jobs WHERE (created_at, job_id) < (?1, ?2) ORDER BY created_at DESC, job_id DESC",
+      "SELECT job_id, job, next_index FROM jobs WHERE ended_at IS NULL ORDER BY created_at",
+      "SELECT job_id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ?1",
+  };
+
+  SqliteStatement& operator[](Name name) { return all[name]; }
+
+  std::vector<SqliteStatement> all;
 };
 
 JobStore::JobStore(std::unique_ptr<SqliteDb> db, const Clock& clock) : clock_(clock), db_(std::move(db)) {}
@@ -102,31 +125,12 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
 absl::Status JobStore::Prepare() {
   absl::MutexLock lock(&mu_);
   HIVE_RETURN_IF_ERROR(db_->Exec(kSchema));
-  // In Statements' member order (SqliteStatement has no default constructor).
-  std::vector<absl::StatusOr<SqliteStatement>> prepared;
-  for (absl::string_view sql : {
-           "INSERT INTO jobs (job_id, created_at, state, next_index, job) VALUES (?1, ?2, ?3, 0, ?4)",
-           "SELECT job_id, job FROM jobs WHERE job_id = ?1",
-           "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4 WHERE job_id = ?1",
-           "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4, next_index = ?5 WHERE job_id = ?1",
-           "INSERT INTO job_devices (job_id, idx, device_id, status) VALUES (?1, ?2, ?3, 0)",
-           "UPDATE job_devices SET status = ?3 WHERE job_id = ?1 AND idx = ?2",
-           "SELECT device_id, status FROM job_devices WHERE job_id = ?1 ORDER BY idx",
-           "INSERT INTO job_history (job_id, seq, change) VALUES (?1, ?2, ?3)",
-           "SELECT change FROM job_history WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-           "SELECT COALESCE(MAX(seq), 0) FROM job_history WHERE job_id = ?1",
-           "SELECT job_id, job FROM jobs ORDER BY created_at DESC, job_id DESC",
-           "SELECT job_id, job FROM jobs WHERE (created_at, job_id) < (?1, ?2) "
-           "ORDER BY created_at DESC, job_id DESC",
-           "SELECT job_id, job, next_index FROM jobs WHERE ended_at IS NULL ORDER BY created_at",
-           "SELECT job_id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ?1",
-       }) {
-    prepared.push_back(db_->Prepare(sql));
-    if (!prepared.back().ok()) return prepared.back().status();
+  statements_ = std::make_unique<Statements>();
+  for (const char* sql : Statements::kSql) {
+    absl::StatusOr<SqliteStatement> statement = db_->Prepare(sql);
+    if (!statement.ok()) return statement.status();
+    statements_->all.push_back(*std::move(statement));
   }
-  auto next = [&prepared, i = size_t{0}]() mutable { return *std::move(prepared[i++]); };
-  statements_ = std::unique_ptr<Statements>(new Statements{next(), next(), next(), next(), next(), next(), next(),
-                                                           next(), next(), next(), next(), next(), next(), next()});
   return absl::OkStatus();
 }
 
@@ -137,7 +141,7 @@ absl::StatusOr<JobStore::Created> JobStore::Create(const Job& job, const std::ve
   if (existing->has_value()) return Created{**std::move(existing), false};
   absl::StatusOr<SqliteTransaction> tx = SqliteTransaction::Begin(*db_);
   if (!tx.ok()) return tx.status();
-  SqliteStatement& insert = statements_->insert_job;
+  SqliteStatement& insert = (*statements_)[Statements::kInsertJob];
   insert.Reset();
   insert.BindText(1, job.job_id());
   insert.BindInt64(2, CreatedNanos(job));
@@ -151,7 +155,7 @@ absl::StatusOr<JobStore::Created> JobStore::Create(const Job& job, const std::ve
 
 absl::Status JobStore::InsertMembersLocked(const std::string& job_id, size_t first_index,
                                            const std::vector<std::string>& device_ids) {
-  SqliteStatement& insert = statements_->insert_member;
+  SqliteStatement& insert = (*statements_)[Statements::kInsertMember];
   for (size_t i = 0; i < device_ids.size(); ++i) {
     insert.Reset();
     insert.BindText(1, job_id);
@@ -168,7 +172,7 @@ absl::StatusOr<std::optional<Job>> JobStore::Get(const std::string& job_id) {
 }
 
 absl::StatusOr<std::optional<Job>> JobStore::GetLocked(const std::string& job_id) {
-  SqliteStatement& get = statements_->get_job;
+  SqliteStatement& get = (*statements_)[Statements::kGetJob];
   get.Reset();
   get.BindText(1, job_id);
   absl::StatusOr<bool> row = get.Step();
@@ -198,7 +202,8 @@ absl::Status JobStore::Advance(const Job& job, size_t next_index) {
 }
 
 absl::Status JobStore::UpdateLocked(const Job& job, std::optional<size_t> next_index) {
-  SqliteStatement& update = next_index.has_value() ? statements_->advance_job : statements_->update_job;
+  SqliteStatement& update =
+      next_index.has_value() ? (*statements_)[Statements::kAdvanceJob] : (*statements_)[Statements::kUpdateJob];
   update.Reset();
   update.BindText(1, job.job_id());
   update.BindInt64(2, job.state());
@@ -218,14 +223,14 @@ absl::Status JobStore::Record(const Job& job, std::optional<size_t> index, Reque
   absl::StatusOr<SqliteTransaction> tx = SqliteTransaction::Begin(*db_);
   if (!tx.ok()) return tx.status();
   if (index.has_value()) {
-    SqliteStatement& set = statements_->set_member;
+    SqliteStatement& set = (*statements_)[Statements::kSetMember];
     set.Reset();
     set.BindText(1, job.job_id());
     set.BindInt64(2, static_cast<int64_t>(*index));
     set.BindInt64(3, status);
     HIVE_RETURN_IF_ERROR(set.Run());
   }
-  SqliteStatement& insert = statements_->insert_change;
+  SqliteStatement& insert = (*statements_)[Statements::kInsertChange];
   insert.Reset();
   insert.BindText(1, job.job_id());
   insert.BindInt64(2, static_cast<int64_t>(change.sequence()));
@@ -238,7 +243,7 @@ absl::Status JobStore::Record(const Job& job, std::optional<size_t> index, Reque
 absl::StatusOr<std::vector<WatchJobResponse>> JobStore::History(const std::string& job_id, uint64_t after,
                                                                 size_t limit) {
   absl::MutexLock lock(&mu_);
-  SqliteStatement& history = statements_->history;
+  SqliteStatement& history = (*statements_)[Statements::kHistory];
   history.Reset();
   history.BindText(1, job_id);
   history.BindInt64(2, static_cast<int64_t>(after));
@@ -258,7 +263,8 @@ absl::StatusOr<JobStore::Page> JobStore::List(const std::string& after, size_t l
                                               const std::function<bool(const Job&)>& keep) {
   if (limit == 0) return absl::InvalidArgumentError("a page of 0 jobs");
   absl::MutexLock lock(&mu_);
-  SqliteStatement& list = after.empty() ? statements_->list_first : statements_->list_after;
+  SqliteStatement& list =
+      after.empty() ? (*statements_)[Statements::kListFirst] : (*statements_)[Statements::kListAfter];
   list.Reset();
   if (!after.empty()) {
     absl::StatusOr<std::pair<int64_t, std::string>> token = ParseToken(after);
@@ -286,7 +292,7 @@ absl::StatusOr<JobStore::Page> JobStore::List(const std::string& after, size_t l
 absl::StatusOr<std::vector<JobStore::Unfinished>> JobStore::LoadUnfinished() {
   absl::MutexLock lock(&mu_);
   std::vector<Unfinished> jobs;
-  SqliteStatement& unfinished = statements_->unfinished;
+  SqliteStatement& unfinished = (*statements_)[Statements::kUnfinished];
   unfinished.Reset();
   while (true) {
     absl::StatusOr<bool> row = unfinished.Step();
@@ -297,7 +303,7 @@ absl::StatusOr<std::vector<JobStore::Unfinished>> JobStore::LoadUnfinished() {
     jobs.push_back({*std::move(job), static_cast<size_t>(unfinished.ColumnInt64(2)), {}, 0});
   }
   for (Unfinished& job : jobs) {
-    SqliteStatement& members = statements_->members;
+    SqliteStatement& members = (*statements_)[Statements::kMembers];
     members.Reset();
     members.BindText(1, job.job.job_id());
     while (true) {
@@ -306,7 +312,7 @@ absl::StatusOr<std::vector<JobStore::Unfinished>> JobStore::LoadUnfinished() {
       if (!*row) break;
       job.members.push_back({members.ColumnText(0), static_cast<RequestStatus>(members.ColumnInt64(1))});
     }
-    SqliteStatement& last = statements_->last_sequence;
+    SqliteStatement& last = (*statements_)[Statements::kLastSequence];
     last.Reset();
     last.BindText(1, job.job.job_id());
     absl::StatusOr<bool> row = last.Step();
@@ -319,7 +325,7 @@ absl::StatusOr<std::vector<JobStore::Unfinished>> JobStore::LoadUnfinished() {
 
 absl::StatusOr<size_t> JobStore::DeleteEnded(absl::Duration retention) {
   absl::MutexLock lock(&mu_);
-  SqliteStatement& ended = statements_->ended;
+  SqliteStatement& ended = (*statements_)[Statements::kEnded];
   ended.Reset();
   ended.BindInt64(1, absl::ToUnixNanos(clock_.Now() - retention));
   std::vector<std::string> ids;
