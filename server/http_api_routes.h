@@ -1,6 +1,6 @@
 // server/http_api_routes.h
 // The HTTP/JSON gateway's routing table (docs/protocol.md#http-json-gateway):
-// which DeviceBridge RPC an HTTP method and /api/v1 path name, and the id the
+// which DeviceBridge (or FleetJobs) RPC an HTTP method and /api/v1 path name, and the id the
 // path carries. Pure, so unit tests cover every path without a server.
 //
 //   absl::StatusOr<ApiRoute> route = ResolveApiRoute("POST", "/api/v1/devices/D/requests");
@@ -27,11 +27,16 @@ enum class ApiRpc {
   kCancelRequest,      // POST /api/v1/requests/{request_id}/cancel
   kSubscribeEvents,    // GET  /api/v1/events (Server-Sent Events)
   kHealth,             // GET  /api/v1/health (grpc.health.v1.Health/Check)
+  kStartJob,           // POST /api/v1/jobs (FleetJobs)
+  kListJobs,           // GET  /api/v1/jobs
+  kGetJob,             // GET  /api/v1/jobs/{job_id}
+  kCancelJob,          // POST /api/v1/jobs/{job_id}/cancel
+  kWatchJob,           // GET  /api/v1/jobs/{job_id}:watch (Server-Sent Events)
 };
 
 struct ApiRoute {
   ApiRpc rpc;
-  // The {device_id} or {request_id} of the path; empty when it has none.
+  // The {device_id}, {request_id} or {job_id} of the path; empty when it has none.
   std::string id;
   // The method the path takes, for the Allow header of a 405.
   const char* method;

@@ -11,6 +11,7 @@
 #include "bridge/log.h"
 #include "google/protobuf/util/json_util.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
+#include "hive/bridge/v1/jobs.grpc.pb.h"
 #include "server/call_trace.h"
 #include "server/console_assets.h"
 #include "server/grpc_health_check.h"
@@ -193,7 +194,10 @@ class Api {
  public:
   // stub_ is initialised (from `channel`) before health_ takes it.
   Api(std::shared_ptr<grpc::Channel> channel, absl::Duration heartbeat)
-      : stub_(DeviceBridge::NewStub(channel)), health_(std::move(channel)), heartbeat_(heartbeat) {}
+      : stub_(DeviceBridge::NewStub(channel)),
+        jobs_(hive::bridge::v1::FleetJobs::NewStub(channel)),
+        health_(std::move(channel)),
+        heartbeat_(heartbeat) {}
 
   void Serve(const httplib::Request& req, httplib::Response& res) {
     absl::StatusOr<ApiRoute> route = ResolveApiRoute(req.method, req.path);
@@ -221,6 +225,16 @@ class Api {
         return WatchDevices(req, res);
       case ApiRpc::kHealth:
         return Health(req, res);
+      case ApiRpc::kStartJob:
+        return StartJob(req, res);
+      case ApiRpc::kListJobs:
+        return ListJobs(req, res);
+      case ApiRpc::kGetJob:
+        return GetJob(req, res, route->id);
+      case ApiRpc::kCancelJob:
+        return CancelJob(req, res, route->id);
+      case ApiRpc::kWatchJob:
+        return WatchJob(req, res, route->id);
     }
   }
 
@@ -318,6 +332,68 @@ class Api {
         heartbeat_);
   }
 
+  // FleetJobs (docs/jobs.md): the job id from the path, as the device and
+  // request ids above.
+  void StartJob(const httplib::Request& req, httplib::Response& res) {
+    hive::bridge::v1::StartJobRequest request;
+    if (absl::Status parsed = ParseBody(req, request); !parsed.ok()) return SendError(res, parsed);
+    Unary<hive::bridge::v1::StartJobRequest, hive::bridge::v1::StartJobResponse>(
+        req, res, request,
+        [this](auto* context, const auto& in, auto* out) { return jobs_->StartJob(context, in, out); });
+  }
+
+  void ListJobs(const httplib::Request& req, httplib::Response& res) {
+    hive::bridge::v1::ListJobsRequest request;
+    if (absl::Status parsed = ParseQuery(req, request); !parsed.ok()) return SendError(res, parsed);
+    Unary<hive::bridge::v1::ListJobsRequest, hive::bridge::v1::ListJobsResponse>(
+        req, res, request,
+        [this](auto* context, const auto& in, auto* out) { return jobs_->ListJobs(context, in, out); });
+  }
+
+  void GetJob(const httplib::Request& req, httplib::Response& res, const std::string& job_id) {
+    hive::bridge::v1::GetJobRequest request;
+    if (absl::Status parsed = ParseQuery(req, request); !parsed.ok()) return SendError(res, parsed);
+    if (absl::Status id = TakePathId("job_id", job_id, *request.mutable_job_id()); !id.ok()) return SendError(res, id);
+    Unary<hive::bridge::v1::GetJobRequest, hive::bridge::v1::GetJobResponse>(
+        req, res, request,
+        [this](auto* context, const auto& in, auto* out) { return jobs_->GetJob(context, in, out); });
+  }
+
+  void CancelJob(const httplib::Request& req, httplib::Response& res, const std::string& job_id) {
+    hive::bridge::v1::CancelJobRequest request;
+    if (absl::Status parsed = ParseBody(req, request); !parsed.ok()) return SendError(res, parsed);
+    if (absl::Status id = TakePathId("job_id", job_id, *request.mutable_job_id()); !id.ok()) return SendError(res, id);
+    Unary<hive::bridge::v1::CancelJobRequest, hive::bridge::v1::CancelJobResponse>(
+        req, res, request,
+        [this](auto* context, const auto& in, auto* out) { return jobs_->CancelJob(context, in, out); });
+  }
+
+  // Each change as an event whose id is its sequence (`job`, or `outcome`
+  // for a device's); Last-Event-ID resumes after it. The stream ends when
+  // the job has.
+  void WatchJob(const httplib::Request& req, httplib::Response& res, const std::string& job_id) {
+    auto request = std::make_shared<hive::bridge::v1::WatchJobRequest>();
+    if (absl::Status parsed = ParseQuery(req, *request); !parsed.ok()) return SendError(res, parsed);
+    if (absl::Status id = TakePathId("job_id", job_id, *request->mutable_job_id()); !id.ok()) {
+      return SendError(res, id);
+    }
+    if (req.has_header("Last-Event-ID")) {
+      uint64_t after = 0;
+      if (!absl::SimpleAtoi(req.get_header_value("Last-Event-ID"), &after)) {
+        return SendError(res, absl::InvalidArgumentError("Last-Event-ID header: not a job change's sequence"));
+      }
+      request->set_resume_after(after);
+    }
+    Stream<hive::bridge::v1::WatchJobRequest, hive::bridge::v1::WatchJobResponse>(
+        req, res, request,
+        [this](auto* context, const auto* in, auto* reactor) { jobs_->async()->WatchJob(context, in, reactor); },
+        [](const hive::bridge::v1::WatchJobResponse& response) {
+          return SseEvent(absl::StrCat(response.sequence()), response.has_outcome() ? "outcome" : "job",
+                          ToJson(response));
+        },
+        heartbeat_);
+  }
+
   // grpc.health.v1.Health/Check (query: `service`): 200 while SERVING, 503
   // with the same body otherwise, so a plain HTTP probe reads it too.
   void Health(const httplib::Request& req, httplib::Response& res) {
@@ -335,6 +411,7 @@ class Api {
   static constexpr absl::Duration kHealthDeadline = absl::Seconds(5);
 
   const std::unique_ptr<Stub> stub_;
+  const std::unique_ptr<hive::bridge::v1::FleetJobs::Stub> jobs_;
   GrpcHealthCheck health_;
   const absl::Duration heartbeat_;
 };

@@ -5,6 +5,8 @@
 // the flag's rules (off by default, no gateway without a policy unless told).
 #include <httplib.h>
 
+#include <filesystem>
+
 #include <deque>
 #include <fstream>
 #include <memory>
@@ -21,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "hive/bridge/v1/jobs.pb.h"
 #include "tests/integration/support/bridge_process.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/grpc_calls.h"
@@ -192,15 +195,20 @@ class HttpGatewayTest : public ::testing::Test {
   void SetUp() override {
     policy_path_ = WriteTemp("policy", absl::StrCat("billing token:", kBillingToken, " ", account_a_, "\n",
                                                     "ops token:", kOpsToken, " *\n"));
-    absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge =
-        BridgeProcess::Start({"--http-listen=127.0.0.1:0", "--backend-policy-file=" + policy_path_});
+    // A state directory, for the fleet jobs' routes.
+    absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(
+        {"--http-listen=127.0.0.1:0", "--backend-policy-file=" + policy_path_, "--state-dir=" + state_dir_});
     ASSERT_TRUE(bridge.ok()) << bridge.status();
     bridge_ = *std::move(bridge);
     ASSERT_GT(bridge_->http_port(), 0) << bridge_->Log();
     client_ = std::make_unique<httplib::Client>("127.0.0.1", bridge_->http_port());
     client_->set_read_timeout(std::chrono::seconds(30));
   }
-  void TearDown() override { std::remove(policy_path_.c_str()); }
+  void TearDown() override {
+    bridge_.reset();
+    std::remove(policy_path_.c_str());
+    std::filesystem::remove_all(state_dir_);
+  }
 
   // A device of `account` that answers requests with an ack, connected and
   // listed by the bridge.
@@ -238,6 +246,7 @@ class HttpGatewayTest : public ::testing::Test {
   const std::string account_a_ = NewUuid();
   const std::string account_b_ = NewUuid();
   std::string policy_path_;
+  const std::string state_dir_ = ::testing::TempDir() + "/gateway-state-" + NewUuid();
   std::unique_ptr<BridgeProcess> bridge_;
   std::unique_ptr<httplib::Client> client_;
   std::vector<std::unique_ptr<TestDevice>> devices_;
@@ -504,6 +513,54 @@ TEST_F(HttpGatewayTest, WatchDevicesStreamsTheSnapshotThenItsEnd) {
 
   std::unique_ptr<SseReader> bad = Stream("/api/v1/devices:watch?account_ids=nope");
   EXPECT_EQ(bad->Status(), 400);
+}
+
+TEST_F(HttpGatewayTest, FleetJobsStartGetListWatchAndCancel) {
+  TestDevice& device = ConnectDevice(account_a_);
+  hive::bridge::v1::StartJobRequest start;
+  start.mutable_target()->mutable_selector()->set_account_id(account_a_);
+  start.mutable_command()->mutable_scheduler_action()->set_action(hive::bridge::v1::SchedulerAction::ACTION_STOP);
+  start.mutable_command()->mutable_scheduler_action()->set_instance(NewUuid());
+  start.mutable_queue_ttl()->set_seconds(60);
+  start.mutable_rollout()->set_max_rate(10);
+  const Answer started = Post("/api/v1/jobs", ToJson(start));
+  ASSERT_EQ(started.status, 200) << started.body << Log();
+  const std::string job_id = FromJson<hive::bridge::v1::StartJobResponse>(started.body).job().job_id();
+  ASSERT_TRUE(IsUuid(job_id)) << started.body;
+
+  // Watched to its end: the device's outcome, then the job's end, then the
+  // stream ends.
+  std::unique_ptr<SseReader> watch = Stream("/api/v1/jobs/" + job_id + ":watch");
+  EXPECT_EQ(watch->Status(), 200);
+  std::optional<SseEvent> outcome = watch->NextOfType("outcome");
+  ASSERT_TRUE(outcome.has_value()) << Log();
+  EXPECT_THAT(outcome->data, HasSubstr(device.device_id()));
+  std::optional<SseEvent> last;
+  for (std::optional<SseEvent> event = watch->Next(); event.has_value(); event = watch->Next()) last = event;
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->event, "job");
+  EXPECT_THAT(last->data, HasSubstr(R"("state":"JOB_STATE_COMPLETED")"));
+  EXPECT_EQ(device.received_requests(), 1);
+  // Last-Event-ID resumes after that change.
+  httplib::Headers resume = Bearer(kOpsToken);
+  resume.emplace("Last-Event-ID", outcome->id);
+  std::unique_ptr<SseReader> resumed = Stream("/api/v1/jobs/" + job_id + ":watch", resume);
+  std::optional<SseEvent> after = resumed->Next();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_GT(std::stoull(after->id), std::stoull(outcome->id));
+
+  const Answer got = Get("/api/v1/jobs/" + job_id);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_THAT(got.body, HasSubstr(R"("state":"JOB_STATE_COMPLETED")"));
+  EXPECT_THAT(Get("/api/v1/jobs?states=JOB_STATE_COMPLETED").body, HasSubstr(job_id));
+  const Answer cancelled = Post("/api/v1/jobs/" + job_id + "/cancel", "");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_THAT(cancelled.body, HasSubstr(R"("state":"JOB_STATE_COMPLETED")")) << "an ended job stays as it ended";
+  EXPECT_EQ(Get("/api/v1/jobs/" + NewUuid()).status, 404);
+  EXPECT_EQ(Get("/api/v1/jobs/not-a-job").status, 400);
+  // The policy holds: "billing" may not send a job to account B.
+  start.mutable_target()->mutable_selector()->set_account_id(account_b_);
+  EXPECT_EQ(Post("/api/v1/jobs", ToJson(start), kBillingToken).status, 403);
 }
 
 TEST(HttpGatewayFlags, TheBridgeRefusesToServeTheGatewayWithoutAPolicyUnlessTold) {

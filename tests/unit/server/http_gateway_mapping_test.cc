@@ -64,6 +64,11 @@ TEST(HttpApiRoutes, EveryPathNamesItsRpcAndId) {
            Case{"POST", "/api/v1/requests/R/cancel", ApiRpc::kCancelRequest, "R"},
            Case{"GET", "/api/v1/events", ApiRpc::kSubscribeEvents, ""},
            Case{"GET", "/api/v1/health", ApiRpc::kHealth, ""},
+           Case{"POST", "/api/v1/jobs", ApiRpc::kStartJob, ""},
+           Case{"GET", "/api/v1/jobs", ApiRpc::kListJobs, ""},
+           Case{"GET", "/api/v1/jobs/J", ApiRpc::kGetJob, "J"},
+           Case{"POST", "/api/v1/jobs/J/cancel", ApiRpc::kCancelJob, "J"},
+           Case{"GET", "/api/v1/jobs/J:watch", ApiRpc::kWatchJob, "J"},
        }) {
     absl::StatusOr<ApiRoute> route = ResolveApiRoute(c.method, c.path);
     ASSERT_TRUE(route.ok()) << c.path << ": " << route.status();
@@ -74,7 +79,8 @@ TEST(HttpApiRoutes, EveryPathNamesItsRpcAndId) {
 
 TEST(HttpApiRoutes, UnknownPathsAreNotFoundAndOtherMethodsUnimplemented) {
   for (const char* path : {"/", "/api/v1/", "/api/v2/devices", "/api/v1/devices/", "/api/v1/devices//requests",
-                           "/api/v1/devices/D/requests/x", "/api/v1/requests", "/api/v1/events/x"}) {
+                           "/api/v1/devices/D/requests/x", "/api/v1/requests", "/api/v1/events/x",
+                           "/api/v1/jobs/:watch", "/api/v1/jobs/J/x"}) {
     EXPECT_EQ(ResolveApiRoute("GET", path).status().code(), absl::StatusCode::kNotFound) << path;
   }
   EXPECT_EQ(ResolveApiRoute("GET", "/api/v1/nothing").status(), absl::NotFoundError("no such path: /api/v1/nothing"));
@@ -82,6 +88,8 @@ TEST(HttpApiRoutes, UnknownPathsAreNotFoundAndOtherMethodsUnimplemented) {
             absl::UnimplementedError("method DELETE not allowed on /api/v1/devices/D; use GET"));
   EXPECT_EQ(ResolveApiRoute("GET", "/api/v1/devices/D/requests").status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(ResolveApiRoute("HEAD", "/api/v1/events").status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(ResolveApiRoute("DELETE", "/api/v1/jobs").status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(ResolveApiRoute("POST", "/api/v1/jobs/J:watch").status().code(), absl::StatusCode::kUnimplemented);
 }
 
 TEST(HttpQueryParams, SetsFieldsByProtoOrJsonNameWithTheirTypes) {
