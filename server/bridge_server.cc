@@ -350,7 +350,7 @@ class BridgeServerImpl final : public BridgeServer {
                  clock_, registry_, correlator_, hub_, cluster_.get(), access_, twins_),
         jobs_(config,
               {broker.has_value(), queue_.get(), deliverer_.get(), hub_, registry_, twins_, access_, clock_,
-               &job_metrics_},
+               &job_metrics_, &bus_},
               std::move(job_store)),
         // The endpoint, the fleet and the queue are set below once they exist.
         metrics_{registry_,

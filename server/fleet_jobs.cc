@@ -29,10 +29,11 @@ FleetJobs::FleetJobs(const Config& config, Deps deps, std::unique_ptr<JobStore> 
     : store_(deps.queue == nullptr ? nullptr : std::move(store)),
       sender_(store_ == nullptr ? nullptr
                                 : std::make_unique<QueueJobSender>(*deps.queue, *deps.deliverer, deps.registry)),
-      engine_(store_ == nullptr ? nullptr
-                                : std::make_unique<JobEngine>(
-                                      *store_, *sender_, deps.hub, deps.clock,
-                                      JobEngine::Options{config.max_active_jobs, config.job_retention, deps.observer})),
+      engine_(store_ == nullptr
+                  ? nullptr
+                  : std::make_unique<JobEngine>(
+                        *store_, *sender_, deps.hub, deps.clock,
+                        JobEngine::Options{config.max_active_jobs, config.job_retention, deps.observer, deps.events})),
       view_(deps.registry, deps.twins),
       service_({config.max_job_devices, config.max_queue_ttl, UnavailableReason(config, deps.cluster)}, deps.clock,
                engine_.get(), view_, deps.access) {}

@@ -43,6 +43,8 @@ class FleetJobs {
     const Clock& clock;
     // /metrics' job families; may be null.
     JobObserver* observer = nullptr;
+    // Where job-outcome events go; may be null.
+    EventSink* events = nullptr;
   };
 
   // The job store when jobs can run (else null).

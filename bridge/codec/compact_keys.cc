@@ -11,7 +11,7 @@ using KeyPair = std::pair<absl::string_view, absl::string_view>;
 
 // Standard key → compact code. Hivekit's own codes (typ, dat, cid, res) keep
 // their meaning; the rest follow its three-letter style.
-constexpr std::array<KeyPair, 38> kTable = {{
+constexpr std::array<KeyPair, 40> kTable = {{
     // envelope
     {"account", "acc"},
     {"device", "dev"},
@@ -53,6 +53,8 @@ constexpr std::array<KeyPair, 38> kTable = {{
     {"reason", "rsn"},
     {"missed", "mis"},
     {"request_id", "rqi"},
+    {"job_id", "job"},
+    {"wave", "wav"},
 }};
 
 struct Index {

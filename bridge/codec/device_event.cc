@@ -15,7 +15,7 @@ namespace {
 using hive::bridge::v1::DeviceEvent;
 
 // The wire `type` of each typed body; an event's body field is found by it.
-constexpr std::array<std::pair<absl::string_view, int>, 9> kBodyByType = {{
+constexpr std::array<std::pair<absl::string_view, int>, 10> kBodyByType = {{
     {"instances", DeviceEvent::kInstancesFieldNumber},
     {"instance-state", DeviceEvent::kInstanceStateFieldNumber},
     {"device-version", DeviceEvent::kDeviceVersionFieldNumber},
@@ -25,6 +25,7 @@ constexpr std::array<std::pair<absl::string_view, int>, 9> kBodyByType = {{
     {"device-disconnected", DeviceEvent::kDisconnectedFieldNumber},
     {"gap", DeviceEvent::kGapFieldNumber},
     {"request-outcome", DeviceEvent::kRequestOutcomeFieldNumber},
+    {"job-outcome", DeviceEvent::kJobOutcomeFieldNumber},
 }};
 
 int BodyFieldNumberFor(absl::string_view type) {
@@ -85,7 +86,8 @@ bool IsKnownDeviceEventType(absl::string_view type) {
 
 bool IsBridgeEventType(absl::string_view type) {
   return type == "device-alive" || type == "device-connected" || type == "device-disconnected" || type == "gap" ||
-         type == "device-request" || type == "authenticated" || type == "error" || type == "request-outcome";
+         type == "device-request" || type == "authenticated" || type == "error" || type == "request-outcome" ||
+         type == "job-outcome";
 }
 
 void SetBodyForType(DeviceEvent& event) { MutableBody(event); }

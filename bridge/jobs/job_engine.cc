@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "bridge/codec/device_event.h"
 #include "bridge/log.h"
 
 namespace hive {
@@ -104,7 +105,7 @@ void JobEngine::DrainOutcomes() {
     if (!event->has_request_outcome() || event->service() != "hive-backend") continue;
     const hive::bridge::v1::RequestOutcome& outcome = event->request_outcome();
     for (auto& [job_id, runner] : runners_) {
-      if (runner->OnOutcome(outcome.request_id(), outcome.status(), outcome.error())) break;
+      if (runner->OnOutcome(outcome.request_id(), outcome.status(), outcome.error(), event->account_id())) break;
     }
   }
   // Outcomes were lost to the subscription's buffer: read them back.
@@ -224,7 +225,25 @@ void JobEngine::Unwatch(uint64_t id) {
 }
 
 void JobEngine::Publish(const WatchJobResponse& change) {
-  if (options_.observer != nullptr && change.has_outcome()) options_.observer->DeviceSettled(change.outcome().status());
+  if (change.has_outcome()) {
+    const hive::bridge::v1::JobDeviceOutcome& outcome = change.outcome();
+    if (options_.observer != nullptr) options_.observer->DeviceSettled(outcome.status());
+    if (options_.events != nullptr) {
+      hive::bridge::v1::DeviceEvent event;
+      event.set_device_id(outcome.device_id());
+      event.set_account_id(outcome.account_id());
+      event.set_service(std::string(codec::kBackendService));
+      event.set_type("job-outcome");
+      *event.mutable_received_at() = outcome.at();
+      hive::bridge::v1::JobOutcome& body = *event.mutable_job_outcome();
+      body.set_job_id(change.job().job_id());
+      body.set_request_id(outcome.request_id());
+      body.set_status(outcome.status());
+      body.set_error(outcome.error());
+      body.set_wave(outcome.wave());
+      options_.events->Publish(std::move(event));
+    }
+  }
   absl::MutexLock lock(&mu_);
   active_[change.job().job_id()] = change.job();
   for (const auto& [id, watcher] : watchers_) {

@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/clock.h"
 #include "bridge/event_hub.h"
+#include "bridge/event_sink.h"
 #include "bridge/jobs/job_observer.h"
 #include "bridge/jobs/job_runner.h"
 #include "bridge/jobs/job_sender.h"
@@ -45,6 +46,9 @@ class JobEngine {
     absl::Duration retention = absl::Hours(24 * 7);
     // Told of jobs at work, ended, and device outcomes; may be null.
     JobObserver* observer = nullptr;
+    // Where each device outcome goes as a `job-outcome` event (the bus the
+    // devices' events go to, so SubscribeEvents carries it); may be null.
+    EventSink* events = nullptr;
   };
 
   // A live watch of one job: changes reach its callback (on the engine's

@@ -175,7 +175,7 @@ bool JobRunner::Send(size_t index) {
   // A connected device's request is on its way: in flight (the in-flight
   // bound holds it) even while its record still says QUEUED.
   Move(index, sent->delivering ? Bucket::kInFlight : Bucket::kQueued);
-  OnOutcome(member.request_id, sent->record.status(), sent->record.error());
+  OnOutcome(member.request_id, sent->record.status(), sent->record.error(), sent->record.account_id());
   return true;
 }
 
@@ -186,7 +186,7 @@ absl::Status JobRunner::Reconcile() {
     absl::StatusOr<std::optional<RequestRecord>> record = deps_.sender.Get(member.request_id);
     if (!record.ok()) return record.status();
     if (record->has_value()) {
-      OnOutcome(member.request_id, (*record)->status(), (*record)->error());
+      OnOutcome(member.request_id, (*record)->status(), (*record)->error(), (*record)->account_id());
     } else if (Move(i, Bucket::kFailed)) {
       // Sent (the cursor passed it after the send returned) and forgotten
       // since (--request-retention): never sent again.
@@ -233,18 +233,19 @@ absl::Time JobRunner::Tick() {
   return ended() ? absl::InfiniteFuture() : now + kTick;
 }
 
-bool JobRunner::OnOutcome(const std::string& request_id, RequestStatus status, const std::string& error) {
+bool JobRunner::OnOutcome(const std::string& request_id, RequestStatus status, const std::string& error,
+                          const std::string& account_id) {
   const auto it = by_request_.find(request_id);
   if (it == by_request_.end()) return false;
   const size_t index = it->second;
   const Bucket bucket = BucketOf(status);
   if (!Move(index, bucket)) return true;
-  if (Rank(bucket) == 3) Settled(index, status, error);
+  if (Rank(bucket) == 3) Settled(index, status, error, account_id);
   EndIfDone();
   return true;
 }
 
-void JobRunner::Settled(size_t index, RequestStatus status, const std::string& error) {
+void JobRunner::Settled(size_t index, RequestStatus status, const std::string& error, const std::string& account_id) {
   const Member& member = members_[index];
   WatchJobResponse change;
   change.set_sequence(++sequence_);
@@ -254,6 +255,7 @@ void JobRunner::Settled(size_t index, RequestStatus status, const std::string& e
   outcome.set_status(status);
   outcome.set_error(error);
   outcome.set_wave(static_cast<int32_t>(plan_.wave_of(index)));
+  outcome.set_account_id(account_id.empty() ? job_.account_id() : account_id);
   *outcome.mutable_at() = TimestampOf(deps_.clock.Now());
   const bool running = job_.state() == JOB_STATE_RUNNING || job_.state() == JOB_STATE_PAUSED;
   if (window_.has_value() && running && (member.bucket == Bucket::kSucceeded || member.bucket == Bucket::kFailed)) {
@@ -297,7 +299,7 @@ void JobRunner::Stop(JobState state, const std::string& reason) {
   for (const Member& member : members_) {
     if (member.bucket != Bucket::kQueued) continue;
     absl::StatusOr<RequestRecord> record = deps_.sender.Cancel(member.request_id);
-    if (record.ok()) OnOutcome(member.request_id, record->status(), record->error());
+    if (record.ok()) OnOutcome(member.request_id, record->status(), record->error(), record->account_id());
   }
   Save();
   EndIfDone();

@@ -67,7 +67,9 @@ class JobRunner {
   // its devices are done; when to call it next (InfiniteFuture once ended).
   absl::Time Tick();
   // A request's status changed; false when the request is not this job's.
-  bool OnOutcome(const std::string& request_id, RequestStatus status, const std::string& error);
+  // `account_id`: the device's, as the request's record or event says.
+  bool OnOutcome(const std::string& request_id, RequestStatus status, const std::string& error,
+                 const std::string& account_id = "");
   // Stops the job (CANCELLED), as the abort rule would.
   void Cancel(const std::string& reason);
 
@@ -92,7 +94,7 @@ class JobRunner {
   // Sends member `index`; false when the sender is full or away (try later).
   bool Send(size_t index);
   // Records member `index`'s outcome (history, abort rule).
-  void Settled(size_t index, RequestStatus status, const std::string& error);
+  void Settled(size_t index, RequestStatus status, const std::string& error, const std::string& account_id = "");
   // A change of the job alone (started, paused, next wave, stopping, ended).
   void RecordJobChange();
   void Stop(JobState state, const std::string& reason);

@@ -17,6 +17,7 @@
 #include "hive/bridge/v1/jobs.grpc.pb.h"
 #include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
+#include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/wait_until.h"
 
@@ -134,6 +135,10 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
   for (int i = 0; i < 20; ++i) online.push_back(&Connect({.account_id = account_, .responder = Responder::Ack()}));
   const std::vector<std::string> offline = KnownOffline(5);
   TestDevice& other_account = Connect({.responder = Responder::Ack()});
+  // Each device's outcome is also a job-outcome event on SubscribeEvents.
+  hive::bridge::v1::SubscribeEventsRequest job_events;
+  job_events.add_types("job-outcome");
+  EventStream& events = Subscribe(job_events);
 
   StartJobRequest request = JobRequest(/*rate=*/50);
   auto* first = request.mutable_rollout()->add_waves();
@@ -165,6 +170,15 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
   for (TestDevice* device : online) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
   for (TestDevice* device : returned) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
   EXPECT_EQ(other_account.received_requests(), 0);
+  std::map<std::string, hive::bridge::v1::DeviceEvent> outcome_events;
+  while (outcome_events.size() < 25) {
+    std::optional<hive::bridge::v1::DeviceEvent> event = events.Next(absl::Seconds(10));
+    ASSERT_TRUE(event.has_value()) << outcome_events.size() << " job-outcome events";
+    EXPECT_EQ(event->job_outcome().job_id(), job.job_id());
+    EXPECT_EQ(event->account_id(), account_);
+    EXPECT_EQ(event->job_outcome().status(), hive::bridge::v1::REQUEST_STATUS_ACKED);
+    EXPECT_TRUE(outcome_events.emplace(event->device_id(), *event).second) << "twice: " << event->device_id();
+  }
   EXPECT_EQ(AwaitMetricValue(bridge(), R"(hivebridge_jobs_ended_total{state="completed"})", 1, absl::Seconds(5)), 1u);
   EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_job_device_outcomes_total{status="acked"})"), 25u);
   EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_jobs{state="running"})"), 0u);
@@ -181,6 +195,7 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
     EXPECT_TRUE(request_of.emplace(change.outcome().device_id(), change.outcome().request_id()).second)
         << "two outcomes for " << change.outcome().device_id();
     if (change.outcome().wave() == 0) ++first_wave;
+    EXPECT_EQ(outcome_events[change.outcome().device_id()].job_outcome().request_id(), change.outcome().request_id());
   }
   EXPECT_EQ(request_of.size(), 25u);
   EXPECT_EQ(first_wave, 3);

@@ -16,7 +16,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hive.bridge.v1 import commands_pb2 as hive_dot_bridge_dot_v1_dot_commands__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhive/bridge/v1/events.proto\x12\x0ehive.bridge.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dhive/bridge/v1/commands.proto\"\xd0\x08\n\x0b\x44\x65viceEvent\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12\x14\n\x05\x65poch\x18\x02 \x01(\tR\x05\x65poch\x12;\n\x0breceived_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x1b\n\tdevice_id\x18\x04 \x01(\tR\x08\x64\x65viceId\x12\x1d\n\naccount_id\x18\x05 \x01(\tR\taccountId\x12\x18\n\x07service\x18\x06 \x01(\tR\x07service\x12\x12\n\x04type\x18\x07 \x01(\tR\x04type\x12\x39\n\tinstances\x18\n \x01(\x0b\x32\x19.hive.bridge.v1.InstancesH\x00R\tinstances\x12\x46\n\x0einstance_state\x18\x0b \x01(\x0b\x32\x1d.hive.bridge.v1.InstanceStateH\x00R\rinstanceState\x12\x46\n\x0e\x64\x65vice_version\x18\x0c \x01(\x0b\x32\x1d.hive.bridge.v1.DeviceVersionH\x00R\rdeviceVersion\x12@\n\x0c\x64\x65vice_state\x18\r \x01(\x0b\x32\x1b.hive.bridge.v1.DeviceStateH\x00R\x0b\x64\x65viceState\x12\x33\n\x05\x61live\x18\x0e \x01(\x0b\x32\x1b.hive.bridge.v1.DeviceAliveH\x00R\x05\x61live\x12?\n\tconnected\x18\x0f \x01(\x0b\x32\x1f.hive.bridge.v1.DeviceConnectedH\x00R\tconnected\x12H\n\x0c\x64isconnected\x18\x10 \x01(\x0b\x32\".hive.bridge.v1.DeviceDisconnectedH\x00R\x0c\x64isconnected\x12\x38\n\x07generic\x18\x11 \x01(\x0b\x32\x1c.hive.bridge.v1.GenericEventH\x00R\x07generic\x12\'\n\x03gap\x18\x12 \x01(\x0b\x32\x13.hive.bridge.v1.GapH\x00R\x03gap\x12I\n\x0frequest_outcome\x18\x13 \x01(\x0b\x32\x1e.hive.bridge.v1.RequestOutcomeH\x00R\x0erequestOutcome\x12-\n\x05\x65xtra\x18\x1e \x01(\x0b\x32\x17.google.protobuf.StructR\x05\x65xtra\x12R\n\rexact_numbers\x18\x1f \x03(\x0b\x32-.hive.bridge.v1.DeviceEvent.ExactNumbersEntryR\x0c\x65xactNumbers\x12!\n\x0cschema_error\x18  \x01(\tR\x0bschemaError\x1a?\n\x11\x45xactNumbersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x06\n\x04\x62ody\"L\n\tInstances\x12?\n\tinstances\x18\x01 \x03(\x0b\x32!.hive.bridge.v1.AppInstanceStatusR\tinstances\"\x97\x03\n\x11\x41ppInstanceStatus\x12\x1f\n\x08instance\x18\x01 \x01(\tH\x00R\x08instance\x88\x01\x01\x12=\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32\x1b.hive.bridge.v1.ApplicationR\x0b\x61pplication\x12\x19\n\x05state\x18\x03 \x01(\tH\x01R\x05state\x88\x01\x01\x12\x1b\n\x06health\x18\x04 \x01(\tH\x02R\x06health\x88\x01\x01\x12-\n\x05\x65xtra\x18\x0e \x01(\x0b\x32\x17.google.protobuf.StructR\x05\x65xtra\x12X\n\rexact_numbers\x18\x0f \x03(\x0b\x32\x33.hive.bridge.v1.AppInstanceStatus.ExactNumbersEntryR\x0c\x65xactNumbers\x1a?\n\x11\x45xactNumbersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x0b\n\t_instanceB\x08\n\x06_stateB\t\n\x07_health\"\x83\x02\n\rInstanceState\x12\x1f\n\x08instance\x18\x01 \x01(\tH\x00R\x08instance\x88\x01\x01\x12\x19\n\x05state\x18\x02 \x01(\tH\x01R\x05state\x88\x01\x01\x12@\n\x0fstorage_apikeys\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x0estorageApikeys\x12?\n\x19\x65ncrypted_storage_apikeys\x18\x04 \x01(\tH\x02R\x17\x65ncryptedStorageApikeys\x88\x01\x01\x42\x0b\n\t_instanceB\x08\n\x06_stateB\x1c\n\x1a_encrypted_storage_apikeys\":\n\rDeviceVersion\x12\x1d\n\x07version\x18\x01 \x01(\tH\x00R\x07version\x88\x01\x01\x42\n\n\x08_version\"\xe2\x01\n\x0b\x44\x65viceState\x12\x19\n\x05state\x18\x01 \x01(\tH\x00R\x05state\x88\x01\x01\x12\x1d\n\x07message\x18\x02 \x01(\tH\x01R\x07message\x88\x01\x01\x12+\n\x0f\x64isk_free_bytes\x18\x03 \x01(\x04H\x02R\rdiskFreeBytes\x88\x01\x01\x12-\n\x10\x64isk_total_bytes\x18\x04 \x01(\x04H\x03R\x0e\x64iskTotalBytes\x88\x01\x01\x42\x08\n\x06_stateB\n\n\x08_messageB\x12\n\x10_disk_free_bytesB\x13\n\x11_disk_total_bytes\"8\n\x0b\x44\x65viceAlive\x12\x1d\n\x07\x61\x64\x64ress\x18\x01 \x01(\tH\x00R\x07\x61\x64\x64ress\x88\x01\x01\x42\n\n\x08_address\"j\n\x0f\x44\x65viceConnected\x12\x1d\n\x07\x61\x64\x64ress\x18\x01 \x01(\tH\x00R\x07\x61\x64\x64ress\x88\x01\x01\x12\x1f\n\x08protocol\x18\x02 \x01(\tH\x01R\x08protocol\x88\x01\x01\x42\n\n\x08_addressB\x0b\n\t_protocol\"o\n\x12\x44\x65viceDisconnected\x12\"\n\nclose_code\x18\x01 \x01(\x05H\x00R\tcloseCode\x88\x01\x01\x12\x1b\n\x06reason\x18\x02 \x01(\tH\x01R\x06reason\x88\x01\x01\x42\r\n\x0b_close_codeB\t\n\x07_reason\"\xad\x01\n\x0eRequestOutcome\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x35\n\x06status\x18\x02 \x01(\x0e\x32\x1d.hive.bridge.v1.RequestStatusR\x06status\x12\x14\n\x05\x65rror\x18\x03 \x01(\tR\x05\x65rror\x12/\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x06result\"\x0e\n\x0cGenericEvent\"P\n\x03Gap\x12\x16\n\x06missed\x18\x01 \x01(\x04R\x06missed\x12\x31\n\x06reason\x18\x02 \x01(\x0e\x32\x19.hive.bridge.v1.GapReasonR\x06reason*\x85\x01\n\tGapReason\x12\x1a\n\x16GAP_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aGAP_REASON_SLOW_SUBSCRIBER\x10\x01\x12\x1e\n\x1aGAP_REASON_HISTORY_EXPIRED\x10\x02\x12\x1c\n\x18GAP_REASON_EPOCH_CHANGED\x10\x03\x42IZGgithub.com/hivebridge/hivebridge/clients/go/gen/hive/bridge/v1;bridgev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhive/bridge/v1/events.proto\x12\x0ehive.bridge.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dhive/bridge/v1/commands.proto\"\x8f\t\n\x0b\x44\x65viceEvent\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12\x14\n\x05\x65poch\x18\x02 \x01(\tR\x05\x65poch\x12;\n\x0breceived_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x1b\n\tdevice_id\x18\x04 \x01(\tR\x08\x64\x65viceId\x12\x1d\n\naccount_id\x18\x05 \x01(\tR\taccountId\x12\x18\n\x07service\x18\x06 \x01(\tR\x07service\x12\x12\n\x04type\x18\x07 \x01(\tR\x04type\x12\x39\n\tinstances\x18\n \x01(\x0b\x32\x19.hive.bridge.v1.InstancesH\x00R\tinstances\x12\x46\n\x0einstance_state\x18\x0b \x01(\x0b\x32\x1d.hive.bridge.v1.InstanceStateH\x00R\rinstanceState\x12\x46\n\x0e\x64\x65vice_version\x18\x0c \x01(\x0b\x32\x1d.hive.bridge.v1.DeviceVersionH\x00R\rdeviceVersion\x12@\n\x0c\x64\x65vice_state\x18\r \x01(\x0b\x32\x1b.hive.bridge.v1.DeviceStateH\x00R\x0b\x64\x65viceState\x12\x33\n\x05\x61live\x18\x0e \x01(\x0b\x32\x1b.hive.bridge.v1.DeviceAliveH\x00R\x05\x61live\x12?\n\tconnected\x18\x0f \x01(\x0b\x32\x1f.hive.bridge.v1.DeviceConnectedH\x00R\tconnected\x12H\n\x0c\x64isconnected\x18\x10 \x01(\x0b\x32\".hive.bridge.v1.DeviceDisconnectedH\x00R\x0c\x64isconnected\x12\x38\n\x07generic\x18\x11 \x01(\x0b\x32\x1c.hive.bridge.v1.GenericEventH\x00R\x07generic\x12\'\n\x03gap\x18\x12 \x01(\x0b\x32\x13.hive.bridge.v1.GapH\x00R\x03gap\x12I\n\x0frequest_outcome\x18\x13 \x01(\x0b\x32\x1e.hive.bridge.v1.RequestOutcomeH\x00R\x0erequestOutcome\x12=\n\x0bjob_outcome\x18\x14 \x01(\x0b\x32\x1a.hive.bridge.v1.JobOutcomeH\x00R\njobOutcome\x12-\n\x05\x65xtra\x18\x1e \x01(\x0b\x32\x17.google.protobuf.StructR\x05\x65xtra\x12R\n\rexact_numbers\x18\x1f \x03(\x0b\x32-.hive.bridge.v1.DeviceEvent.ExactNumbersEntryR\x0c\x65xactNumbers\x12!\n\x0cschema_error\x18  \x01(\tR\x0bschemaError\x1a?\n\x11\x45xactNumbersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x06\n\x04\x62ody\"L\n\tInstances\x12?\n\tinstances\x18\x01 \x03(\x0b\x32!.hive.bridge.v1.AppInstanceStatusR\tinstances\"\x97\x03\n\x11\x41ppInstanceStatus\x12\x1f\n\x08instance\x18\x01 \x01(\tH\x00R\x08instance\x88\x01\x01\x12=\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32\x1b.hive.bridge.v1.ApplicationR\x0b\x61pplication\x12\x19\n\x05state\x18\x03 \x01(\tH\x01R\x05state\x88\x01\x01\x12\x1b\n\x06health\x18\x04 \x01(\tH\x02R\x06health\x88\x01\x01\x12-\n\x05\x65xtra\x18\x0e \x01(\x0b\x32\x17.google.protobuf.StructR\x05\x65xtra\x12X\n\rexact_numbers\x18\x0f \x03(\x0b\x32\x33.hive.bridge.v1.AppInstanceStatus.ExactNumbersEntryR\x0c\x65xactNumbers\x1a?\n\x11\x45xactNumbersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x0b\n\t_instanceB\x08\n\x06_stateB\t\n\x07_health\"\x83\x02\n\rInstanceState\x12\x1f\n\x08instance\x18\x01 \x01(\tH\x00R\x08instance\x88\x01\x01\x12\x19\n\x05state\x18\x02 \x01(\tH\x01R\x05state\x88\x01\x01\x12@\n\x0fstorage_apikeys\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x0estorageApikeys\x12?\n\x19\x65ncrypted_storage_apikeys\x18\x04 \x01(\tH\x02R\x17\x65ncryptedStorageApikeys\x88\x01\x01\x42\x0b\n\t_instanceB\x08\n\x06_stateB\x1c\n\x1a_encrypted_storage_apikeys\":\n\rDeviceVersion\x12\x1d\n\x07version\x18\x01 \x01(\tH\x00R\x07version\x88\x01\x01\x42\n\n\x08_version\"\xe2\x01\n\x0b\x44\x65viceState\x12\x19\n\x05state\x18\x01 \x01(\tH\x00R\x05state\x88\x01\x01\x12\x1d\n\x07message\x18\x02 \x01(\tH\x01R\x07message\x88\x01\x01\x12+\n\x0f\x64isk_free_bytes\x18\x03 \x01(\x04H\x02R\rdiskFreeBytes\x88\x01\x01\x12-\n\x10\x64isk_total_bytes\x18\x04 \x01(\x04H\x03R\x0e\x64iskTotalBytes\x88\x01\x01\x42\x08\n\x06_stateB\n\n\x08_messageB\x12\n\x10_disk_free_bytesB\x13\n\x11_disk_total_bytes\"8\n\x0b\x44\x65viceAlive\x12\x1d\n\x07\x61\x64\x64ress\x18\x01 \x01(\tH\x00R\x07\x61\x64\x64ress\x88\x01\x01\x42\n\n\x08_address\"j\n\x0f\x44\x65viceConnected\x12\x1d\n\x07\x61\x64\x64ress\x18\x01 \x01(\tH\x00R\x07\x61\x64\x64ress\x88\x01\x01\x12\x1f\n\x08protocol\x18\x02 \x01(\tH\x01R\x08protocol\x88\x01\x01\x42\n\n\x08_addressB\x0b\n\t_protocol\"o\n\x12\x44\x65viceDisconnected\x12\"\n\nclose_code\x18\x01 \x01(\x05H\x00R\tcloseCode\x88\x01\x01\x12\x1b\n\x06reason\x18\x02 \x01(\tH\x01R\x06reason\x88\x01\x01\x42\r\n\x0b_close_codeB\t\n\x07_reason\"\xad\x01\n\x0eRequestOutcome\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x35\n\x06status\x18\x02 \x01(\x0e\x32\x1d.hive.bridge.v1.RequestStatusR\x06status\x12\x14\n\x05\x65rror\x18\x03 \x01(\tR\x05\x65rror\x12/\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x06result\"\xa3\x01\n\nJobOutcome\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12\x35\n\x06status\x18\x03 \x01(\x0e\x32\x1d.hive.bridge.v1.RequestStatusR\x06status\x12\x14\n\x05\x65rror\x18\x04 \x01(\tR\x05\x65rror\x12\x12\n\x04wave\x18\x05 \x01(\x05R\x04wave\"\x0e\n\x0cGenericEvent\"P\n\x03Gap\x12\x16\n\x06missed\x18\x01 \x01(\x04R\x06missed\x12\x31\n\x06reason\x18\x02 \x01(\x0e\x32\x19.hive.bridge.v1.GapReasonR\x06reason*\x85\x01\n\tGapReason\x12\x1a\n\x16GAP_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aGAP_REASON_SLOW_SUBSCRIBER\x10\x01\x12\x1e\n\x1aGAP_REASON_HISTORY_EXPIRED\x10\x02\x12\x1c\n\x18GAP_REASON_EPOCH_CHANGED\x10\x03\x42IZGgithub.com/hivebridge/hivebridge/clients/go/gen/hive/bridge/v1;bridgev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hive.bridge.v1.events_pb2', globals())
@@ -28,34 +28,36 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _DEVICEEVENT_EXACTNUMBERSENTRY._serialized_options = b'8\001'
   _APPINSTANCESTATUS_EXACTNUMBERSENTRY._options = None
   _APPINSTANCESTATUS_EXACTNUMBERSENTRY._serialized_options = b'8\001'
-  _GAPREASON._serialized_start=2841
-  _GAPREASON._serialized_end=2974
+  _GAPREASON._serialized_start=3070
+  _GAPREASON._serialized_end=3203
   _DEVICEEVENT._serialized_start=142
-  _DEVICEEVENT._serialized_end=1246
-  _DEVICEEVENT_EXACTNUMBERSENTRY._serialized_start=1175
-  _DEVICEEVENT_EXACTNUMBERSENTRY._serialized_end=1238
-  _INSTANCES._serialized_start=1248
-  _INSTANCES._serialized_end=1324
-  _APPINSTANCESTATUS._serialized_start=1327
-  _APPINSTANCESTATUS._serialized_end=1734
-  _APPINSTANCESTATUS_EXACTNUMBERSENTRY._serialized_start=1175
-  _APPINSTANCESTATUS_EXACTNUMBERSENTRY._serialized_end=1238
-  _INSTANCESTATE._serialized_start=1737
-  _INSTANCESTATE._serialized_end=1996
-  _DEVICEVERSION._serialized_start=1998
-  _DEVICEVERSION._serialized_end=2056
-  _DEVICESTATE._serialized_start=2059
-  _DEVICESTATE._serialized_end=2285
-  _DEVICEALIVE._serialized_start=2287
-  _DEVICEALIVE._serialized_end=2343
-  _DEVICECONNECTED._serialized_start=2345
-  _DEVICECONNECTED._serialized_end=2451
-  _DEVICEDISCONNECTED._serialized_start=2453
-  _DEVICEDISCONNECTED._serialized_end=2564
-  _REQUESTOUTCOME._serialized_start=2567
-  _REQUESTOUTCOME._serialized_end=2740
-  _GENERICEVENT._serialized_start=2742
-  _GENERICEVENT._serialized_end=2756
-  _GAP._serialized_start=2758
-  _GAP._serialized_end=2838
+  _DEVICEEVENT._serialized_end=1309
+  _DEVICEEVENT_EXACTNUMBERSENTRY._serialized_start=1238
+  _DEVICEEVENT_EXACTNUMBERSENTRY._serialized_end=1301
+  _INSTANCES._serialized_start=1311
+  _INSTANCES._serialized_end=1387
+  _APPINSTANCESTATUS._serialized_start=1390
+  _APPINSTANCESTATUS._serialized_end=1797
+  _APPINSTANCESTATUS_EXACTNUMBERSENTRY._serialized_start=1238
+  _APPINSTANCESTATUS_EXACTNUMBERSENTRY._serialized_end=1301
+  _INSTANCESTATE._serialized_start=1800
+  _INSTANCESTATE._serialized_end=2059
+  _DEVICEVERSION._serialized_start=2061
+  _DEVICEVERSION._serialized_end=2119
+  _DEVICESTATE._serialized_start=2122
+  _DEVICESTATE._serialized_end=2348
+  _DEVICEALIVE._serialized_start=2350
+  _DEVICEALIVE._serialized_end=2406
+  _DEVICECONNECTED._serialized_start=2408
+  _DEVICECONNECTED._serialized_end=2514
+  _DEVICEDISCONNECTED._serialized_start=2516
+  _DEVICEDISCONNECTED._serialized_end=2627
+  _REQUESTOUTCOME._serialized_start=2630
+  _REQUESTOUTCOME._serialized_end=2803
+  _JOBOUTCOME._serialized_start=2806
+  _JOBOUTCOME._serialized_end=2969
+  _GENERICEVENT._serialized_start=2971
+  _GENERICEVENT._serialized_end=2985
+  _GAP._serialized_start=2987
+  _GAP._serialized_end=3067
 # @@protoc_insertion_point(module_scope)

@@ -59,7 +59,7 @@ class DeviceDisconnected(_message.Message):
     def __init__(self, close_code: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class DeviceEvent(_message.Message):
-    __slots__ = ["account_id", "alive", "connected", "device_id", "device_state", "device_version", "disconnected", "epoch", "exact_numbers", "extra", "gap", "generic", "instance_state", "instances", "received_at", "request_outcome", "schema_error", "sequence", "service", "type"]
+    __slots__ = ["account_id", "alive", "connected", "device_id", "device_state", "device_version", "disconnected", "epoch", "exact_numbers", "extra", "gap", "generic", "instance_state", "instances", "job_outcome", "received_at", "request_outcome", "schema_error", "sequence", "service", "type"]
     class ExactNumbersEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,7 @@ class DeviceEvent(_message.Message):
     GENERIC_FIELD_NUMBER: _ClassVar[int]
     INSTANCES_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_STATE_FIELD_NUMBER: _ClassVar[int]
+    JOB_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_ERROR_FIELD_NUMBER: _ClassVar[int]
@@ -101,13 +102,14 @@ class DeviceEvent(_message.Message):
     generic: GenericEvent
     instance_state: InstanceState
     instances: Instances
+    job_outcome: JobOutcome
     received_at: _timestamp_pb2.Timestamp
     request_outcome: RequestOutcome
     schema_error: str
     sequence: int
     service: str
     type: str
-    def __init__(self, sequence: _Optional[int] = ..., epoch: _Optional[str] = ..., received_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., device_id: _Optional[str] = ..., account_id: _Optional[str] = ..., service: _Optional[str] = ..., type: _Optional[str] = ..., instances: _Optional[_Union[Instances, _Mapping]] = ..., instance_state: _Optional[_Union[InstanceState, _Mapping]] = ..., device_version: _Optional[_Union[DeviceVersion, _Mapping]] = ..., device_state: _Optional[_Union[DeviceState, _Mapping]] = ..., alive: _Optional[_Union[DeviceAlive, _Mapping]] = ..., connected: _Optional[_Union[DeviceConnected, _Mapping]] = ..., disconnected: _Optional[_Union[DeviceDisconnected, _Mapping]] = ..., generic: _Optional[_Union[GenericEvent, _Mapping]] = ..., gap: _Optional[_Union[Gap, _Mapping]] = ..., request_outcome: _Optional[_Union[RequestOutcome, _Mapping]] = ..., extra: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., exact_numbers: _Optional[_Mapping[str, str]] = ..., schema_error: _Optional[str] = ...) -> None: ...
+    def __init__(self, sequence: _Optional[int] = ..., epoch: _Optional[str] = ..., received_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., device_id: _Optional[str] = ..., account_id: _Optional[str] = ..., service: _Optional[str] = ..., type: _Optional[str] = ..., instances: _Optional[_Union[Instances, _Mapping]] = ..., instance_state: _Optional[_Union[InstanceState, _Mapping]] = ..., device_version: _Optional[_Union[DeviceVersion, _Mapping]] = ..., device_state: _Optional[_Union[DeviceState, _Mapping]] = ..., alive: _Optional[_Union[DeviceAlive, _Mapping]] = ..., connected: _Optional[_Union[DeviceConnected, _Mapping]] = ..., disconnected: _Optional[_Union[DeviceDisconnected, _Mapping]] = ..., generic: _Optional[_Union[GenericEvent, _Mapping]] = ..., gap: _Optional[_Union[Gap, _Mapping]] = ..., request_outcome: _Optional[_Union[RequestOutcome, _Mapping]] = ..., job_outcome: _Optional[_Union[JobOutcome, _Mapping]] = ..., extra: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., exact_numbers: _Optional[_Mapping[str, str]] = ..., schema_error: _Optional[str] = ...) -> None: ...
 
 class DeviceState(_message.Message):
     __slots__ = ["disk_free_bytes", "disk_total_bytes", "message", "state"]
@@ -156,6 +158,20 @@ class Instances(_message.Message):
     INSTANCES_FIELD_NUMBER: _ClassVar[int]
     instances: _containers.RepeatedCompositeFieldContainer[AppInstanceStatus]
     def __init__(self, instances: _Optional[_Iterable[_Union[AppInstanceStatus, _Mapping]]] = ...) -> None: ...
+
+class JobOutcome(_message.Message):
+    __slots__ = ["error", "job_id", "request_id", "status", "wave"]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    WAVE_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    job_id: str
+    request_id: str
+    status: _commands_pb2.RequestStatus
+    wave: int
+    def __init__(self, job_id: _Optional[str] = ..., request_id: _Optional[str] = ..., status: _Optional[_Union[_commands_pb2.RequestStatus, str]] = ..., error: _Optional[str] = ..., wave: _Optional[int] = ...) -> None: ...
 
 class RequestOutcome(_message.Message):
     __slots__ = ["error", "request_id", "result", "status"]

@@ -112,20 +112,22 @@ class JobDeviceList(_message.Message):
     def __init__(self, device_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class JobDeviceOutcome(_message.Message):
-    __slots__ = ["at", "device_id", "error", "request_id", "status", "wave"]
+    __slots__ = ["account_id", "at", "device_id", "error", "request_id", "status", "wave"]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     WAVE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
     at: _timestamp_pb2.Timestamp
     device_id: str
     error: str
     request_id: str
     status: _commands_pb2.RequestStatus
     wave: int
-    def __init__(self, device_id: _Optional[str] = ..., request_id: _Optional[str] = ..., status: _Optional[_Union[_commands_pb2.RequestStatus, str]] = ..., error: _Optional[str] = ..., wave: _Optional[int] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, device_id: _Optional[str] = ..., request_id: _Optional[str] = ..., status: _Optional[_Union[_commands_pb2.RequestStatus, str]] = ..., error: _Optional[str] = ..., wave: _Optional[int] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class JobRollout(_message.Message):
     __slots__ = ["abort", "include_joining", "max_in_flight", "max_rate", "waves"]

@@ -139,6 +139,13 @@ export interface DeviceEvent {
   requestOutcome?:
     | RequestOutcome
     | undefined;
+  /**
+   * `type: job-outcome`: a device of a fleet job reached its outcome
+   * (never from a device; docs/jobs.md).
+   */
+  jobOutcome?:
+    | JobOutcome
+    | undefined;
   /** Top-level JSON fields the typed body does not name. */
   extra:
     | { [key: string]: any }
@@ -305,6 +312,26 @@ export interface RequestOutcome {
 }
 
 /**
+ * A device of a fleet job reached its outcome. The event's `device_id` and
+ * `account_id` are the device's.
+ */
+export interface JobOutcome {
+  /** The job UUID. */
+  jobId: string;
+  /** The request the job sent the device (GetRequest answers for it). */
+  requestId: string;
+  /**
+   * The request's status; REQUEST_STATUS_CANCELLED for a device the job
+   * skipped after it was aborted or cancelled.
+   */
+  status: RequestStatus;
+  /** The device's error message, or why the bridge gave up. */
+  error: string;
+  /** The wave the device was part of, from 0. */
+  wave: number;
+}
+
+/**
  * An event of a type this schema does not know: its fields are in
  * `DeviceEvent.extra`.
  */
@@ -338,6 +365,7 @@ function createBaseDeviceEvent(): DeviceEvent {
     generic: undefined,
     gap: undefined,
     requestOutcome: undefined,
+    jobOutcome: undefined,
     extra: undefined,
     exactNumbers: {},
     schemaError: "",
@@ -396,6 +424,9 @@ export const DeviceEvent: MessageFns<DeviceEvent> = {
     }
     if (message.requestOutcome !== undefined) {
       RequestOutcome.encode(message.requestOutcome, writer.uint32(154).fork()).join();
+    }
+    if (message.jobOutcome !== undefined) {
+      JobOutcome.encode(message.jobOutcome, writer.uint32(162).fork()).join();
     }
     if (message.extra !== undefined) {
       Struct.encode(Struct.wrap(message.extra), writer.uint32(242).fork()).join();
@@ -558,6 +589,14 @@ export const DeviceEvent: MessageFns<DeviceEvent> = {
             message.requestOutcome = RequestOutcome.decode(reader, reader.uint32());
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.jobOutcome = JobOutcome.decode(reader, reader.uint32());
+            continue;
+          }
           case 30: {
             if (tag !== 242) {
               break;
@@ -643,6 +682,11 @@ export const DeviceEvent: MessageFns<DeviceEvent> = {
         ? RequestOutcome.fromJSON(object.requestOutcome)
         : isSet(object.request_outcome)
         ? RequestOutcome.fromJSON(object.request_outcome)
+        : undefined,
+      jobOutcome: isSet(object.jobOutcome)
+        ? JobOutcome.fromJSON(object.jobOutcome)
+        : isSet(object.job_outcome)
+        ? JobOutcome.fromJSON(object.job_outcome)
         : undefined,
       extra: isObject(object.extra) ? object.extra : undefined,
       exactNumbers: isObject(object.exactNumbers)
@@ -733,6 +777,9 @@ export const DeviceEvent: MessageFns<DeviceEvent> = {
     if (message.requestOutcome !== undefined) {
       obj.requestOutcome = RequestOutcome.toJSON(message.requestOutcome);
     }
+    if (message.jobOutcome !== undefined) {
+      obj.jobOutcome = JobOutcome.toJSON(message.jobOutcome);
+    }
     if (message.extra !== undefined) {
       obj.extra = message.extra;
     }
@@ -790,6 +837,9 @@ export const DeviceEvent: MessageFns<DeviceEvent> = {
     message.gap = (object.gap !== undefined && object.gap !== null) ? Gap.fromPartial(object.gap) : undefined;
     message.requestOutcome = (object.requestOutcome !== undefined && object.requestOutcome !== null)
       ? RequestOutcome.fromPartial(object.requestOutcome)
+      : undefined;
+    message.jobOutcome = (object.jobOutcome !== undefined && object.jobOutcome !== null)
+      ? JobOutcome.fromPartial(object.jobOutcome)
       : undefined;
     message.extra = object.extra ?? undefined;
     message.exactNumbers = (globalThis.Object.entries(object.exactNumbers ?? {}) as [string, string][]).reduce(
@@ -1929,6 +1979,147 @@ export const RequestOutcome: MessageFns<RequestOutcome> = {
     message.status = object.status ?? 0;
     message.error = object.error ?? "";
     message.result = object.result ?? undefined;
+    return message;
+  },
+};
+
+function createBaseJobOutcome(): JobOutcome {
+  return { jobId: "", requestId: "", status: 0, error: "", wave: 0 };
+}
+
+export const JobOutcome: MessageFns<JobOutcome> = {
+  encode(message: JobOutcome, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    if (message.wave !== 0) {
+      writer.uint32(40).int32(message.wave);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobOutcome {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobOutcome();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.wave = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobOutcome {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      status: isSet(object.status) ? requestStatusFromJSON(object.status) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      wave: isSet(object.wave) ? globalThis.Number(object.wave) : 0,
+    };
+  },
+
+  toJSON(message: JobOutcome): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.status !== 0) {
+      obj.status = requestStatusToJSON(message.status);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.wave !== 0) {
+      obj.wave = Math.round(message.wave);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JobOutcome>, I>>(base?: I): JobOutcome {
+    return JobOutcome.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JobOutcome>, I>>(object: I): JobOutcome {
+    const message = createBaseJobOutcome();
+    message.jobId = object.jobId ?? "";
+    message.requestId = object.requestId ?? "";
+    message.status = object.status ?? 0;
+    message.error = object.error ?? "";
+    message.wave = object.wave ?? 0;
     return message;
   },
 };

@@ -355,7 +355,14 @@ export interface JobDeviceOutcome {
   /** The wave it was part of, from 0. */
   wave: number;
   /** When the job saw this outcome. */
-  at: Date | undefined;
+  at:
+    | Date
+    | undefined;
+  /**
+   * The device's account UUID, as its request's record says (the job's
+   * account when the record does not say).
+   */
+  accountId: string;
 }
 
 /** GetJob's input. */
@@ -1893,7 +1900,7 @@ export const Job: MessageFns<Job> = {
 };
 
 function createBaseJobDeviceOutcome(): JobDeviceOutcome {
-  return { deviceId: "", requestId: "", status: 0, error: "", wave: 0, at: undefined };
+  return { deviceId: "", requestId: "", status: 0, error: "", wave: 0, at: undefined, accountId: "" };
 }
 
 export const JobDeviceOutcome: MessageFns<JobDeviceOutcome> = {
@@ -1915,6 +1922,9 @@ export const JobDeviceOutcome: MessageFns<JobDeviceOutcome> = {
     }
     if (message.at !== undefined) {
       Timestamp.encode(toTimestamp(message.at), writer.uint32(50).fork()).join();
+    }
+    if (message.accountId !== "") {
+      writer.uint32(58).string(message.accountId);
     }
     return writer;
   },
@@ -1980,6 +1990,14 @@ export const JobDeviceOutcome: MessageFns<JobDeviceOutcome> = {
             message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2008,6 +2026,11 @@ export const JobDeviceOutcome: MessageFns<JobDeviceOutcome> = {
       error: isSet(object.error) ? globalThis.String(object.error) : "",
       wave: isSet(object.wave) ? globalThis.Number(object.wave) : 0,
       at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
     };
   },
 
@@ -2031,6 +2054,9 @@ export const JobDeviceOutcome: MessageFns<JobDeviceOutcome> = {
     if (message.at !== undefined) {
       obj.at = message.at.toISOString();
     }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
     return obj;
   },
 
@@ -2045,6 +2071,7 @@ export const JobDeviceOutcome: MessageFns<JobDeviceOutcome> = {
     message.error = object.error ?? "";
     message.wave = object.wave ?? 0;
     message.at = object.at ?? undefined;
+    message.accountId = object.accountId ?? "";
     return message;
   },
 };
