@@ -19,12 +19,6 @@ constexpr int kMaxPageSize = 1000;
 // A version filter longer than any version a device may send is a mistake.
 constexpr size_t kMaxVersionBytes = 1024;
 
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 absl::Status ValidateListDevices(const ListDevicesRequest& request) {
   if (!request.account_id().empty() && !IsUuid(request.account_id())) {
     return absl::InvalidArgumentError(

@@ -22,12 +22,6 @@ using hive::bridge::v1::StartJobResponse;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 absl::StatusOr<std::string> JobIdOf(const std::string& job_id) {
   if (!IsUuid(job_id)) return absl::InvalidArgumentError(absl::StrCat("job_id: \"", job_id, "\" is not a UUID"));
   return CanonicalUuid(job_id);

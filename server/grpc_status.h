@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
 #include "grpcpp/support/status.h"
 
 namespace hive::server {
@@ -13,6 +14,13 @@ namespace hive::server {
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+// A unary call answered at once with `status` (its response as filled so far).
+inline grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
 }
 
 }  // namespace hive::server

@@ -19,6 +19,7 @@
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/state_dir.h"
 #include "tests/integration/support/wait_until.h"
 
 namespace hive::integration {
@@ -30,16 +31,6 @@ using hive::bridge::v1::StartJobRequest;
 using hive::bridge::v1::StartJobResponse;
 using hive::bridge::v1::WatchJobResponse;
 using ::testing::HasSubstr;
-
-class StateDir {
- public:
-  StateDir() : path_(::testing::TempDir() + "/hivebridge-jobs-" + NewUuid()) {}
-  ~StateDir() { std::filesystem::remove_all(path_); }
-  std::string flag() const { return "--state-dir=" + path_; }
-
- private:
-  const std::string path_;
-};
 
 struct StartResult {
   grpc::Status status;

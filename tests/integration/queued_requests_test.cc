@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
+#include "tests/integration/support/state_dir.h"
 #include "tests/integration/support/wait_until.h"
 
 namespace hive::integration {
@@ -27,18 +28,6 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kEventTimeout = absl::Seconds(10);
-
-// A directory that outlives the bridges a test starts on it (a restart finds
-// what the previous one stored); removed with the test.
-class StateDir {
- public:
-  StateDir() : path_(::testing::TempDir() + "/hivebridge-state-" + NewUuid()) {}
-  ~StateDir() { std::filesystem::remove_all(path_); }
-  std::string flag() const { return "--state-dir=" + path_; }
-
- private:
-  const std::string path_;
-};
 
 SendDeviceRequestRequest Queued(const std::string& device_id, absl::Duration ttl = absl::Hours(1)) {
   SendDeviceRequestRequest request = RequestTo(device_id);

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_test.h"
+#include "tests/integration/support/state_dir.h"
 #include "tests/integration/support/wait_until.h"
 
 namespace hive::integration {
@@ -33,21 +34,6 @@ using hive::bridge::v1::WatchDevicesRequest;
 using hive::bridge::v1::WatchDevicesResponse;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
-
-// A directory for --state-dir, removed with the test.
-class StateDir {
- public:
-  StateDir() {
-    char pattern[] = "/tmp/hive-state-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) AbortTest("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~StateDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string VersionEvent(absl::string_view version) {
   return absl::StrCat(R"({"type":"device-version","version":")", version, R"("})");
