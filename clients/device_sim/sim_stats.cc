@@ -23,6 +23,7 @@ SimStats::Snapshot SimStats::Read() const {
   snapshot.bridge_errors = bridge_errors.load(kRelaxed);
   snapshot.connect_failures = connect_failures.load(kRelaxed);
   snapshot.reconnects = reconnects.load(kRelaxed);
+  snapshot.requests = ledger.Read();
   absl::MutexLock lock(&mutex_);
   snapshot.closes = closes_;
   return snapshot;
@@ -51,6 +52,8 @@ std::string SimStats::Snapshot::ToJson(size_t devices, absl::Duration elapsed) c
   count("authenticated_devices", authenticated_devices);
   count("events_sent", events_sent);
   count("requests_received", requests_received);
+  count("duplicate_requests", requests.duplicates);
+  count("busiest_second_requests", requests.busiest_second);
   count("acks_sent", acks_sent);
   count("results_sent", results_sent);
   count("bridge_errors", bridge_errors);

@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "clients/device_sim/request_ledger.h"
 
 namespace hive::sim {
 
@@ -28,6 +29,7 @@ class SimStats {
     int64_t authenticated_devices = 0;  // devices that authenticated at least once
     int64_t events_sent = 0;
     int64_t requests_received = 0;
+    RequestLedger::Totals requests;  // duplicates and the busiest second
     int64_t acks_sent = 0;
     int64_t results_sent = 0;      // ok and error results
     int64_t bridge_errors = 0;     // the bridge's `error` replies
@@ -51,6 +53,7 @@ class SimStats {
   std::atomic<int64_t> bridge_errors{0};
   std::atomic<int64_t> connect_failures{0};
   std::atomic<int64_t> reconnects{0};
+  RequestLedger ledger;
 
   void RecordClose(int code);
 

@@ -82,7 +82,7 @@ void SimulatedDevice::React(const rapidjson::Value& message, Reaction& reaction)
       reaction.unreadable.emplace_back(request.status().message());
       return;
     }
-    ++reaction.requests;
+    reaction.request_ids.push_back(request->request_id());
     if (policy_.answer == RequestPolicy::Answer::kNothing) return;
     reaction.replies.push_back({Reply::Kind::kAck, Answer(*request, Reply::Kind::kAck), absl::ZeroDuration()});
     if (policy_.answer == RequestPolicy::Answer::kAckOnly) return;

@@ -43,7 +43,7 @@ class SimulatedDevice {
   // several messages, so each part counts them.
   struct Reaction {
     bool authenticated = false;              // the bridge's `authenticated` reply arrived
-    int requests = 0;                        // device-requests received
+    std::vector<std::string> request_ids;    // of the device-requests received, in order
     std::vector<Reply> replies;              // in sending order
     std::vector<std::string> bridge_errors;  // the bridge's `error` replies
     std::vector<std::string> unreadable;     // why parts of the frame made no sense

@@ -232,7 +232,11 @@ class ShardOf final : public Shard {
   void OnMessage(Slot& slot, const std::string& frame) {
     SimulatedDevice::Reaction reaction = slot.device.OnFrame(frame);
     if (reaction.authenticated && !slot.authenticated) OnAuthenticated(slot);
-    stats_.requests_received.fetch_add(reaction.requests, kRelaxed);
+    stats_.requests_received.fetch_add(static_cast<int64_t>(reaction.request_ids.size()), kRelaxed);
+    if (!reaction.request_ids.empty()) {
+      const absl::Time now = absl::Now();
+      for (const std::string& id : reaction.request_ids) stats_.ledger.Record(device_id(slot), id, now);
+    }
     for (const std::string& error : reaction.bridge_errors) {
       stats_.bridge_errors.fetch_add(1, kRelaxed);
       Log(LogLevel::kWarn, "bridge_error", {{"device", device_id(slot)}, {"error", error}});

@@ -1,7 +1,8 @@
 // Fleet jobs (docs/jobs.md) against a real bridge with --state-dir and real
 // WebSocket devices: a rollout in waves that queues the offline devices and
-// reaches every device once, the abort rule, cancel, kill -9 in the middle
-// of a job, and the statuses of bad input.
+// reaches every device once, a thousand simulated devices at the job's rate,
+// the abort rule, cancel, kill -9 in the middle of a job, and the statuses of
+// bad input.
 #include <csignal>
 #include <filesystem>
 #include <map>
@@ -19,6 +20,7 @@
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/simulated_fleet.h"
 #include "tests/integration/support/state_dir.h"
 #include "tests/integration/support/wait_until.h"
 
@@ -207,6 +209,83 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
   EXPECT_EQ(retry.response.job().state(), hive::bridge::v1::JOB_STATE_COMPLETED);
   request.set_description("something else");
   EXPECT_EQ(Start(request).status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+// A thousand devices from three hive-device-sim processes: 800 that succeed,
+// 100 that fail (ack, then an error result) and 100 that are offline when the
+// job starts and come back while it runs. The job paces itself at its
+// max_rate (seen from the bridge: the online devices cannot all have been
+// sent in less time than the rate allows; and from the devices: no second
+// saw more than the rate and its burst, with slack for the simulators'
+// scheduling), every device gets its command exactly once, and the failures
+// are counted without tripping an abort rule set above their ratio.
+TEST_F(JobsTest, AThousandSimulatedDevicesGetTheCommandOnceAtTheJobsRate) {
+  StartBridge();
+  const auto fleet = [&](int devices, uint64_t seed, const char* on_request) {
+    absl::StatusOr<std::unique_ptr<SimulatedFleet>> started = SimulatedFleet::Start(
+        bridge(), {.devices = devices, .seed = seed, .account_id = account_, .on_request = on_request});
+    EXPECT_TRUE(started.ok()) << started.status();
+    return started.ok() ? std::move(*started) : nullptr;
+  };
+  const auto connected = [&](uint64_t count) {
+    return WaitUntil([&] { return MetricValue(bridge(), "hivebridge_devices_connected") == count; },
+                     absl::StrCat(count, " devices connected"), absl::Seconds(30));
+  };
+  // The devices that will be offline connect first, so the bridge knows them.
+  std::unique_ptr<SimulatedFleet> away = fleet(100, 3, "ack-result");
+  ASSERT_TRUE(away && connected(100)) << Log() << (away ? away->Log() : "");
+  ASSERT_TRUE(away->Stop().ok()) << away->Log();
+  ASSERT_TRUE(connected(0)) << Log();
+  std::unique_ptr<SimulatedFleet> good = fleet(800, 1, "ack-result");
+  std::unique_ptr<SimulatedFleet> failing = fleet(100, 2, "ack-fail");
+  ASSERT_TRUE(good && failing && connected(900)) << Log() << (good ? good->Log() : "");
+
+  // Low enough that the pace, not the queue's durable writes (two syncs per
+  // device), is what bounds the job on a loaded two-core machine.
+  constexpr double kRate = 80;
+  StartJobRequest request = JobRequest(kRate);
+  request.set_wait(hive::bridge::v1::WAIT_MODE_RESULT);
+  request.mutable_rollout()->set_max_in_flight(100);
+  request.mutable_rollout()->mutable_abort()->set_window(100);
+  request.mutable_rollout()->mutable_abort()->set_max_failure_ratio(0.4);
+  const absl::Time start = absl::Now();
+  const StartResult started = Start(request);
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message() << Log();
+  const std::string job_id = started.response.job().job_id();
+  EXPECT_EQ(started.response.job().counters().selected(), 1000);
+
+  // The 900 online devices have their outcomes and the 100 away ones wait queued.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const Job job = Get(job_id);
+        return job.counters().succeeded() + job.counters().failed() == 900 && job.counters().queued() == 100;
+      },
+      "the online devices answer and the offline ones are queued", absl::Seconds(60)))
+      << Get(job_id).DebugString() << Log();
+  // 900 sends at 80/s with a tenth of a second's burst take at least 11.15 s.
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_GE(took, absl::Seconds((900 - kRate / 10) / kRate)) << "the job went faster than its max_rate";
+
+  std::unique_ptr<SimulatedFleet> back = fleet(100, 3, "ack-result");
+  ASSERT_TRUE(back != nullptr);
+  ASSERT_TRUE(AwaitEnded(job_id)) << Get(job_id).DebugString() << Log();
+  const Job job = Get(job_id);
+  EXPECT_EQ(job.state(), hive::bridge::v1::JOB_STATE_COMPLETED) << job.DebugString();
+  EXPECT_EQ(job.counters().succeeded(), 900) << job.DebugString();
+  EXPECT_EQ(job.counters().failed(), 100) << job.DebugString();
+
+  int64_t busiest = 0;
+  for (auto [sim, devices] : {std::pair{good.get(), 800}, {failing.get(), 100}, {back.get(), 100}}) {
+    absl::StatusOr<SimulatedFleet::Seen> seen = sim->Stop();
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    EXPECT_EQ(seen->requests_received, devices) << sim->Log();
+    EXPECT_EQ(seen->duplicate_requests, 0) << sim->Log();
+    if (sim != back.get()) busiest += seen->busiest_second_requests;
+  }
+  // One second's sends plus the burst is 88; a pacer that did not pace
+  // would have sent the 900 as fast as the queue stores them.
+  EXPECT_GT(busiest, 0);
+  EXPECT_LE(busiest, static_cast<int64_t>(kRate * 1.5)) << "the devices saw more than the job's max_rate";
 }
 
 TEST_F(JobsTest, TheAbortRuleStopsTheRolloutAndNoDevicePastItGetsTheCommand) {

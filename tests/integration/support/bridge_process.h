@@ -60,6 +60,8 @@ class BridgeProcess {
   // ws://127.0.0.1:PORT/v1/devices
   std::string ws_url() const;
   const std::string& secret() const { return secret_; }
+  // The file holding secret(), for a client that mints its own tokens.
+  const std::string& secret_path() const { return secret_path_; }
   pid_t pid() const { return pid_; }
 
   // An HS256 token for the device, valid for `ttl`.

@@ -23,6 +23,7 @@
 #include "clients/device_sim/derived_ids.h"
 #include "clients/device_sim/device_roster.h"
 #include "clients/device_sim/reconnect_backoff.h"
+#include "clients/device_sim/request_ledger.h"
 #include "clients/device_sim/request_policy.h"
 #include "clients/device_sim/sim_options.h"
 #include "clients/device_sim/simulated_device.h"
@@ -70,7 +71,7 @@ TEST(SimulatedDevice, AcksAtOnceThenSendsTheResultForTheSeedRequest) {
   for (Dialect dialect : kDialects) {
     SCOPED_TRACE(testing::DialectName(dialect));
     SimulatedDevice::Reaction reaction = SeedDevice(dialect, "ack-result").OnFrame(SeedRequest(dialect));
-    EXPECT_EQ(reaction.requests, 1);
+    EXPECT_EQ(reaction.request_ids.size(), 1u);
     EXPECT_TRUE(reaction.unreadable.empty());
     ASSERT_THAT(reaction.replies, SizeIs(2));
 
@@ -98,7 +99,7 @@ TEST(SimulatedDevice, AckOnlySendsJustTheAck) {
   for (Dialect dialect : kDialects) {
     SCOPED_TRACE(testing::DialectName(dialect));
     SimulatedDevice::Reaction reaction = SeedDevice(dialect, "ack").OnFrame(SeedRequest(dialect));
-    EXPECT_EQ(reaction.requests, 1);
+    EXPECT_EQ(reaction.request_ids.size(), 1u);
     ASSERT_THAT(reaction.replies, SizeIs(1));
     EXPECT_EQ(reaction.replies[0].kind, Reply::Kind::kAck);
     EXPECT_EQ(DecodeReply(reaction.replies[0], dialect).status, codec::DeviceResponse::Status::kAck);
@@ -123,7 +124,7 @@ TEST(SimulatedDevice, NeverCountsTheRequestButAnswersNothing) {
   for (Dialect dialect : kDialects) {
     SCOPED_TRACE(testing::DialectName(dialect));
     SimulatedDevice::Reaction reaction = SeedDevice(dialect, "never").OnFrame(SeedRequest(dialect));
-    EXPECT_EQ(reaction.requests, 1);
+    EXPECT_EQ(reaction.request_ids.size(), 1u);
     EXPECT_TRUE(reaction.replies.empty());
     EXPECT_TRUE(reaction.unreadable.empty());
   }
@@ -142,7 +143,7 @@ TEST(SimulatedDevice, AnswersEveryRequestOfABatch) {
   const std::string request = SeedRequest(Dialect::kStandard);
   SimulatedDevice::Reaction reaction =
       SeedDevice(Dialect::kStandard, "ack-result").OnFrame(absl::StrCat("[", request, ",", request, "]"));
-  EXPECT_EQ(reaction.requests, 2);
+  EXPECT_EQ(reaction.request_ids.size(), 2u);
   EXPECT_THAT(reaction.replies, SizeIs(4));
 }
 
@@ -165,7 +166,7 @@ TEST(SimulatedDevice, ReportsFramesItCannotRead) {
   // A device-request the codec refuses is reported, not answered.
   SimulatedDevice::Reaction bad = device.OnFrame(R"({"type":"device-request","command":"X.y"})");
   EXPECT_THAT(bad.unreadable, SizeIs(1));
-  EXPECT_EQ(bad.requests, 0);
+  EXPECT_EQ(bad.request_ids.size(), 0u);
   EXPECT_TRUE(bad.replies.empty());
 }
 
@@ -470,6 +471,44 @@ TEST(ConnectPacer, KeepsToTheRateWithAShortBurst) {
   EXPECT_EQ(pacer.Take(start + absl::Seconds(10), 1000), 5u);
   EXPECT_EQ(pacer.Take(start + absl::Seconds(10) + absl::Milliseconds(20), 1), 1u);
   EXPECT_EQ(pacer.Take(start + absl::Seconds(10) + absl::Milliseconds(20), 1000), 1u);
+}
+
+TEST(RequestLedger, CountsARequestIdADeviceReceivesAgainButNotTheSameIdAtAnotherDevice) {
+  RequestLedger ledger;
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  ledger.Record("device-a", "request-1", t);
+  ledger.Record("device-b", "request-1", t);
+  ledger.Record("device-a", "request-2", t);
+  EXPECT_EQ(ledger.Read().duplicates, 0);
+  ledger.Record("device-a", "request-1", t);
+  EXPECT_EQ(ledger.Read().duplicates, 1);
+}
+
+TEST(RequestLedger, RemembersABoundedNumberOfIdsPerDevice) {
+  RequestLedger ledger;
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  for (size_t i = 0; i <= RequestLedger::kIdsPerDevice; ++i) ledger.Record("device", absl::StrCat("r", i), t);
+  ledger.Record("device", absl::StrCat("r", RequestLedger::kIdsPerDevice), t);  // the newest: still known
+  EXPECT_EQ(ledger.Read().duplicates, 1);
+  ledger.Record("device", "r0", t);  // the oldest: forgotten, so not seen as a duplicate
+  EXPECT_EQ(ledger.Read().duplicates, 1);
+}
+
+TEST(RequestLedger, TheBusiestSecondIsTheMostRequestsWithinAnyOneSecond) {
+  RequestLedger ledger;
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  // Five at 0, 100, .. 400 ms; a window is the second before a receipt.
+  for (int i = 0; i < 5; ++i) ledger.Record("d", absl::StrCat("a", i), t + absl::Milliseconds(100 * i));
+  EXPECT_EQ(ledger.Read().busiest_second, 5);
+  // (0.2 s, 1.2 s] holds 300, 400 and 1200: three.
+  ledger.Record("d", "b", t + absl::Milliseconds(1200));
+  EXPECT_EQ(ledger.Read().busiest_second, 5);
+  // (0.3 s, 1.3 s]: 400, 1200, 1300; the busiest stays five.
+  ledger.Record("d", "c", t + absl::Milliseconds(1300));
+  EXPECT_EQ(ledger.Read().busiest_second, 5);
+  // Five more at 1400 .. 1800 ms: (0.8 s, 1.8 s] holds seven.
+  for (int i = 0; i < 5; ++i) ledger.Record("d", absl::StrCat("e", i), t + absl::Milliseconds(1400 + 100 * i));
+  EXPECT_EQ(ledger.Read().busiest_second, 7);
 }
 
 }  // namespace
