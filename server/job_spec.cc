@@ -4,14 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "bridge/codec/device_request.h"
+#include "bridge/proto_time.h"
 #include "bridge/uuid.h"
 
 namespace hive::server {
 namespace {
-
-absl::Duration DurationOf(const google::protobuf::Duration& duration) {
-  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
-}
 
 absl::Status ValidateRollout(const hive::bridge::v1::JobRollout& rollout) {
   if (!std::isfinite(rollout.max_rate()) || rollout.max_rate() <= 0) {

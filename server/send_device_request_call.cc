@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/codec/device_request.h"
 #include "bridge/log.h"
+#include "bridge/proto_time.h"
 #include "bridge/queue/request_record.h"
 #include "bridge/queue/stable_digest.h"
 #include "bridge/uuid.h"
@@ -109,8 +110,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
       announced = directory().Find(device_id_);
       if (Visible(announced)) return Reach(announced);
     }
-    const absl::Duration connect_timeout =
-        absl::Seconds(request_->connect_timeout().seconds()) + absl::Nanoseconds(request_->connect_timeout().nanos());
+    const absl::Duration connect_timeout = DurationOf(request_->connect_timeout());
     if (connect_timeout <= absl::ZeroDuration()) {
       if (queued()) return Enqueue();
       return FinishOnce(state_, NotConnected());
@@ -324,8 +324,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
   // queue_ttl: positive, within --max-queue-ttl, and a store to keep it in.
   absl::Status CheckQueueing() const {
     if (!queued()) return absl::OkStatus();
-    const google::protobuf::Duration& proto = request_->queue_ttl();
-    const absl::Duration ttl = absl::Seconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
+    const absl::Duration ttl = DurationOf(request_->queue_ttl());
     if (ttl <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError(absl::StrCat("queue_ttl: must be positive, got ", absl::FormatDuration(ttl)));
     }
@@ -384,8 +383,7 @@ class SendDeviceRequestReactor final : public grpc::ServerUnaryReactor {
       }
       return FinishOnce(state_, ResponseOf(RecordOf(request_id_, *known)));
     }
-    const google::protobuf::Duration& proto = request_->queue_ttl();
-    const absl::Duration ttl = absl::Seconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
+    const absl::Duration ttl = DurationOf(request_->queue_ttl());
     absl::StatusOr<RequestQueue::Enqueued> queued =
         deps_.queue->Enqueue(WireRequest(), StableDigestOf(device_id_, *request_), ttl);
     if (!queued.ok()) return FinishOnce(state_, queued.status());

@@ -9,6 +9,7 @@
 #include "bridge/uuid.h"
 #include "server/event_delivery_metrics.h"
 #include "server/grpc_status.h"
+#include "server/stream_write_reactor.h"
 
 namespace hive::server {
 namespace {
@@ -16,7 +17,7 @@ namespace {
 using hive::bridge::v1::SubscribeEventsRequest;
 using hive::bridge::v1::SubscribeEventsResponse;
 
-class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEventsResponse> {
+class SubscribeEventsReactor final : public StreamWriteReactor<SubscribeEventsResponse> {
  public:
   SubscribeEventsReactor(grpc::CallbackServerContext& context, const SubscribeEventsRequest& request, EventHub& hub,
                          EventDeliveryMetrics* delivery)
@@ -41,83 +42,50 @@ class SubscribeEventsReactor final : public grpc::ServerWriteReactor<SubscribeEv
     WriteNextLocked();
   }
 
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
+ private:
+  bool NextLocked(SubscribeEventsResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
+    if (subscription_ == nullptr) return false;
+    std::shared_ptr<const hive::bridge::v1::DeviceEvent> event = subscription_->Next();
+    if (event == nullptr) {
+      if (subscription_->is_closed()) FinishLocked(grpc::Status::OK);  // the bridge is draining
+      return false;
+    }
+    // Every subscriber writes the hub's one shared event: the response
+    // borrows it (no per-subscriber copy) until the write is done. gRPC only
+    // reads it, and protobuf's const methods are thread-safe.
+    response.unsafe_arena_set_allocated_event(const_cast<hive::bridge::v1::DeviceEvent*>(event.get()));
+    borrowed_event_ = std::move(event);
+    return true;
+  }
+
+  void WriteDoneLocked(bool ok, SubscribeEventsResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
     if (ok && delivery_ != nullptr && borrowed_event_ != nullptr) delivery_->Delivered(*borrowed_event_);
-    ReturnBorrowedEventLocked();
-    if (!ok) return FinishLocked(grpc::Status::OK);  // the reader went away
-    WriteNextLocked();
+    ReturnBorrowedEventLocked(response);
   }
 
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
+  void OnStreamDone() override {
     // Unsubscribing waits out any wake in flight, so none reaches a deleted reactor.
     std::unique_ptr<Subscription> subscription;
     {
       absl::MutexLock lock(&mu_);
       subscription = std::move(subscription_);
-      ReturnBorrowedEventLocked();
+      ReturnBorrowedEventLocked(response());
     }
     subscription.reset();
-    delete this;
-  }
-
- private:
-  void WriteNext() {
-    absl::MutexLock lock(&mu_);
-    WriteNextLocked();
-  }
-
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_ || subscription_ == nullptr) return;
-    std::shared_ptr<const hive::bridge::v1::DeviceEvent> event = subscription_->Next();
-    if (event == nullptr) {
-      if (subscription_->is_closed()) FinishLocked(grpc::Status::OK);  // the bridge is draining
-      return;
-    }
-    // Every subscriber writes the hub's one shared event: the response
-    // borrows it (no per-subscriber copy) until the write is done. gRPC only
-    // reads it, and protobuf's const methods are thread-safe.
-    response_.unsafe_arena_set_allocated_event(const_cast<hive::bridge::v1::DeviceEvent*>(event.get()));
-    borrowed_event_ = std::move(event);
-    writing_ = true;
-    StartWrite(&response_);
   }
 
   // Takes the borrowed event back out of the response, which would
   // otherwise delete it.
-  void ReturnBorrowedEventLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void ReturnBorrowedEventLocked(SubscribeEventsResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (borrowed_event_ == nullptr) return;
-    response_.unsafe_arena_release_event();
+    response.unsafe_arena_release_event();
     borrowed_event_.reset();
   }
 
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
-  }
-
   EventDeliveryMetrics* const delivery_;
-  absl::Mutex mu_;
   std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
-  SubscribeEventsResponse response_ ABSL_GUARDED_BY(mu_);
-  // The event `response_` points to while a write is in flight.
+  // The event the response slot points to while a write is in flight.
   std::shared_ptr<const hive::bridge::v1::DeviceEvent> borrowed_event_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-// A stream that ends at once with `status`.
-class RejectedStream final : public grpc::ServerWriteReactor<SubscribeEventsResponse> {
- public:
-  explicit RejectedStream(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
 };
 
 absl::Status ExpectUuids(absl::string_view field, const google::protobuf::RepeatedPtrField<std::string>& values) {
@@ -150,7 +118,7 @@ absl::Status ValidateSubscribeEvents(const SubscribeEventsRequest& request) {
 }
 
 grpc::ServerWriteReactor<SubscribeEventsResponse>* RejectSubscribeEvents(const absl::Status& why) {
-  return new RejectedStream(ToGrpcStatus(why));
+  return RejectStream<SubscribeEventsResponse>(ToGrpcStatus(why));
 }
 
 grpc::ServerWriteReactor<SubscribeEventsResponse>* StartSubscribeEvents(grpc::CallbackServerContext* context,
@@ -158,9 +126,12 @@ grpc::ServerWriteReactor<SubscribeEventsResponse>* StartSubscribeEvents(grpc::Ca
                                                                         EventHub& hub,
                                                                         const std::atomic<bool>& draining,
                                                                         EventDeliveryMetrics* delivery) {
-  if (draining) return new RejectedStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bridge is shutting down"));
+  if (draining) {
+    return RejectStream<SubscribeEventsResponse>(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "bridge is shutting down"));
+  }
   if (absl::Status valid = ValidateSubscribeEvents(*request); !valid.ok()) {
-    return new RejectedStream(ToGrpcStatus(valid));
+    return RejectStream<SubscribeEventsResponse>(ToGrpcStatus(valid));
   }
   return new SubscribeEventsReactor(*context, *request, hub, delivery);
 }

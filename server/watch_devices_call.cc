@@ -11,6 +11,7 @@
 #include "bridge/event_filter.h"
 #include "bridge/uuid.h"
 #include "server/grpc_status.h"
+#include "server/stream_write_reactor.h"
 #include "server/subscribe_events_call.h"
 
 namespace hive::server {
@@ -35,7 +36,7 @@ SubscribeEventsRequest AsSubscription(const WatchDevicesRequest& request, const 
   return subscription;
 }
 
-class WatchDevicesReactor final : public grpc::ServerWriteReactor<WatchDevicesResponse> {
+class WatchDevicesReactor final : public StreamWriteReactor<WatchDevicesResponse> {
  public:
   WatchDevicesReactor(const WatchDevicesRequest& request, const WatchDevicesDeps& deps)
       : twins_(deps.twins), view_(deps.view) {
@@ -55,59 +56,29 @@ class WatchDevicesReactor final : public grpc::ServerWriteReactor<WatchDevicesRe
     WriteNextLocked();
   }
 
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) return FinishLocked(grpc::Status::OK);  // the reader went away
-    WriteNextLocked();
-  }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    // Unsubscribing waits out any wake in flight, so none reaches a deleted reactor.
-    std::unique_ptr<Subscription> subscription;
-    {
-      absl::MutexLock lock(&mu_);
-      subscription = std::move(subscription_);
-    }
-    subscription.reset();
-    delete this;
-  }
-
  private:
   bool Matches(const Twin& twin) const {
     return (accounts_.empty() || accounts_.contains(twin.account_id)) &&
            (devices_.empty() || devices_.contains(twin.device_id));
   }
 
-  void WriteNext() {
-    absl::MutexLock lock(&mu_);
-    WriteNextLocked();
-  }
-
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_ || subscription_ == nullptr) return;
-    response_.Clear();
+  bool NextLocked(WatchDevicesResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
+    if (subscription_ == nullptr) return false;
+    response.Clear();
     if (in_snapshot_) {
       if (std::optional<Device> device = NextOfSnapshotLocked()) {
-        *response_.mutable_device() = *std::move(device);
+        *response.mutable_device() = *std::move(device);
       } else {
         in_snapshot_ = false;
-        response_.set_snapshot_complete(true);
+        response.set_snapshot_complete(true);
       }
-      writing_ = true;
-      StartWrite(&response_);
-      return;
+      return true;
     }
     // The subscription has the turn only here, after the snapshot.
     std::shared_ptr<const DeviceEvent> event = subscription_->Next();
     if (event == nullptr) {
       if (subscription_->is_closed()) FinishLocked(grpc::Status::OK);  // the bridge is draining
-      return;
+      return false;
     }
     if (event->has_gap()) {
       // Fell behind: the twins as they stand now include what was missed.
@@ -115,18 +86,17 @@ class WatchDevicesReactor final : public grpc::ServerWriteReactor<WatchDevicesRe
       cursor_.clear();
       snapshot_end_ = false;
       pending_.clear();
-      return WriteNextLocked();
+      return NextLocked(response);
     }
     if (std::optional<Device> device = view_.Find(event->device_id())) {
-      *response_.mutable_device() = *std::move(device);
+      *response.mutable_device() = *std::move(device);
     } else {
       // Forgotten already (--max-twins): the event still says what happened.
-      response_.mutable_device()->set_device_id(event->device_id());
-      response_.mutable_device()->set_account_id(event->account_id());
+      response.mutable_device()->set_device_id(event->device_id());
+      response.mutable_device()->set_account_id(event->account_id());
     }
-    *response_.mutable_event() = *event;
-    writing_ = true;
-    StartWrite(&response_);
+    *response.mutable_event() = *event;
+    return true;
   }
 
   // The next twin of the snapshot, or nullopt at its end.
@@ -147,10 +117,14 @@ class WatchDevicesReactor final : public grpc::ServerWriteReactor<WatchDevicesRe
     return std::nullopt;
   }
 
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
+  void OnStreamDone() override {
+    // Unsubscribing waits out any wake in flight, so none reaches a deleted reactor.
+    std::unique_ptr<Subscription> subscription;
+    {
+      absl::MutexLock lock(&mu_);
+      subscription = std::move(subscription_);
+    }
+    subscription.reset();
   }
 
   const TwinStore& twins_;
@@ -158,37 +132,29 @@ class WatchDevicesReactor final : public grpc::ServerWriteReactor<WatchDevicesRe
   absl::flat_hash_set<std::string> accounts_;
   absl::flat_hash_set<std::string> devices_;
 
-  absl::Mutex mu_;
   std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
-  WatchDevicesResponse response_ ABSL_GUARDED_BY(mu_);
   bool in_snapshot_ ABSL_GUARDED_BY(mu_) = true;
   // The snapshot's walk: the last device id taken from the store, and the
   // ids taken but not sent yet.
   std::string cursor_ ABSL_GUARDED_BY(mu_);
   bool snapshot_end_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<std::string> pending_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-class RejectedWatch final : public grpc::ServerWriteReactor<WatchDevicesResponse> {
- public:
-  explicit RejectedWatch(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
 };
 
 }  // namespace
 
 grpc::ServerWriteReactor<WatchDevicesResponse>* RejectWatchDevices(const absl::Status& why) {
-  return new RejectedWatch(ToGrpcStatus(why));
+  return RejectStream<WatchDevicesResponse>(ToGrpcStatus(why));
 }
 
 grpc::ServerWriteReactor<WatchDevicesResponse>* StartWatchDevices(const WatchDevicesRequest& request,
                                                                   const WatchDevicesDeps& deps) {
-  if (deps.draining) return new RejectedWatch(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bridge is shutting down"));
+  if (deps.draining) {
+    return RejectStream<WatchDevicesResponse>(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bridge is shutting down"));
+  }
   // The same id checks as SubscribeEvents, naming the same fields.
   if (absl::Status valid = ValidateSubscribeEvents(AsSubscription(request, deps.types)); !valid.ok()) {
-    return new RejectedWatch(ToGrpcStatus(valid));
+    return RejectStream<WatchDevicesResponse>(ToGrpcStatus(valid));
   }
   return new WatchDevicesReactor(request, deps);
 }

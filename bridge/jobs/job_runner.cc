@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "bridge/jobs/job_request_id.h"
 #include "bridge/log.h"
+#include "bridge/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hive {
@@ -25,10 +26,6 @@ constexpr size_t kDefaultAbortWindow = 20;
 
 google::protobuf::Timestamp TimestampOf(absl::Time time) {
   return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
-}
-
-absl::Duration DurationOf(const google::protobuf::Duration& duration) {
-  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
 }
 
 // Up to a tenth of a second's sends at once, so a tick of kTick keeps the

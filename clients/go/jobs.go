@@ -2,11 +2,9 @@ package hivebridge
 
 import (
 	"context"
-	"io"
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	bridgev1 "github.com/hivebridge/hivebridge/clients/go/gen/hive/bridge/v1"
@@ -74,27 +72,21 @@ func (b *Bridge) CancelJob(ctx context.Context, jobID string, opts ...grpc.CallO
 // Subscription is; errors a new stream cannot fix (NotFound, a wrong token)
 // are returned by Next, as is ctx's end.
 type JobWatch struct {
-	b       *Bridge
-	ctx     context.Context
 	request *bridgev1.WatchJobRequest
-	opts    []grpc.CallOption
+	stream  *resumingStream[*bridgev1.WatchJobResponse]
 
-	mu         sync.Mutex
-	sequence   uint64
-	job        *bridgev1.Job
-	reconnects int
-
-	stream   bridgev1.FleetJobs_WatchJobClient
-	cancel   context.CancelFunc
-	failures int
-	ended    bool
+	mu       sync.Mutex
+	sequence uint64
+	job      *bridgev1.Job
 }
 
 // WatchJob returns a JobWatch of the job, starting after resumeAfter (0:
 // from the start). It lives until the job ends or ctx does.
 func (b *Bridge) WatchJob(ctx context.Context, jobID string, resumeAfter uint64, opts ...grpc.CallOption) *JobWatch {
-	return &JobWatch{b: b, ctx: ctx, request: &bridgev1.WatchJobRequest{JobId: jobID, ResumeAfter: resumeAfter},
-		sequence: resumeAfter, opts: opts}
+	w := &JobWatch{request: &bridgev1.WatchJobRequest{JobId: jobID, ResumeAfter: resumeAfter}, sequence: resumeAfter}
+	w.stream = &resumingStream[*bridgev1.WatchJobResponse]{b: b, ctx: ctx, opts: opts, open: w.open,
+		endsWithStream: true}
+	return w
 }
 
 // Sequence is the sequence of the last message Next returned (resume a
@@ -113,86 +105,30 @@ func (w *JobWatch) Job() *bridgev1.Job {
 }
 
 // Reconnects is how many times the watch resumed on a new stream.
-func (w *JobWatch) Reconnects() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.reconnects
-}
+func (w *JobWatch) Reconnects() int { return w.stream.Reconnects() }
 
 // Next blocks for the next change; io.EOF once the job ended and every
 // change was returned.
 func (w *JobWatch) Next() (*bridgev1.WatchJobResponse, error) {
-	for {
-		if w.ended {
-			return nil, io.EOF
-		}
-		if err := w.ctx.Err(); err != nil {
-			w.close()
-			return nil, err
-		}
-		if w.stream == nil {
-			if err := w.open(); err != nil {
-				return nil, err
-			}
-		}
-		reply, err := w.stream.Recv()
-		if err == nil {
-			w.failures = 0
-			w.mu.Lock()
-			w.sequence, w.job = reply.GetSequence(), reply.GetJob()
-			w.mu.Unlock()
-			return reply, nil
-		}
-		w.close()
-		if w.ctx.Err() != nil {
-			return nil, w.ctx.Err()
-		}
-		if err == io.EOF { // the bridge ended the stream OK: the job ended
-			w.ended = true
-			return nil, io.EOF
-		}
-		if !resumable(status.Code(err)) {
-			return nil, err
-		}
-		w.failures++
-		w.mu.Lock()
-		w.reconnects++
-		w.mu.Unlock()
-		failures := w.failures
-		if failures > 8 {
-			failures = 8
-		}
-		if err := w.b.sleep(w.ctx, w.b.opts.retry.backoff(failures)); err != nil {
-			return nil, err
-		}
+	reply, err := w.stream.next()
+	if err != nil {
+		return nil, err
 	}
+	w.mu.Lock()
+	w.sequence, w.job = reply.GetSequence(), reply.GetJob()
+	w.mu.Unlock()
+	return reply, nil
 }
 
-func (w *JobWatch) open() error {
+// open starts a stream after the last sequence returned.
+func (w *JobWatch) open(ctx context.Context, opts ...grpc.CallOption) (receiver[*bridgev1.WatchJobResponse], error) {
 	request := proto.Clone(w.request).(*bridgev1.WatchJobRequest)
 	w.mu.Lock()
 	request.ResumeAfter = w.sequence
-	resuming := w.reconnects > 0
 	w.mu.Unlock()
-	ctx, cancel := context.WithCancel(w.ctx)
-	// A resumed stream waits for the bridge to be back instead of failing fast.
-	opts := append([]grpc.CallOption{grpc.WaitForReady(resuming)}, w.opts...)
-	stream, err := w.b.Jobs.WatchJob(ctx, request, opts...)
-	if err != nil {
-		cancel()
-		return err
-	}
-	w.stream, w.cancel = stream, cancel
-	return nil
+	return w.stream.b.Jobs.WatchJob(ctx, request, opts...)
 }
 
 // Close ends the watch's current stream. Cancelling the context is the
 // usual way to end a watch early.
-func (w *JobWatch) Close() { w.close() }
-
-func (w *JobWatch) close() {
-	if w.cancel != nil {
-		w.cancel()
-	}
-	w.stream, w.cancel = nil, nil
-}
+func (w *JobWatch) Close() { w.stream.close() }

@@ -2,11 +2,9 @@ package hivebridge
 
 import (
 	"context"
-	"io"
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	bridgev1 "github.com/hivebridge/hivebridge/clients/go/gen/hive/bridge/v1"
@@ -20,18 +18,11 @@ import (
 // check event.GetGap() != nil). Errors a new stream cannot fix (a wrong
 // token, a bad filter) are returned by Next, as is ctx's end.
 type Subscription struct {
-	b       *Bridge
-	ctx     context.Context
 	request *bridgev1.SubscribeEventsRequest
-	opts    []grpc.CallOption
+	stream  *resumingStream[*bridgev1.SubscribeEventsResponse]
 
-	mu         sync.Mutex
-	position   *bridgev1.StreamPosition
-	reconnects int
-
-	stream   bridgev1.DeviceBridge_SubscribeEventsClient
-	cancel   context.CancelFunc
-	failures int
+	mu       sync.Mutex
+	position *bridgev1.StreamPosition
 }
 
 // Subscribe returns a Subscription for req's filters, starting after
@@ -39,7 +30,9 @@ type Subscription struct {
 func (b *Bridge) Subscribe(ctx context.Context, req *bridgev1.SubscribeEventsRequest,
 	opts ...grpc.CallOption) *Subscription {
 	request := proto.Clone(req).(*bridgev1.SubscribeEventsRequest)
-	return &Subscription{b: b, ctx: ctx, request: request, position: request.GetResumeAfter(), opts: opts}
+	s := &Subscription{request: request, position: request.GetResumeAfter()}
+	s.stream = &resumingStream[*bridgev1.SubscribeEventsResponse]{b: b, ctx: ctx, opts: opts, open: s.open}
+	return s
 }
 
 // Position is the (epoch, sequence) of the last event Next returned: store
@@ -51,81 +44,33 @@ func (s *Subscription) Position() *bridgev1.StreamPosition {
 }
 
 // Reconnects is how many times the subscription resumed on a new stream.
-func (s *Subscription) Reconnects() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.reconnects
-}
+func (s *Subscription) Reconnects() int { return s.stream.Reconnects() }
 
 // Next blocks for the next event.
 func (s *Subscription) Next() (*bridgev1.DeviceEvent, error) {
-	for {
-		if err := s.ctx.Err(); err != nil {
-			s.close()
-			return nil, err
-		}
-		if s.stream == nil {
-			if err := s.open(); err != nil {
-				return nil, err
-			}
-		}
-		reply, err := s.stream.Recv()
-		if err == nil {
-			s.failures = 0
-			event := reply.GetEvent()
-			if event.GetEpoch() != "" {
-				s.mu.Lock()
-				s.position = &bridgev1.StreamPosition{Epoch: event.GetEpoch(), Sequence: event.GetSequence()}
-				s.mu.Unlock()
-			}
-			return event, nil
-		}
-		s.close()
-		if s.ctx.Err() != nil {
-			return nil, s.ctx.Err()
-		}
-		if err != io.EOF && !resumable(status.Code(err)) {
-			return nil, err
-		}
-		s.failures++
-		s.mu.Lock()
-		s.reconnects++
-		s.mu.Unlock()
-		failures := s.failures
-		if failures > 8 {
-			failures = 8
-		}
-		if err := s.b.sleep(s.ctx, s.b.opts.retry.backoff(failures)); err != nil {
-			return nil, err
-		}
+	reply, err := s.stream.next()
+	if err != nil {
+		return nil, err
 	}
+	event := reply.GetEvent()
+	if event.GetEpoch() != "" {
+		s.mu.Lock()
+		s.position = &bridgev1.StreamPosition{Epoch: event.GetEpoch(), Sequence: event.GetSequence()}
+		s.mu.Unlock()
+	}
+	return event, nil
 }
 
-func (s *Subscription) open() error {
+// open starts a stream after the last event returned.
+func (s *Subscription) open(ctx context.Context,
+	opts ...grpc.CallOption) (receiver[*bridgev1.SubscribeEventsResponse], error) {
 	request := proto.Clone(s.request).(*bridgev1.SubscribeEventsRequest)
 	s.mu.Lock()
 	request.ResumeAfter = s.position
-	resuming := s.reconnects > 0
 	s.mu.Unlock()
-	ctx, cancel := context.WithCancel(s.ctx)
-	// A resumed stream waits for the bridge to be back instead of failing fast.
-	opts := append([]grpc.CallOption{grpc.WaitForReady(resuming)}, s.opts...)
-	stream, err := s.b.Client.SubscribeEvents(ctx, request, opts...)
-	if err != nil {
-		cancel()
-		return err
-	}
-	s.stream, s.cancel = stream, cancel
-	return nil
+	return s.stream.b.Client.SubscribeEvents(ctx, request, opts...)
 }
 
 // Close ends the subscription's current stream; Next after Close opens a new
 // one unless its context is done. Cancelling the context is the usual way to end.
-func (s *Subscription) Close() { s.close() }
-
-func (s *Subscription) close() {
-	if s.cancel != nil {
-		s.cancel()
-	}
-	s.stream, s.cancel = nil, nil
-}
+func (s *Subscription) Close() { s.stream.close() }

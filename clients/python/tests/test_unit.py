@@ -1,6 +1,7 @@
 """hivebridge_client's own logic, without a bridge: command builders, the
 retry rule (only with a request_id, only retryable codes, within the
-deadline), the resume cursor, the device watch and the error mapping."""
+deadline), the resume cursor, the resuming streams (sync and asyncio), the
+device watch and the error mapping."""
 
 import asyncio
 import unittest
@@ -457,6 +458,129 @@ class Jobs(unittest.TestCase):
                 await bridge.close()
 
         self.assertEqual(asyncio.run(run()).job_id, JOB)
+
+
+class AsyncStream:
+    """A grpc.aio streaming call: its responses, then its error or the end."""
+
+    def __init__(self, responses, error=None):
+        self.responses, self.error, self.cancelled = list(responses), error, False
+
+    async def _responses(self):
+        for response in self.responses:
+            yield response
+        if self.error:
+            raise self.error
+
+    def __aiter__(self):
+        return self._responses()
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class AsyncStreamingStub:
+    """SubscribeEvents and WatchJob from one list of AsyncStreams."""
+
+    def __init__(self, *streams):
+        self.streams, self.requests = list(streams), []
+
+    def _open(self, name, request, wait_for_ready):
+        self.requests.append((name, request, wait_for_ready))
+        return self.streams.pop(0)
+
+    def SubscribeEvents(self, request, metadata=None, wait_for_ready=None):
+        return self._open("SubscribeEvents", request, wait_for_ready)
+
+    def WatchJob(self, request, metadata=None, wait_for_ready=None):
+        return self._open("WatchJob", request, wait_for_ready)
+
+
+def async_streaming_bridge(stub):
+    bridge = aio.Bridge("127.0.0.1:1", retry=hb.RetryPolicy(initial_backoff=0.001, max_backoff=0.001))
+    bridge.stub = bridge.jobs_stub = stub
+    bridge.sleeps = []
+
+    async def sleep(seconds):
+        bridge.sleeps.append(seconds)
+    bridge._sleep = sleep
+    return bridge
+
+
+class StreamsResumeAlike(unittest.TestCase):
+    """The sync and asyncio Subscription and JobWatch share one resume loop:
+    a broken stream is reopened after the last item; an OK end reopens a
+    subscription but is a job watch's last."""
+
+    def test_a_subscription_that_ends_ok_is_reopened(self):
+        first, second = FakeStream([event("e1", 1)]), FakeStream([event("e1", 2)])
+        stub = StreamingStub(first, second)
+        bridge = sync_bridge(stub)
+        bridge._retry = hb.RetryPolicy(initial_backoff=0.001, max_backoff=0.001)
+        subscription = bridge.subscribe()
+        self.assertEqual([next(subscription).sequence for _ in range(2)], [1, 2])
+        self.assertEqual(stub.requests[1][0].resume_after.sequence, 1)
+        self.assertEqual(subscription.reconnects, 1)
+        self.assertTrue(first.cancelled)
+
+    def test_asyncio_subscription_reopens_after_the_last_event(self):
+        first = AsyncStream([hb.api.SubscribeEventsResponse(event=event("e1", 1))],
+                            FakeRpcError(grpc.StatusCode.UNAVAILABLE))
+        second = AsyncStream([hb.api.SubscribeEventsResponse(event=event("e1", 2))])
+        stub = AsyncStreamingStub(first, second)
+
+        async def run():
+            bridge = async_streaming_bridge(stub)
+            subscription = bridge.subscribe(device_ids=["d"])
+            got = [(await subscription.__anext__()).sequence for _ in range(2)]
+            await subscription.aclose()
+            await bridge.close()
+            return got, subscription, bridge.sleeps
+
+        got, subscription, sleeps = asyncio.run(run())
+        self.assertEqual(got, [1, 2])
+        _, resumed, wait_for_ready = stub.requests[1]
+        self.assertEqual((resumed.resume_after.epoch, resumed.resume_after.sequence), ("e1", 1))
+        self.assertEqual(list(resumed.device_ids), ["d"])
+        self.assertTrue(wait_for_ready, "a resumed stream waits for the bridge to come back")
+        self.assertFalse(stub.requests[0][2], "the first stream fails fast")
+        self.assertEqual((subscription.reconnects, subscription.position, len(sleeps)), (1, ("e1", 2), 1))
+        self.assertTrue(first.cancelled and second.cancelled)
+
+    def test_asyncio_job_watch_resumes_and_ends_with_the_stream(self):
+        stub = AsyncStreamingStub(AsyncStream([change(1)], FakeRpcError(grpc.StatusCode.UNAVAILABLE)),
+                                  AsyncStream([change(2, state=hb.jobs_pb2.JOB_STATE_COMPLETED)]))
+
+        async def run():
+            bridge = async_streaming_bridge(stub)
+            watch = bridge.watch_job(JOB)
+            got = [r.sequence async for r in watch]
+            await bridge.close()
+            return got, watch
+
+        got, watch = asyncio.run(run())
+        self.assertEqual(got, [1, 2])
+        self.assertEqual(stub.requests[1][1].resume_after, 1)
+        self.assertEqual(watch.job.state, hb.jobs_pb2.JOB_STATE_COMPLETED)
+        self.assertEqual((watch.sequence, watch.reconnects), (2, 1))
+        self.assertEqual(len(stub.requests), 2, "an OK end is the job's end: no new stream")
+
+    def test_asyncio_streams_raise_what_a_new_stream_cannot_fix(self):
+        stub = AsyncStreamingStub(AsyncStream([], FakeRpcError(grpc.StatusCode.NOT_FOUND, "no job")),
+                                  AsyncStream([], FakeRpcError(grpc.StatusCode.UNAVAILABLE)))
+
+        async def run():
+            bridge = async_streaming_bridge(stub)
+            try:
+                with self.assertRaisesRegex(hb.NotFound, "no job"):
+                    [r async for r in bridge.watch_job(JOB)]
+                with self.assertRaises(hb.Unavailable):
+                    [e async for e in bridge.subscribe(resume=False)]
+            finally:
+                await bridge.close()
+
+        asyncio.run(run())
+        self.assertEqual(len(stub.requests), 2)
 
 
 class Errors(unittest.TestCase):

@@ -1,5 +1,6 @@
-"""What a resuming subscription remembers and when it reconnects; shared by
-the sync and asyncio Subscription classes.
+"""What a resuming stream remembers and when it reconnects, without I/O;
+shared by the sync and asyncio Subscription and JobWatch classes, which
+differ only in how they call, read and wait (see Stream).
 
 A SubscribeEvents stream never ends by itself. When it does end (the bridge
 restarted, a proxy dropped the connection, keepalive found the peer dead),
@@ -25,11 +26,24 @@ RESUMABLE = frozenset({
 class Cursor:
     """The resume point: the last delivered event's (epoch, sequence)."""
 
+    # A SubscribeEvents stream that ends OK (the bridge draining) is reopened.
+    ENDS_WITH_STREAM = False
+
     def __init__(self, request, resume_after):
         self._request = request
         self.position = None
         if resume_after is not None:
             self.position = _position_of(resume_after)
+
+    @staticmethod
+    def method(bridge):
+        """The stub method that opens the stream."""
+        return bridge.stub.SubscribeEvents
+
+    @staticmethod
+    def item(response):
+        """What a SubscribeEventsResponse delivers: its event."""
+        return response.event
 
     def advance(self, event):
         if event.epoch:
@@ -45,8 +59,8 @@ class Cursor:
 
 
 class Reopener:
-    """When a broken stream is reopened: the sync and asyncio Subscription
-    loops ask it after each stream ends, and wait what it says."""
+    """When a broken stream is reopened: Stream asks it after each stream
+    ends, and the client's loop waits what it says."""
 
     def __init__(self, resume, retry):
         self._resume = resume
@@ -79,19 +93,136 @@ def _position_of(value):
 
 
 class JobCursor:
-    """WatchJob's resume point: the sequence of the last message delivered.
-    A job's stream ends by itself (OK) when the job ends; a broken one is
-    reopened after this sequence, by the same Reopener rule as events."""
+    """WatchJob's resume point: the sequence of the last message delivered,
+    and the Job as of that message. A job's stream ends by itself (OK) when
+    the job ends; a broken one is reopened after this sequence, by the same
+    Reopener rule as events."""
+
+    ENDS_WITH_STREAM = True
 
     def __init__(self, request):
         self._request = request
         self.sequence = request.resume_after
+        self.job = None
+
+    @staticmethod
+    def method(bridge):
+        return bridge.jobs_stub.WatchJob
+
+    @staticmethod
+    def item(response):
+        """What a WatchJobResponse delivers: the whole response."""
+        return response
 
     def advance(self, response):
         self.sequence = response.sequence
+        self.job = response.job
 
     def request(self):
         request = type(self._request)()
         request.CopyFrom(self._request)
         request.resume_after = self.sequence
         return request
+
+
+class Stream:
+    """One resuming stream's rules, without I/O: what the next call asks
+    for, what each response delivers, and once a call has ended how long to
+    wait before the next one (None: stop). The sync and asyncio clients each
+    drive it with one loop (bridge._ResumingStream, aio._ResumingStream):
+
+        while not cancelled:
+            request, wait_for_ready = stream.next_call()
+            call = stream.method(bridge)(request, wait_for_ready=wait_for_ready, ...)
+            try:
+                for response in call:
+                    yield stream.received(response)
+                pause = stream.ended()
+            except grpc.RpcError as e:
+                if cancelled: return
+                pause = stream.failed(e)      # or raises the BridgeError
+            finally:
+                call.cancel()
+            if pause is None: return
+            wait(pause)
+
+    cursor: a Cursor (SubscribeEvents) or a JobCursor (WatchJob); it says
+    which stub method opens the stream, what a response delivers, how the
+    next request resumes, and whether an OK end is the stream's last
+    (ENDS_WITH_STREAM).
+    """
+
+    def __init__(self, cursor, resume, retry):
+        self.cursor = cursor
+        self._reopener = Reopener(resume, retry)
+
+    def method(self, bridge):
+        """The stub method of `bridge` that opens the stream."""
+        return self.cursor.method(bridge)
+
+    @property
+    def reconnects(self):
+        return self._reopener.reconnects
+
+    def next_call(self):
+        """(request, wait_for_ready) of the next call: the first fails fast,
+        a resumed one waits for the bridge to come back."""
+        return self.cursor.request(), self.reconnects > 0
+
+    def received(self, response):
+        """A response arrived: the item to deliver."""
+        self._reopener.delivered()
+        item = self.cursor.item(response)
+        self.cursor.advance(item)
+        return item
+
+    def ended(self):
+        """The call ended OK: seconds before the next, or None to stop."""
+        if self.cursor.ENDS_WITH_STREAM:
+            return None
+        return self._reopener.pause()
+
+    def failed(self, error):
+        """The call failed with `error` (grpc.RpcError), not cancelled by
+        us: seconds before the next, or None to stop; raises it as a
+        BridgeError when a new call cannot fix it."""
+        self._reopener.check(error)
+        return self._reopener.pause()
+
+
+class ClientStream:
+    """What the sync and asyncio resuming streams hold alike: the bridge, the
+    Stream of rules, the stub method that opens a call, the call in progress
+    and the iterator of items. Each client's subclass adds its loop."""
+
+    def __init__(self, bridge, cursor, resume):
+        self._bridge = bridge
+        self._stream = Stream(cursor, resume, bridge._retry)
+        self._method = self._stream.method(bridge)
+        self._call = None
+        self._items = None
+
+    @property
+    def reconnects(self):
+        return self._stream.reconnects
+
+
+class SubscriptionProgress:
+    """A Subscription's progress (sync and asyncio alike): mixed in before a
+    client's ClientStream."""
+
+    @property
+    def position(self):
+        return self._stream.cursor.position
+
+
+class JobWatchProgress:
+    """A JobWatch's progress (sync and asyncio alike); see SubscriptionProgress."""
+
+    @property
+    def job(self):
+        return self._stream.cursor.job
+
+    @property
+    def sequence(self):
+        return self._stream.cursor.sequence

@@ -190,24 +190,13 @@ class DeviceWatch:
         raise _errors.BridgeError(grpc.StatusCode.CANCELLED, "the watch ended before its snapshot was complete")
 
 
-class Subscription:
-    """An endless, resuming async iterator of DeviceEvent messages; cancel() ends it."""
+class _ResumingStream(_resume.ClientStream):
+    """The asyncio loop of a _resume.Stream, shared by Subscription and
+    JobWatch; see hivebridge_client.bridge._ResumingStream."""
 
     def __init__(self, bridge, cursor, resume):
-        self._bridge = bridge
-        self._cursor = cursor
-        self._reopener = _resume.Reopener(resume, bridge._retry)
+        super().__init__(bridge, cursor, resume)
         self._cancelled = False
-        self._call = None
-        self._events = None
-
-    @property
-    def position(self):
-        return self._cursor.position
-
-    @property
-    def reconnects(self):
-        return self._reopener.reconnects
 
     def cancel(self):
         self._cancelled = True
@@ -218,27 +207,25 @@ class Subscription:
         return self
 
     async def __anext__(self):
-        # One stream for the object's life, as in the sync Subscription.
-        if self._events is None:
-            self._events = self._run()
-        return await self._events.__anext__()
+        # One stream for the object's life, as in the sync client.
+        if self._items is None:
+            self._items = self._run()
+        return await self._items.__anext__()
 
     async def aclose(self):
         """Cancels and releases the stream (for use outside `async for`)."""
         self.cancel()
-        if self._events is not None:
-            await self._events.aclose()
+        if self._items is not None:
+            await self._items.aclose()
 
     async def _run(self):
         while not self._cancelled:
-            self._call = self._bridge.stub.SubscribeEvents(
-                self._cursor.request(), metadata=self._bridge._metadata,
-                wait_for_ready=self.reconnects > 0)
+            request, wait_for_ready = self._stream.next_call()
+            self._call = self._method(request, metadata=self._bridge._metadata, wait_for_ready=wait_for_ready)
             try:
                 async for response in self._call:
-                    self._reopener.delivered()
-                    self._cursor.advance(response.event)
-                    yield response.event
+                    yield self._stream.received(response)
+                pause = self._stream.ended()
             except asyncio.CancelledError:
                 if self._cancelled:
                     return
@@ -246,79 +233,19 @@ class Subscription:
             except grpc.RpcError as e:
                 if self._cancelled:
                     return
-                self._reopener.check(e)
+                pause = self._stream.failed(e)
             finally:
                 # Ended, failed, or the iterator was closed: release the call.
                 self._call.cancel()
-            pause = self._reopener.pause()
             if pause is None or self._cancelled:
                 return
             await self._bridge._sleep(pause)
 
 
-class JobWatch:
+class Subscription(_resume.SubscriptionProgress, _ResumingStream):
+    """An endless, resuming async iterator of DeviceEvent messages; cancel() ends it."""
+
+
+class JobWatch(_resume.JobWatchProgress, _ResumingStream):
     """A resuming async iterator of WatchJobResponse messages that stops when
     the job ends; see hivebridge_client.JobWatch."""
-
-    def __init__(self, bridge, cursor, resume):
-        self._bridge = bridge
-        self._cursor = cursor
-        self._reopener = _resume.Reopener(resume, bridge._retry)
-        self._cancelled = False
-        self._call = None
-        self._responses = None
-        self.job = None
-
-    @property
-    def sequence(self):
-        return self._cursor.sequence
-
-    @property
-    def reconnects(self):
-        return self._reopener.reconnects
-
-    def cancel(self):
-        self._cancelled = True
-        if self._call is not None:
-            self._call.cancel()
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        if self._responses is None:
-            self._responses = self._run()
-        return await self._responses.__anext__()
-
-    async def aclose(self):
-        """Cancels and releases the stream (for use outside `async for`)."""
-        self.cancel()
-        if self._responses is not None:
-            await self._responses.aclose()
-
-    async def _run(self):
-        while not self._cancelled:
-            self._call = self._bridge.jobs_stub.WatchJob(
-                self._cursor.request(), metadata=self._bridge._metadata,
-                wait_for_ready=self.reconnects > 0)
-            try:
-                async for response in self._call:
-                    self._reopener.delivered()
-                    self._cursor.advance(response)
-                    self.job = response.job
-                    yield response
-                return  # the bridge ended the stream OK: the job ended
-            except asyncio.CancelledError:
-                if self._cancelled:
-                    return
-                raise
-            except grpc.RpcError as e:
-                if self._cancelled:
-                    return
-                self._reopener.check(e)
-            finally:
-                self._call.cancel()
-            pause = self._reopener.pause()
-            if pause is None or self._cancelled:
-                return
-            await self._bridge._sleep(pause)

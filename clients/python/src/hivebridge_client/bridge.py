@@ -224,30 +224,16 @@ class DeviceWatch:
         raise _errors.BridgeError(grpc.StatusCode.CANCELLED, "the watch ended before its snapshot was complete")
 
 
-class Subscription:
-    """An endless, resuming iterator of DeviceEvent messages; cancel() ends it
-    (a loop over it then stops).
-
-    position: the (epoch, sequence) of the last event delivered, to store
-    and pass as resume_after later. reconnects: how many times it resumed.
-    """
+class _ResumingStream(_resume.ClientStream):
+    """The blocking loop of a _resume.Stream, shared by Subscription and
+    JobWatch: one call at a time (the cursor names the stub method), reopened
+    by the stream's rules until cancel() or the rules say stop. The rules are
+    _resume's; this only calls, reads and waits."""
 
     def __init__(self, bridge, cursor, resume):
-        self._bridge = bridge
-        self._cursor = cursor
-        self._reopener = _resume.Reopener(resume, bridge._retry)
+        super().__init__(bridge, cursor, resume)
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
-        self._call = None
-        self._events = None
-
-    @property
-    def position(self):
-        return self._cursor.position
-
-    @property
-    def reconnects(self):
-        return self._reopener.reconnects
 
     def cancel(self):
         self._cancelled.set()
@@ -261,37 +247,43 @@ class Subscription:
     def __next__(self):
         # One stream for the object's life: iterating it again (another for
         # loop after a break) continues where the last one stopped.
-        if self._events is None:
-            self._events = self._run()
-        return next(self._events)
+        if self._items is None:
+            self._items = self._run()
+        return next(self._items)
 
     def _run(self):
         while not self._cancelled.is_set():
-            call = self._bridge.stub.SubscribeEvents(
-                self._cursor.request(), metadata=self._bridge._metadata,
-                wait_for_ready=self.reconnects > 0)
+            request, wait_for_ready = self._stream.next_call()
+            call = self._method(request, metadata=self._bridge._metadata, wait_for_ready=wait_for_ready)
             with self._lock:
                 self._call = call
             if self._cancelled.is_set():
                 call.cancel()
             try:
                 for response in call:
-                    self._reopener.delivered()
-                    self._cursor.advance(response.event)
-                    yield response.event
+                    yield self._stream.received(response)
+                pause = self._stream.ended()
             except grpc.RpcError as e:
                 if self._cancelled.is_set():
                     return
-                self._reopener.check(e)
+                pause = self._stream.failed(e)
             finally:
                 # Ended, failed, or the iterator was closed: release the call.
                 call.cancel()
-            pause = self._reopener.pause()
             if pause is None or self._cancelled.wait(pause):
                 return
 
 
-class JobWatch:
+class Subscription(_resume.SubscriptionProgress, _ResumingStream):
+    """An endless, resuming iterator of DeviceEvent messages; cancel() ends it
+    (a loop over it then stops).
+
+    position: the (epoch, sequence) of the last event delivered, to store
+    and pass as resume_after later. reconnects: how many times it resumed.
+    """
+
+
+class JobWatch(_resume.JobWatchProgress, _ResumingStream):
     """A resuming iterator of WatchJobResponse messages that stops when the
     bridge ends the stream (the job ended); cancel() ends it sooner.
 
@@ -300,66 +292,8 @@ class JobWatch:
     resumed.
     """
 
-    def __init__(self, bridge, cursor, resume):
-        self._bridge = bridge
-        self._cursor = cursor
-        self._reopener = _resume.Reopener(resume, bridge._retry)
-        self._cancelled = threading.Event()
-        self._lock = threading.Lock()
-        self._call = None
-        self._responses = None
-        self.job = None
-
-    @property
-    def sequence(self):
-        return self._cursor.sequence
-
-    @property
-    def reconnects(self):
-        return self._reopener.reconnects
-
-    def cancel(self):
-        self._cancelled.set()
-        with self._lock:
-            if self._call is not None:
-                self._call.cancel()
-
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.cancel()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self._responses is None:
-            self._responses = self._run()
-        return next(self._responses)
-
-    def _run(self):
-        while not self._cancelled.is_set():
-            call = self._bridge.jobs_stub.WatchJob(
-                self._cursor.request(), metadata=self._bridge._metadata,
-                wait_for_ready=self.reconnects > 0)
-            with self._lock:
-                self._call = call
-            if self._cancelled.is_set():
-                call.cancel()
-            try:
-                for response in call:
-                    self._reopener.delivered()
-                    self._cursor.advance(response)
-                    self.job = response.job
-                    yield response
-                return  # the bridge ended the stream OK: the job ended
-            except grpc.RpcError as e:
-                if self._cancelled.is_set():
-                    return
-                self._reopener.check(e)
-            finally:
-                call.cancel()
-            pause = self._reopener.pause()
-            if pause is None or self._cancelled.wait(pause):
-                return
