@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     --results) results="$2"; shift ;;
     --report) report="$2"; shift ;;
     --phases) phases="$2"; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
