@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Renders docs/PERFORMANCE.md from bench/results.json: the tables of
-issue #6 and #16 with each figure's ratio to its same-run baseline and whether the
+issue #6, #16 and #21 with each figure's ratio to its same-run baseline and whether the
 target is met, the bridge's perf profiles, the hot-spot analysis (kept by
 hand in bench/hot_spots.md, because a profile does not explain itself), the
 machine and the exact commands.
@@ -31,6 +31,17 @@ def ratio_with_range(row):
     if spread and spread[0] != spread[1]:
         return "{} ({:.2f}–{:.2f})".format(ratio(row.get("ratio")), spread[0], spread[1])
     return ratio(row.get("ratio"))
+
+
+def small_ratio_with_range(row):
+    """As ratio_with_range, to three decimals: for ratios far below 1, which two would round away."""
+    value, spread = row.get("ratio"), row.get("ratio_range")
+    if value is None:
+        return "–"
+    text = "{:.3f}×".format(value)
+    if spread and spread[0] != spread[1]:
+        text += " ({:.3f}–{:.3f})".format(spread[0], spread[1])
+    return text
 
 
 def met(value):
@@ -83,7 +94,7 @@ def summary(results):
         ["Scale: ≤ 16 KiB per idle device at 50,000 devices",
          "{} KiB/device at {} devices{}".format(num(bridge_scale.get("rss_per_device_kib"), 1),
                                                 num(bridge_scale.get("ready")),
-                                                " (capped: see §6)" if scale.get("capped_by") else ""),
+                                                " (capped: see §7)" if scale.get("capped_by") else ""),
          "**not measured** at 50,000 (≤ 16 KiB {} at {})".format(
              "met" if scale.get("memory_met") else "not met", num(bridge_scale.get("ready")))
          if scale.get("capped_by") else met(scale.get("met"))],
@@ -209,6 +220,30 @@ def queue_table(results):
     return text
 
 
+def jobs_table(results):
+    jobs = results.get("jobs") or {}
+    run = jobs.get("run")
+    if not run:
+        return "(not measured in this run: `make bench` from a version with the jobs phase)"
+    live = run["live"]
+    rows = [
+        ["live requests, devices online (baseline)", num(live["rps"]),
+         "{} / {} / {}".format(latency(live, "p50"), latency(live, "p99"), latency(live, "p999")), "1.00×"],
+        ["fleet job, StartJob to its end (devices/s)", num(run["job_per_s"]), "–", small_ratio_with_range(jobs)],
+    ]
+    text = table(["", "requests/s", "p50/p99/p99.9 µs", "ratio to live"], rows)
+    counters = run["counters"]
+    text += ("\n\nA job over {} online devices (a selector on their account), `max_in_flight` {} and "
+             "`max_rate` the largest StartJob accepts; the baseline keeps as many calls in flight. It ended {} "
+             "after {} s ({} s from its `created_at` to its `ended_at`): {} of {} devices acked, {} failed; "
+             "WatchJob sent {} messages. Devices/s per round: {}."
+             .format(num(run["devices"]), run["concurrency"], run["job_state"].replace("JOB_STATE_", ""),
+                     num(run["job_s"], 2), num(run["job_server_s"], 2), num(counters["succeeded"]),
+                     num(counters["selected"]), num(counters["failed"]), num(run["watch_messages"]),
+                     ", ".join(num(r) for r in jobs.get("rounds_job_per_s", []))))
+    return text
+
+
 def scale_table(results):
     rows = []
     for run in results["scale"]["runs"]:
@@ -304,6 +339,13 @@ METHOD = """\
   from the first connect until the devices have received every queued request; then it runs the
   round-trip load (same concurrency, warm-up and window as the round trip) on the same bridge and
   devices as the baseline. Each round uses devices of a seed of its own, so they start offline.
+- **Fleet jobs**: `hive-loadgen --mode=job` connects the devices (`hive-device-sim`'s client in-process,
+  acking every request, an account of each round's own), starts a job over them with a selector on
+  that account (online devices) and reads its WatchJob stream to the end; `rollout.max_rate` is the
+  largest double (StartJob accepts any finite rate above zero), so only `max_in_flight` (the
+  concurrency) and the bridge's own cost pace it. Then the round-trip load runs at the same
+  concurrency on the same bridge and devices as the baseline (a shorter window than the round trip's,
+  to keep the phase under a minute). Each round uses devices of a seed of their own.
 - **Scale**: `hive-loadgen --mode=scale` runs `hive-device-sim`'s client in-process: idle devices
   authenticating with minted HS256 tokens, spread over 127.0.0.x destination addresses when more than
   one address's ephemeral ports are needed (websocketpp's client closes and reopens its socket in
@@ -358,7 +400,15 @@ def render(results, hot_spots):
         "connect (acking at once) and get them in order; the baseline is the same requests sent live to the "
         "same devices right after, on the same bridge, at the same concurrency.", "",
         queue_table(results),
-        "", "## 6. Connection scale", "",
+        "", "## 6. Fleet jobs", "",
+        "`hive-loadgen --mode=job` against a bridge with `--state-dir`: one job (`FleetJobs.StartJob`, "
+        "WAIT_MODE_ACK) sends the request of section 2 to every device of a fleet that is online and acks at "
+        "once, each as a queued request (stored durably first); the figure is devices at their outcome per "
+        "second from StartJob until the job's WatchJob stream ends. The baseline is the same requests sent "
+        "live by the load generator itself to the same devices right after, on the same bridge, at the "
+        "job's `max_in_flight`.", "",
+        jobs_table(results),
+        "", "## 7. Connection scale", "",
         "Idle authenticated devices on one bridge process; baseline: the websocketpp echo server holding as "
         "many idle connections.", "",
         scale_table(results),

@@ -29,6 +29,8 @@ TARGETS = {
             "issue #16 asks for the ratio)",
     "queue": "queued requests: queueing and delivery rates, each / the same requests sent live on the same "
              "bridge (no target; issue #16 asks for the rate)",
+    "jobs": "fleet jobs: devices/s a job reaches (StartJob to its end, every device acking) / the same requests "
+            "sent live on the same bridge at the same concurrency (no target; issue #21 asks for the ratio)",
 }
 CODEC_RATIO_TARGET = 3.0
 THROUGHPUT_RATIO_TARGET = 0.5
@@ -190,6 +192,21 @@ def queue_section(raw):
     return section
 
 
+# ------------------------------------------------------------------ fleet jobs
+
+def jobs_section(raw):
+    runs = load_runs(os.path.join(raw, "jobs"), r"bridge_r(\d+)\.json")
+    picked = list(runs.values())
+    section = {"target": TARGETS["jobs"], "rounds": rounds_of(runs),
+               "ratio_of": "job devices/s (StartJob to the end of its WatchJob stream) / live req/s, each "
+                           "round's pair"}
+    if picked:
+        section["run"] = median_run(picked, "job_per_s")
+        section["rounds_job_per_s"] = [r["job_per_s"] for _, r in sorted(runs.items())]
+        paired_ratio(section, [(r["job_per_s"], r["live_rps"]) for r in picked])
+    return section
+
+
 # ------------------------------------------------------------------ scale
 
 def scale_section(raw):
@@ -311,6 +328,7 @@ def merge(args):
         "fanout": fanout_section(raw),
         "twin": twin_section(raw),
         "queue": queue_section(raw),
+        "jobs": jobs_section(raw),
         "scale": scale_section(raw),
         "perf": perf_section(raw),
         "commands": commands,
@@ -350,7 +368,8 @@ def check(args):
         return 1
     try:
         need(results.get("schema") == SCHEMA, "schema is not %d" % SCHEMA)
-        for section in ("machine", "codec", "request", "fanout", "twin", "queue", "scale", "perf", "commands"):
+        for section in ("machine", "codec", "request", "fanout", "twin", "queue", "jobs", "scale", "perf",
+                        "commands"):
             need(section in results, "no %s section" % section)
         for key in ("nproc", "cpu_model", "kernel", "compiler"):
             need(results["machine"].get(key) not in (None, ""), "machine.%s missing" % key)
@@ -403,6 +422,21 @@ def check(args):
              (run["delivered"], run["queued"]))
         need(run["live"]["requests"] > 0, "queue: no live request completed")
         need("ratio" in queue, "queue: no ratio")
+
+        jobs = results["jobs"]
+        run = jobs.get("run")
+        need(run is not None, "jobs: no run")
+        need(run["job_state"] == "JOB_STATE_COMPLETED", "jobs: the job ended %s (%s)" %
+             (run["job_state"], run["end_reason"] or "no reason"))
+        counters = run["counters"]
+        need(counters["selected"] == run["devices"], "jobs: the job selected %d of %d devices" %
+             (counters["selected"], run["devices"]))
+        need(counters["succeeded"] == run["devices"], "jobs: %d of %d devices succeeded (%s)" %
+             (counters["succeeded"], run["devices"], counters))
+        need(run["received"] == run["devices"], "jobs: the devices received %d requests for %d devices" %
+             (run["received"], run["devices"]))
+        need(run["live"]["requests"] > 0, "jobs: no live request completed")
+        need("ratio" in jobs, "jobs: no ratio")
 
         runs = results["scale"]["runs"]
         need(runs, "scale: no runs")

@@ -5,12 +5,15 @@
 # round trips vs a bare gRPC echo server; event fan-out vs a bare websocketpp
 # echo; the device twin's cost on the event path (fan-out with --state-dir vs
 # without); queued requests (queueing and delivery rates vs the same requests
-# sent live); idle-connection scale (RSS per device) vs the same echo server.
+# sent live); fleet jobs (a job's dispatch rate vs the same requests sent live);
+# idle-connection scale (RSS per device) vs the same echo server.
 #
 #   scripts/bench.sh --build-dir build/bench            # `make bench`: minutes; writes bench/results.json
 #                                                       # and docs/PERFORMANCE.md
 #   scripts/bench.sh --smoke --build-dir build --out D  # `make bench-smoke`, ctest bench.smoke: under a
 #                                                       # minute; writes D/results.json and D/PERFORMANCE.md
+#   scripts/bench.sh --phases jobs,queue ...            # only those phases (codec request fanout twin queue
+#                                                       # jobs scale): raw outputs only, no results or report
 #
 # Both end by checking that the results are well formed and have every
 # section (bench/results.py check). Nothing here asserts a speed: the numbers
@@ -24,6 +27,8 @@ build_dir="$repo/build/bench"
 out=""
 results=""
 report=""
+all_phases="codec,request,fanout,twin,queue,jobs,scale"
+phases="$all_phases"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -31,12 +36,16 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift ;;
     --results) results="$2"; shift ;;
     --report) report="$2"; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --phases) phases="$2"; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 build_dir="$(cd "$build_dir" && pwd)"
+for phase in ${phases//,/ }; do
+  [[ ",$all_phases," == *",$phase,"* ]] || { echo "bench.sh: --phases: unknown phase $phase ($all_phases)" >&2; exit 2; }
+done
 
 if [ "$smoke" = 1 ]; then
   out="${out:-$build_dir/bench-smoke}"
@@ -44,6 +53,7 @@ if [ "$smoke" = 1 ]; then
   report="${report:-$out/PERFORMANCE.md}"
   rounds=1 warmup=0.2s duration=0.5s sim_devices=100 scale_target=200 scale_try_more=0 settle=0.5s perf_seconds=0
   queue_devices=20 queued=100
+  job_devices=50 job_concurrency=16 job_warmup=0.2s job_duration=0.5s
   codec_args=(--benchmark_min_time=0.001)
 else
   out="${out:-$build_dir/bench-run}"
@@ -51,6 +61,7 @@ else
   report="${report:-$repo/docs/PERFORMANCE.md}"
   rounds=3 warmup=2s duration=8s sim_devices=1000 scale_target=50000 scale_try_more=100000 settle=3s perf_seconds=10
   queue_devices=100 queued=2000
+  job_devices=1000 job_concurrency=64 job_warmup=1s job_duration=4s
   codec_args=(--benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true)
 fi
 concurrencies=(1 16 256)
@@ -76,7 +87,7 @@ bridge_help="$("$bridge_bin" --help 2>&1 || true)"
 
 raw="$out/raw"
 rm -rf "$raw"
-mkdir -p "$raw/request" "$raw/fanout" "$raw/twin" "$raw/queue" "$raw/scale" "$raw/perf" "$raw/logs"
+mkdir -p "$raw/request" "$raw/fanout" "$raw/twin" "$raw/queue" "$raw/jobs" "$raw/scale" "$raw/perf" "$raw/logs"
 commands="$raw/commands.txt"
 : > "$commands"
 secret="$raw/jwt-secret"
@@ -336,6 +347,26 @@ queue_phase() {
   stop_one "$bridge_pid"
 }
 
+# ---------------------------------------------------------------- fleet jobs
+# A fleet job over online devices that ack at once (WAIT_MODE_ACK, max_rate
+# as high as StartJob accepts, max_in_flight the concurrency), timed from
+# StartJob to the end of its WatchJob stream; the baseline is the same
+# requests sent live by the load generator itself, at the same concurrency on
+# the same bridge and devices, right after.
+jobs_phase() {
+  say "fleet jobs: $job_devices online devices, $job_concurrency in flight, $rounds round(s)"
+  start_bridge bridge_jobs 127.0.0.1 --state-dir="$raw/state-jobs"
+  local round
+  for round in $(seq 1 "$rounds"); do
+    # Devices (and their account, which the job selects) of a seed of their own each round.
+    measure "$raw/jobs/bridge_r${round}.json" "$loadgen_bin" --mode=job \
+      --server="127.0.0.1:$bridge_grpc_port" --ws-url="ws://127.0.0.1:$bridge_ws_port/v1/devices" \
+      --jwt-secret-file="$secret" --devices="$job_devices" --device-seed=$((6000 + round)) \
+      --concurrency="$job_concurrency" --warmup="$job_warmup" --duration="$job_duration"
+  done
+  stop_one "$bridge_pid"
+}
+
 # ---------------------------------------------------------------- connection scale
 # As many devices as the target, or as the file-descriptor limit allows
 # (each device is a descriptor in the server and one here), spread over
@@ -388,14 +419,15 @@ scale_phase() {
 # Each phase has a bridge of its own, so that one phase's state (remembered
 # requests, connections) does not weigh on the next one's figures.
 machine_facts
-codec_phase
-request_phase
-fanout_phase
-twin_phase
-queue_phase
-scale_phase
+for phase in ${all_phases//,/ }; do
+  if [[ ",$phases," == *",$phase,"* ]]; then "${phase}_phase"; fi
+done
 
 cut -d' ' -f1 /proc/loadavg > "$raw/load_average_at_end.txt"
+if [ "$phases" != "$all_phases" ]; then
+  say "phases $phases only: raw outputs in $raw (results and report need every phase)"
+  exit 0
+fi
 python3 "$repo/bench/results.py" merge --raw "$raw" --mode "$([ "$smoke" = 1 ] && echo smoke || echo full)" \
   --out "$results"
 python3 "$repo/bench/results.py" check "$results"

@@ -32,18 +32,23 @@ std::unique_ptr<cli::Flags> LoadgenFlags(LoadgenOptions& options) {
       "--subscribers=10 --jwt-secret-file=F\n"
       "  hive-loadgen --mode=scale --ws-url=URL1,URL2 --devices=50000 --server-pid=PID --jwt-secret-file=F\n"
       "  hive-loadgen --mode=queue --server=HOST:PORT --ws-url=URL --devices=100 --queued=1000 --jwt-secret-file=F\n"
+      "  hive-loadgen --mode=job --server=HOST:PORT --ws-url=URL --devices=2000 --concurrency=64 --jwt-secret-file=F\n"
       "Add --echo to any of them to drive the baseline echo servers. Every option is a flag\n"
       "(--name=VALUE or --name VALUE; - or _ in names) or the environment variable in its [env: ...];\n"
       "a flag wins over its variable. DURATION is like 500ms, 10s or 1m30s.\n"
       "Exit status: 0 with results, 1 when the run could not be made, 2 for bad options.");
   cli::Flags& f = *flags;
   const absl::Duration day = absl::Hours(24);
-  f.AddChoice(
-      "mode", &options.mode,
-      {{"request", Mode::kRequest}, {"fanout", Mode::kFanout}, {"scale", Mode::kScale}, {"queue", Mode::kQueue}},
-      "request: SendDeviceRequest at a fixed concurrency; fanout: events to SubscribeEvents streams; "
-      "scale: many idle devices; queue: requests queued for offline devices, then delivered as they "
-      "connect (the bridge needs --state-dir)");
+  f.AddChoice("mode", &options.mode,
+              {{"request", Mode::kRequest},
+               {"fanout", Mode::kFanout},
+               {"scale", Mode::kScale},
+               {"queue", Mode::kQueue},
+               {"job", Mode::kJob}},
+              "request: SendDeviceRequest at a fixed concurrency; fanout: events to SubscribeEvents streams; "
+              "scale: many idle devices; queue: requests queued for offline devices, then delivered as they "
+              "connect; job: a fleet job over online devices, then the same requests sent live (queue and job: "
+              "the bridge needs --state-dir)");
   f.AddSwitch("echo", &options.echo,
               "drive the baseline echo servers (bench/grpc_echo_server, bench/ws_echo_server) instead of a "
               "bridge");
@@ -57,7 +62,8 @@ std::unique_ptr<cli::Flags> LoadgenFlags(LoadgenOptions& options) {
   f.AddDuration("duration", &options.duration, absl::Milliseconds(1), day, "the measured window");
   f.AddInteger("channels", &options.channels, 1, 100'000,
                "gRPC channels (TCP connections) the calls or streams are spread over");
-  f.AddInteger("concurrency", &options.concurrency, 1, 1'000'000, "request: calls kept in flight");
+  f.AddInteger("concurrency", &options.concurrency, 1, 1'000'000,
+               "request: calls kept in flight; job: the job's rollout.max_in_flight and the baseline's calls");
   f.AddDuration("request-timeout", &options.request_timeout, absl::Milliseconds(1), absl::Hours(1),
                 "request: each call's deadline");
   f.AddList("device-ids", &options.device_ids, "UUID[,UUID...]",
@@ -67,10 +73,15 @@ std::unique_ptr<cli::Flags> LoadgenFlags(LoadgenOptions& options) {
       .DefaultText("(derived)");
   f.AddInteger("devices", &options.devices, 1, 10'000'000,
                "request: devices to target; scale: devices to connect; queue: offline devices to queue for, then "
-               "connect");
+               "connect; job: devices to connect and send the job to");
   f.AddInteger("queued", &options.queued, 1, 10'000'000,
                "queue: requests to queue, spread over the devices (the bridge's --max-queued-per-device bounds "
                "each device's share)");
+  f.AddChoice("job-target", &options.job_target, {{"selector", JobTarget::kSelector}, {"devices", JobTarget::kDevices}},
+              "job: name the devices by a selector on their account (derived from --device-seed), or by the "
+              "explicit list of their ids");
+  f.AddDuration("job-timeout", &options.job_timeout, absl::Seconds(1), day,
+                "job: cancel the job if it has not ended by then, and report it as it stands");
   f.AddInteger<uint64_t>("device-seed", &options.device_seed, 0, UINT64_MAX,
                          "hive-device-sim's --seed: derives the device ids");
   f.AddInteger("subscribers", &options.subscribers, 0, 1'000'000, "fanout: SubscribeEvents streams");
@@ -107,6 +118,8 @@ const char* ModeName(Mode mode) {
       return "scale";
     case Mode::kQueue:
       return "queue";
+    case Mode::kJob:
+      return "job";
   }
   return "?";
 }
@@ -119,11 +132,13 @@ absl::StatusOr<LoadgenOptions> ParseLoadgenOptions(int argc, const char* const* 
   if (options.mode == Mode::kFanout && options.subscribers == 0 && !options.echo) {
     return Invalid("subscribers", "fanout against a bridge needs at least one subscriber");
   }
-  if (options.mode == Mode::kQueue && options.echo) {
-    return Invalid("echo", "queue mode has no echo baseline: it measures its baseline, live requests, on the bridge");
+  if ((options.mode == Mode::kQueue || options.mode == Mode::kJob) && options.echo) {
+    return Invalid("echo", absl::StrCat(ModeName(options.mode),
+                                        " mode has no echo baseline: it measures its baseline, live requests, on "
+                                        "the bridge"));
   }
-  const bool needs_tokens =
-      options.mode == Mode::kScale || options.mode == Mode::kQueue || (options.mode == Mode::kFanout && !options.echo);
+  const bool needs_tokens = options.mode == Mode::kScale || options.mode == Mode::kQueue ||
+                            options.mode == Mode::kJob || (options.mode == Mode::kFanout && !options.echo);
   if (needs_tokens && options.jwt_secret_file.empty()) {
     return Invalid("jwt-secret-file", "required: the devices mint their tokens with it");
   }

@@ -25,6 +25,13 @@ enum class Mode {
   kFanout,   // devices emit events, SubscribeEvents streams consume them
   kScale,    // many idle authenticated devices: connect rate, server RSS per device
   kQueue,    // requests queued for offline devices, then delivered when they connect
+  kJob,      // a fleet job over online devices, against the same requests sent live
+};
+
+// How --mode=job names its devices (JobTarget of jobs.proto).
+enum class JobTarget {
+  kSelector,  // a DeviceSelector on the run's own account, online devices
+  kDevices,   // the explicit list of their ids
 };
 
 struct LoadgenOptions {
@@ -46,6 +53,10 @@ struct LoadgenOptions {
 
   // queue
   int queued = 1000;  // requests queued, spread over --devices offline devices
+
+  // job
+  JobTarget job_target = JobTarget::kSelector;
+  absl::Duration job_timeout = absl::Seconds(120);  // then the job is cancelled and reported as it stands
 
   // fanout
   int subscribers = 10;

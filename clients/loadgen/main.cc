@@ -1,7 +1,7 @@
 // hive-loadgen: load for a hivebridge, or with --echo for the baseline echo
 // servers, printing one JSON line of results on stdout. See
 // `hive-loadgen --help` and the mode headers: request_load.h,
-// fanout_load.h, connection_scale.h, queued_delivery.h.
+// fanout_load.h, connection_scale.h, queued_delivery.h, job_dispatch.h.
 //
 // Exit status: 0 with results; 1 when the run could not be made (server
 // unreachable, devices not ready); 2 for bad options.
@@ -15,6 +15,7 @@
 #include "bridge/log.h"
 #include "clients/loadgen/connection_scale.h"
 #include "clients/loadgen/fanout_load.h"
+#include "clients/loadgen/job_dispatch.h"
 #include "clients/loadgen/json_out.h"
 #include "clients/loadgen/loadgen_options.h"
 #include "clients/loadgen/queued_delivery.h"
@@ -60,6 +61,8 @@ int Run(int argc, char** argv) {
       return Report(*options, RunConnectionScale(*options));
     case Mode::kQueue:
       return Report(*options, RunQueuedDelivery(*options));
+    case Mode::kJob:
+      return Report(*options, RunJobDispatch(*options));
   }
   return 2;
 }

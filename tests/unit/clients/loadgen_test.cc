@@ -15,6 +15,7 @@
 namespace hive::loadgen {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 // `env` holds "NAME=value" entries, as `environ` does.
@@ -53,7 +54,7 @@ TEST(LoadgenOptions, RefusesBadValuesNamingTheFlag) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--duration=10"}, R"(--duration: expected a duration such as 30s, 500ms or 1m30s, got "10")"},
       {{"--duration=0s"}, "--duration: must be between 1ms and 24h, got 0s"},
-      {{"--mode=soak"}, R"(--mode: expected one of request, fanout, scale, queue, got "soak")"},
+      {{"--mode=soak"}, R"(--mode: expected one of request, fanout, scale, queue, job, got "soak")"},
       {{"--channels=0"}, "--channels: must be between 1 and 100000, got 0"},
       {{"--device-ids=nope"}, R"(--device-ids: expected UUIDs, got "nope")"},
       {{"--mode=scale"}, "--jwt-secret-file: required: the devices mint their tokens with it"},
@@ -61,6 +62,12 @@ TEST(LoadgenOptions, RefusesBadValuesNamingTheFlag) {
       {{"--mode=queue", "--echo"},
        "--echo: queue mode has no echo baseline: it measures its baseline, live requests, on the bridge"},
       {{"--mode=queue", "--jwt-secret-file=/s", "--queued=0"}, "--queued: must be between 1 and 10000000, got 0"},
+      {{"--mode=job"}, "--jwt-secret-file: required: the devices mint their tokens with it"},
+      {{"--mode=job", "--jwt-secret-file=/s", "--echo"},
+       "--echo: job mode has no echo baseline: it measures its baseline, live requests, on the bridge"},
+      {{"--mode=job", "--jwt-secret-file=/s", "--job-target=everyone"},
+       R"(--job-target: expected one of selector, devices, got "everyone")"},
+      {{"--mode=job", "--jwt-secret-file=/s", "--job-timeout=0s"}, "--job-timeout: must be between 1s and 24h, got 0s"},
       {{"--mode=fanout", "--jwt-secret-file=/s", "--subscribers=0"},
        "--subscribers: fanout against a bridge needs at least one subscriber"},
       {{"--frobnicate"}, "--frobnicate: unknown flag; see --help"},
@@ -69,6 +76,23 @@ TEST(LoadgenOptions, RefusesBadValuesNamingTheFlag) {
   for (const auto& [args, message] : cases) {
     EXPECT_EQ(Parse(args).status(), absl::InvalidArgumentError(message)) << args[0];
   }
+}
+
+TEST(LoadgenOptions, JobModeTakesItsTargetAndTimeout) {
+  absl::StatusOr<LoadgenOptions> defaults = Parse({"--mode=job", "--jwt-secret-file=/s"});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->mode, Mode::kJob);
+  EXPECT_EQ(defaults->job_target, JobTarget::kSelector);
+  EXPECT_EQ(defaults->job_timeout, absl::Seconds(120));
+  absl::StatusOr<LoadgenOptions> options = Parse({"--mode=job", "--jwt-secret-file=/s", "--job-target=devices",
+                                                  "--job_timeout=45s", "--devices=2000", "--concurrency=64"},
+                                                 {"HIVE_LOADGEN_JOB_TARGET=selector"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->job_target, JobTarget::kDevices);
+  EXPECT_EQ(options->job_timeout, absl::Seconds(45));
+  EXPECT_EQ(options->devices, 2000);
+  EXPECT_EQ(options->concurrency, 64);
+  EXPECT_STREQ(ModeName(options->mode), "job");
 }
 
 TEST(LoadgenOptions, ReadsHiveLoadgenVariablesAndTheFlagWins) {
@@ -91,7 +115,7 @@ TEST(LoadgenOptions, HelpListsEveryFlagWithinOneHundredColumns) {
   const std::string help(options.status().message());
   EXPECT_EQ(help, LoadgenOptionsHelp());
   for (absl::string_view line : absl::StrSplit(help, '\n')) EXPECT_LE(line.size(), 100u) << line;
-  for (absl::string_view flag : {"--mode=request|fanout|scale|queue",
+  for (absl::string_view flag : {"--mode=request|fanout|scale|queue|job",
                                  "--[no-]echo",
                                  "--server=",
                                  "--ws-url=",
@@ -103,6 +127,8 @@ TEST(LoadgenOptions, HelpListsEveryFlagWithinOneHundredColumns) {
                                  "--device-ids=",
                                  "--devices=N",
                                  "--queued=N",
+                                 "--job-target=selector|devices",
+                                 "--job-timeout=DURATION",
                                  "--device-seed=N",
                                  "--subscribers=N",
                                  "--emitters=N",
@@ -117,7 +143,9 @@ TEST(LoadgenOptions, HelpListsEveryFlagWithinOneHundredColumns) {
                                  "--connect-timeout=DURATION"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
-  EXPECT_THAT(help, HasSubstr("[default: 10s] [env: HIVE_LOADGEN_DURATION]"));
+  // The default, then the variable, wherever the help wraps the line.
+  EXPECT_THAT(help, ContainsRegex(R"(--duration=DURATION +the measured window \[default: 10s\][[:space:]]+)"
+                                  R"(\[env: HIVE_LOADGEN_DURATION\])"));
 }
 
 }  // namespace
