@@ -89,11 +89,14 @@ export async function call(method, path, { params, body, okStatuses = [] } = {})
 // Opens an event stream (the gateway's Server-Sent Events) with fetch(), as
 // EventSource cannot send Authorization. Resolves once the bridge accepted
 // it (or throws its ApiError); `reader` then yields the body's text.
-export async function openStream(path, params, signal) {
+// `lastEventId`, when set, is sent as Last-Event-ID: the stream resumes
+// right after that event, as EventSource does when it reconnects.
+export async function openStream(path, params, signal, lastEventId = "") {
   let response;
   try {
+    const extra = lastEventId ? { "Last-Event-ID": lastEventId } : {};
     response = await fetch(apiUrl(path, params), {
-      headers: headers({ Accept: "text/event-stream" }), cache: "no-store", signal,
+      headers: headers({ Accept: "text/event-stream", ...extra }), cache: "no-store", signal,
     });
   } catch (e) {
     if (e.name === "AbortError") throw e;

@@ -1,37 +1,17 @@
 // The operators' console: the fleet, one device's twin and events, a command
-// form, a live event tail and the bridge's health, all through the gateway's
-// /api/v1 (api.js). Everything from the bridge is written with textContent,
-// never as HTML, so a device id or a twin field cannot inject markup.
+// form (command.js), a live event tail, fleet jobs (jobs.js) and the bridge's
+// health, all through the gateway's /api/v1 (api.js). Everything from the
+// bridge is written with textContent, never as HTML (dom.js), so a device id
+// or a twin field cannot inject markup.
 import { ApiError, call, codeName, openStream, setToken, token } from "./api.js";
+import { commandOf, mountCommandFields } from "./command.js";
+import { $, element, when } from "./dom.js";
+import { loadJobs, startJobs } from "./jobs.js";
 import { readEvents } from "./sse.js";
 
-const $ = (selector) => document.querySelector(selector);
 const PAGE_SIZE = 25;
 const MAX_EVENTS = 200;
 const HEALTH_EVERY_MS = 10000;
-
-// Each command kind's actions (proto/hive/bridge/v1/commands.proto) and the
-// optional fields the form shows for it.
-const KINDS = {
-  schedulerAction: { actions: ["ACTION_START", "ACTION_STOP"], fields: ["instance", "account"] },
-  deviceCommand: { actions: ["ACTION_CHECK_DISK_SPACE", "ACTION_REBOOT"], fields: [] },
-  upgradeDevice: { actions: ["ACTION_UPGRADE"], fields: ["version"] },
-  appInstanceCommand: { actions: ["ACTION_CREATE_USER", "ACTION_CONFIGURE"], fields: ["instance", "account"] },
-  raw: { actions: [], fields: ["raw"] },
-};
-
-function element(tag, text, attributes = {}) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  return node;
-}
-
-function when(timestamp) {
-  if (!timestamp) return "—";
-  const date = new Date(timestamp);
-  return Number.isNaN(date.getTime()) ? timestamp : date.toLocaleString();
-}
 
 // ---- health
 async function checkHealth() {
@@ -169,29 +149,7 @@ async function showDevice(deviceId) {
 }
 
 // ---- command form
-function showKind() {
-  const form = $("#command-form");
-  const kind = KINDS[form.kind.value];
-  form.commandAction.replaceChildren(...kind.actions.map((a) => element("option", a, { value: a })));
-  for (const label of form.querySelectorAll("label[data-for]")) {
-    const name = label.dataset.for;
-    label.hidden = name === "action" ? kind.actions.length === 0 : !kind.fields.includes(name);
-  }
-}
-
-function commandOf(form) {
-  const kind = form.kind.value;
-  const fields = form.fields.value.trim() ? JSON.parse(form.fields.value) : {};
-  if (typeof fields !== "object" || Array.isArray(fields) || fields === null) {
-    throw new SyntaxError("More fields: expected a JSON object");
-  }
-  if (kind === "raw") return { raw: { command: form.raw.value.trim(), payload: fields } };
-  const command = { action: form.commandAction.value, ...fields };
-  for (const name of KINDS[kind].fields) {
-    if (form[name].value.trim()) command[name] = form[name].value.trim();
-  }
-  return { [kind]: command };
-}
+let commandFields = null;
 
 function showOutcome(status, detail, state) {
   $("#outcome-status").textContent = status;
@@ -204,7 +162,7 @@ async function sendCommand(event) {
   const form = event.target;
   let body;
   try {
-    body = { command: commandOf(form), wait: form.wait.value };
+    body = { command: commandOf(commandFields), wait: form.wait.value };
   } catch (e) {
     return showOutcome("not sent", e.message, "bad");
   }
@@ -261,6 +219,7 @@ function start() {
     setToken($("#token").value.trim());
     checkHealth();
     loadFleet();
+    loadJobs();
     restartStreams();
   });
   $("#token-clear").addEventListener("click", () => {
@@ -283,13 +242,13 @@ function start() {
     fleet.page = Math.max(0, fleet.page - 1);
     loadFleet();
   });
-  $("#command-form").kind.addEventListener("change", showKind);
+  commandFields = mountCommandFields($("#command-form"));
   $("#command-form").addEventListener("submit", sendCommand);
   $("#tail-form").addEventListener("submit", toggleTail);
-  showKind();
   checkHealth();
   setInterval(checkHealth, HEALTH_EVERY_MS);
   loadFleet();
+  startJobs();
 }
 
 start();

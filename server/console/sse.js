@@ -61,3 +61,46 @@ export async function readEvents(reader, onEvent) {
     parser.push(value);
   }
 }
+
+// Waits `ms`, or less when `signal` aborts.
+function pause(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
+
+// Follows a resumable stream to its real end. `open(lastEventId)` opens it
+// (resolving to a reader of its text, or throwing); each event goes to
+// onEvent. When the stream ends or breaks before `finished()` says it is
+// over, it is opened again after a pause (retryMs, doubling up to maxRetryMs
+// while nothing arrives) with the id of the last event seen, so the server
+// resumes right after it: nothing is missed and nothing is shown twice. An
+// error `retryable(e)` refuses ends the follow (thrown), as does `signal`
+// (returns). onState("live" | "reconnecting…") says where it stands.
+export async function followResumable({
+  open, onEvent, finished, signal, onState = () => {}, retryable = () => true, retryMs = 1000, maxRetryMs = 8000,
+}) {
+  let lastId = "";
+  let delay = retryMs;
+  for (;;) {
+    try {
+      const reader = await open(lastId);
+      onState("live");
+      await readEvents(reader, (event) => {
+        lastId = event.id;
+        delay = retryMs;
+        onEvent(event);
+      });
+      if (signal?.aborted) return;
+      if (finished()) return;
+    } catch (e) {
+      if (signal?.aborted) return;
+      if (!retryable(e)) throw e;
+    }
+    onState("reconnecting…");
+    await pause(delay, signal);
+    if (signal?.aborted) return;
+    delay = Math.min(delay * 2, maxRetryMs);
+  }
+}

@@ -4,7 +4,7 @@
 // approach as tests/sdk/bridge_harness.py: ports and readiness come from the
 // bridge's own log lines (`event=started ... http_port=`, `event=device_connected`).
 //
-//   const fleet = await startFleet({ hivebridge, deviceSim, devices: [{ id, account }] });
+//   const fleet = await startFleet({ hivebridge, deviceSim, devices: [{ id, account }], stateDir: true });
 //   fleet.httpPort; fleet.token; fleet.log(); await fleet.stop();
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
@@ -39,7 +39,9 @@ async function stopProcess(child) {
   clearTimeout(timer);
 }
 
-export async function startFleet({ hivebridge, deviceSim, devices, eventRate = 8 }) {
+// `stateDir`: start the bridge with --state-dir (in the fleet's temporary
+// directory), which queued requests and so fleet jobs need.
+export async function startFleet({ hivebridge, deviceSim, devices, eventRate = 8, stateDir = false }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hive-console-"));
   const secretFile = path.join(dir, "jwt-secret");
   fs.writeFileSync(secretFile, crypto.randomBytes(36).toString("base64url"));
@@ -53,6 +55,7 @@ export async function startFleet({ hivebridge, deviceSim, devices, eventRate = 8
   const bridge = spawn(hivebridge, [
     "--jwt-secret-file", secretFile, "--ws-listen=127.0.0.1:0", "--grpc-listen=127.0.0.1:0",
     "--http-listen=127.0.0.1:0", "--backend-policy-file", policyFile,
+    ...(stateDir ? ["--state-dir", path.join(dir, "state")] : []),
   ], { stdio: ["ignore", "ignore", bridgeLog] });
   const children = [bridge];
   const stop = async () => {

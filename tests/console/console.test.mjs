@@ -5,7 +5,11 @@
 // token, lists exactly the simulator's devices, filters by account, opens a
 // device's twin, sends a SchedulerAction and waits for its SUCCEEDED, shows
 // the gateway's error code and message for a bad device id, tails
-// device-state events live, pages with ListDevices' token, fits a
+// device-state events live, pages with ListDevices' token, runs fleet jobs
+// (the bridge has --state-dir): a dry run's devices, a job started from the
+// form to COMPLETED with its counters and each device's outcome, the API's
+// error naming a field, a slow job cancelled; and, against a second bridge
+// without --state-dir, the jobs panel's FAILED_PRECONDITION. It fits a
 // phone-width window, and leaves a screenshot (console.png) in
 // HIVE_ARTIFACT_DIR.
 //
@@ -40,13 +44,19 @@ const IDS = DEVICES.map((d) => d.id);
 const HANG_MS = 15000;
 
 let fleet;
+// A second bridge without --state-dir (the jobs panel's error), stopped with
+// the first once the browser is closed: a connection the browser keeps alive
+// would hold its shutdown up.
+let bare;
 let browser;
 let page;
 let base;
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), "hive-chromium-"));
 
 before(async () => {
-  fleet = await startFleet({ hivebridge: env("HIVEBRIDGE_BINARY"), deviceSim: env("HIVE_DEVICE_SIM_BINARY"), devices: DEVICES });
+  fleet = await startFleet({
+    hivebridge: env("HIVEBRIDGE_BINARY"), deviceSim: env("HIVE_DEVICE_SIM_BINARY"), devices: DEVICES, stateDir: true,
+  });
   base = `http://127.0.0.1:${fleet.httpPort}`;
   // A fresh profile, and nothing that phones home.
   browser = await chromium.launchPersistentContext(profile, {
@@ -65,14 +75,17 @@ before(async () => {
   page.on("console", (m) => {
     if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) page.errors.push(`console error: ${m.text()}`);
   });
-  page.on("requestfailed", (r) => { if (!r.url().includes("/api/v1/events")) page.errors.push(`failed: ${r.url()}`); });
+  // Streams the page stops itself (the tail, a job's watch) end as failed loads.
+  page.on("requestfailed", (r) => {
+    if (!r.url().includes("/api/v1/events") && !r.url().includes(":watch")) page.errors.push(`failed: ${r.url()}`);
+  });
   page.on("response", (r) => { if (!r.url().includes("/api/v1/") && r.status() >= 400) page.errors.push(`${r.status()}: ${r.url()}`); });
 });
 
 after(async () => {
   await browser?.close();
   fs.rmSync(profile, { recursive: true, force: true });
-  await fleet?.stop();
+  await Promise.all([fleet?.stop(), bare?.stop()]);
 });
 
 const text = (selector) => page.locator(selector).textContent();
@@ -207,6 +220,132 @@ test("the event tail shows device-state events live, filtered by type", async ()
   }
   await tail.getByRole("button", { name: "Stop" }).click();
   assert.equal(await text("#tail-state"), "stopped");
+});
+
+// ---- fleet jobs
+const INSTANCE = "0f8e4a7c-2a53-4b52-9d6e-5b8f1f6f2d11";
+const jobForm = () => page.locator("#job-form");
+const jobCounter = (name) => text(`#job-counters [data-counter="${name}"] dd`);
+const outcomes = () => page.locator("#job-outcomes tbody tr")
+  .evaluateAll((rows) => rows.map((r) => [r.dataset.deviceId, r.dataset.status]));
+
+async function fillJobCommand() {
+  const command = jobForm().getByRole("group", { name: "Command" });
+  await command.getByRole("combobox", { name: /^Command kind/ }).selectOption("schedulerAction");
+  await command.getByRole("combobox", { name: /^Action/ }).selectOption("ACTION_START");
+  await command.getByRole("textbox", { name: "Instance", exact: true }).fill(INSTANCE);
+}
+
+async function jobOfApi(jobId) {
+  const response = await fetch(`${base}/api/v1/jobs/${jobId}`, { headers: { Authorization: `Bearer ${fleet.token}` } });
+  assert.equal(response.status, 200);
+  return (await response.json()).job;
+}
+
+test("a job from the form: the dry run lists the selector's devices, the job reaches COMPLETED with each device's outcome, the list shows it", async () => {
+  const form = jobForm();
+  const selector = form.getByRole("group", { name: /^Selector/ });
+  await selector.getByRole("textbox", { name: "Account", exact: true }).fill(ACCOUNT_A);
+  await fillJobCommand();
+  await form.getByRole("combobox", { name: /^Wait for/ }).selectOption("WAIT_MODE_RESULT");
+  await form.getByRole("textbox", { name: "Description" }).fill("console test: start instance");
+
+  await form.getByRole("button", { name: "Dry run" }).click();
+  await waitFor("the dry run", async () => (await text("#job-start-status")).startsWith("dry run"), HANG_MS);
+  assert.equal(await text("#job-start-status"), "dry run: 2 devices selected");
+  const selected = await page.locator("#job-dry-run-devices li").allTextContents();
+  assert.deepEqual(selected, DEVICES.filter((d) => d.account === ACCOUNT_A).map((d) => d.id).sort());
+  assert.equal(await page.locator("#jobs-table tbody tr[data-job-id]").count(), 0, "a dry run started a job");
+
+  await form.getByRole("button", { name: "Start job" }).click();
+  await waitFor("the job page", async () => (await text("#job-title")).startsWith("Job "), HANG_MS);
+  const jobId = (await text("#job-title")).slice("Job ".length);
+  await waitFor("COMPLETED", async () => (await text("#job-state")) === "COMPLETED", HANG_MS);
+  assert.equal(await jobCounter("selected"), "2");
+  assert.equal(await jobCounter("succeeded"), "2");
+  assert.equal(await jobCounter("failed"), "0");
+  await waitFor("both outcomes", async () => (await outcomes()).length === 2, HANG_MS);
+  assert.deepEqual(await outcomes(), selected.map((id) => [id, "SUCCEEDED"]));
+  await waitFor("the stream's end", async () => (await text("#job-stream-state")) === "ended", HANG_MS);
+  assert.equal(await page.locator("#job-cancel").isHidden(), true);
+  assert.match(await text("#job-spec"), /Selector.*account 7b1a3c52-5e0d-4b7a-9a53-2f6e8c1d4a10, online only/);
+  // What the page shows is what the API says.
+  const job = await jobOfApi(jobId);
+  assert.equal(job.state, "JOB_STATE_COMPLETED");
+  assert.equal(job.counters.succeeded, "2");
+
+  const row = page.locator(`#jobs-table tbody tr[data-job-id="${jobId}"]`);
+  await waitFor("the job in the list, COMPLETED", async () => (await row.count()) === 1
+    && (await row.getAttribute("data-state")) === "COMPLETED", HANG_MS);
+  const cells = await row.locator("th, td").allTextContents();
+  assert.equal(cells[0], jobId);
+  assert.equal(cells[2], "console test: start instance");
+  assert.equal(cells[3], ACCOUNT_A);
+  assert.match(cells[4], /^2\/2 done: 2 succeeded of 2 selected/);
+});
+
+test("a job the API refuses shows its error, naming the field, beside the form", async () => {
+  const form = jobForm();
+  await form.getByRole("textbox", { name: /^Waves/ }).fill("50, 90");
+  await form.getByRole("button", { name: "Start job" }).click();
+  await waitFor("the error", async () => (await text("#job-start-status")).startsWith("INVALID_ARGUMENT"), HANG_MS);
+  assert.equal(await text("#job-start-status"), "INVALID_ARGUMENT (3)");
+  assert.equal(await text("#job-start-detail"), "HTTP 400: rollout.waves: the last wave's percent is 90; it must be 100");
+  assert.equal(await form.getByRole("textbox", { name: /^Waves/ }).getAttribute("aria-invalid"), "true");
+  await form.getByRole("textbox", { name: /^Waves/ }).fill("");
+});
+
+test("a slow job over a pasted device list is cancelled from its page", async () => {
+  const form = jobForm();
+  await form.getByRole("radio", { name: "A list of device ids" }).check();
+  await form.getByRole("textbox", { name: /^Device ids/ }).fill(IDS.join("\n"));
+  await form.getByRole("spinbutton", { name: /^Max rate/ }).fill("0.5");
+  await form.getByRole("textbox", { name: "Description" }).fill("console test: slow");
+  await form.getByRole("button", { name: "Start job" }).click();
+  await waitFor("the slow job's page", async () => (await text("#job-spec")).includes("console test: slow"), HANG_MS);
+  const jobId = (await text("#job-title")).slice("Job ".length);
+  const cancel = page.getByRole("button", { name: "Cancel job" });
+  await cancel.waitFor();
+  assert.equal(await text("#job-state"), "RUNNING");
+
+  // Declining the confirm changes nothing; accepting it cancels.
+  page.once("dialog", (dialog) => dialog.dismiss());
+  await cancel.click();
+  assert.equal((await jobOfApi(jobId)).state, "JOB_STATE_RUNNING");
+  let asked = "";
+  page.once("dialog", (dialog) => { asked = dialog.message(); dialog.accept(); });
+  await cancel.click();
+  await waitFor("CANCELLED", async () => (await text("#job-state")) === "CANCELLED", HANG_MS);
+  assert.match(asked, new RegExp(`^Cancel job ${jobId}\\?`));
+  await waitFor("the stream's end", async () => (await text("#job-stream-state")) === "ended", HANG_MS);
+  assert.equal(await jobCounter("selected"), "3");
+  assert.ok(Number(await jobCounter("skipped")) >= 1, await text("#job-counters"));
+  assert.equal(await cancel.isHidden(), true);
+  const job = await jobOfApi(jobId);
+  assert.equal(job.state, "JOB_STATE_CANCELLED");
+  assert.equal(await jobCounter("skipped"), job.counters.skipped);
+  const row = page.locator(`#jobs-table tbody tr[data-job-id="${jobId}"]`);
+  await waitFor("the list to say CANCELLED", async () => (await row.getAttribute("data-state")) === "CANCELLED", HANG_MS);
+});
+
+test("without --state-dir the jobs panel shows the API's FAILED_PRECONDITION instead of a list", async () => {
+  bare = await startFleet({ hivebridge: env("HIVEBRIDGE_BINARY"), deviceSim: env("HIVE_DEVICE_SIM_BINARY"), devices: [] });
+  const other = await browser.newPage();
+  try {
+    const errors = [];
+    other.on("pageerror", (e) => errors.push(e.message));
+    other.setDefaultTimeout(HANG_MS);
+    await other.goto(`http://127.0.0.1:${bare.httpPort}/console/`);
+    await other.getByLabel("Bearer token").fill(bare.token);
+    await other.getByRole("button", { name: "Use token" }).click();
+    await waitFor("the jobs error", async () => /^FAILED_PRECONDITION/.test(await other.locator("#jobs-error").textContent()), HANG_MS);
+    assert.equal(await other.locator("#jobs-error").textContent(),
+      "FAILED_PRECONDITION (9), HTTP 400: fleet jobs need --state-dir: each device's command is a queued request, stored durably");
+    assert.equal(await other.locator("#jobs-table").isHidden(), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await other.close();
+  }
 });
 
 test("a screenshot at 1280 px is saved, and the page fits a phone's width", async () => {

@@ -1,13 +1,15 @@
 // The console's Server-Sent Events parser (server/console/sse.js), fed text in
 // arbitrary pieces as fetch() delivers it: every line ending, comments (the
 // bridge's heartbeats), multi-line data, `id:` carried over, events without
-// data dropped, and the bridge's own framing (sse_stream.h) read back.
+// data dropped, and the bridge's own framing (sse_stream.h) read back; and
+// followResumable, which a job's page follows WatchJob with: reopened after
+// the last event's id when the stream breaks, until it is really over.
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 
-const { SseParser, readEvents } = await import(
+const { SseParser, readEvents, followResumable } = await import(
   pathToFileURL(path.join(import.meta.dirname, "..", "..", "server", "console", "sse.js")).href);
 
 function parse(...pieces) {
@@ -52,4 +54,57 @@ test("readEvents drains a reader to its end", async () => {
   const seen = [];
   await readEvents(reader, (e) => seen.push(`${e.event}=${e.data}`));
   assert.deepEqual(seen, ["a=1", "b=2"]);
+});
+
+// A reader over `chunks`, then its end, or `error` thrown at the end.
+function readerOf(chunks, error) {
+  return {
+    read: async () => {
+      if (chunks.length) return { value: chunks.shift(), done: false };
+      if (error) throw error;
+      return { done: true };
+    },
+  };
+}
+
+test("followResumable reopens a broken stream with the last event's id, and stops when it is finished", async () => {
+  const opened = [];
+  const streams = [
+    () => readerOf(["id: 1\nevent: job\ndata: a\n\n", "id: 2\nevent: outcome\ndata: b\n\n"], new TypeError("network error")),
+    () => { throw new TypeError("bridge unreachable"); },
+    () => readerOf(["id: 3\nevent: outcome\ndata: c\n\n"]),
+    () => readerOf(["id: 4\nevent: job\ndata: end\n\n"]),
+  ];
+  const seen = [];
+  const states = [];
+  await followResumable({
+    open: async (lastId) => { opened.push(lastId); return streams.shift()(); },
+    onEvent: (e) => seen.push(`${e.id}=${e.data}`),
+    onState: (s) => states.push(s),
+    finished: () => seen.at(-1) === "4=end",
+    retryMs: 1,
+  });
+  // Broken after 2, refused, ended early after 3 (not finished), ended after 4.
+  assert.deepEqual(opened, ["", "2", "2", "3"]);
+  assert.deepEqual(seen, ["1=a", "2=b", "3=c", "4=end"]);
+  assert.deepEqual(states, ["live", "reconnecting…", "reconnecting…", "live", "reconnecting…", "live"]);
+});
+
+test("followResumable throws what retryable refuses, and returns once its signal aborts", async () => {
+  const refused = new Error("NOT_FOUND");
+  await assert.rejects(followResumable({
+    open: async () => { throw refused; }, onEvent: () => {}, finished: () => false, retryable: (e) => e !== refused,
+  }), refused);
+
+  const controller = new AbortController();
+  let opens = 0;
+  await followResumable({
+    open: async () => {
+      opens += 1;
+      if (opens === 2) controller.abort();
+      return readerOf([]);
+    },
+    onEvent: () => {}, finished: () => false, signal: controller.signal, retryMs: 1,
+  });
+  assert.equal(opens, 2);
 });
