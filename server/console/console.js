@@ -6,7 +6,7 @@
 import { ApiError, call, codeName, openStream, setToken, token } from "./api.js";
 import { commandOf, mountCommandFields } from "./command.js";
 import { $, element, when } from "./dom.js";
-import { loadJobs, startJobs } from "./jobs.js";
+import { loadJobs, reloadJob, startJobs } from "./jobs.js";
 import { readEvents } from "./sse.js";
 
 const PAGE_SIZE = 25;
@@ -220,6 +220,7 @@ function start() {
     checkHealth();
     loadFleet();
     loadJobs();
+    reloadJob();
     restartStreams();
   });
   $("#token-clear").addEventListener("click", () => {

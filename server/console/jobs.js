@@ -18,6 +18,8 @@ const PAGE_SIZE = 25;
 // The job page lists at most this many devices' outcomes (a job may have
 // 100,000); the counters still count them all.
 const MAX_OUTCOME_ROWS = 2000;
+// A dry run lists at most this many of the devices it selected.
+const MAX_DRY_RUN_ROWS = 1000;
 
 // ---- progress: a bar of the counters over `selected`, and the same in words
 function progress(job) {
@@ -207,6 +209,11 @@ export async function showJob(jobId) {
   $("#job").scrollIntoView({ block: "nearest" });
 }
 
+// The job page again (a new token: its stream opened with the old one).
+export function reloadJob() {
+  if (current.jobId) showJob(current.jobId);
+}
+
 async function cancelJob() {
   const jobId = current.jobId;
   if (!window.confirm(`Cancel job ${jobId}? Devices not yet sent its command will not be.`)) return;
@@ -275,7 +282,10 @@ async function submitJob(dryRun) {
       const ids = answer.deviceIds ?? [];
       showStart(`dry run: ${ids.length} device${ids.length === 1 ? "" : "s"} selected`,
         "Nothing was sent. The job would send its command to these, in this order:", "ok");
-      $("#job-dry-run-devices").replaceChildren(...ids.map((id) => element("li", id)));
+      $("#job-dry-run-devices").replaceChildren(...ids.slice(0, MAX_DRY_RUN_ROWS).map((id) => element("li", id)));
+      if (ids.length > MAX_DRY_RUN_ROWS) {
+        $("#job-dry-run-devices").append(element("li", `… and ${ids.length - MAX_DRY_RUN_ROWS} more`, { class: "more" }));
+      }
     } else {
       showStart(`started ${stateName(answer.job.state)}`, `job ${answer.job.jobId}`, "ok");
       form.elements.jobId.value = newJobId();

@@ -1,14 +1,16 @@
 // The web console (GET /console on the gateway's port) in a real browser:
 // Debian's chromium driven by npm playwright-core (pinned in package.json;
 // no browser is downloaded), against a real hivebridge with a backend policy
-// and three simulated devices (bridge_fleet.mjs). It signs in with the bearer
+// and three simulated devices (bridge_fleet.mjs), reached through a proxy
+// that can drop its connections (cuttable_proxy.mjs). It signs in with the bearer
 // token, lists exactly the simulator's devices, filters by account, opens a
 // device's twin, sends a SchedulerAction and waits for its SUCCEEDED, shows
 // the gateway's error code and message for a bad device id, tails
 // device-state events live, pages with ListDevices' token, runs fleet jobs
 // (the bridge has --state-dir): a dry run's devices, a job started from the
 // form to COMPLETED with its counters and each device's outcome, the API's
-// error naming a field, a slow job cancelled; and, against a second bridge
+// error naming a field, a slow job's watch resumed (Last-Event-ID) after its
+// connection is cut, then the job cancelled; and, against a second bridge
 // without --state-dir, the jobs panel's FAILED_PRECONDITION. It fits a
 // phone-width window, and leaves a screenshot (console.png) in
 // HIVE_ARTIFACT_DIR.
@@ -22,6 +24,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { createRequire } from "node:module";
 import { startFleet, waitFor } from "./bridge_fleet.mjs";
+import { startCuttableProxy } from "./cuttable_proxy.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require("playwright-core");
@@ -48,6 +51,9 @@ let fleet;
 // the first once the browser is closed: a connection the browser keeps alive
 // would hold its shutdown up.
 let bare;
+// The browser reaches the bridge through this, so a test can drop its
+// connections.
+let proxy;
 let browser;
 let page;
 let base;
@@ -57,7 +63,8 @@ before(async () => {
   fleet = await startFleet({
     hivebridge: env("HIVEBRIDGE_BINARY"), deviceSim: env("HIVE_DEVICE_SIM_BINARY"), devices: DEVICES, stateDir: true,
   });
-  base = `http://127.0.0.1:${fleet.httpPort}`;
+  proxy = await startCuttableProxy(fleet.httpPort);
+  base = `http://127.0.0.1:${proxy.port}`;
   // A fresh profile, and nothing that phones home.
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: env("HIVE_CHROMIUM"),
@@ -77,7 +84,8 @@ before(async () => {
   });
   // Streams the page stops itself (the tail, a job's watch) end as failed loads.
   page.on("requestfailed", (r) => {
-    if (!r.url().includes("/api/v1/events") && !r.url().includes(":watch")) page.errors.push(`failed: ${r.url()}`);
+    if (page.cutting || r.url().includes("/api/v1/events") || r.url().includes(":watch")) return;
+    page.errors.push(`failed: ${r.url()}`);
   });
   page.on("response", (r) => { if (!r.url().includes("/api/v1/") && r.status() >= 400) page.errors.push(`${r.status()}: ${r.url()}`); });
 });
@@ -85,6 +93,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   fs.rmSync(profile, { recursive: true, force: true });
+  await proxy?.close();
   await Promise.all([fleet?.stop(), bare?.stop()]);
 });
 
@@ -242,6 +251,12 @@ async function jobOfApi(jobId) {
   return (await response.json()).job;
 }
 
+async function jobsOfApi() {
+  const response = await fetch(`${base}/api/v1/jobs`, { headers: { Authorization: `Bearer ${fleet.token}` } });
+  assert.equal(response.status, 200);
+  return (await response.json()).jobs;
+}
+
 test("a job from the form: the dry run lists the selector's devices, the job reaches COMPLETED with each device's outcome, the list shows it", async () => {
   const form = jobForm();
   const selector = form.getByRole("group", { name: /^Selector/ });
@@ -255,7 +270,7 @@ test("a job from the form: the dry run lists the selector's devices, the job rea
   assert.equal(await text("#job-start-status"), "dry run: 2 devices selected");
   const selected = await page.locator("#job-dry-run-devices li").allTextContents();
   assert.deepEqual(selected, DEVICES.filter((d) => d.account === ACCOUNT_A).map((d) => d.id).sort());
-  assert.equal(await page.locator("#jobs-table tbody tr[data-job-id]").count(), 0, "a dry run started a job");
+  assert.deepEqual(await jobsOfApi(), [], "a dry run started a job");
 
   await form.getByRole("button", { name: "Start job" }).click();
   await waitFor("the job page", async () => (await text("#job-title")).startsWith("Job "), HANG_MS);
@@ -295,11 +310,16 @@ test("a job the API refuses shows its error, naming the field, beside the form",
   await form.getByRole("textbox", { name: /^Waves/ }).fill("");
 });
 
-test("a slow job over a pasted device list is cancelled from its page", async () => {
+test("a slow job's page resumes its watch after the network drops, and the job is cancelled from it", async () => {
+  const watches = [];
+  const onRequest = (r) => { if (r.url().includes(":watch")) watches.push(r.headers()["last-event-id"] ?? ""); };
+  page.on("request", onRequest);
   const form = jobForm();
   await form.getByRole("radio", { name: "A list of device ids" }).check();
   await form.getByRole("textbox", { name: /^Device ids/ }).fill(IDS.join("\n"));
-  await form.getByRole("spinbutton", { name: /^Max rate/ }).fill("0.5");
+  // One device at once, the next 10 s later, the last after 20 s (past
+  // HANG_MS): it is cancelled before its turn.
+  await form.getByRole("spinbutton", { name: /^Max rate/ }).fill("0.1");
   await form.getByRole("textbox", { name: "Description" }).fill("console test: slow");
   await form.getByRole("button", { name: "Start job" }).click();
   await waitFor("the slow job's page", async () => (await text("#job-spec")).includes("console test: slow"), HANG_MS);
@@ -307,6 +327,23 @@ test("a slow job over a pasted device list is cancelled from its page", async ()
   const cancel = page.getByRole("button", { name: "Cancel job" });
   await cancel.waitFor();
   assert.equal(await text("#job-state"), "RUNNING");
+  await waitFor("the first device's outcome", async () => (await outcomes()).length === 1, HANG_MS);
+
+  // The connection drops (the proxy cuts it): the stream breaks, and is
+  // reopened after the last change seen (Last-Event-ID), not from the start.
+  page.cutting = true;
+  assert.ok(proxy.cut() >= 1);
+  await waitFor("the watch to notice", async () => (await text("#job-stream-state")) === "reconnecting…", HANG_MS);
+  // The bridge answers a resumed watch's headers with its next change, so
+  // the request itself is what shows the page reconnected.
+  await waitFor("the watch to reopen", () => watches.length === 2, HANG_MS);
+  page.cutting = false;
+  page.off("request", onRequest);
+  assert.equal(watches[0], "");
+  assert.ok(Number(watches[1]) >= 2, `the reconnect's Last-Event-ID: ${JSON.stringify(watches)}`);
+  // Each device once, however often its outcome was streamed.
+  const rows = (await outcomes()).map(([id]) => id);
+  assert.deepEqual([...new Set(rows)], rows);
 
   // Declining the confirm changes nothing; accepting it cancels.
   page.once("dialog", (dialog) => dialog.dismiss());
