@@ -15,6 +15,9 @@ import {
 import { followResumable } from "./sse.js";
 
 const PAGE_SIZE = 25;
+// While a job on the list's page runs, the list is read again this often
+// (one call for the page, not a stream per job).
+const LIST_REFRESH_MS = 5000;
 // The job page lists at most this many devices' outcomes (a job may have
 // 100,000); the counters still count them all.
 const MAX_OUTCOME_ROWS = 2000;
@@ -39,7 +42,7 @@ function progress(job) {
 }
 
 // ---- the list
-const list = { tokens: [""], page: 0, next: "" };
+const list = { tokens: [""], page: 0, next: "", timer: 0 };
 
 function jobRow(job) {
   const row = element("tr");
@@ -62,6 +65,7 @@ function jobRow(job) {
 }
 
 export async function loadJobs() {
+  clearTimeout(list.timer);
   const form = $("#jobs-filter");
   const error = $("#jobs-error");
   const body = $("#jobs-table tbody");
@@ -80,6 +84,7 @@ export async function loadJobs() {
     }
     list.next = answer.nextPageToken;
     $("#jobs-caption").textContent = `Jobs, newest first: ${answer.jobs.length} on this page`;
+    if (answer.jobs.some((job) => !job.endedAt)) list.timer = setTimeout(loadJobs, LIST_REFRESH_MS);
   } catch (e) {
     // Without --state-dir (or in cluster mode) this is the API's
     // FAILED_PRECONDITION saying why: shown instead of an empty list.
