@@ -573,6 +573,16 @@ class BridgeServerImpl final : public BridgeServer {
   // broker would only fail its callers.
   bool ready() const { return ready_ && bus_.connected() && (queue_ == nullptr || queue_->caught_up()); }
 
+  // Why ready() is false, for /readyz.
+  std::string NotReadyReason() const {
+    if (!ready_) return "not serving (starting or draining)";
+    if (const BrokerState broker = bus_.broker_state(); broker != BrokerState::kConnected) {
+      return absl::StrCat("message broker ", BrokerStateName(broker));
+    }
+    if (queue_ != nullptr && !queue_->caught_up()) return "queued-request view catching up";
+    return "not ready";
+  }
+
   // gRPC health follows readiness.
   void FollowBus() {
     const bool ready_now = ready();
@@ -585,7 +595,7 @@ class BridgeServerImpl final : public BridgeServer {
     if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
     if (path == "/readyz") {
       if (ready()) return {200, "text/plain; charset=utf-8", "ready\n"};
-      return {503, "text/plain; charset=utf-8", "not ready\n"};
+      return {503, "text/plain; charset=utf-8", absl::StrCat("not ready: ", NotReadyReason(), "\n")};
     }
     if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(metrics_)};
     return {};

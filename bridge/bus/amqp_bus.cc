@@ -52,6 +52,9 @@ constexpr absl::Duration kIdleWait = absl::Milliseconds(200);
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 constexpr absl::Duration kFarewellTimeout = absl::Seconds(2);
+// Events published again after a reconnect per turn of the loop, so that
+// the broker is read (its heartbeats, connection.blocked) in between.
+constexpr size_t kRetryChunk = 1000;
 
 struct OutgoingEvent {
   std::string routing_key;
@@ -228,6 +231,8 @@ class AmqpBus::Connection {
   bool Authentic(ClusterMessageKind kind, absl::string_view exchange, absl::string_view routing_key,
                  const AmqpMessage& message);
   absl::Status Pump(absl::Duration wait);
+  // The broker turned healthy (connected, not blocked, heard) or not.
+  void OnHealthChanged(bool healthy);
   absl::Status HandleFrame(const amqp_frame_t& frame);
   void Confirm(uint64_t tag, bool multiple, bool acked);
   void OnEvent(const AmqpMessage& message, uint64_t delivery_tag);
@@ -252,6 +257,9 @@ class AmqpBus::Connection {
   uint64_t stream_tag_to_ack_ = 0;
   uint64_t queue_tag_to_ack_ = 0;
   absl::Time next_heartbeat_ = absl::InfinitePast();
+  // Whether the broker was healthy at the last turn of the loop.
+  bool was_healthy_ = false;
+  bool first_healthy_ = true;
 };
 
 absl::Status AmqpBus::Connection::SetUp() {
@@ -329,14 +337,31 @@ void AmqpBus::Connection::PublishSnapshot() {
 
 absl::Status AmqpBus::Connection::Serve() {
   ThreadState& state = *bus_.thread_state_;
-  while (!state.retry.empty()) {
-    OutgoingEvent event = std::move(state.retry.front());
-    state.retry.pop_front();
-    HIVE_RETURN_IF_ERROR(PublishEvent(std::move(event)));
-  }
   while (true) {
     const bool stopping = bus_.stop_.HasBeenNotified();
-    std::deque<Command> batch = bus_.outbox_->TakeAll();
+    if (bus_.health_.dead()) {
+      return absl::UnavailableError(absl::StrCat("the broker sent nothing, not even a heartbeat, for ",
+                                                 absl::FormatDuration(bus_.health_.silent_for())));
+    }
+    const bool healthy = bus_.health_.connected();
+    if (healthy != was_healthy_) OnHealthChanged(healthy);
+    if (!healthy) {
+      // Blocked or silent: the broker reads nothing, so whatever is written
+      // would only fill the socket. The outbox holds the work meanwhile.
+      if (stopping) return absl::OkStatus();
+      HIVE_RETURN_IF_ERROR(Pump(kIdleWait));
+      continue;
+    }
+    std::deque<Command> batch;
+    if (!state.retry.empty()) {
+      // Events from before the reconnect go first, a chunk per turn.
+      for (size_t i = 0; i < kRetryChunk && !state.retry.empty(); ++i) {
+        batch.emplace_back(std::move(state.retry.front()));
+        state.retry.pop_front();
+      }
+    } else {
+      batch = bus_.outbox_->TakeAll();
+    }
     for (auto it = batch.begin(); it != batch.end(); ++it) {
       if (absl::Status executed = Execute(*it); !executed.ok()) {
         // The events not yet sent go out after reconnecting; bindings and
@@ -352,7 +377,8 @@ absl::Status AmqpBus::Connection::Serve() {
       next_heartbeat_ = now + bus_.options_.heartbeat_period;
       HIVE_RETURN_IF_ERROR(
           PublishMessage(PresenceMessage(cluster::PresenceKind::kHeartbeat, bus_.options_.replica_id)));
-      for (const std::string& silent : bus_.fleet_.DropSilent(bus_.options_.replica_timeout)) {
+      for (const std::string& silent :
+           bus_.fleet_.DropSilent(bus_.options_.replica_timeout, bus_.options_.replica_id)) {
         Log(LogLevel::kWarn, "replica_silent", {{"replica", silent}});
         ReplicaGone(silent);
         bus_.calls_.FailReplica(
@@ -360,8 +386,26 @@ absl::Status AmqpBus::Connection::Serve() {
       }
     }
     if (stopping && batch.empty()) return Farewell();
-    HIVE_RETURN_IF_ERROR(Pump(batch.empty() ? std::min(kIdleWait, next_heartbeat_ - now) : absl::ZeroDuration()));
+    const bool more = !batch.empty() || !state.retry.empty();
+    HIVE_RETURN_IF_ERROR(Pump(more ? absl::ZeroDuration() : std::min(kIdleWait, next_heartbeat_ - now)));
   }
+}
+
+void AmqpBus::Connection::OnHealthChanged(bool healthy) {
+  was_healthy_ = healthy;
+  if (healthy) {
+    // Nobody could be heard while the broker was blocked or silent; after a
+    // reconnect, the others may still be reconnecting (their backoff).
+    bus_.fleet_.RestartClocks(std::exchange(first_healthy_, false) ? kMaxBackoff * 3 / 2 : absl::ZeroDuration());
+    Log(LogLevel::kInfo, "broker_healthy", {{"broker", bus_.options_.address.Redacted()}});
+    return;
+  }
+  const BrokerState state = bus_.health_.state();
+  Log(LogLevel::kWarn, "broker_unhealthy",
+      {{"state", BrokerStateName(state)}, {"silent_for", absl::FormatDuration(bus_.health_.silent_for())}});
+  // Their requests could not leave, nor their answers come back.
+  bus_.calls_.FailAll(absl::UnavailableError(
+      absl::StrCat("the message broker is ", BrokerStateName(state), ": calls to other replicas cannot pass")));
 }
 
 absl::Status AmqpBus::Connection::Execute(Command& command) {
@@ -421,10 +465,12 @@ bool AmqpBus::Connection::Authentic(ClusterMessageKind kind, absl::string_view e
 }
 
 absl::Status AmqpBus::Connection::Pump(absl::Duration wait) {
-  if (wait > absl::ZeroDuration() && !amqp_->HasBufferedInput()) {
-    pollfd fds[] = {{amqp_->fd(), POLLIN, 0}, {bus_.outbox_->wake_fd(), POLLIN, 0}};
-    poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1);
-  }
+  const bool buffered = amqp_->HasBufferedInput();
+  pollfd fds[] = {{amqp_->fd(), POLLIN, 0}, {bus_.outbox_->wake_fd(), POLLIN, 0}};
+  poll(fds, 2, wait > absl::ZeroDuration() && !buffered ? static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1 : 0);
+  // Anything at all from the broker, its heartbeats included (rabbitmq-c
+  // reads those without handing them over), says it is alive.
+  if (buffered || (fds[0].revents & POLLIN) != 0) bus_.health_.Heard();
   bus_.outbox_->ClearWake();
   for (size_t i = 0; i < kFramesPerPump; ++i) {
     absl::StatusOr<std::optional<amqp_frame_t>> frame = amqp_->NextFrame(absl::ZeroDuration());
@@ -482,8 +528,16 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
       const std::string device_id(static_cast<const char*>(returned->routing_key.bytes), returned->routing_key.len);
       absl::StatusOr<AmqpMessage> message = amqp_->ReadContent(frame.channel);
       if (!message.ok()) return message.status();
-      bus_.calls_.Complete(message->correlation_id,
-                           absl::NotFoundError(absl::StrCat("device ", device_id, " is not connected")));
+      // Unroutable. A device the fleet still sees on another replica is only
+      // not bound yet (that replica is reconnecting): not NOT_FOUND.
+      std::shared_ptr<DeviceLink> held = bus_.fleet_.devices().Find(device_id);
+      const std::string holder = held == nullptr ? "" : held->Describe().replica();
+      bus_.calls_.Complete(
+          message->correlation_id,
+          holder.empty() || holder == bus_.options_.replica_id
+              ? absl::NotFoundError(absl::StrCat("device ", device_id, " is not connected"))
+              : absl::UnavailableError(absl::StrCat("device ", device_id, " is held by replica ", holder,
+                                                    ", which is not reachable through the broker right now")));
       return absl::OkStatus();
     }
     case AMQP_BASIC_ACK_METHOD: {
@@ -510,6 +564,18 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
     }
     case AMQP_BASIC_CANCEL_METHOD:
       return absl::UnavailableError("broker cancelled a consumer (queue deleted?)");
+    case AMQP_CONNECTION_BLOCKED_METHOD: {
+      const auto* blocked = static_cast<const amqp_connection_blocked_t*>(method.decoded);
+      bus_.health_.Blocked();
+      Log(LogLevel::kWarn, "broker_blocked",
+          {{"broker", bus_.options_.address.Redacted()},
+           {"reason", std::string(static_cast<const char*>(blocked->reason.bytes), blocked->reason.len)}});
+      return absl::OkStatus();
+    }
+    case AMQP_CONNECTION_UNBLOCKED_METHOD:
+      bus_.health_.Unblocked();
+      Log(LogLevel::kInfo, "broker_unblocked", {{"broker", bus_.options_.address.Redacted()}});
+      return absl::OkStatus();
     default:
       return absl::OkStatus();
   }
@@ -696,7 +762,9 @@ AmqpBus::AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionReg
       fleet_(clock),
       calls_(clock),
       outbox_(std::make_shared<Outbox>()),
-      thread_state_(std::make_unique<ThreadState>()) {
+      thread_state_(std::make_unique<ThreadState>()),
+      watchdog_(clock, options_.io_timeout),
+      health_(clock, &watchdog_) {
   thread_state_->last_offset = options_.resume_after_offset;
 }
 
@@ -708,7 +776,7 @@ void AmqpBus::FeedQueue(QueueLogReader* reader, ReplicaGone gone) {
 }
 
 bool AmqpBus::Append(const QueueOp& op) {
-  if (!connected_) return false;
+  if (!health_.connected()) return false;
   outbox_->Push(OutgoingMessage{ClusterMessageKind::kQueueOp, "", std::string(cluster::kQueueStream), false,
                                 cluster::EncodeQueueOp(op), ""});
   return true;
@@ -726,15 +794,22 @@ void AmqpBus::Run() {
         AmqpConnection::Open(options_.address, options_.io_timeout, absl::StrCat("hivebridge ", options_.replica_id));
     absl::Status status = amqp.status();
     if (status.ok()) {
+      (*amqp)->set_watchdog(&watchdog_);
+      const absl::Duration heartbeat = (*amqp)->heartbeat();
       Connection connection(*this, *std::move(amqp));
       status = connection.SetUp();
       if (status.ok()) {
-        connected_ = true;
+        health_.Connected(heartbeat);
         backoff = kFirstBackoff;
-        Log(LogLevel::kInfo, "bus_connected", {{"broker", options_.address.Redacted()}});
+        Log(LogLevel::kInfo, "bus_connected",
+            {{"broker", options_.address.Redacted()}, {"heartbeat", absl::FormatDuration(heartbeat)}});
         status = connection.Serve();
       }
-      connected_ = false;
+      if (!status.ok() && health_.state() == BrokerState::kSilent) {
+        Log(LogLevel::kWarn, "broker_silent",
+            {{"broker", options_.address.Redacted()}, {"silent_for", absl::FormatDuration(health_.silent_for())}});
+      }
+      health_.Disconnected();
       connection.Abandon();
       if (status.ok()) return;  // stopped
       calls_.FailAll(absl::UnavailableError("lost the connection to the message broker"));
@@ -787,9 +862,9 @@ void AmqpBus::OnUnregistered(const DeviceLink& link) {
 
 std::string AmqpBus::Route(const SendDeviceRequestRequest& request, const std::string& replica, absl::Time deadline,
                            absl::string_view traceparent, RequestCorrelator::Done done) {
-  if (!connected_) {
+  if (const BrokerState broker = health_.state(); broker != BrokerState::kConnected) {
     std::move(done)(absl::UnavailableError(absl::StrCat("device ", request.device_id(), " is held by replica ", replica,
-                                                        ", and the message broker is unreachable")));
+                                                        ", and the message broker is ", BrokerStateName(broker))));
     return "";
   }
   std::string call = calls_.Add(replica, deadline, std::move(done));

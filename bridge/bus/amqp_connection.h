@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "bridge/bus/write_watchdog.h"
 
 namespace hive {
 
@@ -63,7 +64,8 @@ struct AmqpMessage {
 
 class AmqpConnection {
  public:
-  // Connects, logs in and sets the RPC timeout to `timeout`.
+  // Connects, logs in (asking for connection.blocked notifications and
+  // heartbeats) and sets the RPC timeout to `timeout`.
   static absl::StatusOr<std::unique_ptr<AmqpConnection>> Open(const AmqpAddress& address, absl::Duration timeout,
                                                               absl::string_view connection_name);
   ~AmqpConnection();
@@ -90,6 +92,12 @@ class AmqpConnection {
                        bool mandatory, const AmqpMessage& message);
   absl::Status Ack(amqp_channel_t channel, uint64_t delivery_tag, bool multiple);
 
+  // Every write from now on is armed on `watchdog` (null: none), which must
+  // outlive the connection: rabbitmq-c's own writes have no deadline.
+  void set_watchdog(WriteWatchdog* watchdog) { watchdog_ = watchdog; }
+  // The heartbeat interval agreed with the broker (zero: none).
+  absl::Duration heartbeat() const;
+
   // The socket, for poll().
   int fd() const;
   // Whether NextFrame may return a frame without reading the socket.
@@ -109,6 +117,7 @@ class AmqpConnection {
 
   amqp_connection_state_t state_;
   bool open_ = false;
+  WriteWatchdog* watchdog_ = nullptr;
 };
 
 }  // namespace hive
