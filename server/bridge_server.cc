@@ -277,6 +277,7 @@ std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optiona
   options.delivery.max_frame_bytes = config.max_message_bytes;
   options.delivery.trace_to_device = config.trace_to_device;
   options.audit = config.audit_log;
+  options.max_buffered_bytes = config.cluster_buffer_bytes;
   if (persisted) {
     // Catch up from the checkpoint: the hub numbers stream offset N as
     // sequence N + 1, so sequence S is offset S - 1. A store of another

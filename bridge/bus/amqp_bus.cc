@@ -36,7 +36,7 @@ using hive::bridge::v1::SendDeviceRequestResponse;
 // and the stream's prefetch applies to the stream alone.
 constexpr amqp_channel_t kControlChannel = 1;  // declare, bind, consume requests/answers/presence
 constexpr amqp_channel_t kEventChannel = 2;    // event publishing, with confirms
-constexpr amqp_channel_t kMessageChannel = 3;  // requests, answers, presence
+constexpr amqp_channel_t kMessageChannel = 3;  // requests, answers, presence, device bindings
 constexpr amqp_channel_t kStreamChannel = 4;   // the event stream
 constexpr amqp_channel_t kQueueChannel = 5;    // the queue log (a stream)
 
@@ -59,7 +59,21 @@ constexpr size_t kRetryChunk = 1000;
 struct OutgoingEvent {
   std::string routing_key;
   AmqpMessage message;
+  // What it holds of the buffer budget until the broker confirms it.
+  size_t bytes = 0;
 };
+
+// An event's estimated footprint for the buffer budget: its text and a
+// fixed allowance for the structures that carry it.
+size_t FootprintOf(const OutgoingEvent& event) {
+  size_t bytes = 256 + event.routing_key.size() + event.message.body.size() + event.message.message_id.size() +
+                 event.message.content_type.size();
+  for (const auto& [key, value] : event.message.headers) {
+    bytes += 32 + key.size();
+    if (const auto* text = std::get_if<std::string>(&value)) bytes += text->size();
+  }
+  return bytes;
+}
 
 struct OutgoingMessage {
   ClusterMessageKind kind = ClusterMessageKind::kPresence;
@@ -145,11 +159,10 @@ class AmqpBus::Outbox {
 
   int wake_fd() const { return wake_fd_; }
 
-  // Events beyond `max_events` waiting are refused (false).
-  bool PushEvent(OutgoingEvent event, size_t max_events) {
+  // False once closed.
+  bool PushEvent(OutgoingEvent event) {
     absl::MutexLock lock(&mu_);
-    if (closed_ || events_ >= max_events) return false;
-    ++events_;
+    if (closed_) return false;
     PushLocked(std::move(event));
     return true;
   }
@@ -161,7 +174,6 @@ class AmqpBus::Outbox {
 
   std::deque<Command> TakeAll() {
     absl::MutexLock lock(&mu_);
-    events_ = 0;
     return std::exchange(commands_, {});
   }
 
@@ -191,7 +203,6 @@ class AmqpBus::Outbox {
   const int wake_fd_;
   absl::Mutex mu_;
   std::deque<Command> commands_ ABSL_GUARDED_BY(mu_);
-  size_t events_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -287,8 +298,12 @@ absl::Status AmqpBus::Connection::SetUp() {
     HIVE_RETURN_IF_ERROR(amqp_->DeclareQueue(kControlChannel, queue, own));
   }
   HIVE_RETURN_IF_ERROR(amqp_->Bind(kControlChannel, presence_queue, cluster::kPresenceExchange, ""));
+  // Rebinding every live device costs no round trip each (BindNoWait), on
+  // the channel the snapshot then goes out on, so peers that read it find
+  // the bindings in place.
   for (const Device& device : bus_.local_.List("", "", SIZE_MAX)) {
-    HIVE_RETURN_IF_ERROR(amqp_->Bind(kControlChannel, request_queue_, cluster::kRequestsExchange, device.device_id()));
+    HIVE_RETURN_IF_ERROR(
+        amqp_->BindNoWait(kMessageChannel, request_queue_, cluster::kRequestsExchange, device.device_id()));
   }
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, request_queue_, kRequestsConsumer, /*auto_ack=*/true));
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, answer_queue, kAnswersConsumer, /*auto_ack=*/true));
@@ -414,11 +429,14 @@ absl::Status AmqpBus::Connection::Execute(Command& command) {
     if (!message->call.empty() && !bus_.calls_.Pending(message->call)) return absl::OkStatus();
     return PublishMessage(std::move(*message));
   }
+  // Pipelined, on the channel the device's presence follows on (see
+  // AmqpConnection::BindNoWait): a connect storm costs no round trip per
+  // device, and the loop keeps reading the broker and heartbeating.
   const Binding& binding = std::get<Binding>(command);
   if (binding.bind) {
-    return amqp_->Bind(kControlChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
+    return amqp_->BindNoWait(kMessageChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
   }
-  return amqp_->Unbind(kControlChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
+  return amqp_->UnbindNoWait(kMessageChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
 }
 
 absl::Status AmqpBus::Connection::PublishEvent(OutgoingEvent event) {
@@ -584,7 +602,11 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
 void AmqpBus::Connection::Confirm(uint64_t tag, bool multiple, bool acked) {
   std::vector<OutgoingEvent> refused;
   auto settle = [&](auto it) {
-    if (!acked) refused.push_back(std::move(it->second));
+    if (acked) {
+      bus_.budget_.Release(it->second.bytes);
+    } else {
+      refused.push_back(std::move(it->second));
+    }
     return unconfirmed_.erase(it);
   };
   if (multiple) {
@@ -740,16 +762,10 @@ absl::Status AmqpBus::Connection::Farewell() {
 }
 
 void AmqpBus::Connection::Abandon() {
+  // Still held (the buffer budget bounds them, counted when they came in).
   std::deque<OutgoingEvent>& retry = bus_.thread_state_->retry;
   for (auto it = unconfirmed_.rbegin(); it != unconfirmed_.rend(); ++it) retry.push_front(std::move(it->second));
   unconfirmed_.clear();
-  const size_t max = bus_.options_.max_buffered_events;
-  if (retry.size() > max) {
-    const size_t excess = retry.size() - max;
-    retry.erase(retry.begin(), retry.begin() + static_cast<std::ptrdiff_t>(excess));
-    bus_.dropped_.fetch_add(excess, std::memory_order_relaxed);
-    Log(LogLevel::kWarn, "bus_events_dropped", {{"count", excess}, {"reason", "buffer full while disconnected"}});
-  }
 }
 
 AmqpBus::AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local,
@@ -763,6 +779,7 @@ AmqpBus::AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionReg
       calls_(clock),
       outbox_(std::make_shared<Outbox>()),
       thread_state_(std::make_unique<ThreadState>()),
+      budget_(options_.max_buffered_events, options_.max_buffered_bytes),
       watchdog_(clock, options_.io_timeout),
       health_(clock, &watchdog_) {
   thread_state_->last_offset = options_.resume_after_offset;
@@ -827,11 +844,22 @@ void AmqpBus::Run() {
 void AmqpBus::Publish(DeviceEvent event) {
   published_.fetch_add(1, std::memory_order_relaxed);
   OutgoingEvent outgoing{cluster::EventRoutingKey(event), cluster::EncodeEvent(event, NewUuid(), options_.replica_id)};
-  if (!outbox_->PushEvent(std::move(outgoing), options_.max_buffered_events)) {
+  outgoing.bytes = FootprintOf(outgoing);
+  const size_t bytes = outgoing.bytes;
+  if (!budget_.TryReserve(bytes)) {
+    // One line per 10,000 drops: a broker away for long drops many.
     if (dropped_.fetch_add(1, std::memory_order_relaxed) % 10000 == 0) {
-      Log(LogLevel::kWarn, "bus_events_dropped", {{"count", 1}, {"reason", "bus queue full"}});
+      Log(LogLevel::kWarn, "bus_events_dropped",
+          {{"count", 1},
+           {"reason", "cluster buffer full"},
+           {"held_events", budget_.events()},
+           {"held_bytes", budget_.bytes()},
+           {"limit",
+            absl::StrCat(budget_.max_events(), " events, ", budget_.max_bytes(), " bytes (--cluster-buffer-bytes)")}});
     }
+    return;
   }
+  if (!outbox_->PushEvent(std::move(outgoing))) budget_.Release(bytes);  // stopped
 }
 
 BusCounters AmqpBus::counters() const {

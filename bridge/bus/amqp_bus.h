@@ -51,6 +51,7 @@
 #include "absl/time/time.h"
 #include "bridge/bus/amqp_connection.h"
 #include "bridge/bus/broker_health.h"
+#include "bridge/bus/buffer_budget.h"
 #include "bridge/bus/bus.h"
 #include "bridge/bus/cluster_router.h"
 #include "bridge/bus/fleet_directory.h"
@@ -81,9 +82,12 @@ struct AmqpBusOptions {
   // --audit-log: a line for every request routed here from another replica
   // (event=routed_request), with the caller's trace.
   bool audit = false;
-  // Events held while the broker is away; beyond it the oldest are dropped
-  // and counted.
+  // Events held until the broker has them (queued, to publish again after
+  // a reconnect, awaiting its confirm), by count and by estimated bytes
+  // (--cluster-buffer-bytes): one more is dropped and counted
+  // (buffer_budget.h).
   size_t max_buffered_events = 100000;
+  size_t max_buffered_bytes = size_t{64} << 20;
   absl::Duration heartbeat_period = absl::Seconds(1);
   // A replica not heard from for this long is taken for gone.
   absl::Duration replica_timeout = absl::Seconds(5);
@@ -163,6 +167,7 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   QueueLogReader* queue_reader_ = nullptr;
   ReplicaGone replica_gone_;
   std::unique_ptr<ThreadState> thread_state_;
+  BufferBudget budget_;
   // Cuts a write to the broker that lasts io_timeout; before health_, which
   // asks it whether a write is stuck.
   WriteWatchdog watchdog_;

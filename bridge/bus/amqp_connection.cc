@@ -266,6 +266,31 @@ absl::Status AmqpConnection::Unbind(amqp_channel_t channel, absl::string_view qu
   return Check(absl::StrCat("unbinding ", queue, " from ", exchange));
 }
 
+absl::Status AmqpConnection::BindNoWait(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
+                                        absl::string_view key) {
+  amqp_queue_bind_t bind{};
+  bind.queue = Bytes(queue);
+  bind.exchange = Bytes(exchange);
+  bind.routing_key = Bytes(key);
+  bind.nowait = 1;
+  bind.arguments = amqp_empty_table;
+  WriteWatchdog::Scope writing(watchdog_, fd());
+  return StatusOfCode(amqp_send_method(state_, channel, AMQP_QUEUE_BIND_METHOD, &bind),
+                      absl::StrCat("binding ", queue, " to ", exchange));
+}
+
+absl::Status AmqpConnection::UnbindNoWait(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
+                                          absl::string_view key) {
+  amqp_queue_unbind_t unbind{};
+  unbind.queue = Bytes(queue);
+  unbind.exchange = Bytes(exchange);
+  unbind.routing_key = Bytes(key);
+  unbind.arguments = amqp_empty_table;
+  WriteWatchdog::Scope writing(watchdog_, fd());
+  return StatusOfCode(amqp_send_method(state_, channel, AMQP_QUEUE_UNBIND_METHOD, &unbind),
+                      absl::StrCat("unbinding ", queue, " from ", exchange));
+}
+
 absl::Status AmqpConnection::Consume(amqp_channel_t channel, absl::string_view queue, absl::string_view tag,
                                      bool auto_ack, const AmqpTable& arguments) {
   TableView table(arguments);

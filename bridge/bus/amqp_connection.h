@@ -86,6 +86,16 @@ class AmqpConnection {
   absl::Status Bind(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange, absl::string_view key);
   absl::Status Unbind(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
                       absl::string_view key);
+  // Pipelined: the method is sent and nothing is awaited, so that a storm of
+  // devices costs no round trip each. queue.bind goes with no-wait (no
+  // reply); queue.unbind has no no-wait, so its unbind-ok arrives among the
+  // other frames later and is ignored. A failure closes the channel, which
+  // the reader sees. On one channel the broker applies methods in order: a
+  // message published on the same channel afterwards finds the binding.
+  absl::Status BindNoWait(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
+                          absl::string_view key);
+  absl::Status UnbindNoWait(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
+                            absl::string_view key);
   absl::Status Consume(amqp_channel_t channel, absl::string_view queue, absl::string_view tag, bool auto_ack,
                        const AmqpTable& arguments = {});
   absl::Status Publish(amqp_channel_t channel, absl::string_view exchange, absl::string_view routing_key,

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_process.h"
+#include "tests/integration/support/child_process.h"
 #include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/health_check.h"
@@ -262,6 +263,58 @@ TEST_F(ClusterBrokerHealthTest, MemoryAlarmMakesReplicasNotReadyWithoutDroppingA
 
 TEST_F(ClusterBrokerHealthTest, FrozenBrokerIsNoticedAsSilentAndReplicasRecoverWithoutDroppingAnyone) {
   RideOut([&] { return broker_->Freeze(); }, "event=broker_silent", [&] { return broker_->Thaw(); });
+}
+
+// The bindings of a storm of devices cost no broker round trip each, so the
+// bus thread keeps heartbeating: nobody takes the replica for dead, and every
+// device is soon routable from another replica.
+TEST_F(ClusterBrokerHealthTest, ConnectStormOnOneReplicaIsRoutableFromAnotherWithNoReplicaDropped) {
+  constexpr int kDevices = 1000;
+  constexpr int kSampleEvery = 50;
+  std::vector<std::string> ids;
+  const std::string tokens_path = ::testing::TempDir() + "/storm-tokens-" + NewUuid();
+  {
+    std::FILE* tokens = std::fopen(tokens_path.c_str(), "w");
+    ASSERT_NE(tokens, nullptr);
+    for (int i = 0; i < kDevices; ++i) {
+      ids.push_back(NewUuid());
+      const std::string line =
+          absl::StrCat(ids.back(), " ", account_, " ",
+                       testing::MintHs256(secret_, ids.back(), account_, absl::Now() + absl::Hours(1)), "\n");
+      std::fputs(line.c_str(), tokens);
+    }
+    std::fclose(tokens);
+  }
+  const absl::Time started = absl::Now();
+  absl::StatusOr<pid_t> sim =
+      SpawnChild({HIVE_DEVICE_SIM_BINARY, "--url=" + replica(1).ws_url(), "--tokens-file=" + tokens_path,
+                  "--connect-rate=100000", "--threads=2", "--on-request=ack", "--quiet"},
+                 {}, ::testing::TempDir() + "/storm-sim-" + NewUuid() + ".log");
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      kill(pid, SIGKILL);
+      while (!PollExit(pid).has_value()) absl::SleepFor(absl::Milliseconds(10));
+    }
+  } reaper{*sim};
+
+  ASSERT_TRUE(WaitUntil([&] { return MetricValue(replica(1), "hivebridge_devices_connected") == kDevices; },
+                        "every device connected to replica-1", kRecovery))
+      << replica(1).Log();
+  // A sample across the storm, routed from another replica.
+  for (int i = 0; i < kDevices; i += kSampleEvery) {
+    ASSERT_TRUE(
+        WaitUntil([&] { return HolderSeenBy(2, ids[i]) == "replica-1"; }, "replica-2 sees the device", kRecovery))
+        << ids[i];
+    CallResult result = SendRequest(stub(2), RequestTo(ids[i]));
+    EXPECT_TRUE(result.status.ok()) << result << "\n" << replica(2).Log();
+  }
+  std::cout << kDevices << " devices connected and a sample routed in " << absl::Now() - started << "\n";
+  for (int i = 1; i <= kReplicas; ++i) {
+    EXPECT_THAT(replica(i).Log(), ::testing::Not(::testing::HasSubstr("event=replica_silent"))) << replica(i).Log();
+  }
+  std::remove(tokens_path.c_str());
 }
 
 }  // namespace
