@@ -69,6 +69,7 @@ class ClusterBrokerHealthTest : public ::testing::Test {
     for (int i = 1; i <= kReplicas; ++i) {
       std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", i));
       flags.push_back("--jwt-secret-file=" + secret_path_);
+      flags.insert(flags.end(), extra_flags_.begin(), extra_flags_.end());
       absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
       ASSERT_TRUE(replica.ok()) << replica.status();
       replicas_.push_back(*std::move(replica));
@@ -241,6 +242,9 @@ class ClusterBrokerHealthTest : public ::testing::Test {
 
   const std::string secret_ = absl::StrCat("cluster-test-secret-", NewUuid());
   const std::string account_ = NewUuid();
+  // Given to every replica besides the bus, id, key and secret (set before
+  // SetUp).
+  std::vector<std::string> extra_flags_;
   std::string secret_path_;
   std::unique_ptr<RabbitMqBroker> broker_;
   std::vector<std::unique_ptr<BridgeProcess>> replicas_;
@@ -263,6 +267,66 @@ TEST_F(ClusterBrokerHealthTest, MemoryAlarmMakesReplicasNotReadyWithoutDroppingA
 
 TEST_F(ClusterBrokerHealthTest, FrozenBrokerIsNoticedAsSilentAndReplicasRecoverWithoutDroppingAnyone) {
   RideOut([&] { return broker_->Freeze(); }, "event=broker_silent", [&] { return broker_->Thaw(); });
+}
+
+// The smallest budget, and no event rate limit, so that one device fills it
+// while the broker blocks publishers.
+class ClusterBufferBudgetTest : public ClusterBrokerHealthTest {
+ protected:
+  ClusterBufferBudgetTest() { extra_flags_ = {"--cluster-buffer-bytes=1MiB", "--device-event-rate=0"}; }
+};
+
+TEST_F(ClusterBufferBudgetTest, EventsOverTheBudgetWhileBlockedAreDroppedAndCountedAndTheRestDeliveredOnce) {
+  constexpr int kEvents = 1000;
+  // About 3 KiB each as held (the JSON body and the event again in a
+  // header): some 350 fit in 1 MiB.
+  const std::string pad(1000, 'x');
+  std::unique_ptr<TestDevice> device = ConnectDevice(1);
+  SubscribeEventsRequest events;
+  events.add_account_ids(account_);
+  events.add_types("device-state");
+  events.mutable_resume_after()->set_epoch(replica(1).epoch());
+  events.mutable_resume_after()->set_sequence(0);
+  EventStream stream(stub(3), events);
+
+  ASSERT_TRUE(broker_->Ctl({"set_vm_memory_high_watermark", "0.0000001"}).ok()) << broker_->Log();
+  ASSERT_TRUE(replica(1).WaitForLog("event=broker_blocked", kHangBound)) << replica(1).Log();
+  const uint64_t published_before = MetricValue(replica(1), "hivebridge_events_published_total");
+  for (int i = 0; i < kEvents; ++i) {
+    device->Send(absl::StrCat(R"({"type":"device-state","state":"running","marker":)", i, R"(,"pad":")", pad, "\"}"));
+  }
+  // Every event reached the bus, which held what fits and counted the rest.
+  ASSERT_EQ(AwaitMetricValue(replica(1), "hivebridge_events_published_total", published_before + kEvents, kHangBound),
+            published_before + kEvents)
+      << replica(1).Log();
+  const uint64_t dropped = MetricValue(replica(1), "hivebridge_events_dropped_total");
+  EXPECT_GT(dropped, 0u);
+  EXPECT_LT(dropped, static_cast<uint64_t>(kEvents));
+  EXPECT_TRUE(replica(1).WaitForLog("reason=\"cluster buffer full\"", kHangBound)) << replica(1).Log();
+
+  ASSERT_TRUE(broker_->Ctl({"set_vm_memory_high_watermark", "0.4"}).ok()) << broker_->Log();
+  ASSERT_TRUE(WaitUntil([&] { return Readyz(1).status == 200; }, "ready again", kRecovery)) << replica(1).Log();
+  // Sent after the others: once it is read, everything held has been.
+  device->Send(absl::StrCat(R"({"type":"device-state","state":"running","marker":)", kBarrier, "}"));
+  std::map<int, int> seen;
+  const absl::Time deadline = absl::Now() + kRecovery;
+  while (seen[kBarrier] == 0) {
+    std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
+    ASSERT_TRUE(event.has_value()) << Logs();
+    ++seen[MarkerOf(*event)];
+  }
+  int received = 0;
+  int duplicates = 0;
+  for (const auto& [marker, count] : seen) {
+    if (marker < 0 || marker >= kBarrier || count == 0) continue;
+    ++received;
+    duplicates += count - 1;
+  }
+  std::cout << "events sent=" << kEvents << " held and delivered=" << received << " dropped=" << dropped << "\n";
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ(static_cast<uint64_t>(received) + dropped, static_cast<uint64_t>(kEvents));
+  // Nothing more was dropped once the broker took the held events.
+  EXPECT_EQ(MetricValue(replica(1), "hivebridge_events_dropped_total"), dropped);
 }
 
 // The bindings of a storm of devices cost no broker round trip each, so the
