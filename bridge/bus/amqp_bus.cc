@@ -546,16 +546,19 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
       const std::string device_id(static_cast<const char*>(returned->routing_key.bytes), returned->routing_key.len);
       absl::StatusOr<AmqpMessage> message = amqp_->ReadContent(frame.channel);
       if (!message.ok()) return message.status();
-      // Unroutable. A device the fleet still sees on another replica is only
-      // not bound yet (that replica is reconnecting): not NOT_FOUND.
+      // Unroutable. A device the fleet still sees on another replica that
+      // was heard from lately is only not bound yet (that replica is
+      // reconnecting): UNAVAILABLE, not NOT_FOUND. One not heard from for
+      // two heartbeats may be gone (killed), and its device with it.
       std::shared_ptr<DeviceLink> held = bus_.fleet_.devices().Find(device_id);
       const std::string holder = held == nullptr ? "" : held->Describe().replica();
+      const bool rebinding = !holder.empty() && holder != bus_.options_.replica_id &&
+                             bus_.fleet_.HeardWithin(holder, bus_.options_.heartbeat_period * 2);
       bus_.calls_.Complete(
           message->correlation_id,
-          holder.empty() || holder == bus_.options_.replica_id
-              ? absl::NotFoundError(absl::StrCat("device ", device_id, " is not connected"))
-              : absl::UnavailableError(absl::StrCat("device ", device_id, " is held by replica ", holder,
-                                                    ", which is not reachable through the broker right now")));
+          !rebinding ? absl::NotFoundError(absl::StrCat("device ", device_id, " is not connected"))
+                     : absl::UnavailableError(absl::StrCat("device ", device_id, " is held by replica ", holder,
+                                                           ", which is not reachable through the broker right now")));
       return absl::OkStatus();
     }
     case AMQP_BASIC_ACK_METHOD: {

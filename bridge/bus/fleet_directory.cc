@@ -107,6 +107,12 @@ std::vector<std::string> FleetDirectory::DropSilent(absl::Duration silence, cons
   return silent;
 }
 
+bool FleetDirectory::HeardWithin(const std::string& replica, absl::Duration window) {
+  absl::MutexLock lock(&mu_);
+  auto it = replicas_.find(replica);
+  return it != replicas_.end() && clock_.Now() - it->second.last_heard <= window;
+}
+
 void FleetDirectory::RestartClocks(absl::Duration grace) {
   const absl::Time heard = clock_.Now() + grace;
   absl::MutexLock lock(&mu_);

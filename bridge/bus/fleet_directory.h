@@ -42,6 +42,9 @@ class FleetDirectory {
   // The replica is alive; true when it was not known (the caller asks it for
   // its list).
   bool Heard(const std::string& replica);
+  // Whether `replica` was heard within `window` (or its clock was restarted
+  // since, with grace still to run).
+  bool HeardWithin(const std::string& replica, absl::Duration window);
   // Forgets the replica and its devices.
   void Drop(const std::string& replica);
   // Drops the replicas not heard from for `silence`, but never `self`, and

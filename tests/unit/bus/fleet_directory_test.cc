@@ -91,6 +91,18 @@ TEST_F(FleetDirectoryTest, RestartedClocksDoNotCountTheBrokersOutageAgainstAnyon
   EXPECT_EQ(HolderOf(fleet_, "d2"), "b");
 }
 
+TEST_F(FleetDirectoryTest, HeardWithinTellsWhetherAReplicaWasHeardLately) {
+  EXPECT_FALSE(fleet_.HeardWithin("a", absl::Seconds(2)));
+  fleet_.Heard("a");
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_TRUE(fleet_.HeardWithin("a", absl::Seconds(2)));
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_FALSE(fleet_.HeardWithin("a", absl::Seconds(2)));
+  fleet_.RestartClocks(absl::Seconds(5));
+  clock_.Advance(absl::Seconds(6));
+  EXPECT_TRUE(fleet_.HeardWithin("a", absl::Seconds(2)));
+}
+
 TEST_F(FleetDirectoryTest, HeardTellsWhenAReplicaIsNewOrBackAfterBeingDropped) {
   EXPECT_TRUE(fleet_.Heard("a"));
   EXPECT_FALSE(fleet_.Heard("a"));
