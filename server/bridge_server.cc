@@ -277,6 +277,7 @@ std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optiona
   options.delivery.max_frame_bytes = config.max_message_bytes;
   options.delivery.trace_to_device = config.trace_to_device;
   options.audit = config.audit_log;
+  options.max_buffered_bytes = config.cluster_buffer_bytes;
   if (persisted) {
     // Catch up from the checkpoint: the hub numbers stream offset N as
     // sequence N + 1, so sequence S is offset S - 1. A store of another
@@ -573,6 +574,16 @@ class BridgeServerImpl final : public BridgeServer {
   // broker would only fail its callers.
   bool ready() const { return ready_ && bus_.connected() && (queue_ == nullptr || queue_->caught_up()); }
 
+  // Why ready() is false, for /readyz.
+  std::string NotReadyReason() const {
+    if (!ready_) return "not serving (starting or draining)";
+    if (const BrokerState broker = bus_.broker_state(); broker != BrokerState::kConnected) {
+      return absl::StrCat("message broker ", BrokerStateName(broker));
+    }
+    if (queue_ != nullptr && !queue_->caught_up()) return "queued-request view catching up";
+    return "not ready";
+  }
+
   // gRPC health follows readiness.
   void FollowBus() {
     const bool ready_now = ready();
@@ -585,7 +596,7 @@ class BridgeServerImpl final : public BridgeServer {
     if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
     if (path == "/readyz") {
       if (ready()) return {200, "text/plain; charset=utf-8", "ready\n"};
-      return {503, "text/plain; charset=utf-8", "not ready\n"};
+      return {503, "text/plain; charset=utf-8", absl::StrCat("not ready: ", NotReadyReason(), "\n")};
     }
     if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(metrics_)};
     return {};

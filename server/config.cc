@@ -341,6 +341,10 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
   AddBool(f, "cluster-insecure-unsigned", &config.cluster_insecure_unsigned,
           "cluster mode without --cluster-key-file: send and accept unsigned messages, so that anyone who may "
           "publish on the broker's virtual host can forge requests, presence and events");
+  f.AddByteSize("cluster-buffer-bytes", &config.cluster_buffer_bytes, 1 * kMiB, 65536 * kMiB,
+                "cluster mode: estimated bytes of this replica's device events held until the broker has them "
+                "(while it is away, blocked or silent), with at most 100000 events; one more is dropped and "
+                "counted (hivebridge_events_dropped_total)");
   f.AddDuration("drain-timeout", &config.drain_timeout, absl::ZeroDuration(), absl::Minutes(10),
                 "at shutdown, time for in-flight requests before connections close (1001)");
   f.AddString("log-level", &config.log_level, "LEVEL", "debug, info, warn or error", ValidateLogLevel);

@@ -123,6 +123,9 @@ struct Config {
   // cluster_insecure_unsigned says so.
   std::string cluster_key_file;
   bool cluster_insecure_unsigned = false;  // send and accept unsigned messages
+  // Events held until the broker has them, in estimated bytes (and 100000
+  // by count); one more is dropped and counted.
+  size_t cluster_buffer_bytes = size_t{64} << 20;
 
   // Lifecycle and logs.
   absl::Duration drain_timeout = absl::Seconds(15);

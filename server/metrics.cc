@@ -137,6 +137,15 @@ std::string RenderMetrics(const MetricsSources& sources) {
   }
   AppendMetric(out, "hivebridge_bus_connected", "gauge",
                "1 while the bus carries events (cluster mode: broker connected).", sources.bus.connected() ? 1 : 0);
+  AppendHeader(out, "hivebridge_broker_state", "gauge",
+               "1 for the message broker's state as this replica sees it (cluster mode; connected otherwise): "
+               "connected, blocked (a resource alarm), silent (not even heartbeats) or disconnected.");
+  const BrokerState broker = sources.bus.broker_state();
+  for (int i = 0; i < kBrokerStateCount; ++i) {
+    const auto state = static_cast<BrokerState>(i);
+    absl::StrAppend(&out, "hivebridge_broker_state{state=\"", BrokerStateName(state), "\"} ", state == broker ? 1 : 0,
+                    "\n");
+  }
   if (sources.queue != nullptr) {
     const RequestQueue::Stats queue = sources.queue->stats();
     AppendMetric(out, "hivebridge_queued_requests", "gauge",

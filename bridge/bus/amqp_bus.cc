@@ -36,7 +36,7 @@ using hive::bridge::v1::SendDeviceRequestResponse;
 // and the stream's prefetch applies to the stream alone.
 constexpr amqp_channel_t kControlChannel = 1;  // declare, bind, consume requests/answers/presence
 constexpr amqp_channel_t kEventChannel = 2;    // event publishing, with confirms
-constexpr amqp_channel_t kMessageChannel = 3;  // requests, answers, presence
+constexpr amqp_channel_t kMessageChannel = 3;  // requests, answers, presence, device bindings
 constexpr amqp_channel_t kStreamChannel = 4;   // the event stream
 constexpr amqp_channel_t kQueueChannel = 5;    // the queue log (a stream)
 
@@ -52,11 +52,28 @@ constexpr absl::Duration kIdleWait = absl::Milliseconds(200);
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 constexpr absl::Duration kFarewellTimeout = absl::Seconds(2);
+// Events published again after a reconnect per turn of the loop, so that
+// the broker is read (its heartbeats, connection.blocked) in between.
+constexpr size_t kRetryChunk = 1000;
 
 struct OutgoingEvent {
   std::string routing_key;
   AmqpMessage message;
+  // What it holds of the buffer budget until the broker confirms it.
+  size_t bytes = 0;
 };
+
+// An event's estimated footprint for the buffer budget: its text and a
+// fixed allowance for the structures that carry it.
+size_t FootprintOf(const OutgoingEvent& event) {
+  size_t bytes = 256 + event.routing_key.size() + event.message.body.size() + event.message.message_id.size() +
+                 event.message.content_type.size();
+  for (const auto& [key, value] : event.message.headers) {
+    bytes += 32 + key.size();
+    if (const auto* text = std::get_if<std::string>(&value)) bytes += text->size();
+  }
+  return bytes;
+}
 
 struct OutgoingMessage {
   ClusterMessageKind kind = ClusterMessageKind::kPresence;
@@ -142,11 +159,10 @@ class AmqpBus::Outbox {
 
   int wake_fd() const { return wake_fd_; }
 
-  // Events beyond `max_events` waiting are refused (false).
-  bool PushEvent(OutgoingEvent event, size_t max_events) {
+  // False once closed.
+  bool PushEvent(OutgoingEvent event) {
     absl::MutexLock lock(&mu_);
-    if (closed_ || events_ >= max_events) return false;
-    ++events_;
+    if (closed_) return false;
     PushLocked(std::move(event));
     return true;
   }
@@ -158,7 +174,6 @@ class AmqpBus::Outbox {
 
   std::deque<Command> TakeAll() {
     absl::MutexLock lock(&mu_);
-    events_ = 0;
     return std::exchange(commands_, {});
   }
 
@@ -188,7 +203,6 @@ class AmqpBus::Outbox {
   const int wake_fd_;
   absl::Mutex mu_;
   std::deque<Command> commands_ ABSL_GUARDED_BY(mu_);
-  size_t events_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -228,6 +242,8 @@ class AmqpBus::Connection {
   bool Authentic(ClusterMessageKind kind, absl::string_view exchange, absl::string_view routing_key,
                  const AmqpMessage& message);
   absl::Status Pump(absl::Duration wait);
+  // The broker turned healthy (connected, not blocked, heard) or not.
+  void OnHealthChanged(bool healthy);
   absl::Status HandleFrame(const amqp_frame_t& frame);
   void Confirm(uint64_t tag, bool multiple, bool acked);
   void OnEvent(const AmqpMessage& message, uint64_t delivery_tag);
@@ -252,6 +268,9 @@ class AmqpBus::Connection {
   uint64_t stream_tag_to_ack_ = 0;
   uint64_t queue_tag_to_ack_ = 0;
   absl::Time next_heartbeat_ = absl::InfinitePast();
+  // Whether the broker was healthy at the last turn of the loop.
+  bool was_healthy_ = false;
+  bool first_healthy_ = true;
 };
 
 absl::Status AmqpBus::Connection::SetUp() {
@@ -279,8 +298,12 @@ absl::Status AmqpBus::Connection::SetUp() {
     HIVE_RETURN_IF_ERROR(amqp_->DeclareQueue(kControlChannel, queue, own));
   }
   HIVE_RETURN_IF_ERROR(amqp_->Bind(kControlChannel, presence_queue, cluster::kPresenceExchange, ""));
+  // Rebinding every live device costs no round trip each (BindNoWait), on
+  // the channel the snapshot then goes out on, so peers that read it find
+  // the bindings in place.
   for (const Device& device : bus_.local_.List("", "", SIZE_MAX)) {
-    HIVE_RETURN_IF_ERROR(amqp_->Bind(kControlChannel, request_queue_, cluster::kRequestsExchange, device.device_id()));
+    HIVE_RETURN_IF_ERROR(
+        amqp_->BindNoWait(kMessageChannel, request_queue_, cluster::kRequestsExchange, device.device_id()));
   }
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, request_queue_, kRequestsConsumer, /*auto_ack=*/true));
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kControlChannel, answer_queue, kAnswersConsumer, /*auto_ack=*/true));
@@ -329,14 +352,31 @@ void AmqpBus::Connection::PublishSnapshot() {
 
 absl::Status AmqpBus::Connection::Serve() {
   ThreadState& state = *bus_.thread_state_;
-  while (!state.retry.empty()) {
-    OutgoingEvent event = std::move(state.retry.front());
-    state.retry.pop_front();
-    HIVE_RETURN_IF_ERROR(PublishEvent(std::move(event)));
-  }
   while (true) {
     const bool stopping = bus_.stop_.HasBeenNotified();
-    std::deque<Command> batch = bus_.outbox_->TakeAll();
+    if (bus_.health_.dead()) {
+      return absl::UnavailableError(absl::StrCat("the broker sent nothing, not even a heartbeat, for ",
+                                                 absl::FormatDuration(bus_.health_.silent_for())));
+    }
+    const bool healthy = bus_.health_.connected();
+    if (healthy != was_healthy_) OnHealthChanged(healthy);
+    if (!healthy) {
+      // Blocked or silent: the broker reads nothing, so whatever is written
+      // would only fill the socket. The outbox holds the work meanwhile.
+      if (stopping) return absl::OkStatus();
+      HIVE_RETURN_IF_ERROR(Pump(kIdleWait));
+      continue;
+    }
+    std::deque<Command> batch;
+    if (!state.retry.empty()) {
+      // Events from before the reconnect go first, a chunk per turn.
+      for (size_t i = 0; i < kRetryChunk && !state.retry.empty(); ++i) {
+        batch.emplace_back(std::move(state.retry.front()));
+        state.retry.pop_front();
+      }
+    } else {
+      batch = bus_.outbox_->TakeAll();
+    }
     for (auto it = batch.begin(); it != batch.end(); ++it) {
       if (absl::Status executed = Execute(*it); !executed.ok()) {
         // The events not yet sent go out after reconnecting; bindings and
@@ -352,7 +392,8 @@ absl::Status AmqpBus::Connection::Serve() {
       next_heartbeat_ = now + bus_.options_.heartbeat_period;
       HIVE_RETURN_IF_ERROR(
           PublishMessage(PresenceMessage(cluster::PresenceKind::kHeartbeat, bus_.options_.replica_id)));
-      for (const std::string& silent : bus_.fleet_.DropSilent(bus_.options_.replica_timeout)) {
+      for (const std::string& silent :
+           bus_.fleet_.DropSilent(bus_.options_.replica_timeout, bus_.options_.replica_id)) {
         Log(LogLevel::kWarn, "replica_silent", {{"replica", silent}});
         ReplicaGone(silent);
         bus_.calls_.FailReplica(
@@ -360,8 +401,26 @@ absl::Status AmqpBus::Connection::Serve() {
       }
     }
     if (stopping && batch.empty()) return Farewell();
-    HIVE_RETURN_IF_ERROR(Pump(batch.empty() ? std::min(kIdleWait, next_heartbeat_ - now) : absl::ZeroDuration()));
+    const bool more = !batch.empty() || !state.retry.empty();
+    HIVE_RETURN_IF_ERROR(Pump(more ? absl::ZeroDuration() : std::min(kIdleWait, next_heartbeat_ - now)));
   }
+}
+
+void AmqpBus::Connection::OnHealthChanged(bool healthy) {
+  was_healthy_ = healthy;
+  if (healthy) {
+    // Nobody could be heard while the broker was blocked or silent; after a
+    // reconnect, the others may still be reconnecting (their backoff).
+    bus_.fleet_.RestartClocks(std::exchange(first_healthy_, false) ? kMaxBackoff * 3 / 2 : absl::ZeroDuration());
+    Log(LogLevel::kInfo, "broker_healthy", {{"broker", bus_.options_.address.Redacted()}});
+    return;
+  }
+  const BrokerState state = bus_.health_.state();
+  Log(LogLevel::kWarn, "broker_unhealthy",
+      {{"state", BrokerStateName(state)}, {"silent_for", absl::FormatDuration(bus_.health_.silent_for())}});
+  // Their requests could not leave, nor their answers come back.
+  bus_.calls_.FailAll(absl::UnavailableError(
+      absl::StrCat("the message broker is ", BrokerStateName(state), ": calls to other replicas cannot pass")));
 }
 
 absl::Status AmqpBus::Connection::Execute(Command& command) {
@@ -370,11 +429,14 @@ absl::Status AmqpBus::Connection::Execute(Command& command) {
     if (!message->call.empty() && !bus_.calls_.Pending(message->call)) return absl::OkStatus();
     return PublishMessage(std::move(*message));
   }
+  // Pipelined, on the channel the device's presence follows on (see
+  // AmqpConnection::BindNoWait): a connect storm costs no round trip per
+  // device, and the loop keeps reading the broker and heartbeating.
   const Binding& binding = std::get<Binding>(command);
   if (binding.bind) {
-    return amqp_->Bind(kControlChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
+    return amqp_->BindNoWait(kMessageChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
   }
-  return amqp_->Unbind(kControlChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
+  return amqp_->UnbindNoWait(kMessageChannel, request_queue_, cluster::kRequestsExchange, binding.device_id);
 }
 
 absl::Status AmqpBus::Connection::PublishEvent(OutgoingEvent event) {
@@ -421,10 +483,12 @@ bool AmqpBus::Connection::Authentic(ClusterMessageKind kind, absl::string_view e
 }
 
 absl::Status AmqpBus::Connection::Pump(absl::Duration wait) {
-  if (wait > absl::ZeroDuration() && !amqp_->HasBufferedInput()) {
-    pollfd fds[] = {{amqp_->fd(), POLLIN, 0}, {bus_.outbox_->wake_fd(), POLLIN, 0}};
-    poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1);
-  }
+  const bool buffered = amqp_->HasBufferedInput();
+  pollfd fds[] = {{amqp_->fd(), POLLIN, 0}, {bus_.outbox_->wake_fd(), POLLIN, 0}};
+  poll(fds, 2, wait > absl::ZeroDuration() && !buffered ? static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1 : 0);
+  // Anything at all from the broker, its heartbeats included (rabbitmq-c
+  // reads those without handing them over), says it is alive.
+  if (buffered || (fds[0].revents & POLLIN) != 0) bus_.health_.Heard();
   bus_.outbox_->ClearWake();
   for (size_t i = 0; i < kFramesPerPump; ++i) {
     absl::StatusOr<std::optional<amqp_frame_t>> frame = amqp_->NextFrame(absl::ZeroDuration());
@@ -482,8 +546,19 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
       const std::string device_id(static_cast<const char*>(returned->routing_key.bytes), returned->routing_key.len);
       absl::StatusOr<AmqpMessage> message = amqp_->ReadContent(frame.channel);
       if (!message.ok()) return message.status();
-      bus_.calls_.Complete(message->correlation_id,
-                           absl::NotFoundError(absl::StrCat("device ", device_id, " is not connected")));
+      // Unroutable. A device the fleet still sees on another replica that
+      // was heard from lately is only not bound yet (that replica is
+      // reconnecting): UNAVAILABLE, not NOT_FOUND. One not heard from for
+      // two heartbeats may be gone (killed), and its device with it.
+      std::shared_ptr<DeviceLink> held = bus_.fleet_.devices().Find(device_id);
+      const std::string holder = held == nullptr ? "" : held->Describe().replica();
+      const bool rebinding = !holder.empty() && holder != bus_.options_.replica_id &&
+                             bus_.fleet_.HeardWithin(holder, bus_.options_.heartbeat_period * 2);
+      bus_.calls_.Complete(
+          message->correlation_id,
+          !rebinding ? absl::NotFoundError(absl::StrCat("device ", device_id, " is not connected"))
+                     : absl::UnavailableError(absl::StrCat("device ", device_id, " is held by replica ", holder,
+                                                           ", which is not reachable through the broker right now")));
       return absl::OkStatus();
     }
     case AMQP_BASIC_ACK_METHOD: {
@@ -510,6 +585,18 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
     }
     case AMQP_BASIC_CANCEL_METHOD:
       return absl::UnavailableError("broker cancelled a consumer (queue deleted?)");
+    case AMQP_CONNECTION_BLOCKED_METHOD: {
+      const auto* blocked = static_cast<const amqp_connection_blocked_t*>(method.decoded);
+      bus_.health_.Blocked();
+      Log(LogLevel::kWarn, "broker_blocked",
+          {{"broker", bus_.options_.address.Redacted()},
+           {"reason", std::string(static_cast<const char*>(blocked->reason.bytes), blocked->reason.len)}});
+      return absl::OkStatus();
+    }
+    case AMQP_CONNECTION_UNBLOCKED_METHOD:
+      bus_.health_.Unblocked();
+      Log(LogLevel::kInfo, "broker_unblocked", {{"broker", bus_.options_.address.Redacted()}});
+      return absl::OkStatus();
     default:
       return absl::OkStatus();
   }
@@ -518,7 +605,11 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
 void AmqpBus::Connection::Confirm(uint64_t tag, bool multiple, bool acked) {
   std::vector<OutgoingEvent> refused;
   auto settle = [&](auto it) {
-    if (!acked) refused.push_back(std::move(it->second));
+    if (acked) {
+      bus_.budget_.Release(it->second.bytes);
+    } else {
+      refused.push_back(std::move(it->second));
+    }
     return unconfirmed_.erase(it);
   };
   if (multiple) {
@@ -674,16 +765,10 @@ absl::Status AmqpBus::Connection::Farewell() {
 }
 
 void AmqpBus::Connection::Abandon() {
+  // Still held (the buffer budget bounds them, counted when they came in).
   std::deque<OutgoingEvent>& retry = bus_.thread_state_->retry;
   for (auto it = unconfirmed_.rbegin(); it != unconfirmed_.rend(); ++it) retry.push_front(std::move(it->second));
   unconfirmed_.clear();
-  const size_t max = bus_.options_.max_buffered_events;
-  if (retry.size() > max) {
-    const size_t excess = retry.size() - max;
-    retry.erase(retry.begin(), retry.begin() + static_cast<std::ptrdiff_t>(excess));
-    bus_.dropped_.fetch_add(excess, std::memory_order_relaxed);
-    Log(LogLevel::kWarn, "bus_events_dropped", {{"count", excess}, {"reason", "buffer full while disconnected"}});
-  }
 }
 
 AmqpBus::AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local,
@@ -696,7 +781,10 @@ AmqpBus::AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionReg
       fleet_(clock),
       calls_(clock),
       outbox_(std::make_shared<Outbox>()),
-      thread_state_(std::make_unique<ThreadState>()) {
+      thread_state_(std::make_unique<ThreadState>()),
+      budget_(options_.max_buffered_events, options_.max_buffered_bytes),
+      watchdog_(clock, options_.io_timeout),
+      health_(clock, &watchdog_) {
   thread_state_->last_offset = options_.resume_after_offset;
 }
 
@@ -708,7 +796,7 @@ void AmqpBus::FeedQueue(QueueLogReader* reader, ReplicaGone gone) {
 }
 
 bool AmqpBus::Append(const QueueOp& op) {
-  if (!connected_) return false;
+  if (!health_.connected()) return false;
   outbox_->Push(OutgoingMessage{ClusterMessageKind::kQueueOp, "", std::string(cluster::kQueueStream), false,
                                 cluster::EncodeQueueOp(op), ""});
   return true;
@@ -726,15 +814,22 @@ void AmqpBus::Run() {
         AmqpConnection::Open(options_.address, options_.io_timeout, absl::StrCat("hivebridge ", options_.replica_id));
     absl::Status status = amqp.status();
     if (status.ok()) {
+      (*amqp)->set_watchdog(&watchdog_);
+      const absl::Duration heartbeat = (*amqp)->heartbeat();
       Connection connection(*this, *std::move(amqp));
       status = connection.SetUp();
       if (status.ok()) {
-        connected_ = true;
+        health_.Connected(heartbeat);
         backoff = kFirstBackoff;
-        Log(LogLevel::kInfo, "bus_connected", {{"broker", options_.address.Redacted()}});
+        Log(LogLevel::kInfo, "bus_connected",
+            {{"broker", options_.address.Redacted()}, {"heartbeat", absl::FormatDuration(heartbeat)}});
         status = connection.Serve();
       }
-      connected_ = false;
+      if (!status.ok() && health_.state() == BrokerState::kSilent) {
+        Log(LogLevel::kWarn, "broker_silent",
+            {{"broker", options_.address.Redacted()}, {"silent_for", absl::FormatDuration(health_.silent_for())}});
+      }
+      health_.Disconnected();
       connection.Abandon();
       if (status.ok()) return;  // stopped
       calls_.FailAll(absl::UnavailableError("lost the connection to the message broker"));
@@ -752,11 +847,22 @@ void AmqpBus::Run() {
 void AmqpBus::Publish(DeviceEvent event) {
   published_.fetch_add(1, std::memory_order_relaxed);
   OutgoingEvent outgoing{cluster::EventRoutingKey(event), cluster::EncodeEvent(event, NewUuid(), options_.replica_id)};
-  if (!outbox_->PushEvent(std::move(outgoing), options_.max_buffered_events)) {
+  outgoing.bytes = FootprintOf(outgoing);
+  const size_t bytes = outgoing.bytes;
+  if (!budget_.TryReserve(bytes)) {
+    // One line per 10,000 drops: a broker away for long drops many.
     if (dropped_.fetch_add(1, std::memory_order_relaxed) % 10000 == 0) {
-      Log(LogLevel::kWarn, "bus_events_dropped", {{"count", 1}, {"reason", "bus queue full"}});
+      Log(LogLevel::kWarn, "bus_events_dropped",
+          {{"count", 1},
+           {"reason", "cluster buffer full"},
+           {"held_events", budget_.events()},
+           {"held_bytes", budget_.bytes()},
+           {"limit",
+            absl::StrCat(budget_.max_events(), " events, ", budget_.max_bytes(), " bytes (--cluster-buffer-bytes)")}});
     }
+    return;
   }
+  if (!outbox_->PushEvent(std::move(outgoing))) budget_.Release(bytes);  // stopped
 }
 
 BusCounters AmqpBus::counters() const {
@@ -787,9 +893,9 @@ void AmqpBus::OnUnregistered(const DeviceLink& link) {
 
 std::string AmqpBus::Route(const SendDeviceRequestRequest& request, const std::string& replica, absl::Time deadline,
                            absl::string_view traceparent, RequestCorrelator::Done done) {
-  if (!connected_) {
+  if (const BrokerState broker = health_.state(); broker != BrokerState::kConnected) {
     std::move(done)(absl::UnavailableError(absl::StrCat("device ", request.device_id(), " is held by replica ", replica,
-                                                        ", and the message broker is unreachable")));
+                                                        ", and the message broker is ", BrokerStateName(broker))));
     return "";
   }
   std::string call = calls_.Add(replica, deadline, std::move(done));

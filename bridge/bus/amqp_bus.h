@@ -29,9 +29,13 @@
 //    dropped, counted (counters().rejected) and logged, never acted on
 //    (message_signer.h, docs/SECURITY.md#the-message-broker).
 // One bus thread owns the connection; other threads only queue work for it.
-// While the broker is away, connected() is false (readiness follows), events
-// are buffered up to a bound, routed requests fail with UNAVAILABLE, and the
-// thread reconnects with backoff, redeclares and rebinds every live device.
+// While the broker is away, blocks publishers (connection.blocked) or falls
+// silent (broker_health.h), connected() is false (readiness follows), the
+// bus thread writes nothing (no write waits forever: write_watchdog.h),
+// events are buffered up to a bound, routed requests fail with UNAVAILABLE,
+// and the other replicas' liveness is not judged (nobody could be heard). A
+// lost or dead connection is made again with backoff, redeclaring and
+// rebinding every live device.
 #pragma once
 
 #include <atomic>
@@ -46,12 +50,15 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "bridge/bus/amqp_connection.h"
+#include "bridge/bus/broker_health.h"
+#include "bridge/bus/buffer_budget.h"
 #include "bridge/bus/bus.h"
 #include "bridge/bus/cluster_router.h"
 #include "bridge/bus/fleet_directory.h"
 #include "bridge/bus/message_signer.h"
 #include "bridge/bus/rejected_messages.h"
 #include "bridge/bus/remote_calls.h"
+#include "bridge/bus/write_watchdog.h"
 #include "bridge/clock.h"
 #include "bridge/device_delivery.h"
 #include "bridge/event_hub.h"
@@ -75,9 +82,12 @@ struct AmqpBusOptions {
   // --audit-log: a line for every request routed here from another replica
   // (event=routed_request), with the caller's trace.
   bool audit = false;
-  // Events held while the broker is away; beyond it the oldest are dropped
-  // and counted.
+  // Events held until the broker has them (queued, to publish again after
+  // a reconnect, awaiting its confirm), by count and by estimated bytes
+  // (--cluster-buffer-bytes): one more is dropped and counted
+  // (buffer_budget.h).
   size_t max_buffered_events = 100000;
+  size_t max_buffered_bytes = size_t{64} << 20;
   absl::Duration heartbeat_period = absl::Seconds(1);
   // A replica not heard from for this long is taken for gone.
   absl::Duration replica_timeout = absl::Seconds(5);
@@ -111,7 +121,8 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
 
   // Bus.
   void Publish(hive::bridge::v1::DeviceEvent event) override;
-  bool connected() const override { return connected_.load(); }
+  bool connected() const override { return health_.connected(); }
+  BrokerState broker_state() const override { return health_.state(); }
   BusCounters counters() const override;
   void Stop() override;
 
@@ -156,7 +167,11 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   QueueLogReader* queue_reader_ = nullptr;
   ReplicaGone replica_gone_;
   std::unique_ptr<ThreadState> thread_state_;
-  std::atomic<bool> connected_{false};
+  BufferBudget budget_;
+  // Cuts a write to the broker that lasts io_timeout; before health_, which
+  // asks it whether a write is stuck.
+  WriteWatchdog watchdog_;
+  BrokerHealth health_;
   std::atomic<uint64_t> published_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> delivered_{0};

@@ -12,7 +12,11 @@ namespace {
 // Debian's bundle of trusted CAs, for amqps:// brokers.
 constexpr char kSystemCaBundle[] = "/etc/ssl/certs/ca-certificates.crt";
 constexpr int kFrameMax = 131072;
-constexpr int kHeartbeatSeconds = 10;
+// Asked of the broker at login. It heartbeats at least this often (RabbitMQ
+// checks every half interval whether it sent anything), so a broker heard
+// from for 2 intervals is taken for dead (broker_health.h); short, so that a
+// frozen broker is noticed before the replicas' own 5 s liveness timeout.
+constexpr int kHeartbeatSeconds = 2;
 
 amqp_bytes_t Bytes(absl::string_view text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
 
@@ -176,9 +180,25 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(const AmqpA
       !opened.ok()) {
     return opened;
   }
-  AmqpTable properties = {{"connection_name", std::string(connection_name)}};
-  TableView client_properties(properties);
-  amqp_table_t table = client_properties.table();
+  // A frozen broker accepts the TCP connection (the kernel does) but never
+  // answers the handshake.
+  timeval handshake_timeout = TimevalOf(timeout);
+  amqp_set_handshake_timeout(state, &handshake_timeout);
+  // rabbitmq-c merges these capabilities into its own. connection.blocked:
+  // the broker says when it blocks this connection's publishers (a memory or
+  // disk alarm) and when it lets them go again.
+  amqp_table_entry_t capability{};
+  capability.key = amqp_cstring_bytes("connection.blocked");
+  capability.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  capability.value.value.boolean = 1;
+  amqp_table_entry_t entries[2]{};
+  entries[0].key = amqp_cstring_bytes("connection_name");
+  entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
+  entries[0].value.value.bytes = Bytes(connection_name);
+  entries[1].key = amqp_cstring_bytes("capabilities");
+  entries[1].value.kind = AMQP_FIELD_KIND_TABLE;
+  entries[1].value.value.table = amqp_table_t{1, &capability};
+  amqp_table_t table{2, entries};
   if (absl::Status login = StatusOfReply(
           amqp_login_with_properties(state, address.vhost.c_str(), 0, kFrameMax, kHeartbeatSeconds, &table,
                                      AMQP_SASL_METHOD_PLAIN, address.user.c_str(), address.password.c_str()),
@@ -193,6 +213,8 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(const AmqpA
 }
 
 AmqpConnection::~AmqpConnection() { amqp_destroy_connection(state_); }
+
+absl::Duration AmqpConnection::heartbeat() const { return absl::Seconds(amqp_get_heartbeat(state_)); }
 
 void AmqpConnection::Close() {
   if (!open_) return;
@@ -232,14 +254,41 @@ absl::Status AmqpConnection::DeclareQueue(amqp_channel_t channel, absl::string_v
 
 absl::Status AmqpConnection::Bind(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
                                   absl::string_view key) {
+  WriteWatchdog::Scope writing(watchdog_, fd());
   amqp_queue_bind(state_, channel, Bytes(queue), Bytes(exchange), Bytes(key), amqp_empty_table);
   return Check(absl::StrCat("binding ", queue, " to ", exchange));
 }
 
 absl::Status AmqpConnection::Unbind(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
                                     absl::string_view key) {
+  WriteWatchdog::Scope writing(watchdog_, fd());
   amqp_queue_unbind(state_, channel, Bytes(queue), Bytes(exchange), Bytes(key), amqp_empty_table);
   return Check(absl::StrCat("unbinding ", queue, " from ", exchange));
+}
+
+absl::Status AmqpConnection::BindNoWait(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
+                                        absl::string_view key) {
+  amqp_queue_bind_t bind{};
+  bind.queue = Bytes(queue);
+  bind.exchange = Bytes(exchange);
+  bind.routing_key = Bytes(key);
+  bind.nowait = 1;
+  bind.arguments = amqp_empty_table;
+  WriteWatchdog::Scope writing(watchdog_, fd());
+  return StatusOfCode(amqp_send_method(state_, channel, AMQP_QUEUE_BIND_METHOD, &bind),
+                      absl::StrCat("binding ", queue, " to ", exchange));
+}
+
+absl::Status AmqpConnection::UnbindNoWait(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
+                                          absl::string_view key) {
+  amqp_queue_unbind_t unbind{};
+  unbind.queue = Bytes(queue);
+  unbind.exchange = Bytes(exchange);
+  unbind.routing_key = Bytes(key);
+  unbind.arguments = amqp_empty_table;
+  WriteWatchdog::Scope writing(watchdog_, fd());
+  return StatusOfCode(amqp_send_method(state_, channel, AMQP_QUEUE_UNBIND_METHOD, &unbind),
+                      absl::StrCat("unbinding ", queue, " from ", exchange));
 }
 
 absl::Status AmqpConnection::Consume(amqp_channel_t channel, absl::string_view queue, absl::string_view tag,
@@ -275,12 +324,14 @@ absl::Status AmqpConnection::Publish(amqp_channel_t channel, absl::string_view e
     properties._flags |= AMQP_BASIC_HEADERS_FLAG;
     properties.headers = headers.table();
   }
+  WriteWatchdog::Scope writing(watchdog_, fd());
   return StatusOfCode(amqp_basic_publish(state_, channel, Bytes(exchange), Bytes(routing_key), mandatory,
                                          /*immediate=*/0, &properties, Bytes(message.body)),
                       absl::StrCat("publishing to ", exchange));
 }
 
 absl::Status AmqpConnection::Ack(amqp_channel_t channel, uint64_t delivery_tag, bool multiple) {
+  WriteWatchdog::Scope writing(watchdog_, fd());
   return StatusOfCode(amqp_basic_ack(state_, channel, delivery_tag, multiple), "acknowledging");
 }
 
@@ -292,8 +343,17 @@ absl::StatusOr<std::optional<amqp_frame_t>> AmqpConnection::NextFrame(absl::Dura
   amqp_maybe_release_buffers(state_);
   amqp_frame_t frame;
   timeval wait = TimevalOf(timeout);
-  const int code = amqp_simple_wait_frame_noblock(state_, &frame, &wait);
+  int code = AMQP_STATUS_OK;
+  {
+    // rabbitmq-c sends its heartbeats from here.
+    WriteWatchdog::Scope writing(watchdog_, fd());
+    code = amqp_simple_wait_frame_noblock(state_, &frame, &wait);
+  }
   if (code == AMQP_STATUS_TIMEOUT) return std::nullopt;
+  if (code == AMQP_STATUS_HEARTBEAT_TIMEOUT) {
+    return absl::UnavailableError(
+        absl::StrCat("the broker sent nothing, not even a heartbeat, for ", 2 * amqp_get_heartbeat(state_), " s"));
+  }
   if (code != AMQP_STATUS_OK) return StatusOfCode(code, "reading from the broker");
   return frame;
 }

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "bridge/bus/write_watchdog.h"
 
 namespace hive {
 
@@ -63,7 +64,8 @@ struct AmqpMessage {
 
 class AmqpConnection {
  public:
-  // Connects, logs in and sets the RPC timeout to `timeout`.
+  // Connects, logs in (asking for connection.blocked notifications and
+  // heartbeats) and sets the RPC timeout to `timeout`.
   static absl::StatusOr<std::unique_ptr<AmqpConnection>> Open(const AmqpAddress& address, absl::Duration timeout,
                                                               absl::string_view connection_name);
   ~AmqpConnection();
@@ -84,11 +86,27 @@ class AmqpConnection {
   absl::Status Bind(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange, absl::string_view key);
   absl::Status Unbind(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
                       absl::string_view key);
+  // Pipelined: the method is sent and nothing is awaited, so that a storm of
+  // devices costs no round trip each. queue.bind goes with no-wait (no
+  // reply); queue.unbind has no no-wait, so its unbind-ok arrives among the
+  // other frames later and is ignored. A failure closes the channel, which
+  // the reader sees. On one channel the broker applies methods in order: a
+  // message published on the same channel afterwards finds the binding.
+  absl::Status BindNoWait(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
+                          absl::string_view key);
+  absl::Status UnbindNoWait(amqp_channel_t channel, absl::string_view queue, absl::string_view exchange,
+                            absl::string_view key);
   absl::Status Consume(amqp_channel_t channel, absl::string_view queue, absl::string_view tag, bool auto_ack,
                        const AmqpTable& arguments = {});
   absl::Status Publish(amqp_channel_t channel, absl::string_view exchange, absl::string_view routing_key,
                        bool mandatory, const AmqpMessage& message);
   absl::Status Ack(amqp_channel_t channel, uint64_t delivery_tag, bool multiple);
+
+  // Every write from now on is armed on `watchdog` (null: none), which must
+  // outlive the connection: rabbitmq-c's own writes have no deadline.
+  void set_watchdog(WriteWatchdog* watchdog) { watchdog_ = watchdog; }
+  // The heartbeat interval agreed with the broker (zero: none).
+  absl::Duration heartbeat() const;
 
   // The socket, for poll().
   int fd() const;
@@ -109,6 +127,7 @@ class AmqpConnection {
 
   amqp_connection_state_t state_;
   bool open_ = false;
+  WriteWatchdog* watchdog_ = nullptr;
 };
 
 }  // namespace hive

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
 #include "bridge/bus/rejected_messages.h"
 #include "bridge/event_sink.h"
 
@@ -25,11 +26,47 @@ struct BusCounters {
   RejectedCounts rejected{};
 };
 
+// What a replica knows of its message broker's health
+// (docs/architecture.md#cluster-mode). Only kConnected carries traffic:
+// in every other state the replica is not ready, buffers its events and
+// answers calls for other replicas' devices UNAVAILABLE.
+enum class BrokerState {
+  kConnected,
+  // The broker refused publishers (connection.blocked: a memory or disk
+  // alarm); it still delivers.
+  kBlocked,
+  // Nothing heard from the broker (not even its heartbeats) for longer than
+  // its heartbeat interval, or a write to it stuck: it may be frozen.
+  kSilent,
+  kDisconnected,
+};
+inline constexpr int kBrokerStateCount = 4;
+
+// "connected", "blocked", "silent", "disconnected": /metrics and logs.
+constexpr absl::string_view BrokerStateName(BrokerState state) {
+  switch (state) {
+    case BrokerState::kConnected:
+      return "connected";
+    case BrokerState::kBlocked:
+      return "blocked";
+    case BrokerState::kSilent:
+      return "silent";
+    case BrokerState::kDisconnected:
+      return "disconnected";
+  }
+  return "unknown";
+}
+
 class Bus : public EventSink {
  public:
   // True while the bus carries events: always for the in-process bus; for
-  // the RabbitMQ bus, while connected to the broker. Readiness follows it.
+  // the RabbitMQ bus, while the broker is connected and healthy
+  // (broker_state() is kConnected). Readiness follows it.
   virtual bool connected() const = 0;
+  // Why connected() is false, or kConnected.
+  virtual BrokerState broker_state() const {
+    return connected() ? BrokerState::kConnected : BrokerState::kDisconnected;
+  }
 
   virtual BusCounters counters() const = 0;
 

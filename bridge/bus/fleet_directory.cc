@@ -1,5 +1,6 @@
 #include "bridge/bus/fleet_directory.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -93,17 +94,29 @@ void FleetDirectory::Drop(const std::string& replica) {
   }
 }
 
-std::vector<std::string> FleetDirectory::DropSilent(absl::Duration silence) {
+std::vector<std::string> FleetDirectory::DropSilent(absl::Duration silence, const std::string& self) {
   const absl::Time now = clock_.Now();
   std::vector<std::string> silent;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [name, replica] : replicas_) {
-      if (now - replica.last_heard > silence) silent.push_back(name);
+      if (name != self && now - replica.last_heard > silence) silent.push_back(name);
     }
   }
   for (const std::string& name : silent) Drop(name);
   return silent;
+}
+
+bool FleetDirectory::HeardWithin(const std::string& replica, absl::Duration window) {
+  absl::MutexLock lock(&mu_);
+  auto it = replicas_.find(replica);
+  return it != replicas_.end() && clock_.Now() - it->second.last_heard <= window;
+}
+
+void FleetDirectory::RestartClocks(absl::Duration grace) {
+  const absl::Time heard = clock_.Now() + grace;
+  absl::MutexLock lock(&mu_);
+  for (auto& [name, replica] : replicas_) replica.last_heard = std::max(replica.last_heard, heard);
 }
 
 }  // namespace hive

@@ -42,10 +42,19 @@ class FleetDirectory {
   // The replica is alive; true when it was not known (the caller asks it for
   // its list).
   bool Heard(const std::string& replica);
+  // Whether `replica` was heard within `window` (or its clock was restarted
+  // since, with grace still to run).
+  bool HeardWithin(const std::string& replica, absl::Duration window);
   // Forgets the replica and its devices.
   void Drop(const std::string& replica);
-  // Drops the replicas not heard from for `silence`, and names them.
-  std::vector<std::string> DropSilent(absl::Duration silence);
+  // Drops the replicas not heard from for `silence`, but never `self`, and
+  // names them. Call it only while the broker is healthy: while it is
+  // blocked or silent, nobody can be heard.
+  std::vector<std::string> DropSilent(absl::Duration silence, const std::string& self);
+  // The broker is healthy again: every replica counts as heard `grace` from
+  // now (after a reconnect, the time the others may take to reconnect too),
+  // so that the time the broker was away counts against nobody.
+  void RestartClocks(absl::Duration grace = absl::ZeroDuration());
 
  private:
   struct Replica {

@@ -7,21 +7,27 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bridge/uuid.h"
 #include "tests/integration/support/child_process.h"
+#include "tests/integration/support/run_command.h"
 
 namespace hive::integration {
 namespace {
 
 constexpr char kServer[] = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+constexpr char kCtl[] = "/usr/lib/rabbitmq/bin/rabbitmqctl";
 constexpr absl::Duration kStartTimeout = absl::Seconds(60);
 constexpr absl::Duration kStopTimeout = absl::Seconds(30);
 
@@ -32,6 +38,20 @@ absl::Status AwaitExit(pid_t pid, absl::Duration timeout, std::optional<int>* st
     absl::SleepFor(absl::Milliseconds(50));
   }
   return absl::OkStatus();
+}
+
+// /proc/<pid>/stat: "pid (comm) state ppid ..."; the command and parent.
+std::optional<std::pair<std::string, pid_t>> CommandAndParent(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return std::nullopt;
+  const size_t open = line.find('(');
+  const size_t close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 4 >= line.size()) return std::nullopt;
+  char state = 0;
+  int parent = 0;
+  if (std::sscanf(line.c_str() + close + 2, "%c %d", &state, &parent) != 2) return std::nullopt;
+  return std::make_pair(line.substr(open + 1, close - open - 1), static_cast<pid_t>(parent));
 }
 
 bool AcceptsConnections(int port) {
@@ -76,6 +96,8 @@ absl::StatusOr<std::unique_ptr<RabbitMqBroker>> RabbitMqBroker::Start() {
 
 RabbitMqBroker::~RabbitMqBroker() {
   if (pid_ > 0) {
+    // A test that failed while the broker was frozen.
+    if (frozen_) Thaw().IgnoreError();
     Stop().IgnoreError();
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
@@ -149,5 +171,49 @@ absl::Status RabbitMqBroker::Restart() {
 }
 
 std::string RabbitMqBroker::Log() const { return ReadFile(dir_ + "/server.log"); }
+
+absl::Status RabbitMqBroker::Ctl(const std::vector<std::string>& args) const {
+  std::vector<std::string> command = {kCtl};
+  command.insert(command.end(), args.begin(), args.end());
+  const std::string log = dir_ + "/rabbitmqctl.log";
+  absl::StatusOr<int> exit = RunCommand(command, Environment(), log, absl::Seconds(60));
+  if (!exit.ok()) return exit.status();
+  if (*exit != 0) return absl::InternalError(absl::StrCat("rabbitmqctl exited with ", *exit, ":\n", ReadFile(log)));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pid_t> RabbitMqBroker::VmPid() const {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t candidate = std::stoi(name);
+    std::optional<std::pair<std::string, pid_t>> process = CommandAndParent(candidate);
+    if (!process.has_value() || !absl::StartsWith(process->first, "beam")) continue;
+    // Ours if the server script is among its ancestors.
+    for (pid_t up = process->second; up > 1;) {
+      if (up == pid_) return candidate;
+      std::optional<std::pair<std::string, pid_t>> parent = CommandAndParent(up);
+      if (!parent.has_value()) break;
+      up = parent->second;
+    }
+  }
+  return absl::NotFoundError("no Erlang VM under the rabbitmq-server process");
+}
+
+absl::Status RabbitMqBroker::Freeze() {
+  absl::StatusOr<pid_t> vm = VmPid();
+  if (!vm.ok()) return vm.status();
+  if (kill(*vm, SIGSTOP) != 0) return absl::InternalError(absl::StrCat("SIGSTOP: ", std::strerror(errno)));
+  frozen_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status RabbitMqBroker::Thaw() {
+  absl::StatusOr<pid_t> vm = VmPid();
+  if (!vm.ok()) return vm.status();
+  if (kill(*vm, SIGCONT) != 0) return absl::InternalError(absl::StrCat("SIGCONT: ", std::strerror(errno)));
+  frozen_ = false;
+  return absl::OkStatus();
+}
 
 }  // namespace hive::integration

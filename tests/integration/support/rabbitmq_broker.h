@@ -7,6 +7,8 @@
 //   absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
 //   BridgeProcess::Start((*broker)->ReplicaFlags("a"));   // --bus, --replica-id, --cluster-key-file
 //   (*broker)->Stop();  (*broker)->Restart();  // same ports and data: streams survive
+//   (*broker)->Ctl({"set_vm_memory_high_watermark", "0.0000001"});  // a memory alarm
+//   (*broker)->Freeze();  (*broker)->Thaw();  // SIGSTOP / SIGCONT of its Erlang VM
 #pragma once
 
 #include <sys/types.h>
@@ -48,10 +50,19 @@ class RabbitMqBroker {
 
   std::string Log() const;
 
+  // Runs rabbitmqctl against this node (its name and cookie), to its end.
+  absl::Status Ctl(const std::vector<std::string>& args) const;
+  // Stops / continues the Erlang VM (SIGSTOP / SIGCONT): a broker that is
+  // there but answers nothing, not even heartbeats.
+  absl::Status Freeze();
+  absl::Status Thaw();
+
  private:
   RabbitMqBroker() = default;
   absl::Status Launch();
   std::vector<std::string> Environment() const;
+  // The Erlang VM's process (beam.smp), a descendant of the server script.
+  absl::StatusOr<pid_t> VmPid() const;
 
   std::string dir_;
   std::string node_;
@@ -60,6 +71,7 @@ class RabbitMqBroker {
   int port_ = 0;
   int dist_port_ = 0;
   pid_t pid_ = -1;
+  bool frozen_ = false;
 };
 
 }  // namespace hive::integration

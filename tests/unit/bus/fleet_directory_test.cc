@@ -64,10 +64,43 @@ TEST_F(FleetDirectoryTest, SilentReplicaIsDroppedWithItsDevicesOnly) {
   clock_.Advance(absl::Seconds(4));
   fleet_.Heard("b");
   clock_.Advance(absl::Seconds(2));
-  EXPECT_THAT(fleet_.DropSilent(absl::Seconds(5)), ElementsAre("a"));
+  EXPECT_THAT(fleet_.DropSilent(absl::Seconds(5), "self"), ElementsAre("a"));
   EXPECT_EQ(fleet_.devices().Find("d1"), nullptr);
   EXPECT_EQ(HolderOf(fleet_, "d2"), "b");
-  EXPECT_THAT(fleet_.DropSilent(absl::Seconds(5)), IsEmpty());
+  EXPECT_THAT(fleet_.DropSilent(absl::Seconds(5), "self"), IsEmpty());
+}
+
+TEST_F(FleetDirectoryTest, AReplicaNeverDropsItself) {
+  fleet_.Connected(On("self", "d1"));
+  clock_.Advance(absl::Seconds(60));
+  EXPECT_THAT(fleet_.DropSilent(absl::Seconds(5), "self"), IsEmpty());
+  EXPECT_EQ(HolderOf(fleet_, "d1"), "self");
+}
+
+TEST_F(FleetDirectoryTest, RestartedClocksDoNotCountTheBrokersOutageAgainstAnyone) {
+  fleet_.Connected(On("a", "d1"));
+  fleet_.Connected(On("b", "d2"));
+  // The broker was away for 20 s: nobody could be heard.
+  clock_.Advance(absl::Seconds(20));
+  fleet_.RestartClocks(absl::Seconds(3));
+  clock_.Advance(absl::Seconds(7));
+  EXPECT_THAT(fleet_.DropSilent(absl::Seconds(5), "self"), IsEmpty());
+  fleet_.Heard("b");
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_THAT(fleet_.DropSilent(absl::Seconds(5), "self"), ElementsAre("a"));
+  EXPECT_EQ(HolderOf(fleet_, "d2"), "b");
+}
+
+TEST_F(FleetDirectoryTest, HeardWithinTellsWhetherAReplicaWasHeardLately) {
+  EXPECT_FALSE(fleet_.HeardWithin("a", absl::Seconds(2)));
+  fleet_.Heard("a");
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_TRUE(fleet_.HeardWithin("a", absl::Seconds(2)));
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_FALSE(fleet_.HeardWithin("a", absl::Seconds(2)));
+  fleet_.RestartClocks(absl::Seconds(5));
+  clock_.Advance(absl::Seconds(6));
+  EXPECT_TRUE(fleet_.HeardWithin("a", absl::Seconds(2)));
 }
 
 TEST_F(FleetDirectoryTest, HeardTellsWhenAReplicaIsNewOrBackAfterBeingDropped) {

@@ -379,6 +379,7 @@ TEST(Config, HelpListsEveryOptionWithItsDefaultAndVariable) {
                                           "replica-id",
                                           "cluster-key-file",
                                           "cluster-insecure-unsigned",
+                                          "cluster-buffer-bytes",
                                           "drain-timeout",
                                           "log-level",
                                           "log-format",
@@ -567,6 +568,7 @@ TEST(Config, LimitsHaveSafeDefaults) {
   EXPECT_EQ(config->max_pending_requests, 10000u);
   EXPECT_EQ(config->max_remembered_requests, 100000u);
   EXPECT_EQ(config->max_remembered_bytes, size_t{64} << 20);
+  EXPECT_EQ(config->cluster_buffer_bytes, size_t{64} << 20);
   EXPECT_EQ(config->max_subscribers, 1000u);
   EXPECT_EQ(config->max_connect_waiters, 10000u);
   EXPECT_EQ(config->grpc_max_concurrent_streams, 1000);
@@ -703,6 +705,7 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
                                          "--bus=amqp://rabbit",
                                          "--replica-id=r3",
                                          "--cluster-key-file=/etc/hivebridge/cluster-key3",
+                                         "--cluster-buffer-bytes=3MiB",
                                          "--drain-timeout=3s",
                                          "--log-level=debug",
                                          "--log-format=json",
@@ -774,6 +777,7 @@ TEST(Config, EveryFieldIsReachableByAFlag) {
   EXPECT_NE(config->bus, defaults.bus);
   EXPECT_NE(config->replica_id, defaults.replica_id);
   EXPECT_NE(config->cluster_key_file, defaults.cluster_key_file);
+  EXPECT_NE(config->cluster_buffer_bytes, defaults.cluster_buffer_bytes);
   EXPECT_NE(config->drain_timeout, defaults.drain_timeout);
   EXPECT_NE(config->log_level, defaults.log_level);
   EXPECT_NE(config->log_format, defaults.log_format);

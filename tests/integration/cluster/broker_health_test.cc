@@ -1,0 +1,385 @@
+// Cluster mode on a broker's bad days: a memory alarm (RabbitMQ blocks every
+// publisher) and a frozen broker (SIGSTOP of its Erlang VM). Through both,
+// each replica notices, says so (/readyz, hivebridge_ready, gRPC health,
+// hivebridge_broker_state), keeps serving its own devices, answers calls for
+// other replicas' devices UNAVAILABLE (never NOT_FOUND: the fleet still
+// knows where they are), takes no replica for dead (nobody could be heard
+// while the broker was away), and afterwards routes again and has delivered
+// every event exactly once.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "bridge/uuid.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/integration/support/bridge_metrics.h"
+#include "tests/integration/support/bridge_process.h"
+#include "tests/integration/support/child_process.h"
+#include "tests/integration/support/event_stream.h"
+#include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/health_check.h"
+#include "tests/integration/support/rabbitmq_broker.h"
+#include "tests/integration/support/raw_connection.h"
+#include "tests/integration/support/test_device.h"
+#include "tests/integration/support/wait_until.h"
+#include "tests/unit/support/test_tokens.h"
+
+namespace hive::integration {
+namespace {
+
+using grpc::health::v1::HealthCheckResponse;
+using hive::bridge::v1::GetDeviceResponse;
+using hive::bridge::v1::SubscribeEventsRequest;
+
+constexpr int kReplicas = 3;
+// Longer than the replicas' 5 s liveness timeout: a replica that judged its
+// peers while the broker was away would drop them.
+constexpr absl::Duration kFaultHeld = absl::Seconds(7);
+// A few seconds in practice; the machine may be busy.
+constexpr absl::Duration kRecovery = absl::Seconds(60);
+constexpr int kBarrier = 1'000'000;
+
+int MarkerOf(const DeviceEvent& event) {
+  auto it = event.extra().fields().find("marker");
+  return it == event.extra().fields().end() ? -1 : static_cast<int>(it->second.number_value());
+}
+
+class ClusterBrokerHealthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+    secret_path_ = ::testing::TempDir() + "/cluster-secret-" + NewUuid();
+    std::FILE* secret = std::fopen(secret_path_.c_str(), "w");
+    ASSERT_NE(secret, nullptr);
+    std::fputs(secret_.c_str(), secret);
+    std::fclose(secret);
+    for (int i = 1; i <= kReplicas; ++i) {
+      std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", i));
+      flags.push_back("--jwt-secret-file=" + secret_path_);
+      flags.insert(flags.end(), extra_flags_.begin(), extra_flags_.end());
+      absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
+      ASSERT_TRUE(replica.ok()) << replica.status();
+      replicas_.push_back(*std::move(replica));
+    }
+    for (int i = 1; i <= kReplicas; ++i) {
+      ASSERT_TRUE(replica(i).WaitForLog("event=bus_connected", kHangBound)) << replica(i).Log();
+      stubs_.push_back(replica(i).NewStub());
+    }
+  }
+
+  void TearDown() override {
+    stubs_.clear();
+    replicas_.clear();
+    std::remove(secret_path_.c_str());
+  }
+
+  BridgeProcess& replica(int index) { return *replicas_[index - 1]; }
+  Stub& stub(int index) { return *stubs_[index - 1]; }
+
+  std::unique_ptr<TestDevice> ConnectDevice(int index) {
+    const std::string device_id = NewUuid();
+    auto device = std::make_unique<TestDevice>(
+        DeviceOptions{.url = replica(index).ws_url(),
+                      .device_id = device_id,
+                      .account_id = account_,
+                      .token = testing::MintHs256(secret_, device_id, account_, absl::Now() + absl::Hours(1)),
+                      .responder = Responder::Ack()});
+    absl::StatusOr<std::string> connected = device->ConnectAndAuthenticate();
+    if (!connected.ok()) ADD_FAILURE() << connected.status() << "\n" << replica(index).Log();
+    return device;
+  }
+
+  // Which replica `index` says holds `device_id` ("" when it knows none).
+  std::string HolderSeenBy(int index, const std::string& device_id) {
+    GetDeviceResponse response;
+    if (!GetDevice(stub(index), device_id, &response).ok()) return "";
+    return response.device().replica();
+  }
+
+  RawConnection::HttpResponse Readyz(int index) {
+    absl::StatusOr<RawConnection> http = RawConnection::Open(replica(index).ws_port());
+    if (!http.ok()) return {};
+    return http->HttpGet("/readyz", absl::Seconds(5)).value_or(RawConnection::HttpResponse{});
+  }
+
+  HealthCheckResponse::ServingStatus Health(int index) {
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", replica(index).grpc_port()), grpc::InsecureChannelCredentials());
+    return CheckHealth(channel, "").serving;
+  }
+
+  std::string Logs() {
+    std::string logs;
+    for (int i = 1; i <= kReplicas; ++i) absl::StrAppend(&logs, "--- replica-", i, "\n", replica(i).Log());
+    return logs;
+  }
+
+  // The scenario both faults share. `begin` starts the fault; every replica
+  // then logs `noticed`; `end` ends it.
+  void RideOut(const std::function<absl::Status()>& begin, const std::string& noticed,
+               const std::function<absl::Status()>& end) {
+    std::unique_ptr<TestDevice> first = ConnectDevice(1);
+    std::unique_ptr<TestDevice> second = ConnectDevice(2);
+    ASSERT_TRUE(WaitUntil([&] { return HolderSeenBy(1, second->device_id()) == "replica-2"; }, "replica-1 sees d2"));
+    ASSERT_TRUE(WaitUntil([&] { return HolderSeenBy(2, first->device_id()) == "replica-1"; }, "replica-2 sees d1"));
+
+    // The first device's events, read on the third replica from the start.
+    SubscribeEventsRequest events;
+    events.add_account_ids(account_);
+    events.add_types("device-state");
+    events.mutable_resume_after()->set_epoch(replica(1).epoch());
+    events.mutable_resume_after()->set_sequence(0);
+    EventStream stream(stub(3), events);
+    std::map<int, int> seen;
+    auto read_through = [&](int marker) {
+      const absl::Time deadline = absl::Now() + kRecovery;
+      while (seen[marker] == 0) {
+        std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
+        if (!event.has_value()) return false;
+        ++seen[MarkerOf(*event)];
+      }
+      return true;
+    };
+    std::atomic<int> sent{0};
+    std::atomic<bool> stop{false};
+    std::thread sender([&] {
+      while (!stop) {
+        first->Send(absl::StrCat(R"({"type":"device-state","state":"running","marker":)", sent.load(), "}"));
+        ++sent;
+        absl::SleepFor(absl::Milliseconds(20));  // pacing, under the device's rate limit
+      }
+    });
+    struct Joiner {
+      std::atomic<bool>& stop;
+      std::thread& thread;
+      ~Joiner() {
+        stop = true;
+        if (thread.joinable()) thread.join();
+      }
+    } joiner{stop, sender};
+    ASSERT_TRUE(read_through(5)) << Logs();
+
+    ASSERT_TRUE(begin().ok()) << broker_->Log();
+    for (int i = 1; i <= kReplicas; ++i) {
+      ASSERT_TRUE(replica(i).WaitForLog(noticed, kHangBound)) << Logs();
+    }
+    // Not ready, and says why, on every channel.
+    for (int i = 1; i <= kReplicas; ++i) {
+      RawConnection::HttpResponse readyz = Readyz(i);
+      EXPECT_EQ(readyz.status, 503) << readyz.body;
+      EXPECT_THAT(readyz.body, ::testing::HasSubstr("not ready: message broker")) << readyz.body;
+      EXPECT_EQ(MetricValue(replica(i), "hivebridge_ready"), 0u);
+      EXPECT_EQ(MetricValue(replica(i), "hivebridge_broker_state{state=\"connected\"}"), 0u);
+      EXPECT_TRUE(WaitUntil([&] { return Health(i) == HealthCheckResponse::NOT_SERVING; }, "gRPC health NOT_SERVING"));
+    }
+
+    // Held past the replicas' liveness timeout: own devices are served,
+    // other replicas' are UNAVAILABLE, and the fleet still knows them.
+    std::map<grpc::StatusCode, int> local;
+    std::map<grpc::StatusCode, int> remote;
+    const absl::Time held_until = absl::Now() + kFaultHeld;
+    while (absl::Now() < held_until) {
+      ++local[SendRequest(stub(1), RequestTo(first->device_id()), absl::Seconds(10)).status.error_code()];
+      ++remote[SendRequest(stub(1), RequestTo(second->device_id()), absl::Seconds(10)).status.error_code()];
+      ++remote[SendRequest(stub(2), RequestTo(first->device_id()), absl::Seconds(10)).status.error_code()];
+      EXPECT_EQ(HolderSeenBy(3, second->device_id()), "replica-2");
+    }
+    std::cout << "during the fault: local OK " << local[grpc::StatusCode::OK] << " of " << local.size()
+              << " codes; remote UNAVAILABLE " << remote[grpc::StatusCode::UNAVAILABLE] << "\n";
+    EXPECT_THAT(local, ::testing::ElementsAre(::testing::Pair(grpc::StatusCode::OK, ::testing::Gt(0))));
+    EXPECT_THAT(remote, ::testing::ElementsAre(::testing::Pair(grpc::StatusCode::UNAVAILABLE, ::testing::Gt(0))));
+
+    ASSERT_TRUE(end().ok()) << broker_->Log();
+    for (int i = 1; i <= kReplicas; ++i) {
+      ASSERT_TRUE(WaitUntil([&] { return Readyz(i).status == 200; }, "ready again", kRecovery)) << Logs();
+      EXPECT_EQ(MetricValue(replica(i), "hivebridge_broker_state{state=\"connected\"}"), 1u);
+      EXPECT_TRUE(WaitUntil([&] { return Health(i) == HealthCheckResponse::SERVING; }, "gRPC health SERVING"));
+    }
+    // Routed again; until then UNAVAILABLE, never NOT_FOUND.
+    std::map<grpc::StatusCode, int> after;
+    grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+    const absl::Time routed_by = absl::Now() + kRecovery;
+    do {
+      code = SendRequest(stub(1), RequestTo(second->device_id()), absl::Seconds(10)).status.error_code();
+      ++after[code];
+    } while (code != grpc::StatusCode::OK && absl::Now() < routed_by);
+    EXPECT_EQ(code, grpc::StatusCode::OK) << Logs();
+    EXPECT_EQ(after.count(grpc::StatusCode::NOT_FOUND), 0u) << Logs();
+    EXPECT_TRUE(SendRequest(stub(2), RequestTo(first->device_id())).status.ok());
+
+    // Every event once: the last one, sent after all others, closes the tally.
+    stop = true;
+    sender.join();
+    first->Send(absl::StrCat(R"({"type":"device-state","state":"running","marker":)", kBarrier, "}"));
+    ASSERT_TRUE(read_through(kBarrier)) << Logs();
+    int duplicates = 0;
+    int received = 0;
+    for (const auto& [marker, count] : seen) {
+      if (marker < 0 || marker >= kBarrier || count == 0) continue;
+      ++received;
+      duplicates += count - 1;
+    }
+    std::cout << "events sent=" << sent << " received=" << received << " duplicates=" << duplicates << "\n";
+    EXPECT_EQ(duplicates, 0);
+    EXPECT_EQ(received, sent.load());
+    for (int i = 1; i <= kReplicas; ++i) {
+      EXPECT_THAT(replica(i).Log(), ::testing::Not(::testing::HasSubstr("event=replica_silent"))) << Logs();
+    }
+  }
+
+  const std::string secret_ = absl::StrCat("cluster-test-secret-", NewUuid());
+  const std::string account_ = NewUuid();
+  // Given to every replica besides the bus, id, key and secret (set before
+  // SetUp).
+  std::vector<std::string> extra_flags_;
+  std::string secret_path_;
+  std::unique_ptr<RabbitMqBroker> broker_;
+  std::vector<std::unique_ptr<BridgeProcess>> replicas_;
+  std::vector<std::unique_ptr<Stub>> stubs_;
+};
+
+TEST_F(ClusterBrokerHealthTest, MemoryAlarmMakesReplicasNotReadyWithoutDroppingAnyoneOrAnyEvent) {
+  RideOut(
+      [&] {
+        return broker_->Ctl({"set_vm_memory_high_watermark", "0.0000001"});
+      },
+      "event=broker_blocked",
+      [&] {
+        return broker_->Ctl({"set_vm_memory_high_watermark", "0.4"});
+      });
+  for (int i = 1; i <= kReplicas; ++i) {
+    EXPECT_TRUE(replica(i).WaitForLog("event=broker_unblocked", kHangBound)) << replica(i).Log();
+  }
+}
+
+TEST_F(ClusterBrokerHealthTest, FrozenBrokerIsNoticedAsSilentAndReplicasRecoverWithoutDroppingAnyone) {
+  RideOut([&] { return broker_->Freeze(); }, "event=broker_silent", [&] { return broker_->Thaw(); });
+}
+
+// The smallest budget, and no event rate limit, so that one device fills it
+// while the broker blocks publishers.
+class ClusterBufferBudgetTest : public ClusterBrokerHealthTest {
+ protected:
+  ClusterBufferBudgetTest() { extra_flags_ = {"--cluster-buffer-bytes=1MiB", "--device-event-rate=0"}; }
+};
+
+TEST_F(ClusterBufferBudgetTest, EventsOverTheBudgetWhileBlockedAreDroppedAndCountedAndTheRestDeliveredOnce) {
+  constexpr int kEvents = 1000;
+  // About 3 KiB each as held (the JSON body and the event again in a
+  // header): some 350 fit in 1 MiB.
+  const std::string pad(1000, 'x');
+  std::unique_ptr<TestDevice> device = ConnectDevice(1);
+  SubscribeEventsRequest events;
+  events.add_account_ids(account_);
+  events.add_types("device-state");
+  events.mutable_resume_after()->set_epoch(replica(1).epoch());
+  events.mutable_resume_after()->set_sequence(0);
+  EventStream stream(stub(3), events);
+
+  ASSERT_TRUE(broker_->Ctl({"set_vm_memory_high_watermark", "0.0000001"}).ok()) << broker_->Log();
+  ASSERT_TRUE(replica(1).WaitForLog("event=broker_blocked", kHangBound)) << replica(1).Log();
+  const uint64_t published_before = MetricValue(replica(1), "hivebridge_events_published_total");
+  for (int i = 0; i < kEvents; ++i) {
+    device->Send(absl::StrCat(R"({"type":"device-state","state":"running","marker":)", i, R"(,"pad":")", pad, "\"}"));
+  }
+  // Every event reached the bus, which held what fits and counted the rest.
+  ASSERT_EQ(AwaitMetricValue(replica(1), "hivebridge_events_published_total", published_before + kEvents, kHangBound),
+            published_before + kEvents)
+      << replica(1).Log();
+  const uint64_t dropped = MetricValue(replica(1), "hivebridge_events_dropped_total");
+  EXPECT_GT(dropped, 0u);
+  EXPECT_LT(dropped, static_cast<uint64_t>(kEvents));
+  EXPECT_TRUE(replica(1).WaitForLog("reason=\"cluster buffer full\"", kHangBound)) << replica(1).Log();
+
+  ASSERT_TRUE(broker_->Ctl({"set_vm_memory_high_watermark", "0.4"}).ok()) << broker_->Log();
+  ASSERT_TRUE(WaitUntil([&] { return Readyz(1).status == 200; }, "ready again", kRecovery)) << replica(1).Log();
+  // Sent after the others: once it is read, everything held has been.
+  device->Send(absl::StrCat(R"({"type":"device-state","state":"running","marker":)", kBarrier, "}"));
+  std::map<int, int> seen;
+  const absl::Time deadline = absl::Now() + kRecovery;
+  while (seen[kBarrier] == 0) {
+    std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
+    ASSERT_TRUE(event.has_value()) << Logs();
+    ++seen[MarkerOf(*event)];
+  }
+  int received = 0;
+  int duplicates = 0;
+  for (const auto& [marker, count] : seen) {
+    if (marker < 0 || marker >= kBarrier || count == 0) continue;
+    ++received;
+    duplicates += count - 1;
+  }
+  std::cout << "events sent=" << kEvents << " held and delivered=" << received << " dropped=" << dropped << "\n";
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ(static_cast<uint64_t>(received) + dropped, static_cast<uint64_t>(kEvents));
+  // Nothing more was dropped once the broker took the held events.
+  EXPECT_EQ(MetricValue(replica(1), "hivebridge_events_dropped_total"), dropped);
+}
+
+// The bindings of a storm of devices cost no broker round trip each, so the
+// bus thread keeps heartbeating: nobody takes the replica for dead, and every
+// device is soon routable from another replica.
+TEST_F(ClusterBrokerHealthTest, ConnectStormOnOneReplicaIsRoutableFromAnotherWithNoReplicaDropped) {
+  constexpr int kDevices = 1000;
+  constexpr int kSampleEvery = 50;
+  std::vector<std::string> ids;
+  const std::string tokens_path = ::testing::TempDir() + "/storm-tokens-" + NewUuid();
+  {
+    std::FILE* tokens = std::fopen(tokens_path.c_str(), "w");
+    ASSERT_NE(tokens, nullptr);
+    for (int i = 0; i < kDevices; ++i) {
+      ids.push_back(NewUuid());
+      const std::string line =
+          absl::StrCat(ids.back(), " ", account_, " ",
+                       testing::MintHs256(secret_, ids.back(), account_, absl::Now() + absl::Hours(1)), "\n");
+      std::fputs(line.c_str(), tokens);
+    }
+    std::fclose(tokens);
+  }
+  const absl::Time started = absl::Now();
+  absl::StatusOr<pid_t> sim =
+      SpawnChild({HIVE_DEVICE_SIM_BINARY, "--url=" + replica(1).ws_url(), "--tokens-file=" + tokens_path,
+                  "--connect-rate=100000", "--threads=2", "--on-request=ack", "--quiet"},
+                 {}, ::testing::TempDir() + "/storm-sim-" + NewUuid() + ".log");
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      kill(pid, SIGKILL);
+      while (!PollExit(pid).has_value()) absl::SleepFor(absl::Milliseconds(10));
+    }
+  } reaper{*sim};
+
+  ASSERT_TRUE(WaitUntil([&] { return MetricValue(replica(1), "hivebridge_devices_connected") == kDevices; },
+                        "every device connected to replica-1", kRecovery))
+      << replica(1).Log();
+  // A sample across the storm, routed from another replica.
+  for (int i = 0; i < kDevices; i += kSampleEvery) {
+    ASSERT_TRUE(
+        WaitUntil([&] { return HolderSeenBy(2, ids[i]) == "replica-1"; }, "replica-2 sees the device", kRecovery))
+        << ids[i];
+    CallResult result = SendRequest(stub(2), RequestTo(ids[i]));
+    EXPECT_TRUE(result.status.ok()) << result << "\n" << replica(2).Log();
+  }
+  std::cout << kDevices << " devices connected and a sample routed in " << absl::Now() - started << "\n";
+  for (int i = 1; i <= kReplicas; ++i) {
+    EXPECT_THAT(replica(i).Log(), ::testing::Not(::testing::HasSubstr("event=replica_silent"))) << replica(i).Log();
+  }
+  std::remove(tokens_path.c_str());
+}
+
+}  // namespace
+}  // namespace hive::integration
