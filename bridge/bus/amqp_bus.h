@@ -24,6 +24,9 @@
 //    reconnect resumes after the last operation read) into the queue's view
 //    (FeedQueue), and after subscribing appends a marker, so that reading its
 //    own marker back tells it its view has caught up.
+//  - Fleet jobs: the stream hive.jobs.stream is the fleet's log of job
+//    operations (bridge/jobs/job_op.h, bus/job_op_message.h), read like the
+//    queue's from its first offset into the jobs' view (FeedJobs).
 //  - Trust: with a signer (--cluster-key-file) every message published is
 //    signed and every message read is checked first; one that fails is
 //    dropped, counted (counters().rejected) and logged, never acted on
@@ -55,6 +58,7 @@
 #include "bridge/clock.h"
 #include "bridge/device_delivery.h"
 #include "bridge/event_hub.h"
+#include "bridge/jobs/job_op.h"
 #include "bridge/log_rate_limiter.h"
 #include "bridge/presence_observer.h"
 #include "bridge/queue/queue_op.h"
@@ -92,7 +96,7 @@ struct AmqpBusOptions {
   bool from_first = false;
 };
 
-class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter, public QueueLog {
+class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter, public QueueLog, public JobLog {
  public:
   AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local, RequestCorrelator& correlator);
   ~AmqpBus() override;
@@ -103,11 +107,18 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   using ReplicaGone = absl::AnyInvocable<void(const std::string& replica)>;
   void FeedQueue(QueueLogReader* reader, ReplicaGone gone);
 
+  // Before Start: the jobs' view the jobs log is read into.
+  void FeedJobs(JobLogReader* reader) { job_reader_ = reader; }
+
   // Starts the bus thread, which connects (and keeps reconnecting).
   void Start();
 
   // QueueLog: false while the broker is unreachable.
   bool Append(const QueueOp& op) override;
+
+  // JobLog: false while the broker is unreachable.
+  bool AppendJobOp(const JobOp& op) override;
+  bool ReplicaAlive(const std::string& replica) const override;
 
   // Bus.
   void Publish(hive::bridge::v1::DeviceEvent event) override;
@@ -148,13 +159,15 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   EventHub& hub_;
   SessionRegistry& local_;
   RequestCorrelator& correlator_;
-  FleetDirectory fleet_;
+  // Mutable: ReplicaAlive reads it from a const JobLog.
+  mutable FleetDirectory fleet_;
   RemoteCalls calls_;
   // Shared with the Done of requests delivered for other replicas, which
   // may run after the bus is gone.
   std::shared_ptr<Outbox> outbox_;
   QueueLogReader* queue_reader_ = nullptr;
   ReplicaGone replica_gone_;
+  JobLogReader* job_reader_ = nullptr;
   std::unique_ptr<ThreadState> thread_state_;
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> published_{0};

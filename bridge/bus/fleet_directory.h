@@ -42,6 +42,9 @@ class FleetDirectory {
   // The replica is alive; true when it was not known (the caller asks it for
   // its list).
   bool Heard(const std::string& replica);
+  // Whether the replica beats (heard from, and neither dropped nor silent
+  // long enough to be dropped yet).
+  bool Alive(const std::string& replica);
   // Forgets the replica and its devices.
   void Drop(const std::string& replica);
   // Drops the replicas not heard from for `silence`, and names them.
