@@ -154,7 +154,7 @@ class JobEngine final : public JobLogReader {
   std::shared_ptr<OpWaiter> Expect(const std::string& op_id, const std::string& job_id);
   void Resolve(const std::string& op_id, absl::StatusOr<JobStore::Created> created);
   // Appends `op` (its id and replica set here) and waits for it to come back.
-  absl::Status AppendAndWait(JobOp op, const std::shared_ptr<OpWaiter>& waiter, absl::string_view what);
+  absl::Status AppendAndWait(const JobOp& op, const std::shared_ptr<OpWaiter>& waiter, absl::string_view what);
   absl::StatusOr<JobStore::Created> StartInCluster(const Job& job, const std::vector<std::string>& device_ids);
   absl::StatusOr<Job> CancelInCluster(const std::string& job_id, const std::string& reason);
   void ApplyStart(const JobOp& op);

@@ -57,7 +57,8 @@ void JobEngine::Resolve(const std::string& op_id, absl::StatusOr<JobStore::Creat
   waiter->done.Notify();
 }
 
-absl::Status JobEngine::AppendAndWait(JobOp op, const std::shared_ptr<OpWaiter>& waiter, absl::string_view what) {
+absl::Status JobEngine::AppendAndWait(const JobOp& op, const std::shared_ptr<OpWaiter>& waiter,
+                                      absl::string_view what) {
   if (!options_.log->AppendJobOp(op)) {
     absl::MutexLock lock(&mu_);
     op_waiters_.erase(op.id);
@@ -93,7 +94,7 @@ absl::StatusOr<JobStore::Created> JobEngine::StartInCluster(const Job& job,
   op.device_ids = device_ids;
   std::shared_ptr<OpWaiter> waiter = Expect(op.id, op.job_id);
   HIVE_RETURN_IF_ERROR(AppendAndWait(
-      std::move(op), waiter,
+      op, waiter,
       "the start did not come back from the jobs log in 10 s; it may still take effect (a retry with the same "
       "request is answered with the job)"));
   return waiter->created;
@@ -111,7 +112,7 @@ absl::StatusOr<Job> JobEngine::CancelInCluster(const std::string& job_id, const 
   op.job_id = job_id;
   op.reason = reason;
   std::shared_ptr<OpWaiter> waiter = Expect(op.id, job_id);
-  HIVE_RETURN_IF_ERROR(AppendAndWait(std::move(op), waiter,
+  HIVE_RETURN_IF_ERROR(AppendAndWait(op, waiter,
                                      "the cancel is in the jobs log, but no replica driving the job confirmed it in "
                                      "10 s; it takes effect when one drives the job (see GetJob)"));
   absl::StatusOr<std::optional<Job>> job = Get(job_id);

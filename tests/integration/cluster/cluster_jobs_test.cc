@@ -22,6 +22,7 @@
 #include "tests/integration/support/bridge_process.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/rabbitmq_broker.h"
+#include "tests/integration/support/state_dir.h"
 #include "tests/integration/support/test_device.h"
 #include "tests/integration/support/wait_until.h"
 #include "tests/unit/support/test_tokens.h"
@@ -53,6 +54,9 @@ class ClusterJobsTest : public ::testing::Test {
     for (int i = 1; i <= kReplicas; ++i) {
       std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", i));
       flags.push_back("--jwt-secret-file=" + secret_path_);
+      // Replicas 1 and 2 keep their twins in a --state-dir, replica 3 has
+      // none: in a cluster the jobs live on the broker either way.
+      if (i < kReplicas) flags.push_back(state_dirs_[i - 1].flag());
       absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
       ASSERT_TRUE(replica.ok()) << replica.status();
       replicas_.push_back(*std::move(replica));
@@ -196,6 +200,7 @@ class ClusterJobsTest : public ::testing::Test {
   const std::string secret_ = absl::StrCat("cluster-jobs-secret-", NewUuid());
   const std::string account_ = NewUuid();
   std::string secret_path_;
+  StateDir state_dirs_[kReplicas - 1];
   std::unique_ptr<RabbitMqBroker> broker_;
   std::vector<std::unique_ptr<BridgeProcess>> replicas_;
   std::map<int, std::unique_ptr<Stub>> stubs_;
@@ -205,6 +210,7 @@ class ClusterJobsTest : public ::testing::Test {
 TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReachesEachDeviceOnce) {
   // Devices on every replica, and some the fleet knows but that are offline.
   std::vector<std::unique_ptr<TestDevice>> online;
+  online.reserve(9);
   for (int i = 0; i < 9; ++i) online.push_back(ConnectDevice(1 + i % kReplicas, Responder::Ack()));
   const std::vector<std::string> offline = KnownOffline(3, 2);
   for (const auto& device : online) ASSERT_TRUE(AwaitKnown(1, device->device_id(), true));
@@ -231,6 +237,7 @@ TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReaches
 
   // The offline devices come back to replica 3 and get theirs.
   std::vector<std::unique_ptr<TestDevice>> returned;
+  returned.reserve(offline.size());
   for (const std::string& id : offline) returned.push_back(ConnectDevice(3, Responder::Ack(), id));
   for (int i = 1; i <= kReplicas; ++i) ASSERT_TRUE(AwaitEnded(i, job_id)) << Logs();
   for (const auto& device : returned) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
@@ -293,6 +300,7 @@ TEST_F(ClusterJobsTest, AReplicaKilledWhileDrivingAJobHandsItOverAndNoDeviceGets
   // 30 devices, 10 on each replica; the job goes at 4 a second, so it is
   // mid-way when its driver dies.
   std::vector<std::unique_ptr<TestDevice>> first_life;
+  first_life.reserve(30);
   for (int i = 0; i < 30; ++i) first_life.push_back(ConnectDevice(1 + i % kReplicas, Responder::Ack()));
   for (const auto& device : first_life) ASSERT_TRUE(AwaitKnown(1, device->device_id(), true));
 
@@ -355,6 +363,7 @@ TEST_F(ClusterJobsTest, AReplicaKilledWhileDrivingAJobHandsItOverAndNoDeviceGets
 
 TEST_F(ClusterJobsTest, CancelThroughAReplicaNotDrivingTheJobStopsIt) {
   std::vector<std::unique_ptr<TestDevice>> online;
+  online.reserve(2);
   for (int i = 0; i < 2; ++i) online.push_back(ConnectDevice(2, Responder::Ack()));
   const std::vector<std::string> offline = KnownOffline(4, 3);
   for (const auto& device : online) ASSERT_TRUE(AwaitKnown(1, device->device_id(), true));

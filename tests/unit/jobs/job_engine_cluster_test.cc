@@ -159,6 +159,7 @@ class JobEngineClusterTest : public ::testing::Test {
 
   std::vector<std::string> Devices(int count) {
     std::vector<std::string> ids;
+    ids.reserve(static_cast<size_t>(count));
     for (int i = 0; i < count; ++i) ids.push_back(absl::StrFormat("00000000-0000-4000-8000-%012d", i));
     return ids;
   }
