@@ -159,8 +159,7 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   EventHub& hub_;
   SessionRegistry& local_;
   RequestCorrelator& correlator_;
-  // Mutable: ReplicaAlive reads it from a const JobLog.
-  mutable FleetDirectory fleet_;
+  FleetDirectory fleet_;
   RemoteCalls calls_;
   // Shared with the Done of requests delivered for other replicas, which
   // may run after the bus is gone.

@@ -77,7 +77,7 @@ bool FleetDirectory::Heard(const std::string& replica) {
   return is_new;
 }
 
-bool FleetDirectory::Alive(const std::string& replica) {
+bool FleetDirectory::Alive(const std::string& replica) const {
   absl::MutexLock lock(&mu_);
   return replicas_.contains(replica);
 }

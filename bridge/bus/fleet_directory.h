@@ -44,7 +44,7 @@ class FleetDirectory {
   bool Heard(const std::string& replica);
   // Whether the replica beats (heard from, and neither dropped nor silent
   // long enough to be dropped yet).
-  bool Alive(const std::string& replica);
+  bool Alive(const std::string& replica) const;
   // Forgets the replica and its devices.
   void Drop(const std::string& replica);
   // Drops the replicas not heard from for `silence`, and names them.
@@ -58,7 +58,7 @@ class FleetDirectory {
 
   const Clock& clock_;
   SessionRegistry devices_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Replica> replicas_ ABSL_GUARDED_BY(mu_);
 };
 
