@@ -351,7 +351,8 @@ class BridgeServerImpl final : public BridgeServer {
                  clock_, registry_, correlator_, hub_, cluster_.get(), access_, twins_),
         jobs_(config,
               {broker.has_value(), queue_.get(), deliverer_.get(), hub_, registry_, twins_, access_, clock_,
-               &job_metrics_, &bus_},
+               &job_metrics_, &bus_, cluster_.get(), config.replica_id,
+               cluster_ != nullptr ? &cluster_->fleet() : nullptr},
               std::move(job_store)),
         // The endpoint, the fleet and the queue are set below once they exist.
         metrics_{registry_,
@@ -406,6 +407,8 @@ class BridgeServerImpl final : public BridgeServer {
       cluster_->FeedQueue(queue_.get(), [deliverer, queue](const std::string& replica) {
         deliverer->Orphaned(replica, queue->ClaimedBy(replica));
       });
+      // The fleet's jobs: their log on the broker, read into this replica's view.
+      if (JobLogReader* jobs = jobs_.log_reader(); jobs != nullptr) cluster_->FeedJobs(jobs);
     }
     if (cluster_ != nullptr) {
       cluster_->fleet().LimitWaiters(config.max_connect_waiters, &counters_);
@@ -572,7 +575,9 @@ class BridgeServerImpl final : public BridgeServer {
 
   // Ready while serving and connected to the bus: a replica cut off from the
   // broker would only fail its callers.
-  bool ready() const { return ready_ && bus_.connected() && (queue_ == nullptr || queue_->caught_up()); }
+  bool ready() const {
+    return ready_ && bus_.connected() && (queue_ == nullptr || queue_->caught_up()) && jobs_.caught_up();
+  }
 
   // Why ready() is false, for /readyz.
   std::string NotReadyReason() const {

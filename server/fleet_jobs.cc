@@ -9,8 +9,7 @@ namespace hive::server {
 namespace {
 
 std::string UnavailableReason(const Config& config, bool cluster) {
-  if (cluster) return "fleet jobs do not run in cluster mode yet (docs/jobs.md)";
-  if (config.state_dir.empty()) {
+  if (!cluster && config.state_dir.empty()) {
     return "fleet jobs need --state-dir: each device's command is a queued request, stored durably";
   }
   return "";
@@ -20,6 +19,9 @@ std::string UnavailableReason(const Config& config, bool cluster) {
 
 absl::StatusOr<std::unique_ptr<JobStore>> FleetJobs::OpenStore(const Config& config, bool cluster, const Clock& clock) {
   if (!UnavailableReason(config, cluster).empty()) return nullptr;
+  // In cluster mode the jobs are the fleet's log on the broker; each replica
+  // reads it from its start into a view, as the queue's.
+  if (cluster) return JobStore::Open(":memory:", clock);
   absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(StateDbPath(config.state_dir), clock);
   if (!store.ok()) return absl::Status(store.status().code(), absl::StrCat("--state-dir: ", store.status().message()));
   return store;
@@ -27,13 +29,15 @@ absl::StatusOr<std::unique_ptr<JobStore>> FleetJobs::OpenStore(const Config& con
 
 FleetJobs::FleetJobs(const Config& config, Deps deps, std::unique_ptr<JobStore> store)
     : store_(deps.queue == nullptr ? nullptr : std::move(store)),
-      sender_(store_ == nullptr ? nullptr
-                                : std::make_unique<QueueJobSender>(*deps.queue, *deps.deliverer, deps.registry)),
-      engine_(store_ == nullptr
+      sender_(store_ == nullptr
                   ? nullptr
-                  : std::make_unique<JobEngine>(
-                        *store_, *sender_, deps.hub, deps.clock,
-                        JobEngine::Options{config.max_active_jobs, config.job_retention, deps.observer, deps.events})),
+                  : std::make_unique<QueueJobSender>(*deps.queue, *deps.deliverer,
+                                                     deps.fleet != nullptr ? *deps.fleet : deps.registry)),
+      engine_(store_ == nullptr ? nullptr
+                                : std::make_unique<JobEngine>(
+                                      *store_, *sender_, deps.hub, deps.clock,
+                                      JobEngine::Options{config.max_active_jobs, config.job_retention, deps.observer,
+                                                         deps.events, deps.log, deps.replica})),
       view_(deps.registry, deps.twins),
       service_({config.max_job_devices, config.max_queue_ttl, UnavailableReason(config, deps.cluster)}, deps.clock,
                engine_.get(), view_, deps.access) {}

@@ -1,9 +1,11 @@
 // server/fleet_jobs.h
 // The bridge's fleet jobs put together (docs/jobs.md): the job store in the
 // --state-dir database, the queue as the jobs' sender, the engine and the
-// FleetJobs service. Jobs need the durable queue of one bridge; without
-// --state-dir, and in cluster mode (not built yet: a job's driver would need
-// a lease), the service answers FAILED_PRECONDITION saying why.
+// FleetJobs service. On one bridge jobs need the durable queue and the job
+// store of --state-dir (without it the service answers FAILED_PRECONDITION
+// saying why). In cluster mode the queue is the fleet's log on the broker,
+// and the job store is this replica's in-memory view of the fleet's jobs
+// log (docs/jobs.md, "In a cluster"): the bus feeds it (log_reader()).
 //
 //   absl::StatusOr<std::unique_ptr<JobStore>> store = FleetJobs::OpenStore(config, cluster, clock);
 //   FleetJobs jobs(config, {...}, *std::move(store));
@@ -45,6 +47,11 @@ class FleetJobs {
     JobObserver* observer = nullptr;
     // Where job-outcome events go; may be null.
     EventSink* events = nullptr;
+    // Cluster mode: the jobs log, this replica's id, and the fleet's devices
+    // (a job's device connected to any replica is being delivered to).
+    JobLog* log = nullptr;
+    std::string replica;
+    const SessionRegistry* fleet = nullptr;
   };
 
   // The job store when jobs can run (else null).
@@ -61,6 +68,12 @@ class FleetJobs {
   absl::Status Start();
   // New calls are refused; the engine stops (running jobs resume at the next start).
   void Stop();
+
+  // Cluster mode: what the bus feeds the jobs log to (null when jobs are off).
+  JobLogReader* log_reader() { return engine_.get(); }
+  // Cluster mode: the view has caught up with the jobs log (always true
+  // otherwise).
+  bool caught_up() const { return engine_ == nullptr || engine_->caught_up(); }
 
  private:
   std::unique_ptr<JobStore> store_;

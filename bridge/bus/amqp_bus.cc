@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/bus/cluster_messages.h"
+#include "bridge/bus/job_op_message.h"
 #include "bridge/close_codes.h"
 #include "bridge/log.h"
 #include "bridge/status_macros.h"
@@ -39,6 +40,7 @@ constexpr amqp_channel_t kEventChannel = 2;    // event publishing, with confirm
 constexpr amqp_channel_t kMessageChannel = 3;  // requests, answers, presence, device bindings
 constexpr amqp_channel_t kStreamChannel = 4;   // the event stream
 constexpr amqp_channel_t kQueueChannel = 5;    // the queue log (a stream)
+constexpr amqp_channel_t kJobChannel = 6;      // the jobs log (a stream)
 
 constexpr absl::string_view kRequestsConsumer = "requests";
 constexpr absl::string_view kAnswersConsumer = "answers";
@@ -214,6 +216,8 @@ struct AmqpBus::ThreadState {
   RecentIds recent_ids;
   // The last queue-log offset applied to the queue's view.
   std::optional<uint64_t> last_queue_offset;
+  // The last jobs-log offset applied to the jobs' view.
+  std::optional<uint64_t> last_job_offset;
 };
 
 // One connection to the broker and what lives and dies with it, driven by
@@ -252,6 +256,9 @@ class AmqpBus::Connection {
   void PassOver(amqp_channel_t channel, const AmqpMessage& message, uint64_t delivery_tag);
   void OnQueueOp(const AmqpMessage& message, uint64_t delivery_tag);
   absl::Status SubscribeQueue();
+  // Fleet jobs (job_op_message.h): the jobs log, read like the queue's.
+  absl::Status SubscribeJobs();
+  void OnJobOp(const AmqpMessage& message, uint64_t delivery_tag);
   void ReplicaGone(const std::string& replica);
   void OnRequest(const AmqpMessage& message);
   void OnPresence(const AmqpMessage& message);
@@ -267,6 +274,7 @@ class AmqpBus::Connection {
   uint64_t next_event_tag_ = 1;
   uint64_t stream_tag_to_ack_ = 0;
   uint64_t queue_tag_to_ack_ = 0;
+  uint64_t job_tag_to_ack_ = 0;
   absl::Time next_heartbeat_ = absl::InfinitePast();
   // Whether the broker was healthy at the last turn of the loop.
   bool was_healthy_ = false;
@@ -275,7 +283,8 @@ class AmqpBus::Connection {
 
 absl::Status AmqpBus::Connection::SetUp() {
   const std::string& replica = bus_.options_.replica_id;
-  for (amqp_channel_t channel : {kControlChannel, kEventChannel, kMessageChannel, kStreamChannel, kQueueChannel}) {
+  for (amqp_channel_t channel :
+       {kControlChannel, kEventChannel, kMessageChannel, kStreamChannel, kQueueChannel, kJobChannel}) {
     HIVE_RETURN_IF_ERROR(amqp_->OpenChannel(channel));
   }
   HIVE_RETURN_IF_ERROR(amqp_->SelectConfirms(kEventChannel));
@@ -316,6 +325,7 @@ absl::Status AmqpBus::Connection::SetUp() {
   HIVE_RETURN_IF_ERROR(amqp_->Consume(kStreamChannel, cluster::kEventStream, "events", /*auto_ack=*/false,
                                       {{"x-stream-offset", start}}));
   HIVE_RETURN_IF_ERROR(SubscribeQueue());
+  HIVE_RETURN_IF_ERROR(SubscribeJobs());
   HIVE_RETURN_IF_ERROR(PublishMessage(PresenceMessage(cluster::PresenceKind::kHello, replica)));
   PublishSnapshot();
   return absl::OkStatus();
@@ -502,6 +512,9 @@ absl::Status AmqpBus::Connection::Pump(absl::Duration wait) {
   if (queue_tag_to_ack_ != 0) {
     HIVE_RETURN_IF_ERROR(amqp_->Ack(kQueueChannel, std::exchange(queue_tag_to_ack_, 0), /*multiple=*/true));
   }
+  if (job_tag_to_ack_ != 0) {
+    HIVE_RETURN_IF_ERROR(amqp_->Ack(kJobChannel, std::exchange(job_tag_to_ack_, 0), /*multiple=*/true));
+  }
   return absl::OkStatus();
 }
 
@@ -519,18 +532,23 @@ absl::Status AmqpBus::Connection::HandleFrame(const amqp_frame_t& frame) {
       if (!message.ok()) return message.status();
       const ClusterMessageKind kind = frame.channel == kStreamChannel  ? ClusterMessageKind::kEvent
                                       : frame.channel == kQueueChannel ? ClusterMessageKind::kQueueOp
+                                      : frame.channel == kJobChannel   ? ClusterMessageKind::kJobOp
                                       : consumer == kRequestsConsumer  ? ClusterMessageKind::kRequest
                                       : consumer == kAnswersConsumer   ? ClusterMessageKind::kAnswer
                                                                        : ClusterMessageKind::kPresence;
       if (!Authentic(kind, exchange, routing_key, *message)) {
         // Dropped, never acted on (the other consumers ack automatically).
-        if (frame.channel == kStreamChannel || frame.channel == kQueueChannel) PassOver(frame.channel, *message, tag);
+        if (frame.channel == kStreamChannel || frame.channel == kQueueChannel || frame.channel == kJobChannel) {
+          PassOver(frame.channel, *message, tag);
+        }
         return absl::OkStatus();
       }
       if (frame.channel == kStreamChannel) {
         OnEvent(*message, tag);
       } else if (frame.channel == kQueueChannel) {
         OnQueueOp(*message, tag);
+      } else if (frame.channel == kJobChannel) {
+        OnJobOp(*message, tag);
       } else if (consumer == kRequestsConsumer) {
         OnRequest(*message);
       } else if (consumer == kAnswersConsumer) {
@@ -644,8 +662,11 @@ void AmqpBus::Connection::OnEvent(const AmqpMessage& message, uint64_t delivery_
 
 void AmqpBus::Connection::PassOver(amqp_channel_t channel, const AmqpMessage& message, uint64_t delivery_tag) {
   const bool events = channel == kStreamChannel;
-  (events ? stream_tag_to_ack_ : queue_tag_to_ack_) = delivery_tag;
-  std::optional<uint64_t>& last = events ? bus_.thread_state_->last_offset : bus_.thread_state_->last_queue_offset;
+  const bool jobs = channel == kJobChannel;
+  (events ? stream_tag_to_ack_ : jobs ? job_tag_to_ack_ : queue_tag_to_ack_) = delivery_tag;
+  std::optional<uint64_t>& last = events ? bus_.thread_state_->last_offset
+                                  : jobs ? bus_.thread_state_->last_job_offset
+                                         : bus_.thread_state_->last_queue_offset;
   absl::StatusOr<uint64_t> offset = cluster::StreamOffsetOf(message);
   if (offset.ok() && (!last.has_value() || *offset > *last)) last = *offset;
 }
@@ -663,6 +684,36 @@ void AmqpBus::Connection::OnQueueOp(const AmqpMessage& message, uint64_t deliver
     return;
   }
   bus_.queue_reader_->Apply(*op);
+}
+
+// Fleet jobs: the jobs log, read like the queue's (from its first offset,
+// a reconnect resuming after the last operation applied).
+absl::Status AmqpBus::Connection::SubscribeJobs() {
+  if (bus_.job_reader_ == nullptr) return absl::OkStatus();
+  AmqpConnection::QueueOptions stream;
+  stream.durable = true;
+  stream.arguments = {{"x-queue-type", std::string("stream")}, {"x-max-length-bytes", kStreamMaxBytes}};
+  HIVE_RETURN_IF_ERROR(amqp_->DeclareQueue(kControlChannel, cluster::kJobStream, stream));
+  HIVE_RETURN_IF_ERROR(amqp_->SetPrefetch(kJobChannel, kStreamPrefetch));
+  const std::optional<uint64_t>& last = bus_.thread_state_->last_job_offset;
+  const AmqpValue start =
+      last.has_value() ? AmqpValue(static_cast<int64_t>(*last + 1)) : AmqpValue(std::string("first"));
+  return amqp_->Consume(kJobChannel, cluster::kJobStream, "jobs", /*auto_ack=*/false, {{"x-stream-offset", start}});
+}
+
+void AmqpBus::Connection::OnJobOp(const AmqpMessage& message, uint64_t delivery_tag) {
+  job_tag_to_ack_ = delivery_tag;
+  ThreadState& state = *bus_.thread_state_;
+  absl::StatusOr<uint64_t> offset = cluster::StreamOffsetOf(message);
+  if (!offset.ok()) return;
+  if (state.last_job_offset.has_value() && *offset <= *state.last_job_offset) return;
+  state.last_job_offset = *offset;
+  absl::StatusOr<JobOp> op = cluster::DecodeJobOp(message);
+  if (!op.ok()) {
+    Log(LogLevel::kWarn, "job_op_undecodable", {{"offset", *offset}, {"error", op.status().message()}});
+    return;
+  }
+  bus_.job_reader_->ApplyJobOp(*op);
 }
 
 void AmqpBus::Connection::ReplicaGone(const std::string& replica) {
@@ -801,6 +852,15 @@ bool AmqpBus::Append(const QueueOp& op) {
                                 cluster::EncodeQueueOp(op), ""});
   return true;
 }
+
+bool AmqpBus::AppendJobOp(const JobOp& op) {
+  if (!connected_) return false;
+  outbox_->Push(OutgoingMessage{ClusterMessageKind::kJobOp, "", std::string(cluster::kJobStream), false,
+                                cluster::EncodeJobOp(op), ""});
+  return true;
+}
+
+bool AmqpBus::ReplicaAlive(const std::string& replica) const { return fleet_.Alive(replica); }
 
 void AmqpBus::Start() {
   thread_ = std::thread([this] { Run(); });

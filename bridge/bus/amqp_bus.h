@@ -24,6 +24,9 @@
 //    reconnect resumes after the last operation read) into the queue's view
 //    (FeedQueue), and after subscribing appends a marker, so that reading its
 //    own marker back tells it its view has caught up.
+//  - Fleet jobs: the stream hive.jobs.stream is the fleet's log of job
+//    operations (bridge/jobs/job_op.h, bus/job_op_message.h), read like the
+//    queue's from its first offset into the jobs' view (FeedJobs).
 //  - Trust: with a signer (--cluster-key-file) every message published is
 //    signed and every message read is checked first; one that fails is
 //    dropped, counted (counters().rejected) and logged, never acted on
@@ -62,6 +65,7 @@
 #include "bridge/clock.h"
 #include "bridge/device_delivery.h"
 #include "bridge/event_hub.h"
+#include "bridge/jobs/job_op.h"
 #include "bridge/log_rate_limiter.h"
 #include "bridge/presence_observer.h"
 #include "bridge/queue/queue_op.h"
@@ -102,7 +106,7 @@ struct AmqpBusOptions {
   bool from_first = false;
 };
 
-class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter, public QueueLog {
+class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter, public QueueLog, public JobLog {
  public:
   AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local, RequestCorrelator& correlator);
   ~AmqpBus() override;
@@ -113,11 +117,18 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   using ReplicaGone = absl::AnyInvocable<void(const std::string& replica)>;
   void FeedQueue(QueueLogReader* reader, ReplicaGone gone);
 
+  // Before Start: the jobs' view the jobs log is read into.
+  void FeedJobs(JobLogReader* reader) { job_reader_ = reader; }
+
   // Starts the bus thread, which connects (and keeps reconnecting).
   void Start();
 
   // QueueLog: false while the broker is unreachable.
   bool Append(const QueueOp& op) override;
+
+  // JobLog: false while the broker is unreachable.
+  bool AppendJobOp(const JobOp& op) override;
+  bool ReplicaAlive(const std::string& replica) const override;
 
   // Bus.
   void Publish(hive::bridge::v1::DeviceEvent event) override;
@@ -166,6 +177,7 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   std::shared_ptr<Outbox> outbox_;
   QueueLogReader* queue_reader_ = nullptr;
   ReplicaGone replica_gone_;
+  JobLogReader* job_reader_ = nullptr;
   std::unique_ptr<ThreadState> thread_state_;
   BufferBudget budget_;
   // Cuts a write to the broker that lasts io_timeout; before health_, which

@@ -78,6 +78,11 @@ bool FleetDirectory::Heard(const std::string& replica) {
   return is_new;
 }
 
+bool FleetDirectory::Alive(const std::string& replica) const {
+  absl::MutexLock lock(&mu_);
+  return replicas_.contains(replica);
+}
+
 void FleetDirectory::Drop(const std::string& replica) {
   absl::flat_hash_set<std::string> held;
   {

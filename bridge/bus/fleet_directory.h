@@ -45,6 +45,9 @@ class FleetDirectory {
   // Whether `replica` was heard within `window` (or its clock was restarted
   // since, with grace still to run).
   bool HeardWithin(const std::string& replica, absl::Duration window);
+  // Whether the replica beats (heard from, and neither dropped nor silent
+  // long enough to be dropped yet).
+  bool Alive(const std::string& replica) const;
   // Forgets the replica and its devices.
   void Drop(const std::string& replica);
   // Drops the replicas not heard from for `silence`, but never `self`, and
@@ -64,7 +67,7 @@ class FleetDirectory {
 
   const Clock& clock_;
   SessionRegistry devices_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Replica> replicas_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -28,8 +28,9 @@ enum class ClusterMessageKind {
   kPresence,  // connected/disconnected (evictions follow), snapshot, heartbeat (liveness), hello, goodbye
   kEvent,     // a device event, read from the fleet's event stream
   kQueueOp,   // a queued-request operation, read from the queue stream
+  kJobOp,     // a fleet job's operation, read from the jobs stream
 };
-inline constexpr size_t kClusterMessageKindCount = static_cast<size_t>(ClusterMessageKind::kQueueOp) + 1;
+inline constexpr size_t kClusterMessageKindCount = static_cast<size_t>(ClusterMessageKind::kJobOp) + 1;
 
 // Why a message was refused.
 enum class SignatureRejection {
@@ -52,6 +53,8 @@ constexpr absl::string_view ClusterMessageKindName(ClusterMessageKind kind) {
       return "event";
     case ClusterMessageKind::kQueueOp:
       return "queue_op";
+    case ClusterMessageKind::kJobOp:
+      return "job_op";
   }
   return "unknown";
 }

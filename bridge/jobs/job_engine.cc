@@ -24,7 +24,14 @@ EventFilter OutcomeFilter() {
 JobEngine::Watch::~Watch() { engine_->Unwatch(id_); }
 
 JobEngine::JobEngine(JobStore& store, JobSender& sender, EventHub& hub, const Clock& clock, Options options)
-    : store_(store), sender_(sender), hub_(hub), clock_(clock), options_(options) {}
+    : store_(store),
+      sender_(sender),
+      hub_(hub),
+      clock_(clock),
+      options_(std::move(options)),
+      log_journal_(options_.log == nullptr
+                       ? nullptr
+                       : std::make_unique<JobLogJournal>(*options_.log, leases_, options_.replica)) {}
 
 JobEngine::~JobEngine() { Stop(); }
 
@@ -34,6 +41,9 @@ absl::Status JobEngine::Start() {
   // Subscribed before the runners read back what they sent, so an outcome
   // published in between is not missed (a repeated one changes nothing).
   outcomes_ = hub_.Subscribe(OutcomeFilter(), std::nullopt, [this] { Post([this]() { DrainOutcomes(); }); });
+  // In cluster mode the leases say which jobs this replica drives, once its
+  // view has caught up with the log (CaughtUp).
+  if (clustered()) unfinished->clear();
   for (JobStore::Unfinished& job : *unfinished) {
     Post([this, job = std::move(job)]() mutable { Adopt(std::move(job), /*fresh=*/false); });
   }
@@ -77,8 +87,17 @@ void JobEngine::Run() {
 
 void JobEngine::Adopt(JobStore::Unfinished loaded, bool fresh) {
   const std::string job_id = loaded.job.job_id();
-  absl::StatusOr<std::unique_ptr<JobRunner>> runner = JobRunner::Make(
-      {store_, sender_, clock_, [this](const WatchJobResponse& change) { Publish(change); }}, std::move(loaded));
+  if (clustered()) {
+    // The lease may have moved on since this was posted.
+    std::optional<JobLeases::Lease> lease = leases_.Of(job_id);
+    if (!lease.has_value() || lease->holder != options_.replica || runners_.contains(job_id)) return;
+    loaded.job.set_replica(options_.replica);
+  }
+  JobJournal& journal = clustered() ? static_cast<JobJournal&>(*log_journal_) : store_;
+  absl::StatusOr<std::unique_ptr<JobRunner>> runner =
+      JobRunner::Make({journal, sender_, clock_, [this](const WatchJobResponse& change) { Publish(change); },
+                       /*resend_unknown=*/clustered()},
+                      std::move(loaded));
   if (!runner.ok()) {
     Log(LogLevel::kError, "job_not_resumed", {{"job", job_id}, {"error", runner.status().message()}});
     return;
@@ -87,11 +106,15 @@ void JobEngine::Adopt(JobStore::Unfinished loaded, bool fresh) {
   if (absl::Status read_back = (*runner)->Reconcile(); !read_back.ok()) {
     Log(LogLevel::kWarn, "job_reconcile_failed", {{"job", job_id}, {"error", read_back.message()}});
   }
+  // A job taken over says so in its history: its `replica` is this one now.
+  if (clustered() && !fresh) (*runner)->Announce();
   {
     absl::MutexLock lock(&mu_);
     active_[job_id] = (*runner)->job();
   }
   runners_[job_id] = *std::move(runner);
+  // Cancels that came while no one drove it.
+  if (clustered()) CancelHere(job_id);
 }
 
 void JobEngine::DrainOutcomes() {
@@ -115,6 +138,7 @@ void JobEngine::DrainOutcomes() {
 }
 
 void JobEngine::Tick() {
+  if (clustered()) ClusterTick();
   // Ended jobs past --job-retention go, every few minutes.
   if (clock_.Now() - cleaned_at_ >= absl::Minutes(5)) {
     cleaned_at_ = clock_.Now();
@@ -152,11 +176,12 @@ absl::StatusOr<JobStore::Created> JobEngine::StartJob(const Job& job, const std:
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("the bridge is shutting down");
-    if (!active_.contains(job.job_id()) && active_.size() >= options_.max_active_jobs) {
+    if (!clustered() && !active_.contains(job.job_id()) && active_.size() >= options_.max_active_jobs) {
       return absl::ResourceExhaustedError(absl::StrCat("--max-active-jobs (", options_.max_active_jobs,
                                                        ") jobs are running; wait for one to end or cancel one"));
     }
   }
+  if (clustered()) return StartInCluster(job, device_ids);
   absl::StatusOr<JobStore::Created> created = store_.Create(job, device_ids);
   if (!created.ok() || !created->inserted) return created;
   Log(LogLevel::kInfo, "job_started",
@@ -179,7 +204,13 @@ absl::StatusOr<std::optional<Job>> JobEngine::Get(const std::string& job_id) {
     absl::MutexLock lock(&mu_);
     if (auto it = active_.find(job_id); it != active_.end()) return std::optional<Job>(it->second);
   }
-  return store_.Get(job_id);
+  absl::StatusOr<std::optional<Job>> stored = store_.Get(job_id);
+  // In cluster mode the lease says who drives it now (the stored job says
+  // who did at its last change).
+  if (clustered() && stored.ok() && stored->has_value()) {
+    if (std::optional<JobLeases::Lease> lease = leases_.Of(job_id)) (*stored)->set_replica(lease->holder);
+  }
+  return stored;
 }
 
 absl::StatusOr<Job> JobEngine::Cancel(const std::string& job_id, const std::string& reason) {
@@ -187,6 +218,7 @@ absl::StatusOr<Job> JobEngine::Cancel(const std::string& job_id, const std::stri
   if (!known.ok()) return known.status();
   if (!known->has_value()) return absl::NotFoundError(absl::StrCat("job ", job_id, " is not known"));
   if (JobEnded((*known)->state())) return **known;
+  if (clustered()) return CancelInCluster(job_id, reason);
   // On the engine's thread, so that once this returns no runner step sends
   // again; waits for it.
   struct Done {
@@ -244,8 +276,16 @@ void JobEngine::Publish(const WatchJobResponse& change) {
       options_.events->Publish(std::move(event));
     }
   }
+  {
+    absl::MutexLock lock(&mu_);
+    active_[change.job().job_id()] = change.job();
+  }
+  // In cluster mode watchers hear of a change when the view has it.
+  if (!clustered()) Notify(change);
+}
+
+void JobEngine::Notify(const WatchJobResponse& change) {
   absl::MutexLock lock(&mu_);
-  active_[change.job().job_id()] = change.job();
   for (const auto& [id, watcher] : watchers_) {
     if (watcher.job_id == change.job().job_id()) watcher.callback(change);
   }

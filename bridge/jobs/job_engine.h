@@ -11,6 +11,14 @@
 //   auto watch = engine.Watch(job_id, [](const WatchJobResponse& change) { ... });
 //   engine.Stop();                                    // before the queue and the hub go
 //
+// In cluster mode (Options::cluster) the store is this replica's view of the
+// fleet's jobs log (job_op.h): StartJob and CancelJob append operations and
+// wait for them to come back, every replica applies every operation
+// (ApplyJobOp, on the bus thread) and wakes its watchers, and the engine
+// drives only the jobs whose lease this replica holds (job_leases.h), taking
+// over those of a replica the fleet directory has lost (docs/jobs.md, "In a
+// cluster").
+//
 // Thread-safe.
 #pragma once
 
@@ -19,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -26,17 +35,21 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "bridge/clock.h"
 #include "bridge/event_hub.h"
 #include "bridge/event_sink.h"
+#include "bridge/jobs/job_leases.h"
+#include "bridge/jobs/job_log_journal.h"
 #include "bridge/jobs/job_observer.h"
+#include "bridge/jobs/job_op.h"
 #include "bridge/jobs/job_runner.h"
 #include "bridge/jobs/job_sender.h"
 #include "bridge/jobs/job_store.h"
 
 namespace hive {
 
-class JobEngine {
+class JobEngine final : public JobLogReader {
  public:
   struct Options {
     // Jobs running (or paused, or draining) at once; one more is
@@ -49,6 +62,10 @@ class JobEngine {
     // Where each device outcome goes as a `job-outcome` event (the bus the
     // devices' events go to, so SubscribeEvents carries it); may be null.
     EventSink* events = nullptr;
+    // Cluster mode: the fleet's jobs log (null on one bridge) and this
+    // replica's id.
+    JobLog* log = nullptr;
+    std::string replica;
   };
 
   // A live watch of one job: changes reach its callback (on the engine's
@@ -68,7 +85,7 @@ class JobEngine {
   using WatchCallback = std::function<void(const WatchJobResponse&)>;
 
   JobEngine(JobStore& store, JobSender& sender, EventHub& hub, const Clock& clock, Options options);
-  ~JobEngine();
+  ~JobEngine() override;
   JobEngine(const JobEngine&) = delete;
   JobEngine& operator=(const JobEngine&) = delete;
 
@@ -102,6 +119,13 @@ class JobEngine {
 
   size_t active_jobs() const;
 
+  // Cluster mode: one operation of the jobs log, in log order (bus thread).
+  void ApplyJobOp(const JobOp& op) override;
+  // Cluster mode: whether this replica has read the jobs log up to its own
+  // marker (before, StartJob and CancelJob answer UNAVAILABLE and no job is
+  // driven here). Always true on one bridge.
+  bool caught_up() const;
+
  private:
   using Task = absl::AnyInvocable<void() &&>;
   struct Watcher {
@@ -117,6 +141,34 @@ class JobEngine {
   void Tick();
   void Publish(const WatchJobResponse& change);
   void Unwatch(uint64_t id);
+  void Notify(const WatchJobResponse& change);
+
+  // Cluster mode (job_engine_cluster.cc).
+  bool clustered() const { return options_.log != nullptr; }
+  // What an operation this replica appended did, once it came back.
+  struct OpWaiter {
+    std::string job_id;
+    absl::Notification done;
+    absl::StatusOr<JobStore::Created> created = absl::UnknownError("not applied");
+  };
+  std::shared_ptr<OpWaiter> Expect(const std::string& op_id, const std::string& job_id);
+  void Resolve(const std::string& op_id, absl::StatusOr<JobStore::Created> created);
+  // Appends `op` (its id and replica set here) and waits for it to come back.
+  absl::Status AppendAndWait(const JobOp& op, const std::shared_ptr<OpWaiter>& waiter, absl::string_view what);
+  absl::StatusOr<JobStore::Created> StartInCluster(const Job& job, const std::vector<std::string>& device_ids);
+  absl::StatusOr<Job> CancelInCluster(const std::string& job_id, const std::string& reason);
+  void ApplyStart(const JobOp& op);
+  void ApplyLease(const JobOp& op);
+  void ApplyRecord(const JobOp& op);
+  void ApplyCancel(const JobOp& op);
+  void ApplyMarker(const JobOp& op);
+  // On the engine's thread:
+  void ClusterTick();
+  void CaughtUp(const std::vector<std::string>& former);
+  void TakeOver(const std::string& job_id);
+  void Release(const std::string& job_id);
+  void CancelHere(const std::string& job_id);
+  void ProposeLease(const std::string& job_id, uint64_t term);
 
   JobStore& store_;
   JobSender& sender_;
@@ -133,8 +185,25 @@ class JobEngine {
   absl::flat_hash_map<uint64_t, Watcher> watchers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_watcher_ ABSL_GUARDED_BY(mu_) = 1;
 
+  // Cluster mode.
+  JobLeases leases_;
+  std::unique_ptr<JobLogJournal> log_journal_;
+  absl::flat_hash_map<std::string, std::shared_ptr<OpWaiter>> op_waiters_ ABSL_GUARDED_BY(mu_);
+  // Cancels applied and not yet acknowledged by the job's holder: job id to
+  // (cancel op id, reason).
+  absl::flat_hash_map<std::string, std::vector<std::pair<std::string, std::string>>> cancels_ ABSL_GUARDED_BY(mu_);
+  // The marker whose reading back means the view has caught up.
+  std::string marker_id_ ABSL_GUARDED_BY(mu_);
+  bool caught_up_ ABSL_GUARDED_BY(mu_) = false;
+
   // The engine thread's own.
   absl::flat_hash_map<std::string, std::unique_ptr<JobRunner>> runners_;
+  // Cluster mode: when the marker went, when the view caught up, the lease
+  // terms this replica asked for lately (job id to term and when).
+  absl::Time marker_sent_at_ = absl::InfinitePast();
+  absl::Time caught_up_at_ = absl::InfiniteFuture();
+  absl::Time cluster_ticked_at_ = absl::InfinitePast();
+  absl::flat_hash_map<std::string, std::pair<uint64_t, absl::Time>> proposed_;
   std::unique_ptr<Subscription> outcomes_;
   absl::Time cleaned_at_ = absl::InfinitePast();
   std::thread thread_;

@@ -184,6 +184,10 @@ absl::Status JobRunner::Reconcile() {
     if (!record.ok()) return record.status();
     if (record->has_value()) {
       OnOutcome(member.request_id, (*record)->status(), (*record)->error(), (*record)->account_id());
+    } else if (deps_.resend_unknown) {
+      // Not in this view yet: the queue's log answers a second QUEUED of the
+      // same id with the first, so this sends nothing twice.
+      (void)Send(i);
     } else if (Move(i, Bucket::kFailed)) {
       // Sent (the cursor passed it after the send returned) and forgotten
       // since (--request-retention): never sent again.
@@ -259,7 +263,7 @@ void JobRunner::Settled(size_t index, RequestStatus status, const std::string& e
     window_->Record(member.bucket == Bucket::kFailed);
   }
   *change.mutable_job() = job_;
-  if (absl::Status stored = deps_.store.Record(job_, index, status, change); !stored.ok()) {
+  if (absl::Status stored = deps_.journal.Record(job_, index, status, change); !stored.ok()) {
     Log(LogLevel::kError, "job_store_failed", {{"job", job_.job_id()}, {"error", stored.message()}});
   }
   if (deps_.on_change) deps_.on_change(change);
@@ -270,7 +274,7 @@ void JobRunner::RecordJobChange() {
   WatchJobResponse change;
   change.set_sequence(++sequence_);
   *change.mutable_job() = job_;
-  if (absl::Status stored = deps_.store.Record(job_, std::nullopt, {}, change); !stored.ok()) {
+  if (absl::Status stored = deps_.journal.Record(job_, std::nullopt, {}, change); !stored.ok()) {
     Log(LogLevel::kError, "job_store_failed", {{"job", job_.job_id()}, {"error", stored.message()}});
   }
   if (deps_.on_change) deps_.on_change(change);
@@ -324,7 +328,7 @@ void JobRunner::EndIfDone() {
 }
 
 void JobRunner::Save() {
-  if (absl::Status stored = deps_.store.Advance(job_, next_index_); !stored.ok()) {
+  if (absl::Status stored = deps_.journal.Advance(job_, next_index_); !stored.ok()) {
     Log(LogLevel::kError, "job_store_failed", {{"job", job_.job_id()}, {"error", stored.message()}});
   }
 }

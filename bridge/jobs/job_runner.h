@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "bridge/clock.h"
 #include "bridge/jobs/abort_window.h"
+#include "bridge/jobs/job_journal.h"
 #include "bridge/jobs/job_sender.h"
 #include "bridge/jobs/job_store.h"
 #include "bridge/jobs/wave_plan.h"
@@ -44,11 +45,19 @@ class JobRunner {
   using ChangeCallback = std::function<void(const WatchJobResponse&)>;
 
   struct Deps {
-    JobStore& store;
+    // Where its cursor and changes go: the JobStore, or in cluster mode the
+    // jobs log (job_journal.h).
+    JobJournal& journal;
     JobSender& sender;
     const Clock& clock;
-    // Each change, as WatchJob sends it (after it is stored).
+    // Each change, as WatchJob sends it (after the journal took it).
     ChangeCallback on_change;
+    // Reconcile: a device the cursor passed whose request the sender does
+    // not know is sent again (under its derived id) rather than taken for
+    // forgotten. In cluster mode a replica taking a job over may read the
+    // queue's view a moment behind the replica that sent it; sending again
+    // is harmless there, the queue's log answering with the request it has.
+    bool resend_unknown = false;
   };
 
   // How often a running job looks again when nothing else wakes it.

@@ -323,6 +323,17 @@ absl::StatusOr<std::vector<JobStore::Unfinished>> JobStore::LoadUnfinished() {
   return jobs;
 }
 
+absl::StatusOr<std::optional<JobStore::Unfinished>> JobStore::LoadUnfinished(const std::string& job_id) {
+  // Few jobs are unfinished at once (--max-active-jobs): reading them all is
+  // simpler than a second set of statements.
+  absl::StatusOr<std::vector<Unfinished>> all = LoadUnfinished();
+  if (!all.ok()) return all.status();
+  for (Unfinished& job : *all) {
+    if (job.job.job_id() == job_id) return std::optional<Unfinished>(std::move(job));
+  }
+  return std::optional<Unfinished>();
+}
+
 absl::StatusOr<size_t> JobStore::DeleteEnded(absl::Duration retention) {
   absl::MutexLock lock(&mu_);
   SqliteStatement& ended = (*statements_)[Statements::kEnded];

@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/clock.h"
+#include "bridge/jobs/job_journal.h"
 #include "bridge/state/sqlite_db.h"
 #include "hive/bridge/v1/jobs.pb.h"
 
@@ -43,7 +44,7 @@ using hive::bridge::v1::JobState;
 using hive::bridge::v1::RequestStatus;
 using hive::bridge::v1::WatchJobResponse;
 
-class JobStore {
+class JobStore final : public JobJournal {
  public:
   struct Created {
     // The job as stored: `job` itself, or the one stored before under its id.
@@ -68,7 +69,7 @@ class JobStore {
   };
 
   static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& path, const Clock& clock);
-  ~JobStore();
+  ~JobStore() override;
 
   // Stores a new job and its selection (in send order) in one transaction;
   // a job id stored before answers that job (inserted=false).
@@ -77,11 +78,11 @@ class JobStore {
   // Devices appended to the selection (include_joining), after the others.
   absl::Status Append(const Job& job, size_t first_index, const std::vector<std::string>& device_ids);
   // The job as it stands, and how far into its selection it has sent.
-  absl::Status Advance(const Job& job, size_t next_index);
+  absl::Status Advance(const Job& job, size_t next_index) override;
   // Device `index`'s status and the change WatchJob sends for it (its
   // sequence set), with the job after it, in one transaction.
   absl::Status Record(const Job& job, std::optional<size_t> index, RequestStatus status,
-                      const WatchJobResponse& change);
+                      const WatchJobResponse& change) override;
   // Up to `limit` changes after `sequence`, in order.
   absl::StatusOr<std::vector<WatchJobResponse>> History(const std::string& job_id, uint64_t after, size_t limit);
   // Jobs newest first, after the page token `after` ("" for the first
@@ -95,6 +96,9 @@ class JobStore {
   absl::StatusOr<Page> List(const std::string& after, size_t limit, const std::function<bool(const Job&)>& keep);
   // RUNNING and PAUSED jobs, to resume at start.
   absl::StatusOr<std::vector<Unfinished>> LoadUnfinished();
+  // One of them (cluster mode: a job this replica took over); nullopt when
+  // it is unknown or has ended.
+  absl::StatusOr<std::optional<Unfinished>> LoadUnfinished(const std::string& job_id);
   // Deletes jobs that ended more than `retention` ago, with their devices
   // and history; how many.
   absl::StatusOr<size_t> DeleteEnded(absl::Duration retention);

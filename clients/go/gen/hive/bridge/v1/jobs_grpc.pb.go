@@ -28,7 +28,10 @@ type FleetJobsClient interface {
 	// cluster mode); PERMISSION_DENIED the caller's backend grant does not
 	// cover the selector's account, or a listed device's; RESOURCE_EXHAUSTED
 	// more than --max-job-devices devices, or --max-active-jobs jobs already
-	// running (the message names the limit).
+	// running (the message names the limit; in cluster mode the cluster's
+	// jobs); UNAVAILABLE in cluster mode while the replica is still reading
+	// the jobs log, or the broker is away (a retry with the same `job_id` is
+	// safe).
 	StartJob(ctx context.Context, in *StartJobRequest, opts ...grpc.CallOption) (*StartJobResponse, error)
 	// The job as it stands; NOT_FOUND for an unknown job id.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
@@ -36,7 +39,10 @@ type FleetJobsClient interface {
 	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
 	// Stops a running job: no device is sent its command after this returns,
 	// and the job's requests still queued are cancelled. The job ends
-	// CANCELLED; a job that already ended is returned as it is.
+	// CANCELLED; a job that already ended is returned as it is. In cluster
+	// mode any replica takes it and waits for the replica driving the job to
+	// confirm; UNAVAILABLE when none did within 10 s (the cancel still takes
+	// effect when a replica drives the job).
 	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*CancelJobResponse, error)
 	// The job's state and counters, then every change: each device's outcome
 	// with the counters after it, until the job ends (then the stream ends
@@ -136,7 +142,10 @@ type FleetJobsServer interface {
 	// cluster mode); PERMISSION_DENIED the caller's backend grant does not
 	// cover the selector's account, or a listed device's; RESOURCE_EXHAUSTED
 	// more than --max-job-devices devices, or --max-active-jobs jobs already
-	// running (the message names the limit).
+	// running (the message names the limit; in cluster mode the cluster's
+	// jobs); UNAVAILABLE in cluster mode while the replica is still reading
+	// the jobs log, or the broker is away (a retry with the same `job_id` is
+	// safe).
 	StartJob(context.Context, *StartJobRequest) (*StartJobResponse, error)
 	// The job as it stands; NOT_FOUND for an unknown job id.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
@@ -144,7 +153,10 @@ type FleetJobsServer interface {
 	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
 	// Stops a running job: no device is sent its command after this returns,
 	// and the job's requests still queued are cancelled. The job ends
-	// CANCELLED; a job that already ended is returned as it is.
+	// CANCELLED; a job that already ended is returned as it is. In cluster
+	// mode any replica takes it and waits for the replica driving the job to
+	// confirm; UNAVAILABLE when none did within 10 s (the cancel still takes
+	// effect when a replica drives the job).
 	CancelJob(context.Context, *CancelJobRequest) (*CancelJobResponse, error)
 	// The job's state and counters, then every change: each device's outcome
 	// with the counters after it, until the job ends (then the stream ends

@@ -76,7 +76,10 @@ class FleetJobsServicer(object):
         cluster mode); PERMISSION_DENIED the caller's backend grant does not
         cover the selector's account, or a listed device's; RESOURCE_EXHAUSTED
         more than --max-job-devices devices, or --max-active-jobs jobs already
-        running (the message names the limit).
+        running (the message names the limit; in cluster mode the cluster's
+        jobs); UNAVAILABLE in cluster mode while the replica is still reading
+        the jobs log, or the broker is away (a retry with the same `job_id` is
+        safe).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -99,7 +102,10 @@ class FleetJobsServicer(object):
     def CancelJob(self, request, context):
         """Stops a running job: no device is sent its command after this returns,
         and the job's requests still queued are cancelled. The job ends
-        CANCELLED; a job that already ended is returned as it is.
+        CANCELLED; a job that already ended is returned as it is. In cluster
+        mode any replica takes it and waits for the replica driving the job to
+        confirm; UNAVAILABLE when none did within 10 s (the cancel still takes
+        effect when a replica drives the job).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

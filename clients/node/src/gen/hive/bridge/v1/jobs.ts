@@ -2790,7 +2790,10 @@ export const FleetJobsService = {
    * cluster mode); PERMISSION_DENIED the caller's backend grant does not
    * cover the selector's account, or a listed device's; RESOURCE_EXHAUSTED
    * more than --max-job-devices devices, or --max-active-jobs jobs already
-   * running (the message names the limit).
+   * running (the message names the limit; in cluster mode the cluster's
+   * jobs); UNAVAILABLE in cluster mode while the replica is still reading
+   * the jobs log, or the broker is away (a retry with the same `job_id` is
+   * safe).
    */
   startJob: {
     path: "/hive.bridge.v1.FleetJobs/StartJob" as const,
@@ -2824,7 +2827,10 @@ export const FleetJobsService = {
   /**
    * Stops a running job: no device is sent its command after this returns,
    * and the job's requests still queued are cancelled. The job ends
-   * CANCELLED; a job that already ended is returned as it is.
+   * CANCELLED; a job that already ended is returned as it is. In cluster
+   * mode any replica takes it and waits for the replica driving the job to
+   * confirm; UNAVAILABLE when none did within 10 s (the cancel still takes
+   * effect when a replica drives the job).
    */
   cancelJob: {
     path: "/hive.bridge.v1.FleetJobs/CancelJob" as const,
@@ -2865,7 +2871,10 @@ export interface FleetJobsServer extends UntypedServiceImplementation {
    * cluster mode); PERMISSION_DENIED the caller's backend grant does not
    * cover the selector's account, or a listed device's; RESOURCE_EXHAUSTED
    * more than --max-job-devices devices, or --max-active-jobs jobs already
-   * running (the message names the limit).
+   * running (the message names the limit; in cluster mode the cluster's
+   * jobs); UNAVAILABLE in cluster mode while the replica is still reading
+   * the jobs log, or the broker is away (a retry with the same `job_id` is
+   * safe).
    */
   startJob: handleUnaryCall<StartJobRequest, StartJobResponse>;
   /** The job as it stands; NOT_FOUND for an unknown job id. */
@@ -2875,7 +2884,10 @@ export interface FleetJobsServer extends UntypedServiceImplementation {
   /**
    * Stops a running job: no device is sent its command after this returns,
    * and the job's requests still queued are cancelled. The job ends
-   * CANCELLED; a job that already ended is returned as it is.
+   * CANCELLED; a job that already ended is returned as it is. In cluster
+   * mode any replica takes it and waits for the replica driving the job to
+   * confirm; UNAVAILABLE when none did within 10 s (the cancel still takes
+   * effect when a replica drives the job).
    */
   cancelJob: handleUnaryCall<CancelJobRequest, CancelJobResponse>;
   /**
@@ -2900,7 +2912,10 @@ export interface FleetJobsClient extends Client {
    * cluster mode); PERMISSION_DENIED the caller's backend grant does not
    * cover the selector's account, or a listed device's; RESOURCE_EXHAUSTED
    * more than --max-job-devices devices, or --max-active-jobs jobs already
-   * running (the message names the limit).
+   * running (the message names the limit; in cluster mode the cluster's
+   * jobs); UNAVAILABLE in cluster mode while the replica is still reading
+   * the jobs log, or the broker is away (a retry with the same `job_id` is
+   * safe).
    */
   startJob(
     request: StartJobRequest,
@@ -2952,7 +2967,10 @@ export interface FleetJobsClient extends Client {
   /**
    * Stops a running job: no device is sent its command after this returns,
    * and the job's requests still queued are cancelled. The job ends
-   * CANCELLED; a job that already ended is returned as it is.
+   * CANCELLED; a job that already ended is returned as it is. In cluster
+   * mode any replica takes it and waits for the replica driving the job to
+   * confirm; UNAVAILABLE when none did within 10 s (the cancel still takes
+   * effect when a replica drives the job).
    */
   cancelJob(
     request: CancelJobRequest,

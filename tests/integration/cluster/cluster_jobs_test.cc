@@ -1,0 +1,407 @@
+// Fleet jobs in cluster mode (docs/jobs.md, "In a cluster"): a private
+// rabbitmq-server and three hivebridge replicas on loopback, real WebSocket
+// devices spread over them and real gRPC clients. A job started on one
+// replica is the same job on every replica, each device gets its command
+// once, a replica killed while it drives a job hands the job over, and a
+// cancel through another replica stops it.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/uuid.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hive/bridge/v1/jobs.grpc.pb.h"
+#include "tests/integration/support/bridge_process.h"
+#include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/rabbitmq_broker.h"
+#include "tests/integration/support/state_dir.h"
+#include "tests/integration/support/test_device.h"
+#include "tests/integration/support/wait_until.h"
+#include "tests/unit/support/test_tokens.h"
+
+namespace hive::integration {
+namespace {
+
+using hive::bridge::v1::FleetJobs;
+using hive::bridge::v1::Job;
+using hive::bridge::v1::StartJobRequest;
+using hive::bridge::v1::StartJobResponse;
+using hive::bridge::v1::WatchJobResponse;
+using ::testing::HasSubstr;
+
+constexpr int kReplicas = 3;
+// What the fleet learns through the broker takes milliseconds; the machine
+// may be busy. A takeover waits for the fleet to miss the driver (5 s).
+constexpr absl::Duration kPropagation = absl::Seconds(10);
+constexpr absl::Duration kJobEnd = absl::Seconds(60);
+
+class ClusterJobsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+    secret_path_ = ::testing::TempDir() + "/cluster-jobs-secret-" + NewUuid();
+    std::ofstream(secret_path_) << secret_;
+    for (int i = 1; i <= kReplicas; ++i) {
+      std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", i));
+      flags.push_back("--jwt-secret-file=" + secret_path_);
+      // Replicas 1 and 2 keep their twins in a --state-dir, replica 3 has
+      // none: in a cluster the jobs live on the broker either way.
+      if (i < kReplicas) flags.push_back(state_dirs_[i - 1].flag());
+      absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
+      ASSERT_TRUE(replica.ok()) << replica.status();
+      replicas_.push_back(*std::move(replica));
+    }
+    // A replica answers jobs once its view has read the jobs log.
+    for (int i = 1; i <= kReplicas; ++i) {
+      ASSERT_TRUE(replica(i).WaitForLog("event=jobs_caught_up", absl::Seconds(30))) << replica(i).Log();
+    }
+  }
+
+  void TearDown() override {
+    replicas_.clear();
+    std::remove(secret_path_.c_str());
+  }
+
+  BridgeProcess& replica(int index) { return *replicas_[index - 1]; }
+
+  Stub& stub(int index) {
+    auto& stub = stubs_[index];
+    if (stub == nullptr) stub = replica(index).NewStub();
+    return *stub;
+  }
+
+  FleetJobs::Stub& jobs(int index) {
+    auto& stub = job_stubs_[index];
+    if (stub == nullptr) {
+      stub = FleetJobs::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", replica(index).grpc_port()),
+                                                    grpc::InsecureChannelCredentials()));
+    }
+    return *stub;
+  }
+
+  std::string Logs() {
+    std::string logs;
+    for (int i = 1; i <= kReplicas; ++i) {
+      if (replicas_[i - 1] != nullptr) absl::StrAppend(&logs, "--- replica-", i, "\n", replica(i).Log());
+    }
+    return logs;
+  }
+
+  std::unique_ptr<TestDevice> ConnectDevice(int index, std::optional<Responder> responder, std::string device_id = "") {
+    if (device_id.empty()) device_id = NewUuid();
+    auto device = std::make_unique<TestDevice>(
+        DeviceOptions{.url = replica(index).ws_url(),
+                      .device_id = device_id,
+                      .account_id = account_,
+                      .token = testing::MintHs256(secret_, device_id, account_, absl::Now() + absl::Hours(1)),
+                      .responder = std::move(responder)});
+    absl::StatusOr<std::string> connected = device->ConnectAndAuthenticate();
+    if (!connected.ok()) ADD_FAILURE() << connected.status() << "\n" << replica(index).Log();
+    return device;
+  }
+
+  // Waits until replica `index` knows the device online (or offline).
+  ::testing::AssertionResult AwaitKnown(int index, const std::string& device_id, bool online) {
+    return WaitUntil(
+        [&] {
+          hive::bridge::v1::GetDeviceResponse response;
+          return GetDevice(stub(index), device_id, &response).ok() && response.device().online() == online;
+        },
+        absl::StrCat("replica-", index, " knows ", device_id, online ? " online" : " offline"), kPropagation);
+  }
+
+  // Devices of the account the fleet remembers, offline now.
+  std::vector<std::string> KnownOffline(int count, int connect_to) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < count; ++i) {
+      std::unique_ptr<TestDevice> device = ConnectDevice(connect_to, std::nullopt);
+      ids.push_back(device->device_id());
+      device->Close();
+      EXPECT_TRUE(device->WaitClosed(absl::Seconds(5)));
+    }
+    return ids;
+  }
+
+  // A job of SchedulerAction.stop to the account's devices.
+  StartJobRequest JobRequest(double rate) const {
+    StartJobRequest request;
+    request.mutable_target()->mutable_selector()->set_account_id(account_);
+    request.mutable_command()->mutable_scheduler_action()->set_action(hive::bridge::v1::SchedulerAction::ACTION_STOP);
+    request.mutable_command()->mutable_scheduler_action()->set_instance(NewUuid());
+    request.mutable_queue_ttl()->set_seconds(600);
+    request.mutable_rollout()->set_max_rate(rate);
+    return request;
+  }
+
+  grpc::Status Start(int index, const StartJobRequest& request, StartJobResponse* response) {
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(15));
+    return jobs(index).StartJob(&context, request, response);
+  }
+
+  grpc::Status GetJob(int index, const std::string& job_id, Job* job) {
+    hive::bridge::v1::GetJobRequest request;
+    request.set_job_id(job_id);
+    hive::bridge::v1::GetJobResponse response;
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(5));
+    grpc::Status status = jobs(index).GetJob(&context, request, &response);
+    *job = response.job();
+    return status;
+  }
+
+  Job Get(int index, const std::string& job_id) {
+    Job job;
+    grpc::Status status = GetJob(index, job_id, &job);
+    EXPECT_TRUE(status.ok()) << "replica-" << index << ": " << status.error_message();
+    return job;
+  }
+
+  ::testing::AssertionResult AwaitEnded(int index, const std::string& job_id) {
+    return WaitUntil([&] { return Get(index, job_id).has_ended_at(); },
+                     absl::StrCat("replica-", index, " sees job ", job_id, " end"), kJobEnd);
+  }
+
+  // Every change of the job until the stream ends, and how it ended.
+  std::vector<WatchJobResponse> WatchToEnd(int index, const std::string& job_id, grpc::Status* end) {
+    hive::bridge::v1::WatchJobRequest request;
+    request.set_job_id(job_id);
+    grpc::ClientContext context;
+    SetDeadline(context, kJobEnd);
+    std::unique_ptr<grpc::ClientReader<WatchJobResponse>> reader = jobs(index).WatchJob(&context, request);
+    std::vector<WatchJobResponse> changes;
+    WatchJobResponse change;
+    while (reader->Read(&change)) changes.push_back(change);
+    *end = reader->Finish();
+    return changes;
+  }
+
+  grpc::Status Cancel(int index, const std::string& job_id, Job* job) {
+    hive::bridge::v1::CancelJobRequest request;
+    request.set_job_id(job_id);
+    hive::bridge::v1::CancelJobResponse response;
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(15));
+    grpc::Status status = jobs(index).CancelJob(&context, request, &response);
+    *job = response.job();
+    return status;
+  }
+
+  const std::string secret_ = absl::StrCat("cluster-jobs-secret-", NewUuid());
+  const std::string account_ = NewUuid();
+  std::string secret_path_;
+  StateDir state_dirs_[kReplicas - 1];
+  std::unique_ptr<RabbitMqBroker> broker_;
+  std::vector<std::unique_ptr<BridgeProcess>> replicas_;
+  std::map<int, std::unique_ptr<Stub>> stubs_;
+  std::map<int, std::unique_ptr<FleetJobs::Stub>> job_stubs_;
+};
+
+TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReachesEachDeviceOnce) {
+  // Devices on every replica, and some the fleet knows but that are offline.
+  std::vector<std::unique_ptr<TestDevice>> online;
+  online.reserve(9);
+  for (int i = 0; i < 9; ++i) online.push_back(ConnectDevice(1 + i % kReplicas, Responder::Ack()));
+  const std::vector<std::string> offline = KnownOffline(3, 2);
+  for (const auto& device : online) ASSERT_TRUE(AwaitKnown(1, device->device_id(), true));
+  for (const std::string& id : offline) ASSERT_TRUE(AwaitKnown(1, id, false));
+
+  StartJobResponse started;
+  const grpc::Status status = Start(1, JobRequest(/*rate=*/100), &started);
+  ASSERT_TRUE(status.ok()) << status.error_message() << Logs();
+  const std::string job_id = started.job().job_id();
+  EXPECT_EQ(started.job().counters().selected(), 12);
+  EXPECT_EQ(started.job().replica(), "replica-1");
+
+  // Replica 2 follows the job: the online devices' outcomes, the offline
+  // ones queued.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const Job job = Get(2, job_id);
+        return job.counters().succeeded() == 9 && job.counters().queued() == 3;
+      },
+      "replica-2 sees 9 devices done and 3 queued", kPropagation))
+      << Get(2, job_id).DebugString() << Logs();
+  EXPECT_EQ(Get(2, job_id).replica(), "replica-1");
+  for (const auto& device : online) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
+
+  // The offline devices come back to replica 3 and get theirs.
+  std::vector<std::unique_ptr<TestDevice>> returned;
+  returned.reserve(offline.size());
+  for (const std::string& id : offline) returned.push_back(ConnectDevice(3, Responder::Ack(), id));
+  for (int i = 1; i <= kReplicas; ++i) ASSERT_TRUE(AwaitEnded(i, job_id)) << Logs();
+  for (const auto& device : returned) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
+  for (const auto& device : online) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
+
+  // Every replica answers alike.
+  const Job ended = Get(1, job_id);
+  EXPECT_EQ(ended.state(), hive::bridge::v1::JOB_STATE_COMPLETED) << ended.DebugString();
+  EXPECT_EQ(ended.counters().succeeded(), 12) << ended.DebugString();
+  for (int i = 2; i <= kReplicas; ++i) {
+    const Job other = Get(i, job_id);
+    EXPECT_EQ(other.state(), ended.state()) << "replica-" << i;
+    EXPECT_EQ(other.counters().SerializeAsString(), ended.counters().SerializeAsString())
+        << "replica-" << i << ": " << other.counters().ShortDebugString();
+  }
+  // The same history, sequence for sequence, on the driver and a follower;
+  // each device's outcome once, its request the one the device received.
+  grpc::Status end;
+  const std::vector<WatchJobResponse> on_1 = WatchToEnd(1, job_id, &end);
+  EXPECT_TRUE(end.ok()) << end.error_message();
+  const std::vector<WatchJobResponse> on_3 = WatchToEnd(3, job_id, &end);
+  EXPECT_TRUE(end.ok()) << end.error_message();
+  ASSERT_EQ(on_1.size(), on_3.size());
+  for (size_t i = 0; i < on_1.size(); ++i) {
+    EXPECT_EQ(on_1[i].sequence(), on_3[i].sequence());
+    EXPECT_EQ(on_1[i].outcome().SerializeAsString(), on_3[i].outcome().SerializeAsString());
+  }
+  std::map<std::string, std::string> request_of;
+  for (const WatchJobResponse& change : on_3) {
+    if (!change.has_outcome()) continue;
+    EXPECT_TRUE(request_of.emplace(change.outcome().device_id(), change.outcome().request_id()).second)
+        << "two outcomes for " << change.outcome().device_id();
+  }
+  EXPECT_EQ(request_of.size(), 12u);
+  for (const auto& device : online) {
+    EXPECT_THAT(device->received_request_ids(), ::testing::ElementsAre(request_of[device->device_id()]));
+  }
+
+  // Bad input is refused as on one bridge; an unknown job is NOT_FOUND everywhere.
+  StartJobRequest bad = JobRequest(/*rate=*/0);
+  StartJobResponse refused;
+  const grpc::Status invalid = Start(2, bad, &refused);
+  EXPECT_EQ(invalid.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(invalid.error_message(), HasSubstr("rollout.max_rate"));
+  Job unknown;
+  EXPECT_EQ(GetJob(3, NewUuid(), &unknown).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Cancel(2, NewUuid(), &unknown).error_code(), grpc::StatusCode::NOT_FOUND);
+  // A retry of the same StartJob on another replica is the same job.
+  StartJobRequest retry = JobRequest(/*rate=*/100);
+  retry.set_job_id(job_id);
+  *retry.mutable_command() = started.job().spec().command();
+  StartJobResponse again;
+  const grpc::Status retried = Start(3, retry, &again);
+  ASSERT_TRUE(retried.ok()) << retried.error_message();
+  EXPECT_EQ(again.job().job_id(), job_id);
+  EXPECT_EQ(again.job().state(), hive::bridge::v1::JOB_STATE_COMPLETED);
+}
+
+TEST_F(ClusterJobsTest, AReplicaKilledWhileDrivingAJobHandsItOverAndNoDeviceGetsItTwice) {
+  // 30 devices, 10 on each replica; the job goes at 4 a second, so it is
+  // mid-way when its driver dies.
+  std::vector<std::unique_ptr<TestDevice>> first_life;
+  first_life.reserve(30);
+  for (int i = 0; i < 30; ++i) first_life.push_back(ConnectDevice(1 + i % kReplicas, Responder::Ack()));
+  for (const auto& device : first_life) ASSERT_TRUE(AwaitKnown(1, device->device_id(), true));
+
+  StartJobResponse started;
+  const grpc::Status status = Start(1, JobRequest(/*rate=*/4), &started);
+  ASSERT_TRUE(status.ok()) << status.error_message() << Logs();
+  const std::string job_id = started.job().job_id();
+  auto received = [&] {
+    int total = 0;
+    for (const auto& device : first_life) total += device->received_requests();
+    return total;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return received() >= 6; }, "a few devices have the command")) << Logs();
+  replica(1).Signal(SIGKILL);
+  ASSERT_TRUE(replica(1).Wait(absl::Seconds(10)).has_value());
+
+  // Replica 1's devices lose their connection and come back to replica 2.
+  std::map<std::string, std::unique_ptr<TestDevice>> second_life;
+  for (size_t i = 0; i < first_life.size(); i += kReplicas) {
+    ASSERT_TRUE(first_life[i]->WaitClosed(absl::Seconds(10)));
+    second_life[first_life[i]->device_id()] = ConnectDevice(2, Responder::Ack(), first_life[i]->device_id());
+  }
+
+  // A survivor takes the lease and finishes the job.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::string driver = Get(3, job_id).replica();
+        return driver == "replica-2" || driver == "replica-3";
+      },
+      "a survivor drives the job", absl::Seconds(30)))
+      << Get(3, job_id).DebugString() << Logs();
+  ASSERT_TRUE(AwaitEnded(2, job_id)) << Logs();
+  ASSERT_TRUE(AwaitEnded(3, job_id)) << Logs();
+  const Job job = Get(2, job_id);
+  EXPECT_EQ(job.state(), hive::bridge::v1::JOB_STATE_COMPLETED) << job.DebugString();
+  EXPECT_EQ(Get(3, job_id).counters().SerializeAsString(), job.counters().SerializeAsString());
+  int total = 0;
+  for (const auto& device : first_life) {
+    auto moved = second_life.find(device->device_id());
+    const int times =
+        device->received_requests() + (moved == second_life.end() ? 0 : moved->second->received_requests());
+    EXPECT_LE(times, 1) << device->device_id() << " got the command twice";
+    total += times;
+  }
+  // Every device that acked had it once. One handed over on the killed
+  // replica and not acked is UNCONFIRMED (failed), never sent again.
+  EXPECT_GE(total, job.counters().succeeded()) << job.DebugString();
+  EXPECT_LE(total, job.counters().succeeded() + job.counters().failed()) << job.DebugString();
+  EXPECT_EQ(job.counters().succeeded() + job.counters().failed(), 30) << job.DebugString();
+
+  // The history says who took it over: a change of the job alone naming the
+  // new driver, after changes by replica-1.
+  grpc::Status end;
+  const std::vector<WatchJobResponse> changes = WatchToEnd(3, job_id, &end);
+  EXPECT_TRUE(end.ok()) << end.error_message();
+  std::set<std::string> drivers;
+  for (const WatchJobResponse& change : changes) drivers.insert(change.job().replica());
+  EXPECT_TRUE(drivers.count("replica-1") == 1 && drivers.size() == 2) << ::testing::PrintToString(drivers);
+}
+
+TEST_F(ClusterJobsTest, CancelThroughAReplicaNotDrivingTheJobStopsIt) {
+  std::vector<std::unique_ptr<TestDevice>> online;
+  online.reserve(2);
+  for (int i = 0; i < 2; ++i) online.push_back(ConnectDevice(2, Responder::Ack()));
+  const std::vector<std::string> offline = KnownOffline(4, 3);
+  for (const auto& device : online) ASSERT_TRUE(AwaitKnown(1, device->device_id(), true));
+  for (const std::string& id : offline) ASSERT_TRUE(AwaitKnown(1, id, false));
+
+  StartJobResponse started;
+  const grpc::Status status = Start(1, JobRequest(/*rate=*/100), &started);
+  ASSERT_TRUE(status.ok()) << status.error_message() << Logs();
+  const std::string job_id = started.job().job_id();
+  ASSERT_TRUE(
+      WaitUntil([&] { return Get(3, job_id).counters().queued() == 4; }, "replica-3 sees 4 queued", kPropagation))
+      << Logs();
+
+  // Replica 3 does not drive it; when CancelJob returns there, the driver has
+  // stopped the job and cancelled its queued requests.
+  Job cancelled;
+  const grpc::Status cancel = Cancel(3, job_id, &cancelled);
+  ASSERT_TRUE(cancel.ok()) << cancel.error_message() << Logs();
+  EXPECT_EQ(cancelled.state(), hive::bridge::v1::JOB_STATE_CANCELLED) << cancelled.DebugString();
+  for (int i = 1; i <= kReplicas; ++i) ASSERT_TRUE(AwaitEnded(i, job_id)) << Logs();
+  const Job ended = Get(2, job_id);
+  EXPECT_EQ(ended.state(), hive::bridge::v1::JOB_STATE_CANCELLED);
+  EXPECT_THAT(ended.end_reason(), HasSubstr("cancelled by"));
+  EXPECT_EQ(ended.counters().skipped(), 4) << ended.DebugString();
+  EXPECT_EQ(ended.counters().succeeded(), 2) << ended.DebugString();
+
+  // The devices that come back get nothing of the job: only a probe sent after.
+  for (const std::string& id : offline) {
+    std::unique_ptr<TestDevice> back = ConnectDevice(2, Responder::Ack(), id);
+    ASSERT_TRUE(AwaitKnown(1, id, true));
+    SendDeviceRequestRequest probe = RequestTo(id);
+    probe.set_request_id(NewUuid());
+    CallResult result = SendRequest(stub(1), probe);
+    ASSERT_TRUE(result.status.ok()) << result;
+    EXPECT_THAT(back->received_request_ids(), ::testing::ElementsAre(probe.request_id()))
+        << "only the probe: " << back->Transcript();
+  }
+}
+
+}  // namespace
+}  // namespace hive::integration
