@@ -854,7 +854,7 @@ bool AmqpBus::Append(const QueueOp& op) {
 }
 
 bool AmqpBus::AppendJobOp(const JobOp& op) {
-  if (!connected_) return false;
+  if (!health_.connected()) return false;
   outbox_->Push(OutgoingMessage{ClusterMessageKind::kJobOp, "", std::string(cluster::kJobStream), false,
                                 cluster::EncodeJobOp(op), ""});
   return true;
