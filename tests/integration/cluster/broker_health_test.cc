@@ -31,6 +31,7 @@
 #include "tests/integration/support/health_check.h"
 #include "tests/integration/support/rabbitmq_broker.h"
 #include "tests/integration/support/raw_connection.h"
+#include "tests/integration/support/simulated_fleet.h"
 #include "tests/integration/support/test_device.h"
 #include "tests/integration/support/wait_until.h"
 #include "tests/unit/support/test_tokens.h"
@@ -350,18 +351,9 @@ TEST_F(ClusterBrokerHealthTest, ConnectStormOnOneReplicaIsRoutableFromAnotherWit
     std::fclose(tokens);
   }
   const absl::Time started = absl::Now();
-  absl::StatusOr<pid_t> sim =
-      SpawnChild({HIVE_DEVICE_SIM_BINARY, "--url=" + replica(1).ws_url(), "--tokens-file=" + tokens_path,
-                  "--connect-rate=100000", "--threads=2", "--on-request=ack", "--quiet"},
-                 {}, ::testing::TempDir() + "/storm-sim-" + NewUuid() + ".log");
+  absl::StatusOr<std::unique_ptr<SimulatedFleet>> sim =
+      SimulatedFleet::Start(replica(1), {.on_request = "ack", .connect_rate = 100000, .tokens_file = tokens_path});
   ASSERT_TRUE(sim.ok()) << sim.status();
-  struct Reaper {
-    pid_t pid;
-    ~Reaper() {
-      kill(pid, SIGKILL);
-      while (!PollExit(pid).has_value()) absl::SleepFor(absl::Milliseconds(10));
-    }
-  } reaper{*sim};
 
   ASSERT_TRUE(WaitUntil([&] { return MetricValue(replica(1), "hivebridge_devices_connected") == kDevices; },
                         "every device connected to replica-1", kRecovery))

@@ -3,9 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <spawn.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,8 +25,6 @@
 #include "tests/integration/support/child_process.h"
 #include "tests/unit/support/test_tokens.h"
 
-extern char** environ;
-
 namespace hive::integration {
 namespace {
 
@@ -49,11 +45,11 @@ std::string LogField(absl::string_view line, absl::string_view key) {
   if (absl::StartsWith(line, "{")) {
     rapidjson::Document doc;
     doc.Parse(line.data(), line.size());
+    if (doc.HasParseError() || !doc.IsObject()) return {};
     const std::string name(key);
-    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember(name.c_str()) || !doc[name.c_str()].IsString()) {
-      return {};
-    }
-    return doc[name.c_str()].GetString();
+    const auto member = doc.FindMember(name.c_str());
+    if (member == doc.MemberEnd() || !member->value.IsString()) return {};
+    return member->value.GetString();
   }
   const std::string needle = absl::StrCat(" ", key, "=");
   const size_t at = line.find(needle);
@@ -74,9 +70,9 @@ std::vector<std::string> HermeticEnvironment() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<BridgeProcess>> BridgeProcess::Start(std::vector<std::string> extra_flags,
+absl::StatusOr<std::unique_ptr<BridgeProcess>> BridgeProcess::Start(const std::vector<std::string>& extra_flags,
                                                                     ChildLimits limits) {
-  std::unique_ptr<BridgeProcess> process(new BridgeProcess(std::move(limits)));
+  std::unique_ptr<BridgeProcess> process(new BridgeProcess(limits));
   std::string dir_template = ::testing::TempDir() + "hivebridge-it.XXXXXX";
   if (mkdtemp(dir_template.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp ", dir_template, ": ", std::strerror(errno)));
@@ -122,7 +118,7 @@ absl::Status BridgeProcess::Spawn(const std::vector<std::string>& extra_flags) {
                                    absl::StrCat("--jwt-secret-file=", secret_path_)};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   // Emptied first: a start retried on new ports logs afresh.
-  std::ofstream(log_path_, std::ios::trunc);
+  std::ofstream truncate(log_path_, std::ios::trunc);
   absl::StatusOr<pid_t> pid = SpawnChild(std::move(args), HermeticEnvironment(), log_path_, limits_);
   if (!pid.ok()) return pid.status();
   pid_ = *pid;

@@ -42,7 +42,7 @@ class BridgeProcess {
   // Spawns the binary with the test defaults (loopback, free ports, secret
   // file) followed by `extra_flags`, which therefore win; waits up to 10 s
   // for `event=started`. The process runs with `limits`.
-  static absl::StatusOr<std::unique_ptr<BridgeProcess>> Start(std::vector<std::string> extra_flags = {},
+  static absl::StatusOr<std::unique_ptr<BridgeProcess>> Start(const std::vector<std::string>& extra_flags = {},
                                                               ChildLimits limits = {});
 
   BridgeProcess(const BridgeProcess&) = delete;

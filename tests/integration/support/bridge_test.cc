@@ -66,8 +66,8 @@ std::unique_ptr<Stub>& BridgeTest::SuiteStub() {
   return *stub;
 }
 
-void BridgeTest::StartSuiteBridge(std::vector<std::string> flags) {
-  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(std::move(flags));
+void BridgeTest::StartSuiteBridge(const std::vector<std::string>& flags) {
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(flags);
   if (!bridge.ok()) AbortTest(absl::StrCat("cannot start hivebridge: ", bridge.status().ToString()));
   SuiteBridge() = *std::move(bridge);
   SuiteStub() = SuiteBridge()->NewStub();
@@ -88,8 +88,8 @@ Stub& BridgeTest::suite_stub() {
   return *SuiteStub();
 }
 
-void BridgeTest::StartOwnBridge(std::vector<std::string> flags, ChildLimits limits) {
-  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(std::move(flags), std::move(limits));
+void BridgeTest::StartOwnBridge(const std::vector<std::string>& flags, ChildLimits limits) {
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> bridge = BridgeProcess::Start(flags, limits);
   if (!bridge.ok()) AbortTest(absl::StrCat("cannot start hivebridge: ", bridge.status().ToString()));
   own_bridge_ = *std::move(bridge);
   own_stub_ = own_bridge_->NewStub();

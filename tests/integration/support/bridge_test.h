@@ -66,13 +66,13 @@ void AwaitListed(const std::string& device_id, const BridgeProcess& bridge, Stub
 
 class BridgeTest : public ::testing::Test {
  protected:
-  static void StartSuiteBridge(std::vector<std::string> flags = {});
+  static void StartSuiteBridge(const std::vector<std::string>& flags = {});
   static void StopSuiteBridge();
   // The suite's bridge, for suite-wide devices and streams.
   static BridgeProcess& suite_bridge();
   static Stub& suite_stub();
   // A bridge for this test alone, used instead of the suite's.
-  void StartOwnBridge(std::vector<std::string> flags = {}, ChildLimits limits = {});
+  void StartOwnBridge(const std::vector<std::string>& flags = {}, ChildLimits limits = {});
 
   void TearDown() override;
 

@@ -7,7 +7,7 @@
 namespace hive::integration {
 
 EventStream::EventStream(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest request)
-    : reader_([this, &stub, request = std::move(request)]() mutable { ReadAll(stub, std::move(request)); }) {}
+    : reader_([this, &stub, request = std::move(request)] { ReadAll(stub, request); }) {}
 
 EventStream::~EventStream() {
   context_.TryCancel();
@@ -18,7 +18,7 @@ EventStream::~EventStream() {
   reader_.join();
 }
 
-void EventStream::ReadAll(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest request) {
+void EventStream::ReadAll(hive::bridge::v1::DeviceBridge::Stub& stub, const SubscribeEventsRequest& request) {
   std::unique_ptr<grpc::ClientReader<hive::bridge::v1::SubscribeEventsResponse>> reader =
       stub.SubscribeEvents(&context_, request);
   hive::bridge::v1::SubscribeEventsResponse response;

@@ -53,7 +53,7 @@ class EventStream {
   void Resume();
 
  private:
-  void ReadAll(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest request);
+  void ReadAll(hive::bridge::v1::DeviceBridge::Stub& stub, const SubscribeEventsRequest& request);
 
   grpc::ClientContext context_;
   mutable absl::Mutex mu_;

@@ -144,7 +144,7 @@ std::optional<RawConnection::HttpResponse> RawConnection::HttpGet(absl::string_v
 
 bool RawConnection::WaitClosedByPeer(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  Read read;
+  Read read = Read::kData;
   while ((read = ReadOnce(deadline)) == Read::kData) {
   }
   return read == Read::kClosed;

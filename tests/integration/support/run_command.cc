@@ -1,6 +1,6 @@
 #include "tests/integration/support/run_command.h"
 
-#include <signal.h>
+#include <csignal>
 
 #include <optional>
 

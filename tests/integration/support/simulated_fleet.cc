@@ -18,13 +18,21 @@ namespace hive::integration {
 absl::StatusOr<std::unique_ptr<SimulatedFleet>> SimulatedFleet::Start(const BridgeProcess& bridge,
                                                                       const Options& options) {
   std::string log_path = absl::StrCat(::testing::TempDir(), "/hive-device-sim-", NewUuid(), ".log");
-  std::vector<std::string> args = {HIVE_DEVICE_SIM_BINARY, absl::StrCat("--url=", bridge.ws_url()),
-                                   absl::StrCat("--jwt-secret-file=", bridge.secret_path()),
-                                   absl::StrCat("--devices=", options.devices), absl::StrCat("--seed=", options.seed),
+  std::vector<std::string> args = {HIVE_DEVICE_SIM_BINARY,
+                                   absl::StrCat("--url=", bridge.ws_url()),
                                    absl::StrCat("--on-request=", options.on_request),
-                                   // Connecting a thousand devices takes a fraction of a second.
-                                   "--connect-rate=5000", "--threads=2", "--quiet", "--json-stats"};
-  if (!options.account_id.empty()) args.push_back(absl::StrCat("--account=", options.account_id));
+                                   absl::StrCat("--connect-rate=", options.connect_rate),
+                                   "--threads=2",
+                                   "--quiet",
+                                   "--json-stats"};
+  if (!options.tokens_file.empty()) {
+    args.push_back(absl::StrCat("--tokens-file=", options.tokens_file));
+  } else {
+    args.push_back(absl::StrCat("--jwt-secret-file=", bridge.secret_path()));
+    args.push_back(absl::StrCat("--devices=", options.devices));
+    args.push_back(absl::StrCat("--seed=", options.seed));
+    if (!options.account_id.empty()) args.push_back(absl::StrCat("--account=", options.account_id));
+  }
   absl::StatusOr<pid_t> pid = SpawnChild(std::move(args), {}, log_path);
   if (!pid.ok()) return pid.status();
   return std::unique_ptr<SimulatedFleet>(new SimulatedFleet(*pid, std::move(log_path)));
@@ -57,7 +65,8 @@ absl::StatusOr<SimulatedFleet::Seen> SimulatedFleet::Stop() {
     doc.Parse(line.data(), line.size());
     if (doc.HasParseError() || !doc.IsObject()) continue;
     const auto count = [&doc](const char* key) -> int64_t {
-      return doc.HasMember(key) && doc[key].IsInt64() ? doc[key].GetInt64() : -1;
+      const auto member = doc.FindMember(key);
+      return member != doc.MemberEnd() && member->value.IsInt64() ? member->value.GetInt64() : -1;
     };
     return Seen{count("authenticated_devices"), count("requests_received"), count("duplicate_requests"),
                 count("busiest_second_requests")};

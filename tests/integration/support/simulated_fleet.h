@@ -32,6 +32,10 @@ class SimulatedFleet {
     uint64_t seed = 1;
     std::string account_id;
     std::string on_request = "ack-result";  // hive-device-sim --on-request
+    double connect_rate = 5000;             // connections a second: a thousand in a fraction of one
+    // Devices named by a file of "DEVICE ACCOUNT TOKEN" lines (the test
+    // knows their ids) instead of derived from the seed and minted.
+    std::string tokens_file;
   };
 
   // What the fleet's --json-stats said when it stopped.

@@ -33,7 +33,7 @@ class WebSocketLinkImpl final : public WebSocketLink {
     if constexpr (std::is_same_v<Config, TlsConfig>) {
       // Called as get_connection() makes the connection, before it knows
       // its URI: the host comes from options_.url.
-      client_.set_tls_init_handler([this](websocketpp::connection_hdl) { return MakeTlsContext(); });
+      client_.set_tls_init_handler([this](const websocketpp::connection_hdl&) { return MakeTlsContext(); });
     }
     client_.set_open_handler([this](websocketpp::connection_hdl hdl) {
       asio::error_code ec;
@@ -44,10 +44,12 @@ class WebSocketLinkImpl final : public WebSocketLink {
       typename Client::connection_ptr con = client_.get_con_from_hdl(hdl);
       events_.closed(con->get_remote_close_code(), con->get_remote_close_reason());
     });
-    client_.set_ping_handler([this](websocketpp::connection_hdl, std::string) { return options_.answer_pings; });
-    client_.set_message_handler([this](websocketpp::connection_hdl, typename Client::message_ptr message) {
-      if (message->get_opcode() == websocketpp::frame::opcode::text) events_.text(message->get_payload());
-    });
+    client_.set_ping_handler(
+        [this](const websocketpp::connection_hdl&, const std::string&) { return options_.answer_pings; });
+    client_.set_message_handler(
+        [this](const websocketpp::connection_hdl&, const typename Client::message_ptr& message) {
+          if (message->get_opcode() == websocketpp::frame::opcode::text) events_.text(message->get_payload());
+        });
     io_thread_ = std::thread([this] { client_.run(); });
   }
 
