@@ -179,7 +179,7 @@ grpc::ServerWriteReactor<hive::bridge::v1::WatchJobResponse>* FleetJobsService::
     return Visible(request->job_id(), *grant);
   }();
   if (!job.ok()) return RejectWatchJob(job.status());
-  return StartWatchJob(*engine_, job->job_id(), request->resume_after());
+  return StartWatchJob(*context, *engine_, job->job_id(), request->resume_after());
 }
 
 }  // namespace hive::server

@@ -33,6 +33,13 @@
 
 namespace hive::server {
 
+// Initial metadata an accepted stream sends at once, before any message: it
+// tells a caller the stream was accepted (a refused one ends with its status
+// and no such header), so the HTTP gateway can answer a refusal with its own
+// HTTP status instead of 200 and an error event, and answers 200 at once
+// for a stream with nothing to send yet.
+inline constexpr char kStreamAcceptedMetadata[] = "hive-stream-accepted";
+
 template <typename Response>
 class StreamWriteReactor : public grpc::ServerWriteReactor<Response> {
  public:

@@ -11,16 +11,11 @@
 #include "bridge/event_hub.h"
 #include "grpcpp/grpcpp.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
+#include "server/stream_write_reactor.h"  // kStreamAcceptedMetadata
 
 namespace hive::server {
 
 class EventDeliveryMetrics;
-
-// Initial metadata an accepted stream sends at once, before any event: it
-// tells a caller the stream was accepted (a refused one ends with its status
-// and no such header), so the HTTP gateway can answer a refusal with its own
-// HTTP status instead of 200 and an error event.
-inline constexpr char kStreamAcceptedMetadata[] = "hive-stream-accepted";
 
 grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* StartSubscribeEvents(
     grpc::CallbackServerContext* context, const hive::bridge::v1::SubscribeEventsRequest* request, EventHub& hub,

@@ -20,14 +20,23 @@ class WatchJobReactor final : public StreamWriteReactor<WatchJobResponse> {
   WatchJobReactor(JobEngine& engine, std::string job_id, uint64_t resume_after)
       : engine_(engine), job_id_(std::move(job_id)), sent_(resume_after) {}
 
-  void Begin() {
-    // Watch first, then read: a change stored after the read wakes us.
+  void Begin(grpc::CallbackServerContext& context) {
+    // Watch first, then read: a change stored after the read wakes us. A
+    // wake-up before the headers are out writes nothing (started_).
     watch_ = engine_.WatchChanges(job_id_, [this](const WatchJobResponse&) { WriteNext(); });
-    WriteNext();
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<std::vector<WatchJobResponse>> changes = engine_.History(job_id_, sent_, kBatch);
+    if (!changes.ok()) return FinishLocked(ToGrpcStatus(changes.status()));
+    pending_.assign(changes->begin(), changes->end());
+    context.AddInitialMetadata(kStreamAcceptedMetadata, "1");
+    StartSendInitialMetadata();
+    started_ = true;
+    WriteNextLocked();
   }
 
  private:
   bool NextLocked(WatchJobResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
+    if (!started_) return false;
     if (pending_.empty()) {
       absl::StatusOr<std::vector<WatchJobResponse>> changes = engine_.History(job_id_, sent_, kBatch);
       if (!changes.ok()) {
@@ -57,14 +66,15 @@ class WatchJobReactor final : public StreamWriteReactor<WatchJobResponse> {
   uint64_t sent_ ABSL_GUARDED_BY(mu_);
   std::deque<WatchJobResponse> pending_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;  // the headers are out
 };
 
 }  // namespace
 
-grpc::ServerWriteReactor<WatchJobResponse>* StartWatchJob(JobEngine& engine, const std::string& job_id,
-                                                          uint64_t resume_after) {
+grpc::ServerWriteReactor<WatchJobResponse>* StartWatchJob(grpc::CallbackServerContext& context, JobEngine& engine,
+                                                          const std::string& job_id, uint64_t resume_after) {
   auto* reactor = new WatchJobReactor(engine, job_id, resume_after);
-  reactor->Begin();
+  reactor->Begin(context);
   return reactor;
 }
 

@@ -16,7 +16,12 @@
 
 namespace hive::server {
 
-grpc::ServerWriteReactor<hive::bridge::v1::WatchJobResponse>* StartWatchJob(JobEngine& engine,
+// The headers (with kStreamAcceptedMetadata) go out once the first read of
+// the history succeeded, before any change: a watch resumed at the job's
+// last change has nothing to write until the next one, and its caller (the
+// HTTP gateway's 200) should not wait for it.
+grpc::ServerWriteReactor<hive::bridge::v1::WatchJobResponse>* StartWatchJob(grpc::CallbackServerContext& context,
+                                                                            JobEngine& engine,
                                                                             const std::string& job_id,
                                                                             uint64_t resume_after);
 

@@ -317,6 +317,48 @@ TEST_F(JobsTest, TheAbortRuleStopsTheRolloutAndNoDevicePastItGetsTheCommand) {
             static_cast<uint64_t>(received));
 }
 
+// A watch resumed at the job's last change has nothing to write until the
+// next one, but says at once that it accepted the stream (its headers, with
+// hive-stream-accepted): the HTTP gateway answers its 200 on them.
+TEST_F(JobsTest, AWatchResumedAtTheLastChangeIsAcceptedBeforeTheNextChange) {
+  StartBridge();
+  const std::vector<std::string> offline = KnownOffline(2);
+  const StartResult started = Start(JobRequest());
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  const std::string job_id = started.response.job().job_id();
+  ASSERT_TRUE(WaitUntil([&] { return Get(job_id).counters().queued() == 2; }, "both devices queued")) << Log();
+
+  // The history up to the change that queued the second device: the last
+  // one until a device comes back.
+  hive::bridge::v1::WatchJobRequest request;
+  request.set_job_id(job_id);
+  uint64_t last = 0;
+  {
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(10));
+    std::unique_ptr<grpc::ClientReader<WatchJobResponse>> reader = jobs_->WatchJob(&context, request);
+    WatchJobResponse change;
+    while (reader->Read(&change)) {
+      last = change.sequence();
+      if (change.job().counters().queued() == 2) break;
+    }
+    context.TryCancel();
+    reader->Finish();
+  }
+  ASSERT_GT(last, 0u);
+
+  request.set_resume_after(last);
+  grpc::ClientContext context;
+  SetDeadline(context, absl::Seconds(10));
+  std::unique_ptr<grpc::ClientReader<WatchJobResponse>> reader = jobs_->WatchJob(&context, request);
+  reader->WaitForInitialMetadata();
+  EXPECT_EQ(context.GetServerInitialMetadata().count("hive-stream-accepted"), 1u)
+      << "no headers before the next change";
+  EXPECT_EQ(Get(job_id).counters().queued(), 2) << "the job changed meanwhile";
+  context.TryCancel();
+  reader->Finish();
+}
+
 TEST_F(JobsTest, CancelStopsTheJobAndCancelsItsQueuedRequests) {
   StartBridge();
   const std::vector<std::string> offline = KnownOffline(3);
