@@ -45,9 +45,11 @@ enum class Limit {
   kMaxQueuedPerDevice,        // SendDeviceRequest calls with queue_ttl refused RESOURCE_EXHAUSTED
   kMaxQueuedRequests,         // SendDeviceRequest calls with queue_ttl refused RESOURCE_EXHAUSTED
   kMaxQueuedBytes,            // SendDeviceRequest calls with queue_ttl refused RESOURCE_EXHAUSTED
+  kMaxJobDevices,             // StartJob calls refused RESOURCE_EXHAUSTED for selecting too many devices
+  kMaxActiveJobs,             // StartJob calls refused RESOURCE_EXHAUSTED while the most jobs run
 };
 
-inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kMaxQueuedBytes) + 1;
+inline constexpr size_t kLimitCount = static_cast<size_t>(Limit::kMaxActiveJobs) + 1;
 
 // The label value of `limit` in /metrics: the flag that sets it (the flood
 // close has no flag of its own: it is the rate limit's, after --max-bad-frames).
@@ -95,6 +97,10 @@ constexpr absl::string_view LimitName(Limit limit) {
       return "max-queued-requests";
     case Limit::kMaxQueuedBytes:
       return "max-queued-bytes";
+    case Limit::kMaxJobDevices:
+      return "max-job-devices";
+    case Limit::kMaxActiveJobs:
+      return "max-active-jobs";
   }
   return "unknown";
 }

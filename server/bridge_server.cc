@@ -352,7 +352,7 @@ class BridgeServerImpl final : public BridgeServer {
         jobs_(config,
               {broker.has_value(), queue_.get(), deliverer_.get(), hub_, registry_, twins_, access_, clock_,
                &job_metrics_, &bus_, cluster_.get(), config.replica_id,
-               cluster_ != nullptr ? &cluster_->fleet() : nullptr},
+               cluster_ != nullptr ? &cluster_->fleet() : nullptr, &counters_},
               std::move(job_store)),
         // The endpoint, the fleet and the queue are set below once they exist.
         metrics_{registry_,

@@ -39,8 +39,8 @@ FleetJobs::FleetJobs(const Config& config, Deps deps, std::unique_ptr<JobStore> 
                                       JobEngine::Options{config.max_active_jobs, config.job_retention, deps.observer,
                                                          deps.events, deps.log, deps.replica})),
       view_(deps.registry, deps.twins),
-      service_({config.max_job_devices, config.max_queue_ttl, UnavailableReason(config, deps.cluster)}, deps.clock,
-               engine_.get(), view_, deps.access) {}
+      service_({config.max_job_devices, config.max_queue_ttl, UnavailableReason(config, deps.cluster), deps.limits},
+               deps.clock, engine_.get(), view_, deps.access) {}
 
 FleetJobs::~FleetJobs() { Stop(); }
 

@@ -52,6 +52,8 @@ class FleetJobs {
     JobLog* log = nullptr;
     std::string replica;
     const SessionRegistry* fleet = nullptr;
+    // Where StartJob's limit refusals are counted; may be null.
+    LimitCounters* limits = nullptr;
   };
 
   // The job store when jobs can run (else null).

@@ -65,7 +65,11 @@ absl::StatusOr<StartJobResponse> FleetJobsService::Start(const StartJobRequest& 
                                                          const std::optional<BackendGrant>& grant) {
   if (absl::Status valid = ValidateStartJob(request, options_.max_queue_ttl); !valid.ok()) return valid;
   absl::StatusOr<JobSelection> selection = SelectJobDevices(view_, request.target(), grant, options_.max_job_devices);
-  if (!selection.ok()) return selection.status();
+  if (!selection.ok()) {
+    // The selection's only RESOURCE_EXHAUSTED is its --max-job-devices.
+    if (absl::IsResourceExhausted(selection.status())) CountIn(options_.limits, Limit::kMaxJobDevices);
+    return selection.status();
+  }
   if (absl::StatusOr<WavePlan> plan = WavePlan::Make(request.rollout().waves(), selection->device_ids.size());
       !plan.ok()) {
     return plan.status();
@@ -86,7 +90,11 @@ absl::StatusOr<StartJobResponse> FleetJobsService::Start(const StartJobRequest& 
   }
   job.set_state(hive::bridge::v1::JOB_STATE_RUNNING);
   absl::StatusOr<JobStore::Created> created = engine_->StartJob(job, selection->device_ids);
-  if (!created.ok()) return created.status();
+  if (!created.ok()) {
+    // The engine's only RESOURCE_EXHAUSTED is its --max-active-jobs.
+    if (absl::IsResourceExhausted(created.status())) CountIn(options_.limits, Limit::kMaxActiveJobs);
+    return created.status();
+  }
   if (!created->inserted && (!MaySee(grant, created->job) || !SameSpec(created->job.spec(), job.spec()))) {
     return absl::AlreadyExistsError(absl::StrCat("job_id ", job.job_id(),
                                                  " already names another job; a retry must repeat the request "

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "bridge/clock.h"
 #include "bridge/jobs/job_engine.h"
+#include "bridge/limit_counters.h"
 #include "hive/bridge/v1/jobs.grpc.pb.h"
 #include "server/backend_access.h"
 #include "server/device_view.h"
@@ -25,6 +26,8 @@ class FleetJobsService final : public hive::bridge::v1::FleetJobs::CallbackServi
     absl::Duration max_queue_ttl = absl::Hours(24 * 7);
     // Why jobs are off when `engine` is null (the FAILED_PRECONDITION message).
     std::string unavailable_reason;
+    // Where --max-job-devices and --max-active-jobs refusals are counted; may be null.
+    LimitCounters* limits = nullptr;
   };
 
   // `engine` null: every call is FAILED_PRECONDITION with the reason.

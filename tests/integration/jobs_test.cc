@@ -41,8 +41,9 @@ struct StartResult {
 
 class JobsTest : public BridgeTest {
  protected:
-  void StartBridge() {
-    StartOwnBridge({state_.flag()});
+  void StartBridge(std::vector<std::string> flags = {}) {
+    flags.push_back(state_.flag());
+    StartOwnBridge(flags);
     jobs_ = FleetJobs::NewStub(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", bridge().grpc_port()), grpc::InsecureChannelCredentials()));
   }
@@ -427,7 +428,7 @@ TEST_F(JobsTest, KillDashNineMidJobResumesAndNoDeviceGetsItTwice) {
 }
 
 TEST_F(JobsTest, BadInputGetsSpecificStatuses) {
-  StartBridge();
+  StartBridge({"--max-job-devices=2", "--max-active-jobs=1"});
   TestDevice& device = Connect({.account_id = account_, .responder = Responder::Ack()});
   struct Case {
     std::string name;
@@ -452,6 +453,11 @@ TEST_F(JobsTest, BadInputGetsSpecificStatuses) {
        grpc::StatusCode::FAILED_PRECONDITION, "no device matches"},
       {"unknown device", [](StartJobRequest& r) { r.mutable_target()->mutable_devices()->add_device_ids(NewUuid()); },
        grpc::StatusCode::NOT_FOUND, "is not known"},
+      {"over --max-job-devices",
+       [](StartJobRequest& r) {
+         for (int i = 0; i < 3; ++i) r.mutable_target()->mutable_devices()->add_device_ids(NewUuid());
+       },
+       grpc::StatusCode::RESOURCE_EXHAUSTED, "over --max-job-devices (2)"},
   };
   for (const Case& c : cases) {
     StartJobRequest request = JobRequest();
@@ -473,6 +479,16 @@ TEST_F(JobsTest, BadInputGetsSpecificStatuses) {
   hive::bridge::v1::GetJobResponse response;
   grpc::ClientContext context;
   EXPECT_EQ(jobs_->GetJob(&context, unknown, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // One job runs (its offline device waits queued): a second is one too many.
+  KnownOffline(1);
+  const StartResult running = Start(JobRequest());
+  ASSERT_TRUE(running.status.ok()) << running.status.error_message();
+  const StartResult second = Start(JobRequest());
+  EXPECT_EQ(second.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << second.status.error_message();
+  EXPECT_THAT(second.status.error_message(), HasSubstr("--max-active-jobs (1)"));
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_limit_refusals_total{limit="max-job-devices"})"), 1u);
+  EXPECT_EQ(MetricValue(bridge(), R"(hivebridge_limit_refusals_total{limit="max-active-jobs"})"), 1u);
 }
 
 TEST_F(JobsTest, WithoutAStateDirJobsAreRefusedSayingWhy) {

@@ -1,0 +1,92 @@
+#include "tests/integration/support/cluster_fixture.h"
+
+#include <cstdio>
+#include <fstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/integration/support/grpc_calls.h"
+#include "tests/unit/support/test_tokens.h"
+
+namespace hive::integration {
+
+void ClusterFixture::StartCluster(absl::string_view ready, absl::Duration timeout) {
+  absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  broker_ = *std::move(broker);
+  secret_path_ = ::testing::TempDir() + "/cluster-secret-" + NewUuid();
+  std::ofstream(secret_path_) << secret_;
+  for (int i = 1; i <= kReplicas; ++i) {
+    StartReplica(i);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  for (int i = 1; i <= kReplicas; ++i) {
+    ASSERT_TRUE(replica(i).WaitForLog(ready, timeout)) << replica(i).Log();
+  }
+}
+
+void ClusterFixture::TearDown() {
+  stubs_.clear();
+  replicas_.clear();
+  if (!secret_path_.empty()) std::remove(secret_path_.c_str());
+}
+
+std::vector<std::string> ClusterFixture::FlagsFor(int /*index*/) { return extra_flags_; }
+
+void ClusterFixture::StartReplica(int index) {
+  std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", index));
+  flags.push_back("--jwt-secret-file=" + secret_path_);
+  const std::vector<std::string> own = FlagsFor(index);
+  flags.insert(flags.end(), own.begin(), own.end());
+  absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  if (replicas_.size() < static_cast<size_t>(index)) replicas_.resize(index);
+  replicas_[index - 1] = *std::move(replica);
+}
+
+Stub& ClusterFixture::stub(int index) {
+  std::unique_ptr<Stub>& stub = stubs_[replicas_[index - 1].get()];
+  if (stub == nullptr) stub = replica(index).NewStub();
+  return *stub;
+}
+
+std::string ClusterFixture::Logs() {
+  std::string logs;
+  for (int i = 1; i <= static_cast<int>(replicas_.size()); ++i) {
+    if (replicas_[i - 1] != nullptr) absl::StrAppend(&logs, "--- replica-", i, "\n", replica(i).Log());
+  }
+  return logs;
+}
+
+std::unique_ptr<TestDevice> ClusterFixture::ConnectDevice(int index, std::optional<Responder> responder,
+                                                          std::string device_id, std::string account_id) {
+  if (device_id.empty()) device_id = NewUuid();
+  if (account_id.empty()) account_id = account_;
+  auto device = std::make_unique<TestDevice>(
+      DeviceOptions{.url = replica(index).ws_url(),
+                    .device_id = device_id,
+                    .account_id = account_id,
+                    .token = testing::MintHs256(secret_, device_id, account_id, absl::Now() + absl::Hours(1)),
+                    .responder = std::move(responder)});
+  absl::StatusOr<std::string> connected = device->ConnectAndAuthenticate();
+  if (!connected.ok()) ADD_FAILURE() << connected.status() << "\n" << replica(index).Log();
+  return device;
+}
+
+std::string ClusterFixture::HolderSeenBy(int index, const std::string& device_id) {
+  hive::bridge::v1::GetDeviceResponse response;
+  if (!GetDevice(stub(index), device_id, &response).ok()) return "";
+  return response.device().replica();
+}
+
+std::string MarkedEvent(int marker) {
+  return absl::StrCat(R"({"type":"device-state","state":"running","marker":)", marker, "}");
+}
+
+int MarkerOf(const hive::bridge::v1::DeviceEvent& event) {
+  auto it = event.extra().fields().find("marker");
+  return it == event.extra().fields().end() ? -1 : static_cast<int>(it->second.number_value());
+}
+
+}  // namespace hive::integration

@@ -1,0 +1,78 @@
+// tests/integration/support/cluster_fixture.h
+// A cluster for one test: a private rabbitmq-server and kReplicas replicas of
+// the real bridge on it (replica-1 .. replica-3, one HS256 secret for their
+// devices, one cluster key), with what every cluster test reaches for:
+// each replica, a stub on it, devices connected to it, and their logs.
+//
+//   class MyClusterTest : public ClusterFixture {
+//     void SetUp() override { StartCluster(); }        // or StartCluster("event=jobs_caught_up")
+//     std::vector<std::string> FlagsFor(int index) override;  // optional: per-replica flags
+//   };
+//   std::unique_ptr<TestDevice> device = ConnectDevice(1, Responder::Ack());
+//   SendRequest(stub(2), RequestTo(device->device_id()));
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "bridge/uuid.h"
+#include "gtest/gtest.h"
+#include "tests/integration/support/bridge_process.h"
+#include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/rabbitmq_broker.h"
+#include "tests/integration/support/test_device.h"
+
+namespace hive::integration {
+
+class ClusterFixture : public ::testing::Test {
+ protected:
+  static constexpr int kReplicas = 3;
+
+  // The broker, then every replica (StartReplica), then waits until each has
+  // logged `ready` (a connected bus by default).
+  void StartCluster(absl::string_view ready = "event=bus_connected", absl::Duration timeout = absl::Seconds(30));
+  void TearDown() override;
+
+  // Starts replica `index` (1-based; again after it was stopped or killed)
+  // with the bus, its id, the cluster key, the devices' secret and
+  // FlagsFor(index).
+  void StartReplica(int index);
+  // The flags a replica gets beyond those: extra_flags_ unless overridden.
+  virtual std::vector<std::string> FlagsFor(int index);
+
+  BridgeProcess& replica(int index) { return *replicas_[index - 1]; }
+  // A stub on the replica's shared channel; a restarted replica gets a new one.
+  Stub& stub(int index);
+  // Every replica's log, each under a header line.
+  std::string Logs();
+
+  // A device of account_ (or `account_id`) authenticated on replica `index`.
+  std::unique_ptr<TestDevice> ConnectDevice(int index, std::optional<Responder> responder = Responder::Ack(),
+                                            std::string device_id = "", std::string account_id = "");
+  // Which replica `index` says holds `device_id` ("" when it knows none).
+  std::string HolderSeenBy(int index, const std::string& device_id);
+
+  const std::string secret_ = "cluster-test-secret-" + NewUuid();
+  const std::string account_ = NewUuid();
+  // Given to every replica by the default FlagsFor (set before StartCluster).
+  std::vector<std::string> extra_flags_;
+  std::unique_ptr<RabbitMqBroker> broker_;
+  std::vector<std::unique_ptr<BridgeProcess>> replicas_;
+
+ private:
+  std::string secret_path_;
+  std::map<const BridgeProcess*, std::unique_ptr<Stub>> stubs_;
+};
+
+// Events that carry a number, to count what arrived and how often: a
+// device-state event with a `marker` member (kept in DeviceEvent.extra).
+std::string MarkedEvent(int marker);
+// The event's marker; -1 for an event without one.
+int MarkerOf(const hive::bridge::v1::DeviceEvent& event);
+
+}  // namespace hive::integration
