@@ -26,6 +26,7 @@
 #include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_process.h"
 #include "tests/integration/support/child_process.h"
+#include "tests/integration/support/cluster_fixture.h"
 #include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/health_check.h"
@@ -43,7 +44,6 @@ using grpc::health::v1::HealthCheckResponse;
 using hive::bridge::v1::GetDeviceResponse;
 using hive::bridge::v1::SubscribeEventsRequest;
 
-constexpr int kReplicas = 3;
 // Longer than the replicas' 5 s liveness timeout: a replica that judged its
 // peers while the broker was away would drop them.
 constexpr absl::Duration kFaultHeld = absl::Seconds(7);
@@ -51,64 +51,9 @@ constexpr absl::Duration kFaultHeld = absl::Seconds(7);
 constexpr absl::Duration kRecovery = absl::Seconds(60);
 constexpr int kBarrier = 1'000'000;
 
-int MarkerOf(const DeviceEvent& event) {
-  auto it = event.extra().fields().find("marker");
-  return it == event.extra().fields().end() ? -1 : static_cast<int>(it->second.number_value());
-}
-
-class ClusterBrokerHealthTest : public ::testing::Test {
+class ClusterBrokerHealthTest : public ClusterFixture {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
-    ASSERT_TRUE(broker.ok()) << broker.status();
-    broker_ = *std::move(broker);
-    secret_path_ = ::testing::TempDir() + "/cluster-secret-" + NewUuid();
-    std::FILE* secret = std::fopen(secret_path_.c_str(), "w");
-    ASSERT_NE(secret, nullptr);
-    std::fputs(secret_.c_str(), secret);
-    std::fclose(secret);
-    for (int i = 1; i <= kReplicas; ++i) {
-      std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", i));
-      flags.push_back("--jwt-secret-file=" + secret_path_);
-      flags.insert(flags.end(), extra_flags_.begin(), extra_flags_.end());
-      absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
-      ASSERT_TRUE(replica.ok()) << replica.status();
-      replicas_.push_back(*std::move(replica));
-    }
-    for (int i = 1; i <= kReplicas; ++i) {
-      ASSERT_TRUE(replica(i).WaitForLog("event=bus_connected", kHangBound)) << replica(i).Log();
-      stubs_.push_back(replica(i).NewStub());
-    }
-  }
-
-  void TearDown() override {
-    stubs_.clear();
-    replicas_.clear();
-    std::remove(secret_path_.c_str());
-  }
-
-  BridgeProcess& replica(int index) { return *replicas_[index - 1]; }
-  Stub& stub(int index) { return *stubs_[index - 1]; }
-
-  std::unique_ptr<TestDevice> ConnectDevice(int index) {
-    const std::string device_id = NewUuid();
-    auto device = std::make_unique<TestDevice>(
-        DeviceOptions{.url = replica(index).ws_url(),
-                      .device_id = device_id,
-                      .account_id = account_,
-                      .token = testing::MintHs256(secret_, device_id, account_, absl::Now() + absl::Hours(1)),
-                      .responder = Responder::Ack()});
-    absl::StatusOr<std::string> connected = device->ConnectAndAuthenticate();
-    if (!connected.ok()) ADD_FAILURE() << connected.status() << "\n" << replica(index).Log();
-    return device;
-  }
-
-  // Which replica `index` says holds `device_id` ("" when it knows none).
-  std::string HolderSeenBy(int index, const std::string& device_id) {
-    GetDeviceResponse response;
-    if (!GetDevice(stub(index), device_id, &response).ok()) return "";
-    return response.device().replica();
-  }
+  void SetUp() override { StartCluster("event=bus_connected", kHangBound); }
 
   RawConnection::HttpResponse Readyz(int index) {
     absl::StatusOr<RawConnection> http = RawConnection::Open(replica(index).ws_port());
@@ -120,12 +65,6 @@ class ClusterBrokerHealthTest : public ::testing::Test {
     std::shared_ptr<grpc::Channel> channel =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", replica(index).grpc_port()), grpc::InsecureChannelCredentials());
     return CheckHealth(channel, "").serving;
-  }
-
-  std::string Logs() {
-    std::string logs;
-    for (int i = 1; i <= kReplicas; ++i) absl::StrAppend(&logs, "--- replica-", i, "\n", replica(i).Log());
-    return logs;
   }
 
   // The scenario both faults share. `begin` starts the fault; every replica
@@ -150,7 +89,7 @@ class ClusterBrokerHealthTest : public ::testing::Test {
       while (seen[marker] == 0) {
         std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
         if (!event.has_value()) return false;
-        ++seen[MarkerOf(*event)];
+        ++seen[NumberOf(*event)];
       }
       return true;
     };
@@ -158,7 +97,7 @@ class ClusterBrokerHealthTest : public ::testing::Test {
     std::atomic<bool> stop{false};
     std::thread sender([&] {
       while (!stop) {
-        first->Send(absl::StrCat(R"({"type":"device-state","state":"running","marker":)", sent.load(), "}"));
+        first->Send(NumberedEvent(sent.load()));
         ++sent;
         absl::SleepFor(absl::Milliseconds(20));  // pacing, under the device's rate limit
       }
@@ -224,7 +163,7 @@ class ClusterBrokerHealthTest : public ::testing::Test {
     // Every event once: the last one, sent after all others, closes the tally.
     stop = true;
     sender.join();
-    first->Send(absl::StrCat(R"({"type":"device-state","state":"running","marker":)", kBarrier, "}"));
+    first->Send(NumberedEvent(kBarrier));
     ASSERT_TRUE(read_through(kBarrier)) << Logs();
     int duplicates = 0;
     int received = 0;
@@ -240,16 +179,6 @@ class ClusterBrokerHealthTest : public ::testing::Test {
       EXPECT_THAT(replica(i).Log(), ::testing::Not(::testing::HasSubstr("event=replica_silent"))) << Logs();
     }
   }
-
-  const std::string secret_ = absl::StrCat("cluster-test-secret-", NewUuid());
-  const std::string account_ = NewUuid();
-  // Given to every replica besides the bus, id, key and secret (set before
-  // SetUp).
-  std::vector<std::string> extra_flags_;
-  std::string secret_path_;
-  std::unique_ptr<RabbitMqBroker> broker_;
-  std::vector<std::unique_ptr<BridgeProcess>> replicas_;
-  std::vector<std::unique_ptr<Stub>> stubs_;
 };
 
 TEST_F(ClusterBrokerHealthTest, MemoryAlarmMakesReplicasNotReadyWithoutDroppingAnyoneOrAnyEvent) {
@@ -308,13 +237,13 @@ TEST_F(ClusterBufferBudgetTest, EventsOverTheBudgetWhileBlockedAreDroppedAndCoun
   ASSERT_TRUE(broker_->Ctl({"set_vm_memory_high_watermark", "0.4"}).ok()) << broker_->Log();
   ASSERT_TRUE(WaitUntil([&] { return Readyz(1).status == 200; }, "ready again", kRecovery)) << replica(1).Log();
   // Sent after the others: once it is read, everything held has been.
-  device->Send(absl::StrCat(R"({"type":"device-state","state":"running","marker":)", kBarrier, "}"));
+  device->Send(NumberedEvent(kBarrier));
   std::map<int, int> seen;
   const absl::Time deadline = absl::Now() + kRecovery;
   while (seen[kBarrier] == 0) {
     std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
     ASSERT_TRUE(event.has_value()) << Logs();
-    ++seen[MarkerOf(*event)];
+    ++seen[NumberOf(*event)];
   }
   int received = 0;
   int duplicates = 0;

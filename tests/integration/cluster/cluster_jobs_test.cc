@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "hive/bridge/v1/jobs.grpc.pb.h"
 #include "tests/integration/support/bridge_process.h"
+#include "tests/integration/support/cluster_fixture.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/rabbitmq_broker.h"
 #include "tests/integration/support/state_dir.h"
@@ -37,47 +38,21 @@ using hive::bridge::v1::StartJobResponse;
 using hive::bridge::v1::WatchJobResponse;
 using ::testing::HasSubstr;
 
-constexpr int kReplicas = 3;
 // What the fleet learns through the broker takes milliseconds; the machine
 // may be busy. A takeover waits for the fleet to miss the driver (5 s).
 constexpr absl::Duration kPropagation = absl::Seconds(10);
 constexpr absl::Duration kJobEnd = absl::Seconds(60);
 
-class ClusterJobsTest : public ::testing::Test {
+class ClusterJobsTest : public ClusterFixture {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
-    ASSERT_TRUE(broker.ok()) << broker.status();
-    broker_ = *std::move(broker);
-    secret_path_ = ::testing::TempDir() + "/cluster-jobs-secret-" + NewUuid();
-    std::ofstream(secret_path_) << secret_;
-    for (int i = 1; i <= kReplicas; ++i) {
-      std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", i));
-      flags.push_back("--jwt-secret-file=" + secret_path_);
-      // Replicas 1 and 2 keep their twins in a --state-dir, replica 3 has
-      // none: in a cluster the jobs live on the broker either way.
-      if (i < kReplicas) flags.push_back(state_dirs_[i - 1].flag());
-      absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
-      ASSERT_TRUE(replica.ok()) << replica.status();
-      replicas_.push_back(*std::move(replica));
-    }
-    // A replica answers jobs once its view has read the jobs log.
-    for (int i = 1; i <= kReplicas; ++i) {
-      ASSERT_TRUE(replica(i).WaitForLog("event=jobs_caught_up", absl::Seconds(30))) << replica(i).Log();
-    }
-  }
+  // A replica answers jobs once its view has read the jobs log.
+  void SetUp() override { StartCluster("event=jobs_caught_up"); }
 
-  void TearDown() override {
-    replicas_.clear();
-    std::remove(secret_path_.c_str());
-  }
-
-  BridgeProcess& replica(int index) { return *replicas_[index - 1]; }
-
-  Stub& stub(int index) {
-    auto& stub = stubs_[index];
-    if (stub == nullptr) stub = replica(index).NewStub();
-    return *stub;
+  // Replicas 1 and 2 keep their twins in a --state-dir, replica 3 has none:
+  // in a cluster the jobs live on the broker either way.
+  std::vector<std::string> FlagsFor(int index) override {
+    if (index < kReplicas) return {state_dirs_[index - 1].flag()};
+    return {};
   }
 
   FleetJobs::Stub& jobs(int index) {
@@ -87,27 +62,6 @@ class ClusterJobsTest : public ::testing::Test {
                                                     grpc::InsecureChannelCredentials()));
     }
     return *stub;
-  }
-
-  std::string Logs() {
-    std::string logs;
-    for (int i = 1; i <= kReplicas; ++i) {
-      if (replicas_[i - 1] != nullptr) absl::StrAppend(&logs, "--- replica-", i, "\n", replica(i).Log());
-    }
-    return logs;
-  }
-
-  std::unique_ptr<TestDevice> ConnectDevice(int index, std::optional<Responder> responder, std::string device_id = "") {
-    if (device_id.empty()) device_id = NewUuid();
-    auto device = std::make_unique<TestDevice>(
-        DeviceOptions{.url = replica(index).ws_url(),
-                      .device_id = device_id,
-                      .account_id = account_,
-                      .token = testing::MintHs256(secret_, device_id, account_, absl::Now() + absl::Hours(1)),
-                      .responder = std::move(responder)});
-    absl::StatusOr<std::string> connected = device->ConnectAndAuthenticate();
-    if (!connected.ok()) ADD_FAILURE() << connected.status() << "\n" << replica(index).Log();
-    return device;
   }
 
   // Waits until replica `index` knows the device online (or offline).
@@ -160,6 +114,13 @@ class ClusterJobsTest : public ::testing::Test {
     return status;
   }
 
+  // The job as replica `index` has it; empty while it has not read the job's
+  // start from the log yet (for waiting, where NOT_FOUND is "not yet").
+  Job Peek(int index, const std::string& job_id) {
+    Job job;
+    return GetJob(index, job_id, &job).ok() ? job : Job();
+  }
+
   Job Get(int index, const std::string& job_id) {
     Job job;
     grpc::Status status = GetJob(index, job_id, &job);
@@ -168,7 +129,7 @@ class ClusterJobsTest : public ::testing::Test {
   }
 
   ::testing::AssertionResult AwaitEnded(int index, const std::string& job_id) {
-    return WaitUntil([&] { return Get(index, job_id).has_ended_at(); },
+    return WaitUntil([&] { return Peek(index, job_id).has_ended_at(); },
                      absl::StrCat("replica-", index, " sees job ", job_id, " end"), kJobEnd);
   }
 
@@ -197,13 +158,7 @@ class ClusterJobsTest : public ::testing::Test {
     return status;
   }
 
-  const std::string secret_ = absl::StrCat("cluster-jobs-secret-", NewUuid());
-  const std::string account_ = NewUuid();
-  std::string secret_path_;
   StateDir state_dirs_[kReplicas - 1];
-  std::unique_ptr<RabbitMqBroker> broker_;
-  std::vector<std::unique_ptr<BridgeProcess>> replicas_;
-  std::map<int, std::unique_ptr<Stub>> stubs_;
   std::map<int, std::unique_ptr<FleetJobs::Stub>> job_stubs_;
 };
 
@@ -227,7 +182,7 @@ TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReaches
   // ones queued.
   ASSERT_TRUE(WaitUntil(
       [&] {
-        const Job job = Get(2, job_id);
+        const Job job = Peek(2, job_id);
         return job.counters().succeeded() == 9 && job.counters().queued() == 3;
       },
       "replica-2 sees 9 devices done and 3 queued", kPropagation))
@@ -327,7 +282,7 @@ TEST_F(ClusterJobsTest, AReplicaKilledWhileDrivingAJobHandsItOverAndNoDeviceGets
   // A survivor takes the lease and finishes the job.
   ASSERT_TRUE(WaitUntil(
       [&] {
-        const std::string driver = Get(3, job_id).replica();
+        const std::string driver = Peek(3, job_id).replica();
         return driver == "replica-2" || driver == "replica-3";
       },
       "a survivor drives the job", absl::Seconds(30)))
@@ -374,7 +329,7 @@ TEST_F(ClusterJobsTest, CancelThroughAReplicaNotDrivingTheJobStopsIt) {
   ASSERT_TRUE(status.ok()) << status.error_message() << Logs();
   const std::string job_id = started.job().job_id();
   ASSERT_TRUE(
-      WaitUntil([&] { return Get(3, job_id).counters().queued() == 4; }, "replica-3 sees 4 queued", kPropagation))
+      WaitUntil([&] { return Peek(3, job_id).counters().queued() == 4; }, "replica-3 sees 4 queued", kPropagation))
       << Logs();
 
   // Replica 3 does not drive it; when CancelJob returns there, the driver has

@@ -32,6 +32,7 @@
 #include "tests/integration/support/bridge_metrics.h"
 #include "tests/integration/support/bridge_process.h"
 #include "tests/integration/support/child_process.h"
+#include "tests/integration/support/cluster_fixture.h"
 #include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/rabbitmq_broker.h"
@@ -52,63 +53,16 @@ using hive::bridge::v1::SubscribeEventsRequest;
 using hive::bridge::v1::WAIT_MODE_ACK;
 using hive::bridge::v1::WAIT_MODE_RESULT;
 
-constexpr int kReplicas = 3;
 // The fleet learns of a device through the broker; it takes milliseconds,
 // but the machine may be busy.
 constexpr absl::Duration kPropagation = absl::Seconds(10);
 
-class ClusterTest : public ::testing::Test {
+class ClusterTest : public ClusterFixture {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<RabbitMqBroker>> broker = RabbitMqBroker::Start();
-    ASSERT_TRUE(broker.ok()) << broker.status();
-    broker_ = *std::move(broker);
-    secret_path_ = ::testing::TempDir() + "/cluster-secret-" + NewUuid();
-    std::ofstream(secret_path_) << secret_;
-    for (int i = 1; i <= kReplicas; ++i) StartReplica(i);
-    for (int i = 1; i <= kReplicas; ++i) AwaitBusConnected(i);
-  }
-
-  void TearDown() override {
-    replicas_.clear();
-    std::remove(secret_path_.c_str());
-  }
-
-  void StartReplica(int index) {
-    std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", index));
-    flags.push_back("--jwt-secret-file=" + secret_path_);
-    flags.insert(flags.end(), extra_flags_.begin(), extra_flags_.end());
-    absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
-    ASSERT_TRUE(replica.ok()) << replica.status();
-    if (replicas_.size() < static_cast<size_t>(index)) replicas_.resize(index);
-    replicas_[index - 1] = *std::move(replica);
-  }
+  void SetUp() override { StartCluster(); }
 
   void AwaitBusConnected(int index) {
     ASSERT_TRUE(replica(index).WaitForLog("event=bus_connected", absl::Seconds(30))) << replica(index).Log();
-  }
-
-  BridgeProcess& replica(int index) { return *replicas_[index - 1]; }
-
-  Stub& stub(int index) {
-    auto& stub = stubs_[replicas_[index - 1].get()];
-    if (stub == nullptr) stub = replica(index).NewStub();
-    return *stub;
-  }
-
-  std::unique_ptr<TestDevice> ConnectDevice(int index, std::optional<Responder> responder, std::string device_id = "",
-                                            std::string account_id = "") {
-    if (device_id.empty()) device_id = NewUuid();
-    if (account_id.empty()) account_id = account_;
-    auto device = std::make_unique<TestDevice>(
-        DeviceOptions{.url = replica(index).ws_url(),
-                      .device_id = device_id,
-                      .account_id = account_id,
-                      .token = testing::MintHs256(secret_, device_id, account_id, absl::Now() + absl::Hours(1)),
-                      .responder = std::move(responder)});
-    absl::StatusOr<std::string> connected = device->ConnectAndAuthenticate();
-    if (!connected.ok()) ADD_FAILURE() << connected.status() << "\n" << replica(index).Log();
-    return device;
   }
 
   // Waits until replica `index` reports `device_id` held by `holder`.
@@ -137,25 +91,7 @@ class ClusterTest : public ::testing::Test {
     request.mutable_resume_after()->set_sequence(0);
     return request;
   }
-
-  const std::string secret_ = absl::StrCat("cluster-test-secret-", NewUuid());
-  const std::string account_ = NewUuid();
-  // Given to every replica besides the bus, id and key (set before SetUp).
-  std::vector<std::string> extra_flags_;
-  std::string secret_path_;
-  std::unique_ptr<RabbitMqBroker> broker_;
-  std::vector<std::unique_ptr<BridgeProcess>> replicas_;
-  std::map<const BridgeProcess*, std::unique_ptr<Stub>> stubs_;
 };
-
-int MarkerOf(const DeviceEvent& event) {
-  auto it = event.extra().fields().find("marker");
-  return it == event.extra().fields().end() ? -1 : static_cast<int>(it->second.number_value());
-}
-
-std::string MarkedEvent(int marker) {
-  return absl::StrCat(R"({"type":"device-state","state":"running","marker":)", marker, "}");
-}
 
 // Markers at or above this one are barriers and warm-ups, not counted events.
 constexpr int kFirstBarrier = 1'000'000;
@@ -172,7 +108,7 @@ class MarkerTally {
     while (seen_[marker] == 0) {
       std::optional<DeviceEvent> event = stream_.NextMatching(OfType("device-state"), deadline - absl::Now());
       if (!event.has_value()) return false;
-      ++seen_[MarkerOf(*event)];
+      ++seen_[NumberOf(*event)];
     }
     return true;
   }
@@ -410,19 +346,19 @@ TEST_F(ClusterTest, SubscriberOnAnyReplicaSeesEveryDevicesEventsExactlyOnce) {
   std::unique_ptr<TestDevice> on_1 = ConnectDevice(1, Responder::Ack());
   std::unique_ptr<TestDevice> on_2 = ConnectDevice(2, Responder::Ack());
   // Each device's events reach replica 3's stream before counting starts.
-  on_1->Send(MarkedEvent(kFirstBarrier));
-  on_2->Send(MarkedEvent(kFirstBarrier + 1));
+  on_1->Send(NumberedEvent(kFirstBarrier));
+  on_2->Send(NumberedEvent(kFirstBarrier + 1));
   ASSERT_TRUE(tally.ReadThrough(kFirstBarrier)) << replica(3).Log();
   ASSERT_TRUE(tally.ReadThrough(kFirstBarrier + 1)) << replica(3).Log();
   constexpr int kPerDevice = 100;
   for (int i = 0; i < kPerDevice; ++i) {
-    on_1->Send(MarkedEvent(i));
-    on_2->Send(MarkedEvent(kPerDevice + i));
+    on_1->Send(NumberedEvent(i));
+    on_2->Send(NumberedEvent(kPerDevice + i));
   }
   // A last event from each device: a copy of an earlier one would come
   // before it, so once both have arrived every copy has been counted.
-  on_1->Send(MarkedEvent(kFirstBarrier + 2));
-  on_2->Send(MarkedEvent(kFirstBarrier + 3));
+  on_1->Send(NumberedEvent(kFirstBarrier + 2));
+  on_2->Send(NumberedEvent(kFirstBarrier + 3));
   EXPECT_TRUE(tally.ReadThrough(kFirstBarrier + 2)) << replica(3).Log();
   EXPECT_TRUE(tally.ReadThrough(kFirstBarrier + 3)) << replica(3).Log();
   std::map<int, int> seen = tally.counted();
@@ -440,7 +376,7 @@ TEST_F(ClusterTest, ResumeAfterWorksOnAnotherReplicaWithTheSameSequences) {
   // The stream resumes at the start of the fleet's history, so it sees the
   // events whether they are sent before or after it is registered.
   EventStream on_2(stub(2), AccountEvents("device-state"));
-  for (int i = 0; i < 5; ++i) device->Send(MarkedEvent(i));
+  for (int i = 0; i < 5; ++i) device->Send(NumberedEvent(i));
   std::vector<DeviceEvent> first;
   for (int i = 0; i < 5; ++i) {
     std::optional<DeviceEvent> event = on_2.NextMatching(OfType("device-state"), absl::Seconds(10));
@@ -455,7 +391,7 @@ TEST_F(ClusterTest, ResumeAfterWorksOnAnotherReplicaWithTheSameSequences) {
   for (int i = 2; i < 5; ++i) {
     std::optional<DeviceEvent> event = on_3.NextMatching(OfType("device-state"), absl::Seconds(10));
     ASSERT_TRUE(event.has_value()) << replica(3).Log();
-    EXPECT_EQ(MarkerOf(*event), i);
+    EXPECT_EQ(NumberOf(*event), i);
     EXPECT_EQ(event->sequence(), first[i].sequence());
   }
 }
@@ -507,7 +443,7 @@ TEST_F(ClusterTest, BrokerRestartMidRunLosesNoEventAndDeliversNoneTwice) {
   std::atomic<bool> stop{false};
   std::thread sender([&] {
     while (!stop) {
-      device->Send(MarkedEvent(sent));
+      device->Send(NumberedEvent(sent));
       ++sent;
       absl::SleepFor(absl::Milliseconds(10));  // pacing: about 100 events/s, under the device's rate limit
     }
@@ -542,7 +478,7 @@ TEST_F(ClusterTest, BrokerRestartMidRunLosesNoEventAndDeliversNoneTwice) {
   sender.join();
   // The device's last event: anything sent before it, or a copy, comes
   // before it, so once it has arrived everything has been counted.
-  device->Send(MarkedEvent(kFirstBarrier));
+  device->Send(NumberedEvent(kFirstBarrier));
   EXPECT_TRUE(tally.ReadThrough(kFirstBarrier)) << replica(3).Log();
 
   std::map<int, int> seen = tally.counted();
@@ -1060,14 +996,14 @@ TEST_F(ClusterTest, ForgedEventsDoNotReachSubscribers) {
 
   // A real event after them: the stream is in order, so the forged ones
   // would have come first.
-  device->Send(MarkedEvent(7));
+  device->Send(NumberedEvent(7));
   std::vector<std::string> states;
   const absl::Time deadline = absl::Now() + kPropagation;
   while (absl::Now() < deadline) {
     std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
     if (!event.has_value()) break;
     states.push_back(event->device_state().state());
-    if (MarkerOf(*event) == 7) break;
+    if (NumberOf(*event) == 7) break;
   }
   EXPECT_THAT(states, ::testing::ElementsAre("running")) << replica(2).Log();
 }
@@ -1090,14 +1026,14 @@ TEST_F(ClusterTest, RefusedStreamMessageIsNotReadAgainAfterAReconnect) {
   // refused one included.
   ASSERT_TRUE(broker_->Restart().ok()) << broker_->Log();
   ASSERT_TRUE(replica(2).WaitForLog("event=bus_disconnected", absl::Seconds(30)));
-  device->Send(MarkedEvent(9));
+  device->Send(NumberedEvent(9));
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   bool arrived = false;
   while (!arrived && absl::Now() < deadline) {
     std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
     if (!event.has_value()) break;
     EXPECT_NE(event->device_state().state(), "forged");
-    arrived = MarkerOf(*event) == 9;
+    arrived = NumberOf(*event) == 9;
   }
   ASSERT_TRUE(arrived) << replica(2).Log();
   EXPECT_EQ(MetricValue(replica(2), Rejected("event", "missing_signature")), 1u) << replica(2).Log();

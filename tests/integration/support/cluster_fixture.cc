@@ -80,11 +80,11 @@ std::string ClusterFixture::HolderSeenBy(int index, const std::string& device_id
   return response.device().replica();
 }
 
-std::string MarkedEvent(int marker) {
+std::string NumberedEvent(int marker) {
   return absl::StrCat(R"({"type":"device-state","state":"running","marker":)", marker, "}");
 }
 
-int MarkerOf(const hive::bridge::v1::DeviceEvent& event) {
+int NumberOf(const hive::bridge::v1::DeviceEvent& event) {
   auto it = event.extra().fields().find("marker");
   return it == event.extra().fields().end() ? -1 : static_cast<int>(it->second.number_value());
 }

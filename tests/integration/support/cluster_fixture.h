@@ -70,9 +70,10 @@ class ClusterFixture : public ::testing::Test {
 };
 
 // Events that carry a number, to count what arrived and how often: a
-// device-state event with a `marker` member (kept in DeviceEvent.extra).
-std::string MarkedEvent(int marker);
-// The event's marker; -1 for an event without one.
-int MarkerOf(const hive::bridge::v1::DeviceEvent& event);
+// device-state event with a numeric `marker` member (kept in
+// DeviceEvent.extra; event_stream.h's MarkedEvent has a string one).
+std::string NumberedEvent(int marker);
+// The event's number; -1 for an event without one.
+int NumberOf(const hive::bridge::v1::DeviceEvent& event);
 
 }  // namespace hive::integration
