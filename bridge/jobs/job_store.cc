@@ -15,14 +15,13 @@ namespace hive {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-using hive::bridge::v1::JobDeviceList;
 using hive::bridge::v1::StartJobRequest;
 
 // `job` is the job without its spec (job_status.h), rewritten on every
 // change; `spec` its spec without an explicit device list, and
 // `listed_devices` that list (a JobDeviceList, NULL for a selector), both
 // written once by Create. A database of before these two columns (the whole
-// Job in `job`) is migrated when opened (MigrateSpecs).
+// Job in `job`) is migrated when opened (MigrateSpecsLocked).
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
   job_id     TEXT PRIMARY KEY,
@@ -137,8 +136,7 @@ struct JobStore::Statements {
     kEnded,
   };
   static constexpr const char* kSql[] = {
-      "INSERT INTO jobs (job_id, created_at, state, next_index, job, spec, listed_devices) "
-      "VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
+      "INSERT INTO jobs (job_id,created_at,state,next_index,job,spec,listed_devices) VALUES (?1,?2,?3,0,?4,?5,?6)",
       "SELECT job_id, job, spec, listed_devices FROM jobs WHERE job_id = ?1",
       "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4 WHERE job_id = ?1",
       "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4, next_index = ?5 WHERE job_id = ?1",

@@ -125,6 +125,7 @@ class JobsTest : public BridgeTest {
 TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
   StartBridge();
   std::vector<TestDevice*> online;
+  online.reserve(20);
   for (int i = 0; i < 20; ++i) online.push_back(&Connect({.account_id = account_, .responder = Responder::Ack()}));
   const std::vector<std::string> offline = KnownOffline(5);
   TestDevice& other_account = Connect({.responder = Responder::Ack()});
@@ -153,6 +154,7 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
   }
   EXPECT_FALSE(Get(job.job_id()).has_ended_at()) << "5 devices have not had it yet";
   std::vector<TestDevice*> returned;
+  returned.reserve(offline.size());
   for (const std::string& id : offline) {
     returned.push_back(&Connect({.device_id = id, .account_id = account_, .responder = Responder::Ack()}));
   }
@@ -291,6 +293,7 @@ TEST_F(JobsTest, AThousandSimulatedDevicesGetTheCommandOnceAtTheJobsRate) {
 TEST_F(JobsTest, TheAbortRuleStopsTheRolloutAndNoDevicePastItGetsTheCommand) {
   StartBridge();
   std::vector<TestDevice*> devices;
+  devices.reserve(30);
   for (int i = 0; i < 30; ++i) {
     devices.push_back(&Connect({.account_id = account_, .responder = Responder::AckThenError("disk full")}));
   }
@@ -464,6 +467,7 @@ TEST_F(JobsTest, KillDashNineMidJobResumesAndNoDeviceGetsItTwice) {
 
   StartBridge();
   std::vector<TestDevice*> second_life;
+  second_life.reserve(ids.size());
   for (const std::string& id : ids) {
     second_life.push_back(&Connect({.device_id = id, .account_id = account_, .responder = Responder::Ack()}));
   }

@@ -78,12 +78,15 @@ class JobRunnerTest : public ::testing::Test {
     job_.mutable_spec()->mutable_queue_ttl()->set_seconds(60);
     job_.mutable_spec()->mutable_rollout()->set_max_rate(10);
   }
+
+ public:
   ~JobRunnerTest() override {
     runner_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
 
+ protected:
   JobRunner& Start() {
     EXPECT_TRUE(store_->Create(job_, devices_).ok());
     absl::StatusOr<std::unique_ptr<JobRunner>> runner =

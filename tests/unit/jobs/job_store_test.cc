@@ -29,11 +29,14 @@ bool All(const Job&) { return true; }
 class JobStoreTest : public ::testing::Test {
  protected:
   JobStoreTest() { std::filesystem::create_directories(dir_); }
+
+ public:
   ~JobStoreTest() override {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
 
+ protected:
   JobStore& Open() {
     store_.reset();
     absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(StateDbPath(dir_), clock_);
@@ -54,6 +57,7 @@ class JobStoreTest : public ::testing::Test {
 
   static std::vector<std::string> IdsOf(const std::vector<Job>& jobs) {
     std::vector<std::string> ids;
+    ids.reserve(jobs.size());
     for (const Job& job : jobs) ids.push_back(job.job_id());
     return ids;
   }
