@@ -154,11 +154,7 @@ grpc::ServerUnaryReactor* FleetJobsService::ListJobs(grpc::CallbackServerContext
   const size_t limit = request->page_size() == 0 ? kDefaultPageSize : static_cast<size_t>(request->page_size());
   absl::StatusOr<JobStore::Page> page = engine_->List(request->page_token(), limit, keep);
   if (!page.ok()) return FinishNow(context, page.status());
-  for (Job& job : page->jobs) {
-    // A running job as of its last change, rather than its last save.
-    absl::StatusOr<std::optional<Job>> live = engine_->Get(job.job_id());
-    *response->add_jobs() = live.ok() && live->has_value() ? **live : std::move(job);
-  }
+  for (Job& job : page->jobs) *response->add_jobs() = engine_->AsItStands(std::move(job));
   response->set_next_page_token(page->next_page_token);
   return FinishNow(context, absl::OkStatus());
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "bridge/codec/device_event.h"
+#include "bridge/jobs/job_status.h"
 #include "bridge/log.h"
 
 namespace hive {
@@ -191,7 +192,7 @@ absl::StatusOr<JobStore::Created> JobEngine::StartJob(const Job& job, const std:
   for (const std::string& id : device_ids) members.push_back({id, hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED});
   {
     absl::MutexLock lock(&mu_);
-    active_[job.job_id()] = job;
+    active_[job.job_id()] = JobWithoutSpec(job);
   }
   Post([this, loaded = JobStore::Unfinished{job, 0, std::move(members), 0}]() mutable {
     Adopt(std::move(loaded), /*fresh=*/true);
@@ -199,18 +200,27 @@ absl::StatusOr<JobStore::Created> JobEngine::StartJob(const Job& job, const std:
   return created;
 }
 
-absl::StatusOr<std::optional<Job>> JobEngine::Get(const std::string& job_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (auto it = active_.find(job_id); it != active_.end()) return std::optional<Job>(it->second);
+std::optional<Job> JobEngine::Live(const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  if (auto it = active_.find(job_id); it != active_.end()) return it->second;
+  return std::nullopt;
+}
+
+Job JobEngine::AsItStands(Job stored) const {
+  if (std::optional<Job> live = Live(stored.job_id()); live.has_value()) {
+    live->mutable_spec()->Swap(stored.mutable_spec());
+    return *std::move(live);
   }
-  absl::StatusOr<std::optional<Job>> stored = store_.Get(job_id);
-  // In cluster mode the lease says who drives it now (the stored job says
-  // who did at its last change).
-  if (clustered() && stored.ok() && stored->has_value()) {
-    if (std::optional<JobLeases::Lease> lease = leases_.Of(job_id)) (*stored)->set_replica(lease->holder);
+  if (clustered()) {
+    if (std::optional<JobLeases::Lease> lease = leases_.Of(stored.job_id())) stored.set_replica(lease->holder);
   }
   return stored;
+}
+
+absl::StatusOr<std::optional<Job>> JobEngine::Get(const std::string& job_id) {
+  absl::StatusOr<std::optional<Job>> stored = store_.Get(job_id);
+  if (!stored.ok() || !stored->has_value()) return stored;
+  return std::optional<Job>(AsItStands(**std::move(stored)));
 }
 
 absl::StatusOr<Job> JobEngine::Cancel(const std::string& job_id, const std::string& reason) {
@@ -240,6 +250,12 @@ absl::StatusOr<Job> JobEngine::Cancel(const std::string& job_id, const std::stri
   });
   if (!done->notification.WaitForNotificationWithTimeout(absl::Seconds(10))) {
     return absl::UnavailableError(absl::StrCat("job ", job_id, ": the job engine did not answer in 10 s"));
+  }
+  // A runner's job is without its spec: the one stored at the start.
+  if (done->job.ok() && !done->job->has_spec()) {
+    absl::StatusOr<std::optional<Job>> stored = store_.Get(job_id);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) *done->job->mutable_spec() = std::move(*(*stored)->mutable_spec());
   }
   return done->job;
 }

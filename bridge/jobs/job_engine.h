@@ -99,8 +99,14 @@ class JobEngine final : public JobLogReader {
   // (sorted, in send order); a job id used before answers that job
   // (inserted=false) and starts nothing.
   absl::StatusOr<JobStore::Created> StartJob(const Job& job, const std::vector<std::string>& device_ids);
-  // The job as it stands (a running one as of its last change).
+  // The job as it stands (a running one as of its last change), with its
+  // spec.
   absl::StatusOr<std::optional<Job>> Get(const std::string& job_id);
+  // A job as the store had it (ListJobs' page), as it stands: a running
+  // one's state and counters as of its last change rather than its last
+  // save, in cluster mode the lease holder as its replica; its spec as
+  // `stored` has it.
+  Job AsItStands(Job stored) const;
   // Jobs newest first (job_store.h); running ones as of their last save.
   absl::StatusOr<JobStore::Page> List(const std::string& after, size_t limit,
                                       const std::function<bool(const Job&)>& keep) {
@@ -134,6 +140,8 @@ class JobEngine final : public JobLogReader {
   };
 
   void Post(Task task);
+  // A job at work here, as of its last change, without its spec.
+  std::optional<Job> Live(const std::string& job_id) const;
   void Run();
   // On the engine's thread:
   void Adopt(JobStore::Unfinished loaded, bool fresh);

@@ -210,6 +210,12 @@ void JobEngine::ApplyRecord(const JobOp& op) {
     }
     for (const std::string& id : answered) Resolve(id, JobStore::Created{});
   }
+  if (op.change.job().has_spec()) {
+    // From a replica of before the changes left the spec out.
+    WatchJobResponse lean = op.change;
+    lean.mutable_job()->clear_spec();
+    return Notify(lean);
+  }
   Notify(op.change);
 }
 

@@ -41,8 +41,13 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Make(Deps deps, JobStore::
   }
   absl::StatusOr<WavePlan> plan = WavePlan::Make(rollout.waves(), loaded.members.size());
   if (!plan.ok()) return plan.status();
-  std::unique_ptr<JobRunner> runner(
-      new JobRunner(std::move(deps), std::move(loaded.job), *std::move(plan), loaded.next_index, loaded.last_sequence));
+  // The spec apart, so that the changes, which carry the job, do not copy it
+  // (job_status.h); its explicit device list is the selection, in `members`.
+  hive::bridge::v1::StartJobRequest spec = std::move(*loaded.job.mutable_spec());
+  loaded.job.clear_spec();
+  if (spec.target().has_devices()) spec.mutable_target()->mutable_devices()->clear_device_ids();
+  std::unique_ptr<JobRunner> runner(new JobRunner(std::move(deps), std::move(loaded.job), std::move(spec),
+                                                  *std::move(plan), loaded.next_index, loaded.last_sequence));
   for (size_t i = 0; i < loaded.members.size(); ++i) {
     JobStore::Member& stored = loaded.members[i];
     Member member{std::move(stored.device_id), "", Bucket::kPending};
@@ -62,21 +67,23 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Make(Deps deps, JobStore::
   counters.Clear();
   counters.set_selected(static_cast<int64_t>(runner->members_.size()));
   for (const Member& member : runner->members_) runner->Count(member.bucket, +1);
-  if (rollout.has_abort()) {
-    const int window = rollout.abort().window();
+  if (const hive::bridge::v1::JobRollout& moved = runner->spec_.rollout(); moved.has_abort()) {
+    const int window = moved.abort().window();
     runner->window_.emplace(window > 0 ? static_cast<size_t>(window) : kDefaultAbortWindow,
-                            rollout.abort().max_failure_ratio());
+                            moved.abort().max_failure_ratio());
   }
   return runner;
 }
 
-JobRunner::JobRunner(Deps deps, Job job, WavePlan plan, size_t next_index, uint64_t last_sequence)
+JobRunner::JobRunner(Deps deps, Job job, hive::bridge::v1::StartJobRequest spec, WavePlan plan, size_t next_index,
+                     uint64_t last_sequence)
     : deps_(std::move(deps)),
       job_(std::move(job)),
+      spec_(std::move(spec)),
       plan_(std::move(plan)),
       next_index_(next_index),
       sequence_(last_sequence),
-      pace_(job_.spec().rollout().max_rate(), BurstOf(job_.spec().rollout().max_rate()), deps_.clock.Now()) {}
+      pace_(spec_.rollout().max_rate(), BurstOf(spec_.rollout().max_rate()), deps_.clock.Now()) {}
 
 int JobRunner::Rank(Bucket bucket) {
   switch (bucket) {
@@ -92,7 +99,7 @@ int JobRunner::Rank(Bucket bucket) {
 }
 
 JobRunner::Bucket JobRunner::BucketOf(RequestStatus status) const {
-  const hive::bridge::v1::WaitMode wait = job_.spec().wait();
+  const hive::bridge::v1::WaitMode wait = spec_.wait();
   switch (status) {
     case hive::bridge::v1::REQUEST_STATUS_QUEUED:
       return Bucket::kQueued;
@@ -144,7 +151,7 @@ bool JobRunner::Move(size_t index, Bucket bucket) {
 }
 
 SendDeviceRequestRequest JobRunner::RequestFor(const Member& member) const {
-  const hive::bridge::v1::StartJobRequest& spec = job_.spec();
+  const hive::bridge::v1::StartJobRequest& spec = spec_;
   SendDeviceRequestRequest request;
   request.set_device_id(member.device_id);
   request.set_request_id(member.request_id);
@@ -159,7 +166,7 @@ SendDeviceRequestRequest JobRunner::RequestFor(const Member& member) const {
 
 bool JobRunner::Send(size_t index) {
   const Member& member = members_[index];
-  absl::StatusOr<JobSender::Sent> sent = deps_.sender.Send(RequestFor(member), DurationOf(job_.spec().queue_ttl()));
+  absl::StatusOr<JobSender::Sent> sent = deps_.sender.Send(RequestFor(member), DurationOf(spec_.queue_ttl()));
   if (!sent.ok()) {
     const absl::StatusCode code = sent.status().code();
     if (code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kUnavailable) return false;
@@ -212,7 +219,7 @@ absl::Time JobRunner::Tick() {
     return now + kTick;
   }
   const size_t wave_end = plan_.end_of(static_cast<size_t>(job_.wave()));
-  const int configured = job_.spec().rollout().max_in_flight();
+  const int configured = spec_.rollout().max_in_flight();
   const int64_t max_in_flight = configured > 0 ? configured : kDefaultMaxInFlight;
   const size_t sent_before = next_index_;
   while (next_index_ < wave_end && job_.counters().in_flight() < max_in_flight && job_.state() == JOB_STATE_RUNNING &&
@@ -224,7 +231,7 @@ absl::Time JobRunner::Tick() {
   if (job_.state() == JOB_STATE_RUNNING && next_index_ == wave_end && job_.counters().in_flight() == 0) {
     const auto wave = static_cast<size_t>(job_.wave());
     if (wave + 1 < plan_.waves()) {
-      pause_until_ = now + DurationOf(job_.spec().rollout().waves(static_cast<int>(wave)).pause_after());
+      pause_until_ = now + DurationOf(spec_.rollout().waves(static_cast<int>(wave)).pause_after());
       job_.set_state(JOB_STATE_PAUSED);
       RecordJobChange();
       return pause_until_;

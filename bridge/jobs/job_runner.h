@@ -82,6 +82,7 @@ class JobRunner {
   // Stops the job (CANCELLED), as the abort rule would.
   void Cancel(const std::string& reason);
 
+  // The job as it stands, without its spec (job_status.h).
   const Job& job() const { return job_; }
   bool ended() const { return job_.has_ended_at(); }
 
@@ -93,7 +94,8 @@ class JobRunner {
     Bucket bucket = Bucket::kPending;
   };
 
-  JobRunner(Deps deps, Job job, WavePlan plan, size_t next_index, uint64_t last_sequence);
+  JobRunner(Deps deps, Job job, hive::bridge::v1::StartJobRequest spec, WavePlan plan, size_t next_index,
+            uint64_t last_sequence);
 
   static int Rank(Bucket bucket);
   Bucket BucketOf(RequestStatus status) const;
@@ -113,7 +115,10 @@ class JobRunner {
   hive::bridge::v1::SendDeviceRequestRequest RequestFor(const Member& member) const;
 
   Deps deps_;
+  // Without its spec: each change copies it.
   Job job_;
+  // Its spec, without the explicit device list.
+  hive::bridge::v1::StartJobRequest spec_;
   WavePlan plan_;
   std::vector<Member> members_;
   absl::flat_hash_map<std::string, size_t> by_request_;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "bridge/jobs/job_status.h"
 #include "bridge/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -14,7 +15,13 @@ namespace hive {
 namespace {
 
 using google::protobuf::util::TimeUtil;
+using hive::bridge::v1::StartJobRequest;
 
+// `job` is the job without its spec (job_status.h), rewritten on every
+// change; `spec` its spec without an explicit device list, and
+// `listed_devices` that list (a JobDeviceList, NULL for a selector), both
+// written once by Create. A database of before these two columns (the whole
+// Job in `job`) is migrated when opened (MigrateSpecsLocked).
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
   job_id     TEXT PRIMARY KEY,
@@ -22,7 +29,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   state      INTEGER NOT NULL,
   next_index INTEGER NOT NULL,
   job        BLOB NOT NULL,
-  ended_at   INTEGER
+  ended_at   INTEGER,
+  spec       BLOB,
+  listed_devices BLOB
 );
 CREATE INDEX IF NOT EXISTS jobs_by_creation ON jobs (created_at, job_id);
 CREATE INDEX IF NOT EXISTS jobs_by_end ON jobs (ended_at);
@@ -43,12 +52,50 @@ CREATE TABLE IF NOT EXISTS job_history (
 
 int64_t CreatedNanos(const Job& job) { return TimeUtil::TimestampToNanoseconds(job.created_at()); }
 
-absl::StatusOr<Job> JobFrom(const SqliteStatement& row, int column) {
+// The job in `row`'s column `column`, its spec from column `spec_column`
+// when that is not NULL, and, when `listed_column` is set and not NULL, the
+// spec's explicit device list from it. Column 0 is the job id.
+absl::StatusOr<Job> JobFrom(const SqliteStatement& row, int column, int spec_column,
+                            std::optional<int> listed_column = std::nullopt) {
   Job job;
-  if (!job.ParseFromString(row.ColumnBlob(column))) {
+  if (!job.ParseFromString(row.ColumnBlob(column)) ||
+      (!row.ColumnIsNull(spec_column) && !job.mutable_spec()->ParseFromString(row.ColumnBlob(spec_column))) ||
+      (listed_column.has_value() && !row.ColumnIsNull(*listed_column) &&
+       !job.mutable_spec()->mutable_target()->mutable_devices()->ParseFromString(row.ColumnBlob(*listed_column)))) {
     return absl::DataLossError(absl::StrCat("job ", row.ColumnText(0), ": unreadable"));
   }
   return job;
+}
+
+// A spec as stored: without its explicit device list (a selector's spec is
+// stored whole), and the list apart, when there is one.
+struct StoredSpec {
+  std::string spec;
+  std::optional<std::string> listed_devices;
+};
+
+StoredSpec StoredSpecOf(const StartJobRequest& spec) {
+  if (!spec.target().has_devices()) return {spec.SerializeAsString(), std::nullopt};
+  // A copy, once per job.
+  StartJobRequest rest = spec;
+  rest.mutable_target()->mutable_devices()->clear_device_ids();
+  return {rest.SerializeAsString(), spec.target().devices().SerializeAsString()};
+}
+
+// `job` as its row's `job` column holds it: without its spec.
+std::string StatusBlobOf(const Job& job) {
+  return job.has_spec() ? JobWithoutSpec(job).SerializeAsString() : job.SerializeAsString();
+}
+
+// `change` as its history row holds it: its job without its spec (a change
+// from a replica of before this layout may carry it).
+std::string ChangeBlobOf(const WatchJobResponse& change) {
+  if (!change.job().has_spec()) return change.SerializeAsString();
+  WatchJobResponse lean;
+  lean.set_sequence(change.sequence());
+  *lean.mutable_job() = JobWithoutSpec(change.job());
+  if (change.has_outcome()) *lean.mutable_outcome() = change.outcome();
+  return lean.SerializeAsString();
 }
 
 // A page token: the last job's creation time and id, "<nanos>:<job id>".
@@ -89,8 +136,8 @@ struct JobStore::Statements {
     kEnded,
   };
   static constexpr const char* kSql[] = {
-      "INSERT INTO jobs (job_id, created_at, state, next_index, job) VALUES (?1, ?2, ?3, 0, ?4)",
-      "SELECT job_id, job FROM jobs WHERE job_id = ?1",
+      "INSERT INTO jobs (job_id,created_at,state,next_index,job,spec,listed_devices) VALUES (?1,?2,?3,0,?4,?5,?6)",
+      "SELECT job_id, job, spec, listed_devices FROM jobs WHERE job_id = ?1",
       "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4 WHERE job_id = ?1",
       "UPDATE jobs SET state = ?2, job = ?3, ended_at = ?4, next_index = ?5 WHERE job_id = ?1",
       "INSERT INTO job_devices (job_id, idx, device_id, status) VALUES (?1, ?2, ?3, 0)",
@@ -99,9 +146,9 @@ struct JobStore::Statements {
       "INSERT INTO job_history (job_id, seq, change) VALUES (?1, ?2, ?3)",
       "SELECT change FROM job_history WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
       "SELECT COALESCE(MAX(seq), 0) FROM job_history WHERE job_id = ?1",
-      "SELECT job_id, job FROM jobs ORDER BY created_at DESC, job_id DESC",
-      "SELECT job_id, job FROM jobs WHERE (created_at, job_id) < (?1, ?2) ORDER BY created_at DESC, job_id DESC",
-      "SELECT job_id, job, next_index FROM jobs WHERE ended_at IS NULL ORDER BY created_at",
+      "SELECT job_id, job, spec FROM jobs ORDER BY created_at DESC, job_id DESC",
+      "SELECT job_id, job, spec FROM jobs WHERE (created_at, job_id) < (?1, ?2) ORDER BY created_at DESC, job_id DESC",
+      "SELECT job_id, job, spec, next_index FROM jobs WHERE ended_at IS NULL ORDER BY created_at",
       "SELECT job_id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ?1",
   };
 
@@ -125,6 +172,7 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
 absl::Status JobStore::Prepare() {
   absl::MutexLock lock(&mu_);
   HIVE_RETURN_IF_ERROR(db_->Exec(kSchema));
+  HIVE_RETURN_IF_ERROR(MigrateSpecsLocked());
   statements_ = std::make_unique<Statements>();
   for (const char* sql : Statements::kSql) {
     absl::StatusOr<SqliteStatement> statement = db_->Prepare(sql);
@@ -132,6 +180,59 @@ absl::Status JobStore::Prepare() {
     statements_->all.push_back(*std::move(statement));
   }
   return absl::OkStatus();
+}
+
+absl::Status JobStore::MigrateSpecsLocked() {
+  // A database of before the spec columns: CREATE TABLE IF NOT EXISTS left
+  // its jobs table as it was.
+  absl::StatusOr<SqliteStatement> columns = db_->Prepare("SELECT name FROM pragma_table_info('jobs')");
+  if (!columns.ok()) return columns.status();
+  bool has_spec = false;
+  bool has_listed = false;
+  while (true) {
+    absl::StatusOr<bool> row = columns->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const std::string name = columns->ColumnText(0);
+    has_spec = has_spec || name == "spec";
+    has_listed = has_listed || name == "listed_devices";
+  }
+  if (!has_spec) HIVE_RETURN_IF_ERROR(db_->Exec("ALTER TABLE jobs ADD COLUMN spec BLOB"));
+  if (!has_listed) HIVE_RETURN_IF_ERROR(db_->Exec("ALTER TABLE jobs ADD COLUMN listed_devices BLOB"));
+  // Rows written before hold the whole Job in `job`: move their spec out
+  // once, so that the updates (which write the job without its spec) keep
+  // it. Their history rows keep their specs; readers ignore them.
+  absl::StatusOr<SqliteStatement> old = db_->Prepare("SELECT job_id, job FROM jobs WHERE spec IS NULL");
+  if (!old.ok()) return old.status();
+  std::vector<Job> jobs;
+  while (true) {
+    absl::StatusOr<bool> row = old->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (!jobs.emplace_back().ParseFromString(old->ColumnBlob(1))) {
+      return absl::DataLossError(absl::StrCat("job ", old->ColumnText(0), ": unreadable"));
+    }
+  }
+  if (jobs.empty()) return absl::OkStatus();
+  absl::StatusOr<SqliteTransaction> tx = SqliteTransaction::Begin(*db_);
+  if (!tx.ok()) return tx.status();
+  absl::StatusOr<SqliteStatement> update =
+      db_->Prepare("UPDATE jobs SET job = ?2, spec = ?3, listed_devices = ?4 WHERE job_id = ?1");
+  if (!update.ok()) return update.status();
+  for (const Job& job : jobs) {
+    const StoredSpec spec = StoredSpecOf(job.spec());
+    update->Reset();
+    update->BindText(1, job.job_id());
+    update->BindBlob(2, StatusBlobOf(job));
+    update->BindBlob(3, spec.spec);
+    if (spec.listed_devices.has_value()) {
+      update->BindBlob(4, *spec.listed_devices);
+    } else {
+      update->BindNull(4);
+    }
+    HIVE_RETURN_IF_ERROR(update->Run());
+  }
+  return tx->Commit();
 }
 
 absl::StatusOr<JobStore::Created> JobStore::Create(const Job& job, const std::vector<std::string>& device_ids) {
@@ -146,7 +247,14 @@ absl::StatusOr<JobStore::Created> JobStore::Create(const Job& job, const std::ve
   insert.BindText(1, job.job_id());
   insert.BindInt64(2, CreatedNanos(job));
   insert.BindInt64(3, job.state());
-  insert.BindBlob(4, job.SerializeAsString());
+  insert.BindBlob(4, StatusBlobOf(job));
+  const StoredSpec spec = StoredSpecOf(job.spec());
+  insert.BindBlob(5, spec.spec);
+  if (spec.listed_devices.has_value()) {
+    insert.BindBlob(6, *spec.listed_devices);
+  } else {
+    insert.BindNull(6);
+  }
   HIVE_RETURN_IF_ERROR(insert.Run());
   HIVE_RETURN_IF_ERROR(InsertMembersLocked(job.job_id(), 0, device_ids));
   HIVE_RETURN_IF_ERROR(tx->Commit());
@@ -178,7 +286,7 @@ absl::StatusOr<std::optional<Job>> JobStore::GetLocked(const std::string& job_id
   absl::StatusOr<bool> row = get.Step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<Job>();
-  absl::StatusOr<Job> job = JobFrom(get, 1);
+  absl::StatusOr<Job> job = JobFrom(get, 1, 2, 3);
   // Not stepped to its end: reset, or the statement would keep its read
   // snapshot and this connection's next write would fail "database is
   // locked" (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out).
@@ -207,7 +315,7 @@ absl::Status JobStore::UpdateLocked(const Job& job, std::optional<size_t> next_i
   update.Reset();
   update.BindText(1, job.job_id());
   update.BindInt64(2, job.state());
-  update.BindBlob(3, job.SerializeAsString());
+  update.BindBlob(3, StatusBlobOf(job));
   if (job.has_ended_at()) {
     update.BindInt64(4, TimeUtil::TimestampToNanoseconds(job.ended_at()));
   } else {
@@ -234,7 +342,7 @@ absl::Status JobStore::Record(const Job& job, std::optional<size_t> index, Reque
   insert.Reset();
   insert.BindText(1, job.job_id());
   insert.BindInt64(2, static_cast<int64_t>(change.sequence()));
-  insert.BindBlob(3, change.SerializeAsString());
+  insert.BindBlob(3, ChangeBlobOf(change));
   HIVE_RETURN_IF_ERROR(insert.Run());
   HIVE_RETURN_IF_ERROR(UpdateLocked(job, std::nullopt));
   return tx->Commit();
@@ -256,6 +364,8 @@ absl::StatusOr<std::vector<WatchJobResponse>> JobStore::History(const std::strin
     if (!changes.emplace_back().ParseFromString(history.ColumnBlob(0))) {
       return absl::DataLossError(absl::StrCat("job ", job_id, ": unreadable history"));
     }
+    // A row written before the spec moved out of the changes carries it.
+    changes.back().mutable_job()->clear_spec();
   }
 }
 
@@ -277,7 +387,7 @@ absl::StatusOr<JobStore::Page> JobStore::List(const std::string& after, size_t l
     absl::StatusOr<bool> row = list.Step();
     if (!row.ok()) return row.status();
     if (!*row) return page;
-    absl::StatusOr<Job> job = JobFrom(list, 1);
+    absl::StatusOr<Job> job = JobFrom(list, 1, 2);
     if (!job.ok()) return job.status();
     if (!keep(*job)) continue;
     if (page.jobs.size() == limit) {  // one more exists: this page is full
@@ -298,9 +408,9 @@ absl::StatusOr<std::vector<JobStore::Unfinished>> JobStore::LoadUnfinished() {
     absl::StatusOr<bool> row = unfinished.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    absl::StatusOr<Job> job = JobFrom(unfinished, 1);
+    absl::StatusOr<Job> job = JobFrom(unfinished, 1, 2);
     if (!job.ok()) return job.status();
-    jobs.push_back({*std::move(job), static_cast<size_t>(unfinished.ColumnInt64(2)), {}, 0});
+    jobs.push_back({*std::move(job), static_cast<size_t>(unfinished.ColumnInt64(3)), {}, 0});
   }
   for (Unfinished& job : jobs) {
     SqliteStatement& members = (*statements_)[Statements::kMembers];

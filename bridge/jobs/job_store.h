@@ -1,10 +1,13 @@
 // bridge/jobs/job_store.h
 // Where fleet jobs live (docs/jobs.md): three tables in the --state-dir
 // database, on a connection of their own.
-//   jobs         one row per job: the Job message as it stands, its state
-//                and `next_index`, how far into its selection it has sent;
+//   jobs         one row per job: the Job message as it stands without its
+//                spec (rewritten on every change), its spec (written once,
+//                its explicit device list apart), its state and
+//                `next_index`, how far into its selection it has sent;
 //   job_devices  the job's selection in send order, each device's status;
-//   job_history  every change WatchJob replays, by sequence.
+//   job_history  every change WatchJob replays, by sequence (its job without
+//                its spec: job_status.h).
 //
 // Durability kNormal (a committed change survives kill -9; a power cut may
 // lose the last few): what a device was sent is not kept here but in the
@@ -59,7 +62,8 @@ class JobStore final : public JobJournal {
     RequestStatus status = hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED;
   };
 
-  // A job to resume: as stored, with its selection.
+  // A job to resume: as stored (its spec without the explicit device list:
+  // the selection is `members`), with its selection.
   struct Unfinished {
     Job job;
     size_t next_index = 0;
@@ -74,18 +78,24 @@ class JobStore final : public JobJournal {
   // Stores a new job and its selection (in send order) in one transaction;
   // a job id stored before answers that job (inserted=false).
   absl::StatusOr<Created> Create(const Job& job, const std::vector<std::string>& device_ids);
+  // The job with its whole spec.
   absl::StatusOr<std::optional<Job>> Get(const std::string& job_id);
   // Devices appended to the selection (include_joining), after the others.
   absl::Status Append(const Job& job, size_t first_index, const std::vector<std::string>& device_ids);
-  // The job as it stands, and how far into its selection it has sent.
+  // The job as it stands, and how far into its selection it has sent. Here
+  // and in Record and Append the job's spec is not written (the one Create
+  // stored stays): pass the job without it (JobWithoutSpec).
   absl::Status Advance(const Job& job, size_t next_index) override;
   // Device `index`'s status and the change WatchJob sends for it (its
   // sequence set), with the job after it, in one transaction.
   absl::Status Record(const Job& job, std::optional<size_t> index, RequestStatus status,
                       const WatchJobResponse& change) override;
-  // Up to `limit` changes after `sequence`, in order.
+  // Up to `limit` changes after `sequence`, in order, each job without its
+  // spec.
   absl::StatusOr<std::vector<WatchJobResponse>> History(const std::string& job_id, uint64_t after, size_t limit);
-  // Jobs newest first, after the page token `after` ("" for the first
+  // Jobs newest first, each with its spec but without the spec's explicit
+  // device list (`target.devices` is set, its `device_ids` empty: a page of
+  // jobs of 100,000 listed devices would be hundreds of MB), after the page token `after` ("" for the first
   // page), only those `keep` accepts (it runs under the store's lock). The
   // token of the next page is the last job's; empty when there is no next
   // page.
@@ -107,6 +117,9 @@ class JobStore final : public JobJournal {
   struct Statements;
   JobStore(std::unique_ptr<SqliteDb> db, const Clock& clock);
   absl::Status Prepare();
+  // Adds the spec columns to a database of before them, and moves the
+  // specs of its jobs there.
+  absl::Status MigrateSpecsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<Job>> GetLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status UpdateLocked(const Job& job, std::optional<size_t> next_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status InsertMembersLocked(const std::string& job_id, size_t first_index,

@@ -32,7 +32,8 @@ func (b *Bridge) GetJob(ctx context.Context, jobID string, opts ...grpc.CallOpti
 }
 
 // ListJobs returns every job the request matches (req.States; nil for all),
-// newest first, all pages.
+// newest first, all pages. A listed job's spec has no explicit device list
+// (GetJob has it).
 func (b *Bridge) ListJobs(ctx context.Context, req *bridgev1.ListJobsRequest,
 	opts ...grpc.CallOption) ([]*bridgev1.Job, error) {
 	ctx, cancel := b.withDefaultTimeout(ctx)
@@ -97,7 +98,8 @@ func (w *JobWatch) Sequence() uint64 {
 	return w.sequence
 }
 
-// Job is the job as of the last message Next returned; nil before the first.
+// Job is the job as of the last message Next returned, without its spec
+// (GetJob has it); nil before the first.
 func (w *JobWatch) Job() *bridgev1.Job {
 	w.mu.Lock()
 	defer w.mu.Unlock()

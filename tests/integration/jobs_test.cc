@@ -126,6 +126,7 @@ class JobsTest : public BridgeTest {
 TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
   StartBridge();
   std::vector<TestDevice*> online;
+  online.reserve(20);
   for (int i = 0; i < 20; ++i) online.push_back(&Connect({.account_id = account_, .responder = Responder::Ack()}));
   const std::vector<std::string> offline = KnownOffline(5);
   TestDevice& other_account = Connect({.responder = Responder::Ack()});
@@ -154,6 +155,7 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
   }
   EXPECT_FALSE(Get(job.job_id()).has_ended_at()) << "5 devices have not had it yet";
   std::vector<TestDevice*> returned;
+  returned.reserve(offline.size());
   for (const std::string& id : offline) {
     returned.push_back(&Connect({.device_id = id, .account_id = account_, .responder = Responder::Ack()}));
   }
@@ -292,6 +294,7 @@ TEST_F(JobsTest, AThousandSimulatedDevicesGetTheCommandOnceAtTheJobsRate) {
 TEST_F(JobsTest, TheAbortRuleStopsTheRolloutAndNoDevicePastItGetsTheCommand) {
   StartBridge();
   std::vector<TestDevice*> devices;
+  devices.reserve(30);
   for (int i = 0; i < 30; ++i) {
     devices.push_back(&Connect({.account_id = account_, .responder = Responder::AckThenError("disk full")}));
   }
@@ -360,6 +363,64 @@ TEST_F(JobsTest, AWatchResumedAtTheLastChangeIsAcceptedBeforeTheNextChange) {
   reader->Finish();
 }
 
+// The spec is written once: WatchJob's changes carry the job without it,
+// GetJob has it whole (after a restart too), ListJobs without the device
+// list, and a retried StartJob is compared with the stored one.
+TEST_F(JobsTest, AJobsSpecIsInGetJobNotInItsChanges) {
+  StartBridge();
+  StartJobRequest request = JobRequest();
+  request.set_job_id(NewUuid());
+  request.set_description("listed devices");
+  request.clear_target();
+  for (int i = 0; i < 5; ++i) {
+    TestDevice& device = Connect({.account_id = account_, .responder = Responder::Ack()});
+    request.mutable_target()->mutable_devices()->add_device_ids(device.device_id());
+  }
+  const StartResult started = Start(request);
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  EXPECT_EQ(started.response.job().spec().target().devices().device_ids_size(), 5);
+  const std::string job_id = started.response.job().job_id();
+  grpc::Status end;
+  const std::vector<WatchJobResponse> changes = WatchToEnd(job_id, 0, &end);
+  ASSERT_TRUE(end.ok()) << end.error_message() << Log();
+  ASSERT_GE(changes.size(), 7u) << "started, 5 outcomes, ended";
+  for (const WatchJobResponse& change : changes) {
+    EXPECT_FALSE(change.job().has_spec()) << change.DebugString();
+    EXPECT_EQ(change.job().job_id(), job_id);
+  }
+  EXPECT_EQ(changes.back().job().counters().succeeded(), 5);
+
+  const auto check_stored = [&] {
+    const Job job = Get(job_id);
+    EXPECT_EQ(job.spec().target().devices().device_ids_size(), 5) << job.DebugString();
+    EXPECT_EQ(job.spec().description(), "listed devices");
+    EXPECT_EQ(job.spec().command().scheduler_action().instance(), request.command().scheduler_action().instance());
+    EXPECT_EQ(job.counters().succeeded(), 5);
+    hive::bridge::v1::ListJobsResponse page;
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(5));
+    ASSERT_TRUE(jobs_->ListJobs(&context, hive::bridge::v1::ListJobsRequest(), &page).ok());
+    ASSERT_EQ(page.jobs_size(), 1);
+    EXPECT_EQ(page.jobs(0).spec().description(), "listed devices");
+    EXPECT_TRUE(page.jobs(0).spec().target().has_devices());
+    EXPECT_EQ(page.jobs(0).spec().target().devices().device_ids_size(), 0);
+    EXPECT_EQ(page.jobs(0).counters().succeeded(), 5);
+    // A retry is the job; another list under its id is not.
+    const StartResult again = Start(request);
+    ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+    EXPECT_EQ(again.response.job().job_id(), job_id);
+    EXPECT_EQ(again.response.job().spec().target().devices().device_ids_size(), 5);
+    StartJobRequest other = request;
+    other.mutable_target()->mutable_devices()->mutable_device_ids()->RemoveLast();
+    EXPECT_EQ(Start(other).status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  };
+  check_stored();
+  bridge().Signal(SIGTERM);
+  ASSERT_TRUE(bridge().Wait(absl::Seconds(20)).has_value());
+  StartBridge();
+  check_stored();
+}
+
 TEST_F(JobsTest, CancelStopsTheJobAndCancelsItsQueuedRequests) {
   StartBridge();
   const std::vector<std::string> offline = KnownOffline(3);
@@ -407,6 +468,7 @@ TEST_F(JobsTest, KillDashNineMidJobResumesAndNoDeviceGetsItTwice) {
 
   StartBridge();
   std::vector<TestDevice*> second_life;
+  second_life.reserve(ids.size());
   for (const std::string& id : ids) {
     second_life.push_back(&Connect({.device_id = id, .account_id = account_, .responder = Responder::Ack()}));
   }

@@ -455,7 +455,10 @@ export class Bridge {
     }
   }
 
-  /** Every job (req.states to keep some), newest first, all pages. */
+  /**
+   * Every job (req.states to keep some), newest first, all pages. A listed
+   * job's spec has no explicit device list (getJob has it).
+   */
   async listJobs(req: Partial<ListJobsRequest> = {}, timeoutMs?: number): Promise<Job[]> {
     const deadline = new Date(Date.now() + (timeoutMs ?? this.timeoutMs));
     const jobs: Job[] = [];
@@ -635,7 +638,7 @@ export class DeviceWatch implements AsyncIterable<WatchDevicesResponse> {
 /**
  * A job's changes (WatchJob), for `for await`: the job, then each device's
  * outcome (`outcome` set) and each change of its state, each with the job
- * after it. The iteration ends when the bridge ends the stream: the job
+ * after it (without its spec: getJob has it). The iteration ends when the bridge ends the stream: the job
  * ended. A broken stream is reopened after the last `sequence` delivered,
  * as a Subscription is; errors a new stream cannot fix (NOT_FOUND, ...) are
  * thrown as BridgeError. cancel(), or leaving the loop, ends it sooner.
@@ -643,7 +646,7 @@ export class DeviceWatch implements AsyncIterable<WatchDevicesResponse> {
 export class JobWatch implements AsyncIterable<WatchJobResponse> {
   /** The last delivered message's sequence: resume a later watch after it. */
   sequence: number;
-  /** The job as of the last delivered message. */
+  /** The job as of the last delivered message, without its spec (getJob has it). */
   job: Job | undefined;
   reconnects = 0;
   private call: ClientReadableStream<WatchJobResponse> | undefined;

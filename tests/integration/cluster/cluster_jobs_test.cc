@@ -219,7 +219,15 @@ TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReaches
   for (size_t i = 0; i < on_1.size(); ++i) {
     EXPECT_EQ(on_1[i].sequence(), on_3[i].sequence());
     EXPECT_EQ(on_1[i].outcome().SerializeAsString(), on_3[i].outcome().SerializeAsString());
+    // The spec is in the start operation alone: each change (a `record`
+    // operation) carries the job without it; GetJob has it.
+    EXPECT_FALSE(on_1[i].job().has_spec()) << on_1[i].sequence();
+    EXPECT_FALSE(on_3[i].job().has_spec()) << on_3[i].sequence();
   }
+  Job whole;
+  ASSERT_TRUE(GetJob(3, job_id, &whole).ok());
+  EXPECT_TRUE(whole.spec().has_command()) << whole.DebugString();
+  EXPECT_GT(whole.spec().rollout().max_rate(), 0) << whole.DebugString();
   std::map<std::string, std::string> request_of;
   for (const WatchJobResponse& change : on_3) {
     if (!change.has_outcome()) continue;

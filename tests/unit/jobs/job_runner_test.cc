@@ -78,12 +78,15 @@ class JobRunnerTest : public ::testing::Test {
     job_.mutable_spec()->mutable_queue_ttl()->set_seconds(60);
     job_.mutable_spec()->mutable_rollout()->set_max_rate(10);
   }
+
+ public:
   ~JobRunnerTest() override {
     runner_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
 
+ protected:
   JobRunner& Start() {
     EXPECT_TRUE(store_->Create(job_, devices_).ok());
     absl::StatusOr<std::unique_ptr<JobRunner>> runner =
@@ -146,6 +149,28 @@ TEST_F(JobRunnerTest, SendsAtMostTheRateAndCompletesWhenEveryDeviceIsDone) {
   EXPECT_EQ(runner.job().counters().succeeded(), 20);
   EXPECT_EQ(changes_.back().job().state(), JOB_STATE_COMPLETED);
   for (const auto& [device, count] : sender_.sends) EXPECT_EQ(count, 1) << device;
+}
+
+TEST_F(JobRunnerTest, ItsChangesCarryTheJobWithoutItsSpec) {
+  for (const std::string& id : devices_) job_.mutable_spec()->mutable_target()->mutable_devices()->add_device_ids(id);
+  job_.mutable_spec()->mutable_rollout()->set_max_rate(1000);
+  JobRunner& runner = Start();
+  runner.Announce();
+  runner.Tick();
+  EXPECT_EQ(TotalSends(), 20);
+  for (size_t i = 0; i < devices_.size(); ++i) Answer(runner, i, hive::bridge::v1::REQUEST_STATUS_ACKED);
+  ASSERT_TRUE(runner.ended());
+  ASSERT_GE(changes_.size(), 22u) << "started, 20 outcomes, ended";
+  for (const WatchJobResponse& change : changes_) {
+    EXPECT_FALSE(change.job().has_spec()) << change.sequence();
+    EXPECT_EQ(change.job().job_id(), job_.job_id());
+  }
+  EXPECT_FALSE(runner.job().has_spec());
+  // The store still has it whole.
+  absl::StatusOr<std::optional<Job>> stored = store_->Get(job_.job_id());
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->spec().target().devices().device_ids_size(), 20);
+  EXPECT_EQ((*stored)->state(), JOB_STATE_COMPLETED);
 }
 
 TEST_F(JobRunnerTest, KeepsAtMostMaxInFlight) {

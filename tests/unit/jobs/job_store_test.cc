@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "bridge/jobs/job_status.h"
+#include "bridge/state/sqlite_db.h"
 #include "bridge/uuid.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
@@ -27,11 +29,14 @@ bool All(const Job&) { return true; }
 class JobStoreTest : public ::testing::Test {
  protected:
   JobStoreTest() { std::filesystem::create_directories(dir_); }
+
+ public:
   ~JobStoreTest() override {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
 
+ protected:
   JobStore& Open() {
     store_.reset();
     absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(StateDbPath(dir_), clock_);
@@ -52,8 +57,29 @@ class JobStoreTest : public ::testing::Test {
 
   static std::vector<std::string> IdsOf(const std::vector<Job>& jobs) {
     std::vector<std::string> ids;
+    ids.reserve(jobs.size());
     for (const Job& job : jobs) ids.push_back(job.job_id());
     return ids;
+  }
+
+  // Job `job`'s explicit device list: `count` ids.
+  static void ListDevices(Job& job, size_t count) {
+    hive::bridge::v1::JobDeviceList& list = *job.mutable_spec()->mutable_target()->mutable_devices();
+    for (size_t i = 0; i < count; ++i) list.add_device_ids(NewUuid());
+  }
+
+  // One number from the database, through a connection of its own.
+  int64_t Query(const std::string& sql, const std::string& job_id) {
+    absl::StatusOr<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(StateDbPath(dir_), SqliteDb::Durability::kNormal);
+    EXPECT_TRUE(db.ok()) << db.status();
+    absl::StatusOr<SqliteStatement> query = (*db)->Prepare(sql);
+    EXPECT_TRUE(query.ok()) << query.status();
+    query->BindText(1, job_id);
+    absl::StatusOr<bool> row = query->Step();
+    EXPECT_TRUE(row.ok() && *row) << sql;
+    const int64_t value = query->ColumnInt64(0);
+    query->Reset();
+    return value;
   }
 
   const std::string dir_ = ::testing::TempDir() + "/job-store-" + NewUuid();
@@ -181,6 +207,184 @@ TEST_F(JobStoreTest, AReadLeavesNoSnapshotThatBlocksTheNextWrite) {
   ASSERT_TRUE((*other)->Create(NewJob(), {"d2"}).ok());
   job.mutable_counters()->set_in_flight(1);
   EXPECT_TRUE(store.Advance(job, 1).ok()) << store.Advance(job, 1);
+}
+
+TEST_F(JobStoreTest, AnExplicitListIsStoredOnceAndNotWithEveryChange) {
+  JobStore& store = Open();
+  Job job = NewJob();
+  ListDevices(job, 10000);
+  const std::vector<std::string> ids(job.spec().target().devices().device_ids().begin(),
+                                     job.spec().target().devices().device_ids().end());
+  ASSERT_TRUE(store.Create(job, ids).ok());
+  Job status = JobWithoutSpec(job);
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    status.mutable_counters()->set_succeeded(static_cast<int64_t>(seq));
+    WatchJobResponse change;
+    change.set_sequence(seq);
+    change.mutable_outcome()->set_device_id(ids[seq - 1]);
+    // The runner's changes carry the job without its spec; one from a
+    // replica of before carries it whole: neither is stored with it.
+    *change.mutable_job() = seq == 3 ? job : status;
+    ASSERT_TRUE(store.Record(seq == 3 ? job : status, seq - 1, REQUEST_STATUS_ACKED, change).ok());
+    ASSERT_TRUE(store.Advance(status, seq).ok());
+  }
+  // The ids are ~370 KB; a change and the job's row stay the size of the
+  // counters and the outcome.
+  EXPECT_LT(Query("SELECT MAX(length(change)) FROM job_history WHERE job_id = ?1", job.job_id()), 300);
+  EXPECT_LT(Query("SELECT length(job) FROM jobs WHERE job_id = ?1", job.job_id()), 300);
+  EXPECT_LT(Query("SELECT length(spec) FROM jobs WHERE job_id = ?1", job.job_id()), 300);
+  EXPECT_GT(Query("SELECT length(listed_devices) FROM jobs WHERE job_id = ?1", job.job_id()), 370000);
+
+  absl::StatusOr<std::vector<WatchJobResponse>> history = store.History(job.job_id(), 0, 10);
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->size(), 3u);
+  for (const WatchJobResponse& change : *history) {
+    EXPECT_FALSE(change.job().has_spec());
+    EXPECT_EQ(change.job().job_id(), job.job_id());
+  }
+  EXPECT_EQ((*history)[1].job().counters().succeeded(), 2);
+
+  // GetJob has the whole spec and the last status.
+  absl::StatusOr<std::optional<Job>> got = store.Get(job.job_id());
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->spec().target().devices().device_ids_size(), 10000);
+  EXPECT_EQ((*got)->spec().description(), "restart the fleet");
+  EXPECT_EQ((*got)->counters().succeeded(), 3);
+  Job expected = job;
+  *expected.mutable_counters() = (*got)->counters();
+  EXPECT_EQ((*got)->SerializeAsString(), expected.SerializeAsString());
+
+  // A page lists the spec without the list; a resumed job needs none.
+  absl::StatusOr<JobStore::Page> page = store.List("", 10, All);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->jobs.size(), 1u);
+  EXPECT_TRUE(page->jobs[0].spec().target().has_devices());
+  EXPECT_EQ(page->jobs[0].spec().target().devices().device_ids_size(), 0);
+  EXPECT_EQ(page->jobs[0].spec().description(), "restart the fleet");
+  EXPECT_EQ(page->jobs[0].counters().succeeded(), 3);
+  absl::StatusOr<std::vector<JobStore::Unfinished>> unfinished = store.LoadUnfinished();
+  ASSERT_TRUE(unfinished.ok()) << unfinished.status();
+  ASSERT_EQ(unfinished->size(), 1u);
+  EXPECT_EQ(unfinished->front().job.spec().description(), "restart the fleet");
+  EXPECT_EQ(unfinished->front().members.size(), 10000u);
+  EXPECT_EQ(unfinished->front().next_index, 3u);
+}
+
+TEST_F(JobStoreTest, ASelectorsSpecIsStoredWhole) {
+  JobStore& store = Open();
+  Job job = NewJob();
+  job.mutable_spec()->mutable_target()->mutable_selector()->set_version("1.2.3");
+  ASSERT_TRUE(store.Create(job, {"d1"}).ok());
+  ASSERT_TRUE(store.Advance(JobWithoutSpec(job), 1).ok());
+  absl::StatusOr<std::optional<Job>> got = store.Get(job.job_id());
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->SerializeAsString(), job.SerializeAsString());
+  EXPECT_EQ(store.List("", 10, All)->jobs[0].spec().target().selector().version(), "1.2.3");
+}
+
+// A state dir written before the spec had columns of its own: the whole Job
+// in `job`, and in each history row.
+TEST_F(JobStoreTest, ADatabaseOfTheOldLayoutOpensAndReadsAsBefore) {
+  Job job = NewJob();
+  ListDevices(job, 3);
+  job.mutable_counters()->set_selected(3);
+  WatchJobResponse change;
+  change.set_sequence(1);
+  *change.mutable_job() = job;
+  Job ended = NewJob(JOB_STATE_COMPLETED);
+  *ended.mutable_ended_at() = ended.created_at();
+  {
+    absl::StatusOr<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(StateDbPath(dir_), SqliteDb::Durability::kNormal);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)
+                    ->Exec(R"sql(
+CREATE TABLE IF NOT EXISTS jobs (
+  job_id     TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  state      INTEGER NOT NULL,
+  next_index INTEGER NOT NULL,
+  job        BLOB NOT NULL,
+  ended_at   INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_by_creation ON jobs (created_at, job_id);
+CREATE INDEX IF NOT EXISTS jobs_by_end ON jobs (ended_at);
+CREATE TABLE IF NOT EXISTS job_devices (
+  job_id    TEXT NOT NULL,
+  idx       INTEGER NOT NULL,
+  device_id TEXT NOT NULL,
+  status    INTEGER NOT NULL,
+  PRIMARY KEY (job_id, idx)
+);
+CREATE TABLE IF NOT EXISTS job_history (
+  job_id TEXT NOT NULL,
+  seq    INTEGER NOT NULL,
+  change BLOB NOT NULL,
+  PRIMARY KEY (job_id, seq)
+);
+)sql")
+                    .ok());
+    for (const Job* old : {&job, &ended}) {
+      absl::StatusOr<SqliteStatement> insert = (*db)->Prepare(
+          "INSERT INTO jobs (job_id, created_at, state, next_index, job, ended_at) VALUES (?1, ?2, ?3, 1, ?4, ?5)");
+      ASSERT_TRUE(insert.ok()) << insert.status();
+      insert->BindText(1, old->job_id());
+      insert->BindInt64(2, TimeUtil::TimestampToNanoseconds(old->created_at()));
+      insert->BindInt64(3, old->state());
+      insert->BindBlob(4, old->SerializeAsString());
+      if (old->has_ended_at()) {
+        insert->BindInt64(5, TimeUtil::TimestampToNanoseconds(old->ended_at()));
+      } else {
+        insert->BindNull(5);
+      }
+      ASSERT_TRUE(insert->Run().ok());
+    }
+    for (int i = 0; i < 3; ++i) {
+      absl::StatusOr<SqliteStatement> member =
+          (*db)->Prepare("INSERT INTO job_devices (job_id, idx, device_id, status) VALUES (?1, ?2, ?3, 0)");
+      ASSERT_TRUE(member.ok()) << member.status();
+      member->BindText(1, job.job_id());
+      member->BindInt64(2, i);
+      member->BindText(3, job.spec().target().devices().device_ids(i));
+      ASSERT_TRUE(member->Run().ok());
+    }
+    absl::StatusOr<SqliteStatement> history =
+        (*db)->Prepare("INSERT INTO job_history (job_id, seq, change) VALUES (?1, 1, ?2)");
+    ASSERT_TRUE(history.ok()) << history.status();
+    history->BindText(1, job.job_id());
+    history->BindBlob(2, change.SerializeAsString());
+    ASSERT_TRUE(history->Run().ok());
+  }
+
+  JobStore& store = Open();
+  absl::StatusOr<std::optional<Job>> got = store.Get(job.job_id());
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ((*got)->SerializeAsString(), job.SerializeAsString());
+  EXPECT_EQ((*store.Get(ended.job_id()))->SerializeAsString(), ended.SerializeAsString());
+  absl::StatusOr<std::vector<WatchJobResponse>> history = store.History(job.job_id(), 0, 10);
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_FALSE((*history)[0].job().has_spec());
+  EXPECT_EQ((*history)[0].job().counters().selected(), 3);
+  absl::StatusOr<JobStore::Page> page = store.List("", 10, All);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->jobs.size(), 2u);
+  EXPECT_EQ(page->jobs[1].spec().description(), "restart the fleet");
+  EXPECT_EQ(page->jobs[1].spec().target().devices().device_ids_size(), 0);
+  absl::StatusOr<std::vector<JobStore::Unfinished>> unfinished = store.LoadUnfinished();
+  ASSERT_TRUE(unfinished.ok()) << unfinished.status();
+  ASSERT_EQ(unfinished->size(), 1u);
+  EXPECT_EQ(unfinished->front().members.size(), 3u);
+  EXPECT_EQ(unfinished->front().next_index, 1u);
+
+  // The resumed job's updates, without its spec, keep the one stored; and
+  // the migrated database opens again.
+  Job status = JobWithoutSpec(job);
+  status.mutable_counters()->set_succeeded(1);
+  ASSERT_TRUE(store.Advance(status, 2).ok());
+  got = Open().Get(job.job_id());
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ((*got)->spec().SerializeAsString(), job.spec().SerializeAsString());
+  EXPECT_EQ((*got)->counters().succeeded(), 1);
 }
 
 }  // namespace

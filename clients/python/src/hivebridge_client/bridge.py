@@ -169,7 +169,8 @@ class Bridge:
 
     def list_jobs(self, *, states=(), page_size=0, timeout=None):
         """Every job (all pages), newest first; states: "running", "paused",
-        "completed", "aborted", "cancelled" (or JobState values) to keep."""
+        "completed", "aborted", "cancelled" (or JobState values) to keep.
+        A listed job's spec has no explicit device list (get_job has it)."""
         return self._run(_plan.list_jobs(_requests.job_states(states), page_size,
                                          self._timeout_or_default(timeout)))
 
@@ -287,7 +288,8 @@ class JobWatch(_resume.JobWatchProgress, _ResumingStream):
     """A resuming iterator of WatchJobResponse messages that stops when the
     bridge ends the stream (the job ended); cancel() ends it sooner.
 
-    job: the Job as of the last message. sequence: the last message's
+    job: the Job as of the last message, without its spec (get_job has
+    it). sequence: the last message's
     sequence (pass as resume_after later). reconnects: how many times it
     resumed.
     """

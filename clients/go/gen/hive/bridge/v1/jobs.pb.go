@@ -895,7 +895,10 @@ type Job struct {
 
 	// The job UUID.
 	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	// What was asked (the StartJobRequest, with its job id).
+	// What was asked (the StartJobRequest, with its job id). Written once, when
+	// the job starts: GetJob, StartJob and CancelJob return it whole; ListJobs
+	// without `target.devices.device_ids` (`target.devices` set, the list
+	// empty); WatchJob's messages not at all.
 	Spec *StartJobRequest `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
 	// Where it stands.
 	State JobState `protobuf:"varint,3,opt,name=state,proto3,enum=hive.bridge.v1.JobState" json:"state,omitempty"`
@@ -1294,7 +1297,9 @@ type ListJobsResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// The jobs of this page.
+	// The jobs of this page, each spec without `target.devices.device_ids`
+	// (a page of jobs of 100,000 listed devices would be hundreds of MB):
+	// GetJob has it.
 	Jobs []*Job `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
 	// Pass as `page_token` for the next page; empty on the last.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1511,7 +1516,9 @@ type WatchJobResponse struct {
 
 	// Its place in the job's history (1, 2, ...).
 	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
-	// The job after this change.
+	// The job after this change, without its spec: GetJob has it. (A spec
+	// with an explicit device list can be megabytes; every change carrying
+	// it made each message and each stored change that big.)
 	Job *Job `protobuf:"bytes,2,opt,name=job,proto3" json:"job,omitempty"`
 	// The device outcome this change is; unset for a change of the job's
 	// state alone (started, paused, next wave, ended).

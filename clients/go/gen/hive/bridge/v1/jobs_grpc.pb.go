@@ -33,9 +33,11 @@ type FleetJobsClient interface {
 	// the jobs log, or the broker is away (a retry with the same `job_id` is
 	// safe).
 	StartJob(ctx context.Context, in *StartJobRequest, opts ...grpc.CallOption) (*StartJobResponse, error)
-	// The job as it stands; NOT_FOUND for an unknown job id.
+	// The job as it stands, with its whole spec; NOT_FOUND for an unknown job
+	// id.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
-	// The jobs, newest first, a page at a time.
+	// The jobs, newest first, a page at a time; each job's spec without its
+	// explicit device list (GetJob has it).
 	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
 	// Stops a running job: no device is sent its command after this returns,
 	// and the job's requests still queued are cancelled. The job ends
@@ -47,7 +49,7 @@ type FleetJobsClient interface {
 	// The job's state and counters, then every change: each device's outcome
 	// with the counters after it, until the job ends (then the stream ends
 	// OK). Resumable: `resume_after` is the `sequence` of the last message
-	// received.
+	// received. Each message's job is without its spec (GetJob has it).
 	WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (FleetJobs_WatchJobClient, error)
 }
 
@@ -147,9 +149,11 @@ type FleetJobsServer interface {
 	// the jobs log, or the broker is away (a retry with the same `job_id` is
 	// safe).
 	StartJob(context.Context, *StartJobRequest) (*StartJobResponse, error)
-	// The job as it stands; NOT_FOUND for an unknown job id.
+	// The job as it stands, with its whole spec; NOT_FOUND for an unknown job
+	// id.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
-	// The jobs, newest first, a page at a time.
+	// The jobs, newest first, a page at a time; each job's spec without its
+	// explicit device list (GetJob has it).
 	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
 	// Stops a running job: no device is sent its command after this returns,
 	// and the job's requests still queued are cancelled. The job ends
@@ -161,7 +165,7 @@ type FleetJobsServer interface {
 	// The job's state and counters, then every change: each device's outcome
 	// with the counters after it, until the job ends (then the stream ends
 	// OK). Resumable: `resume_after` is the `sequence` of the last message
-	// received.
+	// received. Each message's job is without its spec (GetJob has it).
 	WatchJob(*WatchJobRequest, FleetJobs_WatchJobServer) error
 	mustEmbedUnimplementedFleetJobsServer()
 }

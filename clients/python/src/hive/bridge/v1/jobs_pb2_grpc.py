@@ -86,14 +86,16 @@ class FleetJobsServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def GetJob(self, request, context):
-        """The job as it stands; NOT_FOUND for an unknown job id.
+        """The job as it stands, with its whole spec; NOT_FOUND for an unknown job
+        id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListJobs(self, request, context):
-        """The jobs, newest first, a page at a time.
+        """The jobs, newest first, a page at a time; each job's spec without its
+        explicit device list (GetJob has it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,7 +117,7 @@ class FleetJobsServicer(object):
         """The job's state and counters, then every change: each device's outcome
         with the counters after it, until the job ends (then the stream ends
         OK). Resumable: `resume_after` is the `sequence` of the last message
-        received.
+        received. Each message's job is without its spec (GetJob has it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

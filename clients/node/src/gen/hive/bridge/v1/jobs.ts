@@ -308,7 +308,12 @@ export interface JobCounters {
 export interface Job {
   /** The job UUID. */
   jobId: string;
-  /** What was asked (the StartJobRequest, with its job id). */
+  /**
+   * What was asked (the StartJobRequest, with its job id). Written once, when
+   * the job starts: GetJob, StartJob and CancelJob return it whole; ListJobs
+   * without `target.devices.device_ids` (`target.devices` set, the list
+   * empty); WatchJob's messages not at all.
+   */
   spec:
     | StartJobRequest
     | undefined;
@@ -389,7 +394,11 @@ export interface ListJobsRequest {
 
 /** A page of jobs, newest first. */
 export interface ListJobsResponse {
-  /** The jobs of this page. */
+  /**
+   * The jobs of this page, each spec without `target.devices.device_ids`
+   * (a page of jobs of 100,000 listed devices would be hundreds of MB):
+   * GetJob has it.
+   */
   jobs: Job[];
   /** Pass as `page_token` for the next page; empty on the last. */
   nextPageToken: string;
@@ -422,7 +431,11 @@ export interface WatchJobRequest {
 export interface WatchJobResponse {
   /** Its place in the job's history (1, 2, ...). */
   sequence: number;
-  /** The job after this change. */
+  /**
+   * The job after this change, without its spec: GetJob has it. (A spec
+   * with an explicit device list can be megabytes; every change carrying
+   * it made each message and each stored change that big.)
+   */
   job:
     | Job
     | undefined;
@@ -2804,7 +2817,10 @@ export const FleetJobsService = {
     responseSerialize: (value: StartJobResponse): Buffer => Buffer.from(StartJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StartJobResponse => StartJobResponse.decode(value),
   },
-  /** The job as it stands; NOT_FOUND for an unknown job id. */
+  /**
+   * The job as it stands, with its whole spec; NOT_FOUND for an unknown job
+   * id.
+   */
   getJob: {
     path: "/hive.bridge.v1.FleetJobs/GetJob" as const,
     requestStream: false as const,
@@ -2814,7 +2830,10 @@ export const FleetJobsService = {
     responseSerialize: (value: GetJobResponse): Buffer => Buffer.from(GetJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetJobResponse => GetJobResponse.decode(value),
   },
-  /** The jobs, newest first, a page at a time. */
+  /**
+   * The jobs, newest first, a page at a time; each job's spec without its
+   * explicit device list (GetJob has it).
+   */
   listJobs: {
     path: "/hive.bridge.v1.FleetJobs/ListJobs" as const,
     requestStream: false as const,
@@ -2845,7 +2864,7 @@ export const FleetJobsService = {
    * The job's state and counters, then every change: each device's outcome
    * with the counters after it, until the job ends (then the stream ends
    * OK). Resumable: `resume_after` is the `sequence` of the last message
-   * received.
+   * received. Each message's job is without its spec (GetJob has it).
    */
   watchJob: {
     path: "/hive.bridge.v1.FleetJobs/WatchJob" as const,
@@ -2877,9 +2896,15 @@ export interface FleetJobsServer extends UntypedServiceImplementation {
    * safe).
    */
   startJob: handleUnaryCall<StartJobRequest, StartJobResponse>;
-  /** The job as it stands; NOT_FOUND for an unknown job id. */
+  /**
+   * The job as it stands, with its whole spec; NOT_FOUND for an unknown job
+   * id.
+   */
   getJob: handleUnaryCall<GetJobRequest, GetJobResponse>;
-  /** The jobs, newest first, a page at a time. */
+  /**
+   * The jobs, newest first, a page at a time; each job's spec without its
+   * explicit device list (GetJob has it).
+   */
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
   /**
    * Stops a running job: no device is sent its command after this returns,
@@ -2894,7 +2919,7 @@ export interface FleetJobsServer extends UntypedServiceImplementation {
    * The job's state and counters, then every change: each device's outcome
    * with the counters after it, until the job ends (then the stream ends
    * OK). Resumable: `resume_after` is the `sequence` of the last message
-   * received.
+   * received. Each message's job is without its spec (GetJob has it).
    */
   watchJob: handleServerStreamingCall<WatchJobRequest, WatchJobResponse>;
 }
@@ -2932,7 +2957,10 @@ export interface FleetJobsClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StartJobResponse) => void,
   ): ClientUnaryCall;
-  /** The job as it stands; NOT_FOUND for an unknown job id. */
+  /**
+   * The job as it stands, with its whole spec; NOT_FOUND for an unknown job
+   * id.
+   */
   getJob(
     request: GetJobRequest,
     callback: (error: ServiceError | null, response: GetJobResponse) => void,
@@ -2948,7 +2976,10 @@ export interface FleetJobsClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetJobResponse) => void,
   ): ClientUnaryCall;
-  /** The jobs, newest first, a page at a time. */
+  /**
+   * The jobs, newest first, a page at a time; each job's spec without its
+   * explicit device list (GetJob has it).
+   */
   listJobs(
     request: ListJobsRequest,
     callback: (error: ServiceError | null, response: ListJobsResponse) => void,
@@ -2991,7 +3022,7 @@ export interface FleetJobsClient extends Client {
    * The job's state and counters, then every change: each device's outcome
    * with the counters after it, until the job ends (then the stream ends
    * OK). Resumable: `resume_after` is the `sequence` of the last message
-   * received.
+   * received. Each message's job is without its spec (GetJob has it).
    */
   watchJob(request: WatchJobRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchJobResponse>;
   watchJob(
