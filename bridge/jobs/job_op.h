@@ -10,7 +10,7 @@
 //             lease, term 1.
 //   kLease    `replica` takes the job's lease for `term`: it wins when `term`
 //             is one more than the lease's term when it is applied.
-//   kAdvance  the driver's job as it stands and its send cursor.
+//   kAdvance  the driver's job as it stands (without its spec) and its send cursor.
 //   kRecord   the driver's change for WatchJob (with a device's outcome, or
 //             a change of the job alone).
 //   kCancel   CancelJob on any replica; the holder stops the job, then
@@ -43,7 +43,7 @@ struct JobOp {
   std::string job_id;
   // kLease: the term taken; kAdvance, kRecord: the driver's term.
   uint64_t term = 0;
-  // kStart: the job as started; kAdvance: the job as it stands.
+  // kStart: the job as started; kAdvance: the job as it stands, without its spec (kStart carried it).
   hive::bridge::v1::Job job;
   // kStart: the selection, in send order.
   std::vector<std::string> device_ids;
@@ -53,7 +53,7 @@ struct JobOp {
   // with its status; unset for a change of the job alone.
   std::optional<size_t> index;
   hive::bridge::v1::RequestStatus status = hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED;
-  // kRecord: the change, its sequence set, the job after it.
+  // kRecord: the change, its sequence set, the job after it (without its spec).
   hive::bridge::v1::WatchJobResponse change;
   // kCancel: who cancelled it, for the job's end_reason.
   std::string reason;
