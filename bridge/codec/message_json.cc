@@ -1,9 +1,13 @@
 #include "bridge/codec/message_json.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -170,6 +174,32 @@ absl::Status Expected(const JsonPath& path, absl::string_view what, const rapidj
 absl::Status ReadObjectInto(const rapidjson::Value& object, Message* fields, const Owner& owner, MemberFilter skip,
                             Dialect dialect, JsonPath& path);
 
+// The integer a JSON number denotes, if it is one that fits `Integer`.
+// proto3's JSON mapping reads an integer field from any integral number
+// ("5.0" and "5e0" are 5), and so must this reader: the encoder writes an
+// integral double as an integer (json_writer.h), so an event that fell back
+// to the generic schema over "5.0" would come back typed after one trip.
+template <typename Integer>
+std::optional<Integer> IntegerOf(const rapidjson::Value& json) {
+  if constexpr (std::is_same_v<Integer, int32_t>) {
+    if (json.IsInt()) return json.GetInt();
+  } else if constexpr (std::is_same_v<Integer, int64_t>) {
+    if (json.IsInt64()) return json.GetInt64();
+  } else if constexpr (std::is_same_v<Integer, uint32_t>) {
+    if (json.IsUint()) return json.GetUint();
+  } else {
+    static_assert(std::is_same_v<Integer, uint64_t>);
+    if (json.IsUint64()) return json.GetUint64();
+  }
+  if (!json.IsDouble()) return std::nullopt;
+  const double value = json.GetDouble();
+  // Powers of two, so both bounds are exact doubles.
+  const double upper = std::ldexp(1.0, std::numeric_limits<Integer>::digits);
+  const double lower = std::is_signed_v<Integer> ? -upper : 0.0;
+  if (std::trunc(value) != value || value < lower || value >= upper) return std::nullopt;
+  return static_cast<Integer>(value);
+}
+
 // Reads one JSON value into a singular field (repeated = false) or appends
 // it to a repeated one.
 absl::Status ReadFieldValue(const rapidjson::Value& json, Message& message, const FieldDescriptor& field, bool repeated,
@@ -187,21 +217,29 @@ absl::Status ReadFieldValue(const rapidjson::Value& json, Message& message, cons
       repeated ? r.AddBool(&message, &field, json.GetBool()) : r.SetBool(&message, &field, json.GetBool());
       return absl::OkStatus();
     case FieldDescriptor::CPPTYPE_INT32:
-      if (!json.IsInt()) return Expected(path, "32-bit integer", json);
-      repeated ? r.AddInt32(&message, &field, json.GetInt()) : r.SetInt32(&message, &field, json.GetInt());
-      return absl::OkStatus();
+      if (const std::optional<int32_t> value = IntegerOf<int32_t>(json)) {
+        repeated ? r.AddInt32(&message, &field, *value) : r.SetInt32(&message, &field, *value);
+        return absl::OkStatus();
+      }
+      return Expected(path, "32-bit integer", json);
     case FieldDescriptor::CPPTYPE_INT64:
-      if (!json.IsInt64()) return Expected(path, "64-bit integer", json);
-      repeated ? r.AddInt64(&message, &field, json.GetInt64()) : r.SetInt64(&message, &field, json.GetInt64());
-      return absl::OkStatus();
+      if (const std::optional<int64_t> value = IntegerOf<int64_t>(json)) {
+        repeated ? r.AddInt64(&message, &field, *value) : r.SetInt64(&message, &field, *value);
+        return absl::OkStatus();
+      }
+      return Expected(path, "64-bit integer", json);
     case FieldDescriptor::CPPTYPE_UINT32:
-      if (!json.IsUint()) return Expected(path, "unsigned 32-bit integer", json);
-      repeated ? r.AddUInt32(&message, &field, json.GetUint()) : r.SetUInt32(&message, &field, json.GetUint());
-      return absl::OkStatus();
+      if (const std::optional<uint32_t> value = IntegerOf<uint32_t>(json)) {
+        repeated ? r.AddUInt32(&message, &field, *value) : r.SetUInt32(&message, &field, *value);
+        return absl::OkStatus();
+      }
+      return Expected(path, "unsigned 32-bit integer", json);
     case FieldDescriptor::CPPTYPE_UINT64:
-      if (!json.IsUint64()) return Expected(path, "unsigned 64-bit integer", json);
-      repeated ? r.AddUInt64(&message, &field, json.GetUint64()) : r.SetUInt64(&message, &field, json.GetUint64());
-      return absl::OkStatus();
+      if (const std::optional<uint64_t> value = IntegerOf<uint64_t>(json)) {
+        repeated ? r.AddUInt64(&message, &field, *value) : r.SetUInt64(&message, &field, *value);
+        return absl::OkStatus();
+      }
+      return Expected(path, "unsigned 64-bit integer", json);
     case FieldDescriptor::CPPTYPE_DOUBLE:
       if (!json.IsNumber()) return Expected(path, "number", json);
       repeated ? r.AddDouble(&message, &field, json.GetDouble()) : r.SetDouble(&message, &field, json.GetDouble());

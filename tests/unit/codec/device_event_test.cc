@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "bridge/codec/device_frame.h"
 #include "gtest/gtest.h"
 #include "tests/unit/codec/codec_test_support.h"
@@ -242,6 +243,36 @@ TEST(DeviceEventCodec, ReadsEveryNumberAsItsNearestDouble) {
   EXPECT_EQ(fields.at("i").number_value(), 0.184467440737095516159);
   EXPECT_EQ(fields.at("l").number_value(), 4.9406564584124654e-324);
   EXPECT_TRUE(decoded->exact_numbers().empty()) << decoded->DebugString();
+}
+
+// Found by fuzz/device_frame_fuzzer: "dtb":1.8446744073709552e16 sent the
+// event to the generic schema, its encoding wrote the integer
+// 18446744073709552, and that decoded typed. proto3's JSON mapping reads an
+// integral number into an integer field whatever its spelling.
+TEST(DeviceEventCodec, ReadsIntegralNumbersOfAnySpellingIntoIntegerFields) {
+  absl::StatusOr<DeviceEvent> decoded = DecodeEventText(
+      R"({"type":"device-state","state":"disk-low","disk_free_bytes":5.0,"disk_total_bytes":1.8446744073709552e16})",
+      Dialect::kStandard);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_TRUE(decoded->has_device_state()) << decoded->DebugString();
+  EXPECT_TRUE(decoded->schema_error().empty()) << decoded->schema_error();
+  EXPECT_EQ(decoded->device_state().disk_free_bytes(), 5u);
+  EXPECT_EQ(decoded->device_state().disk_total_bytes(), 18446744073709552u);
+  const std::string json = EncodeDeviceEvent(*decoded, Dialect::kStandard);
+  EXPECT_TRUE(absl::StrContains(json, R"("disk_free_bytes":5,)")) << json;
+  EXPECT_TRUE(absl::StrContains(json, R"("disk_total_bytes":18446744073709552)")) << json;
+}
+
+TEST(DeviceEventCodec, RefusesFractionsAndOutOfRangeNumbersInIntegerFields) {
+  for (const char* number : {"5.5", "-1.0", "1.8446744073709552e19", "1e300"}) {
+    absl::StatusOr<DeviceEvent> decoded = DecodeEventText(
+        absl::StrCat(R"({"type":"device-state","state":"disk-low","disk_free_bytes":)", number, "}"),
+        Dialect::kStandard);
+    ASSERT_TRUE(decoded.ok()) << number << ": " << decoded.status();
+    EXPECT_TRUE(decoded->has_generic()) << number << ": " << decoded->DebugString();
+    EXPECT_TRUE(absl::StrContains(decoded->schema_error(), "disk_free_bytes: expected unsigned 64-bit integer"))
+        << number << ": " << decoded->schema_error();
+  }
 }
 
 TEST(DeviceEventCodec, WritesTheDoubleOnceTheStructNoLongerHoldsTheLiteralsValue) {
