@@ -34,7 +34,7 @@ class DeviceView {
     size_t limit = 100;
   };
 
-  DeviceView(SessionRegistry& directory, const TwinStore& twins) : directory_(directory), twins_(twins) {}
+  DeviceView(const SessionRegistry& directory, const TwinStore& twins) : directory_(directory), twins_(twins) {}
 
   // The device's twin merged with its live connection; nullopt when the
   // bridge neither holds nor remembers it.
@@ -49,7 +49,7 @@ class DeviceView {
  private:
   std::optional<hive::bridge::v1::Device> Live(const std::string& device_id) const;
 
-  SessionRegistry& directory_;
+  const SessionRegistry& directory_;
   const TwinStore& twins_;
 };
 

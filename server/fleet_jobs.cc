@@ -28,17 +28,19 @@ absl::StatusOr<std::unique_ptr<JobStore>> FleetJobs::OpenStore(const Config& con
 }
 
 FleetJobs::FleetJobs(const Config& config, Deps deps, std::unique_ptr<JobStore> store)
-    : store_(deps.queue == nullptr ? nullptr : std::move(store)),
+    : view_(deps.fleet != nullptr ? *deps.fleet : deps.registry, deps.twins),
+      joins_(view_),
+      store_(deps.queue == nullptr ? nullptr : std::move(store)),
       sender_(store_ == nullptr
                   ? nullptr
                   : std::make_unique<QueueJobSender>(*deps.queue, *deps.deliverer,
                                                      deps.fleet != nullptr ? *deps.fleet : deps.registry)),
-      engine_(store_ == nullptr ? nullptr
-                                : std::make_unique<JobEngine>(
-                                      *store_, *sender_, deps.hub, deps.clock,
-                                      JobEngine::Options{config.max_active_jobs, config.job_retention, deps.observer,
-                                                         deps.events, deps.log, deps.replica})),
-      view_(deps.registry, deps.twins),
+      engine_(store_ == nullptr
+                  ? nullptr
+                  : std::make_unique<JobEngine>(
+                        *store_, *sender_, deps.hub, deps.clock,
+                        JobEngine::Options{config.max_active_jobs, config.job_retention, deps.observer, deps.events,
+                                           deps.log, deps.replica, &joins_, config.max_job_devices})),
       service_({config.max_job_devices, config.max_queue_ttl, UnavailableReason(config, deps.cluster), deps.limits},
                deps.clock, engine_.get(), view_, deps.access) {}
 

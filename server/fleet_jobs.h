@@ -27,6 +27,7 @@
 #include "server/config.h"
 #include "server/device_view.h"
 #include "server/fleet_jobs_service.h"
+#include "server/job_selection.h"
 #include "server/queue_job_sender.h"
 
 namespace hive::server {
@@ -78,10 +79,13 @@ class FleetJobs {
   bool caught_up() const { return engine_ == nullptr || engine_->caught_up(); }
 
  private:
+  // The fleet's devices as ListDevices shows them (in cluster mode, every
+  // replica's), for StartJob's selection and include_joining.
+  DeviceView view_;
+  SelectorJoins joins_;
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<QueueJobSender> sender_;
   std::unique_ptr<JobEngine> engine_;
-  DeviceView view_;
   FleetJobsService service_;
 };
 

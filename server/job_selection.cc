@@ -1,6 +1,7 @@
 #include "server/job_selection.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -49,15 +50,38 @@ absl::Status CheckFields(const google::protobuf::RepeatedPtrField<TwinFieldMatch
   return absl::OkStatus();
 }
 
+// The listing a (checked) selector asks of the view, from the start.
+DeviceView::Query QueryOf(const DeviceSelector& selector) {
+  DeviceView::Query query;
+  if (IsUuid(selector.account_id())) query.account_id = CanonicalUuid(selector.account_id());
+  query.presence = selector.presence() == hive::bridge::v1::PRESENCE_UNSPECIFIED ? hive::bridge::v1::PRESENCE_ALL
+                                                                                 : selector.presence();
+  query.version = selector.version();
+  query.limit = kPage;
+  return query;
+}
+
+// Calls `take` with each device the selector matches, in device id order,
+// until it returns false.
+void ForEachMatch(const DeviceView& view, const DeviceSelector& selector,
+                  const std::function<bool(const Device&)>& take) {
+  DeviceView::Query query = QueryOf(selector);
+  while (true) {
+    const std::vector<Device> page = view.List(query);
+    for (const Device& device : page) {
+      if (MatchesTwinFields(device, selector.fields()) && !take(device)) return;
+    }
+    if (page.size() < query.limit) return;
+    query.after = page.back().device_id();
+  }
+}
+
 absl::StatusOr<JobSelection> SelectBySelector(const DeviceView& view, const DeviceSelector& selector,
                                               const std::optional<BackendGrant>& grant, size_t max_devices) {
-  DeviceView::Query query;
-  if (!selector.account_id().empty()) {
-    if (!IsUuid(selector.account_id())) {
-      return absl::InvalidArgumentError("target.selector.account_id: not a UUID");
-    }
-    query.account_id = CanonicalUuid(selector.account_id());
+  if (!selector.account_id().empty() && !IsUuid(selector.account_id())) {
+    return absl::InvalidArgumentError("target.selector.account_id: not a UUID");
   }
+  const DeviceView::Query query = QueryOf(selector);
   if (grant.has_value() && !grant->all_accounts()) {
     if (query.account_id.empty()) {
       return absl::PermissionDeniedError(
@@ -69,24 +93,18 @@ absl::StatusOr<JobSelection> SelectBySelector(const DeviceView& view, const Devi
     return absl::InvalidArgumentError("target.selector.presence: not a Presence");
   }
   if (absl::Status fields = CheckFields(selector.fields()); !fields.ok()) return fields;
-  query.presence = selector.presence() == hive::bridge::v1::PRESENCE_UNSPECIFIED ? hive::bridge::v1::PRESENCE_ALL
-                                                                                 : selector.presence();
-  query.version = selector.version();
-  query.limit = kPage;
   JobSelection selection{{}, query.account_id};
-  while (true) {
-    const std::vector<Device> page = view.List(query);
-    for (const Device& device : page) {
-      if (!MatchesTwinFields(device, selector.fields())) continue;
-      if (selection.device_ids.size() == max_devices) {
-        return absl::ResourceExhaustedError(absl::StrCat("the selector matches more than --max-job-devices (",
-                                                         max_devices, ") devices; narrow it or split the job"));
-      }
-      selection.device_ids.push_back(device.device_id());
-    }
-    if (page.size() < query.limit) return selection;
-    query.after = page.back().device_id();
+  bool over = false;
+  ForEachMatch(view, selector, [&](const Device& device) {
+    if (selection.device_ids.size() == max_devices) return !(over = true);
+    selection.device_ids.push_back(device.device_id());
+    return true;
+  });
+  if (over) {
+    return absl::ResourceExhaustedError(absl::StrCat("the selector matches more than --max-job-devices (", max_devices,
+                                                     ") devices; narrow it or split the job"));
   }
+  return selection;
 }
 
 absl::StatusOr<JobSelection> SelectByList(const DeviceView& view, const hive::bridge::v1::JobDeviceList& list,
@@ -142,6 +160,26 @@ bool MatchesTwinFields(const Device& device, const google::protobuf::RepeatedPtr
     if (actual == nullptr || expected.HasParseError() || !(*actual == expected)) return false;
   }
   return true;
+}
+
+bool SelectorJoins::Matches(const DeviceSelector& selector, const std::string& device_id) const {
+  std::optional<Device> device = view_.Find(device_id);
+  if (!device.has_value()) return false;
+  const DeviceView::Query query = QueryOf(selector);
+  const bool presence_matches = query.presence == hive::bridge::v1::PRESENCE_ALL ||
+                                device->online() == (query.presence == hive::bridge::v1::PRESENCE_ONLINE);
+  return presence_matches && (query.account_id.empty() || device->account_id() == query.account_id) &&
+         (query.version.empty() || device->version() == query.version) && MatchesTwinFields(*device, selector.fields());
+}
+
+std::vector<std::string> SelectorJoins::Select(const DeviceSelector& selector, size_t limit) const {
+  std::vector<std::string> ids;
+  if (limit == 0) return ids;
+  ForEachMatch(view_, selector, [&](const Device& device) {
+    ids.push_back(device.device_id());
+    return ids.size() < limit;
+  });
+  return ids;
 }
 
 absl::StatusOr<JobSelection> SelectJobDevices(const DeviceView& view, const hive::bridge::v1::JobTarget& target,

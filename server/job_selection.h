@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "bridge/auth/backend_policy.h"
+#include "bridge/jobs/joining_devices.h"
 #include "hive/bridge/v1/jobs.pb.h"
 #include "server/device_view.h"
 
@@ -36,6 +37,18 @@ struct JobSelection {
 // `max_devices` (--max-job-devices).
 absl::StatusOr<JobSelection> SelectJobDevices(const DeviceView& view, const hive::bridge::v1::JobTarget& target,
                                               const std::optional<BackendGrant>& grant, size_t max_devices);
+
+// include_joining: the job engine's view of which devices match a running
+// job's selector (checked at StartJob), as SelectJobDevices reads it.
+class SelectorJoins final : public JoiningDevices {
+ public:
+  explicit SelectorJoins(const DeviceView& view) : view_(view) {}
+  bool Matches(const hive::bridge::v1::DeviceSelector& selector, const std::string& device_id) const override;
+  std::vector<std::string> Select(const hive::bridge::v1::DeviceSelector& selector, size_t limit) const override;
+
+ private:
+  const DeviceView& view_;
+};
 
 // Whether `device`'s twin has every value of `fields` (checked valid).
 bool MatchesTwinFields(const hive::bridge::v1::Device& device,

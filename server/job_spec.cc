@@ -28,10 +28,6 @@ absl::Status ValidateRollout(const hive::bridge::v1::JobRollout& rollout) {
                                                      "; it must be between 0 and 1, exclusive"));
     }
   }
-  if (rollout.include_joining()) {
-    return absl::UnimplementedError(
-        "rollout.include_joining: not built yet; the selection is fixed when the job starts (docs/jobs.md)");
-  }
   // The waves are checked by the plan made from them (WavePlan::Make).
   return absl::OkStatus();
 }
@@ -57,6 +53,10 @@ absl::Status ValidateStartJob(const hive::bridge::v1::StartJobRequest& request, 
   if (request.description().size() > kMaxJobDescriptionBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("description: ", request.description().size(), " bytes, over ", kMaxJobDescriptionBytes));
+  }
+  if (request.rollout().include_joining() && !request.target().has_selector()) {
+    return absl::InvalidArgumentError(
+        "rollout.include_joining: needs target.selector; a job over a device list takes no newcomers");
   }
   return ValidateRollout(request.rollout());
 }

@@ -23,8 +23,9 @@ constexpr absl::string_view kReasonHeader = "x-hive-job-reason";
 constexpr absl::string_view kAcknowledgesHeader = "x-hive-job-acknowledges";
 
 constexpr std::pair<JobOp::Kind, absl::string_view> kKindNames[] = {
-    {JobOp::Kind::kStart, "start"},   {JobOp::Kind::kLease, "lease"},   {JobOp::Kind::kAdvance, "advance"},
-    {JobOp::Kind::kRecord, "record"}, {JobOp::Kind::kCancel, "cancel"}, {JobOp::Kind::kMarker, "marker"},
+    {JobOp::Kind::kStart, "start"},   {JobOp::Kind::kLease, "lease"}, {JobOp::Kind::kAdvance, "advance"},
+    {JobOp::Kind::kRecord, "record"}, {JobOp::Kind::kJoin, "join"},   {JobOp::Kind::kCancel, "cancel"},
+    {JobOp::Kind::kMarker, "marker"},
 };
 
 std::string TextHeader(const AmqpMessage& message, absl::string_view name) {
@@ -58,11 +59,16 @@ AmqpMessage EncodeJobOp(const JobOp& op) {
                      {std::string(kJobIdHeader), op.job_id},
                      {std::string(kTermHeader), static_cast<int64_t>(op.term)}};
   switch (op.kind) {
-    case JobOp::Kind::kStart: {
+    case JobOp::Kind::kStart:
+    case JobOp::Kind::kJoin: {
+      // A job and devices: the shape StartJob answers with.
       hive::bridge::v1::StartJobResponse start;
       *start.mutable_job() = op.job;
       for (const std::string& id : op.device_ids) start.add_device_ids(id);
       message.body = start.SerializeAsString();
+      if (op.kind == JobOp::Kind::kJoin) {
+        message.headers.emplace_back(std::string(kNextIndexHeader), static_cast<int64_t>(op.next_index));
+      }
       break;
     }
     case JobOp::Kind::kAdvance:
@@ -108,12 +114,19 @@ absl::StatusOr<JobOp> DecodeJobOp(const AmqpMessage& message) {
   if (!term.ok()) return term.status();
   op.term = *term;
   switch (op.kind) {
-    case JobOp::Kind::kStart: {
+    case JobOp::Kind::kStart:
+    case JobOp::Kind::kJoin: {
       hive::bridge::v1::StartJobResponse start;
       if (!start.ParseFromString(message.body)) return absl::InvalidArgumentError("job op: not a StartJobResponse");
       if (start.job().job_id() != op.job_id) return absl::InvalidArgumentError("job op: the job's id differs");
       op.job = std::move(*start.mutable_job());
       op.device_ids.assign(start.device_ids().begin(), start.device_ids().end());
+      if (op.kind == JobOp::Kind::kJoin) {
+        if (op.device_ids.empty()) return absl::InvalidArgumentError("job op: a join of no device");
+        absl::StatusOr<uint64_t> first = CountHeader(message, kNextIndexHeader);
+        if (!first.ok()) return first.status();
+        op.next_index = static_cast<size_t>(*first);
+      }
       break;
     }
     case JobOp::Kind::kAdvance: {

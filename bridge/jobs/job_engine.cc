@@ -61,6 +61,7 @@ void JobEngine::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   outcomes_.reset();
+  joins_.reset();
 }
 
 void JobEngine::Post(Task task) {
@@ -113,7 +114,11 @@ void JobEngine::Adopt(JobStore::Unfinished loaded, bool fresh) {
     absl::MutexLock lock(&mu_);
     active_[job_id] = (*runner)->job();
   }
+  JobRunner& adopted = *runner.value();
   runners_[job_id] = *std::move(runner);
+  // Devices that came to match while no one drove it (or since StartJob
+  // selected): read the selection again, once subscribed to what follows.
+  if (adopted.joining() && !RefreshJoins()) Sweep(adopted);
   // Cancels that came while no one drove it.
   if (clustered()) CancelHere(job_id);
 }
@@ -169,6 +174,7 @@ void JobEngine::Tick() {
     ++it;
   }
   if (options_.observer != nullptr) options_.observer->Active(running, paused, stopping);
+  TickJoins();
   absl::MutexLock lock(&mu_);
   next_tick_ = next;
 }

@@ -11,6 +11,13 @@
 //   auto watch = engine.Watch(job_id, [](const WatchJobResponse& change) { ... });
 //   engine.Stop();                                    // before the queue and the hub go
 //
+// Jobs with include_joining take the devices that come to match their
+// selector while they run: the engine reads again, from the twins
+// (JoiningDevices), each device an event names after which it may match
+// (its presence, its version, a twin type the selector's fields name), and
+// the whole selection when it may have missed such events: when it adopts
+// the job, after its subscription changed, and after a gap.
+//
 // In cluster mode (Options::cluster) the store is this replica's view of the
 // fleet's jobs log (job_op.h): StartJob and CancelJob append operations and
 // wait for them to come back, every replica applies every operation
@@ -23,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,6 +54,7 @@
 #include "bridge/jobs/job_runner.h"
 #include "bridge/jobs/job_sender.h"
 #include "bridge/jobs/job_store.h"
+#include "bridge/jobs/joining_devices.h"
 
 namespace hive {
 
@@ -66,6 +75,11 @@ class JobEngine final : public JobLogReader {
     // replica's id.
     JobLog* log = nullptr;
     std::string replica;
+    // include_joining: who says which devices match a selector now (null:
+    // jobs never take newcomers), and the most devices a job may select in
+    // all (--max-job-devices).
+    const JoiningDevices* joining = nullptr;
+    size_t max_job_devices = 100'000;
   };
 
   // A live watch of one job: changes reach its callback (on the engine's
@@ -147,6 +161,17 @@ class JobEngine final : public JobLogReader {
   void Adopt(JobStore::Unfinished loaded, bool fresh);
   void DrainOutcomes();
   void Tick();
+  // include_joining (job_engine_joins.cc): the subscription to the events
+  // that may make a device match a joining job, for the jobs running now;
+  // whether it subscribed anew (and so read every selection again).
+  bool RefreshJoins();
+  void DrainJoins();
+  // Offers `devices` to every joining job that has not selected them and
+  // whose selector they match now.
+  void OfferJoins(const std::vector<std::string>& devices);
+  // The whole selection, read again, offered to `runner`.
+  void Sweep(JobRunner& runner);
+  void TickJoins();
   void Publish(const WatchJobResponse& change);
   void Unwatch(uint64_t id);
   void Notify(const WatchJobResponse& change);
@@ -213,6 +238,15 @@ class JobEngine final : public JobLogReader {
   absl::Time cluster_ticked_at_ = absl::InfinitePast();
   absl::flat_hash_map<std::string, std::pair<uint64_t, absl::Time>> proposed_;
   std::unique_ptr<Subscription> outcomes_;
+  // include_joining: the event types subscribed to (sorted; none without a
+  // joining job), the subscription, and devices to read again a moment
+  // after a presence event (cluster mode: the event and the fleet
+  // directory's news of the device travel separately), at most
+  // kMaxJoinRechecks of them; past that, a sweep at sweep_at_.
+  std::vector<std::string> join_types_;
+  std::unique_ptr<Subscription> joins_;
+  std::deque<std::pair<absl::Time, std::string>> rechecks_;
+  absl::Time sweep_at_ = absl::InfiniteFuture();
   absl::Time cleaned_at_ = absl::InfinitePast();
   std::thread thread_;
 };

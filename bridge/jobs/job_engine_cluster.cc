@@ -129,6 +129,7 @@ void JobEngine::ApplyJobOp(const JobOp& op) {
       return ApplyLease(op);
     case JobOp::Kind::kAdvance:
     case JobOp::Kind::kRecord:
+    case JobOp::Kind::kJoin:
       return ApplyRecord(op);
     case JobOp::Kind::kCancel:
       return ApplyCancel(op);
@@ -187,10 +188,10 @@ void JobEngine::ApplyLease(const JobOp& op) {
 void JobEngine::ApplyRecord(const JobOp& op) {
   // A replica that lost the lease and has not noticed yet changes nothing.
   if (!leases_.Current(op.job_id, op.term)) return;
-  if (op.kind == JobOp::Kind::kAdvance) {
-    if (absl::Status stored = store_.Advance(op.job, op.next_index); !stored.ok()) {
-      Log(LogLevel::kError, "job_view_failed", {{"job", op.job_id}, {"error", stored.message()}});
-    }
+  if (op.kind == JobOp::Kind::kAdvance || op.kind == JobOp::Kind::kJoin) {
+    absl::Status stored = op.kind == JobOp::Kind::kAdvance ? store_.Advance(op.job, op.next_index)
+                                                           : store_.Join(op.job, op.next_index, op.device_ids);
+    if (!stored.ok()) Log(LogLevel::kError, "job_view_failed", {{"job", op.job_id}, {"error", stored.message()}});
     return;
   }
   if (absl::Status stored = store_.Record(op.change.job(), op.index, op.status, op.change); !stored.ok()) {

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "hive/bridge/v1/jobs.pb.h"
@@ -24,6 +26,10 @@ class JobJournal {
   virtual absl::Status Record(const hive::bridge::v1::Job& job, std::optional<size_t> index,
                               hive::bridge::v1::RequestStatus status,
                               const hive::bridge::v1::WatchJobResponse& change) = 0;
+  // Devices that joined the job's selection (include_joining), appended at
+  // `first_index` and on, with the job after they joined.
+  virtual absl::Status Join(const hive::bridge::v1::Job& job, size_t first_index,
+                            const std::vector<std::string>& device_ids) = 0;
 };
 
 }  // namespace hive

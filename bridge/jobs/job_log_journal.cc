@@ -28,6 +28,17 @@ absl::Status JobLogJournal::Record(const hive::bridge::v1::Job& job, std::option
   return Append(std::move(op));
 }
 
+absl::Status JobLogJournal::Join(const hive::bridge::v1::Job& job, size_t first_index,
+                                 const std::vector<std::string>& device_ids) {
+  JobOp op;
+  op.kind = JobOp::Kind::kJoin;
+  op.job_id = job.job_id();
+  op.job = job;
+  op.next_index = first_index;
+  op.device_ids = device_ids;
+  return Append(std::move(op));
+}
+
 absl::Status JobLogJournal::Append(JobOp op) {
   std::optional<JobLeases::Lease> lease = leases_.Of(op.job_id);
   // No lease: the job's end is in the view already, and a write after it

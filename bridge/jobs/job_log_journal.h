@@ -1,6 +1,6 @@
 // bridge/jobs/job_log_journal.h
 // Cluster mode: the JobJournal of the jobs this replica drives. Each write
-// becomes an operation of the jobs log (kAdvance, kRecord) carrying the
+// becomes an operation of the jobs log (kAdvance, kRecord, kJoin) carrying the
 // lease's term, so that every replica's view applies it, and none applies it
 // once another replica has taken the lease. It does not wait for the
 // operation to come back: the driver keeps its job in memory, and watchers
@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "bridge/jobs/job_journal.h"
 #include "bridge/jobs/job_leases.h"
@@ -30,6 +31,8 @@ class JobLogJournal final : public JobJournal {
   absl::Status Record(const hive::bridge::v1::Job& job, std::optional<size_t> index,
                       hive::bridge::v1::RequestStatus status,
                       const hive::bridge::v1::WatchJobResponse& change) override;
+  absl::Status Join(const hive::bridge::v1::Job& job, size_t first_index,
+                    const std::vector<std::string>& device_ids) override;
 
  private:
   absl::Status Append(JobOp op);

@@ -13,11 +13,13 @@
 //   kAdvance  the driver's job as it stands (without its spec) and its send cursor.
 //   kRecord   the driver's change for WatchJob (with a device's outcome, or
 //             a change of the job alone).
+//   kJoin     devices that joined the driver's job (include_joining),
+//             appended to its selection from `next_index` on.
 //   kCancel   CancelJob on any replica; the holder stops the job, then
 //             acknowledges it (a kMarker naming the cancel).
 //   kMarker   nothing to the view: a replica reading its own marker back
 //             knows its view has everything appended before it.
-// kAdvance and kRecord carry the driver's term; one from an older term (a
+// kAdvance, kRecord and kJoin carry the driver's term; one from an older term (a
 // replica that lost the lease and has not noticed yet) changes nothing.
 #pragma once
 
@@ -32,7 +34,7 @@
 namespace hive {
 
 struct JobOp {
-  enum class Kind { kStart, kLease, kAdvance, kRecord, kCancel, kMarker };
+  enum class Kind { kStart, kLease, kAdvance, kRecord, kJoin, kCancel, kMarker };
 
   Kind kind = Kind::kMarker;
   // Unique (a UUID): the issuer waits for its own operation by it.
@@ -41,13 +43,15 @@ struct JobOp {
   std::string replica;
   // Every kind but kMarker.
   std::string job_id;
-  // kLease: the term taken; kAdvance, kRecord: the driver's term.
+  // kLease: the term taken; kAdvance, kRecord, kJoin: the driver's term.
   uint64_t term = 0;
-  // kStart: the job as started; kAdvance: the job as it stands, without its spec (kStart carried it).
+  // kStart: the job as started; kAdvance, kJoin: the job as it stands,
+  // without its spec (kStart carried it).
   hive::bridge::v1::Job job;
-  // kStart: the selection, in send order.
+  // kStart: the selection, in send order; kJoin: the devices that joined.
   std::vector<std::string> device_ids;
-  // kAdvance: how far into its selection the job has sent.
+  // kAdvance: how far into its selection the job has sent; kJoin: the
+  // index of the first device that joined.
   size_t next_index = 0;
   // kRecord: the device (by its place in the selection) the change settles,
   // with its status; unset for a change of the job alone.

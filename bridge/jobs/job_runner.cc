@@ -39,8 +39,13 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Make(Deps deps, JobStore::
   if (!(rollout.max_rate() > 0)) {
     return absl::InvalidArgumentError(absl::StrCat("rollout.max_rate: ", rollout.max_rate(), " must be above 0"));
   }
-  absl::StatusOr<WavePlan> plan = WavePlan::Make(rollout.waves(), loaded.members.size());
+  // The waves are shares of the selection at the start; devices that
+  // joined since (include_joining) are at its end, in the last wave.
+  const size_t joined =
+      std::min(static_cast<size_t>(std::max<int64_t>(loaded.job.counters().joined(), 0)), loaded.members.size());
+  absl::StatusOr<WavePlan> plan = WavePlan::Make(rollout.waves(), loaded.members.size() - joined);
   if (!plan.ok()) return plan.status();
+  plan->Grow(loaded.members.size());
   // The spec apart, so that the changes, which carry the job, do not copy it
   // (job_status.h); its explicit device list is the selection, in `members`.
   hive::bridge::v1::StartJobRequest spec = std::move(*loaded.job.mutable_spec());
@@ -66,6 +71,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Make(Deps deps, JobStore::
   hive::bridge::v1::JobCounters& counters = *runner->job_.mutable_counters();
   counters.Clear();
   counters.set_selected(static_cast<int64_t>(runner->members_.size()));
+  counters.set_joined(static_cast<int64_t>(joined));
   for (const Member& member : runner->members_) runner->Count(member.bucket, +1);
   if (const hive::bridge::v1::JobRollout& moved = runner->spec_.rollout(); moved.has_abort()) {
     const int window = moved.abort().window();
@@ -289,6 +295,60 @@ void JobRunner::RecordJobChange() {
 
 void JobRunner::Cancel(const std::string& reason) {
   if (job_.state() == JOB_STATE_RUNNING || job_.state() == JOB_STATE_PAUSED) Stop(JOB_STATE_CANCELLED, reason);
+}
+
+bool JobRunner::joining() const {
+  return spec_.rollout().include_joining() && spec_.target().has_selector() &&
+         (job_.state() == JOB_STATE_RUNNING || job_.state() == JOB_STATE_PAUSED);
+}
+
+bool JobRunner::Has(const std::string& device_id) const {
+  return by_request_.contains(JobRequestId(job_.job_id(), device_id));
+}
+
+size_t JobRunner::Join(const std::vector<std::string>& device_ids, size_t max_devices) {
+  if (!joining()) return 0;
+  const size_t first = members_.size();
+  for (const std::string& device_id : device_ids) {
+    if (members_.size() >= max_devices) {
+      if (!join_capped_) {
+        join_capped_ = true;
+        Log(LogLevel::kWarn, "job_join_capped",
+            {{"job", job_.job_id()}, {"devices", members_.size()}, {"max_job_devices", max_devices}});
+      }
+      break;
+    }
+    Member member{device_id, JobRequestId(job_.job_id(), device_id), Bucket::kPending};
+    // Already selected (or named twice in `device_ids`).
+    if (!by_request_.emplace(member.request_id, members_.size()).second) continue;
+    members_.push_back(std::move(member));
+    Count(Bucket::kPending, +1);
+  }
+  const size_t added = members_.size() - first;
+  if (added == 0) return 0;
+  hive::bridge::v1::JobCounters& counters = *job_.mutable_counters();
+  counters.set_selected(counters.selected() + static_cast<int64_t>(added));
+  counters.set_joined(counters.joined() + static_cast<int64_t>(added));
+  std::vector<std::string> joined;
+  joined.reserve(added);
+  for (size_t i = first; i < members_.size(); ++i) joined.push_back(members_[i].device_id);
+  if (absl::Status stored = deps_.journal.Join(job_, first, joined); !stored.ok()) {
+    // Never send to a device the journal does not have: a resumed job (or
+    // the replica taking it over) would not know it. The next event or
+    // sweep offers the devices again.
+    Log(LogLevel::kWarn, "job_join_failed", {{"job", job_.job_id()}, {"error", stored.message()}});
+    for (size_t i = first; i < members_.size(); ++i) by_request_.erase(members_[i].request_id);
+    members_.resize(first);
+    Count(Bucket::kPending, -static_cast<int64_t>(added));
+    counters.set_selected(counters.selected() - static_cast<int64_t>(added));
+    counters.set_joined(counters.joined() - static_cast<int64_t>(added));
+    return 0;
+  }
+  plan_.Grow(members_.size());
+  Log(LogLevel::kInfo, "job_devices_joined",
+      {{"job", job_.job_id()}, {"devices", added}, {"selected", counters.selected()}});
+  RecordJobChange();
+  return added;
 }
 
 void JobRunner::Stop(JobState state, const std::string& reason) {

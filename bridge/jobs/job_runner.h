@@ -6,6 +6,10 @@
 // abort rule fires or it is cancelled: devices not yet sent are skipped and
 // requests still queued for offline devices are cancelled.
 //
+// With include_joining, devices that come to match the job's selector while
+// it runs are appended to its selection (Join) and belong to its last wave;
+// the waves' shares stay those of the selection at the start.
+//
 // Every device of the job is in one bucket (JobCounters): pending → queued
 // (offline) → in flight → succeeded | failed | expired | skipped. A device
 // only moves forward, so outcomes that arrive late or twice (a resumed job
@@ -82,6 +86,17 @@ class JobRunner {
   // Stops the job (CANCELLED), as the abort rule would.
   void Cancel(const std::string& reason);
 
+  // include_joining: whether the job takes devices that come to match its
+  // selector now (it has one, asked for them, and runs or pauses).
+  bool joining() const;
+  const hive::bridge::v1::DeviceSelector& selector() const { return spec_.target().selector(); }
+  // Whether `device_id` is in the job's selection.
+  bool Has(const std::string& device_id) const;
+  // Appends the devices of `device_ids` not in the selection yet (in their
+  // order) to the last wave, while the selection stays within
+  // `max_devices`; how many joined. Nothing when not joining().
+  size_t Join(const std::vector<std::string>& device_ids, size_t max_devices);
+
   // The job as it stands, without its spec (job_status.h).
   const Job& job() const { return job_; }
   bool ended() const { return job_.has_ended_at(); }
@@ -127,6 +142,8 @@ class JobRunner {
   std::optional<AbortWindow> window_;
   TokenBucket pace_;
   absl::Time pause_until_ = absl::InfinitePast();
+  // Join found the selection at max_devices (said once in the log).
+  bool join_capped_ = false;
 };
 
 }  // namespace hive

@@ -295,7 +295,7 @@ absl::StatusOr<std::optional<Job>> JobStore::GetLocked(const std::string& job_id
   return std::optional<Job>(*std::move(job));
 }
 
-absl::Status JobStore::Append(const Job& job, size_t first_index, const std::vector<std::string>& device_ids) {
+absl::Status JobStore::Join(const Job& job, size_t first_index, const std::vector<std::string>& device_ids) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<SqliteTransaction> tx = SqliteTransaction::Begin(*db_);
   if (!tx.ok()) return tx.status();

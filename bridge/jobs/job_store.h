@@ -80,8 +80,9 @@ class JobStore final : public JobJournal {
   absl::StatusOr<Created> Create(const Job& job, const std::vector<std::string>& device_ids);
   // The job with its whole spec.
   absl::StatusOr<std::optional<Job>> Get(const std::string& job_id);
-  // Devices appended to the selection (include_joining), after the others.
-  absl::Status Append(const Job& job, size_t first_index, const std::vector<std::string>& device_ids);
+  // Devices appended to the selection (include_joining), after the others,
+  // with the job after they joined, in one transaction.
+  absl::Status Join(const Job& job, size_t first_index, const std::vector<std::string>& device_ids) override;
   // The job as it stands, and how far into its selection it has sent. Here
   // and in Record and Append the job's spec is not written (the one Create
   // stored stays): pass the job without it (JobWithoutSpec).

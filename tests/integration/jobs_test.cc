@@ -489,6 +489,103 @@ TEST_F(JobsTest, KillDashNineMidJobResumesAndNoDeviceGetsItTwice) {
   EXPECT_EQ(job.counters().succeeded() + job.counters().failed(), 30) << job.DebugString();
 }
 
+// include_joining: of two jobs over the same selector (the account's devices
+// on version 1.0), kept running by a device that is offline, the one that
+// asked for newcomers sends its command to a device that connects on 1.0
+// and to one that connects on 2.0 once it reports 1.0, never to one still
+// on 2.0; the other job sends them nothing. The joined devices are in the
+// last wave, counted as joined, and stay in the job across a kill -9: none
+// gets the command twice, and both jobs complete once the offline device
+// is back.
+TEST_F(JobsTest, AJobWithIncludeJoiningTakesDevicesThatComeToMatchWhileItRuns) {
+  StartBridge();
+  auto report_version = [](TestDevice& device, absl::string_view version) {
+    device.Send(absl::StrCat(R"({"type":"device-version","version":")", version, R"("})"));
+  };
+  auto version_seen = [&](const std::string& device_id, absl::string_view version) {
+    return WaitUntil(
+        [&] {
+          hive::bridge::v1::GetDeviceResponse response;
+          return GetDevice(stub(), device_id, &response).ok() && response.device().version() == version;
+        },
+        absl::StrCat("the bridge sees ", device_id, " on ", version));
+  };
+  TestDevice& away = Connect({.account_id = account_});
+  const std::string away_id = away.device_id();
+  report_version(away, "1.0");
+  ASSERT_TRUE(version_seen(away_id, "1.0")) << Log();
+  away.Close();
+  ASSERT_TRUE(away.WaitClosed(absl::Seconds(5)));
+
+  StartJobRequest joining = JobRequest();
+  joining.mutable_target()->mutable_selector()->set_version("1.0");
+  auto* first_wave = joining.mutable_rollout()->add_waves();
+  first_wave->set_percent(50);
+  joining.mutable_rollout()->add_waves()->set_percent(100);
+  joining.mutable_rollout()->set_include_joining(true);
+  StartJobRequest fixed = joining;
+  fixed.mutable_rollout()->set_include_joining(false);
+  const StartResult with_joins = Start(joining);
+  ASSERT_TRUE(with_joins.status.ok()) << with_joins.status.error_message() << Log();
+  const StartResult without_joins = Start(fixed);
+  ASSERT_TRUE(without_joins.status.ok()) << without_joins.status.error_message() << Log();
+  const std::string job_id = with_joins.response.job().job_id();
+  const std::string fixed_id = without_joins.response.job().job_id();
+  ASSERT_TRUE(WaitUntil([&] { return Get(job_id).counters().queued() == 1 && Get(fixed_id).counters().queued() == 1; },
+                        "both jobs queue the offline device"))
+      << Log();
+
+  TestDevice& later = Connect({.account_id = account_, .responder = Responder::Ack()});
+  report_version(later, "2.0");
+  TestDevice& newcomer = Connect({.account_id = account_, .responder = Responder::Ack()});
+  report_version(newcomer, "1.0");
+  ASSERT_TRUE(WaitUntil([&] { return newcomer.received_requests() == 1; }, "the newcomer on 1.0 gets the command"))
+      << Log();
+  // Its events came after the other's: that one, on 2.0, was passed over.
+  EXPECT_EQ(later.received_requests(), 0) << later.Transcript();
+  report_version(later, "1.0");
+  ASSERT_TRUE(WaitUntil([&] { return later.received_requests() == 1; }, "the device now on 1.0 gets the command"))
+      << Log();
+  ASSERT_TRUE(WaitUntil([&] { return Get(job_id).counters().succeeded() == 2; }, "both acked")) << Log();
+  Job job = Get(job_id);
+  EXPECT_EQ(job.counters().selected(), 3) << job.DebugString();
+  EXPECT_EQ(job.counters().joined(), 2) << job.DebugString();
+  EXPECT_EQ(Get(fixed_id).counters().selected(), 1);
+
+  // Kill -9 and back: the joined devices are still the job's, and sent once.
+  bridge().Signal(SIGKILL);
+  ASSERT_TRUE(bridge().Wait(absl::Seconds(10)).has_value());
+  StartBridge();
+  TestDevice& newcomer_again = Connect({.device_id = newcomer.device_id(), .account_id = account_});
+  report_version(newcomer_again, "1.0");
+  TestDevice& back = Connect({.device_id = away_id, .account_id = account_, .responder = Responder::Ack()});
+  ASSERT_TRUE(AwaitEnded(job_id)) << Log();
+  ASSERT_TRUE(AwaitEnded(fixed_id)) << Log();
+  job = Get(job_id);
+  EXPECT_EQ(job.state(), hive::bridge::v1::JOB_STATE_COMPLETED) << job.DebugString();
+  EXPECT_EQ(job.counters().selected(), 3) << job.DebugString();
+  EXPECT_EQ(job.counters().joined(), 2) << job.DebugString();
+  EXPECT_EQ(job.counters().succeeded(), 3) << job.DebugString();
+  EXPECT_EQ(Get(fixed_id).counters().succeeded(), 1);
+  EXPECT_EQ(newcomer_again.received_requests(), 0) << newcomer_again.Transcript();
+  EXPECT_EQ(back.received_requests(), 2) << "one per job: " << back.Transcript();
+
+  // The history: the joined devices' outcomes are in the last wave.
+  grpc::Status end;
+  int last_wave = 0;
+  for (const WatchJobResponse& change : WatchToEnd(job_id, 0, &end)) {
+    if (!change.has_outcome()) continue;
+    const bool joined =
+        change.outcome().device_id() == newcomer.device_id() || change.outcome().device_id() == later.device_id();
+    if (joined) {
+      EXPECT_EQ(change.outcome().wave(), 1) << change.DebugString();
+      ++last_wave;
+    }
+  }
+  EXPECT_TRUE(end.ok()) << end.error_message();
+  EXPECT_EQ(last_wave, 2);
+}
+
 TEST_F(JobsTest, BadInputGetsSpecificStatuses) {
   StartBridge({"--max-job-devices=2", "--max-active-jobs=1"});
   TestDevice& device = Connect({.account_id = account_, .responder = Responder::Ack()});
@@ -515,6 +612,12 @@ TEST_F(JobsTest, BadInputGetsSpecificStatuses) {
        grpc::StatusCode::FAILED_PRECONDITION, "no device matches"},
       {"unknown device", [](StartJobRequest& r) { r.mutable_target()->mutable_devices()->add_device_ids(NewUuid()); },
        grpc::StatusCode::NOT_FOUND, "is not known"},
+      {"newcomers to a device list",
+       [&device](StartJobRequest& r) {
+         r.mutable_target()->mutable_devices()->add_device_ids(device.device_id());
+         r.mutable_rollout()->set_include_joining(true);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "rollout.include_joining: needs target.selector"},
       {"over --max-job-devices",
        [](StartJobRequest& r) {
          for (int i = 0; i < 3; ++i) r.mutable_target()->mutable_devices()->add_device_ids(NewUuid());

@@ -2,7 +2,8 @@
 // rabbitmq-server and three hivebridge replicas on loopback, real WebSocket
 // devices spread over them and real gRPC clients. A job started on one
 // replica is the same job on every replica, each device gets its command
-// once, a replica killed while it drives a job hands the job over, and a
+// once (a device that joins the fleet on another replica while it runs
+// too: include_joining), a replica killed while it drives a job hands the job over, and a
 // cancel through another replica stops it.
 #include <csignal>
 #include <cstdio>
@@ -165,14 +166,16 @@ class ClusterJobsTest : public ClusterFixture {
 TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReachesEachDeviceOnce) {
   // Devices on every replica, and some the fleet knows but that are offline.
   std::vector<std::unique_ptr<TestDevice>> online;
-  online.reserve(9);
+  online.reserve(10);
   for (int i = 0; i < 9; ++i) online.push_back(ConnectDevice(1 + i % kReplicas, Responder::Ack()));
   const std::vector<std::string> offline = KnownOffline(3, 2);
   for (const auto& device : online) ASSERT_TRUE(AwaitKnown(1, device->device_id(), true));
   for (const std::string& id : offline) ASSERT_TRUE(AwaitKnown(1, id, false));
 
   StartJobResponse started;
-  const grpc::Status status = Start(1, JobRequest(/*rate=*/100), &started);
+  StartJobRequest request = JobRequest(/*rate=*/100);
+  request.mutable_rollout()->set_include_joining(true);
+  const grpc::Status status = Start(1, request, &started);
   ASSERT_TRUE(status.ok()) << status.error_message() << Logs();
   const std::string job_id = started.job().job_id();
   EXPECT_EQ(started.job().counters().selected(), 12);
@@ -190,6 +193,21 @@ TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReaches
   EXPECT_EQ(Get(2, job_id).replica(), "replica-1");
   for (const auto& device : online) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
 
+  // A device new to the fleet connects to replica 2 while the job runs: the
+  // driver, replica 1, takes it in (include_joining), and every replica's
+  // view has it.
+  online.push_back(ConnectDevice(2, Responder::Ack()));
+  ASSERT_TRUE(
+      WaitUntil([&] { return online.back()->received_requests() == 1; }, "the newcomer gets the command", kPropagation))
+      << Logs();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const Job job = Peek(3, job_id);
+        return job.counters().succeeded() == 10 && job.counters().joined() == 1;
+      },
+      "replica-3 sees the newcomer joined and done", kPropagation))
+      << Get(3, job_id).DebugString() << Logs();
+
   // The offline devices come back to replica 3 and get theirs.
   std::vector<std::unique_ptr<TestDevice>> returned;
   returned.reserve(offline.size());
@@ -201,7 +219,8 @@ TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReaches
   // Every replica answers alike.
   const Job ended = Get(1, job_id);
   EXPECT_EQ(ended.state(), hive::bridge::v1::JOB_STATE_COMPLETED) << ended.DebugString();
-  EXPECT_EQ(ended.counters().succeeded(), 12) << ended.DebugString();
+  EXPECT_EQ(ended.counters().succeeded(), 13) << ended.DebugString();
+  EXPECT_EQ(ended.counters().selected(), 13) << ended.DebugString();
   for (int i = 2; i <= kReplicas; ++i) {
     const Job other = Get(i, job_id);
     EXPECT_EQ(other.state(), ended.state()) << "replica-" << i;
@@ -234,7 +253,7 @@ TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReaches
     EXPECT_TRUE(request_of.emplace(change.outcome().device_id(), change.outcome().request_id()).second)
         << "two outcomes for " << change.outcome().device_id();
   }
-  EXPECT_EQ(request_of.size(), 12u);
+  EXPECT_EQ(request_of.size(), 13u);
   for (const auto& device : online) {
     EXPECT_THAT(device->received_request_ids(), ::testing::ElementsAre(request_of[device->device_id()]));
   }
@@ -251,6 +270,7 @@ TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReaches
   // A retry of the same StartJob on another replica is the same job.
   StartJobRequest retry = JobRequest(/*rate=*/100);
   retry.set_job_id(job_id);
+  retry.mutable_rollout()->set_include_joining(true);
   *retry.mutable_command() = started.job().spec().command();
   StartJobResponse again;
   const grpc::Status retried = Start(3, retry, &again);

@@ -265,9 +265,9 @@ TEST(DeviceEventCodec, ReadsIntegralNumbersOfAnySpellingIntoIntegerFields) {
 
 TEST(DeviceEventCodec, RefusesFractionsAndOutOfRangeNumbersInIntegerFields) {
   for (const char* number : {"5.5", "-1.0", "1.8446744073709552e19", "1e300"}) {
-    absl::StatusOr<DeviceEvent> decoded = DecodeEventText(
-        absl::StrCat(R"({"type":"device-state","state":"disk-low","disk_free_bytes":)", number, "}"),
-        Dialect::kStandard);
+    absl::StatusOr<DeviceEvent> decoded =
+        DecodeEventText(absl::StrCat(R"({"type":"device-state","state":"disk-low","disk_free_bytes":)", number, "}"),
+                        Dialect::kStandard);
     ASSERT_TRUE(decoded.ok()) << number << ": " << decoded.status();
     EXPECT_TRUE(decoded->has_generic()) << number << ": " << decoded->DebugString();
     EXPECT_TRUE(absl::StrContains(decoded->schema_error(), "disk_free_bytes: expected unsigned 64-bit integer"))

@@ -85,6 +85,24 @@ TEST(JobOpMessage, AdvanceLeaseCancelAndMarkerRoundTrip) {
   EXPECT_EQ(decoded->acknowledges, "cancel-op");
 }
 
+TEST(JobOpMessage, JoinCarriesTheJobTheNewcomersAndWhereTheyStart) {
+  JobOp op = Op(JobOp::Kind::kJoin);
+  op.job.set_job_id("job-1");
+  op.job.mutable_counters()->set_joined(2);
+  op.next_index = 40;
+  op.device_ids = {"d9", "d3"};
+  absl::StatusOr<JobOp> decoded = DecodeJobOp(EncodeJobOp(op));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->kind, JobOp::Kind::kJoin);
+  EXPECT_EQ(decoded->term, 3u);
+  EXPECT_EQ(decoded->next_index, 40u);
+  EXPECT_EQ(decoded->job.counters().joined(), 2);
+  EXPECT_THAT(decoded->device_ids, ElementsAre("d9", "d3"));
+
+  op.device_ids.clear();
+  EXPECT_THAT(DecodeJobOp(EncodeJobOp(op)).status().message(), HasSubstr("a join of no device"));
+}
+
 TEST(JobOpMessage, MalformedOperationsAreRefusedSayingWhat) {
   AmqpMessage message = EncodeJobOp(Op(JobOp::Kind::kLease));
   message.headers[0].second = std::string("bogus");

@@ -263,6 +263,67 @@ TEST_F(JobRunnerTest, CancelSkipsTheRest) {
   EXPECT_TRUE(runner.ended());
 }
 
+// include_joining: newcomers go to the end of the selection, in the last
+// wave, whose first wave stays 10 % of the devices selected at the start.
+TEST_F(JobRunnerTest, DevicesThatJoinAreAppendedToTheLastWaveOnceEachWithinTheLimit) {
+  devices_.resize(10);
+  job_.mutable_spec()->mutable_rollout()->set_max_rate(1000);
+  job_.mutable_spec()->mutable_target()->mutable_selector()->set_version("1.0");
+  job_.mutable_spec()->mutable_rollout()->set_include_joining(true);
+  auto* first = job_.mutable_spec()->mutable_rollout()->add_waves();
+  first->set_percent(10);
+  first->mutable_pause_after()->set_seconds(5);
+  job_.mutable_spec()->mutable_rollout()->add_waves()->set_percent(100);
+  JobRunner& runner = Start();
+  ASSERT_TRUE(runner.joining());
+  const std::string newcomer = "00000000-0000-4000-8000-000000000100";
+  const std::string another = "00000000-0000-4000-8000-000000000101";
+  EXPECT_EQ(runner.Join({newcomer, devices_[3], newcomer, another}, /*max_devices=*/12), 2u)
+      << "a member and a repeat join nothing";
+  EXPECT_TRUE(runner.Has(newcomer));
+  EXPECT_EQ(runner.job().counters().selected(), 12);
+  EXPECT_EQ(runner.job().counters().joined(), 2);
+  EXPECT_EQ(runner.job().counters().pending(), 12);
+  ASSERT_FALSE(changes_.empty());
+  EXPECT_EQ(changes_.back().job().counters().joined(), 2) << "WatchJob hears of it";
+  EXPECT_EQ(runner.Join({"00000000-0000-4000-8000-000000000102"}, /*max_devices=*/12), 0u) << "at the limit";
+
+  runner.Tick();
+  EXPECT_EQ(TotalSends(), 1) << "the first wave is 10 % of the 10 selected at the start";
+  Answer(runner, 0, hive::bridge::v1::REQUEST_STATUS_ACKED);
+  runner.Tick();
+  clock_.Advance(absl::Seconds(5));
+  runner.Tick();
+  EXPECT_EQ(TotalSends(), 12);
+  EXPECT_EQ(sender_.sends[newcomer], 1);
+
+  // A resumed job plans its waves the same way, from what the store has.
+  absl::StatusOr<std::optional<JobStore::Unfinished>> stored = store_->LoadUnfinished(job_.job_id());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_TRUE(stored->has_value());
+  ASSERT_EQ((*stored)->members.size(), 12u);
+  EXPECT_EQ((*stored)->members[10].device_id, newcomer);
+  EXPECT_EQ((*stored)->job.counters().joined(), 2);
+  absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
+      JobRunner::Make({*store_, sender_, clock_, nullptr}, **std::move(stored));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ((*resumed)->job().counters().selected(), 12);
+  EXPECT_EQ((*resumed)->job().counters().joined(), 2);
+
+  // Once the job stops, nobody joins.
+  runner.Cancel("enough");
+  EXPECT_FALSE(runner.joining());
+  EXPECT_EQ(runner.Join({"00000000-0000-4000-8000-000000000103"}, 100), 0u);
+}
+
+TEST_F(JobRunnerTest, AJobWithoutIncludeJoiningTakesNoNewcomers) {
+  job_.mutable_spec()->mutable_target()->mutable_selector()->set_version("1.0");
+  JobRunner& runner = Start();
+  EXPECT_FALSE(runner.joining());
+  EXPECT_EQ(runner.Join({"00000000-0000-4000-8000-000000000100"}, 100), 0u);
+  EXPECT_EQ(runner.job().counters().selected(), 20);
+}
+
 TEST_F(JobRunnerTest, AResumedJobReadsBackWhatItSentAndNeverSendsItAgain) {
   job_.mutable_spec()->mutable_rollout()->set_max_rate(1000);
   {

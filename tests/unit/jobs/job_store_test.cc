@@ -112,7 +112,7 @@ TEST_F(JobStoreTest, AnUnfinishedJobComesBackWithItsSelectionCursorAndHistory) {
     change.set_sequence(1);
     change.mutable_outcome()->set_device_id("d1");
     ASSERT_TRUE(store.Record(job, 0, REQUEST_STATUS_ACKED, change).ok());
-    ASSERT_TRUE(store.Append(job, 3, {"d4"}).ok());
+    ASSERT_TRUE(store.Join(job, 3, {"d4"}).ok());
   }
   absl::StatusOr<std::vector<JobStore::Unfinished>> unfinished = Open().LoadUnfinished();
   ASSERT_TRUE(unfinished.ok()) << unfinished.status();

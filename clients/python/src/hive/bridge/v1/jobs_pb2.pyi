@@ -86,10 +86,11 @@ class JobAbortRule(_message.Message):
     def __init__(self, window: _Optional[int] = ..., max_failure_ratio: _Optional[float] = ...) -> None: ...
 
 class JobCounters(_message.Message):
-    __slots__ = ["expired", "failed", "in_flight", "pending", "queued", "selected", "skipped", "succeeded"]
+    __slots__ = ["expired", "failed", "in_flight", "joined", "pending", "queued", "selected", "skipped", "succeeded"]
     EXPIRED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    JOINED_FIELD_NUMBER: _ClassVar[int]
     PENDING_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
     SELECTED_FIELD_NUMBER: _ClassVar[int]
@@ -98,12 +99,13 @@ class JobCounters(_message.Message):
     expired: int
     failed: int
     in_flight: int
+    joined: int
     pending: int
     queued: int
     selected: int
     skipped: int
     succeeded: int
-    def __init__(self, selected: _Optional[int] = ..., pending: _Optional[int] = ..., queued: _Optional[int] = ..., in_flight: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., expired: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...
+    def __init__(self, selected: _Optional[int] = ..., pending: _Optional[int] = ..., queued: _Optional[int] = ..., in_flight: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., expired: _Optional[int] = ..., skipped: _Optional[int] = ..., joined: _Optional[int] = ...) -> None: ...
 
 class JobDeviceList(_message.Message):
     __slots__ = ["device_ids"]

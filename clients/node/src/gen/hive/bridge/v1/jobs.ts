@@ -183,7 +183,8 @@ export interface JobRollout {
   /**
    * With a selector: also send the command to devices that come to match it
    * while the job runs (e.g. a device that connects still on the old
-   * version), until the job's last wave ends. Not built yet: UNIMPLEMENTED.
+   * version), until the job ends or stops; they join its last wave, up to
+   * --max-job-devices in all. With a device list: INVALID_ARGUMENT.
    */
   includeJoining: boolean;
 }
@@ -274,7 +275,7 @@ export interface StartJobResponse {
 
 /**
  * How many of a job's devices are where. Every selected device is in
- * exactly one of these.
+ * exactly one of the buckets pending to skipped.
  */
 export interface JobCounters {
   /** Devices the job selected (grows with `include_joining`). */
@@ -302,6 +303,13 @@ export interface JobCounters {
    * requests were cancelled).
    */
   skipped: number;
+  /**
+   * Of `selected`, the devices that came to match the selector while the
+   * job ran (`include_joining`); not a bucket. The waves' shares are of
+   * the devices selected at the start (`selected` - `joined`); the joined
+   * ones belong to the last wave.
+   */
+  joined: number;
 }
 
 /** A job. */
@@ -1480,7 +1488,17 @@ export const StartJobResponse: MessageFns<StartJobResponse> = {
 };
 
 function createBaseJobCounters(): JobCounters {
-  return { selected: 0, pending: 0, queued: 0, inFlight: 0, succeeded: 0, failed: 0, expired: 0, skipped: 0 };
+  return {
+    selected: 0,
+    pending: 0,
+    queued: 0,
+    inFlight: 0,
+    succeeded: 0,
+    failed: 0,
+    expired: 0,
+    skipped: 0,
+    joined: 0,
+  };
 }
 
 export const JobCounters: MessageFns<JobCounters> = {
@@ -1508,6 +1526,9 @@ export const JobCounters: MessageFns<JobCounters> = {
     }
     if (message.skipped !== 0) {
       writer.uint32(64).int64(message.skipped);
+    }
+    if (message.joined !== 0) {
+      writer.uint32(72).int64(message.joined);
     }
     return writer;
   },
@@ -1589,6 +1610,14 @@ export const JobCounters: MessageFns<JobCounters> = {
             message.skipped = longToNumber(reader.int64());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.joined = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1615,6 +1644,7 @@ export const JobCounters: MessageFns<JobCounters> = {
       failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
       expired: isSet(object.expired) ? globalThis.Number(object.expired) : 0,
       skipped: isSet(object.skipped) ? globalThis.Number(object.skipped) : 0,
+      joined: isSet(object.joined) ? globalThis.Number(object.joined) : 0,
     };
   },
 
@@ -1644,6 +1674,9 @@ export const JobCounters: MessageFns<JobCounters> = {
     if (message.skipped !== 0) {
       obj.skipped = Math.round(message.skipped);
     }
+    if (message.joined !== 0) {
+      obj.joined = Math.round(message.joined);
+    }
     return obj;
   },
 
@@ -1660,6 +1693,7 @@ export const JobCounters: MessageFns<JobCounters> = {
     message.failed = object.failed ?? 0;
     message.expired = object.expired ?? 0;
     message.skipped = object.skipped ?? 0;
+    message.joined = object.joined ?? 0;
     return message;
   },
 };
