@@ -166,8 +166,12 @@ bool SelectorJoins::Matches(const DeviceSelector& selector, const std::string& d
   std::optional<Device> device = view_.Find(device_id);
   if (!device.has_value()) return false;
   const DeviceView::Query query = QueryOf(selector);
+  bool online = device->online();
+  if (std::optional<Twin> twin = twins_.Get(device_id); twin.has_value()) {
+    if (twin->connection != Twin::Connection::kUnknown) online = twin->connection == Twin::Connection::kConnected;
+  }
   const bool presence_matches = query.presence == hive::bridge::v1::PRESENCE_ALL ||
-                                device->online() == (query.presence == hive::bridge::v1::PRESENCE_ONLINE);
+                                online == (query.presence == hive::bridge::v1::PRESENCE_ONLINE);
   return presence_matches && (query.account_id.empty() || device->account_id() == query.account_id) &&
          (query.version.empty() || device->version() == query.version) && MatchesTwinFields(*device, selector.fields());
 }

@@ -39,15 +39,22 @@ absl::StatusOr<JobSelection> SelectJobDevices(const DeviceView& view, const hive
                                               const std::optional<BackendGrant>& grant, size_t max_devices);
 
 // include_joining: the job engine's view of which devices match a running
-// job's selector (checked at StartJob), as SelectJobDevices reads it.
+// job's selector (checked at StartJob), as SelectJobDevices reads it; but
+// Matches, asked after an event, judges presence as the event stream does:
+// by the device's last lifecycle event in its twin (the directory when the
+// twin has none). In cluster mode the directory hears of a connection on
+// another replica apart from the event stream, and may not have it yet when
+// the engine reads the device-connected event (or a version reported right
+// after it); the twin has every event up to the one being read.
 class SelectorJoins final : public JoiningDevices {
  public:
-  explicit SelectorJoins(const DeviceView& view) : view_(view) {}
+  SelectorJoins(const DeviceView& view, const TwinStore& twins) : view_(view), twins_(twins) {}
   bool Matches(const hive::bridge::v1::DeviceSelector& selector, const std::string& device_id) const override;
   std::vector<std::string> Select(const hive::bridge::v1::DeviceSelector& selector, size_t limit) const override;
 
  private:
   const DeviceView& view_;
+  const TwinStore& twins_;
 };
 
 // Whether `device`'s twin has every value of `fields` (checked valid).

@@ -174,7 +174,8 @@ void JobEngine::Tick() {
     ++it;
   }
   if (options_.observer != nullptr) options_.observer->Active(running, paused, stopping);
-  TickJoins();
+  // A joining job that ended may leave the subscription with nothing to do.
+  RefreshJoins();
   absl::MutexLock lock(&mu_);
   next_tick_ = next;
 }

@@ -30,7 +30,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -171,7 +170,6 @@ class JobEngine final : public JobLogReader {
   void OfferJoins(const std::vector<std::string>& devices);
   // The whole selection, read again, offered to `runner`.
   void Sweep(JobRunner& runner);
-  void TickJoins();
   void Publish(const WatchJobResponse& change);
   void Unwatch(uint64_t id);
   void Notify(const WatchJobResponse& change);
@@ -239,14 +237,9 @@ class JobEngine final : public JobLogReader {
   absl::flat_hash_map<std::string, std::pair<uint64_t, absl::Time>> proposed_;
   std::unique_ptr<Subscription> outcomes_;
   // include_joining: the event types subscribed to (sorted; none without a
-  // joining job), the subscription, and devices to read again a moment
-  // after a presence event (cluster mode: the event and the fleet
-  // directory's news of the device travel separately), at most
-  // kMaxJoinRechecks of them; past that, a sweep at sweep_at_.
+  // joining job), and the subscription.
   std::vector<std::string> join_types_;
   std::unique_ptr<Subscription> joins_;
-  std::deque<std::pair<absl::Time, std::string>> rechecks_;
-  absl::Time sweep_at_ = absl::InfiniteFuture();
   absl::Time cleaned_at_ = absl::InfinitePast();
   std::thread thread_;
 };

@@ -10,16 +10,6 @@
 #include "bridge/jobs/job_engine.h"
 
 namespace hive {
-namespace {
-
-// How long after a presence event a device is read again (cluster mode).
-constexpr absl::Duration kJoinRecheck = absl::Seconds(2);
-// Devices waiting for that second look; a connect storm past it is swept.
-constexpr size_t kMaxJoinRechecks = 100'000;
-
-bool IsPresenceEvent(const std::string& type) { return type == "device-connected" || type == "device-disconnected"; }
-
-}  // namespace
 
 bool JobEngine::RefreshJoins() {
   if (options_.joining == nullptr) return false;
@@ -38,7 +28,6 @@ bool JobEngine::RefreshJoins() {
   if (covered && !(wanted.empty() && joins_ != nullptr)) return false;
   join_types_ = std::move(wanted);
   joins_.reset();
-  rechecks_.clear();
   if (join_types_.empty()) return false;
   hive::bridge::v1::SubscribeEventsRequest request;
   for (const std::string& type : join_types_) request.add_types(type);
@@ -56,21 +45,14 @@ void JobEngine::DrainJoins() {
   std::vector<std::string> devices;
   absl::flat_hash_set<std::string> seen;
   bool missed = false;
-  const absl::Time recheck_at = clock_.Now() + kJoinRecheck;
   while (std::shared_ptr<const hive::bridge::v1::DeviceEvent> event = joins_->Next()) {
     if (event->has_gap()) {
       missed = true;
       continue;
     }
+    // The twin has every event up to the last one read: one look a device.
     if (event->device_id().empty() || !seen.insert(event->device_id()).second) continue;
     devices.push_back(event->device_id());
-    if (clustered() && IsPresenceEvent(event->type())) {
-      if (rechecks_.size() < kMaxJoinRechecks) {
-        rechecks_.emplace_back(recheck_at, event->device_id());
-      } else {
-        sweep_at_ = std::min(sweep_at_, recheck_at);
-      }
-    }
   }
   if (missed) {
     // Events were lost to the subscription's buffer: read every selection.
@@ -99,21 +81,4 @@ void JobEngine::Sweep(JobRunner& runner) {
   runner.Join(options_.joining->Select(runner.selector(), options_.max_job_devices + 1), options_.max_job_devices);
 }
 
-void JobEngine::TickJoins() {
-  RefreshJoins();
-  if (joins_ == nullptr) return;
-  const absl::Time now = clock_.Now();
-  if (now >= sweep_at_) {
-    sweep_at_ = absl::InfiniteFuture();
-    rechecks_.clear();
-    for (const auto& [job_id, runner] : runners_) Sweep(*runner);
-    return;
-  }
-  std::vector<std::string> due;
-  while (!rechecks_.empty() && rechecks_.front().first <= now) {
-    due.push_back(std::move(rechecks_.front().second));
-    rechecks_.pop_front();
-  }
-  OfferJoins(due);
-}
 }  // namespace hive

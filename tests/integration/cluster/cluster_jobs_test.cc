@@ -193,10 +193,32 @@ TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReaches
   EXPECT_EQ(Get(2, job_id).replica(), "replica-1");
   for (const auto& device : online) EXPECT_EQ(device->received_requests(), 1) << device->Transcript();
 
-  // A device new to the fleet connects to replica 2 while the job runs: the
+  // A second job, over another account's devices online now, waits in a
+  // long pause after its first wave: a newcomer of that account on another
+  // replica, seen online there, joins it.
+  const std::string other_account = NewUuid();
+  std::unique_ptr<TestDevice> other_first = ConnectDevice(1, Responder::Ack(), "", other_account);
+  std::unique_ptr<TestDevice> other_second = ConnectDevice(1, Responder::Ack(), "", other_account);
+  ASSERT_TRUE(AwaitKnown(1, other_first->device_id(), true));
+  ASSERT_TRUE(AwaitKnown(1, other_second->device_id(), true));
+  StartJobRequest online_only = JobRequest(/*rate=*/100);
+  online_only.mutable_target()->mutable_selector()->set_account_id(other_account);
+  online_only.mutable_target()->mutable_selector()->set_presence(hive::bridge::v1::PRESENCE_ONLINE);
+  online_only.mutable_rollout()->set_include_joining(true);
+  auto* wave = online_only.mutable_rollout()->add_waves();
+  wave->set_percent(10);
+  wave->mutable_pause_after()->set_seconds(600);
+  online_only.mutable_rollout()->add_waves()->set_percent(100);
+  StartJobResponse paused;
+  const grpc::Status paused_status = Start(1, online_only, &paused);
+  ASSERT_TRUE(paused_status.ok()) << paused_status.error_message() << Logs();
+  EXPECT_EQ(paused.job().counters().selected(), 2);
+
+  // A device new to the fleet connects to replica 2 while the jobs run: the
   // driver, replica 1, takes it in (include_joining), and every replica's
   // view has it.
   online.push_back(ConnectDevice(2, Responder::Ack()));
+  std::unique_ptr<TestDevice> other_newcomer = ConnectDevice(3, Responder::Ack(), "", other_account);
   ASSERT_TRUE(
       WaitUntil([&] { return online.back()->received_requests() == 1; }, "the newcomer gets the command", kPropagation))
       << Logs();
@@ -207,6 +229,17 @@ TEST_F(ClusterJobsTest, AJobStartedOnOneReplicaIsTheSameOnEveryReplicaAndReaches
       },
       "replica-3 sees the newcomer joined and done", kPropagation))
       << Get(3, job_id).DebugString() << Logs();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const Job job = Peek(2, paused.job().job_id());
+        return job.counters().selected() == 3 && job.counters().joined() == 1;
+      },
+      "the newcomer joins the job over online devices", kPropagation))
+      << Get(2, paused.job().job_id()).DebugString() << Logs();
+  Job cancelled;
+  ASSERT_TRUE(Cancel(3, paused.job().job_id(), &cancelled).ok());
+  ASSERT_TRUE(AwaitEnded(1, paused.job().job_id())) << Logs();
+  EXPECT_EQ(other_newcomer->received_requests(), 0) << "its wave never came";
 
   // The offline devices come back to replica 3 and get theirs.
   std::vector<std::unique_ptr<TestDevice>> returned;
