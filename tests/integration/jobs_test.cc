@@ -216,7 +216,8 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
 
 // A thousand devices from three hive-device-sim processes: 800 that succeed,
 // 100 that fail (ack, then an error result) and 100 that are offline when the
-// job starts and come back while it runs. The job paces itself at its
+// job starts and come back while it runs; and 200 new to the bridge that
+// connect at once while it runs and join it (include_joining). The job paces itself at its
 // max_rate (seen from the bridge: the online devices cannot all have been
 // sent in less time than the rate allows; and from the devices: no second
 // saw more than the rate and its burst, with slack for the simulators'
@@ -251,20 +252,26 @@ TEST_F(JobsTest, AThousandSimulatedDevicesGetTheCommandOnceAtTheJobsRate) {
   request.mutable_rollout()->set_max_in_flight(100);
   request.mutable_rollout()->mutable_abort()->set_window(100);
   request.mutable_rollout()->mutable_abort()->set_max_failure_ratio(0.4);
+  request.mutable_rollout()->set_include_joining(true);
   const absl::Time start = absl::Now();
   const StartResult started = Start(request);
   ASSERT_TRUE(started.status.ok()) << started.status.error_message() << Log();
   const std::string job_id = started.response.job().job_id();
   EXPECT_EQ(started.response.job().counters().selected(), 1000);
+  // 200 devices new to the bridge connect at once while the job runs: each
+  // joins it (include_joining) and gets the command once, after the others.
+  std::unique_ptr<SimulatedFleet> newcomers = fleet(200, 4, "ack-result");
+  ASSERT_TRUE(newcomers != nullptr);
 
-  // The 900 online devices have their outcomes and the 100 away ones wait queued.
+  // The 1,100 online devices have their outcomes and the 100 away ones wait queued.
   ASSERT_TRUE(WaitUntil(
       [&] {
         const Job job = Get(job_id);
-        return job.counters().succeeded() + job.counters().failed() == 900 && job.counters().queued() == 100;
+        return job.counters().succeeded() + job.counters().failed() == 1100 && job.counters().queued() == 100;
       },
-      "the online devices answer and the offline ones are queued", absl::Seconds(60)))
+      "the online devices answer and the offline ones are queued", absl::Seconds(90)))
       << Get(job_id).DebugString() << Log();
+  EXPECT_EQ(Get(job_id).counters().joined(), 200);
   // 900 sends at 80/s with a tenth of a second's burst take at least 11.15 s.
   const absl::Duration took = absl::Now() - start;
   EXPECT_GE(took, absl::Seconds((900 - kRate / 10) / kRate)) << "the job went faster than its max_rate";
@@ -274,16 +281,23 @@ TEST_F(JobsTest, AThousandSimulatedDevicesGetTheCommandOnceAtTheJobsRate) {
   ASSERT_TRUE(AwaitEnded(job_id)) << Get(job_id).DebugString() << Log();
   const Job job = Get(job_id);
   EXPECT_EQ(job.state(), hive::bridge::v1::JOB_STATE_COMPLETED) << job.DebugString();
-  EXPECT_EQ(job.counters().succeeded(), 900) << job.DebugString();
+  EXPECT_EQ(job.counters().succeeded(), 1100) << job.DebugString();
   EXPECT_EQ(job.counters().failed(), 100) << job.DebugString();
+  EXPECT_EQ(job.counters().selected(), 1200) << job.DebugString();
 
   int64_t busiest = 0;
-  for (auto [sim, devices] : {std::pair{good.get(), 800}, {failing.get(), 100}, {back.get(), 100}}) {
+  for (auto [sim, devices] :
+       {std::pair{good.get(), 800}, {failing.get(), 100}, {newcomers.get(), 200}, {back.get(), 100}}) {
     absl::StatusOr<SimulatedFleet::Seen> seen = sim->Stop();
     ASSERT_TRUE(seen.ok()) << seen.status();
     EXPECT_EQ(seen->requests_received, devices) << sim->Log();
     EXPECT_EQ(seen->duplicate_requests, 0) << sim->Log();
-    if (sim != back.get()) busiest += seen->busiest_second_requests;
+    // The newcomers are sent after the others, in seconds of their own.
+    if (sim == newcomers.get()) {
+      EXPECT_LE(seen->busiest_second_requests, static_cast<int64_t>(kRate * 1.5)) << "newcomers faster than max_rate";
+    } else if (sim != back.get()) {
+      busiest += seen->busiest_second_requests;
+    }
   }
   // One second's sends plus the burst is 88; a pacer that did not pace
   // would have sent the 900 as fast as the queue stores them.
