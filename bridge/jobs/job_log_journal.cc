@@ -7,11 +7,22 @@
 
 namespace hive {
 
-absl::Status JobLogJournal::Advance(const hive::bridge::v1::Job& job, size_t next_index) {
+namespace {
+
+// The driver's operation of `kind` on `job`: the job as it stands goes
+// with every kind but kRecord, whose change carries it.
+JobOp OpOf(JobOp::Kind kind, const hive::bridge::v1::Job& job) {
   JobOp op;
-  op.kind = JobOp::Kind::kAdvance;
+  op.kind = kind;
   op.job_id = job.job_id();
-  op.job = job;
+  if (kind != JobOp::Kind::kRecord) op.job = job;
+  return op;
+}
+
+}  // namespace
+
+absl::Status JobLogJournal::Advance(const hive::bridge::v1::Job& job, size_t next_index) {
+  JobOp op = OpOf(JobOp::Kind::kAdvance, job);
   op.next_index = next_index;
   return Append(std::move(op));
 }
@@ -19,9 +30,7 @@ absl::Status JobLogJournal::Advance(const hive::bridge::v1::Job& job, size_t nex
 absl::Status JobLogJournal::Record(const hive::bridge::v1::Job& job, std::optional<size_t> index,
                                    hive::bridge::v1::RequestStatus status,
                                    const hive::bridge::v1::WatchJobResponse& change) {
-  JobOp op;
-  op.kind = JobOp::Kind::kRecord;
-  op.job_id = job.job_id();
+  JobOp op = OpOf(JobOp::Kind::kRecord, job);
   op.index = index;
   op.status = status;
   op.change = change;
@@ -30,10 +39,7 @@ absl::Status JobLogJournal::Record(const hive::bridge::v1::Job& job, std::option
 
 absl::Status JobLogJournal::Join(const hive::bridge::v1::Job& job, size_t first_index,
                                  const std::vector<std::string>& device_ids) {
-  JobOp op;
-  op.kind = JobOp::Kind::kJoin;
-  op.job_id = job.job_id();
-  op.job = job;
+  JobOp op = OpOf(JobOp::Kind::kJoin, job);
   op.next_index = first_index;
   op.device_ids = device_ids;
   return Append(std::move(op));

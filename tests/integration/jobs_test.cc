@@ -20,6 +20,7 @@
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/job_calls.h"
 #include "tests/integration/support/simulated_fleet.h"
 #include "tests/integration/support/state_dir.h"
 #include "tests/integration/support/wait_until.h"
@@ -48,34 +49,19 @@ class JobsTest : public BridgeTest {
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", bridge().grpc_port()), grpc::InsecureChannelCredentials()));
   }
 
-  // A job of SchedulerAction.stop to `account_`'s devices.
-  StartJobRequest JobRequest(double rate = 100) const {
-    StartJobRequest request;
-    request.mutable_target()->mutable_selector()->set_account_id(account_);
-    request.mutable_command()->mutable_scheduler_action()->set_action(hive::bridge::v1::SchedulerAction::ACTION_STOP);
-    request.mutable_command()->mutable_scheduler_action()->set_instance(NewUuid());
-    request.mutable_queue_ttl()->set_seconds(600);
-    request.mutable_rollout()->set_max_rate(rate);
-    return request;
-  }
+  StartJobRequest JobRequest(double rate = 100) const { return StopJobRequest(account_, rate); }
 
   StartResult Start(const StartJobRequest& request) {
     StartResult result;
-    grpc::ClientContext context;
-    SetDeadline(context, absl::Seconds(10));
-    result.status = jobs_->StartJob(&context, request, &result.response);
+    result.status = StartJob(*jobs_, request, &result.response, absl::Seconds(10));
     return result;
   }
 
   Job Get(const std::string& job_id) {
-    hive::bridge::v1::GetJobRequest request;
-    request.set_job_id(job_id);
-    hive::bridge::v1::GetJobResponse response;
-    grpc::ClientContext context;
-    SetDeadline(context, absl::Seconds(5));
-    grpc::Status status = jobs_->GetJob(&context, request, &response);
+    Job job;
+    grpc::Status status = GetJob(*jobs_, job_id, &job);
     EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.job();
+    return job;
   }
 
   ::testing::AssertionResult AwaitEnded(const std::string& job_id) {
@@ -83,19 +69,8 @@ class JobsTest : public BridgeTest {
                      absl::Seconds(60));
   }
 
-  // Every change of the job until the stream ends, and how it ended.
   std::vector<WatchJobResponse> WatchToEnd(const std::string& job_id, uint64_t resume_after, grpc::Status* end) {
-    hive::bridge::v1::WatchJobRequest request;
-    request.set_job_id(job_id);
-    request.set_resume_after(resume_after);
-    grpc::ClientContext context;
-    SetDeadline(context, absl::Seconds(60));
-    std::unique_ptr<grpc::ClientReader<WatchJobResponse>> reader = jobs_->WatchJob(&context, request);
-    std::vector<WatchJobResponse> changes;
-    WatchJobResponse change;
-    while (reader->Read(&change)) changes.push_back(change);
-    *end = reader->Finish();
-    return changes;
+    return WatchJobToEnd(*jobs_, job_id, resume_after, end);
   }
 
   // Devices of `account_` the bridge remembers but that are offline now.
@@ -443,12 +418,9 @@ TEST_F(JobsTest, CancelStopsTheJobAndCancelsItsQueuedRequests) {
   const std::string job_id = started.response.job().job_id();
   ASSERT_TRUE(WaitUntil([&] { return Get(job_id).counters().queued() == 3; }, "queued")) << Log();
 
-  hive::bridge::v1::CancelJobRequest cancel;
-  cancel.set_job_id(job_id);
-  hive::bridge::v1::CancelJobResponse cancelled;
-  grpc::ClientContext context;
-  ASSERT_TRUE(jobs_->CancelJob(&context, cancel, &cancelled).ok());
-  EXPECT_EQ(cancelled.job().state(), hive::bridge::v1::JOB_STATE_CANCELLED);
+  Job cancelled;
+  ASSERT_TRUE(CancelJob(*jobs_, job_id, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), hive::bridge::v1::JOB_STATE_CANCELLED);
   ASSERT_TRUE(AwaitEnded(job_id)) << Log();
   EXPECT_EQ(Get(job_id).counters().skipped(), 3);
   // The devices that come back get nothing.

@@ -23,6 +23,7 @@
 #include "tests/integration/support/bridge_process.h"
 #include "tests/integration/support/cluster_fixture.h"
 #include "tests/integration/support/grpc_calls.h"
+#include "tests/integration/support/job_calls.h"
 #include "tests/integration/support/rabbitmq_broker.h"
 #include "tests/integration/support/state_dir.h"
 #include "tests/integration/support/test_device.h"
@@ -87,32 +88,14 @@ class ClusterJobsTest : public ClusterFixture {
     return ids;
   }
 
-  // A job of SchedulerAction.stop to the account's devices.
-  StartJobRequest JobRequest(double rate) const {
-    StartJobRequest request;
-    request.mutable_target()->mutable_selector()->set_account_id(account_);
-    request.mutable_command()->mutable_scheduler_action()->set_action(hive::bridge::v1::SchedulerAction::ACTION_STOP);
-    request.mutable_command()->mutable_scheduler_action()->set_instance(NewUuid());
-    request.mutable_queue_ttl()->set_seconds(600);
-    request.mutable_rollout()->set_max_rate(rate);
-    return request;
-  }
+  StartJobRequest JobRequest(double rate) const { return StopJobRequest(account_, rate); }
 
   grpc::Status Start(int index, const StartJobRequest& request, StartJobResponse* response) {
-    grpc::ClientContext context;
-    SetDeadline(context, absl::Seconds(15));
-    return jobs(index).StartJob(&context, request, response);
+    return StartJob(jobs(index), request, response);
   }
 
   grpc::Status GetJob(int index, const std::string& job_id, Job* job) {
-    hive::bridge::v1::GetJobRequest request;
-    request.set_job_id(job_id);
-    hive::bridge::v1::GetJobResponse response;
-    grpc::ClientContext context;
-    SetDeadline(context, absl::Seconds(5));
-    grpc::Status status = jobs(index).GetJob(&context, request, &response);
-    *job = response.job();
-    return status;
+    return integration::GetJob(jobs(index), job_id, job);
   }
 
   // The job as replica `index` has it; empty while it has not read the job's
@@ -134,30 +117,11 @@ class ClusterJobsTest : public ClusterFixture {
                      absl::StrCat("replica-", index, " sees job ", job_id, " end"), kJobEnd);
   }
 
-  // Every change of the job until the stream ends, and how it ended.
   std::vector<WatchJobResponse> WatchToEnd(int index, const std::string& job_id, grpc::Status* end) {
-    hive::bridge::v1::WatchJobRequest request;
-    request.set_job_id(job_id);
-    grpc::ClientContext context;
-    SetDeadline(context, kJobEnd);
-    std::unique_ptr<grpc::ClientReader<WatchJobResponse>> reader = jobs(index).WatchJob(&context, request);
-    std::vector<WatchJobResponse> changes;
-    WatchJobResponse change;
-    while (reader->Read(&change)) changes.push_back(change);
-    *end = reader->Finish();
-    return changes;
+    return WatchJobToEnd(jobs(index), job_id, 0, end, kJobEnd);
   }
 
-  grpc::Status Cancel(int index, const std::string& job_id, Job* job) {
-    hive::bridge::v1::CancelJobRequest request;
-    request.set_job_id(job_id);
-    hive::bridge::v1::CancelJobResponse response;
-    grpc::ClientContext context;
-    SetDeadline(context, absl::Seconds(15));
-    grpc::Status status = jobs(index).CancelJob(&context, request, &response);
-    *job = response.job();
-    return status;
-  }
+  grpc::Status Cancel(int index, const std::string& job_id, Job* job) { return CancelJob(jobs(index), job_id, job); }
 
   StateDir state_dirs_[kReplicas - 1];
   std::map<int, std::unique_ptr<FleetJobs::Stub>> job_stubs_;
