@@ -27,26 +27,32 @@ grpc::Status StartJob(FleetJobs::Stub& jobs, const hive::bridge::v1::StartJobReq
   return jobs.StartJob(&context, request, response);
 }
 
-grpc::Status GetJob(FleetJobs::Stub& jobs, const std::string& job_id, Job* job) {
-  hive::bridge::v1::GetJobRequest request;
+namespace {
+
+// A call that names a job and answers with it (GetJob, CancelJob).
+template <typename Request, typename Response, typename Method>
+grpc::Status CallOnJob(FleetJobs::Stub& jobs, Method method, const std::string& job_id, Job* job,
+                       absl::Duration deadline) {
+  Request request;
   request.set_job_id(job_id);
-  hive::bridge::v1::GetJobResponse response;
+  Response response;
   grpc::ClientContext context;
-  SetDeadline(context, absl::Seconds(5));
-  grpc::Status status = jobs.GetJob(&context, request, &response);
+  SetDeadline(context, deadline);
+  grpc::Status status = (jobs.*method)(&context, request, &response);
   *job = response.job();
   return status;
 }
 
+}  // namespace
+
+grpc::Status GetJob(FleetJobs::Stub& jobs, const std::string& job_id, Job* job) {
+  return CallOnJob<hive::bridge::v1::GetJobRequest, hive::bridge::v1::GetJobResponse>(jobs, &FleetJobs::Stub::GetJob,
+                                                                                      job_id, job, absl::Seconds(5));
+}
+
 grpc::Status CancelJob(FleetJobs::Stub& jobs, const std::string& job_id, Job* job) {
-  hive::bridge::v1::CancelJobRequest request;
-  request.set_job_id(job_id);
-  hive::bridge::v1::CancelJobResponse response;
-  grpc::ClientContext context;
-  SetDeadline(context, absl::Seconds(15));
-  grpc::Status status = jobs.CancelJob(&context, request, &response);
-  *job = response.job();
-  return status;
+  return CallOnJob<hive::bridge::v1::CancelJobRequest, hive::bridge::v1::CancelJobResponse>(
+      jobs, &FleetJobs::Stub::CancelJob, job_id, job, absl::Seconds(15));
 }
 
 std::vector<hive::bridge::v1::WatchJobResponse> WatchJobToEnd(FleetJobs::Stub& jobs, const std::string& job_id,
