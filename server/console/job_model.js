@@ -27,7 +27,7 @@ export function isActive(job) {
 // `selected`.
 export function countersOf(job) {
   const raw = job?.counters ?? {};
-  const out = { selected: Number(raw.selected ?? 0) };
+  const out = { selected: Number(raw.selected ?? 0), joined: Number(raw.joined ?? 0) };
   for (const name of COUNTERS) out[name] = Number(raw[name] ?? 0);
   return out;
 }
@@ -36,7 +36,8 @@ export function countersOf(job) {
 // non-zero ones only.
 export function describeCounters(counters) {
   const parts = COUNTERS.filter((name) => counters[name] > 0).map((name) => `${counters[name]} ${COUNTER_LABELS[name]}`);
-  return `${parts.length ? parts.join(", ") : "nothing yet"} of ${counters.selected} selected`;
+  const joined = counters.joined > 0 ? ` (${counters.joined} joined while it ran)` : "";
+  return `${parts.length ? parts.join(", ") : "nothing yet"} of ${counters.selected} selected${joined}`;
 }
 
 // A field the form checks before the API can (it cannot be said in JSON),
@@ -83,7 +84,8 @@ function numberOf(text) {
 
 // The StartJobRequest (proto3 JSON) for the form's values:
 //   target: "selector" | "devices"; selectorAccount, onlineOnly,
-//   selectorVersion, twinType, twinPath, twinEquals | deviceIds;
+//   selectorVersion, twinType, twinPath, twinEquals, includeJoining |
+//   deviceIds;
 //   maxRate, maxInFlight, waves, pause (s), abortWindow, maxFailureRatio,
 //   queueTtl (s), wait, description, jobId; `command` built by command.js.
 // Ranges are left to the API, which names the field it refuses.
@@ -112,6 +114,7 @@ export function startJobRequest(values, command, { dryRun = false } = {}) {
   if (String(values.maxFailureRatio ?? "").trim() !== "") {
     rollout.abort = { window: numberOf(values.abortWindow), maxFailureRatio: numberOf(values.maxFailureRatio) };
   }
+  if (values.target !== "devices" && values.includeJoining) rollout.includeJoining = true;
   request.rollout = rollout;
   return request;
 }
@@ -138,6 +141,7 @@ const CONTROLS = [
   ["rollout.abort.window", "abortWindow"],
   ["rollout.abort.max_failure_ratio", "maxFailureRatio"],
   ["rollout.abort", "maxFailureRatio"],
+  ["rollout.include_joining", "includeJoining"],
   ["description", "description"],
 ];
 
@@ -201,6 +205,7 @@ export function describeSpec(spec = {}) {
   rollout.push(r.abort
     ? `abort when over ${r.abort.maxFailureRatio * 100}% of the last ${r.abort.window || 20} fail`
     : "no abort rule");
+  if (r.includeJoining) rollout.push("devices that come to match while it runs join it");
   rows.push(["Rollout", rollout.join("; ")]);
   if (spec.description) rows.push(["Description", spec.description]);
   return rows;

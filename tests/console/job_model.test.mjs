@@ -60,6 +60,17 @@ test("every selector field, waves with a pause, an abort rule and a description"
   assert.equal(request.description, "roll out 2024.06");
 });
 
+test("newcomers join a selector's job when asked; a device list takes none", () => {
+  assert.equal(startJobRequest({ ...FORM, includeJoining: true }, COMMAND).rollout.includeJoining, true);
+  assert.equal("includeJoining" in startJobRequest(FORM, COMMAND).rollout, false);
+  const listed = startJobRequest({ ...FORM, includeJoining: true, target: "devices", deviceIds: ACCOUNT }, COMMAND);
+  assert.equal("includeJoining" in listed.rollout, false);
+  assert.equal(controlOf("rollout.include_joining: needs target.selector; a job over a device list takes no newcomers"),
+    "includeJoining");
+  const spec = { target: { selector: { accountId: ACCOUNT } }, rollout: { maxRate: 1, includeJoining: true } };
+  assert.match(describeSpec(spec).find(([name]) => name === "Rollout")[1], /devices that come to match while it runs join it/);
+});
+
 test("a pasted device list: commas, spaces and new lines between ids; the selector is not sent", () => {
   const ids = ["d88f322f-d0aa-4a3c-8564-6ebe0f7ebb3b", "5f0e3a9b-7c1d-4e2f-8a6b-3c4d5e6f7a8b", "a3c1e2d4-0b9f-4e8a-9c7d-6b5a4f3e2d1c"];
   const request = startJobRequest({ ...FORM, target: "devices", deviceIds: `${ids[0]},${ids[1]}\n\n  ${ids[2]}\n` }, COMMAND);
@@ -124,9 +135,11 @@ test("an API message names the form control: leading field paths, indices, and p
 test("counters: the gateway's int64 strings as numbers, and in words", () => {
   const job = { counters: { selected: "5", pending: "1", queued: "0", inFlight: "1", succeeded: "2", failed: "1", expired: "0", skipped: "0" } };
   const counters = countersOf(job);
-  assert.deepEqual(counters, { selected: 5, succeeded: 2, failed: 1, expired: 0, skipped: 0, queued: 0, inFlight: 1, pending: 1 });
+  assert.deepEqual(counters, { selected: 5, joined: 0, succeeded: 2, failed: 1, expired: 0, skipped: 0, queued: 0, inFlight: 1, pending: 1 });
   assert.equal(describeCounters(counters), "2 succeeded, 1 failed, 1 in flight, 1 pending of 5 selected");
   assert.equal(describeCounters(countersOf({})), "nothing yet of 0 selected");
+  assert.equal(describeCounters(countersOf({ counters: { selected: "7", joined: "2", pending: "7" } })),
+    "7 pending of 7 selected (2 joined while it ran)");
 });
 
 test("states: the name without its prefix; cancellable only while running or paused and not ended", () => {
