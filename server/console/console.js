@@ -7,7 +7,7 @@ import { ApiError, call, codeName, openStream, setToken, token } from "./api.js"
 import { commandOf, mountCommandFields } from "./command.js";
 import { $, element, when } from "./dom.js";
 import { loadJobs, reloadJob, startJobs } from "./jobs.js";
-import { readEvents } from "./sse.js";
+import { followResumable } from "./sse.js";
 
 const PAGE_SIZE = 25;
 const MAX_EVENTS = 200;
@@ -93,6 +93,7 @@ function eventItem(event) {
   }
   const item = element("li");
   item.dataset.type = event.event;
+  item.dataset.id = event.id;
   item.dataset.deviceId = parsed.deviceId ?? "";
   item.append(element("time", when(parsed.receivedAt)), " ",
     element("strong", event.event), " ",
@@ -102,29 +103,32 @@ function eventItem(event) {
 }
 
 // Streams GET /api/v1/events with `params` into `list` (newest first) until
-// the returned AbortController aborts; `state` shows where it stands.
+// the returned AbortController aborts; `state` shows where it stands. When
+// the connection drops (or the bridge ends the stream UNAVAILABLE, shutting
+// down), it is opened again after the last event shown (Last-Event-ID), so
+// nothing is missed and nothing is shown twice; any other error ends it.
 function follow(params, list, state) {
   const controller = new AbortController();
   state.textContent = "connecting…";
-  (async () => {
-    try {
-      const reader = await openStream("events", params, controller.signal);
-      state.textContent = "live";
-      await readEvents(reader, (event) => {
-        if (event.event === "error") {
-          const body = JSON.parse(event.data);
-          state.textContent = `ended: ${codeName(body.code)} (${body.code}): ${body.message}`;
-          return;
-        }
-        list.prepend(eventItem(event));
-        while (list.children.length > MAX_EVENTS) list.lastChild.remove();
-      });
-      if (!controller.signal.aborted && state.textContent === "live") state.textContent = "ended";
-    } catch (e) {
-      if (e.name === "AbortError") return;
-      state.textContent = e instanceof ApiError ? `refused: ${e.describe()}` : `failed: ${e.message}`;
-    }
-  })();
+  let error = null;
+  followResumable({
+    open: (lastId) => openStream("events", params, controller.signal, lastId),
+    onEvent: (event) => {
+      if (event.event === "error") {
+        error = JSON.parse(event.data);
+        state.textContent = `ended: ${codeName(error.code)} (${error.code}): ${error.message}`;
+        return;
+      }
+      list.prepend(eventItem(event));
+      while (list.children.length > MAX_EVENTS) list.lastChild.remove();
+    },
+    onState: (s) => { state.textContent = s; },
+    finished: () => error !== null && error.code !== 14,
+    retryable: (e) => !(e instanceof ApiError) || e.code === 14,
+    signal: controller.signal,
+  }).catch((e) => {
+    state.textContent = e instanceof ApiError ? `refused: ${e.describe()}` : `failed: ${e.message}`;
+  });
   return controller;
 }
 

@@ -214,7 +214,13 @@ test("a bad device id shows the gateway's error code and message", async () => {
   assert.equal(await text("#outcome-detail"), `HTTP 400: ${expected.body.message}`);
 });
 
-test("the event tail shows device-state events live, filtered by type", async () => {
+test("the event tail shows device-state events live, filtered by type, and resumes after the network drops", async () => {
+  const tails = [];
+  // The tail's requests (a device page's stream is one of /api/v1/events too).
+  const onRequest = (r) => {
+    if (r.url().includes("/api/v1/events") && r.url().includes("device-state")) tails.push(r.headers()["last-event-id"] ?? "");
+  };
+  page.on("request", onRequest);
   const tail = page.locator("#tail-form");
   await tail.getByLabel("Types").fill("device-state");
   await tail.getByRole("button", { name: "Start" }).click();
@@ -227,6 +233,22 @@ test("the event tail shows device-state events live, filtered by type", async ()
     assert.equal(type, "device-state");
     assert.ok(IDS.includes(device), device);
   }
+
+  // The connection drops: the tail reopens after the last event it showed.
+  const shownIds = () => page.locator("#tail-list li").evaluateAll((li) => li.map((i) => i.dataset.id));
+  page.cutting = true;
+  assert.ok(proxy.cut() >= 1);
+  await waitFor("the tail to notice", async () => (await text("#tail-state")) === "reconnecting…", HANG_MS);
+  await waitFor("the tail to reopen", () => tails.length >= 2, HANG_MS);
+  await waitFor("the tail to be live again", async () => (await text("#tail-state")) === "live", HANG_MS);
+  page.cutting = false;
+  page.off("request", onRequest);
+  assert.equal(tails[0], "");
+  const before = await shownIds();
+  assert.ok(before.includes(tails[1]), `the reconnect's Last-Event-ID ${tails[1]} is an event shown`);
+  await waitFor("an event after the reconnect", async () => (await shownIds()).length > before.length, HANG_MS);
+  const ids = await shownIds();
+  assert.deepEqual([...new Set(ids)], ids, "no event shown twice");
   await tail.getByRole("button", { name: "Stop" }).click();
   assert.equal(await text("#tail-state"), "stopped");
 });
