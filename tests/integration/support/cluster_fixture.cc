@@ -23,6 +23,15 @@ void ClusterFixture::StartCluster(absl::string_view ready, absl::Duration timeou
   }
   for (int i = 1; i <= kReplicas; ++i) {
     ASSERT_TRUE(replica(i).WaitForLog(ready, timeout)) << replica(i).Log();
+    AwaitBusConnected(i, timeout);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+void ClusterFixture::AwaitBusConnected(int index, absl::Duration timeout) {
+  for (absl::string_view connection : {"data", "presence"}) {
+    ASSERT_TRUE(replica(index).WaitForLog(absl::StrCat("event=bus_connected connection=", connection), timeout))
+        << replica(index).Log();
   }
 }
 

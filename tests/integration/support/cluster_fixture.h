@@ -34,8 +34,11 @@ class ClusterFixture : public ::testing::Test {
   static constexpr int kReplicas = 3;
 
   // The broker, then every replica (StartReplica), then waits until each has
-  // logged `ready` (a connected bus by default).
+  // logged `ready` and has both its bus connections up (AwaitBusConnected).
   void StartCluster(absl::string_view ready = "event=bus_connected", absl::Duration timeout = absl::Seconds(30));
+  // Until replica `index` has logged both its connections to the broker up
+  // (the data path's and presence's, bridge/bus/amqp_bus.h) at least once.
+  void AwaitBusConnected(int index, absl::Duration timeout = absl::Seconds(30));
   void TearDown() override;
 
   // Starts replica `index` (1-based; again after it was stopped or killed)
