@@ -4,6 +4,7 @@
 #include <fstream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/integration/support/grpc_calls.h"
@@ -43,8 +44,13 @@ void ClusterFixture::TearDown() {
 
 std::vector<std::string> ClusterFixture::FlagsFor(int /*index*/) { return extra_flags_; }
 
+std::string ClusterFixture::BusUrlFor(int /*index*/) { return broker_->url(); }
+
 void ClusterFixture::StartReplica(int index) {
   std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", index));
+  for (std::string& flag : flags) {
+    if (absl::StartsWith(flag, "--bus=")) flag = "--bus=" + BusUrlFor(index);
+  }
   flags.push_back("--jwt-secret-file=" + secret_path_);
   const std::vector<std::string> own = FlagsFor(index);
   flags.insert(flags.end(), own.begin(), own.end());

@@ -47,6 +47,9 @@ class ClusterFixture : public ::testing::Test {
   void StartReplica(int index);
   // The flags a replica gets beyond those: extra_flags_ unless overridden.
   virtual std::vector<std::string> FlagsFor(int index);
+  // The broker URL replica `index` connects to (--bus): the broker's own
+  // unless overridden (a proxy in front of it).
+  virtual std::string BusUrlFor(int index);
 
   BridgeProcess& replica(int index) { return *replicas_[index - 1]; }
   // A stub on the replica's shared channel; a restarted replica gets a new one.

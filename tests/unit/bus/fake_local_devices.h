@@ -4,6 +4,7 @@
 // later), and every connection closed as replaced.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -13,6 +14,18 @@
 #include "google/protobuf/util/time_util.h"
 
 namespace hive::testing {
+
+// A device of account "acc" as `replica` announces it, connected at
+// `connected_at_seconds` (Unix time): which of two connections is newer.
+inline hive::bridge::v1::Device DeviceOn(const std::string& replica, const std::string& device_id,
+                                         int64_t connected_at_seconds = 100) {
+  hive::bridge::v1::Device device;
+  device.set_device_id(device_id);
+  device.set_account_id("acc");
+  device.set_replica(replica);
+  *device.mutable_connected_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(connected_at_seconds);
+  return device;
+}
 
 class FakeLocalDevices final : public LocalDevices {
  public:

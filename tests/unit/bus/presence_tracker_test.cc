@@ -7,7 +7,6 @@
 
 #include "bridge/bus/cluster_messages.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/unit/bus/fake_local_devices.h"
 #include "tests/unit/support/fake_clock.h"
@@ -15,22 +14,14 @@
 namespace hive {
 namespace {
 
-using google::protobuf::util::TimeUtil;
+using testing::DeviceOn;
+
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 
 constexpr char kSelf[] = "replica-1";
 constexpr char kKey[] = "0123456789abcdef0123456789abcdef-cluster";
-
-Device On(const std::string& replica, const std::string& device_id, int64_t connected_at_seconds = 100) {
-  Device device;
-  device.set_device_id(device_id);
-  device.set_account_id("acc");
-  device.set_replica(replica);
-  *device.mutable_connected_at() = TimeUtil::SecondsToTimestamp(connected_at_seconds);
-  return device;
-}
 
 std::string HolderOf(FleetDirectory& fleet, const std::string& device_id) {
   std::shared_ptr<DeviceLink> link = fleet.devices().Find(device_id);
@@ -69,33 +60,33 @@ class PresenceTrackerTest : public ::testing::Test {
 };
 
 TEST_F(PresenceTrackerTest, ConnectedAndDisconnectedDevicesOfAnotherReplicaAreInTheFleet) {
-  Hear({cluster::PresenceKind::kConnected, "replica-2", {On("replica-2", "d1")}});
+  Hear({cluster::PresenceKind::kConnected, "replica-2", {DeviceOn("replica-2", "d1")}});
   EXPECT_EQ(HolderOf(fleet_, "d1"), "replica-2");
   EXPECT_TRUE(fleet_.Alive("replica-2"));
-  Hear({cluster::PresenceKind::kDisconnected, "replica-2", {On("replica-2", "d1")}});
+  Hear({cluster::PresenceKind::kDisconnected, "replica-2", {DeviceOn("replica-2", "d1")}});
   EXPECT_EQ(HolderOf(fleet_, "d1"), "");
 }
 
 TEST_F(PresenceTrackerTest, SnapshotReplacesWhatTheReplicaHeld) {
-  Hear({cluster::PresenceKind::kConnected, "replica-2", {On("replica-2", "d1")}});
-  Hear({cluster::PresenceKind::kSnapshot, "replica-2", {On("replica-2", "d2"), On("replica-2", "d3")}});
+  Hear({cluster::PresenceKind::kConnected, "replica-2", {DeviceOn("replica-2", "d1")}});
+  Hear({cluster::PresenceKind::kSnapshot, "replica-2", {DeviceOn("replica-2", "d2"), DeviceOn("replica-2", "d3")}});
   EXPECT_EQ(HolderOf(fleet_, "d1"), "");
   EXPECT_EQ(HolderOf(fleet_, "d2"), "replica-2");
   EXPECT_EQ(HolderOf(fleet_, "d3"), "replica-2");
 }
 
 TEST_F(PresenceTrackerTest, NewerConnectionOnAnotherReplicaEvictsTheOlderOneHereButNotTheReverse) {
-  local_.Connect(On(kSelf, "moved", 100));
-  local_.Connect(On(kSelf, "stays", 300));
-  Hear({cluster::PresenceKind::kConnected, "replica-2", {On("replica-2", "moved", 200)}});
-  Hear({cluster::PresenceKind::kSnapshot, "replica-3", {On("replica-3", "stays", 200)}});
+  local_.Connect(DeviceOn(kSelf, "moved", 100));
+  local_.Connect(DeviceOn(kSelf, "stays", 300));
+  Hear({cluster::PresenceKind::kConnected, "replica-2", {DeviceOn("replica-2", "moved", 200)}});
+  Hear({cluster::PresenceKind::kSnapshot, "replica-3", {DeviceOn("replica-3", "stays", 200)}});
   EXPECT_THAT(local_.replaced, ElementsAre("moved"));
 }
 
 TEST_F(PresenceTrackerTest, OwnAnnouncementsNeverEvictOwnDevices) {
-  local_.Connect(On(kSelf, "d1", 100));
-  Hear({cluster::PresenceKind::kConnected, kSelf, {On(kSelf, "d1", 200)}});
-  Hear({cluster::PresenceKind::kSnapshot, kSelf, {On(kSelf, "d1", 200)}});
+  local_.Connect(DeviceOn(kSelf, "d1", 100));
+  Hear({cluster::PresenceKind::kConnected, kSelf, {DeviceOn(kSelf, "d1", 200)}});
+  Hear({cluster::PresenceKind::kSnapshot, kSelf, {DeviceOn(kSelf, "d1", 200)}});
   EXPECT_THAT(local_.replaced, IsEmpty());
   EXPECT_EQ(HolderOf(fleet_, "d1"), kSelf);
 }
@@ -108,7 +99,7 @@ TEST_F(PresenceTrackerTest, HelloFromAnotherReplicaWantsThisReplicasSnapshotButI
 }
 
 TEST_F(PresenceTrackerTest, GoodbyeDropsTheReplicaWithItsDevicesAndFailsItsCallsUnavailable) {
-  Hear({cluster::PresenceKind::kConnected, "replica-2", {On("replica-2", "d1")}});
+  Hear({cluster::PresenceKind::kConnected, "replica-2", {DeviceOn("replica-2", "d1")}});
   Hear({cluster::PresenceKind::kGoodbye, "replica-2", {}});
   EXPECT_EQ(HolderOf(fleet_, "d1"), "");
   EXPECT_FALSE(fleet_.Alive("replica-2"));
@@ -137,8 +128,8 @@ class SignedPresenceTrackerTest : public PresenceTrackerTest {
 };
 
 TEST_F(SignedPresenceTrackerTest, UnsignedPresenceNeitherEvictsNorMovesNorDropsAnyoneAndIsCounted) {
-  local_.Connect(On(kSelf, "d1", 100));
-  Hear({cluster::PresenceKind::kConnected, "forger", {On("forger", "d1", 200)}});
+  local_.Connect(DeviceOn(kSelf, "d1", 100));
+  Hear({cluster::PresenceKind::kConnected, "forger", {DeviceOn("forger", "d1", 200)}});
   Hear({cluster::PresenceKind::kGoodbye, "replica-2", {}});
   EXPECT_THAT(local_.replaced, IsEmpty());
   EXPECT_EQ(HolderOf(fleet_, "d1"), "");
@@ -151,8 +142,8 @@ TEST_F(SignedPresenceTrackerTest, UnsignedPresenceNeitherEvictsNorMovesNorDropsA
 
 TEST_F(SignedPresenceTrackerTest, SignedPresenceIsActedOn) {
   const std::shared_ptr<const MessageSigner> signer = Signer();
-  local_.Connect(On(kSelf, "d1", 100));
-  Hear({cluster::PresenceKind::kConnected, "replica-2", {On("replica-2", "d1", 200)}}, signer.get());
+  local_.Connect(DeviceOn(kSelf, "d1", 100));
+  Hear({cluster::PresenceKind::kConnected, "replica-2", {DeviceOn("replica-2", "d1", 200)}}, signer.get());
   EXPECT_THAT(local_.replaced, ElementsAre("d1"));
   EXPECT_EQ(HolderOf(fleet_, "d1"), "replica-2");
 }

@@ -14,6 +14,8 @@
 namespace hive {
 namespace {
 
+using testing::DeviceOn;
+
 using hive::bridge::v1::SendDeviceRequestRequest;
 using hive::bridge::v1::SendDeviceRequestResponse;
 using ::testing::HasSubstr;
@@ -21,14 +23,6 @@ using ::testing::SizeIs;
 
 constexpr char kSelf[] = "replica-1";
 constexpr char kTraceparent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-
-Device On(const std::string& replica, const std::string& device_id) {
-  Device device;
-  device.set_device_id(device_id);
-  device.set_account_id("acc");
-  device.set_replica(replica);
-  return device;
-}
 
 SendDeviceRequestRequest RequestTo(const std::string& device_id) {
   SendDeviceRequestRequest request;
@@ -75,7 +69,7 @@ class RequestRouterTest : public ::testing::Test {
 };
 
 TEST_F(RequestRouterTest, RequestRoutedHereReachesTheLocalDeviceWithItsTraceAndTimeout) {
-  local_.Connect(On(kSelf, "d1"));
+  local_.Connect(DeviceOn(kSelf, "d1"));
   RoutedHere("d1");
   ASSERT_THAT(local_.delivered, SizeIs(1));
   EXPECT_EQ(local_.delivered[0].request.device_id(), "d1");
@@ -85,8 +79,8 @@ TEST_F(RequestRouterTest, RequestRoutedHereReachesTheLocalDeviceWithItsTraceAndT
 
 TEST_F(RequestRouterTest, RequestForADeviceNotHereOrAnnouncedElsewhereIsNotDelivered) {
   RoutedHere("absent");
-  local_.Connect(On(kSelf, "moved"));
-  fleet_.Connected(On("replica-3", "moved"));
+  local_.Connect(DeviceOn(kSelf, "moved"));
+  fleet_.Connected(DeviceOn("replica-3", "moved"));
   RoutedHere("moved");
   EXPECT_THAT(local_.delivered, SizeIs(0));
 }
@@ -113,7 +107,7 @@ TEST_F(RequestRouterTest, ReturnedRequestIsNotFoundUnlessItsHolderWasHeardLately
   EXPECT_EQ(gone->status().code(), absl::StatusCode::kNotFound);
 
   // Seen on replica-2, heard just now: only not bound yet.
-  fleet_.Connected(On("replica-2", "d3"));
+  fleet_.Connected(DeviceOn("replica-2", "d3"));
   std::optional<absl::StatusOr<SendDeviceRequestResponse>> rebinding;
   returned.correlation_id = RouteFromHere("d3", "replica-2", rebinding);
   router_.OnReturn("d3", returned);
