@@ -20,7 +20,13 @@
 //    On its own connection and thread so that a data path stuck writing (a
 //    storm of events, a socket the broker reads slowly) cannot delay a
 //    heartbeat or the reading of the peers' ones, and no replica is taken
-//    for dead for being busy.
+//    for dead for being busy. (A channel of the data connection would not
+//    do: a channel shares its connection's socket and thread.) What can
+//    still delay them: the broker itself and the machine's CPU, which both
+//    connections share; and the brief locks the tracker shares with the
+//    data path and the server (the fleet directory's, the session
+//    registry's when it closes a replaced device, and whatever `gone`
+//    takes: the server's reads the queue's claims).
 // The bus reaches this replica's devices only through LocalDevices
 // (local_devices.h). With a signer every message is signed and checked
 // (cluster_signatures.h).

@@ -91,21 +91,22 @@ absl::Status LogStreams::OnDelivery(AmqpDelivery delivery) {
   const bool authentic = signatures_.Authentic(kind, delivery.exchange, delivery.routing_key, delivery.message);
   const std::optional<uint64_t> offset = Advance(jobs ? job_log_ : queue_log_, delivery);
   if (!authentic || !offset.has_value()) return absl::OkStatus();
-  if (jobs) {
-    absl::StatusOr<JobOp> op = cluster::DecodeJobOp(delivery.message);
+  // An operation that is not one (anyone who may publish on the virtual host
+  // can append) is logged and passed over.
+  auto apply = [&](auto op, absl::string_view undecodable, auto&& into) {
     if (!op.ok()) {
-      Log(LogLevel::kWarn, "job_op_undecodable", {{"offset", *offset}, {"error", op.status().message()}});
-      return absl::OkStatus();
+      Log(LogLevel::kWarn, undecodable, {{"offset", *offset}, {"error", op.status().message()}});
+      return;
     }
-    job_reader_->ApplyJobOp(*op);
-    return absl::OkStatus();
+    into(*op);
+  };
+  if (jobs) {
+    apply(cluster::DecodeJobOp(delivery.message), "job_op_undecodable",
+          [this](const JobOp& op) { job_reader_->ApplyJobOp(op); });
+  } else {
+    apply(cluster::DecodeQueueOp(delivery.message), "queue_op_undecodable",
+          [this](const QueueOp& op) { queue_reader_->Apply(op); });
   }
-  absl::StatusOr<QueueOp> op = cluster::DecodeQueueOp(delivery.message);
-  if (!op.ok()) {
-    Log(LogLevel::kWarn, "queue_op_undecodable", {{"offset", *offset}, {"error", op.status().message()}});
-    return absl::OkStatus();
-  }
-  queue_reader_->Apply(*op);
   return absl::OkStatus();
 }
 

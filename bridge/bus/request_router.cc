@@ -95,11 +95,7 @@ void RequestRouter::AnnounceDisconnected(const std::string& device_id) {
   queue_->Push(Announcement(cluster::PresenceKind::kDisconnected, options_.replica_id, {std::move(gone)}));
 }
 
-void RequestRouter::AnnounceSnapshot() { queue_->Push(SnapshotMessage()); }
-
-RequestRouter::Outgoing RequestRouter::SnapshotMessage() const {
-  return Announcement(cluster::PresenceKind::kSnapshot, options_.replica_id, local_.List());
-}
+void RequestRouter::AnnounceSnapshot() { queue_->Push(Snapshot{}); }
 
 std::vector<amqp_channel_t> RequestRouter::channels() const { return {kControlChannel, kMessageChannel}; }
 
@@ -142,6 +138,11 @@ absl::Status RequestRouter::Flush(AmqpConnection& amqp, absl::Time /*now*/, bool
     if (auto* message = std::get_if<Outgoing>(&command)) {
       if (!message->call.empty() && !calls_.Pending(message->call)) continue;
       HIVE_RETURN_IF_ERROR(Send(amqp, std::move(*message)));
+      continue;
+    }
+    if (std::holds_alternative<Snapshot>(command)) {
+      HIVE_RETURN_IF_ERROR(
+          Send(amqp, Announcement(cluster::PresenceKind::kSnapshot, options_.replica_id, local_.List())));
       continue;
     }
     // Pipelined, on the channel the device's presence follows on (see

@@ -100,11 +100,13 @@ class RequestRouter final : public AmqpPart {
     std::string device_id;
     bool bind;
   };
-  using Command = std::variant<Outgoing, Binding>;
+  // This replica's list, taken when it goes out (on the driver's thread, not
+  // the asker's: the presence thread does no work per device).
+  struct Snapshot {};
+  using Command = std::variant<Outgoing, Binding, Snapshot>;
 
  private:
   absl::Status Send(AmqpConnection& amqp, Outgoing message);
-  Outgoing SnapshotMessage() const;
   void OnRequest(const AmqpMessage& message);
 
   const RequestRouterOptions options_;
