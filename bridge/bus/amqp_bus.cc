@@ -47,14 +47,18 @@ void AmqpBus::Start() {
 
 BrokerState AmqpBus::broker_state() const { return WorseBrokerState(data_.state(), presence_.state()); }
 
+// The logs are the data connection's alone: an append waits for nothing
+// else. (The queue's deliverer claims a request as soon as its view has
+// caught up on the data connection after a reconnect, maybe before presence
+// is back; a refusal then would not be tried again.)
 bool AmqpBus::Append(const QueueOp& op) {
-  if (!connected()) return false;
+  if (data_.state() != BrokerState::kConnected) return false;
   logs_.AppendQueueOp(op);
   return true;
 }
 
 bool AmqpBus::AppendJobOp(const JobOp& op) {
-  if (!connected()) return false;
+  if (data_.state() != BrokerState::kConnected) return false;
   logs_.AppendJobOp(op);
   return true;
 }

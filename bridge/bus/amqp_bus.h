@@ -32,9 +32,10 @@
 // (cluster_signatures.h).
 // The replica is healthy (connected()) only while both connections are
 // (WorseBrokerState). While either is away, blocked or silent, readiness is
-// lost, routed requests fail with UNAVAILABLE and queue/job appends are
-// refused; on the data connection events are buffered up to a bound; the
-// peers' liveness is judged only while the presence connection is healthy.
+// lost and routed requests fail with UNAVAILABLE; while the data connection
+// is, queue/job appends are refused and events are buffered up to a bound;
+// the peers' liveness is judged only while the presence connection is
+// healthy.
 // A lost or dead connection is made again with backoff, redeclaring and
 // rebinding every live device.
 #pragma once
@@ -117,10 +118,10 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   // Starts both connections' threads, which connect (and keep reconnecting).
   void Start();
 
-  // QueueLog: false while the broker is unreachable.
+  // QueueLog: false while the data connection is not healthy.
   bool Append(const QueueOp& op) override;
 
-  // JobLog: false while the broker is unreachable.
+  // JobLog: false while the data connection is not healthy.
   bool AppendJobOp(const JobOp& op) override;
   bool ReplicaAlive(const std::string& replica) const override;
 
