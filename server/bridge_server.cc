@@ -32,6 +32,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/backend_access.h"
+#include "server/cluster_local_devices.h"
 #include "server/device_bridge_service.h"
 #include "server/device_endpoint.h"
 #include "server/event_delivery_metrics.h"
@@ -267,15 +268,12 @@ DeviceBridgeService::Options ServiceOptions(const Config& config, RequestQueue* 
 
 std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optional<AmqpAddress>& broker,
                                         std::shared_ptr<const MessageSigner> signer, Clock& clock, EventHub& hub,
-                                        SessionRegistry& registry, RequestCorrelator& correlator, bool persisted,
-                                        const TwinPersister::Loaded& loaded) {
+                                        LocalDevices& local, bool persisted, const TwinPersister::Loaded& loaded) {
   if (!broker.has_value()) return nullptr;
   AmqpBusOptions options;
   options.address = *broker;
   options.replica_id = config.replica_id;
   options.signer = std::move(signer);
-  options.delivery.max_frame_bytes = config.max_message_bytes;
-  options.delivery.trace_to_device = config.trace_to_device;
   options.audit = config.audit_log;
   options.max_buffered_bytes = config.cluster_buffer_bytes;
   if (persisted) {
@@ -290,7 +288,7 @@ std::unique_ptr<AmqpBus> MakeClusterBus(const Config& config, const std::optiona
       Log(LogLevel::kInfo, "twin_stream_start", {{"from", "first"}});
     }
   }
-  return std::make_unique<AmqpBus>(std::move(options), clock, hub, registry, correlator);
+  return std::make_unique<AmqpBus>(std::move(options), clock, hub, local);
 }
 
 // What one backend may hold of the gRPC server (docs/SECURITY.md): streams
@@ -337,7 +335,8 @@ class BridgeServerImpl final : public BridgeServer {
              broker.has_value() ? cluster::StreamEpoch(broker->vhost) : NewLocalEpoch()),
         registry_(clock_),
         correlator_(clock_, CorrelatorOptions(config, counters_)),
-        cluster_(MakeClusterBus(config, broker, std::move(signer), clock_, hub_, registry_, correlator_,
+        cluster_devices_(registry_, correlator_, {config.max_message_bytes, config.trace_to_device}),
+        cluster_(MakeClusterBus(config, broker, std::move(signer), clock_, hub_, cluster_devices_,
                                 persister_ != nullptr, stored.loaded)),
         inproc_(hub_),
         bus_(cluster_ != nullptr ? static_cast<Bus&>(*cluster_) : inproc_),
@@ -623,6 +622,8 @@ class BridgeServerImpl final : public BridgeServer {
   EventHub hub_;
   SessionRegistry registry_;
   RequestCorrelator correlator_;
+  // How the cluster bus reaches this replica's devices (unused without one).
+  ClusterLocalDevices cluster_devices_;
   // Null unless in cluster mode.
   std::unique_ptr<AmqpBus> cluster_;
   InprocBus inproc_;

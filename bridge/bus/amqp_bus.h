@@ -1,76 +1,70 @@
 // bridge/bus/amqp_bus.h
 // Cluster mode: the bus on RabbitMQ (docs/architecture.md#cluster-mode), so
-// that any replica serves any device.
-//  - Events: each device event is published, as the seed's JSON, to topic
-//    exchange hive.events (routing key <service>.<type>.<account>.<device>)
-//    with publisher confirms. Every replica feeds its hub from the stream
-//    queue hive.events.stream bound to it: each event once, numbered by its
-//    stream offset alike on every replica, so resume_after works fleet-wide.
-//    Events unconfirmed when the broker goes away are published again after
-//    reconnecting; consumers drop the duplicates by message id.
-//  - Requests: a device connecting here binds this replica's request queue
-//    to direct exchange hive.requests with its id (unbound when it leaves).
-//    Route() publishes a request there with `mandatory` (returned: no
-//    replica holds the device, NOT_FOUND) and reply_to/correlation_id; the
-//    holder delivers it (DeliverToDevice) and publishes the answer back.
-//  - Presence: fanout exchange hive.presence carries devices connecting and
-//    leaving, each replica's full list when one (re)joins, and heartbeats; it
-//    feeds the fleet directory behind ListDevices/GetDevice, drops replicas
-//    that fall silent (their calls fail fast), and closes a local connection
-//    that a newer one on another replica replaced (4409).
-//  - Queued requests: the fleet's log of queued-request operations is the
-//    stream hive.queue.stream (bridge/queue/queue_op.h). Append publishes an
-//    operation to it; every replica reads it from its first offset (a
-//    reconnect resumes after the last operation read) into the queue's view
-//    (FeedQueue), and after subscribing appends a marker, so that reading its
-//    own marker back tells it its view has caught up.
-//  - Fleet jobs: the stream hive.jobs.stream is the fleet's log of job
-//    operations (bridge/jobs/job_op.h, bus/job_op_message.h), read like the
-//    queue's from its first offset into the jobs' view (FeedJobs).
-//  - Trust: with a signer (--cluster-key-file) every message published is
-//    signed and every message read is checked first; one that fails is
-//    dropped, counted (counters().rejected) and logged, never acted on
-//    (message_signer.h, docs/SECURITY.md#the-message-broker).
-// One bus thread owns the connection; other threads only queue work for it.
-// While the broker is away, blocks publishers (connection.blocked) or falls
-// silent (broker_health.h), connected() is false (readiness follows), the
-// bus thread writes nothing (no write waits forever: write_watchdog.h),
-// events are buffered up to a bound, routed requests fail with UNAVAILABLE,
-// and the other replicas' liveness is not judged (nobody could be heard). A
-// lost or dead connection is made again with backoff, redeclaring and
+// that any replica serves any device. A facade the server constructs and
+// drives through the interfaces it implements (Bus, PresenceObserver,
+// ClusterRouter, QueueLog, JobLog), composed of parts that each own one job
+// (amqp_part.h) on two connections, each owned by a thin driver with its own
+// thread (amqp_driver.h):
+//  - the data connection:
+//    - EventChannel (event_channel.h): device events out to hive.events with
+//      publisher confirms, and the fleet's events in from
+//      hive.events.stream to the hub, each once, numbered alike on every
+//      replica;
+//    - RequestRouter (request_router.h): requests routed to the replica
+//      holding their device and their answers, this replica's devices'
+//      bindings to hive.requests, and their announcements (which must
+//      follow the bindings);
+//    - LogStreams (log_streams.h): the queued requests' and the jobs' logs;
+//  - the presence connection: PresenceTracker (presence_tracker.h), the
+//    heartbeats, the fleet directory, the replicas' liveness and evictions.
+//    On its own connection and thread so that a data path stuck writing (a
+//    storm of events, a socket the broker reads slowly) cannot delay a
+//    heartbeat or the reading of the peers' ones, and no replica is taken
+//    for dead for being busy. (A channel of the data connection would not
+//    do: a channel shares its connection's socket and thread.) What can
+//    still delay them: the broker itself and the machine's CPU, which both
+//    connections share; and the brief locks the tracker shares with the
+//    data path and the server (the fleet directory's, the session
+//    registry's when it closes a replaced device, and whatever `gone`
+//    takes: the server's reads the queue's claims).
+// The bus reaches this replica's devices only through LocalDevices
+// (local_devices.h). With a signer every message is signed and checked
+// (cluster_signatures.h).
+// The replica is healthy (connected()) only while both connections are
+// (WorseBrokerState). While either is away, blocked or silent, readiness is
+// lost and routed requests fail with UNAVAILABLE; while the data connection
+// is, queue/job appends are refused and events are buffered up to a bound;
+// the peers' liveness is judged only while the presence connection is
+// healthy.
+// A lost or dead connection is made again with backoff, redeclaring and
 // rebinding every live device.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "bridge/bus/amqp_connection.h"
-#include "bridge/bus/broker_health.h"
-#include "bridge/bus/buffer_budget.h"
+#include "bridge/bus/amqp_driver.h"
 #include "bridge/bus/bus.h"
 #include "bridge/bus/cluster_router.h"
+#include "bridge/bus/cluster_signatures.h"
+#include "bridge/bus/event_channel.h"
 #include "bridge/bus/fleet_directory.h"
+#include "bridge/bus/local_devices.h"
+#include "bridge/bus/log_streams.h"
 #include "bridge/bus/message_signer.h"
-#include "bridge/bus/rejected_messages.h"
-#include "bridge/bus/remote_calls.h"
-#include "bridge/bus/write_watchdog.h"
+#include "bridge/bus/presence_tracker.h"
+#include "bridge/bus/request_router.h"
 #include "bridge/clock.h"
-#include "bridge/device_delivery.h"
 #include "bridge/event_hub.h"
 #include "bridge/jobs/job_op.h"
-#include "bridge/log_rate_limiter.h"
 #include "bridge/presence_observer.h"
 #include "bridge/queue/queue_op.h"
 #include "bridge/request_correlator.h"
-#include "bridge/session_registry.h"
 
 namespace hive {
 
@@ -82,7 +76,6 @@ struct AmqpBusOptions {
   // Null only with --cluster-insecure-unsigned=true: nothing is signed or
   // checked.
   std::shared_ptr<const MessageSigner> signer;
-  DeliveryLimits delivery;
   // --audit-log: a line for every request routed here from another replica
   // (event=routed_request), with the caller's trace.
   bool audit = false;
@@ -108,44 +101,46 @@ struct AmqpBusOptions {
 
 class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter, public QueueLog, public JobLog {
  public:
-  AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, SessionRegistry& local, RequestCorrelator& correlator);
+  // `local` is how the bus reaches this replica's devices; it must outlive
+  // the bus.
+  AmqpBus(AmqpBusOptions options, Clock& clock, EventHub& hub, LocalDevices& local);
   ~AmqpBus() override;
 
   // Before Start: the queued requests' view the log is read into, and what
-  // runs (on the bus thread: it must only post work) when a replica is
+  // runs (on the presence thread: it must only post work) when a replica is
   // taken for gone (it said goodbye or fell silent).
   using ReplicaGone = absl::AnyInvocable<void(const std::string& replica)>;
   void FeedQueue(QueueLogReader* reader, ReplicaGone gone);
 
   // Before Start: the jobs' view the jobs log is read into.
-  void FeedJobs(JobLogReader* reader) { job_reader_ = reader; }
+  void FeedJobs(JobLogReader* reader) { logs_.FeedJobs(reader); }
 
-  // Starts the bus thread, which connects (and keeps reconnecting).
+  // Starts both connections' threads, which connect (and keep reconnecting).
   void Start();
 
-  // QueueLog: false while the broker is unreachable.
+  // QueueLog: false while the data connection is not healthy.
   bool Append(const QueueOp& op) override;
 
-  // JobLog: false while the broker is unreachable.
+  // JobLog: false while the data connection is not healthy.
   bool AppendJobOp(const JobOp& op) override;
   bool ReplicaAlive(const std::string& replica) const override;
 
   // Bus.
-  void Publish(hive::bridge::v1::DeviceEvent event) override;
-  bool connected() const override { return health_.connected(); }
-  BrokerState broker_state() const override { return health_.state(); }
+  void Publish(hive::bridge::v1::DeviceEvent event) override { events_.Publish(std::move(event)); }
+  bool connected() const override { return broker_state() == BrokerState::kConnected; }
+  BrokerState broker_state() const override;
   BusCounters counters() const override;
   void Stop() override;
 
   // PresenceObserver, for this replica's registry.
-  void OnRegistered(const DeviceLink& link) override;
-  void OnUnregistered(const DeviceLink& link) override;
+  void OnRegistered(const DeviceLink& link) override { router_.AnnounceConnected(link.Describe()); }
+  void OnUnregistered(const DeviceLink& link) override { router_.AnnounceDisconnected(link.device_id()); }
 
   // ClusterRouter.
   SessionRegistry& fleet() override { return fleet_.devices(); }
   std::string Route(const hive::bridge::v1::SendDeviceRequestRequest& request, const std::string& replica,
                     absl::Time deadline, absl::string_view traceparent, RequestCorrelator::Done done) override;
-  void Cancel(const std::string& call) override;
+  void Cancel(const std::string& call) override { router_.Cancel(call); }
 
   // Periodically: deadlines of routed calls and of callers waiting for a
   // device to connect anywhere.
@@ -154,45 +149,19 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   void CloseWaiters();
 
   // Requests routed to other replicas and not yet answered.
-  size_t routed_pending() const { return calls_.size(); }
-
-  class Outbox;
+  size_t routed_pending() const { return router_.pending(); }
 
  private:
-  class Connection;
-  // What the bus thread keeps from one connection to the next.
-  struct ThreadState;
-
-  void Run();
-
   const AmqpBusOptions options_;
-  Clock& clock_;
-  EventHub& hub_;
-  SessionRegistry& local_;
-  RequestCorrelator& correlator_;
+  ClusterSignatures signatures_;
   FleetDirectory fleet_;
-  RemoteCalls calls_;
-  // Shared with the Done of requests delivered for other replicas, which
-  // may run after the bus is gone.
-  std::shared_ptr<Outbox> outbox_;
-  QueueLogReader* queue_reader_ = nullptr;
   ReplicaGone replica_gone_;
-  JobLogReader* job_reader_ = nullptr;
-  std::unique_ptr<ThreadState> thread_state_;
-  BufferBudget budget_;
-  // Cuts a write to the broker that lasts io_timeout; before health_, which
-  // asks it whether a write is stuck.
-  WriteWatchdog watchdog_;
-  BrokerHealth health_;
-  std::atomic<uint64_t> published_{0};
-  std::atomic<uint64_t> dropped_{0};
-  std::atomic<uint64_t> delivered_{0};
-  RejectedMessages rejected_;
-  // Anyone who may publish on the virtual host can provoke the rejection
-  // line; one key per kind and reason.
-  LogRateLimiter rejection_log_{{}};
-  absl::Notification stop_;
-  std::thread thread_;
+  AmqpDriver data_;
+  AmqpDriver presence_;
+  EventChannel events_;
+  RequestRouter router_;
+  LogStreams logs_;
+  PresenceTracker tracker_;
 };
 
 }  // namespace hive

@@ -50,4 +50,21 @@ bool BrokerHealth::dead() const {
   return silent_for() > beat * 2 || stuck_for() > beat * 2;
 }
 
+BrokerState WorseBrokerState(BrokerState a, BrokerState b) {
+  auto badness = [](BrokerState state) {
+    switch (state) {
+      case BrokerState::kConnected:
+        return 0;
+      case BrokerState::kBlocked:
+        return 1;
+      case BrokerState::kSilent:
+        return 2;
+      case BrokerState::kDisconnected:
+        return 3;
+    }
+    return 3;
+  };
+  return badness(a) >= badness(b) ? a : b;
+}
+
 }  // namespace hive

@@ -58,4 +58,10 @@ class BrokerHealth {
   std::atomic<int64_t> heard_ns_{0};
 };
 
+// Of a replica's two connections to its broker (the data path's and
+// presence's: amqp_bus.h), the state of the worse one: the replica is
+// connected only when both are, and otherwise says why the worse is not
+// (disconnected, then silent, then blocked).
+BrokerState WorseBrokerState(BrokerState a, BrokerState b);
+
 }  // namespace hive

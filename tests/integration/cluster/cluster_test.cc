@@ -61,10 +61,6 @@ class ClusterTest : public ClusterFixture {
  protected:
   void SetUp() override { StartCluster(); }
 
-  void AwaitBusConnected(int index) {
-    ASSERT_TRUE(replica(index).WaitForLog("event=bus_connected", absl::Seconds(30))) << replica(index).Log();
-  }
-
   // Waits until replica `index` reports `device_id` held by `holder`.
   void AwaitHolder(int index, const std::string& device_id, int holder) {
     const std::string expected = absl::StrCat("replica-", holder);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/integration/support/grpc_calls.h"
@@ -23,6 +24,15 @@ void ClusterFixture::StartCluster(absl::string_view ready, absl::Duration timeou
   }
   for (int i = 1; i <= kReplicas; ++i) {
     ASSERT_TRUE(replica(i).WaitForLog(ready, timeout)) << replica(i).Log();
+    AwaitBusConnected(i, timeout);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+void ClusterFixture::AwaitBusConnected(int index, absl::Duration timeout) {
+  for (absl::string_view connection : {"data", "presence"}) {
+    ASSERT_TRUE(replica(index).WaitForLog(absl::StrCat("event=bus_connected connection=", connection), timeout))
+        << replica(index).Log();
   }
 }
 
@@ -34,8 +44,13 @@ void ClusterFixture::TearDown() {
 
 std::vector<std::string> ClusterFixture::FlagsFor(int /*index*/) { return extra_flags_; }
 
+std::string ClusterFixture::BusUrlFor(int /*index*/) { return broker_->url(); }
+
 void ClusterFixture::StartReplica(int index) {
   std::vector<std::string> flags = broker_->ReplicaFlags(absl::StrCat("replica-", index));
+  for (std::string& flag : flags) {
+    if (absl::StartsWith(flag, "--bus=")) flag = "--bus=" + BusUrlFor(index);
+  }
   flags.push_back("--jwt-secret-file=" + secret_path_);
   const std::vector<std::string> own = FlagsFor(index);
   flags.insert(flags.end(), own.begin(), own.end());

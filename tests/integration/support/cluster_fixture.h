@@ -34,8 +34,11 @@ class ClusterFixture : public ::testing::Test {
   static constexpr int kReplicas = 3;
 
   // The broker, then every replica (StartReplica), then waits until each has
-  // logged `ready` (a connected bus by default).
+  // logged `ready` and has both its bus connections up (AwaitBusConnected).
   void StartCluster(absl::string_view ready = "event=bus_connected", absl::Duration timeout = absl::Seconds(30));
+  // Until replica `index` has logged both its connections to the broker up
+  // (the data path's and presence's, bridge/bus/amqp_bus.h) at least once.
+  void AwaitBusConnected(int index, absl::Duration timeout = absl::Seconds(30));
   void TearDown() override;
 
   // Starts replica `index` (1-based; again after it was stopped or killed)
@@ -44,6 +47,9 @@ class ClusterFixture : public ::testing::Test {
   void StartReplica(int index);
   // The flags a replica gets beyond those: extra_flags_ unless overridden.
   virtual std::vector<std::string> FlagsFor(int index);
+  // The broker URL replica `index` connects to (--bus): the broker's own
+  // unless overridden (a proxy in front of it).
+  virtual std::string BusUrlFor(int index);
 
   BridgeProcess& replica(int index) { return *replicas_[index - 1]; }
   // A stub on the replica's shared channel; a restarted replica gets a new one.

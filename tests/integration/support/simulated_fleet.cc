@@ -22,6 +22,7 @@ absl::StatusOr<std::unique_ptr<SimulatedFleet>> SimulatedFleet::Start(const Brid
                                    absl::StrCat("--url=", bridge.ws_url()),
                                    absl::StrCat("--on-request=", options.on_request),
                                    absl::StrCat("--connect-rate=", options.connect_rate),
+                                   absl::StrCat("--event-rate=", options.event_rate),
                                    "--threads=2",
                                    "--quiet",
                                    "--json-stats"};

@@ -33,6 +33,7 @@ class SimulatedFleet {
     std::string account_id;
     std::string on_request = "ack-result";  // hive-device-sim --on-request
     double connect_rate = 5000;             // connections a second: a thousand in a fraction of one
+    double event_rate = 0;                  // events a second per device (hive-device-sim --event-rate)
     // Devices named by a file of "DEVICE ACCOUNT TOKEN" lines (the test
     // knows their ids) instead of derived from the seed and minted.
     std::string tokens_file;

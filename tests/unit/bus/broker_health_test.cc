@@ -94,5 +94,18 @@ TEST(BrokerHealthWritesTest, AWriteStuckForAHeartbeatIsSilentAndForTwoDead) {
   EXPECT_EQ(health.state(), BrokerState::kConnected);
 }
 
+TEST(WorseBrokerState, ReplicaIsConnectedOnlyWhenBothConnectionsAreAndOtherwiseSaysTheWorse) {
+  constexpr BrokerState kConnected = BrokerState::kConnected;
+  constexpr BrokerState kBlocked = BrokerState::kBlocked;
+  constexpr BrokerState kSilent = BrokerState::kSilent;
+  constexpr BrokerState kDisconnected = BrokerState::kDisconnected;
+  EXPECT_EQ(WorseBrokerState(kConnected, kConnected), kConnected);
+  EXPECT_EQ(WorseBrokerState(kConnected, kBlocked), kBlocked);
+  EXPECT_EQ(WorseBrokerState(kSilent, kConnected), kSilent);
+  EXPECT_EQ(WorseBrokerState(kBlocked, kSilent), kSilent);
+  EXPECT_EQ(WorseBrokerState(kDisconnected, kBlocked), kDisconnected);
+  EXPECT_EQ(WorseBrokerState(kSilent, kDisconnected), kDisconnected);
+}
+
 }  // namespace
 }  // namespace hive
