@@ -126,7 +126,8 @@ class AmqpBus final : public Bus, public PresenceObserver, public ClusterRouter,
   bool ReplicaAlive(const std::string& replica) const override;
 
   // Bus.
-  void Publish(hive::bridge::v1::DeviceEvent event) override { events_.Publish(std::move(event)); }
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): Bus takes it by value
+  void Publish(hive::bridge::v1::DeviceEvent event) override { events_.Publish(event); }
   bool connected() const override { return broker_state() == BrokerState::kConnected; }
   BrokerState broker_state() const override;
   BusCounters counters() const override;

@@ -56,6 +56,8 @@ class AmqpPart {
   virtual absl::Time next_due() const { return absl::InfiniteFuture(); }
 
   // What arrived on its channels. An error ends the connection.
+  // By value: the parts that take deliveries move from it.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual absl::Status OnDelivery(AmqpDelivery /*delivery*/) { return absl::OkStatus(); }
   // A `mandatory` message the broker could not route.
   virtual void OnReturn(const std::string& /*routing_key*/, const AmqpMessage& /*message*/) {}

@@ -48,7 +48,7 @@ EventChannel::EventChannel(EventChannelOptions options, ClusterSignatures& signa
       last_offset_(options_.resume_after_offset),
       recent_ids_(kRecentIdCapacity) {}
 
-void EventChannel::Publish(DeviceEvent event) {
+void EventChannel::Publish(const DeviceEvent& event) {
   published_.fetch_add(1, std::memory_order_relaxed);
   Outgoing outgoing{cluster::EventRoutingKey(event), cluster::EncodeEvent(event, NewUuid(), options_.replica_id)};
   outgoing.bytes = FootprintOf(outgoing);

@@ -53,7 +53,7 @@ class EventChannel final : public AmqpPart {
 
   // Any thread: queues the event for the broker, or drops and counts it
   // when the buffer budget is spent or the bus has stopped.
-  void Publish(hive::bridge::v1::DeviceEvent event);
+  void Publish(const hive::bridge::v1::DeviceEvent& event);
   // Refuses events from now on (the bus stopped).
   void Close() { queue_.Close(); }
 

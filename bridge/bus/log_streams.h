@@ -49,7 +49,7 @@ class LogStreams final : public AmqpPart {
  private:
   // An operation on its way to its log.
   struct Append {
-    ClusterMessageKind kind;
+    ClusterMessageKind kind{};
     AmqpMessage message;
   };
   // One log's reading position.

@@ -82,7 +82,8 @@ class RequestRouter final : public AmqpPart {
   absl::Status SetUp(AmqpConnection& amqp) override;
   absl::Status Flush(AmqpConnection& amqp, absl::Time now, bool& more) override;
   absl::Status OnDelivery(AmqpDelivery delivery) override;
-  void OnReturn(const std::string& routing_key, const AmqpMessage& message) override;
+  // `device_id`: the routing key of a routed request.
+  void OnReturn(const std::string& device_id, const AmqpMessage& message) override;
   void OnHealthChanged(bool healthy, BrokerState state) override;
   void OnConnectionEnded(bool stopped) override;
 
