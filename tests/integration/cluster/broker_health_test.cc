@@ -42,14 +42,12 @@ namespace {
 
 using grpc::health::v1::HealthCheckResponse;
 using hive::bridge::v1::GetDeviceResponse;
-using hive::bridge::v1::SubscribeEventsRequest;
 
 // Longer than the replicas' 5 s liveness timeout: a replica that judged its
 // peers while the broker was away would drop them.
 constexpr absl::Duration kFaultHeld = absl::Seconds(7);
 // A few seconds in practice; the machine may be busy.
 constexpr absl::Duration kRecovery = absl::Seconds(60);
-constexpr int kBarrier = 1'000'000;
 
 class ClusterBrokerHealthTest : public ClusterFixture {
  protected:
@@ -77,22 +75,8 @@ class ClusterBrokerHealthTest : public ClusterFixture {
     ASSERT_TRUE(WaitUntil([&] { return HolderSeenBy(2, first->device_id()) == "replica-1"; }, "replica-2 sees d1"));
 
     // The first device's events, read on the third replica from the start.
-    SubscribeEventsRequest events;
-    events.add_account_ids(account_);
-    events.add_types("device-state");
-    events.mutable_resume_after()->set_epoch(replica(1).epoch());
-    events.mutable_resume_after()->set_sequence(0);
-    EventStream stream(stub(3), events);
-    std::map<int, int> seen;
-    auto read_through = [&](int marker) {
-      const absl::Time deadline = absl::Now() + kRecovery;
-      while (seen[marker] == 0) {
-        std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
-        if (!event.has_value()) return false;
-        ++seen[NumberOf(*event)];
-      }
-      return true;
-    };
+    EventStream stream(stub(3), AccountEvents("device-state"));
+    MarkerTally tally(stream);
     std::atomic<int> sent{0};
     std::atomic<bool> stop{false};
     std::thread sender([&] {
@@ -102,15 +86,8 @@ class ClusterBrokerHealthTest : public ClusterFixture {
         absl::SleepFor(absl::Milliseconds(20));  // pacing, under the device's rate limit
       }
     });
-    struct Joiner {
-      std::atomic<bool>& stop;
-      std::thread& thread;
-      ~Joiner() {
-        stop = true;
-        if (thread.joinable()) thread.join();
-      }
-    } joiner{stop, sender};
-    ASSERT_TRUE(read_through(5)) << Logs();
+    StopAndJoin joiner{stop, sender};
+    ASSERT_TRUE(tally.ReadThrough(5, kRecovery)) << Logs();
 
     ASSERT_TRUE(begin().ok()) << broker_->Log();
     for (int i = 1; i <= kReplicas; ++i) {
@@ -163,15 +140,10 @@ class ClusterBrokerHealthTest : public ClusterFixture {
     // Every event once: the last one, sent after all others, closes the tally.
     stop = true;
     sender.join();
-    first->Send(NumberedEvent(kBarrier));
-    ASSERT_TRUE(read_through(kBarrier)) << Logs();
-    int duplicates = 0;
-    int received = 0;
-    for (const auto& [marker, count] : seen) {
-      if (marker < 0 || marker >= kBarrier || count == 0) continue;
-      ++received;
-      duplicates += count - 1;
-    }
+    first->Send(NumberedEvent(kFirstBarrier));
+    ASSERT_TRUE(tally.ReadThrough(kFirstBarrier, kRecovery)) << Logs();
+    const int duplicates = tally.duplicates();
+    const int received = static_cast<int>(tally.counted().size());
     std::cout << "events sent=" << sent << " received=" << received << " duplicates=" << duplicates << "\n";
     EXPECT_EQ(duplicates, 0);
     EXPECT_EQ(received, sent.load());
@@ -212,12 +184,8 @@ TEST_F(ClusterBufferBudgetTest, EventsOverTheBudgetWhileBlockedAreDroppedAndCoun
   // header): some 350 fit in 1 MiB.
   const std::string pad(1000, 'x');
   std::unique_ptr<TestDevice> device = ConnectDevice(1);
-  SubscribeEventsRequest events;
-  events.add_account_ids(account_);
-  events.add_types("device-state");
-  events.mutable_resume_after()->set_epoch(replica(1).epoch());
-  events.mutable_resume_after()->set_sequence(0);
-  EventStream stream(stub(3), events);
+  EventStream stream(stub(3), AccountEvents("device-state"));
+  MarkerTally tally(stream);
 
   ASSERT_TRUE(broker_->Ctl({"set_vm_memory_high_watermark", "0.0000001"}).ok()) << broker_->Log();
   ASSERT_TRUE(replica(1).WaitForLog("event=broker_blocked", kHangBound)) << replica(1).Log();
@@ -237,21 +205,10 @@ TEST_F(ClusterBufferBudgetTest, EventsOverTheBudgetWhileBlockedAreDroppedAndCoun
   ASSERT_TRUE(broker_->Ctl({"set_vm_memory_high_watermark", "0.4"}).ok()) << broker_->Log();
   ASSERT_TRUE(WaitUntil([&] { return Readyz(1).status == 200; }, "ready again", kRecovery)) << replica(1).Log();
   // Sent after the others: once it is read, everything held has been.
-  device->Send(NumberedEvent(kBarrier));
-  std::map<int, int> seen;
-  const absl::Time deadline = absl::Now() + kRecovery;
-  while (seen[kBarrier] == 0) {
-    std::optional<DeviceEvent> event = stream.NextMatching(OfType("device-state"), deadline - absl::Now());
-    ASSERT_TRUE(event.has_value()) << Logs();
-    ++seen[NumberOf(*event)];
-  }
-  int received = 0;
-  int duplicates = 0;
-  for (const auto& [marker, count] : seen) {
-    if (marker < 0 || marker >= kBarrier || count == 0) continue;
-    ++received;
-    duplicates += count - 1;
-  }
+  device->Send(NumberedEvent(kFirstBarrier));
+  ASSERT_TRUE(tally.ReadThrough(kFirstBarrier, kRecovery)) << Logs();
+  const int duplicates = tally.duplicates();
+  const int received = static_cast<int>(tally.counted().size());
   std::cout << "events sent=" << kEvents << " held and delivered=" << received << " dropped=" << dropped << "\n";
   EXPECT_EQ(duplicates, 0);
   EXPECT_EQ(static_cast<uint64_t>(received) + dropped, static_cast<uint64_t>(kEvents));

@@ -75,52 +75,6 @@ class ClusterTest : public ClusterFixture {
            << response.ShortDebugString() << "\n"
            << replica(index).Log();
   }
-
-  // The account's events from the start of the replica's history (this
-  // test's broker is fresh), so a stream that opens after the first events
-  // still sees them: the epoch is the fleet stream's, alike on every replica.
-  SubscribeEventsRequest AccountEvents(std::string type = "") {
-    SubscribeEventsRequest request;
-    request.add_account_ids(account_);
-    if (!type.empty()) request.add_types(std::move(type));
-    request.mutable_resume_after()->set_epoch(replica(1).epoch());
-    request.mutable_resume_after()->set_sequence(0);
-    return request;
-  }
-};
-
-// Markers at or above this one are barriers and warm-ups, not counted events.
-constexpr int kFirstBarrier = 1'000'000;
-
-// How often each marker of a stream's device-state events arrived.
-class MarkerTally {
- public:
-  explicit MarkerTally(EventStream& stream) : stream_(stream) {}
-
-  // Reads device-state events, counting each, until `marker` has arrived;
-  // false when the stream has none within `timeout` (a hang bound).
-  bool ReadThrough(int marker, absl::Duration timeout = absl::Seconds(30)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (seen_[marker] == 0) {
-      std::optional<DeviceEvent> event = stream_.NextMatching(OfType("device-state"), deadline - absl::Now());
-      if (!event.has_value()) return false;
-      ++seen_[NumberOf(*event)];
-    }
-    return true;
-  }
-
-  // The counted markers (below kFirstBarrier): how often each arrived.
-  std::map<int, int> counted() const {
-    std::map<int, int> counted;
-    for (const auto& [marker, count] : seen_) {
-      if (count > 0 && marker < kFirstBarrier) counted[marker] = count;
-    }
-    return counted;
-  }
-
- private:
-  EventStream& stream_;
-  std::map<int, int> seen_;
 };
 
 TEST_F(ClusterTest, RequestThroughAnotherReplicaReachesTheDeviceAndReturnsItsResult) {
@@ -444,15 +398,7 @@ TEST_F(ClusterTest, BrokerRestartMidRunLosesNoEventAndDeliversNoneTwice) {
       absl::SleepFor(absl::Milliseconds(10));  // pacing: about 100 events/s, under the device's rate limit
     }
   });
-  // Joins the sender on every way out of the test.
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& thread;
-    ~Joiner() {
-      stop = true;
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{stop, sender};
+  StopAndJoin joiner{stop, sender};
   // Events flow end to end before the broker goes.
   ASSERT_TRUE(tally.ReadThrough(10)) << replica(3).Log();
   ASSERT_TRUE(broker_->Restart().ok()) << broker_->Log();
@@ -477,9 +423,8 @@ TEST_F(ClusterTest, BrokerRestartMidRunLosesNoEventAndDeliversNoneTwice) {
   device->Send(NumberedEvent(kFirstBarrier));
   EXPECT_TRUE(tally.ReadThrough(kFirstBarrier)) << replica(3).Log();
 
-  std::map<int, int> seen = tally.counted();
-  int duplicates = 0;
-  for (const auto& [marker, count] : seen) duplicates += count - 1;
+  const std::map<int, int> seen = tally.counted();
+  const int duplicates = tally.duplicates();
   std::cout << "events sent=" << sent << " received=" << seen.size() << " duplicates=" << duplicates << "\n";
   EXPECT_EQ(duplicates, 0);
   EXPECT_EQ(seen.size(), static_cast<size_t>(sent.load())) << replica(1).Log();

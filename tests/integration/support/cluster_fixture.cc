@@ -95,6 +95,15 @@ std::string ClusterFixture::HolderSeenBy(int index, const std::string& device_id
   return response.device().replica();
 }
 
+hive::bridge::v1::SubscribeEventsRequest ClusterFixture::AccountEvents(std::string type) {
+  hive::bridge::v1::SubscribeEventsRequest request;
+  request.add_account_ids(account_);
+  if (!type.empty()) request.add_types(std::move(type));
+  request.mutable_resume_after()->set_epoch(replica(1).epoch());
+  request.mutable_resume_after()->set_sequence(0);
+  return request;
+}
+
 std::string NumberedEvent(int marker) {
   return absl::StrCat(R"({"type":"device-state","state":"running","marker":)", marker, "}");
 }
@@ -102,6 +111,31 @@ std::string NumberedEvent(int marker) {
 int NumberOf(const hive::bridge::v1::DeviceEvent& event) {
   auto it = event.extra().fields().find("marker");
   return it == event.extra().fields().end() ? -1 : static_cast<int>(it->second.number_value());
+}
+
+bool MarkerTally::ReadThrough(int marker, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (seen_[marker] == 0) {
+    std::optional<hive::bridge::v1::DeviceEvent> event =
+        stream_.NextMatching(OfType("device-state"), deadline - absl::Now());
+    if (!event.has_value()) return false;
+    ++seen_[NumberOf(*event)];
+  }
+  return true;
+}
+
+std::map<int, int> MarkerTally::counted() const {
+  std::map<int, int> counted;
+  for (const auto& [marker, count] : seen_) {
+    if (count > 0 && marker >= 0 && marker < kFirstBarrier) counted[marker] = count;
+  }
+  return counted;
+}
+
+int MarkerTally::duplicates() const {
+  int duplicates = 0;
+  for (const auto& [marker, count] : counted()) duplicates += count - 1;
+  return duplicates;
 }
 
 }  // namespace hive::integration

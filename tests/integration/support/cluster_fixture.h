@@ -12,10 +12,12 @@
 //   SendRequest(stub(2), RequestTo(device->device_id()));
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -23,6 +25,7 @@
 #include "bridge/uuid.h"
 #include "gtest/gtest.h"
 #include "tests/integration/support/bridge_process.h"
+#include "tests/integration/support/event_stream.h"
 #include "tests/integration/support/grpc_calls.h"
 #include "tests/integration/support/rabbitmq_broker.h"
 #include "tests/integration/support/test_device.h"
@@ -63,6 +66,12 @@ class ClusterFixture : public ::testing::Test {
   // Which replica `index` says holds `device_id` ("" when it knows none).
   std::string HolderSeenBy(int index, const std::string& device_id);
 
+  // The account's events (of `type`, or every type) from the start of the
+  // fleet's history (this test's broker is fresh), so a stream that opens
+  // after the first events still sees them: the epoch is the fleet stream's,
+  // alike on every replica.
+  hive::bridge::v1::SubscribeEventsRequest AccountEvents(std::string type = "");
+
   const std::string secret_ = "cluster-test-secret-" + NewUuid();
   const std::string account_ = NewUuid();
   // Given to every replica by the default FlagsFor (set before StartCluster).
@@ -81,5 +90,38 @@ class ClusterFixture : public ::testing::Test {
 std::string NumberedEvent(int marker);
 // The event's number; -1 for an event without one.
 int NumberOf(const hive::bridge::v1::DeviceEvent& event);
+
+// Sets `stop` and joins `thread` when it goes, so that every way out of a
+// test (a failed ASSERT too) ends a thread the test started.
+struct StopAndJoin {
+  std::atomic<bool>& stop;
+  std::thread& thread;
+  ~StopAndJoin() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+};
+
+// Numbers at or above this one are barriers and warm-ups, not counted events.
+constexpr int kFirstBarrier = 1'000'000;
+
+// How often each number of a stream's device-state events arrived.
+class MarkerTally {
+ public:
+  explicit MarkerTally(EventStream& stream) : stream_(stream) {}
+
+  // Reads device-state events, counting each, until `marker` has arrived;
+  // false when the stream has none within `timeout` (a hang bound).
+  bool ReadThrough(int marker, absl::Duration timeout = absl::Seconds(30));
+
+  // The counted numbers (0 <= number < kFirstBarrier): how often each arrived.
+  std::map<int, int> counted() const;
+  // Arrivals of a counted number past its first.
+  int duplicates() const;
+
+ private:
+  EventStream& stream_;
+  std::map<int, int> seen_;
+};
 
 }  // namespace hive::integration
