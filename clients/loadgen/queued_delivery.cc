@@ -152,10 +152,7 @@ absl::StatusOr<QueuedDeliveryResult> RunQueuedDelivery(const LoadgenOptions& opt
   });
   result.delivered = static_cast<uint64_t>(stats.Read().requests_received);
 
-  LoadgenOptions live = options;
-  live.device_ids.clear();
-  for (size_t i = 0; i < roster->size(); ++i) live.device_ids.push_back(roster->entry(i).device_id);
-  absl::StatusOr<RequestLoadResult> baseline = RunRequestLoad(live);
+  absl::StatusOr<RequestLoadResult> baseline = RunLiveBaseline(options, *roster);
   (*client)->Stop(kCloseGrace);
   if (!baseline.ok()) return baseline.status();
   result.live = *std::move(baseline);

@@ -192,4 +192,11 @@ absl::StatusOr<RequestLoadResult> RunRequestLoad(const LoadgenOptions& options) 
   return result;
 }
 
+absl::StatusOr<RequestLoadResult> RunLiveBaseline(const LoadgenOptions& options, const sim::DeviceRoster& roster) {
+  LoadgenOptions live = options;
+  live.device_ids.clear();
+  for (size_t i = 0; i < roster.size(); ++i) live.device_ids.push_back(roster.entry(i).device_id);
+  return RunRequestLoad(live);
+}
+
 }  // namespace hive::loadgen

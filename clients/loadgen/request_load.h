@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "clients/device_sim/device_roster.h"
 #include "clients/loadgen/json_out.h"
 #include "clients/loadgen/latency_histogram.h"
 #include "clients/loadgen/loadgen_options.h"
@@ -47,5 +48,10 @@ struct RequestLoadResult {
 hive::bridge::v1::SendDeviceRequestRequest SeedRequest();
 
 absl::StatusOr<RequestLoadResult> RunRequestLoad(const LoadgenOptions& options);
+
+// The live baseline of a phase whose own simulator holds `roster`'s devices
+// (--mode=queue, --mode=job): the same requests, sent by this process
+// straight to those devices, as RunRequestLoad with `options`.
+absl::StatusOr<RequestLoadResult> RunLiveBaseline(const LoadgenOptions& options, const sim::DeviceRoster& roster);
 
 }  // namespace hive::loadgen
