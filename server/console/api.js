@@ -3,6 +3,8 @@
 // as Authorization on every call, and the gateway's error body
 // {"code", "message", "details"} turned into an ApiError.
 
+import { followResumable } from "./sse.js";
+
 const TOKEN_KEY = "hivebridge.console.token";
 
 // The API beside the console: /console/ → /api/v1/, also behind a proxy
@@ -67,6 +69,10 @@ async function errorOf(response) {
   return new ApiError(response.status, 2, text.trim() || response.statusText);
 }
 
+// The bridge unreachable or going away (UNAVAILABLE): what a call that
+// could not reach it fails with, and a stream's end worth reopening it for.
+const UNAVAILABLE = 14;
+
 // One call. `okStatuses`: HTTP statuses besides 2xx whose body is an answer
 // (the health endpoint's 503).
 export async function call(method, path, { params, body, okStatuses = [] } = {}) {
@@ -80,7 +86,7 @@ export async function call(method, path, { params, body, okStatuses = [] } = {})
       cache: "no-store",
     });
   } catch (e) {
-    throw new ApiError(0, 14, `bridge unreachable: ${e.message}`);
+    throw new ApiError(0, UNAVAILABLE, `bridge unreachable: ${e.message}`);
   }
   if (!response.ok && !okStatuses.includes(response.status)) throw await errorOf(response);
   return response.json();
@@ -100,8 +106,40 @@ export async function openStream(path, params, signal, lastEventId = "") {
     });
   } catch (e) {
     if (e.name === "AbortError") throw e;
-    throw new ApiError(0, 14, `bridge unreachable: ${e.message}`);
+    throw new ApiError(0, UNAVAILABLE, `bridge unreachable: ${e.message}`);
   }
   if (!response.ok) throw await errorOf(response);
   return response.body.pipeThrough(new TextDecoderStream()).getReader();
+}
+
+// Follows an API stream (`path` with `params`) with followResumable (sse.js):
+// each event but `error` goes to onEvent. When the connection drops, or the
+// bridge ends the stream UNAVAILABLE (its shutdown), it is opened again after
+// the last event seen (Last-Event-ID); an `error` event with any other code
+// ends it, as does `over()` once true. Resolves with the last `error` event's
+// body ({code, message}; null without one), or rejects with the ApiError that
+// refused the stream.
+export async function followApiStream({ path, params = {}, onEvent, onState, over = () => false, signal }) {
+  let error = null;
+  await followResumable({
+    open: (lastId) => openStream(path, params, signal, lastId),
+    onEvent: (event) => {
+      if (event.event === "error") {
+        error = JSON.parse(event.data);
+        return;
+      }
+      onEvent(event);
+    },
+    onState,
+    finished: () => over() || (error !== null && error.code !== UNAVAILABLE),
+    retryable: (e) => !(e instanceof ApiError) || e.code === UNAVAILABLE,
+    signal,
+  });
+  return error;
+}
+
+// How a followed stream ended, for its state line: "ended", or
+// "ended: NOT_FOUND (5): job … is not known" with the error it ended on.
+export function streamEnd(error) {
+  return error ? `ended: ${codeName(error.code)} (${error.code}): ${error.message}` : "ended";
 }

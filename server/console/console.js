@@ -3,11 +3,10 @@
 // health, all through the gateway's /api/v1 (api.js). Everything from the
 // bridge is written with textContent, never as HTML (dom.js), so a device id
 // or a twin field cannot inject markup.
-import { ApiError, call, codeName, openStream, setToken, token } from "./api.js";
+import { ApiError, call, codeName, followApiStream, setToken, streamEnd, token } from "./api.js";
 import { commandOf, mountCommandFields } from "./command.js";
-import { $, element, when } from "./dom.js";
+import { $, element, mountPager, when } from "./dom.js";
 import { loadJobs, reloadJob, startJobs } from "./jobs.js";
-import { followResumable } from "./sse.js";
 
 const PAGE_SIZE = 25;
 const MAX_EVENTS = 200;
@@ -110,23 +109,18 @@ function eventItem(event) {
 function follow(params, list, state) {
   const controller = new AbortController();
   state.textContent = "connecting…";
-  let error = null;
-  followResumable({
-    open: (lastId) => openStream("events", params, controller.signal, lastId),
+  followApiStream({
+    path: "events",
+    params,
     onEvent: (event) => {
-      if (event.event === "error") {
-        error = JSON.parse(event.data);
-        state.textContent = `ended: ${codeName(error.code)} (${error.code}): ${error.message}`;
-        return;
-      }
       list.prepend(eventItem(event));
       while (list.children.length > MAX_EVENTS) list.lastChild.remove();
     },
     onState: (s) => { state.textContent = s; },
-    finished: () => error !== null && error.code !== 14,
-    retryable: (e) => !(e instanceof ApiError) || e.code === 14,
     signal: controller.signal,
-  }).catch((e) => {
+  }).then((error) => {
+    if (!controller.signal.aborted) state.textContent = streamEnd(error);
+  }, (e) => {
     state.textContent = e instanceof ApiError ? `refused: ${e.describe()}` : `failed: ${e.message}`;
   });
   return controller;
@@ -232,21 +226,7 @@ function start() {
     $("#auth-form").requestSubmit();
   });
   $("#health-check").addEventListener("click", checkHealth);
-  $("#fleet-filter").addEventListener("submit", (event) => {
-    event.preventDefault();
-    fleet.tokens = [""];
-    fleet.page = 0;
-    loadFleet();
-  });
-  $("#page-next").addEventListener("click", () => {
-    fleet.tokens[fleet.page + 1] = fleet.next;
-    fleet.page += 1;
-    loadFleet();
-  });
-  $("#page-prev").addEventListener("click", () => {
-    fleet.page = Math.max(0, fleet.page - 1);
-    loadFleet();
-  });
+  mountPager(fleet, loadFleet, { filter: "#fleet-filter", next: "#page-next", previous: "#page-prev" });
   commandFields = mountCommandFields($("#command-form"));
   $("#command-form").addEventListener("submit", sendCommand);
   $("#tail-form").addEventListener("submit", toggleTail);

@@ -23,3 +23,25 @@ export function when(timestamp) {
 export function describeError(e) {
   return e instanceof ApiError ? e.describe() : String(e);
 }
+
+// Paging by the API's page tokens: `pages` is {tokens, page, next} (the
+// token of each page seen, the page shown, the next page's token); the
+// filter form starts again at the first page, and Next and Previous move
+// through the tokens; `load()` shows `pages.page`.
+export function mountPager(pages, load, { filter, next, previous }) {
+  $(filter).addEventListener("submit", (event) => {
+    event.preventDefault();
+    pages.tokens = [""];
+    pages.page = 0;
+    load();
+  });
+  $(next).addEventListener("click", () => {
+    pages.tokens[pages.page + 1] = pages.next;
+    pages.page += 1;
+    load();
+  });
+  $(previous).addEventListener("click", () => {
+    pages.page = Math.max(0, pages.page - 1);
+    load();
+  });
+}

@@ -5,14 +5,13 @@
 // devices first). The form → request mapping and the words it shows are
 // job_model.js's; the command fields are command.js's, shared with the
 // send form.
-import { ApiError, call, codeName, openStream } from "./api.js";
+import { ApiError, call, codeName, followApiStream, streamEnd } from "./api.js";
 import { commandOf, mountCommandFields } from "./command.js";
-import { $, describeError, element, when } from "./dom.js";
+import { $, describeError, element, mountPager, when } from "./dom.js";
 import {
   COUNTERS, COUNTER_LABELS, FieldError, controlOf, countersOf, describeCounters, describeSpec, isActive, newJobId,
   startJobRequest, stateName,
 } from "./job_model.js";
-import { followResumable } from "./sse.js";
 
 const PAGE_SIZE = 25;
 // While a job on the list's page runs, the list is read again this often
@@ -100,7 +99,7 @@ export async function loadJobs() {
 }
 
 // ---- one job's page
-const current = { jobId: "", job: null, stream: null, error: null, outcomes: new Map() };
+const current = { jobId: "", job: null, stream: null, outcomes: new Map() };
 
 function showJobState(job) {
   current.job = job;
@@ -151,10 +150,6 @@ function showOutcome(outcome) {
 }
 
 function onChange(event) {
-  if (event.event === "error") {
-    current.error = JSON.parse(event.data);
-    return;
-  }
   const change = JSON.parse(event.data);
   if (change.job) showJobState(change.job);
   if (change.outcome) showOutcome(change.outcome);
@@ -167,20 +162,16 @@ function watch(jobId) {
   const controller = new AbortController();
   const state = $("#job-stream-state");
   state.textContent = "connecting…";
-  current.error = null;
-  followResumable({
-    open: (lastId) => openStream(`jobs/${encodeURIComponent(jobId)}:watch`, {}, controller.signal, lastId),
+  followApiStream({
+    path: `jobs/${encodeURIComponent(jobId)}:watch`,
     onEvent: onChange,
     onState: (s) => { state.textContent = s; },
-    // Over when the job ended, or the bridge ended the stream with an error
-    // other than being unavailable (its shutdown: reconnect).
-    finished: () => Boolean(current.job?.endedAt) || (current.error !== null && current.error.code !== 14),
-    retryable: (e) => !(e instanceof ApiError) || e.code === 14,
+    // Over when the job ended (or the bridge ended the stream with an error).
+    over: () => Boolean(current.job?.endedAt),
     signal: controller.signal,
-  }).then(() => {
+  }).then((error) => {
     if (controller.signal.aborted) return;
-    state.textContent = current.error
-      ? `ended: ${codeName(current.error.code)} (${current.error.code}): ${current.error.message}` : "ended";
+    state.textContent = streamEnd(error);
     loadJobs();
   }, (e) => {
     state.textContent = `refused: ${describeError(e)}`;
@@ -320,20 +311,6 @@ export function startJobs() {
   });
   $("#job-dry-run").addEventListener("click", () => submitJob(true));
   $("#job-cancel").addEventListener("click", cancelJob);
-  $("#jobs-filter").addEventListener("submit", (event) => {
-    event.preventDefault();
-    list.tokens = [""];
-    list.page = 0;
-    loadJobs();
-  });
-  $("#jobs-next").addEventListener("click", () => {
-    list.tokens[list.page + 1] = list.next;
-    list.page += 1;
-    loadJobs();
-  });
-  $("#jobs-prev").addEventListener("click", () => {
-    list.page = Math.max(0, list.page - 1);
-    loadJobs();
-  });
+  mountPager(list, loadJobs, { filter: "#jobs-filter", next: "#jobs-next", previous: "#jobs-prev" });
   loadJobs();
 }
