@@ -43,8 +43,13 @@ std::optional<Device> DeviceView::Live(const std::string& device_id) const {
 }
 
 std::optional<Device> DeviceView::Find(const std::string& device_id) const {
+  std::optional<Twin> twin;
+  return Find(device_id, twin);
+}
+
+std::optional<Device> DeviceView::Find(const std::string& device_id, std::optional<Twin>& twin) const {
   std::optional<Device> live = Live(device_id);
-  std::optional<Twin> twin = twins_.Get(device_id);
+  twin = twins_.Get(device_id);
   if (!live.has_value() && !twin.has_value()) return std::nullopt;
   return Show(twin.has_value() ? &*twin : nullptr, live.has_value() ? &*live : nullptr);
 }

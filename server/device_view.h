@@ -39,6 +39,9 @@ class DeviceView {
   // The device's twin merged with its live connection; nullopt when the
   // bridge neither holds nor remembers it.
   std::optional<hive::bridge::v1::Device> Find(const std::string& device_id) const;
+  // As Find, and the twin it read (nullopt when none), for a caller that also
+  // needs what a Device does not show (the twin's lifecycle state).
+  std::optional<hive::bridge::v1::Device> Find(const std::string& device_id, std::optional<Twin>& twin) const;
 
   // Up to `query.limit` devices after `query.after`, in device id order.
   std::vector<hive::bridge::v1::Device> List(const Query& query) const;

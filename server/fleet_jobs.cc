@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<JobStore>> FleetJobs::OpenStore(const Config& con
 
 FleetJobs::FleetJobs(const Config& config, Deps deps, std::unique_ptr<JobStore> store)
     : view_(deps.fleet != nullptr ? *deps.fleet : deps.registry, deps.twins),
-      joins_(view_, deps.twins),
+      joins_(view_),
       store_(deps.queue == nullptr ? nullptr : std::move(store)),
       sender_(store_ == nullptr
                   ? nullptr

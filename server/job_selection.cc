@@ -163,12 +163,13 @@ bool MatchesTwinFields(const Device& device, const google::protobuf::RepeatedPtr
 }
 
 bool SelectorJoins::Matches(const DeviceSelector& selector, const std::string& device_id) const {
-  std::optional<Device> device = view_.Find(device_id);
+  std::optional<Twin> twin;
+  std::optional<Device> device = view_.Find(device_id, twin);
   if (!device.has_value()) return false;
   const DeviceView::Query query = QueryOf(selector);
   bool online = device->online();
-  if (std::optional<Twin> twin = twins_.Get(device_id); twin.has_value()) {
-    if (twin->connection != Twin::Connection::kUnknown) online = twin->connection == Twin::Connection::kConnected;
+  if (twin.has_value() && twin->connection != Twin::Connection::kUnknown) {
+    online = twin->connection == Twin::Connection::kConnected;
   }
   const bool presence_matches = query.presence == hive::bridge::v1::PRESENCE_ALL ||
                                 online == (query.presence == hive::bridge::v1::PRESENCE_ONLINE);

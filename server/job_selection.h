@@ -48,13 +48,12 @@ absl::StatusOr<JobSelection> SelectJobDevices(const DeviceView& view, const hive
 // after it); the twin has every event up to the one being read.
 class SelectorJoins final : public JoiningDevices {
  public:
-  SelectorJoins(const DeviceView& view, const TwinStore& twins) : view_(view), twins_(twins) {}
+  explicit SelectorJoins(const DeviceView& view) : view_(view) {}
   bool Matches(const hive::bridge::v1::DeviceSelector& selector, const std::string& device_id) const override;
   std::vector<std::string> Select(const hive::bridge::v1::DeviceSelector& selector, size_t limit) const override;
 
  private:
   const DeviceView& view_;
-  const TwinStore& twins_;
 };
 
 // Whether `device`'s twin has every value of `fields` (checked valid).

@@ -174,8 +174,9 @@ void JobEngine::Tick() {
     ++it;
   }
   if (options_.observer != nullptr) options_.observer->Active(running, paused, stopping);
-  // A joining job that ended may leave the subscription with nothing to do.
-  RefreshJoins();
+  // A joining job that ended may leave the subscription with nothing to do
+  // (a job that starts joining is adopted, which subscribes).
+  if (joins_ != nullptr) RefreshJoins();
   absl::MutexLock lock(&mu_);
   next_tick_ = next;
 }
