@@ -699,6 +699,9 @@ TEST_F(ClusterQueueTest, RequestItsHolderTookWithItIsUnconfirmedAndNeverSentAgai
   replica(2).Signal(SIGKILL);
   ASSERT_TRUE(replica(2).Wait(absl::Seconds(10)).has_value());
   ASSERT_TRUE(AwaitStatus(3, handed.request_id(), hive::bridge::v1::REQUEST_STATUS_UNCONFIRMED)) << replica(3).Log();
+  // Every replica applies the queue's log on its own: replica 1 may read the
+  // release a moment after replica 3 did.
+  ASSERT_TRUE(AwaitStatus(1, handed.request_id(), hive::bridge::v1::REQUEST_STATUS_UNCONFIRMED)) << replica(1).Log();
   EXPECT_THAT(GetRequest(stub(1), handed.request_id()).record.error(), ::testing::HasSubstr("not sent again"));
 
   const auto next = QueuedTo(device_id, absl::Hours(1));
