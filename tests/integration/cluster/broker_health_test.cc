@@ -75,7 +75,7 @@ class ClusterBrokerHealthTest : public ClusterFixture {
     ASSERT_TRUE(WaitUntil([&] { return HolderSeenBy(2, first->device_id()) == "replica-1"; }, "replica-2 sees d1"));
 
     // The first device's events, read on the third replica from the start.
-    EventStream stream(stub(3), AccountEvents("device-state"));
+    EventStream stream(stub(3), AccountEvents("device-state"), EventStream::OnGap::kResume);
     MarkerTally tally(stream);
     std::atomic<int> sent{0};
     std::atomic<bool> stop{false};
@@ -184,7 +184,7 @@ TEST_F(ClusterBufferBudgetTest, EventsOverTheBudgetWhileBlockedAreDroppedAndCoun
   // header): some 350 fit in 1 MiB.
   const std::string pad(1000, 'x');
   std::unique_ptr<TestDevice> device = ConnectDevice(1);
-  EventStream stream(stub(3), AccountEvents("device-state"));
+  EventStream stream(stub(3), AccountEvents("device-state"), EventStream::OnGap::kResume);
   MarkerTally tally(stream);
 
   ASSERT_TRUE(broker_->Ctl({"set_vm_memory_high_watermark", "0.0000001"}).ok()) << broker_->Log();

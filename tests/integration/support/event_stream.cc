@@ -6,35 +6,62 @@
 
 namespace hive::integration {
 
-EventStream::EventStream(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest request)
-    : reader_([this, &stub, request = std::move(request)] { ReadAll(stub, request); }) {}
+EventStream::EventStream(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest request, OnGap on_gap)
+    : on_gap_(on_gap), reader_([this, &stub, request = std::move(request)] { ReadAll(stub, request); }) {}
 
 EventStream::~EventStream() {
-  context_.TryCancel();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    if (context_ != nullptr) context_->TryCancel();
   }
   reader_.join();
 }
 
-void EventStream::ReadAll(hive::bridge::v1::DeviceBridge::Stub& stub, const SubscribeEventsRequest& request) {
+void EventStream::ReadAll(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest request) {
+  while (!ReadCall(stub, request)) {
+    absl::MutexLock lock(&mu_);
+    ++resumes_;
+  }
+}
+
+bool EventStream::ReadCall(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest& request) {
+  grpc::ClientContext* context = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    context_ = std::make_unique<grpc::ClientContext>();
+    context = context_.get();
+    if (stopping_) context->TryCancel();
+  }
   std::unique_ptr<grpc::ClientReader<hive::bridge::v1::SubscribeEventsResponse>> reader =
-      stub.SubscribeEvents(&context_, request);
+      stub.SubscribeEvents(context, request);
   hive::bridge::v1::SubscribeEventsResponse response;
-  while (true) {
+  bool resume = false;
+  while (!resume) {
     {
       absl::MutexLock lock(&mu_);
       auto may_read = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !paused_ || stopping_; };
       mu_.Await(absl::Condition(&may_read));
     }
     if (!reader->Read(&response)) break;
+    DeviceEvent& event = *response.mutable_event();
+    if (!event.has_gap()) {
+      request.mutable_resume_after()->set_epoch(event.epoch());
+      request.mutable_resume_after()->set_sequence(event.sequence());
+    } else {
+      // The events after the gap are read again after the resume point.
+      resume = on_gap_ == OnGap::kResume && event.gap().reason() == hive::bridge::v1::GAP_REASON_SLOW_SUBSCRIBER &&
+               request.has_resume_after();
+    }
     absl::MutexLock lock(&mu_);
-    events_.push_back(std::move(*response.mutable_event()));
+    events_.push_back(std::move(event));
   }
+  if (resume) context->TryCancel();
   grpc::Status status = reader->Finish();
+  if (resume) return false;
   absl::MutexLock lock(&mu_);
   finished_ = std::move(status);
+  return true;
 }
 
 std::optional<DeviceEvent> EventStream::Next(absl::Duration timeout) {
@@ -69,6 +96,11 @@ void EventStream::Pause() {
 void EventStream::Resume() {
   absl::MutexLock lock(&mu_);
   paused_ = false;
+}
+
+int EventStream::resumes() const {
+  absl::MutexLock lock(&mu_);
+  return resumes_;
 }
 
 EventPredicate OfType(absl::string_view type) {

@@ -10,6 +10,11 @@
 // takes at most the message it is already waiting for, then leaves the rest
 // to pile up in gRPC's flow-control window and the bridge's queue.
 //
+// A stream made with OnGap::kResume does what a slow-subscriber gap asks of
+// a client: it drops that call and subscribes again after the last event it
+// read, so the hub's history fills the hole (the gap itself is still queued,
+// and resumes() counts them). Tests that count every event of a burst use it.
+//
 // The destructor cancels the call and joins the reader. Thread-safe.
 #pragma once
 
@@ -35,7 +40,10 @@ using EventPredicate = std::function<bool(const DeviceEvent&)>;
 
 class EventStream {
  public:
-  EventStream(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest request);
+  enum class OnGap { kKeepReading, kResume };
+
+  EventStream(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest request,
+              OnGap on_gap = OnGap::kKeepReading);
   ~EventStream();
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
@@ -52,11 +60,19 @@ class EventStream {
   void Pause();
   void Resume();
 
- private:
-  void ReadAll(hive::bridge::v1::DeviceBridge::Stub& stub, const SubscribeEventsRequest& request);
+  // How often a slow-subscriber gap made an OnGap::kResume stream subscribe again.
+  int resumes() const;
 
-  grpc::ClientContext context_;
+ private:
+  void ReadAll(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest request);
+  // Reads one call until it ends (true) or asks to be resumed (false).
+  bool ReadCall(hive::bridge::v1::DeviceBridge::Stub& stub, SubscribeEventsRequest& request);
+
+  const OnGap on_gap_;
   mutable absl::Mutex mu_;
+  // The current call's; replaced only by the reader, cancelled by the destructor.
+  std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
+  int resumes_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<DeviceEvent> events_ ABSL_GUARDED_BY(mu_);
   std::optional<grpc::Status> finished_ ABSL_GUARDED_BY(mu_);
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
