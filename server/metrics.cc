@@ -135,6 +135,10 @@ std::string RenderMetrics(const MetricsSources& sources) {
                       bus.rejected[kind][reason], "\n");
     }
   }
+  AppendMetric(out, "hivebridge_bus_writes_cut_total", "counter",
+               "Writes to the message broker stuck for 5 s and cut by shutting their connection down (it is made "
+               "again); the broker stopped reading this replica.",
+               bus.writes_cut);
   AppendMetric(out, "hivebridge_bus_connected", "gauge",
                "1 while the bus carries events (cluster mode: broker connected).", sources.bus.connected() ? 1 : 0);
   AppendHeader(out, "hivebridge_broker_state", "gauge",

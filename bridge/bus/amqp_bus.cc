@@ -66,7 +66,8 @@ bool AmqpBus::AppendJobOp(const JobOp& op) {
 bool AmqpBus::ReplicaAlive(const std::string& replica) const { return fleet_.Alive(replica); }
 
 BusCounters AmqpBus::counters() const {
-  return {events_.published(), events_.dropped(), events_.delivered(), signatures_.rejected()};
+  return {events_.published(), events_.dropped(), events_.delivered(), data_.writes_cut() + presence_.writes_cut(),
+          signatures_.rejected()};
 }
 
 void AmqpBus::Stop() {

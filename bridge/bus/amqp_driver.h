@@ -76,6 +76,8 @@ class AmqpDriver {
   // Readable from any thread.
   BrokerState state() const { return health_.state(); }
   const BrokerHealth& health() const { return health_; }
+  // Writes stuck for io_timeout, cut by shutting the connection down.
+  uint64_t writes_cut() const { return watchdog_.fired(); }
 
  private:
   class Session;

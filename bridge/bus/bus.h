@@ -21,6 +21,9 @@ struct BusCounters {
   uint64_t dropped = 0;
   // Events delivered into this replica's hub.
   uint64_t delivered = 0;
+  // Cluster mode: writes to the broker stuck for the I/O timeout and cut by
+  // shutting their connection down (bridge/bus/write_watchdog.h).
+  uint64_t writes_cut = 0;
   // Cluster mode: messages from the broker refused for their signature
   // (bridge/bus/message_signer.h), by kind and reason.
   RejectedCounts rejected{};

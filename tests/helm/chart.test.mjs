@@ -713,7 +713,7 @@ describe("monitoring (value set cluster)", () => {
   test("every alert reads only metrics the bridge exports, scoped to the release's job", () => {
     const rule = one(objs, "PrometheusRule");
     const alerts = rule.spec.groups.flatMap((g) => g.rules);
-    assert.deepEqual(alerts.map((a) => a.alert).sort(), ["HivebridgeBrokerAway", "HivebridgeDeviceAuthFailures",
+    assert.deepEqual(alerts.map((a) => a.alert).sort(), ["HivebridgeBrokerAway", "HivebridgeBrokerWritesStuck", "HivebridgeDeviceAuthFailures",
       "HivebridgeEventsDropped", "HivebridgeFileDescriptorsNearLimit", "HivebridgeNoReadyReplica",
       "HivebridgePendingRequestsNearLimit", "HivebridgeRequestFailureRatio"]);
     for (const a of alerts) {

@@ -6,8 +6,9 @@
 // its writes there block, for longer than the replicas' 5 s liveness
 // timeout. Throughout, every replica still sees every
 // other's devices (a replica taken for silent is dropped with its devices),
-// nobody logs event=replica_silent, and once the proxy reads again requests
-// route both ways.
+// nobody logs event=replica_silent, the write watchdog cuts the stuck
+// publish (hivebridge_bus_writes_cut_total), and once the proxy reads again
+// requests route both ways.
 #include <signal.h>
 
 #include <cstdio>
@@ -43,6 +44,8 @@ constexpr int kFloodDevices = 200;
 constexpr double kFloodEventRate = 200;
 // Longer than the replicas' 5 s liveness timeout and the 5 s write watchdog.
 constexpr absl::Duration kStall = absl::Seconds(7);
+// A hang bound: the write watchdog cuts a stuck write 5 s after it blocked.
+constexpr absl::Duration kStallBound = absl::Seconds(30);
 constexpr absl::Duration kPropagation = absl::Seconds(30);
 
 class ClusterHeartbeatIsolationTest : public ClusterFixture {
@@ -145,7 +148,10 @@ TEST_F(ClusterHeartbeatIsolationTest, PeersKeepHearingAReplicaWhoseDataPathIsStu
   int answered = 0;
   const absl::Time stall_started = absl::Now();
   std::optional<uint64_t> delivered_midway;
-  while (absl::Now() < stall_started + kStall) {
+  // The stall lasts kStall, and past it until the write watchdog has cut the
+  // stuck connection (the kernel's socket buffers fill before a write blocks).
+  auto write_cut = [&] { return MetricValue(replica(1), "hivebridge_bus_writes_cut_total") > 0; };
+  while (absl::Now() < stall_started + kStall || (!write_cut() && absl::Now() < stall_started + kStallBound)) {
     for (const auto& [asked, device, holder] : fleet_views) {
       const std::optional<std::string> seen = Holder(asked, device);
       if (!seen.has_value()) continue;
@@ -161,6 +167,9 @@ TEST_F(ClusterHeartbeatIsolationTest, PeersKeepHearingAReplicaWhoseDataPathIsStu
   // flood reached the others (the only events about), though it kept coming.
   ASSERT_TRUE(delivered_midway.has_value());
   EXPECT_EQ(MetricValue(replica(2), "hivebridge_events_delivered_total"), *delivered_midway);
+  // A publish into a socket nobody reads was cut, not left waiting forever.
+  EXPECT_TRUE(write_cut()) << Logs();
+  EXPECT_THAT(replica(1).Log(), ::testing::HasSubstr("event=bus_write_stuck"));
   ASSERT_EQ(kill(proxy_pid_, SIGUSR2), 0);
   flood->reset();  // killed: its stats are of no use here
   std::remove(tokens.c_str());
