@@ -10,13 +10,14 @@ starts with a `gap` event when it cannot (history too short, or a new epoch
 after a restart). Errors that a new attempt cannot fix (a wrong token, a bad
 filter) are raised instead.
 
-A `gap` for a slow subscriber (its queue at the bridge overflowed) is not
-delivered either, when the subscription has delivered an event since it
-opened or since its last such recovery: the events it names are still in the
-bridge's history, so the subscription opens a new stream at once after the
-last event it delivered and the bridge replays them (Cursor.recovers). Without
-such an event the gap is delivered, so a subscriber slower than the events
-for good ends with the bridge's HISTORY_EXPIRED gap, not an endless replay.
+A slow-subscriber `gap` (the subscriber's queue at the bridge overflowed) is
+not delivered when the subscription has delivered an event since it opened
+or since its last such recovery (and recover_gaps is on, with resume): the
+missed events are still in the bridge's history, so it opens a new stream at
+once after the last event delivered, without backoff or counting a
+reconnect, and the bridge replays them (Cursor.recovers). Otherwise the gap
+is delivered, so a subscriber slower than the events for good ends with the
+bridge's HISTORY_EXPIRED gap, not an endless replay.
 """
 
 import grpc
