@@ -1,6 +1,6 @@
 // Package hivebridge is the Go client of hivebridge's DeviceBridge gRPC API:
 // send commands to devices and follow their events, with a subscription that
-// resumes by itself after a disconnect.
+// resumes by itself after a disconnect or a slow-subscriber gap.
 //
 //	b, err := hivebridge.Dial("bridge.internal:9443",
 //		hivebridge.WithToken(token), hivebridge.WithTLS(tlsConfig))

@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -356,5 +358,85 @@ func TestE2EFleetJobOverTheDeviceCompletesAndWatchSeesItsOutcome(t *testing.T) {
 	}
 	if _, err := b.GetJob(ctx, NewRequestID()); status.Code(err) != codes.NotFound {
 		t.Errorf("GetJob of an unknown job: %v, want NotFound", err)
+	}
+}
+
+// slowBurst is 2,000 events (~500 KB: far over gRPC's flow-control window
+// and the extra bridge's --subscriber-queue=8), marked 0 ... 1,999.
+const slowBurst = 2000
+
+// readSlowBurst subscribes on the harness's extra bridge to a device of its
+// own (HIVE_EXTRA_DEVICE_COMMAND), reads its first warm-up event (the stream
+// is open at the bridge), lets it send the burst while reading nothing, then
+// reads up to the burst's last marker: the markers in order and the gaps.
+func readSlowBurst(t *testing.T, opts ...grpc.CallOption) ([]int, []*bridgev1.Gap, *Subscription) {
+	command := e2eEnv(t, "HIVE_EXTRA_DEVICE_COMMAND")
+	b := dial(t, e2eEnv(t, "HIVE_EXTRA_TARGET"))
+	device := NewRequestID() // a UUID: a device of this test's own
+	cmd := exec.Command("sh", "-c", command+" "+device+" "+strconv.Itoa(slowBurst))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	s := b.Subscribe(ctx, &bridgev1.SubscribeEventsRequest{DeviceIds: []string{device},
+		Types: []string{"sdk-warm", "sdk-burst"}}, opts...)
+	if e := next(t, s); e.GetType() != "sdk-warm" {
+		t.Fatalf("first event %v, want a warm-up", e)
+	}
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the device command: %v", err)
+	}
+	var markers []int
+	var gaps []*bridgev1.Gap
+	for len(markers) == 0 || markers[len(markers)-1] != slowBurst-1 {
+		e := next(t, s)
+		if e.GetGap() != nil {
+			gaps = append(gaps, e.GetGap())
+		} else if e.GetType() == "sdk-burst" {
+			markers = append(markers, int(e.GetExtra().GetFields()["marker"].GetNumberValue()))
+		}
+	}
+	return markers, gaps, s
+}
+
+func TestE2ESlowSubscriberGapIsRecoveredFromHistory(t *testing.T) {
+	markers, gaps, s := readSlowBurst(t)
+	t.Logf("%d markers, %d gaps, %d gap recoveries", len(markers), len(gaps), s.GapRecoveries())
+	if len(gaps) != 0 {
+		t.Fatalf("gaps returned: %v", gaps)
+	}
+	for i, m := range markers {
+		if m != i {
+			t.Fatalf("marker %d is %d (%d markers): every marker once, in order", i, m, len(markers))
+		}
+	}
+	if len(markers) != slowBurst || s.GapRecoveries() < 1 || s.Reconnects() != 0 {
+		t.Fatalf("%d markers, %d gap recoveries, %d reconnects; want %d, >= 1, 0",
+			len(markers), s.GapRecoveries(), s.Reconnects(), slowBurst)
+	}
+}
+
+func TestE2EWithoutGapRecoveryTheSlowSubscriberGapIsReturned(t *testing.T) {
+	markers, gaps, s := readSlowBurst(t, RecoverGaps(false))
+	t.Logf("%d markers, gaps %v", len(markers), gaps)
+	if len(gaps) == 0 || len(markers) >= slowBurst || s.GapRecoveries() != 0 {
+		t.Fatalf("%d gaps, %d markers, %d recoveries: want the overflow's gap and markers missing",
+			len(gaps), len(markers), s.GapRecoveries())
+	}
+	for _, g := range gaps {
+		if g.GetReason() != bridgev1.GapReason_GAP_REASON_SLOW_SUBSCRIBER {
+			t.Fatalf("gap %v, want a slow subscriber's", g)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package hivebridge
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -100,5 +101,65 @@ func TestSubscriptionEndsWithItsContext(t *testing.T) {
 	cancel()
 	if _, err := s.Next(); err != context.Canceled {
 		t.Fatalf("Next after cancel = %v, want context.Canceled", err)
+	}
+}
+
+func gapEv(epoch string, seq uint64, reason bridgev1.GapReason) *bridgev1.DeviceEvent {
+	return &bridgev1.DeviceEvent{Epoch: epoch, Sequence: seq, Type: "gap",
+		Body: &bridgev1.DeviceEvent_Gap{Gap: &bridgev1.Gap{Missed: 5, Reason: reason}}}
+}
+
+const slow = bridgev1.GapReason_GAP_REASON_SLOW_SUBSCRIBER
+
+func nextN(t *testing.T, s *Subscription, n int) []string {
+	t.Helper()
+	var got []string
+	for i := 0; i < n; i++ {
+		e, err := s.Next()
+		if err != nil {
+			t.Fatalf("Next %d: %v", i, err)
+		}
+		got = append(got, fmt.Sprintf("%s/%d", e.GetType(), e.GetSequence()))
+	}
+	return got
+}
+
+func TestSubscriptionRecoversASlowSubscriberGapAfterTheLastEventAtOnce(t *testing.T) {
+	first := &fakeStream{events: []*bridgev1.DeviceEvent{ev("e1", 1), ev("e1", 2), gapEv("e1", 9, slow)}}
+	// The new stream overflows again before any event: that gap is returned.
+	second := &fakeStream{events: []*bridgev1.DeviceEvent{gapEv("e1", 12, slow), ev("e1", 13),
+		gapEv("e1", 20, bridgev1.GapReason_GAP_REASON_HISTORY_EXPIRED)}}
+	b, c := streaming(first, second)
+	slept := 0
+	b.sleep = func(context.Context, time.Duration) error { slept++; return nil }
+	s := b.Subscribe(context.Background(), &bridgev1.SubscribeEventsRequest{DeviceIds: []string{"d"}})
+	got := nextN(t, s, 5)
+	want := "[device-state/1 device-state/2 gap/12 device-state/13 gap/20]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("events %v, want %s", got, want)
+	}
+	if r := c.requests[1]; r.GetResumeAfter().GetSequence() != 2 || r.GetDeviceIds()[0] != "d" {
+		t.Fatalf("recovered with %v, want after e1/2 (the last event, not the gap) for device d", r)
+	}
+	if s.GapRecoveries() != 1 || s.Reconnects() != 0 || slept != 0 {
+		t.Fatalf("gap recoveries %d, reconnects %d, sleeps %d; want 1, 0, 0", s.GapRecoveries(), s.Reconnects(), slept)
+	}
+	if s.Position().GetSequence() != 20 {
+		t.Fatalf("position %v, want the returned gap's e1/20", s.Position())
+	}
+}
+
+func TestSubscriptionReturnsASlowSubscriberGapBeforeAnyEventOrWhenRecoveryIsOff(t *testing.T) {
+	b, _ := streaming(&fakeStream{events: []*bridgev1.DeviceEvent{gapEv("e1", 9, slow), ev("e1", 10)}})
+	if got := fmt.Sprint(nextN(t, b.Subscribe(context.Background(), &bridgev1.SubscribeEventsRequest{}), 2)); got != "[gap/9 device-state/10]" {
+		t.Fatalf("events %s, want the gap first: nothing returned to resume after", got)
+	}
+	b, c := streaming(&fakeStream{events: []*bridgev1.DeviceEvent{ev("e1", 1), gapEv("e1", 9, slow)}})
+	s := b.Subscribe(context.Background(), &bridgev1.SubscribeEventsRequest{}, RecoverGaps(false), grpc.WaitForReady(true))
+	if got := fmt.Sprint(nextN(t, s, 2)); got != "[device-state/1 gap/9]" || len(c.requests) != 1 || s.GapRecoveries() != 0 {
+		t.Fatalf("events %s after %d streams, %d recoveries; want the gap on one stream", got, len(c.requests), s.GapRecoveries())
+	}
+	if len(s.stream.opts) != 1 {
+		t.Fatalf("call options %v: RecoverGaps is not one for gRPC", s.stream.opts)
 	}
 }

@@ -26,15 +26,37 @@ its environment, and passes its exit code:
                            on the same ports and returns once it listens (its
                            device reconnects by itself, soon after)
 
+With --extra-bridge-flags FLAGS (shell words) it also starts a third
+plaintext bridge with those flags added (no simulator; e.g. a small
+--subscriber-queue for slow-subscriber tests), and sets:
+
+  HIVE_EXTRA_TARGET        that bridge, host:port
+  HIVE_EXTRA_DEVICE_COMMAND  a shell command; with DEVICE_ID COUNT appended it
+                           connects to that bridge as device DEVICE_ID (account
+                           HIVE_ACCOUNT_ID) and sends an event of type
+                           `sdk-warm` every 50 ms until a line arrives on its
+                           stdin, then COUNT events of type `sdk-burst` with
+                           the field `marker` = 0 ... COUNT-1 in that order (and
+                           a `pad` of 200 bytes, so that COUNT events overflow
+                           flow-control windows sooner), then closes and exits 0
+                           once the bridge closed too (it has read them all)
+
 Bounded: the command gets --timeout seconds (default 90). Both bridges' logs
 are printed when the command fails.
 """
 
 import argparse
+import base64
 import hashlib
+import hmac
+import json
 import os
 import re
 import secrets
+import select
+import shlex
+import socket
+import struct
 import shutil
 import signal
 import subprocess
@@ -126,6 +148,72 @@ def start_sim(binary, tmp, bridge, device, name):
          "--event-rate", "2", "--quiet"], stdout=out, stderr=subprocess.STDOUT)
 
 
+def jwt_hs256(secret, claims):
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(json.dumps(claims).encode())
+    return (signing_input + b"." + b64(hmac.new(secret, signing_input, hashlib.sha256).digest())).decode()
+
+
+class DeviceSocket:
+    """The least of a WebSocket client (RFC 6455) a device needs here: the
+    upgrade with a bearer token, masked text frames out, a close."""
+
+    def __init__(self, port, token):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(("GET /v1/devices HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                           "Authorization: Bearer %s\r\n\r\n" % (port, key, token)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise SystemExit("bridge_harness: the bridge closed the upgrade: %r" % head)
+            head += chunk
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise SystemExit("bridge_harness: upgrade refused: %r" % head.split(b"\r\n")[0])
+
+    def _frame(self, opcode, payload):
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        elif n < 65536:
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def send_json(self, value):
+        self._frame(0x1, json.dumps(value).encode())
+
+    def close(self):
+        """Sends a close and reads until the bridge closes the connection:
+        it has then read every frame before ours."""
+        self._frame(0x8, struct.pack("!H", 1000))
+        while self.sock.recv(65536):
+            pass
+        self.sock.close()
+
+
+def device_events(ws_port, secret_file, account, device, count):
+    """HIVE_EXTRA_DEVICE_COMMAND: see the module's docstring."""
+    with open(secret_file, "rb") as f:
+        secret = f.read()
+    now = int(time.time())
+    ws = DeviceSocket(ws_port, jwt_hs256(secret, {"sub": device, "account": account, "exp": now + 600}))
+    while not select.select([sys.stdin], [], [], 0.05)[0]:
+        ws.send_json({"type": "sdk-warm"})
+    sys.stdin.readline()
+    pad = "p" * 200
+    for start in range(0, count, 200):  # batches under the default --max-batch (256)
+        ws.send_json([{"type": "sdk-burst", "marker": i, "pad": pad} for i in range(start, min(count, start + 200))])
+    ws.close()
+    return 0
+
+
 def make_test_ca(tmp):
     """A CA and a server certificate for SERVER_NAME (and 127.0.0.1) it signed."""
     def openssl(*args):
@@ -146,7 +234,11 @@ def main():
     parser.add_argument("--hivebridge", required=True)
     parser.add_argument("--device-sim", required=True)
     parser.add_argument("--timeout", type=float, default=90)
+    parser.add_argument("--extra-bridge-flags", metavar="FLAGS",
+                        help="also start a bridge with these flags (see HIVE_EXTRA_TARGET)")
     parser.add_argument("--restart", metavar="PIDFILE", help=argparse.SUPPRESS)
+    parser.add_argument("--device-events", nargs=5, metavar=("WS_PORT", "SECRET", "ACCOUNT", "DEVICE", "COUNT"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
 
@@ -160,6 +252,9 @@ def main():
         wait_for("the bridge restart", lambda: os.path.exists(done), timeout=30)
         return 0
 
+    if args.device_events:  # HIVE_EXTRA_DEVICE_COMMAND, with DEVICE_ID COUNT appended
+        port, secret, account, device, count = args.device_events
+        return device_events(int(port), secret, account, device, int(count))
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command to run")
@@ -179,6 +274,10 @@ def main():
             "--grpc-tls-key", os.path.join(tmp, "server.key"),
             "--backend-policy-file", os.path.join(tmp, "backend-policy")])
         bridges += [plain, tls]
+        extra = None
+        if args.extra_bridge_flags:
+            extra = Bridge(args.hivebridge, tmp, "hivebridge-extra", shlex.split(args.extra_bridge_flags))
+            bridges.append(extra)
         for b in bridges:
             b.start()
         sims.append(start_sim(args.device_sim, tmp, plain, DEVICE, "sim"))
@@ -212,6 +311,10 @@ def main():
             "HIVE_RESTART_COMMAND": "%s %s --hivebridge x --device-sim x --restart %s"
                                     % (sys.executable, os.path.abspath(__file__), pidfile),
         })
+        if extra:
+            env["HIVE_EXTRA_TARGET"] = "127.0.0.1:%d" % extra.grpc_port
+            env["HIVE_EXTRA_DEVICE_COMMAND"] = "%s %s --hivebridge x --device-sim x --device-events %d %s %s" % (
+                sys.executable, os.path.abspath(__file__), extra.ws_port, os.path.join(tmp, "jwt-secret"), ACCOUNT)
         log("running: " + " ".join(command))
         child = subprocess.Popen(command, env=env)
         while True:  # wait() is interrupted by SIGUSR1; keep waiting

@@ -14,6 +14,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 sdk="$here/../../clients/go"
 gocode=/usr/share/gocode/src
 
+# The slow-subscriber tests' bridge: a queue of 8 events per subscriber, and
+# no per-device event rate, so that a device's burst of 2,000 overflows it.
+slow_bridge="--subscriber-queue=8 --device-event-rate=0"
+
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/hive-gosdk.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 mod="$scratch/mod"
@@ -42,5 +46,6 @@ cd "$mod"
 go vet ./...
 go test -count=1 ./...
 go test -c -o "$scratch/e2e.test" .
-"$here/bridge_harness.py" --hivebridge "$1" --device-sim "$2" -- \
+"$here/bridge_harness.py" --hivebridge "$1" --device-sim "$2" \
+  --extra-bridge-flags "$slow_bridge" -- \
   env HIVE_SDK_E2E=1 "$scratch/e2e.test" -test.v -test.run 'E2E' -test.count=1

@@ -13,6 +13,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 sdk="$(cd "$here/../../clients/node" && pwd)"
 [ -x "$sdk/node_modules/.bin/tsc" ] || { echo "FAIL: clients/node/node_modules missing: run \`make deps\`" >&2; exit 1; }
 
+# The slow-subscriber tests' bridge: a queue of 8 events per subscriber, and
+# no per-device event rate, so that a device's burst of 2,000 overflows it.
+slow_bridge="--subscriber-queue=8 --device-event-rate=0"
+
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/hive-nodesdk.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 # Pack from a copy so the build leaves no dist/ in the source tree.
@@ -67,4 +71,5 @@ echo "consumer.ts type-checks against the installed package"
 
 cd "$app"
 node --test unit.test.js
-"$here/bridge_harness.py" --hivebridge "$1" --device-sim "$2" -- node --test e2e.test.js
+"$here/bridge_harness.py" --hivebridge "$1" --device-sim "$2" \
+  --extra-bridge-flags "$slow_bridge" -- node --test e2e.test.js

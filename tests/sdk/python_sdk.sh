@@ -13,6 +13,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 sdk="$here/../../clients/python"
 python=/usr/bin/python3
 
+# The slow-subscriber tests' bridge: a queue of 8 events per subscriber, and
+# no per-device event rate, so that a device's burst of 2,000 overflows it.
+slow_bridge="--subscriber-queue=8 --device-event-rate=0"
+
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/hive-pysdk.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 # Build from a copy: an in-tree build would leave build/ and *.egg-info behind.
@@ -39,5 +43,6 @@ for module in (hivebridge_client, api):
 print("installed hivebridge-client %s in %s" % (hivebridge_client.__version__, sys.prefix))
 PY
 "$scratch/venv/bin/python" -m unittest test_unit
-"$scratch/venv/bin/python" "$here/bridge_harness.py" --hivebridge "$1" --device-sim "$2" -- \
+"$scratch/venv/bin/python" "$here/bridge_harness.py" --hivebridge "$1" --device-sim "$2" \
+  --extra-bridge-flags "$slow_bridge" -- \
   "$scratch/venv/bin/python" -m unittest -v test_e2e

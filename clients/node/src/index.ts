@@ -2,7 +2,7 @@
 // and FleetJobs gRPC APIs. Bridge wraps the generated @grpc/grpc-js client (Bridge.client)
 // with TLS and a bearer token, deadlines, keepalive, retries only where the
 // bridge makes them safe (a request id), and subscriptions that resume by
-// themselves after a disconnect.
+// themselves after a disconnect or a slow-subscriber gap.
 import { randomUUID } from "crypto";
 import { readFileSync } from "fs";
 import {
@@ -31,7 +31,7 @@ import {
   WatchDevicesRequest,
   WatchDevicesResponse,
 } from "./gen/hive/bridge/v1/device_bridge";
-import { DeviceEvent } from "./gen/hive/bridge/v1/events";
+import { DeviceEvent, GapReason } from "./gen/hive/bridge/v1/events";
 import {
   DeviceSelector,
   FleetJobsClient,
@@ -500,9 +500,21 @@ export class Bridge {
     return new JobWatch(this, this.jobs, jobId, opts.resumeAfter ?? 0, opts.resume ?? true, this.metadata);
   }
 
-  /** An endless, resuming async iterable of events; see Subscription. */
-  subscribe(req: Partial<SubscribeEventsRequest> = {}, opts: { resume?: boolean } = {}): Subscription {
-    return new Subscription(this, this.client, SubscribeEventsRequest.fromPartial(req), opts.resume ?? true, this.metadata);
+  /**
+   * An endless, resuming async iterable of events; see Subscription.
+   * opts.resume (default true): reopen a broken stream. opts.recoverGaps
+   * (default true, with resume): recover the events of a slow-subscriber gap
+   * from the bridge's history instead of delivering the gap.
+   */
+  subscribe(req: Partial<SubscribeEventsRequest> = {}, opts: { resume?: boolean; recoverGaps?: boolean } = {}): Subscription {
+    return new Subscription(
+      this,
+      this.client,
+      SubscribeEventsRequest.fromPartial(req),
+      opts.resume ?? true,
+      this.metadata,
+      opts.recoverGaps ?? true,
+    );
   }
 }
 
@@ -514,14 +526,28 @@ export class Bridge {
  * restart. Errors a new stream cannot fix (UNAUTHENTICATED,
  * INVALID_ARGUMENT, ...) are thrown as BridgeError. cancel(), or leaving a
  * `for await` loop, ends it; next() reads one event at a time instead.
+ *
+ * A slow-subscriber gap (the bridge's queue for this subscriber overflowed)
+ * is not delivered when an event was delivered since the subscription
+ * opened or since its last such recovery: a new stream opens at once after
+ * that event and the bridge replays the missed events from its history
+ * (gapRecoveries counts these; subscribe's recoverGaps: false turns it off).
+ * Otherwise the gap is delivered, so a subscriber slower than the events for
+ * good gets the bridge's HISTORY_EXPIRED gap rather than endless replays.
  */
 export class Subscription implements AsyncIterable<DeviceEvent> {
   /** The last delivered event's position: store it to resume later. */
   position: StreamPosition | undefined;
+  /** How many times a broken stream was reopened. */
   reconnects = 0;
+  /** How many slow-subscriber gaps were recovered from the bridge's history instead of delivered. */
+  gapRecoveries = 0;
   private call: ClientReadableStream<SubscribeEventsResponse> | undefined;
   private cancelled = false;
   private events: AsyncGenerator<DeviceEvent> | undefined;
+  // An event (not a gap) delivered since the subscription opened or since
+  // its last gap recovery: resuming after it makes progress.
+  private progressed = false;
 
   constructor(
     private readonly bridge: Bridge,
@@ -529,6 +555,7 @@ export class Subscription implements AsyncIterable<DeviceEvent> {
     private readonly request: SubscribeEventsRequest,
     private readonly resume: boolean,
     private readonly metadata: () => Metadata,
+    private readonly recoverGaps = true,
   ) {
     this.position = request.resumeAfter;
   }
@@ -551,16 +578,36 @@ export class Subscription implements AsyncIterable<DeviceEvent> {
     return r.value;
   }
 
+  /**
+   * Whether `event` is a slow-subscriber gap to recover from instead of
+   * delivering it: only after progress, which bounds the replays. The
+   * position stays at the last event delivered: the gap's would skip what
+   * it names.
+   */
+  private recovers(event: DeviceEvent): boolean {
+    if (!this.resume || !this.recoverGaps || !this.progressed) return false;
+    if (event.gap?.reason !== GapReason.GAP_REASON_SLOW_SUBSCRIBER) return false;
+    this.progressed = false;
+    this.gapRecoveries++;
+    return true;
+  }
+
   private async *run(): AsyncGenerator<DeviceEvent> {
     let failures = 0;
     while (!this.cancelled) {
       const request = { ...this.request, resumeAfter: this.position };
       this.call = this.client.subscribeEvents(request, this.metadata());
+      let recovering = false;
       try {
         for await (const reply of this.call as AsyncIterable<SubscribeEventsResponse>) {
           failures = 0;
           const event = reply.event!;
+          if (this.recovers(event)) {
+            recovering = true;
+            break;
+          }
           if (event.epoch) this.position = { epoch: event.epoch, sequence: event.sequence };
+          if (!event.gap) this.progressed = true;
           yield event;
         }
       } catch (err) {
@@ -568,9 +615,12 @@ export class Subscription implements AsyncIterable<DeviceEvent> {
         const e = BridgeError.from(err);
         if (!this.resume || !RESUMABLE.has(e.code)) throw e;
       } finally {
-        // Ended, failed, or the consumer stopped iterating: release the call.
+        // Ended, failed, left for a gap recovery, or the consumer stopped
+        // iterating: release the call.
         this.call.cancel();
       }
+      // A gap recovery is no failure: the next stream opens at once.
+      if (recovering) continue;
       if (!this.resume || this.cancelled) return;
       failures++;
       this.reconnects++;

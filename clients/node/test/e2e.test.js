@@ -3,8 +3,8 @@
 // tests/sdk/node_sdk.sh, from a project that installed the packed tarball.
 const test = require("node:test");
 const assert = require("node:assert");
-const { execSync } = require("node:child_process");
-const { Bridge, BridgeError, JobState, Status, RequestStatus, commands, newRequestId } = require("@hivebridge/client");
+const { execSync, spawn } = require("node:child_process");
+const { Bridge, BridgeError, JobState, Status, RequestStatus, commands, eventsPb, newRequestId } = require("@hivebridge/client");
 
 const env = (name) => {
   const v = process.env[name];
@@ -196,4 +196,56 @@ test("a fleet job over the device: dry run, watched to COMPLETED with its outcom
   assert.ok((await bridge.listJobs({ states: [JobState.JOB_STATE_COMPLETED] })).some((j) => j.jobId === jobId));
   assert.strictEqual((await bridge.cancelJob(jobId)).state, JobState.JOB_STATE_COMPLETED, "an ended job is returned as it is");
   await assert.rejects(bridge.getJob(newRequestId()), (e) => e instanceof BridgeError && e.code === Status.NOT_FOUND);
+});
+
+// The slow-subscriber tests: on the harness's extra bridge (--subscriber-queue=8)
+// a device of the test's own sends warm-up events until told to go, then
+// 2,000 events marked 0 ... 1,999 at once (~500 KB: far over gRPC's
+// flow-control window) while the subscriber reads nothing.
+const BURST = 2000;
+
+async function readSlowBurst(opts) {
+  const burstDevice = newRequestId(); // a UUID: a device of the test's own
+  const sender = spawn(`${env("HIVE_EXTRA_DEVICE_COMMAND")} ${burstDevice} ${BURST}`, {
+    shell: true,
+    stdio: ["pipe", "inherit", "inherit"],
+  });
+  const exited = new Promise((resolve) => sender.on("exit", resolve));
+  const extra = new Bridge(env("HIVE_EXTRA_TARGET"), { timeoutMs: 15000 });
+  const subscription = extra.subscribe({ deviceIds: [burstDevice], types: ["sdk-warm", "sdk-burst"] }, opts);
+  const timer = setTimeout(() => subscription.cancel(), 60000);
+  try {
+    // The first warm-up: the stream is open at the bridge.
+    assert.strictEqual((await subscription.next()).type, "sdk-warm");
+    sender.stdin.end("go\n");
+    assert.strictEqual(await exited, 0, "the device command failed");
+    const markers = [];
+    const gaps = [];
+    while (markers[markers.length - 1] !== BURST - 1) {
+      const event = await subscription.next();
+      if (event.gap) gaps.push(event.gap);
+      else if (event.type === "sdk-burst") markers.push(event.extra.marker);
+    }
+    return { markers, gaps, subscription };
+  } finally {
+    clearTimeout(timer);
+    subscription.cancel();
+    sender.kill();
+    extra.close();
+  }
+}
+
+test("a slow subscriber's gap is recovered from the bridge's history: every event once, in order", async () => {
+  const { markers, gaps, subscription } = await readSlowBurst({});
+  assert.deepStrictEqual(gaps, []);
+  assert.deepStrictEqual(markers, Array.from({ length: BURST }, (_, i) => i));
+  assert.ok(subscription.gapRecoveries >= 1, `gapRecoveries ${subscription.gapRecoveries}`);
+  assert.strictEqual(subscription.reconnects, 0);
+});
+
+test("with recoverGaps: false the slow subscriber's gap is delivered", async () => {
+  const { markers, gaps, subscription } = await readSlowBurst({ recoverGaps: false });
+  assert.ok(gaps.length > 0 && gaps.every((g) => g.reason === eventsPb.GapReason.GAP_REASON_SLOW_SUBSCRIBER), JSON.stringify(gaps));
+  assert.ok(markers.length < BURST, `${markers.length} markers`);
+  assert.strictEqual(subscription.gapRecoveries, 0);
 });

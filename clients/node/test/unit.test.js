@@ -181,6 +181,45 @@ test("a device watch: snapshot() stops at the marker, then the changes, then the
   assert.ok(stream.cancelled, "the call is released");
 });
 
+const SLOW = 1; // GapReason.GAP_REASON_SLOW_SUBSCRIBER
+const HISTORY_EXPIRED = 2;
+const gap = (epoch, sequence, reason = SLOW) => ({ epoch, sequence, type: "gap", gap: { missed: 5, reason } });
+const kinds = (events) => events.map((e) => `${e.type}/${e.sequence}`);
+
+test("a slow-subscriber gap after an event is recovered at once from after that event", async () => {
+  const first = fakeStream([ev("e1", 1), ev("e1", 2), gap("e1", 9)], grpcError(Status.UNAVAILABLE, "gone"));
+  // The new stream overflows again before any event: that gap is delivered.
+  const second = fakeStream([gap("e1", 12), ev("e1", 13), gap("e1", 20, HISTORY_EXPIRED)]);
+  const { bridge, requests } = streaming(first, second);
+  let sleeps = 0;
+  bridge.sleep = async () => void sleeps++;
+  const subscription = bridge.subscribe({ deviceIds: ["d"] });
+  const got = [];
+  for (let i = 0; i < 5; i++) got.push(await subscription.next());
+  assert.deepStrictEqual(kinds(got), ["device-state/1", "device-state/2", "gap/12", "device-state/13", "gap/20"]);
+  assert.deepStrictEqual(requests[1].resumeAfter, { epoch: "e1", sequence: 2 }, "after the last event, not the gap");
+  assert.deepStrictEqual(requests[1].deviceIds, ["d"]);
+  assert.ok(first.cancelled, "the overflowed call is released");
+  assert.deepStrictEqual([subscription.gapRecoveries, subscription.reconnects, sleeps], [1, 0, 0]);
+  assert.deepStrictEqual(subscription.position, { epoch: "e1", sequence: 20 });
+  subscription.cancel();
+});
+
+test("a slow-subscriber gap is delivered before any event, with recoverGaps: false, or resume: false", async () => {
+  for (const [events, opts] of [
+    [[gap("e1", 9), ev("e1", 10)], {}],
+    [[ev("e1", 1), gap("e1", 9)], { recoverGaps: false }],
+    [[ev("e1", 1), gap("e1", 9)], { resume: false }],
+  ]) {
+    const { bridge, requests } = streaming(fakeStream(events));
+    const subscription = bridge.subscribe({}, opts);
+    const got = [await subscription.next(), await subscription.next()];
+    assert.deepStrictEqual(kinds(got), kinds(events), JSON.stringify(opts));
+    assert.deepStrictEqual([requests.length, subscription.gapRecoveries], [1, 0]);
+    subscription.cancel();
+  }
+});
+
 test("resume: false throws instead of resuming", async () => {
   const { bridge } = streaming(fakeStream([ev("e1", 1)], grpcError(Status.UNAVAILABLE, "gone")));
   const subscription = bridge.subscribe({}, { resume: false });

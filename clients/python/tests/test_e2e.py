@@ -4,11 +4,14 @@ Run under tests/sdk/bridge_harness.py, which starts them and sets HIVE_*
 (see its docstring). Only the RPCs the bridge implements today are used:
 SendDeviceRequest (queue_ttl too: the harness gives the plaintext bridge a
 --state-dir), GetRequest, CancelRequest, SubscribeEvents, WatchDevices,
-ListDevices and GetDevice; and FleetJobs (the --state-dir again).
+ListDevices and GetDevice; and FleetJobs (the --state-dir again). The
+slow-subscriber tests use the harness's extra bridge (HIVE_EXTRA_TARGET, a
+--subscriber-queue of 8) and its device command.
 """
 
 import asyncio
 import os
+import shlex
 import subprocess
 import threading
 import unittest
@@ -315,6 +318,114 @@ async def atake(subscription, n, timeout=15.0):
     finally:
         await subscription.aclose()
     return events
+
+
+BURST = 2000  # ~500 KB of events: far over gRPC's flow-control window and the queue of 8
+
+
+class SlowBurst:
+    """A device of its own on the extra bridge (--subscriber-queue=8): it
+    sends `sdk-warm` events until go(), then BURST `sdk-burst` events marked
+    0 ... BURST-1 at once, while the test's subscriber reads nothing."""
+
+    TYPES = ["sdk-warm", "sdk-burst"]
+
+    def __init__(self):
+        self.device = str(uuid.uuid4())
+        self.proc = subprocess.Popen(shlex.split(ENV["HIVE_EXTRA_DEVICE_COMMAND"]) + [self.device, str(BURST)],
+                                     stdin=subprocess.PIPE)
+
+    def go(self):
+        """Sends the burst; returns once the bridge has read all of it."""
+        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.close()
+        assert self.proc.wait(30) == 0, "the device command failed"
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Collected:
+    """What a subscriber read of a burst: the markers in order and the gaps."""
+
+    def __init__(self):
+        self.markers, self.gaps = [], []
+
+    def add(self, event):
+        """Takes one event; True once the burst's last marker arrived."""
+        if event.WhichOneof("body") == "gap":
+            self.gaps.append(event.gap)
+        elif event.type == "sdk-burst":
+            self.markers.append(int(event.extra["marker"]))
+        return self.markers[-1:] == [BURST - 1]
+
+
+class SlowSubscriber(unittest.TestCase):
+    """A subscriber that reads nothing while a burst overflows its queue at
+    the bridge gets every event back from the bridge's history, once, in
+    order, without seeing the slow-subscriber gap; with recover_gaps=False
+    it sees the gap (the burst really overflows)."""
+
+    def read_burst(self, recover_gaps):
+        burst = SlowBurst()
+        self.addCleanup(burst.close)
+        bridge = hb.Bridge(ENV["HIVE_EXTRA_TARGET"], timeout=15)
+        self.addCleanup(bridge.close)
+        subscription = bridge.subscribe(device_ids=[burst.device], types=SlowBurst.TYPES,
+                                        recover_gaps=recover_gaps)
+        timer = threading.Timer(60, subscription.cancel)
+        timer.start()
+        self.addCleanup(timer.cancel)
+        self.addCleanup(subscription.cancel)
+        got = Collected()
+        # The first warm event: the stream is open at the bridge. Then the
+        # burst arrives while this reads nothing.
+        self.assertEqual(next(subscription).type, "sdk-warm")
+        burst.go()
+        for event in subscription:
+            if got.add(event):
+                return got, subscription
+        self.fail("the subscription ended after markers %s... and gaps %s" % (got.markers[:5], got.gaps))
+
+    def test_a_slow_subscriber_gap_is_recovered_from_history(self):
+        got, subscription = self.read_burst(recover_gaps=True)
+        self.assertEqual(got.gaps, [])
+        self.assertEqual(got.markers, list(range(BURST)))
+        self.assertGreaterEqual(subscription.gap_recoveries, 1)
+        self.assertEqual(subscription.reconnects, 0)
+
+    def test_without_recover_gaps_the_gap_is_delivered(self):
+        got, subscription = self.read_burst(recover_gaps=False)
+        self.assertTrue(got.gaps and all(g.reason == hb.events_pb2.GAP_REASON_SLOW_SUBSCRIBER for g in got.gaps),
+                        got.gaps)
+        self.assertLess(len(got.markers), BURST)
+        self.assertEqual(subscription.gap_recoveries, 0)
+
+    def test_asyncio_recovers_alike(self):
+        async def run():
+            burst = SlowBurst()
+            try:
+                async with aio.Bridge(ENV["HIVE_EXTRA_TARGET"], timeout=15) as bridge:
+                    subscription = bridge.subscribe(device_ids=[burst.device], types=SlowBurst.TYPES)
+                    got = Collected()
+                    try:
+                        first = await asyncio.wait_for(subscription.__anext__(), 15)
+                        self.assertEqual(first.type, "sdk-warm")
+                        await asyncio.get_running_loop().run_in_executor(None, burst.go)
+                        while not got.add(await asyncio.wait_for(subscription.__anext__(), 30)):
+                            pass
+                    finally:
+                        await subscription.aclose()
+                    return got, subscription
+            finally:
+                burst.close()
+
+        got, subscription = asyncio.run(run())
+        self.assertEqual(got.gaps, [])
+        self.assertEqual(got.markers, list(range(BURST)))
+        self.assertGreaterEqual(subscription.gap_recoveries, 1)
 
 
 if __name__ == "__main__":

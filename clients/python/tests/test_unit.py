@@ -253,6 +253,84 @@ class SubscriptionResumes(unittest.TestCase):
         self.assertEqual(stub.requests[0][0].resume_after.sequence, 7)
 
 
+def gap(epoch, sequence, reason=hb.events_pb2.GAP_REASON_SLOW_SUBSCRIBER, missed=5):
+    return hb.events_pb2.DeviceEvent(epoch=epoch, sequence=sequence, type="gap",
+                                     gap=hb.events_pb2.Gap(missed=missed, reason=reason))
+
+
+class GapRecovery(unittest.TestCase):
+    """A slow-subscriber gap after an event delivered since the last recovery
+    is not delivered: a new stream resumes at once after that event; any
+    other gap is delivered as before."""
+
+    def test_the_rule(self):
+        cursor = _resume.Cursor(hb.api.SubscribeEventsRequest(), None)
+        self.assertFalse(cursor.recovers(gap("e1", 5)), "no event delivered yet: nothing to resume after")
+        cursor.advance(gap("e1", 5))
+        self.assertFalse(cursor.recovers(gap("e1", 9)), "a delivered gap is no progress")
+        cursor.advance(event("e1", 6))
+        self.assertFalse(cursor.recovers(event("e1", 7)))
+        self.assertFalse(cursor.recovers(gap("e1", 9, hb.events_pb2.GAP_REASON_HISTORY_EXPIRED)))
+        self.assertTrue(cursor.recovers(gap("e1", 9)))
+        self.assertEqual((cursor.position, cursor.gap_recoveries), (("e1", 6), 1), "the cursor stays at the event")
+        self.assertFalse(cursor.recovers(gap("e1", 12)), "no event since the last recovery: delivered")
+        cursor.advance(event("e1", 7))
+        self.assertTrue(cursor.recovers(gap("e1", 12)))
+        self.assertEqual(cursor.gap_recoveries, 2)
+
+    def test_off_it_never_recovers(self):
+        cursor = _resume.Cursor(hb.api.SubscribeEventsRequest(), None, recover_gaps=False)
+        cursor.advance(event("e1", 1))
+        self.assertFalse(cursor.recovers(gap("e1", 9)))
+
+    def test_a_job_stream_has_no_gaps(self):
+        self.assertFalse(_resume.JobCursor(hb.jobs_pb2.WatchJobRequest(job_id="j")).recovers(gap("e1", 2)))
+
+    def test_a_subscription_resumes_after_the_last_event_at_once(self):
+        first = FakeStream([event("e1", 1), event("e1", 2), gap("e1", 9)], FakeRpcError(grpc.StatusCode.UNAVAILABLE))
+        # The new stream overflows again before any event: that gap is delivered.
+        second = FakeStream([gap("e1", 12), event("e1", 13)])
+        stub = StreamingStub(first, second)
+        bridge = sync_bridge(stub)
+        subscription = bridge.subscribe(device_ids=["d"])
+        got = [next(subscription) for _ in range(4)]
+        self.assertEqual([(e.type, e.sequence) for e in got],
+                         [("device-state", 1), ("device-state", 2), ("gap", 12), ("device-state", 13)])
+        resumed, wait_for_ready = stub.requests[1]
+        self.assertEqual((resumed.resume_after.epoch, resumed.resume_after.sequence), ("e1", 2))
+        self.assertEqual(list(resumed.device_ids), ["d"])
+        self.assertTrue(first.cancelled, "the overflowed call is cancelled")
+        self.assertEqual((subscription.gap_recoveries, subscription.reconnects, bridge.sleeps), (1, 0, []))
+        self.assertEqual(subscription.position, ("e1", 13))
+
+    def test_off_or_without_resume_the_gap_is_delivered(self):
+        for kwargs in ({"recover_gaps": False}, {"resume": False}):
+            stub = StreamingStub(FakeStream([event("e1", 1), gap("e1", 9)]))
+            subscription = sync_bridge(stub).subscribe(**kwargs)
+            self.assertEqual([next(subscription).type for _ in range(2)], ["device-state", "gap"], kwargs)
+            self.assertEqual((subscription.position, subscription.gap_recoveries), (("e1", 9), 0))
+            self.assertEqual(len(stub.requests), 1)
+
+    def test_asyncio_subscription_recovers_alike(self):
+        first = AsyncStream([hb.api.SubscribeEventsResponse(event=e) for e in (event("e1", 1), gap("e1", 9))])
+        second = AsyncStream([hb.api.SubscribeEventsResponse(event=event("e1", 2))])
+        stub = AsyncStreamingStub(first, second)
+
+        async def run():
+            bridge = async_streaming_bridge(stub)
+            subscription = bridge.subscribe()
+            got = [(await subscription.__anext__()).sequence for _ in range(2)]
+            await subscription.aclose()
+            await bridge.close()
+            return got, subscription, bridge.sleeps
+
+        got, subscription, sleeps = asyncio.run(run())
+        self.assertEqual(got, [1, 2])
+        self.assertEqual(stub.requests[1][1].resume_after.sequence, 1)
+        self.assertEqual((subscription.gap_recoveries, subscription.reconnects, sleeps), (1, 0, []))
+        self.assertTrue(first.cancelled)
+
+
 class FakeWatchCall:
     """A WatchDevices call: an iterator of its responses, then its error (or the end)."""
 

@@ -9,9 +9,20 @@ event it delivered: the bridge replays what was missed from its history, or
 starts with a `gap` event when it cannot (history too short, or a new epoch
 after a restart). Errors that a new attempt cannot fix (a wrong token, a bad
 filter) are raised instead.
+
+A slow-subscriber `gap` (the subscriber's queue at the bridge overflowed) is
+not delivered when the subscription has delivered an event since it opened
+or since its last such recovery (and recover_gaps is on, with resume): the
+missed events are still in the bridge's history, so it opens a new stream at
+once after the last event delivered, without backoff or counting a
+reconnect, and the bridge replays them (Cursor.recovers). Otherwise the gap
+is delivered, so a subscriber slower than the events for good ends with the
+bridge's HISTORY_EXPIRED gap, not an endless replay.
 """
 
 import grpc
+
+from hive.bridge.v1 import events_pb2
 
 from . import _errors, _requests
 
@@ -29,11 +40,16 @@ class Cursor:
     # A SubscribeEvents stream that ends OK (the bridge draining) is reopened.
     ENDS_WITH_STREAM = False
 
-    def __init__(self, request, resume_after):
+    def __init__(self, request, resume_after, recover_gaps=True):
         self._request = request
         self.position = None
         if resume_after is not None:
             self.position = _position_of(resume_after)
+        self._recover_gaps = recover_gaps
+        # An event (not a gap) delivered since the subscription opened or
+        # since its last recovery: resuming after it makes progress.
+        self._progressed = False
+        self.gap_recoveries = 0
 
     @staticmethod
     def method(bridge):
@@ -45,9 +61,23 @@ class Cursor:
         """What a SubscribeEventsResponse delivers: its event."""
         return response.event
 
+    def recovers(self, event):
+        """Whether `event` is a slow-subscriber gap to recover from instead of
+        delivering it: the caller then opens a new stream after `position`
+        (the last event delivered; the gap's own position would skip what
+        it names). Only after progress, which bounds the replays."""
+        if (not self._recover_gaps or not self._progressed or event.WhichOneof("body") != "gap"
+                or event.gap.reason != events_pb2.GAP_REASON_SLOW_SUBSCRIBER):
+            return False
+        self._progressed = False
+        self.gap_recoveries += 1
+        return True
+
     def advance(self, event):
         if event.epoch:
             self.position = (event.epoch, event.sequence)
+        if event.WhichOneof("body") != "gap":
+            self._progressed = True
 
     def request(self):
         """The SubscribeEventsRequest for the next attempt."""
@@ -70,6 +100,10 @@ class Reopener:
 
     def delivered(self):
         self._failures = 0
+
+    def resumes(self):
+        """Whether a new stream may be opened at all (resume=True)."""
+        return self._resume
 
     def check(self, error):
         """A stream failed with `error` (grpc.RpcError): raises it as a
@@ -114,6 +148,11 @@ class JobCursor:
         """What a WatchJobResponse delivers: the whole response."""
         return response
 
+    @staticmethod
+    def recovers(response):
+        """A job's stream has no gaps to recover from."""
+        return False
+
     def advance(self, response):
         self.sequence = response.sequence
         self.job = response.job
@@ -136,7 +175,9 @@ class Stream:
             call = stream.method(bridge)(request, wait_for_ready=wait_for_ready, ...)
             try:
                 for response in call:
-                    yield stream.received(response)
+                    item = stream.received(response)
+                    if item is None: break    # a gap to recover from
+                    yield item
                 pause = stream.ended()
             except grpc.RpcError as e:
                 if cancelled: return
@@ -144,7 +185,7 @@ class Stream:
             finally:
                 call.cancel()
             if pause is None: return
-            wait(pause)
+            wait(pause)                       # 0 after a gap recovery
 
     cursor: a Cursor (SubscribeEvents) or a JobCursor (WatchJob); it says
     which stub method opens the stream, what a response delivers, how the
@@ -155,6 +196,7 @@ class Stream:
     def __init__(self, cursor, resume, retry):
         self.cursor = cursor
         self._reopener = Reopener(resume, retry)
+        self._recovering = False
 
     def method(self, bridge):
         """The stub method of `bridge` that opens the stream."""
@@ -170,14 +212,24 @@ class Stream:
         return self.cursor.request(), self.reconnects > 0
 
     def received(self, response):
-        """A response arrived: the item to deliver."""
+        """A response arrived: the item to deliver, or None when it is a gap
+        to recover from: cancel the call, then ended() says to open the
+        next one at once."""
         self._reopener.delivered()
         item = self.cursor.item(response)
+        if self._reopener.resumes() and self.cursor.recovers(item):
+            self._recovering = True
+            return None
         self.cursor.advance(item)
         return item
 
     def ended(self):
-        """The call ended OK: seconds before the next, or None to stop."""
+        """The call ended OK (or was left for a gap recovery): seconds
+        before the next, or None to stop."""
+        if self._recovering:
+            # Not a failure: no backoff, no reconnect counted.
+            self._recovering = False
+            return 0
         if self.cursor.ENDS_WITH_STREAM:
             return None
         return self._reopener.pause()
@@ -214,6 +266,10 @@ class SubscriptionProgress:
     @property
     def position(self):
         return self._stream.cursor.position
+
+    @property
+    def gap_recoveries(self):
+        return self._stream.cursor.gap_recoveries
 
 
 class JobWatchProgress:

@@ -101,10 +101,11 @@ class Bridge:
         return await self._run(_plan.unary("CancelRequest", api.CancelRequestRequest(request_id=request_id),
                                            self._timeout_or_default(timeout), "request"))
 
-    def subscribe(self, *, account_ids=(), device_ids=(), types=(), resume_after=None, resume=True):
+    def subscribe(self, *, account_ids=(), device_ids=(), types=(), resume_after=None, resume=True,
+                  recover_gaps=True):
         """An async iterator of DeviceEvent; see hivebridge_client.Bridge.subscribe."""
         request = _requests.subscribe_request(account_ids, device_ids, types, None)
-        return Subscription(self, _resume.Cursor(request, resume_after), resume)
+        return Subscription(self, _resume.Cursor(request, resume_after, recover_gaps), resume)
 
     def watch_devices(self, *, account_ids=(), device_ids=(), alive=False):
         """An async DeviceWatch; see hivebridge_client.Bridge.watch_devices."""
@@ -224,7 +225,10 @@ class _ResumingStream(_resume.ClientStream):
             self._call = self._method(request, metadata=self._bridge._metadata, wait_for_ready=wait_for_ready)
             try:
                 async for response in self._call:
-                    yield self._stream.received(response)
+                    item = self._stream.received(response)
+                    if item is None:  # a slow-subscriber gap to recover from
+                        break
+                    yield item
                 pause = self._stream.ended()
             except asyncio.CancelledError:
                 if self._cancelled:
@@ -239,7 +243,8 @@ class _ResumingStream(_resume.ClientStream):
                 self._call.cancel()
             if pause is None or self._cancelled:
                 return
-            await self._bridge._sleep(pause)
+            if pause:  # 0: a gap recovery reopens at once
+                await self._bridge._sleep(pause)
 
 
 class Subscription(_resume.SubscriptionProgress, _ResumingStream):

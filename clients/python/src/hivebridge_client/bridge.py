@@ -113,17 +113,22 @@ class Bridge:
         return self._run(_plan.unary("CancelRequest", api.CancelRequestRequest(request_id=request_id),
                                      self._timeout_or_default(timeout), "request"))
 
-    def subscribe(self, *, account_ids=(), device_ids=(), types=(), resume_after=None, resume=True):
+    def subscribe(self, *, account_ids=(), device_ids=(), types=(), resume_after=None, resume=True,
+                  recover_gaps=True):
         """A Subscription: iterate it for DeviceEvent messages.
 
         Filters: empty lists match everything. resume_after: an (epoch,
         sequence) pair, a StreamPosition or an event, to continue where a
         previous subscription stopped. With resume=True (default) a broken
         stream is reopened from the last event delivered, with backoff,
-        until cancel(); otherwise its error is raised.
+        until cancel(); otherwise its error is raised. With recover_gaps=True
+        (default; with resume only) a slow-subscriber gap is not delivered
+        when the bridge's history still has what it names: a new stream
+        replays it from after the last event delivered (gap_recoveries
+        counts these); see _resume.
         """
         request = _requests.subscribe_request(account_ids, device_ids, types, None)
-        return Subscription(self, _resume.Cursor(request, resume_after), resume)
+        return Subscription(self, _resume.Cursor(request, resume_after, recover_gaps), resume)
 
     def watch_devices(self, *, account_ids=(), device_ids=(), alive=False):
         """A DeviceWatch over the twins of the matching devices (WatchDevices).
@@ -262,7 +267,10 @@ class _ResumingStream(_resume.ClientStream):
                 call.cancel()
             try:
                 for response in call:
-                    yield self._stream.received(response)
+                    item = self._stream.received(response)
+                    if item is None:  # a slow-subscriber gap to recover from
+                        break
+                    yield item
                 pause = self._stream.ended()
             except grpc.RpcError as e:
                 if self._cancelled.is_set():
@@ -280,7 +288,10 @@ class Subscription(_resume.SubscriptionProgress, _ResumingStream):
     (a loop over it then stops).
 
     position: the (epoch, sequence) of the last event delivered, to store
-    and pass as resume_after later. reconnects: how many times it resumed.
+    and pass as resume_after later. reconnects: how many times it resumed
+    after a broken stream. gap_recoveries: how many slow-subscriber gaps it
+    recovered from by replaying from the bridge's history instead of
+    delivering them.
     """
 
 
