@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "bridge/auth/backend_policy.h"
 #include "bridge/auth/jwt_authenticator.h"
 #include "bridge/bus/amqp_bus.h"
@@ -121,7 +122,8 @@ absl::StatusOr<std::shared_ptr<const MessageSigner>> LoadClusterSigner(const Con
   }
   absl::StatusOr<std::unique_ptr<MessageSigner>> signer = MessageSigner::FromKeyFile(config.cluster_key_file);
   if (!signer.ok()) return signer.status();
-  Log(LogLevel::kInfo, "cluster_messages_signed", {{"key_id", (*signer)->key_id()}});
+  Log(LogLevel::kInfo, "cluster_messages_signed",
+      {{"key_id", (*signer)->key_id()}, {"accepted_key_ids", absl::StrJoin((*signer)->accepted_key_ids(), ",")}});
   return std::shared_ptr<const MessageSigner>(*std::move(signer));
 }
 

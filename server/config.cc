@@ -335,7 +335,8 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
       .DefaultText("(host name)");
   f.AddString("cluster-key-file", &config.cluster_key_file, "PATH",
               "cluster mode: file holding the key (at least 32 bytes, whitespace around it trimmed) that every "
-              "message between replicas is signed with (HMAC-SHA256); messages not signed with it are refused",
+              "message between replicas is signed with (HMAC-SHA256); messages not signed with it are refused; for a "
+              "rotation, several keys one per line: the first signs, each is accepted",
               AnyPath)
       .DefaultText("(none)");
   AddBool(f, "cluster-insecure-unsigned", &config.cluster_insecure_unsigned,

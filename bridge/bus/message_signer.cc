@@ -16,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace hive {
 namespace {
@@ -72,23 +73,39 @@ std::string TextOf(const AmqpValue& value) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MessageSigner>> MessageSigner::FromKey(absl::string_view key) {
-  if (key.size() < kMinKeyBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the cluster key has ", key.size(), " bytes; at least ", kMinKeyBytes, " are needed"));
+  return FromKeys({std::string(key)});
+}
+
+absl::StatusOr<std::unique_ptr<MessageSigner>> MessageSigner::FromKeys(const std::vector<std::string>& keys) {
+  if (keys.empty()) return absl::InvalidArgumentError("no cluster key");
+  std::unique_ptr<MessageSigner> signer(new MessageSigner());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& key = keys[i];
+    // Which key, for the error: the file's lines are numbered by FromKeyFile.
+    const std::string which = keys.size() == 1 ? "the cluster key" : absl::StrCat("cluster key ", i + 1);
+    if (key.size() < kMinKeyBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(which, " has ", key.size(), " bytes; at least ", kMinKeyBytes, " are needed"));
+    }
+    const std::string id = KeyIdOf(key);
+    for (const Key& earlier : signer->keys_) {
+      if (earlier.id == id) return absl::InvalidArgumentError(absl::StrCat(which, " is given twice"));
+    }
+    EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (hmac == nullptr) return absl::InternalError("OpenSSL has no HMAC");
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(hmac);
+    EVP_MAC_free(hmac);  // the context keeps its own reference
+    if (ctx == nullptr) return absl::InternalError("cannot create an HMAC context");
+    // Owned by the signer from here, so an error below frees it.
+    signer->keys_.push_back({ctx, id});
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
+      return absl::InternalError("cannot key HMAC-SHA256");
+    }
   }
-  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (hmac == nullptr) return absl::InternalError("OpenSSL has no HMAC");
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(hmac);
-  EVP_MAC_free(hmac);  // the context keeps its own reference
-  if (ctx == nullptr) return absl::InternalError("cannot create an HMAC context");
-  char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                               OSSL_PARAM_construct_end()};
-  if (EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
-    EVP_MAC_CTX_free(ctx);
-    return absl::InternalError("cannot key HMAC-SHA256");
-  }
-  return std::unique_ptr<MessageSigner>(new MessageSigner(ctx, KeyIdOf(key)));
+  return signer;
 }
 
 absl::StatusOr<std::unique_ptr<MessageSigner>> MessageSigner::FromKeyFile(const std::string& path) {
@@ -96,8 +113,12 @@ absl::StatusOr<std::unique_ptr<MessageSigner>> MessageSigner::FromKeyFile(const 
   if (!in) return absl::InvalidArgumentError(absl::StrCat("--cluster-key-file: cannot read ", path));
   std::ostringstream contents;
   contents << in.rdbuf();
-  const std::string text = contents.str();
-  absl::StatusOr<std::unique_ptr<MessageSigner>> signer = FromKey(absl::StripAsciiWhitespace(text));
+  std::vector<std::string> keys;
+  for (absl::string_view line : absl::StrSplit(contents.str(), '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) keys.emplace_back(line);
+  }
+  absl::StatusOr<std::unique_ptr<MessageSigner>> signer = FromKeys(keys);
   if (!signer.ok()) {
     return absl::Status(signer.status().code(),
                         absl::StrCat("--cluster-key-file: ", path, ": ", signer.status().message()));
@@ -105,10 +126,19 @@ absl::StatusOr<std::unique_ptr<MessageSigner>> MessageSigner::FromKeyFile(const 
   return signer;
 }
 
-MessageSigner::~MessageSigner() { EVP_MAC_CTX_free(keyed_); }
+MessageSigner::~MessageSigner() {
+  for (Key& key : keys_) EVP_MAC_CTX_free(key.keyed);
+}
 
-std::string MessageSigner::Mac(const MessageAddress& address, const AmqpMessage& message) const {
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed_);
+std::vector<std::string> MessageSigner::accepted_key_ids() const {
+  std::vector<std::string> ids;
+  ids.reserve(keys_.size());
+  for (const Key& key : keys_) ids.push_back(key.id);
+  return ids;
+}
+
+std::string MessageSigner::Mac(const Key& key, const MessageAddress& address, const AmqpMessage& message) {
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(key.keyed);
   // Out of memory: no MAC, which no signature matches (and which signs
   // nothing a receiver accepts).
   if (ctx == nullptr) return {};
@@ -149,8 +179,9 @@ void MessageSigner::Sign(const MessageAddress& address, AmqpMessage& message) co
                                  return header.first == kSignatureHeader || header.first == kKeyIdHeader;
                                }),
                 headers.end());
-  headers.emplace_back(std::string(kKeyIdHeader), key_id_);
-  headers.emplace_back(std::string(kSignatureHeader), absl::BytesToHexString(Mac(address, message)));
+  const Key& signing = keys_.front();
+  headers.emplace_back(std::string(kKeyIdHeader), signing.id);
+  headers.emplace_back(std::string(kSignatureHeader), absl::BytesToHexString(Mac(signing, address, message)));
 }
 
 std::optional<SignatureRejection> MessageSigner::Verify(const MessageAddress& address,
@@ -158,14 +189,16 @@ std::optional<SignatureRejection> MessageSigner::Verify(const MessageAddress& ad
   const AmqpValue* signature = FindAmqpValue(message.headers, kSignatureHeader);
   if (signature == nullptr) return SignatureRejection::kMissingSignature;
   const AmqpValue* key_id = FindAmqpValue(message.headers, kKeyIdHeader);
-  if (key_id == nullptr || *key_id != AmqpValue(key_id_)) return SignatureRejection::kUnknownKey;
+  const std::string* id = key_id == nullptr ? nullptr : std::get_if<std::string>(key_id);
+  auto key = std::find_if(keys_.begin(), keys_.end(), [&](const Key& k) { return id != nullptr && k.id == *id; });
+  if (key == keys_.end()) return SignatureRejection::kUnknownKey;
   const std::string* hex = std::get_if<std::string>(signature);
   if (hex == nullptr || hex->size() != 2 * kMacBytes ||
       !std::all_of(hex->begin(), hex->end(), [](char c) { return absl::ascii_isxdigit(c); })) {
     return SignatureRejection::kBadSignature;
   }
   const std::string claimed = absl::HexStringToBytes(*hex);
-  const std::string expected = Mac(address, message);
+  const std::string expected = Mac(*key, address, message);
   // Constant time: how much of a guess matched must not show in the timing.
   if (expected.size() != claimed.size() || CRYPTO_memcmp(expected.data(), claimed.data(), expected.size()) != 0) {
     return SignatureRejection::kBadSignature;

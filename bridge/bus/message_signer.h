@@ -15,8 +15,13 @@
 //   - the body.
 // Each part is length-prefixed, so no two messages share a canonical string.
 // The signature rides in header x-hive-sig (hex); x-hive-key-id (the first 8
-// hex digits of SHA-256 of the key, itself signed) names the key, so that a
-// rotation (several accepted keys) can be added later without a format change.
+// hex digits of SHA-256 of the key, itself signed) names the key.
+//
+// Rotation: a signer holds one or more keys (the key file has one per line).
+// The first signs; a message signed by any of them is accepted, found by its
+// key id. So the replicas move to a new key by rolling restarts without a
+// moment in which two of them cannot talk: first every replica accepts the
+// new key (old, new), then every replica signs with it (new, old).
 //
 // What it does not stop: a broker user can still drop, delay, reorder or
 // replay a message that a replica signed (requests are deduplicated by
@@ -32,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -60,33 +66,44 @@ class MessageSigner {
 
   // The key as given; INVALID_ARGUMENT when shorter than kMinKeyBytes.
   static absl::StatusOr<std::unique_ptr<MessageSigner>> FromKey(absl::string_view key);
-  // The key in a file, whitespace around it trimmed; errors name --cluster-key-file.
+  // Signs with the first key, accepts each; INVALID_ARGUMENT when there is
+  // none, one is too short, or two are the same.
+  static absl::StatusOr<std::unique_ptr<MessageSigner>> FromKeys(const std::vector<std::string>& keys);
+  // The keys in a file, one per line, whitespace around each trimmed and
+  // blank lines skipped; errors name --cluster-key-file and the line.
   static absl::StatusOr<std::unique_ptr<MessageSigner>> FromKeyFile(const std::string& path);
 
   ~MessageSigner();
   MessageSigner(const MessageSigner&) = delete;
   MessageSigner& operator=(const MessageSigner&) = delete;
 
-  // The first 8 hex digits of SHA-256 of the key (not secret).
-  const std::string& key_id() const { return key_id_; }
+  // The first 8 hex digits of SHA-256 of the signing key (not secret).
+  const std::string& key_id() const { return keys_.front().id; }
+  // Every accepted key's id, the signing key's first.
+  std::vector<std::string> accepted_key_ids() const;
 
   // Sets x-hive-key-id and x-hive-sig (replacing earlier ones: a message
   // published again is signed again).
   void Sign(const MessageAddress& address, AmqpMessage& message) const;
 
-  // nullopt when `message` carries our key id and a signature over itself
-  // at `address`; otherwise why not.
+  // nullopt when `message` carries the id of one of our keys and that key's
+  // signature over itself at `address`; otherwise why not.
   std::optional<SignatureRejection> Verify(const MessageAddress& address, const AmqpMessage& message) const;
 
  private:
-  MessageSigner(evp_mac_ctx_st* keyed, std::string key_id) : keyed_(keyed), key_id_(std::move(key_id)) {}
+  struct Key {
+    // An HMAC context keyed once; each message works on a copy of it.
+    evp_mac_ctx_st* keyed = nullptr;
+    std::string id;
+  };
 
-  // HMAC-SHA256 of the canonical string of `message` at `address`.
-  std::string Mac(const MessageAddress& address, const AmqpMessage& message) const;
+  MessageSigner() = default;
 
-  // An HMAC context keyed once; each message works on a copy of it.
-  evp_mac_ctx_st* const keyed_;
-  const std::string key_id_;
+  // HMAC-SHA256 under `key` of the canonical string of `message` at `address`.
+  static std::string Mac(const Key& key, const MessageAddress& address, const AmqpMessage& message);
+
+  // Never empty; the first signs.
+  std::vector<Key> keys_;
 };
 
 }  // namespace hive

@@ -13,12 +13,14 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <httplib.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -1008,6 +1010,56 @@ TEST(ClusterStartTest, ReplicaWithoutAClusterKeyRefusesToStart) {
       BridgeProcess::Start({bus, "--replica-id=insecure", "--cluster-insecure-unsigned=true"});
   ASSERT_TRUE(insecure.ok()) << insecure.status();
   EXPECT_THAT((*insecure)->Log(), ::testing::HasSubstr("event=cluster_messages_unsigned"));
+}
+
+// A cluster key rotation by rolling restarts (docs/SECURITY.md), caught
+// half-way: replica-1 still on the old key only, replica-2 accepting the new
+// one too, replica-3 signing with it. Neighbouring steps talk both ways; the
+// first and the last do not, which is why the steps go in that order.
+class ClusterKeyRotationTest : public ClusterTest {
+ protected:
+  void TearDown() override {
+    ClusterTest::TearDown();
+    for (const std::string& path : key_files_) std::remove(path.c_str());
+  }
+  // Written on first use, once the cluster's broker (and so its key) exists.
+  std::vector<std::string> FlagsFor(int index) override {
+    if (key_files_.empty()) {
+      const std::string fresh = absl::StrCat("rotated-cluster-key-", NewUuid(), "-", NewUuid());
+      const std::string old = broker_->cluster_key();
+      key_files_ = {KeyFile({old}), KeyFile({old, fresh}), KeyFile({fresh, old})};
+    }
+    return {"--cluster-key-file=" + key_files_[index - 1]};
+  }
+
+  static std::string KeyFile(const std::vector<std::string>& keys) {
+    const std::string path = ::testing::TempDir() + "/cluster-keys-" + NewUuid();
+    std::ofstream(path) << absl::StrJoin(keys, "\n") << "\n";
+    return path;
+  }
+
+  std::vector<std::string> key_files_;
+};
+
+TEST_F(ClusterKeyRotationTest, ReplicasOneStepApartServeEachOthersDevicesAndTwoStepsApartRefuseTheNewKey) {
+  std::unique_ptr<TestDevice> on_old = ConnectDevice(1, Responder::Ack());
+  std::unique_ptr<TestDevice> on_both = ConnectDevice(2, Responder::Ack());
+  std::unique_ptr<TestDevice> on_new = ConnectDevice(3, Responder::Ack());
+  // Each pair one step apart, both ways.
+  for (const auto& [asker, device, holder] : std::vector<std::tuple<int, TestDevice*, int>>{
+           {2, on_old.get(), 1}, {1, on_both.get(), 2}, {2, on_new.get(), 3}, {3, on_both.get(), 2}}) {
+    AwaitHolder(asker, device->device_id(), holder);
+    const CallResult result = SendRequest(stub(asker), RequestTo(device->device_id()));
+    EXPECT_TRUE(result.status.ok()) << "replica-" << asker << " to replica-" << holder << ": " << result << "\n"
+                                    << Logs();
+  }
+  // Two steps apart: replica-1 refuses what replica-3 signs with the new key,
+  // counted, so it never learns of replica-3's device.
+  EXPECT_GT(AwaitMetricValue(replica(1), Rejected("presence", "unknown_key"), 1, kPropagation), 0u) << Logs();
+  EXPECT_EQ(HolderSeenBy(1, on_new->device_id()), "");
+  EXPECT_EQ(MetricValue(replica(2), Rejected("presence", "unknown_key")), 0u);
+  EXPECT_EQ(MetricValue(replica(3), Rejected("presence", "unknown_key")), 0u);
+  EXPECT_THAT(replica(3).Log(), ::testing::HasSubstr("event=cluster_messages_signed"));
 }
 
 }  // namespace

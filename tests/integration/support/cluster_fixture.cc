@@ -53,6 +53,11 @@ void ClusterFixture::StartReplica(int index) {
   }
   flags.push_back("--jwt-secret-file=" + secret_path_);
   const std::vector<std::string> own = FlagsFor(index);
+  // A replica's own key file replaces the cluster's (a key rotation test).
+  auto key_file = [](const std::string& flag) { return absl::StartsWith(flag, "--cluster-key-file="); };
+  if (std::any_of(own.begin(), own.end(), key_file)) {
+    flags.erase(std::remove_if(flags.begin(), flags.end(), key_file), flags.end());
+  }
   flags.insert(flags.end(), own.begin(), own.end());
   absl::StatusOr<std::unique_ptr<BridgeProcess>> replica = BridgeProcess::Start(flags);
   ASSERT_TRUE(replica.ok()) << replica.status();

@@ -7,6 +7,7 @@
 //   class MyClusterTest : public ClusterFixture {
 //     void SetUp() override { StartCluster(); }        // or StartCluster("event=jobs_caught_up")
 //     std::vector<std::string> FlagsFor(int index) override;  // optional: per-replica flags
+//                                      // (a --cluster-key-file there replaces the cluster's)
 //   };
 //   std::unique_ptr<TestDevice> device = ConnectDevice(1, Responder::Ack());
 //   SendRequest(stub(2), RequestTo(device->device_id()));

@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 
 #include "bridge/bus/cluster_messages.h"
 #include "bridge/uuid.h"
@@ -222,6 +225,59 @@ TEST(MessageSigner, KeyFileIsTrimmedAndItsErrorsNameTheFlag) {
   absl::StatusOr<std::unique_ptr<MessageSigner>> missing = MessageSigner::FromKeyFile(path);
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(std::string(missing.status().message()), ::testing::StartsWith("--cluster-key-file: cannot read "));
+}
+
+std::unique_ptr<MessageSigner> Keyring(const std::vector<std::string>& keys) {
+  absl::StatusOr<std::unique_ptr<MessageSigner>> signer = MessageSigner::FromKeys(keys);
+  EXPECT_TRUE(signer.ok()) << signer.status();
+  return *std::move(signer);
+}
+
+// A rotation by rolling restarts: at every step any two replicas, each on
+// the key file of the step before or after, accept each other's messages.
+TEST(MessageSigner, RotationSignsWithTheFirstKeyAndAcceptsEachSoNoTwoStepsApartAreDeaf) {
+  std::vector<std::unique_ptr<MessageSigner>> steps;
+  for (const std::vector<std::string>& keys :
+       std::vector<std::vector<std::string>>{{kKey}, {kKey, kOtherKey}, {kOtherKey, kKey}, {kOtherKey}}) {
+    steps.push_back(Keyring(keys));
+  }
+  for (size_t step = 0; step < steps.size(); ++step) {
+    for (size_t next = step; next < std::min(step + 2, steps.size()); ++next) {
+      EXPECT_EQ(steps[next]->Verify(RequestAddress(), Signed(*steps[step], Request())), std::nullopt)
+          << "step " << step << " to " << next;
+      EXPECT_EQ(steps[step]->Verify(RequestAddress(), Signed(*steps[next], Request())), std::nullopt)
+          << "step " << next << " to " << step;
+    }
+  }
+  EXPECT_EQ(steps[1]->key_id(), Signer(kKey)->key_id());
+  EXPECT_EQ(steps[2]->key_id(), Signer(kOtherKey)->key_id());
+  EXPECT_THAT(steps[2]->accepted_key_ids(), ::testing::ElementsAre(Signer(kOtherKey)->key_id(), Signer()->key_id()));
+  // The old key, once dropped, is unknown; the second key is checked as the first is.
+  EXPECT_EQ(steps[3]->Verify(RequestAddress(), Signed(*steps[0], Request())), SignatureRejection::kUnknownKey);
+  AmqpMessage tampered = Signed(*steps[2], Request());
+  tampered.body += " ";
+  EXPECT_EQ(steps[1]->Verify(RequestAddress(), tampered), SignatureRejection::kBadSignature);
+}
+
+TEST(MessageSigner, KeyFileHoldsOneKeyPerLineAndNamesTheLineThatIsWrong) {
+  const std::string path = ::testing::TempDir() + "/cluster-keys-" + NewUuid();
+  std::ofstream(path) << kOtherKey << "\n\n   " << kKey << "  \n";
+  absl::StatusOr<std::unique_ptr<MessageSigner>> both = MessageSigner::FromKeyFile(path);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_THAT((*both)->accepted_key_ids(), ::testing::ElementsAre(Signer(kOtherKey)->key_id(), Signer()->key_id()));
+
+  auto refused = [&](const std::string& contents) {
+    std::ofstream(path) << contents;
+    absl::StatusOr<std::unique_ptr<MessageSigner>> signer = MessageSigner::FromKeyFile(path);
+    EXPECT_FALSE(signer.ok()) << contents;
+    return signer.ok() ? std::string() : std::string(signer.status().message());
+  };
+  EXPECT_THAT(refused(absl::StrCat(kKey, "\n", std::string(20, 'k'), "\n")),
+              ::testing::HasSubstr("cluster key 2 has 20 bytes; at least 32"));
+  EXPECT_THAT(refused(absl::StrCat(kKey, "\n", kKey, "\n")), ::testing::HasSubstr("cluster key 2 is given twice"));
+  EXPECT_THAT(refused(" \n\n"), ::testing::HasSubstr("no cluster key"));
+  EXPECT_THAT(refused(" \n\n"), ::testing::StartsWith("--cluster-key-file: "));
+  std::remove(path.c_str());
 }
 
 }  // namespace
