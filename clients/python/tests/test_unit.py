@@ -316,15 +316,7 @@ class GapRecovery(unittest.TestCase):
         second = AsyncStream([hb.api.SubscribeEventsResponse(event=event("e1", 2))])
         stub = AsyncStreamingStub(first, second)
 
-        async def run():
-            bridge = async_streaming_bridge(stub)
-            subscription = bridge.subscribe()
-            got = [(await subscription.__anext__()).sequence for _ in range(2)]
-            await subscription.aclose()
-            await bridge.close()
-            return got, subscription, bridge.sleeps
-
-        got, subscription, sleeps = asyncio.run(run())
+        got, subscription, sleeps = take_two_async(stub)
         self.assertEqual(got, [1, 2])
         self.assertEqual(stub.requests[1][1].resume_after.sequence, 1)
         self.assertEqual((subscription.gap_recoveries, subscription.reconnects, sleeps), (1, 0, []))
@@ -585,6 +577,20 @@ def async_streaming_bridge(stub):
     return bridge
 
 
+def take_two_async(stub, **subscribe):
+    """The sequences of the first two events of an asyncio subscription on
+    `stub`, the subscription, and the backoff sleeps it took."""
+    async def run():
+        bridge = async_streaming_bridge(stub)
+        subscription = bridge.subscribe(**subscribe)
+        got = [(await subscription.__anext__()).sequence for _ in range(2)]
+        await subscription.aclose()
+        await bridge.close()
+        return got, subscription, bridge.sleeps
+
+    return asyncio.run(run())
+
+
 class StreamsResumeAlike(unittest.TestCase):
     """The sync and asyncio Subscription and JobWatch share one resume loop:
     a broken stream is reopened after the last item; an OK end reopens a
@@ -607,15 +613,7 @@ class StreamsResumeAlike(unittest.TestCase):
         second = AsyncStream([hb.api.SubscribeEventsResponse(event=event("e1", 2))])
         stub = AsyncStreamingStub(first, second)
 
-        async def run():
-            bridge = async_streaming_bridge(stub)
-            subscription = bridge.subscribe(device_ids=["d"])
-            got = [(await subscription.__anext__()).sequence for _ in range(2)]
-            await subscription.aclose()
-            await bridge.close()
-            return got, subscription, bridge.sleeps
-
-        got, subscription, sleeps = asyncio.run(run())
+        got, subscription, sleeps = take_two_async(stub, device_ids=["d"])
         self.assertEqual(got, [1, 2])
         _, resumed, wait_for_ready = stub.requests[1]
         self.assertEqual((resumed.resume_after.epoch, resumed.resume_after.sequence), ("e1", 1))
