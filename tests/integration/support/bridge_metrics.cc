@@ -9,13 +9,17 @@
 #include "absl/time/time.h"
 #include "tests/integration/support/bridge_test.h"
 #include "tests/integration/support/raw_connection.h"
+#include "tests/integration/support/sanitizer_slowdown.h"
 
 namespace hive::integration {
 
 uint64_t MetricValue(const BridgeProcess& bridge, absl::string_view series) {
   absl::StatusOr<RawConnection> http = RawConnection::Open(bridge.ws_port());
   if (!http.ok()) AbortTest(http.status().ToString());
-  std::optional<RawConnection::HttpResponse> response = http->HttpGet("/metrics", absl::Seconds(3));
+  // A hang bound: a bridge just flooded, or slowed by a sanitizer, may take
+  // seconds to answer.
+  std::optional<RawConnection::HttpResponse> response =
+      http->HttpGet("/metrics", absl::Seconds(10 * kSanitizerSlowdown));
   if (!response.has_value()) AbortTest("no /metrics response");
   const std::string line_start = absl::StrCat("\n", series, " ");
   const size_t at = response->body.find(line_start);
