@@ -46,23 +46,22 @@ are printed when the command fails.
 """
 
 import argparse
-import base64
+import asyncio
 import hashlib
-import hmac
 import json
 import os
 import re
 import secrets
-import select
 import shlex
-import socket
-import struct
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+import jwt
+import websockets
 
 ACCOUNT = "7b1a3c52-5e0d-4b7a-9a53-2f6e8c1d4a10"
 OTHER_ACCOUNT = "0c9e8d7f-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
@@ -148,69 +147,24 @@ def start_sim(binary, tmp, bridge, device, name):
          "--event-rate", "2", "--quiet"], stdout=out, stderr=subprocess.STDOUT)
 
 
-def jwt_hs256(secret, claims):
-    def b64(data):
-        return base64.urlsafe_b64encode(data).rstrip(b"=")
-    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(json.dumps(claims).encode())
-    return (signing_input + b"." + b64(hmac.new(secret, signing_input, hashlib.sha256).digest())).decode()
-
-
-class DeviceSocket:
-    """The least of a WebSocket client (RFC 6455) a device needs here: the
-    upgrade with a bearer token, masked text frames out, a close."""
-
-    def __init__(self, port, token):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(("GET /v1/devices HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                           "Authorization: Bearer %s\r\n\r\n" % (port, key, token)).encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise SystemExit("bridge_harness: the bridge closed the upgrade: %r" % head)
-            head += chunk
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise SystemExit("bridge_harness: upgrade refused: %r" % head.split(b"\r\n")[0])
-
-    def _frame(self, opcode, payload):
-        mask = os.urandom(4)
-        n = len(payload)
-        if n < 126:
-            header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-        elif n < 65536:
-            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-        else:
-            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
-
-    def send_json(self, value):
-        self._frame(0x1, json.dumps(value).encode())
-
-    def close(self):
-        """Sends a close and reads until the bridge closes the connection:
-        it has then read every frame before ours."""
-        self._frame(0x8, struct.pack("!H", 1000))
-        while self.sock.recv(65536):
-            pass
-        self.sock.close()
-
-
-def device_events(ws_port, secret_file, account, device, count):
+async def device_events(ws_port, secret_file, account, device, count):
     """HIVE_EXTRA_DEVICE_COMMAND: see the module's docstring."""
     with open(secret_file, "rb") as f:
         secret = f.read()
-    now = int(time.time())
-    ws = DeviceSocket(ws_port, jwt_hs256(secret, {"sub": device, "account": account, "exp": now + 600}))
-    while not select.select([sys.stdin], [], [], 0.05)[0]:
-        ws.send_json({"type": "sdk-warm"})
-    sys.stdin.readline()
-    pad = "p" * 200
-    for start in range(0, count, 200):  # batches under the default --max-batch (256)
-        ws.send_json([{"type": "sdk-burst", "marker": i, "pad": pad} for i in range(start, min(count, start + 200))])
-    ws.close()
+    token = jwt.encode({"sub": device, "account": account, "exp": int(time.time()) + 600}, secret, algorithm="HS256")
+    async with websockets.connect("ws://127.0.0.1:%d/v1/devices" % ws_port,
+                                  extra_headers={"Authorization": "Bearer " + token}) as ws:
+        go = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        while not go.done():
+            await ws.send(json.dumps({"type": "sdk-warm"}))
+            await asyncio.wait([go], timeout=0.05)
+        pad = "p" * 200
+        for start in range(0, count, 200):  # batches under the default --max-batch (256)
+            await ws.send(json.dumps([{"type": "sdk-burst", "marker": i, "pad": pad}
+                                      for i in range(start, min(count, start + 200))]))
+        # The close handshake: the bridge answers our close once it has read
+        # every frame before it.
+        await ws.close()
     return 0
 
 
@@ -254,7 +208,7 @@ def main():
 
     if args.device_events:  # HIVE_EXTRA_DEVICE_COMMAND, with DEVICE_ID COUNT appended
         port, secret, account, device, count = args.device_events
-        return device_events(int(port), secret, account, device, int(count))
+        return asyncio.run(device_events(int(port), secret, account, device, int(count)))
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command to run")
