@@ -190,7 +190,8 @@ std::optional<SignatureRejection> MessageSigner::Verify(const MessageAddress& ad
   if (signature == nullptr) return SignatureRejection::kMissingSignature;
   const AmqpValue* key_id = FindAmqpValue(message.headers, kKeyIdHeader);
   const std::string* id = key_id == nullptr ? nullptr : std::get_if<std::string>(key_id);
-  auto key = std::find_if(keys_.begin(), keys_.end(), [&](const Key& k) { return id != nullptr && k.id == *id; });
+  if (id == nullptr) return SignatureRejection::kUnknownKey;
+  auto key = std::find_if(keys_.begin(), keys_.end(), [id](const Key& k) { return k.id == *id; });
   if (key == keys_.end()) return SignatureRejection::kUnknownKey;
   const std::string* hex = std::get_if<std::string>(signature);
   if (hex == nullptr || hex->size() != 2 * kMacBytes ||
