@@ -1025,9 +1025,9 @@ class ClusterKeyRotationTest : public ClusterTest {
   // Written on first use, once the cluster's broker (and so its key) exists.
   std::vector<std::string> FlagsFor(int index) override {
     if (key_files_.empty()) {
-      const std::string fresh = absl::StrCat("rotated-cluster-key-", NewUuid(), "-", NewUuid());
+      fresh_key_ = absl::StrCat("rotated-cluster-key-", NewUuid(), "-", NewUuid());
       const std::string old = broker_->cluster_key();
-      key_files_ = {KeyFile({old}), KeyFile({old, fresh}), KeyFile({fresh, old})};
+      key_files_ = {KeyFile({old}), KeyFile({old, fresh_key_}), KeyFile({fresh_key_, old})};
     }
     return {"--cluster-key-file=" + key_files_[index - 1]};
   }
@@ -1039,6 +1039,7 @@ class ClusterKeyRotationTest : public ClusterTest {
   }
 
   std::vector<std::string> key_files_;
+  std::string fresh_key_;
 };
 
 TEST_F(ClusterKeyRotationTest, ReplicasOneStepApartServeEachOthersDevicesAndTwoStepsApartRefuseTheNewKey) {
@@ -1059,7 +1060,11 @@ TEST_F(ClusterKeyRotationTest, ReplicasOneStepApartServeEachOthersDevicesAndTwoS
   EXPECT_EQ(HolderSeenBy(1, on_new->device_id()), "");
   EXPECT_EQ(MetricValue(replica(2), Rejected("presence", "unknown_key")), 0u);
   EXPECT_EQ(MetricValue(replica(3), Rejected("presence", "unknown_key")), 0u);
-  EXPECT_THAT(replica(3).Log(), ::testing::HasSubstr("event=cluster_messages_signed"));
+  // Replica-3 says which key signs and which it accepts.
+  const std::string fresh_id = SignerOf(fresh_key_)->key_id();
+  const std::string old_id = SignerOf(broker_->cluster_key())->key_id();
+  EXPECT_THAT(replica(3).Log(), ::testing::HasSubstr(absl::StrCat("event=cluster_messages_signed key_id=", fresh_id,
+                                                                  " accepted_key_ids=", fresh_id, ",", old_id)));
 }
 
 }  // namespace
