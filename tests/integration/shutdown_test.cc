@@ -40,6 +40,12 @@ TEST_F(ShutdownTest, SigtermDrainsInFlightRequestsThenClosesEverythingAndExitsZe
   SubscribeEventsRequest states;
   states.add_types("device-state");
   EventStream& filtered = Subscribe(states);
+  // A first event proves each call reached the bridge before SIGTERM: a call
+  // still on its way when draining starts is refused UNAVAILABLE, not ended OK.
+  silent[0]->Send(R"({"type":"device-state","state":"online"})");
+  for (EventStream* stream : {&everything, &filtered}) {
+    ASSERT_TRUE(stream->Next(kHang).has_value()) << "an event stream never started\n" << Log();
+  }
   // /readyz is asked on connections accepted now: once draining, the bridge
   // accepts no new ones.
   std::vector<RawConnection> probes;
