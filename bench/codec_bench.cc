@@ -154,12 +154,12 @@ void Register(std::shared_ptr<const CodecCase<Message>> c) {
   });
 }
 
-// The codec's own read path: ParseJson with the bridge's limits, then the
-// message decoder.
+// The codec's own read path: ParseJson into the document DecodeDeviceFrame
+// reads frames with, with the bridge's limits, then the message decoder.
 template <typename Message, typename Decoder>
 std::function<absl::StatusOr<Message>(absl::string_view)> ParseThen(Decoder decoder) {
   return [decoder](absl::string_view text) -> absl::StatusOr<Message> {
-    rapidjson::Document doc;
+    codec::ScratchDocument doc;
     if (absl::Status status = codec::ParseJson(text, codec::ParseLimits{}, doc); !status.ok()) return status;
     codec::JsonPath path;
     return decoder(doc, Dialect::kStandard, path);

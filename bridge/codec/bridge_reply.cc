@@ -1,5 +1,7 @@
 #include "bridge/codec/bridge_reply.h"
 
+#include <utility>
+
 #include "bridge/codec/compact_keys.h"
 #include "bridge/codec/device_event.h"
 #include "bridge/codec/json_writer.h"
@@ -17,8 +19,8 @@ void WriteEnvelope(JsonWriter& writer, absl::string_view type, Dialect dialect) 
 }  // namespace
 
 std::string EncodeAuthenticatedReply(absl::string_view device_id, absl::string_view account_id, Dialect dialect) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  JsonText json(256);
+  JsonWriter& writer = json.writer();
   writer.StartObject();
   WriteEnvelope(writer, "authenticated", dialect);
   WriteKey(writer, WireKey("device", dialect));
@@ -26,12 +28,12 @@ std::string EncodeAuthenticatedReply(absl::string_view device_id, absl::string_v
   WriteKey(writer, WireKey("account", dialect));
   WriteString(writer, account_id);
   writer.EndObject();
-  return ToString(buffer);
+  return std::move(json).Take();
 }
 
 std::string EncodeErrorReply(absl::string_view error, absl::string_view cid, Dialect dialect) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  JsonText json(256);
+  JsonWriter& writer = json.writer();
   writer.StartObject();
   WriteEnvelope(writer, "error", dialect);
   WriteKey(writer, WireKey("error", dialect));
@@ -41,7 +43,7 @@ std::string EncodeErrorReply(absl::string_view error, absl::string_view cid, Dia
     WriteString(writer, cid);
   }
   writer.EndObject();
-  return ToString(buffer);
+  return std::move(json).Take();
 }
 
 }  // namespace hive::codec

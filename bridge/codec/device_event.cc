@@ -111,7 +111,7 @@ absl::StatusOr<DeviceEvent> DecodeDeviceEvent(const rapidjson::Value& object, Di
   JsonPath typed_path;
   absl::Status typed = ReadBody(object, MutableBody(event), dialect, typed_path, event);
   if (typed.ok()) {
-    event.set_schema_error(envelope_error);
+    if (!envelope_error.empty()) event.set_schema_error(envelope_error);
     return event;
   }
   // Again with the generic body: every member in `extra`, as sent. What fails
@@ -130,8 +130,8 @@ absl::StatusOr<DeviceEvent> DecodeDeviceEvent(const rapidjson::Value& object, Di
 }
 
 std::string EncodeDeviceEvent(const DeviceEvent& event, Dialect dialect) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  JsonText json(512);
+  JsonWriter& writer = json.writer();
   writer.StartObject();
   WriteKey(writer, WireKey("device", dialect));
   WriteString(writer, event.device_id());
@@ -143,7 +143,7 @@ std::string EncodeDeviceEvent(const DeviceEvent& event, Dialect dialect) {
   WriteString(writer, event.type());
   WriteMembers(BodyOf(event), &event, dialect, writer);
   writer.EndObject();
-  return ToString(buffer);
+  return std::move(json).Take();
 }
 
 }  // namespace hive::codec

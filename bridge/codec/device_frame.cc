@@ -54,7 +54,7 @@ FrameItem DecodeMember(const rapidjson::Value& object, Dialect dialect, JsonPath
 
 absl::StatusOr<std::vector<FrameItem>> DecodeDeviceFrame(absl::string_view text, Dialect dialect,
                                                          const FrameLimits& limits) {
-  rapidjson::Document doc;
+  ScratchDocument doc;
   if (absl::Status status = ParseJson(text, limits.parse, doc); !status.ok()) return status;
   std::vector<FrameItem> items;
   JsonPath path;

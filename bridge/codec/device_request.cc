@@ -1,5 +1,7 @@
 #include "bridge/codec/device_request.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "bridge/codec/compact_keys.h"
 #include "bridge/codec/device_event.h"
@@ -117,8 +119,8 @@ absl::StatusOr<std::string> EncodeRequest(const DeviceRequestParts& request, con
     auto scope = path.Key("state");
     if (absl::Status status = CheckExtraKeys(*request.state, checked, path); !status.ok()) return status;
   }
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  JsonText json(512);
+  JsonWriter& writer = json.writer();
   writer.StartObject();
   WriteKey(writer, WireKey("account", dialect));
   WriteString(writer, request.account_id);
@@ -155,7 +157,7 @@ absl::StatusOr<std::string> EncodeRequest(const DeviceRequestParts& request, con
   }
   if (extra_owner != nullptr) WriteMembers(nullptr, extra_owner, dialect, writer);
   writer.EndObject();
-  return ToString(buffer);
+  return std::move(json).Take();
 }
 
 }  // namespace

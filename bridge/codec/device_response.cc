@@ -77,8 +77,8 @@ absl::StatusOr<DeviceResponse> DecodeDeviceResponse(const rapidjson::Value& obje
 }
 
 std::string EncodeDeviceResponse(const DeviceResponse& response, Dialect dialect) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  JsonText json(256);
+  JsonWriter& writer = json.writer();
   writer.StartObject();
   WriteKey(writer, WireKey("type", dialect));
   WriteString(writer, kDeviceResponseType);
@@ -98,7 +98,7 @@ std::string EncodeDeviceResponse(const DeviceResponse& response, Dialect dialect
     WriteString(writer, response.error);
   }
   writer.EndObject();
-  return ToString(buffer);
+  return std::move(json).Take();
 }
 
 }  // namespace hive::codec

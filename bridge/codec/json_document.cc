@@ -52,9 +52,10 @@ bool IsBelowOne(absl::string_view number) {
 
 // Forwards SAX events to the document and refuses nesting past a limit; the
 // iterative parser plus this bound keep untrusted input off the call stack.
+template <typename Document>
 class DepthLimitingHandler {
  public:
-  DepthLimitingHandler(rapidjson::Document& doc, size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
+  DepthLimitingHandler(Document& doc, size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
   bool Null() { return doc_.Null(); }
   bool Bool(bool b) { return doc_.Bool(b); }
@@ -119,7 +120,7 @@ class DepthLimitingHandler {
     return !too_deep_;
   }
 
-  rapidjson::Document& doc_;
+  Document& doc_;
   const size_t max_depth_;
   size_t depth_ = 0;
   bool too_deep_ = false;
@@ -129,15 +130,23 @@ class DepthLimitingHandler {
 
 bool IsJsonWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-}  // namespace
+// The reader's own stack (parser states, and each string or key while it is
+// read) starts in a buffer on this function's stack, so that a frame of
+// ordinary size is read without an allocation.
+constexpr size_t kReaderStackCapacity = 256;
+constexpr size_t kReaderStackBytes = 1024;
 
-absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, rapidjson::Document& doc) {
+template <typename Document>
+absl::Status ParseInto(absl::string_view text, const ParseLimits& limits, Document& doc) {
   rapidjson::MemoryStream stream(text.data(), text.size());
-  rapidjson::Reader reader;
-  DepthLimitingHandler handler(doc, limits.max_depth);
+  alignas(std::max_align_t) char reader_buffer[kReaderStackBytes];
+  rapidjson::MemoryPoolAllocator<> reader_pool(reader_buffer, sizeof reader_buffer);
+  rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>> reader(
+      &reader_pool, kReaderStackCapacity);
+  DepthLimitingHandler<Document> handler(doc, limits.max_depth);
   rapidjson::ParseResult result;
   size_t end = 0;
-  auto generate = [&](rapidjson::Document&) {
+  auto generate = [&](auto&) {
     result = reader.Parse<kParseFlags>(stream, handler);
     end = stream.Tell();
     return !result.IsError();
@@ -164,6 +173,16 @@ absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, rapidj
     return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", end, ": unexpected data after the value"));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, rapidjson::Document& doc) {
+  return ParseInto(text, limits, doc);
+}
+
+absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, ScratchDocument& doc) {
+  return ParseInto(text, limits, doc);
 }
 
 std::string DescribeJson(const rapidjson::Value& value) {

@@ -22,10 +22,47 @@ struct ParseLimits {
   size_t max_depth = 32;
 };
 
+namespace json_internal {
+
+// The buffers of a ScratchDocument, a base class of it so that they exist
+// before the document that is handed their pools.
+struct ScratchPools {
+  // Holds a device-state event's values several times over; a 50-message
+  // batch spills into heap chunks.
+  static constexpr size_t kValueBytes = 4096;
+  // The parse stack: RapidJSON's default initial capacity and one growth.
+  static constexpr size_t kStackCapacity = 1024;
+  static constexpr size_t kStackBytes = 2048;
+
+  ScratchPools() = default;
+  ScratchPools(const ScratchPools&) = delete;
+  ScratchPools& operator=(const ScratchPools&) = delete;
+
+  alignas(std::max_align_t) char value_buffer[kValueBytes];
+  alignas(std::max_align_t) char stack_buffer[kStackBytes];
+  rapidjson::MemoryPoolAllocator<> value_pool{value_buffer, kValueBytes};
+  rapidjson::MemoryPoolAllocator<> stack_pool{stack_buffer, kStackBytes};
+};
+
+}  // namespace json_internal
+
+// A document for reading one frame on the hot path: its values and its parse
+// stack live in buffers inside the object until they outgrow them (then in
+// heap chunks, as any Document's), so reading a frame of ordinary size
+// allocates nothing. Its values are rapidjson::Value, as any Document's. It
+// is 6 KiB: put it on the stack of the function that reads the frame.
+class ScratchDocument : private json_internal::ScratchPools,
+                        public rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                                                          rapidjson::MemoryPoolAllocator<>> {
+ public:
+  ScratchDocument() : GenericDocument(&value_pool, kStackCapacity, &stack_pool) {}
+};
+
 // Parses `text` into `doc`. On failure returns INVALID_ARGUMENT naming the
 // problem and the byte offset, e.g. "invalid JSON at byte 7: missing a comma
 // or '}' after an object member".
 absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, rapidjson::Document& doc);
+absl::Status ParseJson(absl::string_view text, const ParseLimits& limits, ScratchDocument& doc);
 
 // A short description of a value for error messages: `number 3`,
 // `string "abc"` (truncated), `object`, `array`, `null`, `true`.

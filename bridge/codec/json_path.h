@@ -11,7 +11,7 @@
 
 #include <cstddef>
 #include <string>
-#include <vector>
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -63,7 +63,9 @@ class JsonPath {
     size_t index;
     bool is_index;
   };
-  std::vector<Segment> segments_;
+  // Inline up to the depth of any ordinary message, so that reading one
+  // allocates nothing for its path.
+  absl::InlinedVector<Segment, 8> segments_;
 };
 
 }  // namespace hive::codec

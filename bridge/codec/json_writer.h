@@ -5,16 +5,60 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include "absl/strings/string_view.h"
 
-#include "rapidjson/stringbuffer.h"
+#include "rapidjson/allocators.h"
 #include "rapidjson/writer.h"
 
 namespace hive::codec {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+// A RapidJSON output stream appending to the string an encoder returns: the
+// text is written once, with no intermediate buffer to copy it out of.
+class StringOutput {
+ public:
+  using Ch = char;
+  explicit StringOutput(size_t expected_bytes) { text_.reserve(expected_bytes); }
+  void Put(char c) { text_.push_back(c); }
+  void Flush() {}
+  std::string Take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+using JsonWriter =
+    rapidjson::Writer<StringOutput, rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>>;
+
+// One JSON text being written. The writer's nesting stack lives in a buffer
+// inside this object (it outgrows it only past 32 levels), so encoding an
+// ordinary message allocates just the returned string, once when
+// `expected_bytes` is enough.
+//
+//   JsonText json(512);
+//   json.writer().StartObject(); ... json.writer().EndObject();
+//   return std::move(json).Take();
+class JsonText {
+ public:
+  explicit JsonText(size_t expected_bytes = 256) : out_(expected_bytes) {}
+  JsonText(const JsonText&) = delete;
+  JsonText& operator=(const JsonText&) = delete;
+
+  JsonWriter& writer() { return writer_; }
+  std::string Take() && { return out_.Take(); }
+
+ private:
+  // RapidJSON's default nesting stack (32 levels of 16 bytes) and the pool's
+  // chunk header.
+  static constexpr size_t kLevelBytes = 640;
+  alignas(std::max_align_t) char level_buffer_[kLevelBytes];
+  rapidjson::MemoryPoolAllocator<> levels_{level_buffer_, kLevelBytes};
+  StringOutput out_;
+  JsonWriter writer_{out_, &levels_};
+};
 
 inline void WriteString(JsonWriter& writer, absl::string_view text) {
   writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
@@ -33,10 +77,6 @@ inline void WriteNumber(JsonWriter& writer, double value) {
   } else {
     writer.Double(value);
   }
-}
-
-inline std::string ToString(const rapidjson::StringBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 }  // namespace hive::codec

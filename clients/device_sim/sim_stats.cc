@@ -1,5 +1,7 @@
 #include "clients/device_sim/sim_stats.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "bridge/codec/json_writer.h"
 
@@ -39,8 +41,8 @@ std::string SimStats::Snapshot::ProgressLine(size_t devices) const {
 }
 
 std::string SimStats::Snapshot::ToJson(size_t devices, absl::Duration elapsed) const {
-  rapidjson::StringBuffer buffer;
-  codec::JsonWriter writer(buffer);
+  codec::JsonText json;
+  codec::JsonWriter& writer = json.writer();
   const auto count = [&writer](absl::string_view key, int64_t value) {
     codec::WriteKey(writer, key);
     writer.Int64(value);
@@ -66,7 +68,7 @@ std::string SimStats::Snapshot::ToJson(size_t devices, absl::Duration elapsed) c
   codec::WriteKey(writer, "elapsed_s");
   codec::WriteNumber(writer, absl::ToDoubleSeconds(absl::Trunc(elapsed, absl::Milliseconds(1))));
   writer.EndObject();
-  return codec::ToString(buffer);
+  return std::move(json).Take();
 }
 
 }  // namespace hive::sim
