@@ -23,6 +23,8 @@ std::shared_ptr<const DeviceEvent> Subscription::Next() { return queue_->Next();
 
 bool Subscription::is_closed() const { return queue_->is_closed(); }
 
+bool Subscription::has_queued() const { return queue_->has_queued(); }
+
 Subscription::Queue::Queue(Clock& clock, std::string epoch, Bounds bounds, EventFilter filter,
                            std::function<void()> on_ready, std::deque<std::shared_ptr<const DeviceEvent>> replay,
                            uint64_t skip_through)
@@ -124,6 +126,11 @@ std::shared_ptr<const DeviceEvent> Subscription::Queue::Next() {
 bool Subscription::Queue::is_closed() const {
   absl::MutexLock lock(&mu_);
   return closed_;
+}
+
+bool Subscription::Queue::has_queued() const {
+  absl::MutexLock lock(&mu_);
+  return !closed_ && (!replay_.empty() || missed_ > 0 || !live_.empty());
 }
 
 }  // namespace hive

@@ -86,6 +86,9 @@ class Subscription {
   // True once the hub has closed: Next() returns nullptr from then on.
   bool is_closed() const;
 
+  // True when Next() has an event (or a gap) to return right now.
+  bool has_queued() const;
+
  private:
   friend class EventHub;
   class Queue;
@@ -145,6 +148,7 @@ class Subscription::Queue {
 
   std::shared_ptr<const DeviceEvent> Next();
   bool is_closed() const;
+  bool has_queued() const;
 
  private:
   bool ClaimWakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -71,10 +71,19 @@ class StreamWriteReactor : public grpc::ServerWriteReactor<Response> {
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_) return;
+    more_follows_ = false;
     if (!NextLocked(response_)) return;
     writing_ = true;
-    this->StartWrite(&response_);
+    // gRPC holds a write with the buffer hint back until a write without it
+    // (or the end of the stream), and completes it at once: a burst goes out
+    // in one socket write instead of one per message.
+    this->StartWrite(&response_, more_follows_ ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
   }
+
+  // Called by NextLocked: another message is ready to follow the one it
+  // fills, so this write may wait in gRPC's buffer for it. The call must
+  // then write again or end the stream (which flushes), never stop.
+  void MoreFollowsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { more_follows_ = true; }
 
   // Ends the stream with `status`; a second end is ignored.
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -109,6 +118,7 @@ class StreamWriteReactor : public grpc::ServerWriteReactor<Response> {
   Response response_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool more_follows_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A stream that ends at once with `status`, writing nothing.

@@ -55,6 +55,9 @@ class SubscribeEventsReactor final : public StreamWriteReactor<SubscribeEventsRe
     // reads it, and protobuf's const methods are thread-safe.
     response.unsafe_arena_set_allocated_event(const_cast<hive::bridge::v1::DeviceEvent*>(event.get()));
     borrowed_event_ = std::move(event);
+    // Only this reactor takes from its queue, and a closed queue ends the
+    // stream: what is queued now is written next, or the stream ends.
+    if (subscription_->has_queued()) MoreFollowsLocked();
     return true;
   }
 
