@@ -46,6 +46,7 @@ class StreamWriteReactor : public grpc::ServerWriteReactor<Response> {
   void OnWriteDone(bool ok) final {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    wrote_ = wrote_ || ok;
     WriteDoneLocked(ok, response_);
     if (!ok) return FinishLocked(grpc::Status::OK);  // the reader went away
     WriteNextLocked();
@@ -75,9 +76,14 @@ class StreamWriteReactor : public grpc::ServerWriteReactor<Response> {
     if (!NextLocked(response_)) return;
     writing_ = true;
     // gRPC holds a write with the buffer hint back until a write without it
-    // (or the end of the stream), and completes it at once: a burst goes out
-    // in one socket write instead of one per message.
-    this->StartWrite(&response_, more_follows_ ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
+    // (or the end of the stream, or 64 KiB held) and completes it at once: a
+    // burst goes out in one socket write instead of one per message. Never
+    // on the first write: it may carry the initial metadata in its batch,
+    // which chttp2 then holds back too, and the batch completes only once
+    // the headers are written, so OnWriteDone, and the flushing write after
+    // it, would never come.
+    const bool hint = more_follows_ && wrote_;
+    this->StartWrite(&response_, hint ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
   }
 
   // Called by NextLocked: another message is ready to follow the one it
@@ -119,6 +125,8 @@ class StreamWriteReactor : public grpc::ServerWriteReactor<Response> {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool more_follows_ ABSL_GUARDED_BY(mu_) = false;
+  // A write has completed: the initial metadata is out.
+  bool wrote_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A stream that ends at once with `status`, writing nothing.

@@ -68,6 +68,7 @@ class WatchDevicesReactor final : public StreamWriteReactor<WatchDevicesResponse
     if (in_snapshot_) {
       if (std::optional<Device> device = NextOfSnapshotLocked()) {
         *response.mutable_device() = *std::move(device);
+        MoreFollowsLocked();  // another twin, or snapshot_complete
       } else {
         in_snapshot_ = false;
         response.set_snapshot_complete(true);
@@ -96,6 +97,9 @@ class WatchDevicesReactor final : public StreamWriteReactor<WatchDevicesResponse
       response.mutable_device()->set_account_id(event->account_id());
     }
     *response.mutable_event() = *event;
+    // Only this reactor takes from its queue, and a closed queue ends the
+    // stream: what is queued now is written next, or the stream ends.
+    if (subscription_->has_queued()) MoreFollowsLocked();
     return true;
   }
 
