@@ -43,6 +43,8 @@ using JsonWriter =
 //   return std::move(json).Take();
 class JsonText {
  public:
+  // level_buffer_ is raw storage the pool hands out before anything reads it.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): see above
   explicit JsonText(size_t expected_bytes = 256) : out_(expected_bytes) {}
   JsonText(const JsonText&) = delete;
   JsonText& operator=(const JsonText&) = delete;
