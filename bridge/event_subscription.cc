@@ -19,11 +19,9 @@ Subscription::~Subscription() {
   queue_->AwaitNoForeignWakes();
 }
 
-std::shared_ptr<const DeviceEvent> Subscription::Next() { return queue_->Next(); }
+std::shared_ptr<const DeviceEvent> Subscription::Next(bool* more_queued) { return queue_->Next(more_queued); }
 
 bool Subscription::is_closed() const { return queue_->is_closed(); }
-
-bool Subscription::has_queued() const { return queue_->has_queued(); }
 
 Subscription::Queue::Queue(Clock& clock, std::string epoch, Bounds bounds, EventFilter filter,
                            std::function<void()> on_ready, std::deque<std::shared_ptr<const DeviceEvent>> replay,
@@ -101,8 +99,9 @@ void Subscription::Queue::AwaitNoForeignWakes() {
   mu_.Await(absl::Condition(&only_own_wakes));
 }
 
-std::shared_ptr<const DeviceEvent> Subscription::Queue::Next() {
+std::shared_ptr<const DeviceEvent> Subscription::Queue::Next(bool* more_queued) {
   absl::MutexLock lock(&mu_);
+  if (more_queued != nullptr) *more_queued = false;
   if (closed_) return nullptr;
   std::shared_ptr<const DeviceEvent> event;
   if (!replay_.empty()) {
@@ -120,17 +119,13 @@ std::shared_ptr<const DeviceEvent> Subscription::Queue::Next() {
   } else {
     waiting_ = true;
   }
+  if (more_queued != nullptr) *more_queued = !replay_.empty() || missed_ > 0 || !live_.empty();
   return event;
 }
 
 bool Subscription::Queue::is_closed() const {
   absl::MutexLock lock(&mu_);
   return closed_;
-}
-
-bool Subscription::Queue::has_queued() const {
-  absl::MutexLock lock(&mu_);
-  return !closed_ && (!replay_.empty() || missed_ > 0 || !live_.empty());
 }
 
 }  // namespace hive

@@ -80,14 +80,16 @@ class Subscription {
   ~Subscription();
 
   // The next event, or nullptr when there is none yet (then on_ready follows
-  // when there is) or the subscription is closed. Never blocks.
-  std::shared_ptr<const DeviceEvent> Next();
+  // when there is) or the subscription is closed. Never blocks. When
+  // `more_queued` is given, it is set, under the same lock, to whether the
+  // following Next() has an event (or a gap) to return right now. Only the
+  // consumer takes from the queue, so that event is returned by its next
+  // Next() unless the hub closes first (closed_ is then true, and a stream
+  // writer ends its stream): a writer may hold this write back for it.
+  std::shared_ptr<const DeviceEvent> Next(bool* more_queued = nullptr);
 
   // True once the hub has closed: Next() returns nullptr from then on.
   bool is_closed() const;
-
-  // True when Next() has an event (or a gap) to return right now.
-  bool has_queued() const;
 
  private:
   friend class EventHub;
@@ -146,9 +148,8 @@ class Subscription::Queue {
   // list this queue, so that no new wakeup can be claimed.
   void AwaitNoForeignWakes();
 
-  std::shared_ptr<const DeviceEvent> Next();
+  std::shared_ptr<const DeviceEvent> Next(bool* more_queued);
   bool is_closed() const;
-  bool has_queued() const;
 
  private:
   bool ClaimWakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

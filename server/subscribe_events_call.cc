@@ -45,7 +45,8 @@ class SubscribeEventsReactor final : public StreamWriteReactor<SubscribeEventsRe
  private:
   bool NextLocked(SubscribeEventsResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
     if (subscription_ == nullptr) return false;
-    std::shared_ptr<const hive::bridge::v1::DeviceEvent> event = subscription_->Next();
+    bool more_queued = false;
+    std::shared_ptr<const hive::bridge::v1::DeviceEvent> event = subscription_->Next(&more_queued);
     if (event == nullptr) {
       if (subscription_->is_closed()) FinishLocked(grpc::Status::OK);  // the bridge is draining
       return false;
@@ -55,9 +56,7 @@ class SubscribeEventsReactor final : public StreamWriteReactor<SubscribeEventsRe
     // reads it, and protobuf's const methods are thread-safe.
     response.unsafe_arena_set_allocated_event(const_cast<hive::bridge::v1::DeviceEvent*>(event.get()));
     borrowed_event_ = std::move(event);
-    // Only this reactor takes from its queue, and a closed queue ends the
-    // stream: what is queued now is written next, or the stream ends.
-    if (subscription_->has_queued()) MoreFollowsLocked();
+    if (more_queued) MoreFollowsLocked();
     return true;
   }
 

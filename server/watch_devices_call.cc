@@ -76,7 +76,8 @@ class WatchDevicesReactor final : public StreamWriteReactor<WatchDevicesResponse
       return true;
     }
     // The subscription has the turn only here, after the snapshot.
-    std::shared_ptr<const DeviceEvent> event = subscription_->Next();
+    bool more_queued = false;
+    std::shared_ptr<const DeviceEvent> event = subscription_->Next(&more_queued);
     if (event == nullptr) {
       if (subscription_->is_closed()) FinishLocked(grpc::Status::OK);  // the bridge is draining
       return false;
@@ -97,9 +98,7 @@ class WatchDevicesReactor final : public StreamWriteReactor<WatchDevicesResponse
       response.mutable_device()->set_account_id(event->account_id());
     }
     *response.mutable_event() = *event;
-    // Only this reactor takes from its queue, and a closed queue ends the
-    // stream: what is queued now is written next, or the stream ends.
-    if (subscription_->has_queued()) MoreFollowsLocked();
+    if (more_queued) MoreFollowsLocked();
     return true;
   }
 

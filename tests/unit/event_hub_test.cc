@@ -589,28 +589,37 @@ TEST(EventHub, CloseEndsEverySubscriptionAndWakesOnlyWaitingOnes) {
   EXPECT_EQ(waiting_ready_calls, 2);
 }
 
-// has_queued() is what lets SubscribeEvents buffer a write: it must be true
-// exactly when the next Next() returns something.
-TEST(EventHub, HasQueuedIsTrueExactlyWhenNextReturnsSomething) {
+// Next's more_queued is what lets SubscribeEvents buffer a write: it must be
+// true exactly when the following Next() returns something.
+TEST(EventHub, MoreQueuedIsTrueExactlyWhenTheFollowingNextReturnsSomething) {
   testing::FakeClock clock;
   EventHub hub(clock, Capacities(/*history=*/100, /*subscriber_queue=*/2), kEpoch);
   PublishMany(hub, 2);
   auto subscription = hub.Subscribe({}, Position(kEpoch, 0), [] {});
   PublishMany(hub, 5);  // 2 replayed, then 3 live into a queue of 2: a gap
   int returned = 0;
+  bool queued = true;  // the replay
   while (true) {
-    const bool queued = subscription->has_queued();
-    EventPtr event = subscription->Next();
+    bool more_queued = true;
+    EventPtr event = subscription->Next(&more_queued);
     EXPECT_EQ(queued, event != nullptr) << "after " << returned << " events";
-    if (event == nullptr) break;
+    if (event == nullptr) {
+      EXPECT_FALSE(more_queued);
+      break;
+    }
+    queued = more_queued;
     ++returned;
   }
   EXPECT_EQ(returned, 5);  // 1, 2, the gap, 6, 7
   hub.Publish(Event());
-  EXPECT_TRUE(subscription->has_queued());
-  hub.Close();
-  EXPECT_FALSE(subscription->has_queued());
-  EXPECT_EQ(subscription->Next(), nullptr);
+  hub.Publish(Event());
+  bool more_queued = false;
+  EXPECT_NE(subscription->Next(&more_queued), nullptr);
+  EXPECT_TRUE(more_queued);
+  hub.Close();  // what was queued is discarded: nothing follows
+  more_queued = true;
+  EXPECT_EQ(subscription->Next(&more_queued), nullptr);
+  EXPECT_FALSE(more_queued);
 }
 
 TEST(EventHub, SubscribeAfterCloseGetsAClosedSubscription) {
