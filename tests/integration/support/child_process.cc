@@ -10,11 +10,15 @@
 #include <csignal>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace hive::integration {
 namespace {
@@ -25,6 +29,18 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   for (std::string& s : strings) pointers.push_back(s.data());
   pointers.push_back(nullptr);
   return pointers;
+}
+
+// Adds the test process's sanitizer variables to `env` where it has none.
+void InheritSanitizerVariables(std::vector<std::string>& env) {
+  static constexpr absl::string_view kNames[] = {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS",
+                                                 "LD_LIBRARY_PATH"};
+  for (absl::string_view name : kNames) {
+    const std::string prefix = absl::StrCat(name, "=");
+    const bool set = absl::c_any_of(env, [&](const std::string& var) { return absl::StartsWith(var, prefix); });
+    const char* value = std::getenv(std::string(name).c_str());
+    if (!set && value != nullptr) env.push_back(prefix + value);
+  }
 }
 
 }  // namespace
@@ -72,6 +88,7 @@ absl::StatusOr<pid_t> SpawnChild(std::vector<std::string> args, std::vector<std:
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
+  InheritSanitizerVariables(env);
   std::vector<char*> argv = CStrings(args);
   std::vector<char*> envp = CStrings(env);
   pid_t pid = -1;

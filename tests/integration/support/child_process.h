@@ -27,7 +27,12 @@ struct ChildLimits {
 // Starts args[0] with `args` and `env` ("NAME=value"), stdin from /dev/null,
 // stdout and stderr appended to `log_path`, an empty signal mask and default
 // dispositions (as from a shell, whatever the test's threads block), and
-// `limits`.
+// `limits`. The test's sanitizer variables (*SAN_OPTIONS, and
+// LD_LIBRARY_PATH, which make test-tsan points at the TSan-built Abseil)
+// are added to `env` unless it sets them: they configure the sanitizer
+// runtime, not the program under test, and without them a child of a
+// sanitizer tree would run with the runtime's defaults (no suppressions, no
+// halt_on_error) or load the uninstrumented Abseil.
 absl::StatusOr<pid_t> SpawnChild(std::vector<std::string> args, std::vector<std::string> env,
                                  const std::string& log_path, const ChildLimits& limits = {});
 
