@@ -6,7 +6,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "bridge/event_bytes.h"
+#include "bridge/published_event.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hive {
@@ -30,8 +30,9 @@ void EventHub::Record(DeviceEvent event, uint64_t sequence) {
   if (!stamped->has_received_at()) {
     *stamped->mutable_received_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock_.Now()));
   }
-  // Measured once, outside the lock; every queue holding it reuses the size.
-  const size_t bytes = EventBytes(*stamped);
+  // Measured once, outside the lock (the sequence is stamped under it, which
+  // EventBytes leaves room for); every queue holding it reuses the size.
+  auto published = std::make_shared<const PublishedEvent>(stamped);
   WakeList to_wake;
   {
     absl::MutexLock lock(&mu_);
@@ -42,17 +43,18 @@ void EventHub::Record(DeviceEvent event, uint64_t sequence) {
       return;
     }
     last_sequence_ = sequence;
+    // Nobody else holds it yet: the one write after it was shared.
     stamped->set_sequence(sequence);
-    std::shared_ptr<const DeviceEvent> frozen = std::move(stamped);
     // Under the lock, so the observer sees events in sequence order; before
-    // the hand-out, so a subscriber that saw an event finds it applied.
-    if (options_.observer != nullptr) options_.observer->OnEvent(frozen, bytes);
+    // the hand-out, so a subscriber that saw an event finds it applied. The
+    // observer keeps the message only, never the wire form.
+    if (options_.observer != nullptr) options_.observer->OnEvent(published->event(), published->message_bytes());
     if (closed_) return;
-    history_.push_back({frozen, bytes});
-    history_bytes_ += bytes;
+    history_.push_back(published);
+    history_bytes_ += published->bytes();
     TrimHistoryLocked();
     for (const std::shared_ptr<Subscription::Queue>& subscriber : subscribers_) {
-      if (subscriber->Offer(frozen, bytes)) to_wake.push_back(subscriber);
+      if (subscriber->Offer(published)) to_wake.push_back(subscriber);
     }
   }
   for (const std::shared_ptr<Subscription::Queue>& subscriber : to_wake) subscriber->Wake();
@@ -64,7 +66,7 @@ void EventHub::TrimHistoryLocked() {
          (history_.size() > options_.history_capacity || (byte_bound && history_bytes_ > options_.history_bytes))) {
     // Within the count, so the byte budget is what dropped it.
     if (history_.size() <= options_.history_capacity) CountIn(options_.counters, Limit::kEventHistoryBytes);
-    history_bytes_ -= history_.front().bytes;
+    history_bytes_ -= history_.front()->bytes();
     history_.pop_front();
   }
 }
@@ -90,7 +92,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> EventHub::SubscribeWithin(EventFil
     return absl::ResourceExhaustedError(absl::StrCat("the bridge already serves ", subscribers_.size(),
                                                      " event subscribers (--max-subscribers); retry later"));
   }
-  std::deque<std::shared_ptr<const DeviceEvent>> replay = ReplayLocked(filter, resume_after);
+  std::deque<std::shared_ptr<const PublishedEvent>> replay = ReplayLocked(filter, resume_after);
   const bool skips_to_position =
       options_.fleet_sequences && resume_after.has_value() && resume_after->epoch() == epoch_;
   auto queue = std::make_shared<Subscription::Queue>(
@@ -108,12 +110,12 @@ absl::StatusOr<std::unique_ptr<Subscription>> EventHub::SubscribeWithin(EventFil
   return std::unique_ptr<Subscription>(new Subscription(*this, std::move(queue)));
 }
 
-std::deque<std::shared_ptr<const DeviceEvent>> EventHub::ReplayLocked(
+std::deque<std::shared_ptr<const PublishedEvent>> EventHub::ReplayLocked(
     const EventFilter& filter, const std::optional<StreamPosition>& resume_after) const {
-  std::deque<std::shared_ptr<const DeviceEvent>> replay;
+  std::deque<std::shared_ptr<const PublishedEvent>> replay;
   if (!resume_after.has_value()) return replay;
 
-  const uint64_t last_evicted = history_.empty() ? last_sequence_ : history_.front().event->sequence() - 1;
+  const uint64_t last_evicted = history_.empty() ? last_sequence_ : history_.front()->event()->sequence() - 1;
   uint64_t resume_sequence = 0;
   if (resume_after->epoch() != epoch_) {
     replay.push_back(Subscription::Queue::MakeGap(clock_, epoch_, last_evicted, 0, GAP_REASON_EPOCH_CHANGED));
@@ -126,11 +128,12 @@ std::deque<std::shared_ptr<const DeviceEvent>> EventHub::ReplayLocked(
   }
   // Sequences in the history grow, so the first one to replay is found by a
   // binary search rather than by a scan.
-  auto first = std::upper_bound(
-      history_.begin(), history_.end(), resume_sequence,
-      [](uint64_t sequence, const Subscription::Entry& entry) { return sequence < entry.event->sequence(); });
+  auto first = std::upper_bound(history_.begin(), history_.end(), resume_sequence,
+                                [](uint64_t sequence, const std::shared_ptr<const PublishedEvent>& entry) {
+                                  return sequence < entry->event()->sequence();
+                                });
   for (auto it = first; it != history_.end(); ++it) {
-    if (filter.Matches(*it->event)) replay.push_back(it->event);
+    if (filter.Matches(*(*it)->event())) replay.push_back(*it);
   }
   return replay;
 }

@@ -14,11 +14,12 @@
 // Publish() gives each event the next sequence (1, 2, 3, ...), the hub's
 // epoch and, unless the publisher set it, received_at from the clock, then
 // freezes it: the history and every matching subscriber share one immutable
-// pointer. Publishing never waits for a subscriber: a subscriber whose queue
-// is full loses its oldest event and later gets a Gap instead.
+// PublishedEvent, whose wire form is made at most once. Publishing never waits for a subscriber: a subscriber whose
+// queue is full loses its oldest event and later gets a Gap instead.
 //
 // The hub keeps the last history_capacity events, and no more than
-// history_bytes of them (EventBytes, event_bytes.h; oldest dropped first), for
+// history_bytes of them (PublishedEvent::bytes, published_event.h; oldest
+// dropped first), for
 // resuming. Subscribe()
 // with resume_after {epoch, sequence} delivers, before the live events:
 //  - same epoch: the matching retained events after `sequence`. When some
@@ -155,8 +156,8 @@ class EventHub {
   void TrimHistoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // What a subscriber resuming after `resume_after` gets before live events.
-  std::deque<std::shared_ptr<const DeviceEvent>> ReplayLocked(const EventFilter& filter,
-                                                              const std::optional<StreamPosition>& resume_after) const
+  std::deque<std::shared_ptr<const PublishedEvent>> ReplayLocked(
+      const EventFilter& filter, const std::optional<StreamPosition>& resume_after) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock& clock_;
@@ -166,8 +167,8 @@ class EventHub {
   mutable absl::Mutex mu_;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   // Growing sequences, oldest first; consecutive unless PublishAt skipped.
-  std::deque<Subscription::Entry> history_ ABSL_GUARDED_BY(mu_);
-  // The sum of the history's Entry::bytes.
+  std::deque<std::shared_ptr<const PublishedEvent>> history_ ABSL_GUARDED_BY(mu_);
+  // The sum of the history's PublishedEvent::bytes.
   size_t history_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // A vector because Publish() walks it for every event, while subscribing
   // and unsubscribing are rare.

@@ -19,12 +19,19 @@ Subscription::~Subscription() {
   queue_->AwaitNoForeignWakes();
 }
 
-std::shared_ptr<const DeviceEvent> Subscription::Next(bool* more_queued) { return queue_->Next(more_queued); }
+std::shared_ptr<const DeviceEvent> Subscription::Next(bool* more_queued) {
+  std::shared_ptr<const PublishedEvent> published = queue_->Next(more_queued);
+  return published == nullptr ? nullptr : published->event();
+}
+
+std::shared_ptr<const PublishedEvent> Subscription::NextPublished(bool* more_queued) {
+  return queue_->Next(more_queued);
+}
 
 bool Subscription::is_closed() const { return queue_->is_closed(); }
 
 Subscription::Queue::Queue(Clock& clock, std::string epoch, Bounds bounds, EventFilter filter,
-                           std::function<void()> on_ready, std::deque<std::shared_ptr<const DeviceEvent>> replay,
+                           std::function<void()> on_ready, std::deque<std::shared_ptr<const PublishedEvent>> replay,
                            uint64_t skip_through)
     : clock_(clock),
       epoch_(std::move(epoch)),
@@ -34,8 +41,9 @@ Subscription::Queue::Queue(Clock& clock, std::string epoch, Bounds bounds, Event
       replay_(std::move(replay)),
       skip_through_(skip_through) {}
 
-std::shared_ptr<const DeviceEvent> Subscription::Queue::MakeGap(const Clock& clock, const std::string& epoch,
-                                                                uint64_t sequence, uint64_t missed, GapReason reason) {
+std::shared_ptr<const PublishedEvent> Subscription::Queue::MakeGap(const Clock& clock, const std::string& epoch,
+                                                                   uint64_t sequence, uint64_t missed,
+                                                                   GapReason reason) {
   auto gap = std::make_shared<DeviceEvent>();
   gap->set_sequence(sequence);
   gap->set_epoch(epoch);
@@ -44,15 +52,15 @@ std::shared_ptr<const DeviceEvent> Subscription::Queue::MakeGap(const Clock& clo
   gap->set_type("gap");
   gap->mutable_gap()->set_missed(missed);
   gap->mutable_gap()->set_reason(reason);
-  return gap;
+  return std::make_shared<const PublishedEvent>(std::move(gap));
 }
 
-bool Subscription::Queue::Offer(const std::shared_ptr<const DeviceEvent>& event, size_t bytes) {
-  if (event->sequence() <= skip_through_ || !filter_.Matches(*event)) return false;
+bool Subscription::Queue::Offer(const std::shared_ptr<const PublishedEvent>& event) {
+  if (event->event()->sequence() <= skip_through_ || !filter_.Matches(*event->event())) return false;
   absl::MutexLock lock(&mu_);
   if (closed_) return false;
-  live_.push_back({event, bytes});
-  live_bytes_ += bytes;
+  live_.push_back(event);
+  live_bytes_ += event->bytes();
   // Push first, then trim: with a capacity of 0 (or an event larger than the
   // byte bound) the new event itself becomes the missed one, and the
   // subscriber still learns of it through a gap.
@@ -61,8 +69,8 @@ bool Subscription::Queue::Offer(const std::shared_ptr<const DeviceEvent>& event,
     // Within the count, so the byte bound is what dropped it.
     if (live_.size() <= bounds_.events) CountIn(bounds_.counters, Limit::kSubscriberQueueBytes);
     ++missed_;
-    last_missed_sequence_ = live_.front().event->sequence();
-    live_bytes_ -= live_.front().bytes;
+    last_missed_sequence_ = live_.front()->event()->sequence();
+    live_bytes_ -= live_.front()->bytes();
     live_.pop_front();
   }
   return ClaimWakeLocked();
@@ -99,11 +107,11 @@ void Subscription::Queue::AwaitNoForeignWakes() {
   mu_.Await(absl::Condition(&only_own_wakes));
 }
 
-std::shared_ptr<const DeviceEvent> Subscription::Queue::Next(bool* more_queued) {
+std::shared_ptr<const PublishedEvent> Subscription::Queue::Next(bool* more_queued) {
   absl::MutexLock lock(&mu_);
   if (more_queued != nullptr) *more_queued = false;
   if (closed_) return nullptr;
-  std::shared_ptr<const DeviceEvent> event;
+  std::shared_ptr<const PublishedEvent> event;
   if (!replay_.empty()) {
     event = std::move(replay_.front());
     replay_.pop_front();
@@ -113,8 +121,8 @@ std::shared_ptr<const DeviceEvent> Subscription::Queue::Next(bool* more_queued) 
     event = MakeGap(clock_, epoch_, last_missed_sequence_, missed_, GAP_REASON_SLOW_SUBSCRIBER);
     missed_ = 0;
   } else if (!live_.empty()) {
-    event = std::move(live_.front().event);
-    live_bytes_ -= live_.front().bytes;
+    live_bytes_ -= live_.front()->bytes();
+    event = std::move(live_.front());
     live_.pop_front();
   } else {
     waiting_ = true;

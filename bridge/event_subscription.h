@@ -29,7 +29,7 @@
 // What Next() returns, in order: a resume Gap (see EventHub), the replayed
 // history, then live events. The live queue holds at most the hub's
 // subscriber_queue_capacity events and subscriber_queue_bytes of them
-// (EventBytes, event_bytes.h); when either is full the oldest are dropped, and
+// (PublishedEvent::bytes, published_event.h); when either is full the oldest are dropped, and
 // the next Next() returns one synthesized Gap {missed = how many matching
 // events were dropped since the previous gap, reason GAP_REASON_SLOW_SUBSCRIBER}
 // in their place, whose sequence is that of the last dropped event (so the
@@ -64,6 +64,7 @@
 #include "bridge/clock.h"
 #include "bridge/event_filter.h"
 #include "bridge/limit_counters.h"
+#include "bridge/published_event.h"
 #include "hive/bridge/v1/events.pb.h"
 
 namespace hive {
@@ -88,17 +89,17 @@ class Subscription {
   // writer ends its stream): a writer may hold this write back for it.
   std::shared_ptr<const DeviceEvent> Next(bool* more_queued = nullptr);
 
+  // As Next(), with the event as the hub holds it: a stream that writes the
+  // event's wire form (PublishedEvent::wire) shares one serialization with
+  // every other subscriber.
+  std::shared_ptr<const PublishedEvent> NextPublished(bool* more_queued = nullptr);
+
   // True once the hub has closed: Next() returns nullptr from then on.
   bool is_closed() const;
 
  private:
   friend class EventHub;
   class Queue;
-  // An event with its EventBytes, measured once when it was published.
-  struct Entry {
-    std::shared_ptr<const DeviceEvent> event;
-    size_t bytes = 0;
-  };
 
   Subscription(EventHub& hub, std::shared_ptr<Queue> queue);
 
@@ -124,18 +125,18 @@ class Subscription::Queue {
   // cluster mode a subscriber may resume on a replica from a position that
   // replica's hub has not reached yet.
   Queue(Clock& clock, std::string epoch, Bounds bounds, EventFilter filter, std::function<void()> on_ready,
-        std::deque<std::shared_ptr<const DeviceEvent>> replay, uint64_t skip_through = 0);
+        std::deque<std::shared_ptr<const PublishedEvent>> replay, uint64_t skip_through = 0);
 
   // A synthesized Gap event: type "gap" from service "hive-backend", stamped
   // with `epoch`, `sequence` (the last one it covers) and the clock's now.
-  static std::shared_ptr<const DeviceEvent> MakeGap(const Clock& clock, const std::string& epoch, uint64_t sequence,
-                                                    uint64_t missed, GapReason reason);
+  static std::shared_ptr<const PublishedEvent> MakeGap(const Clock& clock, const std::string& epoch, uint64_t sequence,
+                                                       uint64_t missed, GapReason reason);
 
-  // Queues `event` (of EventBytes `bytes`) if the filter matches it,
-  // dropping the oldest live events while over either bound. Returns true
+  // Queues `event` if the filter matches it, dropping the oldest live events
+  // while over either bound (counting PublishedEvent::bytes). Returns true
   // when this claimed a wakeup: the caller must then call Wake() once it
   // holds no lock.
-  bool Offer(const std::shared_ptr<const DeviceEvent>& event, size_t bytes);
+  bool Offer(const std::shared_ptr<const PublishedEvent>& event);
 
   // Discards everything queued; Next() returns nullptr from now on. Returns
   // true when this claimed a wakeup, as Offer() does.
@@ -148,7 +149,7 @@ class Subscription::Queue {
   // list this queue, so that no new wakeup can be claimed.
   void AwaitNoForeignWakes();
 
-  std::shared_ptr<const DeviceEvent> Next(bool* more_queued);
+  std::shared_ptr<const PublishedEvent> Next(bool* more_queued);
   bool is_closed() const;
 
  private:
@@ -161,10 +162,10 @@ class Subscription::Queue {
   const std::function<void()> on_ready_;
 
   mutable absl::Mutex mu_;
-  std::deque<std::shared_ptr<const DeviceEvent>> replay_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<const PublishedEvent>> replay_ ABSL_GUARDED_BY(mu_);
   const uint64_t skip_through_;
-  std::deque<Entry> live_ ABSL_GUARDED_BY(mu_);
-  // The sum of live_'s Entry::bytes.
+  std::deque<std::shared_ptr<const PublishedEvent>> live_ ABSL_GUARDED_BY(mu_);
+  // The sum of live_'s PublishedEvent::bytes.
   size_t live_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Matching events dropped from `live_` since the last gap, and the
   // sequence of the latest of them.

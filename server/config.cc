@@ -287,12 +287,12 @@ std::unique_ptr<cli::Flags> ServerFlags(Config& config) {
                 "estimated bytes of remembered request outcomes; over it the least recently used is forgotten");
   f.AddInteger<size_t>("event-history", &config.event_history, 0, 10'000'000, "events kept for resume_after; 0 = none");
   f.AddByteSize("event-history-bytes", &config.event_history_bytes, 0, 64 * kKiB * kMiB,
-                "bytes the kept events may add up to (serialized size + 512 each); oldest dropped first; "
-                "0 = no byte bound");
+                "bytes the kept events may add up to (2 x serialized size + 512 each: the event and its wire "
+                "form); oldest dropped first; 0 = no byte bound");
   f.AddInteger<size_t>("subscriber-queue", &config.subscriber_queue, 1, 1'000'000,
                        "events queued to one subscriber before it gets a Gap");
   f.AddByteSize("subscriber-queue-bytes", &config.subscriber_queue_bytes, 0, 64 * kKiB * kMiB,
-                "bytes of events queued to one subscriber (serialized size + 512 each) before it gets a "
+                "bytes of events queued to one subscriber (2 x serialized size + 512 each) before it gets a "
                 "Gap; 0 = no byte bound");
   f.AddInteger<size_t>("max-subscribers", &config.max_subscribers, 1, 1'000'000,
                        "open SubscribeEvents and WatchDevices streams together; one more is RESOURCE_EXHAUSTED");

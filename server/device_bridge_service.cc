@@ -77,14 +77,16 @@ grpc::ServerUnaryReactor* DeviceBridgeService::SendDeviceRequest(
   return StartSendDeviceRequest(context, request, response, send_deps_, std::move(trace), *std::move(grant));
 }
 
-grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* DeviceBridgeService::SubscribeEvents(
-    grpc::CallbackServerContext* context, const hive::bridge::v1::SubscribeEventsRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* DeviceBridgeService::SubscribeEvents(grpc::CallbackServerContext* context,
+                                                                                 const grpc::ByteBuffer* bytes) {
   TraceCall(*context, trace_metrics_);
   absl::StatusOr<std::optional<BackendGrant>> grant = access_.Admit(*context);
   if (!grant.ok()) return RejectSubscribeEvents(grant.status());
-  if (!grant->has_value()) return StartSubscribeEvents(context, request, hub_, draining_, event_delivery_);
+  absl::StatusOr<hive::bridge::v1::SubscribeEventsRequest> request = ParseSubscribeEventsRequest(*bytes);
+  if (!request.ok()) return RejectSubscribeEvents(request.status());
+  if (!grant->has_value()) return StartSubscribeEvents(context, *request, hub_, draining_, event_delivery_);
   // A restricted caller sees only its accounts: none named means all of them.
-  hive::bridge::v1::SubscribeEventsRequest narrowed = *request;
+  hive::bridge::v1::SubscribeEventsRequest& narrowed = *request;
   if (narrowed.account_ids().empty()) {
     for (const std::string& account : (*grant)->accounts()) narrowed.add_account_ids(account);
   }
@@ -93,7 +95,7 @@ grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* DeviceBridg
       return RejectSubscribeEvents(AccountDenied(**grant, account));
     }
   }
-  return StartSubscribeEvents(context, &narrowed, hub_, draining_, event_delivery_);
+  return StartSubscribeEvents(context, narrowed, hub_, draining_, event_delivery_);
 }
 
 grpc::ServerUnaryReactor* DeviceBridgeService::ListDevices(grpc::CallbackServerContext* context,

@@ -27,7 +27,9 @@ namespace hive::server {
 class EventDeliveryMetrics;
 class RequestMetrics;
 
-class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::CallbackService {
+// SubscribeEvents is the raw (bytes) method: see subscribe_events_call.h.
+class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::WithRawCallbackMethod_SubscribeEvents<
+                                      hive::bridge::v1::DeviceBridge::CallbackService> {
  public:
   struct Options {
     absl::Duration default_request_timeout = absl::Seconds(10);
@@ -60,8 +62,8 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::Callbac
                                               const hive::bridge::v1::SendDeviceRequestRequest* request,
                                               hive::bridge::v1::SendDeviceRequestResponse* response) override;
 
-  grpc::ServerWriteReactor<hive::bridge::v1::SubscribeEventsResponse>* SubscribeEvents(
-      grpc::CallbackServerContext* context, const hive::bridge::v1::SubscribeEventsRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* SubscribeEvents(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* request) override;
 
   grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* context,
                                         const hive::bridge::v1::ListDevicesRequest* request,

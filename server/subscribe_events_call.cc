@@ -7,7 +7,9 @@
 #include "bridge/event_filter.h"
 #include "bridge/stream_epoch.h"
 #include "bridge/uuid.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "server/event_delivery_metrics.h"
+#include "server/event_response_bytes.h"
 #include "server/grpc_status.h"
 #include "server/stream_write_reactor.h"
 
@@ -15,9 +17,12 @@ namespace hive::server {
 namespace {
 
 using hive::bridge::v1::SubscribeEventsRequest;
-using hive::bridge::v1::SubscribeEventsResponse;
 
-class SubscribeEventsReactor final : public StreamWriteReactor<SubscribeEventsResponse> {
+// Writes bytes (SubscribeEvents is registered raw): each response is the
+// hub's one serialization of the event behind this stream's field header
+// (event_response_bytes.h), so a subscriber costs no serialization and no
+// copy of the event.
+class SubscribeEventsReactor final : public StreamWriteReactor<grpc::ByteBuffer> {
  public:
   SubscribeEventsReactor(grpc::CallbackServerContext& context, const SubscribeEventsRequest& request, EventHub& hub,
                          EventDeliveryMetrics* delivery)
@@ -43,26 +48,24 @@ class SubscribeEventsReactor final : public StreamWriteReactor<SubscribeEventsRe
   }
 
  private:
-  bool NextLocked(SubscribeEventsResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
+  bool NextLocked(grpc::ByteBuffer& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
     if (subscription_ == nullptr) return false;
     bool more_queued = false;
-    std::shared_ptr<const hive::bridge::v1::DeviceEvent> event = subscription_->Next(&more_queued);
+    std::shared_ptr<const PublishedEvent> event = subscription_->NextPublished(&more_queued);
     if (event == nullptr) {
       if (subscription_->is_closed()) FinishLocked(grpc::Status::OK);  // the bridge is draining
       return false;
     }
-    // Every subscriber writes the hub's one shared event: the response
-    // borrows it (no per-subscriber copy) until the write is done. gRPC only
-    // reads it, and protobuf's const methods are thread-safe.
-    response.unsafe_arena_set_allocated_event(const_cast<hive::bridge::v1::DeviceEvent*>(event.get()));
-    borrowed_event_ = std::move(event);
+    response = SubscribeEventsResponseBytes(event);
+    written_event_ = event->event();
     if (more_queued) MoreFollowsLocked();
     return true;
   }
 
-  void WriteDoneLocked(bool ok, SubscribeEventsResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
-    if (ok && delivery_ != nullptr && borrowed_event_ != nullptr) delivery_->Delivered(*borrowed_event_);
-    ReturnBorrowedEventLocked(response);
+  void WriteDoneLocked(bool ok, grpc::ByteBuffer& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
+    if (ok && delivery_ != nullptr && written_event_ != nullptr) delivery_->Delivered(*written_event_);
+    written_event_.reset();
+    response.Clear();  // its reference to the event, which may be the last
   }
 
   void OnStreamDone() override {
@@ -71,23 +74,16 @@ class SubscribeEventsReactor final : public StreamWriteReactor<SubscribeEventsRe
     {
       absl::MutexLock lock(&mu_);
       subscription = std::move(subscription_);
-      ReturnBorrowedEventLocked(response());
+      written_event_.reset();
+      response().Clear();
     }
     subscription.reset();
   }
 
-  // Takes the borrowed event back out of the response, which would
-  // otherwise delete it.
-  void ReturnBorrowedEventLocked(SubscribeEventsResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (borrowed_event_ == nullptr) return;
-    response.unsafe_arena_release_event();
-    borrowed_event_.reset();
-  }
-
   EventDeliveryMetrics* const delivery_;
   std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
-  // The event the response slot points to while a write is in flight.
-  std::shared_ptr<const hive::bridge::v1::DeviceEvent> borrowed_event_ ABSL_GUARDED_BY(mu_);
+  // The event of the write in flight, for the delivery metrics.
+  std::shared_ptr<const hive::bridge::v1::DeviceEvent> written_event_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::Status ExpectUuids(absl::string_view field, const google::protobuf::RepeatedPtrField<std::string>& values) {
@@ -119,23 +115,30 @@ absl::Status ValidateSubscribeEvents(const SubscribeEventsRequest& request) {
   return absl::OkStatus();
 }
 
-grpc::ServerWriteReactor<SubscribeEventsResponse>* RejectSubscribeEvents(const absl::Status& why) {
-  return RejectStream<SubscribeEventsResponse>(ToGrpcStatus(why));
+absl::StatusOr<SubscribeEventsRequest> ParseSubscribeEventsRequest(const grpc::ByteBuffer& bytes) {
+  grpc::ByteBuffer copy = bytes;  // reading consumes the buffer; the copy shares its slices
+  SubscribeEventsRequest request;
+  if (!grpc::SerializationTraits<SubscribeEventsRequest>::Deserialize(&copy, &request).ok()) {
+    return absl::InvalidArgumentError("request: not a hive.bridge.v1.SubscribeEventsRequest (protobuf parse failed)");
+  }
+  return request;
 }
 
-grpc::ServerWriteReactor<SubscribeEventsResponse>* StartSubscribeEvents(grpc::CallbackServerContext* context,
-                                                                        const SubscribeEventsRequest* request,
-                                                                        EventHub& hub,
-                                                                        const std::atomic<bool>& draining,
-                                                                        EventDeliveryMetrics* delivery) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* RejectSubscribeEvents(const absl::Status& why) {
+  return RejectStream<grpc::ByteBuffer>(ToGrpcStatus(why));
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscribeEvents(grpc::CallbackServerContext* context,
+                                                                 const SubscribeEventsRequest& request, EventHub& hub,
+                                                                 const std::atomic<bool>& draining,
+                                                                 EventDeliveryMetrics* delivery) {
   if (draining) {
-    return RejectStream<SubscribeEventsResponse>(
-        grpc::Status(grpc::StatusCode::UNAVAILABLE, "bridge is shutting down"));
+    return RejectStream<grpc::ByteBuffer>(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bridge is shutting down"));
   }
-  if (absl::Status valid = ValidateSubscribeEvents(*request); !valid.ok()) {
-    return RejectStream<SubscribeEventsResponse>(ToGrpcStatus(valid));
+  if (absl::Status valid = ValidateSubscribeEvents(request); !valid.ok()) {
+    return RejectStream<grpc::ByteBuffer>(ToGrpcStatus(valid));
   }
-  return new SubscribeEventsReactor(*context, *request, hub, delivery);
+  return new SubscribeEventsReactor(*context, request, hub, delivery);
 }
 
 }  // namespace hive::server

@@ -75,7 +75,7 @@ size_t StampedBytes(size_t payload_bytes) {
   EventHub hub(clock, {}, kEpoch);
   auto subscription = hub.Subscribe({}, std::nullopt, [] {});
   hub.Publish(HeavyEvent(payload_bytes));
-  return EventBytes(*subscription->Next());
+  return subscription->NextPublished()->bytes();
 }
 
 void PublishMany(EventHub& hub, int count) {
