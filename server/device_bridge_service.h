@@ -63,7 +63,7 @@ class DeviceBridgeService final : public hive::bridge::v1::DeviceBridge::WithRaw
                                               hive::bridge::v1::SendDeviceRequestResponse* response) override;
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* SubscribeEvents(grpc::CallbackServerContext* context,
-                                                              const grpc::ByteBuffer* request) override;
+                                                              const grpc::ByteBuffer* bytes) override;
 
   grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* context,
                                         const hive::bridge::v1::ListDevicesRequest* request,
