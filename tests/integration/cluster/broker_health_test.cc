@@ -226,7 +226,15 @@ TEST_F(ClusterBufferBudgetTest, EventsOverTheBudgetWhileBlockedAreDroppedAndCoun
 TEST_F(ClusterBrokerHealthTest, ConnectStormAcrossTheReplicasIsRoutableEverywhereWithNoReplicaDropped) {
   // Under a sanitizer a smaller storm: there it looks for memory errors and
   // races, and ten thousand instrumented handshakes on two cores take minutes.
+#if defined(__SANITIZE_THREAD__)
+  // Under TSan on two cores even 2,000 simultaneous handshakes outlast the
+  // bridge's handshake timeout, and the simulator's reconnects churn the
+  // fleet (measured: 90 handshake timeouts, 299 lost connections, 1,849 of
+  // 2,000 listed at the bound): the storm is scaled down further there.
+  constexpr int kDevices = 500;
+#else
   constexpr int kDevices = kSanitizerSlowdown == 1 ? 10'000 : 2'000;
+#endif
   constexpr int kSampleEvery = 250;
   const absl::Duration kStormRoutable = absl::Seconds(30 * kSanitizerSlowdown);
   // Device i connects to replica 1 + i % kReplicas.
