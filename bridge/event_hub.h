@@ -14,14 +14,14 @@
 // Publish() gives each event the next sequence (1, 2, 3, ...), the hub's
 // epoch and, unless the publisher set it, received_at from the clock, then
 // freezes it: the history and every matching subscriber share one immutable
-// PublishedEvent, whose wire form is made at most once. Publishing never waits for a subscriber: a subscriber whose
-// queue is full loses its oldest event and later gets a Gap instead.
+// PublishedEvent, whose wire form is made at most once. Publishing never
+// waits for a subscriber: a subscriber whose queue is full loses its oldest
+// event and later gets a Gap instead.
 //
 // The hub keeps the last history_capacity events, and no more than
 // history_bytes of them (PublishedEvent::bytes, published_event.h; oldest
-// dropped first), for
-// resuming. Subscribe()
-// with resume_after {epoch, sequence} delivers, before the live events:
+// dropped first), for resuming. Subscribe() with resume_after {epoch,
+// sequence} delivers, before the live events:
 //  - same epoch: the matching retained events after `sequence`. When some
 //    events after `sequence` were evicted already, first a Gap
 //    {GAP_REASON_HISTORY_EXPIRED, missed = how many were evicted}, counting

@@ -29,8 +29,8 @@
 // What Next() returns, in order: a resume Gap (see EventHub), the replayed
 // history, then live events. The live queue holds at most the hub's
 // subscriber_queue_capacity events and subscriber_queue_bytes of them
-// (PublishedEvent::bytes, published_event.h); when either is full the oldest are dropped, and
-// the next Next() returns one synthesized Gap {missed = how many matching
+// (PublishedEvent::bytes, published_event.h); when either is full the oldest
+// are dropped, and the next Next() returns one synthesized Gap {missed = how many matching
 // events were dropped since the previous gap, reason GAP_REASON_SLOW_SUBSCRIBER}
 // in their place, whose sequence is that of the last dropped event (so the
 // gap's {epoch, sequence} is a valid resume point). The replay is not bound by

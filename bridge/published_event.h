@@ -21,6 +21,7 @@
 #include <string>
 
 #include "absl/base/call_once.h"
+#include "bridge/event_bytes.h"
 #include "hive/bridge/v1/events.pb.h"
 
 namespace hive {
@@ -43,17 +44,17 @@ class PublishedEvent {
 
   // What it costs the hub's byte budgets (--event-history-bytes,
   // --subscriber-queue-bytes): message_bytes() plus the serialized size
-  // again, for the wire form it may come to hold.
-  size_t bytes() const { return bytes_; }
+  // again (message_bytes() less the overhead), for the wire form it may come
+  // to hold.
+  size_t bytes() const { return 2 * message_bytes_ - kEventOverheadBytes; }
 
-  // The message in protobuf's wire format (deterministic), made by the first
-  // call and returned by every later one. Thread-safe.
+  // The message in protobuf's wire format, made by the first call and
+  // returned by every later one. Thread-safe.
   const std::string& wire() const;
 
  private:
   const std::shared_ptr<const hive::bridge::v1::DeviceEvent> event_;
   const size_t message_bytes_;
-  const size_t bytes_;
   mutable absl::once_flag wire_once_;
   mutable std::string wire_;
 };

@@ -68,7 +68,8 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:history_size=7:suppr
 # sanitizer's runtime library, which the image rightly does not ship;
 # image.oci runs the image's hivebridge in a chroot of the image's files,
 # where there is no /proc, which LeakSanitizer needs to stop the process's
-# threads at exit ("Can't open /proc/PID/task", a fatal error); lint.clang_tidy runs none of the tree's code (it reads the same sources as
+# threads at exit ("Can't open /proc/PID/task", a fatal error);
+# lint.clang_tidy runs none of the tree's code (it reads the same sources as
 # make test's run of it, which stays the check) and would take a quarter of an
 # hour of the two cores from the sanitized tests.
 excluded=('^bench\.smoke$' '^helm\.image$' '^image\.oci$' '^lint\.clang_tidy$')
