@@ -5,7 +5,7 @@
 #   scripts/sanitizer_test.sh asan|tsan TREE [CTEST_ARG...]
 #
 #   asan   AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer
-#   tsan   ThreadSanitizer, with Abseil rebuilt under TSan (scripts/tsan_abseil.sh)
+#   tsan   ThreadSanitizer, with Abseil and gRPC rebuilt under TSan (scripts/tsan_libs.sh)
 #   TREE   the build directory (make uses $(BUILD_DIR)/asan, $(BUILD_DIR)/tsan)
 #   CTEST_ARG  passed on to ctest, e.g. -L integration or -R Shutdown
 #   JOBS   parallel compile jobs and tests (default: nproc)
@@ -39,16 +39,22 @@ cmake -S . -B "$tree" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIVE_SANITIZE
 cmake --build "$tree" -j "$jobs"
 
 if [ "$kind" = tsan ]; then
-  JOBS=$jobs bash scripts/tsan_abseil.sh "$tree/absl"
-  export LD_LIBRARY_PATH=$tree/absl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  # libgrpc must resolve absl through the same path as our binaries, or the
-  # uninstrumented copy is loaded after all.
-  for binary in "$tree/server/hivebridge" /usr/lib/x86_64-linux-gnu/libgrpc.so.29; do
-    if ! ldd "$binary" | grep -q "libabsl_synchronization.so.* => $tree/absl/lib/"; then
-      echo "sanitizer_test: $binary does not load the TSan Abseil from $tree/absl/lib:" >&2
-      ldd "$binary" | grep libabsl_synchronization >&2
+  JOBS=$jobs bash scripts/tsan_libs.sh "$tree"
+  export LD_LIBRARY_PATH=$tree/grpc/lib:$tree/absl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # Every copy must come from the TSan builds, or the uninstrumented one is
+  # loaded after all: our binaries' libgrpc and libgrpc++, and the Abseil that
+  # they and the libgrpc they load resolve.
+  check_loads() {  # BINARY LIBRARY DIR
+    if ! ldd "$1" | grep -q "$2.* => $3/"; then
+      echo "sanitizer_test: $1 does not load $2 from $3:" >&2
+      ldd "$1" | grep "$2" >&2
       exit 1
     fi
+  }
+  check_loads "$tree/server/hivebridge" 'libgrpc\.so' "$tree/grpc/lib"
+  check_loads "$tree/server/hivebridge" 'libgrpc++\.so' "$tree/grpc/lib"
+  for binary in "$tree/server/hivebridge" "$tree/grpc/lib/libgrpc.so.29"; do
+    check_loads "$binary" libabsl_synchronization.so "$tree/absl/lib"
   done
 fi
 
@@ -83,8 +89,8 @@ if [ "$kind" = asan ]; then
 fi
 if [ "$kind" = tsan ]; then
   # sdk.python's client is Debian's python3-grpcio, whose libgrpc resolves
-  # Abseil through LD_LIBRARY_PATH to the TSan build above, which needs
-  # libtsan, which cannot be loaded into a Python that did not start with it
+  # itself and Abseil through LD_LIBRARY_PATH to the TSan builds above, which
+  # need libtsan, which cannot be loaded into a Python that did not start with it
   # ("cannot allocate memory in static TLS block"). The bridge it talks to is
   # the binary every integration test runs under TSan.
   excluded+=('^sdk\.python$')
