@@ -4,11 +4,17 @@
 
 namespace hive::sim {
 
+void RequestLedger::PaceWindow::Add(absl::Time at) {
+  times.push_back(at);
+  while (times.front() <= at - width) times.pop_front();
+  busiest = std::max(busiest, static_cast<int64_t>(times.size()));
+}
+
 void RequestLedger::Record(absl::string_view device_id, absl::string_view request_id, absl::Time received) {
   absl::MutexLock lock(&mutex_);
   Seen& seen = devices_[device_id];
   if (!seen.ids.insert(std::string(request_id)).second) {
-    ++totals_.duplicates;
+    ++duplicates_;
   } else {
     seen.order.emplace_back(request_id);
     if (seen.order.size() > kIdsPerDevice) {
@@ -16,17 +22,22 @@ void RequestLedger::Record(absl::string_view device_id, absl::string_view reques
       seen.order.pop_front();
     }
   }
-  // I/O threads may record slightly out of order; a time before the
-  // window's newest joins the window as if it had come with it.
-  const absl::Time at = window_.empty() ? received : std::max(received, window_.back());
-  window_.push_back(at);
-  while (window_.front() <= at - absl::Seconds(1)) window_.pop_front();
-  totals_.busiest_second = std::max(totals_.busiest_second, static_cast<int64_t>(window_.size()));
+  // I/O threads may record slightly out of order; a time before the newest
+  // counts as if it had come with it.
+  if (first_ == absl::InfinitePast()) first_ = received;
+  last_ = std::max(received, last_);
+  second_.Add(last_);
+  five_seconds_.Add(last_);
 }
 
 RequestLedger::Totals RequestLedger::Read() const {
   absl::MutexLock lock(&mutex_);
-  return totals_;
+  Totals totals;
+  totals.duplicates = duplicates_;
+  totals.busiest_second = second_.busiest;
+  totals.busiest_five_seconds = five_seconds_.busiest;
+  if (first_ != absl::InfinitePast()) totals.span = last_ - first_;
+  return totals;
 }
 
 }  // namespace hive::sim

@@ -56,6 +56,8 @@ std::string SimStats::Snapshot::ToJson(size_t devices, absl::Duration elapsed) c
   count("requests_received", requests_received);
   count("duplicate_requests", requests.duplicates);
   count("busiest_second_requests", requests.busiest_second);
+  count("busiest_5s_requests", requests.busiest_five_seconds);
+  count("request_span_ms", absl::ToInt64Milliseconds(requests.span));
   count("acks_sent", acks_sent);
   count("results_sent", results_sent);
   count("bridge_errors", bridge_errors);

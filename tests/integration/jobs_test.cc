@@ -194,9 +194,10 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
 // job starts and come back while it runs; and 200 new to the bridge that
 // connect at once while it runs and join it (include_joining). The job paces itself at its
 // max_rate (seen from the bridge: the online devices cannot all have been
-// sent in less time than the rate allows; and from the devices: no second
-// saw more than the rate and its burst, with slack for the simulators'
-// scheduling), every device gets its command exactly once, and the failures
+// sent in less time than the rate allows; and from the devices: no five
+// seconds saw more than the rate and its burst, with slack for the
+// simulators' scheduling, and the newcomers took as long as the rate
+// demands), every device gets its command exactly once, and the failures
 // are counted without tripping an abort rule set above their ratio.
 TEST_F(JobsTest, AThousandSimulatedDevicesGetTheCommandOnceAtTheJobsRate) {
   StartBridge();
@@ -260,6 +261,13 @@ TEST_F(JobsTest, AThousandSimulatedDevicesGetTheCommandOnceAtTheJobsRate) {
   EXPECT_EQ(job.counters().failed(), 100) << job.DebugString();
   EXPECT_EQ(job.counters().selected(), 1200) << job.DebugString();
 
+  // Seen from the devices, over five seconds rather than one: the
+  // simulators and the bridge share two cores with other tests, and a
+  // scheduling stall that holds receipts back and lets them arrive together
+  // adds its length's worth of requests to one window, a large share of one
+  // second (it failed so under TSan: 125 in a second against 120) and a small
+  // one of five. A pacer that did not pace would have sent the 800 as fast as
+  // the queue stores them, far more than 600 within five seconds.
   int64_t busiest = 0;
   for (auto [sim, devices] :
        {std::pair{good.get(), 800}, {failing.get(), 100}, {newcomers.get(), 200}, {back.get(), 100}}) {
@@ -267,17 +275,19 @@ TEST_F(JobsTest, AThousandSimulatedDevicesGetTheCommandOnceAtTheJobsRate) {
     ASSERT_TRUE(seen.ok()) << seen.status();
     EXPECT_EQ(seen->requests_received, devices) << sim->Log();
     EXPECT_EQ(seen->duplicate_requests, 0) << sim->Log();
-    // The newcomers are sent after the others, in seconds of their own.
+    // The newcomers are sent after the others, at the job's pace: 200 at
+    // 80/s, the first burst of 8 at once, cannot span less than 2.4 s, and a
+    // stall only lengthens a span.
     if (sim == newcomers.get()) {
-      EXPECT_LE(seen->busiest_second_requests, static_cast<int64_t>(kRate * 1.5)) << "newcomers faster than max_rate";
+      EXPECT_GE(seen->request_span_ms, (200 - kRate / 10) / kRate * 1000) << "newcomers faster than max_rate";
     } else if (sim != back.get()) {
-      busiest += seen->busiest_second_requests;
+      busiest += seen->busiest_5s_requests;
     }
   }
-  // One second's sends plus the burst is 88; a pacer that did not pace
-  // would have sent the 900 as fast as the queue stores them.
+  // Five seconds' sends plus the burst is 408 (the two fleets' busiest
+  // windows, summed, can only overstate it).
   EXPECT_GT(busiest, 0);
-  EXPECT_LE(busiest, static_cast<int64_t>(kRate * 1.5)) << "the devices saw more than the job's max_rate";
+  EXPECT_LE(busiest, static_cast<int64_t>(kRate * 5 * 1.5)) << "the devices saw more than the job's max_rate";
 }
 
 TEST_F(JobsTest, TheAbortRuleStopsTheRolloutAndNoDevicePastItGetsTheCommand) {

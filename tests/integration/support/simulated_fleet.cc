@@ -69,8 +69,8 @@ absl::StatusOr<SimulatedFleet::Seen> SimulatedFleet::Stop() {
       const auto member = doc.FindMember(key);
       return member != doc.MemberEnd() && member->value.IsInt64() ? member->value.GetInt64() : -1;
     };
-    return Seen{count("authenticated_devices"), count("requests_received"), count("duplicate_requests"),
-                count("busiest_second_requests")};
+    return Seen{count("authenticated_devices"),   count("requests_received"),   count("duplicate_requests"),
+                count("busiest_second_requests"), count("busiest_5s_requests"), count("request_span_ms")};
   }
   return absl::NotFoundError(
       absl::StrCat("no --json-stats line in hive-device-sim's log (exit ", *exit_status_, "):\n", log));

@@ -45,6 +45,8 @@ class SimulatedFleet {
     int64_t requests_received = 0;
     int64_t duplicate_requests = 0;
     int64_t busiest_second_requests = 0;
+    int64_t busiest_5s_requests = 0;
+    int64_t request_span_ms = 0;  // first request received to the last
   };
 
   static absl::StatusOr<std::unique_ptr<SimulatedFleet>> Start(const BridgeProcess& bridge, const Options& options);

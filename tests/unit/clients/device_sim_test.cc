@@ -511,5 +511,26 @@ TEST(RequestLedger, TheBusiestSecondIsTheMostRequestsWithinAnyOneSecond) {
   EXPECT_EQ(ledger.Read().busiest_second, 7);
 }
 
+TEST(RequestLedger, FiveSecondsHoldWhatAStallBunchesAndTheSpanRunsFromTheFirstToTheLast) {
+  RequestLedger ledger;
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  EXPECT_EQ(ledger.Read().span, absl::ZeroDuration());
+  // Ten a second for three seconds, then a stall of one second, then the
+  // ten held back arrive at once with the next second's ten.
+  int id = 0;
+  for (int ms = 0; ms < 3000; ms += 100) ledger.Record("d", absl::StrCat(id++), t + absl::Milliseconds(ms));
+  for (int i = 0; i < 20; ++i) ledger.Record("d", absl::StrCat(id++), t + absl::Milliseconds(4000));
+  const RequestLedger::Totals totals = ledger.Read();
+  // (3 s, 4 s] holds the twenty: twice the pace in one second.
+  EXPECT_EQ(totals.busiest_second, 20);
+  // (-1 s, 4 s] holds all fifty: the five seconds' pace of ten a second.
+  EXPECT_EQ(totals.busiest_five_seconds, 50);
+  EXPECT_EQ(totals.span, absl::Seconds(4));
+  // A receipt recorded out of order counts as the newest: the span only grows.
+  ledger.Record("d", absl::StrCat(id++), t + absl::Milliseconds(3500));
+  EXPECT_EQ(ledger.Read().span, absl::Seconds(4));
+  EXPECT_EQ(ledger.Read().busiest_second, 21);
+}
+
 }  // namespace
 }  // namespace hive::sim
