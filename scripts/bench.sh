@@ -245,13 +245,17 @@ request_phase() {
   start_echo grpc_echo "$grpc_echo_bin" 127.0.0.1
   local grpc_echo_port="$echo_port"
   local round c
+  # --server-pid: each server's CPU time over exactly the measured window
+  # (hive-loadgen reads /proc/PID/stat next to its window's tallies), per
+  # request: the figure the load generator on the same cores disturbs least.
   for round in $(seq 1 "$rounds"); do
     for c in "${concurrencies[@]}"; do
       measure "$raw/request/echo_c${c}_r${round}.json" "$loadgen_bin" --mode=request --echo \
-        --server="127.0.0.1:$grpc_echo_port" --concurrency="$c" --warmup="$warmup" --duration="$duration"
-      measure "$raw/request/bridge_c${c}_r${round}.json" "$loadgen_bin" --mode=request \
-        --server="127.0.0.1:$bridge_grpc_port" --devices="$sim_devices" --concurrency="$c" \
+        --server="127.0.0.1:$grpc_echo_port" --server-pid="$echo_pid" --concurrency="$c" \
         --warmup="$warmup" --duration="$duration"
+      measure "$raw/request/bridge_c${c}_r${round}.json" "$loadgen_bin" --mode=request \
+        --server="127.0.0.1:$bridge_grpc_port" --server-pid="$bridge_pid" --devices="$sim_devices" \
+        --concurrency="$c" --warmup="$warmup" --duration="$duration"
     done
   done
   if [ "$perf_seconds" -gt 0 ]; then
