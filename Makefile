@@ -31,8 +31,8 @@ FUZZ_SECONDS ?= 120
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh --build-dir $(BUILD_DIR)/fuzz
 
-# Issue #6's benchmarks, optimised, in their own tree inside $(BUILD_DIR):
-# writes bench/results.json and docs/PERFORMANCE.md (about 10 minutes).
+# The benchmarks behind issue #18's targets, optimised, in their own tree inside $(BUILD_DIR):
+# writes bench/results.json and docs/PERFORMANCE.md (about 20 minutes).
 BENCH_DIR ?= $(BUILD_DIR)/bench
 BENCH_TARGETS = hivebridge hive-device-sim hive-loadgen codec_bench correlator_bench grpc_echo_server ws_echo_server
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs every benchmark of issue #6 against binaries already built in
-# --build-dir, each next to its baseline in the same run, and gathers the
-# results: codec micro-benchmarks vs RapidJSON parse-only; SendDeviceRequest
-# round trips vs a bare gRPC echo server; event fan-out vs a bare websocketpp
-# echo; the device twin's cost on the event path (fan-out with --state-dir vs
-# without); queued requests (queueing and delivery rates vs the same requests
-# sent live); fleet jobs (a job's dispatch rate vs the same requests sent live);
-# idle-connection scale (RSS per device) vs the same echo server.
+# Runs the benchmarks behind issue #18's targets (and #16's and #21's
+# ratios) against binaries already built in --build-dir, each next to its
+# baseline in the same run, and gathers the results: codec micro-benchmarks
+# vs a simdjson on-demand parse (and RapidJSON parse-only, issue #6's
+# baseline), with allocations per message; the request correlator's heap per
+# remembered request; SendDeviceRequest round trips vs a bare gRPC echo
+# server (rate, p99, each server's CPU per request); event fan-out vs a bare
+# websocketpp echo; the device twin's cost on the event path (fan-out with
+# --state-dir vs without); queued requests (queueing and delivery rates vs the
+# same requests sent live); fleet jobs (a job's dispatch rate vs the same
+# requests sent live); idle-connection scale (RSS per device at several fleet
+# sizes) vs the same echo server.
 #
 #   scripts/bench.sh --build-dir build/bench            # `make bench`: minutes; writes bench/results.json
 #                                                       # and docs/PERFORMANCE.md
@@ -37,7 +41,7 @@ while [ $# -gt 0 ]; do
     --results) results="$2"; shift ;;
     --report) report="$2"; shift ;;
     --phases) phases="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -52,6 +56,7 @@ if [ "$smoke" = 1 ]; then
   results="${results:-$out/results.json}"
   report="${report:-$out/PERFORMANCE.md}"
   rounds=1 warmup=0.2s duration=0.5s sim_devices=100 scale_target=200 scale_try_more=0 settle=0.5s perf_seconds=0
+  scale_points=(50 100)
   queue_devices=20 queued=100
   job_devices=50 job_concurrency=16 job_warmup=0.2s job_duration=0.5s
   codec_args=(--benchmark_min_time=0.001)
@@ -60,6 +65,7 @@ else
   results="${results:-$repo/bench/results.json}"
   report="${report:-$repo/docs/PERFORMANCE.md}"
   rounds=3 warmup=2s duration=8s sim_devices=1000 scale_target=50000 scale_try_more=100000 settle=3s perf_seconds=10
+  scale_points=(1000 5000)
   queue_devices=100 queued=2000
   job_devices=1000 job_concurrency=64 job_warmup=1s job_duration=4s
   codec_args=(--benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true)
@@ -226,9 +232,11 @@ codec_phase() {
   measure "$raw/codec.json" "$codec_bin" --benchmark_format=json "${codec_args[@]}"
   # The correlator's cost per /metrics scrape and per expiry tick, at 1,000
   # and 1,000,000 remembered requests: flat, or something walks every entry
-  # (raw JSON only; the smoke run keeps to the small case).
+  # (raw JSON only; the smoke run keeps to the small case). And its heap per
+  # remembered request (issue #18), 100,000 of them, in the smoke run too:
+  # one fill, a fraction of a second.
   local filter=()
-  [ "$smoke" = 1 ] && filter=(--benchmark_filter=/1000$)
+  [ "$smoke" = 1 ] && filter=("--benchmark_filter=/1000$|RememberedBytes")
   measure "$raw/correlator.json" "$correlator_bin" --benchmark_format=json "${codec_args[@]}" "${filter[@]}"
 }
 
@@ -245,13 +253,17 @@ request_phase() {
   start_echo grpc_echo "$grpc_echo_bin" 127.0.0.1
   local grpc_echo_port="$echo_port"
   local round c
+  # --server-pid: each server's CPU time over exactly the measured window
+  # (hive-loadgen reads /proc/PID/stat next to its window's tallies), per
+  # request: the figure the load generator on the same cores disturbs least.
   for round in $(seq 1 "$rounds"); do
     for c in "${concurrencies[@]}"; do
       measure "$raw/request/echo_c${c}_r${round}.json" "$loadgen_bin" --mode=request --echo \
-        --server="127.0.0.1:$grpc_echo_port" --concurrency="$c" --warmup="$warmup" --duration="$duration"
-      measure "$raw/request/bridge_c${c}_r${round}.json" "$loadgen_bin" --mode=request \
-        --server="127.0.0.1:$bridge_grpc_port" --devices="$sim_devices" --concurrency="$c" \
+        --server="127.0.0.1:$grpc_echo_port" --server-pid="$echo_pid" --concurrency="$c" \
         --warmup="$warmup" --duration="$duration"
+      measure "$raw/request/bridge_c${c}_r${round}.json" "$loadgen_bin" --mode=request \
+        --server="127.0.0.1:$bridge_grpc_port" --server-pid="$bridge_pid" --devices="$sim_devices" \
+        --concurrency="$c" --warmup="$warmup" --duration="$duration"
     done
   done
   if [ "$perf_seconds" -gt 0 ]; then
@@ -405,7 +417,12 @@ scale_run() {  # NAME TARGET_DEVICES
 }
 
 scale_phase() {
-  say "connection scale: $scale_target idle devices"
+  say "connection scale: ${scale_points[*]} and $scale_target idle devices"
+  # Smaller fleets first, each on a fresh bridge: per-device memory that
+  # stays flat from them to the largest fleet measured is what makes an
+  # extrapolation past the descriptor limit fair (a few seconds each).
+  local point
+  for point in "${scale_points[@]}"; do scale_run "d$point" "$point"; done
   scale_run target "$scale_target"
   # "then 100k if memory allows": and if the descriptors allow more than the first run had.
   if [ "$scale_try_more" -gt 0 ] && [ "$(scale_devices_for "$scale_try_more")" -gt "$(scale_devices_for "$scale_target")" ]; then

@@ -98,7 +98,8 @@ std::unique_ptr<cli::Flags> LoadgenFlags(LoadgenOptions& options) {
   f.AddNumber("connect-rate", &options.connect_rate, 0.01, 1e7, "scale: new connections per second");
   f.AddInteger("sim-threads", &options.sim_threads, 1, 256, "scale: simulator I/O threads per URL");
   f.AddInteger("server-pid", &options.server_pid, 0, INT_MAX,
-               "scale: the server's pid, whose RSS (/proc/PID/status) is measured; 0 = none");
+               "the server's pid, 0 = none; scale: its RSS (/proc/PID/status) and CPU per connect are "
+               "measured, request: its CPU per request over the measured window (/proc/PID/stat)");
   f.AddDuration("settle", &options.settle, absl::ZeroDuration(), absl::Hours(1),
                 "scale: idle time after the last connect before RSS is read");
   f.AddDuration("connect-timeout", &options.connect_timeout, absl::Seconds(1), day,

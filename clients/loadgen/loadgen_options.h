@@ -73,7 +73,7 @@ struct LoadgenOptions {
   int devices = 1000;
   double connect_rate = 5000;
   int sim_threads = 1;
-  int server_pid = 0;  // read its RSS from /proc (0: none)
+  int server_pid = 0;  // scale: read its RSS and CPU time from /proc; request: its CPU time (0: none)
   absl::Duration settle = absl::Seconds(3);
   absl::Duration connect_timeout = absl::Seconds(120);
 };

@@ -1,15 +1,18 @@
 #include "clients/loadgen/request_load.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bridge/uuid.h"
 #include "clients/loadgen/grpc_channels.h"
+#include "clients/loadgen/process_usage.h"
 #include "grpcpp/client_context.h"
 #include "hive/bridge/v1/device_bridge.grpc.pb.h"
 
@@ -117,6 +120,14 @@ class RequestDriver {
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// The server's CPU time (all its threads) now, when --server-pid names it.
+absl::StatusOr<std::optional<absl::Duration>> ServerCpu(const LoadgenOptions& options) {
+  if (options.server_pid <= 0) return std::optional<absl::Duration>();
+  absl::StatusOr<absl::Duration> cpu = CpuTime(options.server_pid);
+  if (!cpu.ok()) return cpu.status();
+  return std::optional<absl::Duration>(*cpu);
+}
+
 }  // namespace
 
 SendDeviceRequestRequest SeedRequest() {
@@ -157,6 +168,13 @@ void RequestLoadResult::AppendTo(JsonOut& out) const {
   for (const auto& [code, count] : errors) out.Field(code, count);
   out.EndObject().Latency("latency_us", latency);
   out.Field("total_acked", total_acked).Field("total_failed", total_failed);
+  if (server_cpu) {
+    // Per completed call, failures included: the server worked for those too.
+    const double completed = static_cast<double>(std::max<uint64_t>(1, acked + failed));
+    out.Field("server_pid", server_pid)
+        .Field("server_cpu_s", absl::ToDoubleSeconds(*server_cpu))
+        .Field("server_cpu_us_per_request", absl::ToDoubleMicroseconds(*server_cpu) / completed);
+  }
 }
 
 absl::StatusOr<RequestLoadResult> RunRequestLoad(const LoadgenOptions& options) {
@@ -166,11 +184,17 @@ absl::StatusOr<RequestLoadResult> RunRequestLoad(const LoadgenOptions& options) 
   RequestDriver driver(options, *std::move(channels));
   driver.Start();
   absl::SleepFor(options.warmup);
+  // The server's CPU is read next to each tally, so that it brackets the
+  // same window as the calls counted.
+  const absl::StatusOr<std::optional<absl::Duration>> cpu_start = ServerCpu(options);
   const Tally start = driver.Read();
   absl::SleepFor(options.duration);
   const Tally end = driver.Read();
+  const absl::StatusOr<std::optional<absl::Duration>> cpu_end = ServerCpu(options);
   driver.Drain();
   const Tally total = driver.Read();
+  if (!cpu_start.ok()) return cpu_start.status();
+  if (!cpu_end.ok()) return cpu_end.status();
 
   RequestLoadResult result;
   result.concurrency = options.concurrency;
@@ -185,6 +209,10 @@ absl::StatusOr<RequestLoadResult> RunRequestLoad(const LoadgenOptions& options) 
     if (const uint64_t failed = end.failed[code] - start.failed[code]; failed > 0) {
       result.errors[StatusCodeName(code)] = failed;
     }
+  }
+  if (*cpu_start && *cpu_end) {
+    result.server_pid = options.server_pid;
+    result.server_cpu = **cpu_end - **cpu_start;
   }
   result.total_acked = total.acked;
   result.total_failed = total.unexpected;

@@ -4,7 +4,10 @@
 // starting the next call from each one's completion, the devices taken in
 // turn. After the warm-up it measures a window: completed calls per second
 // and their latency from start to completion. Against the echo server
-// (--echo) the very same calls are made.
+// (--echo) the very same calls are made. Given --server-pid, it also reads
+// the server's CPU time (utime + stime of /proc/PID/stat) at the window's
+// two ends: the server's cost per request, which the load generator sharing
+// the cores disturbs less than the request rate.
 //
 //   absl::StatusOr<RequestLoadResult> result = RunRequestLoad(options);
 //   JsonOut out; result->AppendTo(out);
@@ -12,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -35,10 +39,14 @@ struct RequestLoadResult {
   // reconcile them with what the devices received (scripts/soak.py).
   uint64_t total_acked = 0;
   uint64_t total_failed = 0;  // every error and unexpected status
+  // The server's CPU time in the window; set only with --server-pid.
+  int server_pid = 0;
+  std::optional<absl::Duration> server_cpu;
 
   double requests_per_second() const;
   // concurrency, devices, window_s, requests, rps, errors{...}, latency_us{...},
-  // total_acked, total_failed
+  // total_acked, total_failed; with --server-pid also server_pid, server_cpu_s,
+  // server_cpu_us_per_request
   void AppendTo(JsonOut& out) const;
 };
 
