@@ -453,6 +453,10 @@ class BridgeServerImpl final : public BridgeServer {
     builder.AddListeningPort(config_.grpc_listen,
                              tls_.grpc != nullptr ? tls_.grpc->credentials() : grpc::InsecureServerCredentials(),
                              &grpc_port_);
+    // gRPC sets SO_REUSEPORT by default, which would let a second bridge on
+    // the same --grpc-listen start and take half the backends' calls; without
+    // it the second one's bind fails ("address in use").
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.RegisterService(&service_);
     builder.RegisterService(&jobs_.service());
     builder.experimental().SetInterceptorCreators(grpc_metrics_.InterceptorCreators());

@@ -1,5 +1,7 @@
 #include "server/device_endpoint.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -8,11 +10,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "bridge/codec/bearer_credential.h"
 #include "bridge/log.h"
+#include "server/listening_sockets.h"
 #include "server/websocket_config.h"
 
 namespace hive::server {
@@ -114,6 +118,8 @@ struct Shard {
   // Whether the last accept failed (the I/O thread's own), so that a run of
   // failures logs once when it starts and once when it ends.
   bool accept_failing = false;
+  // The listening socket's descriptor, to tell it from another process's.
+  int listener_fd = -1;
   std::thread thread;
 };
 
@@ -149,6 +155,7 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
       if (ec) return absl::UnavailableError(absl::StrCat("cannot accept on ", options_.listen, ": ", ec.message()));
       shards_.push_back(std::move(shard));
     }
+    if (absl::Status alone = CheckAloneOnPort(); !alone.ok()) return alone;
     for (auto& shard : shards_) {
       shard->thread = std::thread([s = shard.get()] { s->io.run(); });
     }
@@ -156,6 +163,36 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
   }
 
   int port() const override { return port_; }
+
+  // SO_REUSEPORT, which the shards share the port with, lets another process
+  // of the same user join them: a second bridge on the same --ws-listen would
+  // start, and the kernel would split the devices between the two. Checked
+  // once every shard listens; of two bridges racing to the port, the later
+  // one to check sees the other's sockets (both may, and both then refuse).
+  absl::Status CheckAloneOnPort() {
+    absl::flat_hash_set<uint64_t> ours;
+    for (const auto& shard : shards_) {
+      struct stat st {};
+      if (shard->listener_fd >= 0 && fstat(shard->listener_fd, &st) == 0) ours.insert(st.st_ino);
+    }
+    asio::error_code ec;
+    const asio::ip::address mine = shards_.front()->server.get_local_endpoint(ec).address();
+    absl::StatusOr<std::vector<ListeningSocket>> on_port = ListeningSockets(static_cast<uint16_t>(port_));
+    if (!on_port.ok()) {
+      Log(LogLevel::kWarn, "listen_check_skipped",
+          {{"reason", on_port.status().message()}, {"port", absl::StrCat(port_)}});
+      return absl::OkStatus();
+    }
+    for (const ListeningSocket& other : *on_port) {
+      if (ours.contains(other.inode) || !Overlaps(other.address, mine)) continue;
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", options_.listen, ": another process already listens on port ", port_,
+                       " (socket inode ", other.inode,
+                       ") and shares it through SO_REUSEPORT, as this bridge's I/O threads do; "
+                       "the kernel would split the devices between the two. Stop it or choose another --ws-listen"));
+    }
+    return absl::OkStatus();
+  }
 
   void StopAccepting() override {
     for (auto& shard : shards_) {
@@ -246,8 +283,9 @@ class DeviceEndpointImpl final : public DeviceEndpoint {
     Server<Cfg>& server = shard.server;
     server.init_asio(&shard.io);
     server.set_reuse_addr(true);
-    server.set_tcp_pre_bind_handler([](auto acceptor) {
+    server.set_tcp_pre_bind_handler([&shard](auto acceptor) {
       acceptor->set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+      shard.listener_fd = acceptor->native_handle();
       return websocketpp::lib::error_code();
     });
     // Device frames are small and each one waits on the other side (a request

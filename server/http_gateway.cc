@@ -1,6 +1,7 @@
 #include "server/http_gateway.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <functional>
 #include <utility>
@@ -489,6 +490,13 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpGatewa
     res.status = status;
   });
 
+  // cpp-httplib's default sets SO_REUSEPORT, which would let a second bridge
+  // on the same --http-listen start and take half the requests: only
+  // SO_REUSEADDR (a restart need not wait out TIME_WAIT).
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   const auto [host, port] = SplitListen(options.listen);
   const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) return absl::UnavailableError(absl::StrCat("--http-listen: cannot listen on ", options.listen));
