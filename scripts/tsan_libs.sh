@@ -45,6 +45,19 @@ check_installed() {
   fi
 }
 
+# needs_build PACKAGE VERSION OUT: whether OUT/lib lacks this build of the
+# installed PACKAGE (which must be VERSION).
+needs_build() {
+  check_installed "$1" "$2"
+  [ "$(cat "$3/lib/.stamp" 2>/dev/null)" != "$2" ]
+}
+
+# built OUT VERSION WHAT: marks OUT/lib as holding VERSION.
+built() {
+  echo "$2" >"$1/lib/.stamp"
+  echo "tsan_libs: ThreadSanitizer $3 $2 in $1/lib"
+}
+
 # unpack POOL SRCDIR "NAME SHA256"...: downloads the source package's files
 # (the .dsc first), checks each against its pinned sum, and unpacks it with
 # Debian's patches applied into SRCDIR. dpkg-source checks the tarballs
@@ -87,8 +100,7 @@ configure() {
 
 build_abseil() {
   local version=20220623.1-1+deb12u2 out=$dir/absl
-  check_installed libabsl20220623 "$version"
-  [ "$(cat "$out/lib/.stamp" 2>/dev/null)" = "$version" ] && return 0
+  needs_build libabsl20220623 "$version" "$out" || return 0
   unpack http://deb.debian.org/debian/pool/main/a/abseil "$out/src" \
     "abseil_$version.dsc ba731eaced569332fa4ce802a7ff2615ae57ac25beaf2d02f634ef908f2e62c2" \
     "abseil_20220623.1.orig.tar.gz abfe2897f3a30edaa74bc34365afe3c2a3cd012091a97dc7e008f7016adcd5fe" \
@@ -98,15 +110,13 @@ build_abseil() {
     -DCMAKE_INSTALL_PREFIX="$out" -DCMAKE_INSTALL_LIBDIR=lib
   cmake --build "$out/build" -j "$jobs"
   cmake --install "$out/build" >/dev/null
-  echo "$version" >"$out/lib/.stamp"
-  echo "tsan_libs: ThreadSanitizer Abseil $version in $out/lib"
+  built "$out" "$version" Abseil
 }
 
 build_grpc() {
   # The binary package is 1.51.1-3+b1, a rebuild of source 1.51.1-3.
   local version=1.51.1-3+b1 source=1.51.1-3 out=$dir/grpc
-  check_installed libgrpc29 "$version"
-  [ "$(cat "$out/lib/.stamp" 2>/dev/null)" = "$version" ] && return 0
+  needs_build libgrpc29 "$version" "$out" || return 0
   unpack http://deb.debian.org/debian/pool/main/g/grpc "$out/src" \
     "grpc_$source.dsc b402e403c08b74110390391bd384704c8018db88e8ae5277dc8c864e060720a0" \
     "grpc_1.51.1.orig.tar.gz b55696fb249669744de3e71acc54a9382bea0dce7cd5ba379b356b12b82d4229" \
@@ -130,8 +140,7 @@ build_grpc() {
   cmake --build "$out/build" -j "$jobs" --target grpc++
   mkdir -p "$out/lib"
   find "$out/build" -maxdepth 1 -name 'lib*.so.*' -exec cp -P {} "$out/lib/" \;
-  echo "$version" >"$out/lib/.stamp"
-  echo "tsan_libs: ThreadSanitizer gRPC $version in $out/lib"
+  built "$out" "$version" gRPC
 }
 
 build_abseil
