@@ -205,8 +205,14 @@ void RequestCorrelator::ReleaseAll(Shard& shard, Entry& entry, const absl::Statu
 }
 
 void RequestCorrelator::Charge(Shard& shard, Entry& entry) {
+  const SendDeviceRequestResponse& outcome = entry.outcome;
+  // A result is charged as it lies in memory; walking it costs a little, so
+  // only an outcome that has one pays (once per change, not per request).
+  const size_t result_bytes =
+      (outcome.has_result() ? outcome.result().SpaceUsedLong() : 0) +
+      (outcome.result_exact_numbers().empty() ? 0 : outcome.result_exact_numbers().SpaceUsedExcludingSelfLong());
   const size_t bytes = kEntryOverheadBytes + entry.request_id->size() + entry.device_id.size() +
-                       entry.account_id.size() + entry.closed_how.size() + entry.outcome.ByteSizeLong();
+                       entry.account_id.size() + entry.closed_how.size() + outcome.ByteSizeLong() + result_bytes;
   shard.bytes += bytes - entry.bytes;
   if (bytes >= entry.bytes) {
     remembered_bytes_.fetch_add(bytes - entry.bytes, std::memory_order_relaxed);

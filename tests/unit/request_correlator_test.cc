@@ -1009,8 +1009,17 @@ TEST(RequestCorrelator, RequestsWithWaitersAreNeverForgottenForTheBudget) {
 TEST(RequestCorrelator, OverTheByteBudgetTheOldestIdleRequestIsForgotten) {
   FakeClock clock;
   std::vector<Recorder> waiters(4);
-  // Room for two small entries, not three.
-  RequestCorrelator correlator(clock, Remembering(0, 3 * RequestCorrelator::kEntryOverheadBytes - 1));
+  // Room for two entries like these, not three: one's size, read from a
+  // correlator of its own.
+  size_t one = 0;
+  {
+    Recorder probe;
+    RequestCorrelator sizer(clock, Remembering(0, 0));
+    Answered(sizer, 1, probe, clock);
+    one = sizer.remembered().bytes;
+  }
+  const size_t budget = one * 5 / 2;
+  RequestCorrelator correlator(clock, Remembering(0, budget));
 
   Answered(correlator, 1, waiters[1], clock);
   clock.Advance(absl::Seconds(1));
@@ -1023,9 +1032,27 @@ TEST(RequestCorrelator, OverTheByteBudgetTheOldestIdleRequestIsForgotten) {
 
   EXPECT_EQ(correlator.remembered().forgotten_budget, 1u);
   EXPECT_EQ(correlator.remembered().entries, 2u);
-  EXPECT_LE(correlator.remembered().bytes, 3 * RequestCorrelator::kEntryOverheadBytes - 1);
+  EXPECT_LE(correlator.remembered().bytes, budget);
   EXPECT_FALSE(correlator.OnAck(kDevice, RequestId(1)));
   EXPECT_TRUE(correlator.OnAck(kDevice, RequestId(2)));
+}
+
+TEST(RequestCorrelator, AResultIsChargedAsItLiesInMemoryNotAsItIsSerialized) {
+  FakeClock clock;
+  Recorder waiter;
+  RequestCorrelator correlator(clock, Remembering(0, 0));
+  RequestCorrelator::DeviceResult result = Succeeded("1.0.0");
+  for (int i = 0; i < 50; ++i) (*result.result.mutable_fields())[absl::StrCat("k", i)].set_number_value(i);
+  const size_t in_memory = result.result.SpaceUsedLong();
+  ASSERT_GT(in_memory, result.result.ByteSizeLong()) << "the case this test is about";
+
+  const auto registration =
+      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
+  correlator.MarkSent(kRequest, registration.waiter, kConnection);
+  const size_t before = correlator.remembered().bytes;
+  ASSERT_TRUE(correlator.OnResult(kDevice, kRequest, std::move(result)));
+
+  EXPECT_GE(correlator.remembered().bytes - before, in_memory);
 }
 
 TEST(RequestCorrelator, TheWindowForgetsIdleRequestsAndCountsThem) {
