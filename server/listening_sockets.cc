@@ -1,14 +1,13 @@
 #include "server/listening_sockets.h"
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/proc_file.h"
 
 namespace hive {
 namespace {
@@ -51,14 +50,6 @@ bool ParseAddress(absl::string_view text, asio::ip::address& address, uint16_t& 
   return false;
 }
 
-absl::StatusOr<std::string> ReadTable(const char* path) {
-  std::ifstream in(path);
-  if (!in) return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 std::vector<ListeningSocket> ParseListeningSockets(absl::string_view table, uint16_t port) {
@@ -78,11 +69,11 @@ std::vector<ListeningSocket> ParseListeningSockets(absl::string_view table, uint
 }
 
 absl::StatusOr<std::vector<ListeningSocket>> ListeningSockets(uint16_t port) {
-  absl::StatusOr<std::string> v4 = ReadTable("/proc/net/tcp");
-  if (!v4.ok()) return v4.status();
+  const std::optional<std::string> v4 = ReadProcFile("/proc/net/tcp");
+  if (!v4.has_value()) return absl::UnavailableError("cannot read /proc/net/tcp");
   std::vector<ListeningSocket> sockets = ParseListeningSockets(*v4, port);
   // A kernel without IPv6 has no tcp6 table, and nothing listens there.
-  if (absl::StatusOr<std::string> v6 = ReadTable("/proc/net/tcp6"); v6.ok()) {
+  if (const std::optional<std::string> v6 = ReadProcFile("/proc/net/tcp6"); v6.has_value()) {
     for (ListeningSocket& socket : ParseListeningSockets(*v6, port)) sockets.push_back(socket);
   }
   return sockets;

@@ -4,15 +4,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "server/proc_file.h"
 
 namespace hive::server {
 namespace {
@@ -32,19 +31,11 @@ prometheus::MetricFamily Family(const char* name, const char* help, prometheus::
   return family;
 }
 
-std::optional<std::string> ReadFile(const char* path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // The fields of /proc/self/stat after the command name, which is in
 // parentheses and may itself hold spaces or parentheses: field 3 (state) is
 // fields[0].
 std::vector<std::string> StatFields() {
-  const std::optional<std::string> stat = ReadFile("/proc/self/stat");
+  const std::optional<std::string> stat = ReadProcFile("/proc/self/stat");
   if (!stat) return {};
   const size_t close = stat->rfind(')');
   if (close == std::string::npos) return {};
@@ -61,7 +52,7 @@ std::optional<double> StatField(const std::vector<std::string>& fields, size_t n
 
 // The machine's boot time, seconds since the epoch (/proc/stat's btime).
 std::optional<double> BootTime() {
-  const std::optional<std::string> stat = ReadFile("/proc/stat");
+  const std::optional<std::string> stat = ReadProcFile("/proc/stat");
   if (!stat) return std::nullopt;
   for (absl::string_view line : absl::StrSplit(*stat, '\n')) {
     double value = 0;
