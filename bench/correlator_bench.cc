@@ -130,7 +130,7 @@ size_t HeapInUse() {
 
 // Issue #18: memory per remembered request. The heap the correlator holds
 // for state.range(0) answered requests, per request, next to the
-// correlator's own estimate (EntryBytes), which is what its byte budget
+// correlator's own estimate (remembered().bytes), which is what its byte budget
 // (--max-remembered-bytes) counts. Time: registering and answering them all.
 void BM_RememberedBytes(benchmark::State& state, WaitMode mode) {
   const RoundTripShape shape = MakeShape(state.range(0));

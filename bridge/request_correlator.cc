@@ -30,6 +30,13 @@ bool Answered(RequestStatus status) {
 
 bool Acked(RequestStatus status) { return status == hive::bridge::v1::REQUEST_STATUS_ACKED || Answered(status); }
 
+// Whether a request is written on a connection that is (as far as the
+// request knows) still open, and waits for the device's answer there: its
+// connection's close concerns it.
+bool InFlight(RequestStatus status, uint64_t connection, bool orphaned) {
+  return connection != 0 && !Answered(status) && !orphaned;
+}
+
 // Whether a request that got as far as `status` satisfies a waiter in `mode`.
 bool Reached(RequestStatus status, WaitMode mode) {
   switch (mode) {
@@ -95,6 +102,20 @@ absl::Status Orphaned(const std::string& request_id, RequestStatus status, absl:
 
 }  // namespace
 
+absl::Status RequestCorrelator::SameRequest(const Asked& asked, absl::string_view device_id, Digest digest) {
+  if (device_id != asked.device_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id ", asked.request_id, " already used for another device"));
+  }
+  if (digest != asked.digest) {
+    return absl::InvalidArgumentError(absl::StrCat("request_id ", asked.request_id,
+                                                   " already used for a different request (another command or "
+                                                   "state); a retry must repeat the request exactly, a new request "
+                                                   "needs a new request_id"));
+  }
+  return absl::OkStatus();
+}
+
 RequestCorrelator::RequestCorrelator(const Clock& clock, Options options)
     : clock_(clock),
       options_(options),
@@ -115,8 +136,8 @@ RequestCorrelator::Shard& RequestCorrelator::ShardFor(const std::string& request
 
 void RequestCorrelator::Note(const Entry& entry, std::vector<OutcomeChange>& changed) const {
   if (observer_ == nullptr || entry.watch == Watch::kNone) return;
-  changed.push_back({*entry.request_id, entry.device_id, entry.account_id, entry.watch, entry.outcome, entry.orphaned,
-                     entry.closed_how});
+  changed.push_back({*entry.request_id, entry.device_id(), entry.origin->account_id, entry.watch, entry.outcome,
+                     entry.orphaned, entry.closed_how});
 }
 
 void RequestCorrelator::Tell(std::vector<OutcomeChange>& changed) {
@@ -127,10 +148,26 @@ void RequestCorrelator::Tell(std::vector<OutcomeChange>& changed) {
 std::optional<RequestCorrelator::Known> RequestCorrelator::Find(const std::string& request_id) const {
   Shard& shard = ShardFor(request_id);
   absl::MutexLock lock(&shard.mu);
-  auto it = shard.entries.find(request_id);
-  if (it == shard.entries.end()) return std::nullopt;
-  const Entry& entry = it->second;
-  return Known{entry.device_id, entry.account_id, entry.outcome, entry.orphaned, entry.closed_how};
+  if (auto it = shard.live.find(request_id); it != shard.live.end()) {
+    const Entry& entry = it->second;
+    return Known{entry.device_id(), entry.origin->account_id, entry.outcome, entry.orphaned, entry.closed_how};
+  }
+  const FrozenRequest* frozen = FindFrozen(shard, request_id);
+  if (frozen == nullptr) return std::nullopt;
+  Known known{frozen->origin()->device_id,
+              frozen->origin()->account_id,
+              {},
+              frozen->orphaned(),
+              std::string(frozen->closed_how())};
+  frozen->RestoreOutcome(known.outcome);
+  // A close not yet applied to it (Closed) is part of what is known.
+  if (InFlight(frozen->status(), frozen->connection(), frozen->orphaned())) {
+    if (auto closed = shard.closed.find(frozen->connection()); closed != shard.closed.end()) {
+      known.unconfirmed = true;
+      known.closed_how = closed->second.how;
+    }
+  }
+  return known;
 }
 
 RequestCorrelator::DeviceShard& RequestCorrelator::DeviceShardFor(const std::string& device_id) {
@@ -187,7 +224,7 @@ void RequestCorrelator::Release(Shard& shard, Entry& entry, Leaves leaves, Outco
   entry.waiters.erase(stays, entry.waiters.end());
   if (entry.waiters.empty() && entry.holds_place) {
     entry.holds_place = false;
-    GiveBackPlace(entry.device_id);
+    GiveBackPlace(entry.device_id());
   }
 }
 
@@ -204,35 +241,44 @@ void RequestCorrelator::ReleaseAll(Shard& shard, Entry& entry, const absl::Statu
       shard, entry, [](const Waiter&) { return true; }, [&why](const Waiter&) { return why; }, ready);
 }
 
+void RequestCorrelator::AddBytes(Shard& shard, size_t bytes) {
+  shard.bytes += bytes;
+  remembered_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void RequestCorrelator::SubtractBytes(Shard& shard, size_t bytes) {
+  shard.bytes -= bytes;
+  remembered_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
 void RequestCorrelator::Charge(Shard& shard, Entry& entry) {
-  const SendDeviceRequestResponse& outcome = entry.outcome;
-  // A result is charged as it lies in memory; walking it costs a little, so
-  // only an outcome that has one pays (once per change, not per request).
-  const size_t result_bytes =
-      (outcome.has_result() ? outcome.result().SpaceUsedLong() : 0) +
-      (outcome.result_exact_numbers().empty() ? 0 : outcome.result_exact_numbers().SpaceUsedExcludingSelfLong());
-  const size_t bytes = kEntryOverheadBytes + entry.request_id->size() + entry.device_id.size() +
-                       entry.account_id.size() + entry.closed_how.size() + outcome.ByteSizeLong() + result_bytes;
-  shard.bytes += bytes - entry.bytes;
-  if (bytes >= entry.bytes) {
-    remembered_bytes_.fetch_add(bytes - entry.bytes, std::memory_order_relaxed);
-  } else {
-    remembered_bytes_.fetch_sub(entry.bytes - bytes, std::memory_order_relaxed);
-  }
+  // A live entry with a result lasts only while the result's waiters are
+  // told (a result reaches every wait mode), so its serialized size is as
+  // good an estimate as walking the Struct; frozen, it is held serialized.
+  const size_t bytes =
+      kEntryOverheadBytes + entry.request_id->size() + entry.closed_how.size() + entry.outcome.ByteSizeLong();
+  SubtractBytes(shard, entry.bytes);
+  AddBytes(shard, bytes);
   entry.bytes = bytes;
 }
 
-void RequestCorrelator::Unlink(Shard& shard, Entry& entry) {
-  if (!entry.idle) return;
-  (entry.idle_prev == nullptr ? shard.idle_head : entry.idle_prev->idle_next) = entry.idle_next;
-  (entry.idle_next == nullptr ? shard.idle_tail : entry.idle_next->idle_prev) = entry.idle_prev;
-  entry.idle_prev = entry.idle_next = nullptr;
-  entry.idle = false;
+FrozenRequest* RequestCorrelator::FindFrozen(const Shard& shard, absl::string_view request_id) const {
+  auto it = shard.frozen.find(request_id);
+  return it == shard.frozen.end() ? nullptr : *it;
+}
+
+RequestCorrelator::Entry* RequestCorrelator::Lookup(Shard& shard, absl::string_view request_id) {
+  if (auto it = shard.live.find(request_id); it != shard.live.end()) return &it->second;
+  FrozenRequest* frozen = FindFrozen(shard, request_id);
+  return frozen == nullptr ? nullptr : &Thaw(shard, *frozen);
 }
 
 void RequestCorrelator::Touched(Shard& shard, Entry& entry, absl::Time now) {
   entry.touched = now;
-  Unlink(shard, entry);
+  Settled(shard, entry);
+}
+
+void RequestCorrelator::Settled(Shard& shard, Entry& entry) {
   if (!entry.waiters.empty()) return;
   // Nobody can retry a request id the bridge made up: once the result is in,
   // there is nothing left to match. Before, a late ack or result still must
@@ -241,14 +287,118 @@ void RequestCorrelator::Touched(Shard& shard, Entry& entry, absl::Time now) {
     Forget(shard, entry);
     return;
   }
-  entry.idle = true;
-  entry.idle_prev = shard.idle_tail;
-  (shard.idle_tail == nullptr ? shard.idle_head : shard.idle_tail->idle_next) = &entry;
-  shard.idle_tail = &entry;
+  Freeze(shard, entry);
+}
+
+void RequestCorrelator::Freeze(Shard& shard, Entry& entry) {
+  FrozenRequest::Facts facts;
+  facts.request_id = *entry.request_id;
+  facts.origin = entry.origin;
+  facts.digest = entry.digest;
+  facts.source = static_cast<uint8_t>(entry.source);
+  facts.watch = static_cast<uint8_t>(entry.watch);
+  facts.sender = entry.sender;
+  facts.connection = entry.connection;
+  facts.orphaned = entry.orphaned;
+  facts.closed_how = entry.closed_how;
+  facts.outcome = &entry.outcome;
+  facts.touched = entry.touched;
+  FrozenRequest* frozen = FrozenRequest::Pack(facts);
+  if (InFlight(entry.outcome.status(), entry.connection, entry.orphaned)) {
+    Written& written = shard.by_connection[entry.connection];
+    written.live.erase(&entry);
+    if (entry.watch == Watch::kNone) {
+      ++shard.quiet[entry.connection];
+      if (written.live.empty() && written.watched.empty()) shard.by_connection.erase(entry.connection);
+    } else {
+      written.watched.insert(frozen);
+    }
+  }
+  SubtractBytes(shard, entry.bytes);
+  AddBytes(shard, kFrozenOverheadBytes + frozen->bytes());
+  shard.live.erase(*entry.request_id);
+  shard.frozen.insert(frozen);
+  frozen->idle_prev() = shard.idle_tail;
+  (shard.idle_tail == nullptr ? shard.idle_head : shard.idle_tail->idle_next()) = frozen;
+  shard.idle_tail = frozen;
+}
+
+void RequestCorrelator::Unfile(Shard& shard, FrozenRequest& frozen) {
+  FrozenRequest* prev = frozen.idle_prev();
+  FrozenRequest* next = frozen.idle_next();
+  (prev == nullptr ? shard.idle_head : prev->idle_next()) = next;
+  (next == nullptr ? shard.idle_tail : next->idle_prev()) = prev;
+  shard.frozen.erase(&frozen);
+  SubtractBytes(shard, kFrozenOverheadBytes + frozen.bytes());
+}
+
+RequestCorrelator::Entry& RequestCorrelator::Unpack(Shard& shard, FrozenRequest& frozen) {
+  Unfile(shard, frozen);
+
+  auto [it, inserted] = shard.live.try_emplace(frozen.RequestId());
+  Entry& entry = it->second;
+  entry.request_id = &it->first;
+  entry.origin = frozen.origin();
+  entry.digest = frozen.digest();
+  entry.source = static_cast<IdSource>(frozen.source());
+  entry.watch = static_cast<Watch>(frozen.watch());
+  entry.sender = frozen.sender();
+  entry.connection = frozen.connection();
+  entry.orphaned = frozen.orphaned();
+  entry.closed_how = std::string(frozen.closed_how());
+  frozen.RestoreOutcome(entry.outcome);
+  entry.touched = frozen.touched();
+  FrozenRequest::Destroy(&frozen);
+  Charge(shard, entry);
+  return entry;
+}
+
+const RequestCorrelator::Closed* RequestCorrelator::Unbook(Shard& shard, FrozenRequest& frozen) {
+  if (!InFlight(frozen.status(), frozen.connection(), frozen.orphaned())) return nullptr;
+  const ConnectionId connection = frozen.connection();
+  if (auto closed = shard.closed.find(connection); closed != shard.closed.end()) {
+    --closed->second.quiet;
+    return &closed->second;
+  }
+  if (frozen.watch() != static_cast<uint8_t>(Watch::kNone)) {
+    if (auto it = shard.by_connection.find(connection); it != shard.by_connection.end()) {
+      it->second.watched.erase(&frozen);
+      if (it->second.live.empty() && it->second.watched.empty()) shard.by_connection.erase(it);
+    }
+  } else if (auto it = shard.quiet.find(connection); it != shard.quiet.end() && --it->second == 0) {
+    shard.quiet.erase(it);
+  }
+  return nullptr;
+}
+
+RequestCorrelator::Entry& RequestCorrelator::Thaw(Shard& shard, FrozenRequest& frozen) {
+  const Closed* closed = Unbook(shard, frozen);
+  const ConnectionId connection = frozen.connection();
+  Entry& entry = Unpack(shard, frozen);
+  if (closed != nullptr) {
+    // Its connection closed while it was frozen (FailAllFor): what the close
+    // did to the live requests, done now.
+    entry.orphaned = true;
+    entry.closed_how = closed->how;
+    Charge(shard, entry);
+    if (closed->quiet == 0) shard.closed.erase(connection);
+  } else if (InFlight(entry.outcome.status(), entry.connection, entry.orphaned)) {
+    shard.by_connection[entry.connection].live.insert(&entry);
+  }
+  return entry;
+}
+
+void RequestCorrelator::UnbookLive(Shard& shard, Entry& entry) {
+  if (entry.connection == 0) return;
+  if (auto it = shard.by_connection.find(entry.connection); it != shard.by_connection.end()) {
+    Written& written = it->second;
+    written.live.erase(&entry);
+    if (written.live.empty() && written.watched.empty()) shard.by_connection.erase(it);
+  }
 }
 
 void RequestCorrelator::KeepWithinBudget(Shard& shard) {
-  while (shard.idle_head != nullptr && ((shard_max_entries_ > 0 && shard.entries.size() > shard_max_entries_) ||
+  while (shard.idle_head != nullptr && ((shard_max_entries_ > 0 && shard.entries() > shard_max_entries_) ||
                                         (shard_max_bytes_ > 0 && shard.bytes > shard_max_bytes_))) {
     forgotten_budget_.fetch_add(1, std::memory_order_relaxed);
     Forget(shard, *shard.idle_head);
@@ -256,19 +406,23 @@ void RequestCorrelator::KeepWithinBudget(Shard& shard) {
 }
 
 void RequestCorrelator::Forget(Shard& shard, Entry& entry) {
-  Unlink(shard, entry);
   for (const Waiter& waiter : entry.waiters) shard.deadlines.erase({waiter.deadline, waiter.id});
-  if (entry.holds_place) GiveBackPlace(entry.device_id);
-  if (entry.connection != 0) {
-    if (auto it = shard.by_connection.find(entry.connection); it != shard.by_connection.end()) {
-      it->second.erase(&entry);
-      if (it->second.empty()) shard.by_connection.erase(it);
-    }
-  }
-  shard.bytes -= entry.bytes;
-  remembered_bytes_.fetch_sub(entry.bytes, std::memory_order_relaxed);
+  if (entry.holds_place) GiveBackPlace(entry.device_id());
+  UnbookLive(shard, entry);
+  SubtractBytes(shard, entry.bytes);
   remembered_entries_.fetch_sub(1, std::memory_order_relaxed);
-  shard.entries.erase(shard.entries.find(*entry.request_id));
+  origins_.Release(entry.origin);
+  shard.live.erase(*entry.request_id);
+}
+
+void RequestCorrelator::Forget(Shard& shard, FrozenRequest& frozen) {
+  if (const Closed* closed = Unbook(shard, frozen); closed != nullptr && closed->quiet == 0) {
+    shard.closed.erase(frozen.connection());
+  }
+  Unfile(shard, frozen);
+  remembered_entries_.fetch_sub(1, std::memory_order_relaxed);
+  origins_.Release(frozen.origin());
+  FrozenRequest::Destroy(&frozen);
 }
 
 void RequestCorrelator::RunAll(std::vector<Completion>& ready) {
@@ -281,65 +435,92 @@ void RequestCorrelator::RunAll(std::vector<Completion>& ready) {
 RequestCorrelator::Registration RequestCorrelator::Await(const std::string& request_id, const std::string& device_id,
                                                          Digest digest, WaitMode mode, absl::Time deadline, Done done,
                                                          IdSource source, Tracking tracking) {
+  if (request_id.size() > FrozenRequest::kMaxTextBytes) {
+    std::move(done)(absl::InvalidArgumentError(
+        absl::StrCat("request_id is ", request_id.size(), " bytes; at most ", FrozenRequest::kMaxTextBytes)));
+    return Registration{Role::kJoined, 0};
+  }
   const absl::Time now = clock_.Now();
-  mode = Normalized(mode);
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
   Registration registration;
   {
     absl::MutexLock lock(&shard.mu);
-    registration.waiter = shard.next_waiter++;
-    auto [it, inserted] = shard.entries.try_emplace(request_id);
-    Entry& entry = it->second;
-    registration.role = inserted ? Role::kSendNow : Role::kJoined;
-    if (inserted) {
-      entry.request_id = &it->first;
-      entry.device_id = device_id;
-      entry.account_id = std::move(tracking.account_id);
-      entry.digest = digest;
-      entry.source = source;
-      entry.watch = tracking.watch;
-      entry.sender = registration.waiter;
-      entry.outcome.set_request_id(request_id);
-      remembered_entries_.fetch_add(1, std::memory_order_relaxed);
-      Charge(shard, entry);
-    }
-    const bool reached = Reached(entry.outcome.status(), mode);
-    absl::Status room = absl::OkStatus();
-    if (entry.device_id != device_id) {
-      ready.push_back({std::move(done), absl::InvalidArgumentError(absl::StrCat("request_id ", request_id,
-                                                                                " already used for another device"))});
-    } else if (entry.digest != digest) {
-      ready.push_back({std::move(done), absl::InvalidArgumentError(absl::StrCat(
-                                            "request_id ", request_id,
-                                            " already used for a different request (another command or state); a "
-                                            "retry must repeat the request exactly, a new request needs a new "
-                                            "request_id"))});
-    } else if (entry.orphaned && !reached) {
-      // Written on a connection that closed before the device answered: it
-      // may have arrived, so it is never sent again; nor will that
-      // connection bring the answer.
-      ready.push_back({std::move(done), Orphaned(request_id, entry.outcome.status(), entry.closed_how)});
-      Touched(shard, entry, now);
-      retries_joined_.fetch_add(1, std::memory_order_relaxed);
-    } else if (!entry.holds_place && !reached && !(room = TakePlace(device_id)).ok()) {
-      // Over a limit: nothing is sent, and a new entry is not kept, so that
-      // a retry once there is room sends the request.
-      ready.push_back({std::move(done), std::move(room)});
-      registration.role = Role::kJoined;
-      if (inserted) Forget(shard, entry);
-    } else {
-      if (!inserted) retries_joined_.fetch_add(1, std::memory_order_relaxed);
-      if (!reached) entry.holds_place = true;
-      entry.waiters.push_back({registration.waiter, mode, deadline, std::move(done)});
-      shard.deadlines.emplace(std::make_pair(deadline, registration.waiter), &entry);
-      Settle(shard, entry, ready);
-      Touched(shard, entry, now);
-    }
+    registration = Join(shard, {request_id, device_id, digest, Normalized(mode), deadline, source, std::move(tracking)},
+                        std::move(done), now, ready);
     KeepWithinBudget(shard);
   }
   RunAll(ready);
   return registration;
+}
+
+RequestCorrelator::Registration RequestCorrelator::Join(Shard& shard, Asked asked, Done done, absl::Time now,
+                                                        std::vector<Completion>& ready) {
+  Registration registration{Role::kJoined, shard.next_waiter++};
+  // A retry that does not repeat the request is refused without thawing it,
+  // which would move it among the idle ones.
+  if (const FrozenRequest* frozen = FindFrozen(shard, asked.request_id); frozen != nullptr) {
+    absl::Status same = SameRequest(asked, frozen->origin()->device_id, frozen->digest());
+    if (!same.ok()) {
+      ready.push_back({std::move(done), std::move(same)});
+      return registration;
+    }
+  }
+  Entry* known = Lookup(shard, asked.request_id);
+  const bool inserted = known == nullptr;
+  if (inserted) {
+    known = &Insert(shard, asked, registration.waiter);
+    registration.role = Role::kSendNow;
+  }
+  Entry& entry = *known;
+  const bool reached = Reached(entry.outcome.status(), asked.mode);
+  absl::Status room = absl::OkStatus();
+  // Each branch ends the entry's turn: Touched, Settled or Forget.
+  if (absl::Status same = SameRequest(asked, entry.device_id(), entry.digest); !same.ok()) {
+    // A live entry, with waiters: Settled leaves it as it is.
+    ready.push_back({std::move(done), std::move(same)});
+    Settled(shard, entry);
+  } else if (entry.orphaned && !reached) {
+    // Written on a connection that closed before the device answered: it
+    // may have arrived, so it is never sent again; nor will that connection
+    // bring the answer.
+    ready.push_back({std::move(done), Orphaned(asked.request_id, entry.outcome.status(), entry.closed_how)});
+    retries_joined_.fetch_add(1, std::memory_order_relaxed);
+    Touched(shard, entry, now);
+  } else if (!entry.holds_place && !reached && !(room = TakePlace(asked.device_id)).ok()) {
+    // Over a limit: nothing is sent, and a new entry is not kept, so that a
+    // retry once there is room sends the request.
+    ready.push_back({std::move(done), std::move(room)});
+    registration.role = Role::kJoined;
+    if (inserted) {
+      Forget(shard, entry);
+    } else {
+      Touched(shard, entry, now);
+    }
+  } else {
+    if (!inserted) retries_joined_.fetch_add(1, std::memory_order_relaxed);
+    if (!reached) entry.holds_place = true;
+    entry.waiters.push_back({registration.waiter, asked.mode, asked.deadline, std::move(done)});
+    shard.deadlines.emplace(std::make_pair(asked.deadline, registration.waiter), &entry);
+    Settle(shard, entry, ready);
+    Touched(shard, entry, now);
+  }
+  return registration;
+}
+
+RequestCorrelator::Entry& RequestCorrelator::Insert(Shard& shard, Asked& asked, WaiterId sender) {
+  auto it = shard.live.try_emplace(asked.request_id).first;
+  Entry& entry = it->second;
+  entry.request_id = &it->first;
+  entry.origin = origins_.Acquire(asked.device_id, asked.tracking.account_id);
+  entry.digest = asked.digest;
+  entry.source = asked.source;
+  entry.watch = asked.tracking.watch;
+  entry.sender = sender;
+  entry.outcome.set_request_id(asked.request_id);
+  remembered_entries_.fetch_add(1, std::memory_order_relaxed);
+  Charge(shard, entry);
+  return entry;
 }
 
 void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender, ConnectionId connection) {
@@ -349,14 +530,20 @@ void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender,
   std::vector<OutcomeChange> changed;
   {
     absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(request_id);
-    if (it == shard.entries.end()) return;
-    Entry& entry = it->second;
+    // A stale sender, or a request already written, changes nothing: look
+    // before thawing.
+    if (const FrozenRequest* frozen = FindFrozen(shard, request_id);
+        frozen != nullptr && (frozen->sender() != sender || frozen->connection() != 0)) {
+      return;
+    }
+    Entry* known = Lookup(shard, request_id);
+    if (known == nullptr) return;
+    Entry& entry = *known;
     if (entry.sender != sender || entry.connection != 0) return;
     entry.connection = connection;
     // A device that answered already (on another connection) has it: a
     // close of this one loses nothing.
-    if (!Answered(entry.outcome.status())) shard.by_connection[connection].insert(&entry);
+    if (!Answered(entry.outcome.status())) shard.by_connection[connection].live.insert(&entry);
     if (entry.outcome.status() == hive::bridge::v1::REQUEST_STATUS_UNSPECIFIED) {
       StampSent(entry.outcome, now);
       entry.outcome.set_status(hive::bridge::v1::REQUEST_STATUS_SENT);
@@ -376,39 +563,47 @@ void RequestCorrelator::Fail(const std::string& request_id, WaiterId sender, con
   std::vector<Completion> ready;
   {
     absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(request_id);
-    if (it == shard.entries.end() || it->second.sender != sender || it->second.connection != 0) return;
-    ReleaseAll(shard, it->second, why, ready);
-    Forget(shard, it->second);
+    if (auto it = shard.live.find(request_id); it != shard.live.end()) {
+      Entry& entry = it->second;
+      if (entry.sender != sender || entry.connection != 0) return;
+      ReleaseAll(shard, entry, why, ready);
+      Forget(shard, entry);
+    } else if (FrozenRequest* frozen = FindFrozen(shard, request_id);
+               frozen != nullptr && frozen->sender() == sender && frozen->connection() == 0) {
+      // Its waiters all left before it was written; nobody is told.
+      Forget(shard, *frozen);
+    }
   }
   RunAll(ready);
 }
 
 bool RequestCorrelator::Respond(const std::string& device_id, const std::string& request_id,
-                                absl::FunctionRef<bool(Entry&, absl::Time)> respond) {
+                                absl::FunctionRef<bool(RequestStatus)> changes,
+                                absl::FunctionRef<void(Entry&, absl::Time)> respond) {
   const absl::Time now = clock_.Now();
   Shard& shard = ShardFor(request_id);
   std::vector<Completion> ready;
   std::vector<OutcomeChange> changed;
   {
     absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(request_id);
-    if (it == shard.entries.end() || it->second.device_id != device_id) return false;
-    Entry& entry = it->second;
-    if (respond(entry, now)) {
-      Note(entry, changed);
-      if (Answered(entry.outcome.status()) && entry.connection != 0) {
-        // Nothing of it is left for a close to lose.
-        if (auto c = shard.by_connection.find(entry.connection); c != shard.by_connection.end()) {
-          c->second.erase(&entry);
-          if (c->second.empty()) shard.by_connection.erase(c);
-        }
-      }
-      Charge(shard, entry);
-      Settle(shard, entry, ready);
-      Touched(shard, entry, now);
-      KeepWithinBudget(shard);
+    // A response that changes nothing (a repeated ack, a second result)
+    // leaves a frozen request frozen.
+    if (const FrozenRequest* frozen = FindFrozen(shard, request_id); frozen != nullptr) {
+      if (frozen->origin()->device_id != device_id) return false;
+      if (!changes(frozen->status())) return true;
     }
+    Entry* known = Lookup(shard, request_id);
+    if (known == nullptr || known->device_id() != device_id) return false;
+    Entry& entry = *known;
+    if (!changes(entry.outcome.status())) return true;
+    respond(entry, now);
+    Note(entry, changed);
+    // Nothing of it is left for a close to lose.
+    if (Answered(entry.outcome.status())) UnbookLive(shard, entry);
+    Charge(shard, entry);
+    Settle(shard, entry, ready);
+    Touched(shard, entry, now);
+    KeepWithinBudget(shard);
   }
   Tell(changed);
   RunAll(ready);
@@ -416,32 +611,34 @@ bool RequestCorrelator::Respond(const std::string& device_id, const std::string&
 }
 
 bool RequestCorrelator::OnAck(const std::string& device_id, const std::string& request_id) {
-  return Respond(device_id, request_id, [](Entry& entry, absl::Time now) {
-    // A repeated ack, or one after the result, changes nothing.
-    if (Acked(entry.outcome.status())) return false;
-    const absl::Time sent_at = StampSent(entry.outcome, now);
-    entry.outcome.set_status(hive::bridge::v1::REQUEST_STATUS_ACKED);
-    *entry.outcome.mutable_ack_latency() = ToProto(now - sent_at);
-    return true;
-  });
+  // A repeated ack, or one after the result, changes nothing.
+  return Respond(
+      device_id, request_id, [](RequestStatus status) { return !Acked(status); },
+      [](Entry& entry, absl::Time now) {
+        const absl::Time sent_at = StampSent(entry.outcome, now);
+        entry.outcome.set_status(hive::bridge::v1::REQUEST_STATUS_ACKED);
+        *entry.outcome.mutable_ack_latency() = ToProto(now - sent_at);
+      });
 }
 
 bool RequestCorrelator::OnResult(const std::string& device_id, const std::string& request_id, DeviceResult result) {
-  return Respond(device_id, request_id, [&result](Entry& entry, absl::Time now) {
-    if (Answered(entry.outcome.status())) return false;
-    SendDeviceRequestResponse& outcome = entry.outcome;
-    const google::protobuf::Duration latency = ToProto(now - StampSent(outcome, now));
-    // The device acks before it answers, so a result without an ack means the
-    // ack was lost or skipped; it is taken to have come with the result.
-    if (!Acked(outcome.status())) *outcome.mutable_ack_latency() = latency;
-    outcome.set_status(result.succeeded ? hive::bridge::v1::REQUEST_STATUS_SUCCEEDED
-                                        : hive::bridge::v1::REQUEST_STATUS_FAILED);
-    *outcome.mutable_result_latency() = latency;
-    if (result.has_result) *outcome.mutable_result() = std::move(result.result);
-    *outcome.mutable_result_exact_numbers() = std::move(result.exact_numbers);
-    outcome.set_error(std::move(result.error));
-    return true;
-  });
+  // Only the first result counts.
+  return Respond(
+      device_id, request_id, [](RequestStatus status) { return !Answered(status); },
+      [&result](Entry& entry, absl::Time now) {
+        SendDeviceRequestResponse& outcome = entry.outcome;
+        const google::protobuf::Duration latency = ToProto(now - StampSent(outcome, now));
+        // The device acks before it answers, so a result without an ack means
+        // the ack was lost or skipped; it is taken to have come with the
+        // result.
+        if (!Acked(outcome.status())) *outcome.mutable_ack_latency() = latency;
+        outcome.set_status(result.succeeded ? hive::bridge::v1::REQUEST_STATUS_SUCCEEDED
+                                            : hive::bridge::v1::REQUEST_STATUS_FAILED);
+        *outcome.mutable_result_latency() = latency;
+        if (result.has_result) *outcome.mutable_result() = std::move(result.result);
+        *outcome.mutable_result_exact_numbers() = std::move(result.exact_numbers);
+        outcome.set_error(std::move(result.error));
+      });
 }
 
 void RequestCorrelator::FailAllFor(const std::string& device_id, ConnectionId connection, absl::string_view how) {
@@ -452,10 +649,22 @@ void RequestCorrelator::FailAllFor(const std::string& device_id, ConnectionId co
     Shard& shard = shards_[i];
     {
       absl::MutexLock lock(&shard.mu);
+      // The frozen requests nobody watches hear of the close when they are
+      // next thawed (Thaw), so a close costs nothing per such request.
+      if (auto quiet = shard.quiet.extract(connection); !quiet.empty()) {
+        shard.closed[connection] = Closed{std::string(how), quiet.mapped()};
+      }
       auto node = shard.by_connection.extract(connection);
       if (node.empty()) continue;
-      for (Entry* entry : node.mapped()) {
-        if (entry->device_id != device_id) continue;
+      Written& written = node.mapped();
+      std::vector<Entry*> entries(written.live.begin(), written.live.end());
+      for (FrozenRequest* frozen : written.watched) entries.push_back(&Unpack(shard, *frozen));
+      for (Entry* entry : entries) {
+        // Connection ids are never reused, so this is only a safeguard.
+        if (entry->device_id() != device_id) {
+          Touched(shard, *entry, now);
+          continue;
+        }
         entry->orphaned = true;
         entry->closed_how = std::string(how);
         // Every waiter still waiting waits for something only the closed
@@ -481,13 +690,21 @@ void RequestCorrelator::FailAll(const absl::Status& why) {
     Shard& shard = shards_[i];
     {
       absl::MutexLock lock(&shard.mu);
-      for (auto& [request_id, entry] : shard.entries) {
+      for (auto& [request_id, entry] : shard.live) {
         ReleaseAll(shard, entry, why, ready);
+        origins_.Release(entry.origin);
       }
-      remembered_entries_.fetch_sub(shard.entries.size(), std::memory_order_relaxed);
+      for (FrozenRequest* frozen : shard.frozen) {
+        origins_.Release(frozen->origin());
+        FrozenRequest::Destroy(frozen);
+      }
+      remembered_entries_.fetch_sub(shard.entries(), std::memory_order_relaxed);
       remembered_bytes_.fetch_sub(shard.bytes, std::memory_order_relaxed);
-      shard.entries.clear();
+      shard.live.clear();
+      shard.frozen.clear();
       shard.by_connection.clear();
+      shard.quiet.clear();
+      shard.closed.clear();
       shard.deadlines.clear();
       shard.idle_head = shard.idle_tail = nullptr;
       shard.bytes = 0;
@@ -502,8 +719,9 @@ void RequestCorrelator::Cancel(const std::string& request_id, WaiterId waiter) {
   std::vector<Completion> ready;
   {
     absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(request_id);
-    if (it == shard.entries.end()) return;
+    // A frozen request has no waiters left to cancel.
+    auto it = shard.live.find(request_id);
+    if (it == shard.live.end()) return;
     Release(
         shard, it->second, [waiter](const Waiter& w) { return w.id == waiter; },
         [](const Waiter&) { return absl::CancelledError("request cancelled by caller"); }, ready);
@@ -533,9 +751,18 @@ void RequestCorrelator::ExpireDue() {
       }
       // The idle list is in the order of last touch, so the expired ones are
       // at its front.
-      while (shard.idle_head != nullptr && now - shard.idle_head->touched >= options_.dedupe_window) {
+      while (shard.idle_head != nullptr && now - shard.idle_head->touched() >= options_.dedupe_window) {
+        FrozenRequest& frozen = *shard.idle_head;
+        if (InFlight(frozen.status(), frozen.connection(), frozen.orphaned()) &&
+            shard.closed.contains(frozen.connection())) {
+          // Its connection closed while it was frozen, which is news it has
+          // not heard yet: it is remembered for a window from now (Thaw
+          // applies the close, so the next pass forgets it).
+          Touched(shard, Thaw(shard, frozen), now);
+          continue;
+        }
         forgotten_window_.fetch_add(1, std::memory_order_relaxed);
-        Forget(shard, *shard.idle_head);
+        Forget(shard, frozen);
       }
     }
     RunAll(ready);

@@ -35,10 +35,18 @@
 // correlator max_pending. A retry that joins a request already pending, or
 // that the stored outcome answers at once, takes no further place.
 // Remembered outcomes are bounded by count and by an estimate of their bytes
-// (EntryBytes), each shard holding its share of the budget; over budget, the
-// least recently touched entry without waiters is forgotten first. Requests
-// whose id the bridge made up (IdSource::kBridge) cannot be retried, so they
-// are forgotten as soon as their result is in and nobody waits.
+// (kEntryOverheadBytes, kFrozenOverheadBytes), each shard holding its share
+// of the budget; over budget, the least recently touched entry without
+// waiters is forgotten first. Requests whose id the bridge made up
+// (IdSource::kBridge) cannot be retried, so they are forgotten as soon as
+// their result is in and nobody waits.
+//
+// Memory: a request is live (an Entry, everything unpacked) while someone
+// waits for it, and packed into a FrozenRequest (about 100 bytes) once
+// nobody does: it spends almost all of its remembered life so. A connection's
+// close marks the frozen requests it carried lazily (Closed): they are only
+// counted per connection, not listed, and hear of the close when next
+// thawed, so a frozen request costs nothing in the connection index.
 //
 // Thread-safe, with no global lock: entries live in shards by request id, each
 // with its own mutex, and the per-device counts in shards by device id. Every
@@ -46,8 +54,8 @@
 // deadline passes, it is cancelled, the connection closes or the correlator
 // shuts down. Done never runs under a lock of the correlator, so it may call
 // back into it. No operation walks every entry: deadlines are ordered, idle
-// entries are in a list by age, and written requests are indexed by their
-// connection.
+// entries are in a list by age, and written requests are indexed (or counted)
+// by their connection.
 #pragma once
 
 #include <array>
@@ -74,7 +82,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/clock.h"
+#include "bridge/frozen_request.h"
 #include "bridge/limit_counters.h"
+#include "bridge/request_origins.h"
 #include "google/protobuf/map.h"
 #include "google/protobuf/struct.pb.h"
 #include "hive/bridge/v1/device_bridge.pb.h"
@@ -176,10 +186,10 @@ class RequestCorrelator {
     size_t max_pending = 0;
     // Where refusals are counted; may be null.
     LimitCounters* counters = nullptr;
-    // Remembered requests, by count and by estimated bytes (EntryBytes); 0
+    // Remembered requests, by count and by estimated bytes (kEntryOverheadBytes, kFrozenOverheadBytes); 0
     // means no limit. Each shard holds its share (rounded up), so the whole
     // may pass the budget by less than one entry per shard.
-    size_t max_remembered = 100'000;
+    size_t max_remembered = 500'000;
     size_t max_remembered_bytes = size_t{64} << 20;
     // Shards of the entry table: a power of two from 1 to 64. Tests use 1 to
     // see the budget's order exactly.
@@ -222,15 +232,18 @@ class RequestCorrelator {
     uint64_t retries_joined = 0;
   };
 
-  // The estimated cost of one remembered entry: this fixed overhead (the
-  // map's node, the entry, the outcome's time submessages, its place in the
-  // indexes) plus the sizes of its request id, device id, account id and close
-  // reason, the serialized size of its outcome, and the device's result as it
-  // lies in memory (SpaceUsedLong: a Struct's map nodes and Values are many
-  // times its serialized size). The overhead is measured, not guessed:
-  // correlator_bench's BM_RememberedBytes found 877 bytes of heap per acked
-  // round-trip request, 144 of them the terms the estimate adds.
+  // The estimated cost of a request while someone waits for it (a live
+  // entry): this fixed overhead (the map's node, the entry, the outcome's
+  // time submessages, its place in the indexes) plus the sizes of its request
+  // id and close reason and the serialized size of its outcome. Its device
+  // and account are interned (RequestOrigins), shared by all its requests.
   static constexpr size_t kEntryOverheadBytes = 768;
+  // The estimated cost of a request nobody waits for (almost all remembered
+  // ones): its FrozenRequest's exact size plus this, its slot in the index
+  // (8 bytes and a control byte at the table's load) and the allocator's
+  // rounding and header. Measured, not guessed: correlator_bench's
+  // BM_RememberedBytes.
+  static constexpr size_t kFrozenOverheadBytes = 24;
 
   RequestCorrelator(const Clock& clock, Options options);
   // Waiters still pending complete with UNAVAILABLE; their Done must not call
@@ -320,11 +333,13 @@ class RequestCorrelator {
     Done done;
   };
 
+  // A request someone waits for (or one being changed): everything about
+  // it, unpacked. Once nobody waits, it is packed into a FrozenRequest.
   struct Entry {
     // The map's key; nodes do not move.
     const std::string* request_id = nullptr;
-    std::string device_id;
-    std::string account_id;
+    // Its device and account, interned (origins_).
+    const RequestOrigin* origin = nullptr;
     Digest digest = 0;
     IdSource source = IdSource::kCaller;
     Watch watch = Watch::kNone;
@@ -345,13 +360,28 @@ class RequestCorrelator {
     // Whether the request counts as pending (see TakePlace): from the first
     // waiter that has to wait until no waiter is left.
     bool holds_place = false;
-    // Its share of the shard's bytes (EntryBytes when last charged).
+    // Its share of the shard's bytes (Charge).
     size_t bytes = 0;
-    // The shard's list of idle entries (no waiters), least recently touched
-    // first; `idle` says whether the entry is on it.
-    bool idle = false;
-    Entry* idle_prev = nullptr;
-    Entry* idle_next = nullptr;
+
+    const std::string& device_id() const { return origin->device_id; }
+  };
+
+  // The requests one open connection wrote that the device has not answered
+  // yet, so that its close touches only them: live entries and watched
+  // frozen ones (the close tells their waiters and observers). The other
+  // frozen ones are only counted (Shard::quiet): their close is applied when
+  // they are next looked at (Closed).
+  struct Written {
+    absl::flat_hash_set<Entry*> live;
+    absl::flat_hash_set<FrozenRequest*> watched;
+  };
+
+  // A closed connection that still had `quiet` frozen requests in flight:
+  // each is marked orphaned (`how`) when it is next thawed, and the entry
+  // goes once none is left. Bounded by the remembered requests.
+  struct Closed {
+    std::string how;
+    size_t quiet = 0;
   };
 
   // A Done with its outcome, run once the shard's lock is released.
@@ -360,8 +390,8 @@ class RequestCorrelator {
     absl::StatusOr<SendDeviceRequestResponse> outcome;
   };
 
-  // Nodes, so that the idle list, the deadlines and the connection index may
-  // point at entries.
+  // Nodes, so that the deadlines and the connection index may point at
+  // entries.
   using EntryMap = absl::node_hash_map<std::string, Entry>;
 
   // Pending requests by device, for max_pending_per_device.
@@ -374,19 +404,28 @@ class RequestCorrelator {
   // contend for the same line.
   struct alignas(ABSL_CACHELINE_SIZE) Shard {
     mutable absl::Mutex mu;
-    EntryMap entries ABSL_GUARDED_BY(mu);
-    // Written, unanswered-or-acked entries by the connection that wrote them,
-    // so that a close touches only its own.
-    absl::flat_hash_map<ConnectionId, absl::flat_hash_set<Entry*>> by_connection ABSL_GUARDED_BY(mu);
+    // Every request is in exactly one of these: live while someone waits for
+    // it (or an operation is changing it), frozen otherwise.
+    EntryMap live ABSL_GUARDED_BY(mu);
+    FrozenRequests frozen ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<ConnectionId, Written> by_connection ABSL_GUARDED_BY(mu);
+    // Unwatched frozen requests in flight, by the open connection that wrote
+    // them: 16 bytes per connection, nothing per request.
+    absl::flat_hash_map<ConnectionId, size_t> quiet ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<ConnectionId, Closed> closed ABSL_GUARDED_BY(mu);
     // Every waiter by (deadline, id): ExpireDue pops the due ones from the
     // front.
     absl::btree_map<std::pair<absl::Time, WaiterId>, Entry*> deadlines ABSL_GUARDED_BY(mu);
-    Entry* idle_head ABSL_GUARDED_BY(mu) = nullptr;
-    Entry* idle_tail ABSL_GUARDED_BY(mu) = nullptr;
+    // The frozen requests, least recently touched first (each is packed, so
+    // appended, when it was last touched).
+    FrozenRequest* idle_head ABSL_GUARDED_BY(mu) = nullptr;
+    FrozenRequest* idle_tail ABSL_GUARDED_BY(mu) = nullptr;
     size_t bytes ABSL_GUARDED_BY(mu) = 0;
     // Unique per request id for the correlator's lifetime, since an id always
     // maps to the same shard: a stale id can never name a newer waiter.
     WaiterId next_waiter ABSL_GUARDED_BY(mu) = 1;
+
+    size_t entries() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return live.size() + frozen.size(); }
   };
 
   static constexpr size_t kDeviceShardBits = 4;
@@ -412,26 +451,67 @@ class RequestCorrelator {
   // Releases every waiter of `entry` with `why`.
   void ReleaseAll(Shard& shard, Entry& entry, const absl::Status& why, std::vector<Completion>& ready)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // What Await was asked.
+  struct Asked {
+    const std::string& request_id;
+    const std::string& device_id;
+    Digest digest;
+    WaitMode mode;
+    absl::Time deadline;
+    IdSource source;
+    Tracking tracking;
+  };
+  // Await under the shard's lock.
+  Registration Join(Shard& shard, Asked asked, Done done, absl::Time now, std::vector<Completion>& ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // A new live entry for what was asked, sent by `sender`.
+  Entry& Insert(Shard& shard, Asked& asked, WaiterId sender) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // INVALID_ARGUMENT when the request known as `asked.request_id` is for
+  // `device_id` and `digest` and the asked one is not the same.
+  static absl::Status SameRequest(const Asked& asked, absl::string_view device_id, Digest digest);
   // Re-estimates the entry's bytes after its outcome changed.
   void Charge(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  // After anything happened to `entry` (touched at `now`): files it as idle
-  // (at the back) when it has no waiters, or forgets it when nobody can ask
-  // for it again. `entry` may be gone afterwards.
+  void AddBytes(Shard& shard, size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  void SubtractBytes(Shard& shard, size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // The live entry of `request_id`, thawing a frozen one; null when unknown.
+  Entry* Lookup(Shard& shard, absl::string_view request_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  FrozenRequest* FindFrozen(const Shard& shard, absl::string_view request_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // After anything happened to `entry` (touched at `now`): Settled.
   void Touched(Shard& shard, Entry& entry, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  // Forgets idle entries, least recently touched first, while the shard is
+  // When nobody waits for `entry`: freezes it, or forgets it when nobody can
+  // ask for it again. `entry` may be gone afterwards.
+  void Settled(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Packs `entry` (no waiters) into a frozen request at the idle list's back.
+  void Freeze(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Unpacks `frozen` into a live entry, and applies its connection's close
+  // if that closed since.
+  Entry& Thaw(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Unpacks `frozen` into a live entry, nothing more.
+  Entry& Unpack(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Takes an in-flight frozen request off its connection's books: the
+  // connection's close, when it closed since it was frozen, or nullptr.
+  const Closed* Unbook(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Takes `frozen` out of the index and the idle list.
+  void Unfile(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Takes `entry` off its connection's written requests.
+  void UnbookLive(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Forgets idle requests, least recently touched first, while the shard is
   // over its budget.
   void KeepWithinBudget(Shard& shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  void Unlink(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   void Forget(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  void Forget(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Runs the completions in `ready` and empties it; call with no lock held.
   static void RunAll(std::vector<Completion>& ready);
   // Applies `respond` to the entry of `request_id` if it was sent to
-  // `device_id` (false when there is none); when `respond` changed the
-  // outcome, completes the waiters it satisfies.
+  // `device_id` (false when there is none) and `changes` says its status
+  // changes by it, then completes the waiters it satisfies.
   bool Respond(const std::string& device_id, const std::string& request_id,
-               absl::FunctionRef<bool(Entry&, absl::Time)> respond);
+               absl::FunctionRef<bool(hive::bridge::v1::RequestStatus)> changes,
+               absl::FunctionRef<void(Entry&, absl::Time)> respond);
 
   const Clock& clock_;
+  RequestOrigins origins_;
   const Options options_;
   OutcomeObserver* observer_ = nullptr;
   const size_t shard_bits_;

@@ -89,7 +89,7 @@ struct Config {
   size_t max_connect_waiters = 10000;   // calls waiting for a device to connect before RESOURCE_EXHAUSTED
   // Remembered request outcomes (the dedupe window's memory), by count and
   // estimated bytes; over either, the least recently touched idle one goes.
-  size_t max_remembered_requests = 100'000;
+  size_t max_remembered_requests = 500'000;
   size_t max_remembered_bytes = size_t{64} << 20;
 
   // Events.

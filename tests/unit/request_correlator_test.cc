@@ -695,11 +695,11 @@ TEST(RequestCorrelator, DoneMayCallBackIntoTheCorrelator) {
   std::optional<Role> nested_role;
 
   const auto registration = correlator.Await(
-      kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), [&](absl::StatusOr<SendDeviceRequestResponse>) {
+      kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), [&](const absl::StatusOr<SendDeviceRequestResponse>&) {
         // Joins the finished request (completes at once) and starts another.
         correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), nested.Callback());
         const auto other = correlator.Await(kOtherRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock),
-                                            [](absl::StatusOr<SendDeviceRequestResponse>) {});
+                                            [](const absl::StatusOr<SendDeviceRequestResponse>&) {});
         nested_role = other.role;
         correlator.Fail(kOtherRequest, other.waiter, absl::UnavailableError("device disconnected"));
       });
@@ -746,7 +746,7 @@ TEST(RequestCorrelator, ConcurrentCallersCompleteExactlyOnceAndSendOnce) {
       const std::string device_id = absl::StrCat("device-", i % 7);
       const WaitMode mode = i % 2 == 0 ? WAIT_MODE_ACK : WAIT_MODE_RESULT;
       const auto registration = correlator.Await(request_id, device_id, kDigest, mode, absl::InfiniteFuture(),
-                                                 [&, i](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+                                                 [&, i](const absl::StatusOr<SendDeviceRequestResponse>& outcome) {
                                                    if (!outcome.ok()) errors.fetch_add(1);
                                                    completions[i].fetch_add(1);
                                                  });
@@ -765,6 +765,7 @@ TEST(RequestCorrelator, ConcurrentCallersCompleteExactlyOnceAndSendOnce) {
     }
   });
   std::vector<std::thread> callers;
+  callers.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) callers.emplace_back(caller, t);
   for (std::thread& t : callers) t.join();
   stop.store(true);
@@ -938,6 +939,7 @@ TEST(RequestCorrelator, ConcurrentCallersNeverExceedTheDeviceLimit) {
     }
   };
   std::vector<std::thread> callers;
+  callers.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) callers.emplace_back(caller, t);
   for (std::thread& t : callers) t.join();
 
@@ -1009,16 +1011,21 @@ TEST(RequestCorrelator, RequestsWithWaitersAreNeverForgottenForTheBudget) {
 TEST(RequestCorrelator, OverTheByteBudgetTheOldestIdleRequestIsForgotten) {
   FakeClock clock;
   std::vector<Recorder> waiters(4);
-  // Room for two entries like these, not three: one's size, read from a
+  // Room for two entries like these and one being asked for, not three and
+  // one: their sizes, remembered and while waited for, read from a
   // correlator of its own.
   size_t one = 0;
+  size_t waited_for = 0;
   {
     Recorder probe;
     RequestCorrelator sizer(clock, Remembering(0, 0));
-    Answered(sizer, 1, probe, clock);
+    const auto sent = sizer.Await(RequestId(1), kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), probe.Callback());
+    waited_for = sizer.remembered().bytes;
+    sizer.MarkSent(RequestId(1), sent.waiter, kConnection);
+    sizer.OnResult(kDevice, RequestId(1), Succeeded("1"));
     one = sizer.remembered().bytes;
   }
-  const size_t budget = one * 5 / 2;
+  const size_t budget = waited_for + one * 3 / 2;
   RequestCorrelator correlator(clock, Remembering(0, budget));
 
   Answered(correlator, 1, waiters[1], clock);
@@ -1026,7 +1033,7 @@ TEST(RequestCorrelator, OverTheByteBudgetTheOldestIdleRequestIsForgotten) {
   Answered(correlator, 2, waiters[2], clock);
   EXPECT_EQ(correlator.remembered().forgotten_budget, 0u);
   const size_t two = correlator.remembered().bytes;
-  EXPECT_GT(two, 2 * RequestCorrelator::kEntryOverheadBytes) << "ids and results count too";
+  EXPECT_GT(two, 2 * RequestCorrelator::kFrozenOverheadBytes) << "ids and results count too";
   clock.Advance(absl::Seconds(1));
   Answered(correlator, 3, waiters[3], clock);
 
@@ -1037,22 +1044,25 @@ TEST(RequestCorrelator, OverTheByteBudgetTheOldestIdleRequestIsForgotten) {
   EXPECT_TRUE(correlator.OnAck(kDevice, RequestId(2)));
 }
 
-TEST(RequestCorrelator, AResultIsChargedAsItLiesInMemoryNotAsItIsSerialized) {
+TEST(RequestCorrelator, ARememberedResultIsChargedAsItIsHeld) {
   FakeClock clock;
-  Recorder waiter;
-  RequestCorrelator correlator(clock, Remembering(0, 0));
+  Recorder plain, large;
   RequestCorrelator::DeviceResult result = Succeeded("1.0.0");
   for (int i = 0; i < 50; ++i) (*result.result.mutable_fields())[absl::StrCat("k", i)].set_number_value(i);
-  const size_t in_memory = result.result.SpaceUsedLong();
-  ASSERT_GT(in_memory, result.result.ByteSizeLong()) << "the case this test is about";
+  const size_t serialized = result.result.ByteSizeLong();
 
-  const auto registration =
-      correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), waiter.Callback());
-  correlator.MarkSent(kRequest, registration.waiter, kConnection);
-  const size_t before = correlator.remembered().bytes;
-  ASSERT_TRUE(correlator.OnResult(kDevice, kRequest, std::move(result)));
+  RequestCorrelator without(clock, Remembering(0, 0));
+  const auto a = without.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), plain.Callback());
+  without.MarkSent(kRequest, a.waiter, kConnection);
+  ASSERT_TRUE(without.OnResult(kDevice, kRequest, Failed("")));
+  RequestCorrelator with(clock, Remembering(0, 0));
+  const auto b = with.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), large.Callback());
+  with.MarkSent(kRequest, b.waiter, kConnection);
+  ASSERT_TRUE(with.OnResult(kDevice, kRequest, std::move(result)));
 
-  EXPECT_GE(correlator.remembered().bytes - before, in_memory);
+  // Remembered, the result is held serialized inside the frozen request.
+  EXPECT_GE(with.remembered().bytes - without.remembered().bytes, serialized);
+  EXPECT_LT(with.remembered().bytes - without.remembered().bytes, serialized + 64);
 }
 
 TEST(RequestCorrelator, TheWindowForgetsIdleRequestsAndCountsThem) {
@@ -1107,7 +1117,7 @@ TEST(RequestCorrelator, DeadlinesFireInTheirOrderAndOnlyWhenDue) {
   std::vector<int> order;
   for (int i : {3, 1, 2}) {
     correlator.Await(RequestId(i), kDevice, kDigest, WAIT_MODE_ACK, clock.Now() + absl::Seconds(i),
-                     [&order, i](absl::StatusOr<SendDeviceRequestResponse> outcome) {
+                     [&order, i](const absl::StatusOr<SendDeviceRequestResponse>& outcome) {
                        EXPECT_EQ(outcome.status().code(), absl::StatusCode::kDeadlineExceeded);
                        order.push_back(i);
                      });
@@ -1127,6 +1137,260 @@ TEST(RequestCorrelator, DeadlinesFireInTheirOrderAndOnlyWhenDue) {
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(waiters[0].calls(), 1) << "a cancelled waiter's deadline no longer fires";
   EXPECT_EQ(correlator.pending(), 0u);
+}
+
+// A request nobody waits for is frozen; a close of its connection is applied
+// when it is next looked at. These drive that path: an ack-mode caller is
+// gone by the time the connection closes, as in every round trip.
+void AckedAndLeft(RequestCorrelator& correlator, const std::string& request_id, Recorder& caller,
+                  const FakeClock& clock, RequestCorrelator::ConnectionId connection = kConnection) {
+  const auto sent = correlator.Await(request_id, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), caller.Callback());
+  correlator.MarkSent(request_id, sent.waiter, connection);
+  ASSERT_TRUE(correlator.OnAck(kDevice, request_id));
+  ASSERT_TRUE(caller.outcome().ok());
+}
+
+TEST(RequestCorrelator, AnIdleRequestHearsOfItsConnectionsCloseWhenNextAsked) {
+  FakeClock clock;
+  Recorder caller, retry_result, retry_ack;
+  RequestCorrelator correlator(clock, {});
+  AckedAndLeft(correlator, kRequest, caller, clock);
+
+  correlator.FailAllFor(kDevice, kConnection, "close code 1001");
+
+  const std::optional<RequestCorrelator::Known> known = correlator.Find(kRequest);
+  ASSERT_TRUE(known.has_value());
+  EXPECT_TRUE(known->unconfirmed);
+  EXPECT_EQ(known->closed_how, "close code 1001");
+  EXPECT_EQ(known->outcome.status(), REQUEST_STATUS_ACKED);
+  EXPECT_EQ(correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), retry_result.Callback()).role,
+            Role::kJoined);
+  EXPECT_EQ(retry_result.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(retry_result.outcome().status().message()),
+              ::testing::HasSubstr("acknowledged by the device, but its connection closed (close code 1001)"));
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retry_ack.Callback());
+  ASSERT_TRUE(retry_ack.outcome().ok());
+  EXPECT_EQ(retry_ack.outcome()->status(), REQUEST_STATUS_ACKED);
+  // Applied, it stays applied.
+  EXPECT_TRUE(correlator.Find(kRequest)->unconfirmed);
+  EXPECT_EQ(correlator.pending(), 0u);
+}
+
+TEST(RequestCorrelator, AnIdleRequestAnsweredOnANewConnectionAfterTheCloseKeepsTheAnswer) {
+  FakeClock clock;
+  Recorder caller, retry;
+  RequestCorrelator correlator(clock, {});
+  AckedAndLeft(correlator, kRequest, caller, clock);
+  correlator.FailAllFor(kDevice, kConnection, "close code 1006");
+
+  ASSERT_TRUE(correlator.OnResult(kDevice, kRequest, Succeeded("3.1.0")));
+
+  correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_RESULT, Later(clock), retry.Callback());
+  ASSERT_TRUE(retry.outcome().ok()) << retry.outcome().status();
+  EXPECT_EQ(retry.outcome()->status(), REQUEST_STATUS_SUCCEEDED);
+  EXPECT_EQ(retry.outcome()->result().fields().at("version").string_value(), "3.1.0");
+  EXPECT_EQ(retry.outcome()->result_exact_numbers().at("/serial"), "18446744073709551615");
+}
+
+TEST(RequestCorrelator, ACloseOnlyConcernsTheIdleRequestsOfThatConnection) {
+  FakeClock clock;
+  Recorder a, b, c;
+  RequestCorrelator correlator(clock, {});
+  AckedAndLeft(correlator, kRequest, a, clock, kConnection);
+  AckedAndLeft(correlator, kOtherRequest, b, clock, kNextConnection);
+  const std::string answered = "e5f60718-293a-44b5-86c7-e8f90a1b2c3d";
+  AckedAndLeft(correlator, answered, c, clock, kConnection);
+  ASSERT_TRUE(correlator.OnResult(kDevice, answered, Succeeded("1.0.0")));
+
+  correlator.FailAllFor(kDevice, kConnection, "close code 1006");
+
+  EXPECT_TRUE(correlator.Find(kRequest)->unconfirmed);
+  EXPECT_FALSE(correlator.Find(kOtherRequest)->unconfirmed) << "written on another connection";
+  EXPECT_FALSE(correlator.Find(answered)->unconfirmed) << "answered before the close: nothing lost";
+}
+
+TEST(RequestCorrelator, ACloseIsNewsForAnIdleRequestSoItIsRememberedAWindowAfterIt) {
+  FakeClock clock;
+  Recorder caller;
+  RequestCorrelator::Options options;
+  options.dedupe_window = absl::Minutes(5);
+  RequestCorrelator correlator(clock, options);
+  AckedAndLeft(correlator, kRequest, caller, clock);
+
+  clock.Advance(absl::Minutes(4));
+  correlator.FailAllFor(kDevice, kConnection, "close code 1006");
+  clock.Advance(absl::Minutes(2));  // 6 minutes after its last touch, 2 after the close
+  correlator.ExpireDue();
+  ASSERT_TRUE(correlator.Find(kRequest).has_value()) << "the close was 2 minutes ago";
+  EXPECT_TRUE(correlator.Find(kRequest)->unconfirmed);
+  EXPECT_EQ(correlator.remembered().forgotten_window, 0u);
+
+  clock.Advance(absl::Minutes(5));
+  correlator.ExpireDue();
+  EXPECT_FALSE(correlator.Find(kRequest).has_value());
+  EXPECT_EQ(correlator.remembered().forgotten_window, 1u);
+  EXPECT_EQ(correlator.remembered().entries, 0u);
+  EXPECT_EQ(correlator.remembered().bytes, 0u) << "every byte charged is given back";
+}
+
+TEST(RequestCorrelator, AWatchedIdleRequestsObserverHearsOfTheCloseAtOnce) {
+  FakeClock clock;
+  Recorder caller;
+  struct Seen : RequestCorrelator::OutcomeObserver {
+    void OnOutcome(RequestCorrelator::OutcomeChange change) override { changes.push_back(std::move(change)); }
+    std::vector<RequestCorrelator::OutcomeChange> changes;
+  } seen;
+  RequestCorrelator correlator(clock, {});
+  correlator.Observe(&seen);
+  const auto sent = correlator.Await(kRequest, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), caller.Callback(),
+                                     RequestCorrelator::IdSource::kCaller,
+                                     {"a1b2c3d4-0000-4000-8000-000000000001", RequestCorrelator::Watch::kEvents});
+  correlator.MarkSent(kRequest, sent.waiter, kConnection);
+  ASSERT_TRUE(correlator.OnAck(kDevice, kRequest));
+  ASSERT_EQ(seen.changes.size(), 2u);  // sent, acked
+
+  correlator.FailAllFor(kDevice, kConnection, "close code 1011");
+
+  ASSERT_EQ(seen.changes.size(), 3u);
+  EXPECT_TRUE(seen.changes[2].unconfirmed);
+  EXPECT_EQ(seen.changes[2].closed_how, "close code 1011");
+  EXPECT_EQ(seen.changes[2].account_id, "a1b2c3d4-0000-4000-8000-000000000001");
+  EXPECT_EQ(seen.changes[2].outcome.status(), REQUEST_STATUS_ACKED);
+}
+
+// Lets `first` pass and expires (waiters due then touch their requests),
+// then a `window` more: nothing is left, and every byte charged came back.
+void ExpectEverythingForgotten(RequestCorrelator& correlator, FakeClock& clock, absl::Duration first,
+                               absl::Duration window) {
+  clock.Advance(first);
+  correlator.ExpireDue();
+  clock.Advance(window);
+  correlator.ExpireDue();
+  EXPECT_EQ(correlator.remembered().entries, 0u);
+  EXPECT_EQ(correlator.remembered().bytes, 0u);
+}
+
+TEST(RequestCorrelator, EveryByteChargedIsGivenBackWhateverARequestWentThrough) {
+  FakeClock clock;
+  RequestCorrelator::Options options;
+  options.dedupe_window = absl::Minutes(1);
+  RequestCorrelator correlator(clock, options);
+  std::vector<Recorder> callers(400);
+  std::vector<Recorder> retries(400);
+  // Every path: acked and left, answered, closed while idle, closed while
+  // waited for, retried, cancelled, failed before writing, timed out.
+  for (int i = 0; i < 400; ++i) {
+    const std::string id = RequestId(i);
+    const RequestCorrelator::ConnectionId connection = 100 + i % 7;
+    const WaitMode mode = i % 3 == 0 ? WAIT_MODE_RESULT : WAIT_MODE_ACK;
+    const auto sent =
+        correlator.Await(id, kDevice, kDigest, mode, clock.Now() + absl::Seconds(i % 5 + 1), callers[i].Callback());
+    if (i % 11 == 0) {
+      correlator.Fail(id, sent.waiter, absl::UnavailableError("link full"));
+      continue;
+    }
+    if (i % 13 == 0) correlator.Cancel(id, sent.waiter);
+    correlator.MarkSent(id, sent.waiter, connection);
+    if (i % 2 == 0) correlator.OnAck(kDevice, id);
+    if (i % 4 == 0) correlator.OnResult(kDevice, id, Succeeded("1"));
+    if (i % 17 == 0) correlator.Await(id, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), retries[i].Callback());
+  }
+  correlator.FailAllFor(kDevice, 103, "close code 1006");
+  clock.Advance(absl::Seconds(3));
+  correlator.ExpireDue();
+  correlator.FailAllFor(kDevice, 105, "close code 1001");
+  for (int i = 0; i < 400; i += 9) correlator.OnResult(kDevice, RequestId(i), Succeeded("late"));
+  ASSERT_GT(correlator.remembered().entries, 0u);
+
+  // The last waiters time out first, which touches their requests.
+  ExpectEverythingForgotten(correlator, clock, absl::Minutes(3), absl::Minutes(1));
+  EXPECT_EQ(correlator.pending(), 0u);
+  for (const Recorder& caller : callers) EXPECT_EQ(caller.calls(), 1);
+  for (int i = 17; i < 400; i += 17) EXPECT_EQ(retries[i].calls(), i % 11 == 0 ? 0 : 1) << i;
+}
+
+TEST(RequestCorrelator, AnIdOverTheLengthLimitIsRefusedNamingIt) {
+  FakeClock clock;
+  Recorder caller;
+  RequestCorrelator correlator(clock, {});
+  const std::string id(70'000, 'x');
+  EXPECT_EQ(correlator.Await(id, kDevice, kDigest, WAIT_MODE_ACK, Later(clock), caller.Callback()).role, Role::kJoined);
+  EXPECT_EQ(caller.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(caller.outcome().status().message(), "request_id is 70000 bytes; at most 65535");
+  EXPECT_EQ(correlator.remembered().entries, 0u);
+}
+
+// The frozen path under races: requests are acked and left (frozen, in
+// flight) while their connections close, retries thaw them, late results
+// answer them, readers look and the timer forgets them. Each waiter completes
+// once, no id is sent twice, and every byte charged comes back (what a close
+// does to an idle request is checked one at a time above).
+TEST(RequestCorrelator, ClosesRetriesAndAnswersRacingOverIdleRequestsKeepEveryPromise) {
+  constexpr int kRequests = 1200;
+  constexpr int kConnections = 12;
+  FakeClock clock;
+  RequestCorrelator::Options options;
+  options.dedupe_window = absl::Minutes(1);
+  RequestCorrelator correlator(clock, options);
+  std::vector<std::atomic<int>> sends(kRequests);
+  std::atomic<int> completions{0};
+  std::atomic<int> waiters{0};
+  std::atomic<bool> stop{false};
+  const auto id_of = [](int i) { return RequestId(i); };
+  const auto connection_of = [](int i) {
+    return static_cast<RequestCorrelator::ConnectionId>(1000 + i % kConnections);
+  };
+  const auto count = [&completions](const absl::StatusOr<SendDeviceRequestResponse>&) { completions.fetch_add(1); };
+
+  std::thread sender([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      waiters.fetch_add(1);
+      const auto r = correlator.Await(id_of(i), kDevice, kDigest, WAIT_MODE_ACK, absl::InfiniteFuture(), count);
+      if (r.role != Role::kSendNow) continue;
+      sends[i].fetch_add(1);
+      correlator.MarkSent(id_of(i), r.waiter, connection_of(i));
+      correlator.OnAck(kDevice, id_of(i));
+    }
+  });
+  std::thread retrier([&] {
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < kRequests; ++i) {
+        waiters.fetch_add(1);
+        const WaitMode mode = i % 2 == 0 ? WAIT_MODE_RESULT : WAIT_MODE_ACK;
+        const auto r = correlator.Await(id_of(i), kDevice, kDigest, mode, absl::InfiniteFuture(), count);
+        if (r.role == Role::kSendNow) {
+          sends[i].fetch_add(1);
+          correlator.MarkSent(id_of(i), r.waiter, connection_of(i) + kConnections);
+        }
+      }
+    }
+  });
+  std::thread device([&] {
+    for (int c = 0; c < kConnections; ++c) {
+      correlator.FailAllFor(kDevice, 1000 + c, "close code 1006");
+      for (int i = c; i < kRequests; i += 3 * kConnections) correlator.OnResult(kDevice, id_of(i), Succeeded("1"));
+    }
+  });
+  std::thread timer([&] {
+    while (!stop.load()) {
+      correlator.ExpireDue();
+      for (int i = 0; i < kRequests; i += 97) correlator.Find(id_of(i));
+    }
+  });
+  sender.join();
+  retrier.join();
+  device.join();
+  // Whatever still waits for a result gets it (or, on a closed connection,
+  // has been told ABORTED already).
+  for (int i = 0; i < kRequests; ++i) correlator.OnResult(kDevice, id_of(i), Succeeded("2"));
+  for (int c = 0; c < kConnections; ++c) correlator.FailAllFor(kDevice, 1000 + kConnections + c, "close code 1001");
+  stop.store(true);
+  timer.join();
+
+  for (int i = 0; i < kRequests; ++i) ASSERT_LE(sends[i].load(), 1) << "request " << i << " was sent twice";
+  EXPECT_EQ(completions.load(), waiters.load()) << "every waiter completes exactly once";
+  EXPECT_EQ(correlator.pending(), 0u);
+  ExpectEverythingForgotten(correlator, clock, absl::Minutes(1), absl::Minutes(1));
 }
 
 }  // namespace

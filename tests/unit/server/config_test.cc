@@ -566,7 +566,7 @@ TEST(Config, LimitsHaveSafeDefaults) {
   EXPECT_EQ(config->device_event_burst, 1000u);
   EXPECT_EQ(config->max_requests_per_device, 32u);
   EXPECT_EQ(config->max_pending_requests, 10000u);
-  EXPECT_EQ(config->max_remembered_requests, 100000u);
+  EXPECT_EQ(config->max_remembered_requests, 500000u);
   EXPECT_EQ(config->max_remembered_bytes, size_t{64} << 20);
   EXPECT_EQ(config->cluster_buffer_bytes, size_t{64} << 20);
   EXPECT_EQ(config->max_subscribers, 1000u);
