@@ -141,7 +141,10 @@ FrozenRequest* FrozenRequest::Pack(const Facts& facts) {
     variable += VarintBytes(rest_bytes) + rest_bytes;
   }
 
-  auto* frozen = new (::operator new(offsetof(Header, present) + 1 + variable)) FrozenRequest();
+  // Never less than the object itself: constructing it writes the whole
+  // header, padding included (an empty id leaves only one variable byte).
+  const size_t size = std::max(offsetof(Header, present) + 1 + variable, sizeof(FrozenRequest));
+  auto* frozen = new (::operator new(size)) FrozenRequest();
   Header& h = frozen->header_;
   h.idle_prev = h.idle_next = nullptr;
   h.touched_ns = touched_ns;

@@ -176,6 +176,15 @@ TEST(FrozenRequest, TheIndexFindsItByItsIdHoweverItIsKept) {
   FrozenRequest::Destroy(other);
 }
 
+TEST(FrozenRequest, AnEmptyIdAndNothingElseStillFitsItsAllocation) {
+  const RequestOrigin origin{"d", ""};
+  SendDeviceRequestResponse outcome;
+  const Frozen frozen(FrozenRequest::Pack(FactsOf("", origin, outcome)));
+  EXPECT_EQ(frozen->RequestId(), "");
+  EXPECT_EQ(frozen->closed_how(), "");
+  EXPECT_TRUE(MessageDifferencer::Equals(Restored(frozen), outcome)) << Restored(frozen).DebugString();
+}
+
 TEST(FrozenRequest, ALongCloseReasonIsCutToTheLimit) {
   const RequestOrigin origin{"d", "a"};
   SendDeviceRequestResponse outcome;
