@@ -200,8 +200,13 @@ bool QueueDeliverer::DeliverOne(DeviceLink& link, RequestQueue::Stored stored) {
   if (now->ok()) {
     // It joined a request already sent under the same id: record where that
     // one stands.
-    RequestCorrelator::OutcomeChange change{request_id, link.device_id(), link.account_id(),
-                                            RequestCorrelator::Watch::kQueued, **now};
+    RequestCorrelator::OutcomeChange change{request_id,
+                                            link.device_id(),
+                                            link.account_id(),
+                                            RequestCorrelator::Watch::kQueued,
+                                            **now,
+                                            /*unconfirmed=*/false,
+                                            /*closed_how=*/{}};
     Record(change);
     return true;
   }

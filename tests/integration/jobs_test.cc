@@ -202,8 +202,12 @@ TEST_F(JobsTest, ARolloutInWavesReachesEveryDeviceOnceAndQueuesTheOfflineOnes) {
 TEST_F(JobsTest, AThousandSimulatedDevicesGetTheCommandOnceAtTheJobsRate) {
   StartBridge();
   const auto fleet = [&](int devices, uint64_t seed, const char* on_request) {
-    absl::StatusOr<std::unique_ptr<SimulatedFleet>> started = SimulatedFleet::Start(
-        bridge(), {.devices = devices, .seed = seed, .account_id = account_, .on_request = on_request});
+    SimulatedFleet::Options options;
+    options.devices = devices;
+    options.seed = seed;
+    options.account_id = account_;
+    options.on_request = on_request;
+    absl::StatusOr<std::unique_ptr<SimulatedFleet>> started = SimulatedFleet::Start(bridge(), options);
     EXPECT_TRUE(started.ok()) << started.status();
     return started.ok() ? std::move(*started) : nullptr;
   };
