@@ -455,8 +455,8 @@ METHOD = """\
   `mallinfo2()` (`uordblks + hblkhd`: chunks in use with their headers, which are real memory, and
   mmapped blocks) after the fill minus before, per request, in a binary on glibc's malloc; the bridge
   itself runs on tcmalloc, whose size classes round differently and keep no per-chunk header. The
-  correlator's estimate (`remembered().bytes / entries`: a fixed 512 bytes, the strings and the
-  serialized outcome) is what `--max-remembered-bytes` counts.
+  correlator's estimate (`remembered().bytes / entries`: for a request nobody waits for, its packed
+  record's exact size plus 24 bytes) is what `--max-remembered-bytes` counts.
 - **Scale**: `hive-loadgen --mode=scale` runs `hive-device-sim`'s client in-process: idle devices
   authenticating with minted HS256 tokens, spread over 127.0.0.x destination addresses when more than
   one address's ephemeral ports are needed (websocketpp's client closes and reopens its socket in
@@ -531,7 +531,7 @@ def render(results, hot_spots):
         "answered instead of sent twice. Heap held per remembered request by the request correlator, measured "
         "with glibc's allocator accounting (malloc chunk headers included), next to the correlator's own "
         "estimate. The last column is what a 5-minute window would hold at issue #18's 20,000 req/s (the "
-        "default budgets, `--max-remembered-requests` 100,000 and `--max-remembered-bytes` 64 MiB estimated, "
+        "default budgets, `--max-remembered-requests` 500,000 and `--max-remembered-bytes` 64 MiB estimated, "
         "forget the oldest long before that).", "",
         remembered_table(results),
         "", "## Where the time goes (perf)", "",
