@@ -161,11 +161,9 @@ std::optional<RequestCorrelator::Known> RequestCorrelator::Find(const std::strin
               std::string(frozen->closed_how())};
   frozen->RestoreOutcome(known.outcome);
   // A close not yet applied to it (Closed) is part of what is known.
-  if (InFlight(frozen->status(), frozen->connection(), frozen->orphaned())) {
-    if (auto closed = shard.closed.find(frozen->connection()); closed != shard.closed.end()) {
-      known.unconfirmed = true;
-      known.closed_how = closed->second.how;
-    }
+  if (const Closed* closed = PendingClose(shard, *frozen); closed != nullptr) {
+    known.unconfirmed = true;
+    known.closed_how = closed->how;
   }
   return known;
 }
@@ -267,10 +265,15 @@ FrozenRequest* RequestCorrelator::FindFrozen(const Shard& shard, absl::string_vi
   return it == shard.frozen.end() ? nullptr : *it;
 }
 
-RequestCorrelator::Entry* RequestCorrelator::Lookup(Shard& shard, absl::string_view request_id) {
-  if (auto it = shard.live.find(request_id); it != shard.live.end()) return &it->second;
-  FrozenRequest* frozen = FindFrozen(shard, request_id);
-  return frozen == nullptr ? nullptr : &Thaw(shard, *frozen);
+RequestCorrelator::Entry* RequestCorrelator::FindLive(Shard& shard, absl::string_view request_id) {
+  auto it = shard.live.find(request_id);
+  return it == shard.live.end() ? nullptr : &it->second;
+}
+
+const RequestCorrelator::Closed* RequestCorrelator::PendingClose(const Shard& shard, const FrozenRequest& frozen) {
+  if (!InFlight(frozen.status(), frozen.connection(), frozen.orphaned())) return nullptr;
+  auto it = shard.closed.find(frozen.connection());
+  return it == shard.closed.end() ? nullptr : &it->second;
 }
 
 void RequestCorrelator::Touched(Shard& shard, Entry& entry, absl::Time now) {
@@ -305,13 +308,11 @@ void RequestCorrelator::Freeze(Shard& shard, Entry& entry) {
   facts.touched = entry.touched;
   FrozenRequest* frozen = FrozenRequest::Pack(facts);
   if (InFlight(entry.outcome.status(), entry.connection, entry.orphaned)) {
-    Written& written = shard.by_connection[entry.connection];
-    written.live.erase(&entry);
+    UnbookLive(shard, entry);
     if (entry.watch == Watch::kNone) {
       ++shard.quiet[entry.connection];
-      if (written.live.empty() && written.watched.empty()) shard.by_connection.erase(entry.connection);
     } else {
-      written.watched.insert(frozen);
+      shard.by_connection[entry.connection].watched.insert(frozen);
     }
   }
   SubtractBytes(shard, entry.bytes);
@@ -335,7 +336,7 @@ void RequestCorrelator::Unfile(Shard& shard, FrozenRequest& frozen) {
 RequestCorrelator::Entry& RequestCorrelator::Unpack(Shard& shard, FrozenRequest& frozen) {
   Unfile(shard, frozen);
 
-  auto [it, inserted] = shard.live.try_emplace(frozen.RequestId());
+  auto it = shard.live.try_emplace(frozen.RequestId()).first;
   Entry& entry = it->second;
   entry.request_id = &it->first;
   entry.origin = frozen.origin();
@@ -353,12 +354,13 @@ RequestCorrelator::Entry& RequestCorrelator::Unpack(Shard& shard, FrozenRequest&
   return entry;
 }
 
-const RequestCorrelator::Closed* RequestCorrelator::Unbook(Shard& shard, FrozenRequest& frozen) {
-  if (!InFlight(frozen.status(), frozen.connection(), frozen.orphaned())) return nullptr;
+std::optional<std::string> RequestCorrelator::Unbook(Shard& shard, FrozenRequest& frozen) {
+  if (!InFlight(frozen.status(), frozen.connection(), frozen.orphaned())) return std::nullopt;
   const ConnectionId connection = frozen.connection();
   if (auto closed = shard.closed.find(connection); closed != shard.closed.end()) {
-    --closed->second.quiet;
-    return &closed->second;
+    std::string how = closed->second.how;
+    if (--closed->second.quiet == 0) shard.closed.erase(closed);
+    return how;
   }
   if (frozen.watch() != static_cast<uint8_t>(Watch::kNone)) {
     if (auto it = shard.by_connection.find(connection); it != shard.by_connection.end()) {
@@ -368,20 +370,18 @@ const RequestCorrelator::Closed* RequestCorrelator::Unbook(Shard& shard, FrozenR
   } else if (auto it = shard.quiet.find(connection); it != shard.quiet.end() && --it->second == 0) {
     shard.quiet.erase(it);
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 RequestCorrelator::Entry& RequestCorrelator::Thaw(Shard& shard, FrozenRequest& frozen) {
-  const Closed* closed = Unbook(shard, frozen);
-  const ConnectionId connection = frozen.connection();
+  std::optional<std::string> closed_how = Unbook(shard, frozen);
   Entry& entry = Unpack(shard, frozen);
-  if (closed != nullptr) {
+  if (closed_how.has_value()) {
     // Its connection closed while it was frozen (FailAllFor): what the close
     // did to the live requests, done now.
     entry.orphaned = true;
-    entry.closed_how = closed->how;
+    entry.closed_how = std::move(*closed_how);
     Charge(shard, entry);
-    if (closed->quiet == 0) shard.closed.erase(connection);
   } else if (InFlight(entry.outcome.status(), entry.connection, entry.orphaned)) {
     shard.by_connection[entry.connection].live.insert(&entry);
   }
@@ -416,9 +416,7 @@ void RequestCorrelator::Forget(Shard& shard, Entry& entry) {
 }
 
 void RequestCorrelator::Forget(Shard& shard, FrozenRequest& frozen) {
-  if (const Closed* closed = Unbook(shard, frozen); closed != nullptr && closed->quiet == 0) {
-    shard.closed.erase(frozen.connection());
-  }
+  Unbook(shard, frozen);
   Unfile(shard, frozen);
   remembered_entries_.fetch_sub(1, std::memory_order_relaxed);
   origins_.Release(frozen.origin());
@@ -457,16 +455,17 @@ RequestCorrelator::Registration RequestCorrelator::Await(const std::string& requ
 RequestCorrelator::Registration RequestCorrelator::Join(Shard& shard, Asked asked, Done done, absl::Time now,
                                                         std::vector<Completion>& ready) {
   Registration registration{Role::kJoined, shard.next_waiter++};
-  // A retry that does not repeat the request is refused without thawing it,
-  // which would move it among the idle ones.
-  if (const FrozenRequest* frozen = FindFrozen(shard, asked.request_id); frozen != nullptr) {
+  Entry* known = FindLive(shard, asked.request_id);
+  if (FrozenRequest* frozen = known == nullptr ? FindFrozen(shard, asked.request_id) : nullptr; frozen != nullptr) {
+    // A retry that does not repeat the request is refused without thawing
+    // it, which would move it among the idle ones.
     absl::Status same = SameRequest(asked, frozen->origin()->device_id, frozen->digest());
     if (!same.ok()) {
       ready.push_back({std::move(done), std::move(same)});
       return registration;
     }
+    known = &Thaw(shard, *frozen);
   }
-  Entry* known = Lookup(shard, asked.request_id);
   const bool inserted = known == nullptr;
   if (inserted) {
     known = &Insert(shard, asked, registration.waiter);
@@ -530,13 +529,13 @@ void RequestCorrelator::MarkSent(const std::string& request_id, WaiterId sender,
   std::vector<OutcomeChange> changed;
   {
     absl::MutexLock lock(&shard.mu);
-    // A stale sender, or a request already written, changes nothing: look
-    // before thawing.
-    if (const FrozenRequest* frozen = FindFrozen(shard, request_id);
-        frozen != nullptr && (frozen->sender() != sender || frozen->connection() != 0)) {
-      return;
+    Entry* known = FindLive(shard, request_id);
+    if (FrozenRequest* frozen = known == nullptr ? FindFrozen(shard, request_id) : nullptr; frozen != nullptr) {
+      // A stale sender, or a request already written, changes nothing: look
+      // before thawing.
+      if (frozen->sender() != sender || frozen->connection() != 0) return;
+      known = &Thaw(shard, *frozen);
     }
-    Entry* known = Lookup(shard, request_id);
     if (known == nullptr) return;
     Entry& entry = *known;
     if (entry.sender != sender || entry.connection != 0) return;
@@ -586,13 +585,14 @@ bool RequestCorrelator::Respond(const std::string& device_id, const std::string&
   std::vector<OutcomeChange> changed;
   {
     absl::MutexLock lock(&shard.mu);
-    // A response that changes nothing (a repeated ack, a second result)
-    // leaves a frozen request frozen.
-    if (const FrozenRequest* frozen = FindFrozen(shard, request_id); frozen != nullptr) {
+    Entry* known = FindLive(shard, request_id);
+    if (FrozenRequest* frozen = known == nullptr ? FindFrozen(shard, request_id) : nullptr; frozen != nullptr) {
+      // A response that changes nothing (a repeated ack, a second result)
+      // leaves a frozen request frozen.
       if (frozen->origin()->device_id != device_id) return false;
       if (!changes(frozen->status())) return true;
+      known = &Thaw(shard, *frozen);
     }
-    Entry* known = Lookup(shard, request_id);
     if (known == nullptr || known->device_id() != device_id) return false;
     Entry& entry = *known;
     if (!changes(entry.outcome.status())) return true;
@@ -753,8 +753,7 @@ void RequestCorrelator::ExpireDue() {
       // at its front.
       while (shard.idle_head != nullptr && now - shard.idle_head->touched() >= options_.dedupe_window) {
         FrozenRequest& frozen = *shard.idle_head;
-        if (InFlight(frozen.status(), frozen.connection(), frozen.orphaned()) &&
-            shard.closed.contains(frozen.connection())) {
+        if (PendingClose(shard, frozen) != nullptr) {
           // Its connection closed while it was frozen, which is news it has
           // not heard yet: it is remembered for a window from now (Thaw
           // applies the close, so the next pass forgets it).

@@ -473,8 +473,11 @@ class RequestCorrelator {
   void Charge(Shard& shard, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   void AddBytes(Shard& shard, size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   void SubtractBytes(Shard& shard, size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  // The live entry of `request_id`, thawing a frozen one; null when unknown.
-  Entry* Lookup(Shard& shard, absl::string_view request_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // The live entry of `request_id`, or null (it may be frozen, or unknown).
+  Entry* FindLive(Shard& shard, absl::string_view request_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // The close of `frozen`'s connection it has not applied yet, or null.
+  static const Closed* PendingClose(const Shard& shard, const FrozenRequest& frozen)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   FrozenRequest* FindFrozen(const Shard& shard, absl::string_view request_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // After anything happened to `entry` (touched at `now`): Settled.
@@ -489,9 +492,9 @@ class RequestCorrelator {
   Entry& Thaw(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Unpacks `frozen` into a live entry, nothing more.
   Entry& Unpack(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  // Takes an in-flight frozen request off its connection's books: the
-  // connection's close, when it closed since it was frozen, or nullptr.
-  const Closed* Unbook(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Takes an in-flight frozen request off its connection's books: how the
+  // connection closed, when it closed since it was frozen.
+  std::optional<std::string> Unbook(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Takes `frozen` out of the index and the idle list.
   void Unfile(Shard& shard, FrozenRequest& frozen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Takes `entry` off its connection's written requests.
