@@ -7,6 +7,7 @@
 #include <new>
 
 #include "absl/hash/hash.h"
+#include "bridge/uuid.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -18,49 +19,6 @@ using hive::bridge::v1::SendDeviceRequestResponse;
 using TimeUtil = google::protobuf::util::TimeUtil;
 
 constexpr size_t kUuidBytes = 16;
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-bool IsHyphenOffset(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Packs a canonical lowercase UUID into `bytes`; false for any other id
-// (uppercase included: spelling it out again must give the same id).
-bool PackUuid(absl::string_view id, unsigned char* bytes) {
-  if (id.size() != 36) return false;
-  size_t out = 0;
-  for (size_t i = 0; i < id.size();) {
-    if (IsHyphenOffset(i)) {
-      if (id[i] != '-') return false;
-      ++i;
-      continue;
-    }
-    const int high = HexValue(id[i]);
-    const int low = HexValue(id[i + 1]);
-    if (high < 0 || low < 0 || IsHyphenOffset(i + 1)) return false;
-    bytes[out++] = static_cast<unsigned char>(high << 4 | low);
-    i += 2;
-  }
-  return out == kUuidBytes;
-}
-
-void SpellUuid(const unsigned char* bytes, FrozenRequest::IdBuffer& buffer) {
-  size_t in = 0;
-  for (size_t i = 0; i < buffer.size();) {
-    if (IsHyphenOffset(i)) {
-      buffer[i++] = '-';
-      continue;
-    }
-    buffer[i++] = kHexDigits[bytes[in] >> 4];
-    buffer[i++] = kHexDigits[bytes[in] & 0xF];
-    ++in;
-  }
-}
-
 uint8_t* PutVarint(uint64_t value, uint8_t* out) {
   return google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(value, out);
 }
@@ -105,7 +63,7 @@ struct FrozenRequest::Parts {
 FrozenRequest* FrozenRequest::Pack(const Facts& facts) {
   const SendDeviceRequestResponse& outcome = *facts.outcome;
   unsigned char uuid[kUuidBytes];
-  const bool packed_uuid = PackUuid(facts.request_id, uuid);
+  const bool packed_uuid = PackCanonicalUuid(facts.request_id, uuid);
   const absl::string_view id =
       packed_uuid ? absl::string_view(reinterpret_cast<const char*>(uuid), kUuidBytes) : facts.request_id;
   const absl::string_view closed_how = facts.closed_how.substr(0, kMaxTextBytes);
@@ -223,7 +181,7 @@ FrozenRequest::Parts FrozenRequest::Read() const {
 absl::string_view FrozenRequest::request_id(IdBuffer& buffer) const {
   const absl::string_view id = Read().id;
   if ((header_.flags & kUuidId) != 0) {
-    SpellUuid(reinterpret_cast<const unsigned char*>(id.data()), buffer);
+    SpellUuid(reinterpret_cast<const unsigned char*>(id.data()), buffer.data());
     return absl::string_view(buffer.data(), buffer.size());
   }
   return id;

@@ -11,6 +11,14 @@ namespace {
 
 bool IsHyphenOffset(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+int LowercaseHexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
 }  // namespace
 
 bool IsUuid(absl::string_view text) {
@@ -23,6 +31,37 @@ bool IsUuid(absl::string_view text) {
 }
 
 std::string CanonicalUuid(absl::string_view uuid) { return absl::AsciiStrToLower(uuid); }
+
+bool PackCanonicalUuid(absl::string_view text, unsigned char* bytes) {
+  if (text.size() != 36) return false;
+  size_t out = 0;
+  for (size_t i = 0; i < text.size();) {
+    if (IsHyphenOffset(i)) {
+      if (text[i] != '-') return false;
+      ++i;
+      continue;
+    }
+    const int high = LowercaseHexValue(text[i]);
+    const int low = LowercaseHexValue(text[i + 1]);
+    if (high < 0 || low < 0 || IsHyphenOffset(i + 1)) return false;
+    bytes[out++] = static_cast<unsigned char>(high << 4 | low);
+    i += 2;
+  }
+  return out == 16;
+}
+
+void SpellUuid(const unsigned char* bytes, char* text) {
+  size_t in = 0;
+  for (size_t i = 0; i < 36;) {
+    if (IsHyphenOffset(i)) {
+      text[i++] = '-';
+      continue;
+    }
+    text[i++] = kHexDigits[bytes[in] >> 4];
+    text[i++] = kHexDigits[bytes[in] & 0xF];
+    ++in;
+  }
+}
 
 std::string NewUuid() {
   // absl::BitGen is not thread-safe; one per thread avoids a lock on the

@@ -24,4 +24,12 @@ std::string NewUuid();
 // case name the same device, account or request.
 std::string CanonicalUuid(absl::string_view uuid);
 
+// The 16 bytes of a UUID in canonical lowercase form, into `bytes`; false
+// for any other text (uppercase included, so that SpellUuid gives back the
+// same text). For storing ids compactly (FrozenRequest).
+bool PackCanonicalUuid(absl::string_view text, unsigned char* bytes);
+
+// The canonical lowercase form of 16 bytes, into the 36 chars at `text`.
+void SpellUuid(const unsigned char* bytes, char* text);
+
 }  // namespace hive

@@ -61,5 +61,17 @@ TEST(Uuid, NewUuidsAreDistinctAcrossThreads) {
   EXPECT_EQ(seen.size(), size_t{kThreads * kPerThread});
 }
 
+TEST(Uuid, PacksACanonicalLowercaseUuidIntoSixteenBytesAndSpellsItBack) {
+  const std::string id = NewUuid();
+  unsigned char bytes[16];
+  ASSERT_TRUE(PackCanonicalUuid(id, bytes));
+  char text[36];
+  SpellUuid(bytes, text);
+  EXPECT_EQ(std::string(text, 36), id);
+  EXPECT_FALSE(PackCanonicalUuid("C3D4E5F6-0718-4293-A4B5-C6D7E8F90A1B", bytes)) << "uppercase would not spell back";
+  EXPECT_FALSE(PackCanonicalUuid("c3d4e5f60-718-4293-a4b5-c6d7e8f90a1b", bytes));
+  EXPECT_FALSE(PackCanonicalUuid("req-1", bytes));
+}
+
 }  // namespace
 }  // namespace hive
