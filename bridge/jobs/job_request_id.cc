@@ -5,7 +5,6 @@
 #include <array>
 #include <cstdint>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/uuid.h"
 
@@ -19,9 +18,9 @@ std::string JobRequestId(absl::string_view job_id, absl::string_view device_id) 
   SHA256(reinterpret_cast<const uint8_t*>(input.data()), input.size(), digest.data());
   digest[6] = static_cast<uint8_t>((digest[6] & 0x0f) | 0x80);  // version 8
   digest[8] = static_cast<uint8_t>((digest[8] & 0x3f) | 0x80);  // RFC 9562 variant
-  const std::string hex = absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest.data()), 16));
-  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-", hex.substr(16, 4), "-",
-                      hex.substr(20, 12));
+  std::string id(36, '-');
+  SpellUuid(digest.data(), id.data());
+  return id;
 }
 
 }  // namespace hive
